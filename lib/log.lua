@@ -1,0 +1,41 @@
+--- log: LuatOS's leveled logger. log.info("tag", ...) prints
+-- "I/user.tag arg1 arg2" with a uptime stamp, as a module's console does.
+local host = require "fota.host"
+
+local log = {
+    LOG_SILENT = 0, LOG_DEBUG = 1, LOG_INFO = 2, LOG_WARN = 3, LOG_ERROR = 4,
+}
+
+local names = { SILENT = 0, DEBUG = 1, INFO = 2, WARN = 3, ERROR = 4 }
+local level = log.LOG_INFO
+local started = host.ms()
+local out = io.stdout
+
+--- log.setLevel("INFO") or log.setLevel(log.LOG_INFO).
+function log.setLevel(l)
+    local v = type(l) == "string" and names[l:upper()] or math.tointeger(l)
+    if not v or v < 0 or v > 4 then error("log.setLevel: unknown level " .. tostring(l), 2) end
+    level = v
+end
+
+function log.getLevel() return level end
+
+--- Where lines go (a file handle); the desktop's own addition, for tests.
+function log.output(f) out = f or io.stdout end
+
+local function emit(lv, letter, tag, ...)
+    if lv < level or level == 0 then return end
+    local n = select("#", ...)
+    local parts = {}
+    for i = 1, n do parts[i] = tostring((select(i, ...))) end
+    local ms = host.ms() - started
+    out:write(string.format("[%09.3f] %s/user.%s %s\n", ms / 1000, letter, tostring(tag), table.concat(parts, " ")))
+    out:flush()
+end
+
+function log.debug(tag, ...) emit(1, "D", tag, ...) end
+function log.info(tag, ...) emit(2, "I", tag, ...) end
+function log.warn(tag, ...) emit(3, "W", tag, ...) end
+function log.error(tag, ...) emit(4, "E", tag, ...) end
+
+return log

@@ -1,0 +1,124 @@
+--- simdevice: the simulated module behind rtos, mobile and mcu.
+-- A device is a directory; its identity (IMEI, bsp, core version, ...) is a
+-- profile kept in DIR/profile.lua, written on first use, so it stays the
+-- same across reboots and runs.
+local M = {}
+
+M.REBOOT_EXIT = 75   -- exit status that asks bin/luatos-sim to boot again
+
+local current_dir, current
+
+local function fnv1a64(s)
+    local h = -3750763034362895579     -- 0xcbf29ce484222325 as a signed integer
+    for i = 1, #s do
+        h = (h ~ s:byte(i)) * 1099511628211
+    end
+    return h
+end
+
+--- Luhn check digit for a string of digits.
+function M.luhn_digit(body)
+    local sum = 0
+    for i = #body, 1, -1 do
+        local d = tonumber(body:sub(i, i))
+        if (#body - i) % 2 == 0 then
+            d = d * 2
+            if d > 9 then d = d - 9 end
+        end
+        sum = sum + d
+    end
+    return tostring((10 - sum % 10) % 10)
+end
+
+function M.luhn_valid(digits)
+    return #digits > 1 and digits:match("^%d+$") ~= nil
+        and M.luhn_digit(digits:sub(1, -2)) == digits:sub(-1)
+end
+
+--- A stable, Luhn-valid 15-digit IMEI derived from a device name.
+function M.imei_for(name)
+    local body = string.format("86%012d", fnv1a64(name) % 1000000000000)
+    return body .. M.luhn_digit(body)
+end
+
+local function basename(p)
+    return (p:gsub("/+$", ""):match("([^/]+)$")) or p
+end
+
+local function write_profile(path, p)
+    local keys = {}
+    for k in pairs(p) do keys[#keys + 1] = k end
+    table.sort(keys)
+    local lines = { "-- simulated device profile (edit to change the device's identity)", "return {" }
+    for _, k in ipairs(keys) do
+        lines[#lines + 1] = string.format("    %s = %q,", k, p[k])
+    end
+    lines[#lines + 1] = "}\n"
+    local tmp = path .. ".tmp"
+    local f = assert(io.open(tmp, "w"))
+    f:write(table.concat(lines, "\n"))
+    f:close()
+    assert(os.rename(tmp, path))
+end
+
+--- Open (creating if needed) the device at dir. defaults fills a new
+-- profile's fields; an existing profile keeps its own.
+function M.open(dir, defaults)
+    assert(type(dir) == "string" and dir ~= "", "simdevice.open: directory expected")
+    os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "/fs'")
+    local path = dir .. "/profile.lua"
+    local profile
+    local chunk = loadfile(path, "t", {})
+    if chunk then
+        local ok, p = pcall(chunk)
+        if not ok or type(p) ~= "table" then error("bad device profile " .. path .. ": " .. tostring(p)) end
+        profile = p
+    end
+    local dirty = not profile
+    profile = profile or {}
+    local name = basename(dir)
+    local base = {
+        imei = M.imei_for(name), bsp = "EC618", core = "V1103", model = "Air780E",
+        uid = string.format("%016X", fnv1a64("uid:" .. name)),
+    }
+    for k, v in pairs(defaults or {}) do base[k] = v end
+    for k, v in pairs(base) do
+        if profile[k] == nil then profile[k], dirty = v, true end
+    end
+    if not M.luhn_valid(profile.imei) or #profile.imei ~= 15 then
+        error("device profile " .. path .. ": imei " .. profile.imei .. " is not 15 Luhn-valid digits")
+    end
+    if not tostring(profile.core):match("^V%d+$") then
+        error("device profile " .. path .. ": core must look like V1103, got " .. tostring(profile.core))
+    end
+    if dirty then write_profile(path, profile) end
+    current_dir, current = dir, profile
+    return profile
+end
+
+function M.dir() return current_dir end
+
+--- Where a module path lives on the desktop: "/luadb/x" is the project's
+-- script x (read only on a module), any other absolute path is under the
+-- device's file system DIR/fs; relative paths are left alone.
+function M.path(p, project)
+    if type(p) ~= "string" or p:sub(1, 1) ~= "/" then return p end
+    local rest = p:match("^/luadb/(.*)$")
+    if rest and project then return project .. "/" .. rest end
+    M.profile()
+    return current_dir .. "/fs" .. p
+end
+
+--- The open device's profile; opens the default device when none is.
+function M.profile()
+    if not current then M.open(os.getenv("LUATOS_SIM_DEVICE") or ".luatos-device") end
+    return current
+end
+
+--- Ask for a restart: bin/luatos-sim boots the project again.
+function M.reboot()
+    io.stdout:flush()
+    os.exit(M.REBOOT_EXIT, true)
+end
+
+return M

@@ -1,0 +1,204 @@
+/* require "fota": LuatOS's fota API (init/run/isDone/finish/file/wait) on
+ * the desktop, plus luat-fota's own primitives. All state lives in one
+ * context userdata shared as an upvalue, so each lua_State has its own. */
+#include <lua.h>
+#include <lauxlib.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fota_err.h"
+#include "port.h"
+#include "stage.h"
+
+#define FOTA_CTX "luat_fota.ctx"
+#define FILE_CHUNK 4096
+
+typedef struct {
+    fota_stage stage;
+    char device[FOTA_STAGE_PATH_MAX - 32]; /* room for "/fota/stage.bin" */
+} fota_ctx;
+
+static fota_ctx *ctx_of(lua_State *L)
+{
+    return (fota_ctx *)lua_touserdata(L, lua_upvalueindex(1));
+}
+
+/* LuatOS turns one underlying result into (ok, isDone): > 0 in progress,
+ * 0 done, < 0 error. A message follows on error (ours, not LuatOS's). */
+static int push_progress(lua_State *L, long result, int with_cache)
+{
+    lua_pushboolean(L, result >= 0);
+    lua_pushboolean(L, result <= 0);
+    if (with_cache) /* writes are synchronous: nothing is ever cached */
+        lua_pushinteger(L, result < 0 ? result : 0);
+    if (result < 0) {
+        lua_pushstring(L, fota_strerror((int)result));
+        return with_cache ? 4 : 3;
+    }
+    return with_cache ? 3 : 2;
+}
+
+static int push_status(lua_State *L, int rc)
+{
+    lua_pushboolean(L, rc == FOTA_OK);
+    if (rc == FOTA_OK)
+        return 1;
+    lua_pushstring(L, fota_strerror(rc));
+    return 2;
+}
+
+static const char *default_stage_path(fota_ctx *c, char *buf, size_t len)
+{
+    char dir[FOTA_STAGE_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/fota", c->device);
+    if (fota_port_mkdirs(dir) != FOTA_OK)
+        return NULL;
+    snprintf(buf, len, "%s/stage.bin", dir);
+    return buf;
+}
+
+/* fota.init(storage, len, param1): storage nil or a number = the device's
+ * staging area (a flash address means nothing on the desktop), a string = a
+ * file path; len = the most bytes the package may take. */
+static int l_init(lua_State *L)
+{
+    fota_ctx *c = ctx_of(L);
+    char buf[FOTA_STAGE_PATH_MAX];
+    const char *path;
+    lua_Integer cap = luaL_optinteger(L, 2, 0);
+
+    if (lua_type(L, 1) == LUA_TSTRING)
+        path = lua_tostring(L, 1);
+    else if (lua_isnoneornil(L, 1) || lua_type(L, 1) == LUA_TNUMBER)
+        path = default_stage_path(c, buf, sizeof buf);
+    else
+        return luaL_argerror(L, 1, "storage must be nil, a number or a path string");
+    if (cap < 0 || cap > 0x7fffffff)
+        return luaL_argerror(L, 2, "len out of range");
+    if (cap == 0)
+        cap = FOTA_STAGE_DEFAULT_CAPACITY;
+    if (!path)
+        return push_status(L, FOTA_ERR_IO);
+    return push_status(L, fota_stage_init(&c->stage, path, (uint32_t)cap));
+}
+
+static int l_run(lua_State *L)
+{
+    fota_ctx *c = ctx_of(L);
+    size_t len;
+    const char *buf = luaL_checklstring(L, 1, &len);
+    return push_progress(L, fota_stage_write(&c->stage, (const uint8_t *)buf, len), 1);
+}
+
+static int l_file(lua_State *L)
+{
+    fota_ctx *c = ctx_of(L);
+    const char *path = luaL_checkstring(L, 1);
+    fota_port_file *f;
+    uint8_t *buf;
+    uint64_t off = 0;
+    long result = 1;
+    int rc = fota_port_open(&f, path, FOTA_PORT_READ);
+
+    if (rc != FOTA_OK) {
+        /* As on LuatOS: a missing file is (false, false, 0). */
+        lua_pushboolean(L, 0);
+        lua_pushboolean(L, 0);
+        lua_pushinteger(L, 0);
+        lua_pushfstring(L, "%s: %s", path, fota_strerror(rc));
+        return 4;
+    }
+    buf = malloc(FILE_CHUNK);
+    if (!buf) {
+        fota_port_close(f);
+        return luaL_error(L, "out of memory");
+    }
+    for (;;) {
+        size_t got;
+        if ((rc = fota_port_pread(f, off, buf, FILE_CHUNK, &got)) != FOTA_OK) {
+            result = rc;
+            break;
+        }
+        if (got == 0)
+            break;
+        off += got;
+        result = fota_stage_write(&c->stage, buf, got);
+        if (result < 0)
+            break;
+    }
+    free(buf);
+    fota_port_close(f);
+    return push_progress(L, result, 1);
+}
+
+static int l_isDone(lua_State *L)
+{
+    return push_progress(L, fota_stage_done(&ctx_of(L)->stage), 0);
+}
+
+static int l_finish(lua_State *L)
+{
+    return push_status(L, fota_stage_finish(&ctx_of(L)->stage, lua_toboolean(L, 1)));
+}
+
+/* The desktop's storage is ready at once. */
+static int l_wait(lua_State *L)
+{
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* fota.device([dir]) -> dir: the simulated device's directory, where the
+ * default staging area lives. */
+static int l_device(lua_State *L)
+{
+    fota_ctx *c = ctx_of(L);
+    if (!lua_isnoneornil(L, 1)) {
+        size_t n;
+        const char *dir = luaL_checklstring(L, 1, &n);
+        if (n == 0 || n >= sizeof c->device)
+            return luaL_argerror(L, 1, "device directory path empty or too long");
+        memcpy(c->device, dir, n + 1);
+    }
+    lua_pushstring(L, c->device);
+    return 1;
+}
+
+static int ctx_gc(lua_State *L)
+{
+    fota_ctx *c = (fota_ctx *)luaL_checkudata(L, 1, FOTA_CTX);
+    fota_stage_free(&c->stage);
+    return 0;
+}
+
+static const luaL_Reg fota_funcs[] = {
+    { "init", l_init },
+    { "run", l_run },
+    { "file", l_file },
+    { "isDone", l_isDone },
+    { "finish", l_finish },
+    { "wait", l_wait },
+    { "device", l_device },
+    { NULL, NULL }
+};
+
+int luaopen_fota(lua_State *L)
+{
+    fota_ctx *c;
+    const char *env = getenv("LUATOS_SIM_DEVICE");
+
+    luaL_newlibtable(L, fota_funcs);
+    c = (fota_ctx *)lua_newuserdata(L, sizeof *c);
+    memset(c, 0, sizeof *c);
+    fota_stage_setup(&c->stage);
+    snprintf(c->device, sizeof c->device, "%s", env && *env ? env : ".luatos-device");
+    if (luaL_newmetatable(L, FOTA_CTX)) {
+        lua_pushcfunction(L, ctx_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    luaL_setfuncs(L, fota_funcs, 1);
+    return 1;
+}

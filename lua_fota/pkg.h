@@ -1,0 +1,293 @@
+/* Upgrade package ("LFPK") and script archive ("LFSA") formats: constants,
+ * writer, streaming reader and verifier. See docs/package-format.md.
+ *
+ * No Lua, no printing, no global state: every call works on caller-owned
+ * context structs. All file access goes through port.h. Functions return 0
+ * or a negative code: FOTA_PKG_E_* for package verdicts, fota_err values
+ * (fota_err.h) for caller mistakes and resource failures. */
+#ifndef FOTA_PKG_H
+#define FOTA_PKG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <zlib.h>
+#include <mbedtls/sha256.h>
+
+#include "port.h"
+
+/* ---- fixed prefix (staging reads only these 12 bytes; never change) ---- */
+#define FOTA_PKG_MAGIC "LFPK"
+#define FOTA_PKG_PREFIX_LEN 12
+#define FOTA_PKG_FORMAT_VERSION 1
+#define FOTA_PKG_FLAG_SIGNED 0x0001u
+
+/* ---- bounds ---- */
+#define FOTA_PKG_DEFAULT_MAX_SIZE 491520u   /* 480 KiB */
+#define FOTA_PKG_MAX_STR 127                /* metadata strings, bytes */
+#define FOTA_PKG_MAX_SECTIONS 2             /* one core, one script */
+#define FOTA_PKG_MAX_IMAGE (16u * 1024 * 1024) /* decoded core / script image */
+#define FOTA_PKG_HEADER_LEN 16              /* prefix + meta_len + count + reserved */
+#define FOTA_PKG_MAX_META 1024
+#define FOTA_PKG_SECTION_ENTRY_LEN 48
+#define FOTA_PKG_HASH_LEN 32
+#define FOTA_PKG_SIG_ALG_ECDSA_P256 1       /* raw r||s over the package hash */
+#define FOTA_PKG_SIG_RAW_LEN 64
+#define FOTA_PKG_SIG_BLOCK_LEN (4 + FOTA_PKG_SIG_RAW_LEN)
+#define FOTA_PKG_MAX_HEADER (FOTA_PKG_HEADER_LEN + FOTA_PKG_MAX_META + \
+                             FOTA_PKG_MAX_SECTIONS * FOTA_PKG_SECTION_ENTRY_LEN)
+/* Smallest well-formed package: 1-byte strings, one 1-byte section. */
+#define FOTA_PKG_MIN_LEN (FOTA_PKG_HEADER_LEN + 47 + FOTA_PKG_SECTION_ENTRY_LEN + 1 + \
+                          FOTA_PKG_HASH_LEN)
+
+/* Section types. Anything else is refused, never skipped. */
+enum fota_pkg_section_type {
+    FOTA_PKG_SEC_CORE_DELTA = 1,  /* binary delta against the base core (engine: later) */
+    FOTA_PKG_SEC_CORE_FULL = 2,   /* whole core image, stored */
+    FOTA_PKG_SEC_SCRIPT = 3       /* LFSA script archive, zlib (RFC 1950) */
+};
+
+/* Stable verdict codes; names from fota_pkg_errname(). */
+enum fota_pkg_err {
+    FOTA_PKG_E_BAD_MAGIC = -200,
+    FOTA_PKG_E_BAD_VERSION = -201,    /* format version newer (or 0) */
+    FOTA_PKG_E_TRUNCATED = -202,
+    FOTA_PKG_E_TOO_LARGE = -203,
+    FOTA_PKG_E_BAD_SECTION = -204,    /* unknown type, bad length/offset, bad content */
+    FOTA_PKG_E_HASH_MISMATCH = -205,
+    FOTA_PKG_E_BAD_SIGNATURE = -206,
+    FOTA_PKG_E_NO_SIGNATURE = -207,   /* policy requires one */
+    FOTA_PKG_E_WRONG_BASE = -208,     /* delta base is not the running core */
+    FOTA_PKG_E_ROLLBACK = -209,
+    FOTA_PKG_E_BAD_META = -210,
+    FOTA_PKG_E_IO = -211
+};
+
+/* "bad_magic", "bad_version", ... "io" for FOTA_PKG_E_*; "ok" for 0; short
+ * names for fota_err codes ("bad_arg", "nomem", ...); "unknown" otherwise. */
+const char *fota_pkg_errname(int code);
+
+/* Parses the 12-byte prefix. Returns 0, FOTA_PKG_E_BAD_MAGIC,
+ * FOTA_PKG_E_BAD_VERSION, or FOTA_PKG_E_BAD_META (unknown flag bits or a
+ * total length below FOTA_PKG_MIN_LEN). Outputs may be NULL. */
+int fota_pkg_parse_prefix(const uint8_t p[FOTA_PKG_PREFIX_LEN], uint32_t *total_len,
+                          uint16_t *version, uint16_t *flags);
+
+/* ---- versions ---- */
+/* Script version "x.y.z": exactly three non-empty runs of ASCII digits. */
+int fota_pkg_version_valid(const char *s);               /* 1 valid, 0 not */
+/* *cmp = -1/0/1 comparing numerically per part (any length, leading zeros
+ * ignored). Returns 0, or FOTA_ERR_ARG when either is invalid. */
+int fota_pkg_version_compare(const char *a, const char *b, int *cmp);
+/* Core version "V1103", "v1103" or "1103" -> 1103 (1..999999999).
+ * Returns 0 or FOTA_ERR_ARG. */
+int fota_pkg_parse_core_version(const char *s, uint32_t *out);
+
+/* ---- package info ---- */
+typedef struct fota_pkg_section {
+    uint8_t type;                 /* enum fota_pkg_section_type */
+    uint32_t offset;              /* of the stored bytes, from file start */
+    uint32_t length;              /* stored bytes */
+    uint32_t decoded_length;      /* core image / uncompressed archive bytes */
+    uint8_t sha256[32];           /* of the decoded content */
+} fota_pkg_section;
+
+typedef struct fota_pkg_info {
+    uint16_t format_version;
+    uint16_t flags;
+    uint32_t total_len;
+    char project[FOTA_PKG_MAX_STR + 1];
+    char firmware[FOTA_PKG_MAX_STR + 1];     /* PROJECT_LuatOS-SoC_BSP */
+    char bsp[FOTA_PKG_MAX_STR + 1];
+    uint32_t from_core_version;              /* 0 = none (full image / no core) */
+    uint8_t base_sha256[32];                 /* zero = none */
+    uint32_t to_core_version;                /* 0 = no core section */
+    char script_version[FOTA_PKG_MAX_STR + 1]; /* "" = no script section */
+    unsigned section_count;
+    fota_pkg_section sections[FOTA_PKG_MAX_SECTIONS];
+    uint32_t hash_offset;                    /* package hash is stored here */
+    uint8_t sha256[32];                      /* stored package hash */
+    int is_signed;
+    int signature_verified;                  /* set by verify when a key was given */
+} fota_pkg_info;
+
+/* Where a package is read from: a file (port.h) or memory. */
+typedef struct fota_pkg_source {
+    int (*read)(void *ud, uint64_t off, void *buf, size_t len, size_t *got);
+    void *ud;
+    uint64_t size;
+} fota_pkg_source;
+
+/* An open package. open() checks the prefix, sizes and the whole header
+ * structure (no hashing); verify() does the rest. */
+typedef struct fota_pkg_reader {
+    fota_pkg_source src;
+    fota_port_file *file;          /* owned when opened by path */
+    const uint8_t *mem;            /* when opened on memory */
+    size_t mem_len;
+    fota_pkg_info info;
+} fota_pkg_reader;
+
+/* max_size 0 = FOTA_PKG_DEFAULT_MAX_SIZE. On failure the reader is closed
+ * and r->info holds what was parsed before the error. */
+int fota_pkg_open_file(fota_pkg_reader *r, const char *path, uint32_t max_size);
+int fota_pkg_open_mem(fota_pkg_reader *r, const uint8_t *p, size_t len, uint32_t max_size);
+int fota_pkg_open_source(fota_pkg_reader *r, const fota_pkg_source *src, uint32_t max_size);
+void fota_pkg_close(fota_pkg_reader *r);
+
+/* ---- policy and verification ---- */
+typedef struct fota_pkg_policy {
+    uint32_t max_size;                /* 0 = FOTA_PKG_DEFAULT_MAX_SIZE */
+    const char *pubkey_pem;           /* NUL-terminated; NULL = signature not required */
+    const char *project;              /* NULL = any; else must match (bad_meta) */
+    const char *bsp;                  /* NULL = any; else must match (bad_meta) */
+    uint32_t current_core_version;    /* 0 = unknown */
+    int has_current_core_sha256;
+    uint8_t current_core_sha256[32];
+    const char *current_script_version; /* NULL = unknown */
+    int allow_rollback;
+} fota_pkg_policy;
+
+void fota_pkg_policy_init(fota_pkg_policy *p);   /* everything off, default size */
+
+/* Full verification of an open package: hash, signature, section contents
+ * (core image SHA-256; script inflated, measured, hashed, archive checked),
+ * then policy (project/bsp, base, rollback). Returns 0 or FOTA_PKG_E_*;
+ * FOTA_ERR_ARG for an unusable policy (bad version string, unparsable key). */
+int fota_pkg_verify(fota_pkg_reader *r, const fota_pkg_policy *policy);
+/* open + verify + close. info_out (may be NULL) is filled even on failure
+ * with whatever was parsed. I/O failures map to FOTA_PKG_E_IO. */
+int fota_pkg_verify_file(const char *path, const fota_pkg_policy *policy, fota_pkg_info *info_out);
+int fota_pkg_verify_mem(const uint8_t *p, size_t len, const fota_pkg_policy *policy,
+                        fota_pkg_info *info_out);
+
+/* ---- bounded section reading ---- */
+/* Raw stored bytes of section idx at [off, off+len) relative to the section;
+ * *got is short at the section end. */
+int fota_pkg_read_section(fota_pkg_reader *r, unsigned idx, uint32_t off, void *buf,
+                          size_t len, size_t *got);
+
+/* Decoded stream of a section with a fixed buffer: the core image for
+ * CORE_FULL, the inflated archive for SCRIPT, the stored delta bytes for
+ * CORE_DELTA. At the end (got 0) it checks decoded length and SHA-256 (not
+ * for CORE_DELTA, whose hash is of the image the delta produces) and
+ * returns FOTA_PKG_E_HASH_MISMATCH / FOTA_PKG_E_BAD_SECTION on failure. */
+#define FOTA_PKG_STREAM_BUF 1024
+typedef struct fota_pkg_stream {
+    fota_pkg_reader *r;
+    unsigned idx;
+    uint32_t in_off;                 /* stored bytes consumed */
+    uint32_t out_len;                /* decoded bytes produced */
+    int z_active, done;
+    z_stream z;
+    uint8_t in[FOTA_PKG_STREAM_BUF];
+    int z_end, err;
+    mbedtls_sha256_context sha;
+} fota_pkg_stream;
+
+int fota_pkg_stream_open(fota_pkg_stream *s, fota_pkg_reader *r, unsigned idx);
+int fota_pkg_stream_read(fota_pkg_stream *s, uint8_t *buf, size_t cap, size_t *got);
+void fota_pkg_stream_close(fota_pkg_stream *s);
+
+/* Unpacks the script section (if any) into dest_dir through port.h.
+ * Returns 0, FOTA_PKG_E_BAD_SECTION when there is no script section or the
+ * archive is malformed, FOTA_PKG_E_HASH_MISMATCH, or FOTA_PKG_E_IO. */
+int fota_pkg_extract_script(fota_pkg_reader *r, const char *dest_dir);
+
+/* ---- writer ---- */
+typedef struct fota_pkg_build_opts {
+    const char *project;               /* required, [A-Za-z0-9._-], 1..127 */
+    const char *bsp;                   /* required */
+    const char *firmware;              /* NULL = project "_LuatOS-SoC_" bsp */
+    /* core: none, full image, or delta (opaque bytes produced elsewhere) */
+    int core_type;                     /* 0, FOTA_PKG_SEC_CORE_FULL or _DELTA */
+    const char *core_path;             /* the image, or the delta bytes */
+    uint32_t to_core_version;          /* required with a core section */
+    uint32_t from_core_version;        /* delta only */
+    const uint8_t *base_sha256;        /* delta only */
+    uint32_t core_image_len;           /* delta only: size of the resulting image */
+    const uint8_t *core_image_sha256;  /* delta only: hash of the resulting image */
+    const char *script_archive_path;   /* an LFSA archive (compressed here); NULL = none */
+    const char *script_version;        /* "x.y.z", required with a script */
+    const char *sign_key_pem;          /* NUL-terminated P-256 private key; NULL = unsigned */
+    uint32_t max_size;                 /* 0 = FOTA_PKG_DEFAULT_MAX_SIZE */
+} fota_pkg_build_opts;
+
+/* Writes the package to out_path (removed again on any failure). Sets
+ * *total_len_out (may be NULL) to the package size, also when it returns
+ * FOTA_PKG_E_TOO_LARGE. Other errors: FOTA_ERR_ARG (bad option, named
+ * nowhere else), FOTA_ERR_RANGE (an input over FOTA_PKG_MAX_IMAGE),
+ * FOTA_ERR_IO / FOTA_ERR_NOENT, FOTA_ERR_NOMEM. */
+int fota_pkg_build(const fota_pkg_build_opts *o, const char *out_path, uint32_t *total_len_out);
+
+/* ECDSA P-256 key pair as PEM text (SEC1 private key, SPKI public key). */
+int fota_pkg_keygen(char *priv_pem, size_t priv_cap, char *pub_pem, size_t pub_cap);
+/* Public key PEM from a private key PEM (both NUL-terminated). */
+int fota_pkg_pubkey_from_private(const char *priv_pem, char *pub_pem, size_t pub_cap);
+
+/* SHA-256 of a whole file through port.h, bounded by max_len (FOTA_ERR_RANGE
+ * when larger). *len_out may be NULL. */
+int fota_pkg_sha256_file(const char *path, uint64_t max_len, uint8_t out[32], uint64_t *len_out);
+
+/* ---- script archive (LFSA) ---- */
+#define FOTA_ARC_MAGIC "LFSA"
+#define FOTA_ARC_VERSION 1
+#define FOTA_ARC_HEADER_LEN 12
+#define FOTA_ARC_MAX_NAME 128
+#define FOTA_ARC_MAX_ENTRIES 1024
+
+/* 1 if name (len bytes) is a safe relative path: components of
+ * [A-Za-z0-9._+-] separated by single '/', none empty, "." or "..". */
+int fota_arc_name_ok(const char *name, size_t len);
+
+/* Writes an archive of n files (names as stored, paths to read) to out_path.
+ * Order of the input does not matter; entries are sorted by name. Returns
+ * 0, FOTA_ERR_ARG (bad/duplicate name, n out of range), FOTA_ERR_RANGE (over
+ * FOTA_PKG_MAX_IMAGE), FOTA_ERR_IO/NOENT, FOTA_ERR_NOMEM. */
+int fota_arc_pack(const char *const *names, const char *const *paths, size_t n,
+                  const char *out_path);
+
+/* Push parser: feed any chunking of the archive bytes; the sink sees each
+ * entry as begin(name, size), data()*, end(). Callbacks may be NULL; a
+ * non-zero callback result stops parsing and is returned. Malformed input
+ * (bad magic/version, name rules, unsorted/duplicate names, trailing bytes)
+ * returns FOTA_ERR_FORMAT and sticks. */
+typedef struct fota_arc_sink {
+    int (*begin)(void *ud, const char *name, uint32_t size);
+    int (*data)(void *ud, const uint8_t *p, size_t n);
+    int (*end)(void *ud);
+    void *ud;
+} fota_arc_sink;
+
+typedef struct fota_arc_parser {
+    fota_arc_sink sink;
+    int state;
+    int err;
+    uint8_t acc[FOTA_ARC_HEADER_LEN];
+    size_t acc_len;
+    uint32_t count, index, remaining;
+    size_t name_len;
+    char name[FOTA_ARC_MAX_NAME + 1];
+    char prev[FOTA_ARC_MAX_NAME + 1];
+    size_t prev_len;
+    uint64_t total;
+} fota_arc_parser;
+
+void fota_arc_parser_init(fota_arc_parser *p, const fota_arc_sink *sink); /* sink may be NULL */
+int fota_arc_parser_feed(fota_arc_parser *p, const uint8_t *data, size_t n);
+/* 0 when the archive ended exactly after its last entry, else FOTA_ERR_FORMAT. */
+int fota_arc_parser_finish(fota_arc_parser *p);
+
+/* Sink that writes entries under dest_dir through port.h. */
+typedef struct fota_arc_dir_sink {
+    char dir[256];
+    char path[256 + 1 + FOTA_ARC_MAX_NAME + 1];
+    fota_port_file *f;
+    uint64_t off;
+} fota_arc_dir_sink;
+int fota_arc_dir_sink_init(fota_arc_dir_sink *d, const char *dest_dir, fota_arc_sink *sink_out);
+void fota_arc_dir_sink_close(fota_arc_dir_sink *d);  /* closes a half-written file */
+
+/* Unpacks an archive file into dest_dir. FOTA_ERR_FORMAT when malformed. */
+int fota_arc_unpack(const char *archive_path, const char *dest_dir);
+
+#endif

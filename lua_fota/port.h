@@ -1,0 +1,36 @@
+/* Port layer, part 1: storage and clock. The only code that touches files
+ * and clocks; a device port replaces port_posix.c. Network and TLS are in
+ * port_net.h. All functions return FOTA_OK or a negative fota_err. */
+#ifndef FOTA_PORT_H
+#define FOTA_PORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct fota_port_file fota_port_file;
+
+enum fota_port_mode {
+    FOTA_PORT_READ = 1,    /* existing file, read only */
+    FOTA_PORT_WRITE = 2,   /* read/write, created if missing, kept if present */
+    FOTA_PORT_TRUNC = 4    /* with WRITE: start empty */
+};
+
+int fota_port_open(fota_port_file **f, const char *path, int mode);
+/* Reads up to len bytes at off; *got is set to the count (short at EOF). */
+int fota_port_pread(fota_port_file *f, uint64_t off, void *buf, size_t len, size_t *got);
+/* Writes all len bytes at off or fails. */
+int fota_port_pwrite(fota_port_file *f, uint64_t off, const void *buf, size_t len);
+int fota_port_truncate(fota_port_file *f, uint64_t len);
+int fota_port_size(fota_port_file *f, uint64_t *size);
+int fota_port_sync(fota_port_file *f);
+void fota_port_close(fota_port_file *f);
+
+int fota_port_remove(const char *path);          /* missing file is not an error */
+int fota_port_rename(const char *from, const char *to); /* atomic replace */
+int fota_port_mkdirs(const char *path);          /* mkdir -p */
+int fota_port_exists(const char *path);          /* 1 yes, 0 no */
+
+uint64_t fota_port_now_ms(void);                 /* monotonic clock */
+void fota_port_sleep_ms(uint32_t ms);
+
+#endif

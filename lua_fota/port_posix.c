@@ -1,0 +1,148 @@
+/* POSIX port: files and clock. */
+#include "port.h"
+#include "fota_err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct fota_port_file {
+    int fd;
+};
+
+int fota_port_open(fota_port_file **out, const char *path, int mode)
+{
+    int flags;
+    fota_port_file *f;
+
+    *out = NULL;
+    if (mode & FOTA_PORT_WRITE)
+        flags = O_RDWR | O_CREAT | ((mode & FOTA_PORT_TRUNC) ? O_TRUNC : 0);
+    else
+        flags = O_RDONLY;
+    f = malloc(sizeof *f);
+    if (!f)
+        return FOTA_ERR_NOMEM;
+    f->fd = open(path, flags | O_CLOEXEC, 0644);
+    if (f->fd < 0) {
+        int e = errno;
+        free(f);
+        return e == ENOENT ? FOTA_ERR_NOENT : FOTA_ERR_IO;
+    }
+    *out = f;
+    return FOTA_OK;
+}
+
+int fota_port_pread(fota_port_file *f, uint64_t off, void *buf, size_t len, size_t *got)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(f->fd, (char *)buf + done, len - done, (off_t)(off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return FOTA_ERR_IO;
+        if (n == 0)
+            break;
+        done += (size_t)n;
+    }
+    *got = done;
+    return FOTA_OK;
+}
+
+int fota_port_pwrite(fota_port_file *f, uint64_t off, const void *buf, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pwrite(f->fd, (const char *)buf + done, len - done, (off_t)(off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return FOTA_ERR_IO;
+        done += (size_t)n;
+    }
+    return FOTA_OK;
+}
+
+int fota_port_truncate(fota_port_file *f, uint64_t len)
+{
+    return ftruncate(f->fd, (off_t)len) == 0 ? FOTA_OK : FOTA_ERR_IO;
+}
+
+int fota_port_size(fota_port_file *f, uint64_t *size)
+{
+    struct stat st;
+    if (fstat(f->fd, &st) != 0)
+        return FOTA_ERR_IO;
+    *size = (uint64_t)st.st_size;
+    return FOTA_OK;
+}
+
+int fota_port_sync(fota_port_file *f)
+{
+    return fsync(f->fd) == 0 ? FOTA_OK : FOTA_ERR_IO;
+}
+
+void fota_port_close(fota_port_file *f)
+{
+    if (f) {
+        close(f->fd);
+        free(f);
+    }
+}
+
+int fota_port_remove(const char *path)
+{
+    if (unlink(path) == 0 || errno == ENOENT)
+        return FOTA_OK;
+    return FOTA_ERR_IO;
+}
+
+int fota_port_rename(const char *from, const char *to)
+{
+    return rename(from, to) == 0 ? FOTA_OK : FOTA_ERR_IO;
+}
+
+int fota_port_mkdirs(const char *path)
+{
+    char buf[1024];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf)
+        return FOTA_ERR_ARG;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return FOTA_ERR_IO;
+            buf[i] = c;
+        }
+    }
+    return FOTA_OK;
+}
+
+int fota_port_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+uint64_t fota_port_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void fota_port_sleep_ms(uint32_t ms)
+{
+    struct timespec ts = { (time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}

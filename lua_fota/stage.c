@@ -1,0 +1,158 @@
+#include "stage.h"
+#include "fota_err.h"
+#include "pkg.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void fota_stage_setup(fota_stage *s)
+{
+    memset(s, 0, sizeof *s);
+    s->state = FOTA_STAGE_IDLE;
+}
+
+int fota_stage_ready_path(const char *path, char *out, size_t outlen)
+{
+    int n = snprintf(out, outlen, "%s.ready", path);
+    return (n < 0 || (size_t)n >= outlen) ? FOTA_ERR_RANGE : FOTA_OK;
+}
+
+static void stage_close(fota_stage *s)
+{
+    fota_port_close(s->file);
+    s->file = NULL;
+}
+
+static long stage_fail(fota_stage *s, int err)
+{
+    s->state = FOTA_STAGE_FAILED;
+    s->error = err;
+    return err;
+}
+
+int fota_stage_init(fota_stage *s, const char *path, uint32_t capacity)
+{
+    char ready[FOTA_STAGE_PATH_MAX + 8];
+    int rc;
+
+    if (!path || strlen(path) >= sizeof s->path || capacity < FOTA_PKG_PREFIX_LEN)
+        return FOTA_ERR_ARG;
+    stage_close(s);
+    fota_stage_setup(s);
+    memcpy(s->path, path, strlen(path) + 1);
+    s->capacity = capacity;
+    /* A new package invalidates any staged one before a byte of it lands. */
+    if ((rc = fota_stage_ready_path(path, ready, sizeof ready)) != FOTA_OK ||
+        (rc = fota_port_remove(ready)) != FOTA_OK ||
+        (rc = fota_port_open(&s->file, path, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK)
+        return (int)stage_fail(s, rc);
+    s->state = FOTA_STAGE_RECEIVING;
+    return FOTA_OK;
+}
+
+static long stage_remaining(const fota_stage *s)
+{
+    return s->total ? (long)(s->total - s->written) : 1;
+}
+
+long fota_stage_write(fota_stage *s, const uint8_t *data, size_t len)
+{
+    int rc;
+
+    if (s->state == FOTA_STAGE_FAILED)
+        return s->error;
+    if (s->state == FOTA_STAGE_IDLE)
+        return FOTA_ERR_STATE;
+    if (len == 0)
+        return s->state == FOTA_STAGE_COMPLETE ? 0 : stage_remaining(s);
+    if (s->state == FOTA_STAGE_COMPLETE || len > s->capacity - s->written ||
+        (s->total && len > s->total - s->written))
+        return stage_fail(s, FOTA_ERR_RANGE);
+
+    if (s->written < FOTA_PKG_PREFIX_LEN) {
+        size_t take = FOTA_PKG_PREFIX_LEN - s->written;
+        if (take > len)
+            take = len;
+        memcpy(s->prefix + s->written, data, take);
+        if (s->written + take == FOTA_PKG_PREFIX_LEN) {
+            uint32_t total;
+            uint16_t version, flags;
+            rc = fota_pkg_parse_prefix(s->prefix, &total, &version, &flags);
+            if (rc != 0)
+                return stage_fail(s, FOTA_ERR_FORMAT);
+            if (total > s->capacity || total < FOTA_PKG_PREFIX_LEN)
+                return stage_fail(s, FOTA_ERR_RANGE);
+            s->total = total;
+            if (len > (size_t)(total - s->written))
+                return stage_fail(s, FOTA_ERR_RANGE);
+        }
+    }
+    rc = fota_port_pwrite(s->file, s->written, data, len);
+    if (rc != FOTA_OK)
+        return stage_fail(s, rc);
+    s->written += (uint32_t)len;
+    if (s->total && s->written == s->total) {
+        s->state = FOTA_STAGE_COMPLETE;
+        return 0;
+    }
+    return stage_remaining(s);
+}
+
+long fota_stage_done(const fota_stage *s)
+{
+    switch (s->state) {
+    case FOTA_STAGE_COMPLETE: return 0;
+    case FOTA_STAGE_FAILED: return s->error;
+    case FOTA_STAGE_RECEIVING: return stage_remaining(s);
+    default: return FOTA_ERR_STATE;
+    }
+}
+
+int fota_stage_finish(fota_stage *s, int ok)
+{
+    char ready[FOTA_STAGE_PATH_MAX + 8];
+    char tmp[FOTA_STAGE_PATH_MAX + 16];
+    fota_port_file *f;
+    uint8_t mark[4];
+    int rc;
+
+    if (s->state == FOTA_STAGE_IDLE)
+        return FOTA_ERR_STATE;
+    if (!ok) {
+        stage_close(s);
+        rc = fota_port_remove(s->path);
+        s->state = FOTA_STAGE_IDLE;
+        return rc;
+    }
+    if (s->state != FOTA_STAGE_COMPLETE)
+        return FOTA_ERR_STATE;
+    if ((rc = fota_port_sync(s->file)) != FOTA_OK)
+        return (int)stage_fail(s, rc);
+    stage_close(s);
+    /* The marker (package length) appears atomically, after the data is durable. */
+    mark[0] = (uint8_t)s->total;
+    mark[1] = (uint8_t)(s->total >> 8);
+    mark[2] = (uint8_t)(s->total >> 16);
+    mark[3] = (uint8_t)(s->total >> 24);
+    if ((rc = fota_stage_ready_path(s->path, ready, sizeof ready)) != FOTA_OK)
+        return (int)stage_fail(s, rc);
+    snprintf(tmp, sizeof tmp, "%s.tmp", ready);
+    if ((rc = fota_port_open(&f, tmp, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK)
+        return (int)stage_fail(s, rc);
+    rc = fota_port_pwrite(f, 0, mark, sizeof mark);
+    if (rc == FOTA_OK)
+        rc = fota_port_sync(f);
+    fota_port_close(f);
+    if (rc == FOTA_OK)
+        rc = fota_port_rename(tmp, ready);
+    if (rc != FOTA_OK)
+        return (int)stage_fail(s, rc);
+    s->state = FOTA_STAGE_IDLE;
+    return FOTA_OK;
+}
+
+void fota_stage_free(fota_stage *s)
+{
+    stage_close(s);
+    s->state = FOTA_STAGE_IDLE;
+}

@@ -1,0 +1,19 @@
+/* Minimal assertions for the C tests: a failed check prints where and
+ * counts; main returns ctest_finish() so ctest sees the result. */
+#ifndef CTEST_UTIL_H
+#define CTEST_UTIL_H
+#include <stdio.h>
+
+extern int ctest_failures;
+extern int ctest_checks;
+
+#define CHECK(cond) do { ctest_checks++; if (!(cond)) { ctest_failures++; \
+    fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); } } while (0)
+#define CHECK_EQ(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); ctest_checks++; \
+    if (a_ != b_) { ctest_failures++; fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", \
+    __FILE__, __LINE__, #a, #b, a_, b_); } } while (0)
+
+/* A fresh empty directory under the working directory for one test. */
+const char *ctest_tmpdir(const char *name);
+int ctest_finish(const char *suite);
+#endif

@@ -1,0 +1,118 @@
+local T = require "testutil"
+
+describe("fota (LuatOS API)", function()
+    local fota, dir, path
+    before_each(function()
+        fota = T.fresh("fota")
+        dir = T.tmpdir("fota")
+        path = dir .. "/stage.bin"
+        fota.device(dir)
+    end)
+
+    it("loads with LuatOS's functions", function()
+        for _, name in ipairs({ "init", "run", "isDone", "finish", "file", "wait" }) do
+            assert.is_function(fota[name])
+        end
+        assert.is_true(fota.wait())
+    end)
+
+    it("stages a package fed in chunks of any size", function()
+        local pkg = T.pkg_bytes(5000)
+        assert.is_true(fota.init(path, 8192))
+        local pos = 1
+        local sizes = { 1, 3, 7, 11, 100, 4096 }
+        local i = 0
+        while pos <= #pkg do
+            i = i % #sizes + 1
+            local ok, done, cache = fota.run(pkg:sub(pos, pos + sizes[i] - 1))
+            pos = pos + sizes[i]
+            assert.is_true(ok)
+            assert.equal(0, cache)
+            assert.equal(pos > #pkg, done)
+        end
+        assert.same({ true, true }, { fota.isDone() })
+        assert.is_true(fota.finish(true))
+        assert.equal(pkg, T.read(path))
+        assert.is_truthy(T.read(path .. ".ready"))
+    end)
+
+    it("uses the device's staging area when storage is nil or a number", function()
+        assert.is_true(fota.init())
+        assert.is_true((fota.run(T.pkg_bytes(64))))
+        assert.is_true(fota.finish(true))
+        assert.equal(T.pkg_bytes(64), T.read(dir .. "/fota/stage.bin"))
+        assert.is_true(fota.init(0, 4096))
+    end)
+
+    it("reports in-progress from isDone until the package is complete", function()
+        assert.is_true(fota.init(path))
+        assert.same({ true, false }, { fota.isDone() })
+        fota.run(T.pkg_bytes(100):sub(1, 50))
+        assert.same({ true, false }, { fota.isDone() })
+        assert.is_false(fota.finish(true))   -- incomplete: refused, not half-committed
+        assert.is_nil(T.read(path .. ".ready"))
+    end)
+
+    it("refuses a write past the declared len", function()
+        assert.is_true(fota.init(path, 100))
+        local ok, done, cache, msg = fota.run(string.rep("x", 101))
+        assert.is_false(ok)
+        assert.is_true(done)
+        assert.is_true(cache < 0)
+        assert.is_string(msg)
+        assert.is_false((fota.isDone()))
+    end)
+
+    it("refuses a package bigger than the declared len, and data that is no package", function()
+        assert.is_true(fota.init(path, 100))
+        assert.is_false((fota.run(T.pkg_bytes(200):sub(1, 20))))
+        assert.is_true(fota.init(path, 100))
+        assert.is_false((fota.run("this is not a package at all")))
+    end)
+
+    it("refuses writes after the package is complete and after finish", function()
+        assert.is_true(fota.init(path))
+        assert.same({ true, true, 0 }, { fota.run(T.pkg_bytes(20)) })
+        assert.is_false((fota.run("x")))
+        assert.is_true(fota.init(path))
+        fota.run(T.pkg_bytes(20))
+        assert.is_true(fota.finish(true))
+        local ok, done = fota.run("x")
+        assert.is_false(ok)
+        assert.is_true(done)
+    end)
+
+    it("finish(false) discards the staged data", function()
+        assert.is_true(fota.init(path))
+        fota.run(T.pkg_bytes(20))
+        assert.is_true(fota.finish(false))
+        assert.is_nil(T.read(path))
+        assert.is_nil(T.read(path .. ".ready"))
+    end)
+
+    it("fota.file stages a whole file; a missing file is (false, false, 0)", function()
+        local src = dir .. "/pkg.bin"
+        T.write(src, T.pkg_bytes(10000))
+        assert.is_true(fota.init(path))
+        assert.same({ true, true, 0 }, { fota.file(src) })
+        assert.equal(T.read(src), T.read(path))
+        local ok, done, cache, msg = fota.file(dir .. "/missing.bin")
+        assert.same({ false, false, 0 }, { ok, done, cache })
+        assert.truthy(msg:find("missing.bin", 1, true))
+    end)
+
+    it("init fails cleanly when the storage can't be opened", function()
+        local ok, msg = fota.init("/nonexistent-dir/x/stage.bin")
+        assert.is_false(ok)
+        assert.is_string(msg)
+        assert.is_false((fota.run("LFPK")))
+    end)
+
+    it("raises argument errors with the argument number", function()
+        assert.has_error(function() fota.init({}) end,
+            "bad argument #1 to 'init' (storage must be nil, a number or a path string)")
+        assert.has_error(function() fota.init(nil, "big") end)
+        assert.has_error(function() fota.run() end, "bad argument #1 to 'run' (string expected, got no value)")
+        assert.has_error(function() fota.file(nil) end)
+    end)
+end)
