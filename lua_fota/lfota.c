@@ -9,18 +9,12 @@
 #include <string.h>
 
 #include "fota_err.h"
+#include "lfota.h"
 #include "port.h"
-#include "stage.h"
 
-#define FOTA_CTX "luat_fota.ctx"
 #define FILE_CHUNK 4096
 
-typedef struct {
-    fota_stage stage;
-    char device[FOTA_STAGE_PATH_MAX - 32]; /* room for "/fota/stage.bin" */
-} fota_ctx;
-
-static fota_ctx *ctx_of(lua_State *L)
+fota_ctx *lfota_ctx(lua_State *L)
 {
     return (fota_ctx *)lua_touserdata(L, lua_upvalueindex(1));
 }
@@ -49,7 +43,7 @@ static int push_status(lua_State *L, int rc)
     return 2;
 }
 
-static const char *default_stage_path(fota_ctx *c, char *buf, size_t len)
+const char *lfota_default_stage_path(fota_ctx *c, char *buf, size_t len)
 {
     char dir[FOTA_STAGE_PATH_MAX];
     snprintf(dir, sizeof dir, "%s/fota", c->device);
@@ -64,7 +58,7 @@ static const char *default_stage_path(fota_ctx *c, char *buf, size_t len)
  * file path; len = the most bytes the package may take. */
 static int l_init(lua_State *L)
 {
-    fota_ctx *c = ctx_of(L);
+    fota_ctx *c = lfota_ctx(L);
     char buf[FOTA_STAGE_PATH_MAX];
     const char *path;
     lua_Integer cap = luaL_optinteger(L, 2, 0);
@@ -72,21 +66,43 @@ static int l_init(lua_State *L)
     if (lua_type(L, 1) == LUA_TSTRING)
         path = lua_tostring(L, 1);
     else if (lua_isnoneornil(L, 1) || lua_type(L, 1) == LUA_TNUMBER)
-        path = default_stage_path(c, buf, sizeof buf);
+        path = lfota_default_stage_path(c, buf, sizeof buf);
     else
         return luaL_argerror(L, 1, "storage must be nil, a number or a path string");
     if (cap < 0 || cap > 0x7fffffff)
         return luaL_argerror(L, 2, "len out of range");
     if (cap == 0)
         cap = FOTA_STAGE_DEFAULT_CAPACITY;
+    if (c->stage_owner) {
+        lua_pushboolean(L, 0);
+        lua_pushstring(L, "a download owns the staging area");
+        return 2;
+    }
     if (!path)
         return push_status(L, FOTA_ERR_IO);
     return push_status(L, fota_stage_init(&c->stage, path, (uint32_t)cap));
 }
 
+/* Writes from Lua while a download streams into the same area would
+ * interleave two packages. */
+static int stage_owned(lua_State *L, fota_ctx *c, int nret)
+{
+    if (!c->stage_owner)
+        return 0;
+    lua_pushboolean(L, 0);
+    lua_pushboolean(L, 1);
+    if (nret > 2)
+        lua_pushinteger(L, FOTA_ERR_STATE);
+    lua_pushstring(L, "a download owns the staging area");
+    return nret + 1;
+}
+
 static int l_run(lua_State *L)
 {
-    fota_ctx *c = ctx_of(L);
+    fota_ctx *c = lfota_ctx(L);
+    int owned = stage_owned(L, c, 3);
+    if (owned)
+        return owned;
     size_t len;
     const char *buf = luaL_checklstring(L, 1, &len);
     return push_progress(L, fota_stage_write(&c->stage, (const uint8_t *)buf, len), 1);
@@ -94,14 +110,17 @@ static int l_run(lua_State *L)
 
 static int l_file(lua_State *L)
 {
-    fota_ctx *c = ctx_of(L);
+    fota_ctx *c = lfota_ctx(L);
     const char *path = luaL_checkstring(L, 1);
     fota_port_file *f;
     uint8_t *buf;
     uint64_t off = 0;
     long result = 1;
-    int rc = fota_port_open(&f, path, FOTA_PORT_READ);
+    int rc, owned = stage_owned(L, c, 3);
 
+    if (owned)
+        return owned;
+    rc = fota_port_open(&f, path, FOTA_PORT_READ);
     if (rc != FOTA_OK) {
         /* As on LuatOS: a missing file is (false, false, 0). */
         lua_pushboolean(L, 0);
@@ -135,12 +154,14 @@ static int l_file(lua_State *L)
 
 static int l_isDone(lua_State *L)
 {
-    return push_progress(L, fota_stage_done(&ctx_of(L)->stage), 0);
+    return push_progress(L, fota_stage_done(&lfota_ctx(L)->stage), 0);
 }
 
 static int l_finish(lua_State *L)
 {
-    return push_status(L, fota_stage_finish(&ctx_of(L)->stage, lua_toboolean(L, 1)));
+    if (lfota_ctx(L)->stage_owner)
+        return push_status(L, FOTA_ERR_STATE);
+    return push_status(L, fota_stage_finish(&lfota_ctx(L)->stage, lua_toboolean(L, 1)));
 }
 
 /* The desktop's storage is ready at once. */
@@ -154,7 +175,7 @@ static int l_wait(lua_State *L)
  * default staging area lives. */
 static int l_device(lua_State *L)
 {
-    fota_ctx *c = ctx_of(L);
+    fota_ctx *c = lfota_ctx(L);
     if (!lua_isnoneornil(L, 1)) {
         size_t n;
         const char *dir = luaL_checklstring(L, 1, &n);
@@ -168,7 +189,7 @@ static int l_device(lua_State *L)
 
 static int ctx_gc(lua_State *L)
 {
-    fota_ctx *c = (fota_ctx *)luaL_checkudata(L, 1, FOTA_CTX);
+    fota_ctx *c = (fota_ctx *)luaL_checkudata(L, 1, LFOTA_CTX);
     fota_stage_free(&c->stage);
     return 0;
 }
@@ -194,11 +215,18 @@ int luaopen_fota(lua_State *L)
     memset(c, 0, sizeof *c);
     fota_stage_setup(&c->stage);
     snprintf(c->device, sizeof c->device, "%s", env && *env ? env : ".luatos-device");
-    if (luaL_newmetatable(L, FOTA_CTX)) {
+    if (luaL_newmetatable(L, LFOTA_CTX)) {
         lua_pushcfunction(L, ctx_gc);
         lua_setfield(L, -2, "__gc");
     }
     lua_setmetatable(L, -2);
+    /* [lib, ctx] -> [ctx, lib, ctx]: one copy per setfuncs */
+    lua_pushvalue(L, -1);
+    lua_rotate(L, -3, 1);
     luaL_setfuncs(L, fota_funcs, 1);
+    lua_pushvalue(L, -2);
+    luaL_setfuncs(L, lfota_http_funcs, 1);
+    lua_remove(L, -2);
+    lfota_http_register(L);
     return 1;
 }

@@ -50,6 +50,43 @@ int fota_stage_init(fota_stage *s, const char *path, uint32_t capacity)
     return FOTA_OK;
 }
 
+int fota_stage_resume(fota_stage *s, const char *path, uint32_t capacity)
+{
+    uint64_t size;
+    size_t got;
+    int rc;
+
+    if (!path || strlen(path) >= sizeof s->path || capacity < FOTA_PKG_PREFIX_LEN)
+        return FOTA_ERR_ARG;
+    stage_close(s);
+    fota_stage_setup(s);
+    memcpy(s->path, path, strlen(path) + 1);
+    s->capacity = capacity;
+    if ((rc = fota_port_open(&s->file, path, FOTA_PORT_WRITE)) != FOTA_OK ||
+        (rc = fota_port_size(s->file, &size)) != FOTA_OK)
+        return (int)stage_fail(s, rc);
+    if (size > capacity)
+        return (int)stage_fail(s, FOTA_ERR_RANGE);
+    s->written = (uint32_t)size;
+    s->state = FOTA_STAGE_RECEIVING;
+    if (size >= FOTA_PKG_PREFIX_LEN) {
+        uint16_t version, flags;
+        if ((rc = fota_port_pread(s->file, 0, s->prefix, FOTA_PKG_PREFIX_LEN, &got)) != FOTA_OK)
+            return (int)stage_fail(s, rc);
+        if (got != FOTA_PKG_PREFIX_LEN ||
+            fota_pkg_parse_prefix(s->prefix, &s->total, &version, &flags) != 0)
+            return (int)stage_fail(s, FOTA_ERR_FORMAT);
+        if (s->total > capacity || s->total < size)
+            return (int)stage_fail(s, FOTA_ERR_RANGE);
+        if (s->total == size)
+            s->state = FOTA_STAGE_COMPLETE;
+    } else if (size > 0) {
+        if ((rc = fota_port_pread(s->file, 0, s->prefix, (size_t)size, &got)) != FOTA_OK)
+            return (int)stage_fail(s, rc);
+    }
+    return FOTA_OK;
+}
+
 static long stage_remaining(const fota_stage *s)
 {
     return s->total ? (long)(s->total - s->written) : 1;

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "pkg.h"
 #include "port.h"
 
 #define FOTA_STAGE_PATH_MAX 512
@@ -25,7 +26,7 @@ typedef struct {
     uint32_t capacity;
     uint32_t written;
     uint32_t total;        /* 0 until the prefix is in */
-    uint8_t prefix[12];
+    uint8_t prefix[FOTA_PKG_PREFIX_LEN];
     enum fota_stage_state state;
     int error;             /* the error that moved us to FAILED */
 } fota_stage;
@@ -33,6 +34,9 @@ typedef struct {
 void fota_stage_setup(fota_stage *s);
 /* Starts a new package at path (emptied), accepting at most capacity bytes. */
 int fota_stage_init(fota_stage *s, const char *path, uint32_t capacity);
+/* Reopens a partly received package at path to go on appending (resume of
+ * a cut download). The prefix, if stored, is checked again. */
+int fota_stage_resume(fota_stage *s, const char *path, uint32_t capacity);
 /* Appends data. Returns the bytes still expected (> 0; 1 while the total is
  * unknown), 0 when the package is complete, or a negative error. */
 long fota_stage_write(fota_stage *s, const uint8_t *data, size_t len);

@@ -44,4 +44,77 @@ function M.pkg_bytes(total)
     return "LFPK" .. string.pack("<I2I2I4", 1, 0, total) .. string.rep("\xA5", total - 12)
 end
 
+local socket = require "socket"
+
+--- Start test/fixture_server.lua on loopback; opts.tls / opts.clientauth
+-- need the certificates in opts.dir (see M.make_certs). It exits by itself
+-- after opts.lifetime seconds (default 60) if nobody stops it.
+function M.start_server(opts)
+    opts = opts or {}
+    local dir = opts.dir or M.tmpdir("srv")
+    if opts.package then M.write(dir .. "/package.bin", opts.package) end
+    local cmd = string.format("lua5.3 test/fixture_server.lua '%s' %d %s %s >'%s/server.out' 2>&1 & echo $!",
+        dir, opts.lifetime or 60, opts.tls and "tls" or "plain", opts.clientauth and "clientauth" or "", dir)
+    local p = io.popen(cmd)
+    local pid = tonumber(p:read("l"))
+    p:close()
+    local port
+    for _ = 1, 100 do
+        port = M.read(dir .. "/port")
+        if port then break end
+        socket.sleep(0.05)
+    end
+    assert(port, "fixture server did not start: " .. tostring(M.read(dir .. "/server.out")))
+    local scheme = opts.tls and "https" or "http"
+    return {
+        dir = dir, port = tonumber(port),
+        url = function(path) return string.format("%s://%s:%s%s", scheme, opts.host or "127.0.0.1", port, path) end,
+        requests = function() return M.read(dir .. "/requests.log") or "" end,
+        stop = function() os.execute("kill " .. pid .. " 2>/dev/null") end,
+    }
+end
+
+--- A test CA, a server certificate for localhost/127.0.0.1, a client
+-- certificate (plain and password-protected key) and an unrelated CA.
+function M.make_certs(dir)
+    local script = [[
+set -e
+cd '%s'
+q() { "$@" >/dev/null 2>&1; }
+q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.crt
+q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=other-ca -keyout other.key -out other.crt
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1
+' > san.ext
+q openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost -keyout server.key -out server.csr
+q openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out server.crt
+q openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=device -keyout client.key -out client.csr
+q openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out client.crt
+q openssl pkcs8 -topk8 -in client.key -out client-enc.key -passout pass:s3cret -v2 des3
+]]
+    assert(os.execute(string.format(script, dir)), "openssl failed")
+    return {
+        ca = M.read(dir .. "/ca.crt"), other = M.read(dir .. "/other.crt"),
+        client_cert = M.read(dir .. "/client.crt"), client_key = M.read(dir .. "/client.key"),
+        client_key_enc = M.read(dir .. "/client-enc.key"),
+    }
+end
+
+--- Globals of a simulated module for in-process specs, with fresh modules.
+-- Returns sys; log lines go to the returned table.
+function M.device(dir)
+    local simdevice = M.fresh("simdevice")
+    simdevice.open(dir)
+    local lines = {}
+    local log = M.fresh("log")
+    log.output({ write = function(_, s) lines[#lines + 1] = s end, flush = function() end })
+    _G.log = log
+    _G.rtos, _G.mobile, _G.mcu, _G.json = M.fresh("rtos"), M.fresh("mobile"), M.fresh("mcu"), M.fresh("json")
+    _G.fota = M.fresh("fota")
+    _G.fota.device(dir)
+    require "strext"
+    local sys = M.fresh("sys")
+    M.fresh("fotaflow")
+    return sys, lines
+end
+
 return M

@@ -22,6 +22,7 @@ _G.log = require "log"
 _G.rtos = require "rtos"
 _G.mobile = require "mobile"
 _G.mcu = require "mcu"
+_G.json = require "json"
 local fota = require "fota"
 _G.fota = fota
 fota.device(device_dir)
@@ -32,18 +33,20 @@ local function mapped(fn)
 end
 io.open, io.lines, os.remove = mapped(io.open), mapped(io.lines), mapped(os.remove)
 fota.init, fota.file = mapped(fota.init), mapped(fota.file)
+local download = fota.download
+fota.download = function(opts)
+    if type(opts) == "table" and opts.path then
+        local copy = {}
+        for k, v in pairs(opts) do copy[k] = v end
+        copy.path = simdevice.path(opts.path, project)
+        opts = copy
+    end
+    return download(opts)
+end
 local rename = os.rename
 os.rename = function(a, b) return rename(simdevice.path(a, project), simdevice.path(b, project)) end
 
--- LuatOS's string extensions that FOTA scripts use.
-function string.toHex(s, sep)
-    sep = sep or ""
-    local hex = s:gsub(".", function(c) return string.format("%02X", c:byte()) .. sep end)
-    return hex, #s
-end
-function string.fromHex(h)
-    return (h:gsub("[^%x]", ""):gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end))
-end
+require "strext"
 
 log.info("sim", string.format("boot %d: %s, device %s, imei %s, core %s",
     boot_no, project, device_dir, profile.imei, profile.core))

@@ -1,0 +1,156 @@
+--- fotaflow: what libfota and libfota2 share — the IoT-platform query, one
+-- upgrade request run as a task over fota.download, and the mapping of its
+-- outcome to LuatOS's callback codes:
+-- 0 package staged, 1 connect failed, 2 url error, 3 server closed,
+-- 4 receive error / unexpected status / empty body / "no upgrade",
+-- 5 PRODUCT_KEY missing or VERSION not x.y.z.
+local sys = require "sys"
+local version = require "version"
+
+local M = {}
+
+M.IOT_URL = "http://iot.openluat.com/api/site/firmware_upgrade"
+M.POLL_MS = 10          -- longest a transfer may hold the scheduler per poll
+
+--- The platform's "no upgrade" codes, for logs and scripts.
+M.PLATFORM_CODES = {
+    [3] = "invalid device", [17] = "no permission",
+    [21] = "upgrade between these versions not allowed", [25] = "invalid project",
+    [26] = "invalid firmware", [27] = "already latest",
+    [40] = "loop upgrade: banned after 6 requests a day", [43] = "please wait: delta being generated",
+    [44] = "base version missing",
+}
+
+local function getenv(name) return os.getenv and os.getenv(name) end
+
+--- The platform address (LUAT_FOTA_IOT_URL overrides it, e.g. for loopback tests).
+function M.iot_url()
+    local u = getenv("LUAT_FOTA_IOT_URL")
+    return (u and u ~= "") and u or M.IOT_URL
+end
+
+local function escape(s)
+    return (tostring(s):gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
+end
+
+--- The device id parameter: imei from mobile, else wlan mac, else mcu uid.
+function M.device_param(imei)
+    if imei then return "imei=" .. escape(imei) end
+    local mobile, wlan, mcu = rawget(_G, "mobile"), rawget(_G, "wlan"), rawget(_G, "mcu")
+    if mobile and mobile.imei then return "imei=" .. escape(mobile.imei()) end
+    if wlan and wlan.getMac then return "mac=" .. escape(wlan.getMac()) end
+    return "uid=" .. mcu.unique_id():toHex()
+end
+
+--- project_key=..&firmware_name=..&version=CORE.x.z&imei=.., or nil and why.
+-- o may override project_key, firmware_name, version and imei.
+function M.iot_query(o)
+    local key = o.project_key or rawget(_G, "PRODUCT_KEY")
+    if not key then return nil, "PRODUCT_KEY is missing: define it in main.lua for the IoT platform" end
+    local ver = o.version
+    if not ver then
+        local err
+        ver, err = version.iot(rtos.version(), rawget(_G, "VERSION"))
+        if not ver then return nil, "VERSION " .. tostring(rawget(_G, "VERSION")) .. ": " .. err end
+    end
+    local fw = o.firmware_name or (tostring(rawget(_G, "PROJECT")) .. "_LuatOS-SoC_" .. rtos.bsp())
+    return string.format("project_key=%s&firmware_name=%s&version=%s&%s",
+        escape(key), escape(fw), escape(ver), M.device_param(o.imei))
+end
+
+--- Appends a query to a url, adding "?" or "&" as needed.
+function M.with_query(url, query)
+    if not url:find("?", 1, true) then return url .. "?" .. query end
+    if url:match("[?&]$") then return url .. query end
+    return url .. "&" .. query
+end
+
+local CODE_OF_ERROR = { [-4] = 1, [-10] = 2, [-5] = 3 }
+
+-- Platform answers are JSON {"code": N, "msg": "..."}.
+local function platform_answer(body)
+    local json = rawget(_G, "json") or require "json"
+    local obj = json.decode(body)
+    if type(obj) == "table" then return tonumber(obj.code), obj.msg end
+end
+
+local function transfer(o)
+    if o.show_url ~= false then log.info("fota.url", o.url) end
+    local t, err, msg = fota.download({
+        url = o.url, method = o.method, headers = o.headers, body = o.body, timeout = o.timeout,
+        server_cert = o.server_cert, client_cert = o.client_cert, client_key = o.client_key,
+        client_password = o.client_password, path = o.path, max_size = o.max_size,
+    })
+    if not t then return CODE_OF_ERROR[err] or 4, { error = err, msg = msg } end
+
+    local last_log = 0
+    while true do
+        local rc, emsg = t:poll(M.POLL_MS)
+        if rc == 0 then break end
+        if rc < 0 then
+            log.warn("fota", "download failed", rc, emsg)
+            return CODE_OF_ERROR[rc] or 4, { error = rc, msg = emsg, status = t:status() }
+        end
+        local done, total = t:progress()
+        if o.progress then o.progress(done, total) end
+        local now = mcu.ticks()
+        if now - last_log >= 1000 and total then
+            last_log = now
+            log.info("fota", string.format("download %d/%d bytes (%d%%)", done, total, done * 100 // total))
+        end
+        sys.wait(1)   -- let timers and other tasks run
+    end
+
+    local status = t:status()
+    local info = { status = status }
+    if status == 200 or status == 206 then
+        local size = t:progress()
+        info.size, info.resumed = size, t:resumed()
+        log.info("fota", string.format("download %d bytes done%s", size,
+            info.resumed > 0 and (" (resumed at " .. info.resumed .. ")") or ""))
+        if fota.verify then
+            local ok, reason, vmsg = fota.verify(o.verify or {})
+            if not ok then
+                fota.finish(false)
+                log.error("fota", "package refused:", reason, vmsg)
+                info.error, info.reason, info.msg = "verify", reason, vmsg
+                return 4, info
+            end
+        end
+        local ok, ferr = fota.finish(true)
+        if not ok then
+            info.error, info.msg = "finish", ferr
+            return 4, info
+        end
+        return 0, info
+    end
+    info.body = t:body()
+    info.code, info.msg = platform_answer(info.body)
+    log.info("fota", "no upgrade: status", status, "code", info.code,
+        M.PLATFORM_CODES[info.code] or info.msg or "")
+    return 4, info
+end
+
+local busy = false
+
+--- Run one request (inside a task) and call cb(code, info). A second request
+-- while one runs waits for it, up to its own timeout.
+function M.run(cb, o)
+    cb = cb or function() end
+    local deadline = mcu.ticks() + (o.timeout or 180000)
+    while busy do
+        local left = deadline - mcu.ticks()
+        if left < 1 or not sys.waitUntil("LIBFOTA_IDLE", left) then
+            return cb(4, { error = -1, msg = "another upgrade request is still running" })
+        end
+    end
+    busy = true
+    local ok, code, info = pcall(transfer, o)
+    busy = false
+    sys.publish("LIBFOTA_IDLE")
+    if not ok then error(code, 0) end
+    log.info("fota", "result", code)
+    return cb(code, info)
+end
+
+return M

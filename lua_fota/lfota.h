@@ -1,0 +1,25 @@
+/* Shared by the files of the Lua binding: the module's context. */
+#ifndef LFOTA_H
+#define LFOTA_H
+
+#include <lua.h>
+#include <lauxlib.h>
+#include "stage.h"
+
+typedef struct {
+    fota_stage stage;
+    int stage_owner;   /* 1 while a download owns the staging area */
+    char device[FOTA_STAGE_PATH_MAX - 32]; /* room for "/fota/stage.bin" */
+} fota_ctx;
+
+#define LFOTA_CTX "luat_fota.ctx"
+
+/* The context: upvalue 1 of every module function. */
+fota_ctx *lfota_ctx(lua_State *L);
+const char *lfota_default_stage_path(fota_ctx *c, char *buf, size_t len);
+
+/* Functions registered with the context as their upvalue. */
+extern const luaL_Reg lfota_http_funcs[];
+void lfota_http_register(lua_State *L);
+
+#endif

@@ -1,0 +1,535 @@
+/* The network primitives of the fota module:
+ *   fota.request(opts) -> transfer   a request whose (small) body is kept in RAM
+ *   fota.download(opts) -> transfer  a package streamed into the staging area,
+ *                                    resumed with Range when a cut left part of it
+ * A transfer does bounded work per t:poll(budget_ms), so a Lua scheduler
+ * keeps running its timers and tasks while one is in flight. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fota_err.h"
+#include "http.h"
+#include "lfota.h"
+#include "port.h"
+
+#define XFER "luat_fota.transfer"
+#define DEFAULT_MAX_BODY (64u * 1024u)
+#define MAX_MAX_BODY (1024u * 1024u)
+#define MAX_VALIDATOR 200
+#define META_MAX (FOTA_HTTP_MAX_URL + MAX_VALIDATOR + 8)
+#define DEFAULT_POLL_MS 10
+
+typedef struct {
+    fota_http *http;
+    fota_ctx *ctx;
+    fota_tls_opts tls;
+    int to_stage;          /* download: 2xx bodies go to the staging area */
+    int routed;            /* the status has been looked at (download) */
+    int into_stage;        /* this body goes to the stage (else RAM) */
+    int resuming;          /* asked for Range from resume_from */
+    uint64_t resume_from;
+    uint8_t *mem;          /* body kept in RAM, at most max_body bytes */
+    size_t mem_len, mem_cap, max_body;
+    int result;            /* > 0 running, 0 done, < 0 failed (sticky) */
+    char errmsg[160];
+    uint32_t capacity;
+    char url[FOTA_HTTP_MAX_URL + 1];
+    char stage_path[FOTA_STAGE_PATH_MAX];
+    char meta_path[FOTA_STAGE_PATH_MAX + 8];
+} xfer;
+
+static void set_error(xfer *x, int code, const char *msg)
+{
+    x->result = code;
+    snprintf(x->errmsg, sizeof x->errmsg, "%s", msg);
+}
+
+/* Hands the staging area back. A complete package stays open so that
+ * fota.isDone() and fota.finish() see it, as after LuatOS's http fota mode. */
+static void release_stage(xfer *x)
+{
+    if (!x->to_stage || !x->ctx->stage_owner)
+        return;
+    x->ctx->stage_owner = 0;
+    if (!(x->result == 0 && x->into_stage))
+        fota_stage_free(&x->ctx->stage);
+}
+
+/* The resume record: the URL and validator the partial package came from. */
+static int meta_write(xfer *x, const char *validator)
+{
+    char buf[META_MAX], tmp[FOTA_STAGE_PATH_MAX + 16];
+    fota_port_file *f;
+    int n = snprintf(buf, sizeof buf, "%s\n%s\n", x->url, validator);
+    int rc;
+    if (n < 0 || (size_t)n >= sizeof buf)
+        return FOTA_ERR_RANGE;
+    snprintf(tmp, sizeof tmp, "%s.tmp", x->meta_path);
+    if ((rc = fota_port_open(&f, tmp, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK)
+        return rc;
+    rc = fota_port_pwrite(f, 0, buf, (size_t)n);
+    fota_port_close(f);
+    return rc == FOTA_OK ? fota_port_rename(tmp, x->meta_path) : rc;
+}
+
+/* Reads the record; 1 when it names this URL, with *validator filled. */
+static int meta_matches(xfer *x, char *validator, size_t vlen)
+{
+    char buf[META_MAX + 1];
+    fota_port_file *f;
+    size_t got = 0, ulen = strlen(x->url);
+    char *nl;
+    if (fota_port_open(&f, x->meta_path, FOTA_PORT_READ) != FOTA_OK)
+        return 0;
+    if (fota_port_pread(f, 0, buf, META_MAX, &got) != FOTA_OK)
+        got = 0;
+    fota_port_close(f);
+    buf[got] = '\0';
+    if (got <= ulen || memcmp(buf, x->url, ulen) != 0 || buf[ulen] != '\n')
+        return 0;
+    nl = strchr(buf + ulen + 1, '\n');
+    if (!nl || (size_t)(nl - (buf + ulen + 1)) >= vlen || nl == buf + ulen + 1)
+        return 0;
+    *nl = '\0';
+    snprintf(validator, vlen, "%s", buf + ulen + 1);
+    return 1;
+}
+
+static void discard_partial(xfer *x)
+{
+    fota_port_remove(x->meta_path);
+    fota_port_remove(x->stage_path);
+}
+
+/* Looks at the final status before the first body byte: a package goes to
+ * the stage (appended on a matching 206, from scratch otherwise), anything
+ * else (the platform's JSON "no upgrade" answers) to RAM. */
+static int route(xfer *x)
+{
+    const fota_http_response *r = fota_http_response_info(x->http);
+    const char *etag, *validator;
+    int rc;
+
+    x->routed = 1;
+    if (!x->to_stage || (r->status != 200 && r->status != 206))
+        return 0;
+    if (r->status == 206 && x->resuming) {
+        if (!r->has_range || r->range_start != x->resume_from) {
+            set_error(x, FOTA_HTTP_ERR_HEADER, "206 does not continue where the partial package ends");
+            return -1;
+        }
+        x->into_stage = 1;
+        return 0;
+    }
+    if (r->status == 206 && (!r->has_range || r->range_start != 0)) {
+        set_error(x, FOTA_HTTP_ERR_HEADER, "unrequested partial content");
+        return -1;
+    }
+    /* A full body: the server ignored the Range or the package changed. */
+    x->resuming = 0;
+    if ((rc = fota_stage_init(&x->ctx->stage, x->stage_path, x->capacity)) != FOTA_OK) {
+        set_error(x, FOTA_HTTP_ERR_DOWNLOAD, fota_strerror(rc));
+        return -1;
+    }
+    etag = fota_http_header(x->http, "ETag");
+    validator = etag ? etag : fota_http_header(x->http, "Last-Modified");
+    fota_port_remove(x->meta_path);
+    if (validator && strlen(validator) < MAX_VALIDATOR && (rc = meta_write(x, validator)) != FOTA_OK) {
+        set_error(x, FOTA_HTTP_ERR_DOWNLOAD, fota_strerror(rc));
+        return -1;
+    }
+    x->into_stage = 1;
+    return 0;
+}
+
+static int sink(void *ud, const uint8_t *data, size_t len)
+{
+    xfer *x = ud;
+    if (!x->routed && route(x) != 0)
+        return 1;
+    if (x->into_stage) {
+        long r = fota_stage_write(&x->ctx->stage, data, len);
+        if (r < 0) {
+            set_error(x, FOTA_HTTP_ERR_FOTA, r == FOTA_ERR_FORMAT ? "not a luat-fota package"
+                      : r == FOTA_ERR_RANGE ? "package larger than allowed" : fota_strerror((int)r));
+            return 1;
+        }
+        return 0;
+    }
+    if (len > x->max_body - x->mem_len) {
+        set_error(x, FOTA_HTTP_ERR_BODY, "response body larger than max_body");
+        return 1;
+    }
+    if (x->mem_len + len > x->mem_cap) {
+        size_t cap = x->mem_cap ? x->mem_cap : 1024;
+        uint8_t *p;
+        while (cap < x->mem_len + len)
+            cap *= 2;
+        if (cap > x->max_body)
+            cap = x->max_body;
+        p = realloc(x->mem, cap);
+        if (!p) {
+            set_error(x, FOTA_HTTP_ERR_BODY, "out of memory");
+            return 1;
+        }
+        x->mem = p;
+        x->mem_cap = cap;
+    }
+    memcpy(x->mem + x->mem_len, data, len);
+    x->mem_len += len;
+    return 0;
+}
+
+/* The transfer ended at the HTTP level: a download must have a complete package. */
+static void conclude(xfer *x)
+{
+    long done;
+    if (!x->routed && route(x) != 0)
+        return;
+    if (!x->into_stage) {
+        x->result = 0;
+        return;
+    }
+    done = fota_stage_done(&x->ctx->stage);
+    if (done == 0) {
+        fota_port_remove(x->meta_path);
+        x->result = 0;
+    } else {
+        char msg[96];
+        snprintf(msg, sizeof msg, "package incomplete: %u of %u bytes", (unsigned)x->ctx->stage.written,
+                 (unsigned)x->ctx->stage.total);
+        set_error(x, FOTA_HTTP_ERR_FOTA, msg);
+    }
+}
+
+static void finish_transfer(xfer *x, int rc)
+{
+    if (rc == FOTA_HTTP_OK) {
+        conclude(x);
+    } else if (x->result == 1 || x->result == 0) {
+        /* The client's own error: keep its detail. */
+        const char *detail = fota_http_errmsg(x->http);
+        set_error(x, rc, detail && *detail ? detail : fota_http_strerror(rc));
+    }
+    if (x->to_stage) {
+        /* A cut connection keeps the part for a resume; bad data does not. */
+        int resumable = x->result == FOTA_HTTP_ERR_CLOSE || x->result == FOTA_HTTP_ERR_RX ||
+                        x->result == FOTA_HTTP_ERR_TIMEOUT;
+        if (x->result < 0 && !resumable && x->into_stage)
+            discard_partial(x);
+        release_stage(x);
+    }
+}
+
+static xfer *check_xfer(lua_State *L)
+{
+    return (xfer *)luaL_checkudata(L, 1, XFER);
+}
+
+/* t:poll([budget_ms]) -> n: > 0 running, 0 done, or < 0, message. */
+static int l_poll(lua_State *L)
+{
+    xfer *x = check_xfer(L);
+    lua_Integer budget = luaL_optinteger(L, 2, DEFAULT_POLL_MS);
+    uint64_t deadline;
+
+    luaL_argcheck(L, budget >= 0 && budget <= 60000, 2, "budget out of range (0..60000 ms)");
+    deadline = fota_port_now_ms() + (uint64_t)budget;
+    while (x->result > 0) {
+        uint64_t now = fota_port_now_ms();
+        int rc = fota_http_step(x->http, now < deadline ? (uint32_t)(deadline - now) : 0, sink, x);
+        if (rc != FOTA_HTTP_AGAIN) {
+            finish_transfer(x, rc);
+            break;
+        }
+        if (fota_port_now_ms() >= deadline)
+            break;
+    }
+    lua_pushinteger(L, x->result);
+    if (x->result >= 0)
+        return 1;
+    lua_pushstring(L, x->errmsg);
+    return 2;
+}
+
+static int l_status(lua_State *L)
+{
+    xfer *x = check_xfer(L);
+    if (!x->http || !fota_http_have_headers(x->http))
+        return 0;
+    lua_pushinteger(L, fota_http_response_info(x->http)->status);
+    return 1;
+}
+
+/* Header names as the server sent them; repeated headers joined with ", ". */
+static int l_headers(lua_State *L)
+{
+    xfer *x = check_xfer(L);
+    int n;
+    lua_newtable(L);
+    if (!x->http || !fota_http_have_headers(x->http))
+        return 1;
+    n = fota_http_header_count(x->http);
+    for (int i = 0; i < n; i++) {
+        const char *name, *value;
+        if (fota_http_header_at(x->http, i, &name, &value) != 0)
+            continue;
+        if (lua_getfield(L, -1, name) == LUA_TSTRING) {
+            lua_pushstring(L, ", ");
+            lua_pushstring(L, value);
+            lua_concat(L, 3);
+        } else {
+            lua_pop(L, 1);
+            lua_pushstring(L, value);
+        }
+        lua_setfield(L, -2, name);
+    }
+    return 1;
+}
+
+static int l_body(lua_State *L)
+{
+    xfer *x = check_xfer(L);
+    lua_pushlstring(L, x->mem ? (const char *)x->mem : "", x->mem_len);
+    return 1;
+}
+
+/* t:progress() -> bytes received (a resumed part counts), total or nil. */
+static int l_progress(lua_State *L)
+{
+    xfer *x = check_xfer(L);
+    const fota_http_response *r = x->http ? fota_http_response_info(x->http) : NULL;
+    if (x->into_stage) {
+        lua_pushinteger(L, x->ctx->stage.written);
+        if (x->ctx->stage.total)
+            lua_pushinteger(L, x->ctx->stage.total);
+        else if (r && r->has_range && r->range_total != FOTA_HTTP_UNKNOWN)
+            lua_pushinteger(L, (lua_Integer)r->range_total);
+        else if (r && r->has_length)
+            lua_pushinteger(L, (lua_Integer)(r->content_length + x->resume_from));
+        else
+            lua_pushnil(L);
+        return 2;
+    }
+    lua_pushinteger(L, (lua_Integer)x->mem_len);
+    if (r && r->has_length)
+        lua_pushinteger(L, (lua_Integer)r->content_length);
+    else
+        lua_pushnil(L);
+    return 2;
+}
+
+/* t:resumed() -> the offset the download went on from (0 = from scratch). */
+static int l_resumed(lua_State *L)
+{
+    xfer *x = check_xfer(L);
+    lua_pushinteger(L, x->into_stage && x->resuming ? (lua_Integer)x->resume_from : 0);
+    return 1;
+}
+
+static int l_close(lua_State *L)
+{
+    xfer *x = check_xfer(L);
+    if (x->result > 0)
+        set_error(x, FOTA_HTTP_ERR_STATE, "closed");
+    release_stage(x);
+    fota_http_free(x->http);
+    x->http = NULL;
+    free(x->mem);
+    x->mem = NULL;
+    x->mem_len = x->mem_cap = 0;
+    return 0;
+}
+
+static const char *opt_string(lua_State *L, int t, const char *key, size_t *len)
+{
+    const char *s = NULL;
+    lua_getfield(L, t, key);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "bad option '%s' (string expected, got %s)", key, luaL_typename(L, -1));
+        s = lua_tolstring(L, -1, len);
+        /* Anchored in the transfer's uservalue table (at index 2). */
+        lua_setfield(L, 2, key);
+    } else {
+        lua_pop(L, 1);
+    }
+    return s;
+}
+
+static lua_Integer opt_int(lua_State *L, int t, const char *key, lua_Integer def, lua_Integer lo, lua_Integer hi)
+{
+    lua_Integer v = def;
+    int isint;
+    lua_getfield(L, t, key);
+    if (!lua_isnil(L, -1)) {
+        v = lua_tointegerx(L, -1, &isint);
+        if (!isint || v < lo || v > hi)
+            luaL_error(L, "bad option '%s' (integer %d..%d expected)", key, (int)lo, (int)hi);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* opts.headers {name = value} -> "Name: value\r\n" lines (checked by the client). */
+static const char *build_headers(lua_State *L, int t)
+{
+    luaL_Buffer b;
+    lua_getfield(L, t, "headers");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    if (!lua_istable(L, -1))
+        luaL_error(L, "bad option 'headers' (table expected, got %s)", luaL_typename(L, -1));
+    luaL_buffinit(L, &b);
+    lua_pushnil(L);
+    while (lua_next(L, -3)) {
+        if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1))
+            luaL_error(L, "bad option 'headers' (string names and values expected)");
+        lua_pushvalue(L, -2);
+        luaL_addvalue(&b);
+        luaL_addstring(&b, ": ");
+        luaL_addvalue(&b);
+        luaL_addstring(&b, "\r\n");
+    }
+    luaL_pushresult(&b);
+    lua_remove(L, -2);
+    lua_setfield(L, 2, "headers");
+    lua_getfield(L, 2, "headers");
+    {
+        const char *s = lua_tostring(L, -1);
+        lua_pop(L, 1);
+        return s;
+    }
+}
+
+static int new_transfer(lua_State *L, int to_stage)
+{
+    fota_ctx *c = lfota_ctx(L);
+    fota_http_request req;
+    size_t len;
+    xfer *x;
+    int rc;
+
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    lua_newtable(L);                                  /* 2: anchors */
+    x = (xfer *)lua_newuserdata(L, sizeof *x);        /* 3 */
+    memset(x, 0, sizeof *x);
+    x->ctx = c;
+    x->to_stage = to_stage;
+    x->result = 1;
+    luaL_setmetatable(L, XFER);
+    lua_pushvalue(L, 2);
+    lua_setuservalue(L, 3);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_setfield(L, 2, "ctx");
+
+    memset(&req, 0, sizeof req);
+    req.url = opt_string(L, 1, "url", &len);
+    if (!req.url)
+        return luaL_error(L, "bad option 'url' (string expected)");
+    if (len > FOTA_HTTP_MAX_URL) {
+        lua_pushnil(L);
+        lua_pushinteger(L, FOTA_HTTP_ERR_URL);
+        lua_pushstring(L, "url too long");
+        return 3;
+    }
+    memcpy(x->url, req.url, len + 1);
+    req.method = opt_string(L, 1, "method", &len);
+    req.headers = build_headers(L, 1);
+    req.body = (const uint8_t *)opt_string(L, 1, "body", &req.body_len);
+    req.timeout_ms = (uint32_t)opt_int(L, 1, "timeout", 0, 0, 86400000);
+    req.connect_timeout_ms = (uint32_t)opt_int(L, 1, "connect_timeout", 0, 0, 600000);
+    req.max_redirects = (int)opt_int(L, 1, "max_redirects", 0, -1, 20);
+    x->max_body = (size_t)opt_int(L, 1, "max_body", DEFAULT_MAX_BODY, 0, MAX_MAX_BODY);
+    x->tls.ca_pem = opt_string(L, 1, "server_cert", &x->tls.ca_pem_len);
+    x->tls.insecure = x->tls.ca_pem == NULL;   /* LuatOS: no server_cert, no verification */
+    x->tls.client_cert_pem = opt_string(L, 1, "client_cert", &x->tls.client_cert_len);
+    x->tls.client_key_pem = opt_string(L, 1, "client_key", &x->tls.client_key_len);
+    x->tls.client_key_pass = opt_string(L, 1, "client_password", &x->tls.client_key_pass_len);
+    req.tls = &x->tls;
+
+    if (to_stage) {
+        char validator[MAX_VALIDATOR];
+        const char *path = opt_string(L, 1, "path", &len);
+        x->capacity = (uint32_t)opt_int(L, 1, "max_size", FOTA_STAGE_DEFAULT_CAPACITY, FOTA_PKG_PREFIX_LEN,
+                                        0x7fffffff);
+        lua_getfield(L, 1, "resume");
+        int resume = lua_isnil(L, -1) || lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        if (!path)
+            path = lfota_default_stage_path(c, x->stage_path, sizeof x->stage_path);
+        if (!path || strlen(path) >= sizeof x->stage_path) {
+            lua_pushnil(L);
+            lua_pushinteger(L, FOTA_HTTP_ERR_DOWNLOAD);
+            lua_pushstring(L, "no usable staging path");
+            return 3;
+        }
+        if (path != x->stage_path)
+            memcpy(x->stage_path, path, strlen(path) + 1);
+        snprintf(x->meta_path, sizeof x->meta_path, "%s.part", x->stage_path);
+        if (c->stage_owner) {
+            lua_pushnil(L);
+            lua_pushinteger(L, FOTA_HTTP_ERR_STATE);
+            lua_pushstring(L, "another download owns the staging area");
+            return 3;
+        }
+        /* Go on from a cut download of the same URL, when the server can say
+         * (If-Range) whether the package is still the same. */
+        if (resume && meta_matches(x, validator, sizeof validator) &&
+            fota_stage_resume(&c->stage, x->stage_path, x->capacity) == FOTA_OK &&
+            c->stage.written > 0 && c->stage.state == FOTA_STAGE_RECEIVING) {
+            x->resuming = 1;
+            x->resume_from = c->stage.written;
+            req.use_range = 1;
+            req.range_start = x->resume_from;
+            req.if_range = lua_pushstring(L, validator);
+            lua_setfield(L, 2, "if_range");
+        } else {
+            fota_stage_free(&c->stage);
+            discard_partial(x);
+        }
+        c->stage_owner = 1;
+    }
+    rc = fota_http_init(&x->http, &req);
+    if (rc != 0) {
+        release_stage(x);
+        lua_pushnil(L);
+        lua_pushinteger(L, rc);
+        lua_pushstring(L, fota_http_strerror(rc));
+        return 3;
+    }
+    return 1;
+}
+
+static int l_request(lua_State *L) { return new_transfer(L, 0); }
+static int l_download(lua_State *L) { return new_transfer(L, 1); }
+
+const luaL_Reg lfota_http_funcs[] = {
+    { "request", l_request },
+    { "download", l_download },
+    { NULL, NULL }
+};
+
+void lfota_http_register(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        { "poll", l_poll },
+        { "status", l_status },
+        { "headers", l_headers },
+        { "body", l_body },
+        { "progress", l_progress },
+        { "resumed", l_resumed },
+        { "close", l_close },
+        { NULL, NULL }
+    };
+    if (luaL_newmetatable(L, XFER)) {
+        luaL_newlib(L, methods);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, l_close);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
+}
