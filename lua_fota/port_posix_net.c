@@ -148,21 +148,12 @@ static void close_fd(fota_port_conn *c)
     c->fd = -1;
 }
 
-static int tls_setup(fota_port_conn *c);
-
 /* Connected: go on with TLS or be ready. */
 static int after_connect(fota_port_conn *c)
 {
     freeaddrinfo(c->ai_list); /* no fallback needed any more */
     c->ai_list = c->ai_next = NULL;
-    if (!c->use_tls) {
-        c->state = ST_READY;
-        return FOTA_OK;
-    }
-    int r = tls_setup(c);
-    if (r < 0)
-        return r;
-    c->state = ST_HANDSHAKE;
+    c->state = c->use_tls ? ST_HANDSHAKE : ST_READY;
     return FOTA_OK;
 }
 
@@ -431,6 +422,9 @@ int fota_port_conn_step(fota_port_conn *c, uint32_t timeout_ms)
         case ST_READY:
             return FOTA_OK;
         case ST_RESOLVE:
+            /* Bad TLS options fail here, before any network traffic. */
+            if (c->use_tls && !c->tls_set && (r = tls_setup(c)) < 0)
+                return r;
             if ((r = resolve(c)) < 0)
                 return r;
             break;

@@ -86,7 +86,7 @@ routes["/cut"] = function(c, h, path)
 end
 
 -- Like /cut, but the package changes before the retry (a new ETag).
-routes["/cut-changed"] = function(c, h, path)
+routes["/cut-changed"] = function(c, _, path)
     hits[path] = (hits[path] or 0) + 1
     local pkg = readfile(dir .. "/package.bin")
     if hits[path] > 1 then
@@ -111,7 +111,9 @@ end
 
 routes["/redirect"] = function(c) send(c, "302 Found", { "Location: /pkg" }, "") end
 routes["/loop"] = function(c) send(c, "302 Found", { "Location: /loop" }, "") end
-routes["/latest"] = function(c) send(c, "404 Not Found", { "Content-Type: application/json" }, json(27, "already latest")) end
+routes["/latest"] = function(c)
+    send(c, "404 Not Found", { "Content-Type: application/json" }, json(27, "already latest"))
+end
 routes["/notfound"] = function(c) send(c, "404 Not Found", {}, "no such thing") end
 routes["/empty"] = function(c) send(c, "200 OK", {}, "") end
 routes["/garbage"] = function(c) c:send("HELLO THERE\r\n\r\n") end

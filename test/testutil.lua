@@ -81,13 +81,13 @@ function M.make_certs(dir)
 set -e
 cd '%s'
 q() { "$@" >/dev/null 2>&1; }
-q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.crt
-q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=other-ca -keyout other.key -out other.crt
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1
-' > san.ext
-q openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost -keyout server.key -out server.csr
+ec="-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+q openssl req -x509 $ec -days 2 -subj /CN=test-ca -keyout ca.key -out ca.crt
+q openssl req -x509 $ec -days 2 -subj /CN=other-ca -keyout other.key -out other.crt
+echo 'subjectAltName=DNS:localhost,IP:127.0.0.1' > san.ext
+q openssl req $ec -subj /CN=localhost -keyout server.key -out server.csr
 q openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out server.crt
-q openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=device -keyout client.key -out client.csr
+q openssl req $ec -subj /CN=device -keyout client.key -out client.csr
 q openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out client.crt
 q openssl pkcs8 -topk8 -in client.key -out client-enc.key -passout pass:s3cret -v2 des3
 ]]
