@@ -66,17 +66,17 @@ static void test_remaining_counts_down(void)
 {
     const char *dir = ctest_tmpdir("remaining");
     char path[600];
-    uint8_t pkg[100];
+    uint8_t pkg[300];
     fota_stage s;
     snprintf(path, sizeof path, "%s/stage.bin", dir);
     make_pkg(pkg, sizeof pkg);
     fota_stage_setup(&s);
     CHECK_EQ(fota_stage_init(&s, path, 4096), FOTA_OK);
     CHECK_EQ(fota_stage_write(&s, pkg, 5), 1);          /* total not known yet */
-    CHECK_EQ(fota_stage_write(&s, pkg + 5, 20), 75);
-    CHECK_EQ(fota_stage_done(&s), 75);
+    CHECK_EQ(fota_stage_write(&s, pkg + 5, 20), 275);
+    CHECK_EQ(fota_stage_done(&s), 275);
     CHECK_EQ(fota_stage_finish(&s, 1), FOTA_ERR_STATE); /* incomplete: refused, kept */
-    CHECK_EQ(fota_stage_write(&s, pkg + 25, 75), 0);
+    CHECK_EQ(fota_stage_write(&s, pkg + 25, 275), 0);
     fota_stage_free(&s);
 }
 
@@ -124,7 +124,7 @@ static void test_finish_false_discards(void)
 {
     const char *dir = ctest_tmpdir("discard");
     char path[600], ready[640];
-    uint8_t pkg[64];
+    uint8_t pkg[256];
     fota_stage s;
     snprintf(path, sizeof path, "%s/stage.bin", dir);
     fota_stage_ready_path(path, ready, sizeof ready);

@@ -1,0 +1,154 @@
+#!/bin/sh
+# CLI round trip for fotapack: keygen, build, inspect, verify, and the
+# failures a user meets. Usage: test_fotapack.sh path/to/fotapack
+# Runs in the current directory (ctest: the build dir); bounded by ctest's
+# TIMEOUT and by small inputs.
+set -u
+FP=${1:?usage: test_fotapack.sh path/to/fotapack}
+T=ctest_tmp/test_fotapack
+rm -rf "$T"
+mkdir -p "$T/scripts/lib" "$T/badscripts"
+checks=0
+fails=0
+
+fail() { fails=$((fails + 1)); echo "FAIL: $*"; }
+
+# expect CODE cmd...: runs cmd, output kept in $T/out and $T/err.
+expect() {
+    want=$1
+    shift
+    checks=$((checks + 1))
+    "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    if [ "$got" != "$want" ]; then
+        fail "exit $got (want $want): $*"
+        cat "$T/out" "$T/err"
+    fi
+}
+
+# saw TEXT: the last command printed TEXT (stdout or stderr).
+saw() {
+    checks=$((checks + 1))
+    if ! grep -q -- "$1" "$T/out" "$T/err"; then
+        fail "output lacks '$1'"
+        cat "$T/out" "$T/err"
+    fi
+}
+
+# poke FILE OFFSET OCTAL: overwrite one byte.
+poke() {
+    printf "\\$3" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+
+printf 'print("main")\n' >"$T/scripts/main.lua"
+printf 'return {}\n' >"$T/scripts/lib/util.lua"
+printf 'ignored\n' >"$T/scripts/.hidden"
+printf 'x\n' >"$T/badscripts/a b.lua"
+head -c 100000 /dev/zero >"$T/core.bin"
+head -c 600000 /dev/urandom >"$T/huge.bin"
+B="--project demo --bsp EC618"
+
+# help and usage
+expect 0 "$FP" --help
+saw "Exit codes"
+for c in build inspect verify keygen; do
+    expect 0 "$FP" $c --help
+    saw "Exit"
+done
+expect 2 "$FP"
+expect 2 "$FP" frobnicate
+expect 2 "$FP" build $B -o "$T/x.fota"
+saw "need --to-core"
+expect 2 "$FP" build $B --script "$T/scripts" --version 1.0 -o "$T/x.fota"
+expect 2 "$FP" build $B --to-core "$T/core.bin" -o "$T/x.fota"
+saw "core-version"
+expect 2 "$FP" build $B --from-core "$T/core.bin" --to-core "$T/core.bin" --core-version V1104 -o "$T/x.fota"
+saw "not supported yet"
+expect 2 "$FP" build $B --script "$T/badscripts" --version 1.0.0 -o "$T/x.fota"
+saw "not allowed"
+expect 2 "$FP" build $B --bogus x
+
+# keys
+expect 0 "$FP" keygen -o "$T/key.pem" --pub "$T/pub.pem"
+checks=$((checks + 1))
+[ "$(stat -c %a "$T/key.pem")" = 600 ] || fail "private key mode $(stat -c %a "$T/key.pem")"
+expect 2 "$FP" keygen -o "$T/key.pem"
+saw "exists"
+expect 0 "$FP" keygen -o "$T/key2.pem" --pub "$T/pub2.pem"
+
+# build -> inspect -> verify
+expect 0 "$FP" build $B --to-core "$T/core.bin" --core-version V1104 --script "$T/scripts" \
+    --version 1.0.2 --key "$T/key.pem" -o "$T/full.fota"
+saw "signed"
+expect 0 "$FP" inspect "$T/full.fota"
+saw "core_full"
+saw "script version:  1.0.2"
+saw "integrity:       ok"
+expect 0 "$FP" inspect "$T/full.fota" --json
+saw '"integrity":"ok"'
+saw '"firmware":"demo_LuatOS-SoC_EC618"'
+if command -v python3 >/dev/null 2>&1; then
+    checks=$((checks + 1))
+    python3 -m json.tool "$T/out" >/dev/null || fail "inspect --json is not JSON"
+fi
+expect 0 "$FP" verify "$T/full.fota" --pubkey "$T/pub.pem"
+saw "signature verified"
+expect 0 "$FP" verify "$T/full.fota"
+expect 1 "$FP" verify "$T/full.fota" --pubkey "$T/pub2.pem"
+saw "FAIL: bad_signature"
+expect 0 "$FP" verify "$T/full.fota" --base "$T/core.bin" --core-version V1103 --script-version 1.0.1
+
+# single-part packages; a single script file
+expect 0 "$FP" build $B --script "$T/scripts/main.lua" --version 2.0.0 -o "$T/script.fota"
+expect 0 "$FP" inspect "$T/script.fota" --json
+saw '"to_core_version":0'
+expect 0 "$FP" build $B --to-core "$T/core.bin" --core-version 1104 -o "$T/core.fota"
+expect 1 "$FP" verify "$T/core.fota" --pubkey "$T/pub.pem"
+saw "FAIL: no_signature"
+
+# rollback
+expect 1 "$FP" verify "$T/full.fota" --script-version 1.0.3
+saw "FAIL: rollback"
+expect 0 "$FP" verify "$T/full.fota" --script-version 1.0.3 --allow-rollback
+expect 1 "$FP" verify "$T/full.fota" --core-version V1105
+saw "FAIL: rollback"
+
+# size limit
+expect 1 "$FP" build $B --to-core "$T/huge.bin" --core-version 1104 -o "$T/huge.fota"
+saw "bytes over the limit of 491520"
+checks=$((checks + 1))
+[ ! -e "$T/huge.fota" ] || fail "oversize package left behind"
+expect 0 "$FP" build $B --to-core "$T/huge.bin" --core-version 1104 --max-size 700000 -o "$T/huge.fota"
+expect 1 "$FP" verify "$T/huge.fota"
+saw "FAIL: too_large"
+expect 0 "$FP" verify "$T/huge.fota" --max-size 700000
+expect 1 "$FP" build $B --script "$T/scripts" --version 1.0.0 --max-size 200 -o "$T/x.fota"
+saw "over the limit of 200"
+
+# damaged files
+cp "$T/full.fota" "$T/d.fota"
+poke "$T/d.fota" 5000 377
+expect 1 "$FP" verify "$T/d.fota"
+saw "FAIL: hash_mismatch"
+expect 1 "$FP" inspect "$T/d.fota"
+saw "hash_mismatch"
+head -c 3000 "$T/full.fota" >"$T/d.fota"
+expect 1 "$FP" verify "$T/d.fota"
+saw "FAIL: truncated"
+cp "$T/full.fota" "$T/d.fota"
+poke "$T/d.fota" 0 130
+expect 1 "$FP" verify "$T/d.fota"
+saw "FAIL: bad_magic"
+cp "$T/full.fota" "$T/d.fota"
+poke "$T/d.fota" 4 002
+expect 1 "$FP" verify "$T/d.fota"
+saw "FAIL: bad_version"
+expect 1 "$FP" inspect "$T/d.fota" --json
+saw '"error":"bad_version"'
+expect 1 "$FP" verify "$T/missing.fota"
+saw "FAIL: io"
+expect 3 "$FP" verify "$T/full.fota" --pubkey "$T/missing.pem"
+expect 2 "$FP" verify "$T/full.fota" --pubkey "$T/scripts/main.lua"
+
+echo "test_fotapack: $checks checks, $fails failed"
+[ "$fails" = 0 ]
