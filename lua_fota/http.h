@@ -1,7 +1,8 @@
 /* HTTP/1.1 client as a non-blocking state machine over port_net.h.
  *
- * fota_http_step() does bounded work (waits at most budget_ms, handles at
- * most FOTA_HTTP_STEP_BYTES of body) so a Lua scheduler can interleave it
+ * fota_http_step() does bounded work (waits at most budget_ms, hands at
+ * most FOTA_HTTP_STEP_BYTES of body to the sink; an upload may overshoot by
+ * one 16 KiB send) so a Lua scheduler can interleave it
  * with other tasks. The body goes to a sink callback; the client itself only
  * has fixed buffers (request head, header block, receive buffer).
  *
