@@ -190,7 +190,9 @@ void fota_pkg_stream_close(fota_pkg_stream *s);
 
 /* Unpacks the script section (if any) into dest_dir through port.h.
  * Returns 0, FOTA_PKG_E_BAD_SECTION when there is no script section or the
- * archive is malformed, FOTA_PKG_E_HASH_MISMATCH, or FOTA_PKG_E_IO. */
+ * archive is malformed, FOTA_PKG_E_HASH_MISMATCH, or FOTA_PKG_E_IO. The
+ * content is checked as it streams, so verify the package first: a late
+ * error leaves earlier files written (unpack into a scratch directory). */
 int fota_pkg_extract_script(fota_pkg_reader *r, const char *dest_dir);
 
 /* ---- writer ---- */

@@ -1,0 +1,649 @@
+/* fotapack: build, inspect and verify luat-fota upgrade packages, and make
+ * signing keys. Format: docs/package-format.md. File contents go through
+ * port.h; stdio is used only for messages, dirent/stat only to list a
+ * script directory (port.h has no directory listing). */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fota_err.h"
+#include "pkg.h"
+#include "port.h"
+
+enum { EXIT_OK = 0, EXIT_REJECTED = 1, EXIT_USAGE = 2, EXIT_IOERR = 3 };
+
+#define MAX_KEY_FILE 16384
+#define WALK_MAX_DEPTH 8
+#define PATH_CAP 1024
+
+static const char *const usage_main =
+    "usage: fotapack COMMAND [options]\n"
+    "\n"
+    "Commands:\n"
+    "  build    make an upgrade package from a core image and/or scripts\n"
+    "  inspect  print what a package contains\n"
+    "  verify   check a package as a device would\n"
+    "  keygen   make an ECDSA P-256 signing key\n"
+    "\n"
+    "fotapack COMMAND --help shows the options of a command.\n"
+    "\n"
+    "Exit codes: 0 success; 1 package rejected (verify/inspect) or result over\n"
+    "the size limit (build); 2 usage error; 3 I/O or internal error.\n";
+
+static const char *const usage_build =
+    "usage: fotapack build --project P --bsp B [--to-core NEW.bin --core-version V1104]\n"
+    "                      [--script DIR_OR_FILE --version X.Y.Z] [--key key.pem]\n"
+    "                      [--max-size BYTES] -o out.fota\n"
+    "\n"
+    "  --project P          LuatOS PROJECT ([A-Za-z0-9._-])\n"
+    "  --bsp B              BSP name, e.g. EC618; firmware is P_LuatOS-SoC_B\n"
+    "  --to-core FILE       new core image, carried whole (section type 2)\n"
+    "  --core-version V     its version: V1104 or 1104\n"
+    "  --from-core FILE     base core for a delta: not supported yet (delta\n"
+    "  --from-core-version  engine pending); use a full core image instead\n"
+    "  --script PATH        a directory (files under it, dot-files skipped) or one\n"
+    "                       file; archived, zlib-compressed\n"
+    "  --version X.Y.Z      script VERSION\n"
+    "  --key FILE           sign with this P-256 private key (PEM)\n"
+    "  --max-size BYTES     size limit (default 491520); over it the build fails\n"
+    "  -o FILE              output package\n"
+    "At least one of --to-core and --script is needed.\n"
+    "Exit: 0 written; 1 over the size limit; 2 usage; 3 I/O or bad input file.\n";
+
+static const char *const usage_inspect =
+    "usage: fotapack inspect FILE [--json]\n"
+    "Prints the header, metadata and sections, and whether the hashes match\n"
+    "(no signature check: use verify --pubkey).\n"
+    "Exit: 0 well-formed and hashes match; 1 rejected (reason printed); 2 usage.\n";
+
+static const char *const usage_verify =
+    "usage: fotapack verify FILE [--pubkey pub.pem] [--base OLD.bin] [--max-size N]\n"
+    "                       [--core-version V] [--script-version X.Y.Z]\n"
+    "                       [--allow-rollback]\n"
+    "\n"
+    "  --pubkey FILE        trusted key: the package must be signed by it\n"
+    "  --base FILE          the device's current core image (delta base check)\n"
+    "  --max-size N         size limit (default 491520)\n"
+    "  --core-version V     running core version (rollback / base check)\n"
+    "  --script-version V   running script version (rollback check)\n"
+    "  --allow-rollback     accept older versions\n"
+    "Prints OK, or FAIL: NAME with NAME one of bad_magic bad_version truncated\n"
+    "too_large bad_section hash_mismatch bad_signature no_signature wrong_base\n"
+    "rollback bad_meta io.\n"
+    "Exit: 0 accepted; 1 rejected; 2 usage; 3 I/O error on an option's file.\n";
+
+static const char *const usage_keygen =
+    "usage: fotapack keygen -o key.pem [--pub pub.pem] [--force]\n"
+    "Writes a new ECDSA P-256 private key (mode 0600) and optionally its public\n"
+    "key. Refuses to overwrite an existing key unless --force.\n"
+    "Exit: 0 written; 2 usage; 3 I/O error.\n";
+
+/* ------------------------------------------------------------------ */
+
+static int is_help(const char *a)
+{
+    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+static int parse_u32(const char *s, uint32_t *out)
+{
+    uint64_t v = 0;
+    if (!s || !*s) return -1;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9') return -1;
+        v = v * 10 + (uint64_t)(*p - '0');
+        if (v > UINT32_MAX) return -1;
+    }
+    if (v == 0) return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* Reads a small text file whole, NUL-terminated. */
+static int read_text(const char *path, char *buf, size_t cap)
+{
+    fota_port_file *f = NULL;
+    uint64_t size = 0;
+    int rc = fota_port_open(&f, path, FOTA_PORT_READ);
+    if (rc) return rc;
+    rc = fota_port_size(f, &size);
+    if (rc == 0 && size >= cap) rc = FOTA_ERR_RANGE;
+    size_t got = 0;
+    if (rc == 0) rc = fota_port_pread(f, 0, buf, (size_t)size, &got);
+    if (rc == 0 && got != size) rc = FOTA_ERR_IO;
+    fota_port_close(f);
+    if (rc == 0) buf[got] = '\0';
+    return rc;
+}
+
+static int write_text(const char *path, const char *text)
+{
+    fota_port_file *f = NULL;
+    int rc = fota_port_open(&f, path, FOTA_PORT_WRITE | FOTA_PORT_TRUNC);
+    if (rc) return rc;
+    rc = fota_port_pwrite(f, 0, text, strlen(text));
+    if (rc == 0) rc = fota_port_sync(f);
+    fota_port_close(f);
+    return rc;
+}
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[p[i] >> 4];
+        out[2 * i + 1] = d[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i]) return 0;
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* script directory walk                                               */
+
+typedef struct {
+    char *names[FOTA_ARC_MAX_ENTRIES];
+    char *paths[FOTA_ARC_MAX_ENTRIES];
+    size_t n;
+} file_list;
+
+static void list_free(file_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->names[i]);
+        free(l->paths[i]);
+    }
+    l->n = 0;
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+static int list_add(file_list *l, const char *name, const char *path)
+{
+    if (l->n >= FOTA_ARC_MAX_ENTRIES) {
+        fprintf(stderr, "fotapack: more than %d script files\n", FOTA_ARC_MAX_ENTRIES);
+        return EXIT_USAGE;
+    }
+    if (!fota_arc_name_ok(name, strlen(name))) {
+        fprintf(stderr, "fotapack: script file name '%s' not allowed (components of "
+                        "[A-Za-z0-9._+-], at most %d bytes)\n", name, FOTA_ARC_MAX_NAME);
+        return EXIT_USAGE;
+    }
+    l->names[l->n] = dup_str(name);
+    l->paths[l->n] = dup_str(path);
+    if (!l->names[l->n] || !l->paths[l->n]) {
+        free(l->names[l->n]);
+        free(l->paths[l->n]);
+        fprintf(stderr, "fotapack: out of memory\n");
+        return EXIT_IOERR;
+    }
+    l->n++;
+    return 0;
+}
+
+static int walk(file_list *l, const char *dir, const char *rel, int depth)
+{
+    if (depth > WALK_MAX_DEPTH) {
+        fprintf(stderr, "fotapack: %s: directories nested deeper than %d\n", dir, WALK_MAX_DEPTH);
+        return EXIT_USAGE;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "fotapack: cannot read directory %s\n", dir);
+        return EXIT_IOERR;
+    }
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;   /* ., .., and dot-files (.git, editor files) */
+        char path[PATH_CAP], name[PATH_CAP];
+        int n1 = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        int n2 = rel[0] ? snprintf(name, sizeof name, "%s/%s", rel, e->d_name)
+                        : snprintf(name, sizeof name, "%s", e->d_name);
+        if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof path || (size_t)n2 >= sizeof name) {
+            fprintf(stderr, "fotapack: path too long under %s\n", dir);
+            rc = EXIT_USAGE;
+            break;
+        }
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            fprintf(stderr, "fotapack: cannot stat %s\n", path);
+            rc = EXIT_IOERR;
+        } else if (S_ISDIR(st.st_mode)) {
+            rc = walk(l, path, name, depth + 1);
+        } else if (S_ISREG(st.st_mode)) {
+            rc = list_add(l, name, path);
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+static int collect_script(file_list *l, const char *src)
+{
+    struct stat st;
+    if (stat(src, &st) != 0) {
+        fprintf(stderr, "fotapack: %s: no such file or directory\n", src);
+        return EXIT_IOERR;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        int rc = walk(l, src, "", 0);
+        if (rc == 0 && l->n == 0) {
+            fprintf(stderr, "fotapack: %s: no script files\n", src);
+            rc = EXIT_USAGE;
+        }
+        return rc;
+    }
+    const char *base = strrchr(src, '/');
+    base = base ? base + 1 : src;
+    return list_add(l, base, src);
+}
+
+/* ------------------------------------------------------------------ */
+/* build                                                               */
+
+static int cmd_build(int argc, char **argv)
+{
+    const char *project = NULL, *bsp = NULL, *to_core = NULL, *core_ver = NULL;
+    const char *from_core = NULL, *from_ver = NULL, *script = NULL, *version = NULL;
+    const char *key = NULL, *out = NULL, *max_s = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_help(a)) { fputs(usage_build, stdout); return EXIT_OK; }
+        const char **slot = NULL;
+        if (!strcmp(a, "--project")) slot = &project;
+        else if (!strcmp(a, "--bsp")) slot = &bsp;
+        else if (!strcmp(a, "--to-core")) slot = &to_core;
+        else if (!strcmp(a, "--core-version")) slot = &core_ver;
+        else if (!strcmp(a, "--from-core")) slot = &from_core;
+        else if (!strcmp(a, "--from-core-version")) slot = &from_ver;
+        else if (!strcmp(a, "--script")) slot = &script;
+        else if (!strcmp(a, "--version")) slot = &version;
+        else if (!strcmp(a, "--key")) slot = &key;
+        else if (!strcmp(a, "--max-size")) slot = &max_s;
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) slot = &out;
+        if (!slot || i + 1 >= argc) {
+            fprintf(stderr, "fotapack build: %s '%s'\n", slot ? "missing value for" : "unknown option", a);
+            fputs(usage_build, stderr);
+            return EXIT_USAGE;
+        }
+        *slot = argv[++i];
+    }
+    fota_pkg_build_opts o;
+    memset(&o, 0, sizeof o);
+    o.max_size = FOTA_PKG_DEFAULT_MAX_SIZE;
+    const char *why = NULL;
+    if (!project || !bsp) why = "--project and --bsp are required";
+    else if (!out) why = "-o is required";
+    else if (!to_core && !script) why = "need --to-core and/or --script";
+    else if (from_core || from_ver)
+        why = "core delta packages are not supported yet (the delta engine is pending); "
+              "drop --from-core/--from-core-version to ship the full core image";
+    else if (to_core && !core_ver) why = "--to-core needs --core-version";
+    else if (!to_core && core_ver) why = "--core-version without --to-core";
+    else if (core_ver && fota_pkg_parse_core_version(core_ver, &o.to_core_version))
+        why = "--core-version must look like V1104 or 1104";
+    else if (script && !version) why = "--script needs --version";
+    else if (!script && version) why = "--version without --script";
+    else if (version && !fota_pkg_version_valid(version)) why = "--version must be X.Y.Z (digits)";
+    else if (max_s && parse_u32(max_s, &o.max_size)) why = "--max-size must be a positive number";
+    if (why) {
+        fprintf(stderr, "fotapack build: %s\n", why);
+        return EXIT_USAGE;
+    }
+    o.project = project;
+    o.bsp = bsp;
+    if (to_core) {
+        o.core_type = FOTA_PKG_SEC_CORE_FULL;
+        o.core_path = to_core;
+    }
+
+    char *keybuf = NULL;
+    if (key) {
+        keybuf = malloc(MAX_KEY_FILE);
+        if (!keybuf) return EXIT_IOERR;
+        if (read_text(key, keybuf, MAX_KEY_FILE)) {
+            fprintf(stderr, "fotapack build: cannot read key %s\n", key);
+            free(keybuf);
+            return EXIT_IOERR;
+        }
+        o.sign_key_pem = keybuf;
+    }
+
+    int ret = EXIT_OK;
+    char arc[PATH_CAP];
+    file_list *files = NULL;
+    if (script) {
+        int n = snprintf(arc, sizeof arc, "%s.arc.tmp", out);
+        files = calloc(1, sizeof *files);
+        if (n < 0 || (size_t)n >= sizeof arc || !files) ret = EXIT_USAGE;
+        if (ret == 0) ret = collect_script(files, script);
+        if (ret == 0) {
+            int rc = fota_arc_pack((const char *const *)files->names,
+                                   (const char *const *)files->paths, files->n, arc);
+            if (rc) {
+                fprintf(stderr, "fotapack build: cannot archive scripts: %s\n", fota_pkg_errname(rc));
+                ret = rc == FOTA_ERR_ARG ? EXIT_USAGE : EXIT_IOERR;
+            }
+        }
+        o.script_archive_path = arc;
+        o.script_version = version;
+    }
+    uint32_t total = 0;
+    if (ret == 0) {
+        int rc = fota_pkg_build(&o, out, &total);
+        if (rc == FOTA_PKG_E_TOO_LARGE) {
+            fprintf(stderr, "fotapack build: package would be %lu bytes, %lu bytes over the "
+                            "limit of %lu (--max-size)\n",
+                    (unsigned long)total, (unsigned long)(total - o.max_size),
+                    (unsigned long)o.max_size);
+            ret = EXIT_REJECTED;
+        } else if (rc == FOTA_ERR_ARG) {
+            fprintf(stderr, "fotapack build: bad input (key not P-256 PEM, empty core image, "
+                            "or name too long)\n");
+            ret = EXIT_USAGE;
+        } else if (rc) {
+            fprintf(stderr, "fotapack build: failed: %s\n", fota_pkg_errname(rc));
+            ret = EXIT_IOERR;
+        }
+    }
+    if (script) fota_port_remove(arc);
+    if (files) {
+        list_free(files);
+        free(files);
+    }
+    if (keybuf) {
+        memset(keybuf, 0, MAX_KEY_FILE);
+        free(keybuf);
+    }
+    if (ret == 0)
+        printf("wrote %s: %lu bytes (limit %lu)%s\n", out, (unsigned long)total,
+               (unsigned long)o.max_size, key ? ", signed" : ", unsigned");
+    return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* inspect                                                             */
+
+static const char *type_name(unsigned t)
+{
+    switch (t) {
+    case FOTA_PKG_SEC_CORE_DELTA: return "core_delta";
+    case FOTA_PKG_SEC_CORE_FULL: return "core_full";
+    case FOTA_PKG_SEC_SCRIPT: return "script";
+    default: return "unknown";
+    }
+}
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
+static void print_text(const char *file, const fota_pkg_info *in, int verdict)
+{
+    char h[65];
+    printf("file:            %s\n", file);
+    printf("format version:  %u\n", in->format_version);
+    printf("total length:    %lu\n", (unsigned long)in->total_len);
+    printf("signed:          %s\n", in->is_signed ? "yes" : "no");
+    printf("project:         %s\n", in->project);
+    printf("firmware:        %s\n", in->firmware);
+    printf("bsp:             %s\n", in->bsp);
+    if (in->to_core_version) printf("core version:    V%lu\n", (unsigned long)in->to_core_version);
+    if (in->from_core_version) printf("from core:       V%lu\n", (unsigned long)in->from_core_version);
+    if (!all_zero(in->base_sha256, 32)) {
+        hex(in->base_sha256, 32, h);
+        printf("base sha256:     %s\n", h);
+    }
+    if (in->script_version[0]) printf("script version:  %s\n", in->script_version);
+    for (unsigned i = 0; i < in->section_count; i++) {
+        const fota_pkg_section *s = &in->sections[i];
+        hex(s->sha256, 32, h);
+        printf("section %u:       %s offset %lu length %lu decoded %lu sha256 %s\n", i,
+               type_name(s->type), (unsigned long)s->offset, (unsigned long)s->length,
+               (unsigned long)s->decoded_length, h);
+    }
+    hex(in->sha256, 32, h);
+    printf("package sha256:  %s\n", h);
+    printf("integrity:       %s\n", verdict ? fota_pkg_errname(verdict) : "ok");
+}
+
+static void print_json(const char *file, const fota_pkg_info *in, int verdict)
+{
+    char h[65];
+    printf("{\"file\":");
+    json_str(file);
+    printf(",\"format_version\":%u,\"total_len\":%lu,\"signed\":%s", in->format_version,
+           (unsigned long)in->total_len, in->is_signed ? "true" : "false");
+    /* Metadata strings are [A-Za-z0-9._-] by format, but escape anyway. */
+    printf(",\"project\":");
+    json_str(in->project);
+    printf(",\"firmware\":");
+    json_str(in->firmware);
+    printf(",\"bsp\":");
+    json_str(in->bsp);
+    printf(",\"from_core_version\":%lu", (unsigned long)in->from_core_version);
+    if (all_zero(in->base_sha256, 32)) {
+        printf(",\"base_sha256\":null");
+    } else {
+        hex(in->base_sha256, 32, h);
+        printf(",\"base_sha256\":\"%s\"", h);
+    }
+    printf(",\"to_core_version\":%lu,\"script_version\":", (unsigned long)in->to_core_version);
+    if (in->script_version[0]) json_str(in->script_version);
+    else printf("null");
+    printf(",\"sections\":[");
+    for (unsigned i = 0; i < in->section_count; i++) {
+        const fota_pkg_section *s = &in->sections[i];
+        hex(s->sha256, 32, h);
+        printf("%s{\"type\":\"%s\",\"type_id\":%u,\"offset\":%lu,\"length\":%lu,"
+               "\"decoded_length\":%lu,\"sha256\":\"%s\"}",
+               i ? "," : "", type_name(s->type), s->type, (unsigned long)s->offset,
+               (unsigned long)s->length, (unsigned long)s->decoded_length, h);
+    }
+    hex(in->sha256, 32, h);
+    printf("],\"sha256\":\"%s\",\"integrity\":\"%s\"}\n", h, verdict ? fota_pkg_errname(verdict) : "ok");
+}
+
+static int cmd_inspect(int argc, char **argv)
+{
+    const char *file = NULL;
+    int json = 0;
+    for (int i = 0; i < argc; i++) {
+        if (is_help(argv[i])) { fputs(usage_inspect, stdout); return EXIT_OK; }
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (argv[i][0] == '-' || file) {
+            fprintf(stderr, "fotapack inspect: unexpected '%s'\n%s", argv[i], usage_inspect);
+            return EXIT_USAGE;
+        } else file = argv[i];
+    }
+    if (!file) {
+        fputs(usage_inspect, stderr);
+        return EXIT_USAGE;
+    }
+    /* Show any size of package; only structure and hashes are judged. */
+    fota_pkg_policy pol;
+    fota_pkg_policy_init(&pol);
+    pol.max_size = UINT32_MAX;
+    fota_pkg_reader r;
+    int rc = fota_pkg_open_file(&r, file, UINT32_MAX);
+    if (rc) {
+        if (json) {
+            printf("{\"file\":");
+            json_str(file);
+            printf(",\"error\":\"%s\"}\n", fota_pkg_errname(rc));
+        }
+        fprintf(stderr, "fotapack inspect: %s: %s\n", file, fota_pkg_errname(rc));
+        return EXIT_REJECTED;
+    }
+    int verdict = fota_pkg_verify(&r, &pol);
+    if (json) print_json(file, &r.info, verdict);
+    else print_text(file, &r.info, verdict);
+    fota_pkg_close(&r);
+    return verdict ? EXIT_REJECTED : EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* verify                                                              */
+
+static int cmd_verify(int argc, char **argv)
+{
+    const char *file = NULL, *pub = NULL, *base = NULL, *max_s = NULL;
+    const char *core_ver = NULL, *script_ver = NULL;
+    int allow_rollback = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_help(a)) { fputs(usage_verify, stdout); return EXIT_OK; }
+        if (!strcmp(a, "--allow-rollback")) { allow_rollback = 1; continue; }
+        const char **slot = NULL;
+        if (!strcmp(a, "--pubkey")) slot = &pub;
+        else if (!strcmp(a, "--base")) slot = &base;
+        else if (!strcmp(a, "--max-size")) slot = &max_s;
+        else if (!strcmp(a, "--core-version")) slot = &core_ver;
+        else if (!strcmp(a, "--script-version")) slot = &script_ver;
+        else if (a[0] != '-' && !file) { file = a; continue; }
+        if (!slot || i + 1 >= argc) {
+            fprintf(stderr, "fotapack verify: %s '%s'\n%s", slot ? "missing value for" : "unexpected",
+                    a, usage_verify);
+            return EXIT_USAGE;
+        }
+        *slot = argv[++i];
+    }
+    if (!file) {
+        fputs(usage_verify, stderr);
+        return EXIT_USAGE;
+    }
+    fota_pkg_policy pol;
+    fota_pkg_policy_init(&pol);
+    pol.allow_rollback = allow_rollback;
+    if (max_s && parse_u32(max_s, &pol.max_size)) {
+        fprintf(stderr, "fotapack verify: --max-size must be a positive number\n");
+        return EXIT_USAGE;
+    }
+    if (core_ver && fota_pkg_parse_core_version(core_ver, &pol.current_core_version)) {
+        fprintf(stderr, "fotapack verify: --core-version must look like V1103 or 1103\n");
+        return EXIT_USAGE;
+    }
+    if (script_ver && !fota_pkg_version_valid(script_ver)) {
+        fprintf(stderr, "fotapack verify: --script-version must be X.Y.Z\n");
+        return EXIT_USAGE;
+    }
+    pol.current_script_version = script_ver;
+    if (base) {
+        if (fota_pkg_sha256_file(base, FOTA_PKG_MAX_IMAGE, pol.current_core_sha256, NULL)) {
+            fprintf(stderr, "fotapack verify: cannot read base %s\n", base);
+            return EXIT_IOERR;
+        }
+        pol.has_current_core_sha256 = 1;
+    }
+    char *keybuf = NULL;
+    if (pub) {
+        keybuf = malloc(MAX_KEY_FILE);
+        if (!keybuf || read_text(pub, keybuf, MAX_KEY_FILE)) {
+            fprintf(stderr, "fotapack verify: cannot read public key %s\n", pub);
+            free(keybuf);
+            return EXIT_IOERR;
+        }
+        pol.pubkey_pem = keybuf;
+    }
+    fota_pkg_info info;
+    int rc = fota_pkg_verify_file(file, &pol, &info);
+    free(keybuf);
+    if (rc == FOTA_ERR_ARG) {
+        fprintf(stderr, "fotapack verify: %s is not a P-256 public key (PEM)\n", pub ? pub : "key");
+        return EXIT_USAGE;
+    }
+    if (rc) {
+        fprintf(stderr, "FAIL: %s\n", fota_pkg_errname(rc));
+        return EXIT_REJECTED;
+    }
+    printf("OK%s\n", info.signature_verified ? " (signature verified)"
+                     : info.is_signed ? " (signed, not checked: no --pubkey)" : " (unsigned)");
+    return EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* keygen                                                              */
+
+static int cmd_keygen(int argc, char **argv)
+{
+    const char *out = NULL, *pub = NULL;
+    int force = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_help(a)) { fputs(usage_keygen, stdout); return EXIT_OK; }
+        if (!strcmp(a, "--force")) { force = 1; continue; }
+        const char **slot = NULL;
+        if (!strcmp(a, "-o") || !strcmp(a, "--output")) slot = &out;
+        else if (!strcmp(a, "--pub")) slot = &pub;
+        if (!slot || i + 1 >= argc) {
+            fprintf(stderr, "fotapack keygen: %s '%s'\n%s", slot ? "missing value for" : "unknown option",
+                    a, usage_keygen);
+            return EXIT_USAGE;
+        }
+        *slot = argv[++i];
+    }
+    if (!out) {
+        fputs(usage_keygen, stderr);
+        return EXIT_USAGE;
+    }
+    if (!force && fota_port_exists(out)) {
+        fprintf(stderr, "fotapack keygen: %s exists (use --force to replace it)\n", out);
+        return EXIT_USAGE;
+    }
+    char priv[2048], pubpem[1024];
+    int rc = fota_pkg_keygen(priv, sizeof priv, pubpem, sizeof pubpem);
+    if (rc) {
+        fprintf(stderr, "fotapack keygen: failed: %s\n", fota_pkg_errname(rc));
+        return EXIT_IOERR;
+    }
+    mode_t old = umask(077);   /* the private key must not be readable by others */
+    fota_port_remove(out);     /* a replaced file gets the new mode */
+    rc = write_text(out, priv);
+    umask(old);
+    memset(priv, 0, sizeof priv);
+    if (rc == 0 && pub) rc = write_text(pub, pubpem);
+    if (rc) {
+        fprintf(stderr, "fotapack keygen: cannot write key files\n");
+        return EXIT_IOERR;
+    }
+    printf("wrote %s%s%s\n", out, pub ? " and " : "", pub ? pub : "");
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || is_help(argv[1])) {
+        fputs(usage_main, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "build")) return cmd_build(argc - 2, argv + 2);
+    if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 2, argv + 2);
+    if (!strcmp(cmd, "verify")) return cmd_verify(argc - 2, argv + 2);
+    if (!strcmp(cmd, "keygen")) return cmd_keygen(argc - 2, argv + 2);
+    fprintf(stderr, "fotapack: unknown command '%s'\n\n%s", cmd, usage_main);
+    return EXIT_USAGE;
+}
