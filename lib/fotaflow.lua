@@ -74,6 +74,17 @@ local function platform_answer(body)
     if type(obj) == "table" then return tonumber(obj.code), obj.msg end
 end
 
+--- What the running firmware is, for fota.verify: a package for another
+-- project or bsp, or older than what runs (anti-rollback), is refused.
+function M.verify_opts(extra)
+    local v = {
+        project = rawget(_G, "PROJECT"), bsp = rtos.bsp(), core = rtos.version(),
+        version = version.valid(rawget(_G, "VERSION")) and rawget(_G, "VERSION") or nil,
+    }
+    for k, val in pairs(extra or {}) do v[k] = val end
+    return v
+end
+
 local function transfer(o)
     if o.show_url ~= false then log.info("fota.url", o.url) end
     local t, err, msg = fota.download({
@@ -109,7 +120,7 @@ local function transfer(o)
         log.info("fota", string.format("download %d bytes done%s", size,
             info.resumed > 0 and (" (resumed at " .. info.resumed .. ")") or ""))
         if fota.verify then
-            local ok, reason, vmsg = fota.verify(o.verify or {})
+            local ok, reason, vmsg = fota.verify(M.verify_opts(o.verify))
             if not ok then
                 fota.finish(false)
                 log.error("fota", "package refused:", reason, vmsg)

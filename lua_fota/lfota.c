@@ -207,6 +207,7 @@ static const luaL_Reg fota_funcs[] = {
 
 int luaopen_fota(lua_State *L)
 {
+    const luaL_Reg *regs[] = { fota_funcs, lfota_http_funcs, lfota_pkg_funcs };
     fota_ctx *c;
     const char *env = getenv("LUATOS_SIM_DEVICE");
 
@@ -220,12 +221,12 @@ int luaopen_fota(lua_State *L)
         lua_setfield(L, -2, "__gc");
     }
     lua_setmetatable(L, -2);
-    /* [lib, ctx] -> [ctx, lib, ctx]: one copy per setfuncs */
-    lua_pushvalue(L, -1);
-    lua_rotate(L, -3, 1);
-    luaL_setfuncs(L, fota_funcs, 1);
-    lua_pushvalue(L, -2);
-    luaL_setfuncs(L, lfota_http_funcs, 1);
+    /* [lib, ctx] -> [ctx, lib]; every function gets ctx as its upvalue */
+    lua_insert(L, -2);
+    for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++) {
+        lua_pushvalue(L, -2);
+        luaL_setfuncs(L, regs[i], 1);
+    }
     lua_remove(L, -2);
     lfota_http_register(L);
     return 1;

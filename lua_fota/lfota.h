@@ -20,6 +20,7 @@ const char *lfota_default_stage_path(fota_ctx *c, char *buf, size_t len);
 
 /* Functions registered with the context as their upvalue. */
 extern const luaL_Reg lfota_http_funcs[];
+extern const luaL_Reg lfota_pkg_funcs[];
 void lfota_http_register(lua_State *L);
 
 #endif

@@ -1,7 +1,7 @@
 -- libfota / libfota2 against a loopback fixture server: every callback code.
 local T = require "testutil"
 
-local PKG = T.package_bytes and T.package_bytes() or T.pkg_bytes(120000)
+local PKG = T.make_package()
 
 describe("libfota", function()
     local srv, dir, sys, libfota, libfota2
@@ -247,4 +247,66 @@ describe("libfota over https", function()
         assert.equal(0, (request(auth_srv.url("/pkg"), certs.ca, certs.client_cert, certs.client_key_enc, "s3cret")))
         assert.equal(1, (request(auth_srv.url("/pkg"), certs.ca, certs.client_cert, certs.client_key_enc, "wrong")))
     end)
+end)
+
+describe("libfota checks the package before reporting success", function()
+    local srv, dir, sys, libfota, key, pub, other_key
+
+    setup(function()
+        local kd = T.tmpdir("keys")
+        key, pub = T.keypair(kd)
+        local kd2 = T.tmpdir("keys2")
+        other_key = T.keypair(kd2)
+        srv = T.start_server({ package = T.make_package({ key = key }) })
+    end)
+    teardown(function() srv.stop() end)
+
+    before_each(function()
+        dir = T.tmpdir("verify")
+        sys = T.device(dir)
+        libfota = T.fresh("libfota")
+        _G.PROJECT, _G.VERSION = "demo", "1.2.3"
+        os.execute("mkdir -p " .. dir .. "/fota")
+        T.write(dir .. "/fota/trusted.pem", pub)
+    end)
+    after_each(function() _G.PROJECT, _G.VERSION = nil, nil end)
+
+    local function serve(pkg) T.write(srv.dir .. "/package.bin", pkg) end
+    local function request()
+        local got
+        libfota.request(function(code, info) got = { code, info } end, srv.url("/pkg"))
+        sys.run()
+        return got[1], got[2]
+    end
+
+    it("accepts a package signed with the device's trusted key", function()
+        serve(T.make_package({ key = key }))
+        assert.equal(0, (request()))
+        local ok, info = fota.verify({ project = "demo" })
+        assert.is_true(ok)
+        assert.is_true(info.signed)
+        assert.equal("1.2.4", info.version)
+        assert.equal("V1104", info.core)
+    end)
+
+    local refusals = {
+        { "an unsigned package", {}, "no_signature" },
+        { "a package signed by another key", { other = true }, "bad_signature" },
+        { "an older script VERSION", { version = "1.2.2" }, "rollback" },
+        { "an older core", { core = "V1102" }, "rollback" },
+        { "another project's package", { project = "other" }, "bad_meta" },
+    }
+    for _, case in ipairs(refusals) do
+        it("refuses " .. case[1] .. " (code 4, " .. case[3] .. ") and clears the staging area", function()
+            local o = case[2]
+            serve(T.make_package({ key = (o.other and other_key) or (next(o) and key) or nil,
+                version = o.version, core = o.core, project = o.project }))
+            local code, info = request()
+            assert.equal(4, code)
+            assert.equal("verify", info.error)
+            assert.equal(case[3], info.reason)
+            assert.is_nil(T.read(dir .. "/fota/stage.bin"))
+            assert.is_nil(T.read(dir .. "/fota/stage.bin.ready"))
+        end)
+    end
 end)

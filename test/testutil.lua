@@ -46,6 +46,44 @@ end
 
 local socket = require "socket"
 
+--- Deterministic pseudo-random bytes (an incompressible "core image").
+function M.noise(n, seed)
+    local x, out = seed or 12345, {}
+    for i = 1, n // 4 do
+        x = (x * 1103515245 + 12345) & 0x7fffffff
+        out[i] = string.pack("<I4", x)
+    end
+    return table.concat(out) .. string.rep("\0", n % 4)
+end
+
+--- A real package from build/fotapack. o: project, bsp, version, core
+-- (e.g. "V1104"), core_size, key (PEM path), script (text of main.lua).
+function M.make_package(o)
+    o = o or {}
+    local dir = M.tmpdir("pkg")
+    local args = { M.build .. "/fotapack build", "--project", o.project or "demo", "--bsp", o.bsp or "EC618",
+        "-o", dir .. "/out.fota" }
+    if o.version ~= false then
+        M.write(dir .. "/main.lua", o.script or ('PROJECT = "demo"\nVERSION = "' .. (o.version or "1.2.4") .. '"\n'))
+        table.insert(args, "--script " .. dir .. "/main.lua --version " .. (o.version or "1.2.4"))
+    end
+    if o.core ~= false then
+        M.write(dir .. "/core.bin", M.noise(o.core_size or 100000, o.seed))
+        table.insert(args, "--to-core " .. dir .. "/core.bin --core-version " .. (o.core or "V1104"))
+    end
+    if o.key then table.insert(args, "--key " .. o.key) end
+    local out, status = M.run(table.concat(args, " "))
+    assert(status == 0, out)
+    return M.read(dir .. "/out.fota")
+end
+
+--- A signing key pair: private PEM path and public PEM text.
+function M.keypair(dir)
+    local out, status = M.run(string.format("%s/fotapack keygen -o %s/key.pem --pub %s/pub.pem", M.build, dir, dir))
+    assert(status == 0, out)
+    return dir .. "/key.pem", M.read(dir .. "/pub.pem")
+end
+
 --- Start test/fixture_server.lua on loopback; opts.tls / opts.clientauth
 -- need the certificates in opts.dir (see M.make_certs). It exits by itself
 -- after opts.lifetime seconds (default 60) if nobody stops it.

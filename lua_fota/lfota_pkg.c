@@ -1,0 +1,145 @@
+/* fota.verify(opts): the staged package checked completely — structure,
+ * sizes, SHA-256, signature, base core, anti-rollback — before anything may
+ * be committed from it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "fota_err.h"
+#include "lfota.h"
+#include "pkg.h"
+#include "port.h"
+
+#define MAX_PEM (16 * 1024)
+
+static const char *opt_str(lua_State *L, const char *key)
+{
+    const char *s = NULL;
+    if (lua_getfield(L, 1, key) != LUA_TNIL) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "bad option '%s' (string expected, got %s)", key, luaL_typename(L, -1));
+        s = lua_tostring(L, -1);   /* stays referenced by opts */
+    }
+    lua_pop(L, 1);
+    return s;
+}
+
+/* The device's provisioned key: DEVICE/fota/trusted.pem, if any. */
+static int read_trusted_key(fota_ctx *c, char *buf, size_t cap)
+{
+    char path[FOTA_STAGE_PATH_MAX];
+    fota_port_file *f;
+    size_t got = 0;
+    snprintf(path, sizeof path, "%s/fota/trusted.pem", c->device);
+    if (fota_port_open(&f, path, FOTA_PORT_READ) != FOTA_OK)
+        return 0;
+    if (fota_port_pread(f, 0, buf, cap - 1, &got) != FOTA_OK)
+        got = 0;
+    fota_port_close(f);
+    buf[got] = '\0';
+    return got > 0;
+}
+
+static void push_hex(lua_State *L, const uint8_t *p, size_t n)
+{
+    char hex[65];
+    for (size_t i = 0; i < n && i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", p[i]);
+    lua_pushlstring(L, hex, 2 * (n < 32 ? n : 32));
+}
+
+static void push_info(lua_State *L, const fota_pkg_info *in)
+{
+    lua_createtable(L, 0, 10);
+    lua_pushstring(L, in->project);
+    lua_setfield(L, -2, "project");
+    lua_pushstring(L, in->firmware);
+    lua_setfield(L, -2, "firmware");
+    lua_pushstring(L, in->bsp);
+    lua_setfield(L, -2, "bsp");
+    lua_pushinteger(L, in->total_len);
+    lua_setfield(L, -2, "size");
+    if (in->to_core_version) {
+        lua_pushfstring(L, "V%d", (int)in->to_core_version);
+        lua_setfield(L, -2, "core");
+    }
+    if (in->from_core_version) {
+        lua_pushfstring(L, "V%d", (int)in->from_core_version);
+        lua_setfield(L, -2, "from_core");
+    }
+    if (in->script_version[0]) {
+        lua_pushstring(L, in->script_version);
+        lua_setfield(L, -2, "version");
+    }
+    lua_pushboolean(L, in->signature_verified);
+    lua_setfield(L, -2, "signed");
+    push_hex(L, in->sha256, sizeof in->sha256);
+    lua_setfield(L, -2, "sha256");
+}
+
+/* fota.verify([opts]) -> true, info | nil, errname, message
+ * opts: path (default: the staging area), pubkey (PEM; default the device's
+ * trusted.pem; with a key, an unsigned package is refused), project, bsp,
+ * core ("V1103": the running core), core_image (file to hash as the base),
+ * version (the running script VERSION), allow_rollback, max_size. */
+static int l_verify(lua_State *L)
+{
+    fota_ctx *c = lfota_ctx(L);
+    char stage_path[FOTA_STAGE_PATH_MAX], key[MAX_PEM];
+    const char *path, *core, *image;
+    fota_pkg_policy pol;
+    fota_pkg_info info;
+    lua_Integer max;
+    int rc;
+
+    if (lua_isnoneornil(L, 1)) {
+        lua_settop(L, 0);
+        lua_newtable(L);
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    fota_pkg_policy_init(&pol);
+    path = opt_str(L, "path");
+    if (!path && !(path = lfota_default_stage_path(c, stage_path, sizeof stage_path)))
+        return luaL_error(L, "no staging area");
+    pol.pubkey_pem = opt_str(L, "pubkey");
+    if (!pol.pubkey_pem && read_trusted_key(c, key, sizeof key))
+        pol.pubkey_pem = key;
+    pol.project = opt_str(L, "project");
+    pol.bsp = opt_str(L, "bsp");
+    pol.current_script_version = opt_str(L, "version");
+    if ((core = opt_str(L, "core")) && fota_pkg_parse_core_version(core, &pol.current_core_version) != 0)
+        return luaL_error(L, "bad option 'core' (like V1103 expected, got %s)", core);
+    if ((image = opt_str(L, "core_image"))) {
+        rc = fota_pkg_sha256_file(image, FOTA_PKG_MAX_IMAGE, pol.current_core_sha256, NULL);
+        if (rc != 0) {
+            lua_pushnil(L);
+            lua_pushstring(L, "io");
+            lua_pushfstring(L, "cannot hash core image %s", image);
+            return 3;
+        }
+        pol.has_current_core_sha256 = 1;
+    }
+    lua_getfield(L, 1, "allow_rollback");
+    pol.allow_rollback = lua_toboolean(L, -1);
+    lua_getfield(L, 1, "max_size");
+    max = luaL_optinteger(L, -1, 0);
+    if (max < 0 || max > 0x7fffffff)
+        return luaL_error(L, "bad option 'max_size' (out of range)");
+    pol.max_size = (uint32_t)max;
+    lua_pop(L, 2);
+
+    rc = fota_pkg_verify_file(path, &pol, &info);
+    if (rc != 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, fota_pkg_errname(rc));
+        lua_pushfstring(L, "package %s refused: %s", path, fota_pkg_errname(rc));
+        return 3;
+    }
+    lua_pushboolean(L, 1);
+    push_info(L, &info);
+    return 2;
+}
+
+const luaL_Reg lfota_pkg_funcs[] = {
+    { "verify", l_verify },
+    { NULL, NULL }
+};
