@@ -488,8 +488,9 @@ static int new_transfer(lua_State *L, int to_stage)
             req.if_range = lua_pushstring(L, validator);
             lua_setfield(L, 2, "if_range");
         } else {
+            /* Nothing is dropped yet: a staged package survives a "no
+             * upgrade" answer; a new package replaces it in route(). */
             fota_stage_free(&c->stage);
-            discard_partial(x);
         }
         c->stage_owner = 1;
     }

@@ -77,6 +77,13 @@ describe("libfota", function()
         assert.is_nil(info.code)
     end)
 
+    it("keeps a staged package when a later check answers no upgrade", function()
+        assert.equal(0, (request(srv.url("/pkg"))))
+        assert.equal(4, (request(srv.url("/latest"))))
+        assert.equal(PKG, staged())
+        assert.is_truthy(T.read(dir .. "/fota/stage.bin.ready"))
+    end)
+
     it("gives 4 for an empty body, a broken response, a redirect loop and data that is no package", function()
         assert.equal(4, (request(srv.url("/empty"))))
         assert.equal(4, (request(srv.url("/garbage"))))
