@@ -133,6 +133,15 @@ local function transfer(o)
             info.error, info.msg = "finish", ferr
             return 4, info
         end
+        -- Into the inactive slots now; the reboot switches to them.
+        if fota.commit then
+            local cok, reason, cmsg = fota.commit(M.verify_opts(o.verify))
+            if not cok then
+                log.error("fota", "commit failed:", reason, cmsg)
+                info.error, info.reason, info.msg = "commit", reason, cmsg
+                return 4, info
+            end
+        end
         return 0, info
     end
     info.body = t:body()

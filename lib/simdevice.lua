@@ -4,7 +4,8 @@
 -- same across reboots and runs.
 local M = {}
 
-M.REBOOT_EXIT = 75   -- exit status that asks bin/luatos-sim to boot again
+M.REBOOT_EXIT = 75     -- exit status that asks bin/luatos-sim to boot again
+M.POWERCUT_EXIT = 76   -- the port's injected power cut (LUAT_FOTA_POWERCUT): boot again
 
 local current_dir, current
 
@@ -113,6 +114,29 @@ end
 function M.profile()
     if not current then M.open(os.getenv("LUATOS_SIM_DEVICE") or ".luatos-device") end
     return current
+end
+
+--- Deterministic pseudo-random bytes (incompressible, like machine code).
+function M.noise(n, seed)
+    local x, out = seed or 12345, {}
+    for i = 1, n // 4 do
+        x = (x * 1103515245 + 12345) & 0x7fffffff
+        out[i] = string.pack("<I4", x)
+    end
+    return table.concat(out) .. string.rep("\0", n % 4)
+end
+
+--- The factory core image of a simulated module for a core version: 96 KiB
+-- that differ between versions in a few blocks, as two builds of one
+-- firmware do (so a delta between them is small).
+function M.core_image(core)
+    local v = assert(tonumber(tostring(core):match("^V?(%d+)$")), "core version like V1103 expected")
+    local blocks = {}
+    for k = 0, 23 do
+        blocks[#blocks + 1] = M.noise(4096, (k * 7 + v) % 8 == 0 and (k + 1) * v or k + 1)
+    end
+    local image = table.concat(blocks)
+    return "LuatOS-SoC core V" .. v .. "\n" .. image:sub(19 + #tostring(v))
 end
 
 --- Ask for a restart: bin/luatos-sim boots the project again.

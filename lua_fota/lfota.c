@@ -207,7 +207,7 @@ static const luaL_Reg fota_funcs[] = {
 
 int luaopen_fota(lua_State *L)
 {
-    const luaL_Reg *regs[] = { fota_funcs, lfota_http_funcs, lfota_pkg_funcs };
+    const luaL_Reg *regs[] = { fota_funcs, lfota_http_funcs, lfota_pkg_funcs, lfota_slots_funcs };
     fota_ctx *c;
     const char *env = getenv("LUATOS_SIM_DEVICE");
 

@@ -18,9 +18,18 @@ typedef struct {
 fota_ctx *lfota_ctx(lua_State *L);
 const char *lfota_default_stage_path(fota_ctx *c, char *buf, size_t len);
 
+/* Verification options shared by fota.verify and fota.commit (lfota_pkg.c). */
+#include "pkg.h"
+#define LFOTA_MAX_PEM (16 * 1024)
+const char *lfota_policy(lua_State *L, fota_pkg_policy *pol, char *keybuf, size_t keylen,
+                         char *pathbuf, size_t pathlen);
+int lfota_opts_table(lua_State *L);     /* opts at 1: nil -> {} ; else a table */
+int lfota_push_pkg_error(lua_State *L, const char *path, int rc);
+
 /* Functions registered with the context as their upvalue. */
 extern const luaL_Reg lfota_http_funcs[];
 extern const luaL_Reg lfota_pkg_funcs[];
+extern const luaL_Reg lfota_slots_funcs[];
 void lfota_http_register(lua_State *L);
 
 #endif

@@ -9,7 +9,6 @@
 #include "pkg.h"
 #include "port.h"
 
-#define MAX_PEM (16 * 1024)
 
 static const char *opt_str(lua_State *L, const char *key)
 {
@@ -76,64 +75,80 @@ static void push_info(lua_State *L, const fota_pkg_info *in)
     lua_setfield(L, -2, "sha256");
 }
 
-/* fota.verify([opts]) -> true, info | nil, errname, message
- * opts: path (default: the staging area), pubkey (PEM; default the device's
- * trusted.pem; with a key, an unsigned package is refused), project, bsp,
- * core ("V1103": the running core), core_image (file to hash as the base),
- * version (the running script VERSION), allow_rollback, max_size. */
-static int l_verify(lua_State *L)
+/* Reads the verification options of opts (at index 1, a table) into pol.
+ * Strings stay owned by opts; the key may land in keybuf. Returns the
+ * package path (opts.path or the staging area) or raises. Options: path,
+ * pubkey (PEM; default the device's trusted.pem: with a key, an unsigned
+ * package is refused), project, bsp, core ("V1103", the running core),
+ * core_image (file hashed as the delta base), version (the running script
+ * VERSION), allow_rollback, max_size. */
+const char *lfota_policy(lua_State *L, fota_pkg_policy *pol, char *keybuf, size_t keylen,
+                         char *pathbuf, size_t pathlen)
 {
     fota_ctx *c = lfota_ctx(L);
-    char stage_path[FOTA_STAGE_PATH_MAX], key[MAX_PEM];
     const char *path, *core, *image;
-    fota_pkg_policy pol;
-    fota_pkg_info info;
     lua_Integer max;
-    int rc;
 
+    fota_pkg_policy_init(pol);
+    path = opt_str(L, "path");
+    if (!path && !(path = lfota_default_stage_path(c, pathbuf, pathlen)))
+        luaL_error(L, "no staging area");
+    pol->pubkey_pem = opt_str(L, "pubkey");
+    if (!pol->pubkey_pem && read_trusted_key(c, keybuf, keylen))
+        pol->pubkey_pem = keybuf;
+    pol->project = opt_str(L, "project");
+    pol->bsp = opt_str(L, "bsp");
+    pol->current_script_version = opt_str(L, "version");
+    if ((core = opt_str(L, "core")) && fota_pkg_parse_core_version(core, &pol->current_core_version) != 0)
+        luaL_error(L, "bad option 'core' (like V1103 expected, got %s)", core);
+    if ((image = opt_str(L, "core_image"))) {
+        if (fota_pkg_sha256_file(image, FOTA_PKG_MAX_IMAGE, pol->current_core_sha256, NULL) != 0)
+            luaL_error(L, "cannot hash core image %s", image);
+        pol->has_current_core_sha256 = 1;
+    }
+    lua_getfield(L, 1, "allow_rollback");
+    pol->allow_rollback = lua_toboolean(L, -1);
+    lua_getfield(L, 1, "max_size");
+    max = luaL_optinteger(L, -1, 0);
+    if (max < 0 || max > 0x7fffffff)
+        luaL_error(L, "bad option 'max_size' (out of range)");
+    pol->max_size = (uint32_t)max;
+    lua_pop(L, 2);
+    return path;
+}
+
+int lfota_opts_table(lua_State *L)
+{
     if (lua_isnoneornil(L, 1)) {
         lua_settop(L, 0);
         lua_newtable(L);
     }
     luaL_checktype(L, 1, LUA_TTABLE);
-    fota_pkg_policy_init(&pol);
-    path = opt_str(L, "path");
-    if (!path && !(path = lfota_default_stage_path(c, stage_path, sizeof stage_path)))
-        return luaL_error(L, "no staging area");
-    pol.pubkey_pem = opt_str(L, "pubkey");
-    if (!pol.pubkey_pem && read_trusted_key(c, key, sizeof key))
-        pol.pubkey_pem = key;
-    pol.project = opt_str(L, "project");
-    pol.bsp = opt_str(L, "bsp");
-    pol.current_script_version = opt_str(L, "version");
-    if ((core = opt_str(L, "core")) && fota_pkg_parse_core_version(core, &pol.current_core_version) != 0)
-        return luaL_error(L, "bad option 'core' (like V1103 expected, got %s)", core);
-    if ((image = opt_str(L, "core_image"))) {
-        rc = fota_pkg_sha256_file(image, FOTA_PKG_MAX_IMAGE, pol.current_core_sha256, NULL);
-        if (rc != 0) {
-            lua_pushnil(L);
-            lua_pushstring(L, "io");
-            lua_pushfstring(L, "cannot hash core image %s", image);
-            return 3;
-        }
-        pol.has_current_core_sha256 = 1;
-    }
-    lua_getfield(L, 1, "allow_rollback");
-    pol.allow_rollback = lua_toboolean(L, -1);
-    lua_getfield(L, 1, "max_size");
-    max = luaL_optinteger(L, -1, 0);
-    if (max < 0 || max > 0x7fffffff)
-        return luaL_error(L, "bad option 'max_size' (out of range)");
-    pol.max_size = (uint32_t)max;
-    lua_pop(L, 2);
+    return 1;
+}
 
+int lfota_push_pkg_error(lua_State *L, const char *path, int rc)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, fota_pkg_errname(rc));
+    lua_pushfstring(L, "package %s refused: %s", path, fota_pkg_errname(rc));
+    return 3;
+}
+
+/* fota.verify([opts]) -> true, info | nil, errname, message */
+static int l_verify(lua_State *L)
+{
+    char stage_path[FOTA_STAGE_PATH_MAX], key[LFOTA_MAX_PEM];
+    fota_pkg_policy pol;
+    fota_pkg_info info;
+    const char *path;
+    int rc;
+
+    lfota_opts_table(L);
+    path = lfota_policy(L, &pol, key, sizeof key, stage_path, sizeof stage_path);
     rc = fota_pkg_verify_file(path, &pol, &info);
-    if (rc != 0) {
-        lua_pushnil(L);
-        lua_pushstring(L, fota_pkg_errname(rc));
-        lua_pushfstring(L, "package %s refused: %s", path, fota_pkg_errname(rc));
-        return 3;
-    }
+    if (rc != 0)
+        return lfota_push_pkg_error(L, path, rc);
     lua_pushboolean(L, 1);
     push_info(L, &info);
     return 2;

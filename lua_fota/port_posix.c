@@ -15,6 +15,30 @@ struct fota_port_file {
     int fd;
 };
 
+/* Power-cut injection for the fault harness: with LUAT_FOTA_POWERCUT=N the
+ * Nth storage write of the process (pwrite, sync, truncating open,
+ * truncate, rename, remove) is the last one: a pwrite is torn (half of it
+ * lands), then the process dies with FOTA_PORT_POWERCUT_EXIT, as a module
+ * losing power would. Power is one per device, so this one counter is
+ * process-wide; it is the only static state of the port. */
+#define FOTA_PORT_POWERCUT_EXIT 76
+static long writes_left = -1;   /* -1: not read yet, 0: no cut planned */
+
+static int power_lost_at_this_write(void)
+{
+    if (writes_left < 0) {
+        const char *e = getenv("LUAT_FOTA_POWERCUT");
+        long n = e ? strtol(e, NULL, 10) : 0;
+        writes_left = n > 0 ? n : 0;
+    }
+    return writes_left > 0 && --writes_left == 0;
+}
+
+static void power_off(void)
+{
+    _exit(FOTA_PORT_POWERCUT_EXIT);
+}
+
 int fota_port_open(fota_port_file **out, const char *path, int mode)
 {
     int flags;
@@ -25,6 +49,8 @@ int fota_port_open(fota_port_file **out, const char *path, int mode)
         flags = O_RDWR | O_CREAT | ((mode & FOTA_PORT_TRUNC) ? O_TRUNC : 0);
     else
         flags = O_RDONLY;
+    if ((mode & FOTA_PORT_TRUNC) && power_lost_at_this_write())
+        power_off();
     f = malloc(sizeof *f);
     if (!f)
         return FOTA_ERR_NOMEM;
@@ -58,6 +84,11 @@ int fota_port_pread(fota_port_file *f, uint64_t off, void *buf, size_t len, size
 int fota_port_pwrite(fota_port_file *f, uint64_t off, const void *buf, size_t len)
 {
     size_t done = 0;
+    if (power_lost_at_this_write()) {
+        ssize_t torn = pwrite(f->fd, buf, len / 2, (off_t)off);
+        (void)torn;   /* whatever landed, landed */
+        power_off();
+    }
     while (done < len) {
         ssize_t n = pwrite(f->fd, (const char *)buf + done, len - done, (off_t)(off + done));
         if (n < 0 && errno == EINTR)
@@ -71,6 +102,8 @@ int fota_port_pwrite(fota_port_file *f, uint64_t off, const void *buf, size_t le
 
 int fota_port_truncate(fota_port_file *f, uint64_t len)
 {
+    if (power_lost_at_this_write())
+        power_off();
     return ftruncate(f->fd, (off_t)len) == 0 ? FOTA_OK : FOTA_ERR_IO;
 }
 
@@ -85,6 +118,8 @@ int fota_port_size(fota_port_file *f, uint64_t *size)
 
 int fota_port_sync(fota_port_file *f)
 {
+    if (power_lost_at_this_write())
+        power_off();
     return fsync(f->fd) == 0 ? FOTA_OK : FOTA_ERR_IO;
 }
 
@@ -98,6 +133,8 @@ void fota_port_close(fota_port_file *f)
 
 int fota_port_remove(const char *path)
 {
+    if (power_lost_at_this_write())
+        power_off();
     if (unlink(path) == 0 || errno == ENOENT)
         return FOTA_OK;
     return FOTA_ERR_IO;
@@ -105,6 +142,8 @@ int fota_port_remove(const char *path)
 
 int fota_port_rename(const char *from, const char *to)
 {
+    if (power_lost_at_this_write())
+        power_off();
     return rename(from, to) == 0 ? FOTA_OK : FOTA_ERR_IO;
 }
 

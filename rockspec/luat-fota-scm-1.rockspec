@@ -18,8 +18,8 @@ build = {
         fota = {
             sources = {
                 "lua_fota/fota_err.c", "lua_fota/port_posix.c", "lua_fota/port_posix_net.c",
-                "lua_fota/stage.c", "lua_fota/pkg.c", "lua_fota/http.c",
-                "lua_fota/lfota.c", "lua_fota/lfota_http.c", "lua_fota/lfota_pkg.c", "lua_fota/lhost.c",
+                "lua_fota/stage.c", "lua_fota/slots.c", "lua_fota/pkg.c", "lua_fota/http.c",
+                "lua_fota/lfota.c", "lua_fota/lfota_http.c", "lua_fota/lfota_pkg.c", "lua_fota/lfota_slots.c", "lua_fota/lhost.c",
             },
             defines = { "_POSIX_C_SOURCE=200809L" },
             incdirs = { "lua_fota", "$(MBEDTLS_INCDIR)", "$(ZLIB_INCDIR)" },

@@ -28,20 +28,27 @@ describe("libfota", function()
     end
 
     local function staged() return T.read(dir .. "/fota/stage.bin") end
+    -- The package went into the slots; confirming lets the next one commit.
+    local function installed()
+        local st = fota.state()
+        local ok = st.trying and st.running.version == "1.2.4" and st.running.core == "V1104"
+        fota.confirm()
+        return ok
+    end
 
     it("stages a package served with 200 (code 0)", function()
         local code, info = request(srv.url("/pkg"))
         assert.equal(0, code)
         assert.equal(200, info.status)
-        assert.equal(PKG, staged())
-        assert.is_truthy(T.read(dir .. "/fota/stage.bin.ready"))
+        assert.is_true(installed())
+        assert.is_nil(staged())   -- committed: the staging area is free again
     end)
 
     it("follows a redirect and reads a chunked body", function()
         assert.equal(0, (request(srv.url("/redirect"))))
-        assert.equal(PKG, staged())
+        assert.is_true(installed())
         assert.equal(0, (request(srv.url("/chunked"))))
-        assert.equal(PKG, staged())
+        assert.is_true(installed())
     end)
 
     it("resumes a cut download with Range and If-Range (code 3, then 0 via 206)", function()
@@ -52,7 +59,7 @@ describe("libfota", function()
         assert.equal(0, code)
         assert.equal(206, info.status)
         assert.equal(#PKG // 2, info.resumed)
-        assert.equal(PKG, staged())
+        assert.is_true(installed())
         assert.truthy(srv.requests():find("GET /cut|bytes=" .. (#PKG // 2) .. "-|\"pkg-v1\"", 1, true))
     end)
 
@@ -62,7 +69,7 @@ describe("libfota", function()
         assert.equal(0, code)
         assert.equal(200, info.status)
         assert.equal(0, info.resumed)
-        assert.equal(PKG, staged())
+        assert.is_true(installed())
     end)
 
     it("reports a >= 300 answer as 4 with the status and the platform's code", function()
@@ -77,11 +84,18 @@ describe("libfota", function()
         assert.is_nil(info.code)
     end)
 
-    it("keeps a staged package when a later check answers no upgrade", function()
+    it("keeps a committed upgrade when a later check answers no upgrade", function()
         assert.equal(0, (request(srv.url("/pkg"))))
         assert.equal(4, (request(srv.url("/latest"))))
-        assert.equal(PKG, staged())
-        assert.is_truthy(T.read(dir .. "/fota/stage.bin.ready"))
+        assert.is_true(installed())
+    end)
+
+    it("refuses a second commit before the first is confirmed (code 4)", function()
+        assert.equal(0, (request(srv.url("/pkg"))))
+        local code, info = request(srv.url("/pkg"))
+        assert.equal(4, code)
+        assert.equal("commit", info.error)
+        assert.is_true(installed())
     end)
 
     it("gives 4 for an empty body, a broken response, a redirect loop and data that is no package", function()
@@ -159,17 +173,18 @@ describe("libfota", function()
 
     it("runs two requests one after the other, not interleaved", function()
         local codes = {}
-        libfota.request(function(c) codes[#codes + 1] = c end, srv.url("/pkg"))
+        libfota.request(function(c) codes[#codes + 1] = c fota.confirm() end, srv.url("/pkg"))
         libfota.request(function(c) codes[#codes + 1] = c end, srv.url("/chunked"))
         sys.run()
         assert.same({ 0, 0 }, codes)
-        assert.equal(PKG, staged())
+        assert.is_true(installed())
     end)
 
     it("works from sys.timerLoopStart", function()
         local codes = {}
         local function cb(c)
             codes[#codes + 1] = c
+            fota.confirm()
             if #codes == 2 then sys.timerStopAll(libfota.request) end
         end
         sys.timerLoopStart(libfota.request, 20, cb, srv.url("/pkg"))
@@ -182,6 +197,7 @@ describe("libfota", function()
             local got
             libfota2.request(function(code, info) got = { code, info } end, opts)
             sys.run()
+            fota.confirm()
             return got[1], got[2]
         end
 
@@ -236,13 +252,15 @@ describe("libfota over https", function()
         libfota.request(function(code, info) got = { code, info } end,
             url, nil, nil, nil, nil, 10000, ca, cert, key, pass)
         sys.run()
+        fota.confirm()
         return got[1], got[2]
     end
 
     it("downloads with the right CA and refuses a wrong one (code 1)", function()
         local c0, i0 = request(srv.url("/pkg"), certs.ca)
         assert.equal(0, c0, i0 and i0.msg)
-        assert.equal(PKG, T.read(dir .. "/fota/stage.bin"))
+        assert.equal("V1104", fota.state().running.core)
+        fota.confirm()
         local code, info = request(srv.url("/pkg"), certs.other)
         assert.equal(1, code)
         assert.equal(-4, info.error)
@@ -289,11 +307,10 @@ describe("libfota checks the package before reporting success", function()
     it("accepts a package signed with the device's trusted key", function()
         serve(T.make_package({ key = key }))
         assert.equal(0, (request()))
-        local ok, info = fota.verify({ project = "demo" })
-        assert.is_true(ok)
-        assert.is_true(info.signed)
-        assert.equal("1.2.4", info.version)
-        assert.equal("V1104", info.core)
+        local st = fota.state()
+        assert.is_true(st.trying)
+        assert.equal("1.2.4", st.running.version)
+        assert.equal("V1104", st.running.core)
     end)
 
     local refusals = {

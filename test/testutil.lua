@@ -47,17 +47,11 @@ end
 local socket = require "socket"
 
 --- Deterministic pseudo-random bytes (an incompressible "core image").
-function M.noise(n, seed)
-    local x, out = seed or 12345, {}
-    for i = 1, n // 4 do
-        x = (x * 1103515245 + 12345) & 0x7fffffff
-        out[i] = string.pack("<I4", x)
-    end
-    return table.concat(out) .. string.rep("\0", n % 4)
-end
+M.noise = require("simdevice").noise
 
 --- A real package from build/fotapack. o: project, bsp, version, core
--- (e.g. "V1104"), core_size, key (PEM path), script (text of main.lua).
+-- (e.g. "V1104"), core_image (a file) or core_size (noise), key (PEM path),
+-- script (text of main.lua).
 function M.make_package(o)
     o = o or {}
     local dir = M.tmpdir("pkg")
@@ -68,8 +62,12 @@ function M.make_package(o)
         table.insert(args, "--script " .. dir .. "/main.lua --version " .. (o.version or "1.2.4"))
     end
     if o.core ~= false then
-        M.write(dir .. "/core.bin", M.noise(o.core_size or 100000, o.seed))
-        table.insert(args, "--to-core " .. dir .. "/core.bin --core-version " .. (o.core or "V1104"))
+        local image = o.core_image
+        if not image then
+            image = dir .. "/core.bin"
+            M.write(image, M.noise(o.core_size or 100000, o.seed))
+        end
+        table.insert(args, "--to-core " .. image .. " --core-version " .. (o.core or "V1104"))
     end
     if o.key then table.insert(args, "--key " .. o.key) end
     local out, status = M.run(table.concat(args, " "))
@@ -139,7 +137,8 @@ end
 
 --- Globals of a simulated module for in-process specs, with fresh modules.
 -- Returns sys; log lines go to the returned table.
-function M.device(dir)
+function M.device(dir, o)
+    o = o or {}
     local simdevice = M.fresh("simdevice")
     simdevice.open(dir)
     local lines = {}
@@ -150,6 +149,12 @@ function M.device(dir)
     _G.fota = M.fresh("fota")
     _G.fota.device(dir)
     require "strext"
+    -- Factory flash: script VERSION o.version (default 1.2.3), core V1103.
+    M.write(dir .. "/main.lua", 'VERSION = "' .. (o.version or "1.2.3") .. '"\n')
+    M.write(dir .. "/core.bin", simdevice.core_image(o.core or "V1103"))
+    assert(_G.fota.pack({ { "main.lua", dir .. "/main.lua" } }, dir .. "/script.lfsa"))
+    assert(_G.fota.flash({ core = o.core or "V1103", core_image = dir .. "/core.bin",
+        script = dir .. "/script.lfsa", version = o.version or "1.2.3" }))
     local sys = M.fresh("sys")
     M.fresh("fotaflow")
     return sys, lines

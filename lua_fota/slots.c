@@ -1,0 +1,420 @@
+#include "slots.h"
+#include "fota_err.h"
+#include "port.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+
+#define REC_MAGIC "LFBR"
+#define REC_FORMAT 1
+#define IMG_LEN 112
+#define REC_LEN (16 + 2 * IMG_LEN + 4)
+#define COPY_BUF 16384
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_image(uint8_t *p, const fota_image *img)
+{
+    memset(p, 0, IMG_LEN);
+    p[0] = img->core_slot;
+    p[1] = img->script_slot;
+    put32(p + 4, img->core_version);
+    put32(p + 8, img->core_len);
+    put32(p + 12, img->script_len);
+    memcpy(p + 16, img->script_version, strnlen(img->script_version, FOTA_SLOTS_VERSION_MAX - 1));
+    memcpy(p + 48, img->core_sha256, 32);
+    memcpy(p + 80, img->script_sha256, 32);
+}
+
+static int get_image(const uint8_t *p, fota_image *img)
+{
+    memset(img, 0, sizeof *img);
+    if (p[0] > 1 || p[1] > 1 || p[16 + FOTA_SLOTS_VERSION_MAX - 1] != 0)
+        return FOTA_ERR_FORMAT;
+    img->core_slot = p[0];
+    img->script_slot = p[1];
+    img->core_version = get32(p + 4);
+    img->core_len = get32(p + 8);
+    img->script_len = get32(p + 12);
+    memcpy(img->script_version, p + 16, FOTA_SLOTS_VERSION_MAX);
+    memcpy(img->core_sha256, p + 48, 32);
+    memcpy(img->script_sha256, p + 80, 32);
+    return FOTA_OK;
+}
+
+int fota_slots_init(fota_slots *s, const char *device_dir)
+{
+    char d[FOTA_SLOTS_PATH_MAX + 8];
+    size_t n = strlen(device_dir);
+    if (n == 0 || n + 16 >= sizeof s->dir)
+        return FOTA_ERR_ARG;
+    memcpy(s->dir, device_dir, n + 1);
+    snprintf(d, sizeof d, "%s/slots", s->dir);
+    return fota_port_mkdirs(d);
+}
+
+int fota_slots_path(const fota_slots *s, char kind, unsigned slot, char *out, size_t len)
+{
+    int n;
+    if (slot > 1 || (kind != 'c' && kind != 's'))
+        return FOTA_ERR_ARG;
+    n = snprintf(out, len, "%s/slots/%s_%c.%s", s->dir, kind == 'c' ? "core" : "script",
+                 slot ? 'b' : 'a', kind == 'c' ? "bin" : "lfsa");
+    return (n < 0 || (size_t)n >= len) ? FOTA_ERR_RANGE : FOTA_OK;
+}
+
+static void rec_path(const fota_slots *s, unsigned copy, char *out, size_t len)
+{
+    snprintf(out, len, "%s/slots/boot%u.rec", s->dir, copy);
+}
+
+/* One copy: 1 valid (rec filled), 0 missing or invalid. */
+static int read_copy(const fota_slots *s, unsigned copy, fota_boot_record *rec)
+{
+    char path[FOTA_SLOTS_PATH_MAX + 24];
+    uint8_t b[REC_LEN];
+    fota_port_file *f;
+    size_t got = 0;
+    int rc;
+
+    rec_path(s, copy, path, sizeof path);
+    if (fota_port_open(&f, path, FOTA_PORT_READ) != FOTA_OK)
+        return 0;
+    rc = fota_port_pread(f, 0, b, sizeof b, &got);
+    fota_port_close(f);
+    if (rc != FOTA_OK || got != REC_LEN || memcmp(b, REC_MAGIC, 4) != 0 || get16(b + 4) != REC_FORMAT ||
+        get32(b + REC_LEN - 4) != (uint32_t)crc32(0, b, REC_LEN - 4))
+        return 0;
+    memset(rec, 0, sizeof *rec);
+    rec->seq = get32(b + 8);
+    rec->state = b[12];
+    rec->tries_left = b[13];
+    rec->last_result = b[14];
+    rec->reason = b[15];
+    if (rec->state > FOTA_BOOT_TRYING || get_image(b + 16, &rec->active) != FOTA_OK ||
+        get_image(b + 16 + IMG_LEN, &rec->prev) != FOTA_OK)
+        return 0;
+    return 1;
+}
+
+int fota_slots_read(const fota_slots *s, fota_boot_record *rec)
+{
+    fota_boot_record r0, r1;
+    int v0 = read_copy(s, 0, &r0), v1 = read_copy(s, 1, &r1);
+    if (!v0 && !v1)
+        return FOTA_ERR_NOENT;
+    /* Sequence numbers only grow; the newer valid copy is in force. */
+    *rec = (v0 && (!v1 || (int32_t)(r0.seq - r1.seq) > 0)) ? r0 : r1;
+    return FOTA_OK;
+}
+
+int fota_slots_write(const fota_slots *s, fota_boot_record *rec)
+{
+    char path[FOTA_SLOTS_PATH_MAX + 24];
+    fota_boot_record r0, r1;
+    uint8_t b[REC_LEN];
+    fota_port_file *f;
+    unsigned target;
+    int v0 = read_copy(s, 0, &r0), v1 = read_copy(s, 1, &r1), rc;
+
+    /* Overwrite the copy not in force, so a torn write keeps the other. */
+    if (!v0)
+        target = 0;
+    else if (!v1)
+        target = 1;
+    else
+        target = (int32_t)(r0.seq - r1.seq) > 0 ? 1 : 0;
+    if (v0 || v1) {
+        uint32_t cur = (v0 && (!v1 || (int32_t)(r0.seq - r1.seq) > 0)) ? r0.seq : r1.seq;
+        rec->seq = cur + 1;
+    } else {
+        rec->seq = 1;
+    }
+    memset(b, 0, sizeof b);
+    memcpy(b, REC_MAGIC, 4);
+    put16(b + 4, REC_FORMAT);
+    put32(b + 8, rec->seq);
+    b[12] = rec->state;
+    b[13] = rec->tries_left;
+    b[14] = rec->last_result;
+    b[15] = rec->reason;
+    put_image(b + 16, &rec->active);
+    put_image(b + 16 + IMG_LEN, &rec->prev);
+    put32(b + REC_LEN - 4, (uint32_t)crc32(0, b, REC_LEN - 4));
+    rec_path(s, target, path, sizeof path);
+    if ((rc = fota_port_open(&f, path, FOTA_PORT_WRITE)) != FOTA_OK)
+        return rc;
+    rc = fota_port_pwrite(f, 0, b, sizeof b);
+    if (rc == FOTA_OK)
+        rc = fota_port_sync(f);
+    fota_port_close(f);
+    return rc;
+}
+
+static int hash_slot(const fota_slots *s, char kind, unsigned slot, uint32_t len, const uint8_t sha[32])
+{
+    char path[FOTA_SLOTS_PATH_MAX + 24];
+    uint8_t got[32];
+    uint64_t n = 0;
+    int rc = fota_slots_path(s, kind, slot, path, sizeof path);
+    if (rc != FOTA_OK)
+        return rc;
+    rc = fota_pkg_sha256_file(path, FOTA_PKG_MAX_IMAGE, got, &n);
+    if (rc != 0)
+        return FOTA_ERR_FORMAT;
+    return (n == len && memcmp(got, sha, 32) == 0) ? FOTA_OK : FOTA_ERR_FORMAT;
+}
+
+int fota_slots_check_image(const fota_slots *s, const fota_image *img)
+{
+    int rc = hash_slot(s, 'c', img->core_slot, img->core_len, img->core_sha256);
+    return rc != FOTA_OK ? rc : hash_slot(s, 's', img->script_slot, img->script_len, img->script_sha256);
+}
+
+/* Copies a whole file into a slot, synced; fills len and hash. */
+static int copy_into_slot(const fota_slots *s, char kind, unsigned slot, const char *src,
+                          uint32_t *len, uint8_t sha[32])
+{
+    char path[FOTA_SLOTS_PATH_MAX + 24];
+    uint8_t buf[4096];
+    fota_port_file *in = NULL, *out;
+    uint64_t off = 0, n = 0;
+    int rc = fota_slots_path(s, kind, slot, path, sizeof path);
+
+    if (rc != FOTA_OK || (rc = fota_port_open(&out, path, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK)
+        return rc;
+    if (src && (rc = fota_port_open(&in, src, FOTA_PORT_READ)) != FOTA_OK) {
+        fota_port_close(out);
+        return rc;
+    }
+    while (in) {
+        size_t got;
+        if ((rc = fota_port_pread(in, off, buf, sizeof buf, &got)) != FOTA_OK || got == 0)
+            break;
+        if (off + got > FOTA_PKG_MAX_IMAGE) {
+            rc = FOTA_ERR_RANGE;
+            break;
+        }
+        if ((rc = fota_port_pwrite(out, off, buf, got)) != FOTA_OK)
+            break;
+        off += got;
+    }
+    fota_port_close(in);
+    if (rc == FOTA_OK)
+        rc = fota_port_sync(out);
+    fota_port_close(out);
+    if (rc == FOTA_OK)
+        rc = fota_pkg_sha256_file(path, FOTA_PKG_MAX_IMAGE, sha, &n) == 0 ? FOTA_OK : FOTA_ERR_IO;
+    *len = (uint32_t)n;
+    return rc;
+}
+
+int fota_slots_flash(const fota_slots *s, const char *core_image, uint32_t core_version,
+                     const char *script_archive, const char *script_version)
+{
+    fota_boot_record rec;
+    int rc;
+
+    memset(&rec, 0, sizeof rec);
+    if (script_version && strlen(script_version) >= FOTA_SLOTS_VERSION_MAX)
+        return FOTA_ERR_ARG;
+    rec.active.core_version = core_version;
+    snprintf(rec.active.script_version, sizeof rec.active.script_version, "%s", script_version ? script_version : "");
+    if ((rc = copy_into_slot(s, 'c', 0, core_image, &rec.active.core_len, rec.active.core_sha256)) != FOTA_OK ||
+        (rc = copy_into_slot(s, 's', 0, script_archive, &rec.active.script_len, rec.active.script_sha256)) != FOTA_OK)
+        return rc;
+    rec.prev = rec.active;
+    rec.state = FOTA_BOOT_CONFIRMED;
+    return fota_slots_write(s, &rec);
+}
+
+/* Streams section idx of the package into a slot through a fixed buffer,
+ * then checks the slot file against the section's decoded length and hash. */
+static int write_section(const fota_slots *s, fota_pkg_reader *r, unsigned idx, char kind, unsigned slot)
+{
+    char path[FOTA_SLOTS_PATH_MAX + 24];
+    const fota_pkg_section *sec = &r->info.sections[idx];
+    fota_pkg_stream st;
+    fota_port_file *out;
+    uint8_t buf[COPY_BUF];
+    uint64_t off = 0;
+    size_t fill = 0;
+    int rc = fota_slots_path(s, kind, slot, path, sizeof path);
+
+    if (rc != FOTA_OK || (rc = fota_port_open(&out, path, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK)
+        return rc;
+    if ((rc = fota_pkg_stream_open(&st, r, idx)) != 0) {
+        fota_port_close(out);
+        return rc;
+    }
+    for (;;) {
+        size_t got = 0;
+        rc = fota_pkg_stream_read(&st, buf + fill, sizeof buf - fill, &got);
+        if (rc != 0)
+            break;
+        fill += got;
+        /* Whole buffers: fewer, larger flash writes. */
+        if (fill == sizeof buf || (got == 0 && fill > 0)) {
+            if ((rc = fota_port_pwrite(out, off, buf, fill)) != FOTA_OK)
+                break;
+            off += fill;
+            fill = 0;
+        }
+        if (got == 0)
+            break;
+    }
+    fota_pkg_stream_close(&st);
+    if (rc == FOTA_OK)
+        rc = fota_port_sync(out);
+    fota_port_close(out);
+    if (rc == FOTA_OK)
+        rc = hash_slot(s, kind, slot, sec->decoded_length, sec->sha256);
+    return rc;
+}
+
+static int find_section(const fota_pkg_info *in, int type)
+{
+    for (unsigned i = 0; i < in->section_count; i++)
+        if (in->sections[i].type == type)
+            return (int)i;
+    return -1;
+}
+
+int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_policy *policy,
+                      uint8_t tries)
+{
+    fota_boot_record rec;
+    fota_pkg_policy pol = *policy;
+    fota_pkg_reader r;
+    fota_image next;
+    int rc, core, script;
+
+    if (tries == 0)
+        return FOTA_ERR_ARG;
+    if ((rc = fota_slots_read(s, &rec)) != FOTA_OK)
+        return rc;
+    /* Overwriting the inactive pair now would lose the last confirmed image. */
+    if (rec.state == FOTA_BOOT_TRYING)
+        return FOTA_ERR_STATE;
+    /* The running pair is the base and the floor for anti-rollback. */
+    if (!pol.current_core_version)
+        pol.current_core_version = rec.active.core_version;
+    if (!pol.has_current_core_sha256) {
+        memcpy(pol.current_core_sha256, rec.active.core_sha256, 32);
+        pol.has_current_core_sha256 = 1;
+    }
+    if (!pol.current_script_version && fota_pkg_version_valid(rec.active.script_version))
+        pol.current_script_version = rec.active.script_version;
+
+    if ((rc = fota_pkg_open_file(&r, pkg_path, pol.max_size)) != 0)
+        return rc;
+    if ((rc = fota_pkg_verify(&r, &pol)) != 0)
+        goto out;
+    if (strlen(r.info.script_version) >= sizeof next.script_version) {
+        rc = FOTA_PKG_E_BAD_META;   /* the boot record could not name it */
+        goto out;
+    }
+    next = rec.active;
+    core = find_section(&r.info, FOTA_PKG_SEC_CORE_FULL);
+    script = find_section(&r.info, FOTA_PKG_SEC_SCRIPT);
+    if (find_section(&r.info, FOTA_PKG_SEC_CORE_DELTA) >= 0) {
+        rc = FOTA_PKG_E_BAD_SECTION;   /* the delta engine is not in this build */
+        goto out;
+    }
+    if (core >= 0) {
+        next.core_slot = (uint8_t)!rec.active.core_slot;
+        if ((rc = write_section(s, &r, (unsigned)core, 'c', next.core_slot)) != FOTA_OK)
+            goto out;
+        next.core_version = r.info.to_core_version;
+        next.core_len = r.info.sections[core].decoded_length;
+        memcpy(next.core_sha256, r.info.sections[core].sha256, 32);
+    }
+    if (script >= 0) {
+        next.script_slot = (uint8_t)!rec.active.script_slot;
+        if ((rc = write_section(s, &r, (unsigned)script, 's', next.script_slot)) != FOTA_OK)
+            goto out;
+        memcpy(next.script_version, r.info.script_version, strlen(r.info.script_version) + 1);
+        next.script_len = r.info.sections[script].decoded_length;
+        memcpy(next.script_sha256, r.info.sections[script].sha256, 32);
+    }
+    /* Everything is written and checked: now the one write that switches. */
+    rec.prev = rec.active;
+    rec.active = next;
+    rec.state = FOTA_BOOT_TRYING;
+    rec.tries_left = tries;
+    rec.last_result = FOTA_RESULT_NONE;
+    rec.reason = FOTA_REASON_NONE;
+    rc = fota_slots_write(s, &rec);
+out:
+    fota_pkg_close(&r);
+    return rc;
+}
+
+static int roll_back(const fota_slots *s, fota_boot_record *rec, uint8_t reason)
+{
+    if (fota_slots_check_image(s, &rec->prev) != FOTA_OK)
+        return FOTA_ERR_FORMAT;
+    rec->active = rec->prev;
+    rec->state = FOTA_BOOT_CONFIRMED;
+    rec->tries_left = 0;
+    rec->last_result = FOTA_RESULT_ROLLED_BACK;
+    rec->reason = reason;
+    return fota_slots_write(s, rec);
+}
+
+static int same_image(const fota_image *a, const fota_image *b)
+{
+    return a->core_slot == b->core_slot && a->script_slot == b->script_slot &&
+           !memcmp(a->core_sha256, b->core_sha256, 32) && !memcmp(a->script_sha256, b->script_sha256, 32);
+}
+
+int fota_slots_boot(const fota_slots *s, fota_boot_record *rec)
+{
+    int rc = fota_slots_read(s, rec);
+    if (rc != FOTA_OK)
+        return rc;
+    if (rec->state == FOTA_BOOT_TRYING && rec->tries_left == 0)
+        return roll_back(s, rec, FOTA_REASON_NOT_CONFIRMED);
+    if (fota_slots_check_image(s, &rec->active) != FOTA_OK)
+        return same_image(&rec->active, &rec->prev) ? FOTA_ERR_FORMAT
+                                                     : roll_back(s, rec, FOTA_REASON_BAD_IMAGE);
+    if (rec->state != FOTA_BOOT_TRYING)
+        return FOTA_OK;
+    rec->tries_left--;
+    return fota_slots_write(s, rec);
+}
+
+int fota_slots_confirm(const fota_slots *s)
+{
+    fota_boot_record rec;
+    int rc = fota_slots_read(s, &rec);
+    if (rc != FOTA_OK)
+        return rc;
+    if (rec.state != FOTA_BOOT_TRYING)
+        return FOTA_OK;
+    rec.state = FOTA_BOOT_CONFIRMED;
+    rec.last_result = FOTA_RESULT_UPDATED;
+    rec.reason = FOTA_REASON_NONE;
+    return fota_slots_write(s, &rec);
+}
+
+int fota_slots_rollback(const fota_slots *s, uint8_t reason)
+{
+    fota_boot_record rec;
+    int rc = fota_slots_read(s, &rec);
+    if (rc != FOTA_OK)
+        return rc;
+    if (same_image(&rec.active, &rec.prev))
+        return FOTA_ERR_STATE;   /* nothing to go back to */
+    return roll_back(s, &rec, reason);
+}

@@ -1,0 +1,87 @@
+/* A/B slots and the boot record of a (simulated) module.
+ *
+ * The device keeps two core slots and two script slots and a boot record
+ * saying which pair runs. The record is stored twice with a sequence number
+ * and a CRC; the newer valid copy wins, and an update rewrites the older
+ * copy, so a torn record write leaves the previous state in force.
+ *
+ * An upgrade writes the inactive slots, checks what it wrote, syncs, and
+ * only then flips the record to "trying" the new pair. A trying pair that is
+ * not confirmed within its boots, or whose images no longer match their
+ * hashes, is rolled back at boot. So a power cut at any write leaves the
+ * device booting either the old or the new image, never neither. */
+#ifndef FOTA_SLOTS_H
+#define FOTA_SLOTS_H
+
+#include <stdint.h>
+#include "pkg.h"
+
+#define FOTA_SLOTS_PATH_MAX 480
+#define FOTA_SLOTS_VERSION_MAX 32
+#define FOTA_SLOTS_DEFAULT_TRIES 3
+
+enum fota_boot_state { FOTA_BOOT_CONFIRMED = 0, FOTA_BOOT_TRYING = 1 };
+enum fota_boot_result { FOTA_RESULT_NONE = 0, FOTA_RESULT_UPDATED = 1, FOTA_RESULT_ROLLED_BACK = 2 };
+enum fota_boot_reason {
+    FOTA_REASON_NONE = 0,
+    FOTA_REASON_NOT_CONFIRMED = 1,  /* booted its tries without fota.confirm() */
+    FOTA_REASON_BAD_IMAGE = 2,      /* a slot no longer matches its hash */
+    FOTA_REASON_REQUESTED = 3       /* fota.rollback() */
+};
+
+typedef struct {
+    uint8_t core_slot, script_slot;            /* 0 = A, 1 = B */
+    uint32_t core_version;                     /* 1103 for V1103 */
+    char script_version[FOTA_SLOTS_VERSION_MAX];
+    uint32_t core_len, script_len;
+    uint8_t core_sha256[32], script_sha256[32];
+} fota_image;
+
+typedef struct {
+    uint32_t seq;
+    uint8_t state;         /* enum fota_boot_state */
+    uint8_t tries_left;    /* boots the trying pair may still take */
+    uint8_t last_result;   /* enum fota_boot_result */
+    uint8_t reason;        /* enum fota_boot_reason of the last rollback */
+    fota_image active, prev;
+} fota_boot_record;
+
+typedef struct {
+    char dir[FOTA_SLOTS_PATH_MAX];   /* the device directory */
+} fota_slots;
+
+int fota_slots_init(fota_slots *s, const char *device_dir);
+
+/* FOTA_ERR_NOENT when no copy is valid (a device never flashed). */
+int fota_slots_read(const fota_slots *s, fota_boot_record *rec);
+/* Stores rec with seq + 1 into the older copy and syncs it. */
+int fota_slots_write(const fota_slots *s, fota_boot_record *rec);
+
+/* Path of a slot file: kind 'c' core, 's' script. */
+int fota_slots_path(const fota_slots *s, char kind, unsigned slot, char *out, size_t len);
+
+/* Factory flash: core image file and script archive into slots A, record
+ * confirmed. Either input may be NULL (an empty image). */
+int fota_slots_flash(const fota_slots *s, const char *core_image, uint32_t core_version,
+                     const char *script_archive, const char *script_version);
+
+/* Verifies the package at pkg_path against pol (the running image fills in
+ * the base core hash and the versions when pol leaves them unset), writes its
+ * sections into the inactive slots, checks them, and flips the record to try
+ * the new pair for `tries` boots. Returns 0 or a FOTA_PKG_E_* / fota_err code. */
+int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_policy *pol,
+                      uint8_t tries);
+
+/* At boot: counts a trying boot, rolls back an unconfirmed or damaged pair,
+ * and returns the record in force. FOTA_ERR_NOENT: never flashed;
+ * FOTA_ERR_FORMAT: no valid image at all (bricked). */
+int fota_slots_boot(const fota_slots *s, fota_boot_record *rec);
+
+int fota_slots_confirm(const fota_slots *s);
+/* Back to the previous pair (which must still match its hashes). */
+int fota_slots_rollback(const fota_slots *s, uint8_t reason);
+
+/* 0 when both images of img match their recorded lengths and hashes. */
+int fota_slots_check_image(const fota_slots *s, const fota_image *img);
+
+#endif
