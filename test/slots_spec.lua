@@ -1,0 +1,141 @@
+-- Commit, boot record, confirm and rollback through the Lua API.
+local T = require "testutil"
+
+describe("slots and the boot record", function()
+    local dir, pkg
+
+    setup(function() pkg = T.make_package({ version = "1.2.4", core = "V1104" }) end)
+
+    before_each(function()
+        dir = T.tmpdir("slots")
+        T.device(dir)
+    end)
+
+    local function stage(p)
+        assert.is_true(fota.init())
+        assert.is_true((fota.run(p or pkg)))
+        assert.is_true(fota.finish(true))
+    end
+
+    local function slot_file(name) return dir .. "/slots/" .. name end
+
+    it("starts from the factory image, confirmed", function()
+        local st = fota.boot()
+        assert.equal("V1103", st.running.core)
+        assert.equal("1.2.3", st.running.version)
+        assert.is_false(st.trying)
+        assert.equal("none", st.last_result)
+    end)
+
+    it("commits into the inactive slots and tries the new pair until confirmed", function()
+        stage()
+        assert.is_true(fota.commit({ tries = 2 }))
+        assert.is_nil(T.read(dir .. "/fota/stage.bin"))
+        local st = fota.state()
+        assert.is_true(st.trying)
+        assert.same({ "V1104", "1.2.4", "b", "b" },
+            { st.running.core, st.running.version, st.running.core_slot, st.running.script_slot })
+        assert.same({ "V1103", "1.2.3" }, { st.previous.core, st.previous.version })
+        st = fota.boot()
+        assert.equal(1, st.tries_left)
+        assert.is_true(fota.confirm())
+        st = fota.boot()
+        assert.is_false(st.trying)
+        assert.equal("updated", st.last_result)
+        assert.equal("1.2.4", st.running.version)
+    end)
+
+    it("rolls back a pair that boots its tries without being confirmed", function()
+        stage()
+        assert.is_true(fota.commit({ tries = 2 }))
+        assert.equal("1.2.4", fota.boot().running.version)
+        assert.equal("1.2.4", fota.boot().running.version)
+        local st = fota.boot()
+        assert.equal("1.2.3", st.running.version)
+        assert.equal("V1103", st.running.core)
+        assert.equal("rolled_back", st.last_result)
+        assert.equal("not_confirmed", st.rollback_reason)
+    end)
+
+    it("rolls back when a new slot no longer matches its hash", function()
+        stage()
+        assert.is_true(fota.commit())
+        local core = T.read(slot_file("core_b.bin"))
+        T.write(slot_file("core_b.bin"), core:sub(1, 1000) .. "X" .. core:sub(1002))
+        local st = fota.boot()
+        assert.equal("V1103", st.running.core)
+        assert.equal("bad_image", st.rollback_reason)
+    end)
+
+    it("reports a device with no valid image at all as bricked", function()
+        T.write(slot_file("core_a.bin"), "garbage")
+        local st, err = fota.boot()
+        assert.is_nil(st)
+        assert.equal("bricked", err)
+    end)
+
+    it("keeps the older record copy when the newer one is torn", function()
+        stage()
+        assert.is_true(fota.commit())
+        local seq = fota.state().seq
+        -- The commit wrote the copy with the higher sequence number: tear it.
+        for _, name in ipairs({ "boot0.rec", "boot1.rec" }) do
+            local rec = T.read(slot_file(name))
+            if string.unpack("<I4", rec, 9) == seq then
+                T.write(slot_file(name), rec:sub(1, 100))
+            end
+        end
+        local st = fota.state()
+        assert.equal(seq - 1, st.seq)
+        assert.equal("1.2.3", st.running.version)
+        assert.is_false(st.trying)
+    end)
+
+    it("rolls back on request, and only when there is something to go back to", function()
+        local ok, err = fota.rollback()
+        assert.is_nil(ok)
+        assert.equal("bad_state", err)
+        stage()
+        assert.is_true(fota.commit())
+        assert.is_true(fota.confirm())
+        assert.is_true(fota.rollback())
+        local st = fota.state()
+        assert.equal("1.2.3", st.running.version)
+        assert.equal("requested", st.rollback_reason)
+    end)
+
+    it("refuses a second commit while the new pair is on trial", function()
+        stage()
+        assert.is_true(fota.commit())
+        stage()
+        local ok, err = fota.commit()
+        assert.is_nil(ok)
+        assert.equal("bad_state", err)
+    end)
+
+    it("refuses an older package (anti-rollback) and drops it", function()
+        stage(T.make_package({ version = "1.2.2", core = "V1104" }))
+        local ok, err = fota.commit()
+        assert.is_nil(ok)
+        assert.equal("rollback", err)
+        assert.is_nil(T.read(dir .. "/fota/stage.bin"))
+        assert.is_false(fota.state().trying)
+    end)
+
+    it("applies at boot a package that was staged and not committed", function()
+        stage()
+        local st = fota.boot()
+        assert.equal("ok", st.applied_staged)
+        assert.is_true(st.trying)
+        assert.equal("1.2.4", st.running.version)
+        assert.is_nil(T.read(dir .. "/fota/stage.bin.ready"))
+    end)
+
+    it("commits a script-only package and keeps the core", function()
+        stage(T.make_package({ version = "1.2.4", core = false }))
+        assert.is_true(fota.commit())
+        local st = fota.state()
+        assert.same({ "V1103", "a", "1.2.4", "b" },
+            { st.running.core, st.running.core_slot, st.running.version, st.running.script_slot })
+    end)
+end)
