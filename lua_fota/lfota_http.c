@@ -26,6 +26,9 @@ typedef struct {
     int to_stage;          /* download: 2xx bodies go to the staging area */
     int routed;            /* the status has been looked at (download) */
     int into_stage;        /* this body goes to the stage (else RAM) */
+    fota_port_file *dst;   /* request with opts.dst: a 2xx body goes to this file */
+    uint64_t dst_len, dst_max;
+    char dst_path[FOTA_STAGE_PATH_MAX];
     int resuming;          /* asked for Range from resume_from */
     uint64_t resume_from;
     uint8_t *mem;          /* body kept in RAM, at most max_body bytes */
@@ -111,6 +114,13 @@ static int route(xfer *x)
     int rc;
 
     x->routed = 1;
+    if (x->dst_path[0] && r->status >= 200 && r->status < 300) {
+        if ((rc = fota_port_open(&x->dst, x->dst_path, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK) {
+            set_error(x, FOTA_HTTP_ERR_DOWNLOAD, fota_strerror(rc));
+            return -1;
+        }
+        return 0;
+    }
     if (!x->to_stage || (r->status != 200 && r->status != 206))
         return 0;
     if (r->status == 206 && x->resuming) {
@@ -154,6 +164,15 @@ static int sink(void *ud, const uint8_t *data, size_t len)
                       : r == FOTA_ERR_RANGE ? "package larger than allowed" : fota_strerror((int)r));
             return 1;
         }
+        return 0;
+    }
+    if (x->dst) {
+        int rc = len > x->dst_max - x->dst_len ? FOTA_ERR_RANGE : fota_port_pwrite(x->dst, x->dst_len, data, len);
+        if (rc != FOTA_OK) {
+            set_error(x, FOTA_HTTP_ERR_DOWNLOAD, rc == FOTA_ERR_RANGE ? "body larger than max_size" : fota_strerror(rc));
+            return 1;
+        }
+        x->dst_len += len;
         return 0;
     }
     if (len > x->max_body - x->mem_len) {
@@ -210,6 +229,15 @@ static void finish_transfer(xfer *x, int rc)
         /* The client's own error: keep its detail. */
         const char *detail = fota_http_errmsg(x->http);
         set_error(x, rc, detail && *detail ? detail : fota_http_strerror(rc));
+    }
+    if (x->dst) {
+        int sync = x->result == 0 ? fota_port_sync(x->dst) : FOTA_OK;
+        fota_port_close(x->dst);
+        x->dst = NULL;
+        if (sync != FOTA_OK)
+            set_error(x, FOTA_HTTP_ERR_DOWNLOAD, fota_strerror(sync));
+        if (x->result < 0)   /* no half file left behind as if it were the body */
+            fota_port_remove(x->dst_path);
     }
     if (x->to_stage) {
         /* A cut connection keeps the part for a resume; bad data does not. */
@@ -311,7 +339,7 @@ static int l_progress(lua_State *L)
             lua_pushnil(L);
         return 2;
     }
-    lua_pushinteger(L, (lua_Integer)x->mem_len);
+    lua_pushinteger(L, (lua_Integer)(x->dst_path[0] ? x->dst_len : x->mem_len));
     if (r && r->has_length)
         lua_pushinteger(L, (lua_Integer)r->content_length);
     else
@@ -333,6 +361,11 @@ static int l_close(lua_State *L)
     if (x->result > 0)
         set_error(x, FOTA_HTTP_ERR_STATE, "closed");
     release_stage(x);
+    if (x->dst) {
+        fota_port_close(x->dst);
+        x->dst = NULL;
+        fota_port_remove(x->dst_path);
+    }
     fota_http_free(x->http);
     x->http = NULL;
     free(x->mem);
@@ -451,7 +484,15 @@ static int new_transfer(lua_State *L, int to_stage)
     x->tls.client_key_pass = opt_string(L, 1, "client_password", &x->tls.client_key_pass_len);
     req.tls = &x->tls;
 
-    if (to_stage) {
+    if (!to_stage) {
+        const char *dst = opt_string(L, 1, "dst", &len);
+        x->dst_max = (uint64_t)opt_int(L, 1, "max_size", 16 * 1024 * 1024, 0, 0x7fffffff);
+        if (dst) {
+            if (len == 0 || len >= sizeof x->dst_path)
+                return luaL_error(L, "bad option 'dst' (path empty or too long)");
+            memcpy(x->dst_path, dst, len + 1);
+        }
+    } else {
         char validator[MAX_VALIDATOR];
         const char *path = opt_string(L, 1, "path", &len);
         x->capacity = (uint32_t)opt_int(L, 1, "max_size", FOTA_STAGE_DEFAULT_CAPACITY, FOTA_PKG_PREFIX_LEN,

@@ -98,7 +98,7 @@ long fota_stage_write(fota_stage *s, const uint8_t *data, size_t len)
 
     if (s->state == FOTA_STAGE_FAILED)
         return s->error;
-    if (s->state == FOTA_STAGE_IDLE)
+    if (s->state == FOTA_STAGE_IDLE || s->state == FOTA_STAGE_READY)
         return FOTA_ERR_STATE;
     if (len == 0)
         return s->state == FOTA_STAGE_COMPLETE ? 0 : stage_remaining(s);
@@ -138,7 +138,8 @@ long fota_stage_write(fota_stage *s, const uint8_t *data, size_t len)
 long fota_stage_done(const fota_stage *s)
 {
     switch (s->state) {
-    case FOTA_STAGE_COMPLETE: return 0;
+    case FOTA_STAGE_COMPLETE:
+    case FOTA_STAGE_READY: return 0;
     case FOTA_STAGE_FAILED: return s->error;
     case FOTA_STAGE_RECEIVING: return stage_remaining(s);
     default: return FOTA_ERR_STATE;
@@ -157,10 +158,14 @@ int fota_stage_finish(fota_stage *s, int ok)
         return FOTA_ERR_STATE;
     if (!ok) {
         stage_close(s);
-        rc = fota_port_remove(s->path);
+        if ((rc = fota_stage_ready_path(s->path, ready, sizeof ready)) == FOTA_OK &&
+            (rc = fota_port_remove(ready)) == FOTA_OK)
+            rc = fota_port_remove(s->path);
         s->state = FOTA_STAGE_IDLE;
         return rc;
     }
+    if (s->state == FOTA_STAGE_READY)
+        return FOTA_OK;
     if (s->state != FOTA_STAGE_COMPLETE)
         return FOTA_ERR_STATE;
     if ((rc = fota_port_sync(s->file)) != FOTA_OK)
@@ -184,7 +189,7 @@ int fota_stage_finish(fota_stage *s, int ok)
         rc = fota_port_rename(tmp, ready);
     if (rc != FOTA_OK)
         return (int)stage_fail(s, rc);
-    s->state = FOTA_STAGE_IDLE;
+    s->state = FOTA_STAGE_READY;
     return FOTA_OK;
 }
 

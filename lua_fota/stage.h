@@ -17,6 +17,7 @@ enum fota_stage_state {
     FOTA_STAGE_IDLE,       /* no init yet, or finished */
     FOTA_STAGE_RECEIVING,  /* init done, package not complete */
     FOTA_STAGE_COMPLETE,   /* all bytes the prefix announced are stored */
+    FOTA_STAGE_READY,      /* complete, synced and marked ready by finish(true) */
     FOTA_STAGE_FAILED      /* an error happened; finish(false) or init again */
 };
 
@@ -40,10 +41,11 @@ int fota_stage_resume(fota_stage *s, const char *path, uint32_t capacity);
 /* Appends data. Returns the bytes still expected (> 0; 1 while the total is
  * unknown), 0 when the package is complete, or a negative error. */
 long fota_stage_write(fota_stage *s, const uint8_t *data, size_t len);
-/* > 0 still receiving, 0 complete, < 0 failed (the error). */
+/* > 0 still receiving, 0 complete (or ready), < 0 failed (the error). */
 long fota_stage_done(const fota_stage *s);
 /* ok: the package must be complete; it is synced and the ready marker
- * "<path>.ready" written. !ok: the staged data is discarded. */
+ * "<path>.ready" written (again: no-op). !ok: the staged data and its
+ * marker are discarded. */
 int fota_stage_finish(fota_stage *s, int ok);
 void fota_stage_free(fota_stage *s);
 

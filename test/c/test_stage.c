@@ -134,6 +134,11 @@ static void test_finish_false_discards(void)
     CHECK_EQ(fota_stage_write(&s, pkg, sizeof pkg), 0);
     CHECK_EQ(fota_stage_finish(&s, 1), FOTA_OK);
     CHECK(fota_port_exists(ready));
+    /* Finished: still done, no more writes, finishing again changes nothing. */
+    CHECK_EQ(fota_stage_done(&s), 0);
+    CHECK_EQ(fota_stage_write(&s, pkg, 1), FOTA_ERR_STATE);
+    CHECK_EQ(fota_stage_finish(&s, 1), FOTA_OK);
+    CHECK_EQ(fota_stage_done(&s), 0);
 
     /* A new init drops the old ready marker before writing anything. */
     CHECK_EQ(fota_stage_init(&s, path, 4096), FOTA_OK);
@@ -142,6 +147,14 @@ static void test_finish_false_discards(void)
     CHECK_EQ(fota_stage_finish(&s, 0), FOTA_OK);
     CHECK(!fota_port_exists(path));
     CHECK_EQ(fota_stage_finish(&s, 0), FOTA_ERR_STATE);
+
+    /* Discarding a finished package takes its ready marker too. */
+    CHECK_EQ(fota_stage_init(&s, path, 4096), FOTA_OK);
+    CHECK_EQ(fota_stage_write(&s, pkg, sizeof pkg), 0);
+    CHECK_EQ(fota_stage_finish(&s, 1), FOTA_OK);
+    CHECK_EQ(fota_stage_finish(&s, 0), FOTA_OK);
+    CHECK(!fota_port_exists(ready));
+    CHECK(!fota_port_exists(path));
     fota_stage_free(&s);
 }
 
