@@ -103,9 +103,12 @@ static int l_run(lua_State *L)
     int owned = stage_owned(L, c, 3);
     if (owned)
         return owned;
+    const uint8_t *buf;
     size_t len;
-    const char *buf = luaL_checklstring(L, 1, &len);
-    return push_progress(L, fota_stage_write(&c->stage, (const uint8_t *)buf, len), 1);
+    /* A string, or a zbuff's written bytes (the caller clears it, as on LuatOS). */
+    if (!lfota_zbuff_bytes(L, 1, &buf, &len))
+        buf = (const uint8_t *)luaL_checklstring(L, 1, &len);
+    return push_progress(L, fota_stage_write(&c->stage, buf, len), 1);
 }
 
 static int l_file(lua_State *L)

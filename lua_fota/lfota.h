@@ -13,6 +13,10 @@ typedef struct {
 } fota_ctx;
 
 #define LFOTA_CTX "luat_fota.ctx"
+#define LFOTA_ZBUFF "zbuff"
+
+/* The written bytes of a zbuff at idx (1), or 0 when it is no zbuff. */
+int lfota_zbuff_bytes(lua_State *L, int idx, const uint8_t **p, size_t *n);
 
 /* The context: upvalue 1 of every module function. */
 fota_ctx *lfota_ctx(lua_State *L);

@@ -31,6 +31,8 @@ _G.mcu = require "mcu"
 _G.json = require "json"
 local fota = require "fota"
 _G.fota = fota
+_G.zbuff = require "fota.zbuff"
+_G.http = require "http"
 fota.device(device_dir)
 require "strext"
 
@@ -89,16 +91,19 @@ local function mapped(fn)
 end
 io.open, io.lines, os.remove = mapped(io.open), mapped(io.lines), mapped(os.remove)
 fota.init, fota.file = mapped(fota.init), mapped(fota.file)
-local download = fota.download
-fota.download = function(opts)
-    if type(opts) == "table" and opts.path then
-        local copy = {}
-        for k, v in pairs(opts) do copy[k] = v end
-        copy.path = simdevice.path(opts.path, run_dir)
-        opts = copy
+local function with_mapped_paths(fn)
+    return function(opts)
+        if type(opts) == "table" and (opts.path or opts.dst) then
+            local copy = {}
+            for k, v in pairs(opts) do copy[k] = v end
+            copy.path = opts.path and simdevice.path(opts.path, run_dir)
+            copy.dst = opts.dst and simdevice.path(opts.dst, run_dir)
+            opts = copy
+        end
+        return fn(opts)
     end
-    return download(opts)
 end
+fota.download, fota.request = with_mapped_paths(fota.download), with_mapped_paths(fota.request)
 local rename = os.rename
 os.rename = function(a, b) return rename(simdevice.path(a, run_dir), simdevice.path(b, run_dir)) end
 

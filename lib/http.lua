@@ -1,0 +1,111 @@
+--- http: LuatOS's http.request on the desktop, over the fota module's HTTP
+-- client (the same C code as libfota). Results as on a module:
+--   local code, headers, body = http.request("GET", url, headers, body, opts,
+--       server_cert, client_cert, client_key, client_password).wait()
+-- code is the HTTP status, or a negative error: -1 bad request/state, -2 header,
+-- -3 body, -4 connect failed, -5 closed early, -6 receive, -7 file write,
+-- -8 timeout, -9 fota (package invalid, or a non-2xx answer in fota mode).
+-- opts: timeout (ms; < 1000 = default 60 s, 10 min with dst, 20 min with
+-- fota), dst (save the body to a file: body = its size), fota (stream the body
+-- into the staging area: body = its size), callback(content_len, body_len,
+-- userdata), userdata, debug. Unknown options are ignored, as on a module.
+local sys = require "sys"
+local unpack = table.unpack
+
+local http = {}
+
+local POLL_MS = 10
+local OPTION_TYPES = { timeout = "number", dst = "string", callback = "function", debug = "boolean" }
+
+local function argcheck(cond, n, msg)
+    if not cond then error(string.format("bad argument #%d to 'request' (%s)", n, msg), 3) end
+end
+
+local function fota_module() return rawget(_G, "fota") or require "fota" end
+
+local function run(method, url, headers, body, opts, certs)
+    local fota = fota_module()
+    if opts.fota and opts.dst then return -4 end
+    local timeout = math.tointeger(opts.timeout) or 0
+    if timeout < 1000 then timeout = opts.fota and 1200000 or opts.dst and 600000 or 60000 end
+    local args = {
+        url = url, method = method, headers = headers, body = body, timeout = timeout,
+        server_cert = certs[1], client_cert = certs[2], client_key = certs[3], client_password = certs[4],
+    }
+    local t, err
+    if opts.fota then
+        t, err = fota.download(args)
+    else
+        args.dst, args.max_body = opts.dst, 1024 * 1024
+        t, err = fota.request(args)
+    end
+    if not t then return (err == -10 or err == -11) and -1 or err end
+
+    while true do
+        local rc, msg = t:poll(POLL_MS)
+        if opts.callback then
+            local done, total = t:progress()
+            opts.callback(total or 0, done, opts.userdata)
+        end
+        if rc == 0 then break end
+        if rc < 0 then
+            if opts.debug then log.info("http", method, url, "failed", rc, msg) end
+            return rc, t:headers(), ""
+        end
+        sys.wait(1)
+    end
+    local status, hdrs = t:status(), t:headers()
+    if opts.debug then log.info("http", method, url, "->", status) end
+    local ok2xx = status >= 200 and status < 300
+    if opts.fota then
+        if not ok2xx then return -9, hdrs, t:body() end
+        -- As a module's fota mode: the package is checked and marked ready,
+        -- so the next boot applies it.
+        local verified, reason = fota.verify(require("fotaflow").verify_opts())
+        if not verified then
+            fota.finish(false)
+            if opts.debug then log.info("http", "package refused:", reason) end
+            return -9, hdrs, 0
+        end
+        fota.finish(true)
+        return status, hdrs, (t:progress())
+    end
+    if opts.dst and ok2xx then return status, hdrs, (t:progress()) end
+    return status, hdrs, t:body()
+end
+
+local seq = 0
+
+function http.request(method, url, headers, body, opts, server_cert, client_cert, client_key, client_password)
+    argcheck(type(method) == "string", 1, "string expected, got " .. type(method))
+    argcheck(type(url) == "string", 2, "string expected, got " .. type(url))
+    argcheck(headers == nil or type(headers) == "table", 3, "table expected, got " .. type(headers))
+    argcheck(body == nil or type(body) == "string", 4, "string expected, got " .. type(body))
+    argcheck(opts == nil or type(opts) == "table", 5, "table expected, got " .. type(opts))
+    local certs = { server_cert, client_cert, client_key, client_password }
+    for i = 1, 4 do
+        argcheck(certs[i] == nil or type(certs[i]) == "string", 5 + i, "string expected, got " .. type(certs[i]))
+    end
+    opts = opts or {}
+    for k, want in pairs(OPTION_TYPES) do
+        if opts[k] ~= nil and type(opts[k]) ~= want then
+            error(string.format("bad argument #5 to 'request' (opts.%s: %s expected, got %s)", k, want,
+                type(opts[k])), 2)
+        end
+    end
+
+    seq = seq + 1
+    local id, result = "HTTP_RESULT_" .. seq, nil
+    sys.taskInit(function()
+        result = table.pack(run(method, url, headers, body, opts, certs))
+        sys.publish(id)
+    end)
+    return {
+        wait = function()
+            if not result then sys.waitUntil(id) end
+            return unpack(result, 1, result.n)
+        end,
+    }
+end
+
+return http
