@@ -30,17 +30,25 @@ static long stage_fail(fota_stage *s, int err)
     return err;
 }
 
-int fota_stage_init(fota_stage *s, const char *path, uint32_t capacity)
+/* Forgets any previous package in s and points it at path. */
+static int stage_reset(fota_stage *s, const char *path, uint32_t capacity)
 {
-    char ready[FOTA_STAGE_PATH_MAX + 8];
-    int rc;
-
     if (!path || strlen(path) >= sizeof s->path || capacity < FOTA_PKG_PREFIX_LEN)
         return FOTA_ERR_ARG;
     stage_close(s);
     fota_stage_setup(s);
     memcpy(s->path, path, strlen(path) + 1);
     s->capacity = capacity;
+    return FOTA_OK;
+}
+
+int fota_stage_init(fota_stage *s, const char *path, uint32_t capacity)
+{
+    char ready[FOTA_STAGE_PATH_MAX + 8];
+    int rc;
+
+    if ((rc = stage_reset(s, path, capacity)) != FOTA_OK)
+        return rc;
     /* A new package invalidates any staged one before a byte of it lands. */
     if ((rc = fota_stage_ready_path(path, ready, sizeof ready)) != FOTA_OK ||
         (rc = fota_port_remove(ready)) != FOTA_OK ||
@@ -56,12 +64,8 @@ int fota_stage_resume(fota_stage *s, const char *path, uint32_t capacity)
     size_t got;
     int rc;
 
-    if (!path || strlen(path) >= sizeof s->path || capacity < FOTA_PKG_PREFIX_LEN)
-        return FOTA_ERR_ARG;
-    stage_close(s);
-    fota_stage_setup(s);
-    memcpy(s->path, path, strlen(path) + 1);
-    s->capacity = capacity;
+    if ((rc = stage_reset(s, path, capacity)) != FOTA_OK)
+        return rc;
     if ((rc = fota_port_open(&s->file, path, FOTA_PORT_WRITE)) != FOTA_OK ||
         (rc = fota_port_size(s->file, &size)) != FOTA_OK)
         return (int)stage_fail(s, rc);

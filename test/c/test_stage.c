@@ -158,6 +158,51 @@ static void test_finish_false_discards(void)
     fota_stage_free(&s);
 }
 
+static void test_resume(void)
+{
+    const char *dir = ctest_tmpdir("resume");
+    char path[600];
+    uint8_t pkg[1000];
+    fota_stage s;
+    snprintf(path, sizeof path, "%s/stage.bin", dir);
+    make_pkg(pkg, sizeof pkg);
+    fota_stage_setup(&s);
+
+    /* A cut after 5 bytes (prefix not yet known), then after 600. */
+    CHECK_EQ(fota_stage_init(&s, path, 4096), FOTA_OK);
+    CHECK_EQ(fota_stage_write(&s, pkg, 5), 1);
+    fota_stage_free(&s);
+    CHECK_EQ(fota_stage_resume(&s, path, 4096), FOTA_OK);
+    CHECK_EQ(s.written, 5);
+    CHECK_EQ(fota_stage_write(&s, pkg + 5, 595), 400);
+    fota_stage_free(&s);
+    CHECK_EQ(fota_stage_resume(&s, path, 4096), FOTA_OK);
+    CHECK_EQ(fota_stage_done(&s), 400);
+    CHECK_EQ(fota_stage_write(&s, pkg + 600, 400), 0);
+    CHECK(file_equals(path, pkg, sizeof pkg));
+    fota_stage_free(&s);
+
+    /* Already complete: done at once. */
+    CHECK_EQ(fota_stage_resume(&s, path, 4096), FOTA_OK);
+    CHECK_EQ(fota_stage_done(&s), 0);
+    fota_stage_free(&s);
+
+    /* More on disk than allowed, or not a package: refused. */
+    CHECK_EQ(fota_stage_resume(&s, path, 999), FOTA_ERR_RANGE);
+    fota_stage_free(&s);
+    pkg[0] = 'X';
+    CHECK_EQ(fota_stage_init(&s, path, 4096), FOTA_OK);
+    fota_stage_free(&s);
+    {
+        fota_port_file *f;
+        CHECK_EQ(fota_port_open(&f, path, FOTA_PORT_WRITE), FOTA_OK);
+        CHECK_EQ(fota_port_pwrite(f, 0, pkg, 100), FOTA_OK);
+        fota_port_close(f);
+    }
+    CHECK_EQ(fota_stage_resume(&s, path, 4096), FOTA_ERR_FORMAT);
+    fota_stage_free(&s);
+}
+
 static void test_bad_storage(void)
 {
     fota_stage s;
@@ -174,6 +219,7 @@ int main(void)
     test_remaining_counts_down();
     test_overflow_and_bad_prefix();
     test_finish_false_discards();
+    test_resume();
     test_bad_storage();
     return ctest_finish("test_stage");
 }
