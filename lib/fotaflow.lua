@@ -97,13 +97,13 @@ local function transfer(o)
     local last_log = 0
     while true do
         local rc, emsg = t:poll(M.POLL_MS)
-        if rc == 0 then break end
         if rc < 0 then
             log.warn("fota", "download failed", rc, emsg)
             return CODE_OF_ERROR[rc] or 4, { error = rc, msg = emsg, status = t:status() }
         end
         local done, total = t:progress()
         if o.progress then o.progress(done, total) end
+        if rc == 0 then break end
         local now = mcu.ticks()
         if now - last_log >= 1000 and total then
             last_log = now

@@ -1,7 +1,8 @@
 --- libfota2: LuatOS's FOTA library with an options table.
 --   libfota2.request(cb, {url=, version=, timeout=, project_key=, imei=, firmware_name=,
 --                         server_cert=, client_cert=, client_key=, client_password=,
---                         method=, headers=, body=})
+--                         method=, headers=, body=, callback=, userdata=})
+-- callback(content_len, body_len, userdata) reports download progress.
 -- A url starting with "###" is used as is; otherwise the IoT query is
 -- appended (with "?" or "&" as needed). opts is not modified, so the same
 -- table can be passed by sys.timerLoopStart again and again.
@@ -33,6 +34,8 @@ function libfota2.request(cbFnc, opts)
         timeout = opts.timeout or 300000,
         server_cert = opts.server_cert, client_cert = opts.client_cert, client_key = opts.client_key,
         client_password = opts.client_password,
+        -- LuatOS http's progress callback, which libfota2 passes opts on to
+        progress = opts.callback and function(done, total) opts.callback(total or 0, done, opts.userdata) end,
     })
 end
 

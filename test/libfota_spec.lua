@@ -213,6 +213,18 @@ describe("libfota", function()
             assert.truthy(srv.requests():find(want, 1, true), srv.requests())
         end)
 
+        it("reports download progress to opts.callback", function()
+            local calls, last = 0, nil
+            local code = request2({ url = "###" .. srv.url("/pkg"), userdata = "ud",
+                callback = function(content_len, body_len, ud)
+                    calls = calls + 1
+                    last = { content_len, body_len, ud }
+                end })
+            assert.equal(0, code)
+            assert.is_true(calls >= 1)
+            assert.same({ #PKG, #PKG, "ud" }, last)
+        end)
+
         it("reports 5 at once without PRODUCT_KEY, and 4 with the platform code", function()
             _G.PRODUCT_KEY = nil
             local got
