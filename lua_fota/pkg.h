@@ -13,6 +13,7 @@
 #include <zlib.h>
 #include <mbedtls/sha256.h>
 
+#include "delta.h"
 #include "port.h"
 
 /* ---- fixed prefix (staging reads only these 12 bytes; never change) ---- */
@@ -41,7 +42,7 @@
 
 /* Section types. Anything else is refused, never skipped. */
 enum fota_pkg_section_type {
-    FOTA_PKG_SEC_CORE_DELTA = 1,  /* binary delta against the base core (engine: later) */
+    FOTA_PKG_SEC_CORE_DELTA = 1,  /* LFDL binary delta against the base core (delta.h) */
     FOTA_PKG_SEC_CORE_FULL = 2,   /* whole core image, stored */
     FOTA_PKG_SEC_SCRIPT = 3       /* LFSA script archive, zlib (RFC 1950) */
 };
@@ -145,6 +146,15 @@ typedef struct fota_pkg_policy {
     uint8_t current_core_sha256[32];
     const char *current_script_version; /* NULL = unknown */
     int allow_rollback;
+    /* The current core image. When read_core is set, verify applies a core
+     * delta to it into a hashing sink and checks the result's length and
+     * SHA-256, so a verified package needs nothing more before commit.
+     * read_core fills buf with core[off, off+len) (always within core_size)
+     * and returns 0 or a negative error. NULL = the result is checked only
+     * when the delta is applied (fota_pkg_apply_delta). */
+    int (*read_core)(void *ud, uint64_t off, void *buf, size_t len);
+    void *core_ud;
+    uint64_t core_size;
 } fota_pkg_policy;
 
 void fota_pkg_policy_init(fota_pkg_policy *p);   /* everything off, default size */
@@ -188,6 +198,16 @@ int fota_pkg_stream_open(fota_pkg_stream *s, fota_pkg_reader *r, unsigned idx);
 int fota_pkg_stream_read(fota_pkg_stream *s, uint8_t *buf, size_t cap, size_t *got);
 void fota_pkg_stream_close(fota_pkg_stream *s);
 
+/* Applies the core delta section idx (the package should be verified
+ * first) through io (delta.h): old image by read_old, new image to
+ * write_new (NULL = only hash it), checking the result against the
+ * section's decoded length and SHA-256. Returns 0, FOTA_PKG_E_WRONG_BASE
+ * (nothing written), FOTA_PKG_E_BAD_SECTION (malformed delta, or header
+ * disagreeing with the metadata), FOTA_PKG_E_HASH_MISMATCH, FOTA_PKG_E_IO
+ * or a callback's negative error. The applier (about 50 KiB) is
+ * malloc()ed once; nothing else is allocated. */
+int fota_pkg_apply_delta(fota_pkg_reader *r, unsigned idx, const fota_delta_io *io);
+
 /* Unpacks the script section (if any) into dest_dir through port.h.
  * Returns 0, FOTA_PKG_E_BAD_SECTION when there is no script section or the
  * archive is malformed, FOTA_PKG_E_HASH_MISMATCH, or FOTA_PKG_E_IO. The
@@ -200,9 +220,10 @@ typedef struct fota_pkg_build_opts {
     const char *project;               /* required, [A-Za-z0-9._-], 1..127 */
     const char *bsp;                   /* required */
     const char *firmware;              /* NULL = project "_LuatOS-SoC_" bsp */
-    /* core: none, full image, or delta (opaque bytes produced elsewhere) */
+    /* core: none, full image, or delta (an LFDL file from fota_delta_create_file;
+     * its header must agree with base_sha256, core_image_len/_sha256) */
     int core_type;                     /* 0, FOTA_PKG_SEC_CORE_FULL or _DELTA */
-    const char *core_path;             /* the image, or the delta bytes */
+    const char *core_path;             /* the image, or the delta file */
     uint32_t to_core_version;          /* required with a core section */
     uint32_t from_core_version;        /* delta only */
     const uint8_t *base_sha256;        /* delta only */

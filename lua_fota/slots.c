@@ -282,6 +282,54 @@ static int write_section(const fota_slots *s, fota_pkg_reader *r, unsigned idx, 
     return rc;
 }
 
+/* The running core slot, read by offset: the base of a core delta. */
+static int read_core(void *ud, uint64_t off, void *buf, size_t len)
+{
+    size_t got = 0;
+    int rc = fota_port_pread((fota_port_file *)ud, off, buf, len, &got);
+    return rc != FOTA_OK ? rc : got == len ? FOTA_OK : FOTA_ERR_IO;
+}
+
+typedef struct {
+    fota_port_file *f;
+    uint64_t off;
+} slot_writer;
+
+static int write_core(void *ud, const void *buf, size_t len)
+{
+    slot_writer *w = ud;
+    int rc = fota_port_pwrite(w->f, w->off, buf, len);
+    w->off += len;
+    return rc;
+}
+
+/* The new core from a delta against the running core, into a slot. */
+static int write_delta(const fota_slots *s, fota_pkg_reader *r, unsigned idx, fota_port_file *base,
+                       uint64_t base_len, unsigned slot)
+{
+    char path[FOTA_SLOTS_PATH_MAX + 24];
+    const fota_pkg_section *sec = &r->info.sections[idx];
+    slot_writer w = { NULL, 0 };
+    fota_delta_io io;
+    int rc = fota_slots_path(s, 'c', slot, path, sizeof path);
+
+    if (rc != FOTA_OK || (rc = fota_port_open(&w.f, path, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK)
+        return rc;
+    memset(&io, 0, sizeof io);
+    io.read_old = read_core;
+    io.old_ud = base;
+    io.old_size = base_len;
+    io.write_new = write_core;
+    io.new_ud = &w;
+    rc = fota_pkg_apply_delta(r, idx, &io);
+    if (rc == FOTA_OK)
+        rc = fota_port_sync(w.f);
+    fota_port_close(w.f);
+    if (rc == FOTA_OK)
+        rc = hash_slot(s, 'c', slot, sec->decoded_length, sec->sha256);
+    return rc;
+}
+
 static int find_section(const fota_pkg_info *in, int type)
 {
     for (unsigned i = 0; i < in->section_count; i++)
@@ -293,11 +341,13 @@ static int find_section(const fota_pkg_info *in, int type)
 int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_policy *policy,
                       uint8_t tries)
 {
+    char base_path[FOTA_SLOTS_PATH_MAX + 24];
     fota_boot_record rec;
     fota_pkg_policy pol = *policy;
+    fota_port_file *base = NULL;
     fota_pkg_reader r;
     fota_image next;
-    int rc, core, script;
+    int rc, core, delta, script;
 
     if (tries == 0)
         return FOTA_ERR_ARG;
@@ -315,9 +365,19 @@ int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_
     }
     if (!pol.current_script_version && fota_pkg_version_valid(rec.active.script_version))
         pol.current_script_version = rec.active.script_version;
-
-    if ((rc = fota_pkg_open_file(&r, pkg_path, pol.max_size)) != 0)
+    /* Verify applies a core delta to the running core too, so the result is
+     * checked before any slot is touched. */
+    if ((rc = fota_slots_path(s, 'c', rec.active.core_slot, base_path, sizeof base_path)) != FOTA_OK ||
+        (rc = fota_port_open(&base, base_path, FOTA_PORT_READ)) != FOTA_OK)
         return rc;
+    pol.read_core = read_core;
+    pol.core_ud = base;
+    pol.core_size = rec.active.core_len;
+
+    if ((rc = fota_pkg_open_file(&r, pkg_path, pol.max_size)) != 0) {
+        fota_port_close(base);
+        return rc;
+    }
     if ((rc = fota_pkg_verify(&r, &pol)) != 0)
         goto out;
     if (strlen(r.info.script_version) >= sizeof next.script_version) {
@@ -326,14 +386,15 @@ int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_
     }
     next = rec.active;
     core = find_section(&r.info, FOTA_PKG_SEC_CORE_FULL);
+    delta = find_section(&r.info, FOTA_PKG_SEC_CORE_DELTA);
     script = find_section(&r.info, FOTA_PKG_SEC_SCRIPT);
-    if (find_section(&r.info, FOTA_PKG_SEC_CORE_DELTA) >= 0) {
-        rc = FOTA_PKG_E_BAD_SECTION;   /* the delta engine is not in this build */
-        goto out;
-    }
+    if (delta >= 0)
+        core = delta;
     if (core >= 0) {
         next.core_slot = (uint8_t)!rec.active.core_slot;
-        if ((rc = write_section(s, &r, (unsigned)core, 'c', next.core_slot)) != FOTA_OK)
+        rc = delta >= 0 ? write_delta(s, &r, (unsigned)delta, base, rec.active.core_len, next.core_slot)
+                        : write_section(s, &r, (unsigned)core, 'c', next.core_slot);
+        if (rc != FOTA_OK)
             goto out;
         next.core_version = r.info.to_core_version;
         next.core_len = r.info.sections[core].decoded_length;
@@ -357,6 +418,7 @@ int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_
     rc = fota_slots_write(s, &rec);
 out:
     fota_pkg_close(&r);
+    fota_port_close(base);
     return rc;
 }
 

@@ -131,6 +131,35 @@ describe("slots and the boot record", function()
         assert.is_nil(T.read(dir .. "/fota/stage.bin.ready"))
     end)
 
+    describe("with a core delta", function()
+        local simdevice = require "simdevice"
+        local function delta_package(base_version)
+            local d = T.tmpdir("delta")
+            T.write(d .. "/old.bin", simdevice.core_image(base_version))
+            T.write(d .. "/new.bin", simdevice.core_image("V1104"))
+            return T.make_package({ version = "1.2.4", core = "V1104", core_image = d .. "/new.bin",
+                from_core = d .. "/old.bin", from_core_version = base_version }), d .. "/new.bin"
+        end
+
+        it("rebuilds the new core from the running one", function()
+            local p, new = delta_package("V1103")
+            assert.is_true(#p < 60000, "delta package of " .. #p .. " bytes")
+            stage(p)
+            assert.is_true(fota.commit())
+            assert.equal(T.read(new), T.read(slot_file("core_b.bin")))
+            assert.equal("V1104", fota.boot().running.core)
+        end)
+
+        it("refuses a delta from another base before writing a slot", function()
+            stage((delta_package("V1102")))
+            local ok, err = fota.commit()
+            assert.is_nil(ok)
+            assert.equal("wrong_base", err)
+            assert.is_nil(T.read(slot_file("core_b.bin")))
+            assert.is_false(fota.state().trying)
+        end)
+    end)
+
     it("commits a script-only package and keeps the core", function()
         stage(T.make_package({ version = "1.2.4", core = false }))
         assert.is_true(fota.commit())

@@ -5,8 +5,12 @@ M.build = os.getenv("FOTA_BUILD") or "build"
 
 --- A fresh empty directory for one test.
 function M.tmpdir(name)
-    local dir = "/tmp/luat-fota-test/" .. name .. "-" .. tostring(os.time()) .. "-" .. math.random(1, 1e9)
-    assert(os.execute("rm -rf '" .. dir .. "' && mkdir -p '" .. dir .. "'"))
+    -- mktemp: unique even across test runs started in the same second
+    assert(os.execute("mkdir -p /tmp/luat-fota-test"))
+    local p = assert(io.popen("mktemp -d /tmp/luat-fota-test/" .. name .. "-XXXXXXXX"))
+    local dir = p:read("l")
+    p:close()
+    assert(dir and dir ~= "", "mktemp failed")
     return dir
 end
 
@@ -50,8 +54,9 @@ local socket = require "socket"
 M.noise = require("simdevice").noise
 
 --- A real package from build/fotapack. o: project, bsp, version, core
--- (e.g. "V1104"), core_image (a file) or core_size (noise), key (PEM path),
--- script (text of main.lua).
+-- (e.g. "V1104"), core_image (a file) or core_size (noise), from_core and
+-- from_core_version (ship the core as a delta against that image), key (PEM
+-- path), script (text of main.lua).
 function M.make_package(o)
     o = o or {}
     local dir = M.tmpdir("pkg")
@@ -68,6 +73,9 @@ function M.make_package(o)
             M.write(image, M.noise(o.core_size or 100000, o.seed))
         end
         table.insert(args, "--to-core " .. image .. " --core-version " .. (o.core or "V1104"))
+        if o.from_core then   -- a delta against this image
+            table.insert(args, "--from-core " .. o.from_core .. " --from-core-version " .. o.from_core_version)
+        end
     end
     if o.key then table.insert(args, "--key " .. o.key) end
     local out, status = M.run(table.concat(args, " "))
@@ -158,6 +166,65 @@ function M.device(dir, o)
     local sys = M.fresh("sys")
     M.fresh("fotaflow")
     return sys, lines
+end
+
+--- build/fota-server with args against database db; returns output, status.
+function M.fota_server(db, args)
+    return M.run(string.format("%s/fota-server %s --db '%s'", M.build, args, db))
+end
+
+--- Start `fota-server serve` on a free loopback port. o: db (required), key
+-- (PEM path), flush_ms, build_delay_ms, max_size, lifetime (s, default 60:
+-- it exits by itself). Returns port, base (the API url), url(query),
+-- stop() (SIGTERM, waits for the exit; returns the exit code) and out().
+function M.start_fota_server(o)
+    local dir = M.tmpdir("fota-server")
+    local args = { M.build .. "/fota-server serve --listen 127.0.0.1:0", "--db '" .. o.db .. "'",
+        "--port-file '" .. dir .. "/port'", "--lifetime " .. (o.lifetime or 60) }
+    if o.key then args[#args + 1] = "--key '" .. o.key .. "'" end
+    if o.flush_ms then args[#args + 1] = "--log-flush-ms " .. o.flush_ms end
+    if o.build_delay_ms then args[#args + 1] = "--build-delay-ms " .. o.build_delay_ms end
+    if o.max_size then args[#args + 1] = "--max-size " .. o.max_size end
+    local cmd = string.format("sh -c '%s >%s/out 2>&1 & echo $! >%s/pid; wait $!; echo $? >%s/exit' " ..
+        ">/dev/null 2>&1 &", table.concat(args, " "):gsub("'", "'\\''"), dir, dir, dir)
+    os.execute(cmd)
+    local port
+    for _ = 1, 200 do
+        port = M.read(dir .. "/port")
+        if port or M.read(dir .. "/exit") then break end
+        socket.sleep(0.02)
+    end
+    assert(port, "fota-server did not start: " .. tostring(M.read(dir .. "/out")))
+    local pid = tonumber(M.read(dir .. "/pid"))
+    port = tonumber(port)
+    local base = string.format("http://127.0.0.1:%d/api/site/firmware_upgrade", port)
+    return {
+        dir = dir, port = port, base = base, pid = pid,
+        url = function(query) return base .. "?" .. query end,
+        out = function() return M.read(dir .. "/out") or "" end,
+        stop = function()
+            os.execute("kill -TERM " .. pid .. " 2>/dev/null")
+            for _ = 1, 500 do
+                local code = M.read(dir .. "/exit")
+                if code then return tonumber(code) end
+                socket.sleep(0.01)
+            end
+            os.execute("kill -KILL " .. pid .. " 2>/dev/null")
+            return nil
+        end,
+    }
+end
+
+--- curl a url: status, body, headers (lower-case names). extra: curl options.
+-- Without LD_PRELOAD: a preloaded ASan runtime (sanitizer runs) deadlocks curl.
+function M.curl(url, extra)
+    local dir = M.tmpdir("curl")
+    local out = M.run(string.format("env -u LD_PRELOAD curl -s --max-time 20 -o '%s/body' -D '%s/head' %s '%s'",
+        dir, dir, extra or "", url))
+    local head = M.read(dir .. "/head") or ""
+    local headers = {}
+    for k, v in head:gmatch("([%w%-]+):%s*([^\r\n]*)") do headers[k:lower()] = v end
+    return tonumber(head:match("^HTTP/%S+ (%d+)")), M.read(dir .. "/body") or "", headers, out
 end
 
 return M

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "delta.h"
 #include "fota_err.h"
 #include "pkg.h"
 #include "port.h"
@@ -26,6 +27,8 @@ static const char *const usage_main =
     "  inspect  print what a package contains\n"
     "  verify   check a package as a device would\n"
     "  keygen   make an ECDSA P-256 signing key\n"
+    "  delta    make a core delta: fotapack delta OLD NEW OUT\n"
+    "  patch    apply a core delta: fotapack patch OLD DELTA OUT\n"
     "\n"
     "fotapack COMMAND --help shows the options of a command.\n"
     "\n"
@@ -33,7 +36,8 @@ static const char *const usage_main =
     "the size limit (build); 2 usage error; 3 I/O or internal error.\n";
 
 static const char *const usage_build =
-    "usage: fotapack build --project P --bsp B [--to-core NEW.bin --core-version V1104]\n"
+    "usage: fotapack build --project P --bsp B [--to-core NEW.bin --core-version V1104\n"
+    "                      [--from-core OLD.bin --from-core-version V1103]]\n"
     "                      [--script DIR_OR_FILE --version X.Y.Z] [--key key.pem]\n"
     "                      [--max-size BYTES] -o out.fota\n"
     "\n"
@@ -41,8 +45,9 @@ static const char *const usage_build =
     "  --bsp B              BSP name, e.g. EC618; firmware is P_LuatOS-SoC_B\n"
     "  --to-core FILE       new core image, carried whole (section type 2)\n"
     "  --core-version V     its version: V1104 or 1104\n"
-    "  --from-core FILE     base core for a delta: not supported yet (delta\n"
-    "  --from-core-version  engine pending); use a full core image instead\n"
+    "  --from-core FILE     the devices' current core: ship --to-core as a delta\n"
+    "                       against it (section type 1) instead of whole\n"
+    "  --from-core-version V  that core's version (required with --from-core)\n"
     "  --script PATH        a directory (files under it, dot-files skipped) or one\n"
     "                       file; archived, zlib-compressed\n"
     "  --version X.Y.Z      script VERSION\n"
@@ -59,12 +64,13 @@ static const char *const usage_inspect =
     "Exit: 0 well-formed and hashes match; 1 rejected (reason printed); 2 usage.\n";
 
 static const char *const usage_verify =
-    "usage: fotapack verify FILE [--pubkey pub.pem] [--base OLD.bin] [--max-size N]\n"
+    "usage: fotapack verify FILE [--pubkey pub.pem] [--base CORE.bin] [--max-size N]\n"
     "                       [--core-version V] [--script-version X.Y.Z]\n"
     "                       [--allow-rollback]\n"
     "\n"
     "  --pubkey FILE        trusted key: the package must be signed by it\n"
-    "  --base FILE          the device's current core image (delta base check)\n"
+    "  --base FILE          the device's current core image: a delta's base is\n"
+    "                       checked and the delta applied to check its result\n"
     "  --max-size N         size limit (default 491520)\n"
     "  --core-version V     running core version (rollback / base check)\n"
     "  --script-version V   running script version (rollback check)\n"
@@ -73,6 +79,18 @@ static const char *const usage_verify =
     "too_large bad_section hash_mismatch bad_signature no_signature wrong_base\n"
     "rollback bad_meta io.\n"
     "Exit: 0 accepted; 1 rejected; 2 usage; 3 I/O error on an option's file.\n";
+
+static const char *const usage_delta =
+    "usage: fotapack delta OLD NEW OUT\n"
+    "Writes a core delta (docs/delta-format.md) that turns OLD into NEW and\n"
+    "prints its size. Images up to 16 MiB.\n"
+    "Exit: 0 written; 2 usage; 3 I/O error or image too large.\n";
+
+static const char *const usage_patch =
+    "usage: fotapack patch OLD DELTA OUT\n"
+    "Applies a core delta to OLD as a device does (streaming, fixed RAM) and\n"
+    "writes the result to OUT, checked against the delta's SHA-256.\n"
+    "Exit: 0 written; 1 delta refused (FAIL: NAME); 2 usage; 3 I/O error.\n";
 
 static const char *const usage_keygen =
     "usage: fotapack keygen -o key.pem [--pub pub.pem] [--force]\n"
@@ -290,9 +308,11 @@ static int cmd_build(int argc, char **argv)
     if (!project || !bsp) why = "--project and --bsp are required";
     else if (!out) why = "-o is required";
     else if (!to_core && !script) why = "need --to-core and/or --script";
-    else if (from_core || from_ver)
-        why = "core delta packages are not supported yet (the delta engine is pending); "
-              "drop --from-core/--from-core-version to ship the full core image";
+    else if (from_core && !to_core) why = "--from-core needs --to-core";
+    else if ((from_core != NULL) != (from_ver != NULL))
+        why = "--from-core and --from-core-version go together";
+    else if (from_ver && fota_pkg_parse_core_version(from_ver, &o.from_core_version))
+        why = "--from-core-version must look like V1103 or 1103";
     else if (to_core && !core_ver) why = "--to-core needs --core-version";
     else if (!to_core && core_ver) why = "--core-version without --to-core";
     else if (core_ver && fota_pkg_parse_core_version(core_ver, &o.to_core_version))
@@ -310,6 +330,27 @@ static int cmd_build(int argc, char **argv)
     if (to_core) {
         o.core_type = FOTA_PKG_SEC_CORE_FULL;
         o.core_path = to_core;
+    }
+    char delta_path[PATH_CAP];
+    uint8_t base_sha[32], new_sha[32];
+    if (from_core) {
+        /* Make the delta next to the output, package it, remove it. */
+        uint64_t new_len = 0, dl = 0;
+        int n = snprintf(delta_path, sizeof delta_path, "%s.delta.tmp", out);
+        int rc = n < 0 || (size_t)n >= sizeof delta_path ? FOTA_ERR_ARG : 0;
+        if (rc == 0) rc = fota_pkg_sha256_file(from_core, FOTA_PKG_MAX_IMAGE, base_sha, NULL);
+        if (rc == 0) rc = fota_pkg_sha256_file(to_core, FOTA_PKG_MAX_IMAGE, new_sha, &new_len);
+        if (rc == 0 && new_len == 0) rc = FOTA_ERR_ARG;
+        if (rc == 0) rc = fota_delta_create_file(from_core, to_core, delta_path, &dl);
+        if (rc) {
+            fprintf(stderr, "fotapack build: cannot make the core delta: %s\n", fota_pkg_errname(rc));
+            return rc == FOTA_ERR_ARG ? EXIT_USAGE : EXIT_IOERR;
+        }
+        o.core_type = FOTA_PKG_SEC_CORE_DELTA;
+        o.core_path = delta_path;
+        o.base_sha256 = base_sha;
+        o.core_image_len = (uint32_t)new_len;
+        o.core_image_sha256 = new_sha;
     }
 
     char *keybuf = NULL;
@@ -362,6 +403,7 @@ static int cmd_build(int argc, char **argv)
         }
     }
     if (script) fota_port_remove(arc);
+    if (from_core) fota_port_remove(delta_path);
     if (files) {
         list_free(files);
         free(files);
@@ -508,6 +550,14 @@ static int cmd_inspect(int argc, char **argv)
 /* ------------------------------------------------------------------ */
 /* verify                                                              */
 
+/* read_core / read_old over a file opened through port.h. */
+static int read_port_file(void *ud, uint64_t off, void *buf, size_t len)
+{
+    size_t got = 0;
+    int rc = fota_port_pread((fota_port_file *)ud, off, buf, len, &got);
+    return rc ? rc : got == len ? 0 : FOTA_ERR_IO;
+}
+
 static int cmd_verify(int argc, char **argv)
 {
     const char *file = NULL, *pub = NULL, *base = NULL, *max_s = NULL;
@@ -551,12 +601,16 @@ static int cmd_verify(int argc, char **argv)
         return EXIT_USAGE;
     }
     pol.current_script_version = script_ver;
+    fota_port_file *base_f = NULL;
     if (base) {
-        if (fota_pkg_sha256_file(base, FOTA_PKG_MAX_IMAGE, pol.current_core_sha256, NULL)) {
+        if (fota_pkg_sha256_file(base, FOTA_PKG_MAX_IMAGE, pol.current_core_sha256, &pol.core_size) ||
+            fota_port_open(&base_f, base, FOTA_PORT_READ)) {
             fprintf(stderr, "fotapack verify: cannot read base %s\n", base);
             return EXIT_IOERR;
         }
         pol.has_current_core_sha256 = 1;
+        pol.read_core = read_port_file;
+        pol.core_ud = base_f;
     }
     char *keybuf = NULL;
     if (pub) {
@@ -571,6 +625,7 @@ static int cmd_verify(int argc, char **argv)
     fota_pkg_info info;
     int rc = fota_pkg_verify_file(file, &pol, &info);
     free(keybuf);
+    if (base_f) fota_port_close(base_f);
     if (rc == FOTA_ERR_ARG) {
         fprintf(stderr, "fotapack verify: %s is not a P-256 public key (PEM)\n", pub ? pub : "key");
         return EXIT_USAGE;
@@ -633,6 +688,53 @@ static int cmd_keygen(int argc, char **argv)
     return EXIT_OK;
 }
 
+/* ------------------------------------------------------------------ */
+/* delta / patch                                                       */
+
+static int three_args(int argc, char **argv, const char *usage, const char *cmd)
+{
+    for (int i = 0; i < argc; i++)
+        if (is_help(argv[i])) { fputs(usage, stdout); return -1; }
+    if (argc != 3) {
+        fprintf(stderr, "fotapack %s: needs three files\n%s", cmd, usage);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int cmd_delta(int argc, char **argv)
+{
+    int u = three_args(argc, argv, usage_delta, "delta");
+    if (u) return u < 0 ? EXIT_OK : u;
+    uint64_t len = 0;
+    int rc = fota_delta_create_file(argv[0], argv[1], argv[2], &len);
+    if (rc) {
+        fprintf(stderr, "fotapack delta: failed: %s\n", rc == FOTA_ERR_RANGE ? "image over 16 MiB"
+                                                     : fota_pkg_errname(rc));
+        return EXIT_IOERR;
+    }
+    printf("wrote %s: %llu bytes\n", argv[2], (unsigned long long)len);
+    return EXIT_OK;
+}
+
+static int cmd_patch(int argc, char **argv)
+{
+    int u = three_args(argc, argv, usage_patch, "patch");
+    if (u) return u < 0 ? EXIT_OK : u;
+    uint64_t len = 0;
+    int rc = fota_delta_apply_file(argv[0], argv[1], argv[2], &len, NULL);
+    if (rc && fota_delta_errname(rc)) {
+        fprintf(stderr, "FAIL: %s\n", fota_delta_errname(rc));
+        return EXIT_REJECTED;
+    }
+    if (rc) {
+        fprintf(stderr, "fotapack patch: failed: %s\n", fota_pkg_errname(rc));
+        return EXIT_IOERR;
+    }
+    printf("wrote %s: %llu bytes\n", argv[2], (unsigned long long)len);
+    return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || is_help(argv[1])) {
@@ -644,6 +746,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 2, argv + 2);
     if (!strcmp(cmd, "verify")) return cmd_verify(argc - 2, argv + 2);
     if (!strcmp(cmd, "keygen")) return cmd_keygen(argc - 2, argv + 2);
+    if (!strcmp(cmd, "delta")) return cmd_delta(argc - 2, argv + 2);
+    if (!strcmp(cmd, "patch")) return cmd_patch(argc - 2, argv + 2);
     fprintf(stderr, "fotapack: unknown command '%s'\n\n%s", cmd, usage_main);
     return EXIT_USAGE;
 }

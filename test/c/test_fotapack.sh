@@ -51,7 +51,7 @@ B="--project demo --bsp EC618"
 # help and usage
 expect 0 "$FP" --help
 saw "Exit codes"
-for c in build inspect verify keygen; do
+for c in build inspect verify keygen delta patch; do
     expect 0 "$FP" $c --help
     saw "Exit"
 done
@@ -63,7 +63,10 @@ expect 2 "$FP" build $B --script "$T/scripts" --version 1.0 -o "$T/x.fota"
 expect 2 "$FP" build $B --to-core "$T/core.bin" -o "$T/x.fota"
 saw "core-version"
 expect 2 "$FP" build $B --from-core "$T/core.bin" --to-core "$T/core.bin" --core-version V1104 -o "$T/x.fota"
-saw "not supported yet"
+saw "go together"
+expect 2 "$FP" build $B --from-core "$T/core.bin" --from-core-version V1103 --script "$T/scripts" \
+    --version 1.0.0 -o "$T/x.fota"
+saw "needs --to-core"
 expect 2 "$FP" build $B --script "$T/badscripts" --version 1.0.0 -o "$T/x.fota"
 saw "not allowed"
 expect 2 "$FP" build $B --bogus x
@@ -149,6 +152,37 @@ expect 1 "$FP" verify "$T/missing.fota"
 saw "FAIL: io"
 expect 3 "$FP" verify "$T/full.fota" --pubkey "$T/missing.pem"
 expect 2 "$FP" verify "$T/full.fota" --pubkey "$T/scripts/main.lua"
+
+# core deltas: delta/patch round trip, then a delta package built, inspected
+# and verified against the right and a wrong base core
+head -c 400000 /dev/urandom >"$T/old.bin"
+{ head -c 150000 "$T/old.bin"; head -c 3000 /dev/urandom; tail -c +150001 "$T/old.bin"; } >"$T/new.bin"
+expect 0 "$FP" delta "$T/old.bin" "$T/new.bin" "$T/d.lfdl"
+saw "bytes"
+expect 0 "$FP" patch "$T/old.bin" "$T/d.lfdl" "$T/new2.bin"
+checks=$((checks + 1))
+cmp -s "$T/new.bin" "$T/new2.bin" || fail "patch result differs"
+expect 1 "$FP" patch "$T/core.bin" "$T/d.lfdl" "$T/new3.bin"
+saw "FAIL: wrong_base"
+checks=$((checks + 1))
+[ ! -e "$T/new3.bin" ] || fail "refused patch left a file"
+expect 2 "$FP" delta "$T/old.bin"
+expect 3 "$FP" delta "$T/missing.bin" "$T/new.bin" "$T/x.lfdl"
+expect 0 "$FP" build $B --from-core "$T/old.bin" --from-core-version V1103 --to-core "$T/new.bin" \
+    --core-version V1104 --key "$T/key.pem" -o "$T/delta.fota"
+checks=$((checks + 1))
+[ "$(wc -c <"$T/delta.fota")" -lt 20000 ] || fail "delta package is not small: $(wc -c <"$T/delta.fota")"
+checks=$((checks + 1))
+[ ! -e "$T/delta.fota.delta.tmp" ] || fail "temporary delta left behind"
+expect 0 "$FP" inspect "$T/delta.fota"
+saw "core_delta"
+saw "from core:       V1103"
+saw "decoded 403000"
+expect 0 "$FP" verify "$T/delta.fota" --pubkey "$T/pub.pem" --base "$T/old.bin" --core-version V1103
+expect 1 "$FP" verify "$T/delta.fota" --base "$T/new.bin"
+saw "FAIL: wrong_base"
+expect 1 "$FP" verify "$T/delta.fota" --core-version V1102
+saw "FAIL: wrong_base"
 
 echo "test_fotapack: $checks checks, $fails failed"
 [ "$fails" = 0 ]

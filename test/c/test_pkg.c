@@ -828,6 +828,119 @@ static void test_errors(fixture *fx)
     free(pkg);
 }
 
+typedef struct {
+    const uint8_t *p;
+    size_t n;
+    int reads;
+} memimg;
+
+static int mem_read_core(void *ud, uint64_t off, void *buf, size_t len)
+{
+    memimg *m = ud;
+    m->reads++;
+    if (off > m->n || len > m->n - off) return FOTA_ERR_RANGE;
+    memcpy(buf, m->p + off, len);
+    return 0;
+}
+
+typedef struct {
+    uint8_t *p;
+    size_t n, cap;
+} membuf;
+
+static int mem_write(void *ud, const void *buf, size_t len)
+{
+    membuf *m = ud;
+    if (len > m->cap - m->n) return FOTA_ERR_RANGE;
+    memcpy(m->p + m->n, buf, len);
+    m->n += len;
+    return 0;
+}
+
+/* Core delta sections: verify applies them when it can read the core,
+ * and the delta's header must agree with the package. */
+static void test_delta_sections(fixture *fx, uint8_t *buf, const cmeta *m, const csec *d,
+                                const uint8_t *old_core, size_t old_len,
+                                const uint8_t *new_core, size_t new_len)
+{
+    uint32_t ho;
+    size_t n = craft(buf, m, d, 1, &ho);
+    memimg core = {old_core, old_len, 0};
+    fota_pkg_policy pol;
+    fota_pkg_policy_init(&pol);
+    pol.pubkey_pem = fx->ka.pub;
+    pol.read_core = mem_read_core;
+    pol.core_ud = &core;
+    pol.core_size = old_len;
+    CHECK_EQ(vmem(buf, n, &pol), 0);
+    CHECK(core.reads > 0);                        /* the delta was really applied */
+    /* another core of the same size: wrong base, found without a policy hash */
+    uint8_t *other = malloc(old_len);
+    memcpy(other, old_core, old_len);
+    other[10] ^= 1;
+    memimg oc = {other, old_len, 0};
+    pol.core_ud = &oc;
+    CHECK_EQ(vmem(buf, n, &pol), FOTA_PKG_E_WRONG_BASE);
+    pol.core_size = old_len - 1;                  /* and of another size */
+    CHECK_EQ(vmem(buf, n, &pol), FOTA_PKG_E_WRONG_BASE);
+    pol.core_ud = &core;
+    pol.core_size = old_len;
+    pol.current_core_version = 1102;              /* version checked before any delta run */
+    core.reads = 0;
+    CHECK_EQ(vmem(buf, n, &pol), FOTA_PKG_E_WRONG_BASE);
+    CHECK_EQ(core.reads, 0);
+    pol.current_core_version = 0;
+
+    /* apply into memory through the package */
+    fota_pkg_reader r;
+    CHECK_EQ(fota_pkg_open_mem(&r, buf, n, 0), 0);
+    membuf out = {malloc(new_len + 16), 0, new_len + 16};
+    fota_delta_io io;
+    memset(&io, 0, sizeof io);
+    io.read_old = mem_read_core;
+    io.old_ud = &core;
+    io.old_size = old_len;
+    io.write_new = mem_write;
+    io.new_ud = &out;
+    CHECK_EQ(fota_pkg_apply_delta(&r, 0, &io), 0);
+    CHECK_EQ(out.n, new_len);
+    CHECK(memcmp(out.p, new_core, new_len) == 0);
+    out.n = 0;
+    io.old_ud = &oc;
+    CHECK_EQ(fota_pkg_apply_delta(&r, 0, &io), FOTA_PKG_E_WRONG_BASE);
+    CHECK_EQ(out.n, 0);                           /* nothing written for a wrong base */
+    CHECK_EQ(fota_pkg_apply_delta(&r, 1, &io), FOTA_ERR_ARG);
+    fota_pkg_close(&r);
+
+    /* header disagreeing with the entry: result hash, size, base */
+    csec bad = *d;
+    bad.sha[0] ^= 1;
+    CHECK_EQ(vmem(buf, craft(buf, m, &bad, 1, &ho), NULL), FOTA_PKG_E_BAD_SECTION);
+    bad = *d;
+    bad.dec_len += 1;
+    CHECK_EQ(vmem(buf, craft(buf, m, &bad, 1, &ho), NULL), FOTA_PKG_E_BAD_SECTION);
+    cmeta mb = *m;
+    uint8_t base2[32];
+    memset(base2, 0xab, 32);
+    mb.base = base2;
+    CHECK_EQ(vmem(buf, craft(buf, &mb, d, 1, &ho), NULL), FOTA_PKG_E_BAD_SECTION);
+    /* corrupt delta body (signed package, so only the applier can notice) */
+    uint8_t *cd = malloc(d->len);
+    memcpy(cd, d->data, d->len);
+    cd[d->len - 5] ^= 0x55;
+    bad = *d;
+    bad.data = cd;
+    n = craft(buf, m, &bad, 1, &ho);
+    CHECK_EQ(vmem(buf, n, NULL), 0);              /* without the core: not checkable */
+    int rc = vmem(buf, n, &pol);
+    CHECK(rc == FOTA_PKG_E_BAD_SECTION || rc == FOTA_PKG_E_HASH_MISMATCH);
+    bad.len = FOTA_DELTA_HEADER_LEN - 1;          /* shorter than a delta header */
+    CHECK_EQ(vmem(buf, craft(buf, m, &bad, 1, &ho), NULL), FOTA_PKG_E_BAD_SECTION);
+    free(cd);
+    free(other);
+    free(out.p);
+}
+
 /* Packages assembled by hand: delta sections, metadata rules, bad archives. */
 static void test_crafted(fixture *fx)
 {
@@ -835,12 +948,21 @@ static void test_crafted(fixture *fx)
     uint8_t zb[4096];
     uint32_t ho;
     uint8_t base[32], image_sha[32];
-    memset(base, 0xab, 32);
-    memset(image_sha, 0xcd, 32);
-    uint8_t delta[300];
-    fill(delta, sizeof delta, 3);
+    /* a real delta: old core 4000 bytes, new core 5000 (old with an insert) */
+    static uint8_t old_core[4000], new_core[5000];
+    fill(old_core, sizeof old_core, 3);
+    memcpy(new_core, old_core, 2000);
+    fill(new_core + 2000, 1000, 4);
+    memcpy(new_core + 3000, old_core + 2000, 2000);
+    new_core[4500] ^= 0x40;
+    sha(old_core, sizeof old_core, base);
+    sha(new_core, sizeof new_core, image_sha);
+    uint8_t *delta = NULL;
+    size_t delta_len = 0;
+    CHECK_EQ(fota_delta_create(old_core, sizeof old_core, new_core, sizeof new_core, &delta,
+                               &delta_len), 0);
 
-    csec d = {FOTA_PKG_SEC_CORE_DELTA, delta, sizeof delta, 5000, {0}};
+    csec d = {FOTA_PKG_SEC_CORE_DELTA, delta, (uint32_t)delta_len, sizeof new_core, {0}};
     memcpy(d.sha, image_sha, 32);
     cmeta m = {"demo", "demo_LuatOS-SoC_EC618", "EC618", "", 1103, 1104, base, 0, 0, fx->ka.priv};
     size_t n = craft(buf, &m, &d, 1, &ho);
@@ -874,9 +996,10 @@ static void test_crafted(fixture *fx)
     size_t got, tot = 0;
     CHECK_EQ(fota_pkg_stream_open(&s, &r, 0), 0);
     while (fota_pkg_stream_read(&s, out, 100, &got) == 0 && got) tot += got;
-    CHECK_EQ(tot, sizeof delta);
+    CHECK_EQ(tot, delta_len);
     fota_pkg_stream_close(&s);
     fota_pkg_close(&r);
+    test_delta_sections(fx, buf, &m, &d, old_core, sizeof old_core, new_core, sizeof new_core);
 
     /* metadata rules */
     cmeta mm = m;
@@ -965,6 +1088,7 @@ static void test_crafted(fixture *fx)
     CHECK_EQ(vmem(buf, craft(buf, &ms, &bomb, 1, &ho), NULL), FOTA_PKG_E_BAD_SECTION);
     free(zeros);
     free(buf);
+    free(delta);
 }
 
 int main(void)

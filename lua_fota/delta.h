@@ -1,0 +1,122 @@
+/* Core delta engine: a diff generator (host side: fotapack, the server) and
+ * a streaming patcher with a fixed, small RAM footprint (the device).
+ * Format in docs/delta-format.md.
+ *
+ * No Lua, no printing, no global state. The applier never calls malloc: its
+ * inflater draws from an arena inside the context, so RAM is
+ * sizeof(fota_delta_applier) (about 50 KiB) whatever the image size. Every
+ * control value read from a delta is bounds-checked before use.
+ *
+ * Functions return 0 or a negative code: FOTA_DELTA_E_* for verdicts on the
+ * delta, fota_err values (fota_err.h) for caller mistakes and resources, or
+ * whatever negative value a callback returned (passed through unchanged). */
+#ifndef FOTA_DELTA_H
+#define FOTA_DELTA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <zlib.h>
+#include <mbedtls/sha256.h>
+
+#define FOTA_DELTA_MAGIC "LFDL"
+#define FOTA_DELTA_VERSION 1
+#define FOTA_DELTA_HEADER_LEN 80          /* magic, version, sizes, two SHA-256 */
+#define FOTA_DELTA_MAX_IMAGE (16u * 1024 * 1024) /* old and new image bound (= FOTA_PKG_MAX_IMAGE) */
+#define FOTA_DELTA_WINDOW_BITS 15         /* deflate window the generator uses; the most allowed */
+#define FOTA_DELTA_CHUNK 4096             /* largest read_old / write_new call */
+/* Inflater arena: zlib's state (about 7 KiB) plus the 32 KiB window, with slack
+ * for other zlib builds. */
+#define FOTA_DELTA_ZMEM (32768 + 8192)
+
+/* Verdicts on a delta. */
+enum fota_delta_err {
+    FOTA_DELTA_E_FORMAT = -300,      /* bad magic/version/header, malformed or corrupt stream */
+    FOTA_DELTA_E_WRONG_BASE = -301,  /* old image size or SHA-256 is not the delta's base */
+    FOTA_DELTA_E_TRUNCATED = -302,   /* finish() before the delta was complete */
+    FOTA_DELTA_E_RANGE = -303,       /* a control value points outside old or new */
+    FOTA_DELTA_E_HASH = -304,        /* the result's SHA-256 differs from the header's */
+    FOTA_DELTA_E_TOO_LARGE = -305    /* header size above FOTA_DELTA_MAX_IMAGE */
+};
+
+/* "format", "wrong_base", ... for FOTA_DELTA_E_*; NULL for anything else. */
+const char *fota_delta_errname(int code);
+
+/* The 80-byte header, readable on its own (e.g. to check a package). */
+typedef struct fota_delta_header {
+    uint32_t old_size, new_size;
+    uint8_t old_sha256[32], new_sha256[32];
+} fota_delta_header;
+
+/* Parses and bounds-checks a header. 0, FOTA_DELTA_E_FORMAT or _TOO_LARGE. */
+int fota_delta_parse_header(const uint8_t p[FOTA_DELTA_HEADER_LEN], fota_delta_header *h);
+
+/* ---- applier (push interface) ----
+ * The caller feeds the delta in chunks of any size as it reads them;
+ * the applier reads the old image by offset and writes the new image
+ * strictly sequentially through the callbacks:
+ *   read_old(ud, off, buf, len): fill buf with old[off, off+len), always
+ *     within old_size; return 0 or a negative error;
+ *   write_new(ud, buf, len): append len bytes; 0 or a negative error.
+ * Once the 80-byte header has arrived the whole old image is hashed and
+ * compared with the header (FOTA_DELTA_E_WRONG_BASE), so write_new is never
+ * called for a wrong base. The first error sticks: later calls return it. */
+typedef struct fota_delta_io {
+    int (*read_old)(void *ud, uint64_t off, void *buf, size_t len);
+    void *old_ud;
+    uint64_t old_size;
+    int (*write_new)(void *ud, const void *buf, size_t len);   /* may be NULL: hash only */
+    void *new_ud;
+    size_t max_chunk;   /* largest callback length; 0 or above FOTA_DELTA_CHUNK = FOTA_DELTA_CHUNK */
+} fota_delta_io;
+
+typedef struct fota_delta_applier {
+    fota_delta_io io;
+    int state, err;
+    uint8_t hdr[FOTA_DELTA_HEADER_LEN];
+    size_t hdr_len;
+    fota_delta_header h;
+    uint64_t old_pos;                 /* next old byte to load */
+    uint64_t cmd_end;                 /* new bytes covered by the commands so far */
+    uint64_t new_pos;                 /* new bytes written (hashed) */
+    uint32_t diff_left, old_left, extra_left;
+    uint64_t var;                     /* varint being read */
+    unsigned var_shift, var_bytes, ctrl_i;
+    uint64_t ctrl[3];                 /* seek (zigzag), diff length, extra length */
+    int in_gap;                       /* diff run: 1 reading a gap, 0 a value byte */
+    size_t cur, wlen;                 /* wbuf: [0,cur) final, [cur,wlen) old bytes to patch */
+    z_stream z;
+    int z_active;
+    size_t zmem_used;
+    union { uint64_t align; unsigned char b[FOTA_DELTA_ZMEM]; } zmem;
+    uint8_t out[FOTA_DELTA_CHUNK];    /* inflated bytes */
+    uint8_t wbuf[FOTA_DELTA_CHUNK];   /* new bytes on their way out */
+    mbedtls_sha256_context sha;
+} fota_delta_applier;
+
+/* No allocation at all: everything lives in *a. */
+int fota_delta_apply_init(fota_delta_applier *a, const fota_delta_io *io);
+/* Feeds n more delta bytes. Bytes after the end of the delta are an error. */
+int fota_delta_apply_feed(fota_delta_applier *a, const uint8_t *delta, size_t n);
+/* 0 when the delta was complete and the result matches the header's size and
+ * SHA-256; then *new_size and sha256 (both may be NULL) describe it.
+ * A delta cut short is FOTA_DELTA_E_TRUNCATED. */
+int fota_delta_apply_finish(fota_delta_applier *a, uint64_t *new_size, uint8_t sha256[32]);
+void fota_delta_apply_free(fota_delta_applier *a);
+
+/* ---- generator (host side; needs libdivsufsort) ----
+ * Builds a delta turning old into new: suffix-array matching with
+ * approximate extension (bsdiff-class), one zlib stream. *out is
+ * malloc()ed, free() it. Sizes above FOTA_DELTA_MAX_IMAGE: FOTA_ERR_RANGE.
+ * Memory: about 5 x old + new + the delta. Built unless
+ * FOTA_DELTA_NO_GENERATOR is defined (a device needs only the applier). */
+int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
+                      size_t new_len, uint8_t **out, size_t *out_len);
+/* The same on files through port.h; out_path is removed again on failure. */
+int fota_delta_create_file(const char *old_path, const char *new_path, const char *out_path,
+                           uint64_t *out_len);
+/* Applies a delta file to an old file, writing new_path through port.h
+ * (removed again on failure). sha256 may be NULL. */
+int fota_delta_apply_file(const char *old_path, const char *delta_path, const char *new_path,
+                          uint64_t *new_size, uint8_t sha256[32]);
+
+#endif

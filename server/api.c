@@ -1,0 +1,593 @@
+/* The IoT-platform API: GET /api/site/firmware_upgrade?project_key=&
+ * firmware_name=&version=CORE.x.z&imei= answers with the package (200, or
+ * 206 for "Range: bytes=N-") or {"code":N,"msg":"..."} with a status >= 300.
+ *
+ * Concurrency: libmicrohttpd runs a pool of `threads` epoll threads; they
+ * share one SQLite connection and the in-memory log queue under s->lock.
+ * The work inside the lock is a handful of indexed lookups (microseconds),
+ * and one lock makes "count today's requests, then ban on the 7th" atomic
+ * per device. Log rows are queued and written in batches by the flusher
+ * thread (one transaction every flush_ms), so a check costs no disk write
+ * and the admin CLI still finds the write lock free most of the time.
+ * Package bytes are sent from the file (sendfile) outside the lock. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "fota_err.h"
+#include "srv.h"
+
+#define API_PATH "/api/site/firmware_upgrade"
+#define MAX_ARGS 16
+#define CONN_MEMORY (16 * 1024)   /* request line + headers per connection */
+
+/* ---------------------------------------------------------------- */
+/* responses                                                         */
+
+static int status_of(int code, int malformed)
+{
+    if (malformed) return MHD_HTTP_BAD_REQUEST;
+    switch (code) {
+    case SRV_INVALID_DEVICE:
+    case SRV_NO_PERMISSION:
+    case SRV_VERSION_NOT_ALLOWED:
+    case SRV_LOOP: return MHD_HTTP_FORBIDDEN;
+    case SRV_INVALID_PROJECT:
+    case SRV_INVALID_FIRMWARE:
+    case SRV_LATEST: return MHD_HTTP_NOT_FOUND;
+    case SRV_WAIT: return MHD_HTTP_SERVICE_UNAVAILABLE;
+    case SRV_BASE_MISSING: return MHD_HTTP_CONFLICT;
+    default: return MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, int status, int code, const char *msg)
+{
+    char body[64 + 2 * SRV_MSG_MAX];
+    size_t o = (size_t)snprintf(body, sizeof body, "{\"code\":%d,\"msg\":\"", code);
+    /* Messages are ours or built from validated input; escape anyway. */
+    for (const char *p = msg; *p && o + 8 < sizeof body; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '"' || ch == '\\') {
+            body[o++] = '\\';
+            body[o++] = (char)ch;
+        } else if (ch < 0x20 || ch >= 0x7f) {
+            body[o++] = '?';
+        } else {
+            body[o++] = (char)ch;
+        }
+    }
+    o += (size_t)snprintf(body + o, sizeof body - o, "\"}");
+    struct MHD_Response *r = MHD_create_response_from_buffer(o, body, MHD_RESPMEM_MUST_COPY);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (code == SRV_WAIT) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "30");
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* ---------------------------------------------------------------- */
+/* parameters                                                        */
+
+enum { P_KEY, P_FW, P_VER, P_IMEI, P__N };
+static const char *const param_names[P__N] = { "project_key", "firmware_name", "version", "imei" };
+
+typedef struct args {
+    const char *v[P__N];
+    size_t n[P__N];
+    int bad[P__N];
+    int count;
+} args;
+
+static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                               const char *value, size_t value_size)
+{
+    (void)kind;
+    args *a = cls;
+    if (++a->count > MAX_ARGS) return MHD_NO;
+    for (int i = 0; i < P__N; i++) {
+        if (key_size == strlen(param_names[i]) && memcmp(key, param_names[i], key_size) == 0) {
+            /* A repeated parameter, or a "%00" decoding to a NUL the C
+             * string would hide, makes that parameter invalid. */
+            if (a->v[i] || (value && strlen(value) != value_size)) a->bad[i] = 1;
+            a->v[i] = value ? value : "";
+            a->n[i] = value ? value_size : 0;
+        }
+    }
+    return MHD_YES;
+}
+
+/* ---------------------------------------------------------------- */
+/* the decision                                                      */
+
+typedef struct answer {
+    int code, status;
+    char msg[SRV_MSG_MAX];
+    srv_pkg pkg;
+    int fd;                       /* the package, open, when code == 0 */
+} answer;
+
+/* Fills the answer; returns 0 so that decide() can end with `return set(...)`. */
+static int set(answer *a, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int set(answer *a, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    a->code = code;
+    a->status = status_of(code, 0);
+    vsnprintf(a->msg, sizeof a->msg, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+static int step_row(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Everything under s->lock. in: validated parameters. */
+static int decide(srv_server *s, const char *key, const char *fwname, const char *ver,
+                   const char *imei, int ranged, answer *a, srv_log_row *row)
+{
+    srv_db *d = &s->db;
+    sqlite3_stmt *st;
+    int64_t now = srv_now_ms();
+    int64_t project_id = 0;
+    char owner[SRV_OWNER_MAX + 1] = "";
+    int r;
+
+    /* project */
+    st = d->st[ST_PROJECT_BY_KEY];
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    r = step_row(st);
+    if (r == 1) {
+        project_id = sqlite3_column_int64(st, 0);
+        const char *o = (const char *)sqlite3_column_text(st, 1);
+        if (o && strlen(o) <= SRV_OWNER_MAX) memcpy(owner, o, strlen(o) + 1);
+    }
+    sqlite3_reset(st);
+    if (r < 0) return set(a, SRV_INTERNAL, "database error");
+    if (r == 0) return set(a, SRV_INVALID_PROJECT, "invalid project: unknown project_key");
+
+    if (!srv_imei_luhn(imei)) return set(a, SRV_INVALID_DEVICE, "invalid device: IMEI check digit wrong");
+
+    /* device: banned, owner */
+    int known = 0, banned = 0;
+    int64_t since = srv_day_start(now);
+    char dev_owner[SRV_OWNER_MAX + 1] = "";
+    st = d->st[ST_DEVICE_GET];
+    sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
+    r = step_row(st);
+    if (r == 1) {
+        known = 1;
+        const char *o = (const char *)sqlite3_column_text(st, 0);
+        if (o && strlen(o) <= SRV_OWNER_MAX) memcpy(dev_owner, o, strlen(o) + 1);
+        banned = sqlite3_column_int(st, 1);
+        int64_t cs = sqlite3_column_int64(st, 2);   /* unbanned at: count from there */
+        if (cs > since) since = cs;
+    }
+    sqlite3_reset(st);
+    if (r < 0) return set(a, SRV_INTERNAL, "database error");
+    if (!known) {
+        /* First contact: registered (batched with the log row) to this
+         * project's owner. */
+        row->new_device = 1;
+        row->project_id = project_id;
+        memcpy(row->owner, owner, sizeof row->owner);
+    }
+    if (banned) return set(a, SRV_LOOP, "loop upgrade: device banned, lift with 'fota-server device unban'");
+    if (dev_owner[0] && owner[0] && strcmp(dev_owner, owner) != 0)
+        return set(a, SRV_NO_PERMISSION, "no permission: device belongs to another owner");
+
+    /* loop upgrade: the 7th counted request today bans the device */
+    int64_t n = 0;
+    if (!ranged) {
+        if (db_log_count(d, imei, since, &n)) return set(a, SRV_INTERNAL, "database error");
+        if (n >= SRV_LOOP_LIMIT) {
+            st = d->st[ST_DEVICE_BAN];
+            sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 2, project_id);
+            if (owner[0]) sqlite3_bind_text(st, 3, owner, -1, SQLITE_STATIC);
+            else sqlite3_bind_null(st, 3);
+            sqlite3_bind_int64(st, 4, now);
+            r = step_row(st);
+            sqlite3_reset(st);
+            if (r < 0) return set(a, SRV_INTERNAL, "database error");
+            return set(a, SRV_LOOP, "loop upgrade: more than %d requests today, device banned",
+                       SRV_LOOP_LIMIT);
+        }
+    }
+
+    /* firmware name */
+    st = d->st[ST_FW_NAME_EXISTS];
+    sqlite3_bind_int64(st, 1, project_id);
+    sqlite3_bind_text(st, 2, fwname, -1, SQLITE_STATIC);
+    r = step_row(st);
+    sqlite3_reset(st);
+    if (r < 0) return set(a, SRV_INTERNAL, "database error");
+    if (r == 0) return set(a, SRV_INVALID_FIRMWARE, "invalid firmware: unknown firmware_name for this project");
+
+    /* upgrade configuration */
+    int64_t cfg_id = 0, fw_id = 0;
+    int all_devices = 0, any_from = 0, enabled = 0;
+    uint32_t target_core = 0;
+    char target_script[SRV_VER_MAX] = "";
+    st = d->st[ST_CONFIG_GET];
+    sqlite3_bind_int64(st, 1, project_id);
+    sqlite3_bind_text(st, 2, fwname, -1, SQLITE_STATIC);
+    r = step_row(st);
+    if (r == 1) {
+        cfg_id = sqlite3_column_int64(st, 0);
+        fw_id = sqlite3_column_int64(st, 1);
+        all_devices = sqlite3_column_int(st, 2);
+        any_from = sqlite3_column_int(st, 3);
+        enabled = sqlite3_column_int(st, 4);
+        target_core = (uint32_t)sqlite3_column_int64(st, 5);
+        const char *sv = (const char *)sqlite3_column_text(st, 6);
+        if (sv && strlen(sv) < sizeof target_script) memcpy(target_script, sv, strlen(sv) + 1);
+    }
+    sqlite3_reset(st);
+    if (r < 0) return set(a, SRV_INTERNAL, "database error");
+    if (r == 0) return set(a, SRV_LATEST, "already latest: no upgrade configured");
+    if (!enabled) return set(a, SRV_LATEST, "already latest: upgrade disabled");
+    if (!all_devices) {
+        st = d->st[ST_CONFIG_IMEI];
+        sqlite3_bind_int64(st, 1, cfg_id);
+        sqlite3_bind_text(st, 2, imei, -1, SQLITE_STATIC);
+        r = step_row(st);
+        sqlite3_reset(st);
+        if (r < 0) return set(a, SRV_INTERNAL, "database error");
+        if (r == 0) return set(a, SRV_LATEST, "already latest: device not in the upgrade list");
+    }
+
+    /* newer? The platform compares CORE.x.z (y is not sent). */
+    char target[3 * SRV_VER_MAX];
+    const char *dot1 = strchr(target_script, '.');
+    const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+    if (!dot2) return set(a, SRV_INTERNAL, "bad stored script version");
+    snprintf(target, sizeof target, "%lu.%.*s.%s", (unsigned long)target_core,
+             (int)(dot1 - target_script), target_script, dot2 + 1);
+    int cmp = 0;
+    if (fota_pkg_version_compare(target, ver, &cmp) != 0) return set(a, SRV_INTERNAL, "bad version");
+    if (cmp <= 0) return set(a, SRV_LATEST, "already latest: %s is not newer than %s", target, ver);
+    if (!any_from) {
+        st = d->st[ST_CONFIG_FROM];
+        sqlite3_bind_int64(st, 1, cfg_id);
+        sqlite3_bind_text(st, 2, ver, -1, SQLITE_STATIC);
+        r = step_row(st);
+        sqlite3_reset(st);
+        if (r < 0) return set(a, SRV_INTERNAL, "database error");
+        if (r == 0) return set(a, SRV_VERSION_NOT_ALLOWED, "upgrade from %s not allowed", ver);
+    }
+
+    /* the package for the device's base core */
+    uint32_t base = (uint32_t)strtoul(ver, NULL, 10);   /* validated: <= 9 digits */
+    srv_firmware fw;
+    char base_image[SRV_PATH_MAX];
+    if (db_firmware_get(d, fw_id, &fw) ||
+        db_base_image(d, fw.project_id, fw.bsp, base, base_image, sizeof base_image))
+        return set(a, SRV_INTERNAL, "database error");
+    switch (builder_get(&s->builder, &fw, base, base_image, &a->pkg)) {
+    case PKG_READY:
+        a->fd = open(a->pkg.path, O_RDONLY | O_CLOEXEC);
+        struct stat sb;
+        if (a->fd < 0 || fstat(a->fd, &sb) != 0 || (uint64_t)sb.st_size != a->pkg.size) {
+            /* Removed or replaced behind our back: build it again. */
+            if (a->fd >= 0) close(a->fd);
+            a->fd = -1;
+            builder_forget(&s->builder, fw.id, base);
+            return set(a, SRV_WAIT, "please wait: package being generated");
+        }
+        a->code = SRV_OK;
+        a->status = MHD_HTTP_OK;
+        snprintf(a->msg, sizeof a->msg, "package %s from V%lu, %" PRIu64 " bytes", target,
+                 (unsigned long)base, a->pkg.size);
+        return 0;
+    case PKG_BUILDING: return set(a, SRV_WAIT, "please wait: package for V%lu being generated",
+                                  (unsigned long)base);
+    case PKG_BASE_MISSING: return set(a, SRV_BASE_MISSING, "%s", a->pkg.why);
+    default: return set(a, SRV_INTERNAL, "%s", a->pkg.why);
+    }
+}
+
+/* "bytes=N-" or "bytes=N-M"; anything else is ignored as RFC 7233 allows. */
+static int parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to)
+{
+    if (!h || strncmp(h, "bytes=", 6) != 0) return 0;
+    const char *p = h + 6;
+    uint64_t a = 0, b = 0;
+    int da = 0, db = 0;
+    while (*p >= '0' && *p <= '9' && da < 19) a = a * 10 + (uint64_t)(*p++ - '0'), da++;
+    if (!da || *p++ != '-') return 0;
+    while (*p >= '0' && *p <= '9' && db < 19) b = b * 10 + (uint64_t)(*p++ - '0'), db++;
+    if (*p) return 0;
+    if (!db || b >= size) b = size - 1;
+    if (db && b < a) return 0;
+    *from = a;
+    *to = b;
+    return 1;
+}
+
+static enum MHD_Result send_package(struct MHD_Connection *c, answer *a, int *status_out)
+{
+    uint64_t size = a->pkg.size, from = 0, to = size - 1;
+    const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+    const char *if_range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE);
+    int partial = range && (!if_range || strcmp(if_range, a->pkg.etag) == 0) &&
+                  parse_range(range, size, &from, &to);
+    struct MHD_Response *r;
+    unsigned status;
+    char cr[96];
+    if (partial && from >= size) {
+        close(a->fd);
+        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (!r) return MHD_NO;
+        snprintf(cr, sizeof cr, "bytes */%" PRIu64, size);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+        status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
+    } else {
+        /* MHD owns and closes the fd from here. */
+        r = MHD_create_response_from_fd_at_offset64(to - from + 1, a->fd, from);
+        if (!r) {
+            close(a->fd);
+            return MHD_NO;
+        }
+        status = partial ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK;
+        if (partial) {
+            snprintf(cr, sizeof cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, from, to, size);
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+        }
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, a->pkg.etag);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    a->fd = -1;
+    *status_out = (int)status;
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* The request as logged: only validated parts, so the log stays clean. */
+static void describe_request(srv_log_row *row, const args *ar, const int ok[P__N], const char *range)
+{
+    size_t o = 0;
+    for (int i = 0; i < P__N; i++) {
+        int n = snprintf(row->request + o, sizeof row->request - o, "%s%s=%.*s", i ? "&" : "",
+                         param_names[i], ok[i] ? (int)ar->n[i] : 1, ok[i] ? ar->v[i] : "?");
+        if (n < 0 || (size_t)n >= sizeof row->request - o) return;
+        o += (size_t)n;
+    }
+    if (range) {
+        char safe[32];
+        size_t k = 0;
+        for (const char *p = range; *p && k < sizeof safe - 1; p++)
+            safe[k++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+        safe[k] = '\0';
+        snprintf(row->request + o, sizeof row->request - o, " range=%s", safe);
+    }
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *version, const char *upload_data, size_t *upload_data_size,
+                              void **con_cls)
+{
+    (void)version;
+    (void)upload_data;
+    (void)con_cls;
+    srv_server *s = cls;
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return send_json(c, MHD_HTTP_METHOD_NOT_ALLOWED, 405, "only GET");
+    if (*upload_data_size) /* a GET with a body: refused without reading it */
+        return send_json(c, MHD_HTTP_BAD_REQUEST, 400, "unexpected request body");
+    if (strcmp(url, API_PATH) != 0) return send_json(c, MHD_HTTP_NOT_FOUND, 404, "not found");
+
+    args ar;
+    memset(&ar, 0, sizeof ar);
+    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, collect, &ar);
+    int ok[P__N];
+    ok[P_KEY] = !ar.bad[P_KEY] && srv_is_key(ar.v[P_KEY], ar.n[P_KEY]);
+    ok[P_FW] = !ar.bad[P_FW] && srv_is_name(ar.v[P_FW], ar.n[P_FW]);
+    char ver[SRV_VER_MAX];
+    ok[P_VER] = !ar.bad[P_VER] && srv_version_canon(ar.v[P_VER], ar.n[P_VER], ver);
+    ok[P_IMEI] = !ar.bad[P_IMEI] && srv_is_imei(ar.v[P_IMEI], ar.n[P_IMEI]);
+    const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+
+    srv_log_row row;
+    memset(&row, 0, sizeof row);
+    row.ts_ms = srv_now_ms();
+    if (ok[P_IMEI]) memcpy(row.imei, ar.v[P_IMEI], SRV_IMEI_LEN);
+    describe_request(&row, &ar, ok, range);
+
+    answer a;
+    memset(&a, 0, sizeof a);
+    a.fd = -1;
+    int malformed = 1;
+    if (ar.count > MAX_ARGS) (void)set(&a, SRV_INVALID_PROJECT, "bad request: more than %d parameters", MAX_ARGS);
+    else if (!ok[P_KEY]) set(&a, SRV_INVALID_PROJECT, "bad project_key: once, 1..%d of [A-Za-z0-9_-]", SRV_KEY_MAX);
+    else if (!ok[P_FW]) set(&a, SRV_INVALID_FIRMWARE, "bad firmware_name: once, 1..%d of [A-Za-z0-9._-]", SRV_NAME_MAX);
+    else if (!ok[P_VER]) set(&a, SRV_VERSION_NOT_ALLOWED, "bad version: once, CORE.x.z, digits, at most %d each",
+                             SRV_VER_PART_MAX);
+    else if (!ok[P_IMEI]) set(&a, SRV_INVALID_DEVICE, "bad imei: once, %d digits", SRV_IMEI_LEN);
+    else malformed = 0;
+    if (malformed) {
+        a.status = status_of(a.code, 1);
+        snprintf(row.msg, sizeof row.msg, "%s", a.msg);
+        row.status = a.status;
+        row.code = a.code;
+        pthread_mutex_lock(&s->lock);
+        db_log_queue(&s->db, &row);
+        pthread_mutex_unlock(&s->lock);
+        return send_json(c, a.status, a.code, a.msg);
+    }
+
+    char key[SRV_KEY_MAX + 1], fw[SRV_NAME_MAX + 1];
+    memcpy(key, ar.v[P_KEY], ar.n[P_KEY]);
+    key[ar.n[P_KEY]] = '\0';
+    memcpy(fw, ar.v[P_FW], ar.n[P_FW]);
+    fw[ar.n[P_FW]] = '\0';
+
+    pthread_mutex_lock(&s->lock);
+    decide(s, key, fw, ver, row.imei, range != NULL, &a, &row);
+    row.code = a.code;
+    row.status = a.status;
+    /* Resumes and "please wait" retries are one upgrade, not a loop. */
+    row.counted = !range && a.code != SRV_WAIT;
+    snprintf(row.msg, sizeof row.msg, "%s", a.msg);
+    int queued = db_log_queue(&s->db, &row);
+    pthread_mutex_unlock(&s->lock);
+    (void)queued;
+
+    if (a.code != SRV_OK) return send_json(c, a.status, a.code, a.msg);
+    int status = 0;
+    return send_package(c, &a, &status);
+}
+
+/* ---------------------------------------------------------------- */
+/* life cycle                                                        */
+
+static void *flusher(void *arg)
+{
+    srv_server *s = arg;
+    pthread_mutex_lock(&s->flush_lock);
+    while (!s->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += s->flush_ms / 1000;
+        until.tv_nsec += (long)(s->flush_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->flush_wake, &s->flush_lock, &until);
+        if (s->stopping) break;
+        pthread_mutex_unlock(&s->flush_lock);
+        pthread_mutex_lock(&s->lock);
+        db_log_flush(&s->db);
+        pthread_mutex_unlock(&s->lock);
+        pthread_mutex_lock(&s->flush_lock);
+    }
+    pthread_mutex_unlock(&s->flush_lock);
+    return NULL;
+}
+
+static int parse_listen(const char *listen, struct sockaddr_in *sa)
+{
+    char host[64];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || (size_t)(colon - listen) >= sizeof host) return -1;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || port > 65535) return -1;
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    if (strcmp(host, "localhost") == 0) strcpy(host, "127.0.0.1");
+    return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+static int write_port_file(const char *path, unsigned port)
+{
+    char tmp[SRV_PATH_MAX + 8];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return -1;
+    FILE *f = fopen(tmp, "w");
+    if (!f) return -1;
+    fprintf(f, "%u\n", port);
+    if (fclose(f) != 0) return -1;
+    return rename(tmp, path);
+}
+
+int srv_start(srv_server *s, const srv_serve_opts *o)
+{
+    memset(s, 0, sizeof *s);
+    struct sockaddr_in sa;
+    if (parse_listen(o->listen, &sa)) {
+        fprintf(stderr, "fota-server: --listen wants IPV4:PORT, got '%s'\n", o->listen);
+        return -1;
+    }
+    s->flush_ms = o->flush_ms ? o->flush_ms : 100;
+    s->threads = o->threads ? o->threads : 2;
+    if (db_open(&s->db, o->db_path, o->data_dir, 1)) return -1;
+    if (builder_init(&s->builder, s->db.data_dir, o->key_path, o->max_size, o->build_delay_ms)) {
+        db_close(&s->db);
+        return -1;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->flush_lock, NULL);
+    pthread_cond_init(&s->flush_wake, NULL);
+    if (builder_start(&s->builder) || pthread_create(&s->flusher, NULL, flusher, s)) {
+        fprintf(stderr, "fota-server: cannot start threads\n");
+        s->stopping = 1;
+        builder_stop(&s->builder);
+        db_close(&s->db);
+        return -1;
+    }
+    s->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC, 0, NULL, NULL,
+        handle, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
+        MHD_OPTION_END);
+    if (!s->mhd) {
+        fprintf(stderr, "fota-server: cannot listen on %s\n", o->listen);
+        srv_stop(s);
+        return -1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned port = info ? info->port : ntohs(sa.sin_port);
+    char host[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &sa.sin_addr, host, sizeof host);
+    printf("fota-server: listening on http://%s:%u%s (data %s, deltas: %s)\n", host, port, API_PATH,
+           s->db.data_dir, srv_delta_available() ? "yes" : "no");
+    fflush(stdout);
+    if (o->port_file && write_port_file(o->port_file, port)) {
+        fprintf(stderr, "fota-server: cannot write %s\n", o->port_file);
+        srv_stop(s);
+        return -1;
+    }
+    return 0;
+}
+
+void srv_stop(srv_server *s)
+{
+    if (s->mhd) {
+        /* Stop accepting, then let the running requests finish: each has
+         * queued its log row before its response. */
+        MHD_quiesce_daemon(s->mhd);
+        MHD_stop_daemon(s->mhd);
+        s->mhd = NULL;
+    }
+    pthread_mutex_lock(&s->flush_lock);
+    s->stopping = 1;
+    pthread_cond_broadcast(&s->flush_wake);
+    pthread_mutex_unlock(&s->flush_lock);
+    pthread_join(s->flusher, NULL);
+    builder_stop(&s->builder);
+    pthread_mutex_lock(&s->lock);
+    int rc = db_log_flush(&s->db);
+    pthread_mutex_unlock(&s->lock);
+    if (rc) fprintf(stderr, "fota-server: %zu log rows could not be written\n", s->db.queued);
+    db_close(&s->db);
+    pthread_cond_destroy(&s->flush_wake);
+    pthread_mutex_destroy(&s->flush_lock);
+    pthread_mutex_destroy(&s->lock);
+}

@@ -1,0 +1,258 @@
+/* fota-server: command line. `serve` runs the HTTP API; the other commands
+ * administer the same database. Exit codes: 0 ok, 2 usage or refused
+ * input, 3 I/O or database error. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "admin.h"
+
+static const char *const usage_main =
+    "usage: fota-server COMMAND [options]   (every command takes --db FILE, default ./fota.db)\n"
+    "\n"
+    "  serve                   run the upgrade API (GET /api/site/firmware_upgrade)\n"
+    "  project add|list        projects: name (LuatOS PROJECT), product key, owner\n"
+    "  firmware add|list       firmware releases: core image + scripts, versions\n"
+    "  config set|show         what a firmware name upgrades to, for whom, from which versions\n"
+    "  device add|ban|unban    devices: owner, loop-upgrade ban\n"
+    "  log                     a device's requests and answers\n"
+    "\n"
+    "fota-server COMMAND [SUB] --help shows the options. See docs/server.md.\n";
+
+typedef struct cmd {
+    const char *name, *sub;
+    const char *const *opts;   /* allowed options, each takes a value */
+    const char *usage;
+} cmd;
+
+static const char *const o_serve[] = { "--db", "--data", "--listen", "--key", "--threads", "--max-size",
+                                        "--port-file", "--log-flush-ms", "--build-delay-ms", "--lifetime",
+                                        NULL };
+static const char *const o_project_add[] = { "--db", "--data", "--name", "--key", "--owner", NULL };
+static const char *const o_list[] = { "--db", "--data", "--project", NULL };
+static const char *const o_fw_add[] = { "--db", "--data", "--project", "--bsp", "--core-version", "--core",
+                                        "--script", "--version", "--key", NULL };
+static const char *const o_config_set[] = { "--db", "--data", "--project", "--firmware", "--version",
+                                            "--core-version", "--imeis", "--from", "--enabled", NULL };
+static const char *const o_device[] = { "--db", "--data", "--imei", "--project", "--owner", NULL };
+static const char *const o_device_imei[] = { "--db", "--data", "--imei", NULL };
+static const char *const o_log[] = { "--db", "--data", "--imei", "--date", NULL };
+
+static const cmd cmds[] = {
+    { "serve", NULL, o_serve,
+      "usage: fota-server serve --db FILE --listen IP:PORT [--data DIR] [--key key.pem]\n"
+      "                         [--threads N] [--max-size BYTES] [--port-file FILE]\n"
+      "                         [--log-flush-ms MS] [--lifetime S] [--build-delay-ms MS]\n"
+      "\n"
+      "  --listen IP:PORT     IPv4 address and port; port 0 picks a free one (printed, and\n"
+      "                       written to --port-file)\n"
+      "  --data DIR           image files and the package cache (default: stored in the\n"
+      "                       database, else FILE.d)\n"
+      "  --key FILE           sign packages with this P-256 private key (PEM); a firmware\n"
+      "                       added with its own --key uses that one\n"
+      "  --threads N          HTTP worker threads (default 2)\n"
+      "  --max-size BYTES     package size limit (default 491520)\n"
+      "  --log-flush-ms MS    log rows are written in batches this often (default 100)\n"
+      "  --lifetime S         exit by itself after S seconds (tests)\n"
+      "  --build-delay-ms MS  make every package build this much slower (tests of code 43)\n"
+      "SIGTERM or SIGINT: stop accepting, finish running requests, write every log row, exit 0.\n" },
+    { "project", "add", o_project_add,
+      "usage: fota-server project add --name NAME --key PRODUCT_KEY [--owner OWNER]\n"
+      "  NAME is the LuatOS PROJECT ([A-Za-z0-9._-]); PRODUCT_KEY what devices send as\n"
+      "  project_key ([A-Za-z0-9_-], at most 64); OWNER: a device owned by someone else gets 17.\n" },
+    { "project", "list", o_list, "usage: fota-server project list\n" },
+    { "firmware", "add", o_fw_add,
+      "usage: fota-server firmware add --project NAME --bsp BSP --core-version V1104 --core FILE\n"
+      "                                --script DIR_OR_FILE --version X.Y.Z [--key key.pem]\n"
+      "  Stores the core image and the script archive under the data directory. The firmware\n"
+      "  name is NAME_LuatOS-SoC_BSP. Older releases' core images are the bases for deltas.\n" },
+    { "firmware", "list", o_list, "usage: fota-server firmware list [--project NAME]\n" },
+    { "config", "set", o_config_set,
+      "usage: fota-server config set --project NAME --firmware FIRMWARE_NAME [--version X.Y.Z]\n"
+      "                              [--core-version V] [--imeis a,b,...|all] [--from C.x.z,...|any]\n"
+      "                              [--enabled 0|1]\n"
+      "  Target: the release with --version/--core-version, else the newest of that name (set\n"
+      "  again after adding a release). --imeis limits the upgrade to those devices; --from to\n"
+      "  devices reporting those versions (CORE.x.z as sent). Unset options keep their value;\n"
+      "  a new configuration starts as all devices, any version, enabled.\n" },
+    { "config", "show", o_list, "usage: fota-server config show --project NAME\n" },
+    { "device", "add", o_device,
+      "usage: fota-server device add --imei IMEI [--project NAME] [--owner OWNER]\n"
+      "  Registers a device (unknown devices are registered on first request, with the\n"
+      "  project's owner). Owner defaults to the project's.\n" },
+    { "device", "ban", o_device_imei, "usage: fota-server device ban --imei IMEI\n" },
+    { "device", "unban", o_device_imei,
+      "usage: fota-server device unban --imei IMEI\n"
+      "  Lifts a loop-upgrade ban (code 40); the day's request count starts again.\n" },
+    { "log", NULL, o_log,
+      "usage: fota-server log --imei IMEI [--date YYYY-MM-DD]\n"
+      "  One line per request: time, imei, HTTP status, code (0 = package), request, message.\n"
+      "  Rows reach the database within --log-flush-ms of the request.\n" },
+};
+
+#define NCMDS (sizeof cmds / sizeof cmds[0])
+
+static int is_help(const char *a)
+{
+    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "help") == 0;
+}
+
+/* Option value by name, or NULL. */
+static const char *opt(const cmd *c, const char **vals, const char *name)
+{
+    for (int i = 0; c->opts[i]; i++)
+        if (strcmp(c->opts[i], name) == 0) return vals[i];
+    return NULL;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-') return -1;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*end || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+static int serve(const cmd *c, const char **vals)
+{
+    srv_serve_opts o;
+    memset(&o, 0, sizeof o);
+    o.db_path = opt(c, vals, "--db") ? opt(c, vals, "--db") : "fota.db";
+    o.data_dir = opt(c, vals, "--data");
+    o.listen = opt(c, vals, "--listen");
+    o.key_path = opt(c, vals, "--key");
+    o.port_file = opt(c, vals, "--port-file");
+    unsigned long threads = 2, max_size = 0, flush = 100, delay = 0, lifetime = 0;
+    const char *bad = NULL;
+    if (!o.listen) bad = "--listen IP:PORT is required";
+    else if (opt(c, vals, "--threads") && parse_uint(opt(c, vals, "--threads"), 64, &threads)) bad = "--threads: 1..64";
+    else if (opt(c, vals, "--max-size") && parse_uint(opt(c, vals, "--max-size"), 0x7fffffff, &max_size))
+        bad = "--max-size: bytes";
+    else if (opt(c, vals, "--log-flush-ms") && parse_uint(opt(c, vals, "--log-flush-ms"), 3600000, &flush))
+        bad = "--log-flush-ms: 1..3600000";
+    else if (opt(c, vals, "--build-delay-ms") && parse_uint(opt(c, vals, "--build-delay-ms"), 600000, &delay))
+        bad = "--build-delay-ms: 0..600000";
+    else if (opt(c, vals, "--lifetime") && parse_uint(opt(c, vals, "--lifetime"), 86400 * 365, &lifetime))
+        bad = "--lifetime: seconds";
+    if (!bad && (threads == 0 || flush == 0)) bad = "--threads and --log-flush-ms must be positive";
+    if (bad) {
+        fprintf(stderr, "fota-server serve: %s\n%s", bad, c->usage);
+        return EXIT_USAGE_ERR;
+    }
+    o.threads = (unsigned)threads;
+    o.max_size = (uint32_t)max_size;
+    o.flush_ms = (unsigned)flush;
+    o.build_delay_ms = (unsigned)delay;
+
+    /* Signals are taken synchronously by this thread (sigwait): block them
+     * before any thread starts so that none of them receives one. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    /* A shell starts background jobs with SIGINT ignored; an ignored signal
+     * never reaches sigwait, and SIGINT must stop the server cleanly. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    srv_server *s = calloc(1, sizeof *s);
+    if (!s) return EXIT_IO_ERR;
+    if (srv_start(s, &o)) {
+        free(s);
+        return EXIT_IO_ERR;
+    }
+    int sig = 0;
+    if (lifetime) {
+        struct timespec ts = { (time_t)lifetime, 0 };
+        sig = sigtimedwait(&set, NULL, &ts);
+    } else {
+        sigwait(&set, &sig);
+    }
+    fprintf(stderr, "fota-server: %s, stopping\n", sig > 0 ? "signal" : "lifetime over");
+    srv_stop(s);
+    free(s);
+    fprintf(stderr, "fota-server: stopped\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || is_help(argv[1])) {
+        fputs(usage_main, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE_ERR : 0;
+    }
+    const cmd *c = NULL;
+    int first = 2;
+    for (size_t i = 0; i < NCMDS && !c; i++) {
+        if (strcmp(cmds[i].name, argv[1]) != 0) continue;
+        if (!cmds[i].sub) c = &cmds[i];
+        else if (argc > 2 && strcmp(cmds[i].sub, argv[2]) == 0) {
+            c = &cmds[i];
+            first = 3;
+        }
+    }
+    if (!c) {
+        int known = 0;
+        for (size_t i = 0; i < NCMDS; i++) {
+            if (strcmp(cmds[i].name, argv[1]) == 0) {
+                if (!known) printf("subcommands of %s:\n", argv[1]);
+                known = 1;
+                fputs(cmds[i].usage, stdout);
+            }
+        }
+        if (known) return argc > 2 && is_help(argv[2]) ? 0 : EXIT_USAGE_ERR;
+        fprintf(stderr, "fota-server: unknown command '%s'\n%s", argv[1], usage_main);
+        return EXIT_USAGE_ERR;
+    }
+    const char *vals[16] = { 0 };
+    for (int i = first; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(c->usage, stdout);
+            return 0;
+        }
+        int k = -1;
+        for (int j = 0; c->opts[j]; j++)
+            if (strcmp(c->opts[j], argv[i]) == 0) k = j;
+        if (k < 0 || i + 1 >= argc) {
+            fprintf(stderr, "fota-server: %s '%s'\n%s", k < 0 ? "unknown option" : "missing value for",
+                    argv[i], c->usage);
+            return EXIT_USAGE_ERR;
+        }
+        vals[k] = argv[++i];
+    }
+    if (!strcmp(c->name, "serve")) return serve(c, vals);
+
+    const char *db_path = opt(c, vals, "--db") ? opt(c, vals, "--db") : "fota.db";
+    srv_db d;
+    if (db_open(&d, db_path, opt(c, vals, "--data"), 0)) return EXIT_IO_ERR;
+    int rc;
+    const char *sub = c->sub ? c->sub : "";
+    if (!strcmp(c->name, "project"))
+        rc = !strcmp(sub, "add") ? cmd_project_add(&d, opt(c, vals, "--name"), opt(c, vals, "--key"),
+                                                   opt(c, vals, "--owner"))
+                                 : cmd_project_list(&d);
+    else if (!strcmp(c->name, "firmware"))
+        rc = !strcmp(sub, "add")
+                 ? cmd_firmware_add(&d, opt(c, vals, "--project"), opt(c, vals, "--bsp"),
+                                    opt(c, vals, "--core-version"), opt(c, vals, "--core"),
+                                    opt(c, vals, "--script"), opt(c, vals, "--version"), opt(c, vals, "--key"))
+                 : cmd_firmware_list(&d, opt(c, vals, "--project"));
+    else if (!strcmp(c->name, "config"))
+        rc = !strcmp(sub, "set")
+                 ? cmd_config_set(&d, opt(c, vals, "--project"), opt(c, vals, "--firmware"),
+                                  opt(c, vals, "--version"), opt(c, vals, "--core-version"),
+                                  opt(c, vals, "--imeis"), opt(c, vals, "--from"), opt(c, vals, "--enabled"))
+                 : cmd_config_show(&d, opt(c, vals, "--project"));
+    else if (!strcmp(c->name, "device"))
+        rc = cmd_device(&d, sub, opt(c, vals, "--imei"), opt(c, vals, "--project"), opt(c, vals, "--owner"));
+    else
+        rc = cmd_log(&d, opt(c, vals, "--imei"), opt(c, vals, "--date"));
+    db_close(&d);
+    return rc;
+}

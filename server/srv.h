@@ -1,0 +1,207 @@
+/* fota-server: the upgrade server (self-built mode + the IoT-platform API).
+ * See docs/server.md. Everything lives in caller-owned structs; the only
+ * process-wide state is the signal flag in main.c. */
+#ifndef FOTA_SRV_H
+#define FOTA_SRV_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "pkg.h"
+
+/* ---- input bounds (everything from the network is checked against these) ---- */
+#define SRV_KEY_MAX 64          /* product key: [A-Za-z0-9_-] */
+#define SRV_NAME_MAX FOTA_PKG_MAX_STR /* project / firmware / bsp: [A-Za-z0-9._-] */
+#define SRV_OWNER_MAX 64
+#define SRV_IMEI_LEN 15         /* exactly 15 digits, Luhn-valid */
+#define SRV_VER_MAX 32          /* "x.y.z" */
+#define SRV_VER_PART_MAX 9      /* digits per part of a version from the network */
+#define SRV_URL_MAX 1024        /* path + query */
+#define SRV_MSG_MAX 160
+#define SRV_REQ_MAX 400         /* the request as logged */
+#define SRV_PATH_MAX 1024
+#define SRV_MAX_LIST 10000      /* IMEIs or from-versions in one config */
+#define SRV_LOOP_LIMIT 6        /* more requests than this a day = loop upgrade */
+#define SRV_KEY_PEM_MAX 16384
+
+/* Platform answer codes (lib/fotaflow.lua PLATFORM_CODES). 0 = a package. */
+enum srv_code {
+    SRV_OK = 0,
+    SRV_INVALID_DEVICE = 3,
+    SRV_NO_PERMISSION = 17,
+    SRV_VERSION_NOT_ALLOWED = 21,
+    SRV_INVALID_PROJECT = 25,
+    SRV_INVALID_FIRMWARE = 26,
+    SRV_LATEST = 27,
+    SRV_LOOP = 40,
+    SRV_WAIT = 43,
+    SRV_BASE_MISSING = 44,
+    SRV_INTERNAL = 500          /* ours, not the platform's: the server failed */
+};
+
+/* ---- validation (validate.c) ---- */
+int srv_is_key(const char *s, size_t n);          /* product key */
+int srv_is_name(const char *s, size_t n);         /* project/firmware/bsp */
+int srv_is_owner(const char *s, size_t n);
+int srv_is_imei(const char *s, size_t n);         /* 15 digits (charset + length) */
+int srv_imei_luhn(const char *imei);              /* 1 when the check digit is right */
+/* "x.y.z", each part 1..SRV_VER_PART_MAX digits; writes the canonical form
+ * (leading zeros dropped) into out (SRV_VER_MAX). 1 ok, 0 bad. */
+int srv_version_canon(const char *s, size_t n, char *out);
+
+/* ---- the store (db.c) ---- */
+typedef struct srv_firmware {
+    int64_t id;
+    int64_t project_id;
+    char project[SRV_NAME_MAX + 1];
+    char name[SRV_NAME_MAX + 1];
+    char bsp[SRV_NAME_MAX + 1];
+    uint32_t core_version;
+    char script_version[SRV_VER_MAX];
+    char core_path[SRV_PATH_MAX];
+    char script_path[SRV_PATH_MAX];
+    char key_path[SRV_PATH_MAX];  /* "" = the server's key */
+} srv_firmware;
+
+/* A log row, queued in memory and written in batches (see db_log_*). */
+typedef struct srv_log_row {
+    int64_t ts_ms;
+    char imei[SRV_IMEI_LEN + 1];
+    int status;                   /* HTTP status */
+    int code;                     /* srv_code */
+    int counted;                  /* counts toward the loop limit */
+    int new_device;               /* register the device (project_id, owner) */
+    int64_t project_id;
+    char owner[SRV_OWNER_MAX + 1];
+    char request[SRV_REQ_MAX];
+    char msg[SRV_MSG_MAX];
+} srv_log_row;
+
+#define SRV_LOG_QUEUE 2048        /* rows held before a forced flush */
+
+enum srv_stmt {
+    ST_PROJECT_BY_KEY, ST_DEVICE_GET, ST_DEVICE_BAN, ST_LOG_COUNT, ST_FW_NAME_EXISTS,
+    ST_CONFIG_GET, ST_CONFIG_IMEI, ST_CONFIG_FROM, ST_FW_GET, ST_BASE_IMAGE, ST_LOG_INSERT,
+    ST_DEVICE_AUTOADD, ST__COUNT
+};
+
+typedef struct srv_db {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST__COUNT];
+    char data_dir[SRV_PATH_MAX];
+    /* queued log rows (owned by the db; the caller holds the server's lock) */
+    srv_log_row *queue;
+    size_t queued;
+    /* queued rows chained per IMEI hash, so a day count does not scan them all */
+    int32_t *qhead;               /* SRV_LOG_BUCKETS chain heads, -1 = empty */
+    int32_t *qnext;               /* per queued row */
+} srv_db;
+
+#define SRV_LOG_BUCKETS 4096
+
+/* Opens (creating when missing) the database; data_dir NULL = the stored
+ * one, or FILE.d for a new database. serving = prepare the hot statements
+ * and allocate the log queue. Errors are printed to stderr. */
+int db_open(srv_db *d, const char *path, const char *data_dir, int serving);
+void db_close(srv_db *d);
+int db_exec(srv_db *d, const char *sql);
+/* Queue a log row; flushes when the queue is full. */
+int db_log_queue(srv_db *d, const srv_log_row *row);
+/* Write every queued row in one transaction. */
+int db_log_flush(srv_db *d);
+/* Rows of the loop count for imei since ts_ms: stored + queued. */
+int db_log_count(srv_db *d, const char *imei, int64_t since_ms, int64_t *out);
+int db_firmware_get(srv_db *d, int64_t id, srv_firmware *fw);
+/* Path of a stored core image of that version for the project/bsp, or "". */
+int db_base_image(srv_db *d, int64_t project_id, const char *bsp, uint32_t core, char *path,
+                  size_t cap);
+
+/* ---- package building (build.c) ---- */
+/* Whether this build can make core deltas (lua_fota/delta.h wired in). */
+int srv_delta_available(void);
+/* Writes the delta from base to target image into out_path. */
+int srv_delta_make(const char *base_path, const char *target_path, const char *out_path);
+
+enum srv_pkg_state { PKG_READY, PKG_BUILDING, PKG_BASE_MISSING, PKG_FAILED };
+
+typedef struct srv_pkg {
+    char path[SRV_PATH_MAX];
+    uint64_t size;
+    char etag[40];                /* "\"<32 hex>\"" from the package hash */
+    char why[SRV_MSG_MAX];        /* for PKG_FAILED / PKG_BASE_MISSING */
+} srv_pkg;
+
+#define SRV_CACHE_SLOTS 256       /* remembered package states */
+#define SRV_JOB_QUEUE 16
+
+typedef struct srv_cache_slot {
+    int used;
+    int64_t fw_id;
+    uint32_t base;
+    int state;                    /* enum srv_pkg_state */
+    int64_t when_ms;              /* last use; failures expire */
+    srv_pkg pkg;
+} srv_cache_slot;
+
+typedef struct srv_builder {
+    pthread_mutex_t lock;         /* slots and jobs; never held while building */
+    pthread_cond_t wake;
+    pthread_t thread;
+    int running, stop;
+    srv_cache_slot slots[SRV_CACHE_SLOTS];
+    struct { srv_firmware fw; uint32_t base; char base_image[SRV_PATH_MAX]; } jobs[SRV_JOB_QUEUE];
+    size_t njobs;
+    char cache_dir[SRV_PATH_MAX];
+    char *key_pem;                /* the server's signing key, or NULL */
+    char key_id[17];              /* in cache file names: packages per key */
+    uint32_t max_size;
+    unsigned delay_ms;            /* test knob: a slow build, for code 43 */
+} srv_builder;
+
+int builder_init(srv_builder *b, const char *data_dir, const char *key_path, uint32_t max_size,
+                 unsigned delay_ms);
+int builder_start(srv_builder *b);  /* the background thread */
+void builder_stop(srv_builder *b);  /* finishes the running build, drops queued ones */
+/* The package of firmware fw for devices on core `base`: PKG_READY (pkg
+ * filled), PKG_BUILDING (started now or already running: answer 43),
+ * PKG_BASE_MISSING (44), PKG_FAILED (pkg->why). base_image is the stored
+ * image of the base core, or "". */
+int builder_get(srv_builder *b, const srv_firmware *fw, uint32_t base, const char *base_image,
+                srv_pkg *pkg);
+/* Drops a remembered package (its file went missing). */
+void builder_forget(srv_builder *b, int64_t fw_id, uint32_t base);
+/* Reads a PEM key file (bounded) into a new buffer. */
+int srv_read_key(const char *path, char **pem_out);
+
+/* ---- the HTTP side (api.c) ---- */
+typedef struct srv_server {
+    pthread_mutex_t lock;         /* the SQLite connection and the log queue */
+    srv_db db;
+    srv_builder builder;
+    struct MHD_Daemon *mhd;
+    pthread_t flusher;
+    pthread_mutex_t flush_lock;
+    pthread_cond_t flush_wake;
+    int stopping;
+    unsigned flush_ms;
+    unsigned threads;
+} srv_server;
+
+typedef struct srv_serve_opts {
+    const char *db_path, *data_dir, *listen, *key_path, *port_file;
+    unsigned threads, flush_ms, build_delay_ms;
+    uint32_t max_size;
+} srv_serve_opts;
+
+int srv_start(srv_server *s, const srv_serve_opts *o);
+/* Stops accepting, waits for running requests, flushes the log, closes. */
+void srv_stop(srv_server *s);
+
+/* Start of the local day containing ts_ms, in ms. */
+int64_t srv_day_start(int64_t ts_ms);
+int64_t srv_now_ms(void);
+
+#endif

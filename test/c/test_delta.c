@@ -1,0 +1,406 @@
+/* Delta engine: generator/applier round trips, chunking, and refusal of
+ * truncated, corrupt, wrong-base and out-of-bounds deltas. Hostile deltas
+ * are written by hand here (header + zlib of hand-made commands), following
+ * docs/delta-format.md. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/sha256.h>
+#include <zlib.h>
+
+#include "ctest_util.h"
+#include "delta.h"
+#include "fota_err.h"
+
+static void fill(uint8_t *p, size_t n, uint32_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        p[i] = (uint8_t)(seed >> 16);
+    }
+}
+
+static void sha(const uint8_t *p, size_t n, uint8_t out[32])
+{
+    mbedtls_sha256_ret(p, n, out, 0);
+}
+
+/* ---- callbacks over memory, recording what the applier asked for ---- */
+
+typedef struct {
+    const uint8_t *old;
+    size_t old_len;
+    uint8_t *out;
+    size_t out_len, out_cap;
+    size_t max_call;       /* largest read/write length seen */
+    int writes, bad_read;
+} mem_io;
+
+static int rd(void *ud, uint64_t off, void *buf, size_t len)
+{
+    mem_io *m = ud;
+    if (len > m->max_call) m->max_call = len;
+    if (off > m->old_len || len > m->old_len - off) { m->bad_read = 1; return FOTA_ERR_RANGE; }
+    memcpy(buf, m->old + off, len);
+    return 0;
+}
+
+static int wr(void *ud, const void *buf, size_t len)
+{
+    mem_io *m = ud;
+    m->writes++;
+    if (len > m->max_call) m->max_call = len;
+    if (len > m->out_cap - m->out_len) return FOTA_ERR_RANGE;
+    memcpy(m->out + m->out_len, buf, len);
+    m->out_len += len;
+    return 0;
+}
+
+/* Applies delta d to m->old feeding `feed` bytes at a time; returns the
+ * first error (feed or finish). */
+static int apply(mem_io *m, const uint8_t *d, size_t dl, size_t feed, size_t max_chunk)
+{
+    static fota_delta_applier a;   /* ~50 KiB: keep it off the stack */
+    fota_delta_io io = {rd, m, m->old_len, wr, m, max_chunk};
+    m->out_len = 0;
+    int rc = fota_delta_apply_init(&a, &io);
+    for (size_t off = 0; rc == 0 && off < dl; off += feed)
+        rc = fota_delta_apply_feed(&a, d + off, dl - off < feed ? dl - off : feed);
+    uint64_t n = 0;
+    uint8_t h[32];
+    if (rc == 0) rc = fota_delta_apply_finish(&a, &n, h);
+    if (rc == 0) {
+        CHECK_EQ(n, m->out_len);
+        uint8_t want[32];
+        sha(m->out, m->out_len, want);
+        CHECK(memcmp(h, want, 32) == 0);
+    }
+    fota_delta_apply_free(&a);
+    return rc;
+}
+
+/* Round trip old -> new; returns the delta size. */
+static size_t roundtrip(const char *what, const uint8_t *old, size_t ol, const uint8_t *nw, size_t nl)
+{
+    uint8_t *d = NULL;
+    size_t dl = 0;
+    int rc = fota_delta_create(old, ol, nw, nl, &d, &dl);
+    CHECK_EQ(rc, 0);
+    if (rc) { fprintf(stderr, "  (%s)\n", what); return 0; }
+    mem_io m = {old, ol, malloc(nl + 1), 0, nl + 1, 0, 0, 0};
+    rc = apply(&m, d, dl, 4096, 0);
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(m.out_len, nl);
+    int same = m.out_len == nl && (nl == 0 || memcmp(m.out, nw, nl) == 0);
+    CHECK(same);
+    CHECK(m.max_call <= FOTA_DELTA_CHUNK);
+    CHECK(!m.bad_read);
+    if (rc || !same) fprintf(stderr, "  (%s)\n", what);
+    free(m.out);
+    free(d);
+    return dl;
+}
+
+static void test_roundtrips(void)
+{
+    enum { N = 300000 };
+    uint8_t *a = malloc(N), *b = malloc(N + 5000);
+    fill(a, N, 1);
+
+    /* identical: the delta is tiny */
+    CHECK(roundtrip("identical", a, N, a, N) < 200);
+    /* random, unrelated */
+    fill(b, N, 2);
+    roundtrip("random", a, N, b, N);
+    /* shifted: one byte dropped at the front */
+    CHECK(roundtrip("shifted", a, N, a + 1, N - 1) < 300);
+    /* insert 5000 random bytes in the middle, and a few byte edits */
+    memcpy(b, a, N / 2);
+    fill(b + N / 2, 5000, 3);
+    memcpy(b + N / 2 + 5000, a + N / 2, N / 2);
+    for (size_t i = 1000; i < N; i += 9973) b[i] ^= 0x21;
+    CHECK(roundtrip("inserted", a, N, b, N + 5000) < 7000);
+    /* all zero, both sizes */
+    uint8_t *z = calloc(1, N);
+    CHECK(roundtrip("zeros", z, N, z, N / 2) < 200);
+    roundtrip("zeros->random", z, N, a, N);
+    roundtrip("random->zeros", a, N, z, N);
+    /* empty on either side and both */
+    roundtrip("empty old", NULL, 0, a, 1000);
+    roundtrip("empty new", a, 1000, NULL, 0);
+    roundtrip("both empty", NULL, 0, NULL, 0);
+    roundtrip("one byte", a, 1, a + 1, 1);
+    /* code-like: a table of 4-byte little-endian pointers that all move */
+    for (size_t i = 0; i + 4 <= N; i += 4) {
+        uint32_t v = (uint32_t)(0x08010000u + (a[i] << 4));
+        memcpy(z + i, &v, 4);
+        v += 0x40;
+        memcpy(b + i, &v, 4);
+    }
+    CHECK(roundtrip("pointers", z, N, b, N) < N / 4);
+    free(z);
+    free(a);
+    free(b);
+}
+
+static uint8_t *slurp(const char *path, size_t *n)
+{
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *p = malloc(sz > 0 ? (size_t)sz : 1);
+    *n = fread(p, 1, (size_t)(sz > 0 ? sz : 0), f);
+    fclose(f);
+    return p;
+}
+
+/* Two real builds (ctest passes two executables sharing the core library). */
+static void test_real_builds(void)
+{
+    size_t ol = 0, nl = 0;
+    uint8_t *o = slurp(getenv("DELTA_SAMPLE_OLD"), &ol);
+    uint8_t *n = slurp(getenv("DELTA_SAMPLE_NEW"), &nl);
+    if (o && n) {
+        size_t dl = roundtrip("two builds", o, ol, n, nl);
+        printf("test_delta: two builds %zu -> %zu bytes, delta %zu\n", ol, nl, dl);
+    } else {
+        printf("test_delta: DELTA_SAMPLE_OLD/NEW not set, two-builds case skipped\n");
+    }
+    free(o);
+    free(n);
+}
+
+/* The same delta fed one byte at a time, with 1-byte callbacks. */
+static void test_chunking(void)
+{
+    enum { N = 20000 };
+    uint8_t *a = malloc(N), *b = malloc(N + 100), *d = NULL;
+    size_t dl = 0;
+    fill(a, N, 7);
+    memcpy(b, a, 5000);
+    fill(b + 5000, 100, 8);
+    memcpy(b + 5100, a + 5000, N - 5000);
+    b[12000] ^= 1;
+    CHECK_EQ(fota_delta_create(a, N, b, N + 100, &d, &dl), 0);
+    mem_io m = {a, N, malloc(N + 100), 0, N + 100, 0, 0, 0};
+    CHECK_EQ(apply(&m, d, dl, 1, 1), 0);
+    CHECK(m.out_len == N + 100 && memcmp(m.out, b, N + 100) == 0);
+    CHECK_EQ(m.max_call, 1);
+    m.max_call = 0;
+    CHECK_EQ(apply(&m, d, dl, 7, 3), 0);
+    CHECK(m.out_len == N + 100 && memcmp(m.out, b, N + 100) == 0);
+    CHECK_EQ(m.max_call, 3);
+    CHECK_EQ(apply(&m, d, dl, dl, 0), 0);   /* all at once */
+    CHECK(memcmp(m.out, b, N + 100) == 0);
+
+    /* truncated at every length: never accepted, and never a bad read */
+    for (size_t cut = 0; cut < dl; cut += (cut < 100 ? 1 : 37)) {
+        int rc = apply(&m, d, cut, 64, 0);
+        CHECK(rc != 0);
+        CHECK(!m.bad_read);
+    }
+    CHECK_EQ(apply(&m, d, dl - 1, 64, 0), FOTA_DELTA_E_TRUNCATED);
+    CHECK_EQ(apply(&m, d, FOTA_DELTA_HEADER_LEN, 64, 0), FOTA_DELTA_E_TRUNCATED);
+
+    /* every single-byte corruption of the body is refused, or still gives
+     * the right image (a zlib stream can tolerate nothing, so expect none) */
+    int accepted = 0;
+    for (size_t i = FOTA_DELTA_HEADER_LEN; i < dl; i++) {
+        d[i] ^= 0x5a;
+        int rc = apply(&m, d, dl, 500, 0);
+        if (rc == 0) accepted++;
+        CHECK(!m.bad_read);
+        d[i] ^= 0x5a;
+    }
+    CHECK_EQ(accepted, 0);
+    /* trailing byte after the end */
+    uint8_t *t = malloc(dl + 1);
+    memcpy(t, d, dl);
+    t[dl] = 0;
+    CHECK_EQ(apply(&m, t, dl + 1, 4096, 0), FOTA_DELTA_E_FORMAT);
+    CHECK_EQ(apply(&m, t, dl + 1, 1, 0), FOTA_DELTA_E_FORMAT);
+    free(t);
+
+    /* wrong base: refused before anything is written */
+    a[100] ^= 1;
+    m.writes = 0;
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_WRONG_BASE);
+    CHECK_EQ(m.writes, 0);
+    a[100] ^= 1;
+    m.old_len = N - 1;                   /* base of another size */
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_WRONG_BASE);
+    CHECK_EQ(m.writes, 0);
+    m.old_len = N;
+    /* header corruption */
+    d[0] ^= 1;
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
+    d[0] ^= 1;
+    d[4] = 2;                            /* future version */
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
+    d[4] = 1;
+    d[50] ^= 1;                          /* result hash: detected at the end */
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_HASH);
+    d[50] ^= 1;
+    /* a write error stops it and sticks */
+    m.out_cap = 10;
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_ERR_RANGE);
+    free(m.out);
+    free(d);
+    free(a);
+    free(b);
+}
+
+/* ---- hand-made deltas: header + zlib(commands) ---- */
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    do {
+        uint8_t c = v & 0x7f;
+        v >>= 7;
+        p[n++] = (uint8_t)(c | (v ? 0x80 : 0));
+    } while (v);
+    return n;
+}
+
+static size_t handmade(uint8_t *out, const uint8_t *old, uint32_t ol, uint32_t nl,
+                       const uint8_t new_sha[32], const uint8_t *cmds, size_t cl)
+{
+    memset(out, 0, FOTA_DELTA_HEADER_LEN);
+    memcpy(out, "LFDL", 4);
+    out[4] = 1;
+    for (int i = 0; i < 4; i++) {
+        out[8 + i] = (uint8_t)(ol >> (8 * i));
+        out[12 + i] = (uint8_t)(nl >> (8 * i));
+    }
+    sha(old, ol, out + 16);
+    memcpy(out + 48, new_sha, 32);
+    uLongf zl = 4096;
+    CHECK_EQ(compress2(out + FOTA_DELTA_HEADER_LEN, &zl, cmds, cl, 9), Z_OK);
+    return FOTA_DELTA_HEADER_LEN + zl;
+}
+
+static void test_hostile(void)
+{
+    uint8_t old[1000], nw[1000], h[32], cmd[64], d[8192];
+    fill(old, sizeof old, 11);
+    memcpy(nw, old, sizeof nw);
+    sha(nw, sizeof nw, h);
+    mem_io m = {old, sizeof old, malloc(4096), 0, 4096, 0, 0, 0};
+    size_t k, dl;
+
+    /* well-formed by hand: seek 0, diff 1000 with one gap of 1000 */
+    k = put_varint(cmd, 0);
+    k += put_varint(cmd + k, 1000);
+    k += put_varint(cmd + k, 0);
+    k += put_varint(cmd + k, 1000);
+    dl = handmade(d, old, 1000, 1000, h, cmd, k);
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), 0);
+    CHECK(m.out_len == 1000 && memcmp(m.out, nw, 1000) == 0);
+
+    /* seek before old's start */
+    k = put_varint(cmd, 1);              /* zigzag 1 = -1 */
+    k += put_varint(cmd + k, 10);
+    k += put_varint(cmd + k, 0);
+    dl = handmade(d, old, 1000, 10, h, cmd, k);
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_RANGE);
+    CHECK(!m.bad_read);
+    /* diff running past old's end */
+    k = put_varint(cmd, 2 * 995);        /* seek to 995 */
+    k += put_varint(cmd + k, 10);
+    k += put_varint(cmd + k, 0);
+    dl = handmade(d, old, 1000, 10, h, cmd, k);
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_RANGE);
+    CHECK(!m.bad_read);
+    /* seek far past old's end */
+    k = put_varint(cmd, 2 * 4000000000u);
+    k += put_varint(cmd + k, 1);
+    k += put_varint(cmd + k, 0);
+    dl = handmade(d, old, 1000, 1, h, cmd, k);
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_RANGE);
+    /* more output than the header's new size */
+    k = put_varint(cmd, 0);
+    k += put_varint(cmd + k, 0);
+    k += put_varint(cmd + k, 11);
+    memset(cmd + k, 7, 11);
+    dl = handmade(d, old, 1000, 10, h, cmd, k + 11);
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_RANGE);
+    CHECK_EQ(m.out_len, 0);
+    /* a gap longer than its diff run */
+    k = put_varint(cmd, 0);
+    k += put_varint(cmd + k, 10);
+    k += put_varint(cmd + k, 0);
+    k += put_varint(cmd + k, 11);
+    dl = handmade(d, old, 1000, 10, h, cmd, k);
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_RANGE);
+    /* no-op command, overlong varint, bytes after the last command */
+    k = put_varint(cmd, 0);
+    k += put_varint(cmd + k, 0);
+    k += put_varint(cmd + k, 0);
+    dl = handmade(d, old, 1000, 10, h, cmd, k);
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
+    memset(cmd, 0x80, 6);
+    cmd[6] = 0;
+    dl = handmade(d, old, 1000, 10, h, cmd, 7);
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
+    k = put_varint(cmd, 0);
+    k += put_varint(cmd + k, 0);
+    k += put_varint(cmd + k, 1);
+    cmd[k++] = old[0];
+    cmd[k++] = 0;                        /* one byte too many */
+    sha(old, 1, h);
+    dl = handmade(d, old, 1000, 1, h, cmd, k);
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
+    CHECK_EQ(apply(&m, d, dl, 4096, 0) != 0, 1);
+    /* commands ending before the new size: stream ends early */
+    dl = handmade(d, old, 1000, 2, h, cmd, k - 1);
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
+
+    /* new size above the bound is refused from the header alone */
+    dl = handmade(d, old, 1000, 1, h, cmd, k - 1);
+    uint32_t big = FOTA_DELTA_MAX_IMAGE + 1;
+    for (int i = 0; i < 4; i++) d[12 + i] = (uint8_t)(big >> (8 * i));
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_TOO_LARGE);
+    fota_delta_header hd;
+    CHECK_EQ(fota_delta_parse_header(d, &hd), FOTA_DELTA_E_TOO_LARGE);
+
+    /* API misuse */
+    fota_delta_applier *a = malloc(sizeof *a);
+    fota_delta_io io = {NULL, NULL, 0, NULL, NULL, 0};
+    CHECK_EQ(fota_delta_apply_init(a, &io), FOTA_ERR_ARG);
+    CHECK_EQ(fota_delta_apply_init(NULL, &io), FOTA_ERR_ARG);
+    io.read_old = rd;
+    io.old_ud = &m;
+    io.old_size = (uint64_t)FOTA_DELTA_MAX_IMAGE + 1;
+    CHECK_EQ(fota_delta_apply_init(a, &io), 0);
+    CHECK_EQ(fota_delta_apply_feed(a, d, 10), FOTA_DELTA_E_WRONG_BASE);
+    fota_delta_apply_free(a);
+    free(a);
+    uint8_t *o = NULL;
+    size_t ol = 0;
+    CHECK_EQ(fota_delta_create(NULL, 5, old, 5, &o, &ol), FOTA_ERR_ARG);
+    CHECK_EQ(fota_delta_create(old, (size_t)FOTA_DELTA_MAX_IMAGE + 1, old, 5, &o, &ol), FOTA_ERR_RANGE);
+    CHECK(fota_delta_errname(FOTA_DELTA_E_WRONG_BASE) != NULL);
+    CHECK(fota_delta_errname(0) == NULL);
+    free(m.out);
+}
+
+/* The applier's RAM is its struct: fixed, whatever the image size. */
+static void test_ram(void)
+{
+    printf("test_delta: sizeof(fota_delta_applier) = %zu bytes\n", sizeof(fota_delta_applier));
+    CHECK(sizeof(fota_delta_applier) <= 64 * 1024);
+}
+
+int main(void)
+{
+    test_ram();
+    test_roundtrips();
+    test_real_builds();
+    test_chunking();
+    test_hostile();
+    return ctest_finish("test_delta");
+}
