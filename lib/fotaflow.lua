@@ -94,7 +94,7 @@ local function transfer(o)
     })
     if not t then return CODE_OF_ERROR[err] or 4, { error = err, msg = msg } end
 
-    local last_log = 0
+    local logged = -1   -- progress is logged at every quarter
     while true do
         local rc, emsg = t:poll(M.POLL_MS)
         if rc < 0 then
@@ -103,12 +103,12 @@ local function transfer(o)
         end
         local done, total = t:progress()
         if o.progress then o.progress(done, total) end
-        if rc == 0 then break end
-        local now = mcu.ticks()
-        if now - last_log >= 1000 and total then
-            last_log = now
+        local status = t:status()
+        if status and status < 300 and total and total > 0 and done * 4 // total > logged then
+            logged = done * 4 // total
             log.info("fota", string.format("download %d/%d bytes (%d%%)", done, total, done * 100 // total))
         end
+        if rc == 0 then break end
         sys.wait(1)   -- let timers and other tasks run
     end
 

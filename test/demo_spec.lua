@@ -1,14 +1,16 @@
 local T = require "testutil"
 
 describe("the end-to-end demo (the README's main command)", function()
-    it("upgrades demo/fota over https, reboots into it and hears 'already latest'", function()
+    it("upgrades two devices (fota-server, https) into core V1104 / script 1.0.2", function()
         local out, status = T.run("lua5.3 demo/run_fota_demo.lua")
         assert.equal(0, status, out)
         assert.truthy(out:find("boot 1:.-core V1103, script 1.0.1"), out)
         assert.truthy(out:find("package downloaded, verified and committed", 1, true), out)
         assert.truthy(out:find("boot 2:.-core V1104, script 1.0.2 %(new image on trial"), out)
-        assert.truthy(out:find("upgraded from script 1.0.1 core V1103 - confirmed", 1, true), out)
+        assert.truthy(out:find("to script 1.0.2 core V1104 - confirmed", 1, true), out)
         assert.truthy(out:find("already latest (27)", 1, true), out)
+        assert.truthy(out:find("https://localhost", 1, true), out)
+        assert.truthy(out:find("package 1104.1.2 from V1103", 1, true), out)
         assert.truthy(out:find("demo ok", 1, true), out)
         assert.is_nil(out:find("boot 3:", 1, true), out)
     end)
