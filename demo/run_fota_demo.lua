@@ -12,7 +12,7 @@ package.cpath = (os.getenv("FOTA_BUILD") or "build") .. "/?.so;" .. package.cpat
 local T = require "testutil"
 local simdevice = require "simdevice"
 
-local work = ".luatos-sim/fota-demo"
+local work = os.getenv("FOTA_DEMO_DIR") or ".luatos-sim/fota-demo"
 assert(os.execute("rm -rf " .. work .. " && mkdir -p " .. work .. "/keys " .. work .. "/tls " .. work .. "/v2"))
 
 local function step(s) print("\n== " .. s) end

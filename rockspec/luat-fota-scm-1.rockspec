@@ -18,7 +18,7 @@ build = {
         fota = {
             sources = {
                 "lua_fota/fota_err.c", "lua_fota/port_posix.c", "lua_fota/port_posix_net.c",
-                "lua_fota/stage.c", "lua_fota/slots.c", "lua_fota/pkg.c", "lua_fota/http.c",
+                "lua_fota/stage.c", "lua_fota/slots.c", "lua_fota/pkg.c", "lua_fota/delta.c", "lua_fota/http.c",
                 "lua_fota/lfota.c", "lua_fota/lfota_http.c", "lua_fota/lfota_pkg.c", "lua_fota/lfota_slots.c", "lua_fota/lzbuff.c", "lua_fota/lhost.c",
             },
             -- the module only applies deltas: no generator, so no libdivsufsort/libdeflate

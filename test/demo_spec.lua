@@ -2,7 +2,7 @@ local T = require "testutil"
 
 describe("the end-to-end demo (the README's main command)", function()
     it("upgrades two devices (fota-server, https) into core V1104 / script 1.0.2", function()
-        local out, status = T.run("lua5.3 demo/run_fota_demo.lua")
+        local out, status = T.run("FOTA_DEMO_DIR=" .. T.tmpdir("demo") .. " lua5.3 demo/run_fota_demo.lua")
         assert.equal(0, status, out)
         assert.truthy(out:find("boot 1:.-core V1103, script 1.0.1"), out)
         assert.truthy(out:find("package downloaded, verified and committed", 1, true), out)
