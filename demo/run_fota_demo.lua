@@ -60,9 +60,11 @@ local certs = T.make_certs(work .. "/tls")
 local pkg = T.make_package({ project = "fotademo", version = "1.0.2", core = "V1104", key = key,
     core_image = work .. "/core_V1104.bin", script = T.read(work .. "/v2/main.lua") })
 local tls = T.start_server({ dir = work .. "/tls", package = pkg, tls = true, host = "localhost", lifetime = 120 })
-T.write(work .. "/ca.crt", certs.ca)
 local dev2 = new_device("device2")
-local ok2 = boot(dev2, string.format("FOTA_DEMO_TLS_URL='%s' FOTA_DEMO_CA='%s'", tls.url("/pkg"), work .. "/ca.crt"))
+-- The server's CA on the module's file system, where the script reads it.
+assert(os.execute("mkdir -p " .. dev2 .. "/fs"))
+T.write(dev2 .. "/fs/ca.crt", certs.ca)
+local ok2 = boot(dev2, string.format("FOTA_DEMO_TLS_URL='%s' FOTA_DEMO_CA=/ca.crt", tls.url("/pkg")))
 tls.stop()
 
 step("upgrade log of the server for device 1")
