@@ -225,7 +225,8 @@ static int l_flash(lua_State *L)
     return 1;
 }
 
-/* fota.pack({{name, path}, ...}, out) -> true | nil, err: a script archive. */
+/* fota.pack(dir_or_file | {{name, path}, ...}, out) -> true | nil, err, why:
+ * a script archive of a project directory (dot files skipped) or of files. */
 static int l_pack(lua_State *L)
 {
     size_t n;
@@ -233,6 +234,16 @@ static int l_pack(lua_State *L)
     const char *out = luaL_checkstring(L, 2);
     int rc;
 
+    if (lua_type(L, 1) == LUA_TSTRING) {
+        char why[FOTA_SLOTS_PATH_MAX + 80];
+        if ((rc = fota_arc_pack_path(lua_tostring(L, 1), out, why, sizeof why)) != 0) {
+            push_fail(L, rc);
+            lua_pushstring(L, why);
+            return 4;
+        }
+        lua_pushboolean(L, 1);
+        return 1;
+    }
     luaL_checktype(L, 1, LUA_TTABLE);
     n = lua_rawlen(L, 1);
     luaL_argcheck(L, n >= 1 && n <= FOTA_ARC_MAX_ENTRIES, 1, "1..1024 files expected");

@@ -939,6 +939,118 @@ int fota_pkg_verify_mem(const uint8_t *p, size_t len, const fota_pkg_policy *pol
 
 enum { ARC_HDR, ARC_NLEN, ARC_NAME, ARC_SIZE, ARC_DATA, ARC_DONE };
 
+/* The script files under a directory, for fota_arc_pack. */
+#define ARC_WALK_DEPTH 8
+#define ARC_PATH_CAP 1024
+typedef struct {
+    char *names[FOTA_ARC_MAX_ENTRIES];
+    char *paths[FOTA_ARC_MAX_ENTRIES];
+    size_t n;
+    char dir[ARC_PATH_CAP], rel[ARC_PATH_CAP];
+    int depth;
+    char *why;
+    size_t why_len;
+} arc_walk;
+
+static int arc_why(arc_walk *w, int rc, const char *what, const char *path)
+{
+    if (w->why && w->why_len)
+        snprintf(w->why, w->why_len, "%s: %s", path, what);
+    return rc;
+}
+
+static char *arc_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+static int arc_add(arc_walk *w, const char *name, const char *path)
+{
+    if (w->n >= FOTA_ARC_MAX_ENTRIES) return arc_why(w, FOTA_ERR_ARG, "more than 1024 script files", path);
+    if (!fota_arc_name_ok(name, strlen(name)))
+        return arc_why(w, FOTA_ERR_ARG, "file name not allowed (components of [A-Za-z0-9._+-])", name);
+    w->names[w->n] = arc_strdup(name);
+    w->paths[w->n] = arc_strdup(path);
+    if (!w->names[w->n] || !w->paths[w->n]) {
+        free(w->names[w->n]);
+        free(w->paths[w->n]);
+        return arc_why(w, FOTA_ERR_NOMEM, "out of memory", path);
+    }
+    w->n++;
+    return 0;
+}
+
+static int arc_visit(void *ud, const char *entry)
+{
+    arc_walk *w = ud;
+    char path[ARC_PATH_CAP], name[ARC_PATH_CAP];
+    int n1, n2, rc;
+    if (entry[0] == '.') return 0;
+    n1 = snprintf(path, sizeof path, "%s/%s", w->dir, entry);
+    n2 = snprintf(name, sizeof name, "%s%s%s", w->rel, w->rel[0] ? "/" : "", entry);
+    if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof path || (size_t)n2 >= sizeof name)
+        return arc_why(w, FOTA_ERR_ARG, "path too long", w->dir);
+    switch (fota_port_kind(path)) {
+    case FOTA_PORT_REGULAR:
+        return arc_add(w, name, path);
+    case FOTA_PORT_DIRECTORY: {
+        char saved_dir[ARC_PATH_CAP], saved_rel[ARC_PATH_CAP];
+        if (w->depth >= ARC_WALK_DEPTH) return arc_why(w, FOTA_ERR_ARG, "directories nested deeper than 8", path);
+        memcpy(saved_dir, w->dir, sizeof saved_dir);
+        memcpy(saved_rel, w->rel, sizeof saved_rel);
+        memcpy(w->dir, path, (size_t)n1 + 1);
+        memcpy(w->rel, name, (size_t)n2 + 1);
+        w->depth++;
+        rc = fota_port_listdir(path, arc_visit, w);
+        w->depth--;
+        memcpy(w->dir, saved_dir, sizeof saved_dir);
+        memcpy(w->rel, saved_rel, sizeof saved_rel);
+        return rc ? (rc == FOTA_ERR_IO ? arc_why(w, rc, "cannot read directory", path) : rc) : 0;
+    }
+    default:
+        return 0;   /* sockets, devices: not scripts */
+    }
+}
+
+int fota_arc_pack_path(const char *src, const char *out_path, char *why, size_t why_len)
+{
+    arc_walk *w = calloc(1, sizeof *w);
+    int rc, kind;
+    if (!w) return FOTA_ERR_NOMEM;
+    w->why = why;
+    w->why_len = why_len;
+    if (why && why_len) why[0] = '\0';
+    kind = fota_port_kind(src);
+    if (kind == FOTA_PORT_DIRECTORY) {
+        if (strlen(src) >= sizeof w->dir) {
+            rc = arc_why(w, FOTA_ERR_ARG, "path too long", src);
+        } else {
+            memcpy(w->dir, src, strlen(src) + 1);
+            rc = fota_port_listdir(src, arc_visit, w);
+            if (rc == FOTA_ERR_IO) arc_why(w, rc, "cannot read directory", src);
+            if (rc == 0 && w->n == 0) rc = arc_why(w, FOTA_ERR_ARG, "no script files", src);
+        }
+    } else if (kind == FOTA_PORT_REGULAR) {
+        const char *base = strrchr(src, '/');
+        rc = arc_add(w, base ? base + 1 : src, src);
+    } else {
+        rc = arc_why(w, FOTA_ERR_NOENT, "no such file or directory", src);
+    }
+    if (rc == 0) {
+        rc = fota_arc_pack((const char *const *)w->names, (const char *const *)w->paths, w->n, out_path);
+        if (rc) arc_why(w, rc, "cannot write the archive", out_path);
+    }
+    for (size_t i = 0; i < w->n; i++) {
+        free(w->names[i]);
+        free(w->paths[i]);
+    }
+    free(w);
+    return rc;
+}
+
 void fota_arc_parser_init(fota_arc_parser *p, const fota_arc_sink *sink)
 {
     if (!p) return;

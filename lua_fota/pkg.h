@@ -269,6 +269,13 @@ int fota_arc_name_ok(const char *name, size_t len);
 int fota_arc_pack(const char *const *names, const char *const *paths, size_t n,
                   const char *out_path);
 
+/* Archives a script directory — its regular files, recursively, dot-files
+ * (.git, editor files) skipped — or one file, to out_path. Returns 0 or
+ * FOTA_ERR_ARG (a name not allowed, too many files, nesting deeper than 8,
+ * no file at all), FOTA_ERR_NOENT, FOTA_ERR_IO, FOTA_ERR_NOMEM, FOTA_ERR_RANGE;
+ * why (may be NULL) tells which file or directory. */
+int fota_arc_pack_path(const char *src, const char *out_path, char *why, size_t why_len);
+
 /* Push parser: feed any chunking of the archive bytes; the sink sees each
  * entry as begin(name, size), data()*, end(). Callbacks may be NULL; a
  * non-zero callback result stops parsing and is returned. Malformed input

@@ -30,6 +30,13 @@ int fota_port_rename(const char *from, const char *to); /* atomic replace */
 int fota_port_mkdirs(const char *path);          /* mkdir -p */
 int fota_port_exists(const char *path);          /* 1 yes, 0 no */
 
+enum fota_port_kind { FOTA_PORT_MISSING = 0, FOTA_PORT_REGULAR = 1, FOTA_PORT_DIRECTORY = 2,
+                      FOTA_PORT_OTHER = 3 };
+int fota_port_kind(const char *path);            /* enum fota_port_kind */
+/* Calls fn(ud, name) for every entry of dir but "." and ".."; a non-zero
+ * return stops the listing and is returned. */
+int fota_port_listdir(const char *dir, int (*fn)(void *ud, const char *name), void *ud);
+
 uint64_t fota_port_now_ms(void);                 /* monotonic clock */
 void fota_port_sleep_ms(uint32_t ms);
 

@@ -2,6 +2,7 @@
 #include "port.h"
 #include "fota_err.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -170,6 +171,28 @@ int fota_port_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+int fota_port_kind(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return FOTA_PORT_MISSING;
+    return S_ISREG(st.st_mode) ? FOTA_PORT_REGULAR : S_ISDIR(st.st_mode) ? FOTA_PORT_DIRECTORY : FOTA_PORT_OTHER;
+}
+
+int fota_port_listdir(const char *dir, int (*fn)(void *ud, const char *name), void *ud)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int rc = FOTA_OK;
+    if (!d)
+        return errno == ENOENT ? FOTA_ERR_NOENT : FOTA_ERR_IO;
+    while (rc == FOTA_OK && (e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            rc = fn(ud, e->d_name);
+    closedir(d);
+    return rc;
 }
 
 uint64_t fota_port_now_ms(void)

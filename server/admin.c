@@ -1,12 +1,10 @@
 /* Admin commands: projects, firmware, upgrade configurations, devices, the
  * log. They open the same database as a running server (WAL): a change is
  * seen by the server's next request. */
-#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,7 +12,6 @@
 #include "fota_err.h"
 #include "port.h"
 
-#define WALK_MAX_DEPTH 8
 
 /* ---------------------------------------------------------------- */
 /* helpers                                                           */
@@ -121,87 +118,13 @@ static int store_file(srv_db *d, const char *src, const char *sub, const char *e
     return 0;
 }
 
-/* ---- script directory -> LFSA archive (fota_arc_pack) ---- */
-typedef struct {
-    char *names[FOTA_ARC_MAX_ENTRIES];
-    char *paths[FOTA_ARC_MAX_ENTRIES];
-    size_t n;
-} files_t;
-
-static void files_free(files_t *f)
-{
-    for (size_t i = 0; i < f->n; i++) {
-        free(f->names[i]);
-        free(f->paths[i]);
-    }
-    f->n = 0;
-}
-
-static int files_add(files_t *f, const char *name, const char *path)
-{
-    if (f->n >= FOTA_ARC_MAX_ENTRIES) return fail("more than %s script files", "1024");
-    if (!fota_arc_name_ok(name, strlen(name)))
-        return fail("script file name '%s' not allowed (components of [A-Za-z0-9._+-])", name);
-    size_t ln = strlen(name) + 1, lp = strlen(path) + 1;
-    f->names[f->n] = malloc(ln);
-    f->paths[f->n] = malloc(lp);
-    if (!f->names[f->n] || !f->paths[f->n]) {
-        free(f->names[f->n]);
-        free(f->paths[f->n]);
-        return fail("%s", "out of memory");
-    }
-    memcpy(f->names[f->n], name, ln);
-    memcpy(f->paths[f->n], path, lp);
-    f->n++;
-    return 0;
-}
-
-/* Every regular file under dir except dot-files, as fotapack does. */
-static int walk(files_t *f, const char *dir, const char *rel, int depth)
-{
-    if (depth > WALK_MAX_DEPTH) return fail("%s: nested too deep", dir);
-    DIR *dh = opendir(dir);
-    if (!dh) return fail("cannot read directory %s", dir);
-    int rc = 0;
-    struct dirent *e;
-    while (rc == 0 && (e = readdir(dh)) != NULL) {
-        if (e->d_name[0] == '.') continue;
-        char path[SRV_PATH_MAX], name[SRV_PATH_MAX];
-        int n1 = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        int n2 = snprintf(name, sizeof name, "%s%s%s", rel, rel[0] ? "/" : "", e->d_name);
-        if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof path || (size_t)n2 >= sizeof name) {
-            rc = fail("path too long under %s", dir);
-            break;
-        }
-        struct stat st;
-        if (stat(path, &st) != 0) rc = fail("cannot stat %s", path);
-        else if (S_ISDIR(st.st_mode)) rc = walk(f, path, name, depth + 1);
-        else if (S_ISREG(st.st_mode)) rc = files_add(f, name, path);
-    }
-    closedir(dh);
-    return rc;
-}
-
+/* ---- script directory -> LFSA archive ---- */
 static int pack_script(const char *src, const char *out)
 {
-    files_t *f = calloc(1, sizeof *f);
-    if (!f) return fail("%s", "out of memory");
-    struct stat st;
-    int rc;
-    if (stat(src, &st) != 0) {
-        rc = fail("%s: no such file or directory", src);
-    } else if (S_ISDIR(st.st_mode)) {
-        rc = walk(f, src, "", 0);
-        if (rc == 0 && f->n == 0) rc = fail("%s: no script files", src);
-    } else {
-        const char *base = strrchr(src, '/');
-        rc = files_add(f, base ? base + 1 : src, src);
-    }
-    if (rc == 0 && fota_arc_pack((const char *const *)f->names, (const char *const *)f->paths, f->n, out))
-        rc = fail("cannot archive the scripts of %s", src);
-    files_free(f);
-    free(f);
-    return rc;
+    char why[SRV_PATH_MAX + 80];
+    if (fota_arc_pack_path(src, out, why, sizeof why) != 0)
+        return fail("scripts: %s", why[0] ? why : "cannot archive them");
+    return 0;
 }
 
 /* ---------------------------------------------------------------- */

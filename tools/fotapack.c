@@ -1,8 +1,7 @@
 /* fotapack: build, inspect and verify luat-fota upgrade packages, and make
  * signing keys. Format: docs/package-format.md. File contents go through
- * port.h; stdio is used only for messages, dirent/stat only to list a
- * script directory (port.h has no directory listing). */
-#include <dirent.h>
+ * port.h; stdio is used only for messages, umask only to keep a new private
+ * key unreadable by others. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +15,6 @@
 enum { EXIT_OK = 0, EXIT_REJECTED = 1, EXIT_USAGE = 2, EXIT_IOERR = 3 };
 
 #define MAX_KEY_FILE 16384
-#define WALK_MAX_DEPTH 8
 #define PATH_CAP 1024
 
 static const char *const usage_main =
@@ -165,113 +163,6 @@ static int all_zero(const uint8_t *p, size_t n)
 }
 
 /* ------------------------------------------------------------------ */
-/* script directory walk                                               */
-
-typedef struct {
-    char *names[FOTA_ARC_MAX_ENTRIES];
-    char *paths[FOTA_ARC_MAX_ENTRIES];
-    size_t n;
-} file_list;
-
-static void list_free(file_list *l)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        free(l->names[i]);
-        free(l->paths[i]);
-    }
-    l->n = 0;
-}
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p) memcpy(p, s, n);
-    return p;
-}
-
-static int list_add(file_list *l, const char *name, const char *path)
-{
-    if (l->n >= FOTA_ARC_MAX_ENTRIES) {
-        fprintf(stderr, "fotapack: more than %d script files\n", FOTA_ARC_MAX_ENTRIES);
-        return EXIT_USAGE;
-    }
-    if (!fota_arc_name_ok(name, strlen(name))) {
-        fprintf(stderr, "fotapack: script file name '%s' not allowed (components of "
-                        "[A-Za-z0-9._+-], at most %d bytes)\n", name, FOTA_ARC_MAX_NAME);
-        return EXIT_USAGE;
-    }
-    l->names[l->n] = dup_str(name);
-    l->paths[l->n] = dup_str(path);
-    if (!l->names[l->n] || !l->paths[l->n]) {
-        free(l->names[l->n]);
-        free(l->paths[l->n]);
-        fprintf(stderr, "fotapack: out of memory\n");
-        return EXIT_IOERR;
-    }
-    l->n++;
-    return 0;
-}
-
-static int walk(file_list *l, const char *dir, const char *rel, int depth)
-{
-    if (depth > WALK_MAX_DEPTH) {
-        fprintf(stderr, "fotapack: %s: directories nested deeper than %d\n", dir, WALK_MAX_DEPTH);
-        return EXIT_USAGE;
-    }
-    DIR *d = opendir(dir);
-    if (!d) {
-        fprintf(stderr, "fotapack: cannot read directory %s\n", dir);
-        return EXIT_IOERR;
-    }
-    int rc = 0;
-    struct dirent *e;
-    while (rc == 0 && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.') continue;   /* ., .., and dot-files (.git, editor files) */
-        char path[PATH_CAP], name[PATH_CAP];
-        int n1 = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        int n2 = rel[0] ? snprintf(name, sizeof name, "%s/%s", rel, e->d_name)
-                        : snprintf(name, sizeof name, "%s", e->d_name);
-        if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof path || (size_t)n2 >= sizeof name) {
-            fprintf(stderr, "fotapack: path too long under %s\n", dir);
-            rc = EXIT_USAGE;
-            break;
-        }
-        struct stat st;
-        if (stat(path, &st) != 0) {
-            fprintf(stderr, "fotapack: cannot stat %s\n", path);
-            rc = EXIT_IOERR;
-        } else if (S_ISDIR(st.st_mode)) {
-            rc = walk(l, path, name, depth + 1);
-        } else if (S_ISREG(st.st_mode)) {
-            rc = list_add(l, name, path);
-        }
-    }
-    closedir(d);
-    return rc;
-}
-
-static int collect_script(file_list *l, const char *src)
-{
-    struct stat st;
-    if (stat(src, &st) != 0) {
-        fprintf(stderr, "fotapack: %s: no such file or directory\n", src);
-        return EXIT_IOERR;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        int rc = walk(l, src, "", 0);
-        if (rc == 0 && l->n == 0) {
-            fprintf(stderr, "fotapack: %s: no script files\n", src);
-            rc = EXIT_USAGE;
-        }
-        return rc;
-    }
-    const char *base = strrchr(src, '/');
-    base = base ? base + 1 : src;
-    return list_add(l, base, src);
-}
-
-/* ------------------------------------------------------------------ */
 /* build                                                               */
 
 static int cmd_build(int argc, char **argv)
@@ -367,17 +258,14 @@ static int cmd_build(int argc, char **argv)
 
     int ret = EXIT_OK;
     char arc[PATH_CAP];
-    file_list *files = NULL;
     if (script) {
+        char why[PATH_CAP + 80];
         int n = snprintf(arc, sizeof arc, "%s.arc.tmp", out);
-        files = calloc(1, sizeof *files);
-        if (n < 0 || (size_t)n >= sizeof arc || !files) ret = EXIT_USAGE;
-        if (ret == 0) ret = collect_script(files, script);
+        if (n < 0 || (size_t)n >= sizeof arc) ret = EXIT_USAGE;
         if (ret == 0) {
-            int rc = fota_arc_pack((const char *const *)files->names,
-                                   (const char *const *)files->paths, files->n, arc);
+            int rc = fota_arc_pack_path(script, arc, why, sizeof why);
             if (rc) {
-                fprintf(stderr, "fotapack build: cannot archive scripts: %s\n", fota_pkg_errname(rc));
+                fprintf(stderr, "fotapack build: scripts: %s\n", why[0] ? why : fota_pkg_errname(rc));
                 ret = rc == FOTA_ERR_ARG ? EXIT_USAGE : EXIT_IOERR;
             }
         }
@@ -404,10 +292,6 @@ static int cmd_build(int argc, char **argv)
     }
     if (script) fota_port_remove(arc);
     if (from_core) fota_port_remove(delta_path);
-    if (files) {
-        list_free(files);
-        free(files);
-    }
     if (keybuf) {
         memset(keybuf, 0, MAX_KEY_FILE);
         free(keybuf);

@@ -45,16 +45,10 @@ end
 -- The factory image: every file of the project (dot files skipped) as the
 -- script slot, and the profile's core version as the core slot.
 local function flash()
-    local files = {}
-    local p = assert(io.popen("cd " .. sh(project) .. " && find . -type f -not -path '*/.*' | sort"))
-    for name in p:lines() do
-        name = name:gsub("^%./", "")
-        files[#files + 1] = { name, project .. "/" .. name }
-    end
-    p:close()
     local factory = device_dir .. "/factory"
     os.execute("mkdir -p " .. sh(factory))
-    assert(fota.pack(files, factory .. "/script.lfsa"))
+    local packed, _, why = fota.pack(project, factory .. "/script.lfsa")
+    if not packed then die("cannot flash " .. project .. ": " .. tostring(why), 2) end
     local f = assert(io.open(factory .. "/core.bin", "wb"))
     f:write(simdevice.core_image(profile.core))
     f:close()
