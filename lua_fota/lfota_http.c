@@ -121,6 +121,12 @@ static int route(xfer *x)
         }
         return 0;
     }
+    if (x->resuming && r->status == 416) {
+        /* The part we hold is not a prefix of what the server has now: the
+         * next try starts from scratch instead of asking for it again. */
+        discard_partial(x);
+        x->resuming = 0;
+    }
     if (!x->to_stage || (r->status != 200 && r->status != 206))
         return 0;
     if (r->status == 206 && x->resuming) {
@@ -243,7 +249,7 @@ static void finish_transfer(xfer *x, int rc)
         /* A cut connection keeps the part for a resume; bad data does not. */
         int resumable = x->result == FOTA_HTTP_ERR_CLOSE || x->result == FOTA_HTTP_ERR_RX ||
                         x->result == FOTA_HTTP_ERR_TIMEOUT;
-        if (x->result < 0 && !resumable && x->into_stage)
+        if (x->result < 0 && !resumable && (x->into_stage || x->resuming))
             discard_partial(x);
         release_stage(x);
     }

@@ -96,6 +96,28 @@ routes["/cut-changed"] = function(c, _, path)
         "\r\nConnection: close\r\n\r\n" .. pkg:sub(1, #pkg // 2))
 end
 
+-- Cut, then answers a resume with 416 (or with a 206 from the wrong offset),
+-- then serves the whole package.
+local function cut_then(second)
+    return function(c, h, path)
+        hits[path] = (hits[path] or 0) + 1
+        local pkg = readfile(dir .. "/package.bin")
+        if hits[path] == 1 then
+            return c:send("HTTP/1.1 200 OK\r\nETag: " .. ETAG .. "\r\nContent-Length: " .. #pkg ..
+                "\r\nConnection: close\r\n\r\n" .. pkg:sub(1, #pkg // 2))
+        end
+        if hits[path] == 2 then return second(c, pkg) end
+        package(c, h)
+    end
+end
+routes["/cut-416"] = cut_then(function(c, pkg)
+    send(c, "416 Range Not Satisfiable", { "Content-Range: bytes */" .. #pkg }, "")
+end)
+routes["/cut-badrange"] = cut_then(function(c, pkg)
+    send(c, "206 Partial Content", { "ETag: " .. ETAG,
+        string.format("Content-Range: bytes 0-%d/%d", #pkg - 1, #pkg) }, pkg)
+end)
+
 routes["/chunked"] = function(c)
     local pkg = readfile(dir .. "/package.bin")
     local parts = { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" }

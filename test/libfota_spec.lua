@@ -72,6 +72,17 @@ describe("libfota", function()
         assert.is_true(installed())
     end)
 
+    it("starts over when the server refuses the resume (416) or resumes from the wrong offset", function()
+        for _, path in ipairs({ "/cut-416", "/cut-badrange" }) do
+            assert.equal(3, (request(srv.url(path))))
+            assert.equal(4, (request(srv.url(path))))
+            local code, info = request(srv.url(path))
+            assert.equal(0, code, path)
+            assert.equal(0, info.resumed)
+            assert.is_true(installed())
+        end
+    end)
+
     it("reports a >= 300 answer as 4 with the status and the platform's code", function()
         local code, info = request(srv.url("/latest"))
         assert.equal(4, code)
