@@ -69,7 +69,7 @@ local function start(fn, ms, loop, ...)
     if ms > MAX_DELAY then error("sys.timerStart: delay longer than " .. MAX_DELAY .. " ms", 3) end
     local n, args = select("#", ...), {...}
     -- A timer with the same function and arguments replaces the old one.
-    if n > 0 and type(fn) == "function" then sys.timerStop(fn, ...) end
+    if type(fn) == "function" then sys.timerStop(fn, ...) end
     next_timer_id = next_timer_id + 1
     timers[next_timer_id] = { fn = fn, ms = ms, loop = loop, due = host.ms() + ms, args = args, n = n }
     return next_timer_id
