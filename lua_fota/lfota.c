@@ -104,11 +104,21 @@ static int l_run(lua_State *L)
     if (owned)
         return owned;
     const uint8_t *buf;
-    size_t len;
-    /* A string, or a zbuff's written bytes (the caller clears it, as on LuatOS). */
-    if (!lfota_zbuff_bytes(L, 1, &buf, &len))
+    size_t len, cap;
+    lua_Integer off, n;
+    /* A string, or a zbuff's written bytes (the caller clears it, as on
+     * LuatOS); offset and length (the 2024 API) pick a part of either. */
+    if (lfota_zbuff_bytes(L, 1, &buf, &len, &cap)) {
+        if (!lua_isnoneornil(L, 2) || !lua_isnoneornil(L, 3))
+            len = cap;
+    } else {
         buf = (const uint8_t *)luaL_checklstring(L, 1, &len);
-    return push_progress(L, fota_stage_write(&c->stage, buf, len), 1);
+    }
+    off = luaL_optinteger(L, 2, 0);
+    luaL_argcheck(L, off >= 0 && (lua_Unsigned)off <= len, 2, "offset out of range");
+    n = luaL_optinteger(L, 3, (lua_Integer)(len - (size_t)off));
+    luaL_argcheck(L, n >= 0 && (lua_Unsigned)n <= len - (size_t)off, 3, "length out of range");
+    return push_progress(L, fota_stage_write(&c->stage, buf + off, (size_t)n), 1);
 }
 
 static int l_file(lua_State *L)

@@ -15,8 +15,9 @@ typedef struct {
 #define LFOTA_CTX "luat_fota.ctx"
 #define LFOTA_ZBUFF "zbuff"
 
-/* The written bytes of a zbuff at idx (1), or 0 when it is no zbuff. */
-int lfota_zbuff_bytes(lua_State *L, int idx, const uint8_t **p, size_t *n);
+/* A zbuff at idx: its memory, written length and capacity (1), or 0 when
+ * the value is no zbuff. */
+int lfota_zbuff_bytes(lua_State *L, int idx, const uint8_t **p, size_t *used, size_t *cap);
 
 /* The context: upvalue 1 of every module function. */
 fota_ctx *lfota_ctx(lua_State *L);

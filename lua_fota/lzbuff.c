@@ -19,13 +19,14 @@ static zbuff *check(lua_State *L)
     return (zbuff *)luaL_checkudata(L, 1, LFOTA_ZBUFF);
 }
 
-int lfota_zbuff_bytes(lua_State *L, int idx, const uint8_t **p, size_t *n)
+int lfota_zbuff_bytes(lua_State *L, int idx, const uint8_t **p, size_t *used, size_t *cap)
 {
     zbuff *z = (zbuff *)luaL_testudata(L, idx, LFOTA_ZBUFF);
     if (!z)
         return 0;
     *p = z->addr;
-    *n = z->used;
+    *used = z->used;
+    *cap = z->len;
     return 1;
 }
 
