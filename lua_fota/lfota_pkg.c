@@ -8,6 +8,7 @@
 #include "lfota.h"
 #include "pkg.h"
 #include "port.h"
+#include "slots.h"
 
 
 static const char *opt_str(lua_State *L, const char *key)
@@ -144,9 +145,18 @@ static int l_verify(lua_State *L)
     const char *path;
     int rc;
 
+    fota_slots slots;
+    fota_boot_record rec;
+    fota_port_file *core = NULL;
+
     lfota_opts_table(L);
     path = lfota_policy(L, &pol, key, sizeof key, stage_path, sizeof stage_path);
+    /* On a flashed device the running image is the base and the floor. */
+    if (fota_slots_init(&slots, lfota_ctx(L)->device) == FOTA_OK && fota_slots_read(&slots, &rec) == FOTA_OK &&
+        (rc = fota_slots_base_policy(&slots, &rec, &pol, &core)) != FOTA_OK)
+        return lfota_push_pkg_error(L, path, FOTA_PKG_E_IO);
     rc = fota_pkg_verify_file(path, &pol, &info);
+    fota_port_close(core);
     if (rc != 0)
         return lfota_push_pkg_error(L, path, rc);
     lua_pushboolean(L, 1);

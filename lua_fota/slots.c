@@ -338,10 +338,36 @@ static int find_section(const fota_pkg_info *in, int type)
     return -1;
 }
 
+int fota_slots_base_policy(const fota_slots *s, const fota_boot_record *rec, fota_pkg_policy *pol,
+                           fota_port_file **core)
+{
+    char path[FOTA_SLOTS_PATH_MAX + 24];
+    int rc;
+
+    *core = NULL;
+    /* The running pair is the base and the floor for anti-rollback. */
+    if (!pol->current_core_version)
+        pol->current_core_version = rec->active.core_version;
+    if (!pol->has_current_core_sha256) {
+        memcpy(pol->current_core_sha256, rec->active.core_sha256, 32);
+        pol->has_current_core_sha256 = 1;
+    }
+    if (!pol->current_script_version && fota_pkg_version_valid(rec->active.script_version))
+        pol->current_script_version = rec->active.script_version;
+    /* Verify applies a core delta to the running core too, so its result is
+     * checked before any slot is touched. */
+    if ((rc = fota_slots_path(s, 'c', rec->active.core_slot, path, sizeof path)) != FOTA_OK ||
+        (rc = fota_port_open(core, path, FOTA_PORT_READ)) != FOTA_OK)
+        return rc;
+    pol->read_core = read_core;
+    pol->core_ud = *core;
+    pol->core_size = rec->active.core_len;
+    return FOTA_OK;
+}
+
 int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_policy *policy,
                       uint8_t tries)
 {
-    char base_path[FOTA_SLOTS_PATH_MAX + 24];
     fota_boot_record rec;
     fota_pkg_policy pol = *policy;
     fota_port_file *base = NULL;
@@ -356,23 +382,8 @@ int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_
     /* Overwriting the inactive pair now would lose the last confirmed image. */
     if (rec.state == FOTA_BOOT_TRYING)
         return FOTA_ERR_STATE;
-    /* The running pair is the base and the floor for anti-rollback. */
-    if (!pol.current_core_version)
-        pol.current_core_version = rec.active.core_version;
-    if (!pol.has_current_core_sha256) {
-        memcpy(pol.current_core_sha256, rec.active.core_sha256, 32);
-        pol.has_current_core_sha256 = 1;
-    }
-    if (!pol.current_script_version && fota_pkg_version_valid(rec.active.script_version))
-        pol.current_script_version = rec.active.script_version;
-    /* Verify applies a core delta to the running core too, so the result is
-     * checked before any slot is touched. */
-    if ((rc = fota_slots_path(s, 'c', rec.active.core_slot, base_path, sizeof base_path)) != FOTA_OK ||
-        (rc = fota_port_open(&base, base_path, FOTA_PORT_READ)) != FOTA_OK)
+    if ((rc = fota_slots_base_policy(s, &rec, &pol, &base)) != FOTA_OK)
         return rc;
-    pol.read_core = read_core;
-    pol.core_ud = base;
-    pol.core_size = rec.active.core_len;
 
     if ((rc = fota_pkg_open_file(&r, pkg_path, pol.max_size)) != 0) {
         fota_port_close(base);

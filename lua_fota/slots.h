@@ -72,6 +72,13 @@ int fota_slots_flash(const fota_slots *s, const char *core_image, uint32_t core_
 int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_policy *pol,
                       uint8_t tries);
 
+/* Fills what pol leaves unset from the running image of rec: the base core
+ * (version, hash, and read access so a core delta's result is checked) and
+ * the script version floor. *core is the opened running core slot: close it
+ * after the verification (pol points into rec and *core until then). */
+int fota_slots_base_policy(const fota_slots *s, const fota_boot_record *rec, fota_pkg_policy *pol,
+                           fota_port_file **core);
+
 /* At boot: counts a trying boot, rolls back an unconfirmed or damaged pair,
  * and returns the record in force. FOTA_ERR_NOENT: never flashed;
  * FOTA_ERR_FORMAT: no valid image at all (bricked). */
