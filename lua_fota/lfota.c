@@ -10,6 +10,7 @@
 
 #include "fota_err.h"
 #include "lfota.h"
+#include "pkg.h"
 #include "port.h"
 
 #define FILE_CHUNK 4096
@@ -80,6 +81,7 @@ static int l_init(lua_State *L)
     }
     if (!path)
         return push_status(L, FOTA_ERR_IO);
+    c->verdict = 1;
     return push_status(L, fota_stage_init(&c->stage, path, (uint32_t)cap));
 }
 
@@ -165,16 +167,38 @@ static int l_file(lua_State *L)
     return push_progress(L, result, 1);
 }
 
+/* As on a module, "done" means the complete package also checked out:
+ * verified once (signature, hashes, base, anti-rollback) when complete. */
 static int l_isDone(lua_State *L)
 {
-    return push_progress(L, fota_stage_done(&lfota_ctx(L)->stage), 0);
+    fota_ctx *c = lfota_ctx(L);
+    long done = fota_stage_done(&c->stage);
+    if (done == 0 && c->verdict == 1) {
+        fota_pkg_info info;
+        const char *path;
+        lua_settop(L, 0);
+        lua_newtable(L);
+        lua_pushstring(L, c->stage.path);
+        lua_setfield(L, 1, "path");
+        c->verdict = lfota_verify(L, &info, &path);
+    }
+    if (done != 0 || c->verdict == 0)
+        return push_progress(L, done, 0);
+    lua_pushboolean(L, 0);
+    lua_pushboolean(L, 1);
+    lua_pushfstring(L, "package refused: %s", fota_pkg_errname(c->verdict));
+    return 3;
 }
 
 static int l_finish(lua_State *L)
 {
-    if (lfota_ctx(L)->stage_owner)
+    fota_ctx *c = lfota_ctx(L);
+    int ok = lua_toboolean(L, 1);
+    if (c->stage_owner)
         return push_status(L, FOTA_ERR_STATE);
-    return push_status(L, fota_stage_finish(&lfota_ctx(L)->stage, lua_toboolean(L, 1)));
+    if (!ok)
+        c->verdict = 1;
+    return push_status(L, fota_stage_finish(&c->stage, ok));
 }
 
 /* The desktop's storage is ready at once. */
@@ -228,6 +252,7 @@ int luaopen_fota(lua_State *L)
     c = (fota_ctx *)lua_newuserdata(L, sizeof *c);
     memset(c, 0, sizeof *c);
     fota_stage_setup(&c->stage);
+    c->verdict = 1;
     snprintf(c->device, sizeof c->device, "%s", env && *env ? env : ".luatos-device");
     if (luaL_newmetatable(L, LFOTA_CTX)) {
         lua_pushcfunction(L, ctx_gc);

@@ -9,6 +9,7 @@
 typedef struct {
     fota_stage stage;
     int stage_owner;   /* 1 while a download owns the staging area */
+    int verdict;       /* isDone's check of the complete package: 1 not yet, else 0 or FOTA_PKG_E_* */
     char device[FOTA_STAGE_PATH_MAX - 32]; /* room for "/fota/stage.bin" */
 } fota_ctx;
 
@@ -30,6 +31,9 @@ const char *lfota_policy(lua_State *L, fota_pkg_policy *pol, char *keybuf, size_
                          char *pathbuf, size_t pathlen);
 int lfota_opts_table(lua_State *L);     /* opts at 1: nil -> {} ; else a table */
 int lfota_push_pkg_error(lua_State *L, const char *path, int rc);
+/* Verifies the package the options at index 1 name (default: the staged
+ * one); 0 or a FOTA_PKG_E_* code. Pushes the package path (*path_out). */
+int lfota_verify(lua_State *L, fota_pkg_info *info, const char **path_out);
 
 /* Functions registered with the context as their upvalue. */
 extern const luaL_Reg lfota_http_funcs[];

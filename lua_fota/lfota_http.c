@@ -540,6 +540,7 @@ static int new_transfer(lua_State *L, int to_stage)
             fota_stage_free(&c->stage);
         }
         c->stage_owner = 1;
+        c->verdict = 1;   /* whatever isDone knew is about another package */
     }
     rc = fota_http_init(&x->http, &req);
     if (rc != 0) {

@@ -136,28 +136,37 @@ int lfota_push_pkg_error(lua_State *L, const char *path, int rc)
     return 3;
 }
 
-/* fota.verify([opts]) -> true, info | nil, errname, message */
-static int l_verify(lua_State *L)
+/* Verifies with the options table at index 1 (see lfota_policy); on a
+ * flashed device the running image is the base and the rollback floor. */
+int lfota_verify(lua_State *L, fota_pkg_info *info, const char **path_out)
 {
     char stage_path[FOTA_STAGE_PATH_MAX], key[LFOTA_MAX_PEM];
     fota_pkg_policy pol;
+    fota_slots slots;
+    fota_boot_record rec;
+    fota_port_file *core = NULL;
+    const char *path = lfota_policy(L, &pol, key, sizeof key, stage_path, sizeof stage_path);
+    int rc;
+
+    /* stage_path dies with this frame: the caller gets the path as a Lua string. */
+    *path_out = lua_pushstring(L, path);
+    if (fota_slots_init(&slots, lfota_ctx(L)->device) == FOTA_OK && fota_slots_read(&slots, &rec) == FOTA_OK &&
+        fota_slots_base_policy(&slots, &rec, &pol, &core) != FOTA_OK)
+        return FOTA_PKG_E_IO;
+    rc = fota_pkg_verify_file(path, &pol, info);
+    fota_port_close(core);
+    return rc;
+}
+
+/* fota.verify([opts]) -> true, info | nil, errname, message */
+static int l_verify(lua_State *L)
+{
     fota_pkg_info info;
     const char *path;
     int rc;
 
-    fota_slots slots;
-    fota_boot_record rec;
-    fota_port_file *core = NULL;
-
     lfota_opts_table(L);
-    path = lfota_policy(L, &pol, key, sizeof key, stage_path, sizeof stage_path);
-    /* On a flashed device the running image is the base and the floor. */
-    if (fota_slots_init(&slots, lfota_ctx(L)->device) == FOTA_OK && fota_slots_read(&slots, &rec) == FOTA_OK &&
-        (rc = fota_slots_base_policy(&slots, &rec, &pol, &core)) != FOTA_OK)
-        return lfota_push_pkg_error(L, path, FOTA_PKG_E_IO);
-    rc = fota_pkg_verify_file(path, &pol, &info);
-    fota_port_close(core);
-    if (rc != 0)
+    if ((rc = lfota_verify(L, &info, &path)) != 0)
         return lfota_push_pkg_error(L, path, rc);
     lua_pushboolean(L, 1);
     push_info(L, &info);

@@ -109,6 +109,7 @@ static int l_commit(lua_State *L)
     open_slots(L, &s);
     /* The staging area's file handle is not needed any more. */
     fota_stage_free(&c->stage);
+    c->verdict = 1;
     rc = fota_slots_commit(&s, path, &pol, (uint8_t)tries);
     if (rc == FOTA_OK || (rc <= FOTA_PKG_E_BAD_MAGIC && rc > FOTA_PKG_E_IO))
         clear_stage(path);

@@ -17,7 +17,7 @@ describe("fota (LuatOS API)", function()
     end)
 
     it("stages a package fed in chunks of any size", function()
-        local pkg = T.pkg_bytes(5000)
+        local pkg = T.make_package({ core_size = 5000 })
         assert.is_true(fota.init(path, 8192))
         local pos = 1
         local sizes = { 1, 3, 7, 11, 100, 4096 }
@@ -59,6 +59,18 @@ describe("fota (LuatOS API)", function()
         assert.is_true(fota.finish(true))
         assert.equal(T.pkg_bytes(256), T.read(dir .. "/fota/stage.bin"))
         assert.is_true(fota.init(0, 4096))
+    end)
+
+    it("reports a complete package that does not verify as failed in isDone", function()
+        assert.is_true(fota.init(path))
+        assert.same({ true, true, 0 }, { fota.run(T.pkg_bytes(300)) })   -- all bytes, but no package
+        local ok, done, msg = fota.isDone()
+        assert.same({ false, true }, { ok, done })
+        assert.truthy(msg:find("package refused", 1, true))
+        assert.is_true(fota.finish(false))
+        assert.is_true(fota.init(path))                                  -- a new package is judged anew
+        assert.is_true((fota.run(T.make_package({ core_size = 1000 }))))
+        assert.same({ true, true }, { fota.isDone() })
     end)
 
     it("reports in-progress from isDone until the package is complete", function()
