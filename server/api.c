@@ -512,19 +512,58 @@ static int write_port_file(const char *path, unsigned port)
     return rename(tmp, path);
 }
 
+/* A whole PEM file (bounded), NUL-terminated, for libmicrohttpd's TLS. */
+static char *read_pem(const char *path)
+{
+    fota_port_file *f;
+    uint64_t size = 0;
+    size_t got = 0;
+    char *buf = NULL;
+    if (fota_port_open(&f, path, FOTA_PORT_READ) != FOTA_OK) return NULL;
+    if (fota_port_size(f, &size) == FOTA_OK && size > 0 && size < 64 * 1024 &&
+        (buf = malloc((size_t)size + 1)) != NULL &&
+        (fota_port_pread(f, 0, buf, (size_t)size, &got) != FOTA_OK || got != size)) {
+        free(buf);
+        buf = NULL;
+    }
+    fota_port_close(f);
+    if (buf) buf[got] = '\0';
+    return buf;
+}
+
+static void free_tls(srv_server *s)
+{
+    if (s->tls_key) memset(s->tls_key, 0, strlen(s->tls_key));
+    free(s->tls_key);
+    free(s->tls_cert);
+    s->tls_key = s->tls_cert = NULL;
+}
+
 int srv_start(srv_server *s, const srv_serve_opts *o)
 {
     memset(s, 0, sizeof *s);
+    if (o->tls_cert_path && (!(s->tls_cert = read_pem(o->tls_cert_path)) ||
+                             !(s->tls_key = read_pem(o->tls_key_path)))) {
+        fprintf(stderr, "fota-server: cannot read the TLS certificate %s or key %s\n", o->tls_cert_path,
+                o->tls_key_path);
+        free_tls(s);
+        return -1;
+    }
     struct sockaddr_in sa;
     if (parse_listen(o->listen, &sa)) {
         fprintf(stderr, "fota-server: --listen wants IPV4:PORT, got '%s'\n", o->listen);
+        free_tls(s);
         return -1;
     }
     s->flush_ms = o->flush_ms ? o->flush_ms : 100;
     s->threads = o->threads ? o->threads : 2;
-    if (db_open(&s->db, o->db_path, o->data_dir, 1)) return -1;
+    if (db_open(&s->db, o->db_path, o->data_dir, 1)) {
+        free_tls(s);
+        return -1;
+    }
     if (builder_init(&s->builder, s->db.data_dir, o->key_path, o->max_size, o->build_delay_ms)) {
         db_close(&s->db);
+        free_tls(s);
         return -1;
     }
     pthread_mutex_init(&s->lock, NULL);
@@ -535,11 +574,20 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
         s->stopping = 1;
         builder_stop(&s->builder);
         db_close(&s->db);
+        free_tls(s);
         return -1;
     }
+    /* https: key and certificate as an option array (empty for http). */
+    struct MHD_OptionItem tls[] = {
+        { MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key },
+        { MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert },
+        { MHD_OPTION_END, 0, NULL },
+    };
     s->mhd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC, 0, NULL, NULL,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+            (s->tls_cert ? MHD_USE_TLS : 0), 0, NULL, NULL,
         handle, s,
+        MHD_OPTION_ARRAY, s->tls_cert ? tls : tls + 2,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
@@ -556,7 +604,8 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
     unsigned port = info ? info->port : ntohs(sa.sin_port);
     char host[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &sa.sin_addr, host, sizeof host);
-    printf("fota-server: listening on http://%s:%u%s (data %s, deltas: %s)\n", host, port, API_PATH,
+    printf("fota-server: listening on %s://%s:%u%s (data %s, deltas: %s)\n", s->tls_cert ? "https" : "http",
+           host, port, API_PATH,
            s->db.data_dir, srv_delta_available() ? "yes" : "no");
     fflush(stdout);
     if (o->port_file && write_port_file(o->port_file, port)) {
@@ -590,4 +639,5 @@ void srv_stop(srv_server *s)
     pthread_cond_destroy(&s->flush_wake);
     pthread_mutex_destroy(&s->flush_lock);
     pthread_mutex_destroy(&s->lock);
+    free_tls(s);
 }

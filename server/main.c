@@ -29,7 +29,7 @@ typedef struct cmd {
 
 static const char *const o_serve[] = { "--db", "--data", "--listen", "--key", "--threads", "--max-size",
                                         "--port-file", "--log-flush-ms", "--build-delay-ms", "--lifetime",
-                                        NULL };
+                                        "--tls-cert", "--tls-key", NULL };
 static const char *const o_project_add[] = { "--db", "--data", "--name", "--key", "--owner", NULL };
 static const char *const o_list[] = { "--db", "--data", "--project", NULL };
 static const char *const o_fw_add[] = { "--db", "--data", "--project", "--bsp", "--core-version", "--core",
@@ -45,6 +45,7 @@ static const cmd cmds[] = {
       "usage: fota-server serve --db FILE --listen IP:PORT [--data DIR] [--key key.pem]\n"
       "                         [--threads N] [--max-size BYTES] [--port-file FILE]\n"
       "                         [--log-flush-ms MS] [--lifetime S] [--build-delay-ms MS]\n"
+      "                         [--tls-cert cert.pem --tls-key key.pem]\n"
       "\n"
       "  --listen IP:PORT     IPv4 address and port; port 0 picks a free one (printed, and\n"
       "                       written to --port-file)\n"
@@ -53,6 +54,7 @@ static const cmd cmds[] = {
       "  --key FILE           sign packages with this P-256 private key (PEM); a firmware\n"
       "                       added with its own --key uses that one\n"
       "  --threads N          HTTP worker threads (default 2)\n"
+      "  --tls-cert, --tls-key  serve https with this certificate (chain) and key (PEM)\n"
       "  --max-size BYTES     package size limit (default 491520)\n"
       "  --log-flush-ms MS    log rows are written in batches this often (default 100)\n"
       "  --lifetime S         exit by itself after S seconds (tests)\n"
@@ -126,9 +128,12 @@ static int serve(const cmd *c, const char **vals)
     o.listen = opt(c, vals, "--listen");
     o.key_path = opt(c, vals, "--key");
     o.port_file = opt(c, vals, "--port-file");
+    o.tls_cert_path = opt(c, vals, "--tls-cert");
+    o.tls_key_path = opt(c, vals, "--tls-key");
     unsigned long threads = 2, max_size = 0, flush = 100, delay = 0, lifetime = 0;
     const char *bad = NULL;
     if (!o.listen) bad = "--listen IP:PORT is required";
+    else if (!o.tls_cert_path != !o.tls_key_path) bad = "--tls-cert and --tls-key go together";
     else if (opt(c, vals, "--threads") && parse_uint(opt(c, vals, "--threads"), 64, &threads)) bad = "--threads: 1..64";
     else if (opt(c, vals, "--max-size") && parse_uint(opt(c, vals, "--max-size"), 0x7fffffff, &max_size))
         bad = "--max-size: bytes";

@@ -188,10 +188,12 @@ typedef struct srv_server {
     int stopping;
     unsigned flush_ms;
     unsigned threads;
+    char *tls_cert, *tls_key;     /* PEM, kept while the daemon runs (https) */
 } srv_server;
 
 typedef struct srv_serve_opts {
     const char *db_path, *data_dir, *listen, *key_path, *port_file;
+    const char *tls_cert_path, *tls_key_path;   /* both: serve https */
     unsigned threads, flush_ms, build_delay_ms;
     uint32_t max_size;
 } srv_serve_opts;

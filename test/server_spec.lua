@@ -292,6 +292,29 @@ describe("fota-server", function()
             assert(ok, err)
         end)
 
+        it("serves https: libfota2 with the server's CA gets the package, a wrong CA gets code 1", function()
+            local cd = T.tmpdir("srvtls")
+            local certs = T.make_certs(cd)
+            local tsrv = T.start_fota_server({ db = db, key = key, tls_cert = cd .. "/server.crt",
+                tls_key = cd .. "/server.key" })
+            local ok, err = pcall(function()
+                local code, info
+                for _ = 1, 100 do
+                    code, info = request2({ url = tsrv.base, server_cert = certs.ca })
+                    if not (code == 4 and info.code == 43) then break end
+                    socket.sleep(0.05)
+                end
+                assert.equal(0, code, info and (info.msg or info.code))
+                assert.equal("V1104", fota.state().running.core)
+                fota.confirm()
+                code, info = request2({ url = tsrv.base, server_cert = certs.other, imei = new_imei() })
+                assert.equal(1, code)
+                assert.equal(-4, info.error)
+            end)
+            tsrv.stop()
+            assert(ok, err)
+        end)
+
         it("libfota2 reports the platform's codes", function()
             local code, info = request2({ url = srv.base, imei = new_imei(), version = "1104.1.4" })
             assert.equal(4, code)

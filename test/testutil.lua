@@ -174,7 +174,7 @@ function M.fota_server(db, args)
 end
 
 --- Start `fota-server serve` on a free loopback port. o: db (required), key
--- (PEM path), flush_ms, build_delay_ms, max_size, lifetime (s, default 60:
+-- (PEM path), flush_ms, build_delay_ms, max_size, tls_cert + tls_key (https), lifetime (s, default 60:
 -- it exits by itself). Returns port, base (the API url), url(query),
 -- stop() (SIGTERM, waits for the exit; returns the exit code) and out().
 function M.start_fota_server(o)
@@ -185,6 +185,7 @@ function M.start_fota_server(o)
     if o.flush_ms then args[#args + 1] = "--log-flush-ms " .. o.flush_ms end
     if o.build_delay_ms then args[#args + 1] = "--build-delay-ms " .. o.build_delay_ms end
     if o.max_size then args[#args + 1] = "--max-size " .. o.max_size end
+    if o.tls_cert then args[#args + 1] = "--tls-cert '" .. o.tls_cert .. "' --tls-key '" .. o.tls_key .. "'" end
     local cmd = string.format("sh -c '%s >%s/out 2>&1 & echo $! >%s/pid; wait $!; echo $? >%s/exit' " ..
         ">/dev/null 2>&1 &", table.concat(args, " "):gsub("'", "'\\''"), dir, dir, dir)
     os.execute(cmd)
@@ -197,7 +198,9 @@ function M.start_fota_server(o)
     assert(port, "fota-server did not start: " .. tostring(M.read(dir .. "/out")))
     local pid = tonumber(M.read(dir .. "/pid"))
     port = tonumber(port)
-    local base = string.format("http://127.0.0.1:%d/api/site/firmware_upgrade", port)
+    -- https: by name, as the test certificate (and mbedTLS 2.28) want it
+    local base = string.format(o.tls_cert and "https://localhost:%d/api/site/firmware_upgrade"
+        or "http://127.0.0.1:%d/api/site/firmware_upgrade", port)
     return {
         dir = dir, port = port, base = base, pid = pid,
         url = function(query) return base .. "?" .. query end,
