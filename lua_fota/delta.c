@@ -29,7 +29,7 @@
 
 #define MAX_VARINT 5   /* 35 bits: every control value is below 2^32 */
 
-enum { ST_HDR, ST_CTRL, ST_DIFF, ST_EXTRA, ST_DONE, ST_END };
+enum { ST_HDR, ST_BHDR, ST_BCTRL, ST_BEXTRA, ST_EXEC, ST_DONE, ST_END };
 
 static uint32_t get32(const uint8_t *p)
 {
@@ -52,9 +52,10 @@ const char *fota_delta_errname(int code)
 int fota_delta_parse_header(const uint8_t p[FOTA_DELTA_HEADER_LEN], fota_delta_header *h)
 {
     if (!p || !h) return FOTA_ERR_ARG;
-    if (memcmp(p, FOTA_DELTA_MAGIC, 4) != 0 || p[4] != FOTA_DELTA_VERSION || p[5] != 0 ||
-        p[6] != 0 || p[7] != 0)
+    if (memcmp(p, FOTA_DELTA_MAGIC, 4) != 0 || p[4] != FOTA_DELTA_VERSION ||
+        (p[5] & ~FOTA_DELTA_F_PREDICT) != 0 || p[6] != 0 || p[7] != 0)
         return FOTA_DELTA_E_FORMAT;
+    h->flags = p[5];
     h->old_size = get32(p + 8);
     h->new_size = get32(p + 12);
     memcpy(h->old_sha256, p + 16, 32);
@@ -137,7 +138,7 @@ static int start_apply(fota_delta_applier *a)
     /* zlib header only (RFC 1950), window at most 32 KiB. */
     if (inflateInit2(&a->z, FOTA_DELTA_WINDOW_BITS) != Z_OK) return FOTA_ERR_NOMEM;
     a->z_active = 1;
-    a->state = a->h.new_size ? ST_CTRL : ST_DONE;
+    a->state = a->h.new_size ? ST_BHDR : ST_DONE;
     return 0;
 }
 
@@ -152,6 +153,22 @@ static int flush(fota_delta_applier *a)
     if (SHA_UPDATE(&a->sha, a->wbuf, a->wlen)) return FOTA_ERR_NOMEM;
     a->new_pos += a->wlen;
     a->cur = a->wlen = 0;
+    return 0;
+}
+
+/* Reads the two old bytes after the loaded ones (the predictor's context). */
+static int load_look(fota_delta_applier *a)
+{
+    size_t chunk = chunk_of(a);
+    a->look[0] = a->look[1] = 0;
+    for (size_t i = 0; i < 2 && a->old_pos + i < a->h.old_size;) {
+        size_t m = 2 - i;
+        if (m > a->h.old_size - (a->old_pos + i)) m = (size_t)(a->h.old_size - (a->old_pos + i));
+        if (m > chunk) m = chunk;
+        int rc = a->io.read_old(a->io.old_ud, a->old_pos + i, a->look + i, m);
+        if (rc) return rc < 0 ? rc : FOTA_ERR_IO;
+        i += m;
+    }
     return 0;
 }
 
@@ -170,7 +187,7 @@ static int load_old(fota_delta_applier *a)
     a->old_pos += m;
     a->old_left -= (uint32_t)m;
     a->wlen += m;
-    return 0;
+    return (a->h.flags & FOTA_DELTA_F_PREDICT) ? load_look(a) : 0;
 }
 
 /* Accumulates one byte of a LEB128 value; *done when complete in a->var. */
@@ -188,99 +205,193 @@ static int var_byte(fota_delta_applier *a, uint8_t b, int *done)
 }
 
 /* All three control values of a command are in: check them against the
- * header's sizes before any byte moves. */
-static int start_command(fota_delta_applier *a)
+ * header's sizes and the block's buffer before any byte moves. */
+static int add_command(fota_delta_applier *a)
 {
     uint64_t z = a->ctrl[0], diff = a->ctrl[1], extra = a->ctrl[2];
     /* zigzag: 0, -1, 1, -2, ... */
     int64_t seek = (z & 1) ? -(int64_t)(z >> 1) - 1 : (int64_t)(z >> 1);
-    int64_t np = (int64_t)a->old_pos + seek;
+    int64_t np = (int64_t)a->sim_old + seek;
     uint64_t left = a->h.new_size - a->cmd_end;
     if (np < 0 || (uint64_t)np > a->h.old_size) return FOTA_DELTA_E_RANGE;
     if (diff > left || diff > a->h.old_size - (uint64_t)np || extra > left - diff)
         return FOTA_DELTA_E_RANGE;
     if (diff + extra == 0) return FOTA_DELTA_E_FORMAT;   /* no-op commands are never needed */
-    a->old_pos = (uint64_t)np;
-    a->diff_left = a->old_left = (uint32_t)diff;
-    a->extra_left = (uint32_t)extra;
+    if (extra > FOTA_DELTA_BLOCK_BUF - a->extra_len) return FOTA_DELTA_E_FORMAT;
+    a->cmd_old[a->cmd_i] = (uint32_t)np;
+    a->cmd_diff[a->cmd_i] = (uint32_t)diff;
+    a->cmd_extra[a->cmd_i] = (uint32_t)extra;
+    a->cmd_i++;
+    a->sim_old = (uint64_t)np + diff;
     a->cmd_end += diff + extra;
-    a->in_gap = 1;
-    a->ctrl_i = 0;
-    a->state = diff ? ST_DIFF : ST_EXTRA;
+    a->extra_len += (uint32_t)extra;
     return 0;
 }
 
-static void run_done(fota_delta_applier *a)
+/* Next section of the block once the previous one is complete. */
+static void next_section(fota_delta_applier *a)
 {
-    if (a->diff_left) return;
-    if (a->extra_left) a->state = ST_EXTRA;
-    else a->state = a->cmd_end == a->h.new_size ? ST_DONE : ST_CTRL;
+    if (a->state == ST_BCTRL && a->cmd_i == a->ncmd) a->state = ST_BEXTRA;
+    if (a->state == ST_BEXTRA && a->buf_len == a->extra_len) {
+        a->state = ST_EXEC;
+        a->cmd_i = 0;
+        a->in_cmd = 0;
+        a->xoff = 0;
+    }
 }
 
-/* Consumes inflated command bytes. A diff run is coded sparsely: gap
- * (LEB128: bytes equal to old), then one byte added to old, repeated; the
- * run may end after a gap or after a value. */
-static int process(fota_delta_applier *a, const uint8_t *p, size_t n)
+/* Predictor: context = the two old bytes after the one being made. A hit
+ * on a confirmed entry predicts its value; residual + prediction = the
+ * byte's difference, which then updates the table. */
+static uint8_t predict(fota_delta_applier *a, uint8_t res)
+{
+    size_t j = a->cur + 1;
+    uint8_t c1 = j < a->wlen ? a->wbuf[j] : a->look[j - a->wlen];
+    j++;
+    uint8_t c2 = j < a->wlen ? a->wbuf[j] : a->look[j - a->wlen];
+    unsigned c = (unsigned)c1 << 8 | c2;
+    unsigned h = ((c * 40503u) & 0xffffu) >> 8;
+    int hit = (a->pred[h].st & 1) && a->pred[h].tag == c;
+    uint8_t d = (uint8_t)(res + (hit && (a->pred[h].st & 2) ? a->pred[h].val : 0));
+    if (hit) {
+        if (d == a->pred[h].val) a->pred[h].st = 3;
+        else { a->pred[h].val = d; a->pred[h].st = 1; }
+    } else if (d) {
+        a->pred[h].tag = (uint16_t)c;
+        a->pred[h].val = d;
+        a->pred[h].st = 1;
+    }
+    return d;
+}
+
+/* Makes n bytes of the diff run from old with residual 0 (a gap). */
+static int copy_run(fota_delta_applier *a, uint32_t g)
+{
+    int rc;
+    while (g > 0) {
+        if (a->cur == a->wlen && (rc = load_old(a)) != 0) return rc;
+        size_t step = a->wlen - a->cur < g ? a->wlen - a->cur : (size_t)g;
+        if (a->h.flags & FOTA_DELTA_F_PREDICT) {
+            for (size_t i = 0; i < step; i++, a->cur++)
+                a->wbuf[a->cur] = (uint8_t)(a->wbuf[a->cur] + predict(a, 0));
+        } else {
+            a->cur += step;
+        }
+        g -= (uint32_t)step;
+    }
+    return 0;
+}
+
+/* Runs the block's commands as far as the value bytes at hand allow. */
+static int exec_block(fota_delta_applier *a, const uint8_t **pp, size_t *np)
 {
     size_t chunk = chunk_of(a);
+    int rc;
+    for (;;) {
+        if (!a->in_cmd) {
+            if (a->cmd_i == a->ncmd) {
+                a->state = a->cmd_end == a->h.new_size ? ST_DONE : ST_BHDR;
+                return 0;
+            }
+            a->old_pos = a->cmd_old[a->cmd_i];
+            a->diff_left = a->old_left = a->cmd_diff[a->cmd_i];
+            a->extra_left = a->cmd_extra[a->cmd_i];
+            a->in_gap = 1;
+            a->in_cmd = 1;
+        }
+        if (a->diff_left > 0) {
+            if (*np == 0) return 0;   /* wait for the gap or value byte */
+            if (a->in_gap) {
+                int done;
+                rc = var_byte(a, *(*pp)++, &done);
+                (*np)--;
+                if (rc) return rc;
+                if (!done) continue;
+                uint64_t g = a->var;
+                a->var = 0;
+                if (g > a->diff_left) return FOTA_DELTA_E_RANGE;
+                a->diff_left -= (uint32_t)g;
+                if ((rc = copy_run(a, g)) != 0) return rc;
+                a->in_gap = 0;
+            } else {
+                if (a->cur == a->wlen && (rc = load_old(a)) != 0) return rc;
+                uint8_t v = *(*pp)++;
+                (*np)--;
+                if (a->h.flags & FOTA_DELTA_F_PREDICT) v = predict(a, v);
+                a->wbuf[a->cur] = (uint8_t)(a->wbuf[a->cur] + v);
+                a->cur++;
+                a->diff_left--;
+                a->in_gap = 1;
+            }
+            continue;
+        }
+        while (a->extra_left > 0) {
+            if (a->wlen == chunk && (rc = flush(a)) != 0) return rc;
+            size_t k = chunk - a->wlen;
+            if (k > a->extra_left) k = a->extra_left;
+            memcpy(a->wbuf + a->wlen, a->buf + a->xoff, k);
+            a->wlen += k;
+            a->cur = a->wlen;
+            a->xoff += (uint32_t)k;
+            a->extra_left -= (uint32_t)k;
+        }
+        a->in_cmd = 0;
+        a->cmd_i++;
+    }
+}
+
+/* Consumes inflated bytes: blocks of (ncmd, controls, extra bytes, diff
+ * runs). */
+static int process(fota_delta_applier *a, const uint8_t *p, size_t n)
+{
     int rc, done;
-    while (n > 0) {
+    for (;;) {
+        if (a->state == ST_EXEC) {
+            if ((rc = exec_block(a, &p, &n)) != 0) return rc;
+            if (a->state == ST_EXEC) return 0;   /* needs more value bytes */
+            continue;
+        }
+        if (n == 0) return 0;
         switch (a->state) {
-        case ST_CTRL:
+        case ST_BHDR:
+            rc = var_byte(a, *p++, &done);
+            n--;
+            if (rc) return rc;
+            if (!done) break;
+            if (a->var == 0 || a->var > FOTA_DELTA_BLOCK_CMDS) return FOTA_DELTA_E_FORMAT;
+            a->ncmd = (unsigned)a->var;
+            a->var = 0;
+            a->extra_len = a->buf_len = 0;
+            a->cmd_i = a->ctrl_i = 0;
+            a->state = ST_BCTRL;
+            break;
+        case ST_BCTRL:
             rc = var_byte(a, *p++, &done);
             n--;
             if (rc) return rc;
             if (!done) break;
             a->ctrl[a->ctrl_i++] = a->var;
             a->var = 0;
-            if (a->ctrl_i == 3 && (rc = start_command(a)) != 0) return rc;
-            break;
-        case ST_DIFF:
-            if (a->in_gap) {
-                rc = var_byte(a, *p++, &done);
-                n--;
-                if (rc) return rc;
-                if (!done) break;
-                uint64_t g = a->var;
-                a->var = 0;
-                if (g > a->diff_left) return FOTA_DELTA_E_RANGE;
-                a->diff_left -= (uint32_t)g;
-                while (g > 0) {
-                    if (a->cur == a->wlen && (rc = load_old(a)) != 0) return rc;
-                    size_t step = a->wlen - a->cur < g ? a->wlen - a->cur : (size_t)g;
-                    a->cur += step;
-                    g -= step;
-                }
-                a->in_gap = 0;
-            } else {
-                if (a->cur == a->wlen && (rc = load_old(a)) != 0) return rc;
-                a->wbuf[a->cur] = (uint8_t)(a->wbuf[a->cur] + *p++);
-                a->cur++;
-                n--;
-                a->diff_left--;
-                a->in_gap = 1;
+            if (a->ctrl_i == 3) {
+                a->ctrl_i = 0;
+                if ((rc = add_command(a)) != 0) return rc;
+                next_section(a);
             }
-            run_done(a);
             break;
-        case ST_EXTRA: {
-            if (a->wlen == chunk && (rc = flush(a)) != 0) return rc;
-            size_t k = chunk - a->wlen;
+        case ST_BEXTRA: {
+            size_t k = a->extra_len - a->buf_len;
             if (k > n) k = n;
-            if (k > a->extra_left) k = a->extra_left;
-            memcpy(a->wbuf + a->wlen, p, k);
-            a->wlen += k;
-            a->cur = a->wlen;
+            memcpy(a->buf + a->buf_len, p, k);
+            a->buf_len += (uint32_t)k;
             p += k;
             n -= k;
-            a->extra_left -= (uint32_t)k;
-            run_done(a);
+            next_section(a);
             break;
         }
         default:
-            return FOTA_DELTA_E_FORMAT;   /* bytes after the last command */
+            return FOTA_DELTA_E_FORMAT;   /* bytes after the last block */
         }
     }
-    return 0;
 }
 
 static int feed_inner(fota_delta_applier *a, const uint8_t *d, size_t n)
@@ -506,40 +617,148 @@ static size_t longest_match(const sa_index *ix, const uint8_t *nw, size_t nn, si
     return len_;
 }
 
-/* One command: move in old by seek, diff_len bytes of (new - old), then
- * extra_len literal bytes of new. */
-static void put_command(dbuf *b, int64_t seek, const uint8_t *old, const uint8_t *nw,
-                        size_t diff_len, size_t extra_len)
+/* One command of the scan: diff_len bytes of new at npos made from old at
+ * opos, then extra_len literal bytes of new. */
+typedef struct {
+    size_t opos, npos, diff_len, extra_len;
+} gcmd;
+
+typedef struct {
+    gcmd *v;
+    size_t n, cap;
+    int err;
+} gcmds;
+
+static void push_command(gcmds *c, size_t opos, size_t npos, size_t diff_len, size_t extra_len)
 {
-    db_varint(b, seek < 0 ? ((uint64_t)(-(seek + 1)) << 1) | 1 : (uint64_t)seek << 1);
-    db_varint(b, diff_len);
-    db_varint(b, extra_len);
-    /* Sparse: gap of equal bytes, then one difference byte. Most of an
-     * approximate match is equal, and deflate codes small gap numbers
-     * better than long runs of zero bytes. */
-    for (size_t i = 0; i < diff_len;) {
-        size_t j = i;
-        while (j < diff_len && nw[j] == old[j]) j++;
-        db_varint(b, j - i);
-        if (j == diff_len) break;
-        db_reserve(b, 1);
-        if (b->err) return;
-        b->p[b->len++] = (uint8_t)(nw[j] - old[j]);
-        i = j + 1;
+    if (c->err) return;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 1024;
+        gcmd *v = cap > SIZE_MAX / sizeof *v ? NULL : realloc(c->v, cap * sizeof *v);
+        if (!v) { c->err = FOTA_ERR_NOMEM; return; }
+        c->v = v;
+        c->cap = cap;
     }
-    db_reserve(b, extra_len);
-    if (b->err) return;
-    memcpy(b->p + b->len, nw + diff_len, extra_len);
-    b->len += extra_len;
+    c->v[c->n++] = (gcmd){opos, npos, diff_len, extra_len};
+}
+
+static void db_bytes(dbuf *b, const uint8_t *p, size_t n)
+{
+    db_reserve(b, n);
+    if (b->err || n == 0) return;
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+/* The applier's predictor, mirrored (see predict() above). */
+typedef struct {
+    struct { uint16_t tag; uint8_t val, st; } e[FOTA_DELTA_PRED_SIZE];
+} gpred;
+
+static uint8_t pred_residual(gpred *t, const uint8_t *old, size_t on, size_t k, uint8_t d)
+{
+    unsigned c = (unsigned)(k + 1 < on ? old[k + 1] : 0) << 8 | (k + 2 < on ? old[k + 2] : 0);
+    unsigned h = ((c * 40503u) & 0xffffu) >> 8;
+    int hit = (t->e[h].st & 1) && t->e[h].tag == c;
+    uint8_t r = (uint8_t)(d - (hit && (t->e[h].st & 2) ? t->e[h].val : 0));
+    if (hit) {
+        if (d == t->e[h].val) t->e[h].st = 3;
+        else { t->e[h].val = d; t->e[h].st = 1; }
+    } else if (d) {
+        t->e[h].tag = (uint16_t)c;
+        t->e[h].val = d;
+        t->e[h].st = 1;
+    }
+    return r;
+}
+
+/* Block being built: its controls, extra bytes, diff runs. */
+typedef struct {
+    dbuf ctrl, extra, diff;
+    size_t ncmd;
+    uint64_t old_pos;   /* old position after the commands emitted so far */
+} gblock;
+
+static void block_flush(gblock *k, dbuf *out)
+{
+    if (k->ncmd == 0) return;
+    db_varint(out, k->ncmd);
+    db_bytes(out, k->ctrl.p, k->ctrl.len);
+    db_bytes(out, k->extra.p, k->extra.len);
+    db_bytes(out, k->diff.p, k->diff.len);
+    k->ctrl.len = k->extra.len = k->diff.len = 0;
+    k->ncmd = 0;
+    if (k->ctrl.err || k->extra.err || k->diff.err) out->err = FOTA_ERR_NOMEM;
+}
+
+static void block_command(gblock *k, dbuf *out, size_t opos, size_t diff_len, size_t extra_len)
+{
+    int64_t seek = (int64_t)opos - (int64_t)k->old_pos;
+    db_varint(&k->ctrl, seek < 0 ? ((uint64_t)(-(seek + 1)) << 1) | 1 : (uint64_t)seek << 1);
+    db_varint(&k->ctrl, diff_len);
+    db_varint(&k->ctrl, extra_len);
+    k->old_pos = opos + diff_len;
+    if (++k->ncmd == FOTA_DELTA_BLOCK_CMDS) block_flush(k, out);
+}
+
+/* Encodes the commands as blocks, splitting a command's extra bytes
+ * wherever they would not fit the block's FOTA_DELTA_BLOCK_BUF. */
+static int encode_blocks(const gcmds *c, const uint8_t *old, size_t on, const uint8_t *nw,
+                         int predict, dbuf *out)
+{
+    gblock k;
+    memset(&k, 0, sizeof k);
+    gpred *t = predict ? calloc(1, sizeof *t) : NULL;
+    if (predict && !t) return FOTA_ERR_NOMEM;
+    for (size_t ci = 0; ci < c->n && !out->err; ci++) {
+        const gcmd *g = &c->v[ci];
+        const uint8_t *o = old + g->opos, *w = nw + g->npos;
+        /* Sparse diff run: gap of bytes with residual 0, then one
+         * residual; deflate codes small gap numbers better than long runs
+         * of zero bytes. The run may end after a gap or after a value. */
+        size_t zeros = 0;
+        for (size_t i = 0; i < g->diff_len; i++) {
+            uint8_t d = (uint8_t)(w[i] - o[i]);
+            if (t) d = pred_residual(t, old, on, g->opos + i, d);
+            if (d == 0) { zeros++; continue; }
+            db_varint(&k.diff, zeros);
+            db_reserve(&k.diff, 1);
+            if (k.diff.err) break;
+            k.diff.p[k.diff.len++] = d;
+            zeros = 0;
+        }
+        if (zeros) db_varint(&k.diff, zeros);
+        size_t opos = g->opos, diff = g->diff_len, extra = g->extra_len;
+        const uint8_t *x = w + g->diff_len;
+        for (;;) {
+            size_t room = FOTA_DELTA_BLOCK_BUF - k.extra.len, e = extra < room ? extra : room;
+            if (diff + e > 0) {
+                db_bytes(&k.extra, x, e);
+                block_command(&k, out, opos, diff, e);
+            }
+            opos += diff;
+            diff = 0;
+            x += e;
+            extra -= e;
+            if (extra == 0) break;
+            block_flush(&k, out);
+        }
+    }
+    block_flush(&k, out);
+    free(t);
+    free(k.ctrl.p);
+    free(k.extra.p);
+    free(k.diff.p);
+    return out->err;
 }
 
 /* bsdiff's scan: find a long exact match, extend the previous one forward
  * and this one backward while at least half the bytes agree, emit the gap
  * as literals. Positions are signed so the arithmetic mirrors bsdiff's. */
 static int make_commands(const sa_index *ix, const uint8_t *old, int64_t on, const uint8_t *nw,
-                         int64_t nn, int64_t thr, dbuf *b)
+                         int64_t nn, int64_t thr, gcmds *c)
 {
-    int64_t scan = 0, len = 0, pos = 0, lastscan = 0, lastpos = 0, lastoffset = 0, oldpos = 0;
+    int64_t scan = 0, len = 0, pos = 0, lastscan = 0, lastpos = 0, lastoffset = 0;
     while (scan < nn) {
         int64_t oldscore = 0, scsc;
         for (scsc = scan += len; scan < nn; scan++) {
@@ -580,15 +799,13 @@ static int make_commands(const sa_index *ix, const uint8_t *old, int64_t on, con
             lenb -= lens;
         }
         int64_t extra = (scan - lenb) - (lastscan + lenf);
-        if (lenf + extra > 0) {
-            put_command(b, lastpos - oldpos, old + lastpos, nw + lastscan, (size_t)lenf, (size_t)extra);
-            oldpos = lastpos + lenf;
-        }
+        if (lenf + extra > 0)
+            push_command(c, (size_t)lastpos, (size_t)lastscan, (size_t)lenf, (size_t)extra);
         lastscan = scan - lenb;
         lastpos = pos - lenb;
         lastoffset = pos - scan;
     }
-    return b->err;
+    return c->err;
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -658,26 +875,34 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
     uint8_t *best = NULL;
     size_t best_len = 0;
     for (size_t t = 0; rc == 0 && t < sizeof thresholds / sizeof thresholds[0]; t++) {
-        dbuf cmds = {NULL, 0, 0, 0};
+        gcmds cmds = {NULL, 0, 0, 0};
         rc = make_commands(&ix, old_img, (int64_t)old_len, new_img, (int64_t)new_len,
                            thresholds[t], &cmds);
-        size_t cap = rc ? 0 : FOTA_DELTA_HEADER_LEN + libdeflate_zlib_compress_bound(c, cmds.len);
-        uint8_t *o = rc ? NULL : malloc(cap);
-        size_t zl = 0;
-        if (rc == 0 && !o) rc = FOTA_ERR_NOMEM;
-        if (rc == 0) {
-            memcpy(o, hdr, sizeof hdr);
-            zl = libdeflate_zlib_compress(c, cmds.p, cmds.len, o + sizeof hdr, cap - sizeof hdr);
-            if (zl == 0) rc = FOTA_ERR_NOMEM;
+        /* The predictor wins big on images whose pointers all move the
+         * same way and loses a little elsewhere: both are tried. */
+        for (int predict = 0; rc == 0 && predict < 2; predict++) {
+            dbuf blocks = {NULL, 0, 0, 0};
+            rc = encode_blocks(&cmds, old_img, old_len, new_img, predict, &blocks);
+            size_t cap = rc ? 0 : FOTA_DELTA_HEADER_LEN + libdeflate_zlib_compress_bound(c, blocks.len);
+            uint8_t *o = rc ? NULL : malloc(cap);
+            size_t zl = 0;
+            if (rc == 0 && !o) rc = FOTA_ERR_NOMEM;
+            if (rc == 0) {
+                memcpy(o, hdr, sizeof hdr);
+                o[5] = predict ? FOTA_DELTA_F_PREDICT : 0;
+                zl = libdeflate_zlib_compress(c, blocks.p, blocks.len, o + sizeof hdr, cap - sizeof hdr);
+                if (zl == 0) rc = FOTA_ERR_NOMEM;
+            }
+            free(blocks.p);
+            if (rc == 0 && (!best || sizeof hdr + zl < best_len)) {
+                free(best);
+                best = o;
+                best_len = sizeof hdr + zl;
+            } else {
+                free(o);
+            }
         }
-        free(cmds.p);
-        if (rc == 0 && (!best || sizeof hdr + zl < best_len)) {
-            free(best);
-            best = o;
-            best_len = sizeof hdr + zl;
-        } else {
-            free(o);
-        }
+        free(cmds.v);
     }
     if (c) libdeflate_free_compressor(c);
     free(sa);

@@ -4,7 +4,7 @@
  *
  * No Lua, no printing, no global state. The applier never calls malloc: its
  * inflater draws from an arena inside the context, so RAM is
- * sizeof(fota_delta_applier) (about 50 KiB) whatever the image size. Every
+ * sizeof(fota_delta_applier) (about 56 KiB) whatever the image size. Every
  * control value read from a delta is bounds-checked before use.
  *
  * Functions return 0 or a negative code: FOTA_DELTA_E_* for verdicts on the
@@ -19,11 +19,15 @@
 #include <mbedtls/sha256.h>
 
 #define FOTA_DELTA_MAGIC "LFDL"
-#define FOTA_DELTA_VERSION 1
-#define FOTA_DELTA_HEADER_LEN 80          /* magic, version, sizes, two SHA-256 */
+#define FOTA_DELTA_VERSION 2
+#define FOTA_DELTA_HEADER_LEN 80          /* magic, version, flags, sizes, two SHA-256 */
+#define FOTA_DELTA_F_PREDICT 0x01         /* header flag: diff bytes are residuals of the predictor */
 #define FOTA_DELTA_MAX_IMAGE (16u * 1024 * 1024) /* old and new image bound (= FOTA_PKG_MAX_IMAGE) */
 #define FOTA_DELTA_WINDOW_BITS 15         /* deflate window the generator uses; the most allowed */
 #define FOTA_DELTA_CHUNK 4096             /* largest read_old / write_new call */
+#define FOTA_DELTA_BLOCK_CMDS 128         /* most commands in one block */
+#define FOTA_DELTA_BLOCK_BUF 4096         /* most extra bytes in one block */
+#define FOTA_DELTA_PRED_SIZE 256          /* predictor entries */
 /* Inflater arena: zlib's state (about 7 KiB) plus the 32 KiB window, with slack
  * for other zlib builds. */
 #define FOTA_DELTA_ZMEM (32768 + 8192)
@@ -41,8 +45,10 @@ enum fota_delta_err {
 /* "format", "wrong_base", ... for FOTA_DELTA_E_*; NULL for anything else. */
 const char *fota_delta_errname(int code);
 
-/* The 80-byte header, readable on its own (e.g. to check a package). */
+/* The 80-byte header, readable on its own (e.g. to check a package). A
+ * version other than FOTA_DELTA_VERSION is FOTA_DELTA_E_FORMAT. */
 typedef struct fota_delta_header {
+    uint32_t flags;                   /* FOTA_DELTA_F_* */
     uint32_t old_size, new_size;
     uint8_t old_sha256[32], new_sha256[32];
 } fota_delta_header;
@@ -76,13 +82,23 @@ typedef struct fota_delta_applier {
     size_t hdr_len;
     fota_delta_header h;
     uint64_t old_pos;                 /* next old byte to load */
-    uint64_t cmd_end;                 /* new bytes covered by the commands so far */
+    uint64_t cmd_end;                 /* new bytes covered by the commands read so far */
+    uint64_t sim_old;                 /* old position after the commands read so far */
     uint64_t new_pos;                 /* new bytes written (hashed) */
-    uint32_t diff_left, old_left, extra_left;
     uint64_t var;                     /* varint being read */
     unsigned var_shift, var_bytes, ctrl_i;
     uint64_t ctrl[3];                 /* seek (zigzag), diff length, extra length */
-    int in_gap;                       /* diff run: 1 reading a gap, 0 a value byte */
+    /* the current block */
+    unsigned ncmd, cmd_i;             /* commands in the block; read / executing */
+    uint32_t cmd_old[FOTA_DELTA_BLOCK_CMDS];    /* checked old start of each command */
+    uint32_t cmd_diff[FOTA_DELTA_BLOCK_CMDS], cmd_extra[FOTA_DELTA_BLOCK_CMDS];
+    uint32_t extra_len, buf_len;      /* the block's extra bytes; bytes read into buf so far */
+    uint32_t xoff;                    /* next extra byte in buf */
+    uint32_t diff_left, old_left, extra_left;
+    int in_cmd, in_gap;               /* executing a command; diff run: next is a gap */
+    uint8_t buf[FOTA_DELTA_BLOCK_BUF];     /* the block's extra bytes */
+    uint8_t look[2];                  /* old bytes at old_pos, old_pos + 1 (0 past the end) */
+    struct { uint16_t tag; uint8_t val, st; } pred[FOTA_DELTA_PRED_SIZE];
     size_t cur, wlen;                 /* wbuf: [0,cur) final, [cur,wlen) old bytes to patch */
     z_stream z;
     int z_active;
@@ -105,7 +121,7 @@ void fota_delta_apply_free(fota_delta_applier *a);
 
 /* ---- generator (host side; needs libdivsufsort) ----
  * Builds a delta turning old into new: suffix-array matching with
- * approximate extension (bsdiff-class), one zlib stream. *out is
+ * approximate extension (bsdiff-class), one zlib stream of blocks. *out is
  * malloc()ed, free() it. Sizes above FOTA_DELTA_MAX_IMAGE: FOTA_ERR_RANGE.
  * Memory: about 5 x old + new + the delta. Built unless
  * FOTA_DELTA_NO_GENERATOR is defined (a device needs only the applier). */

@@ -61,7 +61,7 @@ static int wr(void *ud, const void *buf, size_t len)
  * first error (feed or finish). */
 static int apply(mem_io *m, const uint8_t *d, size_t dl, size_t feed, size_t max_chunk)
 {
-    static fota_delta_applier a;   /* ~50 KiB: keep it off the stack */
+    static fota_delta_applier a;   /* ~56 KiB: keep it off the stack */
     fota_delta_io io = {rd, m, m->old_len, wr, m, max_chunk};
     m->out_len = 0;
     int rc = fota_delta_apply_init(&a, &io);
@@ -80,7 +80,9 @@ static int apply(mem_io *m, const uint8_t *d, size_t dl, size_t feed, size_t max
     return rc;
 }
 
-/* Round trip old -> new; returns the delta size. */
+static int predicted;   /* round trips whose delta uses the predictor */
+
+/* Round trip old -> new, fed in two ways; returns the delta size. */
 static size_t roundtrip(const char *what, const uint8_t *old, size_t ol, const uint8_t *nw, size_t nl)
 {
     uint8_t *d = NULL;
@@ -96,6 +98,12 @@ static size_t roundtrip(const char *what, const uint8_t *old, size_t ol, const u
     CHECK(same);
     CHECK(m.max_call <= FOTA_DELTA_CHUNK);
     CHECK(!m.bad_read);
+    m.max_call = 0;
+    CHECK_EQ(apply(&m, d, dl, 977, 3), 0);   /* odd feeds, 3-byte callbacks */
+    CHECK(m.out_len == nl && (nl == 0 || memcmp(m.out, nw, nl) == 0));
+    CHECK(m.max_call <= 3);
+    CHECK(!m.bad_read);
+    if (dl > 5 && (d[5] & FOTA_DELTA_F_PREDICT)) predicted++;
     if (rc || !same) fprintf(stderr, "  (%s)\n", what);
     free(m.out);
     free(d);
@@ -139,6 +147,19 @@ static void test_roundtrips(void)
         memcpy(b + i, &v, 4);
     }
     CHECK(roundtrip("pointers", z, N, b, N) < N / 4);
+    /* firmware-like: code with scattered pointers; those above a line move
+     * by 0x800 (code inserted there): the predictor learns it */
+    fill(z, N, 5);
+    memcpy(b, z, N);
+    int before = predicted;
+    for (size_t i = 0; i + 4 <= N; i += 6 + z[i] % 24) {
+        uint32_t v = 0x08000000u + (uint32_t)(z[i + 1] << 12 | z[i + 2] << 4);
+        memcpy(z + i, &v, 4);
+        if (v >= 0x08080000u) v += 0x800;
+        memcpy(b + i, &v, 4);
+    }
+    CHECK(roundtrip("moved pointers", z, N, b, N) < N / 100);
+    CHECK_EQ(predicted, before + 1);
     free(z);
     free(a);
     free(b);
@@ -238,9 +259,14 @@ static void test_chunking(void)
     d[0] ^= 1;
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
     d[0] ^= 1;
-    d[4] = 2;                            /* future version */
+    d[4] = FOTA_DELTA_VERSION + 1;       /* future version */
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
-    d[4] = 1;
+    d[4] = 1;                            /* v1 (interleaved commands): no longer read */
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
+    d[4] = FOTA_DELTA_VERSION;
+    d[5] ^= 0x80;                        /* unknown flag */
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
+    d[5] ^= 0x80;
     d[50] ^= 1;                          /* result hash: detected at the end */
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_HASH);
     d[50] ^= 1;
@@ -253,7 +279,7 @@ static void test_chunking(void)
     free(b);
 }
 
-/* ---- hand-made deltas: header + zlib(commands) ---- */
+/* ---- hand-made deltas: header + zlib(blocks) ---- */
 
 static size_t put_varint(uint8_t *p, uint64_t v)
 {
@@ -266,26 +292,39 @@ static size_t put_varint(uint8_t *p, uint64_t v)
     return n;
 }
 
-static size_t handmade(uint8_t *out, const uint8_t *old, uint32_t ol, uint32_t nl,
-                       const uint8_t new_sha[32], const uint8_t *cmds, size_t cl)
+/* cmds: the stream after the block's command count, which is ncmd (0:
+ * none, the stream is cmds as given). */
+static size_t handmade_n(uint8_t *out, const uint8_t *old, uint32_t ol, uint32_t nl,
+                         const uint8_t new_sha[32], unsigned ncmd, const uint8_t *cmds, size_t cl)
 {
+    static uint8_t s[8192];
+    size_t sl = ncmd ? put_varint(s, ncmd) : 0;
+    memcpy(s + sl, cmds, cl);
+    sl += cl;
     memset(out, 0, FOTA_DELTA_HEADER_LEN);
     memcpy(out, "LFDL", 4);
-    out[4] = 1;
+    out[4] = FOTA_DELTA_VERSION;
     for (int i = 0; i < 4; i++) {
         out[8 + i] = (uint8_t)(ol >> (8 * i));
         out[12 + i] = (uint8_t)(nl >> (8 * i));
     }
     sha(old, ol, out + 16);
     memcpy(out + 48, new_sha, 32);
-    uLongf zl = 4096;
-    CHECK_EQ(compress2(out + FOTA_DELTA_HEADER_LEN, &zl, cmds, cl, 9), Z_OK);
+    uLongf zl = 8192;
+    CHECK_EQ(compress2(out + FOTA_DELTA_HEADER_LEN, &zl, s, sl, 9), Z_OK);
     return FOTA_DELTA_HEADER_LEN + zl;
+}
+
+/* One block of one command: controls, extra bytes, diff run. */
+static size_t handmade(uint8_t *out, const uint8_t *old, uint32_t ol, uint32_t nl,
+                       const uint8_t new_sha[32], const uint8_t *cmds, size_t cl)
+{
+    return handmade_n(out, old, ol, nl, new_sha, 1, cmds, cl);
 }
 
 static void test_hostile(void)
 {
-    uint8_t old[1000], nw[1000], h[32], cmd[64], d[8192];
+    uint8_t old[1000], nw[1000], h[32], cmd[5000], d[16384];
     fill(old, sizeof old, 11);
     memcpy(nw, old, sizeof nw);
     sha(nw, sizeof nw, h);
@@ -293,6 +332,7 @@ static void test_hostile(void)
     size_t k, dl;
 
     /* well-formed by hand: seek 0, diff 1000 with one gap of 1000 */
+    printf("test_delta: %d round trips used the predictor\n", predicted);
     k = put_varint(cmd, 0);
     k += put_varint(cmd + k, 1000);
     k += put_varint(cmd + k, 0);
@@ -357,6 +397,43 @@ static void test_hostile(void)
     CHECK_EQ(apply(&m, d, dl, 4096, 0) != 0, 1);
     /* commands ending before the new size: stream ends early */
     dl = handmade(d, old, 1000, 2, h, cmd, k - 1);
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
+
+    /* block counts: none, over the bound, fewer commands than announced */
+    dl = handmade_n(d, old, 1000, 1, h, 0, (const uint8_t *)"\0", 1);
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
+    k = put_varint(cmd, FOTA_DELTA_BLOCK_CMDS + 1);
+    dl = handmade_n(d, old, 1000, 1, h, 0, cmd, k);
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
+    k = put_varint(cmd, 0);
+    k += put_varint(cmd + k, 0);
+    k += put_varint(cmd + k, 1);
+    cmd[k++] = old[0];
+    dl = handmade_n(d, old, 1000, 1, h, 2, cmd, k);
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
+    /* a block's extra bytes above its buffer, in one command or two */
+    memset(nw, 3, sizeof nw);
+    k = put_varint(cmd, 0);
+    k += put_varint(cmd + k, 0);
+    k += put_varint(cmd + k, FOTA_DELTA_BLOCK_BUF + 1);
+    memset(cmd + k, 3, FOTA_DELTA_BLOCK_BUF + 1);
+    dl = handmade(d, old, 1000, FOTA_DELTA_BLOCK_BUF + 1, h, cmd, k + FOTA_DELTA_BLOCK_BUF + 1);
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
+    CHECK_EQ(m.out_len, 0);
+    k = put_varint(cmd, 0);
+    k += put_varint(cmd + k, 0);
+    k += put_varint(cmd + k, FOTA_DELTA_BLOCK_BUF);
+    k += put_varint(cmd + k, 0);
+    k += put_varint(cmd + k, 0);
+    k += put_varint(cmd + k, 1);
+    dl = handmade_n(d, old, 1000, FOTA_DELTA_BLOCK_BUF + 1, h, 2, cmd, k);
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
+    /* a diff run cut short by the stream's end */
+    k = put_varint(cmd, 0);
+    k += put_varint(cmd + k, 10);
+    k += put_varint(cmd + k, 0);
+    k += put_varint(cmd + k, 3);
+    dl = handmade(d, old, 1000, 10, h, cmd, k);
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
 
     /* new size above the bound is refused from the header alone */
