@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mbedtls/sha256.h>
+
 int ctest_failures;
 int ctest_checks;
 
@@ -26,4 +28,17 @@ int ctest_finish(const char *suite)
 {
     printf("%s: %d checks, %d failed\n", suite, ctest_checks, ctest_failures);
     return ctest_failures ? 1 : 0;
+}
+
+void ctest_fill(uint8_t *p, size_t n, uint32_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        p[i] = (uint8_t)(seed >> 16);
+    }
+}
+
+void ctest_sha256(const uint8_t *p, size_t n, uint8_t out[32])
+{
+    mbedtls_sha256_ret(p, n, out, 0);
 }

@@ -13,6 +13,13 @@ extern int ctest_checks;
     if (a_ != b_) { ctest_failures++; fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", \
     __FILE__, __LINE__, #a, #b, a_, b_); } } while (0)
 
+#include <stddef.h>
+#include <stdint.h>
+
+/* Deterministic pseudo-random bytes (an LCG from seed). */
+void ctest_fill(uint8_t *p, size_t n, uint32_t seed);
+void ctest_sha256(const uint8_t *p, size_t n, uint8_t out[32]);
+
 /* A fresh empty directory under the working directory for one test. */
 const char *ctest_tmpdir(const char *name);
 int ctest_finish(const char *suite);

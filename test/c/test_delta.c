@@ -13,18 +13,6 @@
 #include "delta.h"
 #include "fota_err.h"
 
-static void fill(uint8_t *p, size_t n, uint32_t seed)
-{
-    for (size_t i = 0; i < n; i++) {
-        seed = seed * 1103515245u + 12345u;
-        p[i] = (uint8_t)(seed >> 16);
-    }
-}
-
-static void sha(const uint8_t *p, size_t n, uint8_t out[32])
-{
-    mbedtls_sha256_ret(p, n, out, 0);
-}
 
 /* ---- callbacks over memory, recording what the applier asked for ---- */
 
@@ -73,7 +61,7 @@ static int apply(mem_io *m, const uint8_t *d, size_t dl, size_t feed, size_t max
     if (rc == 0) {
         CHECK_EQ(n, m->out_len);
         uint8_t want[32];
-        sha(m->out, m->out_len, want);
+        ctest_sha256(m->out, m->out_len, want);
         CHECK(memcmp(h, want, 32) == 0);
     }
     fota_delta_apply_free(&a);
@@ -114,18 +102,18 @@ static void test_roundtrips(void)
 {
     enum { N = 300000 };
     uint8_t *a = malloc(N), *b = malloc(N + 5000);
-    fill(a, N, 1);
+    ctest_fill(a, N, 1);
 
     /* identical: the delta is tiny */
     CHECK(roundtrip("identical", a, N, a, N) < 200);
     /* random, unrelated */
-    fill(b, N, 2);
+    ctest_fill(b, N, 2);
     roundtrip("random", a, N, b, N);
     /* shifted: one byte dropped at the front */
     CHECK(roundtrip("shifted", a, N, a + 1, N - 1) < 300);
     /* insert 5000 random bytes in the middle, and a few byte edits */
     memcpy(b, a, N / 2);
-    fill(b + N / 2, 5000, 3);
+    ctest_fill(b + N / 2, 5000, 3);
     memcpy(b + N / 2 + 5000, a + N / 2, N / 2);
     for (size_t i = 1000; i < N; i += 9973) b[i] ^= 0x21;
     CHECK(roundtrip("inserted", a, N, b, N + 5000) < 7000);
@@ -149,7 +137,7 @@ static void test_roundtrips(void)
     CHECK(roundtrip("pointers", z, N, b, N) < N / 4);
     /* firmware-like: code with scattered pointers; those above a line move
      * by 0x800 (code inserted there): the predictor learns it */
-    fill(z, N, 5);
+    ctest_fill(z, N, 5);
     memcpy(b, z, N);
     int before = predicted;
     for (size_t i = 0; i + 4 <= N; i += 6 + z[i] % 24) {
@@ -200,9 +188,9 @@ static void test_chunking(void)
     enum { N = 20000 };
     uint8_t *a = malloc(N), *b = malloc(N + 100), *d = NULL;
     size_t dl = 0;
-    fill(a, N, 7);
+    ctest_fill(a, N, 7);
     memcpy(b, a, 5000);
-    fill(b + 5000, 100, 8);
+    ctest_fill(b + 5000, 100, 8);
     memcpy(b + 5100, a + 5000, N - 5000);
     b[12000] ^= 1;
     CHECK_EQ(fota_delta_create(a, N, b, N + 100, &d, &dl), 0);
@@ -308,7 +296,7 @@ static size_t handmade_n(uint8_t *out, const uint8_t *old, uint32_t ol, uint32_t
         out[8 + i] = (uint8_t)(ol >> (8 * i));
         out[12 + i] = (uint8_t)(nl >> (8 * i));
     }
-    sha(old, ol, out + 16);
+    ctest_sha256(old, ol, out + 16);
     memcpy(out + 48, new_sha, 32);
     uLongf zl = 8192;
     CHECK_EQ(compress2(out + FOTA_DELTA_HEADER_LEN, &zl, s, sl, 9), Z_OK);
@@ -325,9 +313,9 @@ static size_t handmade(uint8_t *out, const uint8_t *old, uint32_t ol, uint32_t n
 static void test_hostile(void)
 {
     uint8_t old[1000], nw[1000], h[32], cmd[5000], d[16384];
-    fill(old, sizeof old, 11);
+    ctest_fill(old, sizeof old, 11);
     memcpy(nw, old, sizeof nw);
-    sha(nw, sizeof nw, h);
+    ctest_sha256(nw, sizeof nw, h);
     mem_io m = {old, sizeof old, malloc(4096), 0, 4096, 0, 0, 0};
     size_t k, dl;
 
@@ -391,7 +379,7 @@ static void test_hostile(void)
     k += put_varint(cmd + k, 1);
     cmd[k++] = old[0];
     cmd[k++] = 0;                        /* one byte too many */
-    sha(old, 1, h);
+    ctest_sha256(old, 1, h);
     dl = handmade(d, old, 1000, 1, h, cmd, k);
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
     CHECK_EQ(apply(&m, d, dl, 4096, 0) != 0, 1);

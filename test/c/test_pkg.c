@@ -71,18 +71,6 @@ static int file_equals(const char *path, const void *p, size_t n)
     return eq;
 }
 
-static void fill(uint8_t *p, size_t n, uint32_t seed)
-{
-    for (size_t i = 0; i < n; i++) {
-        seed = seed * 1103515245u + 12345u;
-        p[i] = (uint8_t)(seed >> 16);
-    }
-}
-
-static void sha(const uint8_t *p, size_t n, uint8_t out[32])
-{
-    mbedtls_sha256_ret(p, n, out, 0);
-}
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static void put32(uint8_t *p, uint32_t v)
@@ -124,7 +112,7 @@ static void sign_raw(const char *priv_pem, const uint8_t h[32], uint8_t sig[64])
  * signature after it: lets a test reach the checks behind the hash. */
 static void rehash(uint8_t *buf, uint32_t hash_off, const char *priv_pem)
 {
-    sha(buf, hash_off, buf + hash_off);
+    ctest_sha256(buf, hash_off, buf + hash_off);
     if (priv_pem) {
         put16(buf + hash_off + 32, FOTA_PKG_SIG_ALG_ECDSA_P256);
         put16(buf + hash_off + 34, 64);
@@ -226,7 +214,7 @@ static csec script_sec(const uint8_t *arc, size_t arc_len, uint8_t *zbuf, size_t
     s.data = zbuf;
     s.len = (uint32_t)zl;
     s.dec_len = (uint32_t)arc_len;
-    sha(arc, arc_len, s.sha);
+    ctest_sha256(arc, arc_len, s.sha);
     return s;
 }
 
@@ -350,7 +338,7 @@ static void test_archive(const char *dir)
     snprintf(src, sizeof src, "%s/src", dir);
     mkdir(src, 0755);
     uint8_t big[70000];
-    fill(big, sizeof big, 7);
+    ctest_fill(big, sizeof big, 7);
     write_file(P(src, "main.lua"), "print('main')\n", 14);
     write_file(P(src, "util.lua"), "return {}\n", 10);
     write_file(P(src, "data.bin"), big, sizeof big);
@@ -512,7 +500,7 @@ static void test_roundtrip(fixture *fx)
     CHECK_EQ(info.sections[1].type, FOTA_PKG_SEC_SCRIPT);
     CHECK_EQ(info.sections[1].decoded_length, fx->arc_len);
     uint8_t h[32];
-    sha(fx->core, sizeof fx->core, h);
+    ctest_sha256(fx->core, sizeof fx->core, h);
     CHECK(memcmp(h, info.sections[0].sha256, 32) == 0);
 
     /* signed but no key in the policy: accepted, not marked verified */
@@ -950,13 +938,13 @@ static void test_crafted(fixture *fx)
     uint8_t base[32], image_sha[32];
     /* a real delta: old core 4000 bytes, new core 5000 (old with an insert) */
     static uint8_t old_core[4000], new_core[5000];
-    fill(old_core, sizeof old_core, 3);
+    ctest_fill(old_core, sizeof old_core, 3);
     memcpy(new_core, old_core, 2000);
-    fill(new_core + 2000, 1000, 4);
+    ctest_fill(new_core + 2000, 1000, 4);
     memcpy(new_core + 3000, old_core + 2000, 2000);
     new_core[4500] ^= 0x40;
-    sha(old_core, sizeof old_core, base);
-    sha(new_core, sizeof new_core, image_sha);
+    ctest_sha256(old_core, sizeof old_core, base);
+    ctest_sha256(new_core, sizeof new_core, image_sha);
     uint8_t *delta = NULL;
     size_t delta_len = 0;
     CHECK_EQ(fota_delta_create(old_core, sizeof old_core, new_core, sizeof new_core, &delta,
@@ -1025,7 +1013,7 @@ static void test_crafted(fixture *fx)
     CHECK_EQ(vmem(buf, craft(buf, &mm, &d, 1, &ho), NULL), FOTA_PKG_E_BAD_META);
 
     csec full = {FOTA_PKG_SEC_CORE_FULL, fx->core, sizeof fx->core, sizeof fx->core, {0}};
-    sha(fx->core, sizeof fx->core, full.sha);
+    ctest_sha256(fx->core, sizeof fx->core, full.sha);
     cmeta mf = {"demo", "demo_LuatOS-SoC_EC618", "EC618", "", 0, 1104, NULL, 0, 0, NULL};
     CHECK_EQ(vmem(buf, craft(buf, &mf, &full, 1, &ho), NULL), 0);
     mm = mf;
@@ -1078,7 +1066,7 @@ static void test_crafted(fixture *fx)
     sz.len -= 3;                                  /* zlib stream cut short */
     CHECK_EQ(vmem(buf, craft(buf, &ms, &sz, 1, &ho), NULL), FOTA_PKG_E_BAD_SECTION);
     csec sr = {FOTA_PKG_SEC_SCRIPT, arc, (uint32_t)al, (uint32_t)al, {0}};   /* not compressed */
-    sha(arc, al, sr.sha);
+    ctest_sha256(arc, al, sr.sha);
     CHECK_EQ(vmem(buf, craft(buf, &ms, &sr, 1, &ho), NULL), FOTA_PKG_E_BAD_SECTION);
     /* a zlib bomb is cut at the declared size */
     uint8_t *zeros = calloc(1, 200000);
@@ -1106,13 +1094,13 @@ int main(void)
     char pub2[1024];
     CHECK_EQ(fota_pkg_pubkey_from_private(fx->ka.priv, pub2, sizeof pub2), 0);
     CHECK(strcmp(pub2, fx->ka.pub) == 0);
-    fill(fx->core, sizeof fx->core, 42);
+    ctest_fill(fx->core, sizeof fx->core, 42);
     snprintf(fx->core_path, sizeof fx->core_path, "%s/core.bin", fx->dir);
     write_file(fx->core_path, fx->core, sizeof fx->core);
     uint8_t h[32], h2[32];
     uint64_t len = 0;
     CHECK_EQ(fota_pkg_sha256_file(fx->core_path, 1 << 20, h, &len), 0);
-    sha(fx->core, sizeof fx->core, h2);
+    ctest_sha256(fx->core, sizeof fx->core, h2);
     CHECK(memcmp(h, h2, 32) == 0 && len == sizeof fx->core);
     CHECK_EQ(fota_pkg_sha256_file(fx->core_path, 10, h, NULL), FOTA_ERR_RANGE);
     /* A small script archive keeps the per-byte tests quick. */
