@@ -9,6 +9,9 @@ M.POWERCUT_EXIT = 76   -- the port's injected power cut (LUAT_FOTA_POWERCUT): bo
 
 local current_dir, current
 
+--- s quoted for a POSIX shell.
+function M.sh(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
 local function fnv1a64(s)
     local h = -3750763034362895579     -- 0xcbf29ce484222325 as a signed integer
     for i = 1, #s do
@@ -66,7 +69,7 @@ end
 -- profile's fields; an existing profile keeps its own.
 function M.open(dir, defaults)
     assert(type(dir) == "string" and dir ~= "", "simdevice.open: directory expected")
-    os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "/fs'")
+    os.execute("mkdir -p " .. M.sh(dir .. "/fs"))
     local path = dir .. "/profile.lua"
     local profile
     local chunk = loadfile(path, "t", {})

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 
 #include <mbedtls/version.h>
 
@@ -679,9 +680,11 @@ typedef struct {
     uint64_t old_pos;   /* old position after the commands emitted so far */
 } gblock;
 
+static dbuf dbg_c, dbg_e, dbg_d; static int dbg_on;
 static void block_flush(gblock *k, dbuf *out)
 {
     if (k->ncmd == 0) return;
+    if (dbg_on) { db_bytes(&dbg_c, k->ctrl.p, k->ctrl.len); db_bytes(&dbg_e, k->extra.p, k->extra.len); db_bytes(&dbg_d, k->diff.p, k->diff.len); }
     db_varint(out, k->ncmd);
     db_bytes(out, k->ctrl.p, k->ctrl.len);
     db_bytes(out, k->extra.p, k->extra.len);
@@ -882,7 +885,11 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
          * same way and loses a little elsewhere: both are tried. */
         for (int predict = 0; rc == 0 && predict < 2; predict++) {
             dbuf blocks = {NULL, 0, 0, 0};
+            dbg_on = getenv("DDBG") != NULL; dbg_c.len = dbg_e.len = dbg_d.len = 0;
             rc = encode_blocks(&cmds, old_img, old_len, new_img, predict, &blocks);
+            if (dbg_on) { dbuf *bs[3] = {&dbg_c, &dbg_e, &dbg_d}; size_t zz[3];
+              for (int q = 0; q < 3; q++) { size_t cp = libdeflate_zlib_compress_bound(c, bs[q]->len); uint8_t *tmp = malloc(cp); zz[q] = libdeflate_zlib_compress(c, bs[q]->p, bs[q]->len, tmp, cp); free(tmp);} 
+              fprintf(stderr, "thr %d pred %d cmds %zu ctrl %zu->%zu extra %zu->%zu diff %zu->%zu\n", (int)thresholds[t], predict, cmds.n, dbg_c.len, zz[0], dbg_e.len, zz[1], dbg_d.len, zz[2]); }
             size_t cap = rc ? 0 : FOTA_DELTA_HEADER_LEN + libdeflate_zlib_compress_bound(c, blocks.len);
             uint8_t *o = rc ? NULL : malloc(cap);
             size_t zl = 0;

@@ -36,7 +36,7 @@ _G.http = require "http"
 fota.device(device_dir)
 require "strext"
 
-local function sh(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local sh = simdevice.sh
 local function die(msg, code)
     io.stderr:write("luatos-sim: ", msg, "\n")
     os.exit(code or 1)
