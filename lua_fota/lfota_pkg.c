@@ -39,12 +39,11 @@ static int read_trusted_key(fota_ctx *c, char *buf, size_t cap)
     return got > 0;
 }
 
-static void push_hex(lua_State *L, const uint8_t *p, size_t n)
+static void push_hex(lua_State *L, const uint8_t p[32])
 {
     char hex[65];
-    for (size_t i = 0; i < n && i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", p[i]);
-    lua_pushlstring(L, hex, 2 * (n < 32 ? n : 32));
+    fota_hex(p, 32, hex);
+    lua_pushstring(L, hex);
 }
 
 static void push_info(lua_State *L, const fota_pkg_info *in)
@@ -72,7 +71,7 @@ static void push_info(lua_State *L, const fota_pkg_info *in)
     }
     lua_pushboolean(L, in->signature_verified);
     lua_setfield(L, -2, "signed");
-    push_hex(L, in->sha256, sizeof in->sha256);
+    push_hex(L, in->sha256);
     lua_setfield(L, -2, "sha256");
 }
 

@@ -1691,3 +1691,13 @@ int fota_pkg_sha256_file(const char *path, uint64_t max_len, uint8_t out[32], ui
     if (rc == 0 && len_out) *len_out = size;
     return rc;
 }
+
+void fota_hex(const uint8_t *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}

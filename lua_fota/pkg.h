@@ -249,6 +249,9 @@ int fota_pkg_pubkey_from_private(const char *priv_pem, char *pub_pem, size_t pub
 
 /* SHA-256 of a whole file through port.h, bounded by max_len (FOTA_ERR_RANGE
  * when larger). *len_out may be NULL. */
+/* Lower-case hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
+void fota_hex(const uint8_t *p, size_t n, char *out);
+
 int fota_pkg_sha256_file(const char *path, uint64_t max_len, uint8_t out[32], uint64_t *len_out);
 
 /* ---- script archive (LFSA) ---- */

@@ -92,11 +92,6 @@ static int copy_file(const char *from, const char *to, uint64_t max)
     return rc ? -1 : 0;
 }
 
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", p[i]);
-}
-
 /* Stores a file content-addressed under DATA/sub (same bytes, one copy). */
 static int store_file(srv_db *d, const char *src, const char *sub, const char *ext, uint64_t max,
                       char *out, size_t cap, uint64_t *size_out, char sha_hex[65])
@@ -104,7 +99,7 @@ static int store_file(srv_db *d, const char *src, const char *sub, const char *e
     uint8_t h[32];
     char dir[SRV_PATH_MAX], tmp[SRV_PATH_MAX + 32];
     if (fota_pkg_sha256_file(src, max, h, size_out) != 0) return -1;
-    hex(h, 32, sha_hex);
+    fota_hex(h, 32, sha_hex);
     int n = snprintf(dir, sizeof dir, "%s/%s", d->data_dir, sub);
     if (n < 0 || (size_t)n >= sizeof dir || fota_port_mkdirs(dir) != FOTA_OK) return -1;
     n = snprintf(out, cap, "%s/%s.%s", dir, sha_hex, ext);

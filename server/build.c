@@ -17,16 +17,6 @@
 
 #define FAIL_TTL_MS 60000   /* a failed build is retried after this (admin may fix it) */
 
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[p[i] >> 4];
-        out[2 * i + 1] = d[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 int srv_read_key(const char *path, char **pem_out)
 {
     *pem_out = NULL;
@@ -94,7 +84,7 @@ int builder_init(srv_builder *b, const char *data_dir, const char *key_path, uin
 #else
         mbedtls_sha256_ret((const unsigned char *)pub, strlen(pub), h, 0);
 #endif
-        hex(h, 8, b->key_id);
+        fota_hex(h, 8, b->key_id);
     }
     if (pthread_mutex_init(&b->lock, NULL)) return -1;
     if (pthread_cond_init(&b->wake, NULL)) {
@@ -117,7 +107,7 @@ static int describe(const char *path, srv_pkg *pkg, uint32_t max_size)
     fota_pkg_reader r;
     if (fota_pkg_open_file(&r, path, max_size) != 0) return -1;
     char h[33];
-    hex(r.info.sha256, 16, h);
+    fota_hex(r.info.sha256, 16, h);
     snprintf(pkg->etag, sizeof pkg->etag, "\"%s\"", h);
     pkg->size = r.info.total_len;
     fota_pkg_close(&r);

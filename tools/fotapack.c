@@ -145,16 +145,6 @@ static int write_text(const char *path, const char *text)
     return rc;
 }
 
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[p[i] >> 4];
-        out[2 * i + 1] = d[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static int all_zero(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -340,18 +330,18 @@ static void print_text(const char *file, const fota_pkg_info *in, int verdict)
     if (in->to_core_version) printf("core version:    V%lu\n", (unsigned long)in->to_core_version);
     if (in->from_core_version) printf("from core:       V%lu\n", (unsigned long)in->from_core_version);
     if (!all_zero(in->base_sha256, 32)) {
-        hex(in->base_sha256, 32, h);
+        fota_hex(in->base_sha256, 32, h);
         printf("base sha256:     %s\n", h);
     }
     if (in->script_version[0]) printf("script version:  %s\n", in->script_version);
     for (unsigned i = 0; i < in->section_count; i++) {
         const fota_pkg_section *s = &in->sections[i];
-        hex(s->sha256, 32, h);
+        fota_hex(s->sha256, 32, h);
         printf("section %u:       %s offset %lu length %lu decoded %lu sha256 %s\n", i,
                type_name(s->type), (unsigned long)s->offset, (unsigned long)s->length,
                (unsigned long)s->decoded_length, h);
     }
-    hex(in->sha256, 32, h);
+    fota_hex(in->sha256, 32, h);
     printf("package sha256:  %s\n", h);
     printf("integrity:       %s\n", verdict ? fota_pkg_errname(verdict) : "ok");
 }
@@ -374,7 +364,7 @@ static void print_json(const char *file, const fota_pkg_info *in, int verdict)
     if (all_zero(in->base_sha256, 32)) {
         printf(",\"base_sha256\":null");
     } else {
-        hex(in->base_sha256, 32, h);
+        fota_hex(in->base_sha256, 32, h);
         printf(",\"base_sha256\":\"%s\"", h);
     }
     printf(",\"to_core_version\":%lu,\"script_version\":", (unsigned long)in->to_core_version);
@@ -383,13 +373,13 @@ static void print_json(const char *file, const fota_pkg_info *in, int verdict)
     printf(",\"sections\":[");
     for (unsigned i = 0; i < in->section_count; i++) {
         const fota_pkg_section *s = &in->sections[i];
-        hex(s->sha256, 32, h);
+        fota_hex(s->sha256, 32, h);
         printf("%s{\"type\":\"%s\",\"type_id\":%u,\"offset\":%lu,\"length\":%lu,"
                "\"decoded_length\":%lu,\"sha256\":\"%s\"}",
                i ? "," : "", type_name(s->type), s->type, (unsigned long)s->offset,
                (unsigned long)s->length, (unsigned long)s->decoded_length, h);
     }
-    hex(in->sha256, 32, h);
+    fota_hex(in->sha256, 32, h);
     printf("],\"sha256\":\"%s\",\"integrity\":\"%s\"}\n", h, verdict ? fota_pkg_errname(verdict) : "ok");
 }
 
