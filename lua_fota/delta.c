@@ -5,7 +5,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 
 #include <mbedtls/version.h>
 
@@ -54,7 +53,7 @@ int fota_delta_parse_header(const uint8_t p[FOTA_DELTA_HEADER_LEN], fota_delta_h
 {
     if (!p || !h) return FOTA_ERR_ARG;
     if (memcmp(p, FOTA_DELTA_MAGIC, 4) != 0 || p[4] != FOTA_DELTA_VERSION ||
-        (p[5] & ~FOTA_DELTA_F_PREDICT) != 0 || p[6] != 0 || p[7] != 0)
+        (p[5] & ~(FOTA_DELTA_F_PREDICT | FOTA_DELTA_F_REL32)) != 0 || p[6] != 0 || p[7] != 0)
         return FOTA_DELTA_E_FORMAT;
     h->flags = p[5];
     h->old_size = get32(p + 8);
@@ -64,6 +63,69 @@ int fota_delta_parse_header(const uint8_t p[FOTA_DELTA_HEADER_LEN], fota_delta_h
     if (h->old_size > FOTA_DELTA_MAX_IMAGE || h->new_size > FOTA_DELTA_MAX_IMAGE)
         return FOTA_DELTA_E_TOO_LARGE;
     return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* rel32 predictor (both sides)                                        */
+
+/* Opcodes whose ModRM byte with mod 00, r/m 101 (RIP-relative) is followed
+ * by a disp32 that ends the instruction, bit o of rip_ops[o >> 3]: 03 0B 10
+ * 11 13 1B 23 28 29 2B 2E 2F 33 38 39 3A 3B 54 57 58 59 5C 5E 63 6F 7F 84 85
+ * 86 87 88 89 8A 8B 8D FF. Part of the format; a heuristic, so an
+ * instruction it misjudges costs only size. */
+static const uint8_t rip_ops[32] = {
+    0x08, 0x08, 0x0b, 0x08, 0x08, 0xcb, 0x08, 0x0f, 0x00, 0x00, 0x90, 0x53, 0x08, 0x80, 0x00, 0x80,
+    0xf0, 0x2f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80};
+
+/* Before the byte at old position k is made: when no field is open, the
+ * byte starts one if the two new bytes before it (h2 h1) end an x86
+ * CALL/JMP rel32 or Jcc rel32 opcode (E8, E9, 0F 80..8F) or an instruction
+ * with a RIP-relative disp32 (ModRM 00 xxx 101 after an opcode in rip_ops;
+ * a false field mostly predicts 0, as without the predictor), the diff run
+ * has at least 4 bytes left (run_left, this one included) and the field's target
+ * k + 4 + old32 (mod 2^32) lies inside old (on bytes). o: old[k..k+3], read
+ * only then. Returns 1 when the byte belongs to a field; its predicted
+ * difference is then m->pend[m->n]. */
+static int rel_begin(fota_delta_rel *m, const uint8_t o[4], uint8_t h1, uint8_t h2, uint64_t k,
+                     uint64_t run_left, uint64_t on)
+{
+    if (m->n) return 1;
+    if (run_left < 4) return 0;
+    if (!(h1 == 0xe8 || h1 == 0xe9 || (h2 == 0x0f && (h1 & 0xf0) == 0x80) ||
+          ((h1 & 0xc7) == 0x05 && (rip_ops[h2 >> 3] >> (h2 & 7) & 1))))
+        return 0;
+    uint32_t old32 = (uint32_t)o[0] | (uint32_t)o[1] << 8 | (uint32_t)o[2] << 16 | (uint32_t)o[3] << 24;
+    uint32_t t = (uint32_t)k + 4u + old32;
+    if (t >= on) return 0;
+    uint32_t key = t >> FOTA_DELTA_REL_SHIFT;   /* below 2^12: old is at most 16 MiB */
+    unsigned h = (unsigned)((uint32_t)(key * 2654435761u) >> 24);
+    m->slot = h;
+    m->hit = (m->e[h].st & 1) && m->e[h].tag == key;
+    uint32_t p = old32 + (m->hit && (m->e[h].st & 2) ? m->e[h].val : 0);
+    for (int q = 0; q < 4; q++) m->pend[q] = (uint8_t)((uint8_t)(p >> (8 * q)) - o[q]);
+    m->old32 = old32;
+    m->tag_pending = (uint16_t)key;
+    return 1;
+}
+
+/* After a field byte was made as new byte b: at the field's end its change
+ * updates the entry. */
+static void rel_made(fota_delta_rel *m, uint8_t b)
+{
+    m->newb[m->n++] = b;
+    if (m->n < 4) return;
+    m->n = 0;
+    uint32_t d = ((uint32_t)m->newb[0] | (uint32_t)m->newb[1] << 8 | (uint32_t)m->newb[2] << 16 |
+                  (uint32_t)m->newb[3] << 24) - m->old32;
+    unsigned h = m->slot;
+    if (m->hit) {
+        if (d == m->e[h].val) m->e[h].st = 3;
+        else { m->e[h].val = d; m->e[h].st = 1; }
+    } else if (d) {
+        m->e[h].tag = m->tag_pending;
+        m->e[h].val = d;
+        m->e[h].st = 1;
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -152,18 +214,21 @@ static int flush(fota_delta_applier *a)
         if (rc) return rc < 0 ? rc : FOTA_ERR_IO;
     }
     if (SHA_UPDATE(&a->sha, a->wbuf, a->wlen)) return FOTA_ERR_NOMEM;
+    /* The rel32 predictor looks at the two new bytes before the current one. */
+    a->prev[0] = a->wlen >= 2 ? a->wbuf[a->wlen - 2] : a->prev[1];
+    a->prev[1] = a->wbuf[a->wlen - 1];
     a->new_pos += a->wlen;
     a->cur = a->wlen = 0;
     return 0;
 }
 
-/* Reads the two old bytes after the loaded ones (the predictor's context). */
+/* Reads the three old bytes after the loaded ones (the predictors' context). */
 static int load_look(fota_delta_applier *a)
 {
     size_t chunk = chunk_of(a);
-    a->look[0] = a->look[1] = 0;
-    for (size_t i = 0; i < 2 && a->old_pos + i < a->h.old_size;) {
-        size_t m = 2 - i;
+    memset(a->look, 0, sizeof a->look);
+    for (size_t i = 0; i < sizeof a->look && a->old_pos + i < a->h.old_size;) {
+        size_t m = sizeof a->look - i;
         if (m > a->h.old_size - (a->old_pos + i)) m = (size_t)(a->h.old_size - (a->old_pos + i));
         if (m > chunk) m = chunk;
         int rc = a->io.read_old(a->io.old_ud, a->old_pos + i, a->look + i, m);
@@ -188,7 +253,7 @@ static int load_old(fota_delta_applier *a)
     a->old_pos += m;
     a->old_left -= (uint32_t)m;
     a->wlen += m;
-    return (a->h.flags & FOTA_DELTA_F_PREDICT) ? load_look(a) : 0;
+    return (a->h.flags & (FOTA_DELTA_F_PREDICT | FOTA_DELTA_F_REL32)) ? load_look(a) : 0;
 }
 
 /* Accumulates one byte of a LEB128 value; *done when complete in a->var. */
@@ -265,6 +330,29 @@ static uint8_t predict(fota_delta_applier *a, uint8_t res)
     return d;
 }
 
+/* Makes the diff run's byte at cur (an old byte, loaded) from its coded
+ * value: the difference, or with a predictor on, its residual. */
+static void make_byte(fota_delta_applier *a, uint8_t res)
+{
+    size_t c = a->cur;
+    if (a->h.flags & FOTA_DELTA_F_REL32) {
+        uint64_t k = a->old_pos - (a->wlen - c);   /* old position of the byte */
+        uint8_t o[4];
+        for (size_t q = 0; q < 4; q++) o[q] = c + q < a->wlen ? a->wbuf[c + q] : a->look[c + q - a->wlen];
+        uint8_t h1 = c >= 1 ? a->wbuf[c - 1] : a->prev[1];
+        uint8_t h2 = c >= 2 ? a->wbuf[c - 2] : c == 1 ? a->prev[1] : a->prev[0];
+        if (rel_begin(&a->rel, o, h1, h2, k, a->run_end - k, a->h.old_size)) {
+            a->wbuf[c] = (uint8_t)(a->wbuf[c] + res + a->rel.pend[a->rel.n]);
+            rel_made(&a->rel, a->wbuf[c]);
+            a->cur++;
+            return;
+        }
+    }
+    if (a->h.flags & FOTA_DELTA_F_PREDICT) res = predict(a, res);
+    a->wbuf[c] = (uint8_t)(a->wbuf[c] + res);
+    a->cur++;
+}
+
 /* Makes n bytes of the diff run from old with residual 0 (a gap). */
 static int copy_run(fota_delta_applier *a, uint32_t g)
 {
@@ -272,9 +360,8 @@ static int copy_run(fota_delta_applier *a, uint32_t g)
     while (g > 0) {
         if (a->cur == a->wlen && (rc = load_old(a)) != 0) return rc;
         size_t step = a->wlen - a->cur < g ? a->wlen - a->cur : (size_t)g;
-        if (a->h.flags & FOTA_DELTA_F_PREDICT) {
-            for (size_t i = 0; i < step; i++, a->cur++)
-                a->wbuf[a->cur] = (uint8_t)(a->wbuf[a->cur] + predict(a, 0));
+        if (a->h.flags & (FOTA_DELTA_F_PREDICT | FOTA_DELTA_F_REL32)) {
+            for (size_t i = 0; i < step; i++) make_byte(a, 0);
         } else {
             a->cur += step;
         }
@@ -297,6 +384,7 @@ static int exec_block(fota_delta_applier *a, const uint8_t **pp, size_t *np)
             a->old_pos = a->cmd_old[a->cmd_i];
             a->diff_left = a->old_left = a->cmd_diff[a->cmd_i];
             a->extra_left = a->cmd_extra[a->cmd_i];
+            a->run_end = a->old_pos + a->diff_left;
             a->in_gap = 1;
             a->in_cmd = 1;
         }
@@ -318,9 +406,7 @@ static int exec_block(fota_delta_applier *a, const uint8_t **pp, size_t *np)
                 if (a->cur == a->wlen && (rc = load_old(a)) != 0) return rc;
                 uint8_t v = *(*pp)++;
                 (*np)--;
-                if (a->h.flags & FOTA_DELTA_F_PREDICT) v = predict(a, v);
-                a->wbuf[a->cur] = (uint8_t)(a->wbuf[a->cur] + v);
-                a->cur++;
+                make_byte(a, v);
                 a->diff_left--;
                 a->in_gap = 1;
             }
@@ -680,11 +766,9 @@ typedef struct {
     uint64_t old_pos;   /* old position after the commands emitted so far */
 } gblock;
 
-static dbuf dbg_c, dbg_e, dbg_d; static int dbg_on;
 static void block_flush(gblock *k, dbuf *out)
 {
     if (k->ncmd == 0) return;
-    if (dbg_on) { db_bytes(&dbg_c, k->ctrl.p, k->ctrl.len); db_bytes(&dbg_e, k->extra.p, k->extra.len); db_bytes(&dbg_d, k->diff.p, k->diff.len); }
     db_varint(out, k->ncmd);
     db_bytes(out, k->ctrl.p, k->ctrl.len);
     db_bytes(out, k->extra.p, k->extra.len);
@@ -707,12 +791,18 @@ static void block_command(gblock *k, dbuf *out, size_t opos, size_t diff_len, si
 /* Encodes the commands as blocks, splitting a command's extra bytes
  * wherever they would not fit the block's FOTA_DELTA_BLOCK_BUF. */
 static int encode_blocks(const gcmds *c, const uint8_t *old, size_t on, const uint8_t *nw,
-                         int predict, dbuf *out)
+                         int flags, dbuf *out)
 {
     gblock k;
     memset(&k, 0, sizeof k);
+    int predict = flags & FOTA_DELTA_F_PREDICT;
     gpred *t = predict ? calloc(1, sizeof *t) : NULL;
-    if (predict && !t) return FOTA_ERR_NOMEM;
+    fota_delta_rel *rel = (flags & FOTA_DELTA_F_REL32) ? calloc(1, sizeof *rel) : NULL;
+    if ((predict && !t) || ((flags & FOTA_DELTA_F_REL32) && !rel)) {
+        free(t);
+        free(rel);
+        return FOTA_ERR_NOMEM;
+    }
     for (size_t ci = 0; ci < c->n && !out->err; ci++) {
         const gcmd *g = &c->v[ci];
         const uint8_t *o = old + g->opos, *w = nw + g->npos;
@@ -722,7 +812,15 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, size_t on, const ui
         size_t zeros = 0;
         for (size_t i = 0; i < g->diff_len; i++) {
             uint8_t d = (uint8_t)(w[i] - o[i]);
-            if (t) d = pred_residual(t, old, on, g->opos + i, d);
+            size_t j = g->npos + i;
+            if (rel && rel_begin(rel, o + i, j >= 1 ? nw[j - 1] : 0, j >= 2 ? nw[j - 2] : 0,
+                                 g->opos + i, g->diff_len - i, on)) {
+                uint8_t r = (uint8_t)(d - rel->pend[rel->n]);
+                rel_made(rel, w[i]);
+                d = r;
+            } else if (t) {
+                d = pred_residual(t, old, on, g->opos + i, d);
+            }
             if (d == 0) { zeros++; continue; }
             db_varint(&k.diff, zeros);
             db_reserve(&k.diff, 1);
@@ -749,6 +847,7 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, size_t on, const ui
     }
     block_flush(&k, out);
     free(t);
+    free(rel);
     free(k.ctrl.p);
     free(k.extra.p);
     free(k.diff.p);
@@ -867,60 +966,76 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
             ix.lo[key] = (uint32_t)i;
         }
     }
-    /* libdeflate's level 12 (near-optimal parsing) makes a standard zlib
-     * stream with a 32 KiB window about 5% smaller than zlib's level 9. */
+    /* Candidates (two scan thresholds x predictor combinations) are ranked
+     * by a quick compression; the winner alone is compressed at libdeflate's
+     * level 12 (near-optimal parsing: a standard zlib stream with a 32 KiB
+     * window about 5% smaller than zlib's level 9). */
     struct libdeflate_compressor *c = libdeflate_alloc_compressor(12);
-    if (!c) rc = FOTA_ERR_NOMEM;
+    struct libdeflate_compressor *q = libdeflate_alloc_compressor(4);
+    if (!c || !q) rc = FOTA_ERR_NOMEM;
     /* How many unexpected matching bytes make bsdiff's scan start a new
      * alignment: results swing by several percent either way with it, so
-     * two values are tried (bsdiff uses 8) and the smaller delta is kept. */
+     * two values are tried (bsdiff uses 8). */
     static const int64_t thresholds[] = {6, 12};
-    uint8_t *best = NULL;
-    size_t best_len = 0;
+    dbuf best = {NULL, 0, 0, 0}, scratch = {NULL, 0, 0, 0};
+    size_t best_q = SIZE_MAX;
+    int best_flags = 0;
     for (size_t t = 0; rc == 0 && t < sizeof thresholds / sizeof thresholds[0]; t++) {
         gcmds cmds = {NULL, 0, 0, 0};
         rc = make_commands(&ix, old_img, (int64_t)old_len, new_img, (int64_t)new_len,
                            thresholds[t], &cmds);
-        /* The predictor wins big on images whose pointers all move the
-         * same way and loses a little elsewhere: both are tried. */
-        for (int predict = 0; rc == 0 && predict < 2; predict++) {
+        /* The predictors win big on some images and lose a little on
+         * others: every combination is tried. */
+        for (int flags = 0; rc == 0 && flags < 4; flags++) {
             dbuf blocks = {NULL, 0, 0, 0};
-            dbg_on = getenv("DDBG") != NULL; dbg_c.len = dbg_e.len = dbg_d.len = 0;
-            rc = encode_blocks(&cmds, old_img, old_len, new_img, predict, &blocks);
-            if (dbg_on) { dbuf *bs[3] = {&dbg_c, &dbg_e, &dbg_d}; size_t zz[3];
-              for (int q = 0; q < 3; q++) { size_t cp = libdeflate_zlib_compress_bound(c, bs[q]->len); uint8_t *tmp = malloc(cp); zz[q] = libdeflate_zlib_compress(c, bs[q]->p, bs[q]->len, tmp, cp); free(tmp);} 
-              fprintf(stderr, "thr %d pred %d cmds %zu ctrl %zu->%zu extra %zu->%zu diff %zu->%zu\n", (int)thresholds[t], predict, cmds.n, dbg_c.len, zz[0], dbg_e.len, zz[1], dbg_d.len, zz[2]); }
-            size_t cap = rc ? 0 : FOTA_DELTA_HEADER_LEN + libdeflate_zlib_compress_bound(c, blocks.len);
-            uint8_t *o = rc ? NULL : malloc(cap);
+            rc = encode_blocks(&cmds, old_img, old_len, new_img, flags, &blocks);
             size_t zl = 0;
-            if (rc == 0 && !o) rc = FOTA_ERR_NOMEM;
             if (rc == 0) {
-                memcpy(o, hdr, sizeof hdr);
-                o[5] = predict ? FOTA_DELTA_F_PREDICT : 0;
-                zl = libdeflate_zlib_compress(c, blocks.p, blocks.len, o + sizeof hdr, cap - sizeof hdr);
+                scratch.len = 0;
+                db_reserve(&scratch, libdeflate_zlib_compress_bound(q, blocks.len));
+                rc = scratch.err;
+            }
+            if (rc == 0) {
+                zl = libdeflate_zlib_compress(q, blocks.p, blocks.len, scratch.p, scratch.cap);
                 if (zl == 0) rc = FOTA_ERR_NOMEM;
             }
-            free(blocks.p);
-            if (rc == 0 && (!best || sizeof hdr + zl < best_len)) {
-                free(best);
-                best = o;
-                best_len = sizeof hdr + zl;
+            if (rc == 0 && zl < best_q) {
+                free(best.p);
+                best = blocks;
+                best_q = zl;
+                best_flags = flags;
             } else {
-                free(o);
+                free(blocks.p);
             }
         }
         free(cmds.v);
     }
+    free(scratch.p);
+    uint8_t *o = NULL;
+    size_t o_len = 0;
+    if (rc == 0) {
+        size_t cap = FOTA_DELTA_HEADER_LEN + libdeflate_zlib_compress_bound(c, best.len);
+        if (!(o = malloc(cap))) rc = FOTA_ERR_NOMEM;
+        if (rc == 0) {
+            memcpy(o, hdr, sizeof hdr);
+            o[5] = (uint8_t)best_flags;
+            size_t zl = libdeflate_zlib_compress(c, best.p, best.len, o + sizeof hdr, cap - sizeof hdr);
+            if (zl == 0) rc = FOTA_ERR_NOMEM;
+            o_len = sizeof hdr + zl;
+        }
+    }
+    free(best.p);
     if (c) libdeflate_free_compressor(c);
+    if (q) libdeflate_free_compressor(q);
     free(sa);
     free(ix.lo);
     free(ix.hi);
     if (rc) {
-        free(best);
+        free(o);
         return rc;
     }
-    *out = best;
-    *out_len = best_len;
+    *out = o;
+    *out_len = o_len;
     return 0;
 }
 

@@ -4,7 +4,7 @@
  *
  * No Lua, no printing, no global state. The applier never calls malloc: its
  * inflater draws from an arena inside the context, so RAM is
- * sizeof(fota_delta_applier) (about 56 KiB) whatever the image size. Every
+ * sizeof(fota_delta_applier) (about 57 KiB) whatever the image size. Every
  * control value read from a delta is bounds-checked before use.
  *
  * Functions return 0 or a negative code: FOTA_DELTA_E_* for verdicts on the
@@ -22,12 +22,26 @@
 #define FOTA_DELTA_VERSION 2
 #define FOTA_DELTA_HEADER_LEN 80          /* magic, version, flags, sizes, two SHA-256 */
 #define FOTA_DELTA_F_PREDICT 0x01         /* header flag: diff bytes are residuals of the predictor */
+#define FOTA_DELTA_F_REL32 0x02           /* header flag: x86 rel32 fields are predicted by target */
 #define FOTA_DELTA_MAX_IMAGE (16u * 1024 * 1024) /* old and new image bound (= FOTA_PKG_MAX_IMAGE) */
 #define FOTA_DELTA_WINDOW_BITS 15         /* deflate window the generator uses; the most allowed */
 #define FOTA_DELTA_CHUNK 4096             /* largest read_old / write_new call */
 #define FOTA_DELTA_BLOCK_CMDS 128         /* most commands in one block */
 #define FOTA_DELTA_BLOCK_BUF 4096         /* most extra bytes in one block */
 #define FOTA_DELTA_PRED_SIZE 256          /* predictor entries */
+#define FOTA_DELTA_REL_SIZE 256           /* rel32 predictor entries */
+#define FOTA_DELTA_REL_SHIFT 12           /* rel32 predictor: targets grouped by 4 KiB */
+
+/* The rel32 predictor's state (docs/delta-format.md), shared by the
+ * generator and the applier. */
+typedef struct fota_delta_rel {
+    struct { uint32_t val; uint16_t tag; uint8_t st, pad; } e[FOTA_DELTA_REL_SIZE];
+    uint32_t old32;                   /* the field's old value */
+    uint8_t pend[4];                  /* predicted differences of the field's bytes */
+    uint8_t newb[4];                  /* the field's bytes made so far */
+    unsigned n, slot, hit;            /* bytes of the field made (0: not in one); its entry */
+    uint16_t tag_pending;             /* the entry's key */
+} fota_delta_rel;
 /* Inflater arena: zlib's state (about 7 KiB) plus the 32 KiB window, with slack
  * for other zlib builds. */
 #define FOTA_DELTA_ZMEM (32768 + 8192)
@@ -97,8 +111,11 @@ typedef struct fota_delta_applier {
     uint32_t diff_left, old_left, extra_left;
     int in_cmd, in_gap;               /* executing a command; diff run: next is a gap */
     uint8_t buf[FOTA_DELTA_BLOCK_BUF];     /* the block's extra bytes */
-    uint8_t look[2];                  /* old bytes at old_pos, old_pos + 1 (0 past the end) */
+    uint8_t look[3];                  /* old bytes at old_pos .. old_pos + 2 (0 past the end) */
+    uint8_t prev[2];                  /* the two new bytes before wbuf (0 before the image) */
+    uint64_t run_end;                 /* old position where the current diff run ends */
     struct { uint16_t tag; uint8_t val, st; } pred[FOTA_DELTA_PRED_SIZE];
+    fota_delta_rel rel;
     size_t cur, wlen;                 /* wbuf: [0,cur) final, [cur,wlen) old bytes to patch */
     z_stream z;
     int z_active;

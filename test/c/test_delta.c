@@ -49,7 +49,7 @@ static int wr(void *ud, const void *buf, size_t len)
  * first error (feed or finish). */
 static int apply(mem_io *m, const uint8_t *d, size_t dl, size_t feed, size_t max_chunk)
 {
-    static fota_delta_applier a;   /* ~56 KiB: keep it off the stack */
+    static fota_delta_applier a;   /* ~57 KiB: keep it off the stack */
     fota_delta_io io = {rd, m, m->old_len, wr, m, max_chunk};
     m->out_len = 0;
     int rc = fota_delta_apply_init(&a, &io);
@@ -69,6 +69,7 @@ static int apply(mem_io *m, const uint8_t *d, size_t dl, size_t feed, size_t max
 }
 
 static int predicted;   /* round trips whose delta uses the predictor */
+static int rel32;       /* round trips whose delta uses the rel32 predictor */
 
 /* Round trip old -> new, fed in two ways; returns the delta size. */
 static size_t roundtrip(const char *what, const uint8_t *old, size_t ol, const uint8_t *nw, size_t nl)
@@ -92,10 +93,68 @@ static size_t roundtrip(const char *what, const uint8_t *old, size_t ol, const u
     CHECK(m.max_call <= 3);
     CHECK(!m.bad_read);
     if (dl > 5 && (d[5] & FOTA_DELTA_F_PREDICT)) predicted++;
+    if (dl > 5 && (d[5] & FOTA_DELTA_F_REL32)) rel32++;
     if (rc || !same) fprintf(stderr, "  (%s)\n", what);
     free(m.out);
     free(d);
     return dl;
+}
+
+/* x86-like code: functions calling each other (E8/E9 rel32, 0F 8x rel32)
+ * and loading data RIP-relative (8B 05 disp32); the new build inserts code
+ * before three functions, so every call across an insertion changes: the
+ * rel32 predictor learns the change per target. */
+static void emit_code(uint8_t *p, size_t *len, const uint32_t *start, unsigned nf, int grown)
+{
+    static const uint8_t ops[4][2] = {{0x90, 0xe8}, {0x90, 0xe9}, {0x0f, 0x84}, {0x8b, 0x05}};
+    uint32_t seed = 99;
+    size_t n = 0;
+    for (unsigned f = 0; f < nf; f++) {
+        if (grown && f % 1000 == 500)
+            for (int i = 0; i < 100; i++) p[n++] = (uint8_t)(i * 37 + f);   /* inserted code */
+        unsigned body = 20 + f % 61;
+        for (unsigned i = 0; i < body; i++) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned r = seed >> 16;
+            if (i + 6 < body && r % 9 == 0) {
+                unsigned op = (r >> 4) & 3, to = (r >> 6) % nf;
+                p[n++] = ops[op][0];
+                p[n++] = ops[op][1];
+                uint32_t rel = start[to] - (uint32_t)(n + 4);
+                for (int q = 0; q < 4; q++) p[n++] = (uint8_t)(rel >> (8 * q));
+                i += 5;
+            } else {
+                p[n++] = (uint8_t)(r >> 3);
+            }
+        }
+    }
+    *len = n;
+}
+
+static void test_x86_calls(void)
+{
+    enum { NF = 4000 };
+    static uint32_t so[NF], sn[NF];
+    uint8_t *o = malloc(NF * 90), *n = malloc(NF * 90);
+    size_t ol = 0, nl = 0;
+    /* function starts, old and new */
+    size_t at = 0;
+    for (unsigned f = 0; f < NF; f++) {
+        so[f] = (uint32_t)at;
+        at += 20 + f % 61;
+        sn[f] = so[f] + 100 * ((f + 500) / 1000);
+    }
+    emit_code(o, &ol, so, NF, 0);
+    emit_code(n, &nl, sn, NF, 1);
+    CHECK_EQ(ol, at);
+    CHECK_EQ(nl, at + 400);
+    int before = rel32;
+    size_t dl = roundtrip("x86 calls", o, ol, n, nl);
+    printf("test_delta: x86 calls %zu -> %zu bytes, delta %zu\n", ol, nl, dl);
+    CHECK(dl < 2000);
+    CHECK_EQ(rel32, before + 1);
+    free(o);
+    free(n);
 }
 
 static void test_roundtrips(void)
@@ -149,6 +208,7 @@ static void test_roundtrips(void)
     CHECK(roundtrip("moved pointers", z, N, b, N) < N / 100);
     CHECK_EQ(predicted, before + 1);
     free(z);
+    test_x86_calls();
     free(a);
     free(b);
 }
@@ -320,7 +380,7 @@ static void test_hostile(void)
     size_t k, dl;
 
     /* well-formed by hand: seek 0, diff 1000 with one gap of 1000 */
-    printf("test_delta: %d round trips used the predictor\n", predicted);
+    printf("test_delta: %d round trips used the predictor, %d the rel32 predictor\n", predicted, rel32);
     k = put_varint(cmd, 0);
     k += put_varint(cmd + k, 1000);
     k += put_varint(cmd + k, 0);
@@ -328,6 +388,32 @@ static void test_hostile(void)
     dl = handmade(d, old, 1000, 1000, h, cmd, k);
     CHECK_EQ(apply(&m, d, dl, 4096, 0), 0);
     CHECK(m.out_len == 1000 && memcmp(m.out, nw, 1000) == 0);
+
+    /* the rel32 predictor by hand (docs/delta-format.md): three CALLs, each
+     * +0x100 in new; the first two teach the entry for targets 0..4095
+     * (miss, then unconfirmed hit), the third is predicted whole */
+    {
+        uint8_t ro[24] = {0xe8, 1, 0, 0, 0, 0xe8, 1, 0, 0, 0, 0xe8, 1, 0, 0, 0}, rn[24], rh[32];
+        memcpy(rn, ro, sizeof rn);
+        rn[2] = rn[7] = rn[12] = 1;
+        ctest_sha256(rn, sizeof rn, rh);
+        static const uint32_t prog[] = {0, 24, 0, 2, 4, 16};   /* controls, then gaps */
+        k = 0;
+        for (int i = 0; i < 6; i++) {
+            k += put_varint(cmd + k, prog[i]);
+            if (i == 3 || i == 4) cmd[k++] = 1;   /* value after the first two gaps */
+        }
+        dl = handmade(d, ro, sizeof ro, sizeof rn, rh, cmd, k);
+        d[5] = FOTA_DELTA_F_REL32;
+        mem_io rm = {ro, sizeof ro, malloc(64), 0, 64, 0, 0, 0};
+        CHECK_EQ(apply(&rm, d, dl, 4096, 0), 0);
+        CHECK(rm.out_len == sizeof rn && memcmp(rm.out, rn, sizeof rn) == 0);
+        CHECK_EQ(apply(&rm, d, dl, 1, 1), 0);
+        CHECK(rm.out_len == sizeof rn && memcmp(rm.out, rn, sizeof rn) == 0);
+        d[5] = 0;                            /* without it the third CALL stays */
+        CHECK_EQ(apply(&rm, d, dl, 4096, 0), FOTA_DELTA_E_HASH);
+        free(rm.out);
+    }
 
     /* seek before old's start */
     k = put_varint(cmd, 1);              /* zigzag 1 = -1 */

@@ -2,7 +2,7 @@
  *   cmake -DFOTA_FUZZ=ON -DCMAKE_C_COMPILER=clang ... && ./fuzz_delta -max_total_time=30 [corpus]
  * Input: mode u8 | old_len u16 LE | old bytes | delta bytes.
  * Mode bit 0 repairs the delta header's version, flags (keeping the
- * predictor bit), old size and SHA-256 to the given old image (a fuzzer
+ * predictor bits), old size and SHA-256 to the given old image (a fuzzer
  * cannot forge SHA-256), so the block stream is reached; bits 1..7 pick the feed chunk and the callback chunk sizes.
  * Every read must stay inside old and the output inside the header's new
  * size: the callbacks abort otherwise. */
@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(d, data + old_len, dl);
     if ((mode & 1) && dl >= FOTA_DELTA_HEADER_LEN) {
         d[4] = FOTA_DELTA_VERSION;
-        d[5] &= FOTA_DELTA_F_PREDICT;
+        d[5] &= FOTA_DELTA_F_PREDICT | FOTA_DELTA_F_REL32;
         for (int i = 0; i < 4; i++) d[8 + i] = (uint8_t)(old_len >> (8 * i));
         mbedtls_sha256_ret(c.old, old_len, d + 16, 0);
     }
