@@ -138,7 +138,7 @@ describe("sys", function()
         end)
         sys.run()
         assert.is_true(done)
-        assert.is_true(ticks >= 5)
+        assert.is_true(ticks >= 3)
     end)
 
     it("an error inside a task is logged and re-raised", function()
