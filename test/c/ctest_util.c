@@ -42,3 +42,29 @@ void ctest_sha256(const uint8_t *p, size_t n, uint8_t out[32])
 {
     mbedtls_sha256_ret(p, n, out, 0);
 }
+
+uint8_t *ctest_read_file(const char *path, size_t *n)
+{
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    uint8_t *p = NULL;
+    long sz;
+    *n = 0;
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (sz = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (p = malloc((size_t)sz + 1)) != NULL) {
+        *n = fread(p, 1, (size_t)sz, f);
+        p[*n] = 0;
+    }
+    fclose(f);
+    return p;
+}
+
+int ctest_file_equals(const char *path, const void *data, size_t n)
+{
+    size_t m;
+    uint8_t *q = ctest_read_file(path, &m);
+    int eq = q && m == n && memcmp(q, data, n) == 0;
+    free(q);
+    return eq;
+}

@@ -20,6 +20,12 @@ extern int ctest_checks;
 void ctest_fill(uint8_t *p, size_t n, uint32_t seed);
 void ctest_sha256(const uint8_t *p, size_t n, uint8_t out[32]);
 
+/* A whole file, NUL-terminated (not counted in *n); NULL when path is NULL
+ * or the file can't be read. Free it. */
+uint8_t *ctest_read_file(const char *path, size_t *n);
+/* 1 when the file holds exactly these n bytes. */
+int ctest_file_equals(const char *path, const void *data, size_t n);
+
 /* A fresh empty directory under the working directory for one test. */
 const char *ctest_tmpdir(const char *name);
 int ctest_finish(const char *suite);

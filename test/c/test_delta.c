@@ -213,25 +213,12 @@ static void test_roundtrips(void)
     free(b);
 }
 
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    FILE *f = path ? fopen(path, "rb") : NULL;
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc(sz > 0 ? (size_t)sz : 1);
-    *n = fread(p, 1, (size_t)(sz > 0 ? sz : 0), f);
-    fclose(f);
-    return p;
-}
-
 /* Two real builds (ctest passes two executables sharing the core library). */
 static void test_real_builds(void)
 {
     size_t ol = 0, nl = 0;
-    uint8_t *o = slurp(getenv("DELTA_SAMPLE_OLD"), &ol);
-    uint8_t *n = slurp(getenv("DELTA_SAMPLE_NEW"), &nl);
+    uint8_t *o = ctest_read_file(getenv("DELTA_SAMPLE_OLD"), &ol);
+    uint8_t *n = ctest_read_file(getenv("DELTA_SAMPLE_NEW"), &nl);
     if (o && n) {
         size_t dl = roundtrip("two builds", o, ol, n, nl);
         printf("test_delta: two builds %zu -> %zu bytes, delta %zu\n", ol, nl, dl);

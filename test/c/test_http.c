@@ -905,14 +905,7 @@ static char *slurp(const char *dir, const char *name, size_t *len)
 {
     char path[600];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = malloc(65536);
-    *len = fread(buf, 1, 65535, f);
-    buf[*len] = 0;
-    fclose(f);
-    return buf;
+    return (char *)ctest_read_file(path, len);
 }
 
 static int make_certs(const char *dir)

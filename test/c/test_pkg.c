@@ -49,28 +49,6 @@ static void write_file(const char *path, const void *p, size_t n)
     fclose(f);
 }
 
-static uint8_t *read_file(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) { *n = 0; return NULL; }
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc(sz > 0 ? (size_t)sz : 1);
-    *n = fread(p, 1, (size_t)sz, f);
-    fclose(f);
-    return p;
-}
-
-static int file_equals(const char *path, const void *p, size_t n)
-{
-    size_t m;
-    uint8_t *q = read_file(path, &m);
-    int eq = q && m == n && memcmp(p, q, n) == 0;
-    free(q);
-    return eq;
-}
-
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static void put32(uint8_t *p, uint32_t v)
@@ -358,16 +336,16 @@ static void test_archive(const char *dir)
     const char *paths_r[] = {p3, p4, p1, p2};
     CHECK_EQ(fota_arc_pack(names_r, paths_r, 4, arc2), 0);
     size_t n1, n2;
-    uint8_t *a1 = read_file(arc1, &n1), *a2 = read_file(arc2, &n2);
+    uint8_t *a1 = ctest_read_file(arc1, &n1), *a2 = ctest_read_file(arc2, &n2);
     CHECK(a1 && a2 && n1 == n2 && memcmp(a1, a2, n1) == 0);   /* deterministic */
     free(a2);
     char out[512];
     snprintf(out, sizeof out, "%s/out", dir);
     CHECK_EQ(fota_arc_unpack(arc1, out), 0);
-    CHECK(file_equals(P(out, "main.lua"), "print('main')\n", 14));
-    CHECK(file_equals(P(out, "lib/util.lua"), "return {}\n", 10));
-    CHECK(file_equals(P(out, "res/data.bin"), big, sizeof big));
-    CHECK(file_equals(P(out, "empty.txt"), "", 0));
+    CHECK(ctest_file_equals(P(out, "main.lua"), "print('main')\n", 14));
+    CHECK(ctest_file_equals(P(out, "lib/util.lua"), "return {}\n", 10));
+    CHECK(ctest_file_equals(P(out, "res/data.bin"), big, sizeof big));
+    CHECK(ctest_file_equals(P(out, "empty.txt"), "", 0));
 
     /* chunking does not matter to the parser */
     rec_sink r1, r2;
@@ -547,8 +525,8 @@ static void test_roundtrip(fixture *fx)
     char ex[512];
     snprintf(ex, sizeof ex, "%s/extract", fx->dir);
     CHECK_EQ(fota_pkg_extract_script(&r, ex), 0);
-    CHECK(file_equals(P(ex, "main.lua"), "print('main')\n", 14));
-    CHECK(file_equals(P(ex, "lib/util.lua"), "return {}\n", 10));
+    CHECK(ctest_file_equals(P(ex, "main.lua"), "print('main')\n", 14));
+    CHECK(ctest_file_equals(P(ex, "lib/util.lua"), "return {}\n", 10));
     fota_pkg_close(&r);
 
     /* deterministic output: same inputs, same unsigned bytes */
@@ -558,7 +536,7 @@ static void test_roundtrip(fixture *fx)
     CHECK_EQ(build(fx, o2, 1, 1, NULL, 0, NULL), 0);
     CHECK_EQ(build(fx, o3, 1, 1, NULL, 0, NULL), 0);
     size_t l2, l3;
-    uint8_t *b2 = read_file(o2, &l2), *b3 = read_file(o3, &l3);
+    uint8_t *b2 = ctest_read_file(o2, &l2), *b3 = ctest_read_file(o3, &l3);
     CHECK(b2 && b3 && l2 == l3 && memcmp(b2, b3, l2) == 0);
     free(b2);
     free(b3);
@@ -634,7 +612,7 @@ static void test_errors(fixture *fx)
     snprintf(out, sizeof out, "%s/e.fota", fx->dir);
     CHECK_EQ(build(fx, out, 1, 1, fx->ka.priv, 0, &total), 0);
     size_t n;
-    uint8_t *pkg = read_file(out, &n);
+    uint8_t *pkg = ctest_read_file(out, &n);
     CHECK(pkg != NULL && n == total);
     if (!pkg) return;
     uint8_t *b = malloc(n + 16);
@@ -1113,7 +1091,7 @@ int main(void)
     const char *paths[] = {m1, m2};
     snprintf(fx->arc_path, sizeof fx->arc_path, "%s/small.lfsa", fx->dir);
     CHECK_EQ(fota_arc_pack(names, paths, 2, fx->arc_path), 0);
-    fx->arc = read_file(fx->arc_path, &fx->arc_len);
+    fx->arc = ctest_read_file(fx->arc_path, &fx->arc_len);
     CHECK(fx->arc != NULL);
     (void)pbuf;
 

@@ -18,21 +18,6 @@ static void make_pkg(uint8_t *p, uint32_t total)
     p[10] = (uint8_t)(total >> 16); p[11] = (uint8_t)(total >> 24);
 }
 
-static int file_equals(const char *path, const uint8_t *data, size_t len)
-{
-    fota_port_file *f;
-    uint8_t *buf = malloc(len + 1);
-    size_t got = 0;
-    int same = 0;
-    if (buf && fota_port_open(&f, path, FOTA_PORT_READ) == FOTA_OK) {
-        if (fota_port_pread(f, 0, buf, len + 1, &got) == FOTA_OK)
-            same = got == len && memcmp(buf, data, len) == 0;
-        fota_port_close(f);
-    }
-    free(buf);
-    return same;
-}
-
 static void test_chunks_of_every_size(void)
 {
     const char *dir = ctest_tmpdir("chunks");
@@ -57,7 +42,7 @@ static void test_chunks_of_every_size(void)
         CHECK(!fota_port_exists(ready));
         CHECK_EQ(fota_stage_finish(&s, 1), FOTA_OK);
         CHECK(fota_port_exists(ready));
-        CHECK(file_equals(path, pkg, sizeof pkg));
+        CHECK(ctest_file_equals(path, pkg, sizeof pkg));
         fota_stage_free(&s);
     }
 }
@@ -179,7 +164,7 @@ static void test_resume(void)
     CHECK_EQ(fota_stage_resume(&s, path, 4096), FOTA_OK);
     CHECK_EQ(fota_stage_done(&s), 400);
     CHECK_EQ(fota_stage_write(&s, pkg + 600, 400), 0);
-    CHECK(file_equals(path, pkg, sizeof pkg));
+    CHECK(ctest_file_equals(path, pkg, sizeof pkg));
     fota_stage_free(&s);
 
     /* Already complete: done at once. */
