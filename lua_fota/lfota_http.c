@@ -98,12 +98,6 @@ static int meta_matches(xfer *x, char *validator, size_t vlen)
     return 1;
 }
 
-static void discard_partial(xfer *x)
-{
-    fota_port_remove(x->meta_path);
-    fota_port_remove(x->stage_path);
-}
-
 /* Looks at the final status before the first body byte: a package goes to
  * the stage (appended on a matching 206, from scratch otherwise), anything
  * else (the platform's JSON "no upgrade" answers) to RAM. */
@@ -124,7 +118,7 @@ static int route(xfer *x)
     if (x->resuming && r->status == 416) {
         /* The part we hold is not a prefix of what the server has now: the
          * next try starts from scratch instead of asking for it again. */
-        discard_partial(x);
+        fota_stage_discard(x->stage_path);
         x->resuming = 0;
     }
     if (!x->to_stage || (r->status != 200 && r->status != 206))
@@ -250,7 +244,7 @@ static void finish_transfer(xfer *x, int rc)
         int resumable = x->result == FOTA_HTTP_ERR_CLOSE || x->result == FOTA_HTTP_ERR_RX ||
                         x->result == FOTA_HTTP_ERR_TIMEOUT;
         if (x->result < 0 && !resumable && (x->into_stage || x->resuming))
-            discard_partial(x);
+            fota_stage_discard(x->stage_path);
         release_stage(x);
     }
 }
@@ -516,7 +510,7 @@ static int new_transfer(lua_State *L, int to_stage)
         }
         if (path != x->stage_path)
             memcpy(x->stage_path, path, strlen(path) + 1);
-        snprintf(x->meta_path, sizeof x->meta_path, "%s.part", x->stage_path);
+        fota_stage_part_path(x->stage_path, x->meta_path, sizeof x->meta_path);
         if (c->stage_owner) {
             lua_pushnil(L);
             lua_pushinteger(L, FOTA_HTTP_ERR_STATE);

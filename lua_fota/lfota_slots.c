@@ -66,17 +66,6 @@ static void push_record(lua_State *L, const fota_slots *s, const fota_boot_recor
     lua_setfield(L, -2, "seq");
 }
 
-/* Drops the staged package and its markers once it is committed or refused. */
-static void clear_stage(const char *path)
-{
-    char p[FOTA_STAGE_PATH_MAX + 16];
-    snprintf(p, sizeof p, "%s.ready", path);
-    fota_port_remove(p);
-    snprintf(p, sizeof p, "%s.part", path);
-    fota_port_remove(p);
-    fota_port_remove(path);
-}
-
 static lua_Integer opt_tries(lua_State *L)
 {
     lua_Integer tries;
@@ -112,7 +101,7 @@ static int l_commit(lua_State *L)
     c->verdict = 1;
     rc = fota_slots_commit(&s, path, &pol, (uint8_t)tries);
     if (rc == FOTA_OK || (rc <= FOTA_PKG_E_BAD_MAGIC && rc > FOTA_PKG_E_IO))
-        clear_stage(path);
+        fota_stage_discard(path);
     if (rc != FOTA_OK)
         return rc <= FOTA_PKG_E_BAD_MAGIC ? lfota_push_pkg_error(L, path, rc) : push_fail(L, rc);
     lua_pushboolean(L, 1);
@@ -148,7 +137,7 @@ static int l_boot(lua_State *L)
         lfota_policy(L, &pol, key, sizeof key, stage_path, sizeof stage_path);
         applied = fota_slots_commit(&s, stage_path, &pol, FOTA_SLOTS_DEFAULT_TRIES);
         if (applied == FOTA_OK || applied <= FOTA_PKG_E_BAD_MAGIC)
-            clear_stage(stage_path);
+            fota_stage_discard(stage_path);
     }
     rc = fota_slots_boot(&s, &rec);
     if (rc != FOTA_OK) {

@@ -17,6 +17,23 @@ int fota_stage_ready_path(const char *path, char *out, size_t outlen)
     return (n < 0 || (size_t)n >= outlen) ? FOTA_ERR_RANGE : FOTA_OK;
 }
 
+int fota_stage_part_path(const char *path, char *out, size_t outlen)
+{
+    int n = snprintf(out, outlen, "%s.part", path);
+    return (n < 0 || (size_t)n >= outlen) ? FOTA_ERR_RANGE : FOTA_OK;
+}
+
+int fota_stage_discard(const char *path)
+{
+    char p[FOTA_STAGE_PATH_MAX + 8];
+    int rc;
+    /* The marker goes first: a package never looks ready without its data. */
+    if ((rc = fota_stage_ready_path(path, p, sizeof p)) != FOTA_OK || (rc = fota_port_remove(p)) != FOTA_OK ||
+        (rc = fota_stage_part_path(path, p, sizeof p)) != FOTA_OK || (rc = fota_port_remove(p)) != FOTA_OK)
+        return rc;
+    return fota_port_remove(path);
+}
+
 static void stage_close(fota_stage *s)
 {
     fota_port_close(s->file);
@@ -162,11 +179,8 @@ int fota_stage_finish(fota_stage *s, int ok)
         return FOTA_ERR_STATE;
     if (!ok) {
         stage_close(s);
-        if ((rc = fota_stage_ready_path(s->path, ready, sizeof ready)) == FOTA_OK &&
-            (rc = fota_port_remove(ready)) == FOTA_OK)
-            rc = fota_port_remove(s->path);
         s->state = FOTA_STAGE_IDLE;
-        return rc;
+        return fota_stage_discard(s->path);
     }
     if (s->state == FOTA_STAGE_READY)
         return FOTA_OK;

@@ -51,5 +51,10 @@ void fota_stage_free(fota_stage *s);
 
 /* Path of the marker that says a complete package is staged. */
 int fota_stage_ready_path(const char *path, char *out, size_t outlen);
+/* Path of a cut download's resume record (URL and validator) beside it. */
+int fota_stage_part_path(const char *path, char *out, size_t outlen);
+/* Removes a staged package with its ready marker and resume record;
+ * FOTA_OK, or the first removal that failed. */
+int fota_stage_discard(const char *path);
 
 #endif
