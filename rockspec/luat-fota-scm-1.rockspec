@@ -17,9 +17,12 @@ build = {
     modules = {
         fota = {
             sources = {
-                "lua_fota/fota_err.c", "lua_fota/port_posix.c", "lua_fota/port_posix_net.c",
-                "lua_fota/stage.c", "lua_fota/slots.c", "lua_fota/pkg.c", "lua_fota/delta.c", "lua_fota/http.c",
-                "lua_fota/lfota.c", "lua_fota/lfota_http.c", "lua_fota/lfota_pkg.c", "lua_fota/lfota_slots.c", "lua_fota/lzbuff.c", "lua_fota/lhost.c",
+                "lua_fota/port/fota_err.c", "lua_fota/port/port_posix.c", "lua_fota/port/port_posix_net.c",
+                "lua_fota/core/stage.c", "lua_fota/core/slots.c", "lua_fota/core/pkg.c", "lua_fota/core/delta.c",
+                "lua_fota/core/http.c",
+                "lua_fota/lua/lfota.c", "lua_fota/lua/lfota_http.c",
+                "lua_fota/lua/lfota_pkg.c", "lua_fota/lua/lfota_slots.c", "lua_fota/lua/lzbuff.c",
+                "lua_fota/lua/lhost.c",
             },
             -- the module only applies deltas: no generator, so no libdivsufsort/libdeflate
             defines = { "_POSIX_C_SOURCE=200809L", "FOTA_DELTA_NO_GENERATOR" },
@@ -27,10 +30,14 @@ build = {
             libdirs = { "$(MBEDTLS_LIBDIR)", "$(ZLIB_LIBDIR)" },
             libraries = { "mbedtls", "mbedx509", "mbedcrypto", "z" },
         },
-        sys = "lib/sys.lua", log = "lib/log.lua", rtos = "lib/rtos.lua", mobile = "lib/mobile.lua",
-        mcu = "lib/mcu.lua", json = "lib/json.lua", strext = "lib/strext.lua", simdevice = "lib/simdevice.lua",
+        -- what runs on a module too
         version = "lib/version.lua", fotaflow = "lib/fotaflow.lua", libfota = "lib/libfota.lua",
-        libfota2 = "lib/libfota2.lua", http = "lib/http.lua", sysplus = "lib/sysplus.lua", ["sim.boot"] = "lib/sim/boot.lua",
+        libfota2 = "lib/libfota2.lua",
+        -- the desktop stand-ins for LuatOS's built-in modules, and the simulator's boot
+        sys = "lib/luatos/sys.lua", sysplus = "lib/luatos/sysplus.lua", log = "lib/luatos/log.lua",
+        rtos = "lib/luatos/rtos.lua", mobile = "lib/luatos/mobile.lua", mcu = "lib/luatos/mcu.lua",
+        json = "lib/luatos/json.lua", strext = "lib/luatos/strext.lua", http = "lib/luatos/http.lua",
+        simdevice = "lib/luatos/simdevice.lua", ["sim.boot"] = "lib/luatos/sim/boot.lua",
     },
     install = { bin = { ["luatos-sim"] = "bin/luatos-sim" } },
 }

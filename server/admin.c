@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "admin.h"
-#include "fota_err.h"
-#include "port.h"
+#include "port/fota_err.h"
+#include "port/port.h"
 
 
 /* ---------------------------------------------------------------- */

@@ -24,7 +24,7 @@
 
 #include <microhttpd.h>
 
-#include "fota_err.h"
+#include "port/fota_err.h"
 #include "srv.h"
 
 #define API_PATH "/api/site/firmware_upgrade"

@@ -11,8 +11,8 @@
 
 #include <mbedtls/version.h>
 
-#include "fota_err.h"
-#include "port.h"
+#include "port/fota_err.h"
+#include "port/port.h"
 #include "srv.h"
 
 #define FAIL_TTL_MS 60000   /* a failed build is retried after this (admin may fix it) */

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fota_err.h"
-#include "port.h"
+#include "port/fota_err.h"
+#include "port/port.h"
 #include "srv.h"
 
 static const char *const schema =

@@ -1,15 +1,15 @@
-/* The one place the server meets the binary delta engine (lua_fota/delta.h,
+/* The one place the server meets the binary delta engine (lua_fota/core/delta.h,
  * LFDL). Built against a core without it, srv_delta_available() says no and
  * build.c ships the core as a full image (section type 2); a device whose
  * base image is unknown then gets 44 only when a full package would not fit
  * (a delta is required). */
-#include "fota_err.h"
+#include "port/fota_err.h"
 #include "srv.h"
 
 /* FOTA_SRV_NO_DELTA: build without it anyway (to test the full-core path). */
 #if defined(__has_include) && !defined(FOTA_SRV_NO_DELTA)
 #if __has_include("delta.h")
-#include "delta.h"
+#include "core/delta.h"
 #define FOTA_SRV_HAVE_DELTA 1
 #endif
 #endif

@@ -10,7 +10,7 @@
 
 #include <sqlite3.h>
 
-#include "pkg.h"
+#include "core/pkg.h"
 
 /* ---- input bounds (everything from the network is checked against these) ---- */
 #define SRV_KEY_MAX 64          /* product key: [A-Za-z0-9_-] */
@@ -120,7 +120,7 @@ int db_base_image(srv_db *d, int64_t project_id, const char *bsp, uint32_t core,
                   size_t cap);
 
 /* ---- package building (build.c) ---- */
-/* Whether this build can make core deltas (lua_fota/delta.h wired in). */
+/* Whether this build can make core deltas (lua_fota/core/delta.h wired in). */
 int srv_delta_available(void);
 /* Writes the delta from base to target image into out_path. */
 int srv_delta_make(const char *base_path, const char *target_path, const char *out_path);

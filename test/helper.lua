@@ -1,5 +1,5 @@
 -- Loaded by busted before the specs: module paths for the tree under test.
 -- FOTA_BUILD picks the build directory (the sanitizer build uses another).
 local build = os.getenv("FOTA_BUILD") or "build"
-package.path = "lib/?.lua;test/?.lua;" .. package.path
+package.path = "lib/?.lua;lib/luatos/?.lua;test/?.lua;" .. package.path
 package.cpath = build .. "/?.so;" .. package.cpath

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "delta.h"
-#include "fota_err.h"
-#include "pkg.h"
-#include "port.h"
+#include "core/delta.h"
+#include "port/fota_err.h"
+#include "core/pkg.h"
+#include "port/port.h"
 
 enum { EXIT_OK = 0, EXIT_REJECTED = 1, EXIT_USAGE = 2, EXIT_IOERR = 3 };
 

@@ -10,8 +10,8 @@
 #include <zlib.h>
 
 #include "ctest_util.h"
-#include "delta.h"
-#include "fota_err.h"
+#include "core/delta.h"
+#include "port/fota_err.h"
 
 
 /* ---- callbacks over memory, recording what the applier asked for ---- */

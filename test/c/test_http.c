@@ -2,9 +2,9 @@
  * servers run in threads of this process (127.0.0.1, port 0). Every server
  * loop is bounded in time and joined; TLS material is made with openssl. */
 #include "ctest_util.h"
-#include "http.h"
-#include "port.h"
-#include "port_net.h"
+#include "core/http.h"
+#include "port/port.h"
+#include "port/port_net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

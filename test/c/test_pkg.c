@@ -14,8 +14,8 @@
 #include <zlib.h>
 
 #include "ctest_util.h"
-#include "fota_err.h"
-#include "pkg.h"
+#include "port/fota_err.h"
+#include "core/pkg.h"
 
 /* dir/name into pbuf (a char[512] in scope); too long is a test bug. */
 #define P(dir, name) join(pbuf, sizeof pbuf, dir, name)

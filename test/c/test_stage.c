@@ -3,10 +3,10 @@
 #include <string.h>
 
 #include "ctest_util.h"
-#include "fota_err.h"
-#include "pkg.h"
-#include "port.h"
-#include "stage.h"
+#include "port/fota_err.h"
+#include "core/pkg.h"
+#include "port/port.h"
+#include "core/stage.h"
 
 static void make_pkg(uint8_t *p, uint32_t total)
 {

@@ -12,7 +12,7 @@
 
 #include <mbedtls/sha256.h>
 
-#include "delta.h"
+#include "core/delta.h"
 
 typedef struct {
     const uint8_t *old;

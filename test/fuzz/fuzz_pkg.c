@@ -12,7 +12,7 @@
 
 #include <mbedtls/sha256.h>
 
-#include "pkg.h"
+#include "core/pkg.h"
 
 static void run_verify(const uint8_t *d, size_t n)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lfota.h"
+#include "lua/lfota.h"
 
 #define ZBUFF_MAX (16u * 1024u * 1024u)
 

@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "port_net.h"
+#include "port/port_net.h"
 
 enum fota_http_rc {
     FOTA_HTTP_AGAIN = 1,            /* fota_http_step: call again */

@@ -1,4 +1,4 @@
-#include "fota_err.h"
+#include "port/fota_err.h"
 
 const char *fota_strerror(int err)
 {

@@ -1,6 +1,6 @@
-#include "stage.h"
-#include "fota_err.h"
-#include "pkg.h"
+#include "core/stage.h"
+#include "port/fota_err.h"
+#include "core/pkg.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -8,7 +8,8 @@ local root, project, device_dir, boot_no = ...
 boot_no = tonumber(boot_no) or 1
 
 local run_dir = device_dir .. "/run"
-package.path = table.concat({ run_dir .. "/?.lua", root .. "/lib/?.lua", package.path }, ";")
+package.path = table.concat({ run_dir .. "/?.lua", root .. "/lib/?.lua", root .. "/lib/luatos/?.lua",
+                              package.path }, ";")
 -- FOTA_BUILD picks another build of the C module (the sanitizer build).
 local build = os.getenv("FOTA_BUILD") or (root .. "/build")
 package.cpath = table.concat({ build .. "/?.so", package.cpath }, ";")

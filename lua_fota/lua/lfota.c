@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fota_err.h"
-#include "lfota.h"
-#include "pkg.h"
-#include "port.h"
+#include "port/fota_err.h"
+#include "lua/lfota.h"
+#include "core/pkg.h"
+#include "port/port.h"
 
 #define FILE_CHUNK 4096
 

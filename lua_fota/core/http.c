@@ -2,9 +2,9 @@
  * through port_net.h and to the clock only through fota_port_now_ms(). All
  * buffers live in the one fota_http allocation; nothing from the network is
  * used before its length and syntax are checked. */
-#include "http.h"
-#include "port.h"
-#include "fota_err.h"
+#include "core/http.h"
+#include "port/port.h"
+#include "port/fota_err.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

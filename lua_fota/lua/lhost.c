@@ -3,7 +3,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 
-#include "port.h"
+#include "port/port.h"
 
 static int l_ms(lua_State *L)
 {

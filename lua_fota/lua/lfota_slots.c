@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fota_err.h"
-#include "lfota.h"
-#include "pkg.h"
-#include "port.h"
-#include "slots.h"
+#include "port/fota_err.h"
+#include "lua/lfota.h"
+#include "core/pkg.h"
+#include "port/port.h"
+#include "core/slots.h"
 
 static const char *const result_names[] = { "none", "updated", "rolled_back" };
 static const char *const reason_names[] = { "none", "not_confirmed", "bad_image", "requested" };

@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fota_err.h"
-#include "lfota.h"
-#include "pkg.h"
-#include "port.h"
-#include "slots.h"
+#include "port/fota_err.h"
+#include "lua/lfota.h"
+#include "core/pkg.h"
+#include "port/port.h"
+#include "core/slots.h"
 
 
 static const char *opt_str(lua_State *L, const char *key)

@@ -1,15 +1,15 @@
 /* Core delta engine: generator and bounded-RAM streaming applier. Format in
  * docs/delta-format.md. Offsets are 64-bit internally so no sum of two
  * 32-bit values read from a delta can wrap. */
-#include "delta.h"
+#include "core/delta.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include <mbedtls/version.h>
 
-#include "fota_err.h"
-#include "port.h"
+#include "port/fota_err.h"
+#include "port/port.h"
 
 #ifndef FOTA_DELTA_NO_GENERATOR
 #include <divsufsort.h>

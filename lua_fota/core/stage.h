@@ -7,8 +7,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "pkg.h"
-#include "port.h"
+#include "core/pkg.h"
+#include "port/port.h"
 
 #define FOTA_STAGE_PATH_MAX 512
 #define FOTA_STAGE_DEFAULT_CAPACITY (480u * 1024u)

@@ -14,7 +14,7 @@
 #define FOTA_SLOTS_H
 
 #include <stdint.h>
-#include "pkg.h"
+#include "core/pkg.h"
 
 #define FOTA_SLOTS_PATH_MAX 480
 #define FOTA_SLOTS_VERSION_MAX 32

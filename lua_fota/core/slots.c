@@ -1,6 +1,6 @@
-#include "slots.h"
-#include "fota_err.h"
-#include "port.h"
+#include "core/slots.h"
+#include "port/fota_err.h"
+#include "port/port.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -13,8 +13,8 @@
 #include <zlib.h>
 #include <mbedtls/sha256.h>
 
-#include "delta.h"
-#include "port.h"
+#include "core/delta.h"
+#include "port/port.h"
 
 /* ---- fixed prefix (staging reads only these 12 bytes; never change) ---- */
 #define FOTA_PKG_MAGIC "LFPK"

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fota_err.h"
-#include "http.h"
-#include "lfota.h"
-#include "port.h"
+#include "port/fota_err.h"
+#include "core/http.h"
+#include "lua/lfota.h"
+#include "port/port.h"
 
 #define XFER "luat_fota.transfer"
 #define DEFAULT_MAX_BODY (64u * 1024u)

@@ -1,7 +1,7 @@
 /* Upgrade package reader, verifier and writer; script archive. Format in
  * docs/package-format.md. Every length read from input is checked against
  * fixed bounds before use; arithmetic on offsets is done in 64 bits. */
-#include "pkg.h"
+#include "core/pkg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/version.h>
 
-#include "fota_err.h"
+#include "port/fota_err.h"
 
 /* mbedTLS 2.x and 3.x differ in a few names; the device may carry either. */
 #if MBEDTLS_VERSION_MAJOR >= 3

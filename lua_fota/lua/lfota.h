@@ -4,7 +4,7 @@
 
 #include <lua.h>
 #include <lauxlib.h>
-#include "stage.h"
+#include "core/stage.h"
 
 typedef struct {
     fota_stage stage;
@@ -25,7 +25,7 @@ fota_ctx *lfota_ctx(lua_State *L);
 const char *lfota_default_stage_path(fota_ctx *c, char *buf, size_t len);
 
 /* Verification options shared by fota.verify and fota.commit (lfota_pkg.c). */
-#include "pkg.h"
+#include "core/pkg.h"
 #define LFOTA_MAX_PEM (16 * 1024)
 const char *lfota_policy(lua_State *L, fota_pkg_policy *pol, char *keybuf, size_t keylen,
                          char *pathbuf, size_t pathlen);
