@@ -18,13 +18,15 @@ build = {
         fota = {
             sources = {
                 "lua_fota/port/fota_err.c", "lua_fota/port/port_posix.c", "lua_fota/port/port_posix_net.c",
-                "lua_fota/core/stage.c", "lua_fota/core/slots.c", "lua_fota/core/pkg.c", "lua_fota/core/delta.c",
-                "lua_fota/core/http.c",
+                "lua_fota/core/stage.c", "lua_fota/core/slots.c", "lua_fota/core/pkg.c", "lua_fota/core/archive.c",
+                "lua_fota/core/sig.c", "lua_fota/core/version.c", "lua_fota/core/files.c",
+                "lua_fota/core/delta.c", "lua_fota/core/http.c",
                 "lua_fota/lua/lfota.c", "lua_fota/lua/lfota_http.c",
                 "lua_fota/lua/lfota_pkg.c", "lua_fota/lua/lfota_slots.c", "lua_fota/lua/lzbuff.c",
                 "lua_fota/lua/lhost.c",
             },
-            -- the module only applies deltas: no generator, so no libdivsufsort/libdeflate
+            -- the module only applies deltas and never writes packages: no generator (so no
+            -- libdivsufsort/libdeflate) and no pkg_build.c
             defines = { "_POSIX_C_SOURCE=200809L", "FOTA_DELTA_NO_GENERATOR" },
             incdirs = { "lua_fota", "$(MBEDTLS_INCDIR)", "$(ZLIB_INCDIR)" },
             libdirs = { "$(MBEDTLS_LIBDIR)", "$(ZLIB_LIBDIR)" },

@@ -9,6 +9,10 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "core/archive.h"
+#include "core/bytes.h"
+#include "core/files.h"
+#include "core/version.h"
 #include "port/fota_err.h"
 #include "port/port.h"
 
@@ -98,7 +102,7 @@ static int store_file(srv_db *d, const char *src, const char *sub, const char *e
 {
     uint8_t h[32];
     char dir[SRV_PATH_MAX], tmp[SRV_PATH_MAX + 32];
-    if (fota_pkg_sha256_file(src, max, h, size_out) != 0) return -1;
+    if (fota_sha256_file(src, max, h, size_out) != 0) return -1;
     fota_hex(h, 32, sha_hex);
     int n = snprintf(dir, sizeof dir, "%s/%s", d->data_dir, sub);
     if (n < 0 || (size_t)n >= sizeof dir || fota_port_mkdirs(dir) != FOTA_OK) return -1;
@@ -163,8 +167,8 @@ int cmd_firmware_add(srv_db *d, const char *project, const char *bsp, const char
     if (!project || !bsp || !core_ver || !core || !script || !version)
         return fail("%s", "firmware add needs --project --bsp --core-version --core --script --version");
     if (!srv_is_name(bsp, strlen(bsp))) return fail("--bsp %s: [A-Za-z0-9._-]", bsp);
-    if (fota_pkg_parse_core_version(core_ver, &cv)) return fail("--core-version %s: like V1104", core_ver);
-    if (!fota_pkg_version_valid(version) || strlen(version) >= SRV_VER_MAX)
+    if (fota_version_parse_core(core_ver, &cv)) return fail("--core-version %s: like V1104", core_ver);
+    if (!fota_version_valid(version) || strlen(version) >= SRV_VER_MAX)
         return fail("--version %s: X.Y.Z, digits", version);
     char key_abs[PATH_MAX] = "";
     if (key) {
@@ -278,7 +282,7 @@ int cmd_config_set(srv_db *d, const char *project, const char *fwname, const cha
     if (enabled && strcmp(enabled, "0") != 0 && strcmp(enabled, "1") != 0)
         return fail("--enabled %s: 0 or 1", enabled);
     uint32_t cv = 0;
-    if (core_ver && fota_pkg_parse_core_version(core_ver, &cv)) return fail("--core-version %s: like V1104", core_ver);
+    if (core_ver && fota_version_parse_core(core_ver, &cv)) return fail("--core-version %s: like V1104", core_ver);
     int64_t pid = project_id(d, project, NULL, 0);
     if (pid <= 0) return EXIT_USAGE_ERR;
 
@@ -297,7 +301,7 @@ int cmd_config_set(srv_db *d, const char *project, const char *fwname, const cha
         int cmp = 0;
         if (!v || strlen(v) >= SRV_VER_MAX) continue;
         if ((version && strcmp(v, version) != 0) || (core_ver && c != cv)) continue;
-        if (best && fota_pkg_version_compare(v, best_ver, &cmp) != 0) continue;
+        if (best && fota_version_compare(v, best_ver, &cmp) != 0) continue;
         if (!best || c > best_core || (c == best_core && cmp > 0)) {
             best = sqlite3_column_int64(st, 0);
             best_core = c;

@@ -24,6 +24,7 @@
 
 #include <microhttpd.h>
 
+#include "core/version.h"
 #include "port/fota_err.h"
 #include "srv.h"
 
@@ -260,7 +261,7 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
     snprintf(target, sizeof target, "%lu.%.*s.%s", (unsigned long)target_core,
              (int)(dot1 - target_script), target_script, dot2 + 1);
     int cmp = 0;
-    if (fota_pkg_version_compare(target, ver, &cmp) != 0) return set(a, SRV_INTERNAL, "bad version");
+    if (fota_version_compare(target, ver, &cmp) != 0) return set(a, SRV_INTERNAL, "bad version");
     if (cmp <= 0) return set(a, SRV_LATEST, "already latest: %s is not newer than %s", target, ver);
     if (!any_from) {
         st = d->st[ST_CONFIG_FROM];

@@ -9,8 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <mbedtls/version.h>
-
+#include "core/bytes.h"
+#include "core/files.h"
+#include "core/pkg_build.h"
+#include "core/sig.h"
 #include "port/fota_err.h"
 #include "port/port.h"
 #include "srv.h"
@@ -38,7 +40,7 @@ int srv_read_key(const char *path, char **pem_out)
     buf[got] = '\0';
     /* A usable P-256 private key, or refuse it now rather than at build time. */
     char pub[1024];
-    if (fota_pkg_pubkey_from_private(buf, pub, sizeof pub) != 0) {
+    if (fota_sig_pubkey_from_private(buf, pub, sizeof pub) != 0) {
         memset(buf, 0, got);
         free(buf);
         return -2;
@@ -78,12 +80,8 @@ int builder_init(srv_builder *b, const char *data_dir, const char *key_path, uin
          * package signed with the old one. */
         char pub[1024];
         uint8_t h[32];
-        fota_pkg_pubkey_from_private(b->key_pem, pub, sizeof pub);
-#if MBEDTLS_VERSION_NUMBER >= 0x03000000
-        mbedtls_sha256((const unsigned char *)pub, strlen(pub), h, 0);
-#else
-        mbedtls_sha256_ret((const unsigned char *)pub, strlen(pub), h, 0);
-#endif
+        fota_sig_pubkey_from_private(b->key_pem, pub, sizeof pub);
+        fota_sha256(pub, strlen(pub), h);
         fota_hex(h, 8, b->key_id);
     }
     if (pthread_mutex_init(&b->lock, NULL)) return -1;
@@ -269,8 +267,8 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
          * there; otherwise the whole core. */
         uint64_t img_len = 0;
         if (base_image[0] && srv_delta_available() &&
-            fota_pkg_sha256_file(base_image, FOTA_PKG_MAX_IMAGE, base_sha, NULL) == 0 &&
-            fota_pkg_sha256_file(fw->core_path, FOTA_PKG_MAX_IMAGE, img_sha, &img_len) == 0 &&
+            fota_sha256_file(base_image, FOTA_PKG_MAX_IMAGE, base_sha, NULL) == 0 &&
+            fota_sha256_file(fw->core_path, FOTA_PKG_MAX_IMAGE, img_sha, &img_len) == 0 &&
             srv_delta_make(base_image, fw->core_path, delta) == 0) {
             o.core_type = FOTA_PKG_SEC_CORE_DELTA;
             o.core_path = delta;

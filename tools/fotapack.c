@@ -7,9 +7,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/archive.h"
+#include "core/bytes.h"
 #include "core/delta.h"
-#include "port/fota_err.h"
+#include "core/files.h"
 #include "core/pkg.h"
+#include "core/pkg_build.h"
+#include "core/sig.h"
+#include "core/version.h"
+#include "port/fota_err.h"
 #include "port/port.h"
 
 enum { EXIT_OK = 0, EXIT_REJECTED = 1, EXIT_USAGE = 2, EXIT_IOERR = 3 };
@@ -192,15 +198,15 @@ static int cmd_build(int argc, char **argv)
     else if (from_core && !to_core) why = "--from-core needs --to-core";
     else if ((from_core != NULL) != (from_ver != NULL))
         why = "--from-core and --from-core-version go together";
-    else if (from_ver && fota_pkg_parse_core_version(from_ver, &o.from_core_version))
+    else if (from_ver && fota_version_parse_core(from_ver, &o.from_core_version))
         why = "--from-core-version must look like V1103 or 1103";
     else if (to_core && !core_ver) why = "--to-core needs --core-version";
     else if (!to_core && core_ver) why = "--core-version without --to-core";
-    else if (core_ver && fota_pkg_parse_core_version(core_ver, &o.to_core_version))
+    else if (core_ver && fota_version_parse_core(core_ver, &o.to_core_version))
         why = "--core-version must look like V1104 or 1104";
     else if (script && !version) why = "--script needs --version";
     else if (!script && version) why = "--version without --script";
-    else if (version && !fota_pkg_version_valid(version)) why = "--version must be X.Y.Z (digits)";
+    else if (version && !fota_version_valid(version)) why = "--version must be X.Y.Z (digits)";
     else if (max_s && parse_u32(max_s, &o.max_size)) why = "--max-size must be a positive number";
     if (why) {
         fprintf(stderr, "fotapack build: %s\n", why);
@@ -219,8 +225,8 @@ static int cmd_build(int argc, char **argv)
         uint64_t new_len = 0, dl = 0;
         int n = snprintf(delta_path, sizeof delta_path, "%s.delta.tmp", out);
         int rc = n < 0 || (size_t)n >= sizeof delta_path ? FOTA_ERR_ARG : 0;
-        if (rc == 0) rc = fota_pkg_sha256_file(from_core, FOTA_PKG_MAX_IMAGE, base_sha, NULL);
-        if (rc == 0) rc = fota_pkg_sha256_file(to_core, FOTA_PKG_MAX_IMAGE, new_sha, &new_len);
+        if (rc == 0) rc = fota_sha256_file(from_core, FOTA_PKG_MAX_IMAGE, base_sha, NULL);
+        if (rc == 0) rc = fota_sha256_file(to_core, FOTA_PKG_MAX_IMAGE, new_sha, &new_len);
         if (rc == 0 && new_len == 0) rc = FOTA_ERR_ARG;
         if (rc == 0) rc = fota_delta_create_file(from_core, to_core, delta_path, &dl);
         if (rc) {
@@ -466,18 +472,18 @@ static int cmd_verify(int argc, char **argv)
         fprintf(stderr, "fotapack verify: --max-size must be a positive number\n");
         return EXIT_USAGE;
     }
-    if (core_ver && fota_pkg_parse_core_version(core_ver, &pol.current_core_version)) {
+    if (core_ver && fota_version_parse_core(core_ver, &pol.current_core_version)) {
         fprintf(stderr, "fotapack verify: --core-version must look like V1103 or 1103\n");
         return EXIT_USAGE;
     }
-    if (script_ver && !fota_pkg_version_valid(script_ver)) {
+    if (script_ver && !fota_version_valid(script_ver)) {
         fprintf(stderr, "fotapack verify: --script-version must be X.Y.Z\n");
         return EXIT_USAGE;
     }
     pol.current_script_version = script_ver;
     fota_port_file *base_f = NULL;
     if (base) {
-        if (fota_pkg_sha256_file(base, FOTA_PKG_MAX_IMAGE, pol.current_core_sha256, &pol.core_size) ||
+        if (fota_sha256_file(base, FOTA_PKG_MAX_IMAGE, pol.current_core_sha256, &pol.core_size) ||
             fota_port_open(&base_f, base, FOTA_PORT_READ)) {
             fprintf(stderr, "fotapack verify: cannot read base %s\n", base);
             return EXIT_IOERR;
@@ -543,7 +549,7 @@ static int cmd_keygen(int argc, char **argv)
         return EXIT_USAGE;
     }
     char priv[2048], pubpem[1024];
-    int rc = fota_pkg_keygen(priv, sizeof priv, pubpem, sizeof pubpem);
+    int rc = fota_sig_keygen(priv, sizeof priv, pubpem, sizeof pubpem);
     if (rc) {
         fprintf(stderr, "fotapack keygen: failed: %s\n", fota_pkg_errname(rc));
         return EXIT_IOERR;

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mbedtls/version.h>
-
+#include "core/bytes.h"
 #include "port/fota_err.h"
 #include "port/port.h"
 
@@ -16,25 +15,9 @@
 #include <libdeflate.h>
 #endif
 
-/* mbedTLS 2.x and 3.x differ in these names; the device may carry either. */
-#if MBEDTLS_VERSION_MAJOR >= 3
-#define SHA_START(c) mbedtls_sha256_starts((c), 0)
-#define SHA_UPDATE(c, p, n) mbedtls_sha256_update((c), (p), (n))
-#define SHA_FINISH(c, o) mbedtls_sha256_finish((c), (o))
-#else
-#define SHA_START(c) mbedtls_sha256_starts_ret((c), 0)
-#define SHA_UPDATE(c, p, n) mbedtls_sha256_update_ret((c), (p), (n))
-#define SHA_FINISH(c, o) mbedtls_sha256_finish_ret((c), (o))
-#endif
-
 #define MAX_VARINT 5   /* 35 bits: every control value is below 2^32 */
 
 enum { ST_HDR, ST_BHDR, ST_BCTRL, ST_BEXTRA, ST_EXEC, ST_DONE, ST_END };
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
 
 const char *fota_delta_errname(int code)
 {
@@ -56,8 +39,8 @@ int fota_delta_parse_header(const uint8_t p[FOTA_DELTA_HEADER_LEN], fota_delta_h
         (p[5] & ~(FOTA_DELTA_F_PREDICT | FOTA_DELTA_F_REL32)) != 0 || p[6] != 0 || p[7] != 0)
         return FOTA_DELTA_E_FORMAT;
     h->flags = p[5];
-    h->old_size = get32(p + 8);
-    h->new_size = get32(p + 12);
+    h->old_size = fota_get32(p + 8);
+    h->new_size = fota_get32(p + 12);
     memcpy(h->old_sha256, p + 16, 32);
     memcpy(h->new_sha256, p + 48, 32);
     if (h->old_size > FOTA_DELTA_MAX_IMAGE || h->new_size > FOTA_DELTA_MAX_IMAGE)
@@ -183,15 +166,15 @@ static int start_apply(fota_delta_applier *a)
     if (a->h.old_size != a->io.old_size) return FOTA_DELTA_E_WRONG_BASE;
     size_t chunk = chunk_of(a);
     uint8_t got[32];
-    if (SHA_START(&a->sha)) return FOTA_ERR_NOMEM;
+    if (FOTA_SHA256_START(&a->sha)) return FOTA_ERR_NOMEM;
     for (uint64_t off = 0; off < a->h.old_size;) {
         size_t n = a->h.old_size - off < chunk ? (size_t)(a->h.old_size - off) : chunk;
         rc = a->io.read_old(a->io.old_ud, off, a->wbuf, n);
         if (rc) return rc < 0 ? rc : FOTA_ERR_IO;
-        if (SHA_UPDATE(&a->sha, a->wbuf, n)) return FOTA_ERR_NOMEM;
+        if (FOTA_SHA256_UPDATE(&a->sha, a->wbuf, n)) return FOTA_ERR_NOMEM;
         off += n;
     }
-    if (SHA_FINISH(&a->sha, got) || SHA_START(&a->sha)) return FOTA_ERR_NOMEM;
+    if (FOTA_SHA256_FINISH(&a->sha, got) || FOTA_SHA256_START(&a->sha)) return FOTA_ERR_NOMEM;
     if (memcmp(got, a->h.old_sha256, 32) != 0) return FOTA_DELTA_E_WRONG_BASE;
 
     a->z.zalloc = arena_alloc;
@@ -213,7 +196,7 @@ static int flush(fota_delta_applier *a)
         int rc = a->io.write_new(a->io.new_ud, a->wbuf, a->wlen);
         if (rc) return rc < 0 ? rc : FOTA_ERR_IO;
     }
-    if (SHA_UPDATE(&a->sha, a->wbuf, a->wlen)) return FOTA_ERR_NOMEM;
+    if (FOTA_SHA256_UPDATE(&a->sha, a->wbuf, a->wlen)) return FOTA_ERR_NOMEM;
     /* The rel32 predictor looks at the two new bytes before the current one. */
     a->prev[0] = a->wlen >= 2 ? a->wbuf[a->wlen - 2] : a->prev[1];
     a->prev[1] = a->wbuf[a->wlen - 1];
@@ -543,7 +526,7 @@ int fota_delta_apply_finish(fota_delta_applier *a, uint64_t *new_size, uint8_t s
         return a->err;
     }
     uint8_t h[32];
-    if (SHA_FINISH(&a->sha, h)) return a->err = FOTA_ERR_NOMEM;   /* flushed at the stream end */
+    if (FOTA_SHA256_FINISH(&a->sha, h)) return a->err = FOTA_ERR_NOMEM;   /* flushed at the stream end */
     if (a->new_pos != a->h.new_size || memcmp(h, a->h.new_sha256, 32) != 0)
         return a->err = FOTA_DELTA_E_HASH;
     if (new_size) *new_size = a->new_pos;
@@ -910,19 +893,6 @@ static int make_commands(const sa_index *ix, const uint8_t *old, int64_t on, con
     return c->err;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
-}
-
-static int sha256(const uint8_t *p, size_t n, uint8_t out[32])
-{
-    mbedtls_sha256_context c;
-    mbedtls_sha256_init(&c);
-    int rc = SHA_START(&c) || SHA_UPDATE(&c, p, n) || SHA_FINISH(&c, out);
-    mbedtls_sha256_free(&c);
-    return rc ? FOTA_ERR_NOMEM : 0;
-}
 
 int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
                       size_t new_len, uint8_t **out, size_t *out_len)
@@ -938,10 +908,10 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
     memset(hdr, 0, sizeof hdr);
     memcpy(hdr, FOTA_DELTA_MAGIC, 4);
     hdr[4] = FOTA_DELTA_VERSION;
-    put32(hdr + 8, (uint32_t)old_len);
-    put32(hdr + 12, (uint32_t)new_len);
-    int rc = sha256(old_img, old_len, hdr + 16);
-    if (rc == 0) rc = sha256(new_img, new_len, hdr + 48);
+    fota_put32(hdr + 8, (uint32_t)old_len);
+    fota_put32(hdr + 12, (uint32_t)new_len);
+    int rc = fota_sha256(old_img, old_len, hdr + 16);
+    if (rc == 0) rc = fota_sha256(new_img, new_len, hdr + 48);
     if (rc) return rc;
 
     int32_t *sa = NULL;

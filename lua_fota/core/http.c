@@ -3,8 +3,8 @@
  * buffers live in the one fota_http allocation; nothing from the network is
  * used before its length and syntax are checked. */
 #include "core/http.h"
-#include "port/port.h"
 #include "port/fota_err.h"
+#include "port/port.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

@@ -1,5 +1,7 @@
-/* Upgrade package ("LFPK") and script archive ("LFSA") formats: constants,
- * writer, streaming reader and verifier. See docs/package-format.md.
+/* Upgrade package ("LFPK"): the format's constants, the streaming reader and
+ * the verifier (hash, signature, sections, policy), section streams, delta
+ * application and script extraction. See docs/package-format.md; the
+ * writer is pkg_build.h, the script archive inside is archive.h.
  *
  * No Lua, no printing, no global state: every call works on caller-owned
  * context structs. All file access goes through port.h. Functions return 0
@@ -73,15 +75,9 @@ const char *fota_pkg_errname(int code);
 int fota_pkg_parse_prefix(const uint8_t p[FOTA_PKG_PREFIX_LEN], uint32_t *total_len,
                           uint16_t *version, uint16_t *flags);
 
-/* ---- versions ---- */
-/* Script version "x.y.z": exactly three non-empty runs of ASCII digits. */
-int fota_pkg_version_valid(const char *s);               /* 1 valid, 0 not */
-/* *cmp = -1/0/1 comparing numerically per part (any length, leading zeros
- * ignored). Returns 0, or FOTA_ERR_ARG when either is invalid. */
-int fota_pkg_version_compare(const char *a, const char *b, int *cmp);
-/* Core version "V1103", "v1103" or "1103" -> 1103 (1..999999999).
- * Returns 0 or FOTA_ERR_ARG. */
-int fota_pkg_parse_core_version(const char *s, uint32_t *out);
+/* 1 if s (len bytes) is a valid metadata string: 1..127 of [A-Za-z0-9._-],
+ * safe as a file name, in JSON and in log lines without escaping. */
+int fota_pkg_meta_str_ok(const char *s, size_t len);
 
 /* ---- package info ---- */
 typedef struct fota_pkg_section {
@@ -214,113 +210,5 @@ int fota_pkg_apply_delta(fota_pkg_reader *r, unsigned idx, const fota_delta_io *
  * content is checked as it streams, so verify the package first: a late
  * error leaves earlier files written (unpack into a scratch directory). */
 int fota_pkg_extract_script(fota_pkg_reader *r, const char *dest_dir);
-
-/* ---- writer ---- */
-typedef struct fota_pkg_build_opts {
-    const char *project;               /* required, [A-Za-z0-9._-], 1..127 */
-    const char *bsp;                   /* required */
-    const char *firmware;              /* NULL = project "_LuatOS-SoC_" bsp */
-    /* core: none, full image, or delta (an LFDL file from fota_delta_create_file;
-     * its header must agree with base_sha256, core_image_len/_sha256) */
-    int core_type;                     /* 0, FOTA_PKG_SEC_CORE_FULL or _DELTA */
-    const char *core_path;             /* the image, or the delta file */
-    uint32_t to_core_version;          /* required with a core section */
-    uint32_t from_core_version;        /* delta only */
-    const uint8_t *base_sha256;        /* delta only */
-    uint32_t core_image_len;           /* delta only: size of the resulting image */
-    const uint8_t *core_image_sha256;  /* delta only: hash of the resulting image */
-    const char *script_archive_path;   /* an LFSA archive (compressed here); NULL = none */
-    const char *script_version;        /* "x.y.z", required with a script */
-    const char *sign_key_pem;          /* NUL-terminated P-256 private key; NULL = unsigned */
-    uint32_t max_size;                 /* 0 = FOTA_PKG_DEFAULT_MAX_SIZE */
-} fota_pkg_build_opts;
-
-/* Writes the package to out_path (removed again on any failure). Sets
- * *total_len_out (may be NULL) to the package size, also when it returns
- * FOTA_PKG_E_TOO_LARGE. Other errors: FOTA_ERR_ARG (bad option, named
- * nowhere else), FOTA_ERR_RANGE (an input over FOTA_PKG_MAX_IMAGE),
- * FOTA_ERR_IO / FOTA_ERR_NOENT, FOTA_ERR_NOMEM. */
-int fota_pkg_build(const fota_pkg_build_opts *o, const char *out_path, uint32_t *total_len_out);
-
-/* ECDSA P-256 key pair as PEM text (SEC1 private key, SPKI public key). */
-int fota_pkg_keygen(char *priv_pem, size_t priv_cap, char *pub_pem, size_t pub_cap);
-/* Public key PEM from a private key PEM (both NUL-terminated). */
-int fota_pkg_pubkey_from_private(const char *priv_pem, char *pub_pem, size_t pub_cap);
-
-/* SHA-256 of a whole file through port.h, bounded by max_len (FOTA_ERR_RANGE
- * when larger). *len_out may be NULL. */
-/* Lower-case hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
-void fota_hex(const uint8_t *p, size_t n, char *out);
-
-int fota_pkg_sha256_file(const char *path, uint64_t max_len, uint8_t out[32], uint64_t *len_out);
-
-/* ---- script archive (LFSA) ---- */
-#define FOTA_ARC_MAGIC "LFSA"
-#define FOTA_ARC_VERSION 1
-#define FOTA_ARC_HEADER_LEN 12
-#define FOTA_ARC_MAX_NAME 128
-#define FOTA_ARC_MAX_ENTRIES 1024
-
-/* 1 if name (len bytes) is a safe relative path: components of
- * [A-Za-z0-9._+-] separated by single '/', none empty, "." or "..". */
-int fota_arc_name_ok(const char *name, size_t len);
-
-/* Writes an archive of n files (names as stored, paths to read) to out_path.
- * Order of the input does not matter; entries are sorted by name. Returns
- * 0, FOTA_ERR_ARG (bad/duplicate name, n out of range), FOTA_ERR_RANGE (over
- * FOTA_PKG_MAX_IMAGE), FOTA_ERR_IO/NOENT, FOTA_ERR_NOMEM. */
-int fota_arc_pack(const char *const *names, const char *const *paths, size_t n,
-                  const char *out_path);
-
-/* Archives a script directory — its regular files, recursively, dot-files
- * (.git, editor files) skipped — or one file, to out_path. Returns 0 or
- * FOTA_ERR_ARG (a name not allowed, too many files, nesting deeper than 8,
- * no file at all), FOTA_ERR_NOENT, FOTA_ERR_IO, FOTA_ERR_NOMEM, FOTA_ERR_RANGE;
- * why (may be NULL) tells which file or directory. */
-int fota_arc_pack_path(const char *src, const char *out_path, char *why, size_t why_len);
-
-/* Push parser: feed any chunking of the archive bytes; the sink sees each
- * entry as begin(name, size), data()*, end(). Callbacks may be NULL; a
- * non-zero callback result stops parsing and is returned. Malformed input
- * (bad magic/version, name rules, unsorted/duplicate names, trailing bytes)
- * returns FOTA_ERR_FORMAT and sticks. */
-typedef struct fota_arc_sink {
-    int (*begin)(void *ud, const char *name, uint32_t size);
-    int (*data)(void *ud, const uint8_t *p, size_t n);
-    int (*end)(void *ud);
-    void *ud;
-} fota_arc_sink;
-
-typedef struct fota_arc_parser {
-    fota_arc_sink sink;
-    int state;
-    int err;
-    uint8_t acc[FOTA_ARC_HEADER_LEN];
-    size_t acc_len;
-    uint32_t count, index, remaining;
-    size_t name_len;
-    char name[FOTA_ARC_MAX_NAME + 1];
-    char prev[FOTA_ARC_MAX_NAME + 1];
-    size_t prev_len;
-    uint64_t total;
-} fota_arc_parser;
-
-void fota_arc_parser_init(fota_arc_parser *p, const fota_arc_sink *sink); /* sink may be NULL */
-int fota_arc_parser_feed(fota_arc_parser *p, const uint8_t *data, size_t n);
-/* 0 when the archive ended exactly after its last entry, else FOTA_ERR_FORMAT. */
-int fota_arc_parser_finish(fota_arc_parser *p);
-
-/* Sink that writes entries under dest_dir through port.h. */
-typedef struct fota_arc_dir_sink {
-    char dir[256];
-    char path[256 + 1 + FOTA_ARC_MAX_NAME + 1];
-    fota_port_file *f;
-    uint64_t off;
-} fota_arc_dir_sink;
-int fota_arc_dir_sink_init(fota_arc_dir_sink *d, const char *dest_dir, fota_arc_sink *sink_out);
-void fota_arc_dir_sink_close(fota_arc_dir_sink *d);  /* closes a half-written file */
-
-/* Unpacks an archive file into dest_dir. FOTA_ERR_FORMAT when malformed. */
-int fota_arc_unpack(const char *archive_path, const char *dest_dir);
 
 #endif

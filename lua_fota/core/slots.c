@@ -1,4 +1,7 @@
 #include "core/slots.h"
+#include "core/bytes.h"
+#include "core/files.h"
+#include "core/version.h"
 #include "port/fota_err.h"
 #include "port/port.h"
 
@@ -12,25 +15,14 @@
 #define REC_LEN (16 + 2 * IMG_LEN + 4)
 #define COPY_BUF 16384
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
-}
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void put_image(uint8_t *p, const fota_image *img)
 {
     memset(p, 0, IMG_LEN);
     p[0] = img->core_slot;
     p[1] = img->script_slot;
-    put32(p + 4, img->core_version);
-    put32(p + 8, img->core_len);
-    put32(p + 12, img->script_len);
+    fota_put32(p + 4, img->core_version);
+    fota_put32(p + 8, img->core_len);
+    fota_put32(p + 12, img->script_len);
     memcpy(p + 16, img->script_version, strnlen(img->script_version, FOTA_SLOTS_VERSION_MAX - 1));
     memcpy(p + 48, img->core_sha256, 32);
     memcpy(p + 80, img->script_sha256, 32);
@@ -43,9 +35,9 @@ static int get_image(const uint8_t *p, fota_image *img)
         return FOTA_ERR_FORMAT;
     img->core_slot = p[0];
     img->script_slot = p[1];
-    img->core_version = get32(p + 4);
-    img->core_len = get32(p + 8);
-    img->script_len = get32(p + 12);
+    img->core_version = fota_get32(p + 4);
+    img->core_len = fota_get32(p + 8);
+    img->script_len = fota_get32(p + 12);
     memcpy(img->script_version, p + 16, FOTA_SLOTS_VERSION_MAX);
     memcpy(img->core_sha256, p + 48, 32);
     memcpy(img->script_sha256, p + 80, 32);
@@ -92,11 +84,11 @@ static int read_copy(const fota_slots *s, unsigned copy, fota_boot_record *rec)
         return 0;
     rc = fota_port_pread(f, 0, b, sizeof b, &got);
     fota_port_close(f);
-    if (rc != FOTA_OK || got != REC_LEN || memcmp(b, REC_MAGIC, 4) != 0 || get16(b + 4) != REC_FORMAT ||
-        get32(b + REC_LEN - 4) != (uint32_t)crc32(0, b, REC_LEN - 4))
+    if (rc != FOTA_OK || got != REC_LEN || memcmp(b, REC_MAGIC, 4) != 0 || fota_get16(b + 4) != REC_FORMAT ||
+        fota_get32(b + REC_LEN - 4) != (uint32_t)crc32(0, b, REC_LEN - 4))
         return 0;
     memset(rec, 0, sizeof *rec);
-    rec->seq = get32(b + 8);
+    rec->seq = fota_get32(b + 8);
     rec->state = b[12];
     rec->tries_left = b[13];
     rec->last_result = b[14];
@@ -142,15 +134,15 @@ int fota_slots_write(const fota_slots *s, fota_boot_record *rec)
     }
     memset(b, 0, sizeof b);
     memcpy(b, REC_MAGIC, 4);
-    put16(b + 4, REC_FORMAT);
-    put32(b + 8, rec->seq);
+    fota_put16(b + 4, REC_FORMAT);
+    fota_put32(b + 8, rec->seq);
     b[12] = rec->state;
     b[13] = rec->tries_left;
     b[14] = rec->last_result;
     b[15] = rec->reason;
     put_image(b + 16, &rec->active);
     put_image(b + 16 + IMG_LEN, &rec->prev);
-    put32(b + REC_LEN - 4, (uint32_t)crc32(0, b, REC_LEN - 4));
+    fota_put32(b + REC_LEN - 4, (uint32_t)crc32(0, b, REC_LEN - 4));
     rec_path(s, target, path, sizeof path);
     if ((rc = fota_port_open(&f, path, FOTA_PORT_WRITE)) != FOTA_OK)
         return rc;
@@ -169,7 +161,7 @@ static int hash_slot(const fota_slots *s, char kind, unsigned slot, uint32_t len
     int rc = fota_slots_path(s, kind, slot, path, sizeof path);
     if (rc != FOTA_OK)
         return rc;
-    rc = fota_pkg_sha256_file(path, FOTA_PKG_MAX_IMAGE, got, &n);
+    rc = fota_sha256_file(path, FOTA_PKG_MAX_IMAGE, got, &n);
     if (rc != 0)
         return FOTA_ERR_FORMAT;
     return (n == len && memcmp(got, sha, 32) == 0) ? FOTA_OK : FOTA_ERR_FORMAT;
@@ -214,7 +206,7 @@ static int copy_into_slot(const fota_slots *s, char kind, unsigned slot, const c
         rc = fota_port_sync(out);
     fota_port_close(out);
     if (rc == FOTA_OK)
-        rc = fota_pkg_sha256_file(path, FOTA_PKG_MAX_IMAGE, sha, &n) == 0 ? FOTA_OK : FOTA_ERR_IO;
+        rc = fota_sha256_file(path, FOTA_PKG_MAX_IMAGE, sha, &n) == 0 ? FOTA_OK : FOTA_ERR_IO;
     *len = (uint32_t)n;
     return rc;
 }
@@ -352,7 +344,7 @@ int fota_slots_base_policy(const fota_slots *s, const fota_boot_record *rec, fot
         memcpy(pol->current_core_sha256, rec->active.core_sha256, 32);
         pol->has_current_core_sha256 = 1;
     }
-    if (!pol->current_script_version && fota_pkg_version_valid(rec->active.script_version))
+    if (!pol->current_script_version && fota_version_valid(rec->active.script_version))
         pol->current_script_version = rec->active.script_version;
     /* Verify applies a core delta to the running core too, so its result is
      * checked before any slot is touched. */

@@ -1,6 +1,6 @@
 #include "core/stage.h"
-#include "port/fota_err.h"
 #include "core/pkg.h"
+#include "port/fota_err.h"
 
 #include <stdio.h>
 #include <string.h>

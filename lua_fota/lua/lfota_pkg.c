@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "port/fota_err.h"
+#include "core/bytes.h"
+#include "core/files.h"
+#include "core/version.h"
 #include "lua/lfota.h"
 #include "core/pkg.h"
 #include "port/port.h"
@@ -99,10 +102,10 @@ const char *lfota_policy(lua_State *L, fota_pkg_policy *pol, char *keybuf, size_
     pol->project = opt_str(L, "project");
     pol->bsp = opt_str(L, "bsp");
     pol->current_script_version = opt_str(L, "version");
-    if ((core = opt_str(L, "core")) && fota_pkg_parse_core_version(core, &pol->current_core_version) != 0)
+    if ((core = opt_str(L, "core")) && fota_version_parse_core(core, &pol->current_core_version) != 0)
         luaL_error(L, "bad option 'core' (like V1103 expected, got %s)", core);
     if ((image = opt_str(L, "core_image"))) {
-        if (fota_pkg_sha256_file(image, FOTA_PKG_MAX_IMAGE, pol->current_core_sha256, NULL) != 0)
+        if (fota_sha256_file(image, FOTA_PKG_MAX_IMAGE, pol->current_core_sha256, NULL) != 0)
             luaL_error(L, "cannot hash core image %s", image);
         pol->has_current_core_sha256 = 1;
     }

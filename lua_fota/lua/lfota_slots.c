@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "port/fota_err.h"
+#include "core/archive.h"
+#include "core/version.h"
 #include "lua/lfota.h"
 #include "core/pkg.h"
 #include "port/port.h"
@@ -206,7 +208,7 @@ static int l_flash(lua_State *L)
     image = luaL_optstring(L, -3, NULL);
     script = luaL_optstring(L, -2, NULL);
     version = luaL_optstring(L, -1, "");
-    if (fota_pkg_parse_core_version(core, &core_version) != 0)
+    if (fota_version_parse_core(core, &core_version) != 0)
         return luaL_error(L, "bad core version %s (like V1103 expected)", core);
     open_slots(L, &s);
     if ((rc = fota_slots_flash(&s, image, core_version, script, version)) != FOTA_OK)

@@ -1,6 +1,6 @@
 /* POSIX port: files and clock. */
-#include "port/port.h"
 #include "port/fota_err.h"
+#include "port/port.h"
 
 #include <dirent.h>
 #include <errno.h>

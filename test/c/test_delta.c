@@ -9,8 +9,8 @@
 #include <mbedtls/sha256.h>
 #include <zlib.h>
 
-#include "ctest_util.h"
 #include "core/delta.h"
+#include "ctest_util.h"
 #include "port/fota_err.h"
 
 

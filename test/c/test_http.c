@@ -1,8 +1,8 @@
 /* Tests for the HTTP client and the POSIX network port, against loopback
  * servers run in threads of this process (127.0.0.1, port 0). Every server
  * loop is bounded in time and joined; TLS material is made with openssl. */
-#include "ctest_util.h"
 #include "core/http.h"
+#include "ctest_util.h"
 #include "port/port.h"
 #include "port/port_net.h"
 

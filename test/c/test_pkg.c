@@ -13,9 +13,14 @@
 #include <mbedtls/sha256.h>
 #include <zlib.h>
 
+#include "core/archive.h"
+#include "core/files.h"
+#include "core/pkg.h"
+#include "core/pkg_build.h"
+#include "core/sig.h"
+#include "core/version.h"
 #include "ctest_util.h"
 #include "port/fota_err.h"
-#include "core/pkg.h"
 
 /* dir/name into pbuf (a char[512] in scope); too long is a test bug. */
 #define P(dir, name) join(pbuf, sizeof pbuf, dir, name)
@@ -203,29 +208,29 @@ static void test_versions(void)
     const char *good[] = {"1.0.2", "0.0.0", "10.20.30", "001.2.3", "123456789012345678901234.1.1"};
     const char *bad[] = {"1.0", "1.0.2a", " 1.0.2", "1.0.2 ", "1..2", ".1.2", "1.2.", "1.2.3.4",
                          "", "v1.0.2", "1.-1.2", "1,0,2", "a.b.c"};
-    for (size_t i = 0; i < sizeof good / sizeof *good; i++) CHECK(fota_pkg_version_valid(good[i]));
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) CHECK(!fota_pkg_version_valid(bad[i]));
-    CHECK(!fota_pkg_version_valid(NULL));
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) CHECK(fota_version_valid(good[i]));
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) CHECK(!fota_version_valid(bad[i]));
+    CHECK(!fota_version_valid(NULL));
     struct { const char *a, *b; int c; } cmp[] = {
         {"1.0.2", "1.0.2", 0}, {"1.0.2", "1.0.10", -1}, {"1.10.0", "1.9.99", 1},
         {"2.0.0", "10.0.0", -1}, {"01.0.0", "1.0.0", 0}, {"0.0.1", "0.0.0", 1},
         {"99999999999999999999.0.0", "99999999999999999998.9.9", 1}, {"1.2.3", "1.2.03", 0}};
     for (size_t i = 0; i < sizeof cmp / sizeof *cmp; i++) {
         int c = 99;
-        CHECK_EQ(fota_pkg_version_compare(cmp[i].a, cmp[i].b, &c), 0);
+        CHECK_EQ(fota_version_compare(cmp[i].a, cmp[i].b, &c), 0);
         CHECK_EQ(c, cmp[i].c);
-        CHECK_EQ(fota_pkg_version_compare(cmp[i].b, cmp[i].a, &c), 0);
+        CHECK_EQ(fota_version_compare(cmp[i].b, cmp[i].a, &c), 0);
         CHECK_EQ(c, -cmp[i].c);
     }
     int c;
-    CHECK_EQ(fota_pkg_version_compare("1.0", "1.0.0", &c), FOTA_ERR_ARG);
+    CHECK_EQ(fota_version_compare("1.0", "1.0.0", &c), FOTA_ERR_ARG);
     uint32_t v = 0;
-    CHECK_EQ(fota_pkg_parse_core_version("V1103", &v), 0); CHECK_EQ(v, 1103);
-    CHECK_EQ(fota_pkg_parse_core_version("1104", &v), 0); CHECK_EQ(v, 1104);
-    CHECK_EQ(fota_pkg_parse_core_version("v7", &v), 0); CHECK_EQ(v, 7);
+    CHECK_EQ(fota_version_parse_core("V1103", &v), 0); CHECK_EQ(v, 1103);
+    CHECK_EQ(fota_version_parse_core("1104", &v), 0); CHECK_EQ(v, 1104);
+    CHECK_EQ(fota_version_parse_core("v7", &v), 0); CHECK_EQ(v, 7);
     const char *badcv[] = {"", "V", "V0", "0", "V11a", "V 1103", "1103 ", "V1234567890", "-1", "VV1"};
     for (size_t i = 0; i < sizeof badcv / sizeof *badcv; i++)
-        CHECK_EQ(fota_pkg_parse_core_version(badcv[i], &v), FOTA_ERR_ARG);
+        CHECK_EQ(fota_version_parse_core(badcv[i], &v), FOTA_ERR_ARG);
 }
 
 static void test_errnames(void)
@@ -1067,20 +1072,20 @@ int main(void)
     test_prefix();
     test_archive(fx->dir);
 
-    CHECK_EQ(fota_pkg_keygen(fx->ka.priv, sizeof fx->ka.priv, fx->ka.pub, sizeof fx->ka.pub), 0);
-    CHECK_EQ(fota_pkg_keygen(fx->kb.priv, sizeof fx->kb.priv, fx->kb.pub, sizeof fx->kb.pub), 0);
+    CHECK_EQ(fota_sig_keygen(fx->ka.priv, sizeof fx->ka.priv, fx->ka.pub, sizeof fx->ka.pub), 0);
+    CHECK_EQ(fota_sig_keygen(fx->kb.priv, sizeof fx->kb.priv, fx->kb.pub, sizeof fx->kb.pub), 0);
     char pub2[1024];
-    CHECK_EQ(fota_pkg_pubkey_from_private(fx->ka.priv, pub2, sizeof pub2), 0);
+    CHECK_EQ(fota_sig_pubkey_from_private(fx->ka.priv, pub2, sizeof pub2), 0);
     CHECK(strcmp(pub2, fx->ka.pub) == 0);
     ctest_fill(fx->core, sizeof fx->core, 42);
     snprintf(fx->core_path, sizeof fx->core_path, "%s/core.bin", fx->dir);
     write_file(fx->core_path, fx->core, sizeof fx->core);
     uint8_t h[32], h2[32];
     uint64_t len = 0;
-    CHECK_EQ(fota_pkg_sha256_file(fx->core_path, 1 << 20, h, &len), 0);
+    CHECK_EQ(fota_sha256_file(fx->core_path, 1 << 20, h, &len), 0);
     ctest_sha256(fx->core, sizeof fx->core, h2);
     CHECK(memcmp(h, h2, 32) == 0 && len == sizeof fx->core);
-    CHECK_EQ(fota_pkg_sha256_file(fx->core_path, 10, h, NULL), FOTA_ERR_RANGE);
+    CHECK_EQ(fota_sha256_file(fx->core_path, 10, h, NULL), FOTA_ERR_RANGE);
     /* A small script archive keeps the per-byte tests quick. */
     char m1[512], m2[512];
     snprintf(m1, sizeof m1, "%s/main.lua", fx->dir);

@@ -2,11 +2,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/pkg.h"
+#include "core/stage.h"
 #include "ctest_util.h"
 #include "port/fota_err.h"
-#include "core/pkg.h"
 #include "port/port.h"
-#include "core/stage.h"
 
 static void make_pkg(uint8_t *p, uint32_t total)
 {

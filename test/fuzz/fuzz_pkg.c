@@ -12,7 +12,9 @@
 
 #include <mbedtls/sha256.h>
 
+#include "core/archive.h"
 #include "core/pkg.h"
+#include "core/version.h"
 
 static void run_verify(const uint8_t *d, size_t n)
 {
@@ -88,12 +90,12 @@ static void run_strings(const uint8_t *d, size_t n)
     memcpy(b, d + h, lb);
     b[lb] = '\0';
     int c;
-    if (fota_pkg_version_compare(a, b, &c) == 0) {
+    if (fota_version_compare(a, b, &c) == 0) {
         int c2;
-        if (fota_pkg_version_compare(b, a, &c2) != 0 || c2 != -c) abort();
+        if (fota_version_compare(b, a, &c2) != 0 || c2 != -c) abort();
     }
     uint32_t v;
-    (void)fota_pkg_parse_core_version(a, &v);
+    (void)fota_version_parse_core(a, &v);
     if (n >= FOTA_PKG_PREFIX_LEN) (void)fota_pkg_parse_prefix(d, NULL, NULL, NULL);
 }
 

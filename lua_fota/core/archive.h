@@ -1,0 +1,82 @@
+/* Script archive ("LFSA"): the script files of a release as one stream
+ * (docs/package-format.md): the name rule, the writer (from a file list or
+ * a directory), a push parser with sinks, and unpacking into a directory.
+ * All file access goes through port.h. */
+#ifndef FOTA_ARCHIVE_H
+#define FOTA_ARCHIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "port/port.h"
+
+#define FOTA_ARC_MAGIC "LFSA"
+#define FOTA_ARC_VERSION 1
+#define FOTA_ARC_HEADER_LEN 12
+#define FOTA_ARC_MAX_NAME 128
+#define FOTA_ARC_MAX_ENTRIES 1024
+#define FOTA_ARC_MAX_SIZE (16u * 1024 * 1024)  /* the files' bytes, added up */
+
+/* 1 if name (len bytes) is a safe relative path: components of
+ * [A-Za-z0-9._+-] separated by single '/', none empty, "." or "..". */
+int fota_arc_name_ok(const char *name, size_t len);
+
+/* Writes an archive of n files (names as stored, paths to read) to out_path.
+ * Order of the input does not matter; entries are sorted by name. Returns
+ * 0, FOTA_ERR_ARG (bad/duplicate name, n out of range), FOTA_ERR_RANGE (over
+ * FOTA_ARC_MAX_SIZE), FOTA_ERR_IO/NOENT, FOTA_ERR_NOMEM. */
+int fota_arc_pack(const char *const *names, const char *const *paths, size_t n,
+                  const char *out_path);
+
+/* Archives a script directory — its regular files, recursively, dot-files
+ * (.git, editor files) skipped — or one file, to out_path. Returns 0 or
+ * FOTA_ERR_ARG (a name not allowed, too many files, nesting deeper than 8,
+ * no file at all), FOTA_ERR_NOENT, FOTA_ERR_IO, FOTA_ERR_NOMEM, FOTA_ERR_RANGE;
+ * why (may be NULL) tells which file or directory. */
+int fota_arc_pack_path(const char *src, const char *out_path, char *why, size_t why_len);
+
+/* Push parser: feed any chunking of the archive bytes; the sink sees each
+ * entry as begin(name, size), data()*, end(). Callbacks may be NULL; a
+ * non-zero callback result stops parsing and is returned. Malformed input
+ * (bad magic/version, name rules, unsorted/duplicate names, trailing bytes)
+ * returns FOTA_ERR_FORMAT and sticks. */
+typedef struct fota_arc_sink {
+    int (*begin)(void *ud, const char *name, uint32_t size);
+    int (*data)(void *ud, const uint8_t *p, size_t n);
+    int (*end)(void *ud);
+    void *ud;
+} fota_arc_sink;
+
+typedef struct fota_arc_parser {
+    fota_arc_sink sink;
+    int state;
+    int err;
+    uint8_t acc[FOTA_ARC_HEADER_LEN];
+    size_t acc_len;
+    uint32_t count, index, remaining;
+    size_t name_len;
+    char name[FOTA_ARC_MAX_NAME + 1];
+    char prev[FOTA_ARC_MAX_NAME + 1];
+    size_t prev_len;
+    uint64_t total;
+} fota_arc_parser;
+
+void fota_arc_parser_init(fota_arc_parser *p, const fota_arc_sink *sink); /* sink may be NULL */
+int fota_arc_parser_feed(fota_arc_parser *p, const uint8_t *data, size_t n);
+/* 0 when the archive ended exactly after its last entry, else FOTA_ERR_FORMAT. */
+int fota_arc_parser_finish(fota_arc_parser *p);
+
+/* Sink that writes entries under dest_dir through port.h. */
+typedef struct fota_arc_dir_sink {
+    char dir[256];
+    char path[256 + 1 + FOTA_ARC_MAX_NAME + 1];
+    fota_port_file *f;
+    uint64_t off;
+} fota_arc_dir_sink;
+int fota_arc_dir_sink_init(fota_arc_dir_sink *d, const char *dest_dir, fota_arc_sink *sink_out);
+void fota_arc_dir_sink_close(fota_arc_dir_sink *d);  /* closes a half-written file */
+
+/* Unpacks an archive file into dest_dir. FOTA_ERR_FORMAT when malformed. */
+int fota_arc_unpack(const char *archive_path, const char *dest_dir);
+
+#endif
