@@ -4,21 +4,19 @@
 #include <lua.h>
 #include <lauxlib.h>
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "port/fota_err.h"
-#include "lua/lfota.h"
 #include "core/pkg.h"
+#include "lua/lfota_ctx.h"
+#include "lua/lfota_http.h"
+#include "lua/lfota_pkg.h"
+#include "lua/lfota_slots.h"
+#include "lua/lzbuff.h"
+#include "port/fota_err.h"
 #include "port/port.h"
 
 #define FILE_CHUNK 4096
-
-fota_ctx *lfota_ctx(lua_State *L)
-{
-    return (fota_ctx *)lua_touserdata(L, lua_upvalueindex(1));
-}
 
 /* LuatOS turns one underlying result into (ok, isDone): > 0 in progress,
  * 0 done, < 0 error. A message follows on error (ours, not LuatOS's). */
@@ -42,16 +40,6 @@ static int push_status(lua_State *L, int rc)
         return 1;
     lua_pushstring(L, fota_strerror(rc));
     return 2;
-}
-
-const char *lfota_default_stage_path(fota_ctx *c, char *buf, size_t len)
-{
-    char dir[FOTA_STAGE_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/fota", c->device);
-    if (fota_port_mkdirs(dir) != FOTA_OK)
-        return NULL;
-    snprintf(buf, len, "%s/stage.bin", dir);
-    return buf;
 }
 
 /* fota.init(storage, len, param1): storage nil or a number = the device's
@@ -224,13 +212,6 @@ static int l_device(lua_State *L)
     return 1;
 }
 
-static int ctx_gc(lua_State *L)
-{
-    fota_ctx *c = (fota_ctx *)luaL_checkudata(L, 1, LFOTA_CTX);
-    fota_stage_free(&c->stage);
-    return 0;
-}
-
 static const luaL_Reg fota_funcs[] = {
     { "init", l_init },
     { "run", l_run },
@@ -245,20 +226,9 @@ static const luaL_Reg fota_funcs[] = {
 int luaopen_fota(lua_State *L)
 {
     const luaL_Reg *regs[] = { fota_funcs, lfota_http_funcs, lfota_pkg_funcs, lfota_slots_funcs };
-    fota_ctx *c;
-    const char *env = getenv("LUATOS_SIM_DEVICE");
 
     luaL_newlibtable(L, fota_funcs);
-    c = (fota_ctx *)lua_newuserdata(L, sizeof *c);
-    memset(c, 0, sizeof *c);
-    fota_stage_setup(&c->stage);
-    c->verdict = 1;
-    snprintf(c->device, sizeof c->device, "%s", env && *env ? env : ".luatos-device");
-    if (luaL_newmetatable(L, LFOTA_CTX)) {
-        lua_pushcfunction(L, ctx_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
+    lfota_ctx_new(L);
     /* [lib, ctx] -> [ctx, lib]; every function gets ctx as its upvalue */
     lua_insert(L, -2);
     for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++) {

@@ -4,12 +4,14 @@
  *                                    resumed with Range when a cut left part of it
  * A transfer does bounded work per t:poll(budget_ms), so a Lua scheduler
  * keeps running its timers and tasks while one is in flight. */
+#include "lua/lfota_http.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "port/fota_err.h"
 #include "core/http.h"
-#include "lua/lfota.h"
+#include "lua/lfota_ctx.h"
+#include "port/fota_err.h"
 #include "port/port.h"
 
 #define XFER "luat_fota.transfer"

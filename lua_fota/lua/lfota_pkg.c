@@ -1,17 +1,19 @@
 /* fota.verify(opts): the staged package checked completely — structure,
  * sizes, SHA-256, signature, base core, anti-rollback — before anything may
  * be committed from it. */
+#include "lua/lfota_pkg.h"
+
 #include <stdio.h>
 #include <string.h>
 
-#include "port/fota_err.h"
 #include "core/bytes.h"
 #include "core/files.h"
-#include "core/version.h"
-#include "lua/lfota.h"
 #include "core/pkg.h"
-#include "port/port.h"
 #include "core/slots.h"
+#include "core/version.h"
+#include "lua/lfota_ctx.h"
+#include "port/fota_err.h"
+#include "port/port.h"
 
 
 static const char *opt_str(lua_State *L, const char *key)

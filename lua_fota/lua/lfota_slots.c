@@ -1,17 +1,20 @@
 /* The device side of an upgrade: commit a verified package into the
  * inactive slots, boot (with automatic rollback), confirm, roll back, state.
  * Also the simulator's factory flash and script (un)packing. */
+#include "lua/lfota_slots.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "port/fota_err.h"
 #include "core/archive.h"
-#include "core/version.h"
-#include "lua/lfota.h"
 #include "core/pkg.h"
-#include "port/port.h"
 #include "core/slots.h"
+#include "core/version.h"
+#include "lua/lfota_ctx.h"
+#include "lua/lfota_pkg.h"
+#include "port/fota_err.h"
+#include "port/port.h"
 
 static const char *const result_names[] = { "none", "updated", "rolled_back" };
 static const char *const reason_names[] = { "none", "not_confirmed", "bad_image", "requested" };

@@ -1,10 +1,12 @@
 /* require "fota.zbuff": the part of LuatOS's zbuff that FOTA scripts use
  * (a fixed-size byte buffer with a cursor: what UART/MQTT code fills and
  * passes to fota.run). The simulator installs it as the global zbuff. */
+#include "lua/lzbuff.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "lua/lfota.h"
+#include <lauxlib.h>
 
 #define ZBUFF_MAX (16u * 1024u * 1024u)
 

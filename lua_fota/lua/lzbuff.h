@@ -1,0 +1,19 @@
+/* zbuff: LuatOS's fixed-size byte buffer (fota.zbuff), and how the other
+ * binding functions read one that is passed to them. */
+#ifndef LFOTA_ZBUFF_H
+#define LFOTA_ZBUFF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lua.h>
+
+#define LFOTA_ZBUFF "zbuff"
+
+/* A zbuff at idx: its memory, written length and capacity (1), or 0 when
+ * the value is no zbuff. */
+int lfota_zbuff_bytes(lua_State *L, int idx, const uint8_t **p, size_t *used, size_t *cap);
+
+int luaopen_fota_zbuff(lua_State *L);
+
+#endif
