@@ -1,0 +1,46 @@
+#!/bin/sh
+# The layering rule, checked on the includes: port <- core <- lua / tools /
+# server. port/ includes only port/; core/ includes core/ and port/ and no
+# Lua; nothing below lua/ includes lua/ or server/; no header circle.
+set -eu
+cd "$(dirname "$0")/../.."
+fail=0
+bad() { echo "layers: $*"; fail=1; }
+
+for f in lua_fota/port/*.[ch]; do
+    grep -Hn '#include "' "$f" | grep -v '#include "port/' && bad "$f: port/ includes only port/"
+done
+for f in lua_fota/core/*.[ch]; do
+    grep -Hn '#include "\(lua\|server\)/\|#include <lua\|#include <lauxlib' "$f" && bad "$f: core/ must not use Lua or the layers above it"
+    grep -Hn '#include "' "$f" | grep -v '#include "\(core\|port\)/' && bad "$f: core/ includes only core/ and port/"
+done
+for f in lua_fota/lua/*.[ch] tools/*.c; do
+    grep -Hn '#include "server/\|#include "srv.h"' "$f" && bad "$f: the binding and the tools do not use the server"
+done
+
+# No circle among the project's headers: repeatedly drop headers that
+# include no remaining project header; what is left is in, or above, a circle.
+tmp=$(mktemp)
+for h in lua_fota/*/*.h; do
+    rel=${h#lua_fota/}
+    deps=$(sed -n 's/^#include "\(\(core\|port\|lua\)\/[^"]*\)".*/\1/p' "$h" | tr '\n' ' ')
+    echo "$rel: $deps" >>"$tmp"
+done
+left=$(awk -F': ' '
+    { n[$1] = $2; all[$1] = 1 }
+    END {
+        do {
+            changed = 0
+            for (h in all) {
+                split(n[h], d, " "); ok = 1
+                for (i in d) if (d[i] in all) { ok = 0; break }
+                if (ok) { delete all[h]; changed = 1 }
+            }
+        } while (changed)
+        for (h in all) printf "%s ", h
+    }' "$tmp")
+rm -f "$tmp"
+[ -z "$left" ] || bad "include circle among: $left"
+
+[ "$fail" -eq 0 ] && echo "layers: port <- core <- lua/tools/server, no circle"
+exit "$fail"
