@@ -137,6 +137,15 @@ routes["/latest"] = function(c)
     send(c, "404 Not Found", { "Content-Type: application/json" }, json(27, "already latest"))
 end
 routes["/notfound"] = function(c) send(c, "404 Not Found", {}, "no such thing") end
+-- The request's x-* headers, sorted, one "name=value" a line.
+routes["/echo-headers"] = function(c, h)
+    local lines = {}
+    for k, v in pairs(h) do
+        if k:sub(1, 2) == "x-" then lines[#lines + 1] = k .. "=" .. v end
+    end
+    table.sort(lines)
+    send(c, "200 OK", {}, table.concat(lines, "\n"))
+end
 routes["/empty"] = function(c) send(c, "200 OK", {}, "") end
 routes["/garbage"] = function(c) c:send("HELLO THERE\r\n\r\n") end
 routes["/slow"] = function(c)

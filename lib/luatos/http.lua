@@ -80,6 +80,10 @@ function http.request(method, url, headers, body, opts, server_cert, client_cert
     argcheck(type(method) == "string", 1, "string expected, got " .. type(method))
     argcheck(type(url) == "string", 2, "string expected, got " .. type(url))
     argcheck(headers == nil or type(headers) == "table", 3, "table expected, got " .. type(headers))
+    for k, v in pairs(headers or {}) do
+        argcheck(type(k) == "string" and (type(v) == "string" or math.type(v) == "integer"), 3,
+            "headers: string names and values expected")
+    end
     argcheck(body == nil or type(body) == "string", 4, "string expected, got " .. type(body))
     argcheck(opts == nil or type(opts) == "table", 5, "table expected, got " .. type(opts))
     local certs = { server_cert, client_cert, client_key, client_password }
@@ -97,7 +101,14 @@ function http.request(method, url, headers, body, opts, server_cert, client_cert
     seq = seq + 1
     local id, result = "HTTP_RESULT_" .. seq, nil
     sys.taskInit(function()
-        result = table.pack(run(method, url, headers, body, opts, certs))
+        -- wait() must return even when the request fails in an unforeseen way.
+        local packed = table.pack(pcall(run, method, url, headers, body, opts, certs))
+        if packed[1] then
+            result = table.pack(unpack(packed, 2, packed.n))
+        else
+            log.error("http", method, url, packed[2])
+            result = table.pack(-1)
+        end
         sys.publish(id)
     end)
     return {

@@ -407,9 +407,13 @@ static lua_Integer opt_int(lua_State *L, int t, const char *key, lua_Integer def
 }
 
 /* opts.headers {name = value} -> "Name: value\r\n" lines (checked by the client). */
+/* opts.headers {name = value} as "Name: value\r\n" lines (the core checks
+ * them). Built with lua_concat at fixed stack slots: a luaL_Buffer may keep
+ * its own slot on the stack, which lua_next's indices would then miss. */
+#define MAX_HEADERS_TEXT 8192u
 static const char *build_headers(lua_State *L, int t)
 {
-    luaL_Buffer b;
+    int tbl, acc;
     lua_getfield(L, t, "headers");
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
@@ -417,24 +421,41 @@ static const char *build_headers(lua_State *L, int t)
     }
     if (!lua_istable(L, -1))
         luaL_error(L, "bad option 'headers' (table expected, got %s)", luaL_typename(L, -1));
-    luaL_buffinit(L, &b);
+    tbl = lua_gettop(L);
+    lua_pushliteral(L, "");
+    acc = lua_gettop(L);
     lua_pushnil(L);
-    while (lua_next(L, -3)) {
-        if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1))
+    while (lua_next(L, tbl)) {                     /* key, value */
+        int vt = lua_type(L, -1);
+        size_t nl, vl;
+        const char *name, *value;
+        if (lua_type(L, -2) != LUA_TSTRING || (vt != LUA_TSTRING && vt != LUA_TNUMBER))
             luaL_error(L, "bad option 'headers' (string names and values expected)");
-        lua_pushvalue(L, -2);
-        luaL_addvalue(&b);
-        luaL_addstring(&b, ": ");
-        luaL_addvalue(&b);
-        luaL_addstring(&b, "\r\n");
-    }
-    luaL_pushresult(&b);
-    lua_remove(L, -2);
-    lua_setfield(L, 2, "headers");
-    lua_getfield(L, 2, "headers");
-    {
-        const char *s = lua_tostring(L, -1);
+        name = lua_tolstring(L, -2, &nl);
+        lua_pushvalue(L, -1);
+        value = lua_tolstring(L, -1, &vl);
+        /* One table entry is one header line: no line breaks smuggled in. */
+        if (memchr(name, ':', nl) || memchr(name, '\r', nl) || memchr(name, '\n', nl) ||
+            memchr(value, '\r', vl) || memchr(value, '\n', vl))
+            luaL_error(L, "bad option 'headers' (line break or ':' in header %s)", name);
         lua_pop(L, 1);
+        lua_pushvalue(L, acc);
+        lua_pushvalue(L, -3);                      /* name */
+        lua_pushliteral(L, ": ");
+        lua_pushvalue(L, -4);                      /* value (a copy: converting it is safe) */
+        lua_pushliteral(L, "\r\n");
+        lua_concat(L, 5);
+        lua_replace(L, acc);
+        lua_pop(L, 1);                             /* keep the key for lua_next */
+        if (lua_rawlen(L, acc) > MAX_HEADERS_TEXT)
+            luaL_error(L, "bad option 'headers' (more than %d bytes)", (int)MAX_HEADERS_TEXT);
+    }
+    /* Anchored in the transfer's uservalue table (at index 2). */
+    lua_pushvalue(L, acc);
+    lua_setfield(L, 2, "headers");
+    {
+        const char *s = lua_tostring(L, acc);
+        lua_settop(L, tbl - 1);
         return s;
     }
 }
