@@ -7,7 +7,7 @@ local log = {
 }
 
 local names = { SILENT = 0, DEBUG = 1, INFO = 2, WARN = 3, ERROR = 4 }
-local level = log.LOG_INFO
+local level = log.LOG_DEBUG   -- a module logs everything until the script sets a level
 local started = host.ms()
 local out = io.stdout
 

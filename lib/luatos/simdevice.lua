@@ -6,6 +6,7 @@ local M = {}
 
 M.REBOOT_EXIT = 75     -- exit status that asks bin/luatos-sim to boot again
 M.POWERCUT_EXIT = 76   -- the port's injected power cut (LUAT_FOTA_POWERCUT): boot again
+M.VM_EXIT = 77         -- the Lua VM ended (script error, or main.lua ended without sys.run): boot again
 
 local current_dir, current
 
@@ -141,6 +142,12 @@ function M.core_image(core)
     local image = table.concat(blocks)
     return "LuatOS-SoC core V" .. v .. "\n" .. image:sub(19 + #tostring(v))
 end
+
+--- The simulated cellular link: up unless the boot says otherwise (it is
+-- down from power-on until IP_READY, and for good with --offline).
+local link_up = true
+function M.network_up() return link_up end
+function M.set_network(up) link_up = up and true or false end
 
 --- Ask for a restart: bin/luatos-sim boots the project again.
 function M.reboot()

@@ -1,227 +1,252 @@
---- sys: LuatOS's task, timer and message scheduler on the desktop.
--- Tasks are coroutines; sys.wait yields; timers and queued messages are
--- delivered from sys.run's loop, as on a module. On the desktop sys.run
--- returns once nothing can happen any more (no timer, no message).
-local host = require "fota.host"
+--- sys: LuatOS's task, timer and message scheduler, on the rtos natives
+-- (timer_start/timer_stop/receive) exactly as a module's sys.lua is, so
+-- what a script can observe is the same: timer ids, return values, the
+-- order of delivery, and what an error in a task does. Written for the
+-- desktop; one difference, documented in docs/simulator.md: sys.run()
+-- returns when no timer, message or event is left (a module waits forever).
+local rtos = require "rtos"
+local simbus = require "simbus"
 
 local sys = {}
 
-local MAX_DELAY = 126322567     -- LuatOS's longest timer, in ms
 local unpack = table.unpack
+local TASK_TIMER_MAX = 0x1FFFFF     -- ids 1 .. this - 1 are sys.wait's
+local MSG_TIMER_MAX = 0x7FFFFF      -- ids above TASK_TIMER_MAX are sys.timerStart's
 
-local timers = {}               -- id -> {fn=, ms=, loop=, due=, args=, n=}
-local next_timer_id = 0
-local subscribers = {}          -- id -> array of functions or coroutines
-local queue = {}                -- published messages not yet delivered
-local log_error = function(...) io.stderr:write(table.concat({...}, " "), "\n") end
+local task_timer_id, msg_timer_id = 0, TASK_TIMER_MAX
+local pool = {}          -- timer id -> the waiting task, or the callback
+local task_timer = {}    -- task -> its sys.wait timer id
+local params = {}        -- timer id -> the callback's arguments (a packed table)
+local subscribers = {}   -- message id -> { callbacks in subscription order, [cb] = true }
+local queue = {}         -- published, not yet dispatched
 
-local function report(co_or_err, err)
-    local msg = debug.traceback(co_or_err, tostring(err))
-    local log = rawget(_G, "log")
-    if log and log.error then log.error("sys", msg) else log_error("sys", msg) end
-    error(err, 0)
-end
+_G.COROUTINE_ERROR_ROLL_BACK = true
+_G.COROUTINE_ERROR_RESTART = true
 
---- Resume a task, logging and re-raising any error in it (LuatOS's default).
+local function logger() return rawget(_G, "log") end
+
+--- Resumes a task. An error in it is logged; then, as on a module, the
+-- script is ended 500 ms later (COROUTINE_ERROR_ROLL_BACK, the default),
+-- or the module reboots at once (COROUTINE_ERROR_RESTART), or, with both
+-- false, everything else goes on.
 function sys.coresume(co, ...)
     local res = table.pack(coroutine.resume(co, ...))
-    if not res[1] then report(co, res[2]) end
+    if not res[1] then
+        local trace = debug.traceback(co, tostring(res[2]))
+        local log = logger()
+        if log then log.error("coroutine.resume", trace) else io.stderr:write(trace, "\n") end
+        if _G.COROUTINE_ERROR_ROLL_BACK then
+            sys.timerStart(assert, 500, false, trace)
+        elseif _G.COROUTINE_ERROR_RESTART then
+            rtos.reboot()
+        end
+    end
     return unpack(res, 1, res.n)
 end
 
+function sys.check_task()
+    local co, main = coroutine.running()
+    if main then error(debug.traceback("attempt to yield from outside a coroutine"), 2) end
+    return co
+end
+
 function sys.taskInit(fn, ...)
-    assert(type(fn) == "function", "sys.taskInit: function expected")
     local co = coroutine.create(fn)
     sys.coresume(co, ...)
     return co
 end
 
-local function same_args(t, n, args)
-    if t.n ~= n then return false end
-    for i = 1, n do
-        if t.args[i] ~= args[i] then return false end
+--- Suspends the task for ms. Returns nothing on timeout, or what resumed it
+-- early; with ms < 1 it returns at once (the timer does not start).
+function sys.wait(ms)
+    local co = sys.check_task()
+    repeat
+        task_timer_id = task_timer_id >= TASK_TIMER_MAX - 1 and 1 or task_timer_id + 1
+    until pool[task_timer_id] == nil
+    local id = task_timer_id
+    if rtos.timer_start(id, ms) ~= 1 then return end
+    pool[id], task_timer[co] = co, id
+    local res = table.pack(coroutine.yield())
+    if res.n > 0 then
+        rtos.timer_stop(id)
+        pool[id], task_timer[co] = nil, nil
+        return unpack(res, 1, res.n)
+    end
+end
+
+local function same_args(args, stored)
+    stored = stored or { n = 0 }
+    if args.n ~= stored.n then return false end
+    for i = 1, args.n do
+        if args[i] ~= stored[i] then return false end
     end
     return true
 end
 
---- Stop a timer by id, or every timer with this function (and these arguments).
+--- Stops timer id, or the first timer of fn started with these arguments.
 function sys.timerStop(val, ...)
     if type(val) == "number" then
-        timers[val] = nil
+        pool[val], params[val] = nil, nil
+        rtos.timer_stop(val)
         return
     end
-    local n, args = select("#", ...), {...}
-    for id, t in pairs(timers) do
-        if t.fn == val and same_args(t, n, args) then timers[id] = nil end
+    local args = table.pack(...)
+    for id, cb in pairs(pool) do
+        if cb == val and id > TASK_TIMER_MAX and same_args(args, params[id]) then
+            rtos.timer_stop(id)
+            pool[id], params[id] = nil, nil
+            return
+        end
     end
 end
 
 function sys.timerStopAll(fn)
-    for id, t in pairs(timers) do
-        if t.fn == fn then timers[id] = nil end
+    for id, cb in pairs(pool) do
+        if cb == fn and id > TASK_TIMER_MAX then
+            rtos.timer_stop(id)
+            pool[id], params[id] = nil, nil
+        end
     end
 end
 
-local function start(fn, ms, loop, ...)
-    assert(type(fn) == "function" or type(fn) == "thread", "sys.timerStart: function expected")
-    ms = math.tointeger(ms) or math.floor(tonumber(ms) or 0)
-    if ms < 1 then return nil end
-    if ms > MAX_DELAY then error("sys.timerStart: delay longer than " .. MAX_DELAY .. " ms", 3) end
-    local n, args = select("#", ...), {...}
-    -- A timer with the same function and arguments replaces the old one.
-    if type(fn) == "function" then sys.timerStop(fn, ...) end
-    next_timer_id = next_timer_id + 1
-    timers[next_timer_id] = { fn = fn, ms = ms, loop = loop, due = host.ms() + ms, args = args, n = n }
-    return next_timer_id
+--- A timer calling fn(...) after ms, rep times more (0 once, -1 forever).
+-- A timer of the same fn and arguments is replaced. Its id, or nil.
+function sys.timerAdvStart(fn, ms, rep, ...)
+    sys.timerStop(fn, ...)
+    repeat
+        msg_timer_id = msg_timer_id >= MSG_TIMER_MAX and TASK_TIMER_MAX + 1 or msg_timer_id + 1
+    until pool[msg_timer_id] == nil
+    local id = msg_timer_id
+    if rtos.timer_start(id, ms, rep) ~= 1 then return end
+    pool[id] = fn
+    if select("#", ...) > 0 then params[id] = table.pack(...) end
+    return id
 end
 
-function sys.timerStart(fn, ms, ...) return start(fn, ms, false, ...) end
-function sys.timerLoopStart(fn, ms, ...) return start(fn, ms, true, ...) end
+function sys.timerStart(fn, ms, ...) return sys.timerAdvStart(fn, ms, 0, ...) end
+function sys.timerLoopStart(fn, ms, ...) return sys.timerAdvStart(fn, ms, -1, ...) end
 
+--- By id: the timer's callback (or task) when active, else nil. By function
+-- and arguments: true when such a timer is active, else nil.
 function sys.timerIsActive(val, ...)
-    if type(val) == "number" then return timers[val] ~= nil end
-    local n, args = select("#", ...), {...}
-    for _, t in pairs(timers) do
-        if t.fn == val and same_args(t, n, args) then return true end
+    if type(val) == "number" then return pool[val] end
+    local args = table.pack(...)
+    for id, cb in pairs(pool) do
+        if cb == val and same_args(args, params[id]) then return true end
     end
-    return false
 end
 
-local function running_task(what)
-    local co, main = coroutine.running()
-    if main then error(what .. " must be called inside a task (sys.taskInit)", 3) end
-    return co
-end
-
---- Suspend the task for ms; nil on timeout (or what resumed it early).
-function sys.wait(ms)
-    local co = running_task("sys.wait")
-    local id = start(co, ms, false)
-    if not id then error("sys.wait: ms must be >= 1", 2) end
-    local res = table.pack(coroutine.yield())
-    timers[id] = nil
-    return unpack(res, 1, res.n)
-end
-
+--- id may be a table of ids. A callback is a function (gets the message's
+-- arguments) or a task (resumed with the id and the arguments).
 function sys.subscribe(id, cb)
-    assert(type(cb) == "function" or type(cb) == "thread", "sys.subscribe: function or task expected")
+    if type(id) == "table" then
+        for _, v in pairs(id) do sys.subscribe(v, cb) end
+        return
+    end
     local list = subscribers[id]
     if not list then
         list = {}
         subscribers[id] = list
     end
-    for _, v in ipairs(list) do
-        if v == cb then return end
+    if not list[cb] then
+        list[cb] = true
+        list[#list + 1] = cb
     end
-    list[#list + 1] = cb
 end
 
 function sys.unsubscribe(id, cb)
+    if type(id) == "table" then
+        for _, v in pairs(id) do sys.unsubscribe(v, cb) end
+        return
+    end
     local list = subscribers[id]
-    if not list then return end
+    if not list or not list[cb] then return end
+    list[cb] = nil
     for i, v in ipairs(list) do
-        if v == cb then
-            table.remove(list, i)
-            break
-        end
+        if v == cb then table.remove(list, i) break end
     end
     if #list == 0 then subscribers[id] = nil end
 end
 
-local function wait_message(id, ms, what)
-    local co = running_task(what)
-    sys.subscribe(id, co)
-    local res
-    if ms then
-        local tid = start(co, ms, false)
-        res = table.pack(coroutine.yield())
-        timers[tid] = nil
-    else
-        res = table.pack(coroutine.yield())
-    end
-    sys.unsubscribe(id, co)
-    return res
-end
-
---- true, args... on the message; false on timeout.
-function sys.waitUntil(id, ms)
-    local res = wait_message(id, ms, "sys.waitUntil")
-    return res[1] ~= nil, unpack(res, 2, res.n)
-end
-
---- id, args... on the message; false on timeout.
-function sys.waitUntilExt(id, ms)
-    local res = wait_message(id, ms, "sys.waitUntilExt")
-    if res[1] == nil then return false end
-    return unpack(res, 1, res.n)
-end
-
---- Queue a message; it is delivered inside sys.run.
+--- Queues a message; it is dispatched from the message loop.
 function sys.publish(...)
     queue[#queue + 1] = table.pack(...)
 end
 
-local function deliver(msg)
-    local list = subscribers[msg[1]]
-    if not list then return end
-    for _, cb in ipairs({ unpack(list) }) do
-        if type(cb) == "function" then
-            cb(unpack(msg, 2, msg.n))
-        elseif coroutine.status(cb) == "suspended" then
-            sys.coresume(cb, unpack(msg, 1, msg.n))
-        end
-    end
+local function wait_for(id, ms)
+    local co = sys.check_task()
+    sys.subscribe(id, co)
+    local res
+    if ms then res = table.pack(sys.wait(ms)) else res = table.pack(coroutine.yield()) end
+    sys.unsubscribe(id, co)
+    return res
 end
 
-local function fire(id, t)
-    if t.loop then
-        t.due = t.due + t.ms
-        local now = host.ms()
-        if t.due <= now then t.due = now + t.ms end  -- don't burst after a stall
-    else
-        timers[id] = nil
-    end
-    if type(t.fn) == "thread" then
-        if coroutine.status(t.fn) == "suspended" then sys.coresume(t.fn) end
-    else
-        t.fn(unpack(t.args, 1, t.n))
-    end
+--- true and the message's arguments, or false on timeout (ms 0: at once).
+function sys.waitUntil(id, ms)
+    local res = wait_for(id, ms)
+    return res[1] ~= nil, unpack(res, 2, res.n)
 end
 
-local function earliest()
-    local best_id, best
-    for id, t in pairs(timers) do
-        if not best or t.due < best.due or (t.due == best.due and id < best_id) then
-            best_id, best = id, t
-        end
-    end
-    return best_id, best
+--- The message's arguments, no flag; waits without a timeout.
+function sys.waitUntilMsg(id)
+    local res = wait_for(id)
+    return unpack(res, 2, res.n)
 end
 
---- One pass of the loop: deliver messages, fire due timers. Returns the ms
--- until the next timer (0 if work is pending), or nil when nothing is left.
-function sys.step()
+--- The id and the arguments, or false on timeout.
+function sys.waitUntilExt(id, ms)
+    local res = wait_for(id, ms)
+    if res[1] ~= nil then return unpack(res, 1, res.n) end
+    return false
+end
+
+local function dispatch()
     while #queue > 0 do
-        deliver(table.remove(queue, 1))
+        local msg = table.remove(queue, 1)
+        local list = subscribers[msg[1]]
+        if list then
+            for _, cb in ipairs({ unpack(list) }) do
+                if type(cb) == "function" then
+                    cb(unpack(msg, 2, msg.n))
+                elseif type(cb) == "thread" then
+                    sys.coresume(cb, unpack(msg, 1, msg.n))
+                end
+            end
+        end
     end
-    local now = host.ms()
-    local id, t = earliest()
-    while t and t.due <= now do
-        fire(id, t)
-        while #queue > 0 do deliver(table.remove(queue, 1)) end
-        id, t = earliest()
-    end
-    if #queue > 0 then return 0 end
-    if not t then return nil end
-    return math.max(0, t.due - host.ms())
 end
 
+--- One turn of the loop: dispatch the queue, then take one message from
+-- the natives (waiting at most timeout ms; -1 forever) and handle it.
+function sys.safeRun(timeout)
+    dispatch()
+    local msg, id, left = rtos.receive(timeout or rtos.INF_TIMEOUT)
+    if msg ~= rtos.MSG_TIMER or pool[id] == nil then return end
+    local cb = pool[id]
+    if id < TASK_TIMER_MAX then
+        pool[id] = nil
+        if task_timer[cb] == id then
+            task_timer[cb] = nil
+            sys.coresume(cb)
+        end
+        return
+    end
+    local args = params[id]
+    if left == 0 then pool[id], params[id] = nil, nil end
+    if args then cb(unpack(args, 1, args.n)) else cb() end
+end
+
+--- Runs the loop. On the desktop it returns when nothing is left to happen.
 function sys.run()
+    simbus.enter_loop()
     while true do
-        local idle = sys.step()
-        if not idle then return end
-        if idle > 0 then host.sleep(idle) end
+        dispatch()
+        if simbus.idle() then return end
+        sys.safeRun()
     end
 end
+
+_G.sys_pub = sys.publish
 
 return sys

@@ -8,28 +8,36 @@ local root, project, device_dir, boot_no = ...
 boot_no = tonumber(boot_no) or 1
 
 local run_dir = device_dir .. "/run"
-package.path = table.concat({ run_dir .. "/?.lua", root .. "/lib/?.lua", root .. "/lib/luatos/?.lua",
-                              package.path }, ";")
+local lib_path = table.concat({ root .. "/lib/?.lua", root .. "/lib/luatos/?.lua", package.path }, ";")
+package.path = lib_path
 -- FOTA_BUILD picks another build of the C module (the sanitizer build).
 local build = os.getenv("FOTA_BUILD") or (root .. "/build")
 package.cpath = table.concat({ build .. "/?.so", package.cpath }, ";")
 
-local options = {}
+-- key=value options: the run's own, the rest fills a new device's profile.
+local options, run = {}, {}
+local RUN_OPTIONS = { flash = true, net_delay_ms = true, offline = true, exit_reboot_delay_ms = true }
 for i = 5, select("#", ...) do
-    local k, v = select(i, ...):match("^(%w+)=(.*)$")
-    if k then options[k] = v end
+    local k, v = select(i, ...):match("^([%w_]+)=(.*)$")
+    if k and RUN_OPTIONS[k] then run[k] = v elseif k then options[k] = v end
 end
-local reflash = options.flash
-options.flash = nil
+local net_delay_ms = tonumber(run.net_delay_ms) or 300
+local exit_reboot_delay_ms = tonumber(run.exit_reboot_delay_ms) or 15000   -- LuatOS's LUAT_EXIT_REBOOT_DELAY
 
 local simdevice = require "simdevice"
+local simbus = require "simbus"
 local profile = simdevice.open(device_dir, options)
 
+-- LuatOS's built-in (C) modules, as globals; they are never a project's own.
 _G.log = require "log"
 _G.rtos = require "rtos"
 _G.mobile = require "mobile"
 _G.mcu = require "mcu"
 _G.json = require "json"
+_G.hmeta = require "hmeta"
+-- (named so it does not hide luasocket from the desktop's own tools)
+_G.socket = require "luatos_socket"
+package.loaded.socket = _G.socket
 local fota = require "fota"
 _G.fota = fota
 _G.zbuff = require "fota.zbuff"
@@ -61,13 +69,47 @@ local function flash()
     log.info("sim", "flashed", project, "script", version, "core", profile.core)
 end
 
-if reflash then os.execute("rm -rf " .. sh(device_dir .. "/slots")) end
-local state, err = fota.boot()
-if not state and err == "unflashed" then
-    flash()
-    state, err = fota.boot()
+local function read_all(path)
+    local f = io.open(path, "rb")
+    if not f then return nil end
+    local data = f:read("a")
+    f:close()
+    return data
 end
-if not state then die("boot failed: " .. tostring(err) .. " (no valid image in any slot)", 3) end
+
+local function boot_slots()
+    local st, e = fota.boot()
+    if not st and e == "unflashed" then
+        flash()
+        st, e = fota.boot()
+    end
+    if not st then die("boot failed: " .. tostring(e) .. " (no valid image in any slot)", 3) end
+    return st
+end
+
+if run.flash then os.execute("rm -rf " .. sh(device_dir .. "/slots")) end
+local state = boot_slots()
+
+-- An edited project is flashed again, as a developer would with Luatools,
+-- unless the device has since been upgraded over the air.
+local factory_script = device_dir .. "/factory/script.lfsa"
+if boot_no == 1 and not run.flash and read_all(factory_script) then
+    local candidate = device_dir .. "/factory/candidate.lfsa"
+    local packed = fota.pack(project, candidate)
+    local now, flashed = packed and read_all(candidate), read_all(factory_script)
+    os.remove(candidate)
+    if now and now ~= flashed then
+        if read_all(state.running.script_path) == flashed then
+            log.info("sim", "the project changed since it was flashed: flashing it again")
+            os.execute("rm -rf " .. sh(device_dir .. "/slots"))
+            state = boot_slots()
+        else
+            log.warn("sim", "the project changed since it was flashed, but the device runs an upgrade it got",
+                "over the air (script " .. tostring(state.running.version) .. "): kept;",
+                "run with --flash to flash the project")
+        end
+    end
+end
 if state.last_result == "rolled_back" and state.rollback_reason ~= "none" then
     log.warn("sim", "rolled back to the previous image:", state.rollback_reason)
 end
@@ -78,6 +120,21 @@ profile.core = state.running.core
 os.execute("rm -rf " .. sh(run_dir))
 local ok, xerr = fota.extract(state.running.script_path, run_dir)
 if not ok then die("cannot unpack the script slot: " .. tostring(xerr), 3) end
+
+-- Luatools puts every file of a project, subfolders too, side by side in
+-- the script image: /luadb/ has no folders. Two files of one name would be
+-- refused there, so they are here.
+do
+    local nested = io.popen("find " .. sh(run_dir) .. " -mindepth 2 -type f")
+    for path in nested:lines() do
+        local name = path:match("([^/]+)$")
+        local dest = run_dir .. "/" .. name
+        if read_all(dest) then die("two script files are named " .. name .. ": /luadb/ cannot hold both", 2) end
+        assert(os.rename(path, dest))
+    end
+    nested:close()
+    os.execute("find " .. sh(run_dir) .. " -mindepth 1 -type d -empty -delete")
+end
 
 -- Absolute paths are the module's file system, kept in the device directory;
 -- /luadb/ is the running script slot.
@@ -102,6 +159,67 @@ fota.download, fota.request = with_mapped_paths(fota.download), with_mapped_path
 local rename = os.rename
 os.rename = function(a, b) return rename(simdevice.path(a, run_dir), simdevice.path(b, run_dir)) end
 
+-- The simulated network: down at power-on, up (IP_READY, as a module
+-- publishes it) after --net-delay, never with --offline. A transfer started
+-- while it is down waits for it, as a module's network layer does, at most
+-- the transfer's connect timeout (else its timeout, else 30 s): then -4.
+local host = require "fota.host"
+simdevice.set_network(false)
+if run.offline == "1" then
+    log.info("sim", "offline (--offline): no network, every connection fails")
+else
+    simbus.post(net_delay_ms, function()
+        simdevice.set_network(true)
+        local socket = _G.socket
+        local publish = rawget(_G, "sys_pub") or (rawget(_G, "sys") and _G.sys.publish)
+        if publish then publish("IP_READY", socket.localIP(socket.LWIP_GP), socket.LWIP_GP) end
+    end)
+end
+
+local function after_link(start)
+    return function(opts)
+        if simdevice.network_up() or type(opts) ~= "table" or type(opts.url) ~= "string" or
+            not opts.url:match("^[Hh][Tt][Tt][Pp][Ss]?://") then
+            return start(opts)
+        end
+        local wait_ms = math.tointeger(opts.connect_timeout) or math.tointeger(opts.timeout) or 0
+        if wait_ms <= 0 then wait_ms = 30000 end
+        local since, real, failed = host.ms(), nil, nil
+        local t = {}
+        function t.poll(_, budget)
+            if real then return real:poll(budget) end
+            if failed then return failed[1], failed[2] end
+            if simdevice.network_up() then
+                local code, msg
+                real, code, msg = start(opts)
+                if real then return real:poll(budget) end
+                failed = { code, msg }
+            elseif host.ms() - since >= wait_ms then
+                failed = { -4, "no network: the link did not come up" }
+            else
+                host.sleep(math.max(1, math.min(math.tointeger(budget) or 10, wait_ms - (host.ms() - since))))
+                return 1
+            end
+            return failed[1], failed[2]
+        end
+        function t.status() return real and real:status() or 0 end
+        function t.headers() return real and real:headers() or {} end
+        function t.body() return real and real:body() or "" end
+        function t.progress() if real then return real:progress() end return 0, nil end
+        function t.resumed() return real and real:resumed() or 0 end
+        function t.close() if real then real:close() end end
+        return t
+    end
+end
+fota.download, fota.request = after_link(fota.download), after_link(fota.request)
+
+-- The project's own libraries come first, as on a module: "/" (the file
+-- system), then "/luadb/" (the script image), then the firmware's. So a
+-- project that ships its own sys.lua or libfota2.lua runs its copy.
+package.path = table.concat({ device_dir .. "/fs/?.lua", run_dir .. "/?.lua", lib_path }, ";")
+_G.sys = require "sys"
+_G.sysplus = require "sysplus"
+
 log.info("sim", string.format("boot %d: %s, device %s, imei %s, core %s, script %s%s",
     boot_no, project, device_dir, profile.imei, profile.core, state.running.version,
     state.trying and (" (new image on trial, " .. state.tries_left .. " boots left)") or ""))
@@ -122,9 +240,26 @@ if state.trying and confirm_ms > 0 then
     end
 end
 
+local function idle()
+    log.info("sim", "idle: no timer or message left, the module would wait forever")
+    io.stdout:flush()
+    os.exit(0, true)
+end
+simbus.on_idle = idle
+
+-- As luat_main: a main.lua that fails, or ends without entering sys.run,
+-- ends the Lua VM, and the module reboots after LuatOS's delay.
+local function vm_exit(msg)
+    if msg then log.error("main", "Luat:", msg) end
+    log.error("main", string.format("Lua VM exit!! reboot in %dms", exit_reboot_delay_ms))
+    io.stdout:flush()
+    if exit_reboot_delay_ms > 0 then host.sleep(exit_reboot_delay_ms) end
+    os.exit(simdevice.VM_EXIT, true)
+end
+
 local main, lerr = loadfile(run_dir .. "/main.lua")
-if not main then die(lerr) end
+if not main then vm_exit(lerr) end
 local mok, trace = xpcall(main, debug.traceback)
-if not mok then die("script error: " .. tostring(trace)) end
-log.info("sim", "idle: no timer or message left, the module would wait forever")
-os.exit(0)
+if not mok then vm_exit(trace) end
+if not simbus.loop_entered() then vm_exit() end
+idle()
