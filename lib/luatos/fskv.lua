@@ -123,7 +123,8 @@ end
 function fskv.sett(key, skey, ...)
     key = key_arg(key, "sett")
     if type(skey) ~= "string" and type(skey) ~= "number" then
-        error("bad argument #2 to 'sett' (string expected, got " .. (skey == nil and "no value" or type(skey)) .. ")", 2)
+        local got = skey == nil and "no value" or type(skey)
+        error("bad argument #2 to 'sett' (string expected, got " .. got .. ")", 2)
     end
     if not dir or select("#", ...) < 1 then return end
     local t = load(key)
