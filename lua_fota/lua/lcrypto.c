@@ -85,21 +85,13 @@ static int l_md(lua_State *L)
     return push_md(L, type, s, n, key, k);
 }
 
-static uint16_t reflect16(uint16_t v)
+/* v's low bits, mirrored (reflected CRC parameters). */
+static uint32_t reflect(uint32_t v, int bits)
 {
-    uint16_t r = 0;
-    for (int i = 0; i < 16; i++)
+    uint32_t r = 0;
+    for (int i = 0; i < bits; i++)
         if (v & (1u << i))
-            r |= (uint16_t)(1u << (15 - i));
-    return r;
-}
-
-static uint8_t reflect8(uint8_t v)
-{
-    uint8_t r = 0;
-    for (int i = 0; i < 8; i++)
-        if (v & (1u << i))
-            r |= (uint8_t)(1u << (7 - i));
+            r |= 1u << (bits - 1 - i);
     return r;
 }
 
@@ -144,7 +136,7 @@ static int l_crc16(lua_State *L)
     int refout = (int)opt_u(L, 7, 0, 1);
     /* A reflected CRC runs LSB first with the reflected polynomial; its
      * result is already reflected. outReverse reflects once more. */
-    uint16_t rpoly = reflect16(poly);
+    uint16_t rpoly = (uint16_t)reflect(poly, 16);
     for (size_t k = 0; k < n; k++) {
         if (refin) {
             crc ^= p[k];
@@ -157,7 +149,7 @@ static int l_crc16(lua_State *L)
         }
     }
     crc ^= xorout;
-    lua_pushinteger(L, refout ? reflect16(crc) : crc);
+    lua_pushinteger(L, refout ? reflect(crc, 16) : crc);
     return 1;
 }
 
@@ -184,12 +176,7 @@ static int l_crc32(lua_State *L)
     uint32_t crc = (uint32_t)opt_u(L, 2, 0xffffffff, 0xffffffff);
     uint32_t poly = (uint32_t)opt_u(L, 3, 0x04c11db7, 0xffffffff);
     uint32_t xorout = (uint32_t)opt_u(L, 4, 0xffffffff, 0xffffffff);
-    uint32_t rpoly = 0;
-    if (poly == 0)
-        poly = 0x04c11db7;   /* LuatOS: 0 means the standard polynomial */
-    for (int i = 0; i < 32; i++)
-        if (poly & (1u << i))
-            rpoly |= 1u << (31 - i);
+    uint32_t rpoly = reflect(poly ? poly : 0x04c11db7, 32);   /* LuatOS: 0 is the standard polynomial */
     for (size_t k = 0; k < n; k++) {
         crc ^= p[k];
         for (int b = 0; b < 8; b++)
@@ -213,7 +200,7 @@ static int l_crc8(lua_State *L)
         rev = lua_toboolean(L, 4);
     }
     if (rev)
-        poly = reflect8(poly);
+        poly = (uint8_t)reflect(poly, 8);
     for (size_t k = 0; k < n; k++) {
         crc ^= p[k];
         for (int b = 0; b < 8; b++) {

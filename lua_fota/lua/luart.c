@@ -97,17 +97,15 @@ static int l_close(lua_State *L)
 int luaopen_fota_uart(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        { "read", l_read }, { "write", l_write }, { "close", l_close }, { NULL, NULL }
+        { "read", l_read }, { "write", l_write }, { "close", l_close }, { "__gc", l_close }, { NULL, NULL }
     };
-    if (luaL_newmetatable(L, LFOTA_PTY)) {
-        luaL_newlib(L, methods);
+    static const luaL_Reg funcs[] = { { "open", l_open }, { NULL, NULL } };
+    if (luaL_newmetatable(L, LFOTA_PTY)) {   /* the metatable is its own __index */
+        luaL_setfuncs(L, methods, 0);
+        lua_pushvalue(L, -1);
         lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, l_close);
-        lua_setfield(L, -2, "__gc");
     }
     lua_pop(L, 1);
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, l_open);
-    lua_setfield(L, -2, "open");
+    luaL_newlib(L, funcs);
     return 1;
 }

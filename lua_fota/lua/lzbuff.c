@@ -463,6 +463,21 @@ static int repeat(lua_State *L, const char **f)
     return given ? (int)n : 1;
 }
 
+/* The next value letter of a format and its count, past endianness letters
+ * (which set *big) and separators; 0 at the end. */
+static int next_letter(lua_State *L, const char **f, int *big, int *n)
+{
+    while (**f) {
+        int c = *(*f)++;
+        *n = repeat(L, f);
+        if (c == '<' || c == '>' || c == '=')
+            *big = c == '>';
+        else if (c != ' ' && c != ',')
+            return c;
+    }
+    return 0;
+}
+
 static int bad_code(lua_State *L, int c)
 {
     return luaL_argerror(L, 2, lua_pushfstring(L, "bad code '%c'", c));
@@ -475,16 +490,9 @@ static int l_pack(lua_State *L)
 {
     zbuff *z = check(L);
     const char *f = luaL_checkstring(L, 2);
-    int arg = 3, big = 0;
+    int arg = 3, big = 0, c, n, is_float, is_signed, size;
     size_t written = 0;
-    while (*f && z->used < z->len) {
-        int c = *f++, n = repeat(L, &f), is_float, is_signed, size;
-        if (c == '<' || c == '>' || c == '=') {
-            big = c == '>';
-            continue;
-        }
-        if (c == ' ' || c == ',')
-            continue;
+    while (z->used < z->len && (c = next_letter(L, &f, &big, &n)) != 0) {
         size = num_code(c, &is_float, &is_signed);
         if (!size && c != 'A')
             return bad_code(L, c);
@@ -512,16 +520,9 @@ static int l_unpack(lua_State *L)
     const char *f = luaL_checkstring(L, 2);
     const uint8_t *s = at(z, z->used);
     size_t len = z->len - z->used, i = 0;
-    int nvals = 0, big = 0;
+    int nvals = 0, big = 0, c, n, is_float, is_signed, size;
     lua_pushnil(L);   /* the count's place */
-    while (*f) {
-        int c = *f++, n = repeat(L, &f), is_float, is_signed, size;
-        if (c == '<' || c == '>' || c == '=') {
-            big = c == '>';
-            continue;
-        }
-        if (c == ' ' || c == ',')
-            continue;
+    while ((c = next_letter(L, &f, &big, &n)) != 0) {
         luaL_checkstack(L, 2, "too many results to unpack");
         if (c == 'A') {
             if ((size_t)n > len - i)

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
@@ -61,34 +62,32 @@ int fota_port_pty_open(fota_port_pty **out, char *path, size_t cap)
     return FOTA_OK;
 }
 
-int fota_port_pty_read(fota_port_pty *p, void *buf, size_t len, size_t *got)
+/* One non-blocking read or write on the master: the count, 0 when the pty
+ * has nothing now (empty, full, or no tool on the other side: EIO). */
+static int transfer(fota_port_pty *p, void *buf, size_t len, int writing, size_t *count)
 {
     ssize_t n;
-    *got = 0;
+    *count = 0;
     if (len == 0)
         return FOTA_OK;
     do
-        n = read(p->master, buf, len);
+        n = writing ? write(p->master, buf, len) : read(p->master, buf, len);
     while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EIO ? FOTA_OK : FOTA_ERR_IO;
-    *got = (size_t)n;
+    if (n >= 0)
+        *count = (size_t)n;
+    else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EIO)
+        return FOTA_ERR_IO;
     return FOTA_OK;
+}
+
+int fota_port_pty_read(fota_port_pty *p, void *buf, size_t len, size_t *got)
+{
+    return transfer(p, buf, len, 0, got);
 }
 
 int fota_port_pty_write(fota_port_pty *p, const void *buf, size_t len, size_t *put)
 {
-    ssize_t n;
-    *put = 0;
-    if (len == 0)
-        return FOTA_OK;
-    do
-        n = write(p->master, buf, len);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK ? FOTA_OK : FOTA_ERR_IO;
-    *put = (size_t)n;
-    return FOTA_OK;
+    return transfer(p, (void *)(uintptr_t)buf, len, 1, put);   /* write() only reads it */
 }
 
 void fota_port_pty_close(fota_port_pty *p)
