@@ -18,12 +18,13 @@ build = {
         fota = {
             sources = {
                 "lua_fota/port/fota_err.c", "lua_fota/port/port_posix.c", "lua_fota/port/port_posix_net.c",
+                "lua_fota/port/port_posix_pty.c",
                 "lua_fota/core/stage.c", "lua_fota/core/slots.c", "lua_fota/core/pkg.c", "lua_fota/core/archive.c",
                 "lua_fota/core/sig.c", "lua_fota/core/version.c", "lua_fota/core/files.c",
                 "lua_fota/core/delta.c", "lua_fota/core/http.c",
                 "lua_fota/lua/lfota.c", "lua_fota/lua/lfota_ctx.c", "lua_fota/lua/lfota_http.c",
                 "lua_fota/lua/lfota_pkg.c", "lua_fota/lua/lfota_slots.c", "lua_fota/lua/lzbuff.c",
-                "lua_fota/lua/lhost.c",
+                "lua_fota/lua/lhost.c", "lua_fota/lua/lcrypto.c", "lua_fota/lua/luart.c",
             },
             -- the module only applies deltas and never writes packages: no generator (so no
             -- libdivsufsort/libdeflate) and no pkg_build.c
@@ -38,7 +39,8 @@ build = {
         -- the desktop stand-ins for LuatOS's built-in modules, and the simulator's boot
         sys = "lib/luatos/sys.lua", sysplus = "lib/luatos/sysplus.lua", log = "lib/luatos/log.lua",
         rtos = "lib/luatos/rtos.lua", mobile = "lib/luatos/mobile.lua", mcu = "lib/luatos/mcu.lua",
-        json = "lib/luatos/json.lua", strext = "lib/luatos/strext.lua", http = "lib/luatos/http.lua",
+        json = "lib/luatos/json.lua", fskv = "lib/luatos/fskv.lua", ioext = "lib/luatos/ioext.lua",
+        pm = "lib/luatos/pm.lua", errdump = "lib/luatos/errdump.lua", uart = "lib/luatos/uart.lua", strext = "lib/luatos/strext.lua", http = "lib/luatos/http.lua",
         simdevice = "lib/luatos/simdevice.lua", ["sim.boot"] = "lib/luatos/sim/boot.lua",
     },
     install = { bin = { ["luatos-sim"] = "bin/luatos-sim" } },

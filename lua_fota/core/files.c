@@ -1,5 +1,7 @@
 #include "core/files.h"
 
+#include <string.h>
+
 #include "core/bytes.h"
 #include "port/fota_err.h"
 
@@ -68,5 +70,24 @@ int fota_sha256_file(const char *path, uint64_t max_len, uint8_t out[32], uint64
     if (rc == 0) rc = fota_file_sha256_range(f, size, out);
     fota_port_close(f);
     if (rc == 0 && len_out) *len_out = size;
+    return rc;
+}
+
+int fota_file_write_atomic(const char *path, const void *data, size_t len)
+{
+    char tmp[1024];
+    fota_port_file *f = NULL;
+    size_t n = strlen(path);
+    int rc;
+    if (n == 0 || n + 5 > sizeof tmp) return FOTA_ERR_ARG;
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp", 5);
+    rc = fota_port_open(&f, tmp, FOTA_PORT_WRITE | FOTA_PORT_TRUNC);
+    if (rc) return rc;
+    if (len) rc = fota_port_pwrite(f, 0, data, len);
+    if (rc == 0) rc = fota_port_sync(f);
+    fota_port_close(f);
+    if (rc == 0) rc = fota_port_rename(tmp, path);
+    if (rc) fota_port_remove(tmp);
     return rc;
 }

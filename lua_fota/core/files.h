@@ -1,6 +1,7 @@
 /* Files: whole-file operations built on the port layer (port.h) that the
  * package writer, the archive and the slots share: a file's size, copying
- * a file into another while hashing it, and a file's SHA-256. */
+ * a file into another while hashing it, a file's SHA-256, and replacing a
+ * file crash-safe. */
 #ifndef FOTA_FILES_H
 #define FOTA_FILES_H
 
@@ -21,6 +22,11 @@ int fota_file_copy_into(fota_port_file *out, uint64_t *off, const char *path, ui
 
 /* SHA-256 of the first len bytes of an open file (FOTA_ERR_IO when shorter). */
 int fota_file_sha256_range(fota_port_file *f, uint64_t len, uint8_t out[32]);
+
+/* Replaces the file at path by len bytes, crash-safe: they go to path.tmp,
+ * which is synced and then renamed over path, so after a power cut path
+ * holds either its old or its new content. */
+int fota_file_write_atomic(const char *path, const void *data, size_t len);
 
 /* SHA-256 of a whole file, bounded by max_len (FOTA_ERR_RANGE when larger).
  * *len_out may be NULL. */

@@ -29,6 +29,7 @@ int fota_port_remove(const char *path);          /* missing file is not an error
 int fota_port_rename(const char *from, const char *to); /* atomic replace */
 int fota_port_mkdirs(const char *path);          /* mkdir -p */
 int fota_port_exists(const char *path);          /* 1 yes, 0 no */
+int fota_port_rmdir(const char *path);           /* an empty directory; FOTA_ERR_NOENT when missing */
 
 enum fota_port_kind { FOTA_PORT_MISSING = 0, FOTA_PORT_REGULAR = 1, FOTA_PORT_DIRECTORY = 2,
                       FOTA_PORT_OTHER = 3 };

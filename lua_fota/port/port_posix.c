@@ -18,7 +18,7 @@ struct fota_port_file {
 
 /* Power-cut injection for the fault harness: with LUAT_FOTA_POWERCUT=N the
  * Nth storage write of the process (pwrite, sync, truncating open,
- * truncate, rename, remove) is the last one: a pwrite is torn (half of it
+ * truncate, rename, remove, rmdir) is the last one: a pwrite is torn (half of it
  * lands), then the process dies with FOTA_PORT_POWERCUT_EXIT, as a module
  * losing power would. Power is one per device, so this one counter is
  * process-wide; it is the only static state of the port. */
@@ -165,6 +165,15 @@ int fota_port_mkdirs(const char *path)
         }
     }
     return FOTA_OK;
+}
+
+int fota_port_rmdir(const char *path)
+{
+    if (power_lost_at_this_write())
+        power_off();
+    if (rmdir(path) == 0)
+        return FOTA_OK;
+    return errno == ENOENT ? FOTA_ERR_NOENT : FOTA_ERR_IO;
 }
 
 int fota_port_exists(const char *path)
