@@ -19,7 +19,7 @@ local options, run = {}, {}
 local RUN_OPTIONS = { flash = true, net_delay_ms = true, offline = true, exit_reboot_delay_ms = true }
 for i = 5, select("#", ...) do
     local k, v = select(i, ...):match("^([%w_]+)=(.*)$")
-    if k and RUN_OPTIONS[k] then run[k] = v elseif k then options[k] = v end
+    if k and (RUN_OPTIONS[k] or k:match("^uart_%d+$")) then run[k] = v elseif k then options[k] = v end
 end
 local net_delay_ms = tonumber(run.net_delay_ms) or 300
 local exit_reboot_delay_ms = tonumber(run.exit_reboot_delay_ms) or 15000   -- LuatOS's LUAT_EXIT_REBOOT_DELAY
@@ -44,6 +44,11 @@ _G.zbuff = require "fota.zbuff"
 _G.http = require "http"
 fota.device(device_dir)
 require "strext"
+_G.crypto = require "fota.crypto"
+_G.fskv = require "fskv"
+_G.pm = require "pm"
+_G.errDump = require "errdump"
+_G.uart = require "uart"
 
 local sh = simdevice.sh
 local function die(msg, code)
@@ -158,6 +163,18 @@ end
 fota.download, fota.request = with_mapped_paths(fota.download), with_mapped_paths(fota.request)
 local rename = os.rename
 os.rename = function(a, b) return rename(simdevice.path(a, run_dir), simdevice.path(b, run_dir)) end
+require("ioext").install(io, function(p) return simdevice.path(p, run_dir) end)
+
+-- --uart N=PATH: PATH links to UART N's pseudo-terminal once the script sets it up.
+local uart = _G.uart
+local announce = uart.announce
+function uart.announce(id, path)
+    announce(id, path)
+    local link = run["uart_" .. id]
+    if link then
+        os.execute("ln -sfn " .. sh(path) .. " " .. sh(link))   -- a desktop path: not mapped
+    end
+end
 
 -- The simulated network: down at power-on, up (IP_READY, as a module
 -- publishes it) after --net-delay, never with --offline. A transfer started
