@@ -7,9 +7,14 @@ describe("LuatOS compatibility scripts", function()
     local srv, pkg_for
 
     setup(function()
+        -- The project's next release: every file of it, main.lua at VERSION 1.0.2.
         pkg_for = function(dir)
             local src = T.read(dir .. "/main.lua"):gsub('VERSION = "1.0.1"', 'VERSION = "1.0.2"')
-            return T.make_package({ project = "compat", version = "1.0.2", core = "V1104", script = src })
+            local files, list = {}, io.popen("cd " .. dir .. " && find . -type f ! -name main.lua")
+            for name in list:lines() do files[name:sub(3)] = T.read(dir .. "/" .. name:sub(3)) end
+            list:close()
+            return T.make_package({ project = "compat", version = "1.0.2", core = "V1104", script = src,
+                                    files = next(files) and files or nil })
         end
         srv = T.start_server({ package = "" })
     end)
@@ -56,6 +61,97 @@ describe("LuatOS compatibility scripts", function()
         out = sim("test/compat/uart_fota", nil, dev)
         assert.truthy(out:find("package complete", 1, true), out)
         assert.truthy(out:find("UPGRADED 1.0.2 V1104", 1, true), out)
+    end)
+
+    it("a project in LuatOS's demo style: global sys, a library in a subfolder, IP_READY, hmeta, fskv", function()
+        T.write(srv.dir .. "/package.bin", pkg_for("test/compat/luatos_style"))
+        local out, status = sim("test/compat/luatos_style", "COMPAT_URL=" .. srv.url("/pkg"))
+        assert.equal(0, status, out)
+        assert.truthy(out:find("I/user.compat boot 1 model Air780E md5 " .. ("[0-9A-F]"):rep(32), 1), out)
+        assert.truthy(out:find("IP_READY true 127.0.0.1 true status 1", 1, true), out)
+        assert.truthy(out:find("I/user.fota result 0", 1, true), out)
+        -- the boot counter in fskv survived the upgrade
+        assert.truthy(out:find("UPGRADED 1.0.2 V1104 boots 2", 1, true), out)
+    end)
+
+    it("a project that ships its own sys.lua runs it, and libfota upgrades on top of it", function()
+        T.write(srv.dir .. "/package.bin", pkg_for("test/compat/own_sys"))
+        local out, status = sim("test/compat/own_sys", "COMPAT_URL=" .. srv.url("/pkg"))
+        assert.equal(0, status, out)
+        assert.truthy(out:find("I/user.compat own sys true", 1, true), out)
+        assert.truthy(out:find("the project's own sys.lua runs the loop", 1, true), out)
+        assert.truthy(out:find("I/user.fota result 0", 1, true), out)
+        assert.truthy(out:find("UPGRADED 1.0.2 V1104 own sys true", 1, true), out)
+    end)
+
+    it("the fota_uart pattern: a host tool sends the package over the UART's pseudo-terminal", function()
+        local socket = require "socket"
+        local work = T.tmpdir("compat-pty")
+        local link, outf = work .. "/uart1", work .. "/out"
+        local pkg = pkg_for("test/compat/uart_pty")
+        local p = io.popen(string.format("bin/luatos-sim test/compat/uart_pty --device %s/d --max-boots 2 " ..
+            "--confirm-after 0 --uart 1=%s >%s 2>&1 & echo $!", work, link, outf))
+        local pid = p:read("l")
+        p:close()
+        local tty
+        for _ = 1, 200 do
+            tty = io.open(link, "r+b")   -- never "w": that would create a plain file before the link
+            if tty then break end
+            socket.sleep(0.05)
+        end
+        assert(tty, "no pty at " .. link .. ": " .. tostring(T.read(outf)))
+        for i = 1, #pkg, 1000 do
+            tty:write(pkg:sub(i, i + 999))
+            tty:flush()
+            socket.sleep(0.01)
+        end
+        tty:close()
+        local out
+        for _ = 1, 300 do
+            out = T.read(outf) or ""
+            if out:find("idle: no timer", 1, true) then break end
+            socket.sleep(0.05)
+        end
+        os.execute("kill " .. pid .. " 2>/dev/null")
+        assert.truthy(out:find("luatos-sim: uart 1 is /dev/pts/", 1, true), out)
+        assert.truthy(out:find("package complete true true " .. #pkg, 1, true), out)
+        assert.truthy(out:find("UPGRADED 1.0.2 V1104", 1, true), out)
+    end)
+
+    it("--offline: IP_READY never comes and a request fails as connect failed (1)", function()
+        local proj = T.tmpdir("compat-offline")
+        T.write(proj .. "/main.lua", table.concat({
+            'PROJECT = "compat"', 'VERSION = "1.0.1"', 'local libfota = require "libfota"',
+            'sys.taskInit(function()',
+            '    log.info("compat", "ip", sys.waitUntil("IP_READY", 300), mobile.status(), socket.adapter())',
+            '    libfota.request(function(r) log.info("compat", "result", r) end, "' .. srv.url("/pkg") ..
+                '", nil, nil, nil, nil, 500)',
+            'end)', 'sys.run()' }, "\n"))
+        local out, status = T.run("bin/luatos-sim " .. proj .. " --offline --device " ..
+            T.tmpdir("compat-offline-dev") .. "/d")
+        assert.equal(0, status, out)
+        assert.truthy(out:find("I/user.compat ip false 0 false", 1, true), out)
+        assert.truthy(out:find("I/user.compat result 1", 1, true), out)
+        assert.truthy(out:find("offline (--offline)", 1, true), out)
+    end)
+
+    it("an edited project is flashed again; an upgraded device keeps its upgrade", function()
+        local proj, dev = T.tmpdir("compat-edit"), T.tmpdir("compat-edit-dev") .. "/d"
+        T.write(proj .. "/main.lua", 'PROJECT = "compat" VERSION = "1.0.1" log.info("compat", "first") sys.run()')
+        local out = T.run("bin/luatos-sim " .. proj .. " --device " .. dev)
+        assert.truthy(out:find("I/user.compat first", 1, true), out)
+        T.write(proj .. "/main.lua", 'PROJECT = "compat" VERSION = "1.0.1" log.info("compat", "edited") sys.run()')
+        out = T.run("bin/luatos-sim " .. proj .. " --device " .. dev)
+        assert.truthy(out:find("the project changed since it was flashed: flashing it again", 1, true), out)
+        assert.truthy(out:find("I/user.compat edited", 1, true), out)
+        -- an over-the-air upgrade, then another edit: the upgrade stays
+        T.write(dev .. "/fs/update.fota", pkg_for("test/compat/uart_fota"))
+        out = sim("test/compat/uart_fota", nil, dev)
+        assert.truthy(out:find("UPGRADED 1.0.2 V1104", 1, true), out)
+        T.write(proj .. "/main.lua", 'PROJECT = "compat" VERSION = "1.0.1" log.info("compat", "again") sys.run()')
+        out = T.run("bin/luatos-sim " .. proj .. " --device " .. dev)
+        assert.truthy(out:find("run with --flash to flash the project", 1, true), out)
+        assert.is_nil(out:find("I/user.compat again", 1, true), out)
     end)
 
     it("gives LuatOS-like errors for wrong types, not crashes", function()

@@ -63,8 +63,15 @@ function M.make_package(o)
     local args = { M.build .. "/fotapack build", "--project", o.project or "demo", "--bsp", o.bsp or "EC618",
         "-o", dir .. "/out.fota" }
     if o.version ~= false then
-        M.write(dir .. "/main.lua", o.script or ('PROJECT = "demo"\nVERSION = "' .. (o.version or "1.2.4") .. '"\n'))
-        table.insert(args, "--script " .. dir .. "/main.lua --version " .. (o.version or "1.2.4"))
+        -- main.lua alone, or a script folder with o.files (name -> content) beside it
+        local main = o.files and (dir .. "/script/main.lua") or (dir .. "/main.lua")
+        for name, content in pairs(o.files or {}) do
+            os.execute("mkdir -p '" .. (dir .. "/script/" .. name):match("^(.*)/") .. "'")
+            M.write(dir .. "/script/" .. name, content)
+        end
+        M.write(main, o.script or ('PROJECT = "demo"\nVERSION = "' .. (o.version or "1.2.4") .. '"\n'))
+        table.insert(args, "--script " .. (o.files and (dir .. "/script") or main) ..
+            " --version " .. (o.version or "1.2.4"))
     end
     if o.core ~= false then
         local image = o.core_image

@@ -9,7 +9,8 @@
 -- fota), dst (save the body to a file: body = its size), fota (stream the body
 -- into the staging area: body = its size), callback(content_len, body_len,
 -- userdata), userdata, debug. Unknown options are ignored, as on a module.
-local sys = require "sys"
+-- sys is looked up when used: a project's own sys.lua is loaded after us.
+local function sys() return rawget(_G, "sys") or require "sys" end
 local unpack = table.unpack
 
 local http = {}
@@ -52,7 +53,7 @@ local function run(method, url, headers, body, opts, certs)
             if opts.debug then log.info("http", method, url, "failed", rc, msg) end
             return rc, t:headers(), ""
         end
-        sys.wait(1)
+        sys().wait(1)
     end
     local status, hdrs = t:status(), t:headers()
     if opts.debug then log.info("http", method, url, "->", status) end
@@ -100,7 +101,7 @@ function http.request(method, url, headers, body, opts, server_cert, client_cert
 
     seq = seq + 1
     local id, result = "HTTP_RESULT_" .. seq, nil
-    sys.taskInit(function()
+    sys().taskInit(function()
         -- wait() must return even when the request fails in an unforeseen way.
         local packed = table.pack(pcall(run, method, url, headers, body, opts, certs))
         if packed[1] then
@@ -109,11 +110,11 @@ function http.request(method, url, headers, body, opts, server_cert, client_cert
             log.error("http", method, url, packed[2])
             result = table.pack(-1)
         end
-        sys.publish(id)
+        sys().publish(id)
     end)
     return {
         wait = function()
-            if not result then sys.waitUntil(id) end
+            if not result then sys().waitUntil(id) end
             return unpack(result, 1, result.n)
         end,
     }
