@@ -42,9 +42,12 @@ function M.device_param(imei)
     return "uid=" .. mcu.unique_id():toHex()
 end
 
---- project_key=..&firmware_name=..&version=CORE.x.z&imei=.., or nil and why.
--- o may override project_key, firmware_name, version and imei.
-function M.iot_query(o)
+--- The IoT platform's query, or nil and why, with LuatOS's parameters in
+-- LuatOS's order: libfota's project_key=..&imei=..&device_key=&firmware_name=
+-- ..&version=CORE.x.z, or with style "libfota2" imei=..&project_key=..&
+-- firmware_name=..&version=... o may override project_key, firmware_name,
+-- version and imei.
+function M.iot_query(o, style)
     local key = o.project_key or rawget(_G, "PRODUCT_KEY")
     if not key then return nil, "PRODUCT_KEY is missing: define it in main.lua for the IoT platform" end
     local ver = o.version
@@ -54,8 +57,12 @@ function M.iot_query(o)
         if not ver then return nil, "VERSION " .. tostring(rawget(_G, "VERSION")) .. ": " .. err end
     end
     local fw = o.firmware_name or (tostring(rawget(_G, "PROJECT")) .. "_LuatOS-SoC_" .. rtos.bsp())
-    return string.format("project_key=%s&firmware_name=%s&version=%s&%s",
-        escape(key), escape(fw), escape(ver), M.device_param(o.imei))
+    if style == "libfota2" then
+        return string.format("%s&project_key=%s&firmware_name=%s&version=%s",
+            M.device_param(o.imei), escape(key), escape(fw), escape(ver))
+    end
+    return string.format("project_key=%s&%s&device_key=&firmware_name=%s&version=%s",
+        escape(key), M.device_param(o.imei), escape(fw), escape(ver))
 end
 
 --- Appends a query to a url, adding "?" or "&" as needed.

@@ -4,7 +4,8 @@
 --                         method=, headers=, body=, callback=, userdata=})
 -- callback(content_len, body_len, userdata) reports download progress.
 -- A url starting with "###" is used as is; otherwise the IoT query is
--- appended (with "?" or "&" as needed). opts is not modified, so the same
+-- appended, as LuatOS's libfota2 builds it; where LuatOS would run the query
+-- into the url (no "?" in it, or no "&" before it) a "?" or "&" is put in. opts is not modified, so the same
 -- table can be passed by sys.timerLoopStart again and again.
 local sys = require "sys"
 local fotaflow = require "fotaflow"
@@ -22,7 +23,7 @@ function libfota2.request(cbFnc, opts)
     if url and url:sub(1, 3) == "###" then
         url = url:sub(4)
     else
-        local query, err = fotaflow.iot_query(opts)
+        local query, err = fotaflow.iot_query(opts, "libfota2")
         if not query then
             log.error("fota", err)
             return cbFnc(5)

@@ -137,6 +137,7 @@ routes["/latest"] = function(c)
     send(c, "404 Not Found", { "Content-Type: application/json" }, json(27, "already latest"))
 end
 routes["/notfound"] = function(c) send(c, "404 Not Found", {}, "no such thing") end
+routes["/echo-body"] = function(c, h) send(c, "200 OK", {}, h.body) end
 -- The request's x-* headers, sorted, one "name=value" a line.
 routes["/echo-headers"] = function(c, h)
     local lines = {}
@@ -187,6 +188,8 @@ local function handle(c)
         if k then h[k:lower()] = v end
     end
     if not method then return c:close() end
+    local n = tonumber(h["content-length"] or "")
+    h.body = n and n > 0 and n <= 65536 and c:receive(n) or ""
     log_request(method, target, h)
     local path, query = target:match("^([^?]*)%??(.*)$")
     if path == "/quit" then

@@ -95,6 +95,25 @@ describe("request arguments", function()
         end
     end)
 
+    it("http.request as on a module: a zbuff body, -4 alone for a url it cannot use", function()
+        local sys = require "sys"
+        local http = require "http"
+        local zbuff = require "fota.zbuff"
+        local buf = zbuff.create(64)
+        buf:write("from a zbuff")
+        local sent, bad, refused
+        sys.taskInit(function()
+            sent = table.pack(http.request("POST", srv.url("/echo-body"), nil, buf).wait())
+            bad = table.pack(http.request("GET", "ftp://example/x").wait())
+            refused = table.pack(http.request("GET", "http://127.0.0.1:1/x", nil, nil, { timeout = 2000 }).wait())
+        end)
+        sys.run()
+        assert.equal(200, sent[1])
+        assert.equal("from a zbuff", sent[3])
+        assert.same({ n = 1, -4 }, bad)
+        assert.same({ n = 1, -4 }, refused)
+    end)
+
     it("http.request with a headers table, and hostile arguments, from a task", function()
         local sys = require "sys"
         local http = require "http"

@@ -154,8 +154,9 @@ describe("libfota", function()
         local ok, err = pcall(function()
             local code = request()
             assert.equal(0, code)
-            local want = "GET /api/site/firmware_upgrade?project_key=KEY123&firmware_name=demo_LuatOS-SoC_EC618"
-                .. "&version=1103.1.3&imei=" .. mobile.imei() .. "|"
+            -- LuatOS's libfota: its parameters in its order
+            local want = "GET /api/site/firmware_upgrade?project_key=KEY123&imei=" .. mobile.imei()
+                .. "&device_key=&firmware_name=demo_LuatOS-SoC_EC618&version=1103.1.3|"
             assert.truthy(srv.requests():find(want, 1, true), srv.requests())
             T.write(srv.dir .. "/latest", "1103.1.3\n")
             local info
@@ -219,8 +220,9 @@ describe("libfota", function()
             assert.equal(0, (request2(opts)))
             assert.equal(0, (request2(opts)))   -- the same table again: not modified
             assert.equal(srv.url("/pkg"), opts.url)
-            local want = "GET /pkg?project_key=KEY123&firmware_name=demo_LuatOS-SoC_EC618&version=1103.1.3"
-                .. "&imei=490154203237518|"
+            -- LuatOS's libfota2 order, with the "?" LuatOS would have left out
+            local want = "GET /pkg?imei=490154203237518&project_key=KEY123&firmware_name=demo_LuatOS-SoC_EC618"
+                .. "&version=1103.1.3|"
             assert.truthy(srv.requests():find(want, 1, true), srv.requests())
         end)
 

@@ -328,7 +328,7 @@ describe("fota-server", function()
         it("resumes a cut download with Range and If-Range (206), and serves 200 when the ETag differs", function()
             local id = new_imei()
             local opts = { project_key = "KEY123", imei = id, version = "1103.1.3" }
-            local url = require("fotaflow").with_query(srv.base, require("fotaflow").iot_query(opts))
+            local url = require("fotaflow").with_query(srv.base, require("fotaflow").iot_query(opts, "libfota2"))
             local s, full, h = get_ready(url)
             assert.equal(200, s)
             assert.truthy(h.etag)

@@ -2,9 +2,12 @@
 -- client (the same C code as libfota). Results as on a module:
 --   local code, headers, body = http.request("GET", url, headers, body, opts,
 --       server_cert, client_cert, client_key, client_password).wait()
--- code is the HTTP status, or a negative error: -1 bad request/state, -2 header,
--- -3 body, -4 connect failed, -5 closed early, -6 receive, -7 file write,
--- -8 timeout, -9 fota (package invalid, or a non-2xx answer in fota mode).
+-- code is the HTTP status, or (alone) a negative error: -1 bad request/state,
+-- -2 header, -3 body, -4 connect failed or a url it cannot use, -5 closed
+-- early, -6 receive, -7 file write, -8 timeout, -9 fota (package invalid, or a
+-- non-2xx answer in fota mode, with that answer's body). body may be a
+-- zbuff (its written bytes are sent). In fota mode a resumed download (206)
+-- is reported as 200.
 -- opts: timeout (ms; < 1000 = default 60 s, 10 min with dst, 20 min with
 -- fota), dst (save the body to a file: body = its size), fota (stream the body
 -- into the staging area: body = its size), callback(content_len, body_len,
@@ -40,7 +43,8 @@ local function run(method, url, headers, body, opts, certs)
         args.dst, args.max_body = opts.dst, 1024 * 1024
         t, err = fota.request(args)
     end
-    if not t then return (err == -10 or err == -11) and -1 or err end
+    -- As on a module: a url it cannot use fails as a connection would (-4).
+    if not t then return err == -10 and -4 or err == -11 and -1 or err end
 
     while true do
         local rc, msg = t:poll(POLL_MS)
@@ -51,7 +55,7 @@ local function run(method, url, headers, body, opts, certs)
         if rc == 0 then break end
         if rc < 0 then
             if opts.debug then log.info("http", method, url, "failed", rc, msg) end
-            return rc, t:headers(), ""
+            return rc   -- a module gives only the code on an error
         end
         sys().wait(1)
     end
@@ -69,7 +73,8 @@ local function run(method, url, headers, body, opts, certs)
             return -9, hdrs, 0
         end
         fota.finish(true)
-        return status, hdrs, (t:progress())
+        -- a resumed download (206) is a whole package to the script, as on a module
+        return status == 206 and 200 or status, hdrs, (t:progress())
     end
     if opts.dst and ok2xx then return status, hdrs, (t:progress()) end
     return status, hdrs, t:body()
@@ -85,7 +90,9 @@ function http.request(method, url, headers, body, opts, server_cert, client_cert
         argcheck(type(k) == "string" and (type(v) == "string" or math.type(v) == "integer"), 3,
             "headers: string names and values expected")
     end
-    argcheck(body == nil or type(body) == "string", 4, "string expected, got " .. type(body))
+    -- a zbuff body sends its written bytes, as on a module
+    if type(body) == "userdata" and body.used and body.toStr then body = body:toStr(0, body:used()) end
+    argcheck(body == nil or type(body) == "string", 4, "string or zbuff expected, got " .. type(body))
     argcheck(opts == nil or type(opts) == "table", 5, "table expected, got " .. type(opts))
     local certs = { server_cert, client_cert, client_key, client_password }
     for i = 1, 4 do
