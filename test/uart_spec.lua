@@ -2,6 +2,17 @@
 -- io on the pty's path) on the other side.
 local T = require "testutil"
 
+--- Waits (at most 2 s) until the pty has handed n bytes to the UART: the
+-- kernel moves them from the tool's side asynchronously.
+local function arrived(uart, id, n)
+    local socket = require "socket"
+    for _ = 1, 200 do
+        if uart.rxSize(id) >= n then break end
+        socket.sleep(0.01)
+    end
+    return uart.rxSize(id)
+end
+
 describe("uart on a pty", function()
     local uart, sys, announced
 
@@ -26,7 +37,7 @@ describe("uart on a pty", function()
         local bytes = "hello\r\n\0\255\3 end"
         tool:write(bytes)
         tool:flush()
-        assert.equal(#bytes, uart.rxSize(1))
+        assert.equal(#bytes, arrived(uart, 1, #bytes))
         assert.equal("hel", uart.read(1, 3))
         assert.equal(bytes:sub(4), uart.read(1, 1000))
         assert.equal("", uart.read(1, 10))
@@ -68,6 +79,7 @@ describe("uart on a pty", function()
         local tool = assert(io.open(uart.path(3), "wb"))
         tool:write("abcdef")
         tool:flush()
+        assert.equal(6, arrived(uart, 3, 6))
         local b = zbuff.create(4)
         assert.equal(4, uart.rx(3, b))
         assert.equal("abcd", b:toStr())
