@@ -254,13 +254,15 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
     o.bsp = fw->bsp;
     o.firmware = fw->name;
     o.script_archive_path = fw->script_path;
-    o.script_version = fw->script_version;
+    /* The release binds both halves; a script-only package (the device
+     * already runs the release's core) runs on that core alone. */
+    o.release_core_version = fw->core_version;
+    o.release_script_version = fw->script_version;
     o.sign_key_pem = own_key ? own_key : b->key_pem;
     o.max_size = b->max_size;
     uint8_t base_sha[32], img_sha[32];
     int rc = 0;
     if (fw->core_version != base) {
-        o.to_core_version = fw->core_version;
         o.core_type = FOTA_PKG_SEC_CORE_FULL;
         o.core_path = fw->core_path;
         /* A delta when the device's base image is known and the engine is

@@ -105,7 +105,7 @@ static int l_commit(lua_State *L)
     fota_stage_free(&c->stage);
     c->verdict = 1;
     rc = fota_slots_commit(&s, path, &pol, (uint8_t)tries);
-    if (rc == FOTA_OK || (rc <= FOTA_PKG_E_BAD_MAGIC && rc > FOTA_PKG_E_IO))
+    if (rc == FOTA_OK || fota_pkg_refused(rc))
         fota_stage_discard(path);
     if (rc != FOTA_OK)
         return rc <= FOTA_PKG_E_BAD_MAGIC ? lfota_push_pkg_error(L, path, rc) : push_fail(L, rc);
