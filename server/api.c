@@ -138,9 +138,10 @@ static int step_row(sqlite3_stmt *st)
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Everything under s->lock. in: validated parameters. */
+/* Everything under s->lock, reading only: writes (first contact, a ban) go
+ * into the log row. in: validated parameters. */
 static int decide(srv_server *s, const char *key, const char *fwname, const char *ver,
-                   const char *imei, int ranged, answer *a, srv_log_row *row)
+                   const char *imei, int resume, answer *a, srv_log_row *row)
 {
     srv_db *d = &s->db;
     sqlite3_stmt *st;
@@ -181,31 +182,22 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
     }
     sqlite3_reset(st);
     if (r < 0) return set(a, SRV_INTERNAL, "database error");
-    if (!known) {
-        /* First contact: registered (batched with the log row) to this
-         * project's owner. */
-        row->new_device = 1;
-        row->project_id = project_id;
-        memcpy(row->owner, owner, sizeof row->owner);
-    }
+    /* First contact registers the device to this project's owner, a ban
+     * stores it banned: both batched with the log row. */
+    row->new_device = !known;
+    row->project_id = project_id;
+    memcpy(row->owner, owner, sizeof row->owner);
     if (banned) return set(a, SRV_LOOP, "loop upgrade: device banned, lift with 'fota-server device unban'");
     if (dev_owner[0] && owner[0] && strcmp(dev_owner, owner) != 0)
         return set(a, SRV_NO_PERMISSION, "no permission: device belongs to another owner");
 
     /* loop upgrade: the 7th counted request today bans the device */
     int64_t n = 0;
-    if (!ranged) {
+    if (!resume) {
         if (db_log_count(d, imei, since, &n)) return set(a, SRV_INTERNAL, "database error");
         if (n >= SRV_LOOP_LIMIT) {
-            st = d->st[ST_DEVICE_BAN];
-            sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 2, project_id);
-            if (owner[0]) sqlite3_bind_text(st, 3, owner, -1, SQLITE_STATIC);
-            else sqlite3_bind_null(st, 3);
-            sqlite3_bind_int64(st, 4, now);
-            r = step_row(st);
-            sqlite3_reset(st);
-            if (r < 0) return set(a, SRV_INTERNAL, "database error");
+            /* Until the ban is written, the day's count answers 40 again. */
+            row->ban = 1;
             return set(a, SRV_LOOP, "loop upgrade: more than %d requests today, device banned",
                        SRV_LOOP_LIMIT);
         }
@@ -321,6 +313,14 @@ static int parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *t
     return 1;
 }
 
+/* A resume asks for the package from past its first byte ("bytes=N-", N > 0):
+ * one download however often it is cut. "bytes=0-" starts a download. */
+static int is_resume(const char *range)
+{
+    uint64_t from = 0, to = 0;
+    return range && parse_range(range, UINT64_MAX, &from, &to) && from > 0;
+}
+
 static enum MHD_Result send_package(struct MHD_Connection *c, answer *a, int *status_out)
 {
     uint64_t size = a->pkg.size, from = 0, to = size - 1;
@@ -381,19 +381,93 @@ static void describe_request(srv_log_row *row, const args *ar, const int ok[P__N
     }
 }
 
+/* Called with the request line, before libmicrohttpd parses the query into
+ * its per-connection memory, which hundreds of parameters exhaust (the
+ * client then gets no answer and nothing is logged). Too many: the query is
+ * cut here (the line is in the library's own writable buffer, parsed after
+ * this call) and the request is marked, so handle() refuses it with 400 and
+ * logs it. The mark is the server itself, so nothing is allocated. */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)c;
+    char *q = strchr(uri, '?');
+    if (!q) return NULL;
+    unsigned n = 1;
+    for (const char *p = q + 1; *p && n <= MAX_ARGS; p++) n += *p == '&';
+    if (n <= MAX_ARGS) return NULL;
+    q[1] = '\0';
+    return cls;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    srv_server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? guard_opened(&s->guard, ci->connect_fd) : NULL;
+    } else {
+        guard_closed(&s->guard, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+static srv_guard_conn *guard_slot(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)con_cls;
+    (void)toe;
+    srv_server *s = cls;
+    guard_request(&s->guard, guard_slot(c), 0);
+}
+
+/* Queues the row of a request refused before any lookup. */
+static void log_refused(srv_server *s, srv_log_row *row, int status, int code, const char *msg)
+{
+    row->status = status;
+    row->code = code;
+    snprintf(row->msg, sizeof row->msg, "%s", msg);
+    pthread_mutex_lock(&s->lock);
+    int rc = db_log_queue(&s->db, row);
+    pthread_mutex_unlock(&s->lock);
+    if (rc) fprintf(stderr, "fota-server: log queue full, row for '%s' dropped\n", row->imei);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload_data, size_t *upload_data_size,
                               void **con_cls)
 {
     (void)version;
     (void)upload_data;
-    (void)con_cls;
     srv_server *s = cls;
+    srv_log_row row;
+    memset(&row, 0, sizeof row);
+    row.ts_ms = srv_now_ms();
+    guard_request(&s->guard, guard_slot(c), 1);
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return send_json(c, MHD_HTTP_METHOD_NOT_ALLOWED, 405, "only GET");
-    if (*upload_data_size) /* a GET with a body: refused without reading it */
+    /* A GET with a body: refused on its headers, before any body byte is read. */
+    if (*upload_data_size || MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
+        (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) &&
+         strcmp(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH), "0") != 0)) {
+        snprintf(row.request, sizeof row.request, "%s with a body", method);
+        log_refused(s, &row, MHD_HTTP_BAD_REQUEST, 400, "unexpected request body");
         return send_json(c, MHD_HTTP_BAD_REQUEST, 400, "unexpected request body");
+    }
     if (strcmp(url, API_PATH) != 0) return send_json(c, MHD_HTTP_NOT_FOUND, 404, "not found");
+    if (*con_cls == s) {   /* marked by uri_seen */
+        char msg[64];
+        snprintf(msg, sizeof msg, "bad request: more than %d parameters", MAX_ARGS);
+        snprintf(row.request, sizeof row.request, "more than %d parameters", MAX_ARGS);
+        log_refused(s, &row, MHD_HTTP_BAD_REQUEST, SRV_INVALID_PROJECT, msg);
+        return send_json(c, MHD_HTTP_BAD_REQUEST, SRV_INVALID_PROJECT, msg);
+    }
 
     args ar;
     memset(&ar, 0, sizeof ar);
@@ -405,10 +479,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     ok[P_VER] = !ar.bad[P_VER] && srv_version_canon(ar.v[P_VER], ar.n[P_VER], ver);
     ok[P_IMEI] = !ar.bad[P_IMEI] && srv_is_imei(ar.v[P_IMEI], ar.n[P_IMEI]);
     const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+    int resume = is_resume(range);
 
-    srv_log_row row;
-    memset(&row, 0, sizeof row);
-    row.ts_ms = srv_now_ms();
     if (ok[P_IMEI]) memcpy(row.imei, ar.v[P_IMEI], SRV_IMEI_LEN);
     describe_request(&row, &ar, ok, range);
 
@@ -425,12 +497,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     else malformed = 0;
     if (malformed) {
         a.status = status_of(a.code, 1);
-        snprintf(row.msg, sizeof row.msg, "%s", a.msg);
-        row.status = a.status;
-        row.code = a.code;
-        pthread_mutex_lock(&s->lock);
-        db_log_queue(&s->db, &row);
-        pthread_mutex_unlock(&s->lock);
+        log_refused(s, &row, a.status, a.code, a.msg);
         return send_json(c, a.status, a.code, a.msg);
     }
 
@@ -441,23 +508,48 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     fw[ar.n[P_FW]] = '\0';
 
     pthread_mutex_lock(&s->lock);
-    decide(s, key, fw, ver, row.imei, range != NULL, &a, &row);
+    if (db_log_full(&s->db)) {
+        /* The writer is behind (the database is held): an answer that could
+         * not be logged or counted is not given. */
+        pthread_mutex_unlock(&s->lock);
+        fprintf(stderr, "fota-server: log queue full, answering 503\n");
+        return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE, SRV_WAIT, "server busy, retry later");
+    }
+    decide(s, key, fw, ver, row.imei, resume, &a, &row);
     row.code = a.code;
     row.status = a.status;
-    /* Resumes and "please wait" retries are one upgrade, not a loop. */
-    row.counted = !range && a.code != SRV_WAIT;
+    /* Resumes and "please wait" retries are one upgrade, not a loop; a
+     * download from byte 0 counts, Range or not. */
+    row.counted = !resume && a.code != SRV_WAIT;
     snprintf(row.msg, sizeof row.msg, "%s", a.msg);
-    int queued = db_log_queue(&s->db, &row);
+    db_log_queue(&s->db, &row);   /* cannot fail: checked full above, same lock */
     pthread_mutex_unlock(&s->lock);
-    (void)queued;
 
-    if (a.code != SRV_OK) return send_json(c, a.status, a.code, a.msg);
+    if (a.code != SRV_OK) {
+        if (a.fd >= 0) close(a.fd);
+        return send_json(c, a.status, a.code, a.msg);
+    }
     int status = 0;
     return send_package(c, &a, &status);
 }
 
 /* ---------------------------------------------------------------- */
 /* life cycle                                                        */
+
+/* One batch of log rows to the database; device checks wait only for the
+ * take and the commit, never for the database's write lock. */
+static int write_log(srv_server *s, unsigned wait_ms)
+{
+    pthread_mutex_lock(&s->lock);
+    size_t n = db_log_take(&s->db);
+    pthread_mutex_unlock(&s->lock);
+    if (n == 0) return 0;
+    if (db_log_write(&s->db, wait_ms)) return -1;
+    pthread_mutex_lock(&s->lock);
+    int rc = db_log_commit(&s->db);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
 
 static void *flusher(void *arg)
 {
@@ -475,9 +567,7 @@ static void *flusher(void *arg)
         pthread_cond_timedwait(&s->flush_wake, &s->flush_lock, &until);
         if (s->stopping) break;
         pthread_mutex_unlock(&s->flush_lock);
-        pthread_mutex_lock(&s->lock);
-        db_log_flush(&s->db);
-        pthread_mutex_unlock(&s->lock);
+        write_log(s, SRV_DB_WRITE_WAIT_MS);
         pthread_mutex_lock(&s->flush_lock);
     }
     pthread_mutex_unlock(&s->flush_lock);
@@ -567,13 +657,21 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
         free_tls(s);
         return -1;
     }
+    if (guard_init(&s->guard, o->header_timeout_ms)) {
+        builder_stop(&s->builder);
+        db_close(&s->db);
+        free_tls(s);
+        return -1;
+    }
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->flush_lock, NULL);
     pthread_cond_init(&s->flush_wake, NULL);
-    if (builder_start(&s->builder) || pthread_create(&s->flusher, NULL, flusher, s)) {
+    if (builder_start(&s->builder) || guard_start(&s->guard) ||
+        pthread_create(&s->flusher, NULL, flusher, s)) {
         fprintf(stderr, "fota-server: cannot start threads\n");
         s->stopping = 1;
         builder_stop(&s->builder);
+        guard_stop(&s->guard);
         db_close(&s->db);
         free_tls(s);
         return -1;
@@ -591,7 +689,11 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
         MHD_OPTION_ARRAY, s->tls_cert ? tls : tls + 2,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SRV_MAX_CONNECTIONS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)(o->per_address ? o->per_address : SRV_PER_ADDRESS),
+        MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
@@ -632,10 +734,12 @@ void srv_stop(srv_server *s)
     pthread_mutex_unlock(&s->flush_lock);
     pthread_join(s->flusher, NULL);
     builder_stop(&s->builder);
-    pthread_mutex_lock(&s->lock);
-    int rc = db_log_flush(&s->db);
-    pthread_mutex_unlock(&s->lock);
-    if (rc) fprintf(stderr, "fota-server: %zu log rows could not be written\n", s->db.queued);
+    guard_stop(&s->guard);
+    /* The batch being written, then the queue behind it. */
+    int rc = write_log(s, SRV_DB_STOP_WAIT_MS);
+    if (rc == 0) rc = write_log(s, SRV_DB_STOP_WAIT_MS);
+    if (rc) fprintf(stderr, "fota-server: %zu log rows could not be written\n",
+                    s->db.queue.n + s->db.writing.n);
     db_close(&s->db);
     pthread_cond_destroy(&s->flush_wake);
     pthread_mutex_destroy(&s->flush_lock);

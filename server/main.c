@@ -29,7 +29,8 @@ typedef struct cmd {
 
 static const char *const o_serve[] = { "--db", "--data", "--listen", "--key", "--threads", "--max-size",
                                         "--port-file", "--log-flush-ms", "--build-delay-ms", "--lifetime",
-                                        "--tls-cert", "--tls-key", NULL };
+                                        "--tls-cert", "--tls-key", "--per-address", "--header-timeout-ms",
+                                        NULL };
 static const char *const o_project_add[] = { "--db", "--data", "--name", "--key", "--owner", NULL };
 static const char *const o_list[] = { "--db", "--data", "--project", NULL };
 static const char *const o_fw_add[] = { "--db", "--data", "--project", "--bsp", "--core-version", "--core",
@@ -45,7 +46,8 @@ static const cmd cmds[] = {
       "usage: fota-server serve --db FILE --listen IP:PORT [--data DIR] [--key key.pem]\n"
       "                         [--threads N] [--max-size BYTES] [--port-file FILE]\n"
       "                         [--log-flush-ms MS] [--lifetime S] [--build-delay-ms MS]\n"
-      "                         [--tls-cert cert.pem --tls-key key.pem]\n"
+      "                         [--tls-cert cert.pem --tls-key key.pem] [--per-address N]\n"
+      "                         [--header-timeout-ms MS]\n"
       "\n"
       "  --listen IP:PORT     IPv4 address and port; port 0 picks a free one (printed, and\n"
       "                       written to --port-file)\n"
@@ -57,6 +59,10 @@ static const cmd cmds[] = {
       "  --tls-cert, --tls-key  serve https with this certificate (chain) and key (PEM)\n"
       "  --max-size BYTES     package size limit (default 491520)\n"
       "  --log-flush-ms MS    log rows are written in batches this often (default 100)\n"
+      "  --per-address N      connections at once from one IP address (default 64; 1000 in all)\n"
+      "  --header-timeout-ms MS  a request line and headers must arrive within MS of the\n"
+      "                       connection (or its previous request), however slowly they\n"
+      "                       trickle (default 5000)\n"
       "  --lifetime S         exit by itself after S seconds (tests)\n"
       "  --build-delay-ms MS  make every package build this much slower (tests of code 43)\n"
       "SIGTERM or SIGINT: stop accepting, finish running requests, write every log row, exit 0.\n" },
@@ -130,7 +136,8 @@ static int serve(const cmd *c, const char **vals)
     o.port_file = opt(c, vals, "--port-file");
     o.tls_cert_path = opt(c, vals, "--tls-cert");
     o.tls_key_path = opt(c, vals, "--tls-key");
-    unsigned long threads = 2, max_size = 0, flush = 100, delay = 0, lifetime = 0;
+    unsigned long threads = 2, max_size = 0, flush = 100, delay = 0, lifetime = 0, per_address = 0,
+                  header_ms = 0;
     const char *bad = NULL;
     if (!o.listen) bad = "--listen IP:PORT is required";
     else if (!o.tls_cert_path != !o.tls_key_path) bad = "--tls-cert and --tls-key go together";
@@ -143,6 +150,12 @@ static int serve(const cmd *c, const char **vals)
         bad = "--build-delay-ms: 0..600000";
     else if (opt(c, vals, "--lifetime") && parse_uint(opt(c, vals, "--lifetime"), 86400 * 365, &lifetime))
         bad = "--lifetime: seconds";
+    else if (opt(c, vals, "--per-address") &&
+             (parse_uint(opt(c, vals, "--per-address"), 1000, &per_address) || per_address == 0))
+        bad = "--per-address: 1..1000";
+    else if (opt(c, vals, "--header-timeout-ms") &&
+             (parse_uint(opt(c, vals, "--header-timeout-ms"), 600000, &header_ms) || header_ms < 100))
+        bad = "--header-timeout-ms: 100..600000";
     if (!bad && (threads == 0 || flush == 0)) bad = "--threads and --log-flush-ms must be positive";
     if (bad) {
         fprintf(stderr, "fota-server serve: %s\n%s", bad, c->usage);
@@ -152,6 +165,8 @@ static int serve(const cmd *c, const char **vals)
     o.max_size = (uint32_t)max_size;
     o.flush_ms = (unsigned)flush;
     o.build_delay_ms = (unsigned)delay;
+    o.per_address = (unsigned)per_address;
+    o.header_timeout_ms = (unsigned)header_ms;
 
     /* Signals are taken synchronously by this thread (sigwait): block them
      * before any thread starts so that none of them receives one. */
