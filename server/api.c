@@ -52,7 +52,8 @@ static int status_of(int code, int malformed)
     }
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, int status, int code, const char *msg)
+static enum MHD_Result send_json_fresh(struct MHD_Connection *c, int status, int code, const char *msg,
+                                        const char *fresh)
 {
     char body[64 + 2 * SRV_MSG_MAX];
     size_t o = (size_t)snprintf(body, sizeof body, "{\"code\":%d,\"msg\":\"", code);
@@ -73,10 +74,17 @@ static enum MHD_Result send_json(struct MHD_Connection *c, int status, int code,
     if (!r) return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     if (code == SRV_WAIT) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "30");
+    if (fresh) MHD_add_response_header(r, FOTA_FRESH_HEADER, fresh);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;
 }
+
+static enum MHD_Result send_json(struct MHD_Connection *c, int status, int code, const char *msg)
+{
+    return send_json_fresh(c, status, code, msg, NULL);
+}
+
 
 /* ---------------------------------------------------------------- */
 /* parameters                                                        */
@@ -321,7 +329,7 @@ static int is_resume(const char *range)
     return range && parse_range(range, UINT64_MAX, &from, &to) && from > 0;
 }
 
-static enum MHD_Result send_package(struct MHD_Connection *c, answer *a, int *status_out)
+static enum MHD_Result send_package(struct MHD_Connection *c, answer *a, const char *fresh, int *status_out)
 {
     uint64_t size = a->pkg.size, from = 0, to = size - 1;
     const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
@@ -353,12 +361,29 @@ static enum MHD_Result send_package(struct MHD_Connection *c, answer *a, int *st
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, a->pkg.etag);
+    if (fresh) MHD_add_response_header(r, FOTA_FRESH_HEADER, fresh);
     MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
     a->fd = -1;
     *status_out = (int)status;
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+/* The signed statement for this answer to this device's request, or NULL
+ * (no key, statements off, or signing failed: the answer goes unsigned). */
+static const char *fresh_statement(srv_server *s, const char *imei, const char *ver, const answer *a,
+                                   char out[FOTA_FRESH_VALUE_MAX])
+{
+    char what[80];
+    if (!s->fresh_on) return NULL;
+    if (a->code == SRV_OK) snprintf(what, sizeof what, "sha256=%s", a->pkg.sha256);
+    else snprintf(what, sizeof what, "code=%d", a->code);
+    int64_t now = srv_now_ms() / 1000;
+    pthread_mutex_lock(&s->fresh_lock);
+    int rc = fota_fresh_sign(&s->fresh_key, now, now + s->fresh_ttl, imei, ver, what, out);
+    pthread_mutex_unlock(&s->fresh_lock);
+    return rc == 0 ? out : NULL;
 }
 
 /* The request as logged: only validated parts, so the log stays clean. */
@@ -525,12 +550,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     db_log_queue(&s->db, &row);   /* cannot fail: checked full above, same lock */
     pthread_mutex_unlock(&s->lock);
 
+    char fresh_buf[FOTA_FRESH_VALUE_MAX];
+    const char *fresh = fresh_statement(s, row.imei, ver, &a, fresh_buf);
     if (a.code != SRV_OK) {
         if (a.fd >= 0) close(a.fd);
-        return send_json(c, a.status, a.code, a.msg);
+        return send_json_fresh(c, a.status, a.code, a.msg, fresh);
     }
     int status = 0;
-    return send_package(c, &a, &status);
+    return send_package(c, &a, fresh, &status);
 }
 
 /* ---------------------------------------------------------------- */
@@ -657,7 +684,13 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
         free_tls(s);
         return -1;
     }
+    fota_sig_key_init(&s->fresh_key);
+    pthread_mutex_init(&s->fresh_lock, NULL);
+    s->fresh_ttl = o->fresh_ttl > 0 ? (unsigned)o->fresh_ttl : SRV_FRESH_TTL;
+    s->fresh_on = o->fresh_ttl >= 0 && s->builder.key_pem &&
+                  fota_sig_key_load_private(&s->fresh_key, s->builder.key_pem) == 0;
     if (guard_init(&s->guard, o->header_timeout_ms)) {
+        fota_sig_key_free(&s->fresh_key);
         builder_stop(&s->builder);
         db_close(&s->db);
         free_tls(s);
@@ -672,6 +705,7 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
         s->stopping = 1;
         builder_stop(&s->builder);
         guard_stop(&s->guard);
+        fota_sig_key_free(&s->fresh_key);
         db_close(&s->db);
         free_tls(s);
         return -1;
@@ -707,9 +741,9 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
     unsigned port = info ? info->port : ntohs(sa.sin_port);
     char host[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &sa.sin_addr, host, sizeof host);
-    printf("fota-server: listening on %s://%s:%u%s (data %s, deltas: %s)\n", s->tls_cert ? "https" : "http",
-           host, port, API_PATH,
-           s->db.data_dir, srv_delta_available() ? "yes" : "no");
+    printf("fota-server: listening on %s://%s:%u%s (data %s, deltas: %s, signed answers: %s)\n",
+           s->tls_cert ? "https" : "http", host, port, API_PATH, s->db.data_dir,
+           srv_delta_available() ? "yes" : "no", s->fresh_on ? "yes" : "no");
     fflush(stdout);
     if (o->port_file && write_port_file(o->port_file, port)) {
         fprintf(stderr, "fota-server: cannot write %s\n", o->port_file);
@@ -744,5 +778,7 @@ void srv_stop(srv_server *s)
     pthread_cond_destroy(&s->flush_wake);
     pthread_mutex_destroy(&s->flush_lock);
     pthread_mutex_destroy(&s->lock);
+    fota_sig_key_free(&s->fresh_key);
+    pthread_mutex_destroy(&s->fresh_lock);
     free_tls(s);
 }

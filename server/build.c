@@ -104,9 +104,8 @@ static int describe(const char *path, srv_pkg *pkg, uint32_t max_size)
 {
     fota_pkg_reader r;
     if (fota_pkg_open_file(&r, path, max_size) != 0) return -1;
-    char h[33];
-    fota_hex(r.info.sha256, 16, h);
-    snprintf(pkg->etag, sizeof pkg->etag, "\"%s\"", h);
+    fota_hex(r.info.sha256, 32, pkg->sha256);
+    snprintf(pkg->etag, sizeof pkg->etag, "\"%.32s\"", pkg->sha256);
     pkg->size = r.info.total_len;
     fota_pkg_close(&r);
     snprintf(pkg->path, sizeof pkg->path, "%s", path);

@@ -30,7 +30,7 @@ typedef struct cmd {
 static const char *const o_serve[] = { "--db", "--data", "--listen", "--key", "--threads", "--max-size",
                                         "--port-file", "--log-flush-ms", "--build-delay-ms", "--lifetime",
                                         "--tls-cert", "--tls-key", "--per-address", "--header-timeout-ms",
-                                        NULL };
+                                        "--fresh-ttl", NULL };
 static const char *const o_project_add[] = { "--db", "--data", "--name", "--key", "--owner", NULL };
 static const char *const o_list[] = { "--db", "--data", "--project", NULL };
 static const char *const o_fw_add[] = { "--db", "--data", "--project", "--bsp", "--core-version", "--core",
@@ -47,7 +47,7 @@ static const cmd cmds[] = {
       "                         [--threads N] [--max-size BYTES] [--port-file FILE]\n"
       "                         [--log-flush-ms MS] [--lifetime S] [--build-delay-ms MS]\n"
       "                         [--tls-cert cert.pem --tls-key key.pem] [--per-address N]\n"
-      "                         [--header-timeout-ms MS]\n"
+      "                         [--header-timeout-ms MS] [--fresh-ttl S]\n"
       "\n"
       "  --listen IP:PORT     IPv4 address and port; port 0 picks a free one (printed, and\n"
       "                       written to --port-file)\n"
@@ -63,6 +63,8 @@ static const cmd cmds[] = {
       "  --header-timeout-ms MS  a request line and headers must arrive within MS of the\n"
       "                       connection (or its previous request), however slowly they\n"
       "                       trickle (default 5000)\n"
+      "  --fresh-ttl S        with --key, every answer to a valid request carries a signed\n"
+      "                       X-Fota-Fresh statement valid for S seconds (default 3600; 0 = none)\n"
       "  --lifetime S         exit by itself after S seconds (tests)\n"
       "  --build-delay-ms MS  make every package build this much slower (tests of code 43)\n"
       "SIGTERM or SIGINT: stop accepting, finish running requests, write every log row, exit 0.\n" },
@@ -137,7 +139,7 @@ static int serve(const cmd *c, const char **vals)
     o.tls_cert_path = opt(c, vals, "--tls-cert");
     o.tls_key_path = opt(c, vals, "--tls-key");
     unsigned long threads = 2, max_size = 0, flush = 100, delay = 0, lifetime = 0, per_address = 0,
-                  header_ms = 0;
+                  header_ms = 0, fresh_ttl = SRV_FRESH_TTL;
     const char *bad = NULL;
     if (!o.listen) bad = "--listen IP:PORT is required";
     else if (!o.tls_cert_path != !o.tls_key_path) bad = "--tls-cert and --tls-key go together";
@@ -156,6 +158,8 @@ static int serve(const cmd *c, const char **vals)
     else if (opt(c, vals, "--header-timeout-ms") &&
              (parse_uint(opt(c, vals, "--header-timeout-ms"), 600000, &header_ms) || header_ms < 100))
         bad = "--header-timeout-ms: 100..600000";
+    else if (opt(c, vals, "--fresh-ttl") && parse_uint(opt(c, vals, "--fresh-ttl"), 86400 * 366, &fresh_ttl))
+        bad = "--fresh-ttl: seconds, 0..31622400";
     if (!bad && (threads == 0 || flush == 0)) bad = "--threads and --log-flush-ms must be positive";
     if (bad) {
         fprintf(stderr, "fota-server serve: %s\n%s", bad, c->usage);
@@ -167,6 +171,7 @@ static int serve(const cmd *c, const char **vals)
     o.build_delay_ms = (unsigned)delay;
     o.per_address = (unsigned)per_address;
     o.header_timeout_ms = (unsigned)header_ms;
+    o.fresh_ttl = fresh_ttl ? (int)fresh_ttl : -1;
 
     /* Signals are taken synchronously by this thread (sigwait): block them
      * before any thread starts so that none of them receives one. */

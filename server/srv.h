@@ -10,6 +10,7 @@
 
 #include <sqlite3.h>
 
+#include "core/fresh.h"
 #include "core/pkg.h"
 
 /* ---- input bounds (everything from the network is checked against these) ---- */
@@ -155,6 +156,7 @@ typedef struct srv_pkg {
     char path[SRV_PATH_MAX];
     uint64_t size;
     char etag[40];                /* "\"<32 hex>\"" from the package hash */
+    char sha256[65];              /* the package hash, hex (freshness statements) */
     char why[SRV_MSG_MAX];        /* for PKG_FAILED / PKG_BASE_MISSING */
 } srv_pkg;
 
@@ -204,6 +206,7 @@ int srv_read_key(const char *path, char **pem_out);
 #define SRV_MAX_CONNECTIONS 1000      /* the daemon's limit, all addresses */
 #define SRV_PER_ADDRESS 64            /* default connections from one address (NATs share one) */
 #define SRV_HEADER_TIMEOUT_MS 5000    /* default: request line + headers within this */
+#define SRV_FRESH_TTL 3600            /* default: a signed answer is fresh for an hour */
 
 typedef struct srv_guard_conn {
     int used, fd;
@@ -246,6 +249,12 @@ typedef struct srv_server {
     unsigned flush_ms;
     unsigned threads;
     char *tls_cert, *tls_key;     /* PEM, kept while the daemon runs (https) */
+    /* Freshness statements (core/fresh.h) on every answer to a valid
+     * request, when the server has a key and fresh_ttl > 0. */
+    fota_sig_key fresh_key;
+    int fresh_on;
+    unsigned fresh_ttl;           /* seconds an answer stays fresh */
+    pthread_mutex_t fresh_lock;   /* mbedTLS caches tables inside the key */
 } srv_server;
 
 typedef struct srv_serve_opts {
@@ -254,6 +263,7 @@ typedef struct srv_serve_opts {
     unsigned threads, flush_ms, build_delay_ms;
     uint32_t max_size;
     unsigned per_address;         /* 0 = SRV_PER_ADDRESS */
+    int fresh_ttl;                /* seconds; 0 = SRV_FRESH_TTL, < 0 = no statements */
     unsigned header_timeout_ms;   /* 0 = SRV_HEADER_TIMEOUT_MS */
 } srv_serve_opts;
 

@@ -12,6 +12,7 @@
 #include "core/slots.h"
 #include "core/version.h"
 #include "lua/lfota_ctx.h"
+#include "lua/lfota_fresh.h"
 #include "lua/lfota_pkg.h"
 #include "port/fota_err.h"
 #include "port/port.h"
@@ -168,6 +169,7 @@ static int l_state(lua_State *L)
     if ((rc = fota_slots_read(&s, &rec)) != FOTA_OK)
         return push_fail(L, rc);
     push_record(L, &s, &rec);
+    lfota_push_fresh(L);
     return 1;
 }
 
