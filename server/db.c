@@ -44,27 +44,27 @@ static const char *const hot_sql[ST__COUNT] = {
     [ST_DEVICE_GET] = "SELECT owner, banned, count_since FROM device WHERE imei=?1",
     [ST_LOG_COUNT] = "SELECT COUNT(*) FROM log WHERE imei=?1 AND ts>=?2 AND counted=1",
     [ST_FW_NAME_EXISTS] = "SELECT 1 FROM firmware WHERE project_id=?1 AND name=?2 LIMIT 1",
-    [ST_CONFIG_GET] = "SELECT c.id, c.firmware_id, c.all_devices, c.any_from, c.enabled,"
+    [ST_CONFIG_GET] = ("SELECT c.id, c.firmware_id, c.all_devices, c.any_from, c.enabled,"
                       " f.core_version, f.script_version FROM config c"
                       " JOIN firmware f ON f.id=c.firmware_id"
-                      " WHERE c.project_id=?1 AND c.firmware_name=?2",
+                      " WHERE c.project_id=?1 AND c.firmware_name=?2"),
     [ST_CONFIG_IMEI] = "SELECT 1 FROM config_imei WHERE config_id=?1 AND imei=?2",
     [ST_CONFIG_FROM] = "SELECT 1 FROM config_from WHERE config_id=?1 AND version=?2",
-    [ST_FW_GET] = "SELECT f.id, f.project_id, p.name, f.name, f.bsp, f.core_version,"
+    [ST_FW_GET] = ("SELECT f.id, f.project_id, p.name, f.name, f.bsp, f.core_version,"
                   " f.script_version, f.core_path, f.script_path, f.key_path"
-                  " FROM firmware f JOIN project p ON p.id=f.project_id WHERE f.id=?1",
-    [ST_BASE_IMAGE] = "SELECT core_path FROM firmware WHERE project_id=?1 AND bsp=?2"
-                      " AND core_version=?3 ORDER BY id DESC LIMIT 1",
+                  " FROM firmware f JOIN project p ON p.id=f.project_id WHERE f.id=?1"),
+    [ST_BASE_IMAGE] = ("SELECT core_path FROM firmware WHERE project_id=?1 AND bsp=?2"
+                      " AND core_version=?3 ORDER BY id DESC LIMIT 1"),
 };
 
 static const char *const writer_sql[WS__COUNT] = {
-    [WS_LOG_INSERT] = "INSERT INTO log(ts, imei, status, code, counted, request, msg)"
-                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [WS_DEVICE_AUTOADD] = "INSERT OR IGNORE INTO device(imei, project_id, owner, created)"
-                          " VALUES(?1, ?2, ?3, ?4)",
+    [WS_LOG_INSERT] = ("INSERT INTO log(ts, imei, status, code, counted, request, msg)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+    [WS_DEVICE_AUTOADD] = ("INSERT OR IGNORE INTO device(imei, project_id, owner, created)"
+                          " VALUES(?1, ?2, ?3, ?4)"),
     /* The device may not be stored yet (auto-registration is batched). */
-    [WS_DEVICE_BAN] = "INSERT INTO device(imei, project_id, owner, banned, created)"
-                      " VALUES(?1, ?2, ?3, 1, ?4) ON CONFLICT(imei) DO UPDATE SET banned=1",
+    [WS_DEVICE_BAN] = ("INSERT INTO device(imei, project_id, owner, banned, created)"
+                      " VALUES(?1, ?2, ?3, 1, ?4) ON CONFLICT(imei) DO UPDATE SET banned=1"),
 };
 
 int db_exec(srv_db *d, const char *sql)
