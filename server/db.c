@@ -62,9 +62,11 @@ static const char *const writer_sql[WS__COUNT] = {
                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
     [WS_DEVICE_AUTOADD] = ("INSERT OR IGNORE INTO device(imei, project_id, owner, created)"
                           " VALUES(?1, ?2, ?3, ?4)"),
-    /* The device may not be stored yet (auto-registration is batched). */
+    /* The device may not be stored yet (auto-registration is batched). A
+     * ban decided before an unban (count_since) is not written over it. */
     [WS_DEVICE_BAN] = ("INSERT INTO device(imei, project_id, owner, banned, created)"
-                      " VALUES(?1, ?2, ?3, 1, ?4) ON CONFLICT(imei) DO UPDATE SET banned=1"),
+                      " VALUES(?1, ?2, ?3, 1, ?4) ON CONFLICT(imei) DO UPDATE SET banned=1"
+                      " WHERE device.count_since <= excluded.created"),
 };
 
 int db_exec(srv_db *d, const char *sql)

@@ -12,14 +12,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "port/port.h"
 #include "srv.h"
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int guard_init(srv_guard *g, unsigned header_ms)
 {
@@ -45,7 +39,7 @@ static void *watch(void *arg)
         until.tv_sec += until.tv_nsec / 1000000000L;
         until.tv_nsec %= 1000000000L;
         pthread_cond_timedwait(&g->wake, &g->lock, &until);
-        int64_t now = mono_ms();
+        int64_t now = (int64_t)fota_port_now_ms();
         for (size_t i = 0; i < SRV_MAX_CONNECTIONS; i++) {
             srv_guard_conn *c = &g->conns[i];
             if (!c->used || c->in_request || c->cut || now - c->since_ms < (int64_t)g->header_ms) continue;
@@ -94,7 +88,7 @@ srv_guard_conn *guard_opened(srv_guard *g, int fd)
         memset(slot, 0, sizeof *slot);
         slot->used = 1;
         slot->fd = fd;
-        slot->since_ms = mono_ms();
+        slot->since_ms = (int64_t)fota_port_now_ms();
     }
     pthread_mutex_unlock(&g->lock);
     return slot;
@@ -105,7 +99,7 @@ void guard_request(srv_guard *g, srv_guard_conn *slot, int in_request)
     if (!slot) return;
     pthread_mutex_lock(&g->lock);
     slot->in_request = in_request;
-    slot->since_ms = mono_ms();   /* the next head's deadline starts when this request ends */
+    slot->since_ms = (int64_t)fota_port_now_ms();   /* the next head's deadline starts when this request ends */
     pthread_mutex_unlock(&g->lock);
 }
 

@@ -436,6 +436,35 @@ static void test_held_database(const char *db_path, int *answered_out)
     *answered_out = answered;
 }
 
+/* A ban decided from memory and written after an admin's unban does not
+ * ban the device again. */
+static void test_late_ban(const char *dir)
+{
+    char db_path[512];
+    snprintf(db_path, sizeof db_path, "%s/lateban.db", dir);
+    make_store(dir, db_path);
+    srv_db d;
+    CHECK(db_open(&d, db_path, NULL, 1) == 0);
+    CHECK(cmd_device(&d, "add", "490154203237518", "p", NULL) == 0);
+    srv_log_row row;
+    memset(&row, 0, sizeof row);
+    row.ts_ms = srv_now_ms() - 1000;                   /* decided a second ago */
+    memcpy(row.imei, "490154203237518", 16);
+    row.status = 403;
+    row.code = 40;
+    row.counted = 1;
+    row.ban = 1;
+    row.project_id = 1;
+    CHECK(db_log_queue(&d, &row) == 0);
+    CHECK(cmd_device(&d, "unban", "490154203237518", NULL, NULL) == 0);
+    CHECK(db_log_take(&d) == 1);
+    CHECK(db_log_write(&d, 1000) == 0);
+    CHECK(db_log_commit(&d) == 0);
+    db_close(&d);
+    CHECK_EQ(row_count(db_path, "device WHERE banned=1"), 0);
+    CHECK_EQ(row_count(db_path, "log WHERE code=40"), 1);   /* the answer is still logged */
+}
+
 static void test_hostile(const char *dir)
 {
     char db_path[512];
@@ -473,5 +502,6 @@ int main(void)
     CHECK(dir != NULL);
     if (dir) test_concurrent(dir);
     if (dir) test_hostile(dir);
+    if (dir) test_late_ban(dir);
     return ctest_finish("test_server");
 }
