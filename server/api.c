@@ -222,7 +222,7 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
 
     /* upgrade configuration */
     int64_t cfg_id = 0, fw_id = 0;
-    int all_devices = 0, any_from = 0, enabled = 0;
+    int all_devices = 0, any_from = 0, enabled = 0, reinstall = 0;
     uint32_t target_core = 0;
     char target_script[SRV_VER_MAX] = "";
     st = d->st[ST_CONFIG_GET];
@@ -238,6 +238,7 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
         target_core = (uint32_t)sqlite3_column_int64(st, 5);
         const char *sv = (const char *)sqlite3_column_text(st, 6);
         if (sv && strlen(sv) < sizeof target_script) memcpy(target_script, sv, strlen(sv) + 1);
+        reinstall = sqlite3_column_int(st, 7);
     }
     sqlite3_reset(st);
     if (r < 0) return set(a, SRV_INTERNAL, "database error");
@@ -262,7 +263,9 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
              (int)(dot1 - target_script), target_script, dot2 + 1);
     int cmp = 0;
     if (fota_version_compare(target, ver, &cmp) != 0) return set(a, SRV_INTERNAL, "bad version");
-    if (cmp <= 0) return set(a, SRV_LATEST, "already latest: %s is not newer than %s", target, ver);
+    /* The same release again only when the configuration asks for it. */
+    if (cmp < 0 || (cmp == 0 && !reinstall))
+        return set(a, SRV_LATEST, "already latest: %s is not newer than %s", target, ver);
     if (!any_from) {
         st = d->st[ST_CONFIG_FROM];
         sqlite3_bind_int64(st, 1, cfg_id);
@@ -274,11 +277,12 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
     }
 
     /* the package for the device's base core */
-    uint32_t base = (uint32_t)strtoul(ver, NULL, 10);   /* validated: <= 9 digits */
+    uint32_t base = cmp == 0 ? SRV_BASE_REINSTALL : (uint32_t)strtoul(ver, NULL, 10);   /* <= 9 digits */
     srv_firmware fw;
-    char base_image[SRV_PATH_MAX];
+    char base_image[SRV_PATH_MAX] = "";
     if (db_firmware_get(d, fw_id, &fw) ||
-        db_base_image(d, fw.project_id, fw.bsp, base, base_image, sizeof base_image))
+        (base != SRV_BASE_REINSTALL &&
+         db_base_image(d, fw.project_id, fw.bsp, base, base_image, sizeof base_image)))
         return set(a, SRV_INTERNAL, "database error");
     switch (builder_get(&s->builder, &fw, base, base_image, &a->pkg)) {
     case PKG_READY:
@@ -293,11 +297,16 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
         }
         a->code = SRV_OK;
         a->status = MHD_HTTP_OK;
-        snprintf(a->msg, sizeof a->msg, "package %s from V%lu, %" PRIu64 " bytes", target,
-                 (unsigned long)base, a->pkg.size);
+        if (cmp == 0)
+            snprintf(a->msg, sizeof a->msg, "package %s again (reinstall), %" PRIu64 " bytes", target,
+                     a->pkg.size);
+        else
+            snprintf(a->msg, sizeof a->msg, "package %s from V%lu, %" PRIu64 " bytes", target,
+                     (unsigned long)base, a->pkg.size);
         return 0;
-    case PKG_BUILDING: return set(a, SRV_WAIT, "please wait: package for V%lu being generated",
-                                  (unsigned long)base);
+    case PKG_BUILDING:
+        if (cmp == 0) return set(a, SRV_WAIT, "please wait: reinstall package being generated");
+        return set(a, SRV_WAIT, "please wait: package for V%lu being generated", (unsigned long)base);
     case PKG_BASE_MISSING: return set(a, SRV_BASE_MISSING, "%s", a->pkg.why);
     default: return set(a, SRV_INTERNAL, "%s", a->pkg.why);
     }

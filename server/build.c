@@ -94,8 +94,11 @@ int builder_init(srv_builder *b, const char *data_dir, const char *key_path, uin
 
 static int cache_path(const srv_builder *b, const srv_firmware *fw, uint32_t base, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, "%s/fw%lld-from%lu-%s.fota", b->cache_dir, (long long)fw->id,
-                     (unsigned long)base, fw->key_path[0] ? "own" : b->key_id);
+    int n = base == SRV_BASE_REINSTALL
+                ? snprintf(out, cap, "%s/fw%lld-reinstall-%s.fota", b->cache_dir, (long long)fw->id,
+                           fw->key_path[0] ? "own" : b->key_id)
+                : snprintf(out, cap, "%s/fw%lld-from%lu-%s.fota", b->cache_dir, (long long)fw->id,
+                           (unsigned long)base, fw->key_path[0] ? "own" : b->key_id);
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
@@ -173,7 +176,8 @@ int builder_get(srv_builder *b, const srv_firmware *fw, uint32_t base, const cha
         struct stat st;
         if (stat(path, &st) == 0 && describe(path, &found, b->max_size) == 0) {
             state = PKG_READY;   /* built by an earlier run */
-        } else if (fw->core_version != base && !(base_image[0] && srv_delta_available()) &&
+        } else if (fw->core_version != base && base != SRV_BASE_REINSTALL &&
+                   !(base_image[0] && srv_delta_available()) &&
                    stat(fw->core_path, &st) == 0 &&
                    (uint64_t)st.st_size + FOTA_PKG_MIN_LEN + FOTA_PKG_SIG_BLOCK_LEN > b->max_size) {
             /* The full core alone does not fit: only a delta can do, and a
@@ -257,6 +261,8 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
      * already runs the release's core) runs on that core alone. */
     o.release_core_version = fw->core_version;
     o.release_script_version = fw->script_version;
+    o.reinstall = base == SRV_BASE_REINSTALL;   /* asked for by the configuration */
+    if (o.reinstall) base = fw->core_version;
     o.sign_key_pem = own_key ? own_key : b->key_pem;
     o.max_size = b->max_size;
     uint8_t base_sha[32], img_sha[32];

@@ -26,7 +26,7 @@ static const char *const schema =
     " id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES project(id),"
     " firmware_name TEXT NOT NULL, firmware_id INTEGER NOT NULL REFERENCES firmware(id),"
     " all_devices INTEGER NOT NULL, any_from INTEGER NOT NULL, enabled INTEGER NOT NULL,"
-    " updated INTEGER NOT NULL, UNIQUE(project_id, firmware_name));"
+    " updated INTEGER NOT NULL, reinstall INTEGER NOT NULL DEFAULT 0, UNIQUE(project_id, firmware_name));"
     "CREATE TABLE IF NOT EXISTS config_imei(config_id INTEGER NOT NULL, imei TEXT NOT NULL,"
     " PRIMARY KEY(config_id, imei)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS config_from(config_id INTEGER NOT NULL, version TEXT NOT NULL,"
@@ -45,7 +45,7 @@ static const char *const hot_sql[ST__COUNT] = {
     [ST_LOG_COUNT] = "SELECT COUNT(*) FROM log WHERE imei=?1 AND ts>=?2 AND counted=1",
     [ST_FW_NAME_EXISTS] = "SELECT 1 FROM firmware WHERE project_id=?1 AND name=?2 LIMIT 1",
     [ST_CONFIG_GET] = ("SELECT c.id, c.firmware_id, c.all_devices, c.any_from, c.enabled,"
-                      " f.core_version, f.script_version FROM config c"
+                      " f.core_version, f.script_version, c.reinstall FROM config c"
                       " JOIN firmware f ON f.id=c.firmware_id"
                       " WHERE c.project_id=?1 AND c.firmware_name=?2"),
     [ST_CONFIG_IMEI] = "SELECT 1 FROM config_imei WHERE config_id=?1 AND imei=?2",
@@ -145,6 +145,19 @@ static int prepare_all(sqlite3 *db, const char *const *sql, sqlite3_stmt **st, i
     return 0;
 }
 
+/* Databases made before config.reinstall existed get it (off). */
+static int add_reinstall_column(srv_db *d)
+{
+    sqlite3_stmt *st;
+    int have = 0;
+    if (sqlite3_prepare_v2(d->db, "SELECT 1 FROM pragma_table_info('config') WHERE name='reinstall'", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    have = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return have ? 0 : db_exec(d, "ALTER TABLE config ADD COLUMN reinstall INTEGER NOT NULL DEFAULT 0");
+}
+
 int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
 {
     memset(d, 0, sizeof *d);
@@ -163,7 +176,8 @@ int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
     }
     /* The CLI and the server share the file: wait for each other's writes. */
     sqlite3_busy_timeout(d->db, 10000);
-    if (db_exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") || db_exec(d, schema)) {
+    if (db_exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") || db_exec(d, schema) ||
+        add_reinstall_column(d)) {
         db_close(d);
         return -1;
     }

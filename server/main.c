@@ -36,7 +36,8 @@ static const char *const o_list[] = { "--db", "--data", "--project", NULL };
 static const char *const o_fw_add[] = { "--db", "--data", "--project", "--bsp", "--core-version", "--core",
                                         "--script", "--version", "--key", NULL };
 static const char *const o_config_set[] = { "--db", "--data", "--project", "--firmware", "--version",
-                                            "--core-version", "--imeis", "--from", "--enabled", NULL };
+                                            "--core-version", "--imeis", "--from", "--enabled", "--reinstall",
+                                            NULL };
 static const char *const o_device[] = { "--db", "--data", "--imei", "--project", "--owner", NULL };
 static const char *const o_device_imei[] = { "--db", "--data", "--imei", NULL };
 static const char *const o_log[] = { "--db", "--data", "--imei", "--date", NULL };
@@ -82,11 +83,13 @@ static const cmd cmds[] = {
     { "config", "set", o_config_set,
       "usage: fota-server config set --project NAME --firmware FIRMWARE_NAME [--version X.Y.Z]\n"
       "                              [--core-version V] [--imeis a,b,...|all] [--from C.x.z,...|any]\n"
-      "                              [--enabled 0|1]\n"
+      "                              [--enabled 0|1] [--reinstall 0|1]\n"
       "  Target: the release with --version/--core-version, else the newest of that name (set\n"
       "  again after adding a release). --imeis limits the upgrade to those devices; --from to\n"
       "  devices reporting those versions (CORE.x.z as sent). Unset options keep their value;\n"
-      "  a new configuration starts as all devices, any version, enabled.\n" },
+      "  a new configuration starts as all devices, any version, enabled. --reinstall 1: a device\n"
+      "  already on the target (CORE.x.z) gets it again, as a package marked reinstall (devices\n"
+      "  refuse the running release otherwise); 0 (the default) answers it 27.\n" },
     { "config", "show", o_list, "usage: fota-server config show --project NAME\n" },
     { "device", "add", o_device,
       "usage: fota-server device add --imei IMEI [--project NAME] [--owner OWNER]\n"
@@ -272,7 +275,8 @@ int main(int argc, char **argv)
         rc = !strcmp(sub, "set")
                  ? cmd_config_set(&d, opt(c, vals, "--project"), opt(c, vals, "--firmware"),
                                   opt(c, vals, "--version"), opt(c, vals, "--core-version"),
-                                  opt(c, vals, "--imeis"), opt(c, vals, "--from"), opt(c, vals, "--enabled"))
+                                  opt(c, vals, "--imeis"), opt(c, vals, "--from"), opt(c, vals, "--enabled"),
+                                  opt(c, vals, "--reinstall"))
                  : cmd_config_show(&d, opt(c, vals, "--project"));
     else if (!strcmp(c->name, "device"))
         rc = cmd_device(&d, sub, opt(c, vals, "--imei"), opt(c, vals, "--project"), opt(c, vals, "--owner"));

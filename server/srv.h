@@ -151,6 +151,9 @@ int srv_delta_available(void);
 int srv_delta_make(const char *base_path, const char *target_path, const char *out_path);
 
 enum srv_pkg_state { PKG_READY, PKG_BUILDING, PKG_BASE_MISSING, PKG_FAILED };
+/* The base of a reinstall package: the release's scripts for a device on its
+ * own core, marked reinstall. No core from the network can be it (9 digits). */
+#define SRV_BASE_REINSTALL UINT32_MAX
 
 typedef struct srv_pkg {
     char path[SRV_PATH_MAX];

@@ -177,7 +177,7 @@ static void make_store(const char *dir, const char *db_path)
     CHECK(db_open(&d, db_path, NULL, 0) == 0);
     CHECK(cmd_project_add(&d, "p", "KEY1", NULL) == 0);
     CHECK(cmd_firmware_add(&d, "p", "B", "V1104", core, script, "1.2.4", NULL) == 0);
-    CHECK(cmd_config_set(&d, "p", "p_LuatOS-SoC_B", NULL, NULL, NULL, NULL, NULL) == 0);
+    CHECK(cmd_config_set(&d, "p", "p_LuatOS-SoC_B", NULL, NULL, NULL, NULL, NULL, NULL) == 0);
     db_close(&d);
 }
 
