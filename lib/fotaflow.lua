@@ -11,6 +11,9 @@ local M = {}
 
 M.IOT_URL = "http://iot.openluat.com/api/site/firmware_upgrade"
 M.POLL_MS = 10          -- longest a transfer may hold the scheduler per poll
+--- Freshness (docs/security.md): a warning is logged when the last fresh
+-- signed answer (fota.state().fresh) is older than this many seconds.
+M.FRESH_WARN_S = 3 * 86400
 
 --- The platform's "no upgrade" codes, for logs and scripts.
 M.PLATFORM_CODES = {
@@ -92,6 +95,32 @@ function M.verify_opts(extra)
     return v
 end
 
+-- Checks and records the server's signed freshness statement for this
+-- answer (fota.fresh): heard is { code = N } or { sha256 = package hash }.
+local function check_fresh(t, url, heard)
+    if not fota.fresh then return end
+    local value
+    for name, v in pairs(t:headers() or {}) do
+        if name:lower() == "x-fota-fresh" then value = v end
+    end
+    local imei, ver = url:match("[?&]imei=([^&]*)"), url:match("[?&]version=([^&]*)")
+    if not value or not imei or not ver then return end
+    heard.header, heard.imei, heard.version, heard.now = value, imei, ver, os.time()
+    local ok, why = fota.fresh(heard)
+    if not ok and why ~= "no_key" then log.warn("fota", "answer not fresh:", why) end
+end
+
+-- A device that got fresh answers and stopped getting them says so: its
+-- server (or a man in the middle) may be freezing it on old answers.
+local function warn_if_stale()
+    local st = fota.state and fota.state()
+    local fresh = type(st) == "table" and st.fresh
+    if fresh and os.time() - fresh > M.FRESH_WARN_S then
+        log.warn("fota", string.format("no fresh signed answer for %d s (last at %d, limit %d s): "
+            .. "the server may be frozen or replaying old answers", os.time() - fresh, fresh, M.FRESH_WARN_S))
+    end
+end
+
 local function transfer(o)
     if o.show_url ~= false then log.info("fota.url", o.url) end
     local t, err, msg = fota.download({
@@ -134,6 +163,7 @@ local function transfer(o)
                 info.error, info.reason, info.msg = "verify", reason, vmsg
                 return 4, info
             end
+            pcall(check_fresh, t, o.url, { sha256 = reason.sha256 })   -- never breaks an upgrade
         end
         local ok, ferr = fota.finish(true)
         if not ok then
@@ -153,6 +183,7 @@ local function transfer(o)
     end
     info.body = t:body()
     info.code, info.msg = platform_answer(info.body)
+    if info.code then pcall(check_fresh, t, o.url, { code = info.code }) end
     log.info("fota", "no upgrade: status", status, "code", info.code,
         M.PLATFORM_CODES[info.code] or info.msg or "")
     return 4, info
@@ -176,6 +207,7 @@ function M.run(cb, o)
     busy = false
     sys.publish("LIBFOTA_IDLE")
     if not ok then error(code, 0) end
+    warn_if_stale()
     log.info("fota", "result", code)
     return cb(code, info)
 end

@@ -21,10 +21,11 @@ build = {
                 "lua_fota/port/port_posix_pty.c",
                 "lua_fota/core/stage.c", "lua_fota/core/slots.c", "lua_fota/core/pkg.c", "lua_fota/core/archive.c",
                 "lua_fota/core/sig.c", "lua_fota/core/version.c", "lua_fota/core/files.c",
-                "lua_fota/core/delta.c", "lua_fota/core/http.c",
+                "lua_fota/core/delta.c", "lua_fota/core/http.c", "lua_fota/core/fresh.c",
                 "lua_fota/lua/lfota.c", "lua_fota/lua/lfota_ctx.c", "lua_fota/lua/lfota_http.c",
                 "lua_fota/lua/lfota_pkg.c", "lua_fota/lua/lfota_slots.c", "lua_fota/lua/lzbuff.c",
                 "lua_fota/lua/lhost.c", "lua_fota/lua/lcrypto.c", "lua_fota/lua/luart.c",
+                "lua_fota/lua/lfota_fresh.c",
             },
             -- the module only applies deltas and never writes packages: no generator (so no
             -- libdivsufsort/libdeflate) and no pkg_build.c

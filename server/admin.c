@@ -276,11 +276,14 @@ static int insert_list(srv_db *d, int64_t cfg, const char *list, int imeis)
 }
 
 int cmd_config_set(srv_db *d, const char *project, const char *fwname, const char *version,
-                   const char *core_ver, const char *imeis, const char *from, const char *enabled)
+                   const char *core_ver, const char *imeis, const char *from, const char *enabled,
+                   const char *reinstall)
 {
     if (!project || !fwname) return fail("%s", "config set needs --project and --firmware");
     if (enabled && strcmp(enabled, "0") != 0 && strcmp(enabled, "1") != 0)
         return fail("--enabled %s: 0 or 1", enabled);
+    if (reinstall && strcmp(reinstall, "0") != 0 && strcmp(reinstall, "1") != 0)
+        return fail("--reinstall %s: 0 or 1", reinstall);
     uint32_t cv = 0;
     if (core_ver && fota_version_parse_core(core_ver, &cv)) return fail("--core-version %s: like V1104", core_ver);
     int64_t pid = project_id(d, project, NULL, 0);
@@ -354,6 +357,10 @@ int cmd_config_set(srv_db *d, const char *project, const char *fwname, const cha
         const char *v2[] = { cfgs, enabled };
         rc = exec_text(d, "UPDATE config SET enabled=?2 WHERE id=?1", 2, v2) ? EXIT_IO_ERR : 0;
     }
+    if (rc == 0 && reinstall) {
+        const char *v2[] = { cfgs, reinstall };
+        rc = exec_text(d, "UPDATE config SET reinstall=?2 WHERE id=?1", 2, v2) ? EXIT_IO_ERR : 0;
+    }
     if (rc) {
         db_exec(d, "ROLLBACK");
         return rc;
@@ -367,19 +374,20 @@ int cmd_config_show(srv_db *d, const char *project)
     sqlite3_stmt *st = prep(d, "SELECT c.firmware_name, f.core_version, f.script_version, c.enabled,"
                                " c.all_devices, c.any_from,"
                                " (SELECT group_concat(imei, ',') FROM config_imei WHERE config_id=c.id),"
-                               " (SELECT group_concat(version, ',') FROM config_from WHERE config_id=c.id)"
-                               " FROM config c JOIN firmware f ON f.id=c.firmware_id"
+                               " (SELECT group_concat(version, ',') FROM config_from WHERE config_id=c.id),"
+                               " c.reinstall FROM config c JOIN firmware f ON f.id=c.firmware_id"
                                " JOIN project p ON p.id=c.project_id WHERE p.name=?1 ORDER BY 1");
     if (!st) return EXIT_IO_ERR;
     sqlite3_bind_text(st, 1, project ? project : "", -1, SQLITE_STATIC);
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *im = (const char *)sqlite3_column_text(st, 6);
         const char *fr = (const char *)sqlite3_column_text(st, 7);
-        printf("%s -> V%lld %s, %s, devices: %s, from: %s\n", sqlite3_column_text(st, 0),
+        printf("%s -> V%lld %s, %s, devices: %s, from: %s%s\n", sqlite3_column_text(st, 0),
                (long long)sqlite3_column_int64(st, 1), sqlite3_column_text(st, 2),
                sqlite3_column_int(st, 3) ? "enabled" : "disabled",
                sqlite3_column_int(st, 4) ? "all" : (im ? im : "none"),
-               sqlite3_column_int(st, 5) ? "any" : (fr ? fr : "none"));
+               sqlite3_column_int(st, 5) ? "any" : (fr ? fr : "none"),
+               sqlite3_column_int(st, 8) ? ", reinstall" : "");
     }
     sqlite3_finalize(st);
     return 0;

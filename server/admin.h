@@ -12,7 +12,8 @@ int cmd_firmware_add(srv_db *d, const char *project, const char *bsp, const char
                      const char *core, const char *script, const char *version, const char *key);
 int cmd_firmware_list(srv_db *d, const char *project);
 int cmd_config_set(srv_db *d, const char *project, const char *fwname, const char *version,
-                   const char *core_ver, const char *imeis, const char *from, const char *enabled);
+                   const char *core_ver, const char *imeis, const char *from, const char *enabled,
+                   const char *reinstall);
 int cmd_config_show(srv_db *d, const char *project);
 /* what: "add", "ban" or "unban" */
 int cmd_device(srv_db *d, const char *what, const char *imei, const char *project, const char *owner);

@@ -52,7 +52,8 @@ static int status_of(int code, int malformed)
     }
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, int status, int code, const char *msg)
+static enum MHD_Result send_json_fresh(struct MHD_Connection *c, int status, int code, const char *msg,
+                                        const char *fresh)
 {
     char body[64 + 2 * SRV_MSG_MAX];
     size_t o = (size_t)snprintf(body, sizeof body, "{\"code\":%d,\"msg\":\"", code);
@@ -73,10 +74,17 @@ static enum MHD_Result send_json(struct MHD_Connection *c, int status, int code,
     if (!r) return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     if (code == SRV_WAIT) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "30");
+    if (fresh) MHD_add_response_header(r, FOTA_FRESH_HEADER, fresh);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;
 }
+
+static enum MHD_Result send_json(struct MHD_Connection *c, int status, int code, const char *msg)
+{
+    return send_json_fresh(c, status, code, msg, NULL);
+}
+
 
 /* ---------------------------------------------------------------- */
 /* parameters                                                        */
@@ -138,9 +146,10 @@ static int step_row(sqlite3_stmt *st)
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Everything under s->lock. in: validated parameters. */
+/* Everything under s->lock, reading only: writes (first contact, a ban) go
+ * into the log row. in: validated parameters. */
 static int decide(srv_server *s, const char *key, const char *fwname, const char *ver,
-                   const char *imei, int ranged, answer *a, srv_log_row *row)
+                   const char *imei, int resume, answer *a, srv_log_row *row)
 {
     srv_db *d = &s->db;
     sqlite3_stmt *st;
@@ -181,31 +190,22 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
     }
     sqlite3_reset(st);
     if (r < 0) return set(a, SRV_INTERNAL, "database error");
-    if (!known) {
-        /* First contact: registered (batched with the log row) to this
-         * project's owner. */
-        row->new_device = 1;
-        row->project_id = project_id;
-        memcpy(row->owner, owner, sizeof row->owner);
-    }
+    /* First contact registers the device to this project's owner, a ban
+     * stores it banned: both batched with the log row. */
+    row->new_device = !known;
+    row->project_id = project_id;
+    memcpy(row->owner, owner, sizeof row->owner);
     if (banned) return set(a, SRV_LOOP, "loop upgrade: device banned, lift with 'fota-server device unban'");
     if (dev_owner[0] && owner[0] && strcmp(dev_owner, owner) != 0)
         return set(a, SRV_NO_PERMISSION, "no permission: device belongs to another owner");
 
     /* loop upgrade: the 7th counted request today bans the device */
     int64_t n = 0;
-    if (!ranged) {
+    if (!resume) {
         if (db_log_count(d, imei, since, &n)) return set(a, SRV_INTERNAL, "database error");
         if (n >= SRV_LOOP_LIMIT) {
-            st = d->st[ST_DEVICE_BAN];
-            sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 2, project_id);
-            if (owner[0]) sqlite3_bind_text(st, 3, owner, -1, SQLITE_STATIC);
-            else sqlite3_bind_null(st, 3);
-            sqlite3_bind_int64(st, 4, now);
-            r = step_row(st);
-            sqlite3_reset(st);
-            if (r < 0) return set(a, SRV_INTERNAL, "database error");
+            /* Until the ban is written, the day's count answers 40 again. */
+            row->ban = 1;
             return set(a, SRV_LOOP, "loop upgrade: more than %d requests today, device banned",
                        SRV_LOOP_LIMIT);
         }
@@ -222,7 +222,7 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
 
     /* upgrade configuration */
     int64_t cfg_id = 0, fw_id = 0;
-    int all_devices = 0, any_from = 0, enabled = 0;
+    int all_devices = 0, any_from = 0, enabled = 0, reinstall = 0;
     uint32_t target_core = 0;
     char target_script[SRV_VER_MAX] = "";
     st = d->st[ST_CONFIG_GET];
@@ -238,6 +238,7 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
         target_core = (uint32_t)sqlite3_column_int64(st, 5);
         const char *sv = (const char *)sqlite3_column_text(st, 6);
         if (sv && strlen(sv) < sizeof target_script) memcpy(target_script, sv, strlen(sv) + 1);
+        reinstall = sqlite3_column_int(st, 7);
     }
     sqlite3_reset(st);
     if (r < 0) return set(a, SRV_INTERNAL, "database error");
@@ -262,7 +263,9 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
              (int)(dot1 - target_script), target_script, dot2 + 1);
     int cmp = 0;
     if (fota_version_compare(target, ver, &cmp) != 0) return set(a, SRV_INTERNAL, "bad version");
-    if (cmp <= 0) return set(a, SRV_LATEST, "already latest: %s is not newer than %s", target, ver);
+    /* The same release again only when the configuration asks for it. */
+    if (cmp < 0 || (cmp == 0 && !reinstall))
+        return set(a, SRV_LATEST, "already latest: %s is not newer than %s", target, ver);
     if (!any_from) {
         st = d->st[ST_CONFIG_FROM];
         sqlite3_bind_int64(st, 1, cfg_id);
@@ -274,11 +277,12 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
     }
 
     /* the package for the device's base core */
-    uint32_t base = (uint32_t)strtoul(ver, NULL, 10);   /* validated: <= 9 digits */
+    uint32_t base = cmp == 0 ? SRV_BASE_REINSTALL : (uint32_t)strtoul(ver, NULL, 10);   /* <= 9 digits */
     srv_firmware fw;
-    char base_image[SRV_PATH_MAX];
+    char base_image[SRV_PATH_MAX] = "";
     if (db_firmware_get(d, fw_id, &fw) ||
-        db_base_image(d, fw.project_id, fw.bsp, base, base_image, sizeof base_image))
+        (base != SRV_BASE_REINSTALL &&
+         db_base_image(d, fw.project_id, fw.bsp, base, base_image, sizeof base_image)))
         return set(a, SRV_INTERNAL, "database error");
     switch (builder_get(&s->builder, &fw, base, base_image, &a->pkg)) {
     case PKG_READY:
@@ -293,11 +297,16 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
         }
         a->code = SRV_OK;
         a->status = MHD_HTTP_OK;
-        snprintf(a->msg, sizeof a->msg, "package %s from V%lu, %" PRIu64 " bytes", target,
-                 (unsigned long)base, a->pkg.size);
+        if (cmp == 0)
+            snprintf(a->msg, sizeof a->msg, "package %s again (reinstall), %" PRIu64 " bytes", target,
+                     a->pkg.size);
+        else
+            snprintf(a->msg, sizeof a->msg, "package %s from V%lu, %" PRIu64 " bytes", target,
+                     (unsigned long)base, a->pkg.size);
         return 0;
-    case PKG_BUILDING: return set(a, SRV_WAIT, "please wait: package for V%lu being generated",
-                                  (unsigned long)base);
+    case PKG_BUILDING:
+        if (cmp == 0) return set(a, SRV_WAIT, "please wait: reinstall package being generated");
+        return set(a, SRV_WAIT, "please wait: package for V%lu being generated", (unsigned long)base);
     case PKG_BASE_MISSING: return set(a, SRV_BASE_MISSING, "%s", a->pkg.why);
     default: return set(a, SRV_INTERNAL, "%s", a->pkg.why);
     }
@@ -321,7 +330,15 @@ static int parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *t
     return 1;
 }
 
-static enum MHD_Result send_package(struct MHD_Connection *c, answer *a, int *status_out)
+/* A resume asks for the package from past its first byte ("bytes=N-", N > 0):
+ * one download however often it is cut. "bytes=0-" starts a download. */
+static int is_resume(const char *range)
+{
+    uint64_t from = 0, to = 0;
+    return range && parse_range(range, UINT64_MAX, &from, &to) && from > 0;
+}
+
+static enum MHD_Result send_package(struct MHD_Connection *c, answer *a, const char *fresh, int *status_out)
 {
     uint64_t size = a->pkg.size, from = 0, to = size - 1;
     const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
@@ -353,12 +370,29 @@ static enum MHD_Result send_package(struct MHD_Connection *c, answer *a, int *st
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, a->pkg.etag);
+    if (fresh) MHD_add_response_header(r, FOTA_FRESH_HEADER, fresh);
     MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
     a->fd = -1;
     *status_out = (int)status;
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+/* The signed statement for this answer to this device's request, or NULL
+ * (no key, statements off, or signing failed: the answer goes unsigned). */
+static const char *fresh_statement(srv_server *s, const char *imei, const char *ver, const answer *a,
+                                   char out[FOTA_FRESH_VALUE_MAX])
+{
+    char what[80];
+    if (!s->fresh_on) return NULL;
+    if (a->code == SRV_OK) snprintf(what, sizeof what, "sha256=%s", a->pkg.sha256);
+    else snprintf(what, sizeof what, "code=%d", a->code);
+    int64_t now = srv_now_ms() / 1000;
+    pthread_mutex_lock(&s->fresh_lock);
+    int rc = fota_fresh_sign(&s->fresh_key, now, now + s->fresh_ttl, imei, ver, what, out);
+    pthread_mutex_unlock(&s->fresh_lock);
+    return rc == 0 ? out : NULL;
 }
 
 /* The request as logged: only validated parts, so the log stays clean. */
@@ -381,19 +415,93 @@ static void describe_request(srv_log_row *row, const args *ar, const int ok[P__N
     }
 }
 
+/* Called with the request line, before libmicrohttpd parses the query into
+ * its per-connection memory, which hundreds of parameters exhaust (the
+ * client then gets no answer and nothing is logged). Too many: the query is
+ * cut here (the line is in the library's own writable buffer, parsed after
+ * this call) and the request is marked, so handle() refuses it with 400 and
+ * logs it. The mark is the server itself, so nothing is allocated. */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)c;
+    char *q = strchr(uri, '?');
+    if (!q) return NULL;
+    unsigned n = 1;
+    for (const char *p = q + 1; *p && n <= MAX_ARGS; p++) n += *p == '&';
+    if (n <= MAX_ARGS) return NULL;
+    q[1] = '\0';
+    return cls;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    srv_server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? guard_opened(&s->guard, ci->connect_fd) : NULL;
+    } else {
+        guard_closed(&s->guard, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+static srv_guard_conn *guard_slot(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)con_cls;
+    (void)toe;
+    srv_server *s = cls;
+    guard_request(&s->guard, guard_slot(c), 0);
+}
+
+/* Queues the row of a request refused before any lookup. */
+static void log_refused(srv_server *s, srv_log_row *row, int status, int code, const char *msg)
+{
+    row->status = status;
+    row->code = code;
+    snprintf(row->msg, sizeof row->msg, "%s", msg);
+    pthread_mutex_lock(&s->lock);
+    int rc = db_log_queue(&s->db, row);
+    pthread_mutex_unlock(&s->lock);
+    if (rc) fprintf(stderr, "fota-server: log queue full, row for '%s' dropped\n", row->imei);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload_data, size_t *upload_data_size,
                               void **con_cls)
 {
     (void)version;
     (void)upload_data;
-    (void)con_cls;
     srv_server *s = cls;
+    srv_log_row row;
+    memset(&row, 0, sizeof row);
+    row.ts_ms = srv_now_ms();
+    guard_request(&s->guard, guard_slot(c), 1);
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return send_json(c, MHD_HTTP_METHOD_NOT_ALLOWED, 405, "only GET");
-    if (*upload_data_size) /* a GET with a body: refused without reading it */
+    /* A GET with a body: refused on its headers, before any body byte is read. */
+    if (*upload_data_size || MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
+        (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) &&
+         strcmp(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH), "0") != 0)) {
+        snprintf(row.request, sizeof row.request, "%s with a body", method);
+        log_refused(s, &row, MHD_HTTP_BAD_REQUEST, 400, "unexpected request body");
         return send_json(c, MHD_HTTP_BAD_REQUEST, 400, "unexpected request body");
+    }
     if (strcmp(url, API_PATH) != 0) return send_json(c, MHD_HTTP_NOT_FOUND, 404, "not found");
+    if (*con_cls == s) {   /* marked by uri_seen */
+        char msg[64];
+        snprintf(msg, sizeof msg, "bad request: more than %d parameters", MAX_ARGS);
+        snprintf(row.request, sizeof row.request, "more than %d parameters", MAX_ARGS);
+        log_refused(s, &row, MHD_HTTP_BAD_REQUEST, SRV_INVALID_PROJECT, msg);
+        return send_json(c, MHD_HTTP_BAD_REQUEST, SRV_INVALID_PROJECT, msg);
+    }
 
     args ar;
     memset(&ar, 0, sizeof ar);
@@ -405,10 +513,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     ok[P_VER] = !ar.bad[P_VER] && srv_version_canon(ar.v[P_VER], ar.n[P_VER], ver);
     ok[P_IMEI] = !ar.bad[P_IMEI] && srv_is_imei(ar.v[P_IMEI], ar.n[P_IMEI]);
     const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+    int resume = is_resume(range);
 
-    srv_log_row row;
-    memset(&row, 0, sizeof row);
-    row.ts_ms = srv_now_ms();
     if (ok[P_IMEI]) memcpy(row.imei, ar.v[P_IMEI], SRV_IMEI_LEN);
     describe_request(&row, &ar, ok, range);
 
@@ -425,12 +531,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     else malformed = 0;
     if (malformed) {
         a.status = status_of(a.code, 1);
-        snprintf(row.msg, sizeof row.msg, "%s", a.msg);
-        row.status = a.status;
-        row.code = a.code;
-        pthread_mutex_lock(&s->lock);
-        db_log_queue(&s->db, &row);
-        pthread_mutex_unlock(&s->lock);
+        log_refused(s, &row, a.status, a.code, a.msg);
         return send_json(c, a.status, a.code, a.msg);
     }
 
@@ -441,23 +542,50 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     fw[ar.n[P_FW]] = '\0';
 
     pthread_mutex_lock(&s->lock);
-    decide(s, key, fw, ver, row.imei, range != NULL, &a, &row);
+    if (db_log_full(&s->db)) {
+        /* The writer is behind (the database is held): an answer that could
+         * not be logged or counted is not given. */
+        pthread_mutex_unlock(&s->lock);
+        fprintf(stderr, "fota-server: log queue full, answering 503\n");
+        return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE, SRV_WAIT, "server busy, retry later");
+    }
+    decide(s, key, fw, ver, row.imei, resume, &a, &row);
     row.code = a.code;
     row.status = a.status;
-    /* Resumes and "please wait" retries are one upgrade, not a loop. */
-    row.counted = !range && a.code != SRV_WAIT;
+    /* Resumes and "please wait" retries are one upgrade, not a loop; a
+     * download from byte 0 counts, Range or not. */
+    row.counted = !resume && a.code != SRV_WAIT;
     snprintf(row.msg, sizeof row.msg, "%s", a.msg);
-    int queued = db_log_queue(&s->db, &row);
+    db_log_queue(&s->db, &row);   /* cannot fail: checked full above, same lock */
     pthread_mutex_unlock(&s->lock);
-    (void)queued;
 
-    if (a.code != SRV_OK) return send_json(c, a.status, a.code, a.msg);
+    char fresh_buf[FOTA_FRESH_VALUE_MAX];
+    const char *fresh = fresh_statement(s, row.imei, ver, &a, fresh_buf);
+    if (a.code != SRV_OK) {
+        if (a.fd >= 0) close(a.fd);
+        return send_json_fresh(c, a.status, a.code, a.msg, fresh);
+    }
     int status = 0;
-    return send_package(c, &a, &status);
+    return send_package(c, &a, fresh, &status);
 }
 
 /* ---------------------------------------------------------------- */
 /* life cycle                                                        */
+
+/* One batch of log rows to the database; device checks wait only for the
+ * take and the commit, never for the database's write lock. */
+static int write_log(srv_server *s, unsigned wait_ms)
+{
+    pthread_mutex_lock(&s->lock);
+    size_t n = db_log_take(&s->db);
+    pthread_mutex_unlock(&s->lock);
+    if (n == 0) return 0;
+    if (db_log_write(&s->db, wait_ms)) return -1;
+    pthread_mutex_lock(&s->lock);
+    int rc = db_log_commit(&s->db);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
 
 static void *flusher(void *arg)
 {
@@ -475,9 +603,7 @@ static void *flusher(void *arg)
         pthread_cond_timedwait(&s->flush_wake, &s->flush_lock, &until);
         if (s->stopping) break;
         pthread_mutex_unlock(&s->flush_lock);
-        pthread_mutex_lock(&s->lock);
-        db_log_flush(&s->db);
-        pthread_mutex_unlock(&s->lock);
+        write_log(s, SRV_DB_WRITE_WAIT_MS);
         pthread_mutex_lock(&s->flush_lock);
     }
     pthread_mutex_unlock(&s->flush_lock);
@@ -567,13 +693,28 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
         free_tls(s);
         return -1;
     }
+    fota_sig_key_init(&s->fresh_key);
+    pthread_mutex_init(&s->fresh_lock, NULL);
+    s->fresh_ttl = o->fresh_ttl > 0 ? (unsigned)o->fresh_ttl : SRV_FRESH_TTL;
+    s->fresh_on = o->fresh_ttl >= 0 && s->builder.key_pem &&
+                  fota_sig_key_load_private(&s->fresh_key, s->builder.key_pem) == 0;
+    if (guard_init(&s->guard, o->header_timeout_ms)) {
+        fota_sig_key_free(&s->fresh_key);
+        builder_stop(&s->builder);
+        db_close(&s->db);
+        free_tls(s);
+        return -1;
+    }
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->flush_lock, NULL);
     pthread_cond_init(&s->flush_wake, NULL);
-    if (builder_start(&s->builder) || pthread_create(&s->flusher, NULL, flusher, s)) {
+    if (builder_start(&s->builder) || guard_start(&s->guard) ||
+        pthread_create(&s->flusher, NULL, flusher, s)) {
         fprintf(stderr, "fota-server: cannot start threads\n");
         s->stopping = 1;
         builder_stop(&s->builder);
+        guard_stop(&s->guard);
+        fota_sig_key_free(&s->fresh_key);
         db_close(&s->db);
         free_tls(s);
         return -1;
@@ -591,7 +732,11 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
         MHD_OPTION_ARRAY, s->tls_cert ? tls : tls + 2,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SRV_MAX_CONNECTIONS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)(o->per_address ? o->per_address : SRV_PER_ADDRESS),
+        MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
@@ -605,9 +750,9 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
     unsigned port = info ? info->port : ntohs(sa.sin_port);
     char host[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &sa.sin_addr, host, sizeof host);
-    printf("fota-server: listening on %s://%s:%u%s (data %s, deltas: %s)\n", s->tls_cert ? "https" : "http",
-           host, port, API_PATH,
-           s->db.data_dir, srv_delta_available() ? "yes" : "no");
+    printf("fota-server: listening on %s://%s:%u%s (data %s, deltas: %s, signed answers: %s)\n",
+           s->tls_cert ? "https" : "http", host, port, API_PATH, s->db.data_dir,
+           srv_delta_available() ? "yes" : "no", s->fresh_on ? "yes" : "no");
     fflush(stdout);
     if (o->port_file && write_port_file(o->port_file, port)) {
         fprintf(stderr, "fota-server: cannot write %s\n", o->port_file);
@@ -632,13 +777,17 @@ void srv_stop(srv_server *s)
     pthread_mutex_unlock(&s->flush_lock);
     pthread_join(s->flusher, NULL);
     builder_stop(&s->builder);
-    pthread_mutex_lock(&s->lock);
-    int rc = db_log_flush(&s->db);
-    pthread_mutex_unlock(&s->lock);
-    if (rc) fprintf(stderr, "fota-server: %zu log rows could not be written\n", s->db.queued);
+    guard_stop(&s->guard);
+    /* The batch being written, then the queue behind it. */
+    int rc = write_log(s, SRV_DB_STOP_WAIT_MS);
+    if (rc == 0) rc = write_log(s, SRV_DB_STOP_WAIT_MS);
+    if (rc) fprintf(stderr, "fota-server: %zu log rows could not be written\n",
+                    s->db.queue.n + s->db.writing.n);
     db_close(&s->db);
     pthread_cond_destroy(&s->flush_wake);
     pthread_mutex_destroy(&s->flush_lock);
     pthread_mutex_destroy(&s->lock);
+    fota_sig_key_free(&s->fresh_key);
+    pthread_mutex_destroy(&s->fresh_lock);
     free_tls(s);
 }

@@ -94,8 +94,11 @@ int builder_init(srv_builder *b, const char *data_dir, const char *key_path, uin
 
 static int cache_path(const srv_builder *b, const srv_firmware *fw, uint32_t base, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, "%s/fw%lld-from%lu-%s.fota", b->cache_dir, (long long)fw->id,
-                     (unsigned long)base, fw->key_path[0] ? "own" : b->key_id);
+    int n = base == SRV_BASE_REINSTALL
+                ? snprintf(out, cap, "%s/fw%lld-reinstall-%s.fota", b->cache_dir, (long long)fw->id,
+                           fw->key_path[0] ? "own" : b->key_id)
+                : snprintf(out, cap, "%s/fw%lld-from%lu-%s.fota", b->cache_dir, (long long)fw->id,
+                           (unsigned long)base, fw->key_path[0] ? "own" : b->key_id);
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
@@ -104,9 +107,8 @@ static int describe(const char *path, srv_pkg *pkg, uint32_t max_size)
 {
     fota_pkg_reader r;
     if (fota_pkg_open_file(&r, path, max_size) != 0) return -1;
-    char h[33];
-    fota_hex(r.info.sha256, 16, h);
-    snprintf(pkg->etag, sizeof pkg->etag, "\"%s\"", h);
+    fota_hex(r.info.sha256, 32, pkg->sha256);
+    snprintf(pkg->etag, sizeof pkg->etag, "\"%.32s\"", pkg->sha256);
     pkg->size = r.info.total_len;
     fota_pkg_close(&r);
     snprintf(pkg->path, sizeof pkg->path, "%s", path);
@@ -174,7 +176,8 @@ int builder_get(srv_builder *b, const srv_firmware *fw, uint32_t base, const cha
         struct stat st;
         if (stat(path, &st) == 0 && describe(path, &found, b->max_size) == 0) {
             state = PKG_READY;   /* built by an earlier run */
-        } else if (fw->core_version != base && !(base_image[0] && srv_delta_available()) &&
+        } else if (fw->core_version != base && base != SRV_BASE_REINSTALL &&
+                   !(base_image[0] && srv_delta_available()) &&
                    stat(fw->core_path, &st) == 0 &&
                    (uint64_t)st.st_size + FOTA_PKG_MIN_LEN + FOTA_PKG_SIG_BLOCK_LEN > b->max_size) {
             /* The full core alone does not fit: only a delta can do, and a
@@ -254,13 +257,17 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
     o.bsp = fw->bsp;
     o.firmware = fw->name;
     o.script_archive_path = fw->script_path;
-    o.script_version = fw->script_version;
+    /* The release binds both halves; a script-only package (the device
+     * already runs the release's core) runs on that core alone. */
+    o.release_core_version = fw->core_version;
+    o.release_script_version = fw->script_version;
+    o.reinstall = base == SRV_BASE_REINSTALL;   /* asked for by the configuration */
+    if (o.reinstall) base = fw->core_version;
     o.sign_key_pem = own_key ? own_key : b->key_pem;
     o.max_size = b->max_size;
     uint8_t base_sha[32], img_sha[32];
     int rc = 0;
     if (fw->core_version != base) {
-        o.to_core_version = fw->core_version;
         o.core_type = FOTA_PKG_SEC_CORE_FULL;
         o.core_path = fw->core_path;
         /* A delta when the device's base image is known and the engine is

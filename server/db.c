@@ -26,7 +26,7 @@ static const char *const schema =
     " id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES project(id),"
     " firmware_name TEXT NOT NULL, firmware_id INTEGER NOT NULL REFERENCES firmware(id),"
     " all_devices INTEGER NOT NULL, any_from INTEGER NOT NULL, enabled INTEGER NOT NULL,"
-    " updated INTEGER NOT NULL, UNIQUE(project_id, firmware_name));"
+    " updated INTEGER NOT NULL, reinstall INTEGER NOT NULL DEFAULT 0, UNIQUE(project_id, firmware_name));"
     "CREATE TABLE IF NOT EXISTS config_imei(config_id INTEGER NOT NULL, imei TEXT NOT NULL,"
     " PRIMARY KEY(config_id, imei)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS config_from(config_id INTEGER NOT NULL, version TEXT NOT NULL,"
@@ -42,26 +42,31 @@ static const char *const schema =
 static const char *const hot_sql[ST__COUNT] = {
     [ST_PROJECT_BY_KEY] = "SELECT id, owner FROM project WHERE product_key=?1",
     [ST_DEVICE_GET] = "SELECT owner, banned, count_since FROM device WHERE imei=?1",
-    /* The device may not be stored yet (auto-registration is batched). */
-    [ST_DEVICE_BAN] = "INSERT INTO device(imei, project_id, owner, banned, created)"
-                      " VALUES(?1, ?2, ?3, 1, ?4) ON CONFLICT(imei) DO UPDATE SET banned=1",
     [ST_LOG_COUNT] = "SELECT COUNT(*) FROM log WHERE imei=?1 AND ts>=?2 AND counted=1",
     [ST_FW_NAME_EXISTS] = "SELECT 1 FROM firmware WHERE project_id=?1 AND name=?2 LIMIT 1",
-    [ST_CONFIG_GET] = "SELECT c.id, c.firmware_id, c.all_devices, c.any_from, c.enabled,"
-                      " f.core_version, f.script_version FROM config c"
+    [ST_CONFIG_GET] = ("SELECT c.id, c.firmware_id, c.all_devices, c.any_from, c.enabled,"
+                      " f.core_version, f.script_version, c.reinstall FROM config c"
                       " JOIN firmware f ON f.id=c.firmware_id"
-                      " WHERE c.project_id=?1 AND c.firmware_name=?2",
+                      " WHERE c.project_id=?1 AND c.firmware_name=?2"),
     [ST_CONFIG_IMEI] = "SELECT 1 FROM config_imei WHERE config_id=?1 AND imei=?2",
     [ST_CONFIG_FROM] = "SELECT 1 FROM config_from WHERE config_id=?1 AND version=?2",
-    [ST_FW_GET] = "SELECT f.id, f.project_id, p.name, f.name, f.bsp, f.core_version,"
+    [ST_FW_GET] = ("SELECT f.id, f.project_id, p.name, f.name, f.bsp, f.core_version,"
                   " f.script_version, f.core_path, f.script_path, f.key_path"
-                  " FROM firmware f JOIN project p ON p.id=f.project_id WHERE f.id=?1",
-    [ST_BASE_IMAGE] = "SELECT core_path FROM firmware WHERE project_id=?1 AND bsp=?2"
-                      " AND core_version=?3 ORDER BY id DESC LIMIT 1",
-    [ST_LOG_INSERT] = "INSERT INTO log(ts, imei, status, code, counted, request, msg)"
-                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [ST_DEVICE_AUTOADD] = "INSERT OR IGNORE INTO device(imei, project_id, owner, created)"
-                          " VALUES(?1, ?2, ?3, ?4)",
+                  " FROM firmware f JOIN project p ON p.id=f.project_id WHERE f.id=?1"),
+    [ST_BASE_IMAGE] = ("SELECT core_path FROM firmware WHERE project_id=?1 AND bsp=?2"
+                      " AND core_version=?3 ORDER BY id DESC LIMIT 1"),
+};
+
+static const char *const writer_sql[WS__COUNT] = {
+    [WS_LOG_INSERT] = ("INSERT INTO log(ts, imei, status, code, counted, request, msg)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+    [WS_DEVICE_AUTOADD] = ("INSERT OR IGNORE INTO device(imei, project_id, owner, created)"
+                          " VALUES(?1, ?2, ?3, ?4)"),
+    /* The device may not be stored yet (auto-registration is batched). A
+     * ban decided before an unban (count_since) is not written over it. */
+    [WS_DEVICE_BAN] = ("INSERT INTO device(imei, project_id, owner, banned, created)"
+                      " VALUES(?1, ?2, ?3, 1, ?4) ON CONFLICT(imei) DO UPDATE SET banned=1"
+                      " WHERE device.count_since <= excluded.created"),
 };
 
 int db_exec(srv_db *d, const char *sql)
@@ -106,6 +111,53 @@ static int meta_set(srv_db *d, const char *k, const char *v)
     return rc;
 }
 
+static int batch_init(srv_log_batch *b)
+{
+    b->rows = calloc(SRV_LOG_QUEUE, sizeof *b->rows);
+    b->head = malloc(SRV_LOG_BUCKETS * sizeof *b->head);
+    b->next = malloc(SRV_LOG_QUEUE * sizeof *b->next);
+    if (b->head) memset(b->head, 0xff, SRV_LOG_BUCKETS * sizeof *b->head);
+    return b->rows && b->head && b->next ? 0 : -1;
+}
+
+static void batch_clear(srv_log_batch *b)
+{
+    b->n = 0;
+    if (b->head) memset(b->head, 0xff, SRV_LOG_BUCKETS * sizeof *b->head);
+}
+
+static void batch_free(srv_log_batch *b)
+{
+    free(b->rows);
+    free(b->head);
+    free(b->next);
+    memset(b, 0, sizeof *b);
+}
+
+static int prepare_all(sqlite3 *db, const char *const *sql, sqlite3_stmt **st, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (sqlite3_prepare_v3(db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st[i], NULL) != SQLITE_OK) {
+            fprintf(stderr, "fota-server: prepare: %s\n", sqlite3_errmsg(db));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Databases made before config.reinstall existed get it (off). */
+static int add_reinstall_column(srv_db *d)
+{
+    sqlite3_stmt *st;
+    int have = 0;
+    if (sqlite3_prepare_v2(d->db, "SELECT 1 FROM pragma_table_info('config') WHERE name='reinstall'", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    have = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return have ? 0 : db_exec(d, "ALTER TABLE config ADD COLUMN reinstall INTEGER NOT NULL DEFAULT 0");
+}
+
 int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
 {
     memset(d, 0, sizeof *d);
@@ -124,7 +176,8 @@ int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
     }
     /* The CLI and the server share the file: wait for each other's writes. */
     sqlite3_busy_timeout(d->db, 10000);
-    if (db_exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") || db_exec(d, schema)) {
+    if (db_exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") || db_exec(d, schema) ||
+        add_reinstall_column(d)) {
         db_close(d);
         return -1;
     }
@@ -150,19 +203,22 @@ int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
         return -1;
     }
     if (!serving) return 0;
-    for (int i = 0; i < ST__COUNT; i++) {
-        if (sqlite3_prepare_v3(d->db, hot_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &d->st[i], NULL)
-            != SQLITE_OK) {
-            fprintf(stderr, "fota-server: prepare: %s\n", sqlite3_errmsg(d->db));
-            db_close(d);
-            return -1;
-        }
+    /* A device check reads (WAL: readers do not wait for a writer) and never
+     * waits long for anything; writes go through the writer's connection. */
+    sqlite3_busy_timeout(d->db, SRV_DB_READ_WAIT_MS);
+    if (prepare_all(d->db, hot_sql, d->st, ST__COUNT)) {
+        db_close(d);
+        return -1;
     }
-    d->queue = calloc(SRV_LOG_QUEUE, sizeof *d->queue);
-    d->qhead = malloc(SRV_LOG_BUCKETS * sizeof *d->qhead);
-    d->qnext = malloc(SRV_LOG_QUEUE * sizeof *d->qnext);
-    if (d->qhead) memset(d->qhead, 0xff, SRV_LOG_BUCKETS * sizeof *d->qhead);
-    if (!d->queue || !d->qhead || !d->qnext) {
+    if (sqlite3_open_v2(path, &d->wdb, flags, NULL) != SQLITE_OK ||
+        sqlite3_exec(d->wdb, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, NULL, NULL) !=
+            SQLITE_OK ||
+        prepare_all(d->wdb, writer_sql, d->wst, WS__COUNT)) {
+        fprintf(stderr, "fota-server: cannot open the log writer's connection\n");
+        db_close(d);
+        return -1;
+    }
+    if (batch_init(&d->queue) || batch_init(&d->writing)) {
         fprintf(stderr, "fota-server: out of memory\n");
         db_close(d);
         return -1;
@@ -176,14 +232,15 @@ void db_close(srv_db *d)
         sqlite3_finalize(d->st[i]);
         d->st[i] = NULL;
     }
+    for (int i = 0; i < WS__COUNT; i++) {
+        sqlite3_finalize(d->wst[i]);
+        d->wst[i] = NULL;
+    }
     if (d->db) sqlite3_close(d->db);
-    d->db = NULL;
-    free(d->queue);
-    free(d->qhead);
-    free(d->qnext);
-    d->queue = NULL;
-    d->qhead = d->qnext = NULL;
-    d->queued = 0;
+    if (d->wdb) sqlite3_close(d->wdb);
+    d->db = d->wdb = NULL;
+    batch_free(&d->queue);
+    batch_free(&d->writing);
 }
 
 static unsigned imei_bucket(const char *imei)
@@ -193,14 +250,38 @@ static unsigned imei_bucket(const char *imei)
     return h & (SRV_LOG_BUCKETS - 1);
 }
 
-int db_log_flush(srv_db *d)
+size_t db_log_take(srv_db *d)
 {
-    if (d->queued == 0) return 0;
-    if (db_exec(d, "BEGIN IMMEDIATE")) return -1;
-    sqlite3_stmt *ins = d->st[ST_LOG_INSERT];
+    if (d->writing.n == 0 && d->queue.n > 0) {
+        srv_log_batch t = d->writing;
+        d->writing = d->queue;
+        d->queue = t;
+    }
+    return d->writing.n;
+}
+
+static int step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_reset(st);
+    return rc;
+}
+
+static void bind_owner(sqlite3_stmt *st, int col, const char *owner)
+{
+    if (owner[0]) sqlite3_bind_text(st, col, owner, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(st, col);
+}
+
+int db_log_write(srv_db *d, unsigned wait_ms)
+{
+    if (d->writing.n == 0) return 0;
+    sqlite3_busy_timeout(d->wdb, (int)wait_ms);
+    if (sqlite3_exec(d->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) return -1;
     int rc = 0;
-    for (size_t i = 0; i < d->queued && rc == 0; i++) {
-        const srv_log_row *r = &d->queue[i];
+    for (size_t i = 0; i < d->writing.n && rc == 0; i++) {
+        const srv_log_row *r = &d->writing.rows[i];
+        sqlite3_stmt *ins = d->wst[WS_LOG_INSERT];
         sqlite3_bind_int64(ins, 1, r->ts_ms);
         sqlite3_bind_text(ins, 2, r->imei, -1, SQLITE_STATIC);
         sqlite3_bind_int(ins, 3, r->status);
@@ -208,45 +289,65 @@ int db_log_flush(srv_db *d)
         sqlite3_bind_int(ins, 5, r->counted);
         sqlite3_bind_text(ins, 6, r->request, -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 7, r->msg, -1, SQLITE_STATIC);
-        if (sqlite3_step(ins) != SQLITE_DONE) rc = -1;
-        sqlite3_reset(ins);
-        /* A device's first request registers it, batched with its log row. */
-        if (rc == 0 && r->new_device) {
-            sqlite3_stmt *add = d->st[ST_DEVICE_AUTOADD];
-            sqlite3_bind_text(add, 1, r->imei, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(add, 2, r->project_id);
-            if (r->owner[0]) sqlite3_bind_text(add, 3, r->owner, -1, SQLITE_STATIC);
-            else sqlite3_bind_null(add, 3);
-            sqlite3_bind_int64(add, 4, r->ts_ms);
-            if (sqlite3_step(add) != SQLITE_DONE) rc = -1;
-            sqlite3_reset(add);
+        rc = step_done(ins);
+        /* A device's first request registers it, batched with its log row;
+         * a ban (decided from memory) is written the same way. */
+        sqlite3_stmt *dev = r->ban ? d->wst[WS_DEVICE_BAN] : r->new_device ? d->wst[WS_DEVICE_AUTOADD] : NULL;
+        if (rc == 0 && dev) {
+            sqlite3_bind_text(dev, 1, r->imei, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(dev, 2, r->project_id);
+            bind_owner(dev, 3, r->owner);
+            sqlite3_bind_int64(dev, 4, r->ts_ms);
+            rc = step_done(dev);
         }
     }
-    if (rc == 0 && db_exec(d, "COMMIT") == 0) {
-        d->queued = 0;
-        memset(d->qhead, 0xff, SRV_LOG_BUCKETS * sizeof *d->qhead);
+    if (rc == 0) return 0;
+    fprintf(stderr, "fota-server: log write failed: %s (rows kept for the next try)\n",
+            sqlite3_errmsg(d->wdb));
+    sqlite3_exec(d->wdb, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int db_log_commit(srv_db *d)
+{
+    if (d->writing.n == 0) return 0;
+    if (sqlite3_exec(d->wdb, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+        batch_clear(&d->writing);
         return 0;
     }
-    fprintf(stderr, "fota-server: log write failed: %s (rows kept for the next try)\n",
-            sqlite3_errmsg(d->db));
-    db_exec(d, "ROLLBACK");
+    fprintf(stderr, "fota-server: log commit failed: %s (rows kept for the next try)\n",
+            sqlite3_errmsg(d->wdb));
+    sqlite3_exec(d->wdb, "ROLLBACK", NULL, NULL, NULL);
     return -1;
+}
+
+int db_log_full(const srv_db *d)
+{
+    return d->queue.n >= SRV_LOG_QUEUE;
 }
 
 int db_log_queue(srv_db *d, const srv_log_row *row)
 {
-    /* Full queue: write now. If even that fails, the oldest rows are kept
-     * and this one is reported lost rather than growing without bound. */
-    if (d->queued >= SRV_LOG_QUEUE && db_log_flush(d) != 0) {
-        fprintf(stderr, "fota-server: log queue full, row for %s dropped\n", row->imei);
-        return -1;
-    }
+    /* Full: the writer is behind (the database is held); the caller answers
+     * 503 rather than wait on the disk or grow without bound. */
+    if (db_log_full(d)) return -1;
+    srv_log_batch *q = &d->queue;
     unsigned b = imei_bucket(row->imei);
-    d->queue[d->queued] = *row;
-    d->qnext[d->queued] = d->qhead[b];
-    d->qhead[b] = (int32_t)d->queued;
-    d->queued++;
+    q->rows[q->n] = *row;
+    q->next[q->n] = q->head[b];
+    q->head[b] = (int32_t)q->n;
+    q->n++;
     return 0;
+}
+
+static int64_t batch_count(const srv_log_batch *q, const char *imei, int64_t since_ms)
+{
+    int64_t n = 0;
+    for (int32_t i = q->head[imei_bucket(imei)]; i >= 0; i = q->next[i]) {
+        const srv_log_row *r = &q->rows[i];
+        if (r->counted && r->ts_ms >= since_ms && strcmp(r->imei, imei) == 0) n++;
+    }
+    return n;
 }
 
 int db_log_count(srv_db *d, const char *imei, int64_t since_ms, int64_t *out)
@@ -258,11 +359,9 @@ int db_log_count(srv_db *d, const char *imei, int64_t since_ms, int64_t *out)
     int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
     if (rc != SQLITE_ROW) return -1;
-    for (int32_t i = d->qhead[imei_bucket(imei)]; i >= 0; i = d->qnext[i]) {
-        const srv_log_row *r = &d->queue[i];
-        if (r->counted && r->ts_ms >= since_ms && strcmp(r->imei, imei) == 0) n++;
-    }
-    *out = n;
+    /* Rows being written are not in the snapshot until their commit, which
+     * clears the batch under the same lock: never counted twice. */
+    *out = n + batch_count(&d->queue, imei, since_ms) + batch_count(&d->writing, imei, since_ms);
     return 0;
 }
 

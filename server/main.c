@@ -29,13 +29,15 @@ typedef struct cmd {
 
 static const char *const o_serve[] = { "--db", "--data", "--listen", "--key", "--threads", "--max-size",
                                         "--port-file", "--log-flush-ms", "--build-delay-ms", "--lifetime",
-                                        "--tls-cert", "--tls-key", NULL };
+                                        "--tls-cert", "--tls-key", "--per-address", "--header-timeout-ms",
+                                        "--fresh-ttl", NULL };
 static const char *const o_project_add[] = { "--db", "--data", "--name", "--key", "--owner", NULL };
 static const char *const o_list[] = { "--db", "--data", "--project", NULL };
 static const char *const o_fw_add[] = { "--db", "--data", "--project", "--bsp", "--core-version", "--core",
                                         "--script", "--version", "--key", NULL };
 static const char *const o_config_set[] = { "--db", "--data", "--project", "--firmware", "--version",
-                                            "--core-version", "--imeis", "--from", "--enabled", NULL };
+                                            "--core-version", "--imeis", "--from", "--enabled", "--reinstall",
+                                            NULL };
 static const char *const o_device[] = { "--db", "--data", "--imei", "--project", "--owner", NULL };
 static const char *const o_device_imei[] = { "--db", "--data", "--imei", NULL };
 static const char *const o_log[] = { "--db", "--data", "--imei", "--date", NULL };
@@ -45,7 +47,8 @@ static const cmd cmds[] = {
       "usage: fota-server serve --db FILE --listen IP:PORT [--data DIR] [--key key.pem]\n"
       "                         [--threads N] [--max-size BYTES] [--port-file FILE]\n"
       "                         [--log-flush-ms MS] [--lifetime S] [--build-delay-ms MS]\n"
-      "                         [--tls-cert cert.pem --tls-key key.pem]\n"
+      "                         [--tls-cert cert.pem --tls-key key.pem] [--per-address N]\n"
+      "                         [--header-timeout-ms MS] [--fresh-ttl S]\n"
       "\n"
       "  --listen IP:PORT     IPv4 address and port; port 0 picks a free one (printed, and\n"
       "                       written to --port-file)\n"
@@ -57,6 +60,12 @@ static const cmd cmds[] = {
       "  --tls-cert, --tls-key  serve https with this certificate (chain) and key (PEM)\n"
       "  --max-size BYTES     package size limit (default 491520)\n"
       "  --log-flush-ms MS    log rows are written in batches this often (default 100)\n"
+      "  --per-address N      connections at once from one IP address (default 64; 1000 in all)\n"
+      "  --header-timeout-ms MS  a request line and headers must arrive within MS of the\n"
+      "                       connection (or its previous request), however slowly they\n"
+      "                       trickle (default 5000)\n"
+      "  --fresh-ttl S        with --key, every answer to a valid request carries a signed\n"
+      "                       X-Fota-Fresh statement valid for S seconds (default 3600; 0 = none)\n"
       "  --lifetime S         exit by itself after S seconds (tests)\n"
       "  --build-delay-ms MS  make every package build this much slower (tests of code 43)\n"
       "SIGTERM or SIGINT: stop accepting, finish running requests, write every log row, exit 0.\n" },
@@ -74,11 +83,13 @@ static const cmd cmds[] = {
     { "config", "set", o_config_set,
       "usage: fota-server config set --project NAME --firmware FIRMWARE_NAME [--version X.Y.Z]\n"
       "                              [--core-version V] [--imeis a,b,...|all] [--from C.x.z,...|any]\n"
-      "                              [--enabled 0|1]\n"
+      "                              [--enabled 0|1] [--reinstall 0|1]\n"
       "  Target: the release with --version/--core-version, else the newest of that name (set\n"
       "  again after adding a release). --imeis limits the upgrade to those devices; --from to\n"
       "  devices reporting those versions (CORE.x.z as sent). Unset options keep their value;\n"
-      "  a new configuration starts as all devices, any version, enabled.\n" },
+      "  a new configuration starts as all devices, any version, enabled. --reinstall 1: a device\n"
+      "  already on the target (CORE.x.z) gets it again, as a package marked reinstall (devices\n"
+      "  refuse the running release otherwise); 0 (the default) answers it 27.\n" },
     { "config", "show", o_list, "usage: fota-server config show --project NAME\n" },
     { "device", "add", o_device,
       "usage: fota-server device add --imei IMEI [--project NAME] [--owner OWNER]\n"
@@ -130,7 +141,8 @@ static int serve(const cmd *c, const char **vals)
     o.port_file = opt(c, vals, "--port-file");
     o.tls_cert_path = opt(c, vals, "--tls-cert");
     o.tls_key_path = opt(c, vals, "--tls-key");
-    unsigned long threads = 2, max_size = 0, flush = 100, delay = 0, lifetime = 0;
+    unsigned long threads = 2, max_size = 0, flush = 100, delay = 0, lifetime = 0, per_address = 0,
+                  header_ms = 0, fresh_ttl = SRV_FRESH_TTL;
     const char *bad = NULL;
     if (!o.listen) bad = "--listen IP:PORT is required";
     else if (!o.tls_cert_path != !o.tls_key_path) bad = "--tls-cert and --tls-key go together";
@@ -143,6 +155,14 @@ static int serve(const cmd *c, const char **vals)
         bad = "--build-delay-ms: 0..600000";
     else if (opt(c, vals, "--lifetime") && parse_uint(opt(c, vals, "--lifetime"), 86400 * 365, &lifetime))
         bad = "--lifetime: seconds";
+    else if (opt(c, vals, "--per-address") &&
+             (parse_uint(opt(c, vals, "--per-address"), 1000, &per_address) || per_address == 0))
+        bad = "--per-address: 1..1000";
+    else if (opt(c, vals, "--header-timeout-ms") &&
+             (parse_uint(opt(c, vals, "--header-timeout-ms"), 600000, &header_ms) || header_ms < 100))
+        bad = "--header-timeout-ms: 100..600000";
+    else if (opt(c, vals, "--fresh-ttl") && parse_uint(opt(c, vals, "--fresh-ttl"), 86400 * 366, &fresh_ttl))
+        bad = "--fresh-ttl: seconds, 0..31622400";
     if (!bad && (threads == 0 || flush == 0)) bad = "--threads and --log-flush-ms must be positive";
     if (bad) {
         fprintf(stderr, "fota-server serve: %s\n%s", bad, c->usage);
@@ -152,6 +172,9 @@ static int serve(const cmd *c, const char **vals)
     o.max_size = (uint32_t)max_size;
     o.flush_ms = (unsigned)flush;
     o.build_delay_ms = (unsigned)delay;
+    o.per_address = (unsigned)per_address;
+    o.header_timeout_ms = (unsigned)header_ms;
+    o.fresh_ttl = fresh_ttl ? (int)fresh_ttl : -1;
 
     /* Signals are taken synchronously by this thread (sigwait): block them
      * before any thread starts so that none of them receives one. */
@@ -252,7 +275,8 @@ int main(int argc, char **argv)
         rc = !strcmp(sub, "set")
                  ? cmd_config_set(&d, opt(c, vals, "--project"), opt(c, vals, "--firmware"),
                                   opt(c, vals, "--version"), opt(c, vals, "--core-version"),
-                                  opt(c, vals, "--imeis"), opt(c, vals, "--from"), opt(c, vals, "--enabled"))
+                                  opt(c, vals, "--imeis"), opt(c, vals, "--from"), opt(c, vals, "--enabled"),
+                                  opt(c, vals, "--reinstall"))
                  : cmd_config_show(&d, opt(c, vals, "--project"));
     else if (!strcmp(c->name, "device"))
         rc = cmd_device(&d, sub, opt(c, vals, "--imei"), opt(c, vals, "--project"), opt(c, vals, "--owner"));

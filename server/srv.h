@@ -10,6 +10,7 @@
 
 #include <sqlite3.h>
 
+#include "core/fresh.h"
 #include "core/pkg.h"
 
 /* ---- input bounds (everything from the network is checked against these) ---- */
@@ -74,30 +75,46 @@ typedef struct srv_log_row {
     int code;                     /* srv_code */
     int counted;                  /* counts toward the loop limit */
     int new_device;               /* register the device (project_id, owner) */
+    int ban;                      /* ban the device (the 7th counted request) */
     int64_t project_id;
     char owner[SRV_OWNER_MAX + 1];
     char request[SRV_REQ_MAX];
     char msg[SRV_MSG_MAX];
 } srv_log_row;
 
-#define SRV_LOG_QUEUE 2048        /* rows held before a forced flush */
+#define SRV_LOG_QUEUE 2048        /* rows held in memory; more = answer 503 */
+#define SRV_DB_READ_WAIT_MS 100   /* the most a device check waits on SQLite */
+#define SRV_DB_WRITE_WAIT_MS 50   /* the most the log writer waits per try */
+#define SRV_DB_STOP_WAIT_MS 10000 /* at shutdown, for the last rows */
 
+/* Read by device checks (the serving connection, under the server's lock). */
 enum srv_stmt {
-    ST_PROJECT_BY_KEY, ST_DEVICE_GET, ST_DEVICE_BAN, ST_LOG_COUNT, ST_FW_NAME_EXISTS,
-    ST_CONFIG_GET, ST_CONFIG_IMEI, ST_CONFIG_FROM, ST_FW_GET, ST_BASE_IMAGE, ST_LOG_INSERT,
-    ST_DEVICE_AUTOADD, ST__COUNT
+    ST_PROJECT_BY_KEY, ST_DEVICE_GET, ST_LOG_COUNT, ST_FW_NAME_EXISTS,
+    ST_CONFIG_GET, ST_CONFIG_IMEI, ST_CONFIG_FROM, ST_FW_GET, ST_BASE_IMAGE, ST__COUNT
 };
+/* Written by the log writer only (its own connection, outside that lock). */
+enum srv_wstmt { WS_LOG_INSERT, WS_DEVICE_AUTOADD, WS_DEVICE_BAN, WS__COUNT };
+
+/* Log rows in memory, chained per IMEI hash so a day count does not scan
+ * them all. */
+typedef struct srv_log_batch {
+    srv_log_row *rows;
+    size_t n;
+    int32_t *head;                /* SRV_LOG_BUCKETS chain heads, -1 = empty */
+    int32_t *next;                /* per row */
+} srv_log_batch;
 
 typedef struct srv_db {
     sqlite3 *db;
     sqlite3_stmt *st[ST__COUNT];
     char data_dir[SRV_PATH_MAX];
-    /* queued log rows (owned by the db; the caller holds the server's lock) */
-    srv_log_row *queue;
-    size_t queued;
-    /* queued rows chained per IMEI hash, so a day count does not scan them all */
-    int32_t *qhead;               /* SRV_LOG_BUCKETS chain heads, -1 = empty */
-    int32_t *qnext;               /* per queued row */
+    /* Serving only: the writer's connection, so a held write lock (admin
+     * CLI, backup) delays log rows, never a device check. */
+    sqlite3 *wdb;
+    sqlite3_stmt *wst[WS__COUNT];
+    /* queued rows, and the batch being written (both counted, both owned by
+     * the db; the caller holds the server's lock except in db_log_write) */
+    srv_log_batch queue, writing;
 } srv_db;
 
 #define SRV_LOG_BUCKETS 4096
@@ -108,10 +125,18 @@ typedef struct srv_db {
 int db_open(srv_db *d, const char *path, const char *data_dir, int serving);
 void db_close(srv_db *d);
 int db_exec(srv_db *d, const char *sql);
-/* Queue a log row; flushes when the queue is full. */
+/* Queue a log row: 0, or -1 when the queue is full (nothing waits on disk). */
 int db_log_queue(srv_db *d, const srv_log_row *row);
-/* Write every queued row in one transaction. */
-int db_log_flush(srv_db *d);
+int db_log_full(const srv_db *d);
+/* Writing the queue, in three steps so only the first and last need the
+ * server's lock: take moves the queued rows to the writing batch (when it is
+ * empty) and returns how many are to write; write inserts them on the
+ * writer's connection, waiting at most wait_ms for the write lock (no
+ * server lock held: it only reads the batch); commit makes them durable and
+ * drops the batch, or keeps it for the next try. 0 or -1. */
+size_t db_log_take(srv_db *d);
+int db_log_write(srv_db *d, unsigned wait_ms);
+int db_log_commit(srv_db *d);
 /* Rows of the loop count for imei since ts_ms: stored + queued. */
 int db_log_count(srv_db *d, const char *imei, int64_t since_ms, int64_t *out);
 int db_firmware_get(srv_db *d, int64_t id, srv_firmware *fw);
@@ -126,11 +151,15 @@ int srv_delta_available(void);
 int srv_delta_make(const char *base_path, const char *target_path, const char *out_path);
 
 enum srv_pkg_state { PKG_READY, PKG_BUILDING, PKG_BASE_MISSING, PKG_FAILED };
+/* The base of a reinstall package: the release's scripts for a device on its
+ * own core, marked reinstall. No core from the network can be it (9 digits). */
+#define SRV_BASE_REINSTALL UINT32_MAX
 
 typedef struct srv_pkg {
     char path[SRV_PATH_MAX];
     uint64_t size;
     char etag[40];                /* "\"<32 hex>\"" from the package hash */
+    char sha256[65];              /* the package hash, hex (freshness statements) */
     char why[SRV_MSG_MAX];        /* for PKG_FAILED / PKG_BASE_MISSING */
 } srv_pkg;
 
@@ -176,11 +205,45 @@ void builder_forget(srv_builder *b, int64_t fw_id, uint32_t base);
 /* Reads a PEM key file (bounded) into a new buffer. */
 int srv_read_key(const char *path, char **pem_out);
 
+/* ---- the connection guard (guard.c): a deadline for each request head ---- */
+#define SRV_MAX_CONNECTIONS 1000      /* the daemon's limit, all addresses */
+#define SRV_PER_ADDRESS 64            /* default connections from one address (NATs share one) */
+#define SRV_HEADER_TIMEOUT_MS 5000    /* default: request line + headers within this */
+#define SRV_FRESH_TTL 3600            /* default: a signed answer is fresh for an hour */
+
+typedef struct srv_guard_conn {
+    int used, fd;
+    int in_request;               /* head complete, being answered: no deadline */
+    int cut;                      /* shut down already */
+    int64_t since_ms;             /* monotonic: opened, or previous request ended */
+} srv_guard_conn;
+
+typedef struct srv_guard {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t thread;
+    int running, stop;
+    unsigned header_ms;
+    srv_guard_conn *conns;        /* SRV_MAX_CONNECTIONS slots */
+    uint64_t cut_total;           /* connections shut for a late head */
+} srv_guard;
+
+int guard_init(srv_guard *g, unsigned header_ms);   /* 0 = SRV_HEADER_TIMEOUT_MS */
+int guard_start(srv_guard *g);
+void guard_stop(srv_guard *g);                      /* also frees */
+/* A connection opened (its slot, or NULL when none is free: not watched). */
+srv_guard_conn *guard_opened(srv_guard *g, int fd);
+/* Its head is complete (1), or its request ended (0: the next head's clock starts). */
+void guard_request(srv_guard *g, srv_guard_conn *slot, int in_request);
+void guard_closed(srv_guard *g, srv_guard_conn *slot);
+uint64_t guard_cut_total(srv_guard *g);
+
 /* ---- the HTTP side (api.c) ---- */
 typedef struct srv_server {
     pthread_mutex_t lock;         /* the SQLite connection and the log queue */
     srv_db db;
     srv_builder builder;
+    srv_guard guard;
     struct MHD_Daemon *mhd;
     pthread_t flusher;
     pthread_mutex_t flush_lock;
@@ -189,6 +252,12 @@ typedef struct srv_server {
     unsigned flush_ms;
     unsigned threads;
     char *tls_cert, *tls_key;     /* PEM, kept while the daemon runs (https) */
+    /* Freshness statements (core/fresh.h) on every answer to a valid
+     * request, when the server has a key and fresh_ttl > 0. */
+    fota_sig_key fresh_key;
+    int fresh_on;
+    unsigned fresh_ttl;           /* seconds an answer stays fresh */
+    pthread_mutex_t fresh_lock;   /* mbedTLS caches tables inside the key */
 } srv_server;
 
 typedef struct srv_serve_opts {
@@ -196,6 +265,9 @@ typedef struct srv_serve_opts {
     const char *tls_cert_path, *tls_key_path;   /* both: serve https */
     unsigned threads, flush_ms, build_delay_ms;
     uint32_t max_size;
+    unsigned per_address;         /* 0 = SRV_PER_ADDRESS */
+    int fresh_ttl;                /* seconds; 0 = SRV_FRESH_TTL, < 0 = no statements */
+    unsigned header_timeout_ms;   /* 0 = SRV_HEADER_TIMEOUT_MS */
 } srv_serve_opts;
 
 int srv_start(srv_server *s, const srv_serve_opts *o);

@@ -229,11 +229,11 @@ describe("fota-server", function()
     end)
 
     describe("with the module's client", function()
-        local dir, sys, libfota, libfota2
+        local dir, sys, libfota, libfota2, lines
 
         before_each(function()
             dir = T.tmpdir("srvdev")
-            sys = T.device(dir)
+            sys, lines = T.device(dir)
             libfota = T.fresh("libfota")
             libfota2 = T.fresh("libfota2")
             _G.PROJECT, _G.VERSION, _G.PRODUCT_KEY = "demo", "1.2.3", "KEY123"
@@ -312,6 +312,56 @@ describe("fota-server", function()
                 assert.equal(-4, info.error)
             end)
             tsrv.stop()
+            assert(ok, err)
+        end)
+
+        it("signs answers with a time and an expiry: fota.state() keeps the last fresh one; a frozen "
+            .. "server is noticed", function()
+            local id, before = new_imei(), os.time()
+            assert.is_nil(fota.state().fresh)
+            local code, info = request2({ url = srv.base, imei = id, version = "1104.1.4" })
+            assert.same({ 4, 27 }, { code, info.code })
+            local fresh = fota.state().fresh
+            assert.truthy(fresh and fresh >= before - 1 and fresh <= os.time() + 1, tostring(fresh))
+            -- the statement names the device, the version it sent and the answer
+            local _, _, h = T.curl(srv.url(query({ imei = id, version = "1104.1.4" })))
+            local value = h["x-fota-fresh"]
+            assert.truthy(value and value:match("^v=1;t=%d+;exp=%d+;sig=%x+$"), value)
+            local t, exp = value:match("t=(%d+);exp=(%d+)")
+            assert.equal(3600, tonumber(exp) - tonumber(t))
+            local function check(o)
+                local f = { header = value, imei = id, version = "1104.1.4", code = 27, now = os.time() }
+                for k, v in pairs(o) do f[k] = v end
+                local ok, why = fota.fresh(f)
+                return ok and "ok" or why
+            end
+            assert.equal("ok", check({}))
+            assert.equal("bad_signature", check({ imei = new_imei() }))       -- another device's answer
+            assert.equal("bad_signature", check({ version = "1103.1.3" }))    -- to another question
+            assert.equal("bad_signature", check({ code = 26 }))               -- saying something else
+            assert.equal("bad_signature", check({ pubkey = select(2, T.keypair(T.tmpdir("k2"))) }))   -- another key
+            assert.equal("expired", check({ now = tonumber(exp) + 1 }))       -- replayed after its expiry
+            assert.equal("future", check({ now = tonumber(t) - 301 }))
+            assert.equal("bad_format", check({ header = value:gsub("sig=%x%x", "sig=") }))
+            assert.equal("bad_format", check({ header = value .. ";x=1" }))
+            assert.equal("bad_format", check({ header = "" }))
+            -- packages carry one too, over their hash
+            local s, _, ph = get_ready(srv.url(query({ imei = new_imei() })))
+            assert.equal(200, s)
+            assert.truthy(ph["x-fota-fresh"])
+            -- a server that stops signing (frozen, or a man in the middle replaying "no update"):
+            -- the answers go on, the device warns once the last fresh one is older than the limit
+            local frozen = T.start_fota_server({ db = db })
+            local ok, err = pcall(function()
+                local flow = require "fotaflow"
+                flow.FRESH_WARN_S = 1
+                socket.sleep(2.1)
+                code, info = request2({ url = frozen.base, imei = id, version = "1104.1.4" })
+                assert.same({ 4, 27 }, { code, info.code })
+                assert.equal(fresh, fota.state().fresh)
+                assert.truthy(table.concat(lines):find("no fresh signed answer for", 1, true), table.concat(lines))
+            end)
+            frozen.stop()
             assert(ok, err)
         end)
 
@@ -439,6 +489,33 @@ describe("fota-server packages by base core", function()
         local out = pkg_info(b)
         assert.falsy(out:find("core_", 1, true), out)
         assert.truthy(out:find("script version:%s+1.2.4"), out)
+    end)
+
+    it("the running release again only when the configuration asks, marked reinstall", function()
+        local url = srv.url(query({ key = "KEY44", imei = new_imei(), version = "1104.1.4" }))
+        local s, b = T.curl(url)
+        assert.same({ 404, 27 }, { s, code_of(b) })
+        local shown = admin(db, "config set --project demo --firmware " .. FW .. " --reinstall 1")
+        assert.truthy(shown:find(", reinstall", 1, true), shown)
+        s, b = get_ready(url)
+        assert.equal(200, s)
+        local out = pkg_info(b)
+        assert.truthy(out:find("release:%s+V1104 %+ 1.2.4 %(reinstall%)"), out)
+        assert.falsy(out:find("core_", 1, true), out)
+        -- a device on that release takes it; the ordinary package of that release it refuses
+        local p = T.tmpdir("reinstall") .. "/p.fota"
+        T.write(p, b)
+        local vout, vs = T.run(T.build .. "/fotapack verify " .. p .. " --core-version V1104 --script-version 1.2.4")
+        assert.equal(0, vs, vout)
+        local _, plain = get_ready(srv.url(query({ key = "KEY44", imei = new_imei(), version = "1104.1.0" })))
+        T.write(p, plain)
+        vout = T.run(T.build .. "/fotapack verify " .. p .. " --core-version V1104 --script-version 1.2.4")
+        assert.truthy(vout:find("FAIL: same_release", 1, true), vout)
+        admin(db, "config set --project demo --firmware " .. FW .. " --reinstall 0")
+        s, b = T.curl(url)
+        assert.same({ 404, 27 }, { s, code_of(b) })
+        local _, bad = T.fota_server(db, "config set --project demo --firmware " .. FW .. " --reinstall 2")
+        assert.equal(2, bad)
     end)
 end)
 

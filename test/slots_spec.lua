@@ -162,6 +162,44 @@ describe("slots and the boot record", function()
         end)
     end)
 
+    describe("releases bind core and script (running V1103 + 1.2.3)", function()
+        local function refused(p, reason)
+            stage(p)
+            assert.equal(reason, select(2, fota.verify()))
+            local ok, err = fota.commit()
+            assert.is_nil(ok)
+            assert.equal(reason, err)
+            assert.is_nil(T.read(dir .. "/fota/stage.bin"))   -- dropped: it can never pass
+            assert.is_nil(T.read(slot_file("script_b.lfsa")))
+            assert.is_nil(T.read(slot_file("core_b.bin")))
+            assert.is_false(fota.state().trying)
+            assert.same({ "V1103", "1.2.3" }, { fota.state().running.core, fota.state().running.version })
+        end
+
+        it("refuses scripts built for another core", function()
+            refused(T.make_package({ version = "1.2.4", core = false, release_core = "V1104" }), "wrong_pair")
+        end)
+
+        it("refuses a core built for other scripts", function()
+            refused(T.make_package({ version = false, release_version = "1.2.4", core = "V1104" }), "wrong_pair")
+        end)
+
+        it("commits a core that names the running scripts", function()
+            stage(T.make_package({ version = false, release_version = "1.2.4", runs_on = "1.2.3,1.2.4",
+                core = "V1104" }))
+            assert.is_true(fota.commit())
+            local st = fota.state()
+            assert.same({ "V1104", "1.2.3" }, { st.running.core, st.running.version })
+        end)
+
+        it("refuses the running release again unless it is a reinstall", function()
+            refused(T.make_package({ version = "1.2.3", core = "V1103" }), "same_release")
+            stage(T.make_package({ version = "1.2.3", core = "V1103", reinstall = true }))
+            assert.is_true(fota.commit())
+            assert.is_true(fota.state().trying)
+        end)
+    end)
+
     it("commits a script-only package and keeps the core", function()
         stage(T.make_package({ version = "1.2.4", core = false }))
         assert.is_true(fota.commit())

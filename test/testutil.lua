@@ -45,7 +45,7 @@ end
 
 --- Bytes of a minimal staged "package": the 12-byte prefix then filler.
 function M.pkg_bytes(total)
-    return "LFPK" .. string.pack("<I2I2I4", 1, 0, total) .. string.rep("\xA5", total - 12)
+    return "LFPK" .. string.pack("<I2I2I4", 2, 0, total) .. string.rep("\xA5", total - 12)
 end
 
 local socket = require "socket"
@@ -56,7 +56,10 @@ M.noise = require("simdevice").noise
 --- A real package from build/fotapack. o: project, bsp, version, core
 -- (e.g. "V1104"), core_image (a file) or core_size (noise), from_core and
 -- from_core_version (ship the core as a delta against that image), key (PEM
--- path), script (text of main.lua).
+-- path), script (text of main.lua). version = false / core = false leave
+-- that half out: release_version (default "1.0.1") / release_core (default
+-- "V1103") then name the release, runs_on ("V1103,V1104") what it pairs with;
+-- reinstall marks it a reinstall.
 function M.make_package(o)
     o = o or {}
     local dir = M.tmpdir("pkg")
@@ -72,7 +75,12 @@ function M.make_package(o)
         M.write(main, o.script or ('PROJECT = "demo"\nVERSION = "' .. (o.version or "1.2.4") .. '"\n'))
         table.insert(args, "--script " .. (o.files and (dir .. "/script") or main) ..
             " --version " .. (o.version or "1.2.4"))
+    else
+        table.insert(args, "--version " .. (o.release_version or "1.0.1"))
     end
+    if o.core == false then table.insert(args, "--core-version " .. (o.release_core or "V1103")) end
+    if o.runs_on then table.insert(args, "--runs-on " .. o.runs_on) end
+    if o.reinstall then table.insert(args, "--reinstall") end
     if o.core ~= false then
         local image = o.core_image
         if not image then

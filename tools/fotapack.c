@@ -40,21 +40,26 @@ static const char *const usage_main =
     "the size limit (build); 2 usage error; 3 I/O or internal error.\n";
 
 static const char *const usage_build =
-    "usage: fotapack build --project P --bsp B [--to-core NEW.bin --core-version V1104\n"
-    "                      [--from-core OLD.bin --from-core-version V1103]]\n"
-    "                      [--script DIR_OR_FILE --version X.Y.Z] [--key key.pem]\n"
-    "                      [--max-size BYTES] -o out.fota\n"
+    "usage: fotapack build --project P --bsp B --core-version V1104 --version X.Y.Z\n"
+    "                      [--to-core NEW.bin [--from-core OLD.bin --from-core-version V1103]]\n"
+    "                      [--script DIR_OR_FILE] [--runs-on LIST] [--reinstall]\n"
+    "                      [--key key.pem] [--max-size BYTES] -o out.fota\n"
     "\n"
     "  --project P          LuatOS PROJECT ([A-Za-z0-9._-])\n"
     "  --bsp B              BSP name, e.g. EC618; firmware is P_LuatOS-SoC_B\n"
-    "  --to-core FILE       new core image, carried whole (section type 2)\n"
-    "  --core-version V     its version: V1104 or 1104\n"
+    "  --core-version V     the release's core version: V1104 or 1104\n"
+    "  --version X.Y.Z      the release's script VERSION\n"
+    "  --to-core FILE       ship the release's core image, whole (section type 2)\n"
     "  --from-core FILE     the devices' current core: ship --to-core as a delta\n"
     "                       against it (section type 1) instead of whole\n"
     "  --from-core-version V  that core's version (required with --from-core)\n"
-    "  --script PATH        a directory (files under it, dot-files skipped) or one\n"
-    "                       file; archived, zlib-compressed\n"
-    "  --version X.Y.Z      script VERSION\n"
+    "  --script PATH        ship the release's scripts: a directory (files under\n"
+    "                       it, dot-files skipped) or one file; archived, zlib-compressed\n"
+    "  --runs-on LIST       a package with one half only: the versions of the other\n"
+    "                       half it may run with, comma-separated (core versions for\n"
+    "                       scripts only, script versions for a core only; at most 8);\n"
+    "                       default the release's own\n"
+    "  --reinstall          may be installed over the same release\n"
     "  --key FILE           sign with this P-256 private key (PEM)\n"
     "  --max-size BYTES     size limit (default 491520); over it the build fails\n"
     "  -o FILE              output package\n"
@@ -76,12 +81,12 @@ static const char *const usage_verify =
     "  --base FILE          the device's current core image: a delta's base is\n"
     "                       checked and the delta applied to check its result\n"
     "  --max-size N         size limit (default 491520)\n"
-    "  --core-version V     running core version (rollback / base check)\n"
-    "  --script-version V   running script version (rollback check)\n"
+    "  --core-version V     running core version (base, pair, rollback checks)\n"
+    "  --script-version V   running script version (pair, rollback checks)\n"
     "  --allow-rollback     accept older versions\n"
     "Prints OK, or FAIL: NAME with NAME one of bad_magic bad_version truncated\n"
     "too_large bad_section hash_mismatch bad_signature no_signature wrong_base\n"
-    "rollback bad_meta io.\n"
+    "rollback bad_meta io wrong_pair same_release.\n"
     "Exit: 0 accepted; 1 rejected; 2 usage; 3 I/O error on an option's file.\n";
 
 static const char *const usage_delta =
@@ -161,14 +166,42 @@ static int all_zero(const uint8_t *p, size_t n)
 /* ------------------------------------------------------------------ */
 /* build                                                               */
 
+#define RUNS_ON_CAP 512
+
+/* --runs-on "V1103,V1104" (cores) or "1.0.1,1.0.2" (scripts) into o; the
+ * script names point into buf. Order and repeats are judged by the builder. */
+static int parse_runs_on(const char *list, int cores, fota_pkg_build_opts *o,
+                         uint32_t core_out[FOTA_PKG_MAX_RUNS_ON],
+                         const char *scripts[FOTA_PKG_MAX_RUNS_ON], char buf[RUNS_ON_CAP])
+{
+    size_t len = strlen(list);
+    unsigned n = 0;
+    if (len == 0 || len >= RUNS_ON_CAP) return -1;
+    memcpy(buf, list, len + 1);
+    for (char *item = buf, *next; item; item = next) {
+        next = strchr(item, ',');
+        if (next) *next++ = '\0';
+        if (n == FOTA_PKG_MAX_RUNS_ON) return -1;
+        if (cores ? fota_version_parse_core(item, &core_out[n]) != 0 : !fota_version_valid(item))
+            return -1;
+        scripts[n++] = item;
+    }
+    o->runs_on_count = n;
+    if (cores) o->runs_on_core = core_out;
+    else o->runs_on_script = scripts;
+    return 0;
+}
+
 static int cmd_build(int argc, char **argv)
 {
     const char *project = NULL, *bsp = NULL, *to_core = NULL, *core_ver = NULL;
     const char *from_core = NULL, *from_ver = NULL, *script = NULL, *version = NULL;
-    const char *key = NULL, *out = NULL, *max_s = NULL;
+    const char *key = NULL, *out = NULL, *max_s = NULL, *runs_on = NULL;
+    int reinstall = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (is_help(a)) { fputs(usage_build, stdout); return EXIT_OK; }
+        if (!strcmp(a, "--reinstall")) { reinstall = 1; continue; }
         const char **slot = NULL;
         if (!strcmp(a, "--project")) slot = &project;
         else if (!strcmp(a, "--bsp")) slot = &bsp;
@@ -180,6 +213,7 @@ static int cmd_build(int argc, char **argv)
         else if (!strcmp(a, "--version")) slot = &version;
         else if (!strcmp(a, "--key")) slot = &key;
         else if (!strcmp(a, "--max-size")) slot = &max_s;
+        else if (!strcmp(a, "--runs-on")) slot = &runs_on;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) slot = &out;
         if (!slot || i + 1 >= argc) {
             fprintf(stderr, "fotapack build: %s '%s'\n", slot ? "missing value for" : "unknown option", a);
@@ -191,6 +225,11 @@ static int cmd_build(int argc, char **argv)
     fota_pkg_build_opts o;
     memset(&o, 0, sizeof o);
     o.max_size = FOTA_PKG_DEFAULT_MAX_SIZE;
+    o.release_script_version = version;
+    o.reinstall = reinstall;
+    uint32_t runs_on_core[FOTA_PKG_MAX_RUNS_ON];
+    const char *runs_on_script[FOTA_PKG_MAX_RUNS_ON];
+    char runs_on_buf[RUNS_ON_CAP];
     const char *why = NULL;
     if (!project || !bsp) why = "--project and --bsp are required";
     else if (!out) why = "-o is required";
@@ -200,13 +239,14 @@ static int cmd_build(int argc, char **argv)
         why = "--from-core and --from-core-version go together";
     else if (from_ver && fota_version_parse_core(from_ver, &o.from_core_version))
         why = "--from-core-version must look like V1103 or 1103";
-    else if (to_core && !core_ver) why = "--to-core needs --core-version";
-    else if (!to_core && core_ver) why = "--core-version without --to-core";
-    else if (core_ver && fota_version_parse_core(core_ver, &o.to_core_version))
+    else if (!core_ver || !version) why = "--core-version and --version (the release) are required";
+    else if (fota_version_parse_core(core_ver, &o.release_core_version))
         why = "--core-version must look like V1104 or 1104";
-    else if (script && !version) why = "--script needs --version";
-    else if (!script && version) why = "--version without --script";
-    else if (version && !fota_version_valid(version)) why = "--version must be X.Y.Z (digits)";
+    else if (!fota_version_valid(version)) why = "--version must be X.Y.Z (digits)";
+    else if (runs_on && to_core && script) why = "--runs-on is for a package with one half only";
+    else if (runs_on && parse_runs_on(runs_on, !to_core, &o, runs_on_core, runs_on_script, runs_on_buf))
+        why = "--runs-on must list 1 to 8 versions: V1103,V1104 (scripts only) or "
+              "1.0.1,1.0.2 (core only)";
     else if (max_s && parse_u32(max_s, &o.max_size)) why = "--max-size must be a positive number";
     if (why) {
         fprintf(stderr, "fotapack build: %s\n", why);
@@ -266,7 +306,6 @@ static int cmd_build(int argc, char **argv)
             }
         }
         o.script_archive_path = arc;
-        o.script_version = version;
     }
     uint32_t total = 0;
     if (ret == 0) {
@@ -340,6 +379,12 @@ static void print_text(const char *file, const fota_pkg_info *in, int verdict)
         printf("base sha256:     %s\n", h);
     }
     if (in->script_version[0]) printf("script version:  %s\n", in->script_version);
+    printf("release:         V%lu + %s%s\n", (unsigned long)in->release_core_version,
+           in->release_script_version, in->reinstall ? " (reinstall)" : "");
+    for (unsigned i = 0; i < in->runs_on_count; i++) {
+        if (in->to_core_version) printf("runs on script:  %s\n", in->runs_on_script[i]);
+        else printf("runs on core:    V%lu\n", (unsigned long)in->runs_on_core[i]);
+    }
     for (unsigned i = 0; i < in->section_count; i++) {
         const fota_pkg_section *s = &in->sections[i];
         fota_hex(s->sha256, 32, h);
@@ -376,7 +421,16 @@ static void print_json(const char *file, const fota_pkg_info *in, int verdict)
     printf(",\"to_core_version\":%lu,\"script_version\":", (unsigned long)in->to_core_version);
     if (in->script_version[0]) json_str(in->script_version);
     else printf("null");
-    printf(",\"sections\":[");
+    printf(",\"release_core_version\":%lu,\"release_script_version\":",
+           (unsigned long)in->release_core_version);
+    json_str(in->release_script_version);
+    printf(",\"reinstall\":%s,\"runs_on\":[", in->reinstall ? "true" : "false");
+    for (unsigned i = 0; i < in->runs_on_count; i++) {
+        if (i) putchar(',');
+        if (in->to_core_version) json_str(in->runs_on_script[i]);
+        else printf("%lu", (unsigned long)in->runs_on_core[i]);
+    }
+    printf("],\"sections\":[");
     for (unsigned i = 0; i < in->section_count; i++) {
         const fota_pkg_section *s = &in->sections[i];
         fota_hex(s->sha256, 32, h);

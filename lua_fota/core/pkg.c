@@ -51,6 +51,8 @@ const char *fota_pkg_errname(int code)
     case FOTA_PKG_E_ROLLBACK: return "rollback";
     case FOTA_PKG_E_BAD_META: return "bad_meta";
     case FOTA_PKG_E_IO: return "io";
+    case FOTA_PKG_E_WRONG_PAIR: return "wrong_pair";
+    case FOTA_PKG_E_SAME_RELEASE: return "same_release";
     case FOTA_ERR_IO: return "io";
     case FOTA_ERR_NOMEM: return "nomem";
     case FOTA_ERR_ARG: return "bad_arg";
@@ -66,6 +68,11 @@ const char *fota_pkg_errname(int code)
     }
 }
 
+int fota_pkg_refused(int code)
+{
+    return code <= FOTA_PKG_E_BAD_MAGIC && code >= FOTA_PKG_E_SAME_RELEASE && code != FOTA_PKG_E_IO;
+}
+
 /* ------------------------------------------------------------------ */
 /* prefix                                                              */
 
@@ -79,7 +86,8 @@ int fota_pkg_parse_prefix(const uint8_t p[FOTA_PKG_PREFIX_LEN], uint32_t *total_
     if (version) *version = v;
     if (flags) *flags = f;
     if (total_len) *total_len = t;
-    if (v == 0 || v > FOTA_PKG_FORMAT_VERSION) return FOTA_PKG_E_BAD_VERSION;
+    /* v1 named no release: accepting it would reopen mix-and-match. */
+    if (v != FOTA_PKG_FORMAT_VERSION) return FOTA_PKG_E_BAD_VERSION;
     if (f & ~FOTA_PKG_FLAG_SIGNED) return FOTA_PKG_E_BAD_META;
     if (t < FOTA_PKG_MIN_LEN) return FOTA_PKG_E_BAD_META;
     return 0;
@@ -164,7 +172,38 @@ static uint32_t cur_u32(cursor *c)
     return q ? fota_get32(q) : 0;
 }
 
-static int parse_meta(fota_pkg_info *in, const uint8_t *p, size_t len)
+static uint8_t cur_u8(cursor *c)
+{
+    const uint8_t *q = cur_take(c, 1);
+    return q ? *q : 0;
+}
+
+/* A partial package's pairing list: core versions (script-only) or script
+ * versions (core-only), strictly ascending so each is named once. */
+static int parse_runs_on(cursor *c, fota_pkg_info *in, int cores)
+{
+    for (unsigned i = 0; i < in->runs_on_count; i++) {
+        if (cores) {
+            uint32_t v = cur_u32(c);
+            if (v == 0 || (i > 0 && v <= in->runs_on_core[i - 1])) return FOTA_PKG_E_BAD_META;
+            in->runs_on_core[i] = v;
+            continue;
+        }
+        char v[FOTA_PKG_MAX_STR + 1] = "";
+        int cmp = -1;
+        cur_str(c, v, 0);
+        if (c->bad || strlen(v) > FOTA_PKG_MAX_RUNS_ON_STR || !fota_version_valid(v))
+            return FOTA_PKG_E_BAD_META;
+        if (i > 0 && (fota_version_compare(in->runs_on_script[i - 1], v, &cmp) || cmp >= 0))
+            return FOTA_PKG_E_BAD_META;
+        memcpy(in->runs_on_script[i], v, strlen(v) + 1);
+    }
+    return 0;
+}
+
+/* The sections present are known from the table, parsed before: the
+ * release says what they install, the list what they pair with. */
+static int parse_meta(fota_pkg_info *in, const uint8_t *p, size_t len, int has_core, int has_script)
 {
     cursor c = {p, len, 0, 0};
     cur_str(&c, in->project, 0);
@@ -173,12 +212,25 @@ static int parse_meta(fota_pkg_info *in, const uint8_t *p, size_t len)
     in->from_core_version = cur_u32(&c);
     const uint8_t *h = cur_take(&c, 32);
     if (h) memcpy(in->base_sha256, h, 32);
-    in->to_core_version = cur_u32(&c);
-    cur_str(&c, in->script_version, 1);
-    /* Exact length: a v1 reader must understand every byte it hashes. */
-    if (c.bad || c.pos != len) return FOTA_PKG_E_BAD_META;
-    if (in->script_version[0] && !fota_version_valid(in->script_version))
+    in->release_core_version = cur_u32(&c);
+    cur_str(&c, in->release_script_version, 0);
+    uint8_t flags = cur_u8(&c);
+    in->runs_on_count = cur_u8(&c);
+    if (c.bad || (flags & ~FOTA_PKG_META_REINSTALL) || in->release_core_version == 0 ||
+        !fota_version_valid(in->release_script_version))
         return FOTA_PKG_E_BAD_META;
+    in->reinstall = (flags & FOTA_PKG_META_REINSTALL) != 0;
+    /* A full release pairs with itself; a partial one names at least one. */
+    if (has_core && has_script ? in->runs_on_count != 0
+                               : in->runs_on_count < 1 || in->runs_on_count > FOTA_PKG_MAX_RUNS_ON)
+        return FOTA_PKG_E_BAD_META;
+    int rc = parse_runs_on(&c, in, !has_core);
+    if (rc) return rc;
+    /* Exact length: a reader must understand every byte it hashes. */
+    if (c.bad || c.pos != len) return FOTA_PKG_E_BAD_META;
+    in->to_core_version = has_core ? in->release_core_version : 0;
+    if (has_script)
+        memcpy(in->script_version, in->release_script_version, sizeof in->script_version);
     return 0;
 }
 
@@ -222,17 +274,21 @@ static int parse_table(fota_pkg_info *in, const uint8_t *p, uint32_t data_start)
     return 0;
 }
 
-/* Metadata must describe exactly the sections present. */
-static int check_consistency(const fota_pkg_info *in)
+/* The core section (delta or full) and the script section, or NULL. */
+static void find_parts(const fota_pkg_info *in, const fota_pkg_section **core,
+                       const fota_pkg_section **script)
 {
-    const fota_pkg_section *core = NULL, *script = NULL;
+    *core = *script = NULL;
     for (unsigned i = 0; i < in->section_count; i++) {
-        if (in->sections[i].type == FOTA_PKG_SEC_SCRIPT) script = &in->sections[i];
-        else core = &in->sections[i];
+        if (in->sections[i].type == FOTA_PKG_SEC_SCRIPT) *script = &in->sections[i];
+        else *core = &in->sections[i];
     }
+}
+
+/* A delta names its base; nothing else has one. */
+static int check_base_meta(const fota_pkg_info *in, const fota_pkg_section *core)
+{
     int has_base = !fota_is_zero(in->base_sha256, 32);
-    if ((core != NULL) != (in->to_core_version != 0)) return FOTA_PKG_E_BAD_META;
-    if ((script != NULL) != (in->script_version[0] != '\0')) return FOTA_PKG_E_BAD_META;
     if (core && core->type == FOTA_PKG_SEC_CORE_DELTA) {
         if (!has_base || in->from_core_version == 0) return FOTA_PKG_E_BAD_META;
     } else if (has_base || in->from_core_version != 0) {
@@ -274,11 +330,13 @@ static int open_common(fota_pkg_reader *r, uint32_t max_size)
     rc = src_read_exact(r, FOTA_PKG_HEADER_LEN, hdr + FOTA_PKG_HEADER_LEN,
                         hdr_len - FOTA_PKG_HEADER_LEN);
     if (rc) return rc;
-    rc = parse_meta(in, hdr + FOTA_PKG_HEADER_LEN, meta_len);
-    if (rc) return rc;
     rc = parse_table(in, hdr + FOTA_PKG_HEADER_LEN + meta_len, (uint32_t)hdr_len);
     if (rc) return rc;
-    rc = check_consistency(in);
+    const fota_pkg_section *core, *script;
+    find_parts(in, &core, &script);
+    rc = parse_meta(in, hdr + FOTA_PKG_HEADER_LEN, meta_len, core != NULL, script != NULL);
+    if (rc) return rc;
+    rc = check_base_meta(in, core);
     if (rc) return rc;
     return src_read_exact(r, in->hash_offset, in->sha256, FOTA_PKG_HASH_LEN);
 }
@@ -595,31 +653,49 @@ static int check_delta(fota_pkg_reader *r, unsigned idx, const fota_pkg_policy *
     return fota_pkg_apply_delta(r, idx, &io);
 }
 
+/* 1 when the partial package names the half the device keeps. */
+static int names_kept_half(const fota_pkg_info *in, int keeps_core, uint32_t core, const char *script)
+{
+    for (unsigned i = 0; i < in->runs_on_count; i++) {
+        int c = 1;
+        if (keeps_core ? in->runs_on_core[i] == core
+                       : fota_version_compare(in->runs_on_script[i], script, &c) == 0 && c == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int check_policy(const fota_pkg_info *in, const fota_pkg_policy *p)
 {
     if (p->project && strcmp(p->project, in->project) != 0) return FOTA_PKG_E_BAD_META;
     if (p->bsp && strcmp(p->bsp, in->bsp) != 0) return FOTA_PKG_E_BAD_META;
-    const fota_pkg_section *core = NULL;
-    int has_script = 0;
-    for (unsigned i = 0; i < in->section_count; i++) {
-        if (in->sections[i].type == FOTA_PKG_SEC_SCRIPT) has_script = 1;
-        else core = &in->sections[i];
-    }
+    const fota_pkg_section *core, *script;
+    find_parts(in, &core, &script);
     if (core && core->type == FOTA_PKG_SEC_CORE_DELTA) {
         if (p->current_core_version && p->current_core_version != in->from_core_version)
             return FOTA_PKG_E_WRONG_BASE;
         if (p->has_current_core_sha256 && memcmp(p->current_core_sha256, in->base_sha256, 32))
             return FOTA_PKG_E_WRONG_BASE;
     }
-    if (p->allow_rollback) return 0;
-    if (core && p->current_core_version && in->to_core_version < p->current_core_version)
-        return FOTA_PKG_E_ROLLBACK;
-    if (has_script && p->current_script_version) {
-        int c;
-        if (fota_version_compare(in->script_version, p->current_script_version, &c))
-            return FOTA_ERR_ARG;
-        if (c < 0) return FOTA_PKG_E_ROLLBACK;
+    /* The pair the device would run must be one the package names. */
+    if (!script && p->current_script_version &&
+        !names_kept_half(in, 0, 0, p->current_script_version))
+        return FOTA_PKG_E_WRONG_PAIR;
+    if (!core && p->current_core_version && !names_kept_half(in, 1, p->current_core_version, NULL))
+        return FOTA_PKG_E_WRONG_PAIR;
+    int script_cmp = 1;
+    if (script && p->current_script_version &&
+        fota_version_compare(in->script_version, p->current_script_version, &script_cmp))
+        return FOTA_ERR_ARG;
+    if (!p->allow_rollback) {
+        if (core && p->current_core_version && in->to_core_version < p->current_core_version)
+            return FOTA_PKG_E_ROLLBACK;
+        if (script_cmp < 0) return FOTA_PKG_E_ROLLBACK;
     }
+    /* Same release again: only what the running pair is known to equal. */
+    int same_core = !core || (p->current_core_version && in->to_core_version == p->current_core_version);
+    int same_script = !script || (p->current_script_version && script_cmp == 0);
+    if (same_core && same_script && !in->reinstall) return FOTA_PKG_E_SAME_RELEASE;
     return 0;
 }
 

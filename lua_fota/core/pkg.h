@@ -21,8 +21,9 @@
 /* ---- fixed prefix (staging reads only these 12 bytes; never change) ---- */
 #define FOTA_PKG_MAGIC "LFPK"
 #define FOTA_PKG_PREFIX_LEN 12
-#define FOTA_PKG_FORMAT_VERSION 1
+#define FOTA_PKG_FORMAT_VERSION 2           /* 2: metadata names the release (v1 refused) */
 #define FOTA_PKG_FLAG_SIGNED 0x0001u
+#define FOTA_PKG_META_REINSTALL 0x01u       /* metadata flags: a same-release reinstall */
 
 /* ---- bounds ---- */
 #define FOTA_PKG_DEFAULT_MAX_SIZE 491520u   /* 480 KiB */
@@ -31,6 +32,8 @@
 #define FOTA_PKG_MAX_IMAGE (16u * 1024 * 1024) /* decoded core / script image */
 #define FOTA_PKG_HEADER_LEN 16              /* prefix + meta_len + count + reserved */
 #define FOTA_PKG_MAX_META 1024
+#define FOTA_PKG_MAX_RUNS_ON 8              /* versions a partial package pairs with */
+#define FOTA_PKG_MAX_RUNS_ON_STR 31         /* a script version the boot record can hold */
 #define FOTA_PKG_SECTION_ENTRY_LEN 48
 #define FOTA_PKG_HASH_LEN 32
 #define FOTA_PKG_SIG_ALG_ECDSA_P256 1       /* raw r||s over the package hash */
@@ -38,8 +41,10 @@
 #define FOTA_PKG_SIG_BLOCK_LEN (4 + FOTA_PKG_SIG_RAW_LEN)
 #define FOTA_PKG_MAX_HEADER (FOTA_PKG_HEADER_LEN + FOTA_PKG_MAX_META + \
                              FOTA_PKG_MAX_SECTIONS * FOTA_PKG_SECTION_ENTRY_LEN)
-/* Smallest well-formed package: 1-byte strings, one 1-byte section. */
-#define FOTA_PKG_MIN_LEN (FOTA_PKG_HEADER_LEN + 47 + FOTA_PKG_SECTION_ENTRY_LEN + 1 + \
+/* Smallest well-formed package: 1-byte names, release "0.0.0", a script-only
+ * package running on one core, one 1-byte section. */
+#define FOTA_PKG_MIN_META 58
+#define FOTA_PKG_MIN_LEN (FOTA_PKG_HEADER_LEN + FOTA_PKG_MIN_META + FOTA_PKG_SECTION_ENTRY_LEN + 1 + \
                           FOTA_PKG_HASH_LEN)
 
 /* Section types. Anything else is refused, never skipped. */
@@ -62,12 +67,17 @@ enum fota_pkg_err {
     FOTA_PKG_E_WRONG_BASE = -208,     /* delta base is not the running core */
     FOTA_PKG_E_ROLLBACK = -209,
     FOTA_PKG_E_BAD_META = -210,
-    FOTA_PKG_E_IO = -211
+    FOTA_PKG_E_IO = -211,
+    FOTA_PKG_E_WRONG_PAIR = -212,     /* the resulting core + script pair is not named */
+    FOTA_PKG_E_SAME_RELEASE = -213    /* the running release again, not marked reinstall */
 };
 
 /* "bad_magic", "bad_version", ... "io" for FOTA_PKG_E_*; "ok" for 0; short
  * names for fota_err codes ("bad_arg", "nomem", ...); "unknown" otherwise. */
 const char *fota_pkg_errname(int code);
+/* 1 when code is a verdict on the package itself (FOTA_PKG_E_* but io):
+ * the package will never pass and may be thrown away. */
+int fota_pkg_refused(int code);
 
 /* Parses the 12-byte prefix. Returns 0, FOTA_PKG_E_BAD_MAGIC,
  * FOTA_PKG_E_BAD_VERSION, or FOTA_PKG_E_BAD_META (unknown flag bits or a
@@ -99,6 +109,15 @@ typedef struct fota_pkg_info {
     uint8_t base_sha256[32];                 /* zero = none */
     uint32_t to_core_version;                /* 0 = no core section */
     char script_version[FOTA_PKG_MAX_STR + 1]; /* "" = no script section */
+    /* The release the package was built from, and what a partial package may
+     * be paired with: core versions for a script-only package, script
+     * versions for a core-only one (strictly ascending; none for a full one). */
+    uint32_t release_core_version;
+    char release_script_version[FOTA_PKG_MAX_STR + 1];
+    int reinstall;                           /* FOTA_PKG_META_REINSTALL was set */
+    unsigned runs_on_count;
+    uint32_t runs_on_core[FOTA_PKG_MAX_RUNS_ON];
+    char runs_on_script[FOTA_PKG_MAX_RUNS_ON][FOTA_PKG_MAX_RUNS_ON_STR + 1];
     unsigned section_count;
     fota_pkg_section sections[FOTA_PKG_MAX_SECTIONS];
     uint32_t hash_offset;                    /* package hash is stored here */
@@ -137,11 +156,14 @@ typedef struct fota_pkg_policy {
     const char *pubkey_pem;           /* NUL-terminated; NULL = signature not required */
     const char *project;              /* NULL = any; else must match (bad_meta) */
     const char *bsp;                  /* NULL = any; else must match (bad_meta) */
+    /* The running release. A partial package must name the half it keeps
+     * (wrong_pair); the same release again needs the reinstall flag
+     * (same_release). Unknown halves skip the checks that need them. */
     uint32_t current_core_version;    /* 0 = unknown */
     int has_current_core_sha256;
     uint8_t current_core_sha256[32];
     const char *current_script_version; /* NULL = unknown */
-    int allow_rollback;
+    int allow_rollback;               /* skips only the rollback check */
     /* The current core image. When read_core is set, verify applies a core
      * delta to it into a hashing sink and checks the result's length and
      * SHA-256, so a verified package needs nothing more before commit.
@@ -157,7 +179,7 @@ void fota_pkg_policy_init(fota_pkg_policy *p);   /* everything off, default size
 
 /* Full verification of an open package: hash, signature, section contents
  * (core image SHA-256; script inflated, measured, hashed, archive checked),
- * then policy (project/bsp, base, rollback). Returns 0 or FOTA_PKG_E_*;
+ * then policy (project/bsp, base, pair, rollback, same release). Returns 0 or FOTA_PKG_E_*;
  * FOTA_ERR_ARG for an unusable policy (bad version string, unparsable key). */
 int fota_pkg_verify(fota_pkg_reader *r, const fota_pkg_policy *policy);
 /* open + verify + close. info_out (may be NULL) is filled even on failure

@@ -145,10 +145,13 @@ static int check_build_opts(const fota_pkg_build_opts *o, char firmware[FOTA_PKG
         if (n < 0 || n > FOTA_PKG_MAX_STR) return FOTA_ERR_ARG;
     }
     if (o->core_type == 0 && !o->script_archive_path) return FOTA_ERR_ARG;
+    if (o->release_core_version == 0 || !fota_version_valid(o->release_script_version) ||
+        strlen(o->release_script_version) > FOTA_PKG_MAX_STR)
+        return FOTA_ERR_ARG;
     if (o->core_type) {
         if (o->core_type != FOTA_PKG_SEC_CORE_FULL && o->core_type != FOTA_PKG_SEC_CORE_DELTA)
             return FOTA_ERR_ARG;
-        if (!o->core_path || o->to_core_version == 0) return FOTA_ERR_ARG;
+        if (!o->core_path) return FOTA_ERR_ARG;
         if (o->core_type == FOTA_PKG_SEC_CORE_DELTA) {
             if (!o->base_sha256 || fota_is_zero(o->base_sha256, 32) || o->from_core_version == 0 ||
                 !o->core_image_sha256 || o->core_image_len == 0 ||
@@ -157,13 +160,65 @@ static int check_build_opts(const fota_pkg_build_opts *o, char firmware[FOTA_PKG
         } else if (o->from_core_version || (o->base_sha256 && !fota_is_zero(o->base_sha256, 32))) {
             return FOTA_ERR_ARG;   /* a full image has no base */
         }
-    } else if (o->to_core_version || o->from_core_version) {
+    } else if (o->from_core_version) {
         return FOTA_ERR_ARG;
     }
-    if (o->script_archive_path && !fota_version_valid(o->script_version)) return FOTA_ERR_ARG;
-    if (!o->script_archive_path && o->script_version) return FOTA_ERR_ARG;
-    if (o->script_version && strlen(o->script_version) > FOTA_PKG_MAX_STR) return FOTA_ERR_ARG;
+    int full = o->core_type && o->script_archive_path;
+    if (o->runs_on_count > FOTA_PKG_MAX_RUNS_ON || (full && o->runs_on_count)) return FOTA_ERR_ARG;
+    if (o->runs_on_count && (o->core_type ? !o->runs_on_script : !o->runs_on_core)) return FOTA_ERR_ARG;
     return 0;
+}
+
+/* Orders versions for a pairing list; 0 equal, FOTA_ERR_ARG invalid. */
+static int runs_on_cmp(const fota_pkg_build_opts *o, unsigned a, unsigned b, int *cmp)
+{
+    if (!o->core_type) {
+        uint32_t x = o->runs_on_core[a], y = o->runs_on_core[b];
+        *cmp = x < y ? -1 : x > y;
+        return x && y ? 0 : FOTA_ERR_ARG;
+    }
+    return fota_version_compare(o->runs_on_script[a], o->runs_on_script[b], cmp);
+}
+
+/* Appends the release, the flags and the pairing list (sorted, so the same
+ * inputs give the same bytes) at p; returns the bytes written or < 0. */
+static int put_release(uint8_t *p, size_t cap, const fota_pkg_build_opts *o)
+{
+    size_t m = 0;
+    fota_put32(p, o->release_core_version);
+    m += 4;
+    m += put_str(p + m, o->release_script_version);
+    p[m++] = o->reinstall ? FOTA_PKG_META_REINSTALL : 0;
+    int partial = !(o->core_type && o->script_archive_path);
+    unsigned n = partial ? (o->runs_on_count ? o->runs_on_count : 1) : 0;
+    p[m++] = (uint8_t)n;
+    unsigned order[FOTA_PKG_MAX_RUNS_ON];
+    for (unsigned i = 0; i < o->runs_on_count; i++) {
+        unsigned j = i;
+        int c = 0;
+        if (o->core_type && (strlen(o->runs_on_script[i]) > FOTA_PKG_MAX_RUNS_ON_STR ||
+                             !fota_version_valid(o->runs_on_script[i])))
+            return FOTA_ERR_ARG;
+        for (; j > 0; j--) {   /* insertion sort: at most 8 entries */
+            if (runs_on_cmp(o, order[j - 1], i, &c)) return FOTA_ERR_ARG;
+            if (c == 0) return FOTA_ERR_ARG;   /* named twice */
+            if (c < 0) break;
+            order[j] = order[j - 1];
+        }
+        order[j] = i;
+    }
+    for (unsigned i = 0; partial && i < n; i++) {
+        if (m + 1 + FOTA_PKG_MAX_STR > cap) return FOTA_ERR_RANGE;
+        if (!o->core_type) {
+            fota_put32(p + m, o->runs_on_count ? o->runs_on_core[order[i]] : o->release_core_version);
+            m += 4;
+        } else {
+            const char *v = o->runs_on_count ? o->runs_on_script[order[i]] : o->release_script_version;
+            if (strlen(v) > FOTA_PKG_MAX_RUNS_ON_STR) return FOTA_ERR_ARG;
+            m += put_str(p + m, v);
+        }
+    }
+    return (int)m;
 }
 
 static int build_into(const fota_pkg_build_opts *o, fota_port_file *out, uint32_t *total_out)
@@ -187,9 +242,12 @@ static int build_into(const fota_pkg_build_opts *o, fota_port_file *out, uint32_
     m += 4;
     if (delta) memcpy(hdr + m, o->base_sha256, 32);
     m += 32;
-    fota_put32(hdr + m, o->to_core_version);
-    m += 4;
-    m += put_str(hdr + m, o->script_archive_path ? o->script_version : "");
+    int rel = put_release(hdr + m, FOTA_PKG_HEADER_LEN + FOTA_PKG_MAX_META - m, o);
+    if (rel < 0) {
+        fota_sig_key_free(&key);
+        return rel;
+    }
+    m += (size_t)rel;
     size_t meta_len = m - FOTA_PKG_HEADER_LEN;
     unsigned count = (o->core_type ? 1u : 0u) + (o->script_archive_path ? 1u : 0u);
     size_t hdr_len = m + count * FOTA_PKG_SECTION_ENTRY_LEN;

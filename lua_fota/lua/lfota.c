@@ -9,6 +9,7 @@
 
 #include "core/pkg.h"
 #include "lua/lfota_ctx.h"
+#include "lua/lfota_fresh.h"
 #include "lua/lfota_http.h"
 #include "lua/lfota_pkg.h"
 #include "lua/lfota_slots.h"
@@ -225,7 +226,8 @@ static const luaL_Reg fota_funcs[] = {
 
 int luaopen_fota(lua_State *L)
 {
-    const luaL_Reg *regs[] = { fota_funcs, lfota_http_funcs, lfota_pkg_funcs, lfota_slots_funcs };
+    const luaL_Reg *regs[] = { fota_funcs, lfota_http_funcs, lfota_pkg_funcs, lfota_slots_funcs,
+                               lfota_fresh_funcs };
 
     luaL_newlibtable(L, fota_funcs);
     lfota_ctx_new(L);

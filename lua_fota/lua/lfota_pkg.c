@@ -53,7 +53,7 @@ static void push_hex(lua_State *L, const uint8_t p[32])
 
 static void push_info(lua_State *L, const fota_pkg_info *in)
 {
-    lua_createtable(L, 0, 10);
+    lua_createtable(L, 0, 13);
     lua_pushstring(L, in->project);
     lua_setfield(L, -2, "project");
     lua_pushstring(L, in->firmware);
@@ -73,6 +73,14 @@ static void push_info(lua_State *L, const fota_pkg_info *in)
     if (in->script_version[0]) {
         lua_pushstring(L, in->script_version);
         lua_setfield(L, -2, "version");
+    }
+    if (in->release_core_version) {   /* the release it was built as */
+        lua_pushfstring(L, "V%d", (int)in->release_core_version);
+        lua_setfield(L, -2, "release_core");
+        lua_pushstring(L, in->release_script_version);
+        lua_setfield(L, -2, "release_version");
+        lua_pushboolean(L, in->reinstall);
+        lua_setfield(L, -2, "reinstall");
     }
     lua_pushboolean(L, in->signature_verified);
     lua_setfield(L, -2, "signed");

@@ -12,6 +12,7 @@
 #include "core/slots.h"
 #include "core/version.h"
 #include "lua/lfota_ctx.h"
+#include "lua/lfota_fresh.h"
 #include "lua/lfota_pkg.h"
 #include "port/fota_err.h"
 #include "port/port.h"
@@ -105,7 +106,7 @@ static int l_commit(lua_State *L)
     fota_stage_free(&c->stage);
     c->verdict = 1;
     rc = fota_slots_commit(&s, path, &pol, (uint8_t)tries);
-    if (rc == FOTA_OK || (rc <= FOTA_PKG_E_BAD_MAGIC && rc > FOTA_PKG_E_IO))
+    if (rc == FOTA_OK || fota_pkg_refused(rc))
         fota_stage_discard(path);
     if (rc != FOTA_OK)
         return rc <= FOTA_PKG_E_BAD_MAGIC ? lfota_push_pkg_error(L, path, rc) : push_fail(L, rc);
@@ -168,6 +169,7 @@ static int l_state(lua_State *L)
     if ((rc = fota_slots_read(&s, &rec)) != FOTA_OK)
         return push_fail(L, rc);
     push_record(L, &s, &rec);
+    lfota_push_fresh(L);
     return 1;
 }
 

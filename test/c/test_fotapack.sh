@@ -67,7 +67,7 @@ saw "go together"
 expect 2 "$FP" build $B --from-core "$T/core.bin" --from-core-version V1103 --script "$T/scripts" \
     --version 1.0.0 -o "$T/x.fota"
 saw "needs --to-core"
-expect 2 "$FP" build $B --script "$T/badscripts" --version 1.0.0 -o "$T/x.fota"
+expect 2 "$FP" build $B --script "$T/badscripts" --version 1.0.0 --core-version V1103 -o "$T/x.fota"
 saw "not allowed"
 expect 2 "$FP" build $B --bogus x
 
@@ -102,12 +102,47 @@ saw "FAIL: bad_signature"
 expect 0 "$FP" verify "$T/full.fota" --base "$T/core.bin" --core-version V1103 --script-version 1.0.1
 
 # single-part packages; a single script file
-expect 0 "$FP" build $B --script "$T/scripts/main.lua" --version 2.0.0 -o "$T/script.fota"
+expect 0 "$FP" build $B --script "$T/scripts/main.lua" --version 2.0.0 --core-version V1103 -o "$T/script.fota"
 expect 0 "$FP" inspect "$T/script.fota" --json
 saw '"to_core_version":0'
-expect 0 "$FP" build $B --to-core "$T/core.bin" --core-version 1104 -o "$T/core.fota"
+saw '"runs_on":\[1103\]'
+expect 0 "$FP" build $B --to-core "$T/core.bin" --core-version 1104 --version 1.0.1 -o "$T/core.fota"
 expect 1 "$FP" verify "$T/core.fota" --pubkey "$T/pub.pem"
 saw "FAIL: no_signature"
+
+# releases bind core and script: a half runs only next to a half it names
+expect 2 "$FP" build $B --script "$T/scripts" --version 2.0.0 -o "$T/x.fota"
+saw "the release"
+expect 1 "$FP" verify "$T/script.fota" --core-version V1104 --script-version 1.0.1
+saw "FAIL: wrong_pair"
+expect 0 "$FP" verify "$T/script.fota" --core-version V1103 --script-version 1.0.1
+expect 0 "$FP" build $B --script "$T/scripts" --version 2.0.0 --core-version V1104 --runs-on V1104,1103 \
+    -o "$T/script2.fota"
+expect 0 "$FP" inspect "$T/script2.fota"
+saw "runs on core:    V1103"
+saw "runs on core:    V1104"
+expect 0 "$FP" verify "$T/script2.fota" --core-version V1103 --script-version 1.0.1
+expect 1 "$FP" verify "$T/script2.fota" --core-version V1102 --script-version 1.0.1
+saw "FAIL: wrong_pair"
+expect 1 "$FP" verify "$T/core.fota" --core-version V1103 --script-version 1.0.3
+saw "FAIL: wrong_pair"
+expect 0 "$FP" verify "$T/core.fota" --core-version V1103 --script-version 1.0.1
+expect 2 "$FP" build $B --to-core "$T/core.bin" --core-version 1104 --version 1.0.1 --runs-on 1.0,1.0.1 \
+    -o "$T/x.fota"
+saw "runs-on"
+expect 2 "$FP" build $B --to-core "$T/core.bin" --core-version 1104 --version 1.0.1 --runs-on 1.0.1,1.0.1 \
+    -o "$T/x.fota"
+expect 2 "$FP" build $B --to-core "$T/core.bin" --core-version 1104 --version 1.0.2 --script "$T/scripts" \
+    --runs-on 1.0.1 -o "$T/x.fota"
+saw "one half only"
+# the running release again: refused unless built as a reinstall
+expect 1 "$FP" verify "$T/full.fota" --core-version V1104 --script-version 1.0.2
+saw "FAIL: same_release"
+expect 0 "$FP" build $B --to-core "$T/core.bin" --core-version V1104 --script "$T/scripts" \
+    --version 1.0.2 --reinstall -o "$T/again.fota"
+expect 0 "$FP" verify "$T/again.fota" --core-version V1104 --script-version 1.0.2
+expect 0 "$FP" inspect "$T/again.fota" --json
+saw '"reinstall":true'
 
 # rollback
 expect 1 "$FP" verify "$T/full.fota" --script-version 1.0.3
@@ -117,15 +152,15 @@ expect 1 "$FP" verify "$T/full.fota" --core-version V1105
 saw "FAIL: rollback"
 
 # size limit
-expect 1 "$FP" build $B --to-core "$T/huge.bin" --core-version 1104 -o "$T/huge.fota"
+expect 1 "$FP" build $B --to-core "$T/huge.bin" --core-version 1104 --version 1.0.1 -o "$T/huge.fota"
 saw "bytes over the limit of 491520"
 checks=$((checks + 1))
 [ ! -e "$T/huge.fota" ] || fail "oversize package left behind"
-expect 0 "$FP" build $B --to-core "$T/huge.bin" --core-version 1104 --max-size 700000 -o "$T/huge.fota"
+expect 0 "$FP" build $B --to-core "$T/huge.bin" --core-version 1104 --version 1.0.1 --max-size 700000 -o "$T/huge.fota"
 expect 1 "$FP" verify "$T/huge.fota"
 saw "FAIL: too_large"
 expect 0 "$FP" verify "$T/huge.fota" --max-size 700000
-expect 1 "$FP" build $B --script "$T/scripts" --version 1.0.0 --max-size 200 -o "$T/x.fota"
+expect 1 "$FP" build $B --script "$T/scripts" --version 1.0.0 --core-version 1104 --max-size 200 -o "$T/x.fota"
 saw "over the limit of 200"
 
 # damaged files
@@ -143,7 +178,10 @@ poke "$T/d.fota" 0 130
 expect 1 "$FP" verify "$T/d.fota"
 saw "FAIL: bad_magic"
 cp "$T/full.fota" "$T/d.fota"
-poke "$T/d.fota" 4 002
+poke "$T/d.fota" 4 003
+expect 1 "$FP" verify "$T/d.fota"
+saw "FAIL: bad_version"
+poke "$T/d.fota" 4 001
 expect 1 "$FP" verify "$T/d.fota"
 saw "FAIL: bad_version"
 expect 1 "$FP" inspect "$T/d.fota" --json
@@ -169,7 +207,7 @@ checks=$((checks + 1))
 expect 2 "$FP" delta "$T/old.bin"
 expect 3 "$FP" delta "$T/missing.bin" "$T/new.bin" "$T/x.lfdl"
 expect 0 "$FP" build $B --from-core "$T/old.bin" --from-core-version V1103 --to-core "$T/new.bin" \
-    --core-version V1104 --key "$T/key.pem" -o "$T/delta.fota"
+    --core-version V1104 --version 1.0.1 --key "$T/key.pem" -o "$T/delta.fota"
 checks=$((checks + 1))
 [ "$(wc -c <"$T/delta.fota")" -lt 20000 ] || fail "delta package is not small: $(wc -c <"$T/delta.fota")"
 checks=$((checks + 1))

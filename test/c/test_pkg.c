@@ -118,6 +118,14 @@ typedef struct {
     uint16_t version;        /* 0 = current */
     uint16_t flags;
     const char *priv;        /* sign when set */
+    /* The release: core from `to` (else 1103 for scripts only), scripts from
+     * script_version (else "1.0.1" for a core only); a partial package runs on
+     * the release's other half unless runs_n / runs_* say otherwise. */
+    const char *rel_script;  /* NULL = derived */
+    uint8_t meta_flags;
+    int runs_n;              /* 0 = derived, -1 = none, else that many of runs_* */
+    const uint32_t *runs_core;
+    const char *const *runs_script;
 } cmeta;
 
 static size_t put_str(uint8_t *p, const char *s)
@@ -139,8 +147,24 @@ static size_t craft(uint8_t *out, const cmeta *m, const csec *s, unsigned n, uin
     put32(out + k, m->from); k += 4;
     if (m->base) memcpy(out + k, m->base, 32); else memset(out + k, 0, 32);
     k += 32;
-    put32(out + k, m->to); k += 4;
-    k += put_str(out + k, m->script_version);
+    int has_core = 0, has_script = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (s[i].type == FOTA_PKG_SEC_SCRIPT) has_script = 1;
+        else has_core = 1;
+    }
+    uint32_t rel_core = m->to ? m->to : has_core ? 0 : 1103;
+    const char *rel_script = m->rel_script ? m->rel_script
+                           : m->script_version[0] || has_script ? m->script_version : "1.0.1";
+    put32(out + k, rel_core); k += 4;
+    k += put_str(out + k, rel_script);
+    out[k++] = m->meta_flags;
+    int runs = m->runs_n < 0 ? 0 : m->runs_n ? m->runs_n : has_core && has_script ? 0 : 1;
+    out[k++] = (uint8_t)runs;
+    for (int i = 0; i < runs; i++) {
+        if (has_core && m->runs_n) k += put_str(out + k, m->runs_script[i]);
+        else if (has_core) k += put_str(out + k, rel_script);
+        else { put32(out + k, m->runs_n ? m->runs_core[i] : rel_core); k += 4; }
+    }
     size_t meta_len = k - 16;
     size_t table = k;
     size_t off = table + n * 48;
@@ -158,7 +182,7 @@ static size_t craft(uint8_t *out, const cmeta *m, const csec *s, unsigned n, uin
     int signed_ = m->priv != NULL || (m->flags & 1);
     size_t total = off + 32 + (signed_ ? 68 : 0);
     memcpy(out, "LFPK", 4);
-    put16(out + 4, m->version ? m->version : 1);
+    put16(out + 4, m->version ? m->version : 2);
     put16(out + 6, m->flags | (m->priv ? 1 : 0));
     put32(out + 8, (uint32_t)total);
     put16(out + 12, (uint16_t)meta_len);
@@ -248,15 +272,17 @@ static void test_errnames(void)
 
 static void test_prefix(void)
 {
-    uint8_t p[12] = {'L', 'F', 'P', 'K', 1, 0, 1, 0, 0, 2, 0, 0};
+    uint8_t p[12] = {'L', 'F', 'P', 'K', 2, 0, 1, 0, 0, 2, 0, 0};
     uint32_t t; uint16_t v, f;
     CHECK_EQ(fota_pkg_parse_prefix(p, &t, &v, &f), 0);
-    CHECK_EQ(t, 512); CHECK_EQ(v, 1); CHECK_EQ(f, 1);
-    p[4] = 2;
+    CHECK_EQ(t, 512); CHECK_EQ(v, 2); CHECK_EQ(f, 1);
+    p[4] = 3;
+    CHECK_EQ(fota_pkg_parse_prefix(p, &t, &v, &f), FOTA_PKG_E_BAD_VERSION);
+    p[4] = 1;   /* v1 named no release: refused, not read as v2 */
     CHECK_EQ(fota_pkg_parse_prefix(p, &t, &v, &f), FOTA_PKG_E_BAD_VERSION);
     p[4] = 0;
     CHECK_EQ(fota_pkg_parse_prefix(p, NULL, NULL, NULL), FOTA_PKG_E_BAD_VERSION);
-    p[4] = 1; p[6] = 2;
+    p[4] = 2; p[6] = 2;
     CHECK_EQ(fota_pkg_parse_prefix(p, &t, &v, &f), FOTA_PKG_E_BAD_META);
     p[6] = 0; p[9] = 0; p[8] = 10;
     CHECK_EQ(fota_pkg_parse_prefix(p, &t, &v, &f), FOTA_PKG_E_BAD_META);
@@ -432,15 +458,13 @@ static int build(fixture *fx, const char *out, int with_core, int with_script, c
     memset(&o, 0, sizeof o);
     o.project = "demo";
     o.bsp = "EC618";
+    o.release_core_version = 1104;
+    o.release_script_version = "1.0.2";
     if (with_core) {
         o.core_type = FOTA_PKG_SEC_CORE_FULL;
         o.core_path = fx->core_path;
-        o.to_core_version = 1104;
     }
-    if (with_script) {
-        o.script_archive_path = fx->arc_path;
-        o.script_version = "1.0.2";
-    }
+    if (with_script) o.script_archive_path = fx->arc_path;
     o.sign_key_pem = key;
     o.max_size = max;
     return fota_pkg_build(&o, out, total);
@@ -469,7 +493,11 @@ static void test_roundtrip(fixture *fx)
     fota_pkg_info info;
     CHECK_EQ(fota_pkg_verify_file(out, &pol, &info), 0);
     CHECK_EQ(info.total_len, total);
-    CHECK_EQ(info.format_version, 1);
+    CHECK_EQ(info.format_version, 2);
+    CHECK_EQ(info.release_core_version, 1104);
+    CHECK(strcmp(info.release_script_version, "1.0.2") == 0);
+    CHECK_EQ(info.runs_on_count, 0);
+    CHECK(!info.reinstall);
     CHECK(info.is_signed && info.signature_verified);
     CHECK(strcmp(info.project, "demo") == 0);
     CHECK(strcmp(info.bsp, "EC618") == 0);
@@ -551,9 +579,13 @@ static void test_roundtrip(fixture *fx)
     CHECK_EQ(fota_pkg_verify_file(o2, NULL, &info), 0);
     CHECK_EQ(info.section_count, 1);
     CHECK_EQ(info.to_core_version, 0);
+    CHECK_EQ(info.runs_on_count, 1);              /* scripts only: on the release's core */
+    CHECK_EQ(info.runs_on_core[0], 1104);
     CHECK_EQ(build(fx, o2, 1, 0, NULL, 0, NULL), 0);
     CHECK_EQ(fota_pkg_verify_file(o2, NULL, &info), 0);
     CHECK_EQ(info.script_version[0], '\0');
+    CHECK_EQ(info.runs_on_count, 1);              /* core only: with the release's scripts */
+    CHECK(strcmp(info.runs_on_script[0], "1.0.2") == 0);
     CHECK_EQ(build(fx, o2, 0, 0, NULL, 0, NULL), FOTA_ERR_ARG);
     CHECK(!fota_port_exists(o2));
 }
@@ -575,12 +607,16 @@ static void test_writer_errors(fixture *fx)
     o.project = "bad name";
     o.bsp = "EC618";
     o.script_archive_path = fx->arc_path;
-    o.script_version = "1.0.2";
+    o.release_core_version = 1104;
+    o.release_script_version = "1.0.2";
     CHECK_EQ(fota_pkg_build(&o, out, NULL), FOTA_ERR_ARG);
     o.project = "demo";
-    o.script_version = "1.0";
+    o.release_script_version = "1.0";
     CHECK_EQ(fota_pkg_build(&o, out, NULL), FOTA_ERR_ARG);
-    o.script_version = "1.0.2";
+    o.release_script_version = "1.0.2";
+    o.release_core_version = 0;                              /* no release core */
+    CHECK_EQ(fota_pkg_build(&o, out, NULL), FOTA_ERR_ARG);
+    o.release_core_version = 1104;
     o.sign_key_pem = "-----BEGIN nonsense-----";
     CHECK_EQ(fota_pkg_build(&o, out, NULL), FOTA_ERR_ARG);
     o.sign_key_pem = fx->ka.pub;   /* public key cannot sign */
@@ -588,8 +624,6 @@ static void test_writer_errors(fixture *fx)
     o.sign_key_pem = NULL;
     o.core_type = FOTA_PKG_SEC_CORE_FULL;
     o.core_path = fx->core_path;
-    CHECK_EQ(fota_pkg_build(&o, out, NULL), FOTA_ERR_ARG);   /* no core version */
-    o.to_core_version = 1104;
     o.from_core_version = 1103;                               /* full image has no base */
     CHECK_EQ(fota_pkg_build(&o, out, NULL), FOTA_ERR_ARG);
     o.from_core_version = 0;
@@ -599,7 +633,40 @@ static void test_writer_errors(fixture *fx)
     o.core_path = "/nonexistent/core.bin";
     CHECK(fota_pkg_build(&o, out, NULL) != 0);
     o.core_type = 0;
-    o.to_core_version = 0;
+    /* pairing lists: a full package pairs with itself, no repeats, at most 8 */
+    uint32_t cores[FOTA_PKG_MAX_RUNS_ON + 1] = {1105, 1103, 1104, 1106, 1107, 1108, 1109, 1110, 1111};
+    o.runs_on_core = cores;
+    o.runs_on_count = 3;
+    CHECK_EQ(fota_pkg_build(&o, out, NULL), 0);
+    fota_pkg_info in;
+    CHECK_EQ(fota_pkg_verify_file(out, NULL, &in), 0);
+    CHECK_EQ(in.runs_on_count, 3);                            /* sorted */
+    CHECK(in.runs_on_core[0] == 1103 && in.runs_on_core[1] == 1104 && in.runs_on_core[2] == 1105);
+    o.runs_on_count = FOTA_PKG_MAX_RUNS_ON + 1;
+    CHECK_EQ(fota_pkg_build(&o, out, NULL), FOTA_ERR_ARG);
+    cores[1] = 1105;
+    o.runs_on_count = 2;
+    CHECK_EQ(fota_pkg_build(&o, out, NULL), FOTA_ERR_ARG);    /* named twice */
+    cores[1] = 0;
+    CHECK_EQ(fota_pkg_build(&o, out, NULL), FOTA_ERR_ARG);
+    o.runs_on_core = NULL;
+    CHECK_EQ(fota_pkg_build(&o, out, NULL), FOTA_ERR_ARG);
+    const char *scripts[] = {"1.0.1", "1.0.10", "1.0.9"};
+    o.script_archive_path = NULL;
+    o.core_type = FOTA_PKG_SEC_CORE_FULL;
+    o.core_path = fx->core_path;
+    o.runs_on_script = scripts;
+    o.runs_on_count = 3;
+    CHECK_EQ(fota_pkg_build(&o, out, NULL), 0);
+    CHECK_EQ(fota_pkg_verify_file(out, NULL, &in), 0);
+    CHECK(!strcmp(in.runs_on_script[1], "1.0.9") && !strcmp(in.runs_on_script[2], "1.0.10"));
+    scripts[2] = "1.0";
+    CHECK_EQ(fota_pkg_build(&o, out, NULL), FOTA_ERR_ARG);
+    o.script_archive_path = fx->arc_path;
+    o.runs_on_count = 1;
+    CHECK_EQ(fota_pkg_build(&o, out, NULL), FOTA_ERR_ARG);    /* full package */
+    o.runs_on_count = 0;
+    o.core_type = 0;
     char badarc[512];
     snprintf(badarc, sizeof badarc, "%s/bad.lfsa", fx->dir);
     uint8_t a[128];
@@ -699,13 +766,15 @@ static void test_errors(fixture *fx)
     put32(b + 8, 491521);
     CHECK_EQ(vmem(b, n, &none), FOTA_PKG_E_TOO_LARGE);
 
-    /* newer format version */
+    /* newer format version, and v1 (which named no release) */
     memcpy(b, pkg, n);
-    put16(b + 4, 2);
+    put16(b + 4, 3);
     CHECK_EQ(vmem(b, n, &none), FOTA_PKG_E_BAD_VERSION);
     fota_pkg_info vi;
     CHECK_EQ(fota_pkg_verify_mem(b, n, &none, &vi), FOTA_PKG_E_BAD_VERSION);
-    CHECK_EQ(vi.format_version, 2);
+    CHECK_EQ(vi.format_version, 3);
+    put16(b + 4, 1);
+    CHECK_EQ(vmem(b, n, &none), FOTA_PKG_E_BAD_VERSION);
 
     /* unknown section type, even with a valid hash and signature */
     uint8_t types[] = {0, 4, 5, 255};
@@ -784,6 +853,14 @@ static void test_errors(fixture *fx)
     CHECK_EQ(vmem(pkg, n, &pp), 0);
     pp = none;
     pp.current_core_version = 1104;
+    CHECK_EQ(vmem(pkg, n, &pp), 0);
+    /* the running release again (V1104 + 1.0.2): not without the reinstall flag */
+    pp.current_script_version = "1.0.2";
+    CHECK_EQ(vmem(pkg, n, &pp), FOTA_PKG_E_SAME_RELEASE);
+    pp.allow_rollback = 1;                   /* a replay is no rollback to excuse */
+    CHECK_EQ(vmem(pkg, n, &pp), FOTA_PKG_E_SAME_RELEASE);
+    pp.allow_rollback = 0;
+    pp.current_script_version = "1.0.1";
     CHECK_EQ(vmem(pkg, n, &pp), 0);
 
     /* io */
@@ -912,6 +989,69 @@ static void test_delta_sections(fixture *fx, uint8_t *buf, const cmeta *m, const
     free(out.p);
 }
 
+/* Mix-and-match: a partial package installs only next to a half it names;
+ * the running release again only when marked reinstall. */
+static void test_pairs(uint8_t *buf, const cmeta *script_only, const csec *sc, const cmeta *core_only,
+                       const csec *core)
+{
+    uint32_t ho;
+    fota_pkg_policy pol;
+    fota_pkg_policy_init(&pol);
+    cmeta ms = *script_only;                      /* scripts 2.0.0 of release V1103 */
+    size_t n = craft(buf, &ms, sc, 1, &ho);
+    pol.current_core_version = 1103;
+    pol.current_script_version = "1.0.1";
+    CHECK_EQ(vmem(buf, n, &pol), 0);
+    pol.current_core_version = 1104;              /* would run 2.0.0 on V1104 */
+    CHECK_EQ(vmem(buf, n, &pol), FOTA_PKG_E_WRONG_PAIR);
+    pol.allow_rollback = 1;
+    CHECK_EQ(vmem(buf, n, &pol), FOTA_PKG_E_WRONG_PAIR);
+    pol.allow_rollback = 0;
+    const uint32_t cores[] = {1103, 1104};
+    ms.runs_core = cores;
+    ms.runs_n = 2;
+    n = craft(buf, &ms, sc, 1, &ho);
+    CHECK_EQ(vmem(buf, n, &pol), 0);
+    pol.current_core_version = 1102;
+    CHECK_EQ(vmem(buf, n, &pol), FOTA_PKG_E_WRONG_PAIR);
+    pol.current_core_version = 1104;
+    pol.current_script_version = "2.0.0";         /* V1104 + 2.0.0 already */
+    CHECK_EQ(vmem(buf, n, &pol), FOTA_PKG_E_SAME_RELEASE);
+    ms.meta_flags = FOTA_PKG_META_REINSTALL;
+    n = craft(buf, &ms, sc, 1, &ho);
+    CHECK_EQ(vmem(buf, n, &pol), 0);
+    pol.current_core_version = 1102;              /* a reinstall still names its cores */
+    CHECK_EQ(vmem(buf, n, &pol), FOTA_PKG_E_WRONG_PAIR);
+
+    cmeta mc = *core_only;                        /* core V1104 with scripts 1.0.1 */
+    n = craft(buf, &mc, core, 1, &ho);
+    fota_pkg_policy_init(&pol);
+    pol.current_core_version = 1103;
+    pol.current_script_version = "1.0.1";
+    CHECK_EQ(vmem(buf, n, &pol), 0);
+    pol.current_script_version = "01.0.1";        /* compared as versions */
+    CHECK_EQ(vmem(buf, n, &pol), 0);
+    pol.current_script_version = "1.0.3";         /* would run 1.0.3 on V1104 */
+    CHECK_EQ(vmem(buf, n, &pol), FOTA_PKG_E_WRONG_PAIR);
+    pol.current_core_version = 1104;
+    pol.current_script_version = "1.0.1";
+    CHECK_EQ(vmem(buf, n, &pol), FOTA_PKG_E_SAME_RELEASE);
+    pol.current_core_version = 1105;
+    CHECK_EQ(vmem(buf, n, &pol), FOTA_PKG_E_ROLLBACK);
+    fota_pkg_info info;
+    mc.meta_flags = FOTA_PKG_META_REINSTALL;
+    n = craft(buf, &mc, core, 1, &ho);
+    pol.current_core_version = 1104;
+    CHECK_EQ(fota_pkg_verify_mem(buf, n, &pol, &info), 0);
+    CHECK(info.reinstall);
+    CHECK_EQ(info.release_core_version, 1104);
+    CHECK(strcmp(info.release_script_version, "1.0.1") == 0);
+    CHECK(strcmp(fota_pkg_errname(FOTA_PKG_E_WRONG_PAIR), "wrong_pair") == 0);
+    CHECK(strcmp(fota_pkg_errname(FOTA_PKG_E_SAME_RELEASE), "same_release") == 0);
+    CHECK(fota_pkg_refused(FOTA_PKG_E_SAME_RELEASE) && fota_pkg_refused(FOTA_PKG_E_BAD_MAGIC));
+    CHECK(!fota_pkg_refused(FOTA_PKG_E_IO) && !fota_pkg_refused(FOTA_ERR_IO) && !fota_pkg_refused(0));
+}
+
 /* Packages assembled by hand: delta sections, metadata rules, bad archives. */
 static void test_crafted(fixture *fx)
 {
@@ -935,7 +1075,7 @@ static void test_crafted(fixture *fx)
 
     csec d = {FOTA_PKG_SEC_CORE_DELTA, delta, (uint32_t)delta_len, sizeof new_core, {0}};
     memcpy(d.sha, image_sha, 32);
-    cmeta m = {"demo", "demo_LuatOS-SoC_EC618", "EC618", "", 1103, 1104, base, 0, 0, fx->ka.priv};
+    cmeta m = {"demo", "demo_LuatOS-SoC_EC618", "EC618", "", 1103, 1104, base, 0, 0, fx->ka.priv, NULL, 0, 0, NULL, NULL};
     size_t n = craft(buf, &m, &d, 1, &ho);
     fota_pkg_policy pol;
     fota_pkg_policy_init(&pol);
@@ -989,15 +1129,47 @@ static void test_crafted(fixture *fx)
     mm.bsp = "";
     CHECK_EQ(vmem(buf, craft(buf, &mm, &d, 1, &ho), NULL), FOTA_PKG_E_BAD_META);
     mm = m;
-    mm.script_version = "1.0.2";                  /* version without script section */
-    CHECK_EQ(vmem(buf, craft(buf, &mm, &d, 1, &ho), NULL), FOTA_PKG_E_BAD_META);
-    mm = m;
     mm.flags = 4;                                 /* unknown flag */
     CHECK_EQ(vmem(buf, craft(buf, &mm, &d, 1, &ho), NULL), FOTA_PKG_E_BAD_META);
+    mm = m;
+    mm.meta_flags = 2;                            /* unknown metadata flag */
+    CHECK_EQ(vmem(buf, craft(buf, &mm, &d, 1, &ho), NULL), FOTA_PKG_E_BAD_META);
+    mm = m;
+    mm.rel_script = "1.0";                        /* release scripts not x.y.z */
+    CHECK_EQ(vmem(buf, craft(buf, &mm, &d, 1, &ho), NULL), FOTA_PKG_E_BAD_META);
+    mm = m;
+    mm.runs_n = -1;                               /* a core alone pairing with nothing */
+    CHECK_EQ(vmem(buf, craft(buf, &mm, &d, 1, &ho), NULL), FOTA_PKG_E_BAD_META);
+    const char *rs[] = {"1.0.1", "1.0.3", "1.0.3", "1.0", "1.0.2"};
+    mm.runs_script = rs;
+    mm.runs_n = 2;
+    CHECK_EQ(vmem(buf, craft(buf, &mm, &d, 1, &ho), NULL), 0);
+    mm.runs_n = 3;                                /* named twice */
+    CHECK_EQ(vmem(buf, craft(buf, &mm, &d, 1, &ho), NULL), FOTA_PKG_E_BAD_META);
+    mm.runs_script = rs + 2;                      /* not x.y.z */
+    mm.runs_n = 2;
+    CHECK_EQ(vmem(buf, craft(buf, &mm, &d, 1, &ho), NULL), FOTA_PKG_E_BAD_META);
+    mm.runs_script = rs + 1;                      /* not ascending */
+    mm.runs_n = 1;
+    CHECK_EQ(vmem(buf, craft(buf, &mm, &d, 1, &ho), NULL), 0);
+    const char *desc[] = {"1.0.3", "1.0.2"};
+    mm.runs_script = desc;
+    mm.runs_n = 2;
+    CHECK_EQ(vmem(buf, craft(buf, &mm, &d, 1, &ho), NULL), FOTA_PKG_E_BAD_META);
+    const char *longv[] = {"1.0.12345678901234567890123456789"};   /* over 31 bytes */
+    mm.runs_script = longv;
+    mm.runs_n = 1;
+    CHECK_EQ(vmem(buf, craft(buf, &mm, &d, 1, &ho), NULL), FOTA_PKG_E_BAD_META);
+    mm.runs_n = 9;                                /* over FOTA_PKG_MAX_RUNS_ON */
+    const char *nine[] = {"1.0.1", "1.0.2", "1.0.3", "1.0.4", "1.0.5", "1.0.6", "1.0.7", "1.0.8", "1.0.9"};
+    mm.runs_script = nine;
+    CHECK_EQ(vmem(buf, craft(buf, &mm, &d, 1, &ho), NULL), FOTA_PKG_E_BAD_META);
+    mm.runs_n = 8;
+    CHECK_EQ(vmem(buf, craft(buf, &mm, &d, 1, &ho), NULL), 0);
 
     csec full = {FOTA_PKG_SEC_CORE_FULL, fx->core, sizeof fx->core, sizeof fx->core, {0}};
     ctest_sha256(fx->core, sizeof fx->core, full.sha);
-    cmeta mf = {"demo", "demo_LuatOS-SoC_EC618", "EC618", "", 0, 1104, NULL, 0, 0, NULL};
+    cmeta mf = {"demo", "demo_LuatOS-SoC_EC618", "EC618", "", 0, 1104, NULL, 0, 0, NULL, NULL, 0, 0, NULL, NULL};
     CHECK_EQ(vmem(buf, craft(buf, &mf, &full, 1, &ho), NULL), 0);
     mm = mf;
     mm.base = base;                               /* full image with a base */
@@ -1014,14 +1186,19 @@ static void test_crafted(fixture *fx)
     uint8_t arc[256];
     size_t al = craft_arc(arc, names, datas, 1);
     csec sc = script_sec(arc, al, zb, sizeof zb);
-    cmeta ms = {"demo", "demo_LuatOS-SoC_EC618", "EC618", "2.0.0", 0, 0, NULL, 0, 0, NULL};
+    cmeta ms = {"demo", "demo_LuatOS-SoC_EC618", "EC618", "2.0.0", 0, 0, NULL, 0, 0, NULL, NULL, 0, 0, NULL, NULL};
     CHECK_EQ(vmem(buf, craft(buf, &ms, &sc, 1, &ho), NULL), 0);
     csec both[2] = {sc, full};                    /* any order */
     mm = ms;
     mm.to = 1104;
     CHECK_EQ(vmem(buf, craft(buf, &mm, both, 2, &ho), NULL), 0);
+    mm.runs_n = 1;                                /* a full release pairs with itself only */
+    mm.runs_script = rs;
+    CHECK_EQ(vmem(buf, craft(buf, &mm, both, 2, &ho), NULL), FOTA_PKG_E_BAD_META);
+    mm.runs_n = 0;
     mm.script_version = "2.0";
     CHECK_EQ(vmem(buf, craft(buf, &mm, both, 2, &ho), NULL), FOTA_PKG_E_BAD_META);
+    test_pairs(buf, &ms, &sc, &mf, &full);
 
     const char *evil[] = {"../evil.lua"};
     al = craft_arc(arc, evil, datas, 1);

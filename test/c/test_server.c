@@ -1,12 +1,19 @@
 /* fota-server in process: input validation, and many concurrent requests
  * (the loop-upgrade count stays exact under races; every request is
- * logged once, including those still queued at shutdown). */
+ * logged once, including those still queued at shutdown); hostile clients
+ * (slowloris, idle floods, hundreds of parameters, a GET with a body,
+ * Range-only loops) and a database held by another writer. Every wait is
+ * bounded; the clients use other loopback addresses (127.0.0.x) to look
+ * like other hosts. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admin.h"
@@ -37,39 +44,73 @@ static void test_validation(void)
 
 static unsigned g_port;   /* set once before the client threads start */
 
-/* One GET; returns the HTTP status and the JSON "code" (or 0 for a package). */
-static int get(const char *imei, const char *version, int *code)
+/* A connection to the server from src (NULL = 127.0.0.1), or -1. */
+static int connect_from(const char *src)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
+    if (fd >= 0 && src) {
+        inet_pton(AF_INET, src, &sa.sin_addr);
+        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+            close(fd);
+            return -1;
+        }
+    }
     sa.sin_port = htons((uint16_t)g_port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         if (fd >= 0) close(fd);
         return -1;
     }
-    char req[512];
-    int n = snprintf(req, sizeof req,
-                     "GET /api/site/firmware_upgrade?project_key=KEY1&firmware_name=p_LuatOS-SoC_B"
-                     "&version=%s&imei=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                     version, imei);
-    if (write(fd, req, (size_t)n) != n) {
+    return fd;
+}
+
+/* Reads until the server closes, cap is full or timeout_ms pass; NUL-terminated. */
+static size_t read_all(int fd, char *resp, size_t cap, int timeout_ms)
+{
+    size_t got = 0;
+    struct pollfd p = { fd, POLLIN, 0 };
+    while (got < cap - 1 && poll(&p, 1, timeout_ms) == 1) {
+        ssize_t r = read(fd, resp + got, cap - 1 - got);
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    resp[got] = '\0';
+    return got;
+}
+
+/* Sends req from src, reads the answer into resp; returns the HTTP status
+ * and the JSON "code" (0 for a package), or -1. */
+static int exchange(const char *src, const char *req, char *resp, size_t cap, int *code)
+{
+    int fd = connect_from(src);
+    if (fd < 0) return -1;
+    size_t n = strlen(req);
+    if (write(fd, req, n) != (ssize_t)n) {
         close(fd);
         return -1;
     }
-    static __thread char resp[8192];
-    size_t got = 0;
-    ssize_t r;
-    while (got < sizeof resp - 1 && (r = read(fd, resp + got, sizeof resp - 1 - got)) > 0) got += (size_t)r;
+    read_all(fd, resp, cap, 5000);
     close(fd);
-    resp[got] = '\0';
     int status = 0;
     if (sscanf(resp, "HTTP/1.1 %d", &status) != 1) return -1;
     const char *c = strstr(resp, "\"code\":");
     *code = c ? atoi(c + 7) : 0;
     return status;
+}
+
+#define QUERY "GET /api/site/firmware_upgrade?project_key=KEY1&firmware_name=p_LuatOS-SoC_B"
+
+/* One GET; returns the HTTP status and the JSON "code" (or 0 for a package). */
+static int get(const char *imei, const char *version, int *code)
+{
+    char req[512];
+    static __thread char resp[8192];
+    snprintf(req, sizeof req, QUERY "&version=%s&imei=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+             version, imei);
+    return exchange(NULL, req, resp, sizeof resp, code);
 }
 
 static void make_imei(unsigned long n, char out[16])
@@ -119,13 +160,12 @@ static void *same_device(void *arg)
     return NULL;
 }
 
-static void test_concurrent(const char *dir)
+/* A project p (key KEY1) with release V1104 + 1.2.4 for every device. */
+static void make_store(const char *dir, const char *db_path)
 {
-    char db_path[512], core[512], script[512], port_file[512];
-    snprintf(db_path, sizeof db_path, "%s/fota.db", dir);
+    char core[512], script[512];
     snprintf(core, sizeof core, "%s/core.bin", dir);
     snprintf(script, sizeof script, "%s/main.lua", dir);
-    snprintf(port_file, sizeof port_file, "%s/port", dir);
     FILE *f = fopen(core, "wb");
     for (int i = 0; i < 4096; i++) fputc(i * 7, f);
     fclose(f);
@@ -137,21 +177,36 @@ static void test_concurrent(const char *dir)
     CHECK(db_open(&d, db_path, NULL, 0) == 0);
     CHECK(cmd_project_add(&d, "p", "KEY1", NULL) == 0);
     CHECK(cmd_firmware_add(&d, "p", "B", "V1104", core, script, "1.2.4", NULL) == 0);
-    CHECK(cmd_config_set(&d, "p", "p_LuatOS-SoC_B", NULL, NULL, NULL, NULL, NULL) == 0);
+    CHECK(cmd_config_set(&d, "p", "p_LuatOS-SoC_B", NULL, NULL, NULL, NULL, NULL, NULL) == 0);
     db_close(&d);
+}
 
+/* Starts s on 127.0.0.1 (port into g_port) with o's knobs. */
+static void start(srv_server *s, srv_serve_opts *o, const char *dir, const char *db_path)
+{
+    char port_file[512];
+    snprintf(port_file, sizeof port_file, "%s/port", dir);
+    o->db_path = db_path;
+    o->listen = "127.0.0.1:0";
+    o->port_file = port_file;
+    CHECK(srv_start(s, o) == 0);
+    FILE *f = fopen(port_file, "r");
+    CHECK(f && fscanf(f, "%u", &g_port) == 1);
+    if (f) fclose(f);
+}
+
+static void test_concurrent(const char *dir)
+{
+    char db_path[512];
+    snprintf(db_path, sizeof db_path, "%s/fota.db", dir);
+    make_store(dir, db_path);
+    srv_db d;
     srv_server *s = calloc(1, sizeof *s);
     srv_serve_opts o;
     memset(&o, 0, sizeof o);
-    o.db_path = db_path;
-    o.listen = "127.0.0.1:0";
-    o.port_file = port_file;
     o.threads = 4;
     o.flush_ms = 3600000;    /* only the shutdown writes the rows */
-    CHECK(srv_start(s, &o) == 0);
-    f = fopen(port_file, "r");
-    CHECK(f && fscanf(f, "%u", &g_port) == 1);
-    if (f) fclose(f);
+    start(s, &o, dir, db_path);
 
     pthread_t th[THREADS];
     for (long t = 0; t < THREADS; t++) pthread_create(&th[t], NULL, distinct_devices, (void *)t);
@@ -190,11 +245,263 @@ static void test_concurrent(const char *dir)
     db_close(&d);
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 1 when the server has closed fd (end of stream or reset), without waiting. */
+static int is_closed(int fd)
+{
+    struct pollfd p = { fd, POLLIN, 0 };
+    char b[64];
+    if (poll(&p, 1, 0) != 1) return 0;
+    ssize_t r = recv(fd, b, sizeof b, MSG_DONTWAIT);
+    return r == 0 || (r < 0 && errno != EAGAIN);
+}
+
+/* Waits (at most limit_ms) until every fd is closed by the server; returns
+ * how many were, and the time the last took in *last_ms. Trickles one byte
+ * every 100 ms into each open one when trickle is set (slowloris). */
+static int wait_closed(int *fds, int n, int limit_ms, int trickle, int64_t *last_ms)
+{
+    int64_t t0 = mono_ms();
+    int closed = 0;
+    char *done = calloc((size_t)n, 1);
+    *last_ms = 0;
+    while (closed < n && mono_ms() - t0 < limit_ms) {
+        for (int i = 0; i < n; i++) {
+            if (done[i]) continue;
+            if (trickle) (void)send(fds[i], "G", 1, MSG_NOSIGNAL);
+            if (fds[i] < 0 || is_closed(fds[i])) {
+                done[i] = 1;
+                closed++;
+                *last_ms = mono_ms() - t0;
+            }
+        }
+        struct timespec nap = { 0, (trickle ? 100 : 20) * 1000000L };
+        nanosleep(&nap, NULL);
+    }
+    free(done);
+    return closed;
+}
+
+static int row_count(const char *db_path, const char *where)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    char sql[256];
+    int n = -1;
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s", where);
+    if (sqlite3_open(db_path, &db) == SQLITE_OK && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return n;
+}
+
+/* Slowloris and idle floods: bounded per address and in time, while a
+ * device from another address is still answered. */
+static void test_floods(srv_server *s)
+{
+    char imei[16];
+    int code = -1;
+    int64_t last = 0;
+    enum { IDLE = 200, SLOW_ADDRS = 10, SLOW_PER = 4 };
+    int idle[IDLE], open_now = 0;
+    for (int i = 0; i < IDLE; i++) idle[i] = connect_from("127.0.0.2");
+    make_imei(5001, imei);
+    CHECK_EQ(get(imei, "1104.1.4", &code), 404);
+    CHECK_EQ(code, 27);
+    struct timespec nap = { 0, 200 * 1000000L };
+    nanosleep(&nap, NULL);
+    for (int i = 0; i < IDLE; i++) open_now += idle[i] >= 0 && !is_closed(idle[i]);
+    CHECK(open_now <= 4);                                  /* --per-address 4 */
+    CHECK_EQ(wait_closed(idle, IDLE, 3000, 0, &last), IDLE);   /* and those 4 by the deadline */
+    printf("idle flood: %d connections from one address, %d held open, all closed after %lld ms\n",
+           IDLE, open_now, (long long)last);
+    for (int i = 0; i < IDLE; i++) if (idle[i] >= 0) close(idle[i]);
+
+    /* a byte every 100 ms from 10 addresses, 4 each: all within the limit,
+     * all cut at the head deadline (500 ms) although bytes keep coming */
+    int slow[SLOW_ADDRS * SLOW_PER];
+    uint64_t cut_before = guard_cut_total(&s->guard);
+    for (int i = 0; i < SLOW_ADDRS * SLOW_PER; i++) {
+        char src[32];
+        snprintf(src, sizeof src, "127.0.0.%d", 10 + i / SLOW_PER);
+        slow[i] = connect_from(src);
+        CHECK(slow[i] >= 0);
+    }
+    make_imei(5002, imei);
+    CHECK_EQ(get(imei, "1104.1.4", &code), 404);
+    int n = SLOW_ADDRS * SLOW_PER;
+    CHECK_EQ(wait_closed(slow, n, 3000, 1, &last), n);
+    CHECK(guard_cut_total(&s->guard) - cut_before >= (uint64_t)n);
+    printf("slowloris: %d connections trickling a byte every 100 ms, all cut after %lld ms\n", n,
+           (long long)last);
+    for (int i = 0; i < n; i++) if (slow[i] >= 0) close(slow[i]);
+}
+
+/* Hostile requests: too many parameters, a GET with a body, Range-only loops. */
+static void test_bad_requests(void)
+{
+    char req[4096], resp[8192], imei[16];
+    int code = -1;
+    size_t o = (size_t)snprintf(req, sizeof req, "GET /api/site/firmware_upgrade?");
+    for (int i = 0; i < 300; i++) o += (size_t)snprintf(req + o, sizeof req - o, "%sa%d=1", i ? "&" : "", i);
+    snprintf(req + o, sizeof req - o, " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    CHECK_EQ(exchange("127.0.0.3", req, resp, sizeof resp, &code), 400);
+    CHECK_EQ(code, 25);
+    CHECK(strstr(resp, "more than 16 parameters") != NULL);
+
+    make_imei(6001, imei);
+    const char *bodies[] = {"Content-Length: 5\r\n\r\nhello", "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(req, sizeof req, QUERY "&version=1104.1.4&imei=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s",
+                 imei, bodies[i]);
+        CHECK_EQ(exchange(NULL, req, resp, sizeof resp, &code), 400);
+        CHECK(strstr(resp, "unexpected request body") != NULL);
+    }
+
+    /* "Range: bytes=0-" every time is a download each time: the 7th is banned
+     * (once the package for V1103 is built: "please wait" answers never count) */
+    make_imei(6004, imei);
+    int status = 0;
+    for (int i = 0; i < 100 && get(imei, "1103.1.4", &code) != 200; i++) {
+        struct timespec nap = { 0, 50 * 1000000L };
+        nanosleep(&nap, NULL);
+    }
+    make_imei(6002, imei);
+    for (int i = 0; i < 7; i++) {
+        snprintf(req, sizeof req, QUERY "&version=1103.1.4&imei=%s HTTP/1.1\r\nHost: x\r\nRange: bytes=0-\r\n"
+                 "Connection: close\r\n\r\n", imei);
+        status = exchange(NULL, req, resp, sizeof resp, &code);
+        if (i < 6) CHECK_EQ(status, 206);
+    }
+    CHECK_EQ(status, 403);
+    CHECK_EQ(code, 40);
+    /* resumes (from past byte 0) of one download are never counted */
+    make_imei(6003, imei);
+    int banned = 0;
+    for (int i = 0; i < 10; i++) {
+        snprintf(req, sizeof req, QUERY "&version=1103.1.4&imei=%s HTTP/1.1\r\nHost: x\r\nRange: bytes=%d-\r\n"
+                 "Connection: close\r\n\r\n", imei, 100 + i);
+        banned += exchange(NULL, req, resp, sizeof resp, &code) == 403;
+    }
+    CHECK_EQ(banned, 0);
+}
+
+/* Another writer holds the database: checks are answered from memory, the
+ * ban too; the log waits; a full queue answers 503 with Retry-After. */
+static void test_held_database(const char *db_path, int *answered_out)
+{
+    sqlite3 *w;
+    CHECK(sqlite3_open(db_path, &w) == SQLITE_OK);
+    CHECK(sqlite3_exec(w, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+    char imei[16], req[512], resp[8192];
+    int code = -1, answered = 0, ok = 0;
+    int64_t t0 = mono_ms();
+    for (int i = 0; i < 20; i++) {
+        make_imei(7000 + (unsigned long)i, imei);
+        ok += get(imei, "1104.1.4", &code) == 404 && code == 27;
+    }
+    CHECK_EQ(ok, 20);
+    answered += ok;
+    make_imei(7100, imei);
+    int status = 0;
+    for (int i = 0; i < 7; i++) status = get(imei, "1104.1.4", &code);
+    answered += 7;
+    CHECK(status == 403 && code == 40);
+    printf("database held: 27 checks answered in %lld ms (each waits at most %d ms on SQLite)\n",
+           (long long)(mono_ms() - t0), SRV_DB_READ_WAIT_MS);
+    /* fill the queue (and the batch the writer cannot write): then 503 */
+    int refused = 0;
+    for (int i = 0; i < 2 * SRV_LOG_QUEUE + 10 && !refused; i++) {
+        make_imei(10000 + (unsigned long)i, imei);
+        snprintf(req, sizeof req, QUERY "&version=1104.1.4&imei=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                 imei);
+        status = exchange(NULL, req, resp, sizeof resp, &code);
+        if (status == 503) refused = 1;
+        else answered += status == 404;
+    }
+    CHECK(refused);
+    CHECK(strstr(resp, "Retry-After:") != NULL && code == 43);
+    CHECK(answered >= SRV_LOG_QUEUE);
+    printf("database held: %d answers queued in memory, then 503 with Retry-After\n", answered);
+    CHECK(sqlite3_exec(w, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(w);
+    *answered_out = answered;
+}
+
+/* A ban decided from memory and written after an admin's unban does not
+ * ban the device again. */
+static void test_late_ban(const char *dir)
+{
+    char db_path[512];
+    snprintf(db_path, sizeof db_path, "%s/lateban.db", dir);
+    make_store(dir, db_path);
+    srv_db d;
+    CHECK(db_open(&d, db_path, NULL, 1) == 0);
+    CHECK(cmd_device(&d, "add", "490154203237518", "p", NULL) == 0);
+    srv_log_row row;
+    memset(&row, 0, sizeof row);
+    row.ts_ms = srv_now_ms() - 1000;                   /* decided a second ago */
+    memcpy(row.imei, "490154203237518", 16);
+    row.status = 403;
+    row.code = 40;
+    row.counted = 1;
+    row.ban = 1;
+    row.project_id = 1;
+    CHECK(db_log_queue(&d, &row) == 0);
+    CHECK(cmd_device(&d, "unban", "490154203237518", NULL, NULL) == 0);
+    CHECK(db_log_take(&d) == 1);
+    CHECK(db_log_write(&d, 1000) == 0);
+    CHECK(db_log_commit(&d) == 0);
+    db_close(&d);
+    CHECK_EQ(row_count(db_path, "device WHERE banned=1"), 0);
+    CHECK_EQ(row_count(db_path, "log WHERE code=40"), 1);   /* the answer is still logged */
+}
+
+static void test_hostile(const char *dir)
+{
+    char db_path[512];
+    snprintf(db_path, sizeof db_path, "%s/hostile.db", dir);
+    make_store(dir, db_path);
+    srv_server *s = calloc(1, sizeof *s);
+    srv_serve_opts o;
+    memset(&o, 0, sizeof o);
+    o.threads = 2;
+    o.flush_ms = 20;
+    o.per_address = 4;
+    o.header_timeout_ms = 500;
+    start(s, &o, dir, db_path);
+    test_floods(s);
+    test_bad_requests();
+    struct timespec nap = { 0, 5 * 1000000L };   /* rows before this have older times */
+    nanosleep(&nap, NULL);
+    int64_t held_from = srv_now_ms();
+    int answered = 0;
+    test_held_database(db_path, &answered);
+    srv_stop(s);
+    free(s);
+    char where[128];
+    snprintf(where, sizeof where, "log WHERE ts >= %lld", (long long)held_from);
+    CHECK_EQ(row_count(db_path, where), answered);   /* every answer logged once the lock is free */
+    CHECK_EQ(row_count(db_path, "log WHERE request LIKE 'more than 16 parameters%' AND status=400"), 1);
+    CHECK_EQ(row_count(db_path, "log WHERE request = 'GET with a body' AND status=400"), 2);
+    CHECK_EQ(row_count(db_path, "device WHERE banned=1"), 2);   /* the Range-only loop, the held one */
+}
+
 int main(void)
 {
     test_validation();
     const char *dir = ctest_tmpdir("server");
     CHECK(dir != NULL);
     if (dir) test_concurrent(dir);
+    if (dir) test_hostile(dir);
+    if (dir) test_late_ban(dir);
     return ctest_finish("test_server");
 }

@@ -12,7 +12,7 @@ static void make_pkg(uint8_t *p, uint32_t total)
 {
     memset(p, 0xA5, total);
     memcpy(p, "LFPK", 4);
-    p[4] = 1; p[5] = 0;          /* format version 1 */
+    p[4] = 2; p[5] = 0;          /* format version 2 */
     p[6] = 0; p[7] = 0;          /* flags */
     p[8] = (uint8_t)total; p[9] = (uint8_t)(total >> 8);
     p[10] = (uint8_t)(total >> 16); p[11] = (uint8_t)(total >> 24);
