@@ -35,12 +35,13 @@ build = {
         },
         -- what runs on a module too
         version = "lib/version.lua", fotaflow = "lib/fotaflow.lua", libfota = "lib/libfota.lua",
-        libfota2 = "lib/libfota2.lua",
+        libfota2 = "lib/libfota2.lua", libnet = "lib/libnet.lua",
         -- the desktop stand-ins for LuatOS's built-in modules, and the simulator's boot
         sys = "lib/luatos/sys.lua", sysplus = "lib/luatos/sysplus.lua", log = "lib/luatos/log.lua",
         rtos = "lib/luatos/rtos.lua", mobile = "lib/luatos/mobile.lua", mcu = "lib/luatos/mcu.lua",
         json = "lib/luatos/json.lua", fskv = "lib/luatos/fskv.lua", ioext = "lib/luatos/ioext.lua",
         pm = "lib/luatos/pm.lua", errdump = "lib/luatos/errdump.lua", uart = "lib/luatos/uart.lua", strext = "lib/luatos/strext.lua", http = "lib/luatos/http.lua",
+        luatos_socket = "lib/luatos/luatos_socket.lua",
         simdevice = "lib/luatos/simdevice.lua", ["sim.boot"] = "lib/luatos/sim/boot.lua",
     },
     install = { bin = { ["luatos-sim"] = "bin/luatos-sim" } },
