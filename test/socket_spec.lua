@@ -170,7 +170,8 @@ describe("socket and libnet", function()
 
     it("bad arguments are Lua errors naming the argument", function()
         local netc = socket.create()
-        assert.has_error(function() socket.create("x") end, "bad argument #1 to 'create' (integer expected, got string)")
+        assert.has_error(function() socket.create("x") end,
+            "bad argument #1 to 'create' (integer expected, got string)")
         assert.has_error(function() socket.create(nil, {}) end,
             "bad argument #2 to 'create' (function or task name expected, got table)")
         assert.has_error(function() socket.connect(netc, {}, 80) end,
@@ -179,7 +180,8 @@ describe("socket and libnet", function()
             "bad argument #3 to 'connect' (number expected, got no value)")
         assert.has_error(function() socket.connect(netc, "127.0.0.1", 70000) end,
             "bad argument #3 to 'connect' (port out of range (1..65535))")
-        assert.has_error(function() socket.tx(netc, {}) end, "bad argument #2 to 'tx' (string or zbuff expected, got table)")
+        assert.has_error(function() socket.tx(netc, {}) end,
+            "bad argument #2 to 'tx' (string or zbuff expected, got table)")
         assert.has_error(function() socket.rx(netc, "buf") end, "bad argument #2 to 'rx' (zbuff expected, got string)")
         assert.has_error(function() socket.tx("netc", "x") end, "bad argument #1 to 'tx' (socket expected, got string)")
         assert.has_error(function() socket.config(netc, "port") end,
