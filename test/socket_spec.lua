@@ -289,6 +289,44 @@ describe("socket and libnet", function()
         assert.same({ false, false }, r.wait)
     end)
 
+    it("TLS: verified with the server's CA, unverified without one, refused with another CA", function()
+        local dir = T.tmpdir("socket-tls")
+        local certs = T.make_certs(dir)
+        local srv = T.start_server({ dir = dir, tls = true, package = "" })
+        local function get(ca)
+            local r = {}
+            sys.taskInitEx(function()
+                local netc = socket.create(nil, "TLS")
+                assert.is_true(socket.config(netc, nil, false, true, nil, nil, nil, ca))
+                r.connect = libnet.connect("TLS", 5000, netc, "localhost", srv.port)
+                if r.connect then
+                    libnet.tx("TLS", 5000, netc, "GET /latest HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                    local data = ""
+                    while libnet.wait("TLS", 5000, netc) do
+                        local ok, d = socket.read(netc)
+                        if not ok then break end
+                        data = data .. d
+                    end
+                    r.data = data
+                end
+                libnet.close("TLS", 1000, netc)
+                socket.release(netc)
+                r.finished = true
+            end, "TLS")
+            run(function() return r.finished end, 15000)
+            return r
+        end
+        local verified = get(certs.ca)
+        assert.is_true(verified.connect)
+        assert.truthy(verified.data:find("^HTTP/1.1 "), verified.data)
+        assert.truthy(verified.data:find("already latest", 1, true), verified.data)
+        local unverified = get(nil)
+        assert.is_true(unverified.connect)
+        assert.truthy(unverified.data:find("^HTTP/1.1 "), unverified.data)
+        assert.is_false(get(certs.other).connect)
+        srv.stop()
+    end)
+
     it("at most MAX_SOCKETS at once; a released one makes room", function()
         local all = {}
         for i = 1, socket.MAX_SOCKETS do all[i] = assert(socket.create(nil, "S" .. i)) end
