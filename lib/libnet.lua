@@ -18,22 +18,24 @@ local function outcome(taskName, event, timeout)
     return msg[2] == 0
 end
 
+--- An operation's first results ok, done: false when it failed, true when
+-- it completed at once, else whether its event came with success in time.
+local function settle(taskName, timeout, event, ok, done)
+    if not ok then return false end
+    if done then return true end
+    return outcome(taskName, event, timeout) == true
+end
+
 --- true once the adapter's link is up, false on failure or timeout.
 -- ... as socket.linkup (the netc).
 function libnet.waitLink(taskName, timeout, ...)
-    local ok, up = socket().linkup(...)
-    if not ok then return false end
-    if up then return true end
-    return outcome(taskName, socket().LINK, timeout) == true
+    return settle(taskName, timeout, socket().LINK, socket().linkup(...))
 end
 
 --- true once connected (TLS: after the handshake), false on failure or
 -- timeout. ... as socket.connect (netc, ip, port).
 function libnet.connect(taskName, timeout, ...)
-    local ok, connected = socket().connect(...)
-    if not ok then return false end
-    if connected then return true end
-    return outcome(taskName, socket().ON_LINE, timeout) == true
+    return settle(taskName, timeout, socket().ON_LINE, socket().connect(...))
 end
 
 --- ok, full: true, false once the data went out; true, true when the

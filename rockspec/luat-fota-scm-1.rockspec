@@ -25,6 +25,7 @@ build = {
                 "lua_fota/lua/lfota.c", "lua_fota/lua/lfota_ctx.c", "lua_fota/lua/lfota_http.c",
                 "lua_fota/lua/lfota_pkg.c", "lua_fota/lua/lfota_slots.c", "lua_fota/lua/lzbuff.c",
                 "lua_fota/lua/lhost.c", "lua_fota/lua/lcrypto.c", "lua_fota/lua/luart.c", "lua_fota/lua/lnet.c",
+                "lua_fota/lua/lbind.c",
             },
             -- the module only applies deltas and never writes packages: no generator (so no
             -- libdivsufsort/libdeflate) and no pkg_build.c

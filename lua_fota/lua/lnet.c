@@ -17,7 +17,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "lua/lzbuff.h"
+#include "lua/lbind.h"
 #include "port/fota_err.h"
 #include "port/port_net.h"
 
@@ -119,16 +119,9 @@ static int l_step(lua_State *L)
 static int l_send(lua_State *L)
 {
     lnet *n = check_open(L);
-    const uint8_t *zp;
-    size_t len, cap, sent = 0;
-    const char *s;
-    if (lfota_zbuff_bytes(L, 2, &zp, &len, &cap))
-        s = (const char *)zp;
-    else
-        s = luaL_checklstring(L, 2, &len);
-    lua_Integer from = luaL_optinteger(L, 3, 1);
-    luaL_argcheck(L, from >= 1 && (lua_Unsigned)from <= (lua_Unsigned)len + 1, 3, "start out of range");
-    int rc = fota_port_conn_send(n->conn, s + from - 1, len - (size_t)(from - 1), &sent);
+    size_t len, sent = 0;
+    const char *s = lfota_bytes_from(L, 2, 3, &len);
+    int rc = fota_port_conn_send(n->conn, s, len, &sent);
     if (rc < 0)
         return fail(L, n, rc);
     lua_pushinteger(L, (lua_Integer)sent);
@@ -176,12 +169,5 @@ int luaopen_fota_net(lua_State *L)
         { "close", l_close }, { "__gc", l_close }, { NULL, NULL }
     };
     static const luaL_Reg funcs[] = { { "open", l_open }, { NULL, NULL } };
-    if (luaL_newmetatable(L, LFOTA_NET)) {   /* the metatable is its own __index */
-        luaL_setfuncs(L, methods, 0);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, -2, "__index");
-    }
-    lua_pop(L, 1);
-    luaL_newlib(L, funcs);
-    return 1;
+    return lfota_open_class(L, LFOTA_NET, methods, funcs);
 }
