@@ -204,6 +204,16 @@ describe("socket and libnet", function()
         c:close()
         c:close()
         assert.has_error(function() c:recv() end)
+        -- the certificate stays alive for the port however the caller's table changes
+        local opts = { ca = ("not a certificate "):rep(50) .. tostring({}) }
+        c = assert(net.open("127.0.0.1", free_port(), opts))
+        opts.ca = nil
+        collectgarbage()
+        collectgarbage()
+        local ok, msg = c:step(100)
+        assert.is_nil(ok)
+        assert.truthy(msg:find("^CA: bad certificate"), msg)
+        c:close()
     end)
 
     it("a huge tx: beyond TX_MAX fails, up to it all arrives, a full queue says so", function()

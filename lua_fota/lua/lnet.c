@@ -45,9 +45,10 @@ static int fail(lua_State *L, const lnet *n, int rc)
     return 3;
 }
 
-/* An optional string field of the tls table: its bytes (kept alive by the
- * table, which is the connection's user value) or NULL. */
-static const char *tls_field(lua_State *L, int t, const char *name, size_t *len)
+/* An optional string field of the tls table at t: its bytes or NULL. The
+ * string is also stored in the private table at priv (the connection's user
+ * value), so it stays alive however the caller changes its table. */
+static const char *tls_field(lua_State *L, int t, int priv, const char *name, size_t *len)
 {
     const char *s = NULL;
     *len = 0;
@@ -58,8 +59,10 @@ static const char *tls_field(lua_State *L, int t, const char *name, size_t *len)
         if (*len > FOTA_NET_MAX_PEM)
             luaL_error(L, "bad argument #3 to 'open' (tls.%s longer than %d bytes)", name,
                        (int)FOTA_NET_MAX_PEM);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, priv, name);
     }
-    lua_pop(L, 1);   /* the string stays referenced by the table */
+    lua_pop(L, 1);
     return s;
 }
 
@@ -74,12 +77,14 @@ static int l_open(lua_State *L)
                   "host empty, longer than 255 bytes or with NUL");
     luaL_argcheck(L, port >= 1 && port <= 65535, 2, "port out of range (1..65535)");
     memset(&tls, 0, sizeof tls);
+    lua_settop(L, 3);
     if (use_tls) {
         luaL_checktype(L, 3, LUA_TTABLE);
-        tls.ca_pem = tls_field(L, 3, "ca", &tls.ca_pem_len);
-        tls.client_cert_pem = tls_field(L, 3, "client_cert", &tls.client_cert_len);
-        tls.client_key_pem = tls_field(L, 3, "client_key", &tls.client_key_len);
-        tls.client_key_pass = tls_field(L, 3, "client_password", &tls.client_key_pass_len);
+        lua_createtable(L, 0, 4);   /* 4: the private copy of the references */
+        tls.ca_pem = tls_field(L, 3, 4, "ca", &tls.ca_pem_len);
+        tls.client_cert_pem = tls_field(L, 3, 4, "client_cert", &tls.client_cert_len);
+        tls.client_key_pem = tls_field(L, 3, 4, "client_key", &tls.client_key_len);
+        tls.client_key_pass = tls_field(L, 3, 4, "client_password", &tls.client_key_pass_len);
         lua_getfield(L, 3, "insecure");
         tls.insecure = lua_toboolean(L, -1);
         lua_pop(L, 1);
@@ -89,10 +94,10 @@ static int l_open(lua_State *L)
     lnet *n = (lnet *)lua_newuserdata(L, sizeof *n);
     n->conn = NULL;
     luaL_setmetatable(L, LFOTA_NET);
-    /* The port borrows the certificate buffers until close: the table,
-     * as the user value, keeps them alive that long. */
+    /* The port borrows the certificate buffers until close: the private
+     * table, as the user value, keeps them alive that long. */
     if (use_tls) {
-        lua_pushvalue(L, 3);
+        lua_pushvalue(L, 4);
         lua_setuservalue(L, -2);
     }
     if ((rc = fota_port_conn_open(&n->conn, host, (uint16_t)port, use_tls ? &tls : NULL)) != FOTA_OK) {
