@@ -81,8 +81,11 @@ describe("socket and libnet", function()
             if ev == socket.ON_LINE then
                 assert.same({ true, false, false }, { socket.tx(n, "ping\n") })
             elseif ev == socket.EVENT and param == 0 then
+                local ok, first = socket.read(n, 2)   -- read takes at most len, rx the rest
+                assert.is_true(ok)
                 assert.is_true((socket.rx(n, rxbuf)))
-                got = rxbuf:toStr(0, rxbuf:used())
+                got = got .. first .. rxbuf:toStr(0, rxbuf:used())
+                rxbuf:del()
             elseif ev == socket.EVENT then
                 assert.same({ false, 0 }, { socket.rx(n, rxbuf) })
                 socket.release(n)
@@ -132,6 +135,35 @@ describe("socket and libnet", function()
         assert.equal("ACK hello\n", r.data)
         assert.same({ false, false }, r.wait)
         assert.is_number(r.state)
+    end)
+
+    it("without a callback or task name the events are published as NWCTRL*", function()
+        local port = free_port()
+        local got
+        sys.subscribe("NWCTRL*", function(...) got = { ... } end)
+        local netc = socket.create()
+        assert.same({ true, false }, { socket.connect(netc, "127.0.0.1", port) })
+        run(function() return got ~= nil end)
+        assert.same({ socket.LWIP_GP, netc.id, socket.ON_LINE, -1 }, got)
+        socket.release(netc)
+    end)
+
+    it("discon on a connected socket: CLOSED 0 follows, the socket is offline and can connect again", function()
+        local port = server(function() end)
+        local events = {}
+        local netc = socket.create(nil, function(_, ev, param) events[#events + 1] = { ev, param } end)
+        socket.connect(netc, "127.0.0.1", port)
+        run(function() return #events > 0 end)
+        assert.same({ socket.ON_LINE, 0 }, events[1])
+        assert.same({ 5, "在线" }, { socket.state(netc) })
+        assert.same({ true, false }, { socket.discon(netc) })
+        run(function() return #events > 1 end)
+        assert.same({ socket.CLOSED, 0 }, events[2])
+        assert.equal(1, socket.state(netc))
+        assert.same({ true, false }, { socket.connect(netc, "127.0.0.1", port) })
+        run(function() return #events > 2 end)
+        assert.same({ socket.ON_LINE, 0 }, events[3])
+        socket.release(netc)
     end)
 
     it("a refused connection: ON_LINE -1, libnet.connect false", function()
