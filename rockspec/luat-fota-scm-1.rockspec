@@ -42,7 +42,7 @@ build = {
         rtos = "lib/luatos/rtos.lua", mobile = "lib/luatos/mobile.lua", mcu = "lib/luatos/mcu.lua",
         json = "lib/luatos/json.lua", fskv = "lib/luatos/fskv.lua", ioext = "lib/luatos/ioext.lua",
         pm = "lib/luatos/pm.lua", errdump = "lib/luatos/errdump.lua", uart = "lib/luatos/uart.lua", strext = "lib/luatos/strext.lua", http = "lib/luatos/http.lua",
-        luatos_socket = "lib/luatos/luatos_socket.lua",
+        luatos_socket = "lib/luatos/luatos_socket.lua", simbus = "lib/luatos/simbus.lua", hmeta = "lib/luatos/hmeta.lua",
         simdevice = "lib/luatos/simdevice.lua", ["sim.boot"] = "lib/luatos/sim/boot.lua",
     },
     install = { bin = { ["luatos-sim"] = "bin/luatos-sim" } },
