@@ -177,6 +177,7 @@ local function pump(s)
         if simdevice.network_up() then ready = s.conn:step(0) end
         if ready == false then return end
         if not ready then
+            if s.debug and rawget(_G, "log") then log.debug("socket", s.id, "connect failed", s.conn:errmsg()) end
             drop(s)
             s.state = OFF_LINE
             return deliver(s, socket.ON_LINE, -1)
@@ -359,7 +360,9 @@ function socket.rx(s, buff)
     end
     if not readable(s) then return false, 0, nil, nil end
     if s.rx == "" then return true, 0, nil, nil end
-    if buff:len() - buff:used() < #s.rx then buff:resize(buff:used() + #s.rx) end
+    if buff:len() - buff:used() < #s.rx then
+        pcall(buff.resize, buff, buff:used() + #s.rx)   -- at its 16 MiB limit it takes what fits
+    end
     local n = buff:write(s.rx)
     take(s, n)
     return true, n, nil, nil
