@@ -24,8 +24,8 @@ build = {
                 "lua_fota/core/delta.c", "lua_fota/core/http.c", "lua_fota/core/fresh.c",
                 "lua_fota/lua/lfota.c", "lua_fota/lua/lfota_ctx.c", "lua_fota/lua/lfota_http.c",
                 "lua_fota/lua/lfota_pkg.c", "lua_fota/lua/lfota_slots.c", "lua_fota/lua/lzbuff.c",
-                "lua_fota/lua/lhost.c", "lua_fota/lua/lcrypto.c", "lua_fota/lua/luart.c",
-                "lua_fota/lua/lfota_fresh.c",
+                "lua_fota/lua/lhost.c", "lua_fota/lua/lcrypto.c", "lua_fota/lua/luart.c", "lua_fota/lua/lnet.c",
+                "lua_fota/lua/lbind.c", "lua_fota/lua/lfota_fresh.c",
             },
             -- the module only applies deltas and never writes packages: no generator (so no
             -- libdivsufsort/libdeflate) and no pkg_build.c
@@ -36,7 +36,7 @@ build = {
         },
         -- what runs on a module too
         version = "lib/version.lua", fotaflow = "lib/fotaflow.lua", libfota = "lib/libfota.lua",
-        libfota2 = "lib/libfota2.lua",
+        libfota2 = "lib/libfota2.lua", libnet = "lib/libnet.lua",
         -- the desktop stand-ins for LuatOS's built-in modules, and the simulator's boot
         sys = "lib/luatos/sys.lua", sysplus = "lib/luatos/sysplus.lua", log = "lib/luatos/log.lua",
         rtos = "lib/luatos/rtos.lua", mobile = "lib/luatos/mobile.lua", mcu = "lib/luatos/mcu.lua",

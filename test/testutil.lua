@@ -98,6 +98,17 @@ function M.make_package(o)
     return M.read(dir .. "/out.fota")
 end
 
+--- The next release of the compat project in dir: every file of it, main.lua
+-- at VERSION 1.0.2 (from 1.0.1), core V1104, as a package.
+function M.next_release(dir)
+    local src = M.read(dir .. "/main.lua"):gsub('VERSION = "1.0.1"', 'VERSION = "1.0.2"')
+    local files, list = {}, io.popen("cd " .. dir .. " && find . -type f ! -name main.lua")
+    for name in list:lines() do files[name:sub(3)] = M.read(dir .. "/" .. name:sub(3)) end
+    list:close()
+    return M.make_package({ project = "compat", version = "1.0.2", core = "V1104", script = src,
+                            files = next(files) and files or nil })
+end
+
 --- A signing key pair: private PEM path and public PEM text.
 function M.keypair(dir)
     local out, status = M.run(string.format("%s/fotapack keygen -o %s/key.pem --pub %s/pub.pem", M.build, dir, dir))

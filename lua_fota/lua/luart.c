@@ -4,7 +4,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "lua/lzbuff.h"
+#include "lua/lbind.h"
 #include "port/fota_err.h"
 #include "port/port_pty.h"
 
@@ -65,19 +65,10 @@ static int l_read(lua_State *L)
 static int l_write(lua_State *L)
 {
     lpty *p = check_open(L);
-    const uint8_t *zp;
-    size_t n, used, cap, put = 0;
-    const char *s;
-    lua_Integer from = luaL_optinteger(L, 3, 1);
+    size_t n, put = 0;
+    const char *s = lfota_bytes_from(L, 2, 3, &n);
     int rc;
-    if (lfota_zbuff_bytes(L, 2, &zp, &used, &cap)) {
-        s = (const char *)zp;
-        n = used;
-    } else {
-        s = luaL_checklstring(L, 2, &n);
-    }
-    luaL_argcheck(L, from >= 1 && (lua_Unsigned)from <= n + 1, 3, "start out of range");
-    if ((rc = fota_port_pty_write(p->pty, s + from - 1, n - (size_t)(from - 1), &put)) != FOTA_OK) {
+    if ((rc = fota_port_pty_write(p->pty, s, n, &put)) != FOTA_OK) {
         lua_pushnil(L);
         lua_pushstring(L, fota_strerror(rc));
         return 2;
@@ -100,12 +91,5 @@ int luaopen_fota_uart(lua_State *L)
         { "read", l_read }, { "write", l_write }, { "close", l_close }, { "__gc", l_close }, { NULL, NULL }
     };
     static const luaL_Reg funcs[] = { { "open", l_open }, { NULL, NULL } };
-    if (luaL_newmetatable(L, LFOTA_PTY)) {   /* the metatable is its own __index */
-        luaL_setfuncs(L, methods, 0);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, -2, "__index");
-    }
-    lua_pop(L, 1);
-    luaL_newlib(L, funcs);
-    return 1;
+    return lfota_open_class(L, LFOTA_PTY, methods, funcs);
 }
