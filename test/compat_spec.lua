@@ -7,15 +7,7 @@ describe("LuatOS compatibility scripts", function()
     local srv, pkg_for
 
     setup(function()
-        -- The project's next release: every file of it, main.lua at VERSION 1.0.2.
-        pkg_for = function(dir)
-            local src = T.read(dir .. "/main.lua"):gsub('VERSION = "1.0.1"', 'VERSION = "1.0.2"')
-            local files, list = {}, io.popen("cd " .. dir .. " && find . -type f ! -name main.lua")
-            for name in list:lines() do files[name:sub(3)] = T.read(dir .. "/" .. name:sub(3)) end
-            list:close()
-            return T.make_package({ project = "compat", version = "1.0.2", core = "V1104", script = src,
-                                    files = next(files) and files or nil })
-        end
+        pkg_for = T.next_release
         srv = T.start_server({ package = "" })
     end)
     teardown(function() srv.stop() end)
