@@ -16,6 +16,7 @@
 #include "port/fota_err.h"
 #include "port/port.h"
 #include "srv.h"
+#include "at.h"
 
 #define FAIL_TTL_MS 60000   /* a failed build is retried after this (admin may fix it) */
 
@@ -151,6 +152,11 @@ int builder_get(srv_builder *b, const srv_firmware *fw, uint32_t base, const cha
 {
     int64_t now = mono_ms();
     int state;
+    /* An uploaded package for this base (AT firmware, at.c) comes first. */
+    char prebuilt[SRV_PATH_MAX];
+    if (srv_at_prebuilt_path(b->cache_dir, fw->id, base, prebuilt, sizeof prebuilt) == 0 &&
+        describe(prebuilt, pkg, b->max_size) == 0)
+        return PKG_READY;
     pthread_mutex_lock(&b->lock);
     srv_cache_slot *s = find_slot(b, fw->id, base);
     if (s && (s->state == PKG_FAILED || s->state == PKG_BASE_MISSING) &&
@@ -174,6 +180,11 @@ int builder_get(srv_builder *b, const srv_firmware *fw, uint32_t base, const cha
         struct stat st;
         if (stat(path, &st) == 0 && describe(path, &found, b->max_size) == 0) {
             state = PKG_READY;   /* built by an earlier run */
+        } else if (!fw->core_path[0]) {
+            /* A release of uploaded deltas only: nothing to build from. */
+            state = PKG_BASE_MISSING;
+            snprintf(found.why, sizeof found.why,
+                     "base core version missing: no delta from V%lu uploaded", (unsigned long)base);
         } else if (fw->core_version != base && !(base_image[0] && srv_delta_available()) &&
                    stat(fw->core_path, &st) == 0 &&
                    (uint64_t)st.st_size + FOTA_PKG_MIN_LEN + FOTA_PKG_SIG_BLOCK_LEN > b->max_size) {
@@ -253,8 +264,8 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
     o.project = fw->project;
     o.bsp = fw->bsp;
     o.firmware = fw->name;
-    o.script_archive_path = fw->script_path;
-    o.script_version = fw->script_version;
+    o.script_archive_path = fw->script_path[0] ? fw->script_path : NULL;   /* AT firmware: none */
+    o.script_version = fw->script_path[0] ? fw->script_version : NULL;
     o.sign_key_pem = own_key ? own_key : b->key_pem;
     o.max_size = b->max_size;
     uint8_t base_sha[32], img_sha[32];

@@ -9,6 +9,7 @@
 #include "port/fota_err.h"
 #include "port/port.h"
 #include "srv.h"
+#include "at.h"
 
 static const char *const schema =
     "PRAGMA foreign_keys=ON;"
@@ -125,6 +126,10 @@ int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
     /* The CLI and the server share the file: wait for each other's writes. */
     sqlite3_busy_timeout(d->db, 10000);
     if (db_exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") || db_exec(d, schema)) {
+        db_close(d);
+        return -1;
+    }
+    if (db_exec(d, srv_at_schema)) {   /* AT firmware projects (at.c) */
         db_close(d);
         return -1;
     }
