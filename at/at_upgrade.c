@@ -191,7 +191,11 @@ int at_upgrade_step(at_upgrade *u, uint32_t budget_ms)
         return AT_UPGRADE_RUNNING;
     status = fota_http_response_info(u->http)->status;
     if (rc != FOTA_HTTP_OK && u->stage.state == FOTA_STAGE_FAILED) {
-        tell(u, "+UPGRADE: \"FAIL\",\"%s\"", fota_pkg_errname(u->stage.error));
+        /* the staging area refused the data: not a package (its prefix), or
+         * more than the package announces or the area holds */
+        int e = u->stage.error;
+        tell(u, "+UPGRADE: \"FAIL\",\"%s\"", e == FOTA_ERR_FORMAT ? "not_a_package"
+                                              : e == FOTA_ERR_RANGE ? "too_large" : fota_pkg_errname(e));
         result = AT_UPGRADE_FAILED;
     } else if (rc != FOTA_HTTP_OK) {
         tell(u, "+UPGRADE: \"FAIL\",\"%s\"", http_reason(rc));
