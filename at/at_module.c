@@ -11,6 +11,7 @@
 #include "port/port.h"
 
 #define AT_MAX_ARGS 4
+#define AT_RETRY_WAIT_MS 30000u   /* after 43 "please wait" without a Retry-After */
 #define UPGRADE_STEP_MS 5    /* per poll while a transfer runs: the port stays responsive */
 
 /* 27.007 +CME ERROR codes used here; 0 is OK, PLAIN_ERROR an unknown command. */
@@ -507,6 +508,13 @@ long at_module_poll(at_module *m, uint64_t now)
             return 0;
         }
         schedule(m, now);
+        /* 43: the package is being built; ask again after the server's
+         * Retry-After (default 30 s, as Luat's clients do) unless PERIOD comes first */
+        if (r == AT_UPGRADE_NONE && m->up.code == 43) {
+            uint64_t retry = now + (m->up.retry_after_s ? m->up.retry_after_s * 1000ull : AT_RETRY_WAIT_MS);
+            if (!m->next_check_ms || m->next_check_ms > retry)
+                m->next_check_ms = retry;
+        }
     }
     if (m->next_check_ms) {
         uint64_t left = m->next_check_ms > now ? m->next_check_ms - now : 0;

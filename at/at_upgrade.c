@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -201,6 +202,9 @@ int at_upgrade_step(at_upgrade *u, uint32_t budget_ms)
         tell(u, "+UPGRADE: \"FAIL\",\"%s\"", http_reason(rc));
         result = AT_UPGRADE_FAILED;
     } else if (status != 200) {
+        const char *ra = fota_http_header(u->http, "Retry-After");
+        unsigned long secs = ra && strspn(ra, "0123456789") == strlen(ra) && strlen(ra) <= 4 ? strtoul(ra, NULL, 10) : 0;
+        u->retry_after_s = secs > 300 ? 300 : (uint32_t)secs;
         result = answer_code(u, status);
     } else {
         result = commit(u);

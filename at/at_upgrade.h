@@ -48,6 +48,7 @@ typedef struct at_upgrade {
     size_t body_len;
     int last_percent;           /* the last "DOWNLOAD" percentage told */
     int code;                   /* the server's code after AT_UPGRADE_NONE */
+    uint32_t retry_after_s;     /* its Retry-After (1..300), 0 = none */
 } at_upgrade;
 
 /* The verification policy of this module (its bsp, its trusted key read

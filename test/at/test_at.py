@@ -9,6 +9,8 @@ import tempfile
 import time
 import unittest
 
+import serial
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import atlib  # noqa: E402
 from atlib import Module  # noqa: E402
@@ -230,7 +232,10 @@ class UpgradeUrl(Base):
 
     def test_upgrade_reboot_and_ask_again(self):
         self.srv.routes["/dfota.bin"] = self.pkg
-        m = self.url_module()
+        m = self.module(trusted=self.pub, log_pty=True)
+        m.ok('AT+UPGRADE="URL","%s/dfota.bin"' % self.srv.url)
+        log = serial.Serial(m.log_path, 115200, timeout=0.05)
+        self.cleanups.append(log.close)
         m.ok("AT+UPGRADE")
         m.wait(r'^\+UPGRADE: "START"$')
         m.wait(r'^\+UPGRADE: "DOWNLOAD",100$')
@@ -242,6 +247,12 @@ class UpgradeUrl(Base):
         m.wait(r'^\+UPGRADE: "FAIL","wrong_base"$')
         m.ok("ATE0")
         self.assertEqual(self.revision(m), "1016")
+        progress = b""   # the second port: the upgrade's progress log
+        end = time.time() + 3
+        while b"boot: upgraded to V1016" not in progress and time.time() < end:
+            progress += log.read(4096)
+        for text in (b"upgrade: GET " + self.srv.url.encode(), b'+UPGRADE: "VERIFIED"', b"boot: V1016"):
+            self.assertIn(text, progress)
         q = self.srv.requests[0]
         self.assertRegex(q, r"^/dfota.bin\?firmware_name=Air780E_AT_EC618&version=1015\.0\.0&imei=\d{15}$")
         self.assertIn("version=1016.0.0", self.srv.requests[1])
@@ -314,6 +325,40 @@ class UpgradeUrl(Base):
         m.ok("AT+UPGRADE")
         m.wait(r'^\+UPGRADE: "FAIL","connect"$')
         self.assertEqual(self.revision(m), "1015")
+
+    def test_43_asks_again_after_retry_after(self):
+        answers = []
+
+        def wait_then_package(handler):
+            answers.append(time.time())
+            if len(answers) == 1:
+                body = b'{"code":43,"msg":"please wait"}'
+                handler.send_response(503)
+                handler.send_header("Retry-After", "1")
+            else:
+                body = self.pkg
+                handler.send_response(200)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+        self.srv.routes["/dfota.bin"] = wait_then_package
+        m = self.url_module()
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "CODE",43,"please wait"$')
+        m.wait(r'^\+UPGRADE: "UPDATED","V1016"$', 5)   # by itself, without a second AT+UPGRADE
+        self.assertGreater(answers[1] - answers[0], 0.9)
+
+    def test_json_answer_garbage(self):
+        def bad_json(handler):
+            body = b'{"code":"27",'
+            handler.send_response(404)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+        self.srv.routes["/dfota.bin"] = bad_json
+        m = self.url_module()
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "FAIL","http_404"$')
 
     def test_second_upgrade_while_running(self):
         def slow(handler):
