@@ -94,15 +94,19 @@ static int nv_path(const char *dir, const char *name, char *out, size_t cap)
     return n > 0 && (size_t)n < cap ? FOTA_OK : FOTA_ERR_RANGE;
 }
 
-/* Reads the whole file (bounded) as a NUL-terminated string. */
-static int read_small(const char *path, char *buf, size_t cap)
+/* Reads DIR/name whole (bounded) as a NUL-terminated string: FOTA_OK,
+ * FOTA_ERR_NOENT, or FOTA_ERR_FORMAT for anything unreadable. */
+static int read_small(const char *dir, const char *name, char *buf, size_t cap)
 {
+    char path[NV_PATH_MAX];
     fota_port_file *f;
     uint64_t size = 0;
     size_t got = 0;
-    int rc = fota_port_open(&f, path, FOTA_PORT_READ);
+    int rc = nv_path(dir, name, path, sizeof path);
+    if (rc == FOTA_OK)
+        rc = fota_port_open(&f, path, FOTA_PORT_READ);
     if (rc != FOTA_OK)
-        return rc;
+        return rc == FOTA_ERR_NOENT ? rc : FOTA_ERR_FORMAT;
     rc = fota_port_size(f, &size);
     if (rc == FOTA_OK && size >= cap)
         rc = FOTA_ERR_FORMAT;
@@ -110,7 +114,7 @@ static int read_small(const char *path, char *buf, size_t cap)
         rc = fota_port_pread(f, 0, buf, (size_t)size, &got);
     fota_port_close(f);
     if (rc != FOTA_OK)
-        return rc;
+        return FOTA_ERR_FORMAT;
     buf[got] = '\0';
     return strlen(buf) == got ? FOTA_OK : FOTA_ERR_FORMAT;   /* no NUL inside */
 }
@@ -134,12 +138,14 @@ static int field(const char *text, const char *name, char *out, size_t cap)
     return FOTA_ERR_FORMAT;
 }
 
-/* Replaces the file whole: temporary, sync, rename. */
-static int write_small(const char *path, const char *text)
+/* Replaces DIR/name whole: temporary, sync, rename. */
+static int write_small(const char *dir, const char *name, const char *text)
 {
-    char tmp[NV_PATH_MAX + 8];
+    char path[NV_PATH_MAX], tmp[NV_PATH_MAX + 8];
     fota_port_file *f;
-    int rc;
+    int rc = nv_path(dir, name, path, sizeof path);
+    if (rc != FOTA_OK)
+        return rc;
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return FOTA_ERR_RANGE;
     if ((rc = fota_port_open(&f, tmp, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK)
@@ -157,13 +163,13 @@ static int write_small(const char *path, const char *text)
 
 int at_settings_load(const char *dir, at_settings *st)
 {
-    char path[NV_PATH_MAX], text[NV_FILE_MAX], period[16], *end;
+    char text[NV_FILE_MAX], period[16], *end;
     at_settings got;
     int rc;
 
     at_settings_default(st);
-    if ((rc = nv_path(dir, "nv", path, sizeof path)) != FOTA_OK || (rc = read_small(path, text, sizeof text)) != FOTA_OK)
-        return rc == FOTA_ERR_NOENT ? rc : FOTA_ERR_FORMAT;
+    if ((rc = read_small(dir, "nv", text, sizeof text)) != FOTA_OK)
+        return rc;
     at_settings_default(&got);
     if (field(text, "key", got.key, sizeof got.key) != FOTA_OK || !at_key_ok(got.key) ||
         field(text, "url", got.url, sizeof got.url) != FOTA_OK || !at_url_ok(got.url) ||
@@ -177,24 +183,20 @@ int at_settings_load(const char *dir, at_settings *st)
 
 int at_settings_save(const char *dir, const at_settings *st)
 {
-    char path[NV_PATH_MAX], text[NV_FILE_MAX];
-    int rc = nv_path(dir, "nv", path, sizeof path);
-    if (rc != FOTA_OK)
-        return rc;
+    char text[NV_FILE_MAX];
     if (!at_key_ok(st->key) || !at_url_ok(st->url) || st->period > AT_PERIOD_MAX)
         return FOTA_ERR_ARG;
     snprintf(text, sizeof text, "key=%s\nurl=%s\nperiod=%lu\n", st->key, st->url, (unsigned long)st->period);
-    return write_small(path, text);
+    return write_small(dir, "nv", text);
 }
 
 int at_identity_load(const char *dir, at_identity *id)
 {
-    char path[NV_PATH_MAX], text[NV_FILE_MAX];
+    char text[NV_FILE_MAX];
     int rc;
     memset(id, 0, sizeof *id);
-    if ((rc = nv_path(dir, "identity", path, sizeof path)) != FOTA_OK ||
-        (rc = read_small(path, text, sizeof text)) != FOTA_OK)
-        return rc == FOTA_ERR_NOENT ? rc : FOTA_ERR_FORMAT;
+    if ((rc = read_small(dir, "identity", text, sizeof text)) != FOTA_OK)
+        return rc;
     if (field(text, "imei", id->imei, sizeof id->imei) != FOTA_OK || !at_imei_ok(id->imei) ||
         field(text, "model", id->model, sizeof id->model) != FOTA_OK || !at_name_ok(id->model) ||
         field(text, "bsp", id->bsp, sizeof id->bsp) != FOTA_OK || !at_name_ok(id->bsp))
@@ -204,12 +206,9 @@ int at_identity_load(const char *dir, at_identity *id)
 
 int at_identity_save(const char *dir, const at_identity *id)
 {
-    char path[NV_PATH_MAX], text[NV_FILE_MAX];
-    int rc = nv_path(dir, "identity", path, sizeof path);
-    if (rc != FOTA_OK)
-        return rc;
+    char text[NV_FILE_MAX];
     if (!at_imei_ok(id->imei) || !at_name_ok(id->model) || !at_name_ok(id->bsp))
         return FOTA_ERR_ARG;
     snprintf(text, sizeof text, "imei=%s\nmodel=%s\nbsp=%s\n", id->imei, id->model, id->bsp);
-    return write_small(path, text);
+    return write_small(dir, "identity", text);
 }

@@ -185,6 +185,28 @@ class Module:
         return self.proc.returncode
 
 
+def answer(handler, status, body, headers=()):
+    """A whole HTTP answer from a StaticServer route."""
+    handler.send_response(status)
+    for name, value in headers:
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def partial(handler, body, sent, chunk=4096, pause=0.0):
+    """Announces all of body but sends only its first `sent` bytes, in chunks
+    with a pause between them (a slow link, or a server dying mid-way)."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    for i in range(0, sent, chunk):
+        handler.wfile.write(body[i:min(i + chunk, sent)])
+        handler.wfile.flush()
+        time.sleep(pause)
+
+
 class StaticServer:
     """A plain file server on 127.0.0.1 (the guide's self-built server).
     routes: path -> bytes, or a callable(handler) for faults."""
@@ -200,15 +222,7 @@ class StaticServer:
                 route = owner.routes.get(self.path.split("?")[0])
                 if callable(route):
                     return route(self)
-                if route is None:
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(route)))
-                self.end_headers()
-                self.wfile.write(route)
+                answer(self, 404, b"") if route is None else answer(self, 200, route)
 
             def log_message(self, *args):
                 pass

@@ -309,11 +309,7 @@ class UpgradeUrl(Base):
 
     def test_truncated_server_closes(self):
         def half(handler):
-            handler.send_response(200)
-            handler.send_header("Content-Length", str(len(self.pkg)))
-            handler.end_headers()
-            handler.wfile.write(self.pkg[: len(self.pkg) // 2])
-            handler.wfile.flush()
+            atlib.partial(handler, self.pkg, len(self.pkg) // 2)
             handler.close_connection = True
         self.refused(half, "closed")
 
@@ -332,15 +328,9 @@ class UpgradeUrl(Base):
         def wait_then_package(handler):
             answers.append(time.time())
             if len(answers) == 1:
-                body = b'{"code":43,"msg":"please wait"}'
-                handler.send_response(503)
-                handler.send_header("Retry-After", "1")
+                atlib.answer(handler, 503, b'{"code":43,"msg":"please wait"}', [("Retry-After", "1")])
             else:
-                body = self.pkg
-                handler.send_response(200)
-            handler.send_header("Content-Length", str(len(body)))
-            handler.end_headers()
-            handler.wfile.write(body)
+                atlib.answer(handler, 200, self.pkg)
         self.srv.routes["/dfota.bin"] = wait_then_package
         m = self.url_module()
         m.ok("AT+UPGRADE")
@@ -349,26 +339,14 @@ class UpgradeUrl(Base):
         self.assertGreater(answers[1] - answers[0], 0.9)
 
     def test_json_answer_garbage(self):
-        def bad_json(handler):
-            body = b'{"code":"27",'
-            handler.send_response(404)
-            handler.send_header("Content-Length", str(len(body)))
-            handler.end_headers()
-            handler.wfile.write(body)
-        self.srv.routes["/dfota.bin"] = bad_json
+        self.srv.routes["/dfota.bin"] = lambda handler: atlib.answer(handler, 404, b'{"code":"27",')
         m = self.url_module()
         m.ok("AT+UPGRADE")
         m.wait(r'^\+UPGRADE: "FAIL","http_404"$')
 
     def test_second_upgrade_while_running(self):
         def slow(handler):
-            handler.send_response(200)
-            handler.send_header("Content-Length", str(len(self.pkg)))
-            handler.end_headers()
-            for i in range(0, len(self.pkg), 64):
-                handler.wfile.write(self.pkg[i:i + 64])
-                handler.wfile.flush()
-                time.sleep(0.02)
+            atlib.partial(handler, self.pkg, len(self.pkg), 64, 0.02)
         self.srv.routes["/dfota.bin"] = slow
         m = self.url_module()
         m.ok("AT+UPGRADE")
@@ -381,11 +359,7 @@ class UpgradeUrl(Base):
 
     def test_reset_during_download_keeps_old(self):
         def stall(handler):
-            handler.send_response(200)
-            handler.send_header("Content-Length", str(len(self.pkg)))
-            handler.end_headers()
-            handler.wfile.write(self.pkg[:100])
-            handler.wfile.flush()
+            atlib.partial(handler, self.pkg, 100)
             time.sleep(3)
         self.srv.routes["/dfota.bin"] = stall
         m = self.url_module()
