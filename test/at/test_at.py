@@ -486,6 +486,32 @@ class UpgradeServer(Base):
         m3.ok("AT+UPGRADE")
         m3.wait(r'^\+UPGRADE: "CODE",44,"base core version missing')
 
+    def test_admin_refusals(self):
+        a = self.fs.admin
+        for args in (("at", "add", "--project", "atp", "--bsp", "EC618", "--version", "V1017", "--image", self.v1016),
+                     ("at", "add", "--project", "atp", "--model", "Air780E", "--bsp", "EC618", "--version", "1.0.0",
+                      "--image", self.v1016),
+                     ("at", "add", "--project", "nosuch", "--model", "Air780E", "--bsp", "EC618", "--version",
+                      "V1017", "--image", self.v1016),
+                     ("at", "add", "--project", "atp", "--model", "Air 780", "--bsp", "EC618", "--version", "V1017",
+                      "--image", self.v1016),
+                     ("at", "add", "--project", "atp", "--model", "Air780E", "--bsp", "EC618", "--version", "V1016",
+                      "--image", self.v1016),   # already there
+                     ("at", "family", "--model", "Air780E", "--project", "nosuch"),
+                     ("device", "assign", "--imei", "869041359003369"),
+                     ("device", "assign", "--imei", "869041359003368", "--project", "atp")):   # bad check digit
+            self.assertEqual(a(*args, check=False).returncode, 2, args)
+        script = os.path.join(self.tmp, "main.lua")
+        with open(script, "w") as f:
+            f.write('VERSION = "1.0.0"\n')
+        lua_pkg = os.path.join(self.tmp, "lua.fota")
+        atlib.run(atlib.FOTAPACK, "build", "--project", "p", "--bsp", "EC618", "--script", script, "--version",
+                  "1.0.0", "-o", lua_pkg)
+        r = a("at", "delta", "--project", "atp", "--model", "Air780E", "--bsp", "EC618", "--package", lua_pkg,
+              check=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("one core delta", r.stderr)
+
     def test_platform_codes(self):
         self.fs.serve("--key", self.key)
         a = self.fs.admin
