@@ -529,10 +529,14 @@ class UpgradeServer(Base):
         m.ok("AT+UPGRADE")
         m.wait(r'^\+UPGRADE: "CODE",17,')
         a("device", "add", "--imei", imei, "--owner", "alice")
+        # upgrades only from other versions
+        a("config", "set", "--project", "atp", "--firmware", "Air780E_AT_EC618", "--from", "1014.0.0")
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "CODE",21,')
         # loop upgrade: the 7th counted request of the day
         a("config", "set", "--project", "atp", "--firmware", "Air780E_AT_EC618", "--enabled", "0")
         codes = []
-        for _ in range(6):
+        for _ in range(5):
             m.ok("AT+UPGRADE")
             codes.append(m.wait(r'^\+UPGRADE: "CODE",').split(",")[1])
         self.assertIn("40", codes)
