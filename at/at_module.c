@@ -227,6 +227,21 @@ static void revision(at_module *m, char *out, size_t cap)
     snprintf(out, cap, "AirM2M_%s_V%lu_LTE_AT", m->id.model, (unsigned long)m->rec.active.core_version);
 }
 
+/* The commands with one form and no parameters; answer NULL: computed. */
+static const struct {
+    const char *name;
+    enum form form;
+    const char *answer;
+} simple[] = {
+    { "CGMR", EXEC, NULL },
+    { "CGSN", EXEC, NULL },
+    { "RESET", EXEC, NULL },
+    { "CPIN", READ, "+CPIN: READY" },
+    { "CSQ", EXEC, "+CSQ: 28,99" },       /* a simulated network that is always up */
+    { "CREG", READ, "+CREG: 0,1" },
+    { "CGATT", READ, "+CGATT: 1" },
+};
+
 /* One extended command (after the '+'), the name uppercased. */
 static int extended(at_module *m, const char *cmd, uint64_t now)
 {
@@ -283,31 +298,26 @@ static int extended(at_module *m, const char *cmd, uint64_t now)
             m->reboot = 1;
         return 0;
     }
-    if (f == TEST)
-        return 0;   /* the simple commands: "=?" says they exist */
-    if (strcmp(name, "CGMR") == 0 && f == EXEC) {
-        revision(m, rev, sizeof rev);
-        info(m, "+CGMR: \"%s\"", rev);
-    } else if (strcmp(name, "CGSN") == 0 && f == EXEC) {
-        info(m, "%s", m->id.imei);
-    } else if (strcmp(name, "CPIN") == 0 && f == READ) {
-        info(m, "+CPIN: READY");
-    } else if (strcmp(name, "CSQ") == 0 && f == EXEC) {
-        info(m, "+CSQ: 28,99");
-    } else if (strcmp(name, "CREG") == 0 && f == READ) {
-        info(m, "+CREG: 0,1");
-    } else if (strcmp(name, "CGATT") == 0 && f == READ) {
-        info(m, "+CGATT: 1");
-    } else if (strcmp(name, "RESET") == 0 && f == EXEC) {
-        m->reboot = 1;
-    } else if (!strcmp(name, "CGMR") || !strcmp(name, "CGSN") || !strcmp(name, "CPIN") ||
-               !strcmp(name, "CSQ") || !strcmp(name, "CREG") || !strcmp(name, "CGATT") ||
-               !strcmp(name, "RESET")) {
-        return CME_NOT_SUPPORTED;   /* a known command in a form it does not have */
-    } else {
-        return PLAIN_ERROR;
+    for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++) {
+        if (strcmp(name, simple[i].name) != 0)
+            continue;
+        if (f == TEST)
+            return 0;   /* "=?": the command exists */
+        if (f != simple[i].form)
+            return CME_NOT_SUPPORTED;   /* a known command in a form it does not have */
+        if (strcmp(name, "CGMR") == 0) {
+            revision(m, rev, sizeof rev);
+            info(m, "+CGMR: \"%s\"", rev);
+        } else if (strcmp(name, "CGSN") == 0) {
+            info(m, "%s", m->id.imei);
+        } else if (strcmp(name, "RESET") == 0) {
+            m->reboot = 1;
+        } else {
+            info(m, "%s", simple[i].answer);
+        }
+        return 0;
     }
-    return 0;
+    return PLAIN_ERROR;
 }
 
 /* A basic command (V.250: a letter and an optional number) at *pp; advances. */

@@ -95,6 +95,7 @@ class Commands(Base):
         m.ok("AT+CMEE=1")
         self.assertEqual(m.cmd("AT+CSQ?")[1], "+CME ERROR: 4")   # a known command in a form it lacks
         self.assertEqual(m.ok("AT+CSQ=?"), [])
+        self.assertEqual(m.cmd("AT+NOSUCH=?")[1], "ERROR")
 
     def test_echo(self):
         m = self.module()
