@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/files.h"
 #include "port/fota_err.h"
 #include "port/port.h"
 
@@ -138,27 +139,12 @@ static int field(const char *text, const char *name, char *out, size_t cap)
     return FOTA_ERR_FORMAT;
 }
 
-/* Replaces DIR/name whole: temporary, sync, rename. */
+/* Replaces DIR/name whole (core/files: temporary, sync, rename). */
 static int write_small(const char *dir, const char *name, const char *text)
 {
-    char path[NV_PATH_MAX], tmp[NV_PATH_MAX + 8];
-    fota_port_file *f;
+    char path[NV_PATH_MAX];
     int rc = nv_path(dir, name, path, sizeof path);
-    if (rc != FOTA_OK)
-        return rc;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return FOTA_ERR_RANGE;
-    if ((rc = fota_port_open(&f, tmp, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK)
-        return rc;
-    rc = fota_port_pwrite(f, 0, text, strlen(text));
-    if (rc == FOTA_OK)
-        rc = fota_port_sync(f);
-    fota_port_close(f);
-    if (rc == FOTA_OK)
-        rc = fota_port_rename(tmp, path);
-    if (rc != FOTA_OK)
-        fota_port_remove(tmp);
-    return rc;
+    return rc != FOTA_OK ? rc : fota_file_replace(path, text, strlen(text));
 }
 
 int at_settings_load(const char *dir, at_settings *st)

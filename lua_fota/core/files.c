@@ -1,5 +1,7 @@
 #include "core/files.h"
 
+#include <stdio.h>
+
 #include "core/bytes.h"
 #include "port/fota_err.h"
 
@@ -68,5 +70,25 @@ int fota_sha256_file(const char *path, uint64_t max_len, uint8_t out[32], uint64
     if (rc == 0) rc = fota_file_sha256_range(f, size, out);
     fota_port_close(f);
     if (rc == 0 && len_out) *len_out = size;
+    return rc;
+}
+
+int fota_file_replace(const char *path, const void *data, size_t len)
+{
+    char tmp[1024];
+    fota_port_file *f;
+    int rc, n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return FOTA_ERR_RANGE;
+    if ((rc = fota_port_open(&f, tmp, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK)
+        return rc;
+    rc = fota_port_pwrite(f, 0, data, len);
+    if (rc == FOTA_OK)
+        rc = fota_port_sync(f);
+    fota_port_close(f);
+    if (rc == FOTA_OK)
+        rc = fota_port_rename(tmp, path);
+    if (rc != FOTA_OK)
+        fota_port_remove(tmp);
     return rc;
 }
