@@ -64,7 +64,8 @@ class Module:
     """One luat-at process and the host's end of its AT port."""
 
     def __init__(self, device, *args, env=None, firmware=None, trusted=None, log_pty=False):
-        cmd = [LUAT_AT, "--device", device] + list(args)
+        # --lifetime: a module outlives no killed test run by more than 10 minutes
+        cmd = [LUAT_AT, "--device", device, "--lifetime", "600"] + list(args)
         if firmware:
             cmd += ["--firmware", firmware, "--fw-version", "V1015"]
         if log_pty:
