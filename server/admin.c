@@ -20,7 +20,7 @@
 /* ---------------------------------------------------------------- */
 /* helpers                                                           */
 
-static int fail(const char *fmt, const char *arg)
+int fail(const char *fmt, const char *arg)
 {
     fprintf(stderr, "fota-server: ");
     fprintf(stderr, fmt, arg);
@@ -28,7 +28,7 @@ static int fail(const char *fmt, const char *arg)
     return EXIT_USAGE_ERR;
 }
 
-static sqlite3_stmt *prep(srv_db *d, const char *sql)
+sqlite3_stmt *prep(srv_db *d, const char *sql)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(d->db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -39,7 +39,7 @@ static sqlite3_stmt *prep(srv_db *d, const char *sql)
 }
 
 /* Runs a statement that returns no rows; binds text args ?1.. (NULL = SQL NULL). */
-static int exec_text(srv_db *d, const char *sql, int n, const char *const *v)
+int exec_text(srv_db *d, const char *sql, int n, const char *const *v)
 {
     sqlite3_stmt *st = prep(d, sql);
     if (!st) return -1;
@@ -54,7 +54,7 @@ static int exec_text(srv_db *d, const char *sql, int n, const char *const *v)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
-static int64_t project_id(srv_db *d, const char *name, char *owner, size_t cap)
+int64_t project_id(srv_db *d, const char *name, char *owner, size_t cap)
 {
     sqlite3_stmt *st = prep(d, "SELECT id, owner FROM project WHERE name=?1");
     if (!st) return -1;
@@ -70,7 +70,7 @@ static int64_t project_id(srv_db *d, const char *name, char *owner, size_t cap)
     return id;
 }
 
-static int copy_file(const char *from, const char *to, uint64_t max)
+int copy_file(const char *from, const char *to, uint64_t max)
 {
     fota_port_file *in, *out;
     uint64_t size = 0, off = 0;
@@ -163,9 +163,19 @@ int cmd_project_list(srv_db *d)
 int cmd_firmware_add(srv_db *d, const char *project, const char *bsp, const char *core_ver,
                      const char *core, const char *script, const char *version, const char *key)
 {
-    uint32_t cv = 0;
     if (!project || !bsp || !core_ver || !core || !script || !version)
         return fail("%s", "firmware add needs --project --bsp --core-version --core --script --version");
+    char name[SRV_NAME_MAX + 2];
+    int n = snprintf(name, sizeof name, "%s_LuatOS-SoC_%s", project, bsp);
+    if (n < 0 || (size_t)n > SRV_NAME_MAX) return fail("firmware name for %s too long", project);
+    return firmware_add_named(d, project, name, bsp, core_ver, core, script, version, key);
+}
+
+int firmware_add_named(srv_db *d, const char *project, const char *name, const char *bsp,
+                       const char *core_ver, const char *core, const char *script, const char *version,
+                       const char *key)
+{
+    uint32_t cv = 0;
     if (!srv_is_name(bsp, strlen(bsp))) return fail("--bsp %s: [A-Za-z0-9._-]", bsp);
     if (fota_version_parse_core(core_ver, &cv)) return fail("--core-version %s: like V1104", core_ver);
     if (!fota_version_valid(version) || strlen(version) >= SRV_VER_MAX)
@@ -181,21 +191,23 @@ int cmd_firmware_add(srv_db *d, const char *project, const char *bsp, const char
     }
     int64_t pid = project_id(d, project, NULL, 0);
     if (pid <= 0) return EXIT_USAGE_ERR;
-    char name[SRV_NAME_MAX + 2];
-    int n = snprintf(name, sizeof name, "%s_LuatOS-SoC_%s", project, bsp);
-    if (n < 0 || (size_t)n > SRV_NAME_MAX) return fail("firmware name for %s too long", project);
 
-    char core_path[SRV_PATH_MAX], arc_tmp[SRV_PATH_MAX + 32], script_path[SRV_PATH_MAX], sha[65], arc_sha[65];
+    /* core NULL: no image (its packages are uploaded prebuilt); script NULL: none */
+    char core_path[SRV_PATH_MAX] = "", arc_tmp[SRV_PATH_MAX + 32], script_path[SRV_PATH_MAX] = "", sha[65] = "",
+         arc_sha[65];
     uint64_t core_size = 0;
-    if (store_file(d, core, "images", "bin", FOTA_PKG_MAX_IMAGE, core_path, sizeof core_path, &core_size, sha)
-        || core_size == 0)
+    if (core && (store_file(d, core, "images", "bin", FOTA_PKG_MAX_IMAGE, core_path, sizeof core_path,
+                            &core_size, sha) || core_size == 0))
         return fail("cannot store core image %s (missing, empty, or over 16 MiB)", core);
-    snprintf(arc_tmp, sizeof arc_tmp, "%s/scripts.tmp%ld.lfsa", d->data_dir, (long)getpid());
-    int rc = pack_script(script, arc_tmp);
-    if (rc == 0 && store_file(d, arc_tmp, "scripts", "lfsa", FOTA_PKG_MAX_IMAGE, script_path,
-                              sizeof script_path, NULL, arc_sha))
-        rc = fail("cannot store the script archive of %s", script);
-    fota_port_remove(arc_tmp);
+    int rc = 0;
+    if (script) {
+        snprintf(arc_tmp, sizeof arc_tmp, "%s/scripts.tmp%ld.lfsa", d->data_dir, (long)getpid());
+        rc = pack_script(script, arc_tmp);
+        if (rc == 0 && store_file(d, arc_tmp, "scripts", "lfsa", FOTA_PKG_MAX_IMAGE, script_path,
+                                  sizeof script_path, NULL, arc_sha))
+            rc = fail("cannot store the script archive of %s", script);
+        fota_port_remove(arc_tmp);
+    }
     if (rc) return rc;
 
     sqlite3_stmt *st = prep(d, "INSERT INTO firmware(project_id, name, bsp, core_version, script_version,"

@@ -27,6 +27,7 @@
 #include "core/version.h"
 #include "port/fota_err.h"
 #include "srv.h"
+#include "at.h"
 
 #define API_PATH "/api/site/firmware_upgrade"
 #define MAX_ARGS 16
@@ -512,6 +513,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     char ver[SRV_VER_MAX];
     ok[P_VER] = !ar.bad[P_VER] && srv_version_canon(ar.v[P_VER], ar.n[P_VER], ver);
     ok[P_IMEI] = !ar.bad[P_IMEI] && srv_is_imei(ar.v[P_IMEI], ar.n[P_IMEI]);
+    /* AT firmware asking without a KEY: the project its IMEI belongs to (at.c). */
+    char at_key[SRV_KEY_MAX + 1];
+    if (!ar.v[P_KEY] && ok[P_FW] && ok[P_IMEI] &&
+        srv_at_default_key(s, ar.v[P_FW], ar.n[P_FW], ar.v[P_IMEI], ar.n[P_IMEI], at_key) == 1) {
+        ar.v[P_KEY] = at_key;
+        ar.n[P_KEY] = strlen(at_key);
+        ok[P_KEY] = 1;
+    }
     const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
     int resume = is_resume(range);
 

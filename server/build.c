@@ -16,6 +16,7 @@
 #include "port/fota_err.h"
 #include "port/port.h"
 #include "srv.h"
+#include "at.h"
 
 #define FAIL_TTL_MS 60000   /* a failed build is retried after this (admin may fix it) */
 
@@ -153,6 +154,11 @@ int builder_get(srv_builder *b, const srv_firmware *fw, uint32_t base, const cha
 {
     int64_t now = mono_ms();
     int state;
+    /* An uploaded package for this base (AT firmware, at.c) comes first. */
+    char prebuilt[SRV_PATH_MAX];
+    if (srv_at_prebuilt_path(b->cache_dir, fw->id, base, prebuilt, sizeof prebuilt) == 0 &&
+        describe(prebuilt, pkg, b->max_size) == 0)
+        return PKG_READY;
     pthread_mutex_lock(&b->lock);
     srv_cache_slot *s = find_slot(b, fw->id, base);
     if (s && (s->state == PKG_FAILED || s->state == PKG_BASE_MISSING) &&
@@ -176,6 +182,11 @@ int builder_get(srv_builder *b, const srv_firmware *fw, uint32_t base, const cha
         struct stat st;
         if (stat(path, &st) == 0 && describe(path, &found, b->max_size) == 0) {
             state = PKG_READY;   /* built by an earlier run */
+        } else if (!fw->core_path[0]) {
+            /* A release of uploaded deltas only: nothing to build from. */
+            state = PKG_BASE_MISSING;
+            snprintf(found.why, sizeof found.why,
+                     "base core version missing: no delta from V%lu uploaded", (unsigned long)base);
         } else if (fw->core_version != base && base != SRV_BASE_REINSTALL &&
                    !(base_image[0] && srv_delta_available()) &&
                    stat(fw->core_path, &st) == 0 &&
@@ -256,7 +267,7 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
     o.project = fw->project;
     o.bsp = fw->bsp;
     o.firmware = fw->name;
-    o.script_archive_path = fw->script_path;
+    o.script_archive_path = fw->script_path[0] ? fw->script_path : NULL;   /* AT firmware: none */
     /* The release binds both halves; a script-only package (the device
      * already runs the release's core) runs on that core alone. */
     o.release_core_version = fw->core_version;

@@ -9,6 +9,7 @@
 #include "port/fota_err.h"
 #include "port/port.h"
 #include "srv.h"
+#include "at.h"
 
 static const char *const schema =
     "PRAGMA foreign_keys=ON;"
@@ -178,6 +179,10 @@ int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
     sqlite3_busy_timeout(d->db, 10000);
     if (db_exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") || db_exec(d, schema) ||
         add_reinstall_column(d)) {
+        db_close(d);
+        return -1;
+    }
+    if (db_exec(d, srv_at_schema)) {   /* AT firmware projects (at.c) */
         db_close(d);
         return -1;
     }

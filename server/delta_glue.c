@@ -8,7 +8,7 @@
 
 /* FOTA_SRV_NO_DELTA: build without it anyway (to test the full-core path). */
 #if defined(__has_include) && !defined(FOTA_SRV_NO_DELTA)
-#if __has_include("delta.h")
+#if __has_include("core/delta.h")
 #include "core/delta.h"
 #define FOTA_SRV_HAVE_DELTA 1
 #endif

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "admin.h"
+#include "at.h"
 
 static const char *const usage_main =
     "usage: fota-server COMMAND [options]   (every command takes --db FILE, default ./fota.db)\n"
@@ -17,6 +18,8 @@ static const char *const usage_main =
     "  firmware add|list       firmware releases: core image + scripts, versions\n"
     "  config set|show         what a firmware name upgrades to, for whom, from which versions\n"
     "  device add|ban|unban    devices: owner, loop-upgrade ban\n"
+    "  device assign           place a device (IMEI) in a project: AT modules without a KEY\n"
+    "  at add|delta|family     AT firmware: whole-image releases, prebuilt deltas, family defaults\n"
     "  log                     a device's requests and answers\n"
     "\n"
     "fota-server COMMAND [SUB] --help shows the options. See docs/server.md.\n";
@@ -41,6 +44,11 @@ static const char *const o_config_set[] = { "--db", "--data", "--project", "--fi
 static const char *const o_device[] = { "--db", "--data", "--imei", "--project", "--owner", NULL };
 static const char *const o_device_imei[] = { "--db", "--data", "--imei", NULL };
 static const char *const o_log[] = { "--db", "--data", "--imei", "--date", NULL };
+static const char *const o_at_add[] = { "--db", "--data", "--project", "--model", "--bsp", "--version",
+                                        "--image", "--key", NULL };
+static const char *const o_at_delta[] = { "--db", "--data", "--project", "--model", "--bsp", "--package", NULL };
+static const char *const o_at_family[] = { "--db", "--data", "--model", "--project", NULL };
+static const char *const o_device_assign[] = { "--db", "--data", "--imei", "--project", NULL };
 
 static const cmd cmds[] = {
     { "serve", NULL, o_serve,
@@ -99,6 +107,23 @@ static const cmd cmds[] = {
     { "device", "unban", o_device_imei,
       "usage: fota-server device unban --imei IMEI\n"
       "  Lifts a loop-upgrade ban (code 40); the day's request count starts again.\n" },
+    { "device", "assign", o_device_assign,
+      "usage: fota-server device assign --imei IMEI --project NAME\n"
+      "  Places the device in the project (owner: the project's). An AT module asking without\n"
+      "  a KEY belongs to this project (docs/at.md).\n" },
+    { "at", "add", o_at_add,
+      "usage: fota-server at add --project NAME --model Air780E --bsp EC618 --version V1016 --image FILE\n"
+      "                          [--key key.pem]\n"
+      "  An AT firmware release: one whole image (no script), firmware name MODEL_AT_BSP.\n"
+      "  Older releases' images are the bases of deltas, built per base version.\n" },
+    { "at", "delta", o_at_delta,
+      "usage: fota-server at delta --project NAME --model Air780E --bsp EC618 --package dfota.fota\n"
+      "  A prebuilt delta package (fotapack build --from-core ...), served as is to modules on\n"
+      "  its base version; its target release is made (without an image) when missing.\n" },
+    { "at", "family", o_at_family,
+      "usage: fota-server at family --model Air780E --project NAME\n"
+      "  The default project of a module family: modules of MODEL asking without a KEY whose\n"
+      "  IMEI is in no project belong to it.\n" },
     { "log", NULL, o_log,
       "usage: fota-server log --imei IMEI [--date YYYY-MM-DD]\n"
       "  One line per request: time, imei, HTTP status, code (0 = package), request, message.\n"
@@ -278,6 +303,16 @@ int main(int argc, char **argv)
                                   opt(c, vals, "--imeis"), opt(c, vals, "--from"), opt(c, vals, "--enabled"),
                                   opt(c, vals, "--reinstall"))
                  : cmd_config_show(&d, opt(c, vals, "--project"));
+    else if (!strcmp(c->name, "device") && !strcmp(sub, "assign"))
+        rc = cmd_device_assign(&d, opt(c, vals, "--imei"), opt(c, vals, "--project"));
+    else if (!strcmp(c->name, "at") && !strcmp(sub, "add"))
+        rc = cmd_at_add(&d, opt(c, vals, "--project"), opt(c, vals, "--model"), opt(c, vals, "--bsp"),
+                        opt(c, vals, "--version"), opt(c, vals, "--image"), opt(c, vals, "--key"));
+    else if (!strcmp(c->name, "at") && !strcmp(sub, "delta"))
+        rc = cmd_at_delta(&d, opt(c, vals, "--project"), opt(c, vals, "--model"), opt(c, vals, "--bsp"),
+                          opt(c, vals, "--package"));
+    else if (!strcmp(c->name, "at"))
+        rc = cmd_at_family(&d, opt(c, vals, "--model"), opt(c, vals, "--project"));
     else if (!strcmp(c->name, "device"))
         rc = cmd_device(&d, sub, opt(c, vals, "--imei"), opt(c, vals, "--project"), opt(c, vals, "--owner"));
     else

@@ -1,10 +1,11 @@
 /* Files: whole-file operations built on the port layer (port.h) that the
- * package writer, the archive and the slots share: a file's size, copying
- * a file into another while hashing it, a file's SHA-256, and replacing a
- * file crash-safe. */
+ * package writer, the archive, the slots and the staging area share: a
+ * file's size, copying a file into another while hashing it, a file's
+ * SHA-256, and replacing a small file atomically. */
 #ifndef FOTA_FILES_H
 #define FOTA_FILES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <mbedtls/sha256.h>
@@ -31,5 +32,6 @@ int fota_file_write_atomic(const char *path, const void *data, size_t len);
 /* SHA-256 of a whole file, bounded by max_len (FOTA_ERR_RANGE when larger).
  * *len_out may be NULL. */
 int fota_sha256_file(const char *path, uint64_t max_len, uint8_t out[32], uint64_t *len_out);
+
 
 #endif

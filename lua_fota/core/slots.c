@@ -1,6 +1,7 @@
 #include "core/slots.h"
 #include "core/bytes.h"
 #include "core/files.h"
+#include "core/stage.h"
 #include "core/version.h"
 #include "port/fota_err.h"
 #include "port/port.h"
@@ -422,6 +423,39 @@ int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_
 out:
     fota_pkg_close(&r);
     fota_port_close(base);
+    return rc;
+}
+
+int fota_slots_trusted_key(const char *device_dir, char *buf, size_t cap)
+{
+    char path[FOTA_SLOTS_PATH_MAX + 24];
+    fota_port_file *f;
+    size_t got = 0;
+    if (cap == 0)
+        return 0;
+    buf[0] = '\0';
+    if (snprintf(path, sizeof path, "%s/fota/trusted.pem", device_dir) >= (int)sizeof path ||
+        fota_port_open(&f, path, FOTA_PORT_READ) != FOTA_OK)
+        return 0;
+    if (fota_port_pread(f, 0, buf, cap - 1, &got) != FOTA_OK)
+        got = 0;
+    fota_port_close(f);
+    buf[got] = '\0';
+    return got > 0;
+}
+
+int fota_slots_apply_staged(const fota_slots *s, const char *stage_path, const fota_pkg_policy *pol)
+{
+    char ready[FOTA_STAGE_PATH_MAX + 8];
+    fota_boot_record rec;
+    int rc;
+
+    if (fota_stage_ready_path(stage_path, ready, sizeof ready) != FOTA_OK || !fota_port_exists(ready) ||
+        fota_slots_read(s, &rec) != FOTA_OK || rec.state != FOTA_BOOT_CONFIRMED)
+        return 1;
+    rc = fota_slots_commit(s, stage_path, pol, FOTA_SLOTS_DEFAULT_TRIES);
+    if (rc == FOTA_OK || rc <= FOTA_PKG_E_BAD_MAGIC)
+        fota_stage_discard(stage_path);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 #ifndef FOTA_SLOTS_H
 #define FOTA_SLOTS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "core/pkg.h"
 
@@ -57,6 +58,10 @@ int fota_slots_read(const fota_slots *s, fota_boot_record *rec);
 /* Stores rec with seq + 1 into the older copy and syncs it. */
 int fota_slots_write(const fota_slots *s, fota_boot_record *rec);
 
+/* The device's provisioned signing key, DEVICE/fota/trusted.pem, into buf
+ * (NUL-terminated, at most cap - 1 bytes): 1 when there is one, else 0. */
+int fota_slots_trusted_key(const char *device_dir, char *buf, size_t cap);
+
 /* Path of a slot file: kind 'c' core, 's' script. */
 int fota_slots_path(const fota_slots *s, char kind, unsigned slot, char *out, size_t len);
 
@@ -78,6 +83,14 @@ int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_
  * after the verification (pol points into rec and *core until then). */
 int fota_slots_base_policy(const fota_slots *s, const fota_boot_record *rec, fota_pkg_policy *pol,
                            fota_port_file **core);
+
+/* At boot, before fota_slots_boot: a package staged complete (its ready
+ * marker, stage.h) but never committed -- the power failed in between, or a
+ * LuatOS-style script staged it and rebooted -- is committed now with pol.
+ * Returns 1 when nothing is to be applied (no marker, no record, or an
+ * upgrade on trial), else fota_slots_commit's result. The staged package is
+ * dropped once applied or refused as a package. */
+int fota_slots_apply_staged(const fota_slots *s, const char *stage_path, const fota_pkg_policy *pol);
 
 /* At boot: counts a trying boot, rolls back an unconfirmed or damaged pair,
  * and returns the record in force. FOTA_ERR_NOENT: never flashed;

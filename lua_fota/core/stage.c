@@ -1,4 +1,5 @@
 #include "core/stage.h"
+#include "core/files.h"
 #include "core/pkg.h"
 #include "port/fota_err.h"
 
@@ -170,8 +171,6 @@ long fota_stage_done(const fota_stage *s)
 int fota_stage_finish(fota_stage *s, int ok)
 {
     char ready[FOTA_STAGE_PATH_MAX + 8];
-    char tmp[FOTA_STAGE_PATH_MAX + 16];
-    fota_port_file *f;
     uint8_t mark[4];
     int rc;
 
@@ -196,16 +195,7 @@ int fota_stage_finish(fota_stage *s, int ok)
     mark[3] = (uint8_t)(s->total >> 24);
     if ((rc = fota_stage_ready_path(s->path, ready, sizeof ready)) != FOTA_OK)
         return (int)stage_fail(s, rc);
-    snprintf(tmp, sizeof tmp, "%s.tmp", ready);
-    if ((rc = fota_port_open(&f, tmp, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK)
-        return (int)stage_fail(s, rc);
-    rc = fota_port_pwrite(f, 0, mark, sizeof mark);
-    if (rc == FOTA_OK)
-        rc = fota_port_sync(f);
-    fota_port_close(f);
-    if (rc == FOTA_OK)
-        rc = fota_port_rename(tmp, ready);
-    if (rc != FOTA_OK)
+    if ((rc = fota_file_write_atomic(ready, mark, sizeof mark)) != FOTA_OK)
         return (int)stage_fail(s, rc);
     s->state = FOTA_STAGE_READY;
     return FOTA_OK;

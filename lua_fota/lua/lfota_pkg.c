@@ -31,17 +31,7 @@ static const char *opt_str(lua_State *L, const char *key)
 /* The device's provisioned key: DEVICE/fota/trusted.pem, if any. */
 static int read_trusted_key(fota_ctx *c, char *buf, size_t cap)
 {
-    char path[FOTA_STAGE_PATH_MAX];
-    fota_port_file *f;
-    size_t got = 0;
-    snprintf(path, sizeof path, "%s/fota/trusted.pem", c->device);
-    if (fota_port_open(&f, path, FOTA_PORT_READ) != FOTA_OK)
-        return 0;
-    if (fota_port_pread(f, 0, buf, cap - 1, &got) != FOTA_OK)
-        got = 0;
-    fota_port_close(f);
-    buf[got] = '\0';
-    return got > 0;
+    return fota_slots_trusted_key(c->device, buf, cap);
 }
 
 static void push_hex(lua_State *L, const uint8_t p[32])

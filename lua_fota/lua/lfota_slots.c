@@ -122,7 +122,7 @@ static int l_commit(lua_State *L)
 static int l_boot(lua_State *L)
 {
     fota_ctx *c = lfota_ctx(L);
-    char stage_path[FOTA_STAGE_PATH_MAX], ready[FOTA_STAGE_PATH_MAX + 8], key[LFOTA_MAX_PEM];
+    char stage_path[FOTA_STAGE_PATH_MAX], key[LFOTA_MAX_PEM];
     fota_boot_record rec;
     fota_slots s;
     int rc, applied = 1;   /* 1: nothing was staged */
@@ -136,14 +136,10 @@ static int l_boot(lua_State *L)
         lua_pushstring(L, "unflashed");
         return 2;
     }
-    if (lfota_default_stage_path(c, stage_path, sizeof stage_path) &&
-        fota_stage_ready_path(stage_path, ready, sizeof ready) == FOTA_OK && fota_port_exists(ready) &&
-        rc == FOTA_OK && rec.state == FOTA_BOOT_CONFIRMED) {
+    if (lfota_default_stage_path(c, stage_path, sizeof stage_path)) {
         fota_pkg_policy pol;
         lfota_policy(L, &pol, key, sizeof key, stage_path, sizeof stage_path);
-        applied = fota_slots_commit(&s, stage_path, &pol, FOTA_SLOTS_DEFAULT_TRIES);
-        if (applied == FOTA_OK || applied <= FOTA_PKG_E_BAD_MAGIC)
-            fota_stage_discard(stage_path);
+        applied = fota_slots_apply_staged(&s, stage_path, &pol);
     }
     rc = fota_slots_boot(&s, &rec);
     if (rc != FOTA_OK) {

@@ -1,0 +1,47 @@
+/* The module's non-volatile memory in its device directory: the identity
+ * written at the factory (IMEI, model, bsp; file "identity") and the
+ * AT+UPGRADE settings (KEY, URL, PERIOD; file "nv"). Each is a small
+ * "name=value" file replaced whole (temporary file, sync, rename through the
+ * port), so a power cut keeps the old or the new settings, never a mix. */
+#ifndef AT_NV_H
+#define AT_NV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AT_KEY_MAX 64            /* product key: [A-Za-z0-9_-], as the platform's */
+#define AT_URL_MAX 255
+#define AT_NAME_MAX 31           /* model, bsp: [A-Za-z0-9._-] */
+#define AT_IMEI_LEN 15
+#define AT_PERIOD_DEFAULT 86400u /* seconds: the module asks by itself within a day */
+#define AT_PERIOD_MAX 2592000u   /* 30 days; 0 = no automatic check */
+
+typedef struct at_settings {
+    char key[AT_KEY_MAX + 1];    /* "" = the default project the IMEI is placed in */
+    char url[AT_URL_MAX + 1];    /* "" = the IoT platform */
+    uint32_t period;             /* seconds between automatic checks */
+} at_settings;
+
+typedef struct at_identity {
+    char imei[AT_IMEI_LEN + 1];
+    char model[AT_NAME_MAX + 1]; /* e.g. Air780E */
+    char bsp[AT_NAME_MAX + 1];   /* e.g. EC618 */
+} at_identity;
+
+int at_key_ok(const char *s);    /* 0..AT_KEY_MAX of [A-Za-z0-9_-] */
+int at_url_ok(const char *s);    /* "", or http(s)://... up to AT_URL_MAX printable, no space or quote */
+int at_name_ok(const char *s);
+int at_imei_ok(const char *s);   /* 15 digits, Luhn check digit */
+/* A Luhn-valid IMEI derived from a name (the device directory's). */
+void at_imei_from_name(const char *name, char out[AT_IMEI_LEN + 1]);
+
+void at_settings_default(at_settings *st);
+/* FOTA_OK, FOTA_ERR_NOENT (never saved: defaults) or FOTA_ERR_FORMAT (a value
+ * out of range or unreadable: defaults, the file is left for inspection). */
+int at_settings_load(const char *dir, at_settings *st);
+int at_settings_save(const char *dir, const at_settings *st);
+/* FOTA_OK, FOTA_ERR_NOENT (not made yet) or FOTA_ERR_FORMAT. */
+int at_identity_load(const char *dir, at_identity *id);
+int at_identity_save(const char *dir, const at_identity *id);
+
+#endif

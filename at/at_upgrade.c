@@ -1,0 +1,232 @@
+#include "at_upgrade.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/pkg.h"
+#include "core/slots.h"
+#include "port/fota_err.h"
+
+
+static void tell(at_upgrade *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tell(at_upgrade *u, const char *fmt, ...)
+{
+    char line[AT_UPGRADE_URC_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    u->cfg.urc(u->cfg.ud, line);
+}
+
+void at_upgrade_policy(const char *device_dir, const at_identity *id, fota_pkg_policy *pol, char *key,
+                       size_t cap)
+{
+    fota_pkg_policy_init(pol);
+    pol->bsp = id->bsp;
+    if (fota_slots_trusted_key(device_dir, key, cap))
+        pol->pubkey_pem = key;
+}
+
+int at_upgrade_url(const at_upgrade_cfg *cfg, char *out, size_t cap)
+{
+    const char *base = cfg->nv->url[0] ? cfg->nv->url : cfg->iot_url;
+    const char *key = cfg->nv->key;
+    int n;
+    if (strncmp(base, "###", 3) == 0)   /* used as is */
+        n = snprintf(out, cap, "%s", base + 3);
+    else
+        n = snprintf(out, cap, "%s%c%s%s%sfirmware_name=%s_AT_%s&version=%lu.0.0&imei=%s", base,
+                     strchr(base, '?') ? '&' : '?', key[0] ? "project_key=" : "", key, key[0] ? "&" : "",
+                     cfg->id->model, cfg->id->bsp, (unsigned long)cfg->fw_version, cfg->id->imei);
+    return n > 0 && (size_t)n < cap ? FOTA_OK : FOTA_ERR_RANGE;
+}
+
+/* LuatOS http.request's codes, as a word for the "FAIL" line. */
+static const char *http_reason(int rc)
+{
+    switch (rc) {
+    case FOTA_HTTP_ERR_HEADER: return "bad_header";
+    case FOTA_HTTP_ERR_BODY: return "bad_body";
+    case FOTA_HTTP_ERR_CONNECT: return "connect";
+    case FOTA_HTTP_ERR_CLOSE: return "closed";
+    case FOTA_HTTP_ERR_RX: return "receive";
+    case FOTA_HTTP_ERR_DOWNLOAD: return "write";
+    case FOTA_HTTP_ERR_TIMEOUT: return "timeout";
+    case FOTA_HTTP_ERR_URL: return "url";
+    case FOTA_HTTP_ERR_REQUEST: return "request";
+    default: return "state";
+    }
+}
+
+static void tell_progress(at_upgrade *u)
+{
+    const fota_http_response *r = fota_http_response_info(u->http);
+    uint64_t total = u->stage.total ? u->stage.total : r->has_length ? r->content_length : 0;
+    int pct;
+    if (!total)
+        return;
+    pct = (int)((uint64_t)u->stage.written * 100 / total);
+    if (pct > 100)
+        pct = 100;
+    pct -= pct % 10;
+    if (pct > u->last_percent) {
+        u->last_percent = pct;
+        tell(u, "+UPGRADE: \"DOWNLOAD\",%d", pct);
+    }
+}
+
+/* A package (200) goes to the staging area; any other answer is kept (cut
+ * at AT_UPGRADE_BODY_MAX) to read the platform's {"code":N,"msg":...}. */
+static int sink(void *ud, const uint8_t *data, size_t len)
+{
+    at_upgrade *u = ud;
+    if (fota_http_response_info(u->http)->status == 200) {
+        if (fota_stage_write(&u->stage, data, len) < 0)
+            return -1;
+        tell_progress(u);
+        return 0;
+    }
+    if (len > AT_UPGRADE_BODY_MAX - u->body_len)
+        len = AT_UPGRADE_BODY_MAX - u->body_len;
+    memcpy(u->body + u->body_len, data, len);
+    u->body_len += len;
+    return 0;
+}
+
+int at_upgrade_start(at_upgrade *u, const at_upgrade_cfg *cfg)
+{
+    static const fota_tls_opts no_ca = { .insecure = 1 };   /* LuatOS's default without server_cert */
+    char url[FOTA_HTTP_MAX_URL];
+    fota_http_request req;
+    int rc;
+
+    memset(u, 0, sizeof *u);
+    u->cfg = *cfg;
+    fota_stage_setup(&u->stage);
+    tell(u, "+UPGRADE: \"START\"");
+    snprintf(u->stage_path, sizeof u->stage_path, "%s/fota/stage.bin", cfg->device_dir);
+    if (at_upgrade_url(cfg, url, sizeof url) != FOTA_OK) {
+        tell(u, "+UPGRADE: \"FAIL\",\"url\"");
+        return AT_UPGRADE_FAILED;
+    }
+    if ((rc = fota_stage_init(&u->stage, u->stage_path, FOTA_STAGE_DEFAULT_CAPACITY)) != FOTA_OK) {
+        tell(u, "+UPGRADE: \"FAIL\",\"%s\"", fota_pkg_errname(rc));
+        return AT_UPGRADE_FAILED;
+    }
+    memset(&req, 0, sizeof req);
+    req.url = url;
+    req.timeout_ms = AT_UPGRADE_TIMEOUT_MS;
+    req.tls = &no_ca;
+    if ((rc = fota_http_init(&u->http, &req)) != FOTA_HTTP_OK) {
+        fota_stage_free(&u->stage);
+        fota_stage_discard(u->stage_path);
+        tell(u, "+UPGRADE: \"FAIL\",\"%s\"", http_reason(rc));
+        return AT_UPGRADE_FAILED;
+    }
+    return AT_UPGRADE_RUNNING;
+}
+
+/* The platform's answer: {"code":N,"msg":"..."}; the message made safe for
+ * a quoted URC field. */
+static int answer_code(at_upgrade *u, int status)
+{
+    json_error_t err;
+    json_t *root = json_loadb(u->body, u->body_len, 0, &err);
+    json_t *code = root ? json_object_get(root, "code") : NULL;
+    const char *msg = root ? json_string_value(json_object_get(root, "msg")) : NULL;
+    char safe[96];
+    size_t k = 0;
+
+    if (!json_is_integer(code)) {
+        json_decref(root);
+        tell(u, "+UPGRADE: \"FAIL\",\"http_%d\"", status);
+        return AT_UPGRADE_FAILED;
+    }
+    for (const char *p = msg ? msg : ""; *p && k < sizeof safe - 1; p++)
+        safe[k++] = (*p >= ' ' && *p <= '~' && *p != '"' && *p != '\\') ? *p : '?';
+    safe[k] = '\0';
+    u->code = (int)json_integer_value(code);
+    json_decref(root);
+    tell(u, "+UPGRADE: \"CODE\",%d,\"%s\"", u->code, safe);
+    return AT_UPGRADE_NONE;
+}
+
+/* A complete package: synced, marked ready, then committed (verify, write
+ * the inactive slot, check it, flip the boot record). */
+static int commit(at_upgrade *u)
+{
+    char key[AT_TRUSTED_KEY_MAX];
+    fota_pkg_policy pol;
+    fota_slots slots;
+    int rc;
+
+    if (fota_stage_done(&u->stage) != 0) {
+        tell(u, "+UPGRADE: \"FAIL\",\"truncated\"");
+        return AT_UPGRADE_FAILED;
+    }
+    at_upgrade_policy(u->cfg.device_dir, u->cfg.id, &pol, key, sizeof key);
+    if ((rc = fota_stage_finish(&u->stage, 1)) == FOTA_OK &&
+        (rc = fota_slots_init(&slots, u->cfg.device_dir)) == FOTA_OK)
+        rc = fota_slots_commit(&slots, u->stage_path, &pol, FOTA_SLOTS_DEFAULT_TRIES);
+    if (rc != FOTA_OK) {
+        tell(u, "+UPGRADE: \"FAIL\",\"%s\"", fota_pkg_errname(rc));
+        return AT_UPGRADE_FAILED;
+    }
+    tell(u, "+UPGRADE: \"VERIFIED\"");
+    return AT_UPGRADE_COMMITTED;
+}
+
+int at_upgrade_step(at_upgrade *u, uint32_t budget_ms)
+{
+    int rc, status, result;
+
+    if (!u->http)
+        return AT_UPGRADE_FAILED;
+    rc = fota_http_step(u->http, budget_ms, sink, u);
+    if (rc == FOTA_HTTP_AGAIN)
+        return AT_UPGRADE_RUNNING;
+    status = fota_http_response_info(u->http)->status;
+    if (rc != FOTA_HTTP_OK && u->stage.state == FOTA_STAGE_FAILED) {
+        /* the staging area refused the data: not a package (its prefix), or
+         * more than the package announces or the area holds */
+        int e = u->stage.error;
+        tell(u, "+UPGRADE: \"FAIL\",\"%s\"", e == FOTA_ERR_FORMAT ? "not_a_package"
+                                              : e == FOTA_ERR_RANGE ? "too_large" : fota_pkg_errname(e));
+        result = AT_UPGRADE_FAILED;
+    } else if (rc != FOTA_HTTP_OK) {
+        tell(u, "+UPGRADE: \"FAIL\",\"%s\"", http_reason(rc));
+        result = AT_UPGRADE_FAILED;
+    } else if (status != 200) {
+        const char *ra = fota_http_header(u->http, "Retry-After");
+        unsigned long secs = ra && strspn(ra, "0123456789") == strlen(ra) && strlen(ra) <= 4 ? strtoul(ra, NULL, 10) : 0;
+        u->retry_after_s = secs > 300 ? 300 : (uint32_t)secs;
+        result = answer_code(u, status);
+    } else {
+        result = commit(u);
+    }
+    fota_http_free(u->http);
+    u->http = NULL;
+    fota_stage_free(&u->stage);
+    fota_stage_discard(u->stage_path);   /* committed, refused or no package: done with it */
+    return result;
+}
+
+int at_upgrade_percent(const at_upgrade *u)
+{
+    return u->last_percent;
+}
+
+void at_upgrade_abort(at_upgrade *u)
+{
+    if (!u->http)
+        return;
+    fota_http_free(u->http);
+    u->http = NULL;
+    fota_stage_free(&u->stage);
+    fota_stage_discard(u->stage_path);
+}

@@ -1,0 +1,656 @@
+"""luat-at driven over its pty with pyserial, as a host MCU would.
+Usage: python3 test_at.py [TestClass ...]   (ctest runs one class per test)"""
+import os
+import random
+import re
+import shutil
+import sys
+import tempfile
+import time
+import unittest
+
+import serial
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import atlib  # noqa: E402
+from atlib import Module  # noqa: E402
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="luat-at-")
+        self.v1015, self.v1016 = atlib.firmware_pair(self.tmp)
+        self.key, self.pub = atlib.keygen(self.tmp)
+        self.modules = []
+        self.cleanups = []
+
+    def tearDown(self):
+        for m in self.modules:
+            m.close()
+        for c in self.cleanups:
+            c()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def module(self, name="dev", *args, **kw):
+        kw.setdefault("firmware", self.v1015)
+        m = Module(os.path.join(self.tmp, name), *args, **kw)
+        self.modules.append(m)
+        m.sync()
+        m.ok("ATE0")
+        return m
+
+    def restart(self, m, *args, **kw):
+        m.close()
+        self.modules.remove(m)
+        kw.setdefault("firmware", None)
+        return self.module(os.path.basename(m.device), *args, **kw)
+
+    def static(self):
+        s = atlib.StaticServer()
+        self.cleanups.append(s.close)
+        return s
+
+    def fota_server(self, *extra):
+        s = atlib.FotaServer(self.tmp)
+        self.cleanups.append(s.close)
+        return s
+
+    def revision(self, m):
+        """The running firmware number, from AT+CGMR (a URC may come between)."""
+        found = [re.match(r'\+CGMR: "AirM2M_Air780E_V(\d+)_LTE_AT"$', x) for x in m.ok("AT+CGMR")]
+        found = [f.group(1) for f in found if f]
+        self.assertEqual(len(found), 1)
+        return found[0]
+
+
+class Commands(Base):
+    def test_command_set(self):
+        m = self.module()
+        self.assertEqual(m.ok("AT"), [])
+        info = m.ok("ATI")
+        self.assertEqual(info[:2], ["AirM2M", "Air780E"])
+        self.assertEqual(self.revision(m), "1015")
+        imei = m.ok("AT+CGSN")[0]
+        self.assertTrue(re.fullmatch(r"\d{15}", imei), imei)
+        digits = [int(c) for c in imei]
+        self.assertEqual(sum(d if i % 2 == 0 else (2 * d - 9 if d > 4 else 2 * d) for i, d in enumerate(digits)) % 10, 0)
+        self.assertEqual(m.ok("AT+CPIN?"), ["+CPIN: READY"])
+        self.assertTrue(re.fullmatch(r"\+CSQ: \d+,\d+", m.ok("AT+CSQ")[0]))
+        self.assertEqual(m.ok("AT+CREG?"), ["+CREG: 0,1"])
+        self.assertEqual(m.ok("AT+CGATT?"), ["+CGATT: 1"])
+        self.assertEqual(m.ok("AT+CSQ;+CREG?")[1], "+CREG: 0,1")
+        self.assertEqual(m.ok("AT+CFUN?"), ["+CFUN: 1"])
+
+    def test_result_codes_and_cmee(self):
+        m = self.module()
+        self.assertEqual(m.cmd("AT+NOSUCH")[1], "ERROR")
+        self.assertEqual(m.cmd('AT+UPGRADE="PERIOD",x')[1], "ERROR")       # CMEE=0
+        m.ok("AT+CMEE=1")
+        self.assertEqual(m.ok("AT+CMEE?"), ["+CMEE: 1"])
+        self.assertEqual(m.cmd('AT+UPGRADE="PERIOD",x')[1], "+CME ERROR: 50")
+        self.assertEqual(m.cmd("AT+CFUN=0")[1], "+CME ERROR: 4")
+        self.assertEqual(m.cmd("AT+NOSUCH")[1], "ERROR")                    # unknown stays ERROR
+        m.ok("AT+CMEE=2")
+        self.assertEqual(m.cmd('AT+UPGRADE="PERIOD",x')[1], "+CME ERROR: incorrect parameters")
+        self.assertEqual(m.cmd("AT+CMEE=3")[1], "+CME ERROR: incorrect parameters")
+        self.assertEqual(m.ok("AT+CMEE=?"), ["+CMEE: (0-2)"])
+        self.assertEqual(m.cmd("AT+CSQ;XYZ")[1], "ERROR")
+        m.ok("AT+CMEE=1")
+        self.assertEqual(m.cmd("AT+CSQ?")[1], "+CME ERROR: 4")   # a known command in a form it lacks
+        self.assertEqual(m.ok("AT+CSQ=?"), [])
+        self.assertEqual(m.cmd("AT+NOSUCH=?")[1], "ERROR")
+
+    def test_echo(self):
+        m = self.module()
+        m.ok("ATE1")
+        mark = len(m.lines)
+        m.write(b"AT+CSQ\r")
+        m.wait("^OK$")
+        self.assertEqual(m.lines[mark], "AT+CSQ\r")   # the command line comes back as typed
+        m.ok("ATE0")
+        mark = len(m.lines)
+        m.write(b"AT+CSQ\r")
+        m.wait("^OK$")
+        self.assertEqual([x for x in m.lines[mark:] if x.startswith("AT")], [])
+
+    def test_framing(self):
+        m = self.module()
+        # split across reads
+        for part in (b"A", b"T+C", b"GM", b"R\r"):
+            m.write(part)
+            time.sleep(0.05)
+        m.wait(r'^\+CGMR: ')
+        m.wait("^OK$")
+        # several in one write
+        m.pending.clear()
+        m.write(b"AT\rAT+CSQ\rAT+CPIN?\r")
+        m.wait("^OK$")
+        m.wait(r"^\+CSQ: ")
+        m.wait("^OK$")
+        m.wait(r"^\+CPIN: READY$")
+        m.wait("^OK$")
+        # lower case, mixed case; quoted values keep their case
+        self.assertTrue(m.ok("at+cgmr")[0].startswith("+CGMR"))
+        m.ok('At+UpGrade="key","MixedCase_1"')
+        self.assertIn('+UPGRADE: "KEY","MixedCase_1"', m.ok("at+upgrade?"))
+        # backspace edits the line
+        self.assertEqual(m.ok(b"AT+CSX\x08Q\r")[0][:5], "+CSQ:")
+        self.assertEqual(m.ok(b"ATT\x08\r"), [])
+        # an overlong line: one clear error, nothing runs, the port goes on
+        m.ok("AT+CMEE=1")
+        out, final = m.cmd(b"AT+UPGRADE=\"KEY\",\"" + b"K" * 5000 + b"\"\r")
+        self.assertEqual(final, "+CME ERROR: 24")
+        self.assertIn('+UPGRADE: "KEY","MixedCase_1"', m.ok("AT+UPGRADE?"))
+        # garbage: control bytes, NUL, 8-bit, no "AT": ignored
+        rnd = random.Random(7)
+        junk = bytes(b for b in (rnd.getrandbits(8) for _ in range(20000)) if b not in b"aAtT\r")
+        m.write(junk)
+        m.ok(b"\rAT\r")
+        m.ok(b"\x00\xff\x1bxyAT+CSQ\r")
+        self.assertEqual(m.proc.poll(), None)
+
+    def test_upgrade_command_forms(self):
+        m = self.module()
+        m.ok("AT+CMEE=1")
+        self.assertEqual(m.ok("AT+UPGRADE=?"), ['+UPGRADE: ("KEY","URL","PERIOD"),(0-2592000)'])
+        self.assertEqual(m.ok("AT+UPGRADE?"), ['+UPGRADE: "KEY",""', '+UPGRADE: "URL",""',
+                                               '+UPGRADE: "PERIOD",86400'])
+        for bad in ('AT+UPGRADE="KEY","bad key"', 'AT+UPGRADE="KEY","' + "k" * 65 + '"',
+                    'AT+UPGRADE="URL","ftp://x/y"', 'AT+UPGRADE="URL","http://a b"', 'AT+UPGRADE="URL",5',
+                    'AT+UPGRADE="PERIOD",2592001', 'AT+UPGRADE="PERIOD","60"', 'AT+UPGRADE="PERIOD"',
+                    'AT+UPGRADE="COLOR","red"', 'AT+UPGRADE="KEY","unterminated', 'AT+UPGRADE=1,2,3,4,5',
+                    'AT+UPGRADE="PERIOD",99999999999'):
+            self.assertEqual(m.cmd(bad)[1], "+CME ERROR: 50", bad)
+        self.assertEqual(m.ok("AT+UPGRADE?")[0], '+UPGRADE: "KEY",""')
+
+    def test_reset_reboots(self):
+        m = self.module()
+        m.ok("AT+CMEE=1")
+        m.ok("AT+RESET")
+        m.wait("^RDY$")
+        self.assertEqual(m.ok("AT+CMEE?"), ["AT+CMEE?\r", "+CMEE: 0"])   # echo and CMEE back to defaults
+        m.ok("ATE0")
+        m.ok("AT+CFUN=1,1")
+        m.wait("^RDY$")
+        m.ok("AT+CFUN=1")
+        self.assertEqual(m.cmd("AT+CFUN=1,2")[1], "ERROR")
+
+    def test_new_device_needs_firmware(self):
+        r = atlib.run(atlib.LUAT_AT, "--device", os.path.join(self.tmp, "blank"), check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("--firmware FILE --fw-version", r.stderr)
+        r = atlib.run(atlib.LUAT_AT, check=False)
+        self.assertEqual(r.returncode, 2)
+
+    def test_link_and_log_port(self):
+        link = os.path.join(self.tmp, "ttyAT")
+        m = self.module("dev", "--link", link, log_pty=True)
+        self.assertEqual(os.path.realpath(link), m.path)
+        self.assertTrue(m.log_path.startswith("/dev/"))
+        m.close()
+        self.assertFalse(os.path.lexists(link))
+
+
+class Nv(Base):
+    def test_settings_survive_restart(self):
+        m = self.module()
+        m.ok('AT+UPGRADE="KEY","Pk_123-abc"')
+        m.ok('AT+UPGRADE="URL","http://127.0.0.1:9/fota.bin"')
+        m.ok('AT+UPGRADE="PERIOD",60')
+        imei = m.ok("AT+CGSN")[0]
+        m = self.restart(m)
+        self.assertEqual(m.ok("AT+UPGRADE?"), ['+UPGRADE: "KEY","Pk_123-abc"',
+                                               '+UPGRADE: "URL","http://127.0.0.1:9/fota.bin"',
+                                               '+UPGRADE: "PERIOD",60'])
+        self.assertEqual(m.ok("AT+CGSN")[0], imei)
+        m.ok('AT+UPGRADE="URL",""')   # back to the platform
+        m.ok('AT+UPGRADE="KEY",""')
+        m = self.restart(m)
+        self.assertEqual(m.ok("AT+UPGRADE?")[:2], ['+UPGRADE: "KEY",""', '+UPGRADE: "URL",""'])
+
+    def test_corrupt_nv_reads_as_defaults(self):
+        m = self.module()
+        m.ok('AT+UPGRADE="PERIOD",60')
+        m.close()
+        self.modules.remove(m)
+        with open(os.path.join(m.device, "nv"), "wb") as f:
+            f.write(b"key=\x00\xff\nperiod=999999999999\n")
+        m = self.module("dev", firmware=None)
+        self.assertEqual(m.ok("AT+UPGRADE?")[2], '+UPGRADE: "PERIOD",86400')
+        self.assertIn("settings unreadable", m.stderr())
+        m.ok('AT+UPGRADE="PERIOD",30')   # and it can be written again
+        m = self.restart(m)
+        self.assertEqual(m.ok("AT+UPGRADE?")[2], '+UPGRADE: "PERIOD",30')
+
+
+class UpgradeUrl(Base):
+    """URL mode against a static server (the guide's self-built server)."""
+
+    def setUp(self):
+        super().setUp()
+        self.srv = self.static()
+        self.pkg = atlib.read(atlib.delta_package(os.path.join(self.tmp, "dfota.bin"), self.v1015, self.v1016,
+                                            self.key))
+
+    def url_module(self, route="/dfota.bin"):
+        m = self.module(trusted=self.pub)
+        m.ok('AT+UPGRADE="URL","%s%s"' % (self.srv.url, route))
+        return m
+
+    def test_upgrade_reboot_and_ask_again(self):
+        self.srv.routes["/dfota.bin"] = self.pkg
+        m = self.module(trusted=self.pub, log_pty=True)
+        m.ok('AT+UPGRADE="URL","%s/dfota.bin"' % self.srv.url)
+        log = serial.Serial(m.log_path, 115200, timeout=0.05)
+        self.cleanups.append(log.close)
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "START"$')
+        m.wait(r'^\+UPGRADE: "DOWNLOAD",100$')
+        m.wait(r'^\+UPGRADE: "VERIFIED"$')
+        m.wait(r'^\+UPGRADE: "REBOOT"$')
+        m.wait("^RDY$")
+        m.wait(r'^\+UPGRADE: "UPDATED","V1016"$')
+        # it asks again by itself: the static file is no upgrade for V1016
+        m.wait(r'^\+UPGRADE: "FAIL","wrong_base"$')
+        m.ok("ATE0")
+        self.assertEqual(self.revision(m), "1016")
+        progress = b""   # the second port: the upgrade's progress log
+        end = time.time() + 3
+        while b"boot: upgraded to V1016" not in progress and time.time() < end:
+            progress += log.read(4096)
+        for text in (b"upgrade: GET " + self.srv.url.encode(), b'+UPGRADE: "VERIFIED"', b"boot: V1016"):
+            self.assertIn(text, progress)
+        q = self.srv.requests[0]
+        self.assertRegex(q, r"^/dfota.bin\?firmware_name=Air780E_AT_EC618&version=1015\.0\.0&imei=\d{15}$")
+        self.assertIn("version=1016.0.0", self.srv.requests[1])
+        m = self.restart(m)
+        self.assertEqual(self.revision(m), "1016")
+        with open(os.path.join(m.device, "slots", "core_b.bin"), "rb") as f:
+            self.assertEqual(f.read(), atlib.read(self.v1016))
+
+    def test_url_used_as_is_with_hashes(self):
+        self.srv.routes["/fixed"] = self.pkg
+        m = self.url_module()
+        m.ok('AT+UPGRADE="URL","###%s/fixed"' % self.srv.url)
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "UPDATED","V1016"$')
+        self.assertEqual(self.srv.requests[0], "/fixed")
+
+    def refused(self, body, reason, route="/dfota.bin", timeout=10):
+        self.srv.routes[route] = body
+        m = self.url_module(route)
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "FAIL","%s"$' % reason, timeout)
+        self.assertEqual(self.revision(m), "1015")
+        self.assertFalse(os.path.exists(os.path.join(m.device, "fota", "stage.bin")))
+        return m
+
+    def test_corrupt_package(self):
+        bad = bytearray(self.pkg)
+        bad[len(bad) // 2] ^= 0x40
+        self.refused(bytes(bad), "hash_mismatch|bad_section")
+
+    def test_wrong_key(self):
+        other, _ = atlib.keygen(self.tmp, "other")
+        pkg = atlib.read(atlib.delta_package(os.path.join(self.tmp, "o.bin"), self.v1015, self.v1016, other))
+        self.refused(pkg, "bad_signature")
+
+    def test_unsigned(self):
+        pkg = atlib.read(atlib.delta_package(os.path.join(self.tmp, "u.bin"), self.v1015, self.v1016))
+        self.refused(pkg, "no_signature")
+
+    def test_wrong_bsp(self):
+        pkg = atlib.read(atlib.delta_package(os.path.join(self.tmp, "w.bin"), self.v1015, self.v1016, self.key,
+                                       bsp="EC718"))
+        self.refused(pkg, "bad_meta")
+
+    def test_not_a_package(self):
+        self.refused(b"<html>hello</html>" * 10, "not_a_package")
+
+    def test_oversize(self):
+        big = bytearray(self.pkg[:12]) + bytes(600 * 1024)
+        big[8:12] = (600 * 1024 + 12).to_bytes(4, "little")   # announces more than the 480 KiB area
+        self.refused(bytes(big), "too_large")
+        self.modules.pop().close()
+        self.refused(self.pkg + b"trailing junk" * 100, "too_large")   # more than the package announces
+
+    def test_truncated_server_closes(self):
+        def half(handler):
+            atlib.partial(handler, self.pkg, len(self.pkg) // 2)
+            handler.close_connection = True
+        self.refused(half, "closed")
+
+    def test_http_errors(self):
+        m = self.url_module("/missing")
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "FAIL","http_404"$')
+        m.ok('AT+UPGRADE="URL","http://127.0.0.1:1/x"')   # nothing listens
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "FAIL","connect"$')
+        self.assertEqual(self.revision(m), "1015")
+
+    def test_43_asks_again_after_retry_after(self):
+        answers = []
+
+        def wait_then_package(handler):
+            answers.append(time.time())
+            if len(answers) == 1:
+                atlib.answer(handler, 503, b'{"code":43,"msg":"please wait"}', [("Retry-After", "1")])
+            else:
+                atlib.answer(handler, 200, self.pkg)
+        self.srv.routes["/dfota.bin"] = wait_then_package
+        m = self.url_module()
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "CODE",43,"please wait"$')
+        m.wait(r'^\+UPGRADE: "UPDATED","V1016"$', 5)   # by itself, without a second AT+UPGRADE
+        self.assertGreater(answers[1] - answers[0], 0.9)
+
+    def test_json_answer_garbage(self):
+        self.srv.routes["/dfota.bin"] = lambda handler: atlib.answer(handler, 404, b'{"code":"27",')
+        m = self.url_module()
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "FAIL","http_404"$')
+
+    def test_second_upgrade_while_running(self):
+        def slow(handler):
+            atlib.partial(handler, self.pkg, len(self.pkg), 64, 0.02)
+        self.srv.routes["/dfota.bin"] = slow
+        m = self.url_module()
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "START"$')
+        out = m.ok("AT+UPGRADE")   # (DOWNLOAD URCs may come between)
+        self.assertEqual(len([x for x in out if re.match(r'^\+UPGRADE: "BUSY",\d+$', x)]), 1, out)
+        self.assertIn("+CSQ: 28,99", m.ok("AT+CSQ"))   # the port answers during a download
+        m.wait(r'^\+UPGRADE: "UPDATED","V1016"$', 20)
+        self.assertEqual(len([r for r in self.srv.requests if "1015.0.0" in r]), 1)
+
+    def test_reset_during_download_keeps_old(self):
+        def stall(handler):
+            atlib.partial(handler, self.pkg, 100)
+            time.sleep(3)
+        self.srv.routes["/dfota.bin"] = stall
+        m = self.url_module()
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "START"$')
+        time.sleep(0.3)
+        m.ok("AT+RESET")
+        m.wait("^RDY$")
+        m.ok("ATE0")
+        self.assertEqual(self.revision(m), "1015")
+        self.assertFalse(os.path.exists(os.path.join(m.device, "fota", "stage.bin")))
+
+
+class UpgradeServer(Base):
+    """The IoT-platform query against fota-server serving an AT project."""
+
+    def setUp(self):
+        super().setUp()
+        self.fs = atlib.FotaServer(self.tmp)
+        self.cleanups.append(self.fs.close)
+        a = self.fs.admin
+        a("project", "add", "--name", "atp", "--key", "KEY_at1", "--owner", "alice")
+        a("at", "add", "--project", "atp", "--model", "Air780E", "--bsp", "EC618", "--version", "V1015",
+          "--image", self.v1015)
+        a("at", "add", "--project", "atp", "--model", "Air780E", "--bsp", "EC618", "--version", "V1016",
+          "--image", self.v1016)
+        a("config", "set", "--project", "atp", "--firmware", "Air780E_AT_EC618")
+
+    def platform_module(self, name="dev", *args, key="KEY_at1", **kw):
+        m = self.module(name, *args, env={"LUAT_FOTA_IOT_URL": self.fs.url}, trusted=self.pub, **kw)
+        if key:
+            m.ok('AT+UPGRADE="KEY","%s"' % key)
+        return m
+
+    def upgrade_through_43(self, m):
+        m.ok("AT+UPGRADE")
+        line = m.wait(r'^\+UPGRADE: "(CODE|VERIFIED)"')
+        if "CODE" in line:
+            self.assertRegex(line, r'^\+UPGRADE: "CODE",43,')
+            for _ in range(50):
+                time.sleep(0.2)
+                m.ok("AT+UPGRADE")
+                line = m.wait(r'^\+UPGRADE: "(CODE|VERIFIED)"')
+                if "VERIFIED" in line:
+                    break
+                self.assertRegex(line, r'^\+UPGRADE: "CODE",43,')
+        m.wait(r'^\+UPGRADE: "REBOOT"$')
+        m.wait(r'^\+UPGRADE: "UPDATED","V1016"$')
+        m.wait(r'^\+UPGRADE: "CODE",27,"already latest')
+
+    def test_manual_upgrade_delta_then_27(self):
+        self.fs.serve("--key", self.key, "--build-delay-ms", "300")
+        m = self.platform_module()
+        imei = m.ok("AT+CGSN")[0]
+        self.upgrade_through_43(m)
+        m.ok("ATE0")
+        self.assertEqual(self.revision(m), "1016")
+        log = self.fs.log(imei, "\t404\t27\t")
+        self.assertIn("\t503\t43\t", log)
+        sent = re.search(r"\t200\t0\t.*package 1016\.0\.0 from V1015, (\d+) bytes", log)
+        self.assertTrue(sent, log)
+        self.assertLess(int(sent.group(1)), 50000)   # a delta, not the 200 KB image
+        self.assertIn("\t404\t27\t", log)
+        self.assertIn("project_key=KEY_at1&firmware_name=Air780E_AT_EC618&version=1015.0.0", log)
+
+    def test_key_persisted_across_restart(self):
+        self.fs.serve("--key", self.key)
+        m = self.platform_module()
+        m = self.restart(m, env={"LUAT_FOTA_IOT_URL": self.fs.url})
+        self.upgrade_through_43(m)
+
+    def test_keyless_device_assign_and_family(self):
+        self.fs.serve("--key", self.key)
+        a = self.fs.admin
+        m = self.platform_module("nokey", key=None)
+        imei = m.ok("AT+CGSN")[0]
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "CODE",25,')   # in no project yet
+        a("device", "assign", "--imei", imei, "--project", "atp")
+        self.upgrade_through_43(m)
+        self.assertIn("project_key=KEY_at1&firmware_name=Air780E_AT_EC618&version=1016.0.0",
+                      self.fs.log(imei, "version=1016"))
+        # another module, never assigned: its family's default project
+        a("project", "add", "--name", "Air7XXE-std", "--key", "STD_7xxe", "--owner", "alice")
+        a("at", "add", "--project", "Air7XXE-std", "--model", "Air780E", "--bsp", "EC618", "--version", "V1016",
+          "--image", self.v1016)
+        a("config", "set", "--project", "Air7XXE-std", "--firmware", "Air780E_AT_EC618")
+        a("at", "family", "--model", "Air780E", "--project", "Air7XXE-std")
+        m2 = self.platform_module("nokey2", key=None)
+        imei2 = m2.ok("AT+CGSN")[0]
+        self.upgrade_through_43(m2)
+        self.assertIn("project_key=STD_7xxe", self.fs.log(imei2, "STD_7xxe"))
+
+    def test_prebuilt_delta_upload(self):
+        pkg = atlib.delta_package(os.path.join(self.tmp, "dfota.bin"), self.v1015, self.v1016, self.key)
+        a = self.fs.admin
+        a("project", "add", "--name", "pre", "--key", "KEY_pre")
+        out = a("at", "delta", "--project", "pre", "--model", "Air780E", "--bsp", "EC618", "--package", pkg).stdout
+        self.assertIn("V1015 -> V1016 stored", out)
+        a("config", "set", "--project", "pre", "--firmware", "Air780E_AT_EC618")
+        bad = os.path.join(self.tmp, "bad.bin")
+        with open(bad, "wb") as f:
+            f.write(b"LFPK" + bytes(400))
+        r = a("at", "delta", "--project", "pre", "--model", "Air780E", "--bsp", "EC618", "--package", bad,
+              check=False)
+        self.assertEqual(r.returncode, 2)
+        self.fs.serve()   # no key: the uploaded package is served as signed by its maker
+        m = self.platform_module(key="KEY_pre")
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "VERIFIED"$')   # no 43: nothing to build
+        m.wait(r'^\+UPGRADE: "CODE",27,')
+        # a module on another base: no delta uploaded from it, no image to build one
+        m2 = self.platform_module("old", key="KEY_pre", firmware=self.v1015)
+        shutil.copy(self.v1015, os.path.join(self.tmp, "V1014.bin"))
+        m2.close()
+        self.modules.remove(m2)
+        shutil.rmtree(m2.device)
+        m3 = Module(os.path.join(self.tmp, "old"), "--firmware", os.path.join(self.tmp, "V1014.bin"),
+                    "--fw-version", "V1014", env={"LUAT_FOTA_IOT_URL": self.fs.url}, trusted=self.pub)
+        self.modules.append(m3)
+        m3.sync()
+        m3.ok("ATE0")
+        m3.ok('AT+UPGRADE="KEY","KEY_pre"')
+        m3.ok("AT+UPGRADE")
+        m3.wait(r'^\+UPGRADE: "CODE",44,"base core version missing')
+
+    def test_admin_refusals(self):
+        a = self.fs.admin
+        for args in (("at", "add", "--project", "atp", "--bsp", "EC618", "--version", "V1017", "--image", self.v1016),
+                     ("at", "add", "--project", "atp", "--model", "Air780E", "--bsp", "EC618", "--version", "1.0.0",
+                      "--image", self.v1016),
+                     ("at", "add", "--project", "nosuch", "--model", "Air780E", "--bsp", "EC618", "--version",
+                      "V1017", "--image", self.v1016),
+                     ("at", "add", "--project", "atp", "--model", "Air 780", "--bsp", "EC618", "--version", "V1017",
+                      "--image", self.v1016),
+                     ("at", "add", "--project", "atp", "--model", "Air780E", "--bsp", "EC618", "--version", "V1016",
+                      "--image", self.v1016),   # already there
+                     ("at", "family", "--model", "Air780E", "--project", "nosuch"),
+                     ("device", "assign", "--imei", "869041359003369"),
+                     ("device", "assign", "--imei", "869041359003368", "--project", "atp")):   # bad check digit
+            self.assertEqual(a(*args, check=False).returncode, 2, args)
+        script = os.path.join(self.tmp, "main.lua")
+        with open(script, "w") as f:
+            f.write('VERSION = "1.0.0"\n')
+        lua_pkg = os.path.join(self.tmp, "lua.fota")
+        atlib.run(atlib.FOTAPACK, "build", "--project", "p", "--bsp", "EC618", "--script", script, "--version",
+                  "1.0.0", "-o", lua_pkg)
+        r = a("at", "delta", "--project", "atp", "--model", "Air780E", "--bsp", "EC618", "--package", lua_pkg,
+              check=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("one core delta", r.stderr)
+
+    def test_platform_codes(self):
+        self.fs.serve("--key", self.key)
+        a = self.fs.admin
+        m = self.platform_module(key="NO_SUCH_KEY")
+        imei = m.ok("AT+CGSN")[0]
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "CODE",25,')                         # unknown key
+        # a family without releases in the project
+        m7 = self.platform_module("air700", "--model", "Air700E")
+        m7.ok("AT+UPGRADE")
+        m7.wait(r'^\+UPGRADE: "CODE",26,')
+        # owned by someone else
+        a("device", "add", "--imei", imei, "--owner", "bob")
+        m.ok('AT+UPGRADE="KEY","KEY_at1"')
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "CODE",17,')
+        a("device", "add", "--imei", imei, "--owner", "alice")
+        # upgrades only from other versions
+        a("config", "set", "--project", "atp", "--firmware", "Air780E_AT_EC618", "--from", "1014.0.0")
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "CODE",21,')
+        # loop upgrade: the 7th counted request of the day
+        a("config", "set", "--project", "atp", "--firmware", "Air780E_AT_EC618", "--enabled", "0")
+        codes = []
+        for _ in range(5):
+            m.ok("AT+UPGRADE")
+            codes.append(m.wait(r'^\+UPGRADE: "CODE",').split(",")[1])
+        self.assertIn("40", codes)
+        self.assertEqual(codes[codes.index("40") - 1], "27")
+        # an IMEI with a wrong check digit (a host's own client): 3
+        r = atlib.run("curl", "-s", "%s?project_key=KEY_at1&firmware_name=Air780E_AT_EC618&version=1015.0.0"
+                      "&imei=%s" % (self.fs.url, imei[:14] + str((int(imei[14]) + 1) % 10)), check=False)
+        self.assertIn('"code":3', r.stdout)
+
+
+class Period(Base):
+    def test_automatic_check_with_period(self):
+        srv = self.static()
+        srv.routes["/dfota.bin"] = atlib.read(atlib.delta_package(os.path.join(self.tmp, "d.bin"), self.v1015,
+                                                             self.v1016, self.key))
+        m = self.module(trusted=self.pub)
+        m.ok('AT+UPGRADE="URL","%s/dfota.bin"' % srv.url)
+        t0 = time.time()
+        m.ok('AT+UPGRADE="PERIOD",2')
+        m.wait(r'^\+UPGRADE: "START"$', 5)
+        first = time.time() - t0
+        self.assertGreater(first, 1.5)   # 2 s minus at most a tenth (jitter)
+        self.assertLess(first, 3.5)
+        m.wait(r'^\+UPGRADE: "UPDATED","V1016"$', 10)
+        m.wait(r'^\+UPGRADE: "FAIL","wrong_base"$', 5)    # the check right after the update
+        t1 = time.time()
+        m.wait(r'^\+UPGRADE: "START"$', 5)                # and the periodic one goes on
+        self.assertGreater(time.time() - t1, 1.5)
+        m.ok("ATE0")
+        self.assertEqual(self.revision(m), "1016")
+        m.ok('AT+UPGRADE="PERIOD",0')
+        m.pending.clear()
+        time.sleep(3)
+        self.assertFalse([x for x in m.pending if "START" in x])
+
+    def test_jitter_spreads_a_fleet(self):
+        # The first check of modules told PERIOD 5 s together: 4.5..5 s later, not all in the same moment.
+        srv = self.static()
+        starts = []
+        mods = []
+        for i in range(4):
+            m = self.module("fleet%d" % i)
+            m.ok('AT+UPGRADE="URL","%s/none"' % srv.url)
+            mods.append(m)
+        t0 = time.time()
+        for m in mods:
+            m.ok('AT+UPGRADE="PERIOD",5')
+        for m in mods:
+            m.wait(r'^\+UPGRADE: "START"$', 8)
+            starts.append(m.matched_at - t0)
+        self.assertTrue(all(4.3 < s < 5.6 for s in starts), starts)
+        self.assertGreater(max(starts) - min(starts), 0.03, starts)   # jitter: up to 0.5 s each
+
+
+class PowerCut(Base):
+    """A power cut at every storage write of an AT upgrade: the module then
+    boots the old or the new firmware and answers AT."""
+
+    def test_power_cut_at_every_write(self):
+        v1015, v1016 = atlib.firmware_pair(self.tmp, size=48000, seed=7)
+        srv = self.static()
+        srv.routes["/dfota.bin"] = atlib.read(atlib.delta_package(os.path.join(self.tmp, "d.bin"), v1015, v1016,
+                                                             self.key))
+        template = self.module("template", firmware=v1015, trusted=self.pub)
+        template.ok('AT+UPGRADE="URL","%s/dfota.bin"' % srv.url)
+        template.close()
+        self.modules.remove(template)
+        images = {atlib.read(v1015): "1015", atlib.read(v1016): "1016"}
+        tried = bricked = wrong = 0
+        for n in range(1, 400):
+            dev = os.path.join(self.tmp, "cut")
+            shutil.rmtree(dev, ignore_errors=True)
+            shutil.copytree(template.device, dev)
+            m = Module(dev, env={"LUAT_FOTA_POWERCUT": str(n)})
+            try:
+                m.sync()
+                m.write(b"AT+UPGRADE\r")
+                m.wait(r'^\+UPGRADE: "FAIL"', 10)   # the check after the update: the upgrade is done
+            except AssertionError:
+                pass
+            rc = m.close()
+            if rc != 76:   # the port's power-cut exit: no cut this time, every write was tried
+                self.assertEqual(rc, 0, "cut %d: rc %s: %s" % (n, rc, m.stderr()))
+                break
+            tried += 1
+            try:
+                m = Module(dev)
+                m.sync()
+                m.ok("ATE0")
+                rev = self.revision(m)
+                slots = os.path.join(dev, "slots")
+                running = [images.get(atlib.read(os.path.join(slots, f))) for f in os.listdir(slots)
+                           if f.startswith("core")]
+                if rev not in ("1015", "1016") or rev not in running:
+                    wrong += 1
+                # and it still upgrades
+                m.ok("AT+UPGRADE")
+                m.wait(r'^\+UPGRADE: "(UPDATED|FAIL)"', 10)
+                m.close()
+            except AssertionError:
+                bricked += 1
+                m.close()
+        print("power cuts tried: %d, bricked: %d, wrong firmware: %d" % (tried, bricked, wrong))
+        self.assertGreater(tried, 5)
+        self.assertEqual(bricked, 0)
+        self.assertEqual(wrong, 0)
+
+
+if __name__ == "__main__":
+    unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[1:])
