@@ -52,8 +52,9 @@ def keygen(directory, name="key"):
 
 
 def delta_package(out, old, new, key=None, bsp="EC618"):
+    # an AT release names no scripts: its script half is "0.0.0", as fota-server's AT releases
     args = [FOTAPACK, "build", "--project", "at", "--bsp", bsp, "--to-core", new, "--core-version", "V1016",
-            "--from-core", old, "--from-core-version", "V1015", "-o", out]
+            "--from-core", old, "--from-core-version", "V1015", "--version", "0.0.0", "-o", out]
     if key:
         args += ["--key", key]
     run(*args)

@@ -513,7 +513,7 @@ class UpgradeServer(Base):
             f.write('VERSION = "1.0.0"\n')
         lua_pkg = os.path.join(self.tmp, "lua.fota")
         atlib.run(atlib.FOTAPACK, "build", "--project", "p", "--bsp", "EC618", "--script", script, "--version",
-                  "1.0.0", "-o", lua_pkg)
+                  "1.0.0", "--core-version", "V1103", "-o", lua_pkg)
         r = a("at", "delta", "--project", "atp", "--model", "Air780E", "--bsp", "EC618", "--package", lua_pkg,
               check=False)
         self.assertEqual(r.returncode, 2)
