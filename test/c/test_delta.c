@@ -76,7 +76,7 @@ static size_t roundtrip(const char *what, const uint8_t *old, size_t ol, const u
 {
     uint8_t *d = NULL;
     size_t dl = 0;
-    int rc = fota_delta_create(old, ol, nw, nl, &d, &dl);
+    int rc = fota_delta_create(old, ol, nw, nl, NULL, &d, &dl);
     CHECK_EQ(rc, 0);
     if (rc) { fprintf(stderr, "  (%s)\n", what); return 0; }
     mem_io m = {old, ol, malloc(nl + 1), 0, nl + 1, 0, 0, 0};
@@ -240,7 +240,7 @@ static void test_chunking(void)
     ctest_fill(b + 5000, 100, 8);
     memcpy(b + 5100, a + 5000, N - 5000);
     b[12000] ^= 1;
-    CHECK_EQ(fota_delta_create(a, N, b, N + 100, &d, &dl), 0);
+    CHECK_EQ(fota_delta_create(a, N, b, N + 100, NULL, &d, &dl), 0);
     mem_io m = {a, N, malloc(N + 100), 0, N + 100, 0, 0, 0};
     CHECK_EQ(apply(&m, d, dl, 1, 1), 0);
     CHECK(m.out_len == N + 100 && memcmp(m.out, b, N + 100) == 0);
@@ -327,6 +327,41 @@ static size_t put_varint(uint8_t *p, uint64_t v)
     return n;
 }
 
+/* A v3 header (flags, window bits, region shift, base) or, version 2, a
+ * v2 one (window 15, no parameters), then the zlib stream of s[0..sl). */
+static size_t handmade_hdr(uint8_t *out, unsigned version, unsigned flags, unsigned wbits,
+                           uint32_t base, const uint8_t *old, uint32_t ol, uint32_t nl,
+                           const uint8_t new_sha[32], const uint8_t *s, size_t sl)
+{
+    size_t hl = version == 2 ? FOTA_DELTA_HEADER_LEN : FOTA_DELTA_HEADER_V3_LEN;
+    memset(out, 0, hl);
+    memcpy(out, "LFDL", 4);
+    out[4] = (uint8_t)version;
+    out[5] = (uint8_t)flags;
+    if (version == 3) {
+        out[6] = (uint8_t)wbits;
+        out[7] = FOTA_DELTA_DEFAULT_SHIFT;
+    }
+    for (int i = 0; i < 4; i++) {
+        out[8 + i] = (uint8_t)(ol >> (8 * i));
+        out[12 + i] = (uint8_t)(nl >> (8 * i));
+        if (version == 3) out[80 + i] = (uint8_t)(base >> (8 * i));
+    }
+    ctest_sha256(old, ol, out + 16);
+    memcpy(out + 48, new_sha, 32);
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    CHECK_EQ(deflateInit2(&z, 9, Z_DEFLATED, version == 2 ? 15 : (int)wbits, 9, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = (Bytef *)(uintptr_t)s;
+    z.avail_in = (uInt)sl;
+    z.next_out = out + hl;
+    z.avail_out = 8192;
+    CHECK_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t zl = z.total_out;
+    deflateEnd(&z);
+    return hl + zl;
+}
+
 /* cmds: the stream after the block's command count, which is ncmd (0:
  * none, the stream is cmds as given). */
 static size_t handmade_n(uint8_t *out, const uint8_t *old, uint32_t ol, uint32_t nl,
@@ -336,18 +371,7 @@ static size_t handmade_n(uint8_t *out, const uint8_t *old, uint32_t ol, uint32_t
     size_t sl = ncmd ? put_varint(s, ncmd) : 0;
     memcpy(s + sl, cmds, cl);
     sl += cl;
-    memset(out, 0, FOTA_DELTA_HEADER_LEN);
-    memcpy(out, "LFDL", 4);
-    out[4] = FOTA_DELTA_VERSION;
-    for (int i = 0; i < 4; i++) {
-        out[8 + i] = (uint8_t)(ol >> (8 * i));
-        out[12 + i] = (uint8_t)(nl >> (8 * i));
-    }
-    ctest_sha256(old, ol, out + 16);
-    memcpy(out + 48, new_sha, 32);
-    uLongf zl = 8192;
-    CHECK_EQ(compress2(out + FOTA_DELTA_HEADER_LEN, &zl, s, sl, 9), Z_OK);
-    return FOTA_DELTA_HEADER_LEN + zl;
+    return handmade_hdr(out, FOTA_DELTA_VERSION, 0, FOTA_DELTA_APPLY_WBITS, 0, old, ol, nl, new_sha, s, sl);
 }
 
 /* One block of one command: controls, extra bytes, diff run. */
@@ -519,8 +543,8 @@ static void test_hostile(void)
     free(a);
     uint8_t *o = NULL;
     size_t ol = 0;
-    CHECK_EQ(fota_delta_create(NULL, 5, old, 5, &o, &ol), FOTA_ERR_ARG);
-    CHECK_EQ(fota_delta_create(old, (size_t)FOTA_DELTA_MAX_IMAGE + 1, old, 5, &o, &ol), FOTA_ERR_RANGE);
+    CHECK_EQ(fota_delta_create(NULL, 5, old, 5, NULL, &o, &ol), FOTA_ERR_ARG);
+    CHECK_EQ(fota_delta_create(old, (size_t)FOTA_DELTA_MAX_IMAGE + 1, old, 5, NULL, &o, &ol), FOTA_ERR_RANGE);
     CHECK(fota_delta_errname(FOTA_DELTA_E_WRONG_BASE) != NULL);
     CHECK(fota_delta_errname(0) == NULL);
     free(m.out);
