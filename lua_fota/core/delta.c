@@ -116,16 +116,22 @@ static int rel_begin(fota_delta_rel *m, const uint8_t o[4], uint8_t h1, uint8_t 
 }
 
 /* ARM field kinds. */
-enum { K_THUMB = 1, K_A32, K_WORD };
+enum { K_THUMB = 1, K_A32, K_WORD, K_RELWORD };
 
-/* Thumb-2 BL (T1) / B.W (T4): 11110 S imm10, 1 x J1 1 J2 imm11 (x: 1 BL,
- * 0 B.W), offset S:I1:I2:imm10:imm11:0 from the instruction + 4 with
- * I = NOT(J XOR S). Returns 1 and the offset when w (two halfwords, first
- * one low) is one. */
+/* Where a Thumb-2 branch at p counts from. */
+static int64_t thumb_pc(uint32_t w, uint64_t p)
+{
+    return (int64_t)((w & 0x10000000) ? p + 4 : (p + 4) & ~(uint64_t)3);
+}
+
+/* Thumb-2 BL (T1), B.W (T4), BLX (T2): 11110 S imm10, 1 x J1 y J2 imm11
+ * (x y: 1 1 BL, 0 1 B.W, 1 0 BLX), offset S:I1:I2:imm10:imm11:0 with
+ * I = NOT(J XOR S), from the instruction + 4 (BLX: rounded down to 4).
+ * Returns 1 and the offset when w (two halfwords, first one low) is one. */
 static int thumb_decode(uint32_t w, int32_t *off)
 {
     uint32_t h1 = w & 0xffff, h2 = w >> 16;
-    if ((h1 & 0xf800) != 0xf000 || (h2 & 0x9000) != 0x9000) return 0;
+    if ((h1 & 0xf800) != 0xf000 || !((h2 & 0x9000) == 0x9000 || (h2 & 0xd000) == 0xc000)) return 0;
     uint32_t s = h1 >> 10 & 1, i1 = ~(h2 >> 13 ^ s) & 1, i2 = ~(h2 >> 11 ^ s) & 1;
     uint32_t v = s << 24 | i1 << 23 | i2 << 22 | (h1 & 0x3ff) << 12 | (h2 & 0x7ff) << 1;
     *off = (int32_t)(v ^ 0x1000000u) - 0x1000000;   /* sign-extend 25 bits */
@@ -167,14 +173,19 @@ static int arm_begin(fota_delta_rel *m, const fota_delta_params *p, const uint8_
     int32_t off;
     int64_t t;
     if ((p->flags & FOTA_DELTA_F_THUMB) && !(k & 1) && thumb_decode(w, &off)) {
-        t = (int64_t)k + 4 + off;
+        t = thumb_pc(w, k) + off;
         m->kind = K_THUMB;
     } else if ((p->flags & FOTA_DELTA_F_A32) && !(k & 3) && a32_decode(w, &off)) {
         t = (int64_t)k + 8 + off;
         m->kind = K_A32;
-    } else if ((p->flags & FOTA_DELTA_F_WORDS) && !(k & 3)) {
+    } else if (k & 3) {
+        return 0;
+    } else if ((p->flags & FOTA_DELTA_F_WORDS) && (uint32_t)(w - p->base) < p->old_size) {
         t = (uint32_t)(w - p->base);
         m->kind = K_WORD;
+    } else if (p->flags & FOTA_DELTA_F_RELWORDS) {
+        t = (int64_t)k + (int32_t)w;
+        m->kind = K_RELWORD;
     } else {
         return 0;
     }
@@ -184,8 +195,9 @@ static int arm_begin(fota_delta_rel *m, const fota_delta_params *p, const uint8_
     m->slot = h;
     m->hit = (m->e[h].st & 1) && m->e[h].tag == key;
     int64_t tn = t + (int32_t)(m->hit ? m->e[h].val : m->last);
-    if (m->kind == K_THUMB) pred = thumb_encode(w, tn - (int64_t)(np + 4));
+    if (m->kind == K_THUMB) pred = thumb_encode(w, tn - thumb_pc(w, np));
     else if (m->kind == K_A32) pred = a32_encode(w, tn - (int64_t)(np + 8));
+    else if (m->kind == K_RELWORD) pred = (uint32_t)(tn - (int64_t)np);
     else pred = (uint32_t)(tn - t) + w;
     for (int q = 0; q < 4; q++) m->pend[q] = (uint8_t)((uint8_t)(pred >> (8 * q)) - o[q]);
     m->old32 = w;
@@ -214,12 +226,15 @@ static int field_begin(fota_delta_rel *m, const fota_delta_params *p, const uint
 static int arm_moved(const fota_delta_rel *m, const fota_delta_params *p, uint32_t nw, uint32_t *d)
 {
     int32_t off;
-    if (m->kind == K_THUMB && thumb_decode(nw, &off))
-        *d = (uint32_t)((int64_t)m->npos + 4 + off - m->target);
+    if (m->kind == K_THUMB && thumb_decode(nw, &off) && ((nw ^ m->old32) & 0x10000000) == 0)
+        *d = (uint32_t)(thumb_pc(nw, m->npos) + off - m->target);
     else if (m->kind == K_A32 && a32_decode(nw, &off))
         *d = (uint32_t)((int64_t)m->npos + 8 + off - m->target);
     else if (m->kind == K_WORD && (uint32_t)(nw - p->base) < p->new_size)
         *d = nw - m->old32;
+    else if (m->kind == K_RELWORD && (int64_t)m->npos + (int32_t)nw >= 0 &&
+             (uint64_t)((int64_t)m->npos + (int32_t)nw) < p->new_size)
+        *d = (uint32_t)((int64_t)m->npos + (int32_t)nw - m->target);
     else
         return 0;
     return 1;
@@ -1052,27 +1067,18 @@ static int make_commands(const sa_index *ix, const uint8_t *old, int64_t on, con
 }
 
 
-/* The zlib stream of the blocks, window 2^wbits. Final: libdeflate's level
- * 12 (near-optimal parsing, about 5% smaller than zlib's level 9) when the
- * window is 32 KiB, the one libdeflate always uses; zlib's level 9 with its
- * most thorough match search for a smaller window. Quick (ranking
- * candidates): libdeflate's level 4. */
-static int compress_blocks(const dbuf *in, unsigned wbits, int final,
-                           struct libdeflate_compressor *c, dbuf *out)
+/* zlib's level 9 with its most thorough match search, window 2^wbits;
+ * memLevel sets the block size, which moves the result by about 1% either
+ * way. */
+static int zlib_compress(const dbuf *in, unsigned wbits, int mem_level, dbuf *out)
 {
-    out->len = 0;
-    if (!final || wbits == FOTA_DELTA_MAX_WBITS) {
-        db_reserve(out, libdeflate_zlib_compress_bound(c, in->len));
-        if (out->err) return out->err;
-        out->len = libdeflate_zlib_compress(c, in->p, in->len, out->p, out->cap);
-        return out->len ? 0 : FOTA_ERR_NOMEM;
-    }
     z_stream z;
     memset(&z, 0, sizeof z);
-    if (deflateInit2(&z, 9, Z_DEFLATED, (int)wbits, 9, Z_DEFAULT_STRATEGY) != Z_OK) return FOTA_ERR_NOMEM;
+    if (deflateInit2(&z, 9, Z_DEFLATED, (int)wbits, mem_level, Z_DEFAULT_STRATEGY) != Z_OK)
+        return FOTA_ERR_NOMEM;
     deflateTune(&z, 258, 258, 258, 4096);
-    uLong bound = deflateBound(&z, (uLong)in->len);
-    db_reserve(out, bound);
+    out->len = 0;
+    db_reserve(out, deflateBound(&z, (uLong)in->len));
     int rc = out->err;
     if (rc == 0) {
         z.next_in = in->p;
@@ -1083,6 +1089,31 @@ static int compress_blocks(const dbuf *in, unsigned wbits, int final,
         out->len = z.total_out;
     }
     deflateEnd(&z);
+    return rc;
+}
+
+/* The zlib stream of the blocks, window 2^wbits, in out (tmp: scratch).
+ * Final: libdeflate's level 12 (near-optimal parsing, about 5% smaller than
+ * zlib's level 9) when the window is 32 KiB, the one libdeflate always uses;
+ * for a smaller window the smaller of zlib's level 9 at memLevel 8 and 9.
+ * Quick (ranking candidates): libdeflate's level 4. */
+static int compress_blocks(const dbuf *in, unsigned wbits, int final,
+                           struct libdeflate_compressor *c, dbuf *out, dbuf *tmp)
+{
+    out->len = 0;
+    if (!final || wbits == FOTA_DELTA_MAX_WBITS) {
+        db_reserve(out, libdeflate_zlib_compress_bound(c, in->len));
+        if (out->err) return out->err;
+        out->len = libdeflate_zlib_compress(c, in->p, in->len, out->p, out->cap);
+        return out->len ? 0 : FOTA_ERR_NOMEM;
+    }
+    int rc = zlib_compress(in, wbits, 8, out);
+    if (rc == 0) rc = zlib_compress(in, wbits, 9, tmp);
+    if (rc == 0 && tmp->len < out->len) {
+        dbuf t = *out;
+        *out = *tmp;
+        *tmp = t;
+    }
     return rc;
 }
 
@@ -1112,7 +1143,7 @@ static const uint8_t candidates[] = {
     FOTA_DELTA_F_THUMB, FOTA_DELTA_F_THUMB | FOTA_DELTA_F_WORDS, FOTA_DELTA_F_WORDS,
     FOTA_DELTA_F_A32 | FOTA_DELTA_F_WORDS, FOTA_DELTA_F_THUMB | FOTA_DELTA_F_A32 | FOTA_DELTA_F_WORDS,
     FOTA_DELTA_F_THUMB | FOTA_DELTA_F_WORDS | FOTA_DELTA_F_PREDICT,
-    FOTA_DELTA_F_WORDS | FOTA_DELTA_F_PREDICT};
+    FOTA_DELTA_F_WORDS | FOTA_DELTA_F_PREDICT, FOTA_DELTA_F_THUMB | FOTA_DELTA_F_WORDS | FOTA_DELTA_F_RELWORDS};
 #define FINALISTS 3   /* candidates compressed for real */
 
 typedef struct {
@@ -1191,7 +1222,7 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
             gcand k = {{NULL, 0, 0, 0}, 0, candidates[f], 1};
             par.flags = candidates[f];
             rc = encode_blocks(&cmds, old_img, new_img, &par, &k.blocks);
-            if (rc == 0) rc = compress_blocks(&k.blocks, wbits, 0, q, &scratch);
+            if (rc == 0) rc = compress_blocks(&k.blocks, wbits, 0, q, &scratch, NULL);
             k.quick = scratch.len;
             /* keep the FINALISTS best, sorted */
             size_t at = FINALISTS;
@@ -1210,7 +1241,7 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
     dbuf z[FINALISTS];
     memset(z, 0, sizeof z);
     for (size_t i = 0; rc == 0 && i < FINALISTS && fin[i].used; i++) {
-        rc = compress_blocks(&fin[i].blocks, wbits, 1, c, &z[i]);
+        rc = compress_blocks(&fin[i].blocks, wbits, 1, c, &z[i], &scratch);
         if (rc == 0 && z[i].len < best_len) { best = i; best_len = z[i].len; }
     }
     uint8_t *o = NULL;

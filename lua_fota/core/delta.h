@@ -28,7 +28,8 @@
 #define FOTA_DELTA_F_THUMB 0x04           /* v3 flag: Thumb-2 BL / B.W targets predicted by region */
 #define FOTA_DELTA_F_A32 0x08             /* v3 flag: A32 BL targets predicted by region */
 #define FOTA_DELTA_F_WORDS 0x10           /* v3 flag: aligned words pointing into the image, too */
-#define FOTA_DELTA_F_ARM (FOTA_DELTA_F_THUMB | FOTA_DELTA_F_A32 | FOTA_DELTA_F_WORDS)
+#define FOTA_DELTA_F_RELWORDS 0x20          /* v3 flag: aligned words pointing at word + offset */
+#define FOTA_DELTA_F_ARM (FOTA_DELTA_F_THUMB | FOTA_DELTA_F_A32 | FOTA_DELTA_F_WORDS | FOTA_DELTA_F_RELWORDS)
 #define FOTA_DELTA_MAX_IMAGE (16u * 1024 * 1024) /* old and new image bound (= FOTA_PKG_MAX_IMAGE) */
 #define FOTA_DELTA_MIN_WBITS 9            /* deflate window bits a v3 delta may declare */
 #define FOTA_DELTA_MAX_WBITS 15
