@@ -109,7 +109,7 @@ int fota_delta_parse_header(const uint8_t p[FOTA_DELTA_HEADER_LEN], fota_delta_h
  *   read_old(ud, off, buf, len): fill buf with old[off, off+len), always
  *     within old_size; return 0 or a negative error;
  *   write_new(ud, buf, len): append len bytes; 0 or a negative error.
- * Once the 80-byte header has arrived the whole old image is hashed and
+ * Once the header (84 bytes; v2: 80) has arrived the whole old image is hashed and
  * compared with the header (FOTA_DELTA_E_WRONG_BASE), so write_new is never
  * called for a wrong base. The first error sticks: later calls return it. */
 typedef struct fota_delta_io {
