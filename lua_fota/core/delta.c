@@ -13,6 +13,8 @@
 #ifndef FOTA_DELTA_NO_GENERATOR
 #include <divsufsort.h>
 #include <libdeflate.h>
+
+#include "core/zdeflate.h"
 #endif
 
 #define MAX_VARINT 5   /* 35 bits: every control value is below 2^32 */
@@ -1092,11 +1094,21 @@ static int zlib_compress(const dbuf *in, unsigned wbits, int mem_level, dbuf *ou
     return rc;
 }
 
+/* Keeps the smaller of *out and *tmp in *out. */
+static void keep_smaller(dbuf *out, dbuf *tmp)
+{
+    if (tmp->len < out->len) {
+        dbuf t = *out;
+        *out = *tmp;
+        *tmp = t;
+    }
+}
+
 /* The zlib stream of the blocks, window 2^wbits, in out (tmp: scratch).
- * Final: libdeflate's level 12 (near-optimal parsing, about 5% smaller than
- * zlib's level 9) when the window is 32 KiB, the one libdeflate always uses;
- * for a smaller window the smaller of zlib's level 9 at memLevel 8 and 9.
- * Quick (ranking candidates): libdeflate's level 4. */
+ * Final: the smallest of zdeflate's (near-optimal parsing within the
+ * window), zlib's level 9 at memLevel 8 and 9 (which now and then wins by a
+ * little) and, for a 32 KiB window, the one libdeflate always uses,
+ * libdeflate's level 12. Quick (ranking candidates): libdeflate's level 4. */
 static int compress_blocks(const dbuf *in, unsigned wbits, int final,
                            struct libdeflate_compressor *c, dbuf *out, dbuf *tmp)
 {
@@ -1105,16 +1117,22 @@ static int compress_blocks(const dbuf *in, unsigned wbits, int final,
         db_reserve(out, libdeflate_zlib_compress_bound(c, in->len));
         if (out->err) return out->err;
         out->len = libdeflate_zlib_compress(c, in->p, in->len, out->p, out->cap);
-        return out->len ? 0 : FOTA_ERR_NOMEM;
+        if (out->len == 0) return FOTA_ERR_NOMEM;
+        if (!final) return 0;
+    } else {
+        int rc = zlib_compress(in, wbits, 8, out);
+        if (rc == 0) rc = zlib_compress(in, wbits, 9, tmp);
+        if (rc) return rc;
+        keep_smaller(out, tmp);
     }
-    int rc = zlib_compress(in, wbits, 8, out);
-    if (rc == 0) rc = zlib_compress(in, wbits, 9, tmp);
-    if (rc == 0 && tmp->len < out->len) {
-        dbuf t = *out;
-        *out = *tmp;
-        *tmp = t;
-    }
-    return rc;
+    uint8_t *zp = NULL;
+    size_t zl = 0;
+    int rc = fota_zdeflate(in->p, in->len, wbits, &zp, &zl);
+    if (rc) return rc;
+    free(tmp->p);
+    *tmp = (dbuf){zp, zl, zl, 0};
+    keep_smaller(out, tmp);
+    return 0;
 }
 
 /* The address old's byte 0 is loaded at, for the pointer words: 0 for an

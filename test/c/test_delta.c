@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "core/delta.h"
+#include "core/zdeflate.h"
 #include "ctest_util.h"
 #include "port/fota_err.h"
 
@@ -804,6 +805,46 @@ static void test_arm_handmade(void)
     free(m.out);
 }
 
+/* zdeflate: standard zlib streams within their window, for every window,
+ * on text, runs, random bytes, empty and one-byte inputs. */
+static void test_zdeflate(void)
+{
+    enum { N = 100000 };
+    uint8_t *in = malloc(N), *back = malloc(N + 1);
+    for (size_t i = 0; i < N; i++) in[i] = (uint8_t)("luat-fota delta "[i % 16] + (i / 5000) % 3);
+    ctest_fill(in + 30000, 20000, 11);                     /* incompressible */
+    memset(in + 60000, 0, 15000);                          /* a long run */
+    static const size_t lens[] = {0, 1, 2, 3, 258, 5000, N};
+    for (unsigned w = 9; w <= 15; w++) {
+        for (size_t t = 0; t < sizeof lens / sizeof lens[0]; t++) {
+            uint8_t *z = NULL;
+            size_t zl = 0;
+            CHECK_EQ(fota_zdeflate(in, lens[t], w, &z, &zl), 0);
+            if (!z) continue;
+            CHECK_EQ(z[0], 8 | (w - 8) << 4);
+            z_stream st;
+            memset(&st, 0, sizeof st);
+            CHECK_EQ(inflateInit2(&st, (int)w), Z_OK);
+            st.next_in = z;
+            st.avail_in = (uInt)zl;
+            st.next_out = back;
+            st.avail_out = N + 1;
+            CHECK_EQ(inflate(&st, Z_FINISH), Z_STREAM_END);
+            CHECK(st.total_out == lens[t] && memcmp(back, in, lens[t]) == 0);
+            inflateEnd(&st);
+            if (lens[t] == N) CHECK(zl < 30000);            /* the random third, and little else */
+            free(z);
+        }
+    }
+    uint8_t *z = NULL;
+    size_t zl = 0;
+    CHECK_EQ(fota_zdeflate(in, 10, 8, &z, &zl), FOTA_ERR_ARG);
+    CHECK_EQ(fota_zdeflate(in, 10, 16, &z, &zl), FOTA_ERR_ARG);
+    CHECK_EQ(fota_zdeflate(NULL, 10, 12, &z, &zl), FOTA_ERR_ARG);
+    free(in);
+    free(back);
+}
+
 static void test_ram(void)
 {
     printf("test_delta: sizeof(fota_delta_applier) = %zu bytes\n", sizeof(fota_delta_applier));
@@ -821,5 +862,6 @@ int main(void)
     test_arm_code(1);
     test_arm_corrupt();
     test_arm_handmade();
+    test_zdeflate();
     return ctest_finish("test_delta");
 }
