@@ -34,7 +34,7 @@
 #define FOTA_DELTA_MIN_WBITS 9            /* deflate window bits a v3 delta may declare */
 #define FOTA_DELTA_MAX_WBITS 15
 #ifndef FOTA_DELTA_APPLY_WBITS
-#define FOTA_DELTA_APPLY_WBITS 12         /* the applier's window: the device default (bench/delta) */
+#define FOTA_DELTA_APPLY_WBITS 10         /* the applier's window: the device default (bench/delta) */
 #endif
 #ifndef FOTA_DELTA_GEN_WBITS
 #define FOTA_DELTA_GEN_WBITS FOTA_DELTA_APPLY_WBITS   /* the generator's default window */
