@@ -163,6 +163,18 @@ static uint32_t a32_encode(uint32_t w, int64_t off)
     return (w & 0xff000000) | ((uint32_t)(off >> 2) & 0xffffff);
 }
 
+/* Flag bit 6: how far the current block's first command copying old
+ * position t moves it. */
+static int map_move(const fota_delta_map *mp, uint64_t t, uint32_t *d)
+{
+    for (unsigned i = 0; i < mp->n; i++)
+        if (t >= mp->old[i] && t - mp->old[i] < mp->len[i]) {
+            *d = mp->nw[i] - mp->old[i];
+            return 1;
+        }
+    return 0;
+}
+
 /* ARM: at old position k, new position np, old bytes o: a Thumb-2 BL/B.W
  * (k even), an A32 BL or a word pointing into old (k a multiple of 4),
  * each only with its flag. The old target's region (2^shift bytes) selects
@@ -193,10 +205,14 @@ static int arm_begin(fota_delta_rel *m, const fota_delta_params *p, const uint8_
     }
     if (t < 0 || (uint64_t)t >= p->old_size) return 0;
     uint32_t key = (uint32_t)t >> p->shift;   /* below 2^16: old is at most 16 MiB */
-    unsigned h = table_slot(key);
+    unsigned h = table_slot(key), hx = table_slot((uint32_t)t);
     m->slot = h;
+    m->xslot = hx;
     m->hit = (m->e[h].st & 1) && m->e[h].tag == key;
-    int64_t tn = t + (int32_t)(m->hit ? m->e[h].val : m->last);
+    uint32_t d = m->last;
+    if (m->x[hx].tag == (uint32_t)t + 1) d = m->x[hx].val;
+    else if (!((p->flags & FOTA_DELTA_F_RUNS) && map_move(p->map, (uint64_t)t, &d)) && m->hit) d = m->e[h].val;
+    int64_t tn = t + (int32_t)d;
     if (m->kind == K_THUMB) pred = thumb_encode(w, tn - thumb_pc(w, np));
     else if (m->kind == K_A32) pred = a32_encode(w, tn - (int64_t)(np + 8));
     else if (m->kind == K_RELWORD) pred = (uint32_t)(tn - (int64_t)np);
@@ -221,6 +237,23 @@ static int field_begin(fota_delta_rel *m, const fota_delta_params *p, const uint
     if (run_left < 4) return 0;
     if (p->flags & FOTA_DELTA_F_REL32) return rel_begin(m, o, h1, h2, k, p->old_size);
     return arm_begin(m, p, o, k, np);
+}
+
+/* ARM, flag bit 6: a diff run about to make new bytes from old [a, a +
+ * len) at new position b teaches the regions it covers (the last 256 at
+ * most) the displacement b - a, so a call to a function that was copied
+ * already is predicted even when no call to its region was seen. */
+static void field_run(fota_delta_rel *m, const fota_delta_params *p, uint64_t a, uint64_t len, uint64_t b)
+{
+    if (!(p->flags & FOTA_DELTA_F_RUNS) || len == 0) return;
+    uint32_t last = (uint32_t)((a + len - 1) >> p->shift), first = (uint32_t)(a >> p->shift);
+    if (last - first >= FOTA_DELTA_REL_SIZE) first = last - (FOTA_DELTA_REL_SIZE - 1);
+    for (uint32_t key = first; key <= last; key++) {
+        unsigned h = table_slot(key);
+        m->e[h].tag = (uint16_t)key;
+        m->e[h].val = (uint32_t)(b - a);
+        m->e[h].st = 1;
+    }
 }
 
 /* The ARM field's new displacement once its four new bytes are made; 0
@@ -255,6 +288,8 @@ static void field_made(fota_delta_rel *m, const fota_delta_params *p, uint8_t b)
     unsigned h = m->slot;
     if (!(p->flags & FOTA_DELTA_F_REL32)) {
         if (!arm_moved(m, p, nw, &d)) return;
+        m->x[m->xslot].tag = m->target + 1;
+        m->x[m->xslot].val = d;
         m->e[h].tag = m->tag_pending;
         m->e[h].val = d;
         m->e[h].st = 1;
@@ -332,6 +367,7 @@ static int start_apply(fota_delta_applier *a)
     a->par.shift = a->h.region_shift;
     a->par.old_size = a->h.old_size;
     a->par.new_size = a->h.new_size;
+    a->par.map = &a->map;
     size_t chunk = chunk_of(a);
     uint8_t got[32];
     if (FOTA_SHA256_START(&a->sha)) return FOTA_ERR_NOMEM;
@@ -436,8 +472,9 @@ static int add_command(fota_delta_applier *a)
         return FOTA_DELTA_E_RANGE;
     if (diff + extra == 0) return FOTA_DELTA_E_FORMAT;   /* no-op commands are never needed */
     if (extra > FOTA_DELTA_BLOCK_BUF - a->extra_len) return FOTA_DELTA_E_FORMAT;
-    a->cmd_old[a->cmd_i] = (uint32_t)np;
-    a->cmd_diff[a->cmd_i] = (uint32_t)diff;
+    a->map.old[a->cmd_i] = (uint32_t)np;
+    a->map.len[a->cmd_i] = (uint32_t)diff;
+    a->map.nw[a->cmd_i] = (uint32_t)a->cmd_end;
     a->cmd_extra[a->cmd_i] = (uint32_t)extra;
     a->cmd_i++;
     a->sim_old = (uint64_t)np + diff;
@@ -533,10 +570,11 @@ static int exec_block(fota_delta_applier *a, const uint8_t **pp, size_t *np)
                 a->state = a->cmd_end == a->h.new_size ? ST_DONE : ST_BHDR;
                 return 0;
             }
-            a->old_pos = a->cmd_old[a->cmd_i];
-            a->diff_left = a->old_left = a->cmd_diff[a->cmd_i];
+            a->old_pos = a->map.old[a->cmd_i];
+            a->diff_left = a->old_left = a->map.len[a->cmd_i];
             a->extra_left = a->cmd_extra[a->cmd_i];
             a->run_end = a->old_pos + a->diff_left;
+            field_run(&a->rel, &a->par, a->old_pos, a->diff_left, a->new_pos + a->wlen);
             a->in_gap = 1;
             a->in_cmd = 1;
         }
@@ -598,7 +636,7 @@ static int process(fota_delta_applier *a, const uint8_t *p, size_t n)
             if (rc) return rc;
             if (!done) break;
             if (a->var == 0 || a->var > FOTA_DELTA_BLOCK_CMDS) return FOTA_DELTA_E_FORMAT;
-            a->ncmd = (unsigned)a->var;
+            a->ncmd = a->map.n = (unsigned)a->var;
             a->var = 0;
             a->extra_len = a->buf_len = 0;
             a->cmd_i = a->ctrl_i = 0;
@@ -934,47 +972,104 @@ static void block_flush(gblock *k, dbuf *out)
     if (k->ctrl.err || k->extra.err || k->diff.err) out->err = FOTA_ERR_NOMEM;
 }
 
-static void block_command(gblock *k, dbuf *out, size_t opos, size_t diff_len, size_t extra_len)
+static void block_command(gblock *k, size_t opos, size_t diff_len, size_t extra_len)
 {
     int64_t seek = (int64_t)opos - (int64_t)k->old_pos;
     db_varint(&k->ctrl, seek < 0 ? ((uint64_t)(-(seek + 1)) << 1) | 1 : (uint64_t)seek << 1);
     db_varint(&k->ctrl, diff_len);
     db_varint(&k->ctrl, extra_len);
     k->old_pos = opos + diff_len;
-    if (++k->ncmd == FOTA_DELTA_BLOCK_CMDS) block_flush(k, out);
+    k->ncmd++;
 }
 
-/* Encodes the commands as blocks, splitting a command's extra bytes
- * wherever they would not fit the block's FOTA_DELTA_BLOCK_BUF. */
+/* The commands as the blocks carry them: a command whose extra bytes do
+ * not fit its block's FOTA_DELTA_BLOCK_BUF goes on in the next blocks as
+ * commands without a diff run; `first` marks each block's first piece. */
+typedef struct {
+    size_t opos, npos, diff, extra;
+    int first;
+} gpiece;
+
+static gpiece *split_blocks(const gcmds *c, size_t *np)
+{
+    size_t n = 0, cap = c->n + 16, ncmd = 0, room = FOTA_DELTA_BLOCK_BUF;
+    gpiece *v = malloc(cap * sizeof *v);
+    int first = 1;
+    for (size_t ci = 0; v && ci < c->n; ci++) {
+        size_t opos = c->v[ci].opos, npos = c->v[ci].npos, diff = c->v[ci].diff_len, extra = c->v[ci].extra_len;
+        for (;;) {
+            size_t e = extra < room ? extra : room;
+            if (diff + e > 0) {
+                if (n == cap) {
+                    gpiece *w = cap > SIZE_MAX / 2 / sizeof *v ? NULL : realloc(v, 2 * cap * sizeof *v);
+                    if (!w) { free(v); return NULL; }
+                    v = w;
+                    cap *= 2;
+                }
+                v[n++] = (gpiece){opos, npos, diff, e, first};
+                first = 0;
+                room -= e;
+                if (++ncmd == FOTA_DELTA_BLOCK_CMDS) { ncmd = 0; room = FOTA_DELTA_BLOCK_BUF; first = 1; }
+            }
+            npos += diff + e;
+            opos += diff;
+            diff = 0;
+            extra -= e;
+            if (extra == 0) break;
+            if (ncmd) { ncmd = 0; room = FOTA_DELTA_BLOCK_BUF; first = 1; }
+        }
+    }
+    *np = n;
+    return v;
+}
+
+/* Encodes the commands as blocks; each block's command map is known to
+ * the predictors before its first byte is made, as on the applier. */
 static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
-                         const fota_delta_params *par, dbuf *out)
+                         const fota_delta_params *par_in, dbuf *out)
 {
     gblock k;
     memset(&k, 0, sizeof k);
-    size_t on = (size_t)par->old_size;
-    int predict = par->flags & FOTA_DELTA_F_PREDICT;
-    int fields = par->flags & (FOTA_DELTA_F_REL32 | FOTA_DELTA_F_ARM);
+    fota_delta_params par = *par_in;
+    size_t on = (size_t)par.old_size, np = 0;
+    int predict = par.flags & FOTA_DELTA_F_PREDICT;
+    int fields = par.flags & (FOTA_DELTA_F_REL32 | FOTA_DELTA_F_ARM);
     gpred *t = predict ? calloc(1, sizeof *t) : NULL;
     fota_delta_rel *rel = fields ? calloc(1, sizeof *rel) : NULL;
-    if ((predict && !t) || (fields && !rel)) {
+    fota_delta_map *map = calloc(1, sizeof *map);
+    gpiece *pc = split_blocks(c, &np);
+    par.map = map;
+    if ((predict && !t) || (fields && !rel) || !map || !pc) {
         free(t);
         free(rel);
+        free(map);
+        free(pc);
         return FOTA_ERR_NOMEM;
     }
-    for (size_t ci = 0; ci < c->n && !out->err; ci++) {
-        const gcmd *g = &c->v[ci];
+    for (size_t pi = 0; pi < np && !out->err; pi++) {
+        const gpiece *g = &pc[pi];
+        if (g->first) {
+            block_flush(&k, out);
+            map->n = 0;
+            for (size_t q = pi; q < np && (q == pi || !pc[q].first); q++) {
+                map->old[map->n] = (uint32_t)pc[q].opos;
+                map->len[map->n] = (uint32_t)pc[q].diff;
+                map->nw[map->n++] = (uint32_t)pc[q].npos;
+            }
+        }
         const uint8_t *o = old + g->opos, *w = nw + g->npos;
         /* Sparse diff run: gap of bytes with residual 0, then one
          * residual; deflate codes small gap numbers better than long runs
          * of zero bytes. The run may end after a gap or after a value. */
         size_t zeros = 0;
-        for (size_t i = 0; i < g->diff_len; i++) {
+        if (rel) field_run(rel, &par, g->opos, g->diff, g->npos);
+        for (size_t i = 0; i < g->diff; i++) {
             uint8_t d = (uint8_t)(w[i] - o[i]);
             size_t j = g->npos + i;
-            if (rel && field_begin(rel, par, o + i, j >= 1 ? nw[j - 1] : 0, j >= 2 ? nw[j - 2] : 0,
-                                   g->opos + i, j, g->diff_len - i)) {
+            if (rel && field_begin(rel, &par, o + i, j >= 1 ? nw[j - 1] : 0, j >= 2 ? nw[j - 2] : 0,
+                                   g->opos + i, j, g->diff - i)) {
                 uint8_t r = (uint8_t)(d - rel->pend[rel->n]);
-                field_made(rel, par, w[i]);
+                field_made(rel, &par, w[i]);
                 d = r;
             } else if (t) {
                 d = pred_residual(t, old, on, g->opos + i, d);
@@ -987,25 +1082,14 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
             zeros = 0;
         }
         if (zeros) db_varint(&k.diff, zeros);
-        size_t opos = g->opos, diff = g->diff_len, extra = g->extra_len;
-        const uint8_t *x = w + g->diff_len;
-        for (;;) {
-            size_t room = FOTA_DELTA_BLOCK_BUF - k.extra.len, e = extra < room ? extra : room;
-            if (diff + e > 0) {
-                db_bytes(&k.extra, x, e);
-                block_command(&k, out, opos, diff, e);
-            }
-            opos += diff;
-            diff = 0;
-            x += e;
-            extra -= e;
-            if (extra == 0) break;
-            block_flush(&k, out);
-        }
+        db_bytes(&k.extra, w + g->diff, g->extra);
+        block_command(&k, g->opos, g->diff, g->extra);
     }
     block_flush(&k, out);
     free(t);
     free(rel);
+    free(map);
+    free(pc);
     free(k.ctrl.p);
     free(k.extra.p);
     free(k.diff.p);
@@ -1154,20 +1238,38 @@ static uint32_t find_base(const uint8_t *old, size_t on)
     return best;
 }
 
-/* Predictor combinations the generator tries; the first four are those of
- * v2. The ARM ones share one table, as rel32 has its own. */
-static const uint8_t candidates[] = {
-    0, FOTA_DELTA_F_PREDICT, FOTA_DELTA_F_REL32, FOTA_DELTA_F_REL32 | FOTA_DELTA_F_PREDICT,
-    FOTA_DELTA_F_THUMB, FOTA_DELTA_F_THUMB | FOTA_DELTA_F_WORDS, FOTA_DELTA_F_WORDS,
-    FOTA_DELTA_F_A32 | FOTA_DELTA_F_WORDS, FOTA_DELTA_F_THUMB | FOTA_DELTA_F_A32 | FOTA_DELTA_F_WORDS,
-    FOTA_DELTA_F_THUMB | FOTA_DELTA_F_WORDS | FOTA_DELTA_F_PREDICT,
-    FOTA_DELTA_F_WORDS | FOTA_DELTA_F_PREDICT, FOTA_DELTA_F_THUMB | FOTA_DELTA_F_WORDS | FOTA_DELTA_F_RELWORDS};
+/* Predictor combinations (flags, region bits) the generator tries; the
+ * first four are those of v2. Shared libraries do best with 8 KiB regions,
+ * firmware whose functions the compiler reorders with 256-byte regions and
+ * the block's command map (bit 6). */
+#define T_ FOTA_DELTA_F_THUMB
+#define W_ FOTA_DELTA_F_WORDS
+static const struct { uint8_t flags, shift; } candidates[] = {
+    {0, 12}, {FOTA_DELTA_F_PREDICT, 12}, {FOTA_DELTA_F_REL32, 12},
+    {FOTA_DELTA_F_REL32 | FOTA_DELTA_F_PREDICT, 12},
+    {T_ | W_, 13}, {FOTA_DELTA_F_A32 | W_, 13}, {T_ | FOTA_DELTA_F_A32 | W_, 13},
+    {T_ | W_ | FOTA_DELTA_F_PREDICT, 13}, {T_ | W_ | FOTA_DELTA_F_RELWORDS, 13},
+    {T_ | W_ | FOTA_DELTA_F_RUNS, 8}, {T_ | W_ | FOTA_DELTA_F_RUNS, 13},
+    {FOTA_DELTA_F_A32 | W_ | FOTA_DELTA_F_RUNS, 8}, {T_ | W_ | FOTA_DELTA_F_RUNS | FOTA_DELTA_F_PREDICT, 8}};
+#undef T_
+#undef W_
+/* An ELF file says its machine: x86 code needs no ARM candidate and ARM
+ * code no rel32 one (each is measured all the same for anything else). */
+static int candidate_fits(const uint8_t *old, size_t on, uint8_t flags)
+{
+    if (on < 20 || memcmp(old, "\177ELF", 4) != 0) return 1;
+    unsigned machine = (unsigned)old[18] | (unsigned)old[19] << 8;
+    if (machine == 3 || machine == 62) return !(flags & FOTA_DELTA_F_ARM);       /* i386, x86-64 */
+    if (machine == 40) return !(flags & FOTA_DELTA_F_REL32);                     /* ARM */
+    return 1;
+}
+
 #define FINALISTS 3   /* candidates compressed for real */
 
 typedef struct {
     dbuf blocks;
     size_t quick;
-    uint8_t flags, used;
+    uint8_t flags, shift, used;
 } gcand;
 
 int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
@@ -1183,7 +1285,7 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
     if (!old_img) old_img = empty;
     if (!new_img) new_img = empty;
     fota_delta_params par = {0, opt && opt->has_base ? opt->base_address : find_base(old_img, old_len),
-                             FOTA_DELTA_DEFAULT_SHIFT, old_len, new_len};
+                             FOTA_DELTA_DEFAULT_SHIFT, old_len, new_len, NULL};
     uint8_t hdr[FOTA_DELTA_HEADER_V3_LEN];
     memset(hdr, 0, sizeof hdr);
     memcpy(hdr, FOTA_DELTA_MAGIC, 4);
@@ -1236,9 +1338,11 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
         gcmds cmds = {NULL, 0, 0, 0};
         rc = make_commands(&ix, old_img, (int64_t)old_len, new_img, (int64_t)new_len,
                            thresholds[t], &cmds);
-        for (size_t f = 0; rc == 0 && f < sizeof candidates; f++) {
-            gcand k = {{NULL, 0, 0, 0}, 0, candidates[f], 1};
-            par.flags = candidates[f];
+        for (size_t f = 0; rc == 0 && f < sizeof candidates / sizeof candidates[0]; f++) {
+            if (!candidate_fits(old_img, old_len, candidates[f].flags)) continue;
+            gcand k = {{NULL, 0, 0, 0}, 0, candidates[f].flags, candidates[f].shift, 1};
+            par.flags = candidates[f].flags;
+            par.shift = candidates[f].shift;
             rc = encode_blocks(&cmds, old_img, new_img, &par, &k.blocks);
             if (rc == 0) rc = compress_blocks(&k.blocks, wbits, 0, q, &scratch, NULL);
             k.quick = scratch.len;
@@ -1267,6 +1371,7 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
     if (rc == 0 && !(o = malloc(sizeof hdr + best_len))) rc = FOTA_ERR_NOMEM;
     if (rc == 0) {
         hdr[5] = fin[best].flags;
+        hdr[7] = fin[best].shift;
         if (!(fin[best].flags & FOTA_DELTA_F_WORDS)) fota_put32(hdr + FOTA_DELTA_HEADER_LEN, 0);
         memcpy(o, hdr, sizeof hdr);
         memcpy(o + sizeof hdr, z[best].p, best_len);

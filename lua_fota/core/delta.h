@@ -29,7 +29,9 @@
 #define FOTA_DELTA_F_A32 0x08             /* v3 flag: A32 BL targets predicted by region */
 #define FOTA_DELTA_F_WORDS 0x10           /* v3 flag: aligned words pointing into the image, too */
 #define FOTA_DELTA_F_RELWORDS 0x20          /* v3 flag: aligned words pointing at word + offset */
-#define FOTA_DELTA_F_ARM (FOTA_DELTA_F_THUMB | FOTA_DELTA_F_A32 | FOTA_DELTA_F_WORDS | FOTA_DELTA_F_RELWORDS)
+#define FOTA_DELTA_F_RUNS 0x40            /* v3 flag: ARM targets also predicted by the diff runs' moves */
+#define FOTA_DELTA_F_ARM \
+    (FOTA_DELTA_F_THUMB | FOTA_DELTA_F_A32 | FOTA_DELTA_F_WORDS | FOTA_DELTA_F_RELWORDS | FOTA_DELTA_F_RUNS)
 #define FOTA_DELTA_MAX_IMAGE (16u * 1024 * 1024) /* old and new image bound (= FOTA_PKG_MAX_IMAGE) */
 #define FOTA_DELTA_MIN_WBITS 9            /* deflate window bits a v3 delta may declare */
 #define FOTA_DELTA_MAX_WBITS 15
@@ -54,6 +56,7 @@
  * ARM branches and pointer words; shared by the generator and the applier. */
 typedef struct fota_delta_rel {
     struct { uint32_t val; uint16_t tag; uint8_t st, pad; } e[FOTA_DELTA_REL_SIZE];
+    struct { uint32_t tag, val; } x[FOTA_DELTA_REL_SIZE];   /* ARM: by exact target; tag target + 1 */
     uint32_t old32;                   /* the field's old value */
     uint32_t target;                  /* ARM: the field's old target (image offset) */
     uint32_t last;                    /* ARM: the last displacement seen */
@@ -61,13 +64,22 @@ typedef struct fota_delta_rel {
     uint8_t pend[4];                  /* predicted differences of the field's bytes */
     uint8_t newb[4];                  /* the field's bytes made so far */
     unsigned n, slot, hit, kind;      /* bytes of the field made (0: not in one); its entry; ARM kind */
+    unsigned xslot;                   /* ARM: its exact-target entry */
     uint16_t tag_pending;             /* the entry's key */
 } fota_delta_rel;
 
-/* What the field predictors need from the header. */
+/* The current block's commands, known before any of its bytes is made:
+ * each one's old start, diff length and new start. */
+typedef struct fota_delta_map {
+    unsigned n;
+    uint32_t old[FOTA_DELTA_BLOCK_CMDS], len[FOTA_DELTA_BLOCK_CMDS], nw[FOTA_DELTA_BLOCK_CMDS];
+} fota_delta_map;
+
+/* What the field predictors need from the header and the block. */
 typedef struct fota_delta_params {
     uint32_t flags, base, shift;      /* FOTA_DELTA_F_*; load address; region bits */
     uint64_t old_size, new_size;
+    const fota_delta_map *map;
 } fota_delta_params;
 
 /* Inflater arena: zlib's state (about 7 KiB) plus the window, with slack for
@@ -137,8 +149,8 @@ typedef struct fota_delta_applier {
     uint64_t ctrl[3];                 /* seek (zigzag), diff length, extra length */
     /* the current block */
     unsigned ncmd, cmd_i;             /* commands in the block; read / executing */
-    uint32_t cmd_old[FOTA_DELTA_BLOCK_CMDS];    /* checked old start of each command */
-    uint32_t cmd_diff[FOTA_DELTA_BLOCK_CMDS], cmd_extra[FOTA_DELTA_BLOCK_CMDS];
+    fota_delta_map map;               /* checked old start, diff length, new start of each command */
+    uint32_t cmd_extra[FOTA_DELTA_BLOCK_CMDS];
     uint32_t extra_len, buf_len;      /* the block's extra bytes; bytes read into buf so far */
     uint32_t xoff;                    /* next extra byte in buf */
     uint32_t diff_left, old_left, extra_left;

@@ -747,7 +747,7 @@ static void test_arm_handmade(void)
     /* header rules */
     d[5] = FOTA_DELTA_F_THUMB | FOTA_DELTA_F_REL32;   /* two tables in one */
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
-    d[5] = 0x40;                                       /* unknown flag */
+    d[5] = 0x80;                                       /* unknown flag */
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
     d[5] = FOTA_DELTA_F_THUMB;
     d[80] = 1;                                         /* a base without the word flag */
