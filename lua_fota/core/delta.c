@@ -50,7 +50,7 @@ int fota_delta_parse_header(const uint8_t p[FOTA_DELTA_HEADER_LEN], fota_delta_h
     } else if (h->version == 3) {
         h->window_bits = p[6];
         h->region_shift = p[7];
-        h->header_len = FOTA_DELTA_HEADER_V3_LEN;
+        h->header_len = (h->flags & FOTA_DELTA_F_WORDS) ? FOTA_DELTA_HEADER_V3_LEN : FOTA_DELTA_HEADER_LEN;
         /* rel32 (x86) and the ARM fields share one table: never both */
         if ((h->flags & ~(unsigned)(FOTA_DELTA_F_PREDICT | FOTA_DELTA_F_REL32 | FOTA_DELTA_F_ARM)) ||
             ((h->flags & FOTA_DELTA_F_REL32) && (h->flags & FOTA_DELTA_F_ARM)) ||
@@ -362,8 +362,7 @@ static int start_apply(fota_delta_applier *a)
     if (a->h.window_bits > FOTA_DELTA_APPLY_WBITS) return FOTA_DELTA_E_TOO_LARGE;
     if (a->h.old_size != a->io.old_size) return FOTA_DELTA_E_WRONG_BASE;
     a->par.flags = a->h.flags;
-    a->par.base = a->h.version == 3 ? fota_get32(a->hdr + FOTA_DELTA_HEADER_LEN) : 0;
-    if (a->par.base && !(a->h.flags & FOTA_DELTA_F_WORDS)) return FOTA_DELTA_E_FORMAT;   /* unused: 0 */
+    a->par.base = a->h.header_len > FOTA_DELTA_HEADER_LEN ? fota_get32(a->hdr + FOTA_DELTA_HEADER_LEN) : 0;
     a->par.shift = a->h.region_shift;
     a->par.old_size = a->h.old_size;
     a->par.new_size = a->h.new_size;
@@ -674,9 +673,11 @@ static int process(fota_delta_applier *a, const uint8_t *p, size_t n)
 static int feed_inner(fota_delta_applier *a, const uint8_t *d, size_t n)
 {
     while (a->state == ST_HDR) {
-        /* The first 80 bytes say how long the header is (version 3: 84). */
+        /* The first 80 bytes say how long the header is (version 3 with
+         * pointer words: 84, with the base address). */
         size_t want = FOTA_DELTA_HEADER_LEN;
-        if (a->hdr_len >= FOTA_DELTA_HEADER_LEN && a->hdr[4] == 3) want = FOTA_DELTA_HEADER_V3_LEN;
+        int base = a->hdr_len >= FOTA_DELTA_HEADER_LEN && a->hdr[4] == 3 && (a->hdr[5] & FOTA_DELTA_F_WORDS);
+        if (base) want = FOTA_DELTA_HEADER_V3_LEN;
         size_t take = want - a->hdr_len;
         if (take > n) take = n;
         memcpy(a->hdr + a->hdr_len, d, take);
@@ -684,7 +685,7 @@ static int feed_inner(fota_delta_applier *a, const uint8_t *d, size_t n)
         d += take;
         n -= take;
         if (a->hdr_len < want) return 0;
-        if (want == FOTA_DELTA_HEADER_LEN && a->hdr[4] == 3) continue;
+        if (want == FOTA_DELTA_HEADER_LEN && a->hdr[4] == 3 && (a->hdr[5] & FOTA_DELTA_F_WORDS)) continue;
         int rc = start_apply(a);
         if (rc) return rc;
     }
@@ -1367,14 +1368,15 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
         if (rc == 0 && z[i].len < best_len) { best = i; best_len = z[i].len; }
     }
     uint8_t *o = NULL;
+    size_t hl = 0;
     if (rc == 0 && best == FINALISTS) rc = FOTA_ERR_STATE;   /* no candidate: cannot happen */
-    if (rc == 0 && !(o = malloc(sizeof hdr + best_len))) rc = FOTA_ERR_NOMEM;
+    if (rc == 0) hl = (fin[best].flags & FOTA_DELTA_F_WORDS) ? FOTA_DELTA_HEADER_V3_LEN : FOTA_DELTA_HEADER_LEN;
+    if (rc == 0 && !(o = malloc(hl + best_len))) rc = FOTA_ERR_NOMEM;
     if (rc == 0) {
         hdr[5] = fin[best].flags;
         hdr[7] = fin[best].shift;
-        if (!(fin[best].flags & FOTA_DELTA_F_WORDS)) fota_put32(hdr + FOTA_DELTA_HEADER_LEN, 0);
-        memcpy(o, hdr, sizeof hdr);
-        memcpy(o + sizeof hdr, z[best].p, best_len);
+        memcpy(o, hdr, hl);
+        memcpy(o + hl, z[best].p, best_len);
     }
     for (size_t i = 0; i < FINALISTS; i++) {
         free(fin[i].blocks.p);
@@ -1391,7 +1393,7 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
         return rc;
     }
     *out = o;
-    *out_len = sizeof hdr + best_len;
+    *out_len = hl + best_len;
     return 0;
 }
 

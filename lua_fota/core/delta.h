@@ -22,7 +22,7 @@
 #define FOTA_DELTA_MAGIC "LFDL"
 #define FOTA_DELTA_VERSION 3
 #define FOTA_DELTA_HEADER_LEN 80          /* magic ... SHA-256s: the part every version shares */
-#define FOTA_DELTA_HEADER_V3_LEN 84       /* v3 adds the base address */
+#define FOTA_DELTA_HEADER_V3_LEN 84       /* v3 with pointer words adds the base address */
 #define FOTA_DELTA_F_PREDICT 0x01         /* header flag: diff bytes are residuals of the predictor */
 #define FOTA_DELTA_F_REL32 0x02           /* header flag: x86 rel32 fields are predicted by target */
 #define FOTA_DELTA_F_THUMB 0x04           /* v3 flag: Thumb-2 BL / B.W targets predicted by region */
@@ -107,7 +107,7 @@ typedef struct fota_delta_header {
     uint32_t old_size, new_size;
     uint8_t old_sha256[32], new_sha256[32];
     unsigned version, window_bits, region_shift;
-    unsigned header_len;              /* FOTA_DELTA_HEADER_LEN (v2) or _V3_LEN */
+    unsigned header_len;              /* FOTA_DELTA_HEADER_LEN, or _V3_LEN with FOTA_DELTA_F_WORDS */
 } fota_delta_header;
 
 /* Parses and bounds-checks a header's first FOTA_DELTA_HEADER_LEN bytes. 0,
@@ -121,7 +121,7 @@ int fota_delta_parse_header(const uint8_t p[FOTA_DELTA_HEADER_LEN], fota_delta_h
  *   read_old(ud, off, buf, len): fill buf with old[off, off+len), always
  *     within old_size; return 0 or a negative error;
  *   write_new(ud, buf, len): append len bytes; 0 or a negative error.
- * Once the header (84 bytes; v2: 80) has arrived the whole old image is hashed and
+ * Once the header (80 bytes; 84 with pointer words) has arrived the whole old image is hashed and
  * compared with the header (FOTA_DELTA_E_WRONG_BASE), so write_new is never
  * called for a wrong base. The first error sticks: later calls return it. */
 typedef struct fota_delta_io {

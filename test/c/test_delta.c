@@ -452,7 +452,7 @@ static size_t handmade_hdr(uint8_t *out, unsigned version, unsigned flags, unsig
                            uint32_t base, const uint8_t *old, uint32_t ol, uint32_t nl,
                            const uint8_t new_sha[32], const uint8_t *s, size_t sl)
 {
-    size_t hl = version == 2 ? FOTA_DELTA_HEADER_LEN : FOTA_DELTA_HEADER_V3_LEN;
+    size_t hl = version == 3 && (flags & FOTA_DELTA_F_WORDS) ? FOTA_DELTA_HEADER_V3_LEN : FOTA_DELTA_HEADER_LEN;
     memset(out, 0, hl);
     memcpy(out, "LFDL", 4);
     out[4] = (uint8_t)version;
@@ -464,7 +464,7 @@ static size_t handmade_hdr(uint8_t *out, unsigned version, unsigned flags, unsig
     for (int i = 0; i < 4; i++) {
         out[8 + i] = (uint8_t)(ol >> (8 * i));
         out[12 + i] = (uint8_t)(nl >> (8 * i));
-        if (version == 3) out[80 + i] = (uint8_t)(base >> (8 * i));
+        if (hl > FOTA_DELTA_HEADER_LEN) out[80 + i] = (uint8_t)(base >> (8 * i));
     }
     ctest_sha256(old, ol, out + 16);
     memcpy(out + 48, new_sha, 32);
@@ -750,9 +750,6 @@ static void test_arm_handmade(void)
     d[5] = 0x80;                                       /* unknown flag */
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
     d[5] = FOTA_DELTA_F_THUMB;
-    d[80] = 1;                                         /* a base without the word flag */
-    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
-    d[80] = 0;
     static const uint8_t bad_w[] = {0, 8, 16, 255}, bad_s[] = {0, 7, 17, 255};
     for (size_t i = 0; i < sizeof bad_w; i++) {
         d[6] = bad_w[i];

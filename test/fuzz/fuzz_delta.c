@@ -61,7 +61,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (d[5] & FOTA_DELTA_F_ARM) d[5] &= (uint8_t)~FOTA_DELTA_F_REL32;
         d[6] = (uint8_t)(FOTA_DELTA_MIN_WBITS + d[6] % (FOTA_DELTA_APPLY_WBITS - FOTA_DELTA_MIN_WBITS + 1));
         d[7] = (uint8_t)(FOTA_DELTA_MIN_SHIFT + d[7] % (FOTA_DELTA_MAX_SHIFT - FOTA_DELTA_MIN_SHIFT + 1));
-        if (!(d[5] & FOTA_DELTA_F_WORDS)) memset(d + FOTA_DELTA_HEADER_LEN, 0, 4);
     } else if ((mode & 1) && dl >= FOTA_DELTA_HEADER_LEN) {
         d[4] = 2;
         d[5] &= FOTA_DELTA_F_PREDICT | FOTA_DELTA_F_REL32;
