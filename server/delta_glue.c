@@ -27,7 +27,7 @@ int srv_delta_make(const char *base_path, const char *target_path, const char *o
 {
 #ifdef FOTA_SRV_HAVE_DELTA
     uint64_t len = 0;
-    return fota_delta_create_file(base_path, target_path, out_path, &len);
+    return fota_delta_create_file(base_path, target_path, out_path, NULL, &len);
 #else
     (void)base_path;
     (void)target_path;

@@ -90,9 +90,12 @@ static const char *const usage_verify =
     "Exit: 0 accepted; 1 rejected; 2 usage; 3 I/O error on an option's file.\n";
 
 static const char *const usage_delta =
-    "usage: fotapack delta OLD NEW OUT\n"
+    "usage: fotapack delta [--base-address ADDR] [--window-bits N] OLD NEW OUT\n"
     "Writes a core delta (docs/delta-format.md) that turns OLD into NEW and\n"
     "prints its size. Images up to 16 MiB.\n"
+    "  --base-address ADDR  the address OLD is loaded at (0x08000000 or decimal);\n"
+    "                       default: found from the image\n"
+    "  --window-bits N      deflate window 2^N bytes, 9..15 (default: the device's)\n"
     "Exit: 0 written; 2 usage; 3 I/O error or image too large.\n";
 
 static const char *const usage_patch =
@@ -268,7 +271,7 @@ static int cmd_build(int argc, char **argv)
         if (rc == 0) rc = fota_sha256_file(from_core, FOTA_PKG_MAX_IMAGE, base_sha, NULL);
         if (rc == 0) rc = fota_sha256_file(to_core, FOTA_PKG_MAX_IMAGE, new_sha, &new_len);
         if (rc == 0 && new_len == 0) rc = FOTA_ERR_ARG;
-        if (rc == 0) rc = fota_delta_create_file(from_core, to_core, delta_path, &dl);
+        if (rc == 0) rc = fota_delta_create_file(from_core, to_core, delta_path, NULL, &dl);
         if (rc) {
             fprintf(stderr, "fotapack build: cannot make the core delta: %s\n", fota_pkg_errname(rc));
             return rc == FOTA_ERR_ARG ? EXIT_USAGE : EXIT_IOERR;
@@ -636,12 +639,38 @@ static int three_args(int argc, char **argv, const char *usage, const char *cmd)
     return 0;
 }
 
+/* A number in C notation (0x.. or decimal) below 2^32. */
+static int parse_addr(const char *s, uint32_t *out)
+{
+    char *end = NULL;
+    if (!s || !*s || *s == '-') return -1;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (*end || v > UINT32_MAX) return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
 static int cmd_delta(int argc, char **argv)
 {
+    fota_delta_options opt = {0, 0, 0};
+    uint32_t wbits = 0;
+    while (argc >= 2 && (!strcmp(argv[0], "--base-address") || !strcmp(argv[0], "--window-bits"))) {
+        int base = !strcmp(argv[0], "--base-address");
+        if (base ? parse_addr(argv[1], &opt.base_address)
+                 : parse_u32(argv[1], &wbits) || wbits < FOTA_DELTA_MIN_WBITS || wbits > FOTA_DELTA_MAX_WBITS) {
+            fprintf(stderr, "fotapack delta: %s\n", base ? "--base-address must be a number below 2^32"
+                                                          : "--window-bits must be 9..15");
+            return EXIT_USAGE;
+        }
+        opt.has_base |= base;
+        argc -= 2;
+        argv += 2;
+    }
+    opt.window_bits = wbits;
     int u = three_args(argc, argv, usage_delta, "delta");
     if (u) return u < 0 ? EXIT_OK : u;
     uint64_t len = 0;
-    int rc = fota_delta_create_file(argv[0], argv[1], argv[2], &len);
+    int rc = fota_delta_create_file(argv[0], argv[1], argv[2], &opt, &len);
     if (rc) {
         fprintf(stderr, "fotapack delta: failed: %s\n", rc == FOTA_ERR_RANGE ? "image over 16 MiB"
                                                      : fota_pkg_errname(rc));

@@ -13,6 +13,8 @@
 #ifndef FOTA_DELTA_NO_GENERATOR
 #include <divsufsort.h>
 #include <libdeflate.h>
+
+#include "core/zdeflate.h"
 #endif
 
 #define MAX_VARINT 5   /* 35 bits: every control value is below 2^32 */
@@ -35,10 +37,29 @@ const char *fota_delta_errname(int code)
 int fota_delta_parse_header(const uint8_t p[FOTA_DELTA_HEADER_LEN], fota_delta_header *h)
 {
     if (!p || !h) return FOTA_ERR_ARG;
-    if (memcmp(p, FOTA_DELTA_MAGIC, 4) != 0 || p[4] != FOTA_DELTA_VERSION ||
-        (p[5] & ~(FOTA_DELTA_F_PREDICT | FOTA_DELTA_F_REL32)) != 0 || p[6] != 0 || p[7] != 0)
-        return FOTA_DELTA_E_FORMAT;
+    if (memcmp(p, FOTA_DELTA_MAGIC, 4) != 0) return FOTA_DELTA_E_FORMAT;
+    h->version = p[4];
     h->flags = p[5];
+    if (h->version == 2) {
+        /* v2: window 15, the first two flags, no parameters */
+        if ((h->flags & ~(unsigned)(FOTA_DELTA_F_PREDICT | FOTA_DELTA_F_REL32)) || p[6] || p[7])
+            return FOTA_DELTA_E_FORMAT;
+        h->window_bits = FOTA_DELTA_MAX_WBITS;
+        h->region_shift = 0;
+        h->header_len = FOTA_DELTA_HEADER_LEN;
+    } else if (h->version == 3) {
+        h->window_bits = p[6];
+        h->region_shift = p[7];
+        h->header_len = (h->flags & FOTA_DELTA_F_WORDS) ? FOTA_DELTA_HEADER_V3_LEN : FOTA_DELTA_HEADER_LEN;
+        /* rel32 (x86) and the ARM fields share one table: never both */
+        if ((h->flags & ~(unsigned)(FOTA_DELTA_F_PREDICT | FOTA_DELTA_F_REL32 | FOTA_DELTA_F_ARM)) ||
+            ((h->flags & FOTA_DELTA_F_REL32) && (h->flags & FOTA_DELTA_F_ARM)) ||
+            h->window_bits < FOTA_DELTA_MIN_WBITS || h->window_bits > FOTA_DELTA_MAX_WBITS ||
+            h->region_shift < FOTA_DELTA_MIN_SHIFT || h->region_shift > FOTA_DELTA_MAX_SHIFT)
+            return FOTA_DELTA_E_FORMAT;
+    } else {
+        return FOTA_DELTA_E_FORMAT;
+    }
     h->old_size = fota_get32(p + 8);
     h->new_size = fota_get32(p + 12);
     memcpy(h->old_sha256, p + 16, 32);
@@ -49,7 +70,7 @@ int fota_delta_parse_header(const uint8_t p[FOTA_DELTA_HEADER_LEN], fota_delta_h
 }
 
 /* ------------------------------------------------------------------ */
-/* rel32 predictor (both sides)                                        */
+/* field predictors (both sides)                                       */
 
 /* Opcodes whose ModRM byte with mod 00, r/m 101 (RIP-relative) is followed
  * by a disp32 that ends the instruction, bit o of rip_ops[o >> 3]: 03 0B 10
@@ -60,28 +81,33 @@ static const uint8_t rip_ops[32] = {
     0x08, 0x08, 0x0b, 0x08, 0x08, 0xcb, 0x08, 0x0f, 0x00, 0x00, 0x90, 0x53, 0x08, 0x80, 0x00, 0x80,
     0xf0, 0x2f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80};
 
-/* Before the byte at old position k is made: when no field is open, the
- * byte starts one if the two new bytes before it (h2 h1) end an x86
+static uint32_t le32(const uint8_t b[4])
+{
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static unsigned table_slot(uint32_t key)
+{
+    return (unsigned)((uint32_t)(key * 2654435761u) >> 24);
+}
+
+/* x86: when the two new bytes before old position k (h2 h1) end a
  * CALL/JMP rel32 or Jcc rel32 opcode (E8, E9, 0F 80..8F) or an instruction
  * with a RIP-relative disp32 (ModRM 00 xxx 101 after an opcode in rip_ops;
- * a false field mostly predicts 0, as without the predictor), the diff run
- * has at least 4 bytes left (run_left, this one included) and the field's target
- * k + 4 + old32 (mod 2^32) lies inside old (on bytes). o: old[k..k+3], read
- * only then. Returns 1 when the byte belongs to a field; its predicted
- * difference is then m->pend[m->n]. */
+ * a false field mostly predicts 0, as without the predictor) and the field's
+ * target k + 4 + old32 (mod 2^32) lies inside old, the field is predicted
+ * to change by its target page's learned change. */
 static int rel_begin(fota_delta_rel *m, const uint8_t o[4], uint8_t h1, uint8_t h2, uint64_t k,
-                     uint64_t run_left, uint64_t on)
+                     uint64_t on)
 {
-    if (m->n) return 1;
-    if (run_left < 4) return 0;
     if (!(h1 == 0xe8 || h1 == 0xe9 || (h2 == 0x0f && (h1 & 0xf0) == 0x80) ||
           ((h1 & 0xc7) == 0x05 && (rip_ops[h2 >> 3] >> (h2 & 7) & 1))))
         return 0;
-    uint32_t old32 = (uint32_t)o[0] | (uint32_t)o[1] << 8 | (uint32_t)o[2] << 16 | (uint32_t)o[3] << 24;
+    uint32_t old32 = le32(o);
     uint32_t t = (uint32_t)k + 4u + old32;
     if (t >= on) return 0;
     uint32_t key = t >> FOTA_DELTA_REL_SHIFT;   /* below 2^12: old is at most 16 MiB */
-    unsigned h = (unsigned)((uint32_t)(key * 2654435761u) >> 24);
+    unsigned h = table_slot(key);
     m->slot = h;
     m->hit = (m->e[h].st & 1) && m->e[h].tag == key;
     uint32_t p = old32 + (m->hit && (m->e[h].st & 2) ? m->e[h].val : 0);
@@ -91,16 +117,186 @@ static int rel_begin(fota_delta_rel *m, const uint8_t o[4], uint8_t h1, uint8_t 
     return 1;
 }
 
+/* ARM field kinds. */
+enum { K_THUMB = 1, K_A32, K_WORD, K_RELWORD };
+
+/* Where a Thumb-2 branch at p counts from. */
+static int64_t thumb_pc(uint32_t w, uint64_t p)
+{
+    return (int64_t)((w & 0x10000000) ? p + 4 : (p + 4) & ~(uint64_t)3);
+}
+
+/* Thumb-2 BL (T1), B.W (T4), BLX (T2): 11110 S imm10, 1 x J1 y J2 imm11
+ * (x y: 1 1 BL, 0 1 B.W, 1 0 BLX), offset S:I1:I2:imm10:imm11:0 with
+ * I = NOT(J XOR S), from the instruction + 4 (BLX: rounded down to 4).
+ * Returns 1 and the offset when w (two halfwords, first one low) is one. */
+static int thumb_decode(uint32_t w, int32_t *off)
+{
+    uint32_t h1 = w & 0xffff, h2 = w >> 16;
+    if ((h1 & 0xf800) != 0xf000 || !((h2 & 0x9000) == 0x9000 || (h2 & 0xd000) == 0xc000)) return 0;
+    uint32_t s = h1 >> 10 & 1, i1 = ~(h2 >> 13 ^ s) & 1, i2 = ~(h2 >> 11 ^ s) & 1;
+    uint32_t v = s << 24 | i1 << 23 | i2 << 22 | (h1 & 0x3ff) << 12 | (h2 & 0x7ff) << 1;
+    *off = (int32_t)(v ^ 0x1000000u) - 0x1000000;   /* sign-extend 25 bits */
+    return 1;
+}
+
+static uint32_t thumb_encode(uint32_t w, int64_t off)
+{
+    uint32_t v = (uint32_t)off, s = v >> 24 & 1;
+    uint32_t j1 = (~(v >> 23) ^ s) & 1, j2 = (~(v >> 22) ^ s) & 1;
+    uint32_t h1 = 0xf000 | s << 10 | (v >> 12 & 0x3ff);
+    uint32_t h2 = (w >> 16 & 0xd000) | j1 << 13 | j2 << 11 | (v >> 1 & 0x7ff);
+    return h1 | h2 << 16;
+}
+
+/* A32 BL: cond 1011 imm24 (cond 1111 is BLX), offset imm24 x 4 from the
+ * instruction + 8. */
+static int a32_decode(uint32_t w, int32_t *off)
+{
+    if ((w & 0x0f000000) != 0x0b000000 || w >> 28 == 0xf) return 0;
+    *off = ((int32_t)(w << 8) >> 6);
+    return 1;
+}
+
+static uint32_t a32_encode(uint32_t w, int64_t off)
+{
+    return (w & 0xff000000) | ((uint32_t)(off >> 2) & 0xffffff);
+}
+
+/* Flag bit 6: how far the current block's first command copying old
+ * position t moves it. */
+static int map_move(const fota_delta_map *mp, uint64_t t, uint32_t *d)
+{
+    for (unsigned i = 0; i < mp->n; i++)
+        if (t >= mp->old[i] && t - mp->old[i] < mp->len[i]) {
+            *d = mp->nw[i] - mp->old[i];
+            return 1;
+        }
+    return 0;
+}
+
+/* ARM: at old position k, new position np, old bytes o: a Thumb-2 BL/B.W
+ * (k even), an A32 BL or a word pointing into old (k a multiple of 4),
+ * each only with its flag. The old target's region (2^shift bytes) selects
+ * a learned displacement (the last one seen when the region has none);
+ * the field is predicted as the target moved by it, encoded at np. */
+static int arm_begin(fota_delta_rel *m, const fota_delta_params *p, const uint8_t o[4], uint64_t k,
+                     uint64_t np)
+{
+    uint32_t w = le32(o), pred;
+    int32_t off;
+    int64_t t;
+    if ((p->flags & FOTA_DELTA_F_THUMB) && !(k & 1) && thumb_decode(w, &off)) {
+        t = thumb_pc(w, k) + off;
+        m->kind = K_THUMB;
+    } else if ((p->flags & FOTA_DELTA_F_A32) && !(k & 3) && a32_decode(w, &off)) {
+        t = (int64_t)k + 8 + off;
+        m->kind = K_A32;
+    } else if (k & 3) {
+        return 0;
+    } else if ((p->flags & FOTA_DELTA_F_WORDS) && (uint32_t)(w - p->base) < p->old_size) {
+        t = (uint32_t)(w - p->base);
+        m->kind = K_WORD;
+    } else if (p->flags & FOTA_DELTA_F_RELWORDS) {
+        t = (int64_t)k + (int32_t)w;
+        m->kind = K_RELWORD;
+    } else {
+        return 0;
+    }
+    if (t < 0 || (uint64_t)t >= p->old_size) return 0;
+    uint32_t key = (uint32_t)t >> p->shift;   /* below 2^16: old is at most 16 MiB */
+    unsigned h = table_slot(key), hx = table_slot((uint32_t)t);
+    m->slot = h;
+    m->xslot = hx;
+    m->hit = (m->e[h].st & 1) && m->e[h].tag == key;
+    uint32_t d = m->last;
+    if (m->x[hx].tag == (uint32_t)t + 1) d = m->x[hx].val;
+    else if (!((p->flags & FOTA_DELTA_F_RUNS) && map_move(p->map, (uint64_t)t, &d)) && m->hit) d = m->e[h].val;
+    int64_t tn = t + (int32_t)d;
+    if (m->kind == K_THUMB) pred = thumb_encode(w, tn - thumb_pc(w, np));
+    else if (m->kind == K_A32) pred = a32_encode(w, tn - (int64_t)(np + 8));
+    else if (m->kind == K_RELWORD) pred = (uint32_t)(tn - (int64_t)np);
+    else pred = (uint32_t)(tn - t) + w;
+    for (int q = 0; q < 4; q++) m->pend[q] = (uint8_t)((uint8_t)(pred >> (8 * q)) - o[q]);
+    m->old32 = w;
+    m->target = (uint32_t)t;
+    m->npos = np;
+    m->tag_pending = (uint16_t)key;
+    return 1;
+}
+
+/* Before the byte at old position k (new position np) is made: 1 when it
+ * belongs to a predicted field, whose predicted difference is then
+ * m->pend[m->n]. A field starts only with at least 4 bytes of the diff run
+ * left (run_left, this byte included); o: old[k..k+3], h1, h2: the two new
+ * bytes before np (0 before the image). */
+static int field_begin(fota_delta_rel *m, const fota_delta_params *p, const uint8_t o[4], uint8_t h1,
+                       uint8_t h2, uint64_t k, uint64_t np, uint64_t run_left)
+{
+    if (m->n) return 1;
+    if (run_left < 4) return 0;
+    if (p->flags & FOTA_DELTA_F_REL32) return rel_begin(m, o, h1, h2, k, p->old_size);
+    return arm_begin(m, p, o, k, np);
+}
+
+/* ARM, flag bit 6: a diff run about to make new bytes from old [a, a +
+ * len) at new position b teaches the regions it covers (the last 256 at
+ * most) the displacement b - a, so a call to a function that was copied
+ * already is predicted even when no call to its region was seen. */
+static void field_run(fota_delta_rel *m, const fota_delta_params *p, uint64_t a, uint64_t len, uint64_t b)
+{
+    if (!(p->flags & FOTA_DELTA_F_RUNS) || len == 0) return;
+    uint32_t last = (uint32_t)((a + len - 1) >> p->shift), first = (uint32_t)(a >> p->shift);
+    if (last - first >= FOTA_DELTA_REL_SIZE) first = last - (FOTA_DELTA_REL_SIZE - 1);
+    for (uint32_t key = first; key <= last; key++) {
+        unsigned h = table_slot(key);
+        m->e[h].tag = (uint16_t)key;
+        m->e[h].val = (uint32_t)(b - a);
+        m->e[h].st = 1;
+    }
+}
+
+/* The ARM field's new displacement once its four new bytes are made; 0
+ * when they are no longer that kind of field. */
+static int arm_moved(const fota_delta_rel *m, const fota_delta_params *p, uint32_t nw, uint32_t *d)
+{
+    int32_t off;
+    if (m->kind == K_THUMB && thumb_decode(nw, &off) && ((nw ^ m->old32) & 0x10000000) == 0)
+        *d = (uint32_t)(thumb_pc(nw, m->npos) + off - m->target);
+    else if (m->kind == K_A32 && a32_decode(nw, &off))
+        *d = (uint32_t)((int64_t)m->npos + 8 + off - m->target);
+    else if (m->kind == K_WORD && (uint32_t)(nw - p->base) < p->new_size)
+        *d = nw - m->old32;
+    else if (m->kind == K_RELWORD && (int64_t)m->npos + (int32_t)nw >= 0 &&
+             (uint64_t)((int64_t)m->npos + (int32_t)nw) < p->new_size)
+        *d = (uint32_t)((int64_t)m->npos + (int32_t)nw - m->target);
+    else
+        return 0;
+    return 1;
+}
+
 /* After a field byte was made as new byte b: at the field's end its change
- * updates the entry. */
-static void rel_made(fota_delta_rel *m, uint8_t b)
+ * updates the entry. x86: the entry learns the field's change (confirmed
+ * when seen twice); ARM: the entry and the last displacement learn how far
+ * the target moved. */
+static void field_made(fota_delta_rel *m, const fota_delta_params *p, uint8_t b)
 {
     m->newb[m->n++] = b;
     if (m->n < 4) return;
     m->n = 0;
-    uint32_t d = ((uint32_t)m->newb[0] | (uint32_t)m->newb[1] << 8 | (uint32_t)m->newb[2] << 16 |
-                  (uint32_t)m->newb[3] << 24) - m->old32;
+    uint32_t nw = le32(m->newb), d;
     unsigned h = m->slot;
+    if (!(p->flags & FOTA_DELTA_F_REL32)) {
+        if (!arm_moved(m, p, nw, &d)) return;
+        m->x[m->xslot].tag = m->target + 1;
+        m->x[m->xslot].val = d;
+        m->e[h].tag = m->tag_pending;
+        m->e[h].val = d;
+        m->e[h].st = 1;
+        m->last = d;
+        return;
+    }
+    d = nw - m->old32;
     if (m->hit) {
         if (d == m->e[h].val) m->e[h].st = 3;
         else { m->e[h].val = d; m->e[h].st = 1; }
@@ -163,7 +359,14 @@ static int start_apply(fota_delta_applier *a)
 {
     int rc = fota_delta_parse_header(a->hdr, &a->h);
     if (rc) return rc;
+    if (a->h.window_bits > FOTA_DELTA_APPLY_WBITS) return FOTA_DELTA_E_TOO_LARGE;
     if (a->h.old_size != a->io.old_size) return FOTA_DELTA_E_WRONG_BASE;
+    a->par.flags = a->h.flags;
+    a->par.base = a->h.header_len > FOTA_DELTA_HEADER_LEN ? fota_get32(a->hdr + FOTA_DELTA_HEADER_LEN) : 0;
+    a->par.shift = a->h.region_shift;
+    a->par.old_size = a->h.old_size;
+    a->par.new_size = a->h.new_size;
+    a->par.map = &a->map;
     size_t chunk = chunk_of(a);
     uint8_t got[32];
     if (FOTA_SHA256_START(&a->sha)) return FOTA_ERR_NOMEM;
@@ -181,8 +384,9 @@ static int start_apply(fota_delta_applier *a)
     a->z.zfree = arena_free;
     a->z.opaque = a;
     a->zmem_used = 0;
-    /* zlib header only (RFC 1950), window at most 32 KiB. */
-    if (inflateInit2(&a->z, FOTA_DELTA_WINDOW_BITS) != Z_OK) return FOTA_ERR_NOMEM;
+    /* zlib header only (RFC 1950); inflate refuses a stream whose header
+     * declares a larger window than the delta's header. */
+    if (inflateInit2(&a->z, (int)a->h.window_bits) != Z_OK) return FOTA_ERR_NOMEM;
     a->z_active = 1;
     a->state = a->h.new_size ? ST_BHDR : ST_DONE;
     return 0;
@@ -236,7 +440,7 @@ static int load_old(fota_delta_applier *a)
     a->old_pos += m;
     a->old_left -= (uint32_t)m;
     a->wlen += m;
-    return (a->h.flags & (FOTA_DELTA_F_PREDICT | FOTA_DELTA_F_REL32)) ? load_look(a) : 0;
+    return a->h.flags ? load_look(a) : 0;
 }
 
 /* Accumulates one byte of a LEB128 value; *done when complete in a->var. */
@@ -267,8 +471,9 @@ static int add_command(fota_delta_applier *a)
         return FOTA_DELTA_E_RANGE;
     if (diff + extra == 0) return FOTA_DELTA_E_FORMAT;   /* no-op commands are never needed */
     if (extra > FOTA_DELTA_BLOCK_BUF - a->extra_len) return FOTA_DELTA_E_FORMAT;
-    a->cmd_old[a->cmd_i] = (uint32_t)np;
-    a->cmd_diff[a->cmd_i] = (uint32_t)diff;
+    a->map.old[a->cmd_i] = (uint32_t)np;
+    a->map.len[a->cmd_i] = (uint32_t)diff;
+    a->map.nw[a->cmd_i] = (uint32_t)a->cmd_end;
     a->cmd_extra[a->cmd_i] = (uint32_t)extra;
     a->cmd_i++;
     a->sim_old = (uint64_t)np + diff;
@@ -318,15 +523,15 @@ static uint8_t predict(fota_delta_applier *a, uint8_t res)
 static void make_byte(fota_delta_applier *a, uint8_t res)
 {
     size_t c = a->cur;
-    if (a->h.flags & FOTA_DELTA_F_REL32) {
+    if (a->h.flags & (FOTA_DELTA_F_REL32 | FOTA_DELTA_F_ARM)) {
         uint64_t k = a->old_pos - (a->wlen - c);   /* old position of the byte */
         uint8_t o[4];
         for (size_t q = 0; q < 4; q++) o[q] = c + q < a->wlen ? a->wbuf[c + q] : a->look[c + q - a->wlen];
         uint8_t h1 = c >= 1 ? a->wbuf[c - 1] : a->prev[1];
         uint8_t h2 = c >= 2 ? a->wbuf[c - 2] : c == 1 ? a->prev[1] : a->prev[0];
-        if (rel_begin(&a->rel, o, h1, h2, k, a->run_end - k, a->h.old_size)) {
+        if (field_begin(&a->rel, &a->par, o, h1, h2, k, a->new_pos + c, a->run_end - k)) {
             a->wbuf[c] = (uint8_t)(a->wbuf[c] + res + a->rel.pend[a->rel.n]);
-            rel_made(&a->rel, a->wbuf[c]);
+            field_made(&a->rel, &a->par, a->wbuf[c]);
             a->cur++;
             return;
         }
@@ -343,7 +548,7 @@ static int copy_run(fota_delta_applier *a, uint32_t g)
     while (g > 0) {
         if (a->cur == a->wlen && (rc = load_old(a)) != 0) return rc;
         size_t step = a->wlen - a->cur < g ? a->wlen - a->cur : (size_t)g;
-        if (a->h.flags & (FOTA_DELTA_F_PREDICT | FOTA_DELTA_F_REL32)) {
+        if (a->h.flags) {
             for (size_t i = 0; i < step; i++) make_byte(a, 0);
         } else {
             a->cur += step;
@@ -364,10 +569,11 @@ static int exec_block(fota_delta_applier *a, const uint8_t **pp, size_t *np)
                 a->state = a->cmd_end == a->h.new_size ? ST_DONE : ST_BHDR;
                 return 0;
             }
-            a->old_pos = a->cmd_old[a->cmd_i];
-            a->diff_left = a->old_left = a->cmd_diff[a->cmd_i];
+            a->old_pos = a->map.old[a->cmd_i];
+            a->diff_left = a->old_left = a->map.len[a->cmd_i];
             a->extra_left = a->cmd_extra[a->cmd_i];
             a->run_end = a->old_pos + a->diff_left;
+            field_run(&a->rel, &a->par, a->old_pos, a->diff_left, a->new_pos + a->wlen);
             a->in_gap = 1;
             a->in_cmd = 1;
         }
@@ -429,7 +635,7 @@ static int process(fota_delta_applier *a, const uint8_t *p, size_t n)
             if (rc) return rc;
             if (!done) break;
             if (a->var == 0 || a->var > FOTA_DELTA_BLOCK_CMDS) return FOTA_DELTA_E_FORMAT;
-            a->ncmd = (unsigned)a->var;
+            a->ncmd = a->map.n = (unsigned)a->var;
             a->var = 0;
             a->extra_len = a->buf_len = 0;
             a->cmd_i = a->ctrl_i = 0;
@@ -466,14 +672,20 @@ static int process(fota_delta_applier *a, const uint8_t *p, size_t n)
 
 static int feed_inner(fota_delta_applier *a, const uint8_t *d, size_t n)
 {
-    if (a->state == ST_HDR) {
-        size_t take = FOTA_DELTA_HEADER_LEN - a->hdr_len;
+    while (a->state == ST_HDR) {
+        /* The first 80 bytes say how long the header is (version 3 with
+         * pointer words: 84, with the base address). */
+        size_t want = FOTA_DELTA_HEADER_LEN;
+        int base = a->hdr_len >= FOTA_DELTA_HEADER_LEN && a->hdr[4] == 3 && (a->hdr[5] & FOTA_DELTA_F_WORDS);
+        if (base) want = FOTA_DELTA_HEADER_V3_LEN;
+        size_t take = want - a->hdr_len;
         if (take > n) take = n;
         memcpy(a->hdr + a->hdr_len, d, take);
         a->hdr_len += take;
         d += take;
         n -= take;
-        if (a->hdr_len < FOTA_DELTA_HEADER_LEN) return 0;
+        if (a->hdr_len < want) return 0;
+        if (want == FOTA_DELTA_HEADER_LEN && a->hdr[4] == 3 && (a->hdr[5] & FOTA_DELTA_F_WORDS)) continue;
         int rc = start_apply(a);
         if (rc) return rc;
     }
@@ -761,45 +973,104 @@ static void block_flush(gblock *k, dbuf *out)
     if (k->ctrl.err || k->extra.err || k->diff.err) out->err = FOTA_ERR_NOMEM;
 }
 
-static void block_command(gblock *k, dbuf *out, size_t opos, size_t diff_len, size_t extra_len)
+static void block_command(gblock *k, size_t opos, size_t diff_len, size_t extra_len)
 {
     int64_t seek = (int64_t)opos - (int64_t)k->old_pos;
     db_varint(&k->ctrl, seek < 0 ? ((uint64_t)(-(seek + 1)) << 1) | 1 : (uint64_t)seek << 1);
     db_varint(&k->ctrl, diff_len);
     db_varint(&k->ctrl, extra_len);
     k->old_pos = opos + diff_len;
-    if (++k->ncmd == FOTA_DELTA_BLOCK_CMDS) block_flush(k, out);
+    k->ncmd++;
 }
 
-/* Encodes the commands as blocks, splitting a command's extra bytes
- * wherever they would not fit the block's FOTA_DELTA_BLOCK_BUF. */
-static int encode_blocks(const gcmds *c, const uint8_t *old, size_t on, const uint8_t *nw,
-                         int flags, dbuf *out)
+/* The commands as the blocks carry them: a command whose extra bytes do
+ * not fit its block's FOTA_DELTA_BLOCK_BUF goes on in the next blocks as
+ * commands without a diff run; `first` marks each block's first piece. */
+typedef struct {
+    size_t opos, npos, diff, extra;
+    int first;
+} gpiece;
+
+static gpiece *split_blocks(const gcmds *c, size_t *np)
+{
+    size_t n = 0, cap = c->n + 16, ncmd = 0, room = FOTA_DELTA_BLOCK_BUF;
+    gpiece *v = malloc(cap * sizeof *v);
+    int first = 1;
+    for (size_t ci = 0; v && ci < c->n; ci++) {
+        size_t opos = c->v[ci].opos, npos = c->v[ci].npos, diff = c->v[ci].diff_len, extra = c->v[ci].extra_len;
+        for (;;) {
+            size_t e = extra < room ? extra : room;
+            if (diff + e > 0) {
+                if (n == cap) {
+                    gpiece *w = cap > SIZE_MAX / 2 / sizeof *v ? NULL : realloc(v, 2 * cap * sizeof *v);
+                    if (!w) { free(v); return NULL; }
+                    v = w;
+                    cap *= 2;
+                }
+                v[n++] = (gpiece){opos, npos, diff, e, first};
+                first = 0;
+                room -= e;
+                if (++ncmd == FOTA_DELTA_BLOCK_CMDS) { ncmd = 0; room = FOTA_DELTA_BLOCK_BUF; first = 1; }
+            }
+            npos += diff + e;
+            opos += diff;
+            diff = 0;
+            extra -= e;
+            if (extra == 0) break;
+            if (ncmd) { ncmd = 0; room = FOTA_DELTA_BLOCK_BUF; first = 1; }
+        }
+    }
+    *np = n;
+    return v;
+}
+
+/* Encodes the commands as blocks; each block's command map is known to
+ * the predictors before its first byte is made, as on the applier. */
+static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
+                         const fota_delta_params *par_in, dbuf *out)
 {
     gblock k;
     memset(&k, 0, sizeof k);
-    int predict = flags & FOTA_DELTA_F_PREDICT;
+    fota_delta_params par = *par_in;
+    size_t on = (size_t)par.old_size, np = 0;
+    int predict = par.flags & FOTA_DELTA_F_PREDICT;
+    int fields = par.flags & (FOTA_DELTA_F_REL32 | FOTA_DELTA_F_ARM);
     gpred *t = predict ? calloc(1, sizeof *t) : NULL;
-    fota_delta_rel *rel = (flags & FOTA_DELTA_F_REL32) ? calloc(1, sizeof *rel) : NULL;
-    if ((predict && !t) || ((flags & FOTA_DELTA_F_REL32) && !rel)) {
+    fota_delta_rel *rel = fields ? calloc(1, sizeof *rel) : NULL;
+    fota_delta_map *map = calloc(1, sizeof *map);
+    gpiece *pc = split_blocks(c, &np);
+    par.map = map;
+    if ((predict && !t) || (fields && !rel) || !map || !pc) {
         free(t);
         free(rel);
+        free(map);
+        free(pc);
         return FOTA_ERR_NOMEM;
     }
-    for (size_t ci = 0; ci < c->n && !out->err; ci++) {
-        const gcmd *g = &c->v[ci];
+    for (size_t pi = 0; pi < np && !out->err; pi++) {
+        const gpiece *g = &pc[pi];
+        if (g->first) {
+            block_flush(&k, out);
+            map->n = 0;
+            for (size_t q = pi; q < np && (q == pi || !pc[q].first); q++) {
+                map->old[map->n] = (uint32_t)pc[q].opos;
+                map->len[map->n] = (uint32_t)pc[q].diff;
+                map->nw[map->n++] = (uint32_t)pc[q].npos;
+            }
+        }
         const uint8_t *o = old + g->opos, *w = nw + g->npos;
         /* Sparse diff run: gap of bytes with residual 0, then one
          * residual; deflate codes small gap numbers better than long runs
          * of zero bytes. The run may end after a gap or after a value. */
         size_t zeros = 0;
-        for (size_t i = 0; i < g->diff_len; i++) {
+        if (rel) field_run(rel, &par, g->opos, g->diff, g->npos);
+        for (size_t i = 0; i < g->diff; i++) {
             uint8_t d = (uint8_t)(w[i] - o[i]);
             size_t j = g->npos + i;
-            if (rel && rel_begin(rel, o + i, j >= 1 ? nw[j - 1] : 0, j >= 2 ? nw[j - 2] : 0,
-                                 g->opos + i, g->diff_len - i, on)) {
+            if (rel && field_begin(rel, &par, o + i, j >= 1 ? nw[j - 1] : 0, j >= 2 ? nw[j - 2] : 0,
+                                   g->opos + i, j, g->diff - i)) {
                 uint8_t r = (uint8_t)(d - rel->pend[rel->n]);
-                rel_made(rel, w[i]);
+                field_made(rel, &par, w[i]);
                 d = r;
             } else if (t) {
                 d = pred_residual(t, old, on, g->opos + i, d);
@@ -812,25 +1083,14 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, size_t on, const ui
             zeros = 0;
         }
         if (zeros) db_varint(&k.diff, zeros);
-        size_t opos = g->opos, diff = g->diff_len, extra = g->extra_len;
-        const uint8_t *x = w + g->diff_len;
-        for (;;) {
-            size_t room = FOTA_DELTA_BLOCK_BUF - k.extra.len, e = extra < room ? extra : room;
-            if (diff + e > 0) {
-                db_bytes(&k.extra, x, e);
-                block_command(&k, out, opos, diff, e);
-            }
-            opos += diff;
-            diff = 0;
-            x += e;
-            extra -= e;
-            if (extra == 0) break;
-            block_flush(&k, out);
-        }
+        db_bytes(&k.extra, w + g->diff, g->extra);
+        block_command(&k, g->opos, g->diff, g->extra);
     }
     block_flush(&k, out);
     free(t);
     free(rel);
+    free(map);
+    free(pc);
     free(k.ctrl.p);
     free(k.extra.p);
     free(k.diff.p);
@@ -894,22 +1154,148 @@ static int make_commands(const sa_index *ix, const uint8_t *old, int64_t on, con
 }
 
 
+/* zlib's level 9 with its most thorough match search, window 2^wbits;
+ * memLevel sets the block size, which moves the result by about 1% either
+ * way. */
+static int zlib_compress(const dbuf *in, unsigned wbits, int mem_level, dbuf *out)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, 9, Z_DEFLATED, (int)wbits, mem_level, Z_DEFAULT_STRATEGY) != Z_OK)
+        return FOTA_ERR_NOMEM;
+    deflateTune(&z, 258, 258, 258, 4096);
+    out->len = 0;
+    db_reserve(out, deflateBound(&z, (uLong)in->len));
+    int rc = out->err;
+    if (rc == 0) {
+        z.next_in = in->p;
+        z.avail_in = (uInt)in->len;
+        z.next_out = out->p;
+        z.avail_out = (uInt)out->cap;
+        rc = deflate(&z, Z_FINISH) == Z_STREAM_END ? 0 : FOTA_ERR_NOMEM;
+        out->len = z.total_out;
+    }
+    deflateEnd(&z);
+    return rc;
+}
+
+/* Keeps the smaller of *out and *tmp in *out. */
+static void keep_smaller(dbuf *out, dbuf *tmp)
+{
+    if (tmp->len < out->len) {
+        dbuf t = *out;
+        *out = *tmp;
+        *tmp = t;
+    }
+}
+
+/* The zlib stream of the blocks, window 2^wbits, in out (tmp: scratch).
+ * Final: the smallest of zdeflate's (near-optimal parsing within the
+ * window), zlib's level 9 at memLevel 8 and 9 (which now and then wins by a
+ * little) and, for a 32 KiB window, the one libdeflate always uses,
+ * libdeflate's level 12. Quick (ranking candidates): libdeflate's level 4. */
+static int compress_blocks(const dbuf *in, unsigned wbits, int final,
+                           struct libdeflate_compressor *c, dbuf *out, dbuf *tmp)
+{
+    out->len = 0;
+    if (!final || wbits == FOTA_DELTA_MAX_WBITS) {
+        db_reserve(out, libdeflate_zlib_compress_bound(c, in->len));
+        if (out->err) return out->err;
+        out->len = libdeflate_zlib_compress(c, in->p, in->len, out->p, out->cap);
+        if (out->len == 0) return FOTA_ERR_NOMEM;
+        if (!final) return 0;
+    } else {
+        int rc = zlib_compress(in, wbits, 8, out);
+        if (rc == 0) rc = zlib_compress(in, wbits, 9, tmp);
+        if (rc) return rc;
+        keep_smaller(out, tmp);
+    }
+    uint8_t *zp = NULL;
+    size_t zl = 0;
+    int rc = fota_zdeflate(in->p, in->len, wbits, &zp, &zl);
+    if (rc) return rc;
+    free(tmp->p);
+    *tmp = (dbuf){zp, zl, zl, 0};
+    keep_smaller(out, tmp);
+    return 0;
+}
+
+/* The address old's byte 0 is loaded at, for the pointer words: 0 for an
+ * ELF file (its addresses are file offsets plus at most a segment's
+ * alignment); else the image may start with a Cortex-M vector table (stack
+ * pointer, reset handler, ...): of the reset handler's address rounded down
+ * to 1 KiB ... 16 MiB, the base under which most aligned words point into
+ * the image. */
+static uint32_t find_base(const uint8_t *old, size_t on)
+{
+    if (on < 8 || memcmp(old, "\177ELF", 4) == 0) return 0;
+    uint32_t reset = le32(old + 4), best = 0;
+    size_t best_n = 0;
+    for (unsigned bits = 10; bits <= 24; bits++) {
+        uint32_t b = reset & ~((1u << bits) - 1), n = 0;
+        for (size_t k = 0; k + 4 <= on; k += 4) n += (uint32_t)(le32(old + k) - b) < on;
+        if (n > best_n) { best_n = n; best = b; }
+    }
+    return best;
+}
+
+/* Predictor combinations (flags, region bits) the generator tries; the
+ * first four are those of v2. Shared libraries do best with 8 KiB regions,
+ * firmware whose functions the compiler reorders with 256-byte regions and
+ * the block's command map (bit 6). */
+#define T_ FOTA_DELTA_F_THUMB
+#define W_ FOTA_DELTA_F_WORDS
+static const struct { uint8_t flags, shift; } candidates[] = {
+    {0, 12}, {FOTA_DELTA_F_PREDICT, 12}, {FOTA_DELTA_F_REL32, 12},
+    {FOTA_DELTA_F_REL32 | FOTA_DELTA_F_PREDICT, 12},
+    {T_ | W_, 13}, {FOTA_DELTA_F_A32 | W_, 13}, {T_ | FOTA_DELTA_F_A32 | W_, 13},
+    {T_ | W_ | FOTA_DELTA_F_PREDICT, 13}, {T_ | W_ | FOTA_DELTA_F_RELWORDS, 13},
+    {T_ | W_ | FOTA_DELTA_F_RUNS, 8}, {T_ | W_ | FOTA_DELTA_F_RUNS, 13},
+    {FOTA_DELTA_F_A32 | W_ | FOTA_DELTA_F_RUNS, 8}, {T_ | W_ | FOTA_DELTA_F_RUNS | FOTA_DELTA_F_PREDICT, 8}};
+#undef T_
+#undef W_
+/* An ELF file says its machine: x86 code needs no ARM candidate and ARM
+ * code no rel32 one (each is measured all the same for anything else). */
+static int candidate_fits(const uint8_t *old, size_t on, uint8_t flags)
+{
+    if (on < 20 || memcmp(old, "\177ELF", 4) != 0) return 1;
+    unsigned machine = (unsigned)old[18] | (unsigned)old[19] << 8;
+    if (machine == 3 || machine == 62) return !(flags & FOTA_DELTA_F_ARM);       /* i386, x86-64 */
+    if (machine == 40) return !(flags & FOTA_DELTA_F_REL32);                     /* ARM */
+    return 1;
+}
+
+#define FINALISTS 3   /* candidates compressed for real */
+
+typedef struct {
+    dbuf blocks;
+    size_t quick;
+    uint8_t flags, shift, used;
+} gcand;
+
 int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
-                      size_t new_len, uint8_t **out, size_t *out_len)
+                      size_t new_len, const fota_delta_options *opt, uint8_t **out, size_t *out_len)
 {
     if (!out || !out_len || (!old_img && old_len) || (!new_img && new_len)) return FOTA_ERR_ARG;
     *out = NULL;
     *out_len = 0;
     if (old_len > FOTA_DELTA_MAX_IMAGE || new_len > FOTA_DELTA_MAX_IMAGE) return FOTA_ERR_RANGE;
+    unsigned wbits = opt && opt->window_bits ? opt->window_bits : FOTA_DELTA_GEN_WBITS;
+    if (wbits < FOTA_DELTA_MIN_WBITS || wbits > FOTA_DELTA_MAX_WBITS) return FOTA_ERR_ARG;
     static const uint8_t empty[1] = {0};   /* no arithmetic on NULL for empty images */
     if (!old_img) old_img = empty;
     if (!new_img) new_img = empty;
-    uint8_t hdr[FOTA_DELTA_HEADER_LEN];
+    fota_delta_params par = {0, opt && opt->has_base ? opt->base_address : find_base(old_img, old_len),
+                             FOTA_DELTA_DEFAULT_SHIFT, old_len, new_len, NULL};
+    uint8_t hdr[FOTA_DELTA_HEADER_V3_LEN];
     memset(hdr, 0, sizeof hdr);
     memcpy(hdr, FOTA_DELTA_MAGIC, 4);
     hdr[4] = FOTA_DELTA_VERSION;
+    hdr[6] = (uint8_t)wbits;
+    hdr[7] = (uint8_t)par.shift;
     fota_put32(hdr + 8, (uint32_t)old_len);
     fota_put32(hdr + 12, (uint32_t)new_len);
+    fota_put32(hdr + FOTA_DELTA_HEADER_LEN, par.base);
     int rc = fota_sha256(old_img, old_len, hdr + 16);
     if (rc == 0) rc = fota_sha256(new_img, new_len, hdr + 48);
     if (rc) return rc;
@@ -937,9 +1323,8 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
         }
     }
     /* Candidates (two scan thresholds x predictor combinations) are ranked
-     * by a quick compression; the winner alone is compressed at libdeflate's
-     * level 12 (near-optimal parsing: a standard zlib stream with a 32 KiB
-     * window about 5% smaller than zlib's level 9). */
+     * by a quick compression, which can misjudge close ones: the best
+     * FINALISTS are compressed for real and the smallest is kept. */
     struct libdeflate_compressor *c = libdeflate_alloc_compressor(12);
     struct libdeflate_compressor *q = libdeflate_alloc_compressor(4);
     if (!c || !q) rc = FOTA_ERR_NOMEM;
@@ -947,54 +1332,57 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
      * alignment: results swing by several percent either way with it, so
      * two values are tried (bsdiff uses 8). */
     static const int64_t thresholds[] = {6, 12};
-    dbuf best = {NULL, 0, 0, 0}, scratch = {NULL, 0, 0, 0};
-    size_t best_q = SIZE_MAX;
-    int best_flags = 0;
+    gcand fin[FINALISTS];
+    memset(fin, 0, sizeof fin);
+    dbuf scratch = {NULL, 0, 0, 0};
     for (size_t t = 0; rc == 0 && t < sizeof thresholds / sizeof thresholds[0]; t++) {
         gcmds cmds = {NULL, 0, 0, 0};
         rc = make_commands(&ix, old_img, (int64_t)old_len, new_img, (int64_t)new_len,
                            thresholds[t], &cmds);
-        /* The predictors win big on some images and lose a little on
-         * others: every combination is tried. */
-        for (int flags = 0; rc == 0 && flags < 4; flags++) {
-            dbuf blocks = {NULL, 0, 0, 0};
-            rc = encode_blocks(&cmds, old_img, old_len, new_img, flags, &blocks);
-            size_t zl = 0;
-            if (rc == 0) {
-                scratch.len = 0;
-                db_reserve(&scratch, libdeflate_zlib_compress_bound(q, blocks.len));
-                rc = scratch.err;
+        for (size_t f = 0; rc == 0 && f < sizeof candidates / sizeof candidates[0]; f++) {
+            if (!candidate_fits(old_img, old_len, candidates[f].flags)) continue;
+            gcand k = {{NULL, 0, 0, 0}, 0, candidates[f].flags, candidates[f].shift, 1};
+            par.flags = candidates[f].flags;
+            par.shift = candidates[f].shift;
+            rc = encode_blocks(&cmds, old_img, new_img, &par, &k.blocks);
+            if (rc == 0) rc = compress_blocks(&k.blocks, wbits, 0, q, &scratch, NULL);
+            k.quick = scratch.len;
+            /* keep the FINALISTS best, sorted */
+            size_t at = FINALISTS;
+            while (rc == 0 && at > 0 && (!fin[at - 1].used || k.quick < fin[at - 1].quick)) at--;
+            if (rc || at == FINALISTS) {
+                free(k.blocks.p);
+                continue;
             }
-            if (rc == 0) {
-                zl = libdeflate_zlib_compress(q, blocks.p, blocks.len, scratch.p, scratch.cap);
-                if (zl == 0) rc = FOTA_ERR_NOMEM;
-            }
-            if (rc == 0 && zl < best_q) {
-                free(best.p);
-                best = blocks;
-                best_q = zl;
-                best_flags = flags;
-            } else {
-                free(blocks.p);
-            }
+            free(fin[FINALISTS - 1].blocks.p);
+            memmove(fin + at + 1, fin + at, (FINALISTS - 1 - at) * sizeof *fin);
+            fin[at] = k;
         }
         free(cmds.v);
     }
-    free(scratch.p);
-    uint8_t *o = NULL;
-    size_t o_len = 0;
-    if (rc == 0) {
-        size_t cap = FOTA_DELTA_HEADER_LEN + libdeflate_zlib_compress_bound(c, best.len);
-        if (!(o = malloc(cap))) rc = FOTA_ERR_NOMEM;
-        if (rc == 0) {
-            memcpy(o, hdr, sizeof hdr);
-            o[5] = (uint8_t)best_flags;
-            size_t zl = libdeflate_zlib_compress(c, best.p, best.len, o + sizeof hdr, cap - sizeof hdr);
-            if (zl == 0) rc = FOTA_ERR_NOMEM;
-            o_len = sizeof hdr + zl;
-        }
+    size_t best = FINALISTS, best_len = SIZE_MAX;
+    dbuf z[FINALISTS];
+    memset(z, 0, sizeof z);
+    for (size_t i = 0; rc == 0 && i < FINALISTS && fin[i].used; i++) {
+        rc = compress_blocks(&fin[i].blocks, wbits, 1, c, &z[i], &scratch);
+        if (rc == 0 && z[i].len < best_len) { best = i; best_len = z[i].len; }
     }
-    free(best.p);
+    uint8_t *o = NULL;
+    size_t hl = 0;
+    if (rc == 0 && best == FINALISTS) rc = FOTA_ERR_STATE;   /* no candidate: cannot happen */
+    if (rc == 0) hl = (fin[best].flags & FOTA_DELTA_F_WORDS) ? FOTA_DELTA_HEADER_V3_LEN : FOTA_DELTA_HEADER_LEN;
+    if (rc == 0 && !(o = malloc(hl + best_len))) rc = FOTA_ERR_NOMEM;
+    if (rc == 0) {
+        hdr[5] = fin[best].flags;
+        hdr[7] = fin[best].shift;
+        memcpy(o, hdr, hl);
+        memcpy(o + hl, z[best].p, best_len);
+    }
+    for (size_t i = 0; i < FINALISTS; i++) {
+        free(fin[i].blocks.p);
+        free(z[i].p);
+    }
+    free(scratch.p);
     if (c) libdeflate_free_compressor(c);
     if (q) libdeflate_free_compressor(q);
     free(sa);
@@ -1005,7 +1393,7 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
         return rc;
     }
     *out = o;
-    *out_len = o_len;
+    *out_len = hl + best_len;
     return 0;
 }
 
@@ -1032,14 +1420,14 @@ static int read_whole(const char *path, uint8_t **p, size_t *n)
 }
 
 int fota_delta_create_file(const char *old_path, const char *new_path, const char *out_path,
-                           uint64_t *out_len)
+                           const fota_delta_options *opt, uint64_t *out_len)
 {
     if (!old_path || !new_path || !out_path) return FOTA_ERR_ARG;
     uint8_t *o = NULL, *n = NULL, *d = NULL;
     size_t ol = 0, nl = 0, dl = 0;
     int rc = read_whole(old_path, &o, &ol);
     if (rc == 0) rc = read_whole(new_path, &n, &nl);
-    if (rc == 0) rc = fota_delta_create(o, ol, n, nl, &d, &dl);
+    if (rc == 0) rc = fota_delta_create(o, ol, n, nl, opt, &d, &dl);
     free(o);
     free(n);
     if (rc) return rc;

@@ -4,7 +4,8 @@
  *
  * No Lua, no printing, no global state. The applier never calls malloc: its
  * inflater draws from an arena inside the context, so RAM is
- * sizeof(fota_delta_applier) (about 57 KiB) whatever the image size. Every
+ * sizeof(fota_delta_applier) whatever the image size (sized at build time by
+ * FOTA_DELTA_APPLY_WBITS, the largest deflate window it accepts). Every
  * control value read from a delta is bounds-checked before use.
  *
  * Functions return 0 or a negative code: FOTA_DELTA_E_* for verdicts on the
@@ -19,32 +20,71 @@
 #include <mbedtls/sha256.h>
 
 #define FOTA_DELTA_MAGIC "LFDL"
-#define FOTA_DELTA_VERSION 2
-#define FOTA_DELTA_HEADER_LEN 80          /* magic, version, flags, sizes, two SHA-256 */
+#define FOTA_DELTA_VERSION 3
+#define FOTA_DELTA_HEADER_LEN 80          /* magic ... SHA-256s: the part every version shares */
+#define FOTA_DELTA_HEADER_V3_LEN 84       /* v3 with pointer words adds the base address */
 #define FOTA_DELTA_F_PREDICT 0x01         /* header flag: diff bytes are residuals of the predictor */
 #define FOTA_DELTA_F_REL32 0x02           /* header flag: x86 rel32 fields are predicted by target */
+#define FOTA_DELTA_F_THUMB 0x04           /* v3 flag: Thumb-2 BL / B.W targets predicted by region */
+#define FOTA_DELTA_F_A32 0x08             /* v3 flag: A32 BL targets predicted by region */
+#define FOTA_DELTA_F_WORDS 0x10           /* v3 flag: aligned words pointing into the image, too */
+#define FOTA_DELTA_F_RELWORDS 0x20          /* v3 flag: aligned words pointing at word + offset */
+#define FOTA_DELTA_F_RUNS 0x40            /* v3 flag: ARM targets also predicted by the diff runs' moves */
+#define FOTA_DELTA_F_ARM \
+    (FOTA_DELTA_F_THUMB | FOTA_DELTA_F_A32 | FOTA_DELTA_F_WORDS | FOTA_DELTA_F_RELWORDS | FOTA_DELTA_F_RUNS)
 #define FOTA_DELTA_MAX_IMAGE (16u * 1024 * 1024) /* old and new image bound (= FOTA_PKG_MAX_IMAGE) */
-#define FOTA_DELTA_WINDOW_BITS 15         /* deflate window the generator uses; the most allowed */
-#define FOTA_DELTA_CHUNK 4096             /* largest read_old / write_new call */
+#define FOTA_DELTA_MIN_WBITS 9            /* deflate window bits a v3 delta may declare */
+#define FOTA_DELTA_MAX_WBITS 15
+#ifndef FOTA_DELTA_APPLY_WBITS
+#define FOTA_DELTA_APPLY_WBITS 10         /* the applier's window: the device default (bench/delta) */
+#endif
+#ifndef FOTA_DELTA_GEN_WBITS
+#define FOTA_DELTA_GEN_WBITS FOTA_DELTA_APPLY_WBITS   /* the generator's default window */
+#endif
+#define FOTA_DELTA_CHUNK 2048             /* largest read_old / write_new call */
+#define FOTA_DELTA_INFLATE_OUT 1024       /* inflated bytes handled per inflate() call */
 #define FOTA_DELTA_BLOCK_CMDS 128         /* most commands in one block */
 #define FOTA_DELTA_BLOCK_BUF 4096         /* most extra bytes in one block */
 #define FOTA_DELTA_PRED_SIZE 256          /* predictor entries */
-#define FOTA_DELTA_REL_SIZE 256           /* rel32 predictor entries */
+#define FOTA_DELTA_REL_SIZE 256           /* field predictor entries */
 #define FOTA_DELTA_REL_SHIFT 12           /* rel32 predictor: targets grouped by 4 KiB */
+#define FOTA_DELTA_MIN_SHIFT 8            /* ARM predictor: regions of 2^shift bytes */
+#define FOTA_DELTA_MAX_SHIFT 16
+#define FOTA_DELTA_DEFAULT_SHIFT 12
 
-/* The rel32 predictor's state (docs/delta-format.md), shared by the
- * generator and the applier. */
+/* The field predictors' state (docs/delta-format.md): x86 rel32 fields, or
+ * ARM branches and pointer words; shared by the generator and the applier. */
 typedef struct fota_delta_rel {
     struct { uint32_t val; uint16_t tag; uint8_t st, pad; } e[FOTA_DELTA_REL_SIZE];
+    struct { uint32_t tag, val; } x[FOTA_DELTA_REL_SIZE];   /* ARM: by exact target; tag target + 1 */
     uint32_t old32;                   /* the field's old value */
+    uint32_t target;                  /* ARM: the field's old target (image offset) */
+    uint32_t last;                    /* ARM: the last displacement seen */
+    uint64_t npos;                    /* ARM: the field's new position */
     uint8_t pend[4];                  /* predicted differences of the field's bytes */
     uint8_t newb[4];                  /* the field's bytes made so far */
-    unsigned n, slot, hit;            /* bytes of the field made (0: not in one); its entry */
+    unsigned n, slot, hit, kind;      /* bytes of the field made (0: not in one); its entry; ARM kind */
+    unsigned xslot;                   /* ARM: its exact-target entry */
     uint16_t tag_pending;             /* the entry's key */
 } fota_delta_rel;
-/* Inflater arena: zlib's state (about 7 KiB) plus the 32 KiB window, with slack
- * for other zlib builds. */
-#define FOTA_DELTA_ZMEM (32768 + 8192)
+
+/* The current block's commands, known before any of its bytes is made:
+ * each one's old start, diff length and new start. */
+typedef struct fota_delta_map {
+    unsigned n;
+    uint32_t old[FOTA_DELTA_BLOCK_CMDS], len[FOTA_DELTA_BLOCK_CMDS], nw[FOTA_DELTA_BLOCK_CMDS];
+} fota_delta_map;
+
+/* What the field predictors need from the header and the block. */
+typedef struct fota_delta_params {
+    uint32_t flags, base, shift;      /* FOTA_DELTA_F_*; load address; region bits */
+    uint64_t old_size, new_size;
+    const fota_delta_map *map;
+} fota_delta_params;
+
+/* Inflater arena: zlib's state (about 7 KiB) plus the window, with slack for
+ * other zlib builds. */
+#define FOTA_DELTA_ZMEM ((1u << FOTA_DELTA_APPLY_WBITS) + 7424)
 
 /* Verdicts on a delta. */
 enum fota_delta_err {
@@ -53,21 +93,25 @@ enum fota_delta_err {
     FOTA_DELTA_E_TRUNCATED = -302,   /* finish() before the delta was complete */
     FOTA_DELTA_E_RANGE = -303,       /* a control value points outside old or new */
     FOTA_DELTA_E_HASH = -304,        /* the result's SHA-256 differs from the header's */
-    FOTA_DELTA_E_TOO_LARGE = -305    /* header size above FOTA_DELTA_MAX_IMAGE */
+    FOTA_DELTA_E_TOO_LARGE = -305    /* header size above FOTA_DELTA_MAX_IMAGE, or a window
+                                        above FOTA_DELTA_APPLY_WBITS */
 };
 
 /* "format", "wrong_base", ... for FOTA_DELTA_E_*; NULL for anything else. */
 const char *fota_delta_errname(int code);
 
-/* The 80-byte header, readable on its own (e.g. to check a package). A
- * version other than FOTA_DELTA_VERSION is FOTA_DELTA_E_FORMAT. */
+/* The header's first 80 bytes, readable on their own (e.g. to check a
+ * package). Versions 2 and 3 are read; any other is FOTA_DELTA_E_FORMAT. */
 typedef struct fota_delta_header {
     uint32_t flags;                   /* FOTA_DELTA_F_* */
     uint32_t old_size, new_size;
     uint8_t old_sha256[32], new_sha256[32];
+    unsigned version, window_bits, region_shift;
+    unsigned header_len;              /* FOTA_DELTA_HEADER_LEN, or _V3_LEN with FOTA_DELTA_F_WORDS */
 } fota_delta_header;
 
-/* Parses and bounds-checks a header. 0, FOTA_DELTA_E_FORMAT or _TOO_LARGE. */
+/* Parses and bounds-checks a header's first FOTA_DELTA_HEADER_LEN bytes. 0,
+ * FOTA_DELTA_E_FORMAT or _TOO_LARGE (a size, not the window). */
 int fota_delta_parse_header(const uint8_t p[FOTA_DELTA_HEADER_LEN], fota_delta_header *h);
 
 /* ---- applier (push interface) ----
@@ -77,7 +121,7 @@ int fota_delta_parse_header(const uint8_t p[FOTA_DELTA_HEADER_LEN], fota_delta_h
  *   read_old(ud, off, buf, len): fill buf with old[off, off+len), always
  *     within old_size; return 0 or a negative error;
  *   write_new(ud, buf, len): append len bytes; 0 or a negative error.
- * Once the 80-byte header has arrived the whole old image is hashed and
+ * Once the header (80 bytes; 84 with pointer words) has arrived the whole old image is hashed and
  * compared with the header (FOTA_DELTA_E_WRONG_BASE), so write_new is never
  * called for a wrong base. The first error sticks: later calls return it. */
 typedef struct fota_delta_io {
@@ -92,9 +136,10 @@ typedef struct fota_delta_io {
 typedef struct fota_delta_applier {
     fota_delta_io io;
     int state, err;
-    uint8_t hdr[FOTA_DELTA_HEADER_LEN];
+    uint8_t hdr[FOTA_DELTA_HEADER_V3_LEN];
     size_t hdr_len;
     fota_delta_header h;
+    fota_delta_params par;            /* the field predictors' view of the header */
     uint64_t old_pos;                 /* next old byte to load */
     uint64_t cmd_end;                 /* new bytes covered by the commands read so far */
     uint64_t sim_old;                 /* old position after the commands read so far */
@@ -104,8 +149,8 @@ typedef struct fota_delta_applier {
     uint64_t ctrl[3];                 /* seek (zigzag), diff length, extra length */
     /* the current block */
     unsigned ncmd, cmd_i;             /* commands in the block; read / executing */
-    uint32_t cmd_old[FOTA_DELTA_BLOCK_CMDS];    /* checked old start of each command */
-    uint32_t cmd_diff[FOTA_DELTA_BLOCK_CMDS], cmd_extra[FOTA_DELTA_BLOCK_CMDS];
+    fota_delta_map map;               /* checked old start, diff length, new start of each command */
+    uint32_t cmd_extra[FOTA_DELTA_BLOCK_CMDS];
     uint32_t extra_len, buf_len;      /* the block's extra bytes; bytes read into buf so far */
     uint32_t xoff;                    /* next extra byte in buf */
     uint32_t diff_left, old_left, extra_left;
@@ -121,7 +166,7 @@ typedef struct fota_delta_applier {
     int z_active;
     size_t zmem_used;
     union { uint64_t align; unsigned char b[FOTA_DELTA_ZMEM]; } zmem;
-    uint8_t out[FOTA_DELTA_CHUNK];    /* inflated bytes */
+    uint8_t out[FOTA_DELTA_INFLATE_OUT];   /* inflated bytes */
     uint8_t wbuf[FOTA_DELTA_CHUNK];   /* new bytes on their way out */
     mbedtls_sha256_context sha;
 } fota_delta_applier;
@@ -141,12 +186,19 @@ void fota_delta_apply_free(fota_delta_applier *a);
  * approximate extension (bsdiff-class), one zlib stream of blocks. *out is
  * malloc()ed, free() it. Sizes above FOTA_DELTA_MAX_IMAGE: FOTA_ERR_RANGE.
  * Memory: about 5 x old + new + the delta. Built unless
- * FOTA_DELTA_NO_GENERATOR is defined (a device needs only the applier). */
+ * FOTA_DELTA_NO_GENERATOR is defined (a device needs only the applier).
+ * opt may be NULL (all defaults). */
+typedef struct fota_delta_options {
+    unsigned window_bits;             /* 0: FOTA_DELTA_GEN_WBITS; else 9..15 */
+    int has_base;                     /* base_address given; else found from the image */
+    uint32_t base_address;            /* the address old's byte 0 is loaded at */
+} fota_delta_options;
+
 int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
-                      size_t new_len, uint8_t **out, size_t *out_len);
+                      size_t new_len, const fota_delta_options *opt, uint8_t **out, size_t *out_len);
 /* The same on files through port.h; out_path is removed again on failure. */
 int fota_delta_create_file(const char *old_path, const char *new_path, const char *out_path,
-                           uint64_t *out_len);
+                           const fota_delta_options *opt, uint64_t *out_len);
 /* Applies a delta file to an old file, writing new_path through port.h
  * (removed again on failure). sha256 may be NULL. */
 int fota_delta_apply_file(const char *old_path, const char *delta_path, const char *new_path,

@@ -222,7 +222,7 @@ void fota_pkg_stream_close(fota_pkg_stream *s);
  * section's decoded length and SHA-256. Returns 0, FOTA_PKG_E_WRONG_BASE
  * (nothing written), FOTA_PKG_E_BAD_SECTION (malformed delta, or header
  * disagreeing with the metadata), FOTA_PKG_E_HASH_MISMATCH, FOTA_PKG_E_IO
- * or a callback's negative error. The applier (about 57 KiB) is
+ * or a callback's negative error. The applier (about 23 KiB) is
  * malloc()ed once; nothing else is allocated. */
 int fota_pkg_apply_delta(fota_pkg_reader *r, unsigned idx, const fota_delta_io *io);
 

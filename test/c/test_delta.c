@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "core/delta.h"
+#include "core/zdeflate.h"
 #include "ctest_util.h"
 #include "port/fota_err.h"
 
@@ -76,7 +77,7 @@ static size_t roundtrip(const char *what, const uint8_t *old, size_t ol, const u
 {
     uint8_t *d = NULL;
     size_t dl = 0;
-    int rc = fota_delta_create(old, ol, nw, nl, &d, &dl);
+    int rc = fota_delta_create(old, ol, nw, nl, NULL, &d, &dl);
     CHECK_EQ(rc, 0);
     if (rc) { fprintf(stderr, "  (%s)\n", what); return 0; }
     mem_io m = {old, ol, malloc(nl + 1), 0, nl + 1, 0, 0, 0};
@@ -213,6 +214,124 @@ static void test_roundtrips(void)
     free(b);
 }
 
+/* ---- ARM code ---- */
+
+/* Thumb-2 BL (kind 0), B.W (1) or BLX (2) at image offset `from` to `to`,
+ * encoded as the Architecture Reference Manual says. */
+static void put_thumb_branch(uint8_t *p, uint32_t from, uint32_t to, unsigned kind)
+{
+    uint32_t pc = kind == 2 ? (from + 4) & ~3u : from + 4;
+    uint32_t off = to - pc, s = off >> 24 & 1;
+    uint32_t j1 = (~(off >> 23) & 1) ^ s, j2 = (~(off >> 22) & 1) ^ s;
+    uint32_t h1 = 0xf000 | s << 10 | (off >> 12 & 0x3ff);
+    uint32_t h2 = (kind == 0 ? 0xd000u : kind == 1 ? 0x9000u : 0xc000u) | j1 << 13 | j2 << 11 |
+                  (off >> 1 & 0x7ff);
+    p[0] = (uint8_t)h1;
+    p[1] = (uint8_t)(h1 >> 8);
+    p[2] = (uint8_t)h2;
+    p[3] = (uint8_t)(h2 >> 8);
+}
+
+static uint32_t get_thumb_target(const uint8_t *p, uint32_t from)
+{
+    uint32_t h1 = p[0] | (uint32_t)p[1] << 8, h2 = p[2] | (uint32_t)p[3] << 8;
+    uint32_t s = h1 >> 10 & 1, i1 = (~(h2 >> 13) & 1) ^ s, i2 = (~(h2 >> 11) & 1) ^ s;
+    uint32_t off = s << 24 | i1 << 23 | i2 << 22 | (h1 & 0x3ff) << 12 | (h2 & 0x7ff) << 1;
+    if (s) off |= 0xfe000000u;
+    return ((h2 & 0x1000) ? from + 4 : (from + 4) & ~3u) + off;
+}
+
+static void put32le(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+#define FW_BASE 0x08000000u
+
+/* A firmware image: a vector table (stack pointer, reset handler), then nf
+ * functions at start[]: 16-bit instructions (Thumb) or 32-bit ones (A32),
+ * calls to other functions, ending with a literal pool of pointers to
+ * functions (Thumb bit set) and to a string table at the image's end.
+ * The same seed makes the same program; `grown` inserts code before every
+ * 300th function and at the image's start (start[] says where). */
+static size_t emit_arm(uint8_t *p, const uint32_t *start, unsigned nf, int grown, int a32)
+{
+    uint32_t seed = 7;
+    size_t n = 0;
+    put32le(p, 0x20008000u);
+    put32le(p + 4, FW_BASE + start[0] + (a32 ? 0 : 1));
+    n = 8;
+    uint32_t strings = start[nf];
+    for (unsigned f = 0; f < nf; f++) {
+        while (n < start[f]) { put32le(p + n, 0xbf00bf00u + (uint32_t)(n & 0xff)); n += 4; }  /* inserted */
+        unsigned body = 12 + f % 17;   /* 32-bit units */
+        for (unsigned i = 0; i < body; i++) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned r = seed >> 16, to = (r >> 3) % nf;
+            if (r % 5 == 0) {
+                if (a32) put32le(p + n, 0xeb000000u | (((start[to] - ((uint32_t)n + 8)) >> 2) & 0xffffff));
+                else put_thumb_branch(p + n, (uint32_t)n, start[to], (r >> 8) % 3);
+            } else if (a32) {
+                put32le(p + n, 0xe0800000u | (r & 0xfffff));
+            } else {
+                uint32_t h = 0x4600 + (r & 0x7ff);
+                put32le(p + n, h | (h ^ 0x55) << 16);
+            }
+            n += 4;
+        }
+        seed = seed * 1103515245u + 12345u;
+        put32le(p + n, FW_BASE + start[(seed >> 16) % nf] + (a32 ? 0 : 1));
+        put32le(p + n + 4, FW_BASE + strings + (seed >> 20) % 256);
+        n += 8;
+    }
+    (void)grown;
+    for (unsigned i = 0; i < 1024; i++) p[n++] = (uint8_t)("LuatOS EC618 "[i % 13]);
+    /* a call in the image's last four bytes, back to the first function */
+    if (a32) put32le(p + n, 0xeb000000u | (((start[0] - ((uint32_t)n + 8)) >> 2) & 0xffffff));
+    else put_thumb_branch(p + n, (uint32_t)n, start[0], 0);
+    return n + 4;
+}
+
+static int thumb_deltas, a32_deltas;
+
+/* Old and new builds of ARM code; the new one has code inserted before
+ * the first function and before every 300th, so every call, branch and
+ * pointer across an insertion changes: the ARM predictor learns each moved
+ * region's displacement and the delta carries almost nothing of it. */
+static void test_arm_code(int a32)
+{
+    enum { NF = 3000 };
+    static uint32_t so[NF + 1], sn[NF + 1];
+    uint8_t *o = malloc(NF * 128 + 4096), *n = malloc(NF * 128 + 8192);
+    uint32_t at = 8, moved = 16;
+    for (unsigned f = 0; f <= NF; f++) {
+        if (f % 300 == 150) moved += 64;
+        so[f] = at;
+        sn[f] = at + moved;
+        at += f < NF ? (12 + f % 17) * 4 + 8 : 0;
+    }
+    size_t ol = emit_arm(o, so, NF, 0, a32), nl = emit_arm(n, sn, NF, 1, a32);
+    CHECK_EQ(nl, ol + moved);
+    int before = a32 ? a32_deltas : thumb_deltas;
+    uint8_t *d = NULL;
+    size_t dl = 0;
+    CHECK_EQ(fota_delta_create(o, ol, n, nl, NULL, &d, &dl), 0);
+    if (dl > FOTA_DELTA_HEADER_V3_LEN) {
+        CHECK_EQ(d[4], 3);
+        if (d[5] & FOTA_DELTA_F_THUMB) thumb_deltas++;
+        if (d[5] & FOTA_DELTA_F_A32) a32_deltas++;
+        CHECK(d[5] & FOTA_DELTA_F_WORDS);
+        CHECK_EQ(d[80] | d[81] << 8 | d[82] << 16 | (uint32_t)d[83] << 24, FW_BASE);   /* found */
+    }
+    free(d);
+    size_t rl = roundtrip(a32 ? "A32 calls" : "Thumb-2 calls", o, ol, n, nl);
+    printf("test_delta: %s %zu -> %zu bytes, delta %zu\n", a32 ? "A32" : "Thumb-2", ol, nl, rl);
+    CHECK(rl < 2500);
+    CHECK_EQ(a32 ? a32_deltas : thumb_deltas, before + 1);
+    free(o);
+    free(n);
+}
+
 /* Two real builds (ctest passes two executables sharing the core library). */
 static void test_real_builds(void)
 {
@@ -240,7 +359,7 @@ static void test_chunking(void)
     ctest_fill(b + 5000, 100, 8);
     memcpy(b + 5100, a + 5000, N - 5000);
     b[12000] ^= 1;
-    CHECK_EQ(fota_delta_create(a, N, b, N + 100, &d, &dl), 0);
+    CHECK_EQ(fota_delta_create(a, N, b, N + 100, NULL, &d, &dl), 0);
     mem_io m = {a, N, malloc(N + 100), 0, N + 100, 0, 0, 0};
     CHECK_EQ(apply(&m, d, dl, 1, 1), 0);
     CHECK(m.out_len == N + 100 && memcmp(m.out, b, N + 100) == 0);
@@ -327,6 +446,41 @@ static size_t put_varint(uint8_t *p, uint64_t v)
     return n;
 }
 
+/* A v3 header (flags, window bits, region shift, base) or, version 2, a
+ * v2 one (window 15, no parameters), then the zlib stream of s[0..sl). */
+static size_t handmade_hdr(uint8_t *out, unsigned version, unsigned flags, unsigned wbits,
+                           uint32_t base, const uint8_t *old, uint32_t ol, uint32_t nl,
+                           const uint8_t new_sha[32], const uint8_t *s, size_t sl)
+{
+    size_t hl = version == 3 && (flags & FOTA_DELTA_F_WORDS) ? FOTA_DELTA_HEADER_V3_LEN : FOTA_DELTA_HEADER_LEN;
+    memset(out, 0, hl);
+    memcpy(out, "LFDL", 4);
+    out[4] = (uint8_t)version;
+    out[5] = (uint8_t)flags;
+    if (version == 3) {
+        out[6] = (uint8_t)wbits;
+        out[7] = FOTA_DELTA_DEFAULT_SHIFT;
+    }
+    for (int i = 0; i < 4; i++) {
+        out[8 + i] = (uint8_t)(ol >> (8 * i));
+        out[12 + i] = (uint8_t)(nl >> (8 * i));
+        if (hl > FOTA_DELTA_HEADER_LEN) out[80 + i] = (uint8_t)(base >> (8 * i));
+    }
+    ctest_sha256(old, ol, out + 16);
+    memcpy(out + 48, new_sha, 32);
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    CHECK_EQ(deflateInit2(&z, 9, Z_DEFLATED, version == 2 ? 15 : (int)wbits, 9, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = (Bytef *)(uintptr_t)s;
+    z.avail_in = (uInt)sl;
+    z.next_out = out + hl;
+    z.avail_out = 8192;
+    CHECK_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t zl = z.total_out;
+    deflateEnd(&z);
+    return hl + zl;
+}
+
 /* cmds: the stream after the block's command count, which is ncmd (0:
  * none, the stream is cmds as given). */
 static size_t handmade_n(uint8_t *out, const uint8_t *old, uint32_t ol, uint32_t nl,
@@ -336,18 +490,7 @@ static size_t handmade_n(uint8_t *out, const uint8_t *old, uint32_t ol, uint32_t
     size_t sl = ncmd ? put_varint(s, ncmd) : 0;
     memcpy(s + sl, cmds, cl);
     sl += cl;
-    memset(out, 0, FOTA_DELTA_HEADER_LEN);
-    memcpy(out, "LFDL", 4);
-    out[4] = FOTA_DELTA_VERSION;
-    for (int i = 0; i < 4; i++) {
-        out[8 + i] = (uint8_t)(ol >> (8 * i));
-        out[12 + i] = (uint8_t)(nl >> (8 * i));
-    }
-    ctest_sha256(old, ol, out + 16);
-    memcpy(out + 48, new_sha, 32);
-    uLongf zl = 8192;
-    CHECK_EQ(compress2(out + FOTA_DELTA_HEADER_LEN, &zl, s, sl, 9), Z_OK);
-    return FOTA_DELTA_HEADER_LEN + zl;
+    return handmade_hdr(out, FOTA_DELTA_VERSION, 0, FOTA_DELTA_APPLY_WBITS, 0, old, ol, nl, new_sha, s, sl);
 }
 
 /* One block of one command: controls, extra bytes, diff run. */
@@ -519,18 +662,197 @@ static void test_hostile(void)
     free(a);
     uint8_t *o = NULL;
     size_t ol = 0;
-    CHECK_EQ(fota_delta_create(NULL, 5, old, 5, &o, &ol), FOTA_ERR_ARG);
-    CHECK_EQ(fota_delta_create(old, (size_t)FOTA_DELTA_MAX_IMAGE + 1, old, 5, &o, &ol), FOTA_ERR_RANGE);
+    CHECK_EQ(fota_delta_create(NULL, 5, old, 5, NULL, &o, &ol), FOTA_ERR_ARG);
+    CHECK_EQ(fota_delta_create(old, (size_t)FOTA_DELTA_MAX_IMAGE + 1, old, 5, NULL, &o, &ol), FOTA_ERR_RANGE);
     CHECK(fota_delta_errname(FOTA_DELTA_E_WRONG_BASE) != NULL);
     CHECK(fota_delta_errname(0) == NULL);
     free(m.out);
 }
 
 /* The applier's RAM is its struct: fixed, whatever the image size. */
+/* A small Thumb-2 pair's delta: every byte flipped, every truncation:
+ * refused (or, where a flip cannot matter, the right image), and never a
+ * read outside old. */
+static void test_arm_corrupt(void)
+{
+    enum { NF = 60 };
+    static uint32_t so[NF + 1], sn[NF + 1];
+    uint8_t *o = malloc(NF * 128 + 4096), *n = malloc(NF * 128 + 8192), *d = NULL;
+    uint32_t at = 8;
+    for (unsigned f = 0; f <= NF; f++) {
+        so[f] = at;
+        sn[f] = at + 16 + (f >= 20 ? 64 : 0);
+        at += f < NF ? (12 + f % 17) * 4 + 8 : 0;
+    }
+    size_t ol = emit_arm(o, so, NF, 0, 0), nl = emit_arm(n, sn, NF, 1, 0), dl = 0;
+    CHECK_EQ(fota_delta_create(o, ol, n, nl, NULL, &d, &dl), 0);
+    CHECK(dl > FOTA_DELTA_HEADER_V3_LEN && (d[5] & FOTA_DELTA_F_ARM));
+    mem_io m = {o, ol, malloc(nl + 1), 0, nl + 1, 0, 0, 0};
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), 0);
+    int wrong = 0;
+    for (size_t i = 0; i < dl; i++) {
+        d[i] ^= 0x5a;
+        int rc = apply(&m, d, dl, 333, 0);
+        if (rc == 0 && (m.out_len != nl || memcmp(m.out, n, nl) != 0)) wrong++;
+        CHECK(!m.bad_read);
+        d[i] ^= 0x5a;
+    }
+    CHECK_EQ(wrong, 0);
+    for (size_t cut = 0; cut < dl; cut++) {
+        CHECK(apply(&m, d, cut, 64, 1) != 0);
+        CHECK(!m.bad_read);
+    }
+    free(m.out);
+    free(d);
+    free(o);
+    free(n);
+}
+
+/* Hand-made ARM deltas: a Thumb-2 BL copied to a new position is
+ * re-encoded to reach the same target; a BL that a diff run's end cuts is
+ * copied unpredicted; hostile residuals, flags and parameters never make
+ * the applier read outside old. */
+static void test_arm_handmade(void)
+{
+    static uint8_t old[64], want[68], d[16384], s[256];
+    for (size_t i = 0; i < sizeof old; i += 2) { old[i] = (uint8_t)(0x40 + i); old[i + 1] = 0x46; }
+    put_thumb_branch(old + 8, 8, 40, 0);     /* BL, inside the second command's run */
+    put_thumb_branch(old + 30, 30, 50, 1);   /* B.W cut by that run's end at 32 */
+    put_thumb_branch(old + 36, 36, 4, 2);    /* BLX at the third run's start + 4 */
+    memcpy(want, "ABCD", 4);
+    memcpy(want + 4, old, sizeof old);
+    put_thumb_branch(want + 12, 12, 40, 0);
+    put_thumb_branch(want + 40, 40, 4, 2);
+    CHECK(memcmp(want + 12, old + 8, 4) != 0);
+    CHECK_EQ(get_thumb_target(want + 12, 12), 40);
+    uint8_t h[32];
+    ctest_sha256(want, sizeof want, h);
+    /* block: 3 commands (0,0,4) (0,32,0) (0,32,0), extras ABCD, runs: gaps */
+    size_t k = 0;
+    k += put_varint(s + k, 3);
+    static const uint8_t ctl[] = {0, 0, 4, 0, 32, 0, 0, 32, 0};
+    memcpy(s + k, ctl, sizeof ctl);
+    k += sizeof ctl;
+    memcpy(s + k, "ABCD", 4);
+    k += 4;
+    s[k++] = 32;
+    s[k++] = 32;
+    size_t dl = handmade_hdr(d, 3, FOTA_DELTA_F_THUMB, 10, 0, old, sizeof old, sizeof want, h, s, k);
+    mem_io m = {old, sizeof old, malloc(4096), 0, 4096, 0, 0, 0};
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), 0);
+    CHECK(m.out_len == sizeof want && memcmp(m.out, want, sizeof want) == 0);
+    CHECK_EQ(apply(&m, d, dl, 1, 1), 0);
+    CHECK(m.out_len == sizeof want && memcmp(m.out, want, sizeof want) == 0);
+
+    /* header rules */
+    d[5] = FOTA_DELTA_F_THUMB | FOTA_DELTA_F_REL32;   /* two tables in one */
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
+    d[5] = 0x80;                                       /* unknown flag */
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
+    d[5] = FOTA_DELTA_F_THUMB;
+    static const uint8_t bad_w[] = {0, 8, 16, 255}, bad_s[] = {0, 7, 17, 255};
+    for (size_t i = 0; i < sizeof bad_w; i++) {
+        d[6] = bad_w[i];
+        CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
+    }
+    if (FOTA_DELTA_APPLY_WBITS < FOTA_DELTA_MAX_WBITS) {
+        d[6] = FOTA_DELTA_APPLY_WBITS + 1;             /* more window than this applier has */
+        m.writes = 0;
+        CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_TOO_LARGE);
+        CHECK_EQ(m.writes, 0);
+    }
+    d[6] = 10;
+    for (size_t i = 0; i < sizeof bad_s; i++) {
+        d[7] = bad_s[i];
+        CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
+    }
+    d[7] = FOTA_DELTA_DEFAULT_SHIFT;
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), 0);
+
+    /* a v2 delta (window 15, 80-byte header) with the v2 flags, which find
+     * nothing to predict here: the same commands copy old as it is; only an
+     * applier built for 15-bit windows takes it */
+    memcpy(want + 4, old, sizeof old);
+    ctest_sha256(want, sizeof want, h);
+    dl = handmade_hdr(d, 2, FOTA_DELTA_F_PREDICT | FOTA_DELTA_F_REL32, 15, 0, old, sizeof old,
+                      sizeof want, h, s, k);
+    m.writes = 0;
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_APPLY_WBITS < 15 ? FOTA_DELTA_E_TOO_LARGE : 0);
+    CHECK_EQ(m.writes, FOTA_DELTA_APPLY_WBITS < 15 ? 0 : 1);
+    if (FOTA_DELTA_APPLY_WBITS == 15) CHECK(m.out_len == sizeof want && memcmp(m.out, want, sizeof want) == 0);
+    d[5] = FOTA_DELTA_F_THUMB;                         /* not a v2 flag */
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
+
+    /* hostile: every ARM flag, a base that wraps, residuals of every value
+     * over old made of branches and in-range words: displacements are data,
+     * never addresses; the result only fails its hash */
+    for (size_t i = 0; i < sizeof old; i += 4) {
+        if (i % 8) put_thumb_branch(old + i, (uint32_t)i, (uint32_t)(i * 7919) % 64, (unsigned)(i / 4) % 3);
+        else put32le(old + i, 0xffffff00u + (uint32_t)i);
+    }
+    k = 0;
+    k += put_varint(s + k, 1);
+    k += put_varint(s + k, 0);
+    k += put_varint(s + k, 64);
+    k += put_varint(s + k, 0);
+    for (int i = 0; i < 64; i++) {
+        s[k++] = 0;                                    /* gap 0, then a value */
+        s[k++] = (uint8_t)(0x80 + i * 37);
+    }
+    for (uint32_t base = 0xffffff00u; base != 0x100; base += 0x80) {
+        dl = handmade_hdr(d, 3, FOTA_DELTA_F_ARM | FOTA_DELTA_F_PREDICT, 9, base, old, sizeof old, 64, h,
+                          s, k);
+        CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_HASH);
+        CHECK_EQ(apply(&m, d, dl, 3, 1), FOTA_DELTA_E_HASH);
+        CHECK(!m.bad_read);
+    }
+    free(m.out);
+}
+
+/* zdeflate: standard zlib streams within their window, for every window,
+ * on text, runs, random bytes, empty and one-byte inputs. */
+static void test_zdeflate(void)
+{
+    enum { N = 100000 };
+    uint8_t *in = malloc(N), *back = malloc(N + 1);
+    for (size_t i = 0; i < N; i++) in[i] = (uint8_t)("luat-fota delta "[i % 16] + (i / 5000) % 3);
+    ctest_fill(in + 30000, 20000, 11);                     /* incompressible */
+    memset(in + 60000, 0, 15000);                          /* a long run */
+    static const size_t lens[] = {0, 1, 2, 3, 258, 5000, N};
+    for (unsigned w = 9; w <= 15; w++) {
+        for (size_t t = 0; t < sizeof lens / sizeof lens[0]; t++) {
+            uint8_t *z = NULL;
+            size_t zl = 0;
+            CHECK_EQ(fota_zdeflate(in, lens[t], w, &z, &zl), 0);
+            if (!z) continue;
+            CHECK_EQ(z[0], 8 | (w - 8) << 4);
+            z_stream st;
+            memset(&st, 0, sizeof st);
+            CHECK_EQ(inflateInit2(&st, (int)w), Z_OK);
+            st.next_in = z;
+            st.avail_in = (uInt)zl;
+            st.next_out = back;
+            st.avail_out = N + 1;
+            CHECK_EQ(inflate(&st, Z_FINISH), Z_STREAM_END);
+            CHECK(st.total_out == lens[t] && memcmp(back, in, lens[t]) == 0);
+            inflateEnd(&st);
+            if (lens[t] == N) CHECK(zl < 30000);            /* the random third, and little else */
+            free(z);
+        }
+    }
+    uint8_t *z = NULL;
+    size_t zl = 0;
+    CHECK_EQ(fota_zdeflate(in, 10, 8, &z, &zl), FOTA_ERR_ARG);
+    CHECK_EQ(fota_zdeflate(in, 10, 16, &z, &zl), FOTA_ERR_ARG);
+    CHECK_EQ(fota_zdeflate(NULL, 10, 12, &z, &zl), FOTA_ERR_ARG);
+    free(in);
+    free(back);
+}
+
 static void test_ram(void)
 {
     printf("test_delta: sizeof(fota_delta_applier) = %zu bytes\n", sizeof(fota_delta_applier));
-    CHECK(sizeof(fota_delta_applier) <= 64 * 1024);
+    CHECK(sizeof(fota_delta_applier) <= (FOTA_DELTA_APPLY_WBITS <= 12 ? 24 : 64) * 1024);
 }
 
 int main(void)
@@ -540,5 +862,10 @@ int main(void)
     test_real_builds();
     test_chunking();
     test_hostile();
+    test_arm_code(0);
+    test_arm_code(1);
+    test_arm_corrupt();
+    test_arm_handmade();
+    test_zdeflate();
     return ctest_finish("test_delta");
 }

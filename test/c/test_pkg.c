@@ -1070,7 +1070,7 @@ static void test_crafted(fixture *fx)
     ctest_sha256(new_core, sizeof new_core, image_sha);
     uint8_t *delta = NULL;
     size_t delta_len = 0;
-    CHECK_EQ(fota_delta_create(old_core, sizeof old_core, new_core, sizeof new_core, &delta,
+    CHECK_EQ(fota_delta_create(old_core, sizeof old_core, new_core, sizeof new_core, NULL, &delta,
                                &delta_len), 0);
 
     csec d = {FOTA_PKG_SEC_CORE_DELTA, delta, (uint32_t)delta_len, sizeof new_core, {0}};

@@ -1,9 +1,12 @@
 /* libFuzzer target for the delta applier (built without the generator).
  *   cmake -DFOTA_FUZZ=ON -DCMAKE_C_COMPILER=clang ... && ./fuzz_delta -max_total_time=30 [corpus]
  * Input: mode u8 | old_len u16 LE | old bytes | delta bytes.
- * Mode bit 0 repairs the delta header's version, flags (keeping the
- * predictor bits), old size and SHA-256 to the given old image (a fuzzer
- * cannot forge SHA-256), so the block stream is reached; bits 1..7 pick the feed chunk and the callback chunk sizes.
+ * Mode bit 0 repairs the delta header to the given old image (a fuzzer
+ * cannot forge SHA-256) and to the rules a generator follows, so the block
+ * stream is reached with any predictor combination: version 2 with its
+ * flags, or version 3 with valid flags (x86 or ARM), a window this applier
+ * takes, a valid region shift and, with the word flag, any base address;
+ * bits 1..7 pick the feed chunk and the callback chunk sizes.
  * Every read must stay inside old and the output inside the header's new
  * size: the callbacks abort otherwise. */
 #include <stdint.h>
@@ -52,9 +55,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!d) return 0;
     size_t dl = size - old_len;
     memcpy(d, data + old_len, dl);
-    if ((mode & 1) && dl >= FOTA_DELTA_HEADER_LEN) {
-        d[4] = FOTA_DELTA_VERSION;
+    if ((mode & 1) && dl >= FOTA_DELTA_HEADER_V3_LEN && d[4] != 2) {
+        d[4] = 3;
+        d[5] &= FOTA_DELTA_F_PREDICT | FOTA_DELTA_F_REL32 | FOTA_DELTA_F_ARM;
+        if (d[5] & FOTA_DELTA_F_ARM) d[5] &= (uint8_t)~FOTA_DELTA_F_REL32;
+        d[6] = (uint8_t)(FOTA_DELTA_MIN_WBITS + d[6] % (FOTA_DELTA_APPLY_WBITS - FOTA_DELTA_MIN_WBITS + 1));
+        d[7] = (uint8_t)(FOTA_DELTA_MIN_SHIFT + d[7] % (FOTA_DELTA_MAX_SHIFT - FOTA_DELTA_MIN_SHIFT + 1));
+    } else if ((mode & 1) && dl >= FOTA_DELTA_HEADER_LEN) {
+        d[4] = 2;
         d[5] &= FOTA_DELTA_F_PREDICT | FOTA_DELTA_F_REL32;
+        d[6] = d[7] = 0;
+    }
+    if ((mode & 1) && dl >= FOTA_DELTA_HEADER_LEN) {
         for (int i = 0; i < 4; i++) d[8 + i] = (uint8_t)(old_len >> (8 * i));
         mbedtls_sha256_ret(c.old, old_len, d + 16, 0);
     }
