@@ -62,7 +62,10 @@ enum fota_pkg_err {
     FOTA_PKG_E_WRONG_BASE = -208,     /* delta base is not the running core */
     FOTA_PKG_E_ROLLBACK = -209,
     FOTA_PKG_E_BAD_META = -210,
-    FOTA_PKG_E_IO = -211
+    FOTA_PKG_E_IO = -211,
+    /* a device provisioned with a signing key (slots.h) fails closed: */
+    FOTA_PKG_E_KEY_MISSING = -230,    /* its trusted key file is missing, empty or unreadable */
+    FOTA_PKG_E_KEY_CHANGED = -231     /* the key given is not the provisioned one */
 };
 
 /* "bad_magic", "bad_version", ... "io" for FOTA_PKG_E_*; "ok" for 0; short

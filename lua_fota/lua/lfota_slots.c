@@ -69,6 +69,8 @@ static void push_record(lua_State *L, const fota_slots *s, const fota_boot_recor
     lua_setfield(L, -2, "rollback_reason");
     lua_pushinteger(L, rec->seq);
     lua_setfield(L, -2, "seq");
+    lua_pushboolean(L, rec->key_provisioned);
+    lua_setfield(L, -2, "key_provisioned");
 }
 
 static lua_Integer opt_tries(lua_State *L)
@@ -220,6 +222,27 @@ static int l_flash(lua_State *L)
     return 1;
 }
 
+/* fota.provision_key(pub_pem) -> true | nil, errname, message: from now on
+ * this device accepts only packages signed by that key, whatever becomes of
+ * DEVICE/fota/trusted.pem (kept in the boot record, once for its life). */
+static int l_provision_key(lua_State *L)
+{
+    const char *pem = luaL_checkstring(L, 1);
+    fota_slots s;
+    int rc;
+    open_slots(L, &s);
+    if ((rc = fota_slots_provision_key(&s, pem)) != FOTA_OK) {
+        lua_pushnil(L);
+        lua_pushstring(L, fota_pkg_errname(rc));
+        lua_pushstring(L, rc == FOTA_ERR_STATE ? "another signing key is provisioned"
+                          : rc == FOTA_ERR_ARG ? "not an ECDSA P-256 public key"
+                          : rc == FOTA_ERR_NOENT ? "device never flashed" : fota_strerror(rc));
+        return 3;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* fota.pack(dir_or_file | {{name, path}, ...}, out) -> true | nil, err, why:
  * a script archive of a project directory (dot files skipped) or of files. */
 static int l_pack(lua_State *L)
@@ -277,6 +300,7 @@ const luaL_Reg lfota_slots_funcs[] = {
     { "confirm", l_confirm },
     { "rollback", l_rollback },
     { "flash", l_flash },
+    { "provision_key", l_provision_key },
     { "pack", l_pack },
     { "extract", l_extract },
     { NULL, NULL }

@@ -59,6 +59,16 @@ local function flash()
     assert(fota.flash({ core = profile.core, core_image = factory .. "/core.bin",
         script = factory .. "/script.lfsa", version = version }))
     log.info("sim", "flashed", project, "script", version, "core", profile.core)
+    -- A device flashed with a trusted key is provisioned with it for life:
+    -- from now on a missing or swapped key file refuses every package.
+    local kf = io.open(device_dir .. "/fota/trusted.pem", "rb")
+    local pem = kf and kf:read("a")
+    if kf then kf:close() end
+    if pem and pem ~= "" then
+        local pok, _, perr = fota.provision_key(pem)
+        if not pok then die("cannot provision fota/trusted.pem: " .. tostring(perr), 2) end
+        log.info("sim", "provisioned with the signing key fota/trusted.pem")
+    end
 end
 
 if reflash then os.execute("rm -rf " .. sh(device_dir .. "/slots")) end
