@@ -119,8 +119,11 @@ local function transfer(o)
         info.size, info.resumed = size, t:resumed()
         log.info("fota", string.format("download %d bytes done%s", size,
             info.resumed > 0 and (" (resumed at " .. info.resumed .. ")") or ""))
+        -- The package is checked and committed where it was staged.
+        local vopts = M.verify_opts(o.verify)
+        vopts.path = o.path
         if fota.verify then
-            local ok, reason, vmsg = fota.verify(M.verify_opts(o.verify))
+            local ok, reason, vmsg = fota.verify(vopts)
             if not ok then
                 fota.finish(false)
                 log.error("fota", "package refused:", reason, vmsg)
@@ -135,7 +138,7 @@ local function transfer(o)
         end
         -- Into the inactive slots now; the reboot switches to them.
         if fota.commit then
-            local cok, reason, cmsg = fota.commit(M.verify_opts(o.verify))
+            local cok, reason, cmsg = fota.commit(vopts)
             if not cok then
                 log.error("fota", "commit failed:", reason, cmsg)
                 info.error, info.reason, info.msg = "commit", reason, cmsg

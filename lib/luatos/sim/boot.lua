@@ -108,7 +108,7 @@ local function with_mapped_paths(fn)
         return fn(opts)
     end
 end
-fota.download, fota.request = with_mapped_paths(fota.download), with_mapped_paths(fota.request)
+for _, name in ipairs({ "download", "request", "verify", "commit" }) do fota[name] = with_mapped_paths(fota[name]) end
 local rename = os.rename
 os.rename = function(a, b) return rename(simdevice.path(a, run_dir), simdevice.path(b, run_dir)) end
 
