@@ -132,20 +132,41 @@ void fota_port_close(fota_port_file *f)
     }
 }
 
+/* A rename or unlink lives in the directory: it is durable once that is synced. */
+static int sync_parent(const char *path)
+{
+    char dir[1024];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    int fd, rc;
+
+    if (n >= sizeof dir)
+        return FOTA_ERR_ARG;
+    if (slash && n == 0)
+        n = 1;                       /* "/x": the root */
+    memcpy(dir, slash ? path : ".", slash ? n : 1);
+    dir[slash ? n : 1] = '\0';
+    if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return FOTA_ERR_IO;
+    rc = fsync(fd) == 0 ? FOTA_OK : FOTA_ERR_IO;
+    close(fd);
+    return rc;
+}
+
 int fota_port_remove(const char *path)
 {
     if (power_lost_at_this_write())
         power_off();
-    if (unlink(path) == 0 || errno == ENOENT)
-        return FOTA_OK;
-    return FOTA_ERR_IO;
+    if (unlink(path) == 0)
+        return sync_parent(path);
+    return errno == ENOENT ? FOTA_OK : FOTA_ERR_IO;
 }
 
 int fota_port_rename(const char *from, const char *to)
 {
     if (power_lost_at_this_write())
         power_off();
-    return rename(from, to) == 0 ? FOTA_OK : FOTA_ERR_IO;
+    return rename(from, to) == 0 ? sync_parent(to) : FOTA_ERR_IO;
 }
 
 int fota_port_mkdirs(const char *path)
