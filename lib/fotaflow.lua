@@ -89,6 +89,7 @@ local function transfer(o)
     if o.show_url ~= false then log.info("fota.url", o.url) end
     local t, err, msg = fota.download({
         url = o.url, method = o.method, headers = o.headers, body = o.body, timeout = o.timeout,
+        idle_timeout = o.idle_timeout, min_rate = o.min_rate,
         server_cert = o.server_cert, client_cert = o.client_cert, client_key = o.client_key,
         client_password = o.client_password, path = o.path, max_size = o.max_size,
     })

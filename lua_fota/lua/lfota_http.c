@@ -18,6 +18,9 @@
 #define DEFAULT_MAX_BODY (64u * 1024u)
 #define MAX_MAX_BODY (1024u * 1024u)
 #define DEFAULT_POLL_MS 10
+#define DEFAULT_TIMEOUT_MS 60000u
+#define DEFAULT_DST_TIMEOUT_MS 600000u
+#define DEFAULT_STAGE_TIMEOUT_MS 1200000u
 
 typedef struct {
     fota_http *http;
@@ -460,7 +463,17 @@ static int new_transfer(lua_State *L, int to_stage)
     req.method = opt_string(L, 1, "method", &len);
     req.headers = build_headers(L, 1);
     req.body = (const uint8_t *)opt_string(L, 1, "body", &req.body_len);
+    /* No transfer waits forever: LuatOS http's defaults (fota mode 20 min,
+     * dst 10 min, else 60 s) when no timeout is given. */
     req.timeout_ms = (uint32_t)opt_int(L, 1, "timeout", 0, 0, 86400000);
+    if (req.timeout_ms == 0) {
+        lua_getfield(L, 1, "dst");
+        req.timeout_ms = to_stage ? DEFAULT_STAGE_TIMEOUT_MS : !lua_isnil(L, -1) ? DEFAULT_DST_TIMEOUT_MS
+                                                                                  : DEFAULT_TIMEOUT_MS;
+        lua_pop(L, 1);
+    }
+    req.idle_timeout_ms = (uint32_t)opt_int(L, 1, "idle_timeout", 0, 0, 86400000);
+    req.min_rate = (uint32_t)opt_int(L, 1, "min_rate", 0, 0, 100000000);
     req.connect_timeout_ms = (uint32_t)opt_int(L, 1, "connect_timeout", 0, 0, 600000);
     req.max_redirects = (int)opt_int(L, 1, "max_redirects", 0, -1, 20);
     x->max_body = (size_t)opt_int(L, 1, "max_body", DEFAULT_MAX_BODY, 0, MAX_MAX_BODY);
