@@ -15,8 +15,8 @@
 #define REC_FORMAT 2
 #define IMG_LEN 112
 #define REC_LEN_V1 (16 + 2 * IMG_LEN + 4)
-#define REC_KEY_AT (16 + 2 * IMG_LEN)  /* flags byte, 3 zero bytes, key id */
-#define REC_LEN (REC_KEY_AT + 4 + 32 + 4)
+#define REC_KEY_AT (16 + 2 * IMG_LEN)  /* flags byte, 3 zero bytes, key id, last package hash */
+#define REC_LEN (REC_KEY_AT + 4 + 32 + 32 + 4)
 #define REC_FLAG_KEY 1u
 #define COPY_BUF 16384
 
@@ -100,6 +100,7 @@ static int read_copy(const fota_slots *s, unsigned copy, fota_boot_record *rec)
             return 0;
         rec->key_provisioned = b[REC_KEY_AT] & REC_FLAG_KEY;
         memcpy(rec->key_id, b + REC_KEY_AT + 4, 32);
+        memcpy(rec->last_pkg_sha256, b + REC_KEY_AT + 36, 32);
     }
     rec->seq = fota_get32(b + 8);
     rec->state = b[12];
@@ -159,6 +160,7 @@ int fota_slots_write(const fota_slots *s, fota_boot_record *rec)
         b[REC_KEY_AT] = REC_FLAG_KEY;
         memcpy(b + REC_KEY_AT + 4, rec->key_id, 32);
     }
+    memcpy(b + REC_KEY_AT + 36, rec->last_pkg_sha256, 32);
     fota_put32(b + REC_LEN - 4, (uint32_t)crc32(0, b, REC_LEN - 4));
     rec_path(s, target, path, sizeof path);
     if ((rc = fota_port_open(&f, path, FOTA_PORT_WRITE)) != FOTA_OK)
@@ -413,8 +415,22 @@ int fota_slots_base_policy(const fota_slots *s, const fota_boot_record *rec, fot
     return FOTA_OK;
 }
 
-int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_policy *policy,
-                      uint8_t tries)
+static int commit(const fota_slots *s, const char *pkg_path, const fota_pkg_policy *policy, uint8_t tries,
+                  int once);
+
+int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_policy *pol, uint8_t tries)
+{
+    return commit(s, pkg_path, pol, tries, 0);
+}
+
+int fota_slots_apply_staged(const fota_slots *s, const char *pkg_path, const fota_pkg_policy *pol,
+                            uint8_t tries)
+{
+    return commit(s, pkg_path, pol, tries, 1);
+}
+
+static int commit(const fota_slots *s, const char *pkg_path, const fota_pkg_policy *policy, uint8_t tries,
+                  int once)
 {
     fota_boot_record rec;
     fota_pkg_policy pol = *policy;
@@ -439,6 +455,10 @@ int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_
     }
     if ((rc = fota_pkg_verify(&r, &pol)) != 0)
         goto out;
+    if (once && memcmp(r.info.sha256, rec.last_pkg_sha256, 32) == 0) {
+        rc = FOTA_SLOTS_ALREADY_APPLIED;
+        goto out;
+    }
     if (strlen(r.info.script_version) >= sizeof next.script_version) {
         rc = FOTA_PKG_E_BAD_META;   /* the boot record could not name it */
         goto out;
@@ -470,6 +490,7 @@ int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_
     /* Everything is written and checked: now the one write that switches. */
     rec.prev = rec.active;
     rec.active = next;
+    memcpy(rec.last_pkg_sha256, r.info.sha256, 32);
     rec.state = FOTA_BOOT_TRYING;
     rec.tries_left = tries;
     rec.last_result = FOTA_RESULT_NONE;

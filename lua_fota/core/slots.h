@@ -51,6 +51,7 @@ typedef struct {
     fota_image active, prev;
     uint8_t key_provisioned;   /* 1: only packages signed by key_id are accepted */
     uint8_t key_id[32];
+    uint8_t last_pkg_sha256[32];   /* the package last committed (zero: none) */
 } fota_boot_record;
 
 typedef struct {
@@ -84,6 +85,13 @@ int fota_slots_provision_key(const fota_slots *s, const char *pub_pem);
  * the new pair for `tries` boots. Returns 0 or a FOTA_PKG_E_* / fota_err code. */
 int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_policy *pol,
                       uint8_t tries);
+/* The bootloader's commit of a package staged but not committed: as
+ * fota_slots_commit, but FOTA_SLOTS_ALREADY_APPLIED (nothing written) when
+ * it is the package last committed — its stage outlived a cut after the
+ * commit, and applying it again would undo a rollback or drop the old image. */
+#define FOTA_SLOTS_ALREADY_APPLIED 1
+int fota_slots_apply_staged(const fota_slots *s, const char *pkg_path, const fota_pkg_policy *pol,
+                            uint8_t tries);
 
 /* Fills what pol leaves unset from the running image of rec: the base core
  * (version, hash, and read access so a core delta's result is checked) and

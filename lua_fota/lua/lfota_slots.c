@@ -126,7 +126,7 @@ static int l_boot(lua_State *L)
     char stage_path[FOTA_STAGE_PATH_MAX], ready[FOTA_STAGE_PATH_MAX + 8], key[LFOTA_MAX_PEM];
     fota_boot_record rec;
     fota_slots s;
-    int rc, applied = 1;   /* 1: nothing was staged */
+    int rc, staged = 0, applied = 0;
 
     lua_settop(L, 0);
     lua_newtable(L);
@@ -142,8 +142,9 @@ static int l_boot(lua_State *L)
         rc == FOTA_OK && rec.state == FOTA_BOOT_CONFIRMED) {
         fota_pkg_policy pol;
         lfota_policy(L, &pol, key, sizeof key, stage_path, sizeof stage_path);
-        applied = fota_slots_commit(&s, stage_path, &pol, FOTA_SLOTS_DEFAULT_TRIES);
-        if (applied == FOTA_OK || applied <= FOTA_PKG_E_BAD_MAGIC)
+        staged = 1;
+        applied = fota_slots_apply_staged(&s, stage_path, &pol, FOTA_SLOTS_DEFAULT_TRIES);
+        if (applied == FOTA_OK || applied == FOTA_SLOTS_ALREADY_APPLIED || applied <= FOTA_PKG_E_BAD_MAGIC)
             fota_stage_discard(stage_path);
     }
     rc = fota_slots_boot(&s, &rec);
@@ -153,9 +154,9 @@ static int l_boot(lua_State *L)
         return 2;
     }
     push_record(L, &s, &rec);
-    if (applied != 1) {
+    if (staged) {
         /* "ok" or why the staged package was not applied */
-        lua_pushstring(L, fota_pkg_errname(applied));
+        lua_pushstring(L, applied == FOTA_SLOTS_ALREADY_APPLIED ? "already_applied" : fota_pkg_errname(applied));
         lua_setfield(L, -2, "applied_staged");
     }
     return 1;

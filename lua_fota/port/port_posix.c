@@ -1,6 +1,7 @@
 /* POSIX port: files and clock. */
 #include "port/fota_err.h"
 #include "port/port.h"
+#include "port/port_fault.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,48 +15,49 @@
 
 struct fota_port_file {
     int fd;
+    char path[];   /* for the fault injector's durable model */
 };
 
-/* Power-cut injection for the fault harness: with LUAT_FOTA_POWERCUT=N the
- * Nth storage write of the process (pwrite, sync, truncating open,
- * truncate, rename, remove) is the last one: a pwrite is torn (half of it
- * lands), then the process dies with FOTA_PORT_POWERCUT_EXIT, as a module
- * losing power would. Power is one per device, so this one counter is
- * process-wide; it is the only static state of the port. */
-#define FOTA_PORT_POWERCUT_EXIT 76
-static long writes_left = -1;   /* -1: not read yet, 0: no cut planned */
-
-static int power_lost_at_this_write(void)
+/* Every storage operation may be the one the power goes at (port_fault.h):
+ * before it (modes before, lost) or right after it (torn). */
+static enum fota_fault_mode cut_before(enum fota_fault_op op)
 {
-    if (writes_left < 0) {
-        const char *e = getenv("LUAT_FOTA_POWERCUT");
-        long n = e ? strtol(e, NULL, 10) : 0;
-        writes_left = n > 0 ? n : 0;
-    }
-    return writes_left > 0 && --writes_left == 0;
+    enum fota_fault_mode m = fota_fault_at(op);
+    if (m == FOTA_FAULT_BEFORE || m == FOTA_FAULT_LOST)
+        fota_fault_power_off(m);
+    return m;
 }
 
-static void power_off(void)
+static void cut_after(enum fota_fault_mode m)
 {
-    _exit(FOTA_PORT_POWERCUT_EXIT);
+    if (m == FOTA_FAULT_TORN)
+        fota_fault_power_off(m);
 }
 
 int fota_port_open(fota_port_file **out, const char *path, int mode)
 {
+    enum fota_fault_mode cut = FOTA_FAULT_NONE;
+    size_t plen = strlen(path);
     int flags;
     fota_port_file *f;
 
     *out = NULL;
-    if (mode & FOTA_PORT_WRITE)
+    if (mode & FOTA_PORT_WRITE) {
+        struct stat st;
+        int exists = stat(path, &st) == 0;
         flags = O_RDWR | O_CREAT | ((mode & FOTA_PORT_TRUNC) ? O_TRUNC : 0);
-    else
+        fota_fault_opened(path);
+        if (!exists || (mode & FOTA_PORT_TRUNC))
+            cut = cut_before(exists ? FOTA_FAULT_TRUNCATE : FOTA_FAULT_CREATE);
+    } else {
         flags = O_RDONLY;
-    if ((mode & FOTA_PORT_TRUNC) && power_lost_at_this_write())
-        power_off();
-    f = malloc(sizeof *f);
+    }
+    f = malloc(sizeof *f + plen + 1);
     if (!f)
         return FOTA_ERR_NOMEM;
+    memcpy(f->path, path, plen + 1);
     f->fd = open(path, flags | O_CLOEXEC, 0644);
+    cut_after(cut);
     if (f->fd < 0) {
         int e = errno;
         free(f);
@@ -85,10 +87,10 @@ int fota_port_pread(fota_port_file *f, uint64_t off, void *buf, size_t len, size
 int fota_port_pwrite(fota_port_file *f, uint64_t off, const void *buf, size_t len)
 {
     size_t done = 0;
-    if (power_lost_at_this_write()) {
+    if (cut_before(FOTA_FAULT_WRITE) == FOTA_FAULT_TORN) {
         ssize_t torn = pwrite(f->fd, buf, len / 2, (off_t)off);
         (void)torn;   /* whatever landed, landed */
-        power_off();
+        fota_fault_power_off(FOTA_FAULT_TORN);
     }
     while (done < len) {
         ssize_t n = pwrite(f->fd, (const char *)buf + done, len - done, (off_t)(off + done));
@@ -103,9 +105,10 @@ int fota_port_pwrite(fota_port_file *f, uint64_t off, const void *buf, size_t le
 
 int fota_port_truncate(fota_port_file *f, uint64_t len)
 {
-    if (power_lost_at_this_write())
-        power_off();
-    return ftruncate(f->fd, (off_t)len) == 0 ? FOTA_OK : FOTA_ERR_IO;
+    enum fota_fault_mode cut = cut_before(FOTA_FAULT_TRUNCATE);
+    int rc = ftruncate(f->fd, (off_t)len) == 0 ? FOTA_OK : FOTA_ERR_IO;
+    cut_after(cut);
+    return rc;
 }
 
 int fota_port_size(fota_port_file *f, uint64_t *size)
@@ -119,9 +122,12 @@ int fota_port_size(fota_port_file *f, uint64_t *size)
 
 int fota_port_sync(fota_port_file *f)
 {
-    if (power_lost_at_this_write())
-        power_off();
-    return fsync(f->fd) == 0 ? FOTA_OK : FOTA_ERR_IO;
+    enum fota_fault_mode cut = cut_before(FOTA_FAULT_SYNC);
+    if (fsync(f->fd) != 0)
+        return FOTA_ERR_IO;
+    fota_fault_synced(f->path, f->fd);
+    cut_after(cut);
+    return FOTA_OK;
 }
 
 void fota_port_close(fota_port_file *f)
@@ -155,18 +161,31 @@ static int sync_parent(const char *path)
 
 int fota_port_remove(const char *path)
 {
-    if (power_lost_at_this_write())
-        power_off();
-    if (unlink(path) == 0)
-        return sync_parent(path);
-    return errno == ENOENT ? FOTA_OK : FOTA_ERR_IO;
+    enum fota_fault_mode cut;
+    int rc;
+    if (!fota_port_exists(path))
+        return FOTA_OK;
+    cut = cut_before(FOTA_FAULT_UNLINK);
+    if (unlink(path) == 0) {
+        fota_fault_unlinked(path);
+        rc = sync_parent(path);
+    } else {
+        rc = errno == ENOENT ? FOTA_OK : FOTA_ERR_IO;
+    }
+    cut_after(cut);
+    return rc;
 }
 
 int fota_port_rename(const char *from, const char *to)
 {
-    if (power_lost_at_this_write())
-        power_off();
-    return rename(from, to) == 0 ? sync_parent(to) : FOTA_ERR_IO;
+    enum fota_fault_mode cut = cut_before(FOTA_FAULT_RENAME);
+    int rc = FOTA_ERR_IO;
+    if (rename(from, to) == 0) {
+        fota_fault_renamed(from, to);
+        rc = sync_parent(to);
+    }
+    cut_after(cut);
+    return rc;
 }
 
 int fota_port_mkdirs(const char *path)
@@ -180,8 +199,13 @@ int fota_port_mkdirs(const char *path)
         if (buf[i] == '/' || buf[i] == '\0') {
             char c = buf[i];
             buf[i] = '\0';
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-                return FOTA_ERR_IO;
+            struct stat st;
+            if (stat(buf, &st) != 0) {
+                enum fota_fault_mode cut = cut_before(FOTA_FAULT_MKDIR);
+                if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                    return FOTA_ERR_IO;
+                cut_after(cut);
+            }
             buf[i] = c;
         }
     }
