@@ -741,10 +741,37 @@ static void test_timeouts(void)
     free(m);
 }
 
+/* GET from a server sending a body of body_len bytes one byte every 20 ms
+ * (~50 B/s) under a minimum rate over 300 ms windows: the result, the body in m. */
+static int fetch_dripping(size_t body_len, uint32_t min_rate, membuf *m)
+{
+    static char resp[512];
+    fota_http_request req = { 0 };
+    fota_http *h = NULL;
+    server *s = server_new(1);
+    int rc;
+
+    snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%0*d", body_len,
+             (int)body_len, 7);
+    s->resp[0] = resp;
+    s->drip = 1;
+    s->drip_ms = 20;
+    server_start(s);
+    req.url = url_of("http", "127.0.0.1", s->port, "/");
+    req.min_rate = min_rate;
+    req.idle_timeout_ms = 300;
+    m->len = 0;
+    rc = fetch(&req, m, &h);
+    if (rc == FOTA_HTTP_ERR_TIMEOUT)
+        CHECK(strstr(fota_http_errmsg(h), "too slow") != NULL);
+    fota_http_free(h);
+    server_free(s);
+    return rc;
+}
+
 /* A server that stops sending, or sends too slowly, is dropped with -8. */
 static void test_idle_and_min_rate(void)
 {
-    static char slow[512];
     membuf *m = mb_new();
     fota_http_request req = { 0 };
     fota_http *h = NULL;
@@ -763,34 +790,10 @@ static void test_idle_and_min_rate(void)
     fota_http_free(h);
     server_free(s);
 
-    /* a byte every 20 ms (~50 B/s): never idle, but below 200 B/s */
-    snprintf(slow, sizeof slow, "HTTP/1.1 200 OK\r\nContent-Length: 400\r\n\r\n%0400d", 7);
-    s = server_new(1);
-    s->resp[0] = slow;
-    s->drip = 1;
-    s->drip_ms = 20;
-    server_start(s);
-    req.url = url_of("http", "127.0.0.1", s->port, "/");
-    req.min_rate = 200;
-    CHECK_EQ(fetch(&req, m, &h), FOTA_HTTP_ERR_TIMEOUT);
-    CHECK(strstr(fota_http_errmsg(h), "too slow") != NULL);
-    fota_http_free(h);
-    server_free(s);
-
-    /* the same pace above a lower minimum completes */
-    snprintf(slow, sizeof slow, "HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n%030d", 7);
-    s = server_new(1);
-    s->resp[0] = slow;
-    s->drip = 1;
-    s->drip_ms = 20;
-    server_start(s);
-    req.url = url_of("http", "127.0.0.1", s->port, "/");
-    req.min_rate = 10;
-    m->len = 0;
-    CHECK_EQ(fetch(&req, m, &h), FOTA_HTTP_OK);
+    /* never idle, but below 200 B/s; the same pace above 10 B/s completes */
+    CHECK_EQ(fetch_dripping(400, 200, m), FOTA_HTTP_ERR_TIMEOUT);
+    CHECK_EQ(fetch_dripping(30, 10, m), FOTA_HTTP_OK);
     CHECK_EQ(m->len, 30);
-    fota_http_free(h);
-    server_free(s);
     free(m);
 }
 
