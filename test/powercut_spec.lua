@@ -8,15 +8,27 @@
 -- byte its storage holds ("refetched": the fixture looks at the staging
 -- file when the request comes; what a cut dropped since the last 64 KiB
 -- sync point is not held, and is fetched again).
--- POWERCUT_SAMPLES=N (default 30) sets the single cuts per scenario and mode
+-- Both storage layouts: files (posix) and a raw NOR flash partition for the
+-- slots and the boot record (port_nor.h, LUAT_FOTA_NOR).
+-- POWERCUT_SAMPLES=N (default 12) sets the single cuts per scenario, layout and mode
 -- (op numbers spread over the whole run, jittered; all of them when N is
 -- at least the run's operation count).
 local T = require "testutil"
 local simdevice = require "simdevice"
 
-local SAMPLES = tonumber(os.getenv("POWERCUT_SAMPLES")) or 30
+local SAMPLES = tonumber(os.getenv("POWERCUT_SAMPLES")) or 12
 local SEQUENCES = 2        -- runs with 2..5 cuts per scenario and mode
 local MODES = { "before", "torn", "lost" }
+local LAYOUTS = { "posix", "nor" }
+
+-- Run in a process of its own (the layout is in its environment): what the device boots now.
+local CHECK = [[
+local fota = require "fota"
+fota.device(arg[1])
+local st, err = fota.boot()
+if not st then print("BRICKED " .. tostring(err)) return end
+print("STATE " .. st.running.core .. " " .. st.running.version .. " " .. st.rollback_reason)
+]]
 
 local function project(body)
     return [[
@@ -77,26 +89,33 @@ describe("power cuts in any boot of an upgrade", function()
         key, pub = T.keypair(work)
         T.write(work .. "/core.bin", simdevice.core_image("V1104"))
         srv = T.start_server({ lifetime = 900 })
+        T.write(work .. "/check.lua", CHECK)
     end)
     teardown(function() srv.stop() end)
 
     -- A factory device provisioned with the key, never upgraded.
-    local function pristine(name, script)
+    local function layout_env(layout, dev)
+        return layout == "nor" and ("LUAT_FOTA_NOR=" .. dev .. "/slots ") or ""
+    end
+
+    local function pristine(name, script, layout)
         -- The release: core V1104 + this scenario's script as 1.0.2, signed.
         pkg = T.make_package({ project = "cut", version = "1.0.2", core = "V1104", key = key,
             core_image = work .. "/core.bin", script = (script:gsub('"1.0.1"', '"1.0.2"')) })
         T.write(srv.dir .. "/package.bin", pkg)
-        local proj, dev = work .. "/" .. name, work .. "/" .. name .. "-pristine"
+        local proj, dev = work .. "/" .. name, work .. "/" .. name .. "-" .. layout .. "-pristine"
         assert(os.execute("mkdir -p " .. proj .. " " .. dev .. "/fota"))
         T.write(proj .. "/main.lua", script)
         T.write(dev .. "/fota/trusted.pem", pub)
-        local out, status = T.run("bin/luatos-sim " .. proj .. " --device " .. dev .. " --confirm-after 0")
+        local out, status = T.run(layout_env(layout, dev) .. "bin/luatos-sim " .. proj .. " --device " .. dev ..
+            " --confirm-after 0")
         assert.equal(0, status, out)
+        assert.equal(layout == "nor", T.read(dev .. "/slots.nor") ~= nil)
         return proj, dev
     end
 
     -- One run from a pristine copy with the cuts planned; what it ended as.
-    local function run(proj, dev0, cuts, n)
+    local function run(proj, dev0, cuts, n, layout)
         local dev = work .. "/dev" .. n
         local plan = work .. "/plan" .. n
         assert(os.execute(string.format("rm -rf %s && cp -a %s %s", dev, dev0, dev)))
@@ -105,8 +124,8 @@ describe("power cuts in any boot of an upgrade", function()
         T.write(plan, table.concat(lines, "\n") .. "\n")
         os.remove(srv.dir .. "/deliveries.log")
         local out, status = T.run(string.format(
-            "CUT_URL=%s LUAT_FOTA_FAULTS=%s bin/luatos-sim %s --device %s --max-boots 20 --confirm-after 0",
-            srv.url("/tracked?stage=" .. dev .. "/fota/stage.bin"), plan, proj, dev))
+            "%sCUT_URL=%s LUAT_FOTA_FAULTS=%s bin/luatos-sim %s --device %s --max-boots 20 --confirm-after 0",
+            layout_env(layout, dev), srv.url("/tracked?stage=" .. dev .. "/fota/stage.bin"), plan, proj, dev))
         if os.getenv("POWERCUT_VERBOSE") then print(("-- run %d\n%s"):format(n, out)) end
         local r = { out = out, status = status, hits = 0, ops = 0, refetched = 0 }
         for line in (T.read(plan) or ""):gmatch("[^\n]+") do
@@ -133,23 +152,19 @@ describe("power cuts in any boot of an upgrade", function()
             if line:match("^luatos%-sim: .* %-> boot") then segment = "" else segment = segment .. line .. "\n" end
         end
         -- What the device boots now.
-        local f = T.fresh("fota")
-        f.device(dev)
-        local st, err = f.boot()
-        r.bricked = status == 3 or not st or out:find("boot failed", 1, true) ~= nil
-        if st then
-            r.core, r.version = st.running.core, st.running.version
-            r.bad_image = st.rollback_reason == "bad_image"
-        end
-        r.err = err
+        local state = T.run(string.format("%sLUA_CPATH_5_3='%s/?.so;;' lua5.3 %s/check.lua %s",
+            layout_env(layout, dev), T.build, work, dev))
+        local core, version, reason = state:match("STATE (%S+) (%S+) (%S+)")
+        r.bricked = status == 3 or not core or out:find("boot failed", 1, true) ~= nil
+        r.core, r.version, r.bad_image = core, version, reason == "bad_image"
         os.execute("rm -rf " .. dev .. " " .. plan)
         return r
     end
 
-    local function scenario(name, script, expect)
-        local proj, dev0 = pristine(name, script)
+    local function scenario(name, script, expect, layout)
+        local proj, dev0 = pristine(name, script, layout)
         -- Uncut: how many storage operations the whole scenario takes.
-        local base = run(proj, dev0, { { "before", 100000000 } }, 0)
+        local base = run(proj, dev0, { { "before", 100000000 } }, 0, layout)
         assert.equal(0, base.hits)
         assert.same(expect, { base.core, base.version }, base.out)
         local total = base.ops
@@ -173,7 +188,7 @@ describe("power cuts in any boot of an upgrade", function()
                 plans[#plans + 1] = seq
             end
             for i, cuts in ipairs(plans) do
-                local r = run(proj, dev0, cuts, i)
+                local r = run(proj, dev0, cuts, i, layout)
                 row.runs = row.runs + 1
                 row.cuts = row.cuts + r.hits
                 for _, kind in ipairs(r.boots) do row.boots[kind] = (row.boots[kind] or 0) + 1 end
@@ -195,13 +210,13 @@ describe("power cuts in any boot of an upgrade", function()
             end
             rows[mode] = row
         end
-        print(("\n%s: %d storage operations uncut; per mode %d of them cut singly (POWERCUT_SAMPLES) and %d "
-            .. "sequences of 2 to 5 cuts"):format(name, total, math.min(SAMPLES, total), SEQUENCES))
+        print(("\n%s on %s: %d storage operations uncut; per mode %d of them cut singly (POWERCUT_SAMPLES) and %d "
+            .. "sequences of 2 to 5 cuts"):format(name, layout, total, math.min(SAMPLES, total), SEQUENCES))
         print(("%-6s %-6s %5s %5s %8s %6s %6s %10s"):format("layout", "mode", "runs", "cuts", "bricked",
             "mixed", "wrong", "refetched"))
         for _, mode in ipairs(MODES) do
             local w = rows[mode]
-            print(("%-6s %-6s %5d %5d %8d %6d %6d %10d"):format("posix", mode, w.runs, w.cuts, w.bricked,
+            print(("%-6s %-6s %5d %5d %8d %6d %6d %10d"):format(layout, mode, w.runs, w.cuts, w.bricked,
                 w.mixed, w.wrong, w.refetched))
         end
         for _, mode in ipairs(MODES) do
@@ -220,13 +235,15 @@ describe("power cuts in any boot of an upgrade", function()
         end
     end
 
-    it("libfota upgrade: always ends on the new image", function()
-        scenario("upgrade", UPGRADE, { "V1104", "1.0.2" })
-    end)
-    it("a package staged only, applied by the boot: always ends on the new image", function()
-        scenario("stage", STAGE_ONLY, { "V1104", "1.0.2" })
-    end)
-    it("a new image that never confirms: always rolled back to the old one", function()
-        scenario("rollback", ROLLBACK, { "V1103", "1.0.1" })
-    end)
+    for _, layout in ipairs(LAYOUTS) do
+        it(layout .. ": a libfota upgrade always ends on the new image", function()
+            scenario("upgrade", UPGRADE, { "V1104", "1.0.2" }, layout)
+        end)
+        it(layout .. ": a package staged only, applied by the boot, always ends on the new image", function()
+            scenario("stage", STAGE_ONLY, { "V1104", "1.0.2" }, layout)
+        end)
+        it(layout .. ": a new image that never confirms is always rolled back to the old one", function()
+            scenario("rollback", ROLLBACK, { "V1103", "1.0.1" }, layout)
+        end)
+    end
 end)

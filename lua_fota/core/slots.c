@@ -163,7 +163,8 @@ int fota_slots_write(const fota_slots *s, fota_boot_record *rec)
     memcpy(b + REC_KEY_AT + 36, rec->last_pkg_sha256, 32);
     fota_put32(b + REC_LEN - 4, (uint32_t)crc32(0, b, REC_LEN - 4));
     rec_path(s, target, path, sizeof path);
-    if ((rc = fota_port_open(&f, path, FOTA_PORT_WRITE)) != FOTA_OK)
+    /* Erased, then written whole: on NOR flash a write only clears bits. */
+    if ((rc = fota_port_open(&f, path, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK)
         return rc;
     rc = fota_port_pwrite(f, 0, b, sizeof b);
     if (rc == FOTA_OK)
