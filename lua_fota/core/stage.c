@@ -319,7 +319,7 @@ int fota_stage_finish(fota_stage *s, int ok)
         return FOTA_OK;
     if (s->state != FOTA_STAGE_COMPLETE)
         return FOTA_ERR_STATE;
-    if ((rc = fota_port_sync(s->file)) != FOTA_OK)
+    if (s->synced != s->written && (rc = fota_port_sync(s->file)) != FOTA_OK)
         return (int)stage_fail(s, rc);
     stage_close(s);
     /* The marker (package length) appears atomically, after the data is durable. */
