@@ -454,8 +454,9 @@ int at_module_boot(at_module *m, const at_module_cfg *cfg, uint64_t now)
      * between the two) is committed now, as a module's bootloader does. */
     at_upgrade_policy(cfg->device_dir, &m->id, &pol, key, sizeof key);
     rc = fota_slots_apply_staged(&slots, stage, &pol);
-    if (rc != 1)
-        logf_(m, "boot: staged package %s", rc == FOTA_OK ? "applied" : fota_pkg_errname(rc));
+    if (rc != FOTA_SLOTS_NOTHING_STAGED)
+        logf_(m, "boot: staged package %s", rc == FOTA_OK ? "applied" :
+              rc == FOTA_SLOTS_ALREADY_APPLIED ? "already applied" : fota_pkg_errname(rc));
     if ((rc = fota_slots_read(&slots, &before)) != FOTA_OK || (rc = fota_slots_boot(&slots, &m->rec)) != FOTA_OK)
         return rc;
     trying = m->rec.state == FOTA_BOOT_TRYING;

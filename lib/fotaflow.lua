@@ -125,6 +125,7 @@ local function transfer(o)
     if o.show_url ~= false then log.info("fota.url", o.url) end
     local t, err, msg = fota.download({
         url = o.url, method = o.method, headers = o.headers, body = o.body, timeout = o.timeout,
+        idle_timeout = o.idle_timeout, min_rate = o.min_rate,
         server_cert = o.server_cert, client_cert = o.client_cert, client_key = o.client_key,
         client_password = o.client_password, path = o.path, max_size = o.max_size,
     })
@@ -155,8 +156,11 @@ local function transfer(o)
         info.size, info.resumed = size, t:resumed()
         log.info("fota", string.format("download %d bytes done%s", size,
             info.resumed > 0 and (" (resumed at " .. info.resumed .. ")") or ""))
+        -- The package is checked and committed where it was staged.
+        local vopts = M.verify_opts(o.verify)
+        vopts.path = o.path
         if fota.verify then
-            local ok, reason, vmsg = fota.verify(M.verify_opts(o.verify))
+            local ok, reason, vmsg = fota.verify(vopts)
             if not ok then
                 fota.finish(false)
                 log.error("fota", "package refused:", reason, vmsg)
@@ -172,7 +176,7 @@ local function transfer(o)
         end
         -- Into the inactive slots now; the reboot switches to them.
         if fota.commit then
-            local cok, reason, cmsg = fota.commit(M.verify_opts(o.verify))
+            local cok, reason, cmsg = fota.commit(vopts)
             if not cok then
                 log.error("fota", "commit failed:", reason, cmsg)
                 info.error, info.reason, info.msg = "commit", reason, cmsg

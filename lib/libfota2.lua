@@ -1,7 +1,8 @@
 --- libfota2: LuatOS's FOTA library with an options table.
 --   libfota2.request(cb, {url=, version=, timeout=, project_key=, imei=, firmware_name=,
 --                         server_cert=, client_cert=, client_key=, client_password=,
---                         method=, headers=, body=, callback=, userdata=})
+--                         method=, headers=, body=, callback=, userdata=,
+--                         idle_timeout=, min_rate=})   -- ours: see fota.download
 -- callback(content_len, body_len, userdata) reports download progress.
 -- A url starting with "###" is used as is; otherwise the IoT query is
 -- appended, as LuatOS's libfota2 builds it; where LuatOS would run the query
@@ -32,7 +33,7 @@ function libfota2.request(cbFnc, opts)
     end
     sys.taskInit(fotaflow.run, cbFnc, {
         url = url, method = opts.method, headers = opts.headers, body = opts.body,
-        timeout = opts.timeout or 300000,
+        timeout = opts.timeout or 300000, idle_timeout = opts.idle_timeout, min_rate = opts.min_rate,
         server_cert = opts.server_cert, client_cert = opts.client_cert, client_key = opts.client_key,
         client_password = opts.client_password,
         -- LuatOS http's progress callback, which libfota2 passes opts on to

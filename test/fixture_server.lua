@@ -76,6 +76,20 @@ local routes = {}
 
 routes["/pkg"] = package
 
+-- The package, and in deliveries.log "<range start> <held>": how many bytes
+-- the device's staging file (?stage=PATH) held when it asked.
+routes["/tracked"] = function(c, h, _, query)
+    local stage = query:match("stage=([^&]+)")
+    local f = stage and io.open(stage, "rb")
+    local held = f and f:seek("end") or 0
+    if f then f:close() end
+    local from = h["range"] and tonumber(h["range"]:match("^bytes=(%d+)%-$")) or 0
+    f = io.open(dir .. "/deliveries.log", "a")
+    f:write(string.format("%d %d\n", from, held))
+    f:close()
+    package(c, h)
+end
+
 -- First request: headers for the whole package, half of it, then a close.
 routes["/cut"] = function(c, h, path)
     hits[path] = (hits[path] or 0) + 1

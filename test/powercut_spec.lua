@@ -1,74 +1,249 @@
--- The fault-injection harness: a full upgrade (download, verify, commit,
--- reboot, confirm) repeated with the power cut at the 1st, 2nd, ... storage
--- write, until a run completes uncut. Every run must boot a valid image
--- after each cut and end running the new one.
+-- The fault-injection harness: whole upgrades (download, verify, commit,
+-- reboot, trial boot, confirm — or a rollback, or a boot-time apply) with the
+-- power cut at sampled storage operations of any boot (port_fault.h:
+-- LUAT_FOTA_FAULTS), in three modes (before, torn, lost: un-synced data
+-- dropped) and in sequences of up to 5 cuts. Every run must boot a valid
+-- image after each cut, never a core/script pair that was not released
+-- together, end on the image the scenario expects, and never ask again for a
+-- byte its storage holds ("refetched": the fixture looks at the staging
+-- file when the request comes; what a cut dropped since the last 64 KiB
+-- sync point is not held, and is fetched again).
+-- Both storage layouts: files (posix) and a raw NOR flash partition for the
+-- slots and the boot record (port_nor.h, LUAT_FOTA_NOR).
+-- POWERCUT_SAMPLES=N (default 12) sets the single cuts per scenario, layout and mode
+-- (op numbers spread over the whole run, jittered; all of them when N is
+-- at least the run's operation count).
 local T = require "testutil"
 local simdevice = require "simdevice"
 
-local PROJECT = [[
+local SAMPLES = tonumber(os.getenv("POWERCUT_SAMPLES")) or 12
+local SEQUENCES = 2        -- runs with 2..5 cuts per scenario and mode
+local MODES = { "before", "torn", "lost" }
+local LAYOUTS = { "posix", "nor" }
+
+-- Run in a process of its own (the layout is in its environment): what the device boots now.
+local CHECK = [[
+local fota = require "fota"
+fota.device(arg[1])
+local st, err = fota.boot()
+if not st then print("BRICKED " .. tostring(err)) return end
+print("STATE " .. st.running.core .. " " .. st.running.version .. " " .. st.rollback_reason)
+]]
+
+local function project(body)
+    return [[
 PROJECT = "cut"
 VERSION = "1.0.1"
 local sys = require "sys"
-local libfota = require "libfota"
 sys.taskInit(function()
     local url = os.getenv("CUT_URL")
-    if VERSION == "1.0.2" then
-        fota.confirm()
-        log.info("main", "UPGRADED", rtos.version())
-        return
-    end
-    if not url then return end
-    libfota.request(function(result)
-        log.info("main", "result", result)
-        if result == 0 then rtos.reboot() end
-        -- anything else: try again, as a timerLoopStart caller would
-        sys.timerStart(rtos.reboot, 10)
-    end, url)
+    if not url then return end   -- the factory boot
+]] .. body .. [[
 end)
 sys.run()
 ]]
+end
 
-describe("power cut at every write of an upgrade", function()
-    it("never bricks and always ends on the new image", function()
-        local work = T.tmpdir("powercut")
-        local proj = work .. "/proj"
-        assert(os.execute("mkdir -p " .. proj))
-        T.write(proj .. "/main.lua", PROJECT)
-        local key, pub = T.keypair(work)
+-- libfota: download, verify, commit, reboot; the new image confirms itself.
+local UPGRADE = project([[
+    if VERSION == "1.0.2" then fota.confirm() log.info("main", "UPGRADED", rtos.version()) return end
+    require("libfota").request(function(result)
+        log.info("main", "result", result)
+        sys.timerStart(rtos.reboot, 10)   -- 0: into the new image; else try again
+    end, url)
+]])
+-- LuatOS style: the package is only staged; the boot applies it.
+local STAGE_ONLY = project([[
+    if VERSION == "1.0.2" then fota.confirm() log.info("main", "UPGRADED", rtos.version()) return end
+    log.info("fota.url", url)
+    local t = fota.download({ url = url })
+    local rc
+    repeat rc = t:poll(10) sys.wait(1) until rc <= 0
+    if rc == 0 and fota.verify() then fota.finish(true) else fota.finish(false) end
+    sys.timerStart(rtos.reboot, 10)
+]])
+-- The new image never confirms: rolled back after its trial boots, the old
+-- one asks no more.
+local ROLLBACK = project([[
+    if VERSION == "1.0.2" then sys.timerStart(rtos.reboot, 10) return end
+    if fota.state().last_result == "rolled_back" then log.info("main", "ROLLED BACK") return end
+    require("libfota").request(function(result)
+        log.info("main", "result", result)
+        sys.timerStart(rtos.reboot, 10)
+    end, url)
+]])
+
+local function seeded(seed)
+    local x = seed
+    return function(n)   -- 1..n, deterministic
+        x = (x * 1103515245 + 12345) % 2147483648
+        return x % n + 1
+    end
+end
+
+describe("power cuts in any boot of an upgrade", function()
+    local work, key, pub, pkg, srv
+
+    setup(function()
+        work = T.tmpdir("powercut")
+        key, pub = T.keypair(work)
         T.write(work .. "/core.bin", simdevice.core_image("V1104"))
-        local pkg = T.make_package({ project = "cut", version = "1.0.2", core = "V1104", key = key,
-            core_image = work .. "/core.bin", script = PROJECT:gsub('"1.0.1"', '"1.0.2"') })
-        local srv = T.start_server({ package = pkg, lifetime = 300 })
-
-        -- A pristine device: flashed, provisioned with the key, never upgraded.
-        local pristine = work .. "/pristine"
-        local out, status = T.run("bin/luatos-sim " .. proj .. " --device " .. pristine .. " --confirm-after 0")
-        assert.equal(0, status, out)
-        T.write(pristine .. "/fota/trusted.pem", pub)
-
-        local tried, bricked, lost, cuts = 0, 0, 0, 0
-        for n = 1, 400 do
-            local dev = work .. "/dev" .. n
-            assert(os.execute(string.format("rm -rf %s && cp -a %s %s", dev, pristine, dev)))
-            out, status = T.run(string.format(
-                "CUT_URL=%s LUAT_FOTA_POWERCUT=%d bin/luatos-sim %s --device %s --max-boots 12",
-                srv.url("/pkg"), n, proj, dev))
-            tried = n
-            if os.getenv("POWERCUT_VERBOSE") then print(("-- run %d\n%s"):format(n, out)) end
-            local cut = out:find("luatos-sim: power cut", 1, true) ~= nil
-            if status == 3 or out:find("boot failed", 1, true) then bricked = bricked + 1 end
-            if status ~= 0 or not out:find("UPGRADED V1104", 1, true) then
-                lost = lost + 1
-                print(("run %d (status %s):\n%s"):format(n, tostring(status), out))
-            end
-            os.execute("rm -rf " .. dev)
-            if cut then cuts = cuts + 1 else break end
-        end
-        srv.stop()
-        print(string.format("power cuts tried: %d, bricked: %d, lost: %d", cuts, bricked, lost))
-        assert.equal(0, bricked)
-        assert.equal(0, lost)
-        assert.is_true(cuts > 10, "too few writes cut: " .. cuts)
-        assert.is_true(tried < 400, "the upgrade never completed uncut")
+        srv = T.start_server({ lifetime = 900 })
+        T.write(work .. "/check.lua", CHECK)
     end)
+    teardown(function() srv.stop() end)
+
+    -- A factory device provisioned with the key, never upgraded.
+    local function layout_env(layout, dev)
+        return layout == "nor" and ("LUAT_FOTA_NOR=" .. dev .. "/slots ") or ""
+    end
+
+    local function pristine(name, script, layout)
+        -- The release: core V1104 + this scenario's script as 1.0.2, signed.
+        pkg = T.make_package({ project = "cut", version = "1.0.2", core = "V1104", key = key,
+            core_image = work .. "/core.bin", script = (script:gsub('"1.0.1"', '"1.0.2"')) })
+        T.write(srv.dir .. "/package.bin", pkg)
+        local proj, dev = work .. "/" .. name, work .. "/" .. name .. "-" .. layout .. "-pristine"
+        assert(os.execute("mkdir -p " .. proj .. " " .. dev .. "/fota"))
+        T.write(proj .. "/main.lua", script)
+        T.write(dev .. "/fota/trusted.pem", pub)
+        local out, status = T.run(layout_env(layout, dev) .. "bin/luatos-sim " .. proj .. " --device " .. dev ..
+            " --confirm-after 0")
+        assert.equal(0, status, out)
+        assert.equal(layout == "nor", T.read(dev .. "/slots.nor") ~= nil)
+        return proj, dev
+    end
+
+    -- One run from a pristine copy with the cuts planned; what it ended as.
+    local function run(proj, dev0, cuts, n, layout)
+        local dev = work .. "/dev" .. n
+        local plan = work .. "/plan" .. n
+        assert(os.execute(string.format("rm -rf %s && cp -a %s %s", dev, dev0, dev)))
+        local lines = { "ops 0" }
+        for _, c in ipairs(cuts) do lines[#lines + 1] = "cut " .. c[1] .. " " .. c[2] end
+        T.write(plan, table.concat(lines, "\n") .. "\n")
+        os.remove(srv.dir .. "/deliveries.log")
+        local out, status = T.run(string.format(
+            "%sCUT_URL=%s LUAT_FOTA_FAULTS=%s bin/luatos-sim %s --device %s --max-boots 20 --confirm-after 0",
+            layout_env(layout, dev), srv.url("/tracked?stage=" .. dev .. "/fota/stage.bin"), plan, proj, dev))
+        if os.getenv("POWERCUT_VERBOSE") then print(("-- run %d\n%s"):format(n, out)) end
+        local r = { out = out, status = status, hits = 0, ops = 0, refetched = 0 }
+        for line in (T.read(plan) or ""):gmatch("[^\n]+") do
+            if line:match("^hit ") then r.hits = r.hits + 1 end
+            r.ops = tonumber(line:match("^ops (%d+)")) or r.ops
+        end
+        -- Bytes asked for again that the device's storage held when it asked.
+        for line in (T.read(srv.dir .. "/deliveries.log") or ""):gmatch("[^\n]+") do
+            local from, held = line:match("^(%d+) (%d+)$")
+            r.refetched = r.refetched + math.max(0, tonumber(held) - tonumber(from))
+        end
+        -- Which boot each cut came in: what that boot had logged by then.
+        r.boots = {}
+        local segment = ""
+        for line in (out .. "\n"):gmatch("([^\n]*)\n") do
+            if line:match("^luatos%-sim: power cut") then
+                local kind = segment:find("rolled back", 1, true) and "rollback"
+                    or segment:find("applied at boot", 1, true) and "apply"
+                    or segment:find("on trial", 1, true) and "trial"
+                    or segment:find("fota.url", 1, true) and "download"
+                    or segment:find("boot %d+:") and "idle" or "bootloader"
+                r.boots[#r.boots + 1] = kind
+            end
+            if line:match("^luatos%-sim: .* %-> boot") then segment = "" else segment = segment .. line .. "\n" end
+        end
+        -- What the device boots now.
+        local state = T.run(string.format("%sLUA_CPATH_5_3='%s/?.so;;' lua5.3 %s/check.lua %s",
+            layout_env(layout, dev), T.build, work, dev))
+        local core, version, reason = state:match("STATE (%S+) (%S+) (%S+)")
+        r.bricked = status == 3 or not core or out:find("boot failed", 1, true) ~= nil
+        r.core, r.version, r.bad_image = core, version, reason == "bad_image"
+        os.execute("rm -rf " .. dev .. " " .. plan)
+        return r
+    end
+
+    local function scenario(name, script, expect, layout)
+        local proj, dev0 = pristine(name, script, layout)
+        -- Uncut: how many storage operations the whole scenario takes.
+        local base = run(proj, dev0, { { "before", 100000000 } }, 0, layout)
+        assert.equal(0, base.hits)
+        assert.same(expect, { base.core, base.version }, base.out)
+        local total = base.ops
+        assert.is_true(total > 50, "too few operations: " .. total)
+        local rnd = seeded(#name * 7919 + total)
+        local rows = {}
+        for _, mode in ipairs(MODES) do
+            local row = { runs = 0, cuts = 0, bricked = 0, mixed = 0, wrong = 0, refetched = 0, boots = {} }
+            local plans = {}
+            local singles = math.min(SAMPLES, total)
+            for i = 1, singles do   -- spread over every boot, jittered
+                local at = singles == total and i
+                    or math.max(1, (i - 1) * total // singles + rnd(math.max(1, total // singles)))
+                plans[#plans + 1] = { { mode, at } }
+            end
+            for s = 1, SEQUENCES do
+                local seq = {}
+                for _ = 1, s + 1 + (s == SEQUENCES and 2 or 0) do   -- 2 and 5 cuts
+                    seq[#seq + 1] = { mode, rnd(total // 3) }
+                end
+                plans[#plans + 1] = seq
+            end
+            for i, cuts in ipairs(plans) do
+                local r = run(proj, dev0, cuts, i, layout)
+                row.runs = row.runs + 1
+                row.cuts = row.cuts + r.hits
+                for _, kind in ipairs(r.boots) do row.boots[kind] = (row.boots[kind] or 0) + 1 end
+                local ok_pair = (r.core == "V1103" and r.version == "1.0.1") or
+                                (r.core == "V1104" and r.version == "1.0.2")
+                if r.bricked then row.bricked = row.bricked + 1 end
+                if r.core and not ok_pair then row.mixed = row.mixed + 1 end
+                if r.bad_image or (r.core and ok_pair and (r.core ~= expect[1] or r.version ~= expect[2])) then
+                    row.wrong = row.wrong + 1
+                end
+                row.refetched = row.refetched + r.refetched
+                if r.bricked or not ok_pair or r.core ~= expect[1] or r.refetched > 0 then
+                    local planned = {}
+                    for _, c in ipairs(cuts) do planned[#planned + 1] = c[1] .. "@" .. c[2] end
+                    print(("%s run %d (status %s, cuts %s): %s %s, re-fetched %d\n%s"):format(name, i,
+                        tostring(r.status), table.concat(planned, ","), tostring(r.core), tostring(r.version),
+                        r.refetched, r.out))
+                end
+            end
+            rows[mode] = row
+        end
+        print(("\n%s on %s: %d storage operations uncut; per mode %d of them cut singly (POWERCUT_SAMPLES) and %d "
+            .. "sequences of 2 to 5 cuts"):format(name, layout, total, math.min(SAMPLES, total), SEQUENCES))
+        print(("%-6s %-6s %5s %5s %8s %6s %6s %10s"):format("layout", "mode", "runs", "cuts", "bricked",
+            "mixed", "wrong", "refetched"))
+        for _, mode in ipairs(MODES) do
+            local w = rows[mode]
+            print(("%-6s %-6s %5d %5d %8d %6d %6d %10d"):format(layout, mode, w.runs, w.cuts, w.bricked,
+                w.mixed, w.wrong, w.refetched))
+        end
+        for _, mode in ipairs(MODES) do
+            local kinds = {}
+            for kind, n in pairs(rows[mode].boots) do kinds[#kinds + 1] = kind .. " " .. n end
+            table.sort(kinds)
+            print(("%-6s cuts by boot: %s"):format(mode, table.concat(kinds, ", ")))
+        end
+        for _, mode in ipairs(MODES) do
+            local w = rows[mode]
+            assert.equal(0, w.bricked, mode)
+            assert.equal(0, w.mixed, mode)
+            assert.equal(0, w.wrong, mode)
+            assert.equal(0, w.refetched, mode)
+            assert.is_true(w.cuts >= w.runs, mode .. ": fewer cuts than runs")
+        end
+    end
+
+    for _, layout in ipairs(LAYOUTS) do
+        it(layout .. ": a libfota upgrade always ends on the new image", function()
+            scenario("upgrade", UPGRADE, { "V1104", "1.0.2" }, layout)
+        end)
+        it(layout .. ": a package staged only, applied by the boot, always ends on the new image", function()
+            scenario("stage", STAGE_ONLY, { "V1104", "1.0.2" }, layout)
+        end)
+        it(layout .. ": a new image that never confirms is always rolled back to the old one", function()
+            scenario("rollback", ROLLBACK, { "V1103", "1.0.1" }, layout)
+        end)
+    end
 end)

@@ -37,6 +37,8 @@ struct fota_http {
     int send_body;            /* cleared when a redirect turns the request into GET */
     uint32_t connect_timeout_ms;
     uint32_t timeout_ms;
+    uint32_t idle_ms;
+    uint32_t min_rate;
     const fota_tls_opts *tls;
     fota_tls_opts no_tls_opts; /* used for https without options: fails closed */
     int max_redirects;        /* -1: do not follow */
@@ -59,6 +61,9 @@ struct fota_http {
     int started;
     uint64_t overall_deadline;
     uint64_t connect_deadline;
+    uint64_t last_io;         /* connected: when a byte last moved */
+    uint64_t window_start;    /* connected: the rate window and its bytes */
+    uint64_t window_bytes;
     fota_port_conn *conn;
     int net_err;
     char errmsg[240];
@@ -437,6 +442,8 @@ int fota_http_init(fota_http **hp, const fota_http_request *req)
     h->connect_timeout_ms = req->connect_timeout_ms ? req->connect_timeout_ms
                                                     : FOTA_HTTP_DEFAULT_CONNECT_MS;
     h->timeout_ms = req->timeout_ms;
+    h->idle_ms = req->idle_timeout_ms ? req->idle_timeout_ms : FOTA_HTTP_DEFAULT_IDLE_MS;
+    h->min_rate = req->min_rate ? req->min_rate : FOTA_HTTP_DEFAULT_MIN_RATE;
     h->tls = req->tls;
     h->max_redirects = req->max_redirects == 0 ? FOTA_HTTP_DEFAULT_REDIRECTS
                        : req->max_redirects < 0 ? -1 : req->max_redirects;
@@ -638,6 +645,13 @@ static int analyze_head(fota_http *h)
     return R_PROGRESS;
 }
 
+/* Bytes went over the connection: the idle timer restarts, the rate counts them. */
+static void moved(fota_http *h, size_t n)
+{
+    h->last_io = fota_port_now_ms();
+    h->window_bytes += n;
+}
+
 static int do_head(fota_http *h)
 {
     size_t end = find_head_end(h);
@@ -655,6 +669,7 @@ static int do_head(fota_http *h)
         if (got == 0)
             return fail(h, FOTA_HTTP_ERR_CLOSE, h->hdr_len ? "closed in the response head"
                                                             : "closed without a response");
+        moved(h, got);
         h->hdr_len += got;
         return R_PROGRESS;
     }
@@ -852,6 +867,7 @@ static int do_body(fota_http *h, fota_http_sink sink, void *ud, size_t *work)
                         " body bytes", h->resp.body_bytes, h->resp.content_length);
         return fail(h, FOTA_HTTP_ERR_CLOSE, "closed inside the chunked body");
     }
+    moved(h, got);
     h->rx_len = got;
     h->rx_pos = 0;
     return process_rx(h, sink, ud, work);
@@ -882,6 +898,8 @@ static int do_connect(fota_http *h, uint32_t left)
     if ((r = build_request(h)) < 0)
         return r;
     h->state = S_SEND;
+    h->last_io = h->window_start = fota_port_now_ms();
+    h->window_bytes = 0;
     return R_PROGRESS;
 }
 
@@ -907,6 +925,7 @@ static int do_send(fota_http *h, size_t *work)
         return R_WAIT_WR;
     if (r < 0)
         return net_fail(h, r, "sending request");
+    moved(h, sent);
     if (h->head_pos < h->head_len) {
         h->head_pos += sent;
     } else {
@@ -918,6 +937,11 @@ static int do_send(fota_http *h, size_t *work)
 
 /* ---- driver --------------------------------------------------------- */
 
+static int connected(const fota_http *h)
+{
+    return h->state == S_SEND || h->state == S_HEAD || h->state == S_BODY;
+}
+
 static int check_deadlines(fota_http *h, uint64_t now)
 {
     if (h->timeout_ms && now >= h->overall_deadline)
@@ -925,6 +949,17 @@ static int check_deadlines(fota_http *h, uint64_t now)
     if (h->state == S_CONNECT && now >= h->connect_deadline)
         return fail(h, FOTA_HTTP_ERR_TIMEOUT, "connect timed out after %u ms",
                     (unsigned)h->connect_timeout_ms);
+    if (!connected(h))
+        return 0;
+    if (now - h->last_io >= h->idle_ms)
+        return fail(h, FOTA_HTTP_ERR_TIMEOUT, "idle: no data for %u ms", (unsigned)h->idle_ms);
+    if (now - h->window_start >= h->idle_ms) {
+        if (h->window_bytes * 1000u < (uint64_t)h->min_rate * h->idle_ms)
+            return fail(h, FOTA_HTTP_ERR_TIMEOUT, "too slow: %" PRIu64 " bytes in %u ms (minimum %u B/s)",
+                        h->window_bytes, (unsigned)h->idle_ms, (unsigned)h->min_rate);
+        h->window_start = now;
+        h->window_bytes = 0;
+    }
     return 0;
 }
 
@@ -935,6 +970,10 @@ static uint32_t time_left(const fota_http *h, uint64_t now, uint64_t step_end)
         t = h->overall_deadline;
     if (h->state == S_CONNECT && h->connect_deadline < t)
         t = h->connect_deadline;
+    if (connected(h) && h->last_io + h->idle_ms < t)
+        t = h->last_io + h->idle_ms;
+    if (connected(h) && h->window_start + h->idle_ms < t)
+        t = h->window_start + h->idle_ms;
     if (t <= now)
         return 0;
     return t - now > UINT32_MAX ? UINT32_MAX : (uint32_t)(t - now);

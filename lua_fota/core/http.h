@@ -30,7 +30,7 @@ enum fota_http_rc {
     FOTA_HTTP_ERR_CLOSE = -5,       /* server closed before the full headers/body */
     FOTA_HTTP_ERR_RX = -6,          /* socket/TLS error while sending or receiving */
     FOTA_HTTP_ERR_DOWNLOAD = -7,    /* the sink refused the data (write failed) */
-    FOTA_HTTP_ERR_TIMEOUT = -8,     /* connect timeout or overall timeout */
+    FOTA_HTTP_ERR_TIMEOUT = -8,     /* connect, overall or idle timeout, or too slow */
     FOTA_HTTP_ERR_FOTA = -9,        /* reserved: FOTA package invalid (not produced here) */
     FOTA_HTTP_ERR_URL = -10,        /* malformed or unsupported URL (also a bad Location) */
     FOTA_HTTP_ERR_REQUEST = -11     /* bad method, extra headers (injection) or If-Range */
@@ -45,6 +45,8 @@ enum fota_http_rc {
 #define FOTA_HTTP_STEP_BYTES 65536u         /* body bytes handled per step */
 #define FOTA_HTTP_DEFAULT_REDIRECTS 5
 #define FOTA_HTTP_DEFAULT_CONNECT_MS 10000u
+#define FOTA_HTTP_DEFAULT_IDLE_MS 30000u
+#define FOTA_HTTP_DEFAULT_MIN_RATE 64u      /* bytes per second */
 #define FOTA_HTTP_NO_REDIRECT (-1)
 #define FOTA_HTTP_UNKNOWN UINT64_MAX        /* e.g. Content-Range total "*" */
 
@@ -61,6 +63,12 @@ typedef struct fota_http_request {
     size_t body_len;
     uint32_t connect_timeout_ms; /* DNS+TCP+TLS per connection; 0 = 10 s */
     uint32_t timeout_ms;         /* whole transfer incl. redirects; 0 = none */
+    /* Once connected: no byte sent or received for idle_timeout_ms fails
+     * with FOTA_HTTP_ERR_TIMEOUT (0 = 30 s), and so does moving fewer than
+     * min_rate bytes/s over any idle_timeout_ms window (0 = 64 B/s): a server
+     * dripping a byte now and then cannot hold the device. */
+    uint32_t idle_timeout_ms;
+    uint32_t min_rate;
     const fota_tls_opts *tls;    /* for https; borrowed (with its buffers) until
                                     fota_http_free. NULL for https means
                                     fota_tls_opts{0}: fails unless the URL is

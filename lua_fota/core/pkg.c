@@ -53,6 +53,8 @@ const char *fota_pkg_errname(int code)
     case FOTA_PKG_E_IO: return "io";
     case FOTA_PKG_E_WRONG_PAIR: return "wrong_pair";
     case FOTA_PKG_E_SAME_RELEASE: return "same_release";
+    case FOTA_PKG_E_KEY_MISSING: return "trusted_key_missing";
+    case FOTA_PKG_E_KEY_CHANGED: return "trusted_key_changed";
     case FOTA_ERR_IO: return "io";
     case FOTA_ERR_NOMEM: return "nomem";
     case FOTA_ERR_ARG: return "bad_arg";

@@ -69,7 +69,10 @@ enum fota_pkg_err {
     FOTA_PKG_E_BAD_META = -210,
     FOTA_PKG_E_IO = -211,
     FOTA_PKG_E_WRONG_PAIR = -212,     /* the resulting core + script pair is not named */
-    FOTA_PKG_E_SAME_RELEASE = -213    /* the running release again, not marked reinstall */
+    FOTA_PKG_E_SAME_RELEASE = -213,   /* the running release again, not marked reinstall */
+    /* a device provisioned with a signing key (slots.h) fails closed: */
+    FOTA_PKG_E_KEY_MISSING = -230,    /* its trusted key file is missing, empty or unreadable */
+    FOTA_PKG_E_KEY_CHANGED = -231     /* the key given is not the provisioned one */
 };
 
 /* "bad_magic", "bad_version", ... "io" for FOTA_PKG_E_*; "ok" for 0; short

@@ -79,6 +79,21 @@ int fota_sig_key_load_public(fota_sig_key *k, const char *pem)
     return (rc == 0 && is_p256(&k->pk)) ? 0 : FOTA_ERR_ARG;
 }
 
+int fota_sig_key_id(const char *pub_pem, uint8_t id[32])
+{
+    unsigned char der[160];   /* a P-256 SubjectPublicKeyInfo is 91 bytes */
+    fota_sig_key k;
+    int n, rc;
+    fota_sig_key_init(&k);
+    rc = fota_sig_key_load_public(&k, pub_pem);
+    n = rc == 0 ? mbedtls_pk_write_pubkey_der(&k.pk, der, sizeof der) : 0;
+    fota_sig_key_free(&k);
+    if (n <= 0)
+        return FOTA_ERR_ARG;
+    /* mbedTLS writes at the end of the buffer */
+    return fota_sha256(der + sizeof der - (size_t)n, (size_t)n, id) == 0 ? 0 : FOTA_ERR_ARG;
+}
+
 int fota_sig_sign(fota_sig_key *k, const uint8_t hash[32], uint8_t sig[FOTA_SIG_RAW_LEN])
 {
     mbedtls_ecp_keypair *ec = mbedtls_pk_ec(k->pk);

@@ -22,6 +22,9 @@ void fota_sig_key_free(fota_sig_key *k);
 /* NUL-terminated PEM. 0, or FOTA_ERR_ARG when it is no P-256 key. */
 int fota_sig_key_load_public(fota_sig_key *k, const char *pem);
 int fota_sig_key_load_private(fota_sig_key *k, const char *pem);
+/* The key's identity: SHA-256 of its DER SubjectPublicKeyInfo, so the same
+ * key in any PEM layout has one id. 0, or FOTA_ERR_ARG for no P-256 key. */
+int fota_sig_key_id(const char *pub_pem, uint8_t id[32]);
 
 /* Deterministic (RFC 6979) signature of hash with a private key.
  * 0, or FOTA_ERR_IO when the computation fails. */

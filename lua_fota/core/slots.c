@@ -1,6 +1,7 @@
 #include "core/slots.h"
 #include "core/bytes.h"
 #include "core/files.h"
+#include "core/sig.h"
 #include "core/stage.h"
 #include "core/version.h"
 #include "port/fota_err.h"
@@ -11,9 +12,13 @@
 #include <zlib.h>
 
 #define REC_MAGIC "LFBR"
-#define REC_FORMAT 1
+#define REC_FORMAT_V1 1              /* read only: a device from before provisioning */
+#define REC_FORMAT 2
 #define IMG_LEN 112
-#define REC_LEN (16 + 2 * IMG_LEN + 4)
+#define REC_LEN_V1 (16 + 2 * IMG_LEN + 4)
+#define REC_KEY_AT (16 + 2 * IMG_LEN)  /* flags byte, 3 zero bytes, key id, last package hash */
+#define REC_LEN (REC_KEY_AT + 4 + 32 + 32 + 4)
+#define REC_FLAG_KEY 1u
 #define COPY_BUF 16384
 
 static void put_image(uint8_t *p, const fota_image *img)
@@ -77,7 +82,7 @@ static int read_copy(const fota_slots *s, unsigned copy, fota_boot_record *rec)
     char path[FOTA_SLOTS_PATH_MAX + 24];
     uint8_t b[REC_LEN];
     fota_port_file *f;
-    size_t got = 0;
+    size_t got = 0, len;
     int rc;
 
     rec_path(s, copy, path, sizeof path);
@@ -85,10 +90,19 @@ static int read_copy(const fota_slots *s, unsigned copy, fota_boot_record *rec)
         return 0;
     rc = fota_port_pread(f, 0, b, sizeof b, &got);
     fota_port_close(f);
-    if (rc != FOTA_OK || got != REC_LEN || memcmp(b, REC_MAGIC, 4) != 0 || fota_get16(b + 4) != REC_FORMAT ||
-        fota_get32(b + REC_LEN - 4) != (uint32_t)crc32(0, b, REC_LEN - 4))
+    if (rc != FOTA_OK || got < REC_LEN_V1 || memcmp(b, REC_MAGIC, 4) != 0)
+        return 0;
+    len = fota_get16(b + 4) == REC_FORMAT_V1 ? REC_LEN_V1 : fota_get16(b + 4) == REC_FORMAT ? REC_LEN : 0;
+    if (len == 0 || got < len || fota_get32(b + len - 4) != (uint32_t)crc32(0, b, (uInt)(len - 4)))
         return 0;
     memset(rec, 0, sizeof *rec);
+    if (len == REC_LEN) {
+        if (b[REC_KEY_AT] & ~REC_FLAG_KEY)
+            return 0;
+        rec->key_provisioned = b[REC_KEY_AT] & REC_FLAG_KEY;
+        memcpy(rec->key_id, b + REC_KEY_AT + 4, 32);
+        memcpy(rec->last_pkg_sha256, b + REC_KEY_AT + 36, 32);
+    }
     rec->seq = fota_get32(b + 8);
     rec->state = b[12];
     rec->tries_left = b[13];
@@ -143,9 +157,15 @@ int fota_slots_write(const fota_slots *s, fota_boot_record *rec)
     b[15] = rec->reason;
     put_image(b + 16, &rec->active);
     put_image(b + 16 + IMG_LEN, &rec->prev);
+    if (rec->key_provisioned) {
+        b[REC_KEY_AT] = REC_FLAG_KEY;
+        memcpy(b + REC_KEY_AT + 4, rec->key_id, 32);
+    }
+    memcpy(b + REC_KEY_AT + 36, rec->last_pkg_sha256, 32);
     fota_put32(b + REC_LEN - 4, (uint32_t)crc32(0, b, REC_LEN - 4));
     rec_path(s, target, path, sizeof path);
-    if ((rc = fota_port_open(&f, path, FOTA_PORT_WRITE)) != FOTA_OK)
+    /* Erased, then written whole: on NOR flash a write only clears bits. */
+    if ((rc = fota_port_open(&f, path, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK)
         return rc;
     rc = fota_port_pwrite(f, 0, b, sizeof b);
     if (rc == FOTA_OK)
@@ -215,12 +235,16 @@ static int copy_into_slot(const fota_slots *s, char kind, unsigned slot, const c
 int fota_slots_flash(const fota_slots *s, const char *core_image, uint32_t core_version,
                      const char *script_archive, const char *script_version)
 {
-    fota_boot_record rec;
+    fota_boot_record rec, old;
     int rc;
 
     memset(&rec, 0, sizeof rec);
     if (script_version && strlen(script_version) >= FOTA_SLOTS_VERSION_MAX)
         return FOTA_ERR_ARG;
+    if (fota_slots_read(s, &old) == FOTA_OK && old.key_provisioned) {
+        rec.key_provisioned = 1;   /* provisioning is for the device's life */
+        memcpy(rec.key_id, old.key_id, 32);
+    }
     rec.active.core_version = core_version;
     snprintf(rec.active.script_version, sizeof rec.active.script_version, "%s", script_version ? script_version : "");
     if ((rc = copy_into_slot(s, 'c', 0, core_image, &rec.active.core_len, rec.active.core_sha256)) != FOTA_OK ||
@@ -331,6 +355,39 @@ static int find_section(const fota_pkg_info *in, int type)
     return -1;
 }
 
+int fota_slots_provision_key(const fota_slots *s, const char *pub_pem)
+{
+    fota_boot_record rec;
+    uint8_t id[32];
+    int rc;
+
+    if (fota_sig_key_id(pub_pem, id) != 0)
+        return FOTA_ERR_ARG;
+    if ((rc = fota_slots_read(s, &rec)) != FOTA_OK)
+        return rc;
+    if (rec.key_provisioned)
+        return memcmp(rec.key_id, id, 32) == 0 ? FOTA_OK : FOTA_ERR_STATE;
+    rec.key_provisioned = 1;
+    memcpy(rec.key_id, id, 32);
+    /* Into both copies: neither may later be found without the key. */
+    if ((rc = fota_slots_write(s, &rec)) != FOTA_OK)
+        return rc;
+    return fota_slots_write(s, &rec);
+}
+
+/* A provisioned device trusts its key and nothing else, whatever the files say. */
+static int check_provisioned_key(const fota_boot_record *rec, const fota_pkg_policy *pol)
+{
+    uint8_t id[32];
+    if (!rec->key_provisioned)
+        return FOTA_OK;
+    if (!pol->pubkey_pem || !pol->pubkey_pem[0])
+        return FOTA_PKG_E_KEY_MISSING;
+    if (fota_sig_key_id(pol->pubkey_pem, id) != 0 || memcmp(id, rec->key_id, 32) != 0)
+        return FOTA_PKG_E_KEY_CHANGED;
+    return FOTA_OK;
+}
+
 int fota_slots_base_policy(const fota_slots *s, const fota_boot_record *rec, fota_pkg_policy *pol,
                            fota_port_file **core)
 {
@@ -338,6 +395,8 @@ int fota_slots_base_policy(const fota_slots *s, const fota_boot_record *rec, fot
     int rc;
 
     *core = NULL;
+    if ((rc = check_provisioned_key(rec, pol)) != FOTA_OK)
+        return rc;
     /* The running pair is the base and the floor for anti-rollback. */
     if (!pol->current_core_version)
         pol->current_core_version = rec->active.core_version;
@@ -358,8 +417,16 @@ int fota_slots_base_policy(const fota_slots *s, const fota_boot_record *rec, fot
     return FOTA_OK;
 }
 
-int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_policy *policy,
-                      uint8_t tries)
+static int commit(const fota_slots *s, const char *pkg_path, const fota_pkg_policy *policy, uint8_t tries,
+                  int once);
+
+int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_policy *pol, uint8_t tries)
+{
+    return commit(s, pkg_path, pol, tries, 0);
+}
+
+static int commit(const fota_slots *s, const char *pkg_path, const fota_pkg_policy *policy, uint8_t tries,
+                  int once)
 {
     fota_boot_record rec;
     fota_pkg_policy pol = *policy;
@@ -384,6 +451,10 @@ int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_
     }
     if ((rc = fota_pkg_verify(&r, &pol)) != 0)
         goto out;
+    if (once && memcmp(r.info.sha256, rec.last_pkg_sha256, 32) == 0) {
+        rc = FOTA_SLOTS_ALREADY_APPLIED;
+        goto out;
+    }
     if (strlen(r.info.script_version) >= sizeof next.script_version) {
         rc = FOTA_PKG_E_BAD_META;   /* the boot record could not name it */
         goto out;
@@ -415,6 +486,7 @@ int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_
     /* Everything is written and checked: now the one write that switches. */
     rec.prev = rec.active;
     rec.active = next;
+    memcpy(rec.last_pkg_sha256, r.info.sha256, 32);
     rec.state = FOTA_BOOT_TRYING;
     rec.tries_left = tries;
     rec.last_result = FOTA_RESULT_NONE;
@@ -452,9 +524,9 @@ int fota_slots_apply_staged(const fota_slots *s, const char *stage_path, const f
 
     if (fota_stage_ready_path(stage_path, ready, sizeof ready) != FOTA_OK || !fota_port_exists(ready) ||
         fota_slots_read(s, &rec) != FOTA_OK || rec.state != FOTA_BOOT_CONFIRMED)
-        return 1;
-    rc = fota_slots_commit(s, stage_path, pol, FOTA_SLOTS_DEFAULT_TRIES);
-    if (rc == FOTA_OK || rc <= FOTA_PKG_E_BAD_MAGIC)
+        return FOTA_SLOTS_NOTHING_STAGED;
+    rc = commit(s, stage_path, pol, FOTA_SLOTS_DEFAULT_TRIES, 1);
+    if (rc == FOTA_OK || rc == FOTA_SLOTS_ALREADY_APPLIED || rc <= FOTA_PKG_E_BAD_MAGIC)
         fota_stage_discard(stage_path);
     return rc;
 }

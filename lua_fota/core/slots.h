@@ -9,7 +9,12 @@
  * only then flips the record to "trying" the new pair. A trying pair that is
  * not confirmed within its boots, or whose images no longer match their
  * hashes, is rolled back at boot. So a power cut at any write leaves the
- * device booting either the old or the new image, never neither. */
+ * device booting either the old or the new image, never neither.
+ *
+ * The record also holds the device's provisioning: once a signing key is
+ * provisioned (its id, sig.h's fota_sig_key_id) every later record keeps
+ * it, and fota_slots_base_policy refuses any package unless the policy's key
+ * is that very key: a lost or swapped key file fails closed. */
 #ifndef FOTA_SLOTS_H
 #define FOTA_SLOTS_H
 
@@ -45,6 +50,9 @@ typedef struct {
     uint8_t last_result;   /* enum fota_boot_result */
     uint8_t reason;        /* enum fota_boot_reason of the last rollback */
     fota_image active, prev;
+    uint8_t key_provisioned;   /* 1: only packages signed by key_id are accepted */
+    uint8_t key_id[32];
+    uint8_t last_pkg_sha256[32];   /* the package last committed (zero: none) */
 } fota_boot_record;
 
 typedef struct {
@@ -66,9 +74,15 @@ int fota_slots_trusted_key(const char *device_dir, char *buf, size_t cap);
 int fota_slots_path(const fota_slots *s, char kind, unsigned slot, char *out, size_t len);
 
 /* Factory flash: core image file and script archive into slots A, record
- * confirmed. Either input may be NULL (an empty image). */
+ * confirmed. Either input may be NULL (an empty image). A provisioned key
+ * survives a flash. */
 int fota_slots_flash(const fota_slots *s, const char *core_image, uint32_t core_version,
                      const char *script_archive, const char *script_version);
+
+/* Provisions the signing key pub_pem, once: FOTA_OK (also when that key is
+ * already provisioned), FOTA_ERR_STATE when another key is, FOTA_ERR_ARG
+ * when pub_pem is no P-256 public key, FOTA_ERR_NOENT when never flashed. */
+int fota_slots_provision_key(const fota_slots *s, const char *pub_pem);
 
 /* Verifies the package at pkg_path against pol (the running image fills in
  * the base core hash and the versions when pol leaves them unset), writes its
@@ -80,16 +94,23 @@ int fota_slots_commit(const fota_slots *s, const char *pkg_path, const fota_pkg_
 /* Fills what pol leaves unset from the running image of rec: the base core
  * (version, hash, and read access so a core delta's result is checked) and
  * the script version floor. *core is the opened running core slot: close it
- * after the verification (pol points into rec and *core until then). */
+ * after the verification (pol points into rec and *core until then).
+ * On a provisioned device pol->pubkey_pem must be the provisioned key:
+ * FOTA_PKG_E_KEY_MISSING (none or empty) or FOTA_PKG_E_KEY_CHANGED. */
 int fota_slots_base_policy(const fota_slots *s, const fota_boot_record *rec, fota_pkg_policy *pol,
                            fota_port_file **core);
 
 /* At boot, before fota_slots_boot: a package staged complete (its ready
  * marker, stage.h) but never committed -- the power failed in between, or a
  * LuatOS-style script staged it and rebooted -- is committed now with pol.
- * Returns 1 when nothing is to be applied (no marker, no record, or an
- * upgrade on trial), else fota_slots_commit's result. The staged package is
- * dropped once applied or refused as a package. */
+ * Returns FOTA_SLOTS_NOTHING_STAGED (no marker, no record, or an upgrade on
+ * trial), FOTA_SLOTS_ALREADY_APPLIED (nothing written) when it is the package
+ * last committed -- its stage outlived a cut after the commit, and applying
+ * it again would undo a rollback or drop the old image -- else
+ * fota_slots_commit's result. The staged package is dropped once applied,
+ * already applied, or refused as a package. */
+#define FOTA_SLOTS_ALREADY_APPLIED 1
+#define FOTA_SLOTS_NOTHING_STAGED 2
 int fota_slots_apply_staged(const fota_slots *s, const char *stage_path, const fota_pkg_policy *pol);
 
 /* At boot: counts a trying boot, rolls back an unconfirmed or damaged pair,

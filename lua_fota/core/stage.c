@@ -4,6 +4,7 @@
 #include "port/fota_err.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void fota_stage_setup(fota_stage *s)
@@ -60,19 +61,126 @@ static int stage_reset(fota_stage *s, const char *path, uint32_t capacity)
     return FOTA_OK;
 }
 
+#define RECORD_MAX (FOTA_STAGE_URL_MAX + FOTA_STAGE_VALIDATOR_MAX + 16)
+
+/* The resume record: "<url>\n<validator>\n<durable bytes>\n". */
+static int record_write(const fota_stage *s)
+{
+    char part[FOTA_STAGE_PATH_MAX + 8], buf[RECORD_MAX];
+    int n = snprintf(buf, sizeof buf, "%s\n%s\n%u\n", s->url, s->validator, (unsigned)s->synced), rc;
+    if (n < 0 || (size_t)n >= sizeof buf)
+        return FOTA_ERR_RANGE;
+    if ((rc = fota_stage_part_path(s->path, part, sizeof part)) != FOTA_OK)
+        return rc;
+    return fota_file_write_atomic(part, buf, (size_t)n);
+}
+
+/* Everything written so far becomes durable, and the record says so. */
+static int checkpoint(fota_stage *s)
+{
+    int rc = fota_port_sync(s->file);
+    if (rc != FOTA_OK)
+        return rc;
+    s->synced = s->written;
+    return s->has_origin ? record_write(s) : FOTA_OK;
+}
+
 int fota_stage_init(fota_stage *s, const char *path, uint32_t capacity)
 {
-    char ready[FOTA_STAGE_PATH_MAX + 8];
+    char ready[FOTA_STAGE_PATH_MAX + 8], part[FOTA_STAGE_PATH_MAX + 8];
     int rc;
 
     if ((rc = stage_reset(s, path, capacity)) != FOTA_OK)
         return rc;
-    /* A new package invalidates any staged one before a byte of it lands. */
+    /* A new package invalidates any staged one (and its resume record)
+     * before a byte of it lands. */
     if ((rc = fota_stage_ready_path(path, ready, sizeof ready)) != FOTA_OK ||
         (rc = fota_port_remove(ready)) != FOTA_OK ||
+        (rc = fota_stage_part_path(path, part, sizeof part)) != FOTA_OK ||
+        (rc = fota_port_remove(part)) != FOTA_OK ||
         (rc = fota_port_open(&s->file, path, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK)
         return (int)stage_fail(s, rc);
     s->state = FOTA_STAGE_RECEIVING;
+    return FOTA_OK;
+}
+
+static int origin_ok(const char *url, const char *validator)
+{
+    size_t u = url ? strlen(url) : 0, v = validator ? strlen(validator) : 0;
+    return u > 0 && u <= FOTA_STAGE_URL_MAX && v > 0 && v < FOTA_STAGE_VALIDATOR_MAX &&
+           !strchr(url, '\n') && !strchr(validator, '\n');
+}
+
+int fota_stage_set_origin(fota_stage *s, const char *url, const char *validator)
+{
+    if (s->state != FOTA_STAGE_RECEIVING || !origin_ok(url, validator))
+        return FOTA_ERR_ARG;
+    memcpy(s->url, url, strlen(url) + 1);
+    memcpy(s->validator, validator, strlen(validator) + 1);
+    s->has_origin = 1;
+    return record_write(s);
+}
+
+/* Parses a record naming url: its validator and durable count. */
+static int record_read(const char *path, const char *url, char *validator, uint32_t *durable)
+{
+    char part[FOTA_STAGE_PATH_MAX + 8], buf[RECORD_MAX + 1];
+    fota_port_file *f;
+    size_t got = 0, ulen = strlen(url);
+    char *v, *nl, *end;
+    unsigned long n;
+    int rc;
+
+    if ((rc = fota_stage_part_path(path, part, sizeof part)) != FOTA_OK)
+        return rc;
+    if (fota_port_open(&f, part, FOTA_PORT_READ) != FOTA_OK)
+        return FOTA_ERR_NOENT;
+    rc = fota_port_pread(f, 0, buf, RECORD_MAX, &got);
+    fota_port_close(f);
+    if (rc != FOTA_OK)
+        return rc;
+    buf[got] = '\0';
+    if (got <= ulen || memcmp(buf, url, ulen) != 0 || buf[ulen] != '\n')
+        return FOTA_ERR_NOENT;
+    v = buf + ulen + 1;
+    if (!(nl = strchr(v, '\n')) || nl == v || (size_t)(nl - v) >= FOTA_STAGE_VALIDATOR_MAX)
+        return FOTA_ERR_NOENT;
+    *nl = '\0';
+    if (nl[1] < '0' || nl[1] > '9')
+        return FOTA_ERR_NOENT;
+    n = strtoul(nl + 1, &end, 10);
+    if (*end != '\n' || n > UINT32_MAX)
+        return FOTA_ERR_NOENT;
+    memcpy(validator, v, (size_t)(nl - v) + 1);
+    *durable = (uint32_t)n;
+    return FOTA_OK;
+}
+
+int fota_stage_resume_origin(fota_stage *s, const char *path, uint32_t capacity, const char *url)
+{
+    char validator[FOTA_STAGE_VALIDATOR_MAX];
+    fota_port_file *f;
+    uint32_t durable;
+    uint64_t size;
+    int rc;
+
+    if (!path || !url || strlen(url) > FOTA_STAGE_URL_MAX)
+        return FOTA_ERR_ARG;
+    if ((rc = record_read(path, url, validator, &durable)) != FOTA_OK)
+        return rc;
+    /* Bytes past the durable count may be anything after a power cut. */
+    if ((rc = fota_port_open(&f, path, FOTA_PORT_WRITE)) != FOTA_OK)
+        return rc;
+    rc = fota_port_size(f, &size);
+    if (rc == FOTA_OK && size > durable && (rc = fota_port_truncate(f, durable)) == FOTA_OK)
+        rc = fota_port_sync(f);
+    fota_port_close(f);
+    if (rc != FOTA_OK || (rc = fota_stage_resume(s, path, capacity)) != FOTA_OK)
+        return rc;
+    memcpy(s->url, url, strlen(url) + 1);
+    memcpy(s->validator, validator, strlen(validator) + 1);
+    s->has_origin = 1;
+    s->synced = s->written;
     return FOTA_OK;
 }
 
@@ -150,11 +258,19 @@ long fota_stage_write(fota_stage *s, const uint8_t *data, size_t len)
     if (rc != FOTA_OK)
         return stage_fail(s, rc);
     s->written += (uint32_t)len;
-    if (s->total && s->written == s->total) {
+    if (s->total && s->written == s->total)
         s->state = FOTA_STAGE_COMPLETE;
-        return 0;
-    }
-    return stage_remaining(s);
+    if ((s->state == FOTA_STAGE_COMPLETE || s->written - s->synced >= FOTA_STAGE_SYNC_BYTES) &&
+        (rc = checkpoint(s)) != FOTA_OK)
+        return stage_fail(s, rc);
+    return s->state == FOTA_STAGE_COMPLETE ? 0 : stage_remaining(s);
+}
+
+int fota_stage_checkpoint(fota_stage *s)
+{
+    if (s->state != FOTA_STAGE_RECEIVING && s->state != FOTA_STAGE_COMPLETE)
+        return FOTA_ERR_STATE;
+    return s->written == s->synced ? FOTA_OK : checkpoint(s);
 }
 
 long fota_stage_done(const fota_stage *s)
@@ -170,7 +286,7 @@ long fota_stage_done(const fota_stage *s)
 
 int fota_stage_finish(fota_stage *s, int ok)
 {
-    char ready[FOTA_STAGE_PATH_MAX + 8];
+    char ready[FOTA_STAGE_PATH_MAX + 8], part[FOTA_STAGE_PATH_MAX + 8];
     uint8_t mark[4];
     int rc;
 
@@ -185,7 +301,7 @@ int fota_stage_finish(fota_stage *s, int ok)
         return FOTA_OK;
     if (s->state != FOTA_STAGE_COMPLETE)
         return FOTA_ERR_STATE;
-    if ((rc = fota_port_sync(s->file)) != FOTA_OK)
+    if (s->synced != s->written && (rc = fota_port_sync(s->file)) != FOTA_OK)
         return (int)stage_fail(s, rc);
     stage_close(s);
     /* The marker (package length) appears atomically, after the data is durable. */
@@ -198,7 +314,10 @@ int fota_stage_finish(fota_stage *s, int ok)
     if ((rc = fota_file_write_atomic(ready, mark, sizeof mark)) != FOTA_OK)
         return (int)stage_fail(s, rc);
     s->state = FOTA_STAGE_READY;
-    return FOTA_OK;
+    /* Ready now: a cut from here on never fetches the package again. */
+    if ((rc = fota_stage_part_path(s->path, part, sizeof part)) != FOTA_OK)
+        return rc;
+    return fota_port_remove(part);
 }
 
 void fota_stage_free(fota_stage *s)

@@ -17,9 +17,10 @@
 #define XFER "luat_fota.transfer"
 #define DEFAULT_MAX_BODY (64u * 1024u)
 #define MAX_MAX_BODY (1024u * 1024u)
-#define MAX_VALIDATOR 200
-#define META_MAX (FOTA_HTTP_MAX_URL + MAX_VALIDATOR + 8)
 #define DEFAULT_POLL_MS 10
+#define DEFAULT_TIMEOUT_MS 60000u
+#define DEFAULT_DST_TIMEOUT_MS 600000u
+#define DEFAULT_STAGE_TIMEOUT_MS 1200000u
 
 typedef struct {
     fota_http *http;
@@ -40,7 +41,7 @@ typedef struct {
     uint32_t capacity;
     char url[FOTA_HTTP_MAX_URL + 1];
     char stage_path[FOTA_STAGE_PATH_MAX];
-    char meta_path[FOTA_STAGE_PATH_MAX + 8];
+    int staged_before;     /* the whole package was already staged: no request made */
 } xfer;
 
 static void set_error(xfer *x, int code, const char *msg)
@@ -58,46 +59,6 @@ static void release_stage(xfer *x)
     x->ctx->stage_owner = 0;
     if (!(x->result == 0 && x->into_stage))
         fota_stage_free(&x->ctx->stage);
-}
-
-/* The resume record: the URL and validator the partial package came from. */
-static int meta_write(xfer *x, const char *validator)
-{
-    char buf[META_MAX], tmp[FOTA_STAGE_PATH_MAX + 16];
-    fota_port_file *f;
-    int n = snprintf(buf, sizeof buf, "%s\n%s\n", x->url, validator);
-    int rc;
-    if (n < 0 || (size_t)n >= sizeof buf)
-        return FOTA_ERR_RANGE;
-    snprintf(tmp, sizeof tmp, "%s.tmp", x->meta_path);
-    if ((rc = fota_port_open(&f, tmp, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK)
-        return rc;
-    rc = fota_port_pwrite(f, 0, buf, (size_t)n);
-    fota_port_close(f);
-    return rc == FOTA_OK ? fota_port_rename(tmp, x->meta_path) : rc;
-}
-
-/* Reads the record; 1 when it names this URL, with *validator filled. */
-static int meta_matches(xfer *x, char *validator, size_t vlen)
-{
-    char buf[META_MAX + 1];
-    fota_port_file *f;
-    size_t got = 0, ulen = strlen(x->url);
-    char *nl;
-    if (fota_port_open(&f, x->meta_path, FOTA_PORT_READ) != FOTA_OK)
-        return 0;
-    if (fota_port_pread(f, 0, buf, META_MAX, &got) != FOTA_OK)
-        got = 0;
-    fota_port_close(f);
-    buf[got] = '\0';
-    if (got <= ulen || memcmp(buf, x->url, ulen) != 0 || buf[ulen] != '\n')
-        return 0;
-    nl = strchr(buf + ulen + 1, '\n');
-    if (!nl || (size_t)(nl - (buf + ulen + 1)) >= vlen || nl == buf + ulen + 1)
-        return 0;
-    *nl = '\0';
-    snprintf(validator, vlen, "%s", buf + ulen + 1);
-    return 1;
 }
 
 /* Looks at the final status before the first body byte: a package goes to
@@ -143,10 +104,11 @@ static int route(xfer *x)
         set_error(x, FOTA_HTTP_ERR_DOWNLOAD, fota_strerror(rc));
         return -1;
     }
+    /* Only a package the server can name (If-Range) can be resumed. */
     etag = fota_http_header(x->http, "ETag");
     validator = etag ? etag : fota_http_header(x->http, "Last-Modified");
-    fota_port_remove(x->meta_path);
-    if (validator && strlen(validator) < MAX_VALIDATOR && (rc = meta_write(x, validator)) != FOTA_OK) {
+    if (validator && strlen(validator) < FOTA_STAGE_VALIDATOR_MAX &&
+        (rc = fota_stage_set_origin(&x->ctx->stage, x->url, validator)) != FOTA_OK) {
         set_error(x, FOTA_HTTP_ERR_DOWNLOAD, fota_strerror(rc));
         return -1;
     }
@@ -213,8 +175,7 @@ static void conclude(xfer *x)
     }
     done = fota_stage_done(&x->ctx->stage);
     if (done == 0) {
-        fota_port_remove(x->meta_path);
-        x->result = 0;
+        x->result = 0;   /* the resume record stays until fota.finish() */
     } else {
         char msg[96];
         snprintf(msg, sizeof msg, "package incomplete: %u of %u bytes", (unsigned)x->ctx->stage.written,
@@ -247,6 +208,8 @@ static void finish_transfer(xfer *x, int rc)
                         x->result == FOTA_HTTP_ERR_TIMEOUT;
         if (x->result < 0 && !resumable && (x->into_stage || x->resuming))
             fota_stage_discard(x->stage_path);
+        else if (x->result < 0 && x->into_stage)
+            fota_stage_checkpoint(&x->ctx->stage);   /* keep all that arrived */
         release_stage(x);
     }
 }
@@ -285,6 +248,10 @@ static int l_poll(lua_State *L)
 static int l_status(lua_State *L)
 {
     xfer *x = check_xfer(L);
+    if (x->staged_before) {
+        lua_pushinteger(L, 206);
+        return 1;
+    }
     if (!x->http || !fota_http_have_headers(x->http))
         return 0;
     lua_pushinteger(L, fota_http_response_info(x->http)->status);
@@ -496,7 +463,17 @@ static int new_transfer(lua_State *L, int to_stage)
     req.method = opt_string(L, 1, "method", &len);
     req.headers = build_headers(L, 1);
     req.body = (const uint8_t *)opt_string(L, 1, "body", &req.body_len);
+    /* No transfer waits forever: LuatOS http's defaults (fota mode 20 min,
+     * dst 10 min, else 60 s) when no timeout is given. */
     req.timeout_ms = (uint32_t)opt_int(L, 1, "timeout", 0, 0, 86400000);
+    if (req.timeout_ms == 0) {
+        lua_getfield(L, 1, "dst");
+        req.timeout_ms = to_stage ? DEFAULT_STAGE_TIMEOUT_MS : !lua_isnil(L, -1) ? DEFAULT_DST_TIMEOUT_MS
+                                                                                  : DEFAULT_TIMEOUT_MS;
+        lua_pop(L, 1);
+    }
+    req.idle_timeout_ms = (uint32_t)opt_int(L, 1, "idle_timeout", 0, 0, 86400000);
+    req.min_rate = (uint32_t)opt_int(L, 1, "min_rate", 0, 0, 100000000);
     req.connect_timeout_ms = (uint32_t)opt_int(L, 1, "connect_timeout", 0, 0, 600000);
     req.max_redirects = (int)opt_int(L, 1, "max_redirects", 0, -1, 20);
     x->max_body = (size_t)opt_int(L, 1, "max_body", DEFAULT_MAX_BODY, 0, MAX_MAX_BODY);
@@ -516,7 +493,6 @@ static int new_transfer(lua_State *L, int to_stage)
             memcpy(x->dst_path, dst, len + 1);
         }
     } else {
-        char validator[MAX_VALIDATOR];
         const char *path = opt_string(L, 1, "path", &len);
         x->capacity = (uint32_t)opt_int(L, 1, "max_size", FOTA_STAGE_DEFAULT_CAPACITY, FOTA_PKG_PREFIX_LEN,
                                         0x7fffffff);
@@ -533,7 +509,6 @@ static int new_transfer(lua_State *L, int to_stage)
         }
         if (path != x->stage_path)
             memcpy(x->stage_path, path, strlen(path) + 1);
-        fota_stage_part_path(x->stage_path, x->meta_path, sizeof x->meta_path);
         if (c->stage_owner) {
             lua_pushnil(L);
             lua_pushinteger(L, FOTA_HTTP_ERR_STATE);
@@ -542,14 +517,14 @@ static int new_transfer(lua_State *L, int to_stage)
         }
         /* Go on from a cut download of the same URL, when the server can say
          * (If-Range) whether the package is still the same. */
-        if (resume && meta_matches(x, validator, sizeof validator) &&
-            fota_stage_resume(&c->stage, x->stage_path, x->capacity) == FOTA_OK &&
-            c->stage.written > 0 && c->stage.state == FOTA_STAGE_RECEIVING) {
+        if (resume && fota_stage_resume_origin(&c->stage, x->stage_path, x->capacity, x->url) == FOTA_OK &&
+            c->stage.written > 0 &&
+            (c->stage.state == FOTA_STAGE_RECEIVING || c->stage.state == FOTA_STAGE_COMPLETE)) {
             x->resuming = 1;
             x->resume_from = c->stage.written;
             req.use_range = 1;
             req.range_start = x->resume_from;
-            req.if_range = lua_pushstring(L, validator);
+            req.if_range = lua_pushstring(L, c->stage.validator);
             lua_setfield(L, 2, "if_range");
         } else {
             /* Nothing is dropped yet: a staged package survives a "no
@@ -558,6 +533,15 @@ static int new_transfer(lua_State *L, int to_stage)
         }
         c->stage_owner = 1;
         c->verdict = 1;   /* whatever isDone knew is about another package */
+        if (x->resuming && c->stage.state == FOTA_STAGE_COMPLETE) {
+            /* Every byte is already here (a cut came before fota.finish):
+             * done without asking the network, as a 206 of nothing more. */
+            x->staged_before = 1;
+            x->into_stage = 1;
+            x->result = 0;
+            release_stage(x);
+            return 1;
+        }
     }
     rc = fota_http_init(&x->http, &req);
     if (rc != 0) {

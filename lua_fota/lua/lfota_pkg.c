@@ -153,8 +153,8 @@ int lfota_verify(lua_State *L, fota_pkg_info *info, const char **path_out)
     /* stage_path dies with this frame: the caller gets the path as a Lua string. */
     *path_out = lua_pushstring(L, path);
     if (fota_slots_init(&slots, lfota_ctx(L)->device) == FOTA_OK && fota_slots_read(&slots, &rec) == FOTA_OK &&
-        fota_slots_base_policy(&slots, &rec, &pol, &core) != FOTA_OK)
-        return FOTA_PKG_E_IO;
+        (rc = fota_slots_base_policy(&slots, &rec, &pol, &core)) != FOTA_OK)
+        return rc <= FOTA_PKG_E_BAD_MAGIC ? rc : FOTA_PKG_E_IO;
     rc = fota_pkg_verify_file(path, &pol, info);
     fota_port_close(core);
     return rc;

@@ -70,6 +70,8 @@ static void push_record(lua_State *L, const fota_slots *s, const fota_boot_recor
     lua_setfield(L, -2, "rollback_reason");
     lua_pushinteger(L, rec->seq);
     lua_setfield(L, -2, "seq");
+    lua_pushboolean(L, rec->key_provisioned);
+    lua_setfield(L, -2, "key_provisioned");
 }
 
 static lua_Integer opt_tries(lua_State *L)
@@ -125,7 +127,7 @@ static int l_boot(lua_State *L)
     char stage_path[FOTA_STAGE_PATH_MAX], key[LFOTA_MAX_PEM];
     fota_boot_record rec;
     fota_slots s;
-    int rc, applied = 1;   /* 1: nothing was staged */
+    int rc, staged = 0, applied = 0;
 
     lua_settop(L, 0);
     lua_newtable(L);
@@ -140,6 +142,7 @@ static int l_boot(lua_State *L)
         fota_pkg_policy pol;
         lfota_policy(L, &pol, key, sizeof key, stage_path, sizeof stage_path);
         applied = fota_slots_apply_staged(&s, stage_path, &pol);
+        staged = applied != FOTA_SLOTS_NOTHING_STAGED;
     }
     rc = fota_slots_boot(&s, &rec);
     if (rc != FOTA_OK) {
@@ -148,9 +151,9 @@ static int l_boot(lua_State *L)
         return 2;
     }
     push_record(L, &s, &rec);
-    if (applied != 1) {
+    if (staged) {
         /* "ok" or why the staged package was not applied */
-        lua_pushstring(L, fota_pkg_errname(applied));
+        lua_pushstring(L, applied == FOTA_SLOTS_ALREADY_APPLIED ? "already_applied" : fota_pkg_errname(applied));
         lua_setfield(L, -2, "applied_staged");
     }
     return 1;
@@ -218,6 +221,27 @@ static int l_flash(lua_State *L)
     return 1;
 }
 
+/* fota.provision_key(pub_pem) -> true | nil, errname, message: from now on
+ * this device accepts only packages signed by that key, whatever becomes of
+ * DEVICE/fota/trusted.pem (kept in the boot record, once for its life). */
+static int l_provision_key(lua_State *L)
+{
+    const char *pem = luaL_checkstring(L, 1);
+    fota_slots s;
+    int rc;
+    open_slots(L, &s);
+    if ((rc = fota_slots_provision_key(&s, pem)) != FOTA_OK) {
+        lua_pushnil(L);
+        lua_pushstring(L, fota_pkg_errname(rc));
+        lua_pushstring(L, rc == FOTA_ERR_STATE ? "another signing key is provisioned"
+                          : rc == FOTA_ERR_ARG ? "not an ECDSA P-256 public key"
+                          : rc == FOTA_ERR_NOENT ? "device never flashed" : fota_strerror(rc));
+        return 3;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* fota.pack(dir_or_file | {{name, path}, ...}, out) -> true | nil, err, why:
  * a script archive of a project directory (dot files skipped) or of files. */
 static int l_pack(lua_State *L)
@@ -275,6 +299,7 @@ const luaL_Reg lfota_slots_funcs[] = {
     { "confirm", l_confirm },
     { "rollback", l_rollback },
     { "flash", l_flash },
+    { "provision_key", l_provision_key },
     { "pack", l_pack },
     { "extract", l_extract },
     { NULL, NULL }

@@ -25,6 +25,7 @@ int fota_port_size(fota_port_file *f, uint64_t *size);
 int fota_port_sync(fota_port_file *f);
 void fota_port_close(fota_port_file *f);
 
+/* Both are durable when they return: the directory is synced too. */
 int fota_port_remove(const char *path);          /* missing file is not an error */
 int fota_port_rename(const char *from, const char *to); /* atomic replace */
 int fota_port_mkdirs(const char *path);          /* mkdir -p */

@@ -43,6 +43,8 @@ typedef struct server {
     size_t resp_len[MAX_CONN];  /* 0 = strlen */
     int delay_ms;               /* before answering */
     int drip;                   /* >0: write the response in pieces this big */
+    int drip_ms;                /* pause between pieces (default 1 ms) */
+    int hold_ms;                /* after the response, keep the connection open */
     int silent;                 /* accept, never answer (read until the client goes) */
     /* TLS */
     int tls;
@@ -170,11 +172,13 @@ static void serve_one(server *s, int fd, int i)
                 size_t n = rl - off < (size_t)s->drip ? rl - off : (size_t)s->drip;
                 if (s_write(&c, resp + off, n) < 0)
                     break;
-                sleep_ms(1);
+                sleep_ms(s->drip_ms ? s->drip_ms : 1);
             }
         } else if (rl) {
             s_write(&c, resp, rl);
         }
+        if (s->hold_ms)
+            sleep_ms(s->hold_ms);
     }
     if (c.ssl) {
         mbedtls_ssl_close_notify(c.ssl);
@@ -737,6 +741,62 @@ static void test_timeouts(void)
     free(m);
 }
 
+/* GET from a server sending a body of body_len bytes one byte every 20 ms
+ * (~50 B/s) under a minimum rate over 300 ms windows: the result, the body in m. */
+static int fetch_dripping(size_t body_len, uint32_t min_rate, membuf *m)
+{
+    static char resp[512];
+    fota_http_request req = { 0 };
+    fota_http *h = NULL;
+    server *s = server_new(1);
+    int rc;
+
+    snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%0*d", body_len,
+             (int)body_len, 7);
+    s->resp[0] = resp;
+    s->drip = 1;
+    s->drip_ms = 20;
+    server_start(s);
+    req.url = url_of("http", "127.0.0.1", s->port, "/");
+    req.min_rate = min_rate;
+    req.idle_timeout_ms = 300;
+    m->len = 0;
+    rc = fetch(&req, m, &h);
+    if (rc == FOTA_HTTP_ERR_TIMEOUT)
+        CHECK(strstr(fota_http_errmsg(h), "too slow") != NULL);
+    fota_http_free(h);
+    server_free(s);
+    return rc;
+}
+
+/* A server that stops sending, or sends too slowly, is dropped with -8. */
+static void test_idle_and_min_rate(void)
+{
+    membuf *m = mb_new();
+    fota_http_request req = { 0 };
+    fota_http *h = NULL;
+
+    /* 2 of 10 body bytes, then silence for 2 s before closing: without an
+     * idle timeout this ends as -5 (closed early) */
+    server *s = server_new(1);
+    s->resp[0] = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab";
+    s->hold_ms = 2000;
+    server_start(s);
+    req.url = url_of("http", "127.0.0.1", s->port, "/");
+    req.idle_timeout_ms = 300;
+    CHECK_EQ(fetch(&req, m, &h), FOTA_HTTP_ERR_TIMEOUT);
+    CHECK(strstr(fota_http_errmsg(h), "idle") != NULL);
+    CHECK_EQ(fota_http_response_info(h)->body_bytes, 2);
+    fota_http_free(h);
+    server_free(s);
+
+    /* never idle, but below 200 B/s; the same pace above 10 B/s completes */
+    CHECK_EQ(fetch_dripping(400, 200, m), FOTA_HTTP_ERR_TIMEOUT);
+    CHECK_EQ(fetch_dripping(30, 10, m), FOTA_HTTP_OK);
+    CHECK_EQ(m->len, 30);
+    free(m);
+}
+
 static void test_bad_heads(void)
 {
     membuf *m = mb_new();
@@ -1119,6 +1179,7 @@ int main(void)
     test_bad_urls();
     test_header_injection();
     test_timeouts();
+    test_idle_and_min_rate();
     test_bad_heads();
     test_bad_bodies();
     test_sink_abort();

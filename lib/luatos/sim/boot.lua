@@ -72,6 +72,16 @@ local function flash()
     assert(fota.flash({ core = profile.core, core_image = factory .. "/core.bin",
         script = factory .. "/script.lfsa", version = version }))
     log.info("sim", "flashed", project, "script", version, "core", profile.core)
+    -- A device flashed with a trusted key is provisioned with it for life:
+    -- from now on a missing or swapped key file refuses every package.
+    local kf = io.open(device_dir .. "/fota/trusted.pem", "rb")
+    local pem = kf and kf:read("a")
+    if kf then kf:close() end
+    if pem and pem ~= "" then
+        local pok, _, perr = fota.provision_key(pem)
+        if not pok then die("cannot provision fota/trusted.pem: " .. tostring(perr), 2) end
+        log.info("sim", "provisioned with the signing key fota/trusted.pem")
+    end
 end
 
 local function read_all(path)
@@ -160,7 +170,7 @@ local function with_mapped_paths(fn)
         return fn(opts)
     end
 end
-fota.download, fota.request = with_mapped_paths(fota.download), with_mapped_paths(fota.request)
+for _, name in ipairs({ "download", "request", "verify", "commit" }) do fota[name] = with_mapped_paths(fota[name]) end
 local rename = os.rename
 os.rename = function(a, b) return rename(simdevice.path(a, run_dir), simdevice.path(b, run_dir)) end
 require("ioext").install(io, function(p) return simdevice.path(p, run_dir) end)
