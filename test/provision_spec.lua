@@ -121,7 +121,7 @@ describe("the simulator provisions a device flashed with fota/trusted.pem", func
             'if os.getenv("STAGE") then',
             '  assert(fota.init()) assert(fota.run(io.open("/pkg.fota", "rb"):read("a")))',
             '  assert(fota.finish(true)) rtos.reboot()',
-            'end' }, "\n"))
+            'end', 'sys.run()' }, "\n"))
         T.write(work .. "/dev/fota/trusted.pem", pub)
         local out, status = T.run(string.format("bin/luatos-sim %s --device %s --max-boots 1", proj, work .. "/dev"))
         assert.equal(0, status, out)

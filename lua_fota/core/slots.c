@@ -449,12 +449,15 @@ static int commit(const fota_slots *s, const char *pkg_path, const fota_pkg_poli
         fota_port_close(base);
         return rc;
     }
-    if ((rc = fota_pkg_verify(&r, &pol)) != 0)
-        goto out;
+    /* Before verifying: the running release would be refused as a replay.
+     * The stored hash is not checked yet, but a match only means nothing is
+     * written. */
     if (once && memcmp(r.info.sha256, rec.last_pkg_sha256, 32) == 0) {
         rc = FOTA_SLOTS_ALREADY_APPLIED;
         goto out;
     }
+    if ((rc = fota_pkg_verify(&r, &pol)) != 0)
+        goto out;
     if (strlen(r.info.script_version) >= sizeof next.script_version) {
         rc = FOTA_PKG_E_BAD_META;   /* the boot record could not name it */
         goto out;
