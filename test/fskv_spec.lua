@@ -127,8 +127,8 @@ describe("fskv", function()
         -- directory) in turn: before the rename lands the old value is there, after it the new
         local new, cuts = string.rep("n", 3000), 0
         for cut = 1, 8 do
-            out, st = boot(dev, "fskv.set('k', string.rep('n', 3000))", "LUAT_FOTA_POWERCUT=" .. cut)
-            if st ~= 76 then break end   -- the set has fewer operations than this
+            local _, cut_status = boot(dev, "fskv.set('k', string.rep('n', 3000))", "LUAT_FOTA_POWERCUT=" .. cut)
+            if cut_status ~= 76 then break end   -- the set has fewer operations than this
             cuts = cuts + 1
             out, st = boot(dev, "io.write(fskv.get('k'))")
             assert.equal(0, st, out)

@@ -45,7 +45,8 @@ describe("libfota.request with storge_location", function()
             'end)', 'sys.run()' }, "\n"))
         T.write(work .. "/core.bin", require("simdevice").core_image("V1104"))
         T.write(srv.dir .. "/package.bin", T.make_package({ project = "demo", version = "1.2.4",
-            core_image = work .. "/core.bin", script = 'VERSION = "1.2.4"\nlog.info("main", "UPGRADED", VERSION)\nsys.run()\n' }))
+            core_image = work .. "/core.bin",
+            script = 'VERSION = "1.2.4"\nlog.info("main", "UPGRADED", VERSION)\nsys.run()\n' }))
         local out, status = T.run(string.format("PKG_URL=%s bin/luatos-sim %s --device %s --max-boots 2",
             srv.url("/pkg"), proj, work .. "/dev"))
         T.write(srv.dir .. "/package.bin", T.make_package({ key = key }))
