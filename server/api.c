@@ -26,6 +26,7 @@
 
 #include "core/version.h"
 #include "port/fota_err.h"
+#include "air.h"
 #include "srv.h"
 
 #define API_PATH "/api/site/firmware_upgrade"
@@ -140,7 +141,7 @@ static int step_row(sqlite3_stmt *st)
 
 /* Everything under s->lock. in: validated parameters. */
 static int decide(srv_server *s, const char *key, const char *fwname, const char *ver,
-                   const char *imei, int ranged, answer *a, srv_log_row *row)
+                   const char *imei, int ranged, answer *a, srv_log_row *row, const srv_air *air)
 {
     srv_db *d = &s->db;
     sqlite3_stmt *st;
@@ -261,8 +262,12 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
     snprintf(target, sizeof target, "%lu.%.*s.%s", (unsigned long)target_core,
              (int)(dot1 - target_script), target_script, dot2 + 1);
     int cmp = 0;
-    if (fota_version_compare(target, ver, &cmp) != 0) return set(a, SRV_INTERNAL, "bad version");
-    if (cmp <= 0) return set(a, SRV_LATEST, "already latest: %s is not newer than %s", target, ver);
+    if (air) {   /* LuatOS-Air: the core, then the whole script version */
+        if (srv_air_newer(target_core, target_script, air, &cmp) != 0) return set(a, SRV_INTERNAL, "bad version");
+        if (!cmp) return set(a, SRV_LATEST, "already latest: V%lu %s is not newer than V%lu %s",
+                             (unsigned long)target_core, target_script, (unsigned long)air->core, ver);
+    } else if (fota_version_compare(target, ver, &cmp) != 0) return set(a, SRV_INTERNAL, "bad version");
+    else if (cmp <= 0) return set(a, SRV_LATEST, "already latest: %s is not newer than %s", target, ver);
     if (!any_from) {
         st = d->st[ST_CONFIG_FROM];
         sqlite3_bind_int64(st, 1, cfg_id);
@@ -274,7 +279,7 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
     }
 
     /* the package for the device's base core */
-    uint32_t base = (uint32_t)strtoul(ver, NULL, 10);   /* validated: <= 9 digits */
+    uint32_t base = air ? air->core : (uint32_t)strtoul(ver, NULL, 10);   /* validated: <= 9 digits */
     srv_firmware fw;
     char base_image[SRV_PATH_MAX];
     if (db_firmware_get(d, fw_id, &fw) ||
@@ -440,8 +445,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     memcpy(fw, ar.v[P_FW], ar.n[P_FW]);
     fw[ar.n[P_FW]] = '\0';
 
+    srv_air air;
+    int is_air = srv_air_parse(fw, ver, &air);
+    if (is_air && srv_air_extra(c, &air) != 0) {
+        snprintf(row.msg, sizeof row.msg, "bad device_key or need_oss_url");
+        row.status = MHD_HTTP_BAD_REQUEST;
+        row.code = SRV_INVALID_DEVICE;
+        pthread_mutex_lock(&s->lock);
+        db_log_queue(&s->db, &row);
+        pthread_mutex_unlock(&s->lock);
+        return send_json(c, MHD_HTTP_BAD_REQUEST, SRV_INVALID_DEVICE, row.msg);
+    }
+
     pthread_mutex_lock(&s->lock);
-    decide(s, key, fw, ver, row.imei, range != NULL, &a, &row);
+    decide(s, key, is_air ? air.fw : fw, ver, row.imei, range != NULL, &a, &row, is_air ? &air : NULL);
     row.code = a.code;
     row.status = a.status;
     /* Resumes and "please wait" retries are one upgrade, not a loop. */
@@ -453,6 +470,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
     if (a.code != SRV_OK) return send_json(c, a.status, a.code, a.msg);
     int status = 0;
+    if (is_air && air.oss && s->package_url[0]) {
+        close(a.fd);
+        return srv_air_redirect(c, s->package_url, &a.pkg, &status);
+    }
     return send_package(c, &a, &status);
 }
 
@@ -555,6 +576,15 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
         fprintf(stderr, "fota-server: --listen wants IPV4:PORT, got '%s'\n", o->listen);
         free_tls(s);
         return -1;
+    }
+    if (o->package_url) {
+        if (!srv_air_package_url_ok(o->package_url)) {
+            fprintf(stderr, "fota-server: --package-url wants http(s)://..., printable, at most %d bytes\n",
+                    SRV_AIR_URL_MAX);
+            free_tls(s);
+            return -1;
+        }
+        memcpy(s->package_url, o->package_url, strlen(o->package_url) + 1);
     }
     s->flush_ms = o->flush_ms ? o->flush_ms : 100;
     s->threads = o->threads ? o->threads : 2;

@@ -29,7 +29,7 @@ typedef struct cmd {
 
 static const char *const o_serve[] = { "--db", "--data", "--listen", "--key", "--threads", "--max-size",
                                         "--port-file", "--log-flush-ms", "--build-delay-ms", "--lifetime",
-                                        "--tls-cert", "--tls-key", NULL };
+                                        "--tls-cert", "--tls-key", "--package-url", NULL };
 static const char *const o_project_add[] = { "--db", "--data", "--name", "--key", "--owner", NULL };
 static const char *const o_list[] = { "--db", "--data", "--project", NULL };
 static const char *const o_fw_add[] = { "--db", "--data", "--project", "--bsp", "--core-version", "--core",
@@ -45,7 +45,7 @@ static const cmd cmds[] = {
       "usage: fota-server serve --db FILE --listen IP:PORT [--data DIR] [--key key.pem]\n"
       "                         [--threads N] [--max-size BYTES] [--port-file FILE]\n"
       "                         [--log-flush-ms MS] [--lifetime S] [--build-delay-ms MS]\n"
-      "                         [--tls-cert cert.pem --tls-key key.pem]\n"
+      "                         [--tls-cert cert.pem --tls-key key.pem] [--package-url URL]\n"
       "\n"
       "  --listen IP:PORT     IPv4 address and port; port 0 picks a free one (printed, and\n"
       "                       written to --port-file)\n"
@@ -59,6 +59,8 @@ static const cmd cmds[] = {
       "  --log-flush-ms MS    log rows are written in batches this often (default 100)\n"
       "  --lifetime S         exit by itself after S seconds (tests)\n"
       "  --build-delay-ms MS  make every package build this much slower (tests of code 43)\n"
+      "  --package-url URL    LuatOS-Air devices asking with need_oss_url=1 are sent (302) to\n"
+      "                       URL/<package file>: a host holding a copy of DATA/cache\n"
       "SIGTERM or SIGINT: stop accepting, finish running requests, write every log row, exit 0.\n" },
     { "project", "add", o_project_add,
       "usage: fota-server project add --name NAME --key PRODUCT_KEY [--owner OWNER]\n"
@@ -130,6 +132,7 @@ static int serve(const cmd *c, const char **vals)
     o.port_file = opt(c, vals, "--port-file");
     o.tls_cert_path = opt(c, vals, "--tls-cert");
     o.tls_key_path = opt(c, vals, "--tls-key");
+    o.package_url = opt(c, vals, "--package-url");
     unsigned long threads = 2, max_size = 0, flush = 100, delay = 0, lifetime = 0;
     const char *bad = NULL;
     if (!o.listen) bad = "--listen IP:PORT is required";

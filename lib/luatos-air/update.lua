@@ -53,6 +53,13 @@ local function log_refusal(status)
     log.warn("update.error", status, msg or "")
 end
 
+-- A Location relative to the server ("/pkg") is that server's.
+local function resolve(location, url)
+    if location:match("^%a+://") or location:sub(1, 1) ~= "/" then return location end
+    local origin = url:match("^(%a+://[^/?#]+)") or ("http://" .. (url:match("^([^/?#]+)") or ""))
+    return origin .. location
+end
+
 local function download(url)
     os.remove(update.UPD_FILE_PATH)
     seq = seq + 1
@@ -75,7 +82,7 @@ local function check()
         if result and status:sub(1, 1) == "3" and location and redirects < MAX_REDIRECTS then
             redirects = redirects + 1
             log.info("update.redirect", location)
-            url = location
+            url = resolve(location, url)
             sys().wait(REDIRECT_DELAY_MS)
         elseif result then
             log_refusal(status)
