@@ -10,7 +10,8 @@ function onResult(result)
     if result then
         sys.restart("air upgrade")
     elseif os.getenv("AIR_MODE") == "period" and table.getn(results) == 2 then
-        update.request(nil, os.getenv("AIR_URL2"))
+        -- while update waits out its period: asked again at once, with this callback
+        sys.timerStart(update.request, 100, nil, os.getenv("AIR_URL2"))
     end
 end
 

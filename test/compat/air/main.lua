@@ -2,8 +2,8 @@
 -- misc and update. AIR_MODE picks how it upgrades (AIR_URL the server):
 --   cb      update.request(cbFnc, url): cbFnc(true) restarts it
 --   nocb    update.request(nil, url): update restarts it itself
---   period  update.request(cbFnc, url, 300): asks every 300 ms; after two
---           refusals it calls update.request(nil, AIR_URL2) (asked at once)
+--   period  update.request(cbFnc, url, 300): asks every 300 ms; 100 ms after
+--           two refusals it calls update.request(nil, AIR_URL2): asked at once
 --   redir   update.request(cbFnc, url, nil, true): need_oss_url=1
 PROJECT = "airdemo"
 VERSION = "1.0.1"
