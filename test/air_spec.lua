@@ -31,6 +31,15 @@ local function sim(env, dev, extra)
     return out, status, dev
 end
 
+--- The run ended well (status 0) and printed every line part of ...
+local function expect(out, status, ...)
+    assert.equal(0, status, out)
+    for i = 1, select("#", ...) do
+        local want = select(i, ...)
+        assert.truthy(out:find(want, 1, true), "missing '" .. want .. "' in:\n" .. out)
+    end
+end
+
 local function count(s, plain)
     local n, at = 0, 1
     while true do
@@ -49,13 +58,10 @@ describe("LuatOS-Air projects", function()
     describe("against a static server", function()
         it("update.request(cbFnc, url): Air's query, cbFnc(true), restart, /luazip/update.bin applied", function()
             local out, status = sim("AIR_MODE=cb AIR_URL=" .. srv.url("/pkg"))
-            assert.equal(0, status, out)
+            expect(out, status, "I/user.air update result 1 true", "W/user.sys.restart air upgrade",
+                "applying /luazip/update.bin: script 1.0.2 core V1104", "I/user.air UPGRADED 1.0.2 Luat_V1104_RDA8910")
             -- detected as an Air project (no --air): Air's core version string and bsp
             assert.truthy(out:find("I/user.air ready %d+ Luat_V1103_RDA8910 airapp seeall true own true"), out)
-            assert.truthy(out:find("I/user.air update result 1 true", 1, true), out)
-            assert.truthy(out:find("W/user.sys.restart air upgrade", 1, true), out)
-            assert.truthy(out:find("applying /luazip/update.bin: script 1.0.2 core V1104", 1, true), out)
-            assert.truthy(out:find("I/user.air UPGRADED 1.0.2 Luat_V1104_RDA8910", 1, true), out)
             local imei = out:match("I/user.air ready (%d+)")
             local want = "GET /pkg?project_key=airkey&imei=" .. imei ..
                 "&device_key=&firmware_name=airdemo_Luat_V1103_RDA8910&version=1.0.1|"
@@ -64,18 +70,14 @@ describe("LuatOS-Air projects", function()
 
         it("update.request() without cbFnc restarts the module itself", function()
             local out, status = sim("AIR_MODE=nocb AIR_URL=" .. srv.url("/pkg"))
-            assert.equal(0, status, out)
-            assert.truthy(out:find("W/user.sys.restart UPDATE_DOWNLOAD_SUCCESS", 1, true), out)
-            assert.truthy(out:find("I/user.air UPGRADED 1.0.2", 1, true), out)
+            expect(out, status, "W/user.sys.restart UPDATE_DOWNLOAD_SUCCESS", "I/user.air UPGRADED 1.0.2")
             assert.is_nil(out:find("update result", 1, true), out)
         end)
 
         it("a refusal logs the platform's msg and gives cbFnc(false); period asks again", function()
             local out, status = sim("AIR_MODE=period AIR_URL=" .. srv.url("/latest") .. " AIR_URL2=" .. srv.url("/pkg"))
-            assert.equal(0, status, out)
+            expect(out, status, "I/user.air update result 1 false", "I/user.air update result 2 false")
             assert.equal(2, count(out, "W/user.update.error 404 already latest"), out)
-            assert.truthy(out:find("I/user.air update result 1 false", 1, true), out)
-            assert.truthy(out:find("I/user.air update result 2 false", 1, true), out)
             -- the second check came a period (300 ms) after the first
             local t1 = tonumber(out:match("%[(%d+%.%d+)%] I/user.air update result 1 false"))
             local t2 = tonumber(out:match("%[(%d+%.%d+)%] I/user.air update result 2 false"))
@@ -90,9 +92,7 @@ describe("LuatOS-Air projects", function()
         it("a 3xx with Location is followed (after 2 s, as Air)", function()
             local before = count(srv.requests(), "GET /pkg|")
             local out, status = sim("AIR_MODE=cb AIR_URL=" .. srv.url("/redirect"))
-            assert.equal(0, status, out)
-            assert.truthy(out:find("I/user.update.redirect /pkg", 1, true), out)
-            assert.truthy(out:find("I/user.air UPGRADED 1.0.2", 1, true), out)
+            expect(out, status, "I/user.update.redirect /pkg", "I/user.air UPGRADED 1.0.2")
             assert.equal(before + 1, count(srv.requests(), "GET /pkg|"))
         end)
 
@@ -109,12 +109,21 @@ describe("LuatOS-Air projects", function()
             dead.stop()
             socket.sleep(0.3)
             local out, status = sim("AIR_MODE=cb AIR_URL=" .. url)
-            assert.equal(0, status, out)
+            expect(out, status, "network failed 3 times: connect fail", "I/user.air update result 1 false")
             assert.equal(3, count(out, "I/user.update.download false connect fail"), out)
-            assert.truthy(out:find("network failed 3 times: connect fail", 1, true), out)
             assert.equal(1, count(out, "I/user.air update result"), out)
-            assert.truthy(out:find("I/user.air update result 1 false", 1, true), out)
         end)
+    end)
+
+    it("--air runs a project main.lua does not mark as Air; without it Air's libraries are not there", function()
+        local proj = T.tmpdir("air-flag")
+        T.write(proj .. "/main.lua", 'PROJECT = "flag" VERSION = "1.0.0" local misc = require "misc" ' ..
+            'log.info("flag", #misc.getImei(), socket.isReady(), rtos.get_version()) sys.run()')
+        local out, status = T.run("bin/luatos-sim " .. proj .. " --air --device " .. T.tmpdir("air-flag-dev") .. "/d")
+        expect(out, status, "I/user.flag 15 false Luat_V1103_RDA8910")
+        out = T.run("bin/luatos-sim " .. proj .. " --max-boots 1 --exit-reboot-delay 0 --device " ..
+            T.tmpdir("air-flag-dev") .. "/d")
+        assert.truthy(out:find("module 'misc' not found", 1, true), out)
     end)
 
     describe("the boot applying /luazip/update.bin", function()
@@ -218,26 +227,22 @@ describe("LuatOS-Air projects", function()
 
         it("update.request upgrades a device end to end", function()
             local out, status = sim("AIR_MODE=cb LUAT_FOTA_IOT_URL=" .. fsrv.base)
-            assert.equal(0, status, out)
-            assert.truthy(out:find("I/user.air update result 1 true", 1, true), out)
-            assert.truthy(out:find("I/user.air UPGRADED 1.0.2 Luat_V1104_RDA8910", 1, true), out)
+            expect(out, status, "I/user.air update result 1 true", "I/user.air UPGRADED 1.0.2 Luat_V1104_RDA8910")
         end)
 
         it("redir (need_oss_url=1): the package comes from the package host", function()
             local before = count(host.requests(), "GET /static/")
             local out, status = sim("AIR_MODE=redir LUAT_FOTA_IOT_URL=" .. fsrv.base)
-            assert.equal(0, status, out)
-            assert.truthy(out:find("I/user.update.download true 302", 1, true), out)
-            assert.truthy(out:find("I/user.air UPGRADED 1.0.2", 1, true), out)
+            expect(out, status, "I/user.update.download true 302", "I/user.air UPGRADED 1.0.2")
             assert.equal(before + 1, count(host.requests(), "GET /static/"))
         end)
 
         it("the platform's refusals reach cbFnc(false) with the msg logged", function()
             admin("config set --project airdemo --firmware airdemo_LuatOS-SoC_RDA8910 --enabled 0")
-            local out = sim("AIR_MODE=cb LUAT_FOTA_IOT_URL=" .. fsrv.base)
+            local out, status = sim("AIR_MODE=cb LUAT_FOTA_IOT_URL=" .. fsrv.base)
             admin("config set --project airdemo --firmware airdemo_LuatOS-SoC_RDA8910 --enabled 1")
-            assert.truthy(out:find("W/user.update.error 404 already latest: upgrade disabled", 1, true), out)
-            assert.truthy(out:find("I/user.air update result 1 false", 1, true), out)
+            expect(out, status, "W/user.update.error 404 already latest: upgrade disabled",
+                "I/user.air update result 1 false")
             assert.is_nil(out:find("UPGRADED", 1, true), out)
         end)
     end)
