@@ -3,9 +3,17 @@
 -- timerStart, timerLoopStart, timerStop, run, ...) with what Air's sys adds:
 -- sys.init(mode, lprfnc) and sys.restart(reason). The network coming up is
 -- published as IP_READY_IND (by the Air boot), as Air's link layer does.
--- One scheduler: this is the same table as require "luatos.sys".
-local sys = require "luatos.sys"
+-- One scheduler: LuatOS's sys.lua, found on package.path without this
+-- folder (the source tree's lib/luatos/, or where luarocks installed it),
+-- extended in place.
 local rtos = require "rtos"
+
+local function luatos_sys()
+    local path = package.path:gsub("[^;]*luatos%-air[^;]*;?", "")
+    local file = package.searchpath("sys", path) or error("LuatOS's sys.lua not found on " .. path)
+    return assert(loadfile(file))("sys", file)
+end
+local sys = luatos_sys()
 
 sys.IP_READY = "IP_READY_IND"
 

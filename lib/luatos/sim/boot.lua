@@ -18,7 +18,10 @@ end
 
 -- air=1 (--air): a LuatOS-Air module; its libraries come before LuatOS's.
 local lib_path = table.concat({ root .. "/lib/?.lua", root .. "/lib/luatos/?.lua", package.path }, ";")
-if run.air == "1" then lib_path = root .. "/lib/luatos-air/?.lua;" .. lib_path end
+if run.air == "1" then
+    local air_boot = package.searchpath("luatos-air.boot", lib_path) or error("lib/luatos-air/boot.lua not found")
+    lib_path = air_boot:gsub("boot%.lua$", "?.lua") .. ";" .. lib_path
+end
 package.path = lib_path
 -- FOTA_BUILD picks another build of the C module (the sanitizer build).
 local build = os.getenv("FOTA_BUILD") or (root .. "/build")
