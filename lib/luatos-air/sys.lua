@@ -15,8 +15,6 @@ local function luatos_sys()
 end
 local sys = luatos_sys()
 
-sys.IP_READY = "IP_READY_IND"
-
 --- Air: sys.init(mode, lprfnc) before sys.run(). mode 0 runs fully, 1 asks
 -- for power-on by key only; lprfnc is called on a low-power power-on (Air's
 -- demos pass 0 for none). The desktop always powers on normally: it is never
