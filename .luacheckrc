@@ -5,3 +5,13 @@ read_globals = { "log", "rtos", "mobile", "mcu", "fota", "json", "http", "zbuff"
 globals = { "PROJECT", "VERSION", "PRODUCT_KEY", "string", "io", "os" }
 max_line_length = 120
 files["test"] = { std = "+busted" }
+-- LuatOS-Air projects (bin/luatos-sim --air): Lua 5.1 modules — module(..., package.seeall) makes a
+-- file's globals its module's fields — and Air's libraries, which require() makes globals.
+files["test/compat/air"] = {
+    std = "lua51", allow_defined_top = true, module = true,
+    read_globals = { "log", "rtos", "sys", "misc", "update", "socket", "common", "json", "crypto", "airapp",
+                     "_M", "_NAME", "_PACKAGE", table = { fields = { "getn" } } },
+    globals = { "PROJECT", "VERSION", "PRODUCT_KEY" },
+}
+-- its spec installs and restores the Lua 5.1 names on 5.3
+files["test/air_spec.lua"] = { globals = { package = { fields = { "seeall" } }, table = { fields = { "getn" } } } }

@@ -46,6 +46,12 @@ build = {
         strext = "lib/luatos/strext.lua", http = "lib/luatos/http.lua", hmeta = "lib/luatos/hmeta.lua",
         simbus = "lib/luatos/simbus.lua", luatos_socket = "lib/luatos/luatos_socket.lua",
         simdevice = "lib/luatos/simdevice.lua", ["sim.boot"] = "lib/luatos/sim/boot.lua",
+        -- LuatOS-Air's libraries and boot (luatos-sim --air puts their folder first)
+        ["luatos-air.boot"] = "lib/luatos-air/boot.lua", ["luatos-air.sys"] = "lib/luatos-air/sys.lua",
+        ["luatos-air.misc"] = "lib/luatos-air/misc.lua", ["luatos-air.http"] = "lib/luatos-air/http.lua",
+        ["luatos-air.update"] = "lib/luatos-air/update.lua", ["luatos-air.common"] = "lib/luatos-air/common.lua",
+        ["luatos-air.compat51"] = "lib/luatos-air/compat51.lua",
+        ["luatos-air.airsocket"] = "lib/luatos-air/airsocket.lua",
     },
     install = { bin = { ["luatos-sim"] = "bin/luatos-sim" } },
 }

@@ -26,6 +26,7 @@
 
 #include "core/version.h"
 #include "port/fota_err.h"
+#include "air.h"
 #include "srv.h"
 #include "at.h"
 
@@ -150,7 +151,7 @@ static int step_row(sqlite3_stmt *st)
 /* Everything under s->lock, reading only: writes (first contact, a ban) go
  * into the log row. in: validated parameters. */
 static int decide(srv_server *s, const char *key, const char *fwname, const char *ver,
-                   const char *imei, int resume, answer *a, srv_log_row *row)
+                   const char *imei, int resume, answer *a, srv_log_row *row, const srv_air *air)
 {
     srv_db *d = &s->db;
     sqlite3_stmt *st;
@@ -263,10 +264,16 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
     snprintf(target, sizeof target, "%lu.%.*s.%s", (unsigned long)target_core,
              (int)(dot1 - target_script), target_script, dot2 + 1);
     int cmp = 0;
-    if (fota_version_compare(target, ver, &cmp) != 0) return set(a, SRV_INTERNAL, "bad version");
-    /* The same release again only when the configuration asks for it. */
-    if (cmp < 0 || (cmp == 0 && !reinstall))
-        return set(a, SRV_LATEST, "already latest: %s is not newer than %s", target, ver);
+    if (air) {   /* LuatOS-Air: the core, then the whole script version */
+        if (srv_air_newer(target_core, target_script, air, &cmp) != 0) return set(a, SRV_INTERNAL, "bad version");
+        if (!cmp) return set(a, SRV_LATEST, "already latest: V%lu %s is not newer than V%lu %s",
+                             (unsigned long)target_core, target_script, (unsigned long)air->core, ver);
+    } else {
+        if (fota_version_compare(target, ver, &cmp) != 0) return set(a, SRV_INTERNAL, "bad version");
+        /* The same release again only when the configuration asks for it. */
+        if (cmp < 0 || (cmp == 0 && !reinstall))
+            return set(a, SRV_LATEST, "already latest: %s is not newer than %s", target, ver);
+    }
     if (!any_from) {
         st = d->st[ST_CONFIG_FROM];
         sqlite3_bind_int64(st, 1, cfg_id);
@@ -278,7 +285,8 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
     }
 
     /* the package for the device's base core */
-    uint32_t base = cmp == 0 ? SRV_BASE_REINSTALL : (uint32_t)strtoul(ver, NULL, 10);   /* <= 9 digits */
+    uint32_t base = air ? air->core
+                        : cmp == 0 ? SRV_BASE_REINSTALL : (uint32_t)strtoul(ver, NULL, 10);   /* <= 9 digits */
     srv_firmware fw;
     char base_image[SRV_PATH_MAX] = "";
     if (db_firmware_get(d, fw_id, &fw) ||
@@ -550,6 +558,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     memcpy(fw, ar.v[P_FW], ar.n[P_FW]);
     fw[ar.n[P_FW]] = '\0';
 
+    srv_air air;
+    int is_air = srv_air_parse(fw, ver, &air);
+    if (is_air && srv_air_extra(c, &air) != 0) {
+        snprintf(row.msg, sizeof row.msg, "bad device_key or need_oss_url");
+        row.status = MHD_HTTP_BAD_REQUEST;
+        row.code = SRV_INVALID_DEVICE;
+        pthread_mutex_lock(&s->lock);
+        db_log_queue(&s->db, &row);
+        pthread_mutex_unlock(&s->lock);
+        return send_json(c, MHD_HTTP_BAD_REQUEST, SRV_INVALID_DEVICE, row.msg);
+    }
+
     pthread_mutex_lock(&s->lock);
     if (db_log_full(&s->db)) {
         /* The writer is behind (the database is held): an answer that could
@@ -558,7 +578,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         fprintf(stderr, "fota-server: log queue full, answering 503\n");
         return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE, SRV_WAIT, "server busy, retry later");
     }
-    decide(s, key, fw, ver, row.imei, resume, &a, &row);
+    decide(s, key, is_air ? air.fw : fw, ver, row.imei, resume, &a, &row, is_air ? &air : NULL);
     row.code = a.code;
     row.status = a.status;
     /* Resumes and "please wait" retries are one upgrade, not a loop; a
@@ -575,6 +595,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return send_json_fresh(c, a.status, a.code, a.msg, fresh);
     }
     int status = 0;
+    if (is_air && air.oss && s->package_url[0]) {
+        close(a.fd);
+        return srv_air_redirect(c, s->package_url, &a.pkg, &status);
+    }
     return send_package(c, &a, fresh, &status);
 }
 
@@ -690,6 +714,15 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
         fprintf(stderr, "fota-server: --listen wants IPV4:PORT, got '%s'\n", o->listen);
         free_tls(s);
         return -1;
+    }
+    if (o->package_url) {
+        if (!srv_air_package_url_ok(o->package_url)) {
+            fprintf(stderr, "fota-server: --package-url wants http(s)://..., printable, at most %d bytes\n",
+                    SRV_AIR_URL_MAX);
+            free_tls(s);
+            return -1;
+        }
+        memcpy(s->package_url, o->package_url, strlen(o->package_url) + 1);
     }
     s->flush_ms = o->flush_ms ? o->flush_ms : 100;
     s->threads = o->threads ? o->threads : 2;

@@ -33,7 +33,7 @@ typedef struct cmd {
 static const char *const o_serve[] = { "--db", "--data", "--listen", "--key", "--threads", "--max-size",
                                         "--port-file", "--log-flush-ms", "--build-delay-ms", "--lifetime",
                                         "--tls-cert", "--tls-key", "--per-address", "--header-timeout-ms",
-                                        "--fresh-ttl", NULL };
+                                        "--fresh-ttl", "--package-url", NULL };
 static const char *const o_project_add[] = { "--db", "--data", "--name", "--key", "--owner", NULL };
 static const char *const o_list[] = { "--db", "--data", "--project", NULL };
 static const char *const o_fw_add[] = { "--db", "--data", "--project", "--bsp", "--core-version", "--core",
@@ -56,7 +56,7 @@ static const cmd cmds[] = {
       "                         [--threads N] [--max-size BYTES] [--port-file FILE]\n"
       "                         [--log-flush-ms MS] [--lifetime S] [--build-delay-ms MS]\n"
       "                         [--tls-cert cert.pem --tls-key key.pem] [--per-address N]\n"
-      "                         [--header-timeout-ms MS] [--fresh-ttl S]\n"
+      "                         [--header-timeout-ms MS] [--fresh-ttl S] [--package-url URL]\n"
       "\n"
       "  --listen IP:PORT     IPv4 address and port; port 0 picks a free one (printed, and\n"
       "                       written to --port-file)\n"
@@ -76,6 +76,8 @@ static const cmd cmds[] = {
       "                       X-Fota-Fresh statement valid for S seconds (default 3600; 0 = none)\n"
       "  --lifetime S         exit by itself after S seconds (tests)\n"
       "  --build-delay-ms MS  make every package build this much slower (tests of code 43)\n"
+      "  --package-url URL    LuatOS-Air devices asking with need_oss_url=1 are sent (302) to\n"
+      "                       URL/<package file>: a host holding a copy of DATA/cache\n"
       "SIGTERM or SIGINT: stop accepting, finish running requests, write every log row, exit 0.\n" },
     { "project", "add", o_project_add,
       "usage: fota-server project add --name NAME --key PRODUCT_KEY [--owner OWNER]\n"
@@ -166,6 +168,7 @@ static int serve(const cmd *c, const char **vals)
     o.port_file = opt(c, vals, "--port-file");
     o.tls_cert_path = opt(c, vals, "--tls-cert");
     o.tls_key_path = opt(c, vals, "--tls-key");
+    o.package_url = opt(c, vals, "--package-url");
     unsigned long threads = 2, max_size = 0, flush = 100, delay = 0, lifetime = 0, per_address = 0,
                   header_ms = 0, fresh_ttl = SRV_FRESH_TTL;
     const char *bad = NULL;

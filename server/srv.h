@@ -24,6 +24,7 @@
 #define SRV_MSG_MAX 160
 #define SRV_REQ_MAX 400         /* the request as logged */
 #define SRV_PATH_MAX 1024
+#define SRV_AIR_URL_MAX 512     /* serve --package-url */
 #define SRV_MAX_LIST 10000      /* IMEIs or from-versions in one config */
 #define SRV_LOOP_LIMIT 6        /* more requests than this a day = loop upgrade */
 #define SRV_KEY_PEM_MAX 16384
@@ -258,11 +259,13 @@ typedef struct srv_server {
     int fresh_on;
     unsigned fresh_ttl;           /* seconds an answer stays fresh */
     pthread_mutex_t fresh_lock;   /* mbedTLS caches tables inside the key */
+    char package_url[SRV_AIR_URL_MAX + 1];   /* --package-url: Air's need_oss_url redirects ("" none) */
 } srv_server;
 
 typedef struct srv_serve_opts {
     const char *db_path, *data_dir, *listen, *key_path, *port_file;
     const char *tls_cert_path, *tls_key_path;   /* both: serve https */
+    const char *package_url;                    /* LuatOS-Air need_oss_url=1: 302 there (server/air.c) */
     unsigned threads, flush_ms, build_delay_ms;
     uint32_t max_size;
     unsigned per_address;         /* 0 = SRV_PER_ADDRESS */

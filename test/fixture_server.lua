@@ -212,7 +212,12 @@ local function handle(c)
         os.exit(0)
     end
     local route = routes[path]
-    if route then
+    -- /static/NAME: the file DIR/static/NAME (a package host's copy)
+    local static = path:match("^/static/([%w%._%-]+)$")
+    if static and not route then
+        local data = readfile(dir .. "/static/" .. static)
+        if data then send(c, "200 OK", {}, data) else send(c, "404 Not Found", {}, "no file " .. static) end
+    elseif route then
         route(c, h, path, query)
     else
         send(c, "404 Not Found", {}, "unknown fixture " .. path)

@@ -200,7 +200,7 @@ function M.fota_server(db, args)
 end
 
 --- Start `fota-server serve` on a free loopback port. o: db (required), key
--- (PEM path), flush_ms, build_delay_ms, max_size, tls_cert + tls_key (https), lifetime (s, default 60:
+-- (PEM path), flush_ms, build_delay_ms, max_size, tls_cert + tls_key (https), package_url, lifetime (s, default 60:
 -- it exits by itself). Returns port, base (the API url), url(query),
 -- stop() (SIGTERM, waits for the exit; returns the exit code) and out().
 function M.start_fota_server(o)
@@ -212,6 +212,7 @@ function M.start_fota_server(o)
     if o.build_delay_ms then args[#args + 1] = "--build-delay-ms " .. o.build_delay_ms end
     if o.max_size then args[#args + 1] = "--max-size " .. o.max_size end
     if o.tls_cert then args[#args + 1] = "--tls-cert '" .. o.tls_cert .. "' --tls-key '" .. o.tls_key .. "'" end
+    if o.package_url then args[#args + 1] = "--package-url '" .. o.package_url .. "'" end
     local cmd = string.format("sh -c '%s >%s/out 2>&1 & echo $! >%s/pid; wait $!; echo $? >%s/exit' " ..
         ">/dev/null 2>&1 &", table.concat(args, " "):gsub("'", "'\\''"), dir, dir, dir)
     os.execute(cmd)

@@ -8,24 +8,34 @@ local root, project, device_dir, boot_no = ...
 boot_no = tonumber(boot_no) or 1
 
 local run_dir = device_dir .. "/run"
+-- key=value options: the run's own, the rest fills a new device's profile.
+local options, run = {}, {}
+local RUN_OPTIONS = { flash = true, net_delay_ms = true, offline = true, exit_reboot_delay_ms = true, air = true }
+for i = 5, select("#", ...) do
+    local k, v = select(i, ...):match("^([%w_]+)=(.*)$")
+    if k and (RUN_OPTIONS[k] or k:match("^uart_%d+$")) then run[k] = v elseif k then options[k] = v end
+end
+
+-- air=1 (--air): a LuatOS-Air module; its libraries come before LuatOS's.
 local lib_path = table.concat({ root .. "/lib/?.lua", root .. "/lib/luatos/?.lua", package.path }, ";")
+if run.air == "1" then
+    local air_boot = package.searchpath("luatos-air.boot", lib_path) or error("lib/luatos-air/boot.lua not found")
+    lib_path = air_boot:gsub("boot%.lua$", "?.lua") .. ";" .. lib_path
+end
 package.path = lib_path
 -- FOTA_BUILD picks another build of the C module (the sanitizer build).
 local build = os.getenv("FOTA_BUILD") or (root .. "/build")
 package.cpath = table.concat({ build .. "/?.so", package.cpath }, ";")
 
--- key=value options: the run's own, the rest fills a new device's profile.
-local options, run = {}, {}
-local RUN_OPTIONS = { flash = true, net_delay_ms = true, offline = true, exit_reboot_delay_ms = true }
-for i = 5, select("#", ...) do
-    local k, v = select(i, ...):match("^([%w_]+)=(.*)$")
-    if k and (RUN_OPTIONS[k] or k:match("^uart_%d+$")) then run[k] = v elseif k then options[k] = v end
-end
 local net_delay_ms = tonumber(run.net_delay_ms) or 300
 local exit_reboot_delay_ms = tonumber(run.exit_reboot_delay_ms) or 15000   -- LuatOS's LUAT_EXIT_REBOOT_DELAY
 
 local simdevice = require "simdevice"
 local simbus = require "simbus"
+local air = run.air == "1" and require "luatos-air.boot"
+if air then
+    for k, v in pairs(air.DEFAULTS) do options[k] = options[k] or v end
+end
 local profile = simdevice.open(device_dir, options)
 
 -- LuatOS's built-in (C) modules, as globals; they are never a project's own.
@@ -125,6 +135,7 @@ if boot_no == 1 and not run.flash and read_all(factory_script) then
         end
     end
 end
+if air then state = air.apply_update(fota, function(p) return simdevice.path(p, run_dir) end, state, profile.bsp) end
 if state.last_result == "rolled_back" and state.rollback_reason ~= "none" then
     log.warn("sim", "rolled back to the previous image:", state.rollback_reason)
 end
@@ -199,7 +210,8 @@ else
         simdevice.set_network(true)
         local socket = _G.socket
         local publish = rawget(_G, "sys_pub") or (rawget(_G, "sys") and _G.sys.publish)
-        if publish then publish("IP_READY", socket.localIP(socket.LWIP_GP), socket.LWIP_GP) end
+        local id = air and air.IP_READY or "IP_READY"
+        if publish then publish(id, socket.localIP(socket.LWIP_GP), socket.LWIP_GP) end
     end)
 end
 
@@ -245,7 +257,11 @@ fota.download, fota.request = after_link(fota.download), after_link(fota.request
 -- project that ships its own sys.lua or libfota2.lua runs its copy.
 package.path = table.concat({ device_dir .. "/fs/?.lua", run_dir .. "/?.lua", lib_path }, ";")
 _G.sys = require "sys"
-_G.sysplus = require "sysplus"
+if air then
+    air.install(function(p) return simdevice.path(p, run_dir) end)
+else
+    _G.sysplus = require "sysplus"
+end
 
 log.info("sim", string.format("boot %d: %s, device %s, imei %s, core %s, script %s%s",
     boot_no, project, device_dir, profile.imei, profile.core, state.running.version,
