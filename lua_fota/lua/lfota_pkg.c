@@ -28,12 +28,6 @@ static const char *opt_str(lua_State *L, const char *key)
     return s;
 }
 
-/* The device's provisioned key: DEVICE/fota/trusted.pem, if any. */
-static int read_trusted_key(fota_ctx *c, char *buf, size_t cap)
-{
-    return fota_slots_trusted_key(c->device, buf, cap);
-}
-
 static void push_hex(lua_State *L, const uint8_t p[32])
 {
     char hex[65];
@@ -97,7 +91,7 @@ const char *lfota_policy(lua_State *L, fota_pkg_policy *pol, char *keybuf, size_
     if (!path && !(path = lfota_default_stage_path(c, pathbuf, pathlen)))
         luaL_error(L, "no staging area");
     pol->pubkey_pem = opt_str(L, "pubkey");
-    if (!pol->pubkey_pem && read_trusted_key(c, keybuf, keylen))
+    if (!pol->pubkey_pem && fota_slots_trusted_key(c->device, keybuf, keylen))
         pol->pubkey_pem = keybuf;
     pol->project = opt_str(L, "project");
     pol->bsp = opt_str(L, "bsp");

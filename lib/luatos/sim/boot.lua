@@ -94,13 +94,8 @@ local function flash()
     end
 end
 
-local function read_all(path)
-    local f = io.open(path, "rb")
-    if not f then return nil end
-    local data = f:read("a")
-    f:close()
-    return data
-end
+-- The port layer's file access (the simulator's own files, not the module's).
+local host = require "fota.host"
 
 local function boot_slots()
     local st, e = fota.boot()
@@ -118,13 +113,13 @@ local state = boot_slots()
 -- An edited project is flashed again, as a developer would with Luatools,
 -- unless the device has since been upgraded over the air.
 local factory_script = device_dir .. "/factory/script.lfsa"
-if boot_no == 1 and not run.flash and read_all(factory_script) then
+if boot_no == 1 and not run.flash and host.read(factory_script) then
     local candidate = device_dir .. "/factory/candidate.lfsa"
     local packed = fota.pack(project, candidate)
-    local now, flashed = packed and read_all(candidate), read_all(factory_script)
+    local now, flashed = packed and host.read(candidate), host.read(factory_script)
     os.remove(candidate)
     if now and now ~= flashed then
-        if read_all(state.running.script_path) == flashed then
+        if host.read(state.running.script_path) == flashed then
             log.info("sim", "the project changed since it was flashed: flashing it again")
             os.execute("rm -rf " .. sh(device_dir .. "/slots"))
             state = boot_slots()
@@ -155,7 +150,7 @@ do
     for path in nested:lines() do
         local name = path:match("([^/]+)$")
         local dest = run_dir .. "/" .. name
-        if read_all(dest) then die("two script files are named " .. name .. ": /luadb/ cannot hold both", 2) end
+        if host.kind(dest) then die("two script files are named " .. name .. ": /luadb/ cannot hold both", 2) end
         assert(os.rename(path, dest))
     end
     nested:close()
@@ -201,7 +196,6 @@ end
 -- publishes it) after --net-delay, never with --offline. A transfer started
 -- while it is down waits for it, as a module's network layer does, at most
 -- the transfer's connect timeout (else its timeout, else 30 s): then -4.
-local host = require "fota.host"
 simdevice.set_network(false)
 if run.offline == "1" then
     log.info("sim", "offline (--offline): no network, every connection fails")
