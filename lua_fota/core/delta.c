@@ -114,11 +114,12 @@ static int rel_begin(fota_delta_rel *m, const uint8_t o[4], uint8_t h1, uint8_t 
     for (int q = 0; q < 4; q++) m->pend[q] = (uint8_t)((uint8_t)(p >> (8 * q)) - o[q]);
     m->old32 = old32;
     m->tag_pending = (uint16_t)key;
+    m->len = 4;
     return 1;
 }
 
-/* ARM field kinds. */
-enum { K_THUMB = 1, K_A32, K_WORD, K_RELWORD };
+/* ARM field kinds; from K_SHORT on, flag bit 7's, which learn nothing. */
+enum { K_THUMB = 1, K_A32, K_WORD, K_RELWORD, K_SHORT, K_BCOND, K_B16, K_LDR16, K_CBZ, K_BCONDW, K_LDRW, K_SKIP };
 
 /* Where a Thumb-2 branch at p counts from. */
 static int64_t thumb_pc(uint32_t w, uint64_t p)
@@ -175,6 +176,104 @@ static int map_move(const fota_delta_map *mp, uint64_t t, uint32_t *d)
     return 0;
 }
 
+/* Flag bit 7: inside a function, code inserted or removed changes the
+ * offsets of the short branches and literal loads that cross it. At an even
+ * k, the halfword h (old[k..k+1]) and the next one h2 (k+2..k+3):
+ *   B<cond> (T1, 1101 cond imm8, cond < 1110), B (T2, 11100 imm11),
+ *   LDR literal (T1, 01001 Rt imm8: Align(pc, 4) + imm8 x 4),
+ *   CBZ/CBNZ (1011 x0i1 imm5 Rn): 2-byte fields;
+ *   B<cond>.W (T3) and LDR{B,H,SB,SH,}.W literal: 4-byte fields;
+ *   any other 32-bit instruction (h >> 11 = 11101, 11110, 11111): a 4-byte
+ *   field predicted unchanged, so its second halfword is not taken for one.
+ * The target is predicted to move as the block's command that copies it
+ * (the command map), else as the field itself (offset unchanged); an offset
+ * the encoding cannot hold predicts the old bytes. */
+static int short_decode(uint32_t w, uint64_t k, unsigned *kind, int64_t *t)
+{
+    uint32_t h = w & 0xffff, h2 = w >> 16;
+    int64_t pc = (int64_t)k + 4;
+    if ((h & 0xf000) == 0xd000 && (h & 0x0e00) != 0x0e00) {
+        *kind = K_BCOND;
+        *t = pc + (int8_t)(h & 0xff) * 2;
+    } else if ((h & 0xf800) == 0xe000) {
+        *kind = K_B16;
+        *t = pc + ((int32_t)((h & 0x7ff) << 21) >> 20);
+    } else if ((h & 0xf800) == 0x4800) {
+        *kind = K_LDR16;
+        *t = (pc & ~(int64_t)3) + (int64_t)(h & 0xff) * 4;
+    } else if ((h & 0xf500) == 0xb100) {
+        *kind = K_CBZ;
+        *t = pc + (int64_t)((h >> 3 & 0x1f) | (h >> 4 & 0x20)) * 2;
+    } else if ((h & 0xf800) == 0xf000 && (h2 & 0xd000) == 0x8000 && (h & 0x0380) != 0x0380) {
+        uint32_t v = (h >> 10 & 1) << 20 | (h2 >> 11 & 1) << 19 | (h2 >> 13 & 1) << 18 | (h & 0x3f) << 12 |
+                     (h2 & 0x7ff) << 1;
+        *kind = K_BCONDW;
+        *t = pc + ((int32_t)(v << 11) >> 11);
+    } else if ((h & 0xfe1f) == 0xf81f) {
+        *kind = K_LDRW;
+        *t = (pc & ~(int64_t)3) + ((h & 0x80) ? (int64_t)(h2 & 0xfff) : -(int64_t)(h2 & 0xfff));
+    } else if (h >> 11 >= 0x1d) {
+        *kind = K_SKIP;
+        *t = 0;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* The field of that kind at new position np with target tn; w when the
+ * encoding cannot reach tn. */
+static uint32_t short_encode(unsigned kind, uint32_t w, uint64_t np, int64_t tn)
+{
+    int64_t pc = (int64_t)np + 4, off = tn - pc, al = tn - (pc & ~(int64_t)3);
+    uint32_t h = w & 0xffff, h2 = w >> 16;
+    switch (kind) {
+    case K_BCOND:
+        if (off & 1 || off < -256 || off > 254) return w;
+        return (w & 0xffff0000u) | (h & 0xff00) | (uint32_t)(off >> 1 & 0xff);
+    case K_B16:
+        if (off & 1 || off < -2048 || off > 2046) return w;
+        return (w & 0xffff0000u) | 0xe000 | (uint32_t)(off >> 1 & 0x7ff);
+    case K_LDR16:
+        if (al & 3 || al < 0 || al > 1020) return w;
+        return (w & 0xffff0000u) | (h & 0xff00) | (uint32_t)(al >> 2);
+    case K_CBZ:
+        if (off & 1 || off < 0 || off > 126) return w;
+        return (w & 0xffff0000u) | (h & 0xfd07) | (uint32_t)(off >> 6 & 1) << 9 | (uint32_t)(off >> 1 & 0x1f) << 3;
+    case K_BCONDW: {
+        if (off & 1 || off < -(1 << 20) || off >= (1 << 20)) return w;
+        uint32_t v = (uint32_t)off;
+        h = (h & 0xfbc0) | (v >> 20 & 1) << 10 | (v >> 12 & 0x3f);
+        h2 = (h2 & 0xd000) | (v >> 18 & 1) << 13 | (v >> 19 & 1) << 11 | (v >> 1 & 0x7ff);
+        return h | h2 << 16;
+    }
+    case K_LDRW:
+        if (al <= -4096 || al >= 4096) return w;
+        h = (h & ~0x80u) | (al >= 0 ? 0x80u : 0);
+        h2 = (h2 & 0xf000) | (uint32_t)(al >= 0 ? al : -al);
+        return h | h2 << 16;
+    default:
+        return w;
+    }
+}
+
+static int short_begin(fota_delta_rel *m, const fota_delta_params *p, uint32_t w, uint64_t k, uint64_t np)
+{
+    unsigned kind;
+    int64_t t;
+    if (!short_decode(w, k, &kind, &t)) return 0;
+    uint32_t pred = w, d = (uint32_t)(np - k);
+    if (kind != K_SKIP && t >= 0 && (uint64_t)t < p->old_size) {
+        map_move(p->map, (uint64_t)t, &d);
+        pred = short_encode(kind, w, np, t + (int32_t)d);
+    }
+    m->kind = kind;
+    m->len = kind <= K_CBZ ? 2 : 4;
+    const uint8_t o[4] = {(uint8_t)w, (uint8_t)(w >> 8), (uint8_t)(w >> 16), (uint8_t)(w >> 24)};
+    for (int q = 0; q < 4; q++) m->pend[q] = (uint8_t)((uint8_t)(pred >> (8 * q)) - o[q]);
+    return 1;
+}
+
 /* ARM: at old position k, new position np, old bytes o: a Thumb-2 BL/B.W
  * (k even), an A32 BL or a word pointing into old (k a multiple of 4),
  * each only with its flag. The old target's region (2^shift bytes) selects
@@ -192,18 +291,19 @@ static int arm_begin(fota_delta_rel *m, const fota_delta_params *p, const uint8_
     } else if ((p->flags & FOTA_DELTA_F_A32) && !(k & 3) && a32_decode(w, &off)) {
         t = (int64_t)k + 8 + off;
         m->kind = K_A32;
-    } else if (k & 3) {
-        return 0;
-    } else if ((p->flags & FOTA_DELTA_F_WORDS) && (uint32_t)(w - p->base) < p->old_size) {
+    } else if (!(k & 3) && (p->flags & FOTA_DELTA_F_WORDS) && (uint32_t)(w - p->base) < p->old_size) {
         t = (uint32_t)(w - p->base);
         m->kind = K_WORD;
-    } else if (p->flags & FOTA_DELTA_F_RELWORDS) {
+    } else if (!(k & 3) && (p->flags & FOTA_DELTA_F_RELWORDS)) {
         t = (int64_t)k + (int32_t)w;
         m->kind = K_RELWORD;
+    } else if ((p->flags & FOTA_DELTA_F_SHORT) && !(k & 1)) {
+        return short_begin(m, p, w, k, np);
     } else {
         return 0;
     }
     if (t < 0 || (uint64_t)t >= p->old_size) return 0;
+    m->len = 4;
     uint32_t key = (uint32_t)t >> p->shift;   /* below 2^16: old is at most 16 MiB */
     unsigned h = table_slot(key), hx = table_slot((uint32_t)t);
     m->slot = h;
@@ -282,12 +382,12 @@ static int arm_moved(const fota_delta_rel *m, const fota_delta_params *p, uint32
 static void field_made(fota_delta_rel *m, const fota_delta_params *p, uint8_t b)
 {
     m->newb[m->n++] = b;
-    if (m->n < 4) return;
+    if (m->n < m->len) return;
     m->n = 0;
     uint32_t nw = le32(m->newb), d;
     unsigned h = m->slot;
     if (!(p->flags & FOTA_DELTA_F_REL32)) {
-        if (!arm_moved(m, p, nw, &d)) return;
+        if (m->kind >= K_SHORT || !arm_moved(m, p, nw, &d)) return;
         m->x[m->xslot].tag = m->target + 1;
         m->x[m->xslot].val = d;
         m->e[h].tag = m->tag_pending;
@@ -1154,6 +1254,46 @@ static int make_commands(const sa_index *ix, const uint8_t *old, int64_t on, con
 }
 
 
+static unsigned varint_len(uint64_t v)
+{
+    unsigned n = 1;
+    while (v >>= 7) n++;
+    return n;
+}
+
+static uint64_t zigzag(int64_t v)
+{
+    return v < 0 ? ((uint64_t)(-(v + 1)) << 1) | 1 : (uint64_t)v << 1;
+}
+
+/* The scan takes a short match far away in old for a few bytes of new code
+ * (then seeks back), costing two long seeks and a command to save a few
+ * literal bytes. A command of at most 32 bytes between two others becomes
+ * literal bytes of the one before when its controls cost more than its
+ * bytes would as literals (about 7/8 byte each once deflated). The
+ * generator tries the commands with and without this (by the real size). */
+static void absorb_excursions(gcmds *c)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        gcmd b = c->v[i];
+        if (w > 0 && i + 1 < c->n && b.diff_len <= 32) {
+            gcmd *a = &c->v[w - 1];
+            int64_t a_end = (int64_t)(a->opos + a->diff_len), b_end = (int64_t)(b.opos + b.diff_len);
+            int64_t next = (int64_t)c->v[i + 1].opos;
+            unsigned keep = varint_len(zigzag((int64_t)b.opos - a_end)) + varint_len(b.diff_len) +
+                            varint_len(b.extra_len) + varint_len(zigzag(next - b_end));
+            unsigned drop = varint_len(zigzag(next - a_end)) + (unsigned)(b.diff_len * 7 / 8);
+            if (drop < keep) {
+                a->extra_len += b.diff_len + b.extra_len;
+                continue;
+            }
+        }
+        c->v[w++] = b;
+    }
+    c->n = w;
+}
+
 /* zlib's level 9 with its most thorough match search, window 2^wbits;
  * memLevel sets the block size, which moves the result by about 1% either
  * way. */
@@ -1190,20 +1330,26 @@ static void keep_smaller(dbuf *out, dbuf *tmp)
 }
 
 /* The zlib stream of the blocks, window 2^wbits, in out (tmp: scratch).
- * Final: the smallest of zdeflate's (near-optimal parsing within the
+ * Z_FINAL: the smallest of zdeflate's (near-optimal parsing within the
  * window), zlib's level 9 at memLevel 8 and 9 (which now and then wins by a
  * little) and, for a 32 KiB window, the one libdeflate always uses,
- * libdeflate's level 12. Quick (ranking candidates): libdeflate's level 4. */
+ * libdeflate's level 12. Z_RANK (ranking candidates of a small image):
+ * zdeflate's alone, the one that wins nearly always. Z_QUICK (ranking
+ * those of a large one): libdeflate's level 4. */
+enum { Z_QUICK, Z_FINAL, Z_RANK };
+
 static int compress_blocks(const dbuf *in, unsigned wbits, int final,
                            struct libdeflate_compressor *c, dbuf *out, dbuf *tmp)
 {
     out->len = 0;
-    if (!final || wbits == FOTA_DELTA_MAX_WBITS) {
+    if (final == Z_RANK) {
+        /* zdeflate's alone, below */
+    } else if (final == Z_QUICK || wbits == FOTA_DELTA_MAX_WBITS) {
         db_reserve(out, libdeflate_zlib_compress_bound(c, in->len));
         if (out->err) return out->err;
         out->len = libdeflate_zlib_compress(c, in->p, in->len, out->p, out->cap);
         if (out->len == 0) return FOTA_ERR_NOMEM;
-        if (!final) return 0;
+        if (final == Z_QUICK) return 0;
     } else {
         int rc = zlib_compress(in, wbits, 8, out);
         if (rc == 0) rc = zlib_compress(in, wbits, 9, tmp);
@@ -1214,6 +1360,11 @@ static int compress_blocks(const dbuf *in, unsigned wbits, int final,
     size_t zl = 0;
     int rc = fota_zdeflate(in->p, in->len, wbits, &zp, &zl);
     if (rc) return rc;
+    if (final == Z_RANK) {
+        free(out->p);
+        *out = (dbuf){zp, zl, zl, 0};
+        return 0;
+    }
     free(tmp->p);
     *tmp = (dbuf){zp, zl, zl, 0};
     keep_smaller(out, tmp);
@@ -1245,15 +1396,19 @@ static uint32_t find_base(const uint8_t *old, size_t on)
  * the block's command map (bit 6). */
 #define T_ FOTA_DELTA_F_THUMB
 #define W_ FOTA_DELTA_F_WORDS
+#define S_ FOTA_DELTA_F_SHORT
 static const struct { uint8_t flags, shift; } candidates[] = {
     {0, 12}, {FOTA_DELTA_F_PREDICT, 12}, {FOTA_DELTA_F_REL32, 12},
     {FOTA_DELTA_F_REL32 | FOTA_DELTA_F_PREDICT, 12},
     {T_ | W_, 13}, {FOTA_DELTA_F_A32 | W_, 13}, {T_ | FOTA_DELTA_F_A32 | W_, 13},
     {T_ | W_ | FOTA_DELTA_F_PREDICT, 13}, {T_ | W_ | FOTA_DELTA_F_RELWORDS, 13},
     {T_ | W_ | FOTA_DELTA_F_RUNS, 8}, {T_ | W_ | FOTA_DELTA_F_RUNS, 13},
-    {FOTA_DELTA_F_A32 | W_ | FOTA_DELTA_F_RUNS, 8}, {T_ | W_ | FOTA_DELTA_F_RUNS | FOTA_DELTA_F_PREDICT, 8}};
+    {FOTA_DELTA_F_A32 | W_ | FOTA_DELTA_F_RUNS, 8}, {T_ | W_ | FOTA_DELTA_F_RUNS | FOTA_DELTA_F_PREDICT, 8},
+    {T_ | W_ | S_, 13}, {T_ | W_ | FOTA_DELTA_F_RUNS | S_, 8}, {T_ | W_ | FOTA_DELTA_F_RUNS | S_, 13},
+    {T_ | W_ | FOTA_DELTA_F_RUNS | S_ | FOTA_DELTA_F_PREDICT, 8}};
 #undef T_
 #undef W_
+#undef S_
 /* An ELF file says its machine: x86 code needs no ARM candidate and ARM
  * code no rel32 one (each is measured all the same for anything else). */
 static int candidate_fits(const uint8_t *old, size_t on, uint8_t flags)
@@ -1266,6 +1421,7 @@ static int candidate_fits(const uint8_t *old, size_t on, uint8_t flags)
 }
 
 #define FINALISTS 3   /* candidates compressed for real */
+#define REAL_RANK_MAX (1u << 20)   /* new images up to this size rank every candidate by its real size */
 
 typedef struct {
     dbuf blocks;
@@ -1322,30 +1478,36 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
             ix.lo[key] = (uint32_t)i;
         }
     }
-    /* Candidates (two scan thresholds x predictor combinations) are ranked
-     * by a quick compression, which can misjudge close ones: the best
-     * FINALISTS are compressed for real and the smallest is kept. */
+    /* Candidates (scan thresholds x predictor combinations) are ranked by
+     * their real size for a firmware-sized image; for a larger one by a
+     * quick compression, which can misjudge close ones, so the best
+     * FINALISTS are then compressed for real and the smallest is kept. */
     struct libdeflate_compressor *c = libdeflate_alloc_compressor(12);
     struct libdeflate_compressor *q = libdeflate_alloc_compressor(4);
     if (!c || !q) rc = FOTA_ERR_NOMEM;
     /* How many unexpected matching bytes make bsdiff's scan start a new
      * alignment: results swing by several percent either way with it, so
-     * two values are tried (bsdiff uses 8). */
-    static const int64_t thresholds[] = {6, 12};
+     * two values are tried (bsdiff uses 8); for a firmware-sized image three,
+     * each with and without absorb_excursions. */
+    static const int64_t thresholds[] = {6, 12, 4};
     gcand fin[FINALISTS];
     memset(fin, 0, sizeof fin);
     dbuf scratch = {NULL, 0, 0, 0};
-    for (size_t t = 0; rc == 0 && t < sizeof thresholds / sizeof thresholds[0]; t++) {
+    /* A firmware-sized image: every candidate is ranked by its real size. */
+    int real = new_len <= REAL_RANK_MAX;
+    for (size_t t = 0; rc == 0 && t < 2 * (real ? sizeof thresholds / sizeof thresholds[0] : 2); t++) {
+        if (!real && (t & 1)) continue;   /* a large image: the first two thresholds only */
         gcmds cmds = {NULL, 0, 0, 0};
         rc = make_commands(&ix, old_img, (int64_t)old_len, new_img, (int64_t)new_len,
-                           thresholds[t], &cmds);
+                           thresholds[t / 2], &cmds);
+        if (t & 1) absorb_excursions(&cmds);
         for (size_t f = 0; rc == 0 && f < sizeof candidates / sizeof candidates[0]; f++) {
             if (!candidate_fits(old_img, old_len, candidates[f].flags)) continue;
             gcand k = {{NULL, 0, 0, 0}, 0, candidates[f].flags, candidates[f].shift, 1};
             par.flags = candidates[f].flags;
             par.shift = candidates[f].shift;
             rc = encode_blocks(&cmds, old_img, new_img, &par, &k.blocks);
-            if (rc == 0) rc = compress_blocks(&k.blocks, wbits, 0, q, &scratch, NULL);
+            if (rc == 0) rc = compress_blocks(&k.blocks, wbits, real ? Z_RANK : Z_QUICK, q, &scratch, NULL);
             k.quick = scratch.len;
             /* keep the FINALISTS best, sorted */
             size_t at = FINALISTS;
@@ -1364,7 +1526,7 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
     dbuf z[FINALISTS];
     memset(z, 0, sizeof z);
     for (size_t i = 0; rc == 0 && i < FINALISTS && fin[i].used; i++) {
-        rc = compress_blocks(&fin[i].blocks, wbits, 1, c, &z[i], &scratch);
+        rc = compress_blocks(&fin[i].blocks, wbits, Z_FINAL, c, &z[i], &scratch);
         if (rc == 0 && z[i].len < best_len) { best = i; best_len = z[i].len; }
     }
     uint8_t *o = NULL;

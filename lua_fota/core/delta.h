@@ -30,8 +30,10 @@
 #define FOTA_DELTA_F_WORDS 0x10           /* v3 flag: aligned words pointing into the image, too */
 #define FOTA_DELTA_F_RELWORDS 0x20          /* v3 flag: aligned words pointing at word + offset */
 #define FOTA_DELTA_F_RUNS 0x40            /* v3 flag: ARM targets also predicted by the diff runs' moves */
-#define FOTA_DELTA_F_ARM \
-    (FOTA_DELTA_F_THUMB | FOTA_DELTA_F_A32 | FOTA_DELTA_F_WORDS | FOTA_DELTA_F_RELWORDS | FOTA_DELTA_F_RUNS)
+#define FOTA_DELTA_F_SHORT 0x80           /* v3 flag: Thumb-2 short branches and literal loads, too */
+#define FOTA_DELTA_F_ARM                                                                               \
+    (FOTA_DELTA_F_THUMB | FOTA_DELTA_F_A32 | FOTA_DELTA_F_WORDS | FOTA_DELTA_F_RELWORDS | FOTA_DELTA_F_RUNS | \
+     FOTA_DELTA_F_SHORT)
 #define FOTA_DELTA_MAX_IMAGE (16u * 1024 * 1024) /* old and new image bound (= FOTA_PKG_MAX_IMAGE) */
 #define FOTA_DELTA_MIN_WBITS 9            /* deflate window bits a v3 delta may declare */
 #define FOTA_DELTA_MAX_WBITS 15
@@ -64,6 +66,7 @@ typedef struct fota_delta_rel {
     uint8_t pend[4];                  /* predicted differences of the field's bytes */
     uint8_t newb[4];                  /* the field's bytes made so far */
     unsigned n, slot, hit, kind;      /* bytes of the field made (0: not in one); its entry; ARM kind */
+    unsigned len;                     /* the field's length: 4, or 2 (flag bit 7's 16-bit kinds) */
     unsigned xslot;                   /* ARM: its exact-target entry */
     uint16_t tag_pending;             /* the entry's key */
 } fota_delta_rel;

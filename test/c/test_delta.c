@@ -332,6 +332,94 @@ static void test_arm_code(int a32)
     free(n);
 }
 
+/* Thumb-2 functions of 16-bit ALU instructions with short branches inside
+ * them (B<cond>, B, CBZ, B<cond>.W) and literal loads (LDR, LDR.W) from a
+ * pool after each; `grown` inserts four NOPs in the middle of every 10th
+ * function, so every branch and load across the insertion changes. Encoded
+ * as the Architecture Reference Manual says (not with the engine's code). */
+static void put16le(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+enum { SH_SLOTS = 48, SH_POOL = 6 };
+
+static size_t emit_short(uint8_t *p, unsigned nf, int grown)
+{
+    uint32_t seed = 11;
+    size_t n = 8;
+    put32le(p, 0x20008000u);
+    put32le(p + 4, FW_BASE + 9);
+    for (unsigned f = 0; f < nf; f++) {
+        int ins = grown && f % 10 == 3;
+        uint32_t pos[SH_SLOTS + 1];
+        for (unsigned i = 0; i <= SH_SLOTS; i++) pos[i] = (uint32_t)n + 2 * i + (ins && i >= SH_SLOTS / 2 ? 8 : 0);
+        uint32_t pool = (pos[SH_SLOTS] + 3) & ~3u;
+        if (ins)
+            for (unsigned q = 0; q < 4; q++) put16le(p + pos[SH_SLOTS / 2] - 8 + 2 * q, 0xbf00);
+        for (unsigned i = 0; i < SH_SLOTS; i++) {
+            seed = seed * 1103515245u + 12345u;
+            uint32_t r = seed >> 16, at = pos[i], pc = at + 4, al = pc & ~3u;
+            unsigned kind = r % 8, wide = kind == 4 || kind == 5;
+            if (wide && i + 1 == SH_SLOTS) kind = 6, wide = 0;
+            if (kind == 0) {                                   /* B<cond> forward */
+                unsigned to = i + 1 + (r >> 3) % 30;
+                if (to > SH_SLOTS) to = SH_SLOTS;
+                put16le(p + at, 0xd000 | ((r >> 8) % 14) << 8 | (((pos[to] - pc) >> 1) & 0xff));
+            } else if (kind == 1) {                            /* B back */
+                unsigned to = (r >> 3) % (i + 1);
+                put16le(p + at, 0xe000 | (((pos[to] - pc) >> 1) & 0x7ff));
+            } else if (kind == 2) {                            /* LDR Rt, [PC, #imm8 x 4] */
+                put16le(p + at, 0x4800 | ((r >> 3) % 8) << 8 | ((pool + 4 * ((r >> 6) % SH_POOL) - al) >> 2));
+            } else if (kind == 3) {                            /* CBZ / CBNZ forward */
+                unsigned to = i + 1 + (r >> 3) % 20;
+                if (to > SH_SLOTS) to = SH_SLOTS;
+                uint32_t off = pos[to] - pc;
+                put16le(p + at, 0xb100 | ((r >> 9) & 1) << 11 | (off >> 6 & 1) << 9 | (off >> 1 & 0x1f) << 3 |
+                                    (r >> 10) % 8);
+            } else if (kind == 4) {                            /* B<cond>.W anywhere in the function */
+                unsigned to = (r >> 3) % (SH_SLOTS + 1);
+                uint32_t off = pos[to] - pc, cond = (r >> 9) % 14;
+                put16le(p + at, 0xf000 | (off >> 20 & 1) << 10 | cond << 6 | (off >> 12 & 0x3f));
+                put16le(p + at + 2, 0x8000 | (off >> 18 & 1) << 13 | (off >> 19 & 1) << 11 | (off >> 1 & 0x7ff));
+            } else if (kind == 5) {                            /* LDR.W Rt, [PC, #+imm12] */
+                put16le(p + at, 0xf8df);
+                put16le(p + at + 2, ((r >> 3) % 8) << 12 | (pool + 4 * ((r >> 6) % SH_POOL) - al));
+            } else {                                           /* ADDS Rd, Rn, Rm */
+                put16le(p + at, 0x1800 | (r & 0x1ff));
+            }
+            if (wide) i++;
+        }
+        if (pool > pos[SH_SLOTS]) put16le(p + pos[SH_SLOTS], 0xbf00);
+        for (unsigned q = 0; q < SH_POOL; q++) put32le(p + pool + 4 * q, 0x20000000u + f * 64 + q);
+        n = pool + 4 * SH_POOL;
+    }
+    put16le(p + n, 0xe7fe);   /* B . in the image's last two bytes */
+    return n + 2;
+}
+
+/* Round trip of emit_short(); the delta uses the short-branch predictor
+ * (flag bit 7) and carries little of the changed branches and loads. */
+static void test_thumb_short(void)
+{
+    enum { NF = 1000 };
+    uint8_t *o = malloc(NF * (SH_SLOTS * 2 + 8 + 4 * SH_POOL + 4) + 16);
+    uint8_t *n = malloc(NF * (SH_SLOTS * 2 + 16 + 4 * SH_POOL + 4) + 16);
+    size_t ol = emit_short(o, NF, 0), nl = emit_short(n, NF, 1);
+    CHECK_EQ(nl, ol + NF / 10 * 8);
+    uint8_t *d = NULL;
+    size_t dl = 0;
+    CHECK_EQ(fota_delta_create(o, ol, n, nl, NULL, &d, &dl), 0);
+    CHECK(dl > 5 && (d[5] & FOTA_DELTA_F_SHORT));
+    free(d);
+    size_t rl = roundtrip("Thumb-2 short branches", o, ol, n, nl);
+    printf("test_delta: Thumb-2 short branches %zu -> %zu bytes, delta %zu\n", ol, nl, rl);
+    CHECK(rl < 1500);
+    free(o);
+    free(n);
+}
+
 /* Two real builds (ctest passes two executables sharing the core library). */
 static void test_real_builds(void)
 {
@@ -418,9 +506,10 @@ static void test_chunking(void)
     d[4] = 1;                            /* v1 (interleaved commands): no longer read */
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
     d[4] = FOTA_DELTA_VERSION;
-    d[5] ^= 0x80;                        /* unknown flag */
+    uint8_t f5 = d[5];                   /* every flag bit has a meaning: rel32 with an ARM one */
+    d[5] = FOTA_DELTA_F_REL32 | FOTA_DELTA_F_SHORT;
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
-    d[5] ^= 0x80;
+    d[5] = f5;
     d[50] ^= 1;                          /* result hash: detected at the end */
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_HASH);
     d[50] ^= 1;
@@ -747,7 +836,7 @@ static void test_arm_handmade(void)
     /* header rules */
     d[5] = FOTA_DELTA_F_THUMB | FOTA_DELTA_F_REL32;   /* two tables in one */
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
-    d[5] = 0x80;                                       /* unknown flag */
+    d[5] = FOTA_DELTA_F_SHORT | FOTA_DELTA_F_REL32;   /* bit 7 is an ARM one */
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
     d[5] = FOTA_DELTA_F_THUMB;
     static const uint8_t bad_w[] = {0, 8, 16, 255}, bad_s[] = {0, 7, 17, 255};
@@ -864,6 +953,7 @@ int main(void)
     test_hostile();
     test_arm_code(0);
     test_arm_code(1);
+    test_thumb_short();
     test_arm_corrupt();
     test_arm_handmade();
     test_zdeflate();
