@@ -879,6 +879,13 @@ static void test_arm_handmade(void)
         if (i % 8) put_thumb_branch(old + i, (uint32_t)i, (uint32_t)(i * 7919) % 64, (unsigned)(i / 4) % 3);
         else put32le(old + i, 0xffffff00u + (uint32_t)i);
     }
+    /* and flag bit 7's kinds, with targets at old's edges and beyond */
+    put16le(old + 16, 0xd07f);                         /* B<cond> +254 */
+    put16le(old + 18, 0xe400);                         /* B -2048 */
+    put16le(old + 32, 0x48ff);                         /* LDR +1020 */
+    put16le(old + 34, 0xbbff);                         /* CBNZ +126 */
+    put32le(old + 48, 0xaffff43fu);                    /* B<cond>.W -2 */
+    put32le(old + 56, 0x0ffff8dfu);                    /* LDR.W +4095 */
     k = 0;
     k += put_varint(s + k, 1);
     k += put_varint(s + k, 0);

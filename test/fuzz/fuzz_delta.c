@@ -4,8 +4,9 @@
  * Mode bit 0 repairs the delta header to the given old image (a fuzzer
  * cannot forge SHA-256) and to the rules a generator follows, so the block
  * stream is reached with any predictor combination: version 2 with its
- * flags, or version 3 with valid flags (x86 or ARM), a window this applier
- * takes, a valid region shift and, with the word flag, any base address;
+ * flags, or version 3 with valid flags (x86, or ARM with bit 7's short
+ * branches and literal loads), a window this applier takes, a valid region
+ * shift and, with the word flag, any base address;
  * bits 1..7 pick the feed chunk and the callback chunk sizes.
  * Every read must stay inside old and the output inside the header's new
  * size: the callbacks abort otherwise. */
