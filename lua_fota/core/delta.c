@@ -1358,7 +1358,7 @@ static int compress_blocks(const dbuf *in, unsigned wbits, int final,
     }
     uint8_t *zp = NULL;
     size_t zl = 0;
-    int rc = fota_zdeflate(in->p, in->len, wbits, &zp, &zl);
+    int rc = fota_zdeflate_split(in->p, in->len, wbits, final == Z_FINAL, &zp, &zl);
     if (rc) return rc;
     if (final == Z_RANK) {
         free(out->p);

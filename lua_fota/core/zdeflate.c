@@ -2,7 +2,8 @@
  * of BLOCK_IN input bytes is parsed ROUNDS times by a shortest-path search
  * over its literals and matches, each round costing symbols by the code
  * lengths the previous round's parse would get (the first: deflate's fixed
- * code), and is written as one dynamic-Huffman block. Matches come from
+ * code), and is written as one dynamic-Huffman block (with splitting, as
+ * the halves, quarters ... that are smaller, plan_node). Matches come from
  * hash chains limited to the window. The stream is inflated again before it
  * is returned, so a mistake here can cost a delta, never corrupt one. */
 #include "core/zdeflate.h"
@@ -19,6 +20,8 @@
 #define MAX_CHAIN 128          /* chain steps per position */
 #define BLOCK_IN 32768         /* input bytes per deflate block */
 #define ROUNDS 3
+#define SPLIT_MIN 4096         /* smallest block that splitting makes */
+#define SPLIT_NODES 16         /* dyadic tree of one BLOCK_IN piece: 32 .. 4 KiB */
 #define NLIT 286
 #define NDIST 30
 #define INF 0xffffffffu
@@ -48,6 +51,9 @@ typedef struct {
     uint64_t bits;
     unsigned nbits;
     int err;
+    int dry;                    /* count bits only (sizing a block) */
+    uint8_t split[SPLIT_NODES]; /* block splitting's plan (plan_node) */
+    uint64_t dry_bits;
 } zd;
 
 static void put_byte(zd *z, uint8_t b)
@@ -66,6 +72,10 @@ static void put_byte(zd *z, uint8_t b)
 /* Bits go out least significant first (RFC 1951 3.1.1). */
 static void put_bits(zd *z, uint32_t v, unsigned n)
 {
+    if (z->dry) {
+        z->dry_bits += n;
+        return;
+    }
     z->bits |= (uint64_t)v << z->nbits;
     z->nbits += n;
     while (z->nbits >= 8) {
@@ -363,7 +373,71 @@ static int check(const uint8_t *s, size_t sl, unsigned wbits, const uint8_t *in,
     return rc;
 }
 
+/* ROUNDS parses of in[b0, b0 + L), each costing symbols by the code
+ * lengths the previous one's would get (the first: deflate's fixed code);
+ * returns the last one's length (in b->seq). */
+static size_t parse_rounds(const zd *z, zblock *b, size_t b0, size_t L)
+{
+    size_t ns = 0;
+    for (unsigned s = 0; s < NLIT; s++) b->lit_bits[s] = s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8;
+    for (unsigned s = 0; s < NDIST; s++) b->dist_bits[s] = 5;
+    for (int r = 0; r < ROUNDS; r++) {
+        if (r) {
+            /* counts + 1: a symbol unused so far still gets a (long) code */
+            uint32_t lf[NLIT], df[NDIST];
+            uint8_t ll[NLIT], dl[NDIST];
+            for (unsigned s = 0; s < NLIT; s++) lf[s] = 2 * b->lfreq[s] + 1;
+            for (unsigned s = 0; s < NDIST; s++) df[s] = 2 * b->dfreq[s] + 1;
+            huff_lengths(lf, NLIT, 15, ll);
+            huff_lengths(df, NDIST, 15, dl);
+            for (unsigned s = 0; s < NLIT; s++) b->lit_bits[s] = ll[s];
+            for (unsigned s = 0; s < NDIST; s++) b->dist_bits[s] = dl[s];
+        }
+        ns = parse(z, b, b0, L);
+    }
+    return ns;
+}
+
+/* Block splitting: where the statistics change (the delta's sections:
+ * controls, literal code, sparse diff runs) one Huffman code per BLOCK_IN
+ * bytes serves badly. Each piece is sized (exact bits as written, header
+ * included) as one block and as its two halves, recursively down to
+ * SPLIT_MIN bytes; split[] marks the nodes whose halves are smaller (node
+ * 0: the piece; node i's halves: 2i+1, 2i+2). */
+static uint64_t plan_node(zd *z, zblock *b, size_t b0, size_t L, unsigned node)
+{
+    size_t ns = parse_rounds(z, b, b0, L);
+    z->dry = 1;
+    z->dry_bits = 0;
+    emit_block(z, b, b0, ns, 0);
+    z->dry = 0;
+    uint64_t whole = z->dry_bits;
+    z->split[node] = 0;
+    if (2 * node + 2 >= SPLIT_NODES || L < 2 * SPLIT_MIN) return whole;
+    size_t h = L / 2;
+    uint64_t halves = plan_node(z, b, b0, h, 2 * node + 1) + plan_node(z, b, b0 + h, L - h, 2 * node + 2);
+    z->split[node] = halves < whole;
+    return halves < whole ? halves : whole;
+}
+
+static void emit_split(zd *z, zblock *b, size_t b0, size_t L, unsigned node, int final)
+{
+    if (z->split[node]) {
+        size_t h = L / 2;
+        emit_split(z, b, b0, h, 2 * node + 1, 0);
+        emit_split(z, b, b0 + h, L - h, 2 * node + 2, final);
+        return;
+    }
+    emit_block(z, b, b0, parse_rounds(z, b, b0, L), final);
+}
+
 int fota_zdeflate(const uint8_t *in, size_t n, unsigned wbits, uint8_t **out, size_t *out_len)
+{
+    return fota_zdeflate_split(in, n, wbits, 0, out, out_len);
+}
+
+int fota_zdeflate_split(const uint8_t *in, size_t n, unsigned wbits, int split, uint8_t **out,
+                        size_t *out_len)
 {
     if (!out || !out_len || (!in && n) || wbits < 9 || wbits > 15 || n > UINT32_MAX) return FOTA_ERR_ARG;
     static const uint8_t empty[1] = {0};
@@ -397,25 +471,9 @@ int fota_zdeflate(const uint8_t *in, size_t n, unsigned wbits, uint8_t **out, si
         put_byte(&z, (uint8_t)flg);
     }
     for (size_t b0 = 0; rc == 0 && (b0 < n || b0 == 0); b0 += BLOCK_IN) {
-        size_t L = n - b0 < BLOCK_IN ? n - b0 : BLOCK_IN, ns = 0;
-        /* round 0: deflate's fixed code lengths as costs */
-        for (unsigned s = 0; s < NLIT; s++) b->lit_bits[s] = s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8;
-        for (unsigned s = 0; s < NDIST; s++) b->dist_bits[s] = 5;
-        for (int r = 0; r < ROUNDS; r++) {
-            if (r) {
-                /* counts + 1: a symbol unused so far still gets a (long) code */
-                uint32_t lf[NLIT], df[NDIST];
-                uint8_t ll[NLIT], dl[NDIST];
-                for (unsigned s = 0; s < NLIT; s++) lf[s] = 2 * b->lfreq[s] + 1;
-                for (unsigned s = 0; s < NDIST; s++) df[s] = 2 * b->dfreq[s] + 1;
-                huff_lengths(lf, NLIT, 15, ll);
-                huff_lengths(df, NDIST, 15, dl);
-                for (unsigned s = 0; s < NLIT; s++) b->lit_bits[s] = ll[s];
-                for (unsigned s = 0; s < NDIST; s++) b->dist_bits[s] = dl[s];
-            }
-            ns = parse(&z, b, b0, L);
-        }
-        emit_block(&z, b, b0, ns, b0 + L >= n);
+        size_t L = n - b0 < BLOCK_IN ? n - b0 : BLOCK_IN;
+        if (split) plan_node(&z, b, b0, L, 0);
+        emit_split(&z, b, b0, L, 0, b0 + L >= n);
         if (n == 0) break;
     }
     if (rc == 0) {

@@ -15,4 +15,9 @@
  * FOTA_ERR_NOMEM. */
 int fota_zdeflate(const uint8_t *in, size_t n, unsigned wbits, uint8_t **out, size_t *out_len);
 
+/* The same; with split != 0 each 32 KiB block becomes smaller ones where
+ * that is smaller (about 5 times the parsing work). */
+int fota_zdeflate_split(const uint8_t *in, size_t n, unsigned wbits, int split, uint8_t **out,
+                        size_t *out_len);
+
 #endif

@@ -915,12 +915,17 @@ static void test_zdeflate(void)
     ctest_fill(in + 30000, 20000, 11);                     /* incompressible */
     memset(in + 60000, 0, 15000);                          /* a long run */
     static const size_t lens[] = {0, 1, 2, 3, 258, 5000, N};
-    for (unsigned w = 9; w <= 15; w++) {
+    size_t whole = 0;
+    for (unsigned sw = 0; sw < 14; sw++) {   /* windows 9..15, without and with block splitting */
+        unsigned w = 9 + sw % 7;
+        int split = sw >= 7;
         for (size_t t = 0; t < sizeof lens / sizeof lens[0]; t++) {
             uint8_t *z = NULL;
             size_t zl = 0;
-            CHECK_EQ(fota_zdeflate(in, lens[t], w, &z, &zl), 0);
+            CHECK_EQ(fota_zdeflate_split(in, lens[t], w, split, &z, &zl), 0);
             if (!z) continue;
+            if (lens[t] == N && w == 12 && !split) whole = zl;
+            if (lens[t] == N && w == 12 && split) CHECK(zl <= whole);   /* kept only when smaller */
             CHECK_EQ(z[0], 8 | (w - 8) << 4);
             z_stream st;
             memset(&st, 0, sizeof st);
