@@ -537,7 +537,7 @@ static int add_device(void *ctx, const ops_device *d)
 
 static int add_log(void *ctx, const ops_log *l)
 {
-    return json_array_append_new(ctx, json_pack("{sIsIsssisisssssss}", "id", (json_int_t)l->id, "ts",
+    return json_array_append_new(ctx, json_pack("{sI sI ss si si ss ss ss}", "id", (json_int_t)l->id, "ts",
                                                 (json_int_t)l->ts, "imei", l->imei, "status", l->status, "code",
                                                 l->code, "request", l->request, "msg", l->msg, "meaning",
                                                 ops_code_meaning(l->code)));
@@ -802,7 +802,7 @@ static enum MHD_Result firmware_add(struct srv_console *k, struct MHD_Connection
         rc = cmd_at_delta(&k->db, project, model, bsp, core);
         if (rc) ops_fail(&e, rc, rc == EXIT_USAGE_ERR ? 400 : 500, "not an AT delta package for this model and bsp");
     } else if (rc == 0) {
-        rc = ops_firmware_add(&k->db, s->user, project, name, bsp, at ? version : core_ver, core, at ? NULL : sdir,
+        rc = ops_firmware_add(&k->db, s->user, project, name, bsp, core_ver, core, at ? NULL : sdir,
                               at ? SRV_AT_SCRIPT_VERSION : version, NULL, &f, &e);
     }
     pthread_mutex_unlock(&k->lock);
