@@ -327,6 +327,7 @@ function wire() {
     else body.core = await uploadAll($('fw-core').files, bar);
     if (kind === 'luatos') body.script = await uploadAll($('fw-script').files, bar);
     await api('POST', 'firmware', body);
+    ['fw-core', 'fw-script', 'fw-package'].forEach((i) => { $(i).value = ''; });
     bar.hidden = true;
     await pages.firmware();
     say(t('saved') + ': ' + fwName());
