@@ -807,8 +807,8 @@ static enum MHD_Result firmware_add(struct srv_console *k, struct MHD_Connection
     }
     pthread_mutex_unlock(&k->lock);
     if (rc) return send_ops(c, &e);
-    json_t *a = json_array();
     if (pkg) return send_j(c, 201, json_pack("{ss}", "name", name), NULL);
+    json_t *a = json_array();
     add_firmware(a, &f);
     json_t *one = json_incref(json_array_get(a, 0));
     json_decref(a);
@@ -993,7 +993,13 @@ enum MHD_Result console_handle(srv_server *s, struct MHD_Connection *c, const ch
         *con_cls = r;
         if (parse_length(c, &r->expect)) return send_err(c, 411, "a Content-Length, no chunked body");
         if (!post && r->expect) return send_err(c, 400, "unexpected request body");
-        if (post && !strcmp(url, CONSOLE_PREFIX "/api/upload")) {
+        const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        int upload = post && !strcmp(url, CONSOLE_PREFIX "/api/upload");
+        /* the type a form cannot send cross-site without a preflight, and the one the data is */
+        const char *want = upload ? "application/octet-stream" : "application/json";
+        if (post && (!ct || strncmp(ct, want, strlen(want)) || (ct[strlen(want)] && ct[strlen(want)] != ';')))
+            return send_err(c, 415, upload ? "Content-Type: application/octet-stream" : "Content-Type: application/json");
+        if (upload) {
             session ss;
             memset(&ss, 0, sizeof ss);
             pthread_mutex_lock(&k->lock);

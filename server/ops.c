@@ -486,12 +486,12 @@ int ops_device_act(srv_db *d, const char *scope, const char *what, const char *i
     if (rc) return rc;
     int64_t now = srv_now_ms();
     sqlite3_stmt *st;
+    char powner[SRV_OWNER_MAX + 1] = "";   /* bound below, after the branch */
     if (strcmp(what, "add") == 0) {
         if (owner && !srv_is_owner(owner, strlen(owner)))
             return ops_fail(e, EXIT_USAGE_ERR, 400, "owner %s: [A-Za-z0-9._@-]", owner);
         if (scope && !project) return ops_fail(e, EXIT_USAGE_ERR, 400, "project is required");
         int64_t pid = 0;
-        char powner[SRV_OWNER_MAX + 1] = "";
         if (project) {
             if ((pid = ops_project_find(d, scope, project, e)) <= 0) return e->rc;
             if (!(st = oprep(d, "SELECT IFNULL(owner, '') FROM project WHERE id=?1", e))) return e->rc;

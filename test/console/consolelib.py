@@ -3,6 +3,7 @@ HTTP client keeping the session cookie and the CSRF token (python3 only)."""
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -73,10 +74,15 @@ class Server:
         return r.status, body
 
     def close(self):
+        """Stops the server; a sanitizer report in its output fails the test."""
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(30)
         self.err.close()
+        err = read(os.path.join(self.dir, "stderr"))
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if "Sanitizer" in err or "runtime error" in err:
+            raise AssertionError("fota-server: " + err[-4000:])
 
 
 class Client:

@@ -164,9 +164,12 @@ class Objects(unittest.TestCase):
     def test_2_uploads(self):
         a, b = self.a, self.b
         self.assertEqual(a.upload("x.bin", b"data", None)[0], 200)
-        st, j = a.req("POST", "upload?name=x.bin", raw=b"data", csrf=False)
+        st, j = a.req("POST", "upload?name=x.bin", raw=b"data", csrf=False, ctype="application/octet-stream")
         self.assertEqual(st, 403)
         self.assertEqual(Client(self.s).upload("x.bin", b"data")[0], 401)
+        self.assertEqual(a.req("POST", "upload?name=x.bin", raw=b"data", ctype="text/plain")[0], 415)
+        self.assertEqual(a.req("POST", "upload?name=x.bin", raw=b"data")[0], 415)
+        self.assertEqual(a.req("POST", "projects", raw=b'{"name":"form"}', ctype="application/x-www-form-urlencoded")[0], 415)
         self.assertEqual(a.upload("../x", b"data")[0], 400)
         self.assertEqual(a.upload(".hidden", b"data")[0], 400)
         self.assertEqual(a.upload("x.bin", b"")[0], 400)
@@ -175,6 +178,7 @@ class Objects(unittest.TestCase):
         c.putrequest("POST", "/console/api/upload?name=big.bin")
         c.putheader("Cookie", a.cookie)
         c.putheader("X-CSRF-Token", a.csrf)
+        c.putheader("Content-Type", "application/octet-stream")
         c.putheader("Content-Length", str(16 * 1024 * 1024 + 1))
         c.endheaders()
         self.assertEqual(c.getresponse().status, 413)
@@ -184,6 +188,7 @@ class Objects(unittest.TestCase):
         c.putrequest("POST", "/console/api/projects")
         c.putheader("Cookie", a.cookie)
         c.putheader("X-CSRF-Token", a.csrf)
+        c.putheader("Content-Type", "application/json")
         c.putheader("Content-Length", str(300 * 1024))
         c.endheaders()
         self.assertEqual(c.getresponse().status, 413)
@@ -345,6 +350,7 @@ class Objects(unittest.TestCase):
         self.assertEqual(a.req("GET", "/console/app.js")[0], 200)
         self.assertEqual(a.req("GET", "/console/missing.js")[0], 404)
         self.assertEqual(a.req("POST", "/console/app.js", {})[0], 405)
+        self.assertEqual(a.req("GET", "projects?" + "&".join("p%d=1" % i for i in range(20)))[0], 400)
         self.assertEqual(a.req("GET", "/console")[0], 302)
         # the device path is untouched
         st, body = self.s.device("nokey", "x", "1.1.1", IMEI1)
