@@ -20,8 +20,9 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from consolelib import FOTAPACK, INITIAL, Server, images, luhn_imei  # noqa: E402
+from consolelib import FOTAPACK, INITIAL, Server, luhn_imei, run  # noqa: E402
 
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 OUT = os.path.abspath(os.environ.get("CONSOLE_OUT", "console-browser"))
 USER = "13800000000"
 IMEIS = [luhn_imei("86000000000001"), luhn_imei("86000000000002"), luhn_imei("86000000000003")]
@@ -45,7 +46,9 @@ class Browser(unittest.TestCase):
     def setUp(self):
         shutil.rmtree(OUT, ignore_errors=True)
         os.makedirs(OUT)
-        self.s = Server(users=(USER,))
+        self.keys = tempfile.mkdtemp()
+        run(FOTAPACK, "keygen", "-o", os.path.join(self.keys, "key.pem"), "--pub", os.path.join(self.keys, "pub.pem"))
+        self.s = Server("--key", os.path.join(self.keys, "key.pem"), users=(USER,))
         self.tmp = tempfile.mkdtemp(dir=self.s.dir)
         self.d = chrome(os.path.join(self.tmp, "profile"))
         self.wait = WebDriverWait(self.d, 60)
@@ -54,6 +57,24 @@ class Browser(unittest.TestCase):
     def tearDown(self):
         self.d.quit()
         self.s.close()
+        shutil.rmtree(self.keys, ignore_errors=True)
+
+    def core_image(self, core):
+        """The simulated module's factory core image of that version (lib/luatos/simdevice.lua)."""
+        lua = ('package.path = "%s/lib/?.lua;%s/lib/luatos/?.lua;" .. package.path '
+               'io.write(require("simdevice").core_image("%s"))' % (ROOT, ROOT, core))
+        return subprocess.run(["lua5.3", "-e", lua], stdout=subprocess.PIPE, check=True).stdout
+
+    def scripts(self, name, key, version):
+        """demo/fota (libfota.request, reboot into the package, confirm) as project demo with key."""
+        with open(os.path.join(ROOT, "demo", "fota", "main.lua")) as f:
+            text = f.read()
+        text = text.replace('PROJECT = "fotademo"', 'PROJECT = "demo"')
+        text = text.replace('VERSION = "1.0.1"', 'VERSION = "%s"' % version)
+        text = text.replace('PRODUCT_KEY = "DEMO_PRODUCT_KEY"', 'PRODUCT_KEY = "%s"' % key)
+        assert 'PROJECT = "demo"' in text and key in text and version in text
+        os.makedirs(os.path.join(self.tmp, name))
+        return self.file(name + "/main.lua", text.encode())
 
     def file(self, name, data):
         p = os.path.join(self.tmp, name)
@@ -107,12 +128,8 @@ class Browser(unittest.TestCase):
 
     def test_console(self):
         d = self.d
-        old, new = images(self.tmp)
+        old, new = self.core_image("V1103"), self.core_image("V1104")
         core1, core2 = self.file("core-V1103.bin", old), self.file("core-V1104.bin", new)
-        os.makedirs(os.path.join(self.tmp, "v1"))
-        os.makedirs(os.path.join(self.tmp, "v2"))
-        s1 = self.file("v1/main.lua", b'PROJECT = "demo"\nVERSION = "1.0.0"\n')
-        s2 = self.file("v2/main.lua", b'PROJECT = "demo"\nVERSION = "1.0.1"\n')
 
         # login (Chinese labels: the browser's language), then the forced password change
         d.get(self.s.base + "/console/")
@@ -146,9 +163,10 @@ class Browser(unittest.TestCase):
         self.assertIn("Air780E", row.text)
         self.shot("03-projects")
 
-        # two releases
-        self.release(core1, s1, "V1103", "1.0.0", 1)
-        self.release(core2, s2, "V1104", "1.0.1", 2)
+        # two releases: what the device runs (V1103, 1.0.1) and its upgrade (V1104, 1.0.2)
+        s1, s2 = self.scripts("v1", key, "1.0.1"), self.scripts("v2", key, "1.0.2")
+        self.release(core1, s1, "V1103", "1.0.1", 1)
+        self.release(core2, s2, "V1104", "1.0.2", 2)
         text = self.el("fw-table").text
         self.assertIn("V1104", text)
         self.assertIn(str(len(new)), text)
@@ -157,7 +175,7 @@ class Browser(unittest.TestCase):
         # the upgrade configuration: newest release, three IMEIs pasted, one removed
         self.go("config")
         self.wait.until(lambda d: len(Select(self.el("cfg-target")).options) == 2)
-        self.assertIn("V1104 1.0.1", Select(self.el("cfg-target")).first_selected_option.text)
+        self.assertIn("V1104 1.0.2", Select(self.el("cfg-target")).first_selected_option.text)
         self.el("cfg-all").click()
         self.type("cfg-imei-input", "\n".join(IMEIS))
         self.el("cfg-imei-add").click()
@@ -170,27 +188,30 @@ class Browser(unittest.TestCase):
         self.assertNotIn(IMEIS[2], self.el("cfg-table").text)
         self.shot("05-config")
 
-        # a device on V1103 asks: "please wait" while the delta is built, then the package
-        fw = "demo_LuatOS-SoC_EC618"
-        for _ in range(200):
-            st, body = self.s.device(key, fw, "1103.1.0", IMEIS[0])
-            if st == 200:
-                break
-            self.assertIn(b'"code":43', body)
-            time.sleep(0.1)
-        self.assertEqual(st, 200)
-        pkg = self.file("got.fota", body)
-        info = subprocess.run([FOTAPACK, "inspect", pkg], stdout=subprocess.PIPE, check=True).stdout.decode()
-        self.assertIn("1104", info)
-        # after its upgrade it reports the new version: nothing more; a device off the list: nothing
-        self.assertIn(b'"code":27', self.s.device(key, fw, "1104.1.1", IMEIS[0])[1])
-        self.assertIn(b'"code":27', self.s.device(key, fw, "1103.1.0", IMEIS[2])[1])
+        # a simulated module (bin/luatos-sim) running the release-1 scripts on core V1103 asks the
+        # server as it would ask the IoT platform: 43 while the delta is built, the package, a reboot
+        # into V1104 / 1.0.2, then 27
+        dev = os.path.join(self.tmp, "device")
+        os.makedirs(os.path.join(dev, "fota"))
+        with open(os.path.join(self.keys, "pub.pem"), "rb") as f:
+            self.file("device/fota/trusted.pem", f.read())
+        env = dict(os.environ, LUAT_FOTA_IOT_URL=self.s.base + "/api/site/firmware_upgrade")
+        p = subprocess.run([os.path.join(ROOT, "bin", "luatos-sim"), os.path.dirname(s1), "--device", dev,
+                            "--max-boots", "3", "--imei", IMEIS[0], "--core", "V1103", "--bsp", "EC618"],
+                           cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=180)
+        out = p.stdout.decode(errors="replace")
+        with open(os.path.join(OUT, "device.log"), "w") as f:
+            f.write(out)
+        self.assertIn("to script 1.0.2 core V1104 - confirmed", out)
+        self.assertIn("already latest (27)", out)
+        # a device off the list: nothing for it
+        self.assertIn(b'"code":27', self.s.device(key, "demo_LuatOS-SoC_EC618", "1103.1.1", IMEIS[2])[1])
         time.sleep(0.3)
 
         self.go("devices")
         self.el("dev-btn").click()
         self.wait.until(EC.text_to_be_present_in_element((By.ID, "dev-table"), IMEIS[0]))
-        self.wait.until(EC.text_to_be_present_in_element((By.ID, "dev-table"), "1104.1.1"))
+        self.wait.until(EC.text_to_be_present_in_element((By.ID, "dev-table"), "1104.1.2"))
         self.shot("06-devices")
 
         self.go("log")
