@@ -74,6 +74,7 @@ typedef struct creq {
     int fd, done;
     char path[SRV_PATH_MAX], dir[SRV_PATH_MAX], id[33], name[65], user[SRV_OWNER_MAX + 1];
     int files;                        /* files in the upload before this one */
+    int new_dir;                      /* this request made dir (removed when it is cut) */
     uint64_t expect, got;
 } creq;
 
@@ -277,6 +278,24 @@ static void fail_add(srv_db *d, const char *who)
     sqlite3_finalize(st);
 }
 
+/* Failures out of the window and ended sessions are dropped (at each login). */
+static void prune(struct srv_console *k, int64_t since)
+{
+    int64_t now = srv_now_ms();
+    sqlite3_stmt *st = prep(&k->db, "DELETE FROM console_fail WHERE ts<?1");
+    if (st) {
+        sqlite3_bind_int64(st, 1, since);
+        sqlite3_step(st);
+        sqlite3_finalize(st);
+    }
+    if ((st = prep(&k->db, "DELETE FROM console_session WHERE seen<?1 OR created<?2"))) {
+        sqlite3_bind_int64(st, 1, now - (int64_t)k->idle_s * 1000);
+        sqlite3_bind_int64(st, 2, now - (int64_t)k->max_age_s * 1000);
+        sqlite3_step(st);
+        sqlite3_finalize(st);
+    }
+}
+
 static json_t *me_json(const session *s)
 {
     return json_pack("{sssssb}", "user", s->user, "csrf", s->csrf, "must_change", s->must_change);
@@ -452,6 +471,7 @@ static enum MHD_Result upload_begin(struct srv_console *k, struct MHD_Connection
         uploads_expire(k);
         random_hex(r->id, 16);
         snprintf(r->dir, sizeof r->dir, "%s/%s", k->up_dir, r->id);
+        r->new_dir = 1;
     }
     pthread_mutex_unlock(&k->lock);
     if (!ok) return send_err(c, 404, "no such upload");
@@ -473,6 +493,7 @@ static enum MHD_Result upload_end(struct srv_console *k, struct MHD_Connection *
     r->fd = -1;
     if (!ok) {
         unlink(r->path);
+        if (r->new_dir) rmdir(r->dir);
         return send_err(c, 400, "upload incomplete");
     }
     r->done = 1;
@@ -494,6 +515,7 @@ static enum MHD_Result upload_end(struct srv_console *k, struct MHD_Connection *
     pthread_mutex_unlock(&k->lock);
     if (rc) {
         unlink(r->path);
+        if (r->new_dir) rmdir(r->dir);
         return send_err(c, 500, "cannot record the upload");
     }
     return send_j(c, 200, json_pack("{sssssIsi}", "id", r->id, "name", r->name, "size", (json_int_t)r->got,
@@ -666,6 +688,7 @@ static enum MHD_Result login(struct srv_console *k, struct MHD_Connection *c, js
     char h[crypto_pwhash_STRBYTES] = "";
     int must = 0;
     pthread_mutex_lock(&k->lock);
+    prune(k, since);
     int throttled = fail_count(&k->db, who_u, since) >= CONSOLE_FAIL_USER ||
                     fail_count(&k->db, who_a, since) >= CONSOLE_FAIL_ADDR;
     sqlite3_stmt *st = throttled ? NULL : prep(&k->db, "SELECT pwhash, must_change FROM console_user WHERE name=?1");
@@ -679,8 +702,11 @@ static enum MHD_Result login(struct srv_console *k, struct MHD_Connection *c, js
     }
     pthread_mutex_unlock(&k->lock);
     if (throttled) return send_err(c, 429, "too many failed logins; wait 15 minutes");
-    /* outside the lock: Argon2id takes a while */
-    int ok = h[0] && crypto_pwhash_str_verify(h, pass, strlen(pass)) == 0;
+    /* outside the lock: Argon2id takes a while. An unknown name costs the
+     * same (a hash made and dropped), so names cannot be probed by timing. */
+    int ok = 0;
+    if (h[0]) ok = crypto_pwhash_str_verify(h, pass, strlen(pass)) == 0;
+    else if (hash_password(pass, h) == 0) sodium_memzero(h, sizeof h);
     session s;
     memset(&s, 0, sizeof s);
     char token[TOKEN_HEX + 1], cookie[200];
@@ -1045,6 +1071,7 @@ void console_done(srv_server *s, void **con_cls)
     if (r->fd >= 0) {   /* cut mid-upload */
         close(r->fd);
         unlink(r->path);
+        if (r->new_dir) rmdir(r->dir);
     }
     free(r->body);
     free(r);

@@ -2,7 +2,10 @@
 with success, bad input, no session, another user's objects, no CSRF token,
 expired and replayed sessions. Run by ctest (console_api)."""
 import http.client
+import json
 import os
+import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -29,7 +32,13 @@ class Auth(unittest.TestCase):
         st, j = c.req("GET", "me")
         self.assertEqual((st, j["user"]), (200, None))
         self.assertEqual(c.login("alice", "wrong-password")[0], 401)
+        t0 = time.time()
         self.assertEqual(c.login("nobody", INITIAL)[0], 401)
+        t_unknown = time.time() - t0
+        t0 = time.time()
+        self.assertEqual(c.login("bob", "wrong-password")[0], 401)
+        t_known = time.time() - t0
+        self.assertGreater(t_unknown, t_known / 4)   # an unknown name costs a hash too
         self.assertEqual(c.req("POST", "login", {"user": "alice"})[0], 400)
         self.assertEqual(c.req("POST", "login", {"user": 5, "password": INITIAL})[0], 400)
         self.assertEqual(c.req("POST", "login", raw=b"not json", ctype="application/json")[0], 400)
@@ -193,6 +202,21 @@ class Objects(unittest.TestCase):
         c.endheaders()
         self.assertEqual(c.getresponse().status, 413)
         c.close()
+        # cut mid-body: nothing of it stays on disk
+        c = http.client.HTTPConnection("127.0.0.1", self.s.port, timeout=10)
+        c.putrequest("POST", "/console/api/upload?name=cut.bin")
+        for k, v in (("Cookie", a.cookie), ("X-CSRF-Token", a.csrf), ("Content-Type", "application/octet-stream"),
+                     ("Content-Length", "100000")):
+            c.putheader(k, v)
+        c.endheaders()
+        c.send(b"x" * 1000)
+        time.sleep(0.3)   # (a close arriving with the data is seen at the 30 s connection timeout)
+        c.close()
+        time.sleep(0.5)
+        ups = os.path.join(self.s.db + ".d", "console-uploads")
+        found = [f for _, _, fs in os.walk(ups) for f in fs if f == "cut.bin"]
+        self.assertEqual(found, [])
+        self.assertEqual(len(os.listdir(ups)), len([d for d in os.listdir(ups) if os.listdir(os.path.join(ups, d))]))
         mine = self.up(a, "one.bin", b"1")
         self.assertEqual(a.upload("one.bin", b"2", mine)[0], 409)   # same name twice
         self.assertEqual(b.upload("two.bin", b"2", mine)[0], 404)   # alice's upload
@@ -355,6 +379,30 @@ class Objects(unittest.TestCase):
         # the device path is untouched
         st, body = self.s.device("nokey", "x", "1.1.1", IMEI1)
         self.assertIn(b'"code":25', body)
+
+
+class Https(unittest.TestCase):
+    def test_secure_cookie(self):
+        d = tempfile.mkdtemp()
+        key, cert = os.path.join(d, "key.pem"), os.path.join(d, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-subj", "/CN=localhost", "-days", "1", "-keyout", key, "-out", cert],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        s = Server("--tls-cert", cert, "--tls-key", key)
+        try:
+            ctx = ssl.create_default_context(cafile=cert)
+            ctx.check_hostname = False
+            c = http.client.HTTPSConnection("127.0.0.1", s.port, timeout=30, context=ctx)
+            c.request("POST", "/console/api/login", body=json.dumps({"user": "alice", "password": INITIAL}),
+                      headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            r.read()
+            self.assertEqual(r.status, 200)
+            self.assertIn("; Secure", r.getheader("Set-Cookie"))
+            c.close()
+        finally:
+            s.close()
+            shutil.rmtree(d, ignore_errors=True)
 
 
 class Off(unittest.TestCase):
