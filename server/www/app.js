@@ -245,8 +245,9 @@ const pages = {
   },
   async devices() {
     await loadProjects();
+    if (!st.project) return say(t('no_project'), true);
     const q = $('dev-search').value.trim();
-    const j = await api('GET', 'devices' + (q ? '?imei=' + encodeURIComponent(q) : ''));
+    const j = await api('GET', 'devices?project=' + encodeURIComponent(st.project) + (q ? '&imei=' + encodeURIComponent(q) : ''));
     rows('dev-table', j.items, (tr, d) => {
       cell(tr, d.imei); cell(tr, when(d.last)); cell(tr, d.version); cell(tr, d.banned ? t('yes') : t('no'));
       const td = cell(tr, '');

@@ -252,7 +252,22 @@ class Objects(unittest.TestCase):
         st, j = a.req("POST", "firmware", {"kind": "at", "project": "alpha", "model": "Air780E", "bsp": "EC618",
                                            "core_version": "V1016", "core": img})
         self.assertEqual((st, j.get("name")), (201, "Air780E_AT_EC618"), j)
-        # a prebuilt package that is not one
+        # a prebuilt AT delta package V1015 -> V1016 (fotapack build), and one that is not a package
+        d = tempfile.mkdtemp(dir=self.s.dir)
+        paths = [os.path.join(d, n) for n in ("V1015.bin", "V1016.bin", "dfota.bin")]
+        for path, data in zip(paths, (self.old, self.new)):
+            with open(path, "wb") as f:
+                f.write(data)
+        subprocess.run([FOTAPACK, "build", "--project", "at", "--bsp", "EC618", "--to-core", paths[1],
+                        "--core-version", "V1016", "--from-core", paths[0], "--from-core-version", "V1015",
+                        "--version", "0.0.0", "-o", paths[2]], check=True, stdout=subprocess.DEVNULL)
+        with open(paths[2], "rb") as f:
+            pkg = self.up(a, "dfota.bin", f.read())
+        st, j = a.req("POST", "firmware", {"kind": "package", "project": "alpha", "model": "Air780E",
+                                           "bsp": "EC618", "package": pkg})
+        self.assertEqual((st, j.get("name")), (201, "Air780E_AT_EC618"), j)
+        self.assertEqual(b.req("POST", "firmware", {"kind": "package", "project": "bobs", "model": "Air780E",
+                                                    "bsp": "EC618", "package": pkg})[0], 404)
         pkg = self.up(a, "dfota.bin", b"not a package")
         self.assertEqual(a.req("POST", "firmware", {"kind": "package", "project": "alpha", "model": "Air780E",
                                                     "bsp": "EC618", "package": pkg})[0], 400)
