@@ -20,12 +20,25 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from consolelib import FOTAPACK, INITIAL, Server, luhn_imei, run  # noqa: E402
+from consolelib import BUILD, FOTAPACK, INITIAL, Server, luhn_imei, run  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 OUT = os.path.abspath(os.environ.get("CONSOLE_OUT", "console-browser"))
 USER = "13800000000"
 IMEIS = [luhn_imei("86000000000001"), luhn_imei("86000000000002"), luhn_imei("86000000000003")]
+
+
+def sim_env(url):
+    """The simulator's environment; with a sanitizer build of fota.so, its runtimes preloaded (lua5.3 is not
+    instrumented), as scripts/dev does for busted."""
+    env = dict(os.environ, LUAT_FOTA_IOT_URL=url)
+    libs = subprocess.run(["ldd", os.path.join(BUILD, "fota.so")], stdout=subprocess.PIPE).stdout.decode()
+    if "libasan" in libs:
+        env["LD_PRELOAD"] = " ".join(
+            subprocess.run(["gcc", "-print-file-name=" + lib], stdout=subprocess.PIPE).stdout.decode().strip()
+            for lib in ("libasan.so", "libubsan.so"))
+        env["ASAN_OPTIONS"] = "detect_leaks=0"
+    return env
 
 
 def chrome(profile):
@@ -195,7 +208,7 @@ class Browser(unittest.TestCase):
         os.makedirs(os.path.join(dev, "fota"))
         with open(os.path.join(self.keys, "pub.pem"), "rb") as f:
             self.file("device/fota/trusted.pem", f.read())
-        env = dict(os.environ, LUAT_FOTA_IOT_URL=self.s.base + "/api/site/firmware_upgrade")
+        env = sim_env(self.s.base + "/api/site/firmware_upgrade")
         p = subprocess.run([os.path.join(ROOT, "bin", "luatos-sim"), os.path.dirname(s1), "--device", dev,
                             "--max-boots", "3", "--imei", IMEIS[0], "--core", "V1103", "--bsp", "EC618"],
                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=180)
