@@ -10,6 +10,7 @@
 #include "port/port.h"
 #include "srv.h"
 #include "at.h"
+#include "console.h"
 
 static const char *const schema =
     "PRAGMA foreign_keys=ON;"
@@ -182,7 +183,7 @@ int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
         db_close(d);
         return -1;
     }
-    if (db_exec(d, srv_at_schema)) {   /* AT firmware projects (at.c) */
+    if (db_exec(d, srv_at_schema) || db_exec(d, srv_console_schema)) {   /* AT projects (at.c), console (console.c) */
         db_close(d);
         return -1;
     }

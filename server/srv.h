@@ -260,6 +260,7 @@ typedef struct srv_server {
     unsigned fresh_ttl;           /* seconds an answer stays fresh */
     pthread_mutex_t fresh_lock;   /* mbedTLS caches tables inside the key */
     char package_url[SRV_AIR_URL_MAX + 1];   /* --package-url: Air's need_oss_url redirects ("" none) */
+    struct srv_console *console;  /* the web console (console.h), NULL when off */
 } srv_server;
 
 typedef struct srv_serve_opts {
@@ -271,6 +272,9 @@ typedef struct srv_serve_opts {
     unsigned per_address;         /* 0 = SRV_PER_ADDRESS */
     int fresh_ttl;                /* seconds; 0 = SRV_FRESH_TTL, < 0 = no statements */
     unsigned header_timeout_ms;   /* 0 = SRV_HEADER_TIMEOUT_MS */
+    /* the web console (console.h): off, and session lifetimes (0 = defaults) */
+    int console_off;
+    unsigned console_idle_s, console_max_age_s;
 } srv_serve_opts;
 
 int srv_start(srv_server *s, const srv_serve_opts *o);
