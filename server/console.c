@@ -62,6 +62,7 @@ struct srv_console {
     unsigned idle_s, max_age_s;
     char up_dir[SRV_PATH_MAX - 128];
     delta_job jobs[DELTA_JOBS];
+    int hashing;                      /* Argon2id runs in progress */
 };
 
 /* One request's state between libmicrohttpd's calls. */
@@ -118,6 +119,15 @@ static enum MHD_Result send_err(struct MHD_Connection *c, unsigned status, const
     return send_j(c, status, json_pack("{ss}", "error", msg), NULL);
 }
 
+static enum MHD_Result send_busy(struct MHD_Connection *c)
+{
+    static const char busy[] = "{\"error\":\"busy: try again in a second\"}";
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(sizeof busy - 1, (void *)busy, MHD_RESPMEM_PERSISTENT);
+    if (r) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    return send_resp(c, MHD_HTTP_SERVICE_UNAVAILABLE, r, "application/json; charset=utf-8", NULL);
+}
+
 static enum MHD_Result send_ops(struct MHD_Connection *c, const ops_err *e)
 {
     return send_err(c, e->http ? (unsigned)e->http : 500, e->msg[0] ? e->msg : "failed");
@@ -125,6 +135,18 @@ static enum MHD_Result send_ops(struct MHD_Connection *c, const ops_err *e)
 
 /* ---------------------------------------------------------------- */
 /* tokens, users, sessions                                           */
+
+/* Argon2id takes 64 MiB and tens of milliseconds: only CONSOLE_HASHES run at
+ * once, so a burst of logins takes neither the memory nor every HTTP thread
+ * (device checks share them). take 1: 1 when a run may start; take 0: ended. */
+static int hash_slot(struct srv_console *k, int take)
+{
+    pthread_mutex_lock(&k->lock);
+    int ok = !take || k->hashing < CONSOLE_HASHES;
+    if (ok) k->hashing += take ? 1 : -1;
+    pthread_mutex_unlock(&k->lock);
+    return ok;
+}
 
 static void random_hex(char *out, size_t bytes)
 {
@@ -702,11 +724,13 @@ static enum MHD_Result login(struct srv_console *k, struct MHD_Connection *c, js
     }
     pthread_mutex_unlock(&k->lock);
     if (throttled) return send_err(c, 429, "too many failed logins; wait 15 minutes");
+    if (!hash_slot(k, 1)) return send_busy(c);
     /* outside the lock: Argon2id takes a while. An unknown name costs the
      * same (a hash made and dropped), so names cannot be probed by timing. */
     int ok = 0;
     if (h[0]) ok = crypto_pwhash_str_verify(h, pass, strlen(pass)) == 0;
     else if (hash_password(pass, h) == 0) sodium_memzero(h, sizeof h);
+    hash_slot(k, 0);
     session s;
     memset(&s, 0, sizeof s);
     char token[TOKEN_HEX + 1], cookie[200];
@@ -759,8 +783,12 @@ static enum MHD_Result change_password(struct srv_console *k, struct MHD_Connect
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&k->lock);
-    if (!h[0] || crypto_pwhash_str_verify(h, old, strlen(old)) != 0) return send_err(c, 403, "the old password is wrong");
-    if (hash_password(neu, h)) return send_err(c, 500, "cannot hash the password");
+    if (!hash_slot(k, 1)) return send_busy(c);
+    int right = h[0] && crypto_pwhash_str_verify(h, old, strlen(old)) == 0;
+    int hashed = right && hash_password(neu, h) == 0;
+    hash_slot(k, 0);
+    if (!right) return send_err(c, 403, "the old password is wrong");
+    if (!hashed) return send_err(c, 500, "cannot hash the password");
     pthread_mutex_lock(&k->lock);
     int rc = -1;
     if ((st = prep(&k->db, "UPDATE console_user SET pwhash=?2, must_change=0 WHERE name=?1"))) {

@@ -16,6 +16,7 @@
 #define CONSOLE_JSON_MAX (256 * 1024)  /* a JSON request body (10000 IMEIs fit) */
 #define CONSOLE_UPLOAD_MAX FOTA_PKG_MAX_IMAGE   /* one uploaded file */
 #define CONSOLE_UPLOAD_FILES 64        /* files in one upload (a script directory) */
+#define CONSOLE_HASHES 2               /* Argon2id runs at once (64 MiB each); more: 503 */
 #define CONSOLE_FAIL_WINDOW_S 900      /* login failures counted over this */
 #define CONSOLE_FAIL_USER 5            /* failures per user in the window, then 429 */
 #define CONSOLE_FAIL_ADDR 20           /* failures per address in the window, then 429 */

@@ -465,15 +465,18 @@ static int check_imei(const char *imei, ops_err *e)
 
 /* Whether a scoped caller may see the device: it is in one of its projects
  * or owned by it. 1 yes, 0 no (e: 404), -1 error. */
-static int device_in_scope(srv_db *d, const char *scope, const char *imei, ops_err *e)
+/* 1 when imei is scope's device; *created (may be NULL) is when it was
+ * registered: what it asked before then is not that account's to read. */
+static int device_in_scope(srv_db *d, const char *scope, const char *imei, int64_t *created, ops_err *e)
 {
     if (!scope) return 1;
-    sqlite3_stmt *st = oprep(d, "SELECT 1 FROM device dv LEFT JOIN project p ON p.id=dv.project_id"
+    sqlite3_stmt *st = oprep(d, "SELECT dv.created FROM device dv LEFT JOIN project p ON p.id=dv.project_id"
                                 " WHERE dv.imei=?1 AND (p.owner=?2 OR dv.owner=?2)", e);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
     int found = sqlite3_step(st) == SQLITE_ROW;
+    if (found && created) *created = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     if (!found) ops_fail(e, EXIT_USAGE_ERR, 404, "no device %s", imei);
     return found;
@@ -500,7 +503,7 @@ int ops_device_act(srv_db *d, const char *scope, const char *what, const char *i
             sqlite3_finalize(st);
         }
         /* a scoped caller cannot take over a device of someone else */
-        if (scope && device_in_scope(d, scope, imei, e) == 0) {
+        if (scope && device_in_scope(d, scope, imei, NULL, e) == 0) {
             if (!(st = oprep(d, "SELECT 1 FROM device WHERE imei=?1", e))) return e->rc;
             sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
             int exists = sqlite3_step(st) == SQLITE_ROW;
@@ -516,14 +519,14 @@ int ops_device_act(srv_db *d, const char *scope, const char *what, const char *i
         if (o) sqlite3_bind_text(st, 3, o, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, now);
     } else if (strcmp(what, "ban") == 0) {
-        if (scope && device_in_scope(d, scope, imei, e) != 1) return e->rc ? e->rc : EXIT_IO_ERR;
+        if (scope && device_in_scope(d, scope, imei, NULL, e) != 1) return e->rc ? e->rc : EXIT_IO_ERR;
         if (!(st = oprep(d, "INSERT INTO device(imei, banned, created) VALUES(?1, 1, ?2)"
                             " ON CONFLICT(imei) DO UPDATE SET banned=1", e)))
             return e->rc;
         sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, now);
     } else if (strcmp(what, "unban") == 0) {
-        if (scope && device_in_scope(d, scope, imei, e) != 1) return e->rc ? e->rc : EXIT_IO_ERR;
+        if (scope && device_in_scope(d, scope, imei, NULL, e) != 1) return e->rc ? e->rc : EXIT_IO_ERR;
         /* also restart the day's count, or the next request bans again */
         if (!(st = oprep(d, "UPDATE device SET banned=0, count_since=?2 WHERE imei=?1", e))) return e->rc;
         sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
@@ -612,7 +615,9 @@ int ops_log_list(srv_db *d, const char *scope, const char *imei, const char *dat
         tm.tm_isdst = -1;
         to = (int64_t)mktime(&tm) * 1000;
     }
-    if (scope && device_in_scope(d, scope, imei, e) != 1) return e->rc ? e->rc : EXIT_IO_ERR;
+    int64_t created = 0;
+    if (scope && device_in_scope(d, scope, imei, &created, e) != 1) return e->rc ? e->rc : EXIT_IO_ERR;
+    if (from < created) from = created;
     sqlite3_stmt *st = oprep(d, newest_first ? "SELECT id, ts, status, code, request, msg FROM log"
                                                " WHERE imei=?1 AND ts>=?2 AND ts<?3 ORDER BY ts DESC, id DESC LIMIT ?4"
                                              : "SELECT id, ts, status, code, request, msg FROM log"

@@ -9,11 +9,12 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from consolelib import FOTAPACK, INITIAL, Client, Server, images, luhn_imei  # noqa: E402
+from consolelib import FOTA_SERVER, FOTAPACK, INITIAL, Client, Server, images, luhn_imei, run  # noqa: E402
 
 IMEI1 = luhn_imei("86123456789012")
 IMEI2 = luhn_imei("86123456789013")
@@ -71,6 +72,31 @@ class Auth(unittest.TestCase):
         self.assertEqual(c.req("GET", "projects")[0], 401)
         c.cookie = "fota_session=../../etc"
         self.assertEqual(c.req("GET", "projects")[0], 401)
+
+    def test_hashes_at_once_bounded(self):
+        # 12 HTTP threads, 12 logins at once: at most 2 Argon2id runs (64 MiB
+        # each) go on together, the others are told to come back (503)
+        self.s.close()
+        self.s = Server("--threads", "12")
+        go, out = threading.Barrier(12), []
+
+        def one(i):
+            c = Client(self.s)
+            go.wait()
+            st = c.login("nobody%d" % i, INITIAL)[0]
+            out.append((st, c.last_headers.get("Retry-After")))
+
+        ts = [threading.Thread(target=one, args=(i,)) for i in range(12)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(60)
+        self.assertEqual(len(out), 12)
+        self.assertLessEqual({st for st, _ in out}, {401, 503})
+        busy = [ra for st, ra in out if st == 503]
+        self.assertTrue(busy, out)
+        self.assertEqual(set(busy), {"1"})
+        self.assertEqual(Client(self.s).login("alice", INITIAL)[0], 200)   # every run ended
 
     def test_throttle_per_user_and_address(self):
         c = Client(self.s)
@@ -340,10 +366,17 @@ class Objects(unittest.TestCase):
         self.assertFalse(a.req("GET", "devices?imei=" + IMEI1)[1]["items"][0]["banned"])
         # placing a device: in one's own project only, never taking another's
         imei3 = luhn_imei("86123456789014")
+        # it asked with an unknown key first (not registered): whoever places it
+        # later does not read what it asked before
+        self.assertIn(b'"code":25', self.s.device("NoSuchKey123", fw, "1103.1.0", imei3)[1])
+        time.sleep(0.3)
         self.assertEqual(b.req("POST", "devices/add", {"imei": IMEI1, "project": "bobs"})[0], 409)
         self.assertEqual(b.req("POST", "devices/add", {"imei": imei3, "project": "alpha"})[0], 404)
         self.assertEqual(b.req("POST", "devices/add", {"imei": imei3, "project": "bobs"})[0], 200)
         self.assertEqual([d["imei"] for d in b.req("GET", "devices")[1]["items"]], [imei3])
+        self.assertEqual(b.req("GET", "log?imei=" + imei3), (200, {"items": []}))
+        out = run(FOTA_SERVER, "log", "--db", self.s.db, "--imei", imei3).stdout.decode()
+        self.assertIn("NoSuchKey123", out)   # the admin still sees it
         # and the CLI shows the same configuration
         out = self.s.admin("config", "show", "--project", "alpha").stdout.decode()
         self.assertIn("devices: %s" % IMEI1, out)
