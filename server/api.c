@@ -448,6 +448,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     guard_request(&s->guard, guard_slot(c), 0);
 }
 
+/* Asks the log writer for a batch now rather than at its next interval. */
+static void flush_now(srv_server *s)
+{
+    pthread_mutex_lock(&s->flush_lock);
+    s->flush_pending = 1;
+    pthread_cond_signal(&s->flush_wake);
+    pthread_mutex_unlock(&s->flush_lock);
+}
+
 /* Queues the row of a request refused before any lookup. */
 static void log_refused(srv_server *s, srv_log_row *row, int status, int code, const char *msg)
 {
@@ -482,6 +491,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return send_json(c, MHD_HTTP_BAD_REQUEST, 400, "unexpected request body");
     }
     if (strcmp(url, API_PATH) != 0) return send_json(c, MHD_HTTP_NOT_FOUND, 404, "not found");
+    /* A check is answered on the second call, once libmicrohttpd has the
+     * whole (bodiless) request: a response queued on the first call makes
+     * it close the connection after it, and every check would cost a new
+     * TCP connection. Refusals above stay on the first call (a body is
+     * never read). The mark is a field's address: nothing is allocated. */
+    if (*con_cls == NULL) {
+        *con_cls = &s->threads;
+        return MHD_YES;
+    }
     if (*con_cls == s) {   /* marked by uri_seen */
         char msg[64];
         snprintf(msg, sizeof msg, "bad request: more than %d parameters", MAX_ARGS);
@@ -550,6 +568,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
     pthread_mutex_lock(&s->lock);
     if (db_log_full(&s->db)) {
+        /* The writer is behind: a burst waits a little for it (which also
+         * gives it the CPU), a held database soon gets 503. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += SRV_LOG_FULL_WAIT_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        flush_now(s);
+        while (db_log_full(&s->db) && pthread_cond_timedwait(&s->room, &s->lock, &until) == 0) {
+        }
+    }
+    if (db_log_full(&s->db)) {
         /* The writer is behind (the database is held): an answer that could
          * not be logged or counted is not given. */
         pthread_mutex_unlock(&s->lock);
@@ -564,11 +596,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     row.counted = !resume && a.code != SRV_WAIT;
     snprintf(row.msg, sizeof row.msg, "%s", a.msg);
     db_log_queue(&s->db, &row);   /* cannot fail: checked full above, same lock */
-    /* Half full: the writer need not wait for its next interval (a burst
+    /* A quarter full: the writer need not wait for its next interval (a burst
      * would otherwise fill the queue and get 503s). */
-    int wake = s->db.queue.n == SRV_LOG_QUEUE / 2;
+    int wake = s->db.queue.n == SRV_LOG_QUEUE / 4;
     pthread_mutex_unlock(&s->lock);
-    if (wake) pthread_cond_signal(&s->flush_wake);
+    if (wake) flush_now(s);
 
     char fresh_buf[FOTA_FRESH_VALUE_MAX];
     const char *fresh = fresh_statement(s, row.imei, ver, &a, fresh_buf);
@@ -596,6 +628,7 @@ static int write_log(srv_server *s, unsigned wait_ms)
 {
     pthread_mutex_lock(&s->lock);
     size_t n = db_log_take(&s->db);
+    if (n) pthread_cond_broadcast(&s->room);   /* the queue is empty again, unless a batch was kept */
     pthread_mutex_unlock(&s->lock);
     if (n == 0) return 0;
     if (db_log_write(&s->db, wait_ms)) return -1;
@@ -618,7 +651,10 @@ static void *flusher(void *arg)
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
         }
-        pthread_cond_timedwait(&s->flush_wake, &s->flush_lock, &until);
+        /* A wake-up asked for while the last batch was being written is
+         * not lost: the next batch goes at once. */
+        if (!s->flush_pending) pthread_cond_timedwait(&s->flush_wake, &s->flush_lock, &until);
+        s->flush_pending = 0;
         if (s->stopping) break;
         pthread_mutex_unlock(&s->flush_lock);
         write_log(s, SRV_DB_WRITE_WAIT_MS);
@@ -628,6 +664,9 @@ static void *flusher(void *arg)
         if (mono - s->rollout_tick_ms >= SRV_ROLLOUT_TICK_MS) {
             s->rollout_tick_ms = mono;
             db_rollout_tick(&s->db, srv_now_ms());
+            /* the WAL would grow without end: its pages into the database,
+             * here, outside the lock, once a second */
+            db_checkpoint(&s->db);
         }
         pthread_mutex_lock(&s->flush_lock);
     }
@@ -747,6 +786,7 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->flush_lock, NULL);
     pthread_cond_init(&s->flush_wake, NULL);
+    pthread_cond_init(&s->room, NULL);
     if (builder_start(&s->builder) || guard_start(&s->guard) ||
         pthread_create(&s->flusher, NULL, flusher, s)) {
         fprintf(stderr, "fota-server: cannot start threads\n");
@@ -824,6 +864,7 @@ void srv_stop(srv_server *s)
                     s->db.queue.n + s->db.writing.n);
     db_close(&s->db);
     pthread_cond_destroy(&s->flush_wake);
+    pthread_cond_destroy(&s->room);
     pthread_mutex_destroy(&s->flush_lock);
     pthread_mutex_destroy(&s->lock);
     fota_sig_key_free(&s->fresh_key);

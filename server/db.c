@@ -225,12 +225,22 @@ int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
     /* A device check reads (WAL: readers do not wait for a writer) and never
      * waits long for anything; writes go through the writer's connection. */
     sqlite3_busy_timeout(d->db, SRV_DB_READ_WAIT_MS);
+    /* the day counts read the log index at random places */
+    if (db_exec(d, "PRAGMA cache_size=-16384;")) {
+        db_close(d);
+        return -1;
+    }
     if (prepare_all(d->db, hot_sql, d->st, ST__COUNT)) {
         db_close(d);
         return -1;
     }
     if (sqlite3_open_v2(path, &d->wdb, flags, NULL) != SQLITE_OK ||
-        sqlite3_exec(d->wdb, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, NULL, NULL) !=
+        /* No checkpoint inside COMMIT (the commit runs under the server's
+         * lock: a checkpoint's sync there would stall every check); the
+         * flusher checkpoints after it, outside (db_checkpoint). A larger
+         * page cache: the log's and devices' indexes take random inserts. */
+        sqlite3_exec(d->wdb, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;"
+                             " PRAGMA cache_size=-32768;", NULL, NULL, NULL) !=
             SQLITE_OK ||
         prepare_all(d->wdb, writer_sql, d->wst, WS__COUNT) ||
         prepare_all(d->wdb, srv_rollout_writer_sql, d->rwst, RW__COUNT)) {
@@ -597,4 +607,12 @@ int db_rollout_tick(srv_db *d, int64_t now_ms)
     if (!d->wdb) return 0;
     sqlite3_busy_timeout(d->wdb, SRV_DB_WRITE_WAIT_MS);
     return srv_rollout_tick(d->wdb, now_ms);
+}
+
+int db_checkpoint(srv_db *d)
+{
+    if (!d->wdb) return 0;
+    /* PASSIVE: copies what no reader still needs, never waits for one */
+    int rc = sqlite3_wal_checkpoint_v2(d->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -1;
 }

@@ -1,6 +1,7 @@
 /* fota-server: command line. `serve` runs the HTTP API; the other commands
  * administer the same database. Exit codes: 0 ok, 2 usage or refused
  * input, 3 I/O or database error. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,8 +267,17 @@ static int serve(const cmd *c, const char **vals)
     }
     int sig = 0;
     if (lifetime) {
-        struct timespec ts = { (time_t)lifetime, 0 };
-        sig = sigtimedwait(&set, NULL, &ts);
+        /* an interrupted wait (a debugger or strace attaching) is not the end of the lifetime */
+        struct timespec start, now;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (int tries = 0; tries < 1000; tries++) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            time_t left = (time_t)lifetime - (now.tv_sec - start.tv_sec);
+            if (left <= 0) break;
+            struct timespec ts = { left, 0 };
+            sig = sigtimedwait(&set, NULL, &ts);
+            if (sig > 0 || errno != EINTR) break;
+        }
     } else {
         sigwait(&set, &sig);
     }

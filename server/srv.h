@@ -97,6 +97,7 @@ typedef struct srv_log_row {
 #define SRV_DB_READ_WAIT_MS 100   /* the most a device check waits on SQLite */
 #define SRV_DB_WRITE_WAIT_MS 50   /* the most the log writer waits per try */
 #define SRV_DB_STOP_WAIT_MS 10000 /* at shutdown, for the last rows */
+#define SRV_LOG_FULL_WAIT_MS 20   /* a check waits at most this for room in a full queue, then 503 */
 
 /* Read by device checks (the serving connection, under the server's lock). */
 enum srv_stmt {
@@ -204,6 +205,9 @@ int db_check_config(srv_db *d, const char *key, const char *fwname, srv_cfg *out
 int db_check_device(srv_db *d, const char *imei, int64_t day_start_ms, srv_dev *out);
 /* Turns the configuration cache on (cache_ms > 0) for a serving db. 0 / -1. */
 int db_cache_init(srv_db *d, unsigned cache_ms);
+/* A WAL checkpoint on the writer's connection, outside the server's lock
+ * (the writer's commits do not checkpoint). 0 / -1. */
+int db_checkpoint(srv_db *d);
 /* The rollouts' tick on the writer's connection (server/rollout.c). */
 int db_rollout_tick(srv_db *d, int64_t now_ms);
 /* Path of a stored core image of that version for the project/bsp, or "". */
@@ -317,6 +321,8 @@ typedef struct srv_server {
     pthread_t flusher;
     pthread_mutex_t flush_lock;
     pthread_cond_t flush_wake;
+    pthread_cond_t room;          /* with lock: the writer took the queued rows */
+    int flush_pending;            /* under flush_lock: a batch is wanted now */
     int stopping;
     unsigned flush_ms;
     unsigned threads;

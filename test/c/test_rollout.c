@@ -321,6 +321,9 @@ static void test_rollout(const char *dir)
     CHECK_EQ(got2, in2);
     CHECK(in2 > 80 && in2 < 170);
     printf("wave 2 (50%%): %d more devices sent the package\n", in2);
+    /* A device downloads and reboots before it comes back: its package's
+     * row (queued by the other server) is written by then. */
+    wait_rows(db_path, asked);
 
     /* outcomes: every wave-2 device comes back upgraded; in wave 1, one in
      * two comes back on its old version (rolled back): 50 % > 20 % */
