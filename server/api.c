@@ -160,17 +160,20 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
     int64_t now = srv_now_ms();
     int r;
 
-    /* project, firmware name, configuration, rollout: from the cache in
-     * the common case (no store round trip) */
+    /* The device (banned, owner, the day's count): the check's one store
+     * round trip, first, so that the database's change counter the cache
+     * compares is as of now. Then project, firmware name, configuration
+     * and rollout: from the cache in the common case. The answers keep
+     * their order below. */
+    srv_dev dev;
     srv_cfg cfg;
+    int dev_rc = db_check_device(d, imei, srv_day_start(now), &dev);
     if (db_check_config(d, key, fwname, &cfg)) return set(a, SRV_INTERNAL, "database error");
     if (!cfg.project_found) return set(a, SRV_INVALID_PROJECT, "invalid project: unknown project_key");
 
     if (!srv_imei_luhn(imei)) return set(a, SRV_INVALID_DEVICE, "invalid device: IMEI check digit wrong");
 
-    /* device: banned, owner, the day's count: one statement */
-    srv_dev dev;
-    if (db_check_device(d, imei, srv_day_start(now), &dev)) return set(a, SRV_INTERNAL, "database error");
+    if (dev_rc) return set(a, SRV_INTERNAL, "database error");
     /* First contact registers the device to this project's owner, a ban
      * stores it banned: both batched with the log row. */
     row->new_device = !dev.known;
