@@ -410,11 +410,38 @@ static void test_rollout(const char *dir)
     CHECK_EQ(one_int(db_path, "SELECT COUNT(*) FROM log WHERE code<>43"), asked);
 }
 
+/* A database made before rollouts existed: opening it adds the tables,
+ * and its configuration answers as before. */
+static void test_migration(const char *dir)
+{
+    char db_path[512];
+    snprintf(db_path, sizeof db_path, "%s/old.db", dir);
+    make_store(dir, db_path);
+    sqlite3 *db;
+    CHECK(sqlite3_open(db_path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "DROP INDEX rollout_live; DROP TABLE rollout_device; DROP TABLE rollout;", NULL, NULL,
+                       NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_EQ(one_int(db_path, "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'rollout%'"), 0);
+    srv_server *s = calloc(1, sizeof *s);
+    unsigned port = start(s, dir, db_path, "old");
+    char imei[16], msg[SRV_MSG_MAX];
+    int code = -1;
+    make_imei(42, imei);
+    CHECK_EQ(ask(port, imei, NEW, NULL, &code, msg, sizeof msg), 404);
+    CHECK_EQ(code, 27);
+    srv_stop(s);
+    free(s);
+    CHECK_EQ(one_int(db_path, "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'rollout%'"), 3);
+    CHECK_EQ(rollout(db_path, "start", "50,100", NULL, NULL, NULL), 0);
+}
+
 int main(void)
 {
     test_units();
     const char *dir = ctest_tmpdir("rollout");
     CHECK(dir != NULL);
     if (dir) test_rollout(dir);
+    if (dir) test_migration(dir);
     return ctest_finish("test_rollout");
 }
