@@ -320,7 +320,8 @@ int main(int argc, char **argv)
     const char *vals[32] = { 0 };   /* more than any command's options */
     /* export DIR: the one positional argument (also --dir DIR) */
     const char *positional = NULL;
-    if (!strcmp(c->name, "export") && first < argc && argv[first][0] != '-') positional = argv[first++];
+    if (!strcmp(c->name, "export") && first < argc && argv[first][0] != '-' && !is_help(argv[first]))
+        positional = argv[first++];
     for (int i = first; i < argc; i++) {
         if (is_help(argv[i])) {
             fputs(c->usage, stdout);

@@ -160,7 +160,7 @@ static void make_store(const char *dir, const char *db_path)
     db_close(&d);
 }
 
-static unsigned start(srv_server *s, const char *dir, const char *db_path, const char *name)
+static unsigned start_with(srv_server *s, const char *dir, const char *db_path, const char *name, int cache_ms)
 {
     char port_file[512];
     snprintf(port_file, sizeof port_file, "%s/%s.port", dir, name);
@@ -172,12 +172,18 @@ static unsigned start(srv_server *s, const char *dir, const char *db_path, const
     o.threads = 2;
     o.flush_ms = 20;
     o.per_address = 1000;
+    o.cache_ms = cache_ms;
     CHECK(srv_start(s, &o) == 0);
     unsigned port = 0;
     FILE *f = fopen(port_file, "r");
     CHECK(f && fscanf(f, "%u", &port) == 1);
     if (f) fclose(f);
     return port;
+}
+
+static unsigned start(srv_server *s, const char *dir, const char *db_path, const char *name)
+{
+    return start_with(s, dir, db_path, name, 0);
 }
 
 /* A rollout command on its own connection, as the CLI runs it. */
@@ -423,17 +429,28 @@ static void test_migration(const char *dir)
                        NULL) == SQLITE_OK);
     sqlite3_close(db);
     CHECK_EQ(one_int(db_path, "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'rollout%'"), 0);
+    /* and without the configuration cache (--cache-ms 0): every check reads
+     * the configuration, a rollout started meanwhile decides at once */
     srv_server *s = calloc(1, sizeof *s);
-    unsigned port = start(s, dir, db_path, "old");
+    unsigned port = start_with(s, dir, db_path, "old", -1);
     char imei[16], msg[SRV_MSG_MAX];
     int code = -1;
     make_imei(42, imei);
     CHECK_EQ(ask(port, imei, NEW, NULL, &code, msg, sizeof msg), 404);
     CHECK_EQ(code, 27);
-    srv_stop(s);
-    free(s);
     CHECK_EQ(one_int(db_path, "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'rollout%'"), 3);
     CHECK_EQ(rollout(db_path, "start", "50,100", NULL, NULL, NULL), 0);
+    int64_t rid = one_int(db_path, "SELECT MAX(id) FROM rollout");
+    unsigned long out = 0;
+    for (unsigned long i = 400000; i < 401000 && !out; i++) {
+        make_imei(i, imei);
+        if (srv_rollout_bucket(rid, imei) >= 5000) out = i;
+    }
+    make_imei(out, imei);
+    CHECK_EQ(ask(port, imei, OLD, NULL, &code, msg, sizeof msg), 404);
+    CHECK(code == 27 && strstr(msg, "not in the rollout") != NULL);
+    srv_stop(s);
+    free(s);
 }
 
 int main(void)
