@@ -448,7 +448,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     (void)toe;
     srv_server *s = cls;
-    console_done(s, con_cls);
+    /* api.c's own marks (uri_seen's s, handle's &s->threads) are not a
+     * console request: only what console_handle left there is its to free */
+    if (*con_cls != s && *con_cls != (void *)&s->threads) console_done(s, con_cls);
     guard_request(&s->guard, guard_slot(c), 0);
 }
 
