@@ -6,19 +6,8 @@ local socket = require "socket"
 
 local FW = "demo_LuatOS-SoC_EC618"
 
---- A Luhn-valid IMEI from 14 digits.
-local function imei(body14)
-    local sum = 0
-    for i = 1, 14 do
-        local d = tonumber(body14:sub(15 - i, 15 - i))
-        if i % 2 == 1 then
-            d = d * 2
-            if d > 9 then d = d - 9 end
-        end
-        sum = sum + d
-    end
-    return body14 .. tostring((10 - sum % 10) % 10)
-end
+local luhn_digit = require("simdevice").luhn_digit
+local function imei(body14) return body14 .. luhn_digit(body14) end
 
 local n_imei = 0
 local function new_imei()
