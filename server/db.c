@@ -434,7 +434,10 @@ static void col_copy(sqlite3_stmt *st, int col, char *out, size_t cap)
 
 int db_firmware_get(srv_db *d, int64_t id, srv_firmware *fw)
 {
-    sqlite3_stmt *st = d->st[ST_FW_GET];
+    /* serving: the prepared statement; the CLI (export) prepares it once here */
+    sqlite3_stmt *st = d->st[ST_FW_GET], *own = NULL;
+    if (!st && sqlite3_prepare_v2(d->db, hot_sql[ST_FW_GET], -1, &own, NULL) != SQLITE_OK) return -1;
+    if (own) st = own;
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -451,6 +454,7 @@ int db_firmware_get(srv_db *d, int64_t id, srv_firmware *fw)
         col_copy(st, 9, fw->key_path, sizeof fw->key_path);
     }
     sqlite3_reset(st);
+    sqlite3_finalize(own);
     return rc == SQLITE_ROW ? 0 : -1;
 }
 

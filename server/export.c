@@ -24,35 +24,6 @@ typedef struct job {
     char base_image[SRV_PATH_MAX];
 } job;
 
-/* The release row as the builder needs it (db_firmware_get needs a
- * serving connection; the CLI prepares its own). */
-static int firmware_get(srv_db *d, int64_t id, srv_firmware *fw)
-{
-    sqlite3_stmt *st = prep(d, "SELECT f.id, f.project_id, p.name, f.name, f.bsp, f.core_version,"
-                               " f.script_version, f.core_path, f.script_path, f.key_path"
-                               " FROM firmware f JOIN project p ON p.id=f.project_id WHERE f.id=?1");
-    if (!st) return -1;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        memset(fw, 0, sizeof *fw);
-        fw->id = sqlite3_column_int64(st, 0);
-        fw->project_id = sqlite3_column_int64(st, 1);
-        char *outs[] = { fw->project, fw->name, fw->bsp, NULL, fw->script_version, fw->core_path,
-                         fw->script_path, fw->key_path };
-        size_t caps[] = { sizeof fw->project, sizeof fw->name, sizeof fw->bsp, 0, sizeof fw->script_version,
-                          sizeof fw->core_path, sizeof fw->script_path, sizeof fw->key_path };
-        for (int i = 0; i < 8; i++) {
-            if (!outs[i]) continue;
-            const char *v = (const char *)sqlite3_column_text(st, i + 2);
-            snprintf(outs[i], caps[i], "%s", v ? v : "");
-        }
-        fw->core_version = (uint32_t)sqlite3_column_int64(st, 5);
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : -1;
-}
-
 /* The (release, base) pairs of every enabled configuration: each base
  * core with a stored image (a delta, or script-only on the target's own
  * core), one base without an image (the whole core: the same package for
@@ -125,7 +96,7 @@ int cmd_export(srv_db *d, const char *dir, const char *key_path, const char *max
     for (size_t i = 0; i < n && rc == 0; i++) {
         srv_firmware fw;
         srv_pkg pkg;
-        if (firmware_get(d, jobs[i].fw_id, &fw)) {
+        if (db_firmware_get(d, jobs[i].fw_id, &fw)) {
             rc = EXIT_IO_ERR;
             break;
         }
