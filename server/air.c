@@ -5,10 +5,14 @@
  * The firmware name carries the Air core version (rtos.get_version()); it
  * names the release PROJECT_LuatOS-SoC_<bsp>, and the device's version is
  * that core with the full three-part script version. With need_oss_url=1
- * and `serve --package-url URL` the package is a 302 to URL/<cached file>
- * (the package host holds a copy of DATA/cache), else the package itself. */
+ * and `serve --package-url URL` the package is a 302 to URL/<sha256>.fota
+ * (the package host holds `fota-server export` or a copy of DATA/cache),
+ * else the package itself. LuatOS devices get that 302 whenever the server
+ * has --package-url. */
 #include <stdio.h>
 #include <string.h>
+
+#include "core/fresh.h"
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -73,11 +77,20 @@ int srv_air_package_url_ok(const char *url)
     return 1;
 }
 
-enum MHD_Result srv_air_redirect(struct MHD_Connection *c, const char *base, const srv_pkg *pkg, int *status)
+int srv_package_name(const srv_pkg *pkg, char *out, size_t cap)
 {
-    const char *name = strrchr(pkg->path, '/');
-    name = name ? name + 1 : pkg->path;
-    char location[SRV_AIR_URL_MAX + SRV_PATH_MAX + 2];
+    /* the package hash: 64 lowercase hex digits, nothing else */
+    if (strlen(pkg->sha256) != 64 || strspn(pkg->sha256, "0123456789abcdef") != 64) return -1;
+    int n = snprintf(out, cap, "%s.fota", pkg->sha256);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+enum MHD_Result srv_package_redirect(struct MHD_Connection *c, const char *base, const srv_pkg *pkg,
+                                     const char *fresh, int *status)
+{
+    char name[80];
+    if (srv_package_name(pkg, name, sizeof name)) return MHD_NO;
+    char location[SRV_AIR_URL_MAX + sizeof name + 2];
     size_t bl = strlen(base);
     int n = snprintf(location, sizeof location, "%s%s%s", base, bl && base[bl - 1] == '/' ? "" : "/", name);
     if (n < 0 || (size_t)n >= sizeof location) return MHD_NO;
@@ -87,6 +100,7 @@ enum MHD_Result srv_air_redirect(struct MHD_Connection *c, const char *base, con
     MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, pkg->etag);
+    if (fresh) MHD_add_response_header(r, FOTA_FRESH_HEADER, fresh);
     *status = MHD_HTTP_FOUND;
     enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_FOUND, r);
     MHD_destroy_response(r);

@@ -22,7 +22,9 @@ int srv_air_extra(struct MHD_Connection *c, srv_air *a);
 int srv_air_newer(uint32_t target_core, const char *target_script, const srv_air *a, int *newer);
 /* serve --package-url: http(s)://..., printable, at most SRV_AIR_URL_MAX. */
 int srv_air_package_url_ok(const char *url);
-/* 302 to base/<the cached package's file name>. */
-enum MHD_Result srv_air_redirect(struct MHD_Connection *c, const char *base, const srv_pkg *pkg, int *status);
+/* 302 to base/<sha256>.fota (with the package's ETag and the answer's
+ * signed statement, when there is one). */
+enum MHD_Result srv_package_redirect(struct MHD_Connection *c, const char *base, const srv_pkg *pkg,
+                                     const char *fresh, int *status);
 
 #endif

@@ -29,6 +29,7 @@
 #include "air.h"
 #include "srv.h"
 #include "at.h"
+#include "rollout.h"
 
 #define API_PATH "/api/site/firmware_upgrade"
 #define MAX_ARGS 16
@@ -148,107 +149,56 @@ static int step_row(sqlite3_stmt *st)
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Everything under s->lock, reading only: writes (first contact, a ban) go
- * into the log row. in: validated parameters. */
+/* Everything under s->lock, reading only: writes (first contact, a ban,
+ * a rollout's sent package and outcomes) go into the log row. in:
+ * validated parameters. */
 static int decide(srv_server *s, const char *key, const char *fwname, const char *ver,
                    const char *imei, int resume, answer *a, srv_log_row *row, const srv_air *air)
 {
     srv_db *d = &s->db;
     sqlite3_stmt *st;
     int64_t now = srv_now_ms();
-    int64_t project_id = 0;
-    char owner[SRV_OWNER_MAX + 1] = "";
     int r;
 
-    /* project */
-    st = d->st[ST_PROJECT_BY_KEY];
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    r = step_row(st);
-    if (r == 1) {
-        project_id = sqlite3_column_int64(st, 0);
-        const char *o = (const char *)sqlite3_column_text(st, 1);
-        if (o && strlen(o) <= SRV_OWNER_MAX) memcpy(owner, o, strlen(o) + 1);
-    }
-    sqlite3_reset(st);
-    if (r < 0) return set(a, SRV_INTERNAL, "database error");
-    if (r == 0) return set(a, SRV_INVALID_PROJECT, "invalid project: unknown project_key");
+    /* The device (banned, owner, the day's count): the check's one store
+     * round trip, first, so that the database's change counter the cache
+     * compares is as of now. Then project, firmware name, configuration
+     * and rollout: from the cache in the common case. The answers keep
+     * their order below. */
+    srv_dev dev;
+    srv_cfg cfg;
+    int dev_rc = db_check_device(d, imei, srv_day_start(now), &dev);
+    if (db_check_config(d, key, fwname, &cfg)) return set(a, SRV_INTERNAL, "database error");
+    if (!cfg.project_found) return set(a, SRV_INVALID_PROJECT, "invalid project: unknown project_key");
 
     if (!srv_imei_luhn(imei)) return set(a, SRV_INVALID_DEVICE, "invalid device: IMEI check digit wrong");
 
-    /* device: banned, owner */
-    int known = 0, banned = 0;
-    int64_t since = srv_day_start(now);
-    char dev_owner[SRV_OWNER_MAX + 1] = "";
-    st = d->st[ST_DEVICE_GET];
-    sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
-    r = step_row(st);
-    if (r == 1) {
-        known = 1;
-        const char *o = (const char *)sqlite3_column_text(st, 0);
-        if (o && strlen(o) <= SRV_OWNER_MAX) memcpy(dev_owner, o, strlen(o) + 1);
-        banned = sqlite3_column_int(st, 1);
-        int64_t cs = sqlite3_column_int64(st, 2);   /* unbanned at: count from there */
-        if (cs > since) since = cs;
-    }
-    sqlite3_reset(st);
-    if (r < 0) return set(a, SRV_INTERNAL, "database error");
+    if (dev_rc) return set(a, SRV_INTERNAL, "database error");
     /* First contact registers the device to this project's owner, a ban
      * stores it banned: both batched with the log row. */
-    row->new_device = !known;
-    row->project_id = project_id;
-    memcpy(row->owner, owner, sizeof row->owner);
-    if (banned) return set(a, SRV_LOOP, "loop upgrade: device banned, lift with 'fota-server device unban'");
-    if (dev_owner[0] && owner[0] && strcmp(dev_owner, owner) != 0)
+    row->new_device = !dev.known;
+    row->project_id = cfg.project_id;
+    memcpy(row->owner, cfg.owner, sizeof row->owner);
+    if (dev.banned) return set(a, SRV_LOOP, "loop upgrade: device banned, lift with 'fota-server device unban'");
+    if (dev.owner[0] && cfg.owner[0] && strcmp(dev.owner, cfg.owner) != 0)
         return set(a, SRV_NO_PERMISSION, "no permission: device belongs to another owner");
 
     /* loop upgrade: the 7th counted request today bans the device */
-    int64_t n = 0;
-    if (!resume) {
-        if (db_log_count(d, imei, since, &n)) return set(a, SRV_INTERNAL, "database error");
-        if (n >= SRV_LOOP_LIMIT) {
-            /* Until the ban is written, the day's count answers 40 again. */
-            row->ban = 1;
-            return set(a, SRV_LOOP, "loop upgrade: more than %d requests today, device banned",
-                       SRV_LOOP_LIMIT);
-        }
+    if (!resume && dev.count >= SRV_LOOP_LIMIT) {
+        /* Until the ban is written, the day's count answers 40 again. */
+        row->ban = 1;
+        return set(a, SRV_LOOP, "loop upgrade: more than %d requests today, device banned", SRV_LOOP_LIMIT);
     }
 
-    /* firmware name */
-    st = d->st[ST_FW_NAME_EXISTS];
-    sqlite3_bind_int64(st, 1, project_id);
-    sqlite3_bind_text(st, 2, fwname, -1, SQLITE_STATIC);
-    r = step_row(st);
-    sqlite3_reset(st);
-    if (r < 0) return set(a, SRV_INTERNAL, "database error");
-    if (r == 0) return set(a, SRV_INVALID_FIRMWARE, "invalid firmware: unknown firmware_name for this project");
+    if (!cfg.fw_found)
+        return set(a, SRV_INVALID_FIRMWARE, "invalid firmware: unknown firmware_name for this project");
 
     /* upgrade configuration */
-    int64_t cfg_id = 0, fw_id = 0;
-    int all_devices = 0, any_from = 0, enabled = 0, reinstall = 0;
-    uint32_t target_core = 0;
-    char target_script[SRV_VER_MAX] = "";
-    st = d->st[ST_CONFIG_GET];
-    sqlite3_bind_int64(st, 1, project_id);
-    sqlite3_bind_text(st, 2, fwname, -1, SQLITE_STATIC);
-    r = step_row(st);
-    if (r == 1) {
-        cfg_id = sqlite3_column_int64(st, 0);
-        fw_id = sqlite3_column_int64(st, 1);
-        all_devices = sqlite3_column_int(st, 2);
-        any_from = sqlite3_column_int(st, 3);
-        enabled = sqlite3_column_int(st, 4);
-        target_core = (uint32_t)sqlite3_column_int64(st, 5);
-        const char *sv = (const char *)sqlite3_column_text(st, 6);
-        if (sv && strlen(sv) < sizeof target_script) memcpy(target_script, sv, strlen(sv) + 1);
-        reinstall = sqlite3_column_int(st, 7);
-    }
-    sqlite3_reset(st);
-    if (r < 0) return set(a, SRV_INTERNAL, "database error");
-    if (r == 0) return set(a, SRV_LATEST, "already latest: no upgrade configured");
-    if (!enabled) return set(a, SRV_LATEST, "already latest: upgrade disabled");
-    if (!all_devices) {
+    if (!cfg.cfg_found) return set(a, SRV_LATEST, "already latest: no upgrade configured");
+    if (!cfg.enabled) return set(a, SRV_LATEST, "already latest: upgrade disabled");
+    if (!cfg.all_devices) {
         st = d->st[ST_CONFIG_IMEI];
-        sqlite3_bind_int64(st, 1, cfg_id);
+        sqlite3_bind_int64(st, 1, cfg.cfg_id);
         sqlite3_bind_text(st, 2, imei, -1, SQLITE_STATIC);
         r = step_row(st);
         sqlite3_reset(st);
@@ -257,12 +207,31 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
     }
 
     /* newer? The platform compares CORE.x.z (y is not sent). */
+    const char *target_script = cfg.target_script;
+    uint32_t target_core = cfg.target_core;
     char target[3 * SRV_VER_MAX];
     const char *dot1 = strchr(target_script, '.');
     const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
     if (!dot2) return set(a, SRV_INTERNAL, "bad stored script version");
     snprintf(target, sizeof target, "%lu.%.*s.%s", (unsigned long)target_core,
              (int)(dot1 - target_script), target_script, dot2 + 1);
+
+    /* Under a live rollout every check is an outcome to record (the writer
+     * compares the version with the target, in the database), whatever
+     * the answer: a device on the target answers 27 below. */
+    int live = cfg.rollout_id && (cfg.rollout_state == RL_RUNNING || cfg.rollout_state == RL_PAUSED);
+    if (live) {
+        row->rollout_id = cfg.rollout_id;
+        row->rl_outcome = !resume;   /* a resume is the same download */
+        if (air) {
+            snprintf(row->rl_version, sizeof row->rl_version, "%lu:%s", (unsigned long)air->core, air->script);
+            snprintf(row->rl_target, sizeof row->rl_target, "%lu:%s", (unsigned long)target_core, target_script);
+        } else {
+            snprintf(row->rl_version, sizeof row->rl_version, "%s", ver);
+            snprintf(row->rl_target, sizeof row->rl_target, "%s", target);
+        }
+    }
+
     int cmp = 0;
     if (air) {   /* LuatOS-Air: the core, then the whole script version */
         if (srv_air_newer(target_core, target_script, air, &cmp) != 0) return set(a, SRV_INTERNAL, "bad version");
@@ -271,12 +240,12 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
     } else {
         if (fota_version_compare(target, ver, &cmp) != 0) return set(a, SRV_INTERNAL, "bad version");
         /* The same release again only when the configuration asks for it. */
-        if (cmp < 0 || (cmp == 0 && !reinstall))
+        if (cmp < 0 || (cmp == 0 && !cfg.reinstall))
             return set(a, SRV_LATEST, "already latest: %s is not newer than %s", target, ver);
     }
-    if (!any_from) {
+    if (!cfg.any_from) {
         st = d->st[ST_CONFIG_FROM];
-        sqlite3_bind_int64(st, 1, cfg_id);
+        sqlite3_bind_int64(st, 1, cfg.cfg_id);
         sqlite3_bind_text(st, 2, ver, -1, SQLITE_STATIC);
         r = step_row(st);
         sqlite3_reset(st);
@@ -284,12 +253,23 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
         if (r == 0) return set(a, SRV_VERSION_NOT_ALLOWED, "upgrade from %s not allowed", ver);
     }
 
+    /* A rollout: devices outside its open waves hear what a device outside
+     * the IMEI list hears (27); paused or aborted, nobody gets it. */
+    if (cfg.rollout_id) {
+        if (cfg.rollout_state == RL_ABORTED) return set(a, SRV_LATEST, "already latest: rollout aborted");
+        if (cfg.rollout_state != RL_RUNNING) return set(a, SRV_LATEST, "already latest: rollout paused");
+        uint32_t bucket = srv_rollout_bucket(cfg.rollout_id, imei);
+        if (bucket >= cfg.share_bp) return set(a, SRV_LATEST, "already latest: device not in the rollout's waves yet");
+        row->rl_wave = srv_rollout_wave_of(cfg.waves, cfg.nwaves, bucket);
+        if (row->rl_wave < 0) row->rl_wave = 0;
+    }
+
     /* the package for the device's base core */
     uint32_t base = air ? air->core
                         : cmp == 0 ? SRV_BASE_REINSTALL : (uint32_t)strtoul(ver, NULL, 10);   /* <= 9 digits */
     srv_firmware fw;
     char base_image[SRV_PATH_MAX] = "";
-    if (db_firmware_get(d, fw_id, &fw) ||
+    if (db_firmware_get(d, cfg.fw_id, &fw) ||
         (base != SRV_BASE_REINSTALL &&
          db_base_image(d, fw.project_id, fw.bsp, base, base_image, sizeof base_image)))
         return set(a, SRV_INTERNAL, "database error");
@@ -306,6 +286,7 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
         }
         a->code = SRV_OK;
         a->status = MHD_HTTP_OK;
+        row->rl_sent = row->rollout_id != 0;
         if (cmp == 0)
             snprintf(a->msg, sizeof a->msg, "package %s again (reinstall), %" PRIu64 " bytes", target,
                      a->pkg.size);
@@ -470,6 +451,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     guard_request(&s->guard, guard_slot(c), 0);
 }
 
+/* Asks the log writer for a batch now rather than at its next interval. */
+static void flush_now(srv_server *s)
+{
+    pthread_mutex_lock(&s->flush_lock);
+    s->flush_pending = 1;
+    pthread_cond_signal(&s->flush_wake);
+    pthread_mutex_unlock(&s->flush_lock);
+}
+
 /* Queues the row of a request refused before any lookup. */
 static void log_refused(srv_server *s, srv_log_row *row, int status, int code, const char *msg)
 {
@@ -504,6 +494,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return send_json(c, MHD_HTTP_BAD_REQUEST, 400, "unexpected request body");
     }
     if (strcmp(url, API_PATH) != 0) return send_json(c, MHD_HTTP_NOT_FOUND, 404, "not found");
+    /* A check is answered on the second call, once libmicrohttpd has the
+     * whole (bodiless) request: a response queued on the first call makes
+     * it close the connection after it, and every check would cost a new
+     * TCP connection. Refusals above stay on the first call (a body is
+     * never read). The mark is a field's address: nothing is allocated. */
+    if (*con_cls == NULL) {
+        *con_cls = &s->threads;
+        return MHD_YES;
+    }
     if (*con_cls == s) {   /* marked by uri_seen */
         char msg[64];
         snprintf(msg, sizeof msg, "bad request: more than %d parameters", MAX_ARGS);
@@ -572,6 +571,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
     pthread_mutex_lock(&s->lock);
     if (db_log_full(&s->db)) {
+        /* The writer is behind: a burst waits a little for it (which also
+         * gives it the CPU), a held database soon gets 503. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += SRV_LOG_FULL_WAIT_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        flush_now(s);
+        while (db_log_full(&s->db) && pthread_cond_timedwait(&s->room, &s->lock, &until) == 0) {
+        }
+    }
+    if (db_log_full(&s->db)) {
         /* The writer is behind (the database is held): an answer that could
          * not be logged or counted is not given. */
         pthread_mutex_unlock(&s->lock);
@@ -586,7 +599,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     row.counted = !resume && a.code != SRV_WAIT;
     snprintf(row.msg, sizeof row.msg, "%s", a.msg);
     db_log_queue(&s->db, &row);   /* cannot fail: checked full above, same lock */
+    /* A quarter full: the writer need not wait for its next interval (a burst
+     * would otherwise fill the queue and get 503s). */
+    int wake = s->db.queue.n == SRV_LOG_QUEUE / 4;
     pthread_mutex_unlock(&s->lock);
+    if (wake) flush_now(s);
 
     char fresh_buf[FOTA_FRESH_VALUE_MAX];
     const char *fresh = fresh_statement(s, row.imei, ver, &a, fresh_buf);
@@ -595,9 +612,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return send_json_fresh(c, a.status, a.code, a.msg, fresh);
     }
     int status = 0;
-    if (is_air && air.oss && s->package_url[0]) {
+    /* --package-url: the package from the static host (content-addressed,
+     * verified by the device as from us). LuatOS-Air asks for it with
+     * need_oss_url=1 and gets the body otherwise, as on the platform. */
+    if (s->package_url[0] && (!is_air || air.oss)) {
         close(a.fd);
-        return srv_air_redirect(c, s->package_url, &a.pkg, &status);
+        return srv_package_redirect(c, s->package_url, &a.pkg, fresh, &status);
     }
     return send_package(c, &a, fresh, &status);
 }
@@ -611,6 +631,7 @@ static int write_log(srv_server *s, unsigned wait_ms)
 {
     pthread_mutex_lock(&s->lock);
     size_t n = db_log_take(&s->db);
+    if (n) pthread_cond_broadcast(&s->room);   /* the queue is empty again, unless a batch was kept */
     pthread_mutex_unlock(&s->lock);
     if (n == 0) return 0;
     if (db_log_write(&s->db, wait_ms)) return -1;
@@ -633,10 +654,23 @@ static void *flusher(void *arg)
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
         }
-        pthread_cond_timedwait(&s->flush_wake, &s->flush_lock, &until);
+        /* A wake-up asked for while the last batch was being written is
+         * not lost: the next batch goes at once. */
+        if (!s->flush_pending) pthread_cond_timedwait(&s->flush_wake, &s->flush_lock, &until);
+        s->flush_pending = 0;
         if (s->stopping) break;
         pthread_mutex_unlock(&s->flush_lock);
         write_log(s, SRV_DB_WRITE_WAIT_MS);
+        /* Rollouts are judged and advanced on the writer's connection
+         * (in the database: any number of servers may do it). */
+        int64_t mono = (int64_t)fota_port_now_ms();
+        if (mono - s->rollout_tick_ms >= SRV_ROLLOUT_TICK_MS) {
+            s->rollout_tick_ms = mono;
+            db_rollout_tick(&s->db, srv_now_ms());
+            /* the WAL would grow without end: its pages into the database,
+             * here, outside the lock, once a second */
+            db_checkpoint(&s->db);
+        }
         pthread_mutex_lock(&s->flush_lock);
     }
     pthread_mutex_unlock(&s->flush_lock);
@@ -730,6 +764,11 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
         free_tls(s);
         return -1;
     }
+    if (db_cache_init(&s->db, o->cache_ms < 0 ? 0 : o->cache_ms ? (unsigned)o->cache_ms : SRV_CACHE_MS)) {
+        db_close(&s->db);
+        free_tls(s);
+        return -1;
+    }
     if (builder_init(&s->builder, s->db.data_dir, o->key_path, o->max_size, o->build_delay_ms)) {
         db_close(&s->db);
         free_tls(s);
@@ -750,6 +789,7 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->flush_lock, NULL);
     pthread_cond_init(&s->flush_wake, NULL);
+    pthread_cond_init(&s->room, NULL);
     if (builder_start(&s->builder) || guard_start(&s->guard) ||
         pthread_create(&s->flusher, NULL, flusher, s)) {
         fprintf(stderr, "fota-server: cannot start threads\n");
@@ -827,6 +867,7 @@ void srv_stop(srv_server *s)
                     s->db.queue.n + s->db.writing.n);
     db_close(&s->db);
     pthread_cond_destroy(&s->flush_wake);
+    pthread_cond_destroy(&s->room);
     pthread_mutex_destroy(&s->flush_lock);
     pthread_mutex_destroy(&s->lock);
     fota_sig_key_free(&s->fresh_key);

@@ -113,6 +113,15 @@ static int describe(const char *path, srv_pkg *pkg, uint32_t max_size)
     pkg->size = r.info.total_len;
     fota_pkg_close(&r);
     snprintf(pkg->path, sizeof pkg->path, "%s", path);
+    /* Its content-addressed name beside it (a hard link: no copy), so a
+     * copy of the cache can be a static package host (serve --package-url).
+     * Best effort: `fota-server export` writes them too. */
+    char ca[SRV_PATH_MAX + 80], name[80];
+    const char *slash = strrchr(path, '/');
+    if (slash && srv_package_name(pkg, name, sizeof name) == 0 &&
+        snprintf(ca, sizeof ca, "%.*s/%s", (int)(slash - path), path, name) < (int)sizeof ca &&
+        strcmp(ca, path) != 0)
+        (void)link(path, ca);
     return 0;
 }
 

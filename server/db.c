@@ -10,6 +10,7 @@
 #include "port/port.h"
 #include "srv.h"
 #include "at.h"
+#include "rollout.h"
 
 static const char *const schema =
     "PRAGMA foreign_keys=ON;"
@@ -45,9 +46,13 @@ static const char *const hot_sql[ST__COUNT] = {
     [ST_DEVICE_GET] = "SELECT owner, banned, count_since FROM device WHERE imei=?1",
     [ST_LOG_COUNT] = "SELECT COUNT(*) FROM log WHERE imei=?1 AND ts>=?2 AND counted=1",
     [ST_FW_NAME_EXISTS] = "SELECT 1 FROM firmware WHERE project_id=?1 AND name=?2 LIMIT 1",
+    /* with the latest rollout for the configuration's current target (a
+     * rollout of an earlier target no longer decides) */
     [ST_CONFIG_GET] = ("SELECT c.id, c.firmware_id, c.all_devices, c.any_from, c.enabled,"
-                      " f.core_version, f.script_version, c.reinstall FROM config c"
-                      " JOIN firmware f ON f.id=c.firmware_id"
+                      " f.core_version, f.script_version, c.reinstall, r.id, r.state, r.share_bp, r.waves"
+                      " FROM config c JOIN firmware f ON f.id=c.firmware_id"
+                      " LEFT JOIN rollout r ON r.id=(SELECT MAX(id) FROM rollout"
+                      "  WHERE config_id=c.id AND firmware_id=c.firmware_id)"
                       " WHERE c.project_id=?1 AND c.firmware_name=?2"),
     [ST_CONFIG_IMEI] = "SELECT 1 FROM config_imei WHERE config_id=?1 AND imei=?2",
     [ST_CONFIG_FROM] = "SELECT 1 FROM config_from WHERE config_id=?1 AND version=?2",
@@ -56,6 +61,15 @@ static const char *const hot_sql[ST__COUNT] = {
                   " FROM firmware f JOIN project p ON p.id=f.project_id WHERE f.id=?1"),
     [ST_BASE_IMAGE] = ("SELECT core_path FROM firmware WHERE project_id=?1 AND bsp=?2"
                       " AND core_version=?3 ORDER BY id DESC LIMIT 1"),
+    /* One row whether or not the device is registered: its owner, ban and
+     * its counted requests since the day's start or its unban. */
+    [ST_DEVICE_CHECK] = ("SELECT d.imei IS NOT NULL, d.owner, d.banned, d.count_since,"
+                        " (SELECT COUNT(*) FROM log WHERE imei=?1 AND counted=1"
+                        "  AND ts>=max(?2, IFNULL(d.count_since, 0)))"
+                        " FROM (SELECT 1) LEFT JOIN device d ON d.imei=?1"),
+    /* changes when another connection (the log writer, the CLI, another
+     * server) commits: the configuration cache's clock */
+    [ST_DATA_VERSION] = "PRAGMA data_version",
 };
 
 static const char *const writer_sql[WS__COUNT] = {
@@ -182,7 +196,7 @@ int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
         db_close(d);
         return -1;
     }
-    if (db_exec(d, srv_at_schema)) {   /* AT firmware projects (at.c) */
+    if (db_exec(d, srv_at_schema) || db_exec(d, srv_rollout_schema)) {   /* AT projects (at.c), rollouts */
         db_close(d);
         return -1;
     }
@@ -211,14 +225,25 @@ int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
     /* A device check reads (WAL: readers do not wait for a writer) and never
      * waits long for anything; writes go through the writer's connection. */
     sqlite3_busy_timeout(d->db, SRV_DB_READ_WAIT_MS);
+    /* the day counts read the log index at random places */
+    if (db_exec(d, "PRAGMA cache_size=-16384;")) {
+        db_close(d);
+        return -1;
+    }
     if (prepare_all(d->db, hot_sql, d->st, ST__COUNT)) {
         db_close(d);
         return -1;
     }
     if (sqlite3_open_v2(path, &d->wdb, flags, NULL) != SQLITE_OK ||
-        sqlite3_exec(d->wdb, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, NULL, NULL) !=
+        /* No checkpoint inside COMMIT (the commit runs under the server's
+         * lock: a checkpoint's sync there would stall every check); the
+         * flusher checkpoints after it, outside (db_checkpoint). A larger
+         * page cache: the log's and devices' indexes take random inserts. */
+        sqlite3_exec(d->wdb, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;"
+                             " PRAGMA cache_size=-32768;", NULL, NULL, NULL) !=
             SQLITE_OK ||
-        prepare_all(d->wdb, writer_sql, d->wst, WS__COUNT)) {
+        prepare_all(d->wdb, writer_sql, d->wst, WS__COUNT) ||
+        prepare_all(d->wdb, srv_rollout_writer_sql, d->rwst, RW__COUNT)) {
         fprintf(stderr, "fota-server: cannot open the log writer's connection\n");
         db_close(d);
         return -1;
@@ -241,6 +266,12 @@ void db_close(srv_db *d)
         sqlite3_finalize(d->wst[i]);
         d->wst[i] = NULL;
     }
+    for (int i = 0; i < RW__COUNT; i++) {
+        sqlite3_finalize(d->rwst[i]);
+        d->rwst[i] = NULL;
+    }
+    free(d->cfg_cache);
+    d->cfg_cache = NULL;
     if (d->db) sqlite3_close(d->db);
     if (d->wdb) sqlite3_close(d->wdb);
     d->db = d->wdb = NULL;
@@ -304,6 +335,26 @@ int db_log_write(srv_db *d, unsigned wait_ms)
             bind_owner(dev, 3, r->owner);
             sqlite3_bind_int64(dev, 4, r->ts_ms);
             rc = step_done(dev);
+        }
+        /* Rollouts: the outcome of an earlier package first, then this
+         * answer's package (so a re-sent one never hides a failure). */
+        if (rc == 0 && r->rollout_id && r->rl_outcome) {
+            sqlite3_stmt *o = d->rwst[RW_OUTCOME];
+            sqlite3_bind_int64(o, 1, r->rollout_id);
+            sqlite3_bind_text(o, 2, r->imei, -1, SQLITE_STATIC);
+            sqlite3_bind_text(o, 3, r->rl_version, -1, SQLITE_STATIC);
+            sqlite3_bind_text(o, 4, r->rl_target, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(o, 5, r->ts_ms);
+            rc = step_done(o);
+        }
+        if (rc == 0 && r->rollout_id && r->rl_sent) {
+            sqlite3_stmt *o = d->rwst[RW_SENT];
+            sqlite3_bind_int64(o, 1, r->rollout_id);
+            sqlite3_bind_text(o, 2, r->imei, -1, SQLITE_STATIC);
+            sqlite3_bind_int(o, 3, r->rl_wave);
+            sqlite3_bind_text(o, 4, r->rl_version, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(o, 5, r->ts_ms);
+            rc = step_done(o);
         }
     }
     if (rc == 0) return 0;
@@ -413,4 +464,165 @@ int db_base_image(srv_db *d, int64_t project_id, const char *bsp, uint32_t core,
     if (rc == SQLITE_ROW) col_copy(st, 0, path, cap);
     sqlite3_reset(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- */
+/* the check's reads                                                 */
+
+int db_cache_init(srv_db *d, unsigned cache_ms)
+{
+    d->cache_ms = cache_ms;
+    if (!cache_ms) return 0;
+    d->cfg_cache = calloc(SRV_CFG_SLOTS, sizeof *d->cfg_cache);
+    return d->cfg_cache ? 0 : -1;
+}
+
+/* The database's change counter as of this connection's last read: the
+ * device check (db_check_device) runs just before, so it is current, and
+ * reading it costs no statement. It changes with every commit of any
+ * connection (the log writer, the CLI, another server). */
+static int data_version(srv_db *d, int64_t *v)
+{
+    unsigned int dv = 0;
+    if (sqlite3_file_control(d->db, "main", SQLITE_FCNTL_DATA_VERSION, &dv) != SQLITE_OK) {
+        /* older SQLite: the pragma, one more statement */
+        sqlite3_stmt *st = d->st[ST_DATA_VERSION];
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) *v = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        return rc == SQLITE_ROW ? 0 : -1;
+    }
+    *v = dv;
+    return 0;
+}
+
+/* The three reads of the configuration side. */
+static int load_config(srv_db *d, const char *key, const char *fwname, srv_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    sqlite3_stmt *st = d->st[ST_PROJECT_BY_KEY];
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        c->project_found = 1;
+        c->project_id = sqlite3_column_int64(st, 0);
+        col_copy(st, 1, c->owner, sizeof c->owner);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return -1;
+    if (!c->project_found) return 0;
+
+    st = d->st[ST_FW_NAME_EXISTS];
+    sqlite3_bind_int64(st, 1, c->project_id);
+    sqlite3_bind_text(st, 2, fwname, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    c->fw_found = rc == SQLITE_ROW;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return -1;
+    if (!c->fw_found) return 0;
+
+    st = d->st[ST_CONFIG_GET];
+    sqlite3_bind_int64(st, 1, c->project_id);
+    sqlite3_bind_text(st, 2, fwname, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        c->cfg_found = 1;
+        c->cfg_id = sqlite3_column_int64(st, 0);
+        c->fw_id = sqlite3_column_int64(st, 1);
+        c->all_devices = sqlite3_column_int(st, 2);
+        c->any_from = sqlite3_column_int(st, 3);
+        c->enabled = sqlite3_column_int(st, 4);
+        c->target_core = (uint32_t)sqlite3_column_int64(st, 5);
+        col_copy(st, 6, c->target_script, sizeof c->target_script);
+        c->reinstall = sqlite3_column_int(st, 7);
+        if (sqlite3_column_type(st, 8) != SQLITE_NULL) {
+            char state[16], waves[SRV_ROLLOUT_WAVES_MAX * 6 + 1];
+            col_copy(st, 9, state, sizeof state);
+            col_copy(st, 11, waves, sizeof waves);
+            c->rollout_id = sqlite3_column_int64(st, 8);
+            c->rollout_state = srv_rollout_state_of(state);
+            c->share_bp = (uint32_t)sqlite3_column_int64(st, 10);
+            /* A row we cannot read decides nothing safely: nobody gets it. */
+            if (srv_rollout_parse_bp(waves, c->waves, &c->nwaves) != 0 || c->rollout_state == RL_NONE) {
+                c->rollout_state = RL_PAUSED;
+                c->share_bp = 0;
+            }
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+static unsigned cfg_slot(const char *key, const char *fwname)
+{
+    uint32_t h = 2166136261u;   /* FNV-1a over key NUL fwname */
+    for (; *key; key++) h = (h ^ (uint8_t)*key) * 16777619u;
+    h = (h ^ 0u) * 16777619u;
+    for (; *fwname; fwname++) h = (h ^ (uint8_t)*fwname) * 16777619u;
+    return h % SRV_CFG_SLOTS;
+}
+
+int db_check_config(srv_db *d, const char *key, const char *fwname, srv_cfg *out)
+{
+    if (!d->cfg_cache) return load_config(d, key, fwname, out);
+    int64_t v, now = (int64_t)fota_port_now_ms();
+    if (data_version(d, &v)) return -1;
+    srv_cfg_slot *e = &d->cfg_cache[cfg_slot(key, fwname)];
+    if (e->used && e->data_version == v && now - e->loaded_ms < (int64_t)d->cache_ms &&
+        strcmp(e->key, key) == 0 && strcmp(e->fw, fwname) == 0) {
+        *out = e->cfg;
+        return 0;
+    }
+    if (load_config(d, key, fwname, out)) {
+        e->used = 0;
+        return -1;
+    }
+    /* key and fwname are validated (bounded) by the caller */
+    if (strlen(key) > SRV_KEY_MAX || strlen(fwname) > SRV_NAME_MAX) return 0;
+    e->used = 1;
+    memcpy(e->key, key, strlen(key) + 1);
+    memcpy(e->fw, fwname, strlen(fwname) + 1);
+    e->data_version = v;
+    e->loaded_ms = now;
+    e->cfg = *out;
+    return 0;
+}
+
+int db_check_device(srv_db *d, const char *imei, int64_t day_start_ms, srv_dev *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = d->st[ST_DEVICE_CHECK];
+    sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, day_start_ms);
+    int rc = sqlite3_step(st);
+    int64_t since = day_start_ms;
+    if (rc == SQLITE_ROW) {
+        out->known = sqlite3_column_int(st, 0);
+        col_copy(st, 1, out->owner, sizeof out->owner);
+        out->banned = sqlite3_column_int(st, 2);
+        int64_t cs = sqlite3_column_int64(st, 3);   /* unbanned at: count from there */
+        if (cs > since) since = cs;
+        out->count = sqlite3_column_int64(st, 4);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) return -1;
+    /* Rows being written are not in the snapshot until their commit, which
+     * clears the batch under the same lock: never counted twice. */
+    out->count += batch_count(&d->queue, imei, since) + batch_count(&d->writing, imei, since);
+    return 0;
+}
+
+int db_rollout_tick(srv_db *d, int64_t now_ms)
+{
+    if (!d->wdb) return 0;
+    sqlite3_busy_timeout(d->wdb, SRV_DB_WRITE_WAIT_MS);
+    return srv_rollout_tick(d->wdb, now_ms);
+}
+
+int db_checkpoint(srv_db *d)
+{
+    if (!d->wdb) return 0;
+    /* PASSIVE: copies what no reader still needs, never waits for one */
+    int rc = sqlite3_wal_checkpoint_v2(d->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -1;
 }

@@ -1,6 +1,7 @@
 /* fota-server: command line. `serve` runs the HTTP API; the other commands
  * administer the same database. Exit codes: 0 ok, 2 usage or refused
  * input, 3 I/O or database error. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,8 @@
 
 #include "admin.h"
 #include "at.h"
+#include "export.h"
+#include "rollout.h"
 
 static const char *const usage_main =
     "usage: fota-server COMMAND [options]   (every command takes --db FILE, default ./fota.db)\n"
@@ -21,6 +24,8 @@ static const char *const usage_main =
     "  device assign           place a device (IMEI) in a project: AT modules without a KEY\n"
     "  at add|delta|family     AT firmware: whole-image releases, prebuilt deltas, family defaults\n"
     "  log                     a device's requests and answers\n"
+    "  rollout start|status|pause|resume|abort|advance   staged rollouts of a configuration\n"
+    "  export DIR              the package files for a static host (serve --package-url)\n"
     "\n"
     "fota-server COMMAND [SUB] --help shows the options. See docs/server.md.\n";
 
@@ -33,7 +38,7 @@ typedef struct cmd {
 static const char *const o_serve[] = { "--db", "--data", "--listen", "--key", "--threads", "--max-size",
                                         "--port-file", "--log-flush-ms", "--build-delay-ms", "--lifetime",
                                         "--tls-cert", "--tls-key", "--per-address", "--header-timeout-ms",
-                                        "--fresh-ttl", "--package-url", NULL };
+                                        "--fresh-ttl", "--package-url", "--cache-ms", NULL };
 static const char *const o_project_add[] = { "--db", "--data", "--name", "--key", "--owner", NULL };
 static const char *const o_list[] = { "--db", "--data", "--project", NULL };
 static const char *const o_fw_add[] = { "--db", "--data", "--project", "--bsp", "--core-version", "--core",
@@ -49,6 +54,10 @@ static const char *const o_at_add[] = { "--db", "--data", "--project", "--model"
 static const char *const o_at_delta[] = { "--db", "--data", "--project", "--model", "--bsp", "--package", NULL };
 static const char *const o_at_family[] = { "--db", "--data", "--model", "--project", NULL };
 static const char *const o_device_assign[] = { "--db", "--data", "--imei", "--project", NULL };
+static const char *const o_rollout_start[] = { "--db", "--data", "--project", "--firmware", "--waves", "--every",
+                                               "--max-failure", "--min-outcomes", NULL };
+static const char *const o_rollout[] = { "--db", "--data", "--project", "--firmware", NULL };
+static const char *const o_export[] = { "--db", "--data", "--dir", "--key", "--max-size", NULL };
 
 static const cmd cmds[] = {
     { "serve", NULL, o_serve,
@@ -57,6 +66,7 @@ static const cmd cmds[] = {
       "                         [--log-flush-ms MS] [--lifetime S] [--build-delay-ms MS]\n"
       "                         [--tls-cert cert.pem --tls-key key.pem] [--per-address N]\n"
       "                         [--header-timeout-ms MS] [--fresh-ttl S] [--package-url URL]\n"
+      "                         [--cache-ms MS]\n"
       "\n"
       "  --listen IP:PORT     IPv4 address and port; port 0 picks a free one (printed, and\n"
       "                       written to --port-file)\n"
@@ -76,8 +86,11 @@ static const cmd cmds[] = {
       "                       X-Fota-Fresh statement valid for S seconds (default 3600; 0 = none)\n"
       "  --lifetime S         exit by itself after S seconds (tests)\n"
       "  --build-delay-ms MS  make every package build this much slower (tests of code 43)\n"
-      "  --package-url URL    LuatOS-Air devices asking with need_oss_url=1 are sent (302) to\n"
-      "                       URL/<package file>: a host holding a copy of DATA/cache\n"
+      "  --package-url URL    every upgrade is a 302 to URL/<sha256>.fota, a static host holding\n"
+      "                       `fota-server export` (or a copy of DATA/cache); LuatOS-Air devices\n"
+      "                       only when they ask with need_oss_url=1\n"
+      "  --cache-ms MS        projects, configurations and rollouts are cached while the database\n"
+      "                       is unchanged, at most MS (default 1000; 0 = no cache)\n"
       "SIGTERM or SIGINT: stop accepting, finish running requests, write every log row, exit 0.\n" },
     { "project", "add", o_project_add,
       "usage: fota-server project add --name NAME --key PRODUCT_KEY [--owner OWNER]\n"
@@ -130,6 +143,32 @@ static const cmd cmds[] = {
       "usage: fota-server log --imei IMEI [--date YYYY-MM-DD]\n"
       "  One line per request: time, imei, HTTP status, code (0 = package), request, message.\n"
       "  Rows reach the database within --log-flush-ms of the request.\n" },
+    { "rollout", "start", o_rollout_start,
+      "usage: fota-server rollout start --project NAME --firmware FIRMWARE_NAME --waves 1,10,50,100\n"
+      "                                 [--every 1h] [--max-failure 5] [--min-outcomes 20]\n"
+      "  Rolls the configuration's current target out in waves (percents of the devices; a\n"
+      "  device's wave is a stable hash of its IMEI and the rollout). --every: move to the next\n"
+      "  wave this often (30s, 10m, 1h, 2d; default: by 'rollout advance' only). The rollout\n"
+      "  pauses by itself when, in a wave, more than --max-failure percent (default 5) of at\n"
+      "  least --min-outcomes (default 20) devices sent the package came back on their old\n"
+      "  version. Prints the status (JSON).\n" },
+    { "rollout", "status", o_rollout, "usage: fota-server rollout status --project NAME --firmware FIRMWARE_NAME\n"
+      "  The latest rollout of the configuration as JSON: state, wave, per wave sent / upgraded /\n"
+      "  failed / pending and the failure share being judged.\n" },
+    { "rollout", "pause", o_rollout, "usage: fota-server rollout pause --project NAME --firmware FIRMWARE_NAME\n"
+      "  Nobody new gets the package (27) until resume; outcomes are still recorded.\n" },
+    { "rollout", "resume", o_rollout, "usage: fota-server rollout resume --project NAME --firmware FIRMWARE_NAME\n"
+      "  Runs a paused rollout again; failures are judged afresh from now (and --every restarts).\n" },
+    { "rollout", "abort", o_rollout, "usage: fota-server rollout abort --project NAME --firmware FIRMWARE_NAME\n"
+      "  Ends the rollout: nobody gets this target any more (27) until a new rollout or config set\n"
+      "  to another release.\n" },
+    { "rollout", "advance", o_rollout, "usage: fota-server rollout advance --project NAME --firmware FIRMWARE_NAME\n"
+      "  Opens the next wave now.\n" },
+    { "export", NULL, o_export,
+      "usage: fota-server export DIR [--key key.pem] [--max-size BYTES]\n"
+      "  Builds (as the server would, with the same --key and --max-size) every package the\n"
+      "  enabled configurations can answer and writes each as DIR/<sha256>.fota, the names\n"
+      "  serve --package-url redirects to. Upload DIR to the static host.\n" },
 };
 
 #define NCMDS (sizeof cmds / sizeof cmds[0])
@@ -170,7 +209,7 @@ static int serve(const cmd *c, const char **vals)
     o.tls_key_path = opt(c, vals, "--tls-key");
     o.package_url = opt(c, vals, "--package-url");
     unsigned long threads = 2, max_size = 0, flush = 100, delay = 0, lifetime = 0, per_address = 0,
-                  header_ms = 0, fresh_ttl = SRV_FRESH_TTL;
+                  header_ms = 0, fresh_ttl = SRV_FRESH_TTL, cache_ms = SRV_CACHE_MS;
     const char *bad = NULL;
     if (!o.listen) bad = "--listen IP:PORT is required";
     else if (!o.tls_cert_path != !o.tls_key_path) bad = "--tls-cert and --tls-key go together";
@@ -191,6 +230,8 @@ static int serve(const cmd *c, const char **vals)
         bad = "--header-timeout-ms: 100..600000";
     else if (opt(c, vals, "--fresh-ttl") && parse_uint(opt(c, vals, "--fresh-ttl"), 86400 * 366, &fresh_ttl))
         bad = "--fresh-ttl: seconds, 0..31622400";
+    else if (opt(c, vals, "--cache-ms") && parse_uint(opt(c, vals, "--cache-ms"), 3600000, &cache_ms))
+        bad = "--cache-ms: 0..3600000";
     if (!bad && (threads == 0 || flush == 0)) bad = "--threads and --log-flush-ms must be positive";
     if (bad) {
         fprintf(stderr, "fota-server serve: %s\n%s", bad, c->usage);
@@ -203,6 +244,7 @@ static int serve(const cmd *c, const char **vals)
     o.per_address = (unsigned)per_address;
     o.header_timeout_ms = (unsigned)header_ms;
     o.fresh_ttl = fresh_ttl ? (int)fresh_ttl : -1;
+    o.cache_ms = cache_ms ? (int)cache_ms : -1;
 
     /* Signals are taken synchronously by this thread (sigwait): block them
      * before any thread starts so that none of them receives one. */
@@ -225,8 +267,17 @@ static int serve(const cmd *c, const char **vals)
     }
     int sig = 0;
     if (lifetime) {
-        struct timespec ts = { (time_t)lifetime, 0 };
-        sig = sigtimedwait(&set, NULL, &ts);
+        /* an interrupted wait (a debugger or strace attaching) is not the end of the lifetime */
+        struct timespec start, now;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (int tries = 0; tries < 1000; tries++) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            time_t left = (time_t)lifetime - (now.tv_sec - start.tv_sec);
+            if (left <= 0) break;
+            struct timespec ts = { left, 0 };
+            sig = sigtimedwait(&set, NULL, &ts);
+            if (sig > 0 || errno != EINTR) break;
+        }
     } else {
         sigwait(&set, &sig);
     }
@@ -266,7 +317,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "fota-server: unknown command '%s'\n%s", argv[1], usage_main);
         return EXIT_USAGE_ERR;
     }
-    const char *vals[16] = { 0 };
+    const char *vals[32] = { 0 };   /* more than any command's options */
+    /* export DIR: the one positional argument (also --dir DIR) */
+    const char *positional = NULL;
+    if (!strcmp(c->name, "export") && first < argc && argv[first][0] != '-' && !is_help(argv[first]))
+        positional = argv[first++];
     for (int i = first; i < argc; i++) {
         if (is_help(argv[i])) {
             fputs(c->usage, stdout);
@@ -275,6 +330,7 @@ int main(int argc, char **argv)
         int k = -1;
         for (int j = 0; c->opts[j]; j++)
             if (strcmp(c->opts[j], argv[i]) == 0) k = j;
+        if (k >= (int)(sizeof vals / sizeof vals[0])) k = -1;   /* never past vals */
         if (k < 0 || i + 1 >= argc) {
             fprintf(stderr, "fota-server: %s '%s'\n%s", k < 0 ? "unknown option" : "missing value for",
                     argv[i], c->usage);
@@ -316,6 +372,12 @@ int main(int argc, char **argv)
                           opt(c, vals, "--package"));
     else if (!strcmp(c->name, "at"))
         rc = cmd_at_family(&d, opt(c, vals, "--model"), opt(c, vals, "--project"));
+    else if (!strcmp(c->name, "rollout"))
+        rc = cmd_rollout(&d, sub, opt(c, vals, "--project"), opt(c, vals, "--firmware"), opt(c, vals, "--waves"),
+                         opt(c, vals, "--every"), opt(c, vals, "--max-failure"), opt(c, vals, "--min-outcomes"));
+    else if (!strcmp(c->name, "export"))
+        rc = cmd_export(&d, positional ? positional : opt(c, vals, "--dir"), opt(c, vals, "--key"),
+                        opt(c, vals, "--max-size"));
     else if (!strcmp(c->name, "device"))
         rc = cmd_device(&d, sub, opt(c, vals, "--imei"), opt(c, vals, "--project"), opt(c, vals, "--owner"));
     else

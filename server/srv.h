@@ -28,6 +28,8 @@
 #define SRV_MAX_LIST 10000      /* IMEIs or from-versions in one config */
 #define SRV_LOOP_LIMIT 6        /* more requests than this a day = loop upgrade */
 #define SRV_KEY_PEM_MAX 16384
+#define SRV_ROLLOUT_WAVES_MAX 16  /* waves of one rollout */
+#define SRV_RVER_MAX 96           /* a version as a device reports it (rollouts): CORE.x.z, or Air's CORE:x.y.z */
 
 /* Platform answer codes (lib/fotaflow.lua PLATFORM_CODES). 0 = a package. */
 enum srv_code {
@@ -81,20 +83,70 @@ typedef struct srv_log_row {
     char owner[SRV_OWNER_MAX + 1];
     char request[SRV_REQ_MAX];
     char msg[SRV_MSG_MAX];
+    /* A check of a configuration under a rollout (server/rollout.c): the
+     * writer records the package sent and the outcome, in the database. */
+    int64_t rollout_id;           /* 0 = none */
+    int rl_outcome;               /* judge this check (not a resume) */
+    int rl_sent;                  /* the package was answered */
+    int rl_wave;                  /* the device's wave (0-based) */
+    char rl_version[SRV_RVER_MAX];   /* as the device reports it */
+    char rl_target[SRV_RVER_MAX];    /* the target, in the same form */
 } srv_log_row;
 
 #define SRV_LOG_QUEUE 2048        /* rows held in memory; more = answer 503 */
 #define SRV_DB_READ_WAIT_MS 100   /* the most a device check waits on SQLite */
 #define SRV_DB_WRITE_WAIT_MS 50   /* the most the log writer waits per try */
 #define SRV_DB_STOP_WAIT_MS 10000 /* at shutdown, for the last rows */
+#define SRV_LOG_FULL_WAIT_MS 20   /* a check waits at most this for room in a full queue, then 503 */
 
 /* Read by device checks (the serving connection, under the server's lock). */
 enum srv_stmt {
     ST_PROJECT_BY_KEY, ST_DEVICE_GET, ST_LOG_COUNT, ST_FW_NAME_EXISTS,
-    ST_CONFIG_GET, ST_CONFIG_IMEI, ST_CONFIG_FROM, ST_FW_GET, ST_BASE_IMAGE, ST__COUNT
+    ST_CONFIG_GET, ST_CONFIG_IMEI, ST_CONFIG_FROM, ST_FW_GET, ST_BASE_IMAGE,
+    ST_DEVICE_CHECK, ST_DATA_VERSION, ST__COUNT
 };
 /* Written by the log writer only (its own connection, outside that lock). */
 enum srv_wstmt { WS_LOG_INSERT, WS_DEVICE_AUTOADD, WS_DEVICE_BAN, WS__COUNT };
+/* The rollout statements of the writer (their SQL is in rollout.c). */
+enum srv_rollout_wstmt { RW_OUTCOME, RW_SENT, RW__COUNT };
+
+/* What a check needs of (product key, firmware name): the project, whether
+ * the firmware name exists, its configuration and its rollout. Cached per
+ * server (db_check_config) while the database is unchanged (SQLite's
+ * data_version) and at most cache_ms old. */
+typedef struct srv_cfg {
+    int project_found;
+    int64_t project_id;
+    char owner[SRV_OWNER_MAX + 1];
+    int fw_found, cfg_found;
+    int64_t cfg_id, fw_id;
+    int all_devices, any_from, enabled, reinstall;
+    uint32_t target_core;
+    char target_script[SRV_VER_MAX];
+    int64_t rollout_id;           /* 0: no rollout decides for this configuration */
+    int rollout_state;            /* enum srv_rollout_state (rollout.h) */
+    uint32_t share_bp;            /* the open waves' share */
+    uint32_t waves[SRV_ROLLOUT_WAVES_MAX];
+    int nwaves;
+} srv_cfg;
+
+typedef struct srv_cfg_slot {
+    int used;
+    char key[SRV_KEY_MAX + 1];
+    char fw[SRV_NAME_MAX + 1];
+    int64_t data_version, loaded_ms;
+    srv_cfg cfg;
+} srv_cfg_slot;
+#define SRV_CFG_SLOTS 64          /* direct-mapped by (key, firmware name) */
+#define SRV_CACHE_MS 1000         /* default --cache-ms */
+
+/* The device's side of a check, one statement: registered, owner, banned,
+ * and its counted requests since the day's start (or its unban). */
+typedef struct srv_dev {
+    int known, banned;
+    char owner[SRV_OWNER_MAX + 1];
+    int64_t count;                /* stored + queued */
+} srv_dev;
 
 /* Log rows in memory, chained per IMEI hash so a day count does not scan
  * them all. */
@@ -113,6 +165,10 @@ typedef struct srv_db {
      * CLI, backup) delays log rows, never a device check. */
     sqlite3 *wdb;
     sqlite3_stmt *wst[WS__COUNT];
+    sqlite3_stmt *rwst[RW__COUNT];
+    /* the configuration cache of device checks (serving only) */
+    srv_cfg_slot *cfg_cache;      /* SRV_CFG_SLOTS, NULL when off */
+    unsigned cache_ms;
     /* queued rows, and the batch being written (both counted, both owned by
      * the db; the caller holds the server's lock except in db_log_write) */
     srv_log_batch queue, writing;
@@ -141,6 +197,19 @@ int db_log_commit(srv_db *d);
 /* Rows of the loop count for imei since ts_ms: stored + queued. */
 int db_log_count(srv_db *d, const char *imei, int64_t since_ms, int64_t *out);
 int db_firmware_get(srv_db *d, int64_t id, srv_firmware *fw);
+/* The configuration side of a check, from the cache when the database is
+ * unchanged since (and not older than cache_ms), else read in one go. 0 or
+ * -1 (database error). */
+int db_check_config(srv_db *d, const char *key, const char *fwname, srv_cfg *out);
+/* The device side of a check in one statement (+ the queued rows). 0 / -1. */
+int db_check_device(srv_db *d, const char *imei, int64_t day_start_ms, srv_dev *out);
+/* Turns the configuration cache on (cache_ms > 0) for a serving db. 0 / -1. */
+int db_cache_init(srv_db *d, unsigned cache_ms);
+/* A WAL checkpoint on the writer's connection, outside the server's lock
+ * (the writer's commits do not checkpoint). 0 / -1. */
+int db_checkpoint(srv_db *d);
+/* The rollouts' tick on the writer's connection (server/rollout.c). */
+int db_rollout_tick(srv_db *d, int64_t now_ms);
 /* Path of a stored core image of that version for the project/bsp, or "". */
 int db_base_image(srv_db *d, int64_t project_id, const char *bsp, uint32_t core, char *path,
                   size_t cap);
@@ -201,6 +270,9 @@ void builder_stop(srv_builder *b);  /* finishes the running build, drops queued 
  * image of the base core, or "". */
 int builder_get(srv_builder *b, const srv_firmware *fw, uint32_t base, const char *base_image,
                 srv_pkg *pkg);
+/* The package's content-addressed file name, <sha256 hex>.fota, as the
+ * static package host holds it (server/air.c). 0 / -1. */
+int srv_package_name(const srv_pkg *pkg, char *out, size_t cap);
 /* Drops a remembered package (its file went missing). */
 void builder_forget(srv_builder *b, int64_t fw_id, uint32_t base);
 /* Reads a PEM key file (bounded) into a new buffer. */
@@ -249,6 +321,8 @@ typedef struct srv_server {
     pthread_t flusher;
     pthread_mutex_t flush_lock;
     pthread_cond_t flush_wake;
+    pthread_cond_t room;          /* with lock: the writer took the queued rows */
+    int flush_pending;            /* under flush_lock: a batch is wanted now */
     int stopping;
     unsigned flush_ms;
     unsigned threads;
@@ -259,18 +333,20 @@ typedef struct srv_server {
     int fresh_on;
     unsigned fresh_ttl;           /* seconds an answer stays fresh */
     pthread_mutex_t fresh_lock;   /* mbedTLS caches tables inside the key */
-    char package_url[SRV_AIR_URL_MAX + 1];   /* --package-url: Air's need_oss_url redirects ("" none) */
+    char package_url[SRV_AIR_URL_MAX + 1];   /* --package-url: upgrades are 302s there ("" none) */
+    int64_t rollout_tick_ms;      /* the flusher's last rollout tick (monotonic) */
 } srv_server;
 
 typedef struct srv_serve_opts {
     const char *db_path, *data_dir, *listen, *key_path, *port_file;
     const char *tls_cert_path, *tls_key_path;   /* both: serve https */
-    const char *package_url;                    /* LuatOS-Air need_oss_url=1: 302 there (server/air.c) */
+    const char *package_url;                    /* upgrades: 302 to URL/<sha256>.fota (server/air.c) */
     unsigned threads, flush_ms, build_delay_ms;
     uint32_t max_size;
     unsigned per_address;         /* 0 = SRV_PER_ADDRESS */
     int fresh_ttl;                /* seconds; 0 = SRV_FRESH_TTL, < 0 = no statements */
     unsigned header_timeout_ms;   /* 0 = SRV_HEADER_TIMEOUT_MS */
+    int cache_ms;                 /* configuration cache; 0 = SRV_CACHE_MS, < 0 = off */
 } srv_serve_opts;
 
 int srv_start(srv_server *s, const srv_serve_opts *o);

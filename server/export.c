@@ -1,0 +1,173 @@
+/* fota-server export DIR: every package the current configurations can
+ * answer, under its content-addressed name (<sha256>.fota), for upload to
+ * a static host (serve --package-url). The packages are the server's own
+ * (the same builder, key and cache), so the names are the ones the server
+ * redirects to. The host is not trusted: devices verify the signature. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "export.h"
+#include "port/fota_err.h"
+#include "port/port.h"
+
+#define EXPORT_MAX_JOBS 4096          /* (release, base) pairs at most */
+#define EXPORT_WAIT_MS (10 * 60 * 1000)   /* one package's build, at most */
+
+typedef struct job {
+    int64_t fw_id;
+    uint32_t base;
+    char base_image[SRV_PATH_MAX];
+} job;
+
+/* The release row as the builder needs it (db_firmware_get needs a
+ * serving connection; the CLI prepares its own). */
+static int firmware_get(srv_db *d, int64_t id, srv_firmware *fw)
+{
+    sqlite3_stmt *st = prep(d, "SELECT f.id, f.project_id, p.name, f.name, f.bsp, f.core_version,"
+                               " f.script_version, f.core_path, f.script_path, f.key_path"
+                               " FROM firmware f JOIN project p ON p.id=f.project_id WHERE f.id=?1");
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        memset(fw, 0, sizeof *fw);
+        fw->id = sqlite3_column_int64(st, 0);
+        fw->project_id = sqlite3_column_int64(st, 1);
+        char *outs[] = { fw->project, fw->name, fw->bsp, NULL, fw->script_version, fw->core_path,
+                         fw->script_path, fw->key_path };
+        size_t caps[] = { sizeof fw->project, sizeof fw->name, sizeof fw->bsp, 0, sizeof fw->script_version,
+                          sizeof fw->core_path, sizeof fw->script_path, sizeof fw->key_path };
+        for (int i = 0; i < 8; i++) {
+            if (!outs[i]) continue;
+            const char *v = (const char *)sqlite3_column_text(st, i + 2);
+            snprintf(outs[i], caps[i], "%s", v ? v : "");
+        }
+        fw->core_version = (uint32_t)sqlite3_column_int64(st, 5);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* The (release, base) pairs of every enabled configuration: each base
+ * core with a stored image (a delta, or script-only on the target's own
+ * core), one base without an image (the whole core: the same package for
+ * every such base), and the reinstall package when configured. */
+static int collect(srv_db *d, job *jobs, size_t *n)
+{
+    sqlite3_stmt *st = prep(d, "SELECT c.firmware_id, c.reinstall, f.project_id, f.bsp, f.core_version"
+                               " FROM config c JOIN firmware f ON f.id=c.firmware_id WHERE c.enabled=1"
+                               " ORDER BY c.id");
+    if (!st) return -1;
+    int rc;
+    *n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t fw_id = sqlite3_column_int64(st, 0);
+        int reinstall = sqlite3_column_int(st, 1);
+        int64_t pid = sqlite3_column_int64(st, 2);
+        const char *bsp = (const char *)sqlite3_column_text(st, 3);
+        uint32_t target_core = (uint32_t)sqlite3_column_int64(st, 4);
+        sqlite3_stmt *b = prep(d, "SELECT core_version, MAX(core_path) FROM firmware WHERE project_id=?1"
+                                  " AND bsp=?2 AND core_path<>'' AND core_version<=?3 GROUP BY core_version");
+        if (!b) break;
+        sqlite3_bind_int64(b, 1, pid);
+        sqlite3_bind_text(b, 2, bsp ? bsp : "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(b, 3, target_core);
+        while (sqlite3_step(b) == SQLITE_ROW && *n < EXPORT_MAX_JOBS) {
+            job *j = &jobs[(*n)++];
+            j->fw_id = fw_id;
+            j->base = (uint32_t)sqlite3_column_int64(b, 0);
+            const char *p = (const char *)sqlite3_column_text(b, 1);
+            snprintf(j->base_image, sizeof j->base_image, "%s", p && j->base != target_core ? p : "");
+        }
+        sqlite3_finalize(b);
+        /* no image: core 0 stands for every unknown base */
+        if (*n < EXPORT_MAX_JOBS) jobs[(*n)++] = (job){ fw_id, 0, "" };
+        if (reinstall && *n < EXPORT_MAX_JOBS) jobs[(*n)++] = (job){ fw_id, SRV_BASE_REINSTALL, "" };
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int cmd_export(srv_db *d, const char *dir, const char *key_path, const char *max_size)
+{
+    unsigned long max = 0;
+    char *end = NULL;
+    if (!dir || !*dir) return fail("%s", "export: the directory is required (fota-server export DIR)");
+    if (max_size && (!*max_size || *max_size == '-' || (max = strtoul(max_size, &end, 10), *end) ||
+                     max > 0x7fffffffUL))
+        return fail("--max-size: bytes, as the server's: '%s'", max_size);
+    if (strlen(dir) > SRV_PATH_MAX - 100) return fail("%s", "export: directory path too long");
+    if (fota_port_mkdirs(dir) != FOTA_OK) {
+        fprintf(stderr, "fota-server: cannot create %s\n", dir);
+        return EXIT_IO_ERR;
+    }
+    job *jobs = calloc(EXPORT_MAX_JOBS, sizeof *jobs);
+    srv_builder *b = calloc(1, sizeof *b);
+    int rc = 0;
+    if (!jobs || !b) {
+        free(jobs);
+        free(b);
+        return EXIT_IO_ERR;
+    }
+    size_t n = 0;
+    if (collect(d, jobs, &n) || builder_init(b, d->data_dir, key_path, (uint32_t)max, 0)) {
+        free(jobs);
+        free(b);
+        return EXIT_IO_ERR;
+    }
+    if (builder_start(b)) rc = EXIT_IO_ERR;
+    size_t written = 0, present = 0, skipped = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        srv_firmware fw;
+        srv_pkg pkg;
+        if (firmware_get(d, jobs[i].fw_id, &fw)) {
+            rc = EXIT_IO_ERR;
+            break;
+        }
+        int state = PKG_BUILDING;
+        for (int waited = 0; waited < EXPORT_WAIT_MS; waited += 20) {
+            state = builder_get(b, &fw, jobs[i].base, jobs[i].base_image, &pkg);
+            if (state != PKG_BUILDING) break;
+            fota_port_sleep_ms(20);
+        }
+        char from[40];
+        if (jobs[i].base == SRV_BASE_REINSTALL) snprintf(from, sizeof from, "reinstall");
+        else if (jobs[i].base == 0) snprintf(from, sizeof from, "any core without an image");
+        else snprintf(from, sizeof from, "V%lu", (unsigned long)jobs[i].base);
+        if (state != PKG_READY) {
+            /* e.g. the whole core does not fit: those devices get 44 / 500 from the server too */
+            printf("skipped %s from %s: %s\n", fw.name, from, state == PKG_BUILDING ? "build timed out" : pkg.why);
+            skipped++;
+            continue;
+        }
+        char name[80], out[SRV_PATH_MAX + 100], tmp[SRV_PATH_MAX + 120];
+        struct stat sb;
+        if (srv_package_name(&pkg, name, sizeof name) ||
+            snprintf(out, sizeof out, "%s/%s", dir, name) >= (int)sizeof out ||
+            snprintf(tmp, sizeof tmp, "%s.tmp%ld", out, (long)getpid()) >= (int)sizeof tmp) {
+            rc = EXIT_IO_ERR;
+            break;
+        }
+        if (stat(out, &sb) == 0 && (uint64_t)sb.st_size == pkg.size) {
+            present++;   /* content-addressed: the same bytes */
+        } else if (copy_file(pkg.path, tmp, pkg.size) != 0 || fota_port_rename(tmp, out) != FOTA_OK) {
+            fota_port_remove(tmp);
+            fprintf(stderr, "fota-server: cannot write %s\n", out);
+            rc = EXIT_IO_ERR;
+            break;
+        } else {
+            written++;
+        }
+        printf("%s  %s from %s, %" PRIu64 " bytes\n", name, fw.name, from, pkg.size);
+    }
+    builder_stop(b);
+    printf("export: %zu written, %zu already there, %zu skipped, into %s\n", written, present, skipped, dir);
+    free(jobs);
+    free(b);
+    return rc;
+}

@@ -1,0 +1,562 @@
+/* Staged rollouts: the schema, every statement that reads or changes a
+ * rollout, the wave arithmetic, the server's tick and the commands.
+ * Everything shared between processes is changed by one atomic statement
+ * (an UPDATE guarded by the state it expects, an INSERT ... ON CONFLICT), so
+ * several servers and the CLI over one database agree without locks of
+ * their own. SQL only with bound parameters. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "core/bytes.h"
+#include "rollout.h"
+
+const char *const srv_rollout_schema =
+    "CREATE TABLE IF NOT EXISTS rollout("
+    " id INTEGER PRIMARY KEY, config_id INTEGER NOT NULL REFERENCES config(id),"
+    " firmware_id INTEGER NOT NULL REFERENCES firmware(id),"
+    " waves TEXT NOT NULL,"                 /* basis points, "100,1000,5000,10000" */
+    " nwaves INTEGER NOT NULL, wave INTEGER NOT NULL DEFAULT 0, share_bp INTEGER NOT NULL,"
+    " state TEXT NOT NULL,"                 /* running | paused | aborted */
+    " every_ms INTEGER NOT NULL DEFAULT 0,"  /* 0: advanced by command only */
+    " max_failure_bp INTEGER NOT NULL, min_outcomes INTEGER NOT NULL,"
+    " judge_since INTEGER NOT NULL,"        /* outcomes from here are judged (start, resume) */
+    " wave_started INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+    " reason TEXT NOT NULL DEFAULT '');"
+    /* at most one live rollout per configuration */
+    "CREATE UNIQUE INDEX IF NOT EXISTS rollout_live ON rollout(config_id)"
+    " WHERE state IN ('running','paused');"
+    "CREATE TABLE IF NOT EXISTS rollout_device("
+    " rollout_id INTEGER NOT NULL, imei TEXT NOT NULL, wave INTEGER NOT NULL,"
+    " from_version TEXT NOT NULL, state INTEGER NOT NULL,"   /* 1 sent, 2 upgraded, 3 failed */
+    " sent_ts INTEGER NOT NULL, outcome_ts INTEGER,"
+    " PRIMARY KEY(rollout_id, imei)) WITHOUT ROWID;";
+
+const char *const srv_rollout_writer_sql[RW__COUNT] = {
+    /* A check after the package was sent: on the target it upgraded, on
+     * the version it was sent from it failed (rolled back or refused).
+     * ?3 the version as reported, ?4 the target in the same form. */
+    [RW_OUTCOME] = ("UPDATE rollout_device SET state=CASE WHEN ?3=?4 THEN 2 ELSE 3 END, outcome_ts=?5"
+                    " WHERE rollout_id=?1 AND imei=?2 AND state=1 AND (?3=?4 OR ?3=from_version)"),
+    /* The package was answered (200/206): the first time counts. */
+    [RW_SENT] = ("INSERT INTO rollout_device(rollout_id, imei, wave, from_version, state, sent_ts)"
+                 " VALUES(?1, ?2, ?3, ?4, 1, ?5) ON CONFLICT(rollout_id, imei) DO NOTHING"),
+};
+
+/* ---------------------------------------------------------------- */
+/* waves                                                             */
+
+uint32_t srv_rollout_bucket(int64_t rollout_id, const char *imei)
+{
+    char in[32 + SRV_IMEI_LEN + 1];
+    int n = snprintf(in, sizeof in, "%" PRId64 "%s", rollout_id, imei);
+    uint8_t h[32];
+    if (n < 0 || (size_t)n >= sizeof in || fota_sha256(in, (size_t)n, h) != 0) return SRV_ROLLOUT_BP_ALL;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = v << 8 | h[i];
+    return (uint32_t)(v % SRV_ROLLOUT_BP_ALL);
+}
+
+int srv_rollout_wave_of(const uint32_t *bp, int n, uint32_t bucket)
+{
+    for (int i = 0; i < n; i++)
+        if (bucket < bp[i]) return i;
+    return -1;
+}
+
+/* One percent with at most two decimals, from *p up to a ',' or the end. */
+static int percent_at(const char **p, uint32_t *bp)
+{
+    const char *s = *p;
+    uint32_t whole = 0, frac = 0;
+    int dw = 0, df = 0;
+    while (*s >= '0' && *s <= '9' && dw < 4) whole = whole * 10 + (uint32_t)(*s++ - '0'), dw++;
+    if (!dw) return -1;
+    if (*s == '.') {
+        s++;
+        while (*s >= '0' && *s <= '9' && df < 2) frac = frac * 10 + (uint32_t)(*s++ - '0'), df++;
+        if (!df) return -1;
+        if (df == 1) frac *= 10;
+    }
+    if (*s && *s != ',') return -1;
+    uint32_t v = whole * 100 + frac;
+    if (whole > 100 || v > SRV_ROLLOUT_BP_ALL) return -1;
+    *bp = v;
+    *p = s;
+    return 0;
+}
+
+int srv_rollout_parse_percent(const char *s, uint32_t *bp)
+{
+    if (!s || !*s) return -1;
+    const char *p = s;
+    return percent_at(&p, bp) == 0 && *p == '\0' ? 0 : -1;
+}
+
+int srv_rollout_parse_waves(const char *s, uint32_t bp[SRV_ROLLOUT_WAVES_MAX], int *n)
+{
+    int k = 0;
+    const char *p = s;
+    if (!s || !*s) return -1;
+    for (;;) {
+        uint32_t v;
+        if (k >= SRV_ROLLOUT_WAVES_MAX || percent_at(&p, &v) != 0 || v == 0 || (k && v <= bp[k - 1])) return -1;
+        bp[k++] = v;
+        if (*p == '\0') break;
+        p++;   /* ',' */
+    }
+    *n = k;
+    return 0;
+}
+
+int srv_rollout_parse_bp(const char *s, uint32_t bp[SRV_ROLLOUT_WAVES_MAX], int *n)
+{
+    int k = 0;
+    const char *p = s;
+    if (!s || !*s) return -1;
+    for (;;) {
+        uint32_t v = 0;
+        int d = 0;
+        while (*p >= '0' && *p <= '9' && d < 6) v = v * 10 + (uint32_t)(*p++ - '0'), d++;
+        if (!d || v == 0 || v > SRV_ROLLOUT_BP_ALL || k >= SRV_ROLLOUT_WAVES_MAX || (k && v <= bp[k - 1]))
+            return -1;
+        bp[k++] = v;
+        if (*p == '\0') break;
+        if (*p++ != ',') return -1;
+    }
+    *n = k;
+    return 0;
+}
+
+int srv_rollout_parse_duration(const char *s, int64_t *ms)
+{
+    if (!s || !*s) return -1;
+    int64_t v = 0;
+    int d = 0;
+    while (*s >= '0' && *s <= '9' && d < 12) v = v * 10 + (*s++ - '0'), d++;
+    if (!d) return -1;
+    int64_t unit;
+    if (strcmp(s, "ms") == 0) unit = 1;
+    else if (strcmp(s, "s") == 0) unit = 1000;
+    else if (strcmp(s, "m") == 0) unit = 60 * 1000;
+    else if (strcmp(s, "h") == 0) unit = 3600 * 1000;
+    else if (strcmp(s, "d") == 0) unit = 86400 * 1000;
+    else return -1;
+    if (v == 0 || v > 366LL * 86400 * 1000 / unit) return -1;
+    *ms = v * unit;
+    return 0;
+}
+
+enum srv_rollout_state srv_rollout_state_of(const char *text)
+{
+    if (!text) return RL_NONE;
+    if (strcmp(text, "running") == 0) return RL_RUNNING;
+    if (strcmp(text, "paused") == 0) return RL_PAUSED;
+    if (strcmp(text, "aborted") == 0) return RL_ABORTED;
+    return RL_NONE;
+}
+
+/* ---------------------------------------------------------------- */
+/* the tick                                                          */
+
+/* Pauses every running rollout with a wave over its threshold: counted in
+ * the database, by one statement, so two servers judge the same numbers. */
+static const char *const sql_auto_pause =
+    "UPDATE rollout SET state='paused', updated=?1,"
+    " reason='failure rate over the threshold in a wave' WHERE state='running'"
+    " AND EXISTS (SELECT 1 FROM rollout_device d WHERE d.rollout_id=rollout.id AND d.state IN (2,3)"
+    "  AND d.outcome_ts>=rollout.judge_since GROUP BY d.wave"
+    "  HAVING COUNT(*)>=rollout.min_outcomes AND SUM(d.state=3)*10000>rollout.max_failure_bp*COUNT(*))";
+static const char *const sql_due =
+    "SELECT id, wave, waves FROM rollout WHERE state='running' AND every_ms>0 AND wave<nwaves-1"
+    " AND wave_started+every_ms<=?1";
+/* compare-and-set: only the process that sees the old wave moves it */
+static const char *const sql_advance =
+    "UPDATE rollout SET wave=?3, share_bp=?4, wave_started=?5, updated=?5"
+    " WHERE id=?1 AND wave=?2 AND state IN ('running','paused') AND ?3<nwaves";
+
+static int step_once(sqlite3 *db, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        fprintf(stderr, "fota-server: rollout: %s\n", sqlite3_errmsg(db));
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int advance_to(sqlite3 *db, int64_t id, int wave, const char *waves, int64_t now_ms, int *changed)
+{
+    uint32_t bp[SRV_ROLLOUT_WAVES_MAX];
+    int n = 0;
+    *changed = 0;
+    if (srv_rollout_parse_bp(waves, bp, &n) != 0 || wave + 1 >= n) return 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql_advance, -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, wave);
+    sqlite3_bind_int(st, 3, wave + 1);
+    sqlite3_bind_int64(st, 4, bp[wave + 1]);
+    sqlite3_bind_int64(st, 5, now_ms);
+    int rc = step_once(db, st);
+    *changed = rc == 0 && sqlite3_changes(db) == 1;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int srv_rollout_tick(sqlite3 *db, int64_t now_ms)
+{
+    sqlite3_stmt *st;
+    int rc = -1;
+    if (sqlite3_prepare_v2(db, sql_auto_pause, -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_int64(st, 1, now_ms);
+    rc = step_once(db, st);
+    sqlite3_finalize(st);
+    if (rc) return -1;
+    /* Due ones, read first (bounded: one row per live configuration), then
+     * moved one by one. */
+    struct { int64_t id; int wave; char waves[16 * 6]; } due[32];
+    int ndue = 0;
+    if (sqlite3_prepare_v2(db, sql_due, -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_int64(st, 1, now_ms);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW && ndue < (int)(sizeof due / sizeof due[0])) {
+        const char *w = (const char *)sqlite3_column_text(st, 2);
+        if (!w || strlen(w) >= sizeof due[0].waves) continue;
+        due[ndue].id = sqlite3_column_int64(st, 0);
+        due[ndue].wave = sqlite3_column_int(st, 1);
+        memcpy(due[ndue].waves, w, strlen(w) + 1);
+        ndue++;
+    }
+    sqlite3_finalize(st);
+    if (r != SQLITE_ROW && r != SQLITE_DONE) return -1;
+    for (int i = 0; i < ndue; i++) {
+        int changed;
+        if (advance_to(db, due[i].id, due[i].wave, due[i].waves, now_ms, &changed)) return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* status                                                            */
+
+typedef struct rl_row {
+    int64_t id, config_id, firmware_id, cfg_firmware_id;
+    int nwaves, wave;
+    uint32_t bp[SRV_ROLLOUT_WAVES_MAX];
+    uint32_t share_bp, max_failure_bp;
+    int64_t every_ms, min_outcomes, judge_since, wave_started, created, updated;
+    char state[16], reason[SRV_MSG_MAX];
+    uint32_t core;
+    char script[SRV_VER_MAX];
+} rl_row;
+
+static void copy_col(sqlite3_stmt *st, int col, char *out, size_t cap)
+{
+    const char *v = (const char *)sqlite3_column_text(st, col);
+    size_t n = v ? strlen(v) : 0;
+    if (n >= cap) n = cap - 1;
+    if (n) memcpy(out, v, n);
+    out[n] = '\0';
+}
+
+/* The latest rollout of the configuration (live=1: only a running or
+ * paused one). 1 found, 0 none, -1 error. */
+static int latest(sqlite3 *db, int64_t config_id, int live, rl_row *r)
+{
+    sqlite3_stmt *st;
+    const char *sql =
+        "SELECT r.id, r.config_id, r.firmware_id, c.firmware_id, r.waves, r.wave, r.share_bp, r.state,"
+        " r.every_ms, r.max_failure_bp, r.min_outcomes, r.judge_since, r.wave_started, r.created, r.updated,"
+        " r.reason, f.core_version, f.script_version FROM rollout r JOIN config c ON c.id=r.config_id"
+        " JOIN firmware f ON f.id=r.firmware_id WHERE r.config_id=?1"
+        " AND (?2=0 OR r.state IN ('running','paused')) ORDER BY r.id DESC LIMIT 1";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_int64(st, 1, config_id);
+    sqlite3_bind_int(st, 2, live);
+    int rc = sqlite3_step(st), found = 0;
+    if (rc == SQLITE_ROW) {
+        memset(r, 0, sizeof *r);
+        r->id = sqlite3_column_int64(st, 0);
+        r->config_id = sqlite3_column_int64(st, 1);
+        r->firmware_id = sqlite3_column_int64(st, 2);
+        r->cfg_firmware_id = sqlite3_column_int64(st, 3);
+        char waves[SRV_ROLLOUT_WAVES_MAX * 6 + 1];
+        copy_col(st, 4, waves, sizeof waves);
+        found = srv_rollout_parse_bp(waves, r->bp, &r->nwaves) == 0 ? 1 : -1;
+        r->wave = sqlite3_column_int(st, 5);
+        r->share_bp = (uint32_t)sqlite3_column_int64(st, 6);
+        copy_col(st, 7, r->state, sizeof r->state);
+        r->every_ms = sqlite3_column_int64(st, 8);
+        r->max_failure_bp = (uint32_t)sqlite3_column_int64(st, 9);
+        r->min_outcomes = sqlite3_column_int64(st, 10);
+        r->judge_since = sqlite3_column_int64(st, 11);
+        r->wave_started = sqlite3_column_int64(st, 12);
+        r->created = sqlite3_column_int64(st, 13);
+        r->updated = sqlite3_column_int64(st, 14);
+        copy_col(st, 15, r->reason, sizeof r->reason);
+        r->core = (uint32_t)sqlite3_column_int64(st, 16);
+        copy_col(st, 17, r->script, sizeof r->script);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return -1;
+    return found;
+}
+
+/* The configuration of (project name, firmware name): its id, or 0 / -1. */
+static int64_t config_of(sqlite3 *db, const char *project, const char *fwname)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT c.id FROM config c JOIN project p ON p.id=c.project_id"
+                               " WHERE p.name=?1 AND c.firmware_name=?2", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, fwname, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? id : -1;
+}
+
+/* Appends to out; the caller's cap is checked once at the end. */
+typedef struct jbuf {
+    char *p;
+    size_t cap, n;
+    int over;
+} jbuf;
+
+static void jput(jbuf *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void jput(jbuf *j, const char *fmt, ...)
+{
+    va_list ap;
+    if (j->over) return;
+    va_start(ap, fmt);
+    int m = vsnprintf(j->p + j->n, j->cap - j->n, fmt, ap);
+    va_end(ap);
+    if (m < 0 || (size_t)m >= j->cap - j->n) j->over = 1;
+    else j->n += (size_t)m;
+}
+
+/* A JSON string of our own text (names are validated; escape anyway). */
+static void jstr(jbuf *j, const char *s)
+{
+    jput(j, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') jput(j, "\\%c", c);
+        else if (c < 0x20 || c >= 0x7f) jput(j, "?");
+        else jput(j, "%c", c);
+    }
+    jput(j, "\"");
+}
+
+static void jpercent(jbuf *j, uint32_t bp)
+{
+    if (bp % 100) jput(j, "%u.%02u", bp / 100, bp % 100);
+    else jput(j, "%u", bp / 100);
+}
+
+int srv_rollout_status_json(sqlite3 *db, const char *project, const char *fwname, int64_t now_ms, char *out,
+                            size_t cap)
+{
+    jbuf j = { out, cap, 0, 0 };
+    if (cap < 64) return -1;
+    int64_t cfg = config_of(db, project, fwname);
+    if (cfg < 0) return -1;
+    rl_row r;
+    int found = cfg ? latest(db, cfg, 0, &r) : 0;
+    if (found < 0) return -1;
+    if (!found) {
+        snprintf(out, cap, "{\"error\":\"%s\"}", cfg ? "no rollout" : "no such configuration");
+        return 1;
+    }
+    /* per wave: sent, upgraded, failed, and the outcomes being judged */
+    int64_t sent[SRV_ROLLOUT_WAVES_MAX] = { 0 }, up[SRV_ROLLOUT_WAVES_MAX] = { 0 },
+            failed[SRV_ROLLOUT_WAVES_MAX] = { 0 }, judged[SRV_ROLLOUT_WAVES_MAX] = { 0 },
+            jfailed[SRV_ROLLOUT_WAVES_MAX] = { 0 };
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT wave, COUNT(*), SUM(state=2), SUM(state=3),"
+                               " SUM(state IN (2,3) AND outcome_ts>=?2), SUM(state=3 AND outcome_ts>=?2)"
+                               " FROM rollout_device WHERE rollout_id=?1 GROUP BY wave", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, r.id);
+    sqlite3_bind_int64(st, 2, r.judge_since);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int w = sqlite3_column_int(st, 0);
+        if (w < 0 || w >= SRV_ROLLOUT_WAVES_MAX) continue;
+        sent[w] = sqlite3_column_int64(st, 1);
+        up[w] = sqlite3_column_int64(st, 2);
+        failed[w] = sqlite3_column_int64(st, 3);
+        judged[w] = sqlite3_column_int64(st, 4);
+        jfailed[w] = sqlite3_column_int64(st, 5);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return -1;
+
+    jput(&j, "{\"id\":%" PRId64 ",\"project\":", r.id);
+    jstr(&j, project);
+    jput(&j, ",\"firmware\":");
+    jstr(&j, fwname);
+    jput(&j, ",\"target\":{\"core\":%lu,\"script\":", (unsigned long)r.core);
+    jstr(&j, r.script);
+    jput(&j, "},\"state\":");
+    jstr(&j, r.state);
+    jput(&j, ",\"reason\":");
+    jstr(&j, r.reason);
+    /* a configuration set to another release since: this rollout no longer decides */
+    jput(&j, ",\"applies\":%s,\"wave\":%d,\"share_percent\":", r.firmware_id == r.cfg_firmware_id ? "true" : "false",
+         r.wave + 1);
+    jpercent(&j, r.share_bp);
+    jput(&j, ",\"every_ms\":%" PRId64 ",\"next_advance_ms\":", r.every_ms);
+    if (strcmp(r.state, "running") == 0 && r.every_ms > 0 && r.wave + 1 < r.nwaves) {
+        int64_t left = r.wave_started + r.every_ms - now_ms;
+        jput(&j, "%" PRId64, left > 0 ? left : 0);
+    } else {
+        jput(&j, "null");
+    }
+    jput(&j, ",\"max_failure_percent\":");
+    jpercent(&j, r.max_failure_bp);
+    jput(&j, ",\"min_outcomes\":%" PRId64 ",\"created\":%" PRId64 ",\"updated\":%" PRId64
+             ",\"wave_started\":%" PRId64 ",\"waves\":[",
+         r.min_outcomes, r.created, r.updated, r.wave_started);
+    int64_t ts = 0, tu = 0, tf = 0;
+    for (int w = 0; w < r.nwaves; w++) {
+        jput(&j, "%s{\"wave\":%d,\"percent\":", w ? "," : "", w + 1);
+        jpercent(&j, r.bp[w]);
+        jput(&j, ",\"open\":%s,\"sent\":%" PRId64 ",\"upgraded\":%" PRId64 ",\"failed\":%" PRId64
+                 ",\"pending\":%" PRId64 ",\"judged\":%" PRId64 ",\"failure_percent\":",
+             w <= r.wave ? "true" : "false", sent[w], up[w], failed[w], sent[w] - up[w] - failed[w], judged[w]);
+        if (judged[w]) {
+            int64_t fp = jfailed[w] * 10000 / judged[w];
+            jpercent(&j, (uint32_t)fp);
+        } else {
+            jput(&j, "null");
+        }
+        jput(&j, "}");
+        ts += sent[w];
+        tu += up[w];
+        tf += failed[w];
+    }
+    jput(&j, "],\"sent\":%" PRId64 ",\"upgraded\":%" PRId64 ",\"failed\":%" PRId64 "}", ts, tu, tf);
+    return j.over ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* commands                                                          */
+
+static int rollout_start(srv_db *d, int64_t cfg, const char *waves, const char *every, const char *max_failure,
+                         const char *min_outcomes)
+{
+    uint32_t bp[SRV_ROLLOUT_WAVES_MAX], maxf = SRV_ROLLOUT_DEFAULT_MAX_FAILURE;
+    int n = 0;
+    int64_t every_ms = 0;
+    unsigned long minout = SRV_ROLLOUT_DEFAULT_MIN_OUTCOMES;
+    char *end = NULL;
+    if (!waves || srv_rollout_parse_waves(waves, bp, &n))
+        return fail("--waves: rising percents, at most 2 decimals, each 0 < p <= 100, at most 16: '%s'",
+                    waves ? waves : "");
+    if (every && srv_rollout_parse_duration(every, &every_ms))
+        return fail("--every: a duration such as 30s, 10m, 1h or 2d, at most 366 days: '%s'", every);
+    if (max_failure && srv_rollout_parse_percent(max_failure, &maxf))
+        return fail("--max-failure: a percent 0..100 (at most 2 decimals): '%s'", max_failure);
+    if (min_outcomes && (!*min_outcomes || *min_outcomes == '-' ||
+                         (minout = strtoul(min_outcomes, &end, 10), *end) || minout < 1 || minout > 1000000))
+        return fail("--min-outcomes: 1..1000000: '%s'", min_outcomes);
+    char wtext[SRV_ROLLOUT_WAVES_MAX * 6 + 1];
+    size_t o = 0;
+    for (int i = 0; i < n; i++) o += (size_t)snprintf(wtext + o, sizeof wtext - o, "%s%u", i ? "," : "", bp[i]);
+    int64_t now = srv_now_ms();
+    sqlite3_stmt *st = prep(d, "INSERT INTO rollout(config_id, firmware_id, waves, nwaves, wave, share_bp, state,"
+                               " every_ms, max_failure_bp, min_outcomes, judge_since, wave_started, created, updated)"
+                               " SELECT id, firmware_id, ?2, ?3, 0, ?4, 'running', ?5, ?6, ?7, ?8, ?8, ?8, ?8"
+                               " FROM config WHERE id=?1");
+    if (!st) return EXIT_IO_ERR;
+    sqlite3_bind_int64(st, 1, cfg);
+    sqlite3_bind_text(st, 2, wtext, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, n);
+    sqlite3_bind_int64(st, 4, bp[0]);
+    sqlite3_bind_int64(st, 5, every_ms);
+    sqlite3_bind_int64(st, 6, maxf);
+    sqlite3_bind_int64(st, 7, (int64_t)minout);
+    sqlite3_bind_int64(st, 8, now);
+    int rc = sqlite3_step(st);
+    int ext = sqlite3_extended_errcode(d->db);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_CONSTRAINT || ext == SQLITE_CONSTRAINT_UNIQUE)
+        return fail("%s", "a rollout of this configuration is running or paused: abort it first");
+    if (rc != SQLITE_DONE) {
+        fprintf(stderr, "fota-server: database: %s\n", sqlite3_errmsg(d->db));
+        return EXIT_IO_ERR;
+    }
+    return 0;
+}
+
+/* pause / resume / abort / advance of the live rollout: one guarded UPDATE each. */
+static int rollout_change(srv_db *d, int64_t cfg, const char *what)
+{
+    rl_row r;
+    int found = latest(d->db, cfg, 1, &r);
+    if (found < 0) return EXIT_IO_ERR;
+    if (!found) return fail("%s: no running or paused rollout of this configuration", what);
+    int64_t now = srv_now_ms();
+    if (strcmp(what, "advance") == 0) {
+        int changed = 0;
+        char waves[SRV_ROLLOUT_WAVES_MAX * 6 + 1];
+        size_t o = 0;
+        for (int i = 0; i < r.nwaves; i++)
+            o += (size_t)snprintf(waves + o, sizeof waves - o, "%s%u", i ? "," : "", r.bp[i]);
+        if (r.wave + 1 >= r.nwaves) return fail("%s", "advance: the rollout is at its last wave");
+        if (advance_to(d->db, r.id, r.wave, waves, now, &changed)) return EXIT_IO_ERR;
+        if (!changed) return fail("%s", "advance: the rollout changed meanwhile; look at its status");
+        return 0;
+    }
+    const char *sql =
+        strcmp(what, "pause") == 0
+            ? "UPDATE rollout SET state='paused', reason='paused by command', updated=?2 WHERE id=?1 AND state='running'"
+        : strcmp(what, "resume") == 0
+            ? "UPDATE rollout SET state='running', reason='', judge_since=?2, wave_started=?2, updated=?2"
+              " WHERE id=?1 AND state='paused'"
+            : "UPDATE rollout SET state='aborted', reason='aborted by command', updated=?2 WHERE id=?1"
+              " AND state IN ('running','paused')";
+    sqlite3_stmt *st = prep(d, sql);
+    if (!st) return EXIT_IO_ERR;
+    sqlite3_bind_int64(st, 1, r.id);
+    sqlite3_bind_int64(st, 2, now);
+    int rc = sqlite3_step(st);
+    int changed = sqlite3_changes(d->db);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        fprintf(stderr, "fota-server: database: %s\n", sqlite3_errmsg(d->db));
+        return EXIT_IO_ERR;
+    }
+    if (!changed) {
+        fprintf(stderr, "fota-server: %s: the rollout is %s\n", what, r.state);
+        return EXIT_USAGE_ERR;
+    }
+    return 0;
+}
+
+int cmd_rollout(srv_db *d, const char *what, const char *project, const char *fwname, const char *waves,
+                const char *every, const char *max_failure, const char *min_outcomes)
+{
+    if (!project || !fwname) return fail("%s", "--project and --firmware are required");
+    if (!srv_is_name(project, strlen(project))) return fail("bad --project '%s'", project);
+    if (!srv_is_name(fwname, strlen(fwname))) return fail("bad --firmware '%s'", fwname);
+    int64_t cfg = config_of(d->db, project, fwname);
+    if (cfg < 0) return EXIT_IO_ERR;
+    if (cfg == 0) return fail("no configuration for firmware '%s' in that project (config set first)", fwname);
+    int rc;
+    if (strcmp(what, "start") == 0) rc = rollout_start(d, cfg, waves, every, max_failure, min_outcomes);
+    else if (strcmp(what, "status") == 0) rc = 0;
+    else rc = rollout_change(d, cfg, what);
+    if (rc) return rc;
+    /* Every command prints the status after it. */
+    char *json = malloc(SRV_ROLLOUT_JSON_MAX);
+    if (!json) return EXIT_IO_ERR;
+    int s = srv_rollout_status_json(d->db, project, fwname, srv_now_ms(), json, SRV_ROLLOUT_JSON_MAX);
+    if (s >= 0) printf("%s\n", json);
+    free(json);
+    return s < 0 ? EXIT_IO_ERR : s == 1 ? EXIT_USAGE_ERR : 0;
+}
