@@ -30,6 +30,7 @@
 #include "srv.h"
 #include "at.h"
 #include "rollout.h"
+#include "console.h"
 
 #define API_PATH "/api/site/firmware_upgrade"
 #define MAX_ARGS 16
@@ -445,9 +446,9 @@ static srv_guard_conn *guard_slot(struct MHD_Connection *c)
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)con_cls;
     (void)toe;
     srv_server *s = cls;
+    console_done(s, con_cls);
     guard_request(&s->guard, guard_slot(c), 0);
 }
 
@@ -483,6 +484,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     memset(&row, 0, sizeof row);
     row.ts_ms = srv_now_ms();
     guard_request(&s->guard, guard_slot(c), 1);
+    if (!strncmp(url, CONSOLE_PREFIX, strlen(CONSOLE_PREFIX)) && (!url[8] || url[8] == '/'))
+        return console_handle(s, c, url, method, upload_data, upload_data_size, con_cls);
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return send_json(c, MHD_HTTP_METHOD_NOT_ALLOWED, 405, "only GET");
     /* A GET with a body: refused on its headers, before any body byte is read. */
@@ -779,7 +782,8 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
     s->fresh_ttl = o->fresh_ttl > 0 ? (unsigned)o->fresh_ttl : SRV_FRESH_TTL;
     s->fresh_on = o->fresh_ttl >= 0 && s->builder.key_pem &&
                   fota_sig_key_load_private(&s->fresh_key, s->builder.key_pem) == 0;
-    if (guard_init(&s->guard, o->header_timeout_ms)) {
+    if (console_start(s, o) || guard_init(&s->guard, o->header_timeout_ms)) {
+        console_stop(s);
         fota_sig_key_free(&s->fresh_key);
         builder_stop(&s->builder);
         db_close(&s->db);
@@ -796,6 +800,7 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
         s->stopping = 1;
         builder_stop(&s->builder);
         guard_stop(&s->guard);
+        console_stop(s);
         fota_sig_key_free(&s->fresh_key);
         db_close(&s->db);
         free_tls(s);
@@ -860,6 +865,7 @@ void srv_stop(srv_server *s)
     pthread_join(s->flusher, NULL);
     builder_stop(&s->builder);
     guard_stop(&s->guard);
+    console_stop(s);
     /* The batch being written, then the queue behind it. */
     int rc = write_log(s, SRV_DB_STOP_WAIT_MS);
     if (rc == 0) rc = write_log(s, SRV_DB_STOP_WAIT_MS);

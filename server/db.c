@@ -11,6 +11,7 @@
 #include "srv.h"
 #include "at.h"
 #include "rollout.h"
+#include "console.h"
 
 static const char *const schema =
     "PRAGMA foreign_keys=ON;"
@@ -196,7 +197,8 @@ int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
         db_close(d);
         return -1;
     }
-    if (db_exec(d, srv_at_schema) || db_exec(d, srv_rollout_schema)) {   /* AT projects (at.c), rollouts */
+    /* AT projects (at.c), rollouts (rollout.c), the console (console.c) */
+    if (db_exec(d, srv_at_schema) || db_exec(d, srv_rollout_schema) || db_exec(d, srv_console_schema)) {
         db_close(d);
         return -1;
     }

@@ -12,6 +12,7 @@
 #include "at.h"
 #include "export.h"
 #include "rollout.h"
+#include "console.h"
 
 static const char *const usage_main =
     "usage: fota-server COMMAND [options]   (every command takes --db FILE, default ./fota.db)\n"
@@ -26,6 +27,7 @@ static const char *const usage_main =
     "  log                     a device's requests and answers\n"
     "  rollout start|status|pause|resume|abort|advance   staged rollouts of a configuration\n"
     "  export DIR              the package files for a static host (serve --package-url)\n"
+    "  user add|list|passwd    web console accounts (http://HOST:PORT/console/)\n"
     "\n"
     "fota-server COMMAND [SUB] --help shows the options. See docs/server.md.\n";
 
@@ -38,7 +40,8 @@ typedef struct cmd {
 static const char *const o_serve[] = { "--db", "--data", "--listen", "--key", "--threads", "--max-size",
                                         "--port-file", "--log-flush-ms", "--build-delay-ms", "--lifetime",
                                         "--tls-cert", "--tls-key", "--per-address", "--header-timeout-ms",
-                                        "--fresh-ttl", "--package-url", "--cache-ms", NULL };
+                                        "--fresh-ttl", "--package-url", "--cache-ms", "--console",
+                                        "--console-idle-s", "--console-max-age-s", NULL };
 static const char *const o_project_add[] = { "--db", "--data", "--name", "--key", "--owner", NULL };
 static const char *const o_list[] = { "--db", "--data", "--project", NULL };
 static const char *const o_fw_add[] = { "--db", "--data", "--project", "--bsp", "--core-version", "--core",
@@ -53,6 +56,7 @@ static const char *const o_at_add[] = { "--db", "--data", "--project", "--model"
                                         "--image", "--key", NULL };
 static const char *const o_at_delta[] = { "--db", "--data", "--project", "--model", "--bsp", "--package", NULL };
 static const char *const o_at_family[] = { "--db", "--data", "--model", "--project", NULL };
+static const char *const o_user[] = { "--db", "--data", "--name", "--password", NULL };
 static const char *const o_device_assign[] = { "--db", "--data", "--imei", "--project", NULL };
 static const char *const o_rollout_start[] = { "--db", "--data", "--project", "--firmware", "--waves", "--every",
                                                "--max-failure", "--min-outcomes", NULL };
@@ -67,6 +71,7 @@ static const cmd cmds[] = {
       "                         [--tls-cert cert.pem --tls-key key.pem] [--per-address N]\n"
       "                         [--header-timeout-ms MS] [--fresh-ttl S] [--package-url URL]\n"
       "                         [--cache-ms MS]\n"
+      "                         [--console on|off] [--console-idle-s S] [--console-max-age-s S]\n"
       "\n"
       "  --listen IP:PORT     IPv4 address and port; port 0 picks a free one (printed, and\n"
       "                       written to --port-file)\n"
@@ -91,6 +96,9 @@ static const cmd cmds[] = {
       "                       only when they ask with need_oss_url=1\n"
       "  --cache-ms MS        projects, configurations and rollouts are cached while the database\n"
       "                       is unchanged, at most MS (default 1000; 0 = no cache)\n"
+      "  --console on|off     the web console under /console/ (default on; accounts: user add)\n"
+      "  --console-idle-s S   a console session unused for S seconds ends (default 1800)\n"
+      "  --console-max-age-s S  and every session ends S seconds after login (default 43200)\n"
       "SIGTERM or SIGINT: stop accepting, finish running requests, write every log row, exit 0.\n" },
     { "project", "add", o_project_add,
       "usage: fota-server project add --name NAME --key PRODUCT_KEY [--owner OWNER]\n"
@@ -139,6 +147,15 @@ static const cmd cmds[] = {
       "usage: fota-server at family --model Air780E --project NAME\n"
       "  The default project of a module family: modules of MODEL asking without a KEY whose\n"
       "  IMEI is in no project belong to it.\n" },
+    { "user", "add", o_user,
+      "usage: fota-server user add --name LOGIN --password INITIAL\n"
+      "  A web console account (LOGIN: [A-Za-z0-9._@-], e.g. a phone number). The initial\n"
+      "  password (8..128 characters) must be changed at the first login. The user's\n"
+      "  projects are those whose owner is LOGIN.\n" },
+    { "user", "list", o_user, "usage: fota-server user list\n" },
+    { "user", "passwd", o_user,
+      "usage: fota-server user passwd --name LOGIN --password INITIAL\n"
+      "  Resets the password (to be changed at the next login) and ends the user's sessions.\n" },
     { "log", NULL, o_log,
       "usage: fota-server log --imei IMEI [--date YYYY-MM-DD]\n"
       "  One line per request: time, imei, HTTP status, code (0 = package), request, message.\n"
@@ -208,6 +225,8 @@ static int serve(const cmd *c, const char **vals)
     o.tls_cert_path = opt(c, vals, "--tls-cert");
     o.tls_key_path = opt(c, vals, "--tls-key");
     o.package_url = opt(c, vals, "--package-url");
+    unsigned long idle_s = 0, max_age_s = 0;
+    const char *console = opt(c, vals, "--console");
     unsigned long threads = 2, max_size = 0, flush = 100, delay = 0, lifetime = 0, per_address = 0,
                   header_ms = 0, fresh_ttl = SRV_FRESH_TTL, cache_ms = SRV_CACHE_MS;
     const char *bad = NULL;
@@ -232,6 +251,13 @@ static int serve(const cmd *c, const char **vals)
         bad = "--fresh-ttl: seconds, 0..31622400";
     else if (opt(c, vals, "--cache-ms") && parse_uint(opt(c, vals, "--cache-ms"), 3600000, &cache_ms))
         bad = "--cache-ms: 0..3600000";
+    else if (console && strcmp(console, "on") && strcmp(console, "off")) bad = "--console: on or off";
+    else if (opt(c, vals, "--console-idle-s") &&
+             (parse_uint(opt(c, vals, "--console-idle-s"), 86400 * 30, &idle_s) || idle_s == 0))
+        bad = "--console-idle-s: 1..2592000";
+    else if (opt(c, vals, "--console-max-age-s") &&
+             (parse_uint(opt(c, vals, "--console-max-age-s"), 86400 * 365, &max_age_s) || max_age_s == 0))
+        bad = "--console-max-age-s: 1..31536000";
     if (!bad && (threads == 0 || flush == 0)) bad = "--threads and --log-flush-ms must be positive";
     if (bad) {
         fprintf(stderr, "fota-server serve: %s\n%s", bad, c->usage);
@@ -245,6 +271,9 @@ static int serve(const cmd *c, const char **vals)
     o.header_timeout_ms = (unsigned)header_ms;
     o.fresh_ttl = fresh_ttl ? (int)fresh_ttl : -1;
     o.cache_ms = cache_ms ? (int)cache_ms : -1;
+    o.console_off = console && !strcmp(console, "off");
+    o.console_idle_s = (unsigned)idle_s;
+    o.console_max_age_s = (unsigned)max_age_s;
 
     /* Signals are taken synchronously by this thread (sigwait): block them
      * before any thread starts so that none of them receives one. */
@@ -378,6 +407,10 @@ int main(int argc, char **argv)
     else if (!strcmp(c->name, "export"))
         rc = cmd_export(&d, positional ? positional : opt(c, vals, "--dir"), opt(c, vals, "--key"),
                         opt(c, vals, "--max-size"));
+    else if (!strcmp(c->name, "user"))
+        rc = !strcmp(sub, "list") ? console_user_list(&d)
+                                  : console_user_set(&d, opt(c, vals, "--name"), opt(c, vals, "--password"),
+                                                     !strcmp(sub, "add"));
     else if (!strcmp(c->name, "device"))
         rc = cmd_device(&d, sub, opt(c, vals, "--imei"), opt(c, vals, "--project"), opt(c, vals, "--owner"));
     else

@@ -335,6 +335,7 @@ typedef struct srv_server {
     pthread_mutex_t fresh_lock;   /* mbedTLS caches tables inside the key */
     char package_url[SRV_AIR_URL_MAX + 1];   /* --package-url: upgrades are 302s there ("" none) */
     int64_t rollout_tick_ms;      /* the flusher's last rollout tick (monotonic) */
+    struct srv_console *console;  /* the web console (console.h), NULL when off */
 } srv_server;
 
 typedef struct srv_serve_opts {
@@ -347,6 +348,9 @@ typedef struct srv_serve_opts {
     int fresh_ttl;                /* seconds; 0 = SRV_FRESH_TTL, < 0 = no statements */
     unsigned header_timeout_ms;   /* 0 = SRV_HEADER_TIMEOUT_MS */
     int cache_ms;                 /* configuration cache; 0 = SRV_CACHE_MS, < 0 = off */
+    /* the web console (console.h): off, and session lifetimes (0 = defaults) */
+    int console_off;
+    unsigned console_idle_s, console_max_age_s;
 } srv_serve_opts;
 
 int srv_start(srv_server *s, const srv_serve_opts *o);

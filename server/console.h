@@ -1,0 +1,41 @@
+/* The web console (console.c): pages under /console/, a JSON API under
+ * /console/api/, accounts and sessions, in the serving process on its own
+ * database connection. See docs/server.md "The web console". */
+#ifndef FOTA_SRV_CONSOLE_H
+#define FOTA_SRV_CONSOLE_H
+
+#include <microhttpd.h>
+
+#include "srv.h"
+
+#define CONSOLE_PREFIX "/console"
+#define CONSOLE_PASS_MIN 8
+#define CONSOLE_PASS_MAX 128
+#define CONSOLE_IDLE_S 1800            /* a session unused this long ends */
+#define CONSOLE_MAX_AGE_S (12 * 3600)  /* and every session ends this long after login */
+#define CONSOLE_JSON_MAX (256 * 1024)  /* a JSON request body (10000 IMEIs fit) */
+#define CONSOLE_UPLOAD_MAX FOTA_PKG_MAX_IMAGE   /* one uploaded file */
+#define CONSOLE_UPLOAD_FILES 64        /* files in one upload (a script directory) */
+#define CONSOLE_FAIL_WINDOW_S 900      /* login failures counted over this */
+#define CONSOLE_FAIL_USER 5            /* failures per user in the window, then 429 */
+#define CONSOLE_FAIL_ADDR 20           /* failures per address in the window, then 429 */
+
+/* Tables of accounts, sessions, login failures and uploads (db_open runs it). */
+extern const char *const srv_console_schema;
+
+/* Opens the console's connection; 0 or -1. Called by srv_start. */
+int console_start(srv_server *s, const srv_serve_opts *o);
+void console_stop(srv_server *s);
+/* Answers every request under CONSOLE_PREFIX (api.c's handler routes them). */
+enum MHD_Result console_handle(srv_server *s, struct MHD_Connection *c, const char *url, const char *method,
+                               const char *upload_data, size_t *upload_data_size, void **con_cls);
+/* The request ended (also when cut): frees what console_handle kept. */
+void console_done(srv_server *s, void **con_cls);
+
+/* Accounts, for the CLI (main.c: user add|list|passwd). A user made or
+ * reset here must choose a new password at the first login. 0, or an
+ * EXIT_* code with the reason printed. */
+int console_user_set(srv_db *d, const char *name, const char *password, int create);
+int console_user_list(srv_db *d);
+
+#endif

@@ -1,0 +1,657 @@
+/* The store's operations for the admin CLI and the console (see ops.h).
+ * SQL only with bound parameters; a scoped caller sees only rows under its
+ * own projects. */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "ops.h"
+#include "core/archive.h"
+#include "core/bytes.h"
+#include "core/files.h"
+#include "core/version.h"
+#include "port/fota_err.h"
+#include "port/port.h"
+
+int ops_fail(ops_err *e, int rc, int http, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    e->rc = rc;
+    e->http = http;
+    return rc;
+}
+
+static int db_fail(srv_db *d, ops_err *e)
+{
+    return ops_fail(e, EXIT_IO_ERR, 500, "database: %s", sqlite3_errmsg(d->db));
+}
+
+static sqlite3_stmt *oprep(srv_db *d, const char *sql, ops_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(d->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        db_fail(d, e);
+        return NULL;
+    }
+    return st;
+}
+
+static void col_copy(char *out, size_t cap, sqlite3_stmt *st, int i)
+{
+    const char *v = (const char *)sqlite3_column_text(st, i);
+    snprintf(out, cap, "%s", v ? v : "");
+}
+
+/* ---------------------------------------------------------------- */
+/* projects                                                          */
+
+int64_t ops_project_find(srv_db *d, const char *scope, const char *name, ops_err *e)
+{
+    if (!name || !srv_is_name(name, strlen(name))) {
+        ops_fail(e, EXIT_USAGE_ERR, 400, "project: 1..%d of [A-Za-z0-9._-]", SRV_NAME_MAX);
+        return 0;
+    }
+    sqlite3_stmt *st = oprep(d, "SELECT id FROM project WHERE name=?1 AND (?2 IS NULL OR owner=?2)", e);
+    if (!st) return 0;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (scope) sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+    int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (!id) ops_fail(e, EXIT_USAGE_ERR, 404, "no project named '%s'", name);
+    return id;
+}
+
+int ops_project_add(srv_db *d, const char *name, const char *key, const char *owner, const char *family,
+                    ops_err *e)
+{
+    if (!name || !srv_is_name(name, strlen(name)))
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "name %s: 1..127 of [A-Za-z0-9._-] (the LuatOS PROJECT)",
+                        name ? name : "missing");
+    if (!key || !srv_is_key(key, strlen(key)))
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "key %s: 1..64 of [A-Za-z0-9_-]", key ? key : "missing");
+    if (owner && !srv_is_owner(owner, strlen(owner)))
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "owner %s: 1..64 of [A-Za-z0-9._@-]", owner);
+    if (family && (strlen(family) > OPS_FAMILY_MAX || !srv_is_name(family, strlen(family))))
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "family: 1..%d of [A-Za-z0-9._-]", OPS_FAMILY_MAX);
+    if (db_exec(d, "BEGIN IMMEDIATE")) return db_fail(d, e);
+    sqlite3_stmt *st = oprep(d, "INSERT INTO project(name, product_key, owner, created) VALUES(?1, ?2, ?3, ?4)", e);
+    if (!st) {
+        db_exec(d, "ROLLBACK");
+        return e->rc;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    if (owner) sqlite3_bind_text(st, 3, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, srv_now_ms());
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        db_exec(d, "ROLLBACK");
+        return ops_fail(e, EXIT_USAGE_ERR, 409, "project '%s' not added (name or key already used?)", name);
+    }
+    if (family) {
+        st = oprep(d, "INSERT INTO project_family(project_id, family) VALUES(?1, ?2)", e);
+        if (!st) {
+            db_exec(d, "ROLLBACK");
+            return e->rc;
+        }
+        sqlite3_bind_int64(st, 1, sqlite3_last_insert_rowid(d->db));
+        sqlite3_bind_text(st, 2, family, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+            db_fail(d, e);
+            db_exec(d, "ROLLBACK");
+            return e->rc;
+        }
+    }
+    return db_exec(d, "COMMIT") ? db_fail(d, e) : 0;
+}
+
+int ops_project_list(srv_db *d, const char *scope, ops_project_cb cb, void *ctx, ops_err *e)
+{
+    sqlite3_stmt *st = oprep(d, "SELECT p.id, p.name, p.product_key, IFNULL(p.owner, ''), IFNULL(f.family, ''),"
+                                " p.created FROM project p LEFT JOIN project_family f ON f.project_id=p.id"
+                                " WHERE ?1 IS NULL OR p.owner=?1 ORDER BY p.name", e);
+    if (!st) return e->rc;
+    if (scope) sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+    int rc = 0;
+    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+        ops_project p;
+        memset(&p, 0, sizeof p);
+        p.id = sqlite3_column_int64(st, 0);
+        col_copy(p.name, sizeof p.name, st, 1);
+        col_copy(p.key, sizeof p.key, st, 2);
+        col_copy(p.owner, sizeof p.owner, st, 3);
+        col_copy(p.family, sizeof p.family, st, 4);
+        p.created = sqlite3_column_int64(st, 5);
+        rc = cb(ctx, &p);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* firmware                                                          */
+
+int ops_firmware_name(const char *base, const char *bsp, int at, char *out, size_t cap, ops_err *e)
+{
+    if (!base || !srv_is_name(base, strlen(base)) || !bsp || !srv_is_name(bsp, strlen(bsp)))
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "%s and bsp are required, [A-Za-z0-9._-]", at ? "model" : "project");
+    int n = snprintf(out, cap, "%s%s%s", base, at ? "_AT_" : "_LuatOS-SoC_", bsp);
+    if (n < 0 || (size_t)n >= cap || (size_t)n > SRV_NAME_MAX)
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "firmware name for %s too long", base);
+    return 0;
+}
+
+/* Stores a file content-addressed under DATA/sub (same bytes, one copy). */
+static int store_file(srv_db *d, const char *src, const char *sub, const char *ext, uint64_t max,
+                      char *out, size_t cap, uint64_t *size_out, char sha_hex[65])
+{
+    uint8_t h[32];
+    char dir[SRV_PATH_MAX], tmp[SRV_PATH_MAX + 32];
+    if (fota_sha256_file(src, max, h, size_out) != 0) return -1;
+    fota_hex(h, 32, sha_hex);
+    int n = snprintf(dir, sizeof dir, "%s/%s", d->data_dir, sub);
+    if (n < 0 || (size_t)n >= sizeof dir || fota_port_mkdirs(dir) != FOTA_OK) return -1;
+    n = snprintf(out, cap, "%s/%s.%s", dir, sha_hex, ext);
+    if (n < 0 || (size_t)n >= cap) return -1;
+    if (fota_port_exists(out)) return 0;
+    /* the thread id too: console requests run on several threads of one process */
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld.%lx", out, (long)getpid(), (unsigned long)pthread_self());
+    if (copy_file(src, tmp, max) || fota_port_rename(tmp, out)) {
+        fota_port_remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int ops_firmware_add(srv_db *d, const char *scope, const char *project, const char *name, const char *bsp,
+                     const char *core_ver, const char *core, const char *script, const char *version,
+                     const char *key, ops_firmware *out, ops_err *e)
+{
+    uint32_t cv = 0;
+    if (!project || !name || !bsp || !core_ver || !version)
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "firmware add needs project, bsp, core version and version");
+    if (!srv_is_name(bsp, strlen(bsp))) return ops_fail(e, EXIT_USAGE_ERR, 400, "bsp %s: [A-Za-z0-9._-]", bsp);
+    if (fota_version_parse_core(core_ver, &cv))
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "core version %s: like V1104", core_ver);
+    if (!fota_version_valid(version) || strlen(version) >= SRV_VER_MAX)
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "version %s: X.Y.Z, digits", version);
+    char key_abs[PATH_MAX] = "";
+    if (key) {
+        char *pem = NULL;
+        if (srv_read_key(key, &pem))
+            return ops_fail(e, EXIT_USAGE_ERR, 400, "key %s: not a readable P-256 private key (PEM)", key);
+        memset(pem, 0, strlen(pem));
+        free(pem);
+        if (!realpath(key, key_abs) || strlen(key_abs) >= SRV_PATH_MAX)
+            return ops_fail(e, EXIT_USAGE_ERR, 400, "key %s: bad path", key);
+    }
+    int64_t pid = ops_project_find(d, scope, project, e);
+    if (pid <= 0) return e->rc;
+
+    char core_path[SRV_PATH_MAX] = "", arc_tmp[SRV_PATH_MAX + 48], script_path[SRV_PATH_MAX] = "", sha[65] = "",
+         arc_sha[65];
+    uint64_t core_size = 0;
+    if (core && (store_file(d, core, "images", "bin", FOTA_PKG_MAX_IMAGE, core_path, sizeof core_path,
+                            &core_size, sha) || core_size == 0))
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "cannot store core image %s (missing, empty, or over 16 MiB)", core);
+    if (script) {
+        char why[SRV_PATH_MAX + 80] = "";
+        snprintf(arc_tmp, sizeof arc_tmp, "%s/scripts.tmp%ld.%lx.lfsa", d->data_dir, (long)getpid(),
+                 (unsigned long)pthread_self());
+        int rc = 0;
+        if (fota_arc_pack_path(script, arc_tmp, why, sizeof why) != 0)
+            rc = ops_fail(e, EXIT_USAGE_ERR, 400, "scripts: %s", why[0] ? why : "cannot archive them");
+        else if (store_file(d, arc_tmp, "scripts", "lfsa", FOTA_PKG_MAX_IMAGE, script_path, sizeof script_path,
+                            NULL, arc_sha))
+            rc = ops_fail(e, EXIT_IO_ERR, 500, "cannot store the script archive of %s", script);
+        fota_port_remove(arc_tmp);
+        if (rc) return rc;
+    }
+    sqlite3_stmt *st = oprep(d, "INSERT INTO firmware(project_id, name, bsp, core_version, script_version,"
+                                " core_path, core_sha256, core_size, script_path, key_path, created)"
+                                " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)", e);
+    if (!st) return e->rc;
+    int64_t now = srv_now_ms();
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, bsp, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, cv);
+    sqlite3_bind_text(st, 5, version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, core_path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, sha, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)core_size);
+    sqlite3_bind_text(st, 9, script_path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, key_abs, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 11, now);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return ops_fail(e, EXIT_USAGE_ERR, 409, "firmware %s not added (this core and version already exist?)", name);
+    if (out) {
+        memset(out, 0, sizeof *out);
+        out->id = sqlite3_last_insert_rowid(d->db);
+        out->created = now;
+        snprintf(out->project, sizeof out->project, "%s", project);
+        snprintf(out->name, sizeof out->name, "%s", name);
+        snprintf(out->bsp, sizeof out->bsp, "%s", bsp);
+        out->core = cv;
+        snprintf(out->version, sizeof out->version, "%s", version);
+        out->core_size = core_size;
+        out->has_core = core != NULL;
+        out->has_script = script != NULL;
+    }
+    return 0;
+}
+
+int ops_firmware_list(srv_db *d, const char *scope, const char *project, ops_firmware_cb cb, void *ctx,
+                      ops_err *e)
+{
+    if (project && ops_project_find(d, scope, project, e) <= 0) return e->rc;
+    sqlite3_stmt *st = oprep(d, "SELECT f.id, p.name, f.name, f.bsp, f.core_version, f.script_version, f.core_size,"
+                                " f.core_path != '', f.script_path != '', f.created"
+                                " FROM firmware f JOIN project p ON p.id=f.project_id"
+                                " WHERE (?1 IS NULL OR p.name=?1) AND (?2 IS NULL OR p.owner=?2) ORDER BY f.id", e);
+    if (!st) return e->rc;
+    if (project) sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
+    if (scope) sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+    int rc = 0;
+    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+        ops_firmware f;
+        memset(&f, 0, sizeof f);
+        f.id = sqlite3_column_int64(st, 0);
+        col_copy(f.project, sizeof f.project, st, 1);
+        col_copy(f.name, sizeof f.name, st, 2);
+        col_copy(f.bsp, sizeof f.bsp, st, 3);
+        f.core = (uint32_t)sqlite3_column_int64(st, 4);
+        col_copy(f.version, sizeof f.version, st, 5);
+        f.core_size = (uint64_t)sqlite3_column_int64(st, 6);
+        f.has_core = sqlite3_column_int(st, 7);
+        f.has_script = sqlite3_column_int(st, 8);
+        f.created = sqlite3_column_int64(st, 9);
+        rc = cb(ctx, &f);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* config                                                            */
+
+/* Splits a comma list, checks each item, inserts it. */
+static int insert_list(srv_db *d, int64_t cfg, const char *list, int imeis, ops_err *e)
+{
+    const char *sql = imeis ? "INSERT OR IGNORE INTO config_imei(config_id, imei) VALUES(?1, ?2)"
+                            : "INSERT OR IGNORE INTO config_from(config_id, version) VALUES(?1, ?2)";
+    sqlite3_stmt *st = oprep(d, sql, e);
+    if (!st) return e->rc;
+    int rc = 0, count = 0;
+    for (const char *p = list; *p && rc == 0;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char item[SRV_VER_MAX + SRV_IMEI_LEN], canon[SRV_VER_MAX];
+        if (n == 0 || n >= sizeof item) {
+            rc = ops_fail(e, EXIT_USAGE_ERR, 400, "bad list item (empty or too long)");
+            break;
+        }
+        memcpy(item, p, n);
+        item[n] = '\0';
+        if (++count > SRV_MAX_LIST) rc = ops_fail(e, EXIT_USAGE_ERR, 400, "more than %d items", SRV_MAX_LIST);
+        else if (imeis && !(srv_is_imei(item, n) && srv_imei_luhn(item)))
+            rc = ops_fail(e, EXIT_USAGE_ERR, 400, "imeis: '%s' is not a 15-digit IMEI with a valid check digit", item);
+        else if (!imeis && !srv_version_canon(item, n, canon))
+            rc = ops_fail(e, EXIT_USAGE_ERR, 400, "from: '%s' is not CORE.x.z (e.g. 1103.1.1)", item);
+        if (rc) break;
+        sqlite3_bind_int64(st, 1, cfg);
+        sqlite3_bind_text(st, 2, imeis ? item : canon, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) != SQLITE_DONE) rc = db_fail(d, e);
+        sqlite3_reset(st);
+        p = end ? end + 1 : p + n;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* One statement, int64 ?1 and an optional text ?2. */
+static int exec_id(srv_db *d, const char *sql, int64_t id, const char *text, ops_err *e)
+{
+    sqlite3_stmt *st = oprep(d, sql, e);
+    if (!st) return e->rc;
+    sqlite3_bind_int64(st, 1, id);
+    if (text) sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(d, e);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int bool_opt(const char *v)
+{
+    return !v || strcmp(v, "0") == 0 || strcmp(v, "1") == 0;
+}
+
+int ops_config_set(srv_db *d, const char *scope, const char *project, const char *fwname, const char *version,
+                   const char *core_ver, const char *imeis, const char *from, const char *enabled,
+                   const char *reinstall, ops_err *e)
+{
+    if (!project || !fwname) return ops_fail(e, EXIT_USAGE_ERR, 400, "config set needs project and firmware");
+    if (!bool_opt(enabled)) return ops_fail(e, EXIT_USAGE_ERR, 400, "enabled %s: 0 or 1", enabled);
+    if (!bool_opt(reinstall)) return ops_fail(e, EXIT_USAGE_ERR, 400, "reinstall %s: 0 or 1", reinstall);
+    uint32_t cv = 0;
+    if (core_ver && fota_version_parse_core(core_ver, &cv))
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "core version %s: like V1104", core_ver);
+    int64_t pid = ops_project_find(d, scope, project, e);
+    if (pid <= 0) return e->rc;
+
+    /* Target: the given release, else the newest (core, then script version). */
+    sqlite3_stmt *st = oprep(d, "SELECT id, core_version, script_version FROM firmware"
+                                " WHERE project_id=?1 AND name=?2", e);
+    if (!st) return e->rc;
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_text(st, 2, fwname, -1, SQLITE_STATIC);
+    int64_t best = 0;
+    uint32_t best_core = 0;
+    char best_ver[SRV_VER_MAX] = "";
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        uint32_t c = (uint32_t)sqlite3_column_int64(st, 1);
+        const char *v = (const char *)sqlite3_column_text(st, 2);
+        int cmp = 0;
+        if (!v || strlen(v) >= SRV_VER_MAX) continue;
+        if ((version && strcmp(v, version) != 0) || (core_ver && c != cv)) continue;
+        if (best && fota_version_compare(v, best_ver, &cmp) != 0) continue;
+        if (!best || c > best_core || (c == best_core && cmp > 0)) {
+            best = sqlite3_column_int64(st, 0);
+            best_core = c;
+            snprintf(best_ver, sizeof best_ver, "%s", v);
+        }
+    }
+    sqlite3_finalize(st);
+    if (!best) return ops_fail(e, EXIT_USAGE_ERR, 404, "no firmware '%s' matching in this project", fwname);
+
+    if (db_exec(d, "BEGIN IMMEDIATE")) return db_fail(d, e);
+    int rc = 0;
+    st = oprep(d, "INSERT INTO config(project_id, firmware_name, firmware_id, all_devices, any_from, enabled,"
+                  " updated) VALUES(?1, ?2, ?3, 1, 1, 1, ?4) ON CONFLICT(project_id, firmware_name)"
+                  " DO UPDATE SET firmware_id=?3, updated=?4", e);
+    if (!st) rc = e->rc;
+    else {
+        sqlite3_bind_int64(st, 1, pid);
+        sqlite3_bind_text(st, 2, fwname, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, best);
+        sqlite3_bind_int64(st, 4, srv_now_ms());
+        if (sqlite3_step(st) != SQLITE_DONE) rc = db_fail(d, e);
+        sqlite3_finalize(st);
+    }
+    int64_t cfg = 0;
+    if (rc == 0 && (st = oprep(d, "SELECT id FROM config WHERE project_id=?1 AND firmware_name=?2", e))) {
+        sqlite3_bind_int64(st, 1, pid);
+        sqlite3_bind_text(st, 2, fwname, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) cfg = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    if (rc == 0 && !cfg) rc = db_fail(d, e);
+    if (rc == 0 && imeis) {
+        int all = imeis[0] == '\0' || strcmp(imeis, "all") == 0;
+        rc = exec_id(d, "DELETE FROM config_imei WHERE config_id=?1", cfg, NULL, e) ||
+             exec_id(d, "UPDATE config SET all_devices=?2 WHERE id=?1", cfg, all ? "1" : "0", e) ? e->rc : 0;
+        if (rc == 0 && !all) rc = insert_list(d, cfg, imeis, 1, e);
+    }
+    if (rc == 0 && from) {
+        int any = from[0] == '\0' || strcmp(from, "any") == 0;
+        rc = exec_id(d, "DELETE FROM config_from WHERE config_id=?1", cfg, NULL, e) ||
+             exec_id(d, "UPDATE config SET any_from=?2 WHERE id=?1", cfg, any ? "1" : "0", e) ? e->rc : 0;
+        if (rc == 0 && !any) rc = insert_list(d, cfg, from, 0, e);
+    }
+    if (rc == 0 && enabled) rc = exec_id(d, "UPDATE config SET enabled=?2 WHERE id=?1", cfg, enabled, e);
+    if (rc == 0 && reinstall) rc = exec_id(d, "UPDATE config SET reinstall=?2 WHERE id=?1", cfg, reinstall, e);
+    if (rc) {
+        db_exec(d, "ROLLBACK");
+        return rc;
+    }
+    return db_exec(d, "COMMIT") ? db_fail(d, e) : 0;
+}
+
+int ops_config_show(srv_db *d, const char *scope, const char *project, ops_config_cb cb, void *ctx,
+                    ops_err *e)
+{
+    if (ops_project_find(d, scope, project, e) <= 0) return e->rc;
+    sqlite3_stmt *st = oprep(d, "SELECT c.firmware_name, f.core_version, f.script_version, c.enabled,"
+                                " c.all_devices, c.any_from,"
+                                " (SELECT group_concat(imei, ',') FROM config_imei WHERE config_id=c.id),"
+                                " (SELECT group_concat(version, ',') FROM config_from WHERE config_id=c.id),"
+                                " c.reinstall, f.id FROM config c JOIN firmware f ON f.id=c.firmware_id"
+                                " JOIN project p ON p.id=c.project_id WHERE p.name=?1 ORDER BY 1", e);
+    if (!st) return e->rc;
+    sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
+    int rc = 0;
+    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+        ops_config c;
+        memset(&c, 0, sizeof c);
+        col_copy(c.firmware, sizeof c.firmware, st, 0);
+        c.core = (uint32_t)sqlite3_column_int64(st, 1);
+        col_copy(c.version, sizeof c.version, st, 2);
+        c.enabled = sqlite3_column_int(st, 3);
+        c.all_devices = sqlite3_column_int(st, 4);
+        c.any_from = sqlite3_column_int(st, 5);
+        c.imeis = sqlite3_column_text(st, 6) ? (const char *)sqlite3_column_text(st, 6) : "";
+        c.from = sqlite3_column_text(st, 7) ? (const char *)sqlite3_column_text(st, 7) : "";
+        c.reinstall = sqlite3_column_int(st, 8);
+        c.firmware_id = sqlite3_column_int64(st, 9);
+        rc = cb(ctx, &c);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* devices                                                           */
+
+static int check_imei(const char *imei, ops_err *e)
+{
+    if (!imei) return ops_fail(e, EXIT_USAGE_ERR, 400, "imei is required");
+    if (!srv_is_imei(imei, strlen(imei)) || !srv_imei_luhn(imei))
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "imei %s: 15 digits with a valid check digit", imei);
+    return 0;
+}
+
+/* Whether a scoped caller may see the device: it is in one of its projects
+ * or owned by it. 1 yes, 0 no (e: 404), -1 error. */
+static int device_in_scope(srv_db *d, const char *scope, const char *imei, ops_err *e)
+{
+    if (!scope) return 1;
+    sqlite3_stmt *st = oprep(d, "SELECT 1 FROM device dv LEFT JOIN project p ON p.id=dv.project_id"
+                                " WHERE dv.imei=?1 AND (p.owner=?2 OR dv.owner=?2)", e);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (!found) ops_fail(e, EXIT_USAGE_ERR, 404, "no device %s", imei);
+    return found;
+}
+
+int ops_device_act(srv_db *d, const char *scope, const char *what, const char *imei, const char *project,
+               const char *owner, ops_err *e)
+{
+    int rc = check_imei(imei, e);
+    if (rc) return rc;
+    int64_t now = srv_now_ms();
+    sqlite3_stmt *st;
+    char powner[SRV_OWNER_MAX + 1] = "";   /* bound below, after the branch */
+    if (strcmp(what, "add") == 0) {
+        if (owner && !srv_is_owner(owner, strlen(owner)))
+            return ops_fail(e, EXIT_USAGE_ERR, 400, "owner %s: [A-Za-z0-9._@-]", owner);
+        if (scope && !project) return ops_fail(e, EXIT_USAGE_ERR, 400, "project is required");
+        int64_t pid = 0;
+        if (project) {
+            if ((pid = ops_project_find(d, scope, project, e)) <= 0) return e->rc;
+            if (!(st = oprep(d, "SELECT IFNULL(owner, '') FROM project WHERE id=?1", e))) return e->rc;
+            sqlite3_bind_int64(st, 1, pid);
+            if (sqlite3_step(st) == SQLITE_ROW) col_copy(powner, sizeof powner, st, 0);
+            sqlite3_finalize(st);
+        }
+        /* a scoped caller cannot take over a device of someone else */
+        if (scope && device_in_scope(d, scope, imei, e) == 0) {
+            if (!(st = oprep(d, "SELECT 1 FROM device WHERE imei=?1", e))) return e->rc;
+            sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
+            int exists = sqlite3_step(st) == SQLITE_ROW;
+            sqlite3_finalize(st);
+            if (exists) return ops_fail(e, EXIT_USAGE_ERR, 409, "device %s belongs to another account", imei);
+        }
+        const char *o = scope ? scope : owner ? owner : (powner[0] ? powner : NULL);
+        if (!(st = oprep(d, "INSERT INTO device(imei, project_id, owner, created) VALUES(?1, ?2, ?3, ?4)"
+                            " ON CONFLICT(imei) DO UPDATE SET project_id=IFNULL(?2, project_id), owner=?3", e)))
+            return e->rc;
+        sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
+        if (pid) sqlite3_bind_int64(st, 2, pid);
+        if (o) sqlite3_bind_text(st, 3, o, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, now);
+    } else if (strcmp(what, "ban") == 0) {
+        if (scope && device_in_scope(d, scope, imei, e) != 1) return e->rc ? e->rc : EXIT_IO_ERR;
+        if (!(st = oprep(d, "INSERT INTO device(imei, banned, created) VALUES(?1, 1, ?2)"
+                            " ON CONFLICT(imei) DO UPDATE SET banned=1", e)))
+            return e->rc;
+        sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, now);
+    } else if (strcmp(what, "unban") == 0) {
+        if (scope && device_in_scope(d, scope, imei, e) != 1) return e->rc ? e->rc : EXIT_IO_ERR;
+        /* also restart the day's count, or the next request bans again */
+        if (!(st = oprep(d, "UPDATE device SET banned=0, count_since=?2 WHERE imei=?1", e))) return e->rc;
+        sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, now);
+    } else {
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "device: add, ban or unban");
+    }
+    rc = sqlite3_step(st);
+    int changed = sqlite3_changes(d->db);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return db_fail(d, e);
+    if (!changed) return ops_fail(e, EXIT_USAGE_ERR, 404, "no device %s", imei);
+    return 0;
+}
+
+/* The version=... of a logged request, or "". */
+static void request_version(const char *req, char out[SRV_VER_MAX])
+{
+    out[0] = '\0';
+    const char *p = req ? strstr(req, "version=") : NULL;
+    if (!p) return;
+    p += 8;
+    size_t n = strcspn(p, "& ");
+    if (n == 0 || n >= SRV_VER_MAX || (n == 1 && *p == '?')) return;
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+int ops_device_list(srv_db *d, const char *scope, const char *project, const char *imei_part,
+                    ops_device_cb cb, void *ctx, ops_err *e)
+{
+    if (imei_part && (strlen(imei_part) > SRV_IMEI_LEN || strspn(imei_part, "0123456789") != strlen(imei_part)))
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "imei search: up to 15 digits");
+    if (project && ops_project_find(d, scope, project, e) <= 0) return e->rc;
+    sqlite3_stmt *st = oprep(d, "SELECT dv.imei, IFNULL(p.name, ''), IFNULL(dv.owner, ''), dv.banned, dv.created,"
+                                " l.ts, l.code, l.request FROM device dv LEFT JOIN project p ON p.id=dv.project_id"
+                                " LEFT JOIN log l ON l.id=(SELECT id FROM log WHERE imei=dv.imei ORDER BY ts DESC,"
+                                " id DESC LIMIT 1)"
+                                " WHERE (?1 IS NULL OR p.name=?1) AND (?2 IS NULL OR p.owner=?2 OR dv.owner=?2)"
+                                " AND (?3 IS NULL OR instr(dv.imei, ?3) > 0) ORDER BY dv.imei LIMIT 10000", e);
+    if (!st) return e->rc;
+    if (project) sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
+    if (scope) sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+    if (imei_part && *imei_part) sqlite3_bind_text(st, 3, imei_part, -1, SQLITE_STATIC);
+    int rc = 0;
+    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+        ops_device dv;
+        memset(&dv, 0, sizeof dv);
+        col_copy(dv.imei, sizeof dv.imei, st, 0);
+        col_copy(dv.project, sizeof dv.project, st, 1);
+        col_copy(dv.owner, sizeof dv.owner, st, 2);
+        dv.banned = sqlite3_column_int(st, 3);
+        dv.created = sqlite3_column_int64(st, 4);
+        dv.last_ms = sqlite3_column_int64(st, 5);
+        dv.last_code = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 6);
+        request_version((const char *)sqlite3_column_text(st, 7), dv.version);
+        rc = cb(ctx, &dv);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* log                                                               */
+
+int ops_log_list(srv_db *d, const char *scope, const char *imei, const char *date, int newest_first,
+                 unsigned limit, ops_log_cb cb, void *ctx, ops_err *e)
+{
+    int rc = check_imei(imei, e);
+    if (rc) return rc;
+    int64_t from = 0, to = INT64_MAX;
+    if (date) {
+        int y, m, dd;
+        char extra;
+        if (strlen(date) != 10 || sscanf(date, "%4d-%2d-%2d%c", &y, &m, &dd, &extra) != 3 || m < 1 || m > 12 ||
+            dd < 1 || dd > 31)
+            return ops_fail(e, EXIT_USAGE_ERR, 400, "date %s: YYYY-MM-DD", date);
+        struct tm tm;
+        memset(&tm, 0, sizeof tm);
+        tm.tm_year = y - 1900;
+        tm.tm_mon = m - 1;
+        tm.tm_mday = dd;
+        tm.tm_isdst = -1;
+        from = (int64_t)mktime(&tm) * 1000;
+        tm.tm_mday++;
+        tm.tm_isdst = -1;
+        to = (int64_t)mktime(&tm) * 1000;
+    }
+    if (scope && device_in_scope(d, scope, imei, e) != 1) return e->rc ? e->rc : EXIT_IO_ERR;
+    sqlite3_stmt *st = oprep(d, newest_first ? "SELECT id, ts, status, code, request, msg FROM log"
+                                               " WHERE imei=?1 AND ts>=?2 AND ts<?3 ORDER BY ts DESC, id DESC LIMIT ?4"
+                                             : "SELECT id, ts, status, code, request, msg FROM log"
+                                               " WHERE imei=?1 AND ts>=?2 AND ts<?3 ORDER BY ts, id LIMIT ?4", e);
+    if (!st) return e->rc;
+    sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, from);
+    sqlite3_bind_int64(st, 3, to);
+    sqlite3_bind_int64(st, 4, limit ? (int64_t)limit : -1);
+    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+        ops_log l;
+        memset(&l, 0, sizeof l);
+        l.id = sqlite3_column_int64(st, 0);
+        l.ts = sqlite3_column_int64(st, 1);
+        memcpy(l.imei, imei, SRV_IMEI_LEN + 1);
+        l.status = sqlite3_column_int(st, 2);
+        l.code = sqlite3_column_int(st, 3);
+        l.request = sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : "";
+        l.msg = sqlite3_column_text(st, 5) ? (const char *)sqlite3_column_text(st, 5) : "";
+        rc = cb(ctx, &l);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+const char *ops_code_meaning(int code)
+{
+    switch (code) {
+    case SRV_OK: return "a package was sent: the device upgrades";
+    case SRV_INVALID_DEVICE: return "invalid device: check the IMEI the device sends";
+    case SRV_NO_PERMISSION: return "no permission: the device, firmware and project are not under one account";
+    case SRV_VERSION_NOT_ALLOWED: return "not allowed: the device or its version is not in the upgrade configuration";
+    case SRV_INVALID_PROJECT: return "invalid project: check the ProductKey (PRODUCT_KEY) in the scripts";
+    case SRV_INVALID_FIRMWARE: return "invalid firmware: no firmware of this name; check PROJECT and the BSP";
+    case SRV_LATEST: return "already the latest version: nothing to do";
+    case SRV_LOOP: return "loop upgrade: banned after 6 requests a day; raise VERSION in the new scripts, then unban";
+    case SRV_WAIT: return "please wait: the package is being built; the device asks again later";
+    case SRV_BASE_MISSING: return "base version missing: upload the firmware the device runs, so a delta can be made";
+    case SRV_INTERNAL: return "server error: see the server's output";
+    default: return "refused request (malformed)";
+    }
+}

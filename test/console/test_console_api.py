@@ -1,0 +1,433 @@
+"""The console's JSON API (docs/server.md "The web console"): every endpoint
+with success, bad input, no session, another user's objects, no CSRF token,
+expired and replayed sessions. Run by ctest (console_api)."""
+import http.client
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from consolelib import FOTAPACK, INITIAL, Client, Server, images, luhn_imei  # noqa: E402
+
+IMEI1 = luhn_imei("86123456789012")
+IMEI2 = luhn_imei("86123456789013")
+
+
+class Auth(unittest.TestCase):
+    def setUp(self):
+        self.s = Server()
+
+    def tearDown(self):
+        self.s.close()
+
+    def test_login_password_logout(self):
+        c = Client(self.s)
+        self.assertEqual(c.req("GET", "projects")[0], 401)
+        st, j = c.req("GET", "me")
+        self.assertEqual((st, j["user"]), (200, None))
+        self.assertEqual(c.login("alice", "wrong-password")[0], 401)
+        t0 = time.time()
+        self.assertEqual(c.login("nobody", INITIAL)[0], 401)
+        t_unknown = time.time() - t0
+        t0 = time.time()
+        self.assertEqual(c.login("bob", "wrong-password")[0], 401)
+        t_known = time.time() - t0
+        self.assertGreater(t_unknown, t_known / 4)   # an unknown name costs a hash too
+        self.assertEqual(c.req("POST", "login", {"user": "alice"})[0], 400)
+        self.assertEqual(c.req("POST", "login", {"user": 5, "password": INITIAL})[0], 400)
+        self.assertEqual(c.req("POST", "login", raw=b"not json", ctype="application/json")[0], 400)
+        st, j = c.login("alice", INITIAL)
+        self.assertEqual(st, 200)
+        self.assertTrue(j["must_change"])
+        setc = c.last_headers["Set-Cookie"]
+        for part in ("HttpOnly", "SameSite=Strict", "Path=/console"):
+            self.assertIn(part, setc)
+        self.assertNotIn("Secure", setc)   # http here
+        self.assertEqual(c.req("GET", "projects")[0], 403)   # initial password first
+        self.assertEqual(c.req("POST", "password", {"old": INITIAL, "new": "another-pass"}, csrf=False)[0], 403)
+        self.assertEqual(c.req("POST", "password", {"old": INITIAL, "new": "short"})[0], 400)
+        self.assertEqual(c.req("POST", "password", {"old": INITIAL, "new": INITIAL})[0], 400)
+        self.assertEqual(c.req("POST", "password", {"old": "wrong-pass-0", "new": "another-pass"})[0], 403)
+        self.assertEqual(c.req("POST", "password", {"old": INITIAL})[0], 400)
+        st, j = c.req("POST", "password", {"old": INITIAL, "new": "another-pass"})
+        self.assertEqual((st, j["must_change"]), (200, False))
+        self.assertEqual(c.req("GET", "projects")[0], 200)
+        # the old password no longer works, the new one does
+        self.assertEqual(Client(self.s).login("alice", INITIAL)[0], 401)
+        self.assertEqual(Client(self.s).login("alice", "another-pass")[0], 200)
+        # logout; the same cookie replayed afterwards is refused
+        cookie = c.cookie
+        self.assertEqual(c.req("POST", "logout", {}, csrf=False)[0], 403)
+        self.assertEqual(c.req("POST", "logout", {})[0], 200)
+        c.cookie = cookie
+        self.assertEqual(c.req("GET", "projects")[0], 401)
+        c.cookie = "fota_session=" + "0" * 64
+        self.assertEqual(c.req("GET", "projects")[0], 401)
+        c.cookie = "fota_session=../../etc"
+        self.assertEqual(c.req("GET", "projects")[0], 401)
+
+    def test_throttle_per_user_and_address(self):
+        c = Client(self.s)
+        for _ in range(5):
+            self.assertEqual(c.login("bob", "wrong-password")[0], 401)
+        self.assertEqual(c.login("bob", INITIAL)[0], 429)   # right password, too late
+        self.assertEqual(c.login("alice", INITIAL)[0], 200)  # another user is not locked out
+        for i in range(20):
+            c.login("ghost%d" % i, "wrong-password")
+        self.assertEqual(c.login("alice", INITIAL)[0], 429)  # the address now is
+
+    def test_cli_reset_ends_sessions(self):
+        c = Client(self.s).ready("alice")
+        self.s.admin("user", "passwd", "--name", "alice", "--password", "reset-pass-1")
+        self.assertEqual(c.req("GET", "projects")[0], 401)
+        st, j = Client(self.s).login("alice", "reset-pass-1")
+        self.assertTrue(j["must_change"])
+        self.assertIn("alice\tmust change password", self.s.admin("user", "list").stdout.decode())
+        self.assertEqual(self.s.admin("user", "add", "--name", "alice", "--password", "x" * 9, check=False).returncode, 2)
+        self.assertEqual(self.s.admin("user", "add", "--name", "carol", "--password", "888888", check=False).returncode, 2)
+
+
+class Expiry(unittest.TestCase):
+    def test_idle(self):
+        s = Server("--console-idle-s", "1")
+        try:
+            c = Client(s).ready("alice")
+            self.assertEqual(c.req("GET", "projects")[0], 200)
+            time.sleep(2.2)
+            self.assertEqual(c.req("GET", "projects")[0], 401)
+            self.assertEqual(c.req("GET", "projects")[0], 401)   # replayed: still refused
+        finally:
+            s.close()
+
+    def test_absolute(self):
+        s = Server("--console-max-age-s", "2")
+        try:
+            c = Client(s).ready("alice")
+            for _ in range(4):   # in use all the time, still ends
+                time.sleep(0.4)
+                self.assertEqual(c.req("GET", "projects")[0], 200)
+            time.sleep(1.0)
+            self.assertEqual(c.req("GET", "projects")[0], 401)
+        finally:
+            s.close()
+
+
+class Objects(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Server()
+        cls.a = Client(cls.s).ready("alice")
+        cls.b = Client(cls.s).ready("bob")
+        cls.old, cls.new = images(cls.s.dir)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.close()
+
+    def up(self, c, name, data, into=None):
+        st, j = c.upload(name, data, into)
+        self.assertEqual(st, 200, j)
+        return j["id"]
+
+    def release(self, core, script, core_ver, version):
+        cid = self.up(self.a, "core.bin", core)
+        sid = self.up(self.a, "main.lua", script)
+        self.up(self.a, "lib.lua", b"-- lib\n", sid)
+        st, j = self.a.req("POST", "firmware", {"kind": "luatos", "project": "alpha", "bsp": "EC618",
+                                                "core_version": core_ver, "version": version, "core": cid,
+                                                "script": sid})
+        self.assertEqual(st, 201, j)
+        return j
+
+    def test_1_projects(self):
+        a, b = self.a, self.b
+        st, j = a.req("POST", "projects", {"name": "alpha", "family": "Air780E"})
+        self.assertEqual(st, 201, j)
+        self.assertEqual(len(j["key"]), 32)
+        type(self).key = j["key"]
+        self.assertEqual(a.req("POST", "projects", {"name": "alpha"})[0], 409)
+        self.assertEqual(a.req("POST", "projects", {})[0], 400)
+        self.assertEqual(a.req("POST", "projects", {"name": 7})[0], 400)
+        self.assertEqual(a.req("POST", "projects", {"name": "bad name"})[0], 400)
+        self.assertEqual(a.req("POST", "projects", {"name": "x", "family": "a b"})[0], 400)
+        self.assertEqual(a.req("POST", "projects", {"name": "beta"}, csrf=False)[0], 403)
+        self.assertEqual(Client(self.s).req("POST", "projects", {"name": "beta"})[0], 401)
+        st, j = b.req("POST", "projects", {"name": "bobs", "key": "BobKey1"})
+        self.assertEqual(st, 201)
+        st, j = a.req("GET", "projects")
+        self.assertEqual([p["name"] for p in j["items"]], ["alpha"])
+        self.assertEqual(j["items"][0]["family"], "Air780E")
+        st, j = b.req("GET", "projects")
+        self.assertEqual([p["name"] for p in j["items"]], ["bobs"])
+        # one implementation behind the CLI too: it sees both, with their owners
+        out = self.s.admin("project", "list").stdout.decode()
+        self.assertIn("alpha\t%s\talice" % self.key, out)
+        self.assertIn("bobs\tBobKey1\tbob", out)
+
+    def test_2_uploads(self):
+        a, b = self.a, self.b
+        self.assertEqual(a.upload("x.bin", b"data", None)[0], 200)
+        st, j = a.req("POST", "upload?name=x.bin", raw=b"data", csrf=False, ctype="application/octet-stream")
+        self.assertEqual(st, 403)
+        self.assertEqual(Client(self.s).upload("x.bin", b"data")[0], 401)
+        self.assertEqual(a.req("POST", "upload?name=x.bin", raw=b"data", ctype="text/plain")[0], 415)
+        self.assertEqual(a.req("POST", "upload?name=x.bin", raw=b"data")[0], 415)
+        self.assertEqual(a.req("POST", "projects", raw=b'{"name":"form"}', ctype="application/x-www-form-urlencoded")[0], 415)
+        self.assertEqual(a.upload("../x", b"data")[0], 400)
+        self.assertEqual(a.upload(".hidden", b"data")[0], 400)
+        self.assertEqual(a.upload("x.bin", b"")[0], 400)
+        # over the limit: refused on the header, before the body is sent
+        c = http.client.HTTPConnection("127.0.0.1", self.s.port, timeout=10)
+        c.putrequest("POST", "/console/api/upload?name=big.bin")
+        c.putheader("Cookie", a.cookie)
+        c.putheader("X-CSRF-Token", a.csrf)
+        c.putheader("Content-Type", "application/octet-stream")
+        c.putheader("Content-Length", str(16 * 1024 * 1024 + 1))
+        c.endheaders()
+        self.assertEqual(c.getresponse().status, 413)
+        c.close()
+        # a JSON body over its limit too
+        c = http.client.HTTPConnection("127.0.0.1", self.s.port, timeout=10)
+        c.putrequest("POST", "/console/api/projects")
+        c.putheader("Cookie", a.cookie)
+        c.putheader("X-CSRF-Token", a.csrf)
+        c.putheader("Content-Type", "application/json")
+        c.putheader("Content-Length", str(300 * 1024))
+        c.endheaders()
+        self.assertEqual(c.getresponse().status, 413)
+        c.close()
+        # cut mid-body: nothing of it stays on disk
+        c = http.client.HTTPConnection("127.0.0.1", self.s.port, timeout=10)
+        c.putrequest("POST", "/console/api/upload?name=cut.bin")
+        for k, v in (("Cookie", a.cookie), ("X-CSRF-Token", a.csrf), ("Content-Type", "application/octet-stream"),
+                     ("Content-Length", "100000")):
+            c.putheader(k, v)
+        c.endheaders()
+        c.send(b"x" * 1000)
+        time.sleep(0.3)   # (a close arriving with the data is seen at the 30 s connection timeout)
+        c.close()
+        time.sleep(0.5)
+        ups = os.path.join(self.s.db + ".d", "console-uploads")
+        found = [f for _, _, fs in os.walk(ups) for f in fs if f == "cut.bin"]
+        self.assertEqual(found, [])
+        self.assertEqual(len(os.listdir(ups)), len([d for d in os.listdir(ups) if os.listdir(os.path.join(ups, d))]))
+        mine = self.up(a, "one.bin", b"1")
+        self.assertEqual(a.upload("one.bin", b"2", mine)[0], 409)   # same name twice
+        self.assertEqual(b.upload("two.bin", b"2", mine)[0], 404)   # alice's upload
+        self.assertEqual(a.upload("two.bin", b"2", "f" * 32)[0], 404)
+
+    def test_3_firmware(self):
+        a, b = self.a, self.b
+        r1 = self.release(self.old, b'VERSION = "1.0.0"\n', "V1103", "1.0.0")
+        self.assertEqual((r1["name"], r1["core"], r1["version"], r1["size"]), ("alpha_LuatOS-SoC_EC618", 1103, "1.0.0", len(self.old)))
+        self.release(self.new, b'VERSION = "1.0.1"\n', "V1104", "1.0.1")
+        st, j = a.req("GET", "firmware?project=alpha")
+        self.assertEqual([(f["core"], f["version"]) for f in j["items"]], [(1103, "1.0.0"), (1104, "1.0.1")])
+        cid = self.up(a, "core.bin", self.old)
+        sid = self.up(a, "main.lua", b"x = 1\n")
+        base = {"kind": "luatos", "project": "alpha", "bsp": "EC618", "core_version": "V1105", "version": "1.0.2",
+                "core": cid, "script": sid}
+        for bad, status in ((dict(kind="other"), 400), (dict(version="1.0"), 400), (dict(core_version="x"), 400),
+                            (dict(core=None), 400), (dict(script=None), 400), (dict(core=5), 400),
+                            (dict(core="0" * 32), 404), (dict(project="bobs"), 404), (dict(project="nope"), 404),
+                            (dict(core_version="V1103", version="1.0.0"), 409)):
+            body = dict(base)
+            body.update(bad)
+            body = {k: v for k, v in body.items() if v is not None}
+            self.assertEqual(a.req("POST", "firmware", body)[0], status, bad)
+        # bob: alice's project, or his own project with alice's uploads
+        self.assertEqual(b.req("GET", "firmware?project=alpha")[0], 404)
+        self.assertEqual(b.req("POST", "firmware", base)[0], 404)
+        body = dict(base, project="bobs")
+        self.assertEqual(b.req("POST", "firmware", body)[0], 404)
+        self.assertEqual(b.req("GET", "firmware")[1]["items"], [])
+        # an AT firmware image
+        img = self.up(a, "at.bin", self.new)
+        st, j = a.req("POST", "firmware", {"kind": "at", "project": "alpha", "model": "Air780E", "bsp": "EC618",
+                                           "core_version": "V1016", "core": img})
+        self.assertEqual((st, j.get("name")), (201, "Air780E_AT_EC618"), j)
+        # a prebuilt AT delta package V1015 -> V1016 (fotapack build), and one that is not a package
+        d = tempfile.mkdtemp(dir=self.s.dir)
+        paths = [os.path.join(d, n) for n in ("V1015.bin", "V1016.bin", "dfota.bin")]
+        for path, data in zip(paths, (self.old, self.new)):
+            with open(path, "wb") as f:
+                f.write(data)
+        subprocess.run([FOTAPACK, "build", "--project", "at", "--bsp", "EC618", "--to-core", paths[1],
+                        "--core-version", "V1016", "--from-core", paths[0], "--from-core-version", "V1015",
+                        "--version", "0.0.0", "-o", paths[2]], check=True, stdout=subprocess.DEVNULL)
+        with open(paths[2], "rb") as f:
+            pkg = self.up(a, "dfota.bin", f.read())
+        st, j = a.req("POST", "firmware", {"kind": "package", "project": "alpha", "model": "Air780E",
+                                           "bsp": "EC618", "package": pkg})
+        self.assertEqual((st, j.get("name")), (201, "Air780E_AT_EC618"), j)
+        self.assertEqual(b.req("POST", "firmware", {"kind": "package", "project": "bobs", "model": "Air780E",
+                                                    "bsp": "EC618", "package": pkg})[0], 404)
+        pkg = self.up(a, "dfota.bin", b"not a package")
+        self.assertEqual(a.req("POST", "firmware", {"kind": "package", "project": "alpha", "model": "Air780E",
+                                                    "bsp": "EC618", "package": pkg})[0], 400)
+
+    def test_4_config_devices_log(self):
+        a, b = self.a, self.b
+        fw = "alpha_LuatOS-SoC_EC618"
+        cfg = {"project": "alpha", "firmware": fw, "all": False, "imeis": [IMEI1], "any_from": True, "enabled": True}
+        self.assertEqual(a.req("POST", "config", dict(cfg, imeis=["123"]))[0], 400)
+        self.assertEqual(a.req("POST", "config", dict(cfg, imeis=[]))[0], 400)
+        self.assertEqual(a.req("POST", "config", dict(cfg, imeis="x"))[0], 400)
+        self.assertEqual(a.req("POST", "config", dict(cfg, enabled="yes"))[0], 400)
+        self.assertEqual(a.req("POST", "config", dict(cfg, any_from=False, from_=None))[0], 400)
+        self.assertEqual(a.req("POST", "config", dict(cfg, firmware="nope"))[0], 404)
+        self.assertEqual(a.req("POST", "config", dict(cfg, version="9.9.9"))[0], 404)
+        self.assertEqual(b.req("POST", "config", cfg)[0], 404)
+        self.assertEqual(a.req("POST", "config", cfg, csrf=False)[0], 403)
+        st, j = a.req("POST", "config", cfg)
+        self.assertEqual(st, 200, j)
+        st, j = a.req("GET", "config?project=alpha")
+        c = j["items"][0]
+        self.assertEqual((c["firmware"], c["core"], c["version"], c["all"], c["imeis"], c["enabled"]),
+                         (fw, 1104, "1.0.1", False, [IMEI1], True))
+        self.assertEqual(b.req("GET", "config?project=alpha")[0], 404)
+        self.assertEqual(a.req("GET", "config")[0], 400)
+        # devices ask: the listed one gets the delta (after "please wait"), the other "latest" (27)
+        for _ in range(100):
+            st, body = self.s.device(self.key, fw, "1103.1.0", IMEI1)
+            if st == 200:
+                break
+            self.assertIn(b'"code":43', body)
+            time.sleep(0.1)
+        self.assertEqual(st, 200)
+        st, body = self.s.device(self.key, fw, "1103.1.0", IMEI2)
+        self.assertIn(b'"code":27', body)
+        time.sleep(0.3)   # log rows are written in batches
+        st, j = a.req("GET", "devices")
+        got = {d["imei"]: d for d in j["items"]}
+        self.assertEqual(set(got), {IMEI1, IMEI2})
+        self.assertEqual((got[IMEI1]["version"], got[IMEI1]["banned"], got[IMEI1]["last_code"]), ("1103.1.0", False, 0))
+        self.assertGreater(got[IMEI1]["last"], 0)
+        st, j = a.req("GET", "devices?imei=" + IMEI2[-6:])
+        self.assertEqual([d["imei"] for d in j["items"]], [IMEI2])
+        self.assertEqual(a.req("GET", "devices?imei=abc")[0], 400)
+        self.assertEqual(b.req("GET", "devices")[1]["items"], [])
+        st, j = a.req("GET", "log?imei=" + IMEI1)
+        self.assertEqual(st, 200, j)
+        codes = [r["code"] for r in j["items"]]
+        self.assertEqual(codes[0], 0)   # newest first
+        self.assertIn(43, codes)
+        self.assertTrue(all(x["ts"] >= y["ts"] for x, y in zip(j["items"], j["items"][1:])))
+        self.assertIn("package", j["items"][0]["meaning"])
+        today = time.strftime("%Y-%m-%d")
+        self.assertEqual(len(a.req("GET", "log?imei=%s&date=%s" % (IMEI1, today))[1]["items"]), len(codes))
+        self.assertEqual(a.req("GET", "log?imei=%s&date=2001-01-01" % IMEI1)[1]["items"], [])
+        self.assertEqual(a.req("GET", "log?imei=%s&date=yesterday" % IMEI1)[0], 400)
+        self.assertEqual(a.req("GET", "log?imei=123")[0], 400)
+        self.assertEqual(a.req("GET", "log")[0], 400)
+        self.assertEqual(b.req("GET", "log?imei=" + IMEI1)[0], 404)
+        # ban, unban (bob cannot)
+        self.assertEqual(b.req("POST", "devices/ban", {"imei": IMEI1})[0], 404)
+        self.assertEqual(a.req("POST", "devices/ban", {"imei": IMEI1})[0], 200)
+        self.assertTrue(a.req("GET", "devices?imei=" + IMEI1)[1]["items"][0]["banned"])
+        self.assertIn(b'"code":40', self.s.device(self.key, fw, "1103.1.0", IMEI1)[1])
+        self.assertEqual(b.req("POST", "devices/unban", {"imei": IMEI1})[0], 404)
+        self.assertEqual(a.req("POST", "devices/unban", {"imei": IMEI1}, csrf=False)[0], 403)
+        self.assertEqual(a.req("POST", "devices/unban", {"imei": "12345"})[0], 400)
+        self.assertEqual(a.req("POST", "devices/unban", {})[0], 400)
+        self.assertEqual(a.req("POST", "devices/unban", {"imei": IMEI1})[0], 200)
+        self.assertFalse(a.req("GET", "devices?imei=" + IMEI1)[1]["items"][0]["banned"])
+        # placing a device: in one's own project only, never taking another's
+        imei3 = luhn_imei("86123456789014")
+        self.assertEqual(b.req("POST", "devices/add", {"imei": IMEI1, "project": "bobs"})[0], 409)
+        self.assertEqual(b.req("POST", "devices/add", {"imei": imei3, "project": "alpha"})[0], 404)
+        self.assertEqual(b.req("POST", "devices/add", {"imei": imei3, "project": "bobs"})[0], 200)
+        self.assertEqual([d["imei"] for d in b.req("GET", "devices")[1]["items"]], [imei3])
+        # and the CLI shows the same configuration
+        out = self.s.admin("config", "show", "--project", "alpha").stdout.decode()
+        self.assertIn("devices: %s" % IMEI1, out)
+
+    def test_5_delta(self):
+        a, b = self.a, self.b
+        o = self.up(a, "old.bin", self.old)
+        n = self.up(a, "new.bin", self.new)
+        self.assertEqual(a.req("POST", "delta", {"old": o})[0], 400)
+        self.assertEqual(a.req("POST", "delta", {"old": o, "new": 3})[0], 400)
+        self.assertEqual(b.req("POST", "delta", {"old": o, "new": n})[0], 404)
+        self.assertEqual(a.req("POST", "delta", {"old": o, "new": n}, csrf=False)[0], 403)
+        st, j = a.req("POST", "delta", {"old": o, "new": n})
+        self.assertEqual(st, 202, j)
+        for _ in range(300):
+            if j["state"] != "running":
+                break
+            time.sleep(0.1)
+            st, j = a.req("GET", "delta?id=" + j["id"])
+        self.assertEqual(j["state"], "done")
+        self.assertEqual((j["old_size"], j["new_size"]), (len(self.old), len(self.new)))
+        self.assertLess(j["delta_size"], len(self.new) // 4)
+        self.assertEqual(b.req("GET", "delta?id=" + j["id"])[0], 404)
+        self.assertEqual(b.req("GET", "delta/file?id=" + j["id"])[0], 404)
+        self.assertEqual(a.req("GET", "delta?id=nope")[0], 404)
+        st, delta = a.req("GET", "delta/file?id=" + j["id"])
+        self.assertEqual((st, len(delta)), (200, j["delta_size"]))
+        d = tempfile.mkdtemp(dir=self.s.dir)
+        for name, data in (("old", self.old), ("delta", delta)):
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(data)
+        subprocess.run([FOTAPACK, "patch", os.path.join(d, "old"), os.path.join(d, "delta"),
+                        os.path.join(d, "out")], check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(d, "out"), "rb") as f:
+            self.assertEqual(f.read(), self.new)
+
+    def test_6_misc(self):
+        a = self.a
+        self.assertEqual(a.req("GET", "nothing")[0], 404)
+        self.assertEqual(a.req("PUT", "projects", raw=b"{}")[0], 405)
+        self.assertEqual(a.req("GET", "/console/")[0], 200)
+        self.assertIn("default-src 'self'", a.last_headers["Content-Security-Policy"])
+        self.assertEqual(a.req("GET", "/console/app.js")[0], 200)
+        self.assertEqual(a.req("GET", "/console/missing.js")[0], 404)
+        self.assertEqual(a.req("POST", "/console/app.js", {})[0], 405)
+        self.assertEqual(a.req("GET", "projects?" + "&".join("p%d=1" % i for i in range(20)))[0], 400)
+        self.assertEqual(a.req("GET", "/console")[0], 302)
+        # the device path is untouched
+        st, body = self.s.device("nokey", "x", "1.1.1", IMEI1)
+        self.assertIn(b'"code":25', body)
+
+
+class Https(unittest.TestCase):
+    def test_secure_cookie(self):
+        d = tempfile.mkdtemp()
+        key, cert = os.path.join(d, "key.pem"), os.path.join(d, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-subj", "/CN=localhost", "-days", "1", "-keyout", key, "-out", cert],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        s = Server("--tls-cert", cert, "--tls-key", key)
+        try:
+            ctx = ssl.create_default_context(cafile=cert)
+            ctx.check_hostname = False
+            c = http.client.HTTPSConnection("127.0.0.1", s.port, timeout=30, context=ctx)
+            c.request("POST", "/console/api/login", body=json.dumps({"user": "alice", "password": INITIAL}),
+                      headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            r.read()
+            self.assertEqual(r.status, 200)
+            self.assertIn("; Secure", r.getheader("Set-Cookie"))
+            c.close()
+        finally:
+            s.close()
+            shutil.rmtree(d, ignore_errors=True)
+
+
+class Off(unittest.TestCase):
+    def test_console_off(self):
+        s = Server("--console", "off")
+        try:
+            self.assertEqual(Client(s).login("alice", INITIAL)[0], 404)
+        finally:
+            s.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
