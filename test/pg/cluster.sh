@@ -3,6 +3,8 @@
 #   bash test/pg/cluster.sh start STATE   initdb + pg_ctl start in a fresh temp dir on 127.0.0.1,
 #                                         a free port; writes "URL" to STATE and the dir to STATE.dir
 #   bash test/pg/cluster.sh stop STATE    stop it and remove the temp dir (safe to repeat)
+#   bash test/pg/cluster.sh down|up STATE stop it / start it again on the same port and data
+#                                         (the "PostgreSQL restarts mid-run" tests)
 # PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user.
 set -euo pipefail
 BIN=/usr/lib/postgresql/15/bin
@@ -50,8 +52,21 @@ start() {
     cat "$state"
 }
 
+down() {
+    as_pg "$BIN/pg_ctl" -D "$(cat "$state.dir")/data" -m fast -w stop >/dev/null
+}
+
+up() {
+    local dir; dir=$(cat "$state.dir")
+    local port; port=$(sed 's/.*:\([0-9]*\)\/.*/\1/' "$state")
+    as_pg "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null
+}
+
 case "$cmd" in
     start) start ;;
+    down) down ;;
+    up) up ;;
     stop) stop ;;
     *) echo "usage: cluster.sh start|stop STATEFILE" >&2; exit 2 ;;
 esac
