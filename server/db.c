@@ -12,6 +12,7 @@
 #include "at.h"
 #include "rollout.h"
 #include "console.h"
+#include "store.h"
 
 static const char *const schema =
     "PRAGMA foreign_keys=ON;"
@@ -177,6 +178,12 @@ static int add_reinstall_column(srv_db *d)
 int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
 {
     memset(d, 0, sizeof *d);
+    /* store.c speaks PostgreSQL, but the server's queries are not on it yet
+     * (issue 17): refuse instead of creating a SQLite file of that name. */
+    if (store_is_pg(path)) {
+        fprintf(stderr, "fota-server: --db postgresql:// is not supported by this build yet (SQLite only)\n");
+        return -1;
+    }
     if (strlen(path) >= SRV_PATH_MAX - 16) {
         fprintf(stderr, "fota-server: database path too long\n");
         return -1;

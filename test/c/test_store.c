@@ -1,10 +1,12 @@
 /* server/store.c on SQLite and, when FOTA_TEST_DB_FILE names the state file
  * of test/pg/cluster.sh, on that PostgreSQL too (ctest registers both). */
 #include "ctest_util.h"
+#include "srv.h"
 #include "store.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *SCHEMA =
     "PRAGMA journal_mode=WAL;\n"
@@ -193,6 +195,11 @@ int main(void)
     CHECK(store_open("postgresql://nobody@127.0.0.1:1/none", err, sizeof err) == NULL);
     CHECK(strlen(err) > 0);
     CHECK(store_is_pg("postgres://x/y") && store_is_pg("postgresql://x/y") && !store_is_pg("fota.db"));
+
+    /* the server itself refuses a PostgreSQL URL until its queries use the store */
+    srv_db d;
+    CHECK_EQ(db_open(&d, "postgresql://postgres@127.0.0.1:1/x", NULL, 0), -1);
+    CHECK(access("postgresql:", F_OK) != 0);
 
     const char *state = getenv("FOTA_TEST_DB_FILE");
     if (state) {
