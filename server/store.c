@@ -188,6 +188,35 @@ static const char *next_word(const char *p, size_t n, size_t *len)
     return *len ? p : NULL;
 }
 
+/* p at a function name: 1 when its parentheses hold a top-level comma
+ * (SQLite's scalar max(a, b), PostgreSQL's GREATEST), 0 for max(x). */
+static int has_two_args(const char *p)
+{
+    while (is_word(*p))
+        p++;
+    while (isspace((unsigned char)*p))
+        p++;
+    if (*p != '(')
+        return 0;
+    int depth = 0;
+    for (; *p; p++) {
+        if (*p == '\'') {
+            for (p++; *p && *p != '\''; p++)
+                ;
+            if (!*p)
+                return 0;
+        } else if (*p == '(') {
+            depth++;
+        } else if (*p == ')') {
+            if (--depth == 0)
+                return 0;
+        } else if (*p == ',' && depth == 1) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 char *store_dialect(enum store_kind kind, const char *sql, int *nparams)
 {
     buf b = { 0 };
@@ -292,6 +321,25 @@ char *store_dialect(enum store_kind kind, const char *sql, int *nparams)
                     puts_(&b, "INSERT");
                     ignore = 1;
                     p = w3 + n3;
+                    stmt_start = 0;
+                    continue;
+                }
+                /* reserved in PostgreSQL, a plain name in SQLite */
+                if (word_is(p, n, "user")) {
+                    puts_(&b, "\"user\"");
+                    p += n;
+                    stmt_start = 0;
+                    continue;
+                }
+                if (word_is(p, n, "IFNULL")) {
+                    puts_(&b, "COALESCE");
+                    p += n;
+                    stmt_start = 0;
+                    continue;
+                }
+                if ((word_is(p, n, "max") || word_is(p, n, "min")) && has_two_args(p)) {
+                    puts_(&b, word_is(p, n, "max") ? "GREATEST" : "LEAST");
+                    p += n;
                     stmt_start = 0;
                     continue;
                 }

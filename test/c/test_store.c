@@ -3,6 +3,9 @@
 #include "ctest_util.h"
 #include "srv.h"
 #include "store.h"
+#include "at.h"
+#include "console.h"
+#include "rollout.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +33,9 @@ static void dialect(void)
     CHECK(q && strcmp(q, "SELECT ?1, integer_x FROM t") == 0);
     free(q);
     /* malformed and out of range are refused */
+    q = store_dialect(STORE_PG, "SELECT max(a), max(?1, IFNULL(b, 0)), min(x,(1)), t.user FROM t", NULL);
+    CHECK(q && strcmp(q, "SELECT max(a), GREATEST($1, COALESCE(b, 0)), LEAST(x,(1)), t.\"user\" FROM t") == 0);
+    free(q);
     CHECK(store_dialect(STORE_PG, "SELECT 'open", NULL) == NULL);
     CHECK(store_dialect(STORE_PG, "SELECT ?65", NULL) == NULL);
     CHECK(store_dialect(STORE_PG, "SELECT ?0", NULL) == NULL);
@@ -184,6 +190,46 @@ static void run(const char *loc, const char *state)
         }
     }
     store_finalize(sel);
+
+    /* the server's own schema (db.c, at.c, rollout.c, console.c) and its
+     * hot-path and writer statements prepare on this store too, twice */
+    for (int k = 0; k < 2; k++) {
+        CHECK_EQ(store_exec(s, "PRAGMA foreign_keys=ON"), 0);
+        CHECK_EQ(store_exec(s, srv_db_schema), 0);
+        CHECK_EQ(store_exec(s, srv_at_schema), 0);
+        CHECK_EQ(store_exec(s, srv_rollout_schema), 0);
+        CHECK_EQ(store_exec(s, srv_console_schema), 0);
+    }
+    for (int i = 0; i < ST__COUNT; i++) {
+        if (pg && i == ST_DATA_VERSION)     /* SQLite's cache clock; none on PostgreSQL yet */
+            continue;
+        store_stmt *h = store_prepare(s, srv_hot_sql[i]);
+        CHECK(h != NULL);
+        if (!h)
+            fprintf(stderr, "hot %d: %s\n", i, store_errmsg(s));
+        store_finalize(h);
+    }
+    const char *const *w[2] = { srv_writer_sql, srv_rollout_writer_sql };
+    int wn[2] = { WS__COUNT, RW__COUNT };
+    for (int j = 0; j < 2; j++)
+        for (int i = 0; i < wn[j]; i++) {
+            store_stmt *h = store_prepare(s, w[j][i]);
+            CHECK(h != NULL);
+            if (!h)
+                fprintf(stderr, "writer %d/%d: %s\n", j, i, store_errmsg(s));
+            store_finalize(h);
+        }
+    /* the device check (registration, ban, the day's count) runs */
+    store_stmt *dc = store_prepare(s, srv_hot_sql[ST_DEVICE_CHECK]);
+    CHECK(dc != NULL);
+    if (dc) {
+        store_bind_text(dc, 1, "861234567890123", 15);
+        store_bind_int64(dc, 2, 0);
+        CHECK_EQ(store_step(dc), STORE_ROW);
+        CHECK_EQ(store_column_int64(dc, 0), 0);     /* not registered */
+        CHECK_EQ(store_column_int64(dc, 4), 0);
+        store_finalize(dc);
+    }
     store_close(s);
 }
 
