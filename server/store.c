@@ -15,6 +15,8 @@ struct store {
     PGconn *pg;
     uint64_t next_name;     /* prepared statement names s1, s2, ... */
     uint64_t generation;    /* bumped by a reset: older preparations are gone */
+    uint64_t notified;      /* notifications received (store_clock) */
+    int listening;
     char err[256];
 };
 
@@ -121,7 +123,82 @@ int store_reconnect(store *s)
     s->generation++;
     PGresult *r = PQexec(s->pg, "SET client_min_messages = warning");
     PQclear(r);
+    if (s->listening) {     /* a new session listens afresh */
+        r = PQexec(s->pg, "LISTEN fota_changed");
+        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok) {
+            set_err(s, PQerrorMessage(s->pg));
+            return 0;
+        }
+    }
     return 1;
+}
+
+static int pg_failed(store *s, PGresult *r);
+
+int store_clock(store *s, int64_t *clock)
+{
+    if (s->kind == STORE_SQLITE) {
+        unsigned int dv = 0;
+        if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_DATA_VERSION, &dv) != SQLITE_OK)
+            return STORE_ERR;
+        *clock = dv;
+        return 0;
+    }
+    if (!s->listening) {
+        set_err(s, "store_clock before store_watch");
+        return STORE_ERR;
+    }
+    /* Reads what has arrived on the socket; never waits. */
+    if (!PQconsumeInput(s->pg)) {
+        set_err(s, PQerrorMessage(s->pg));
+        return PQstatus(s->pg) == CONNECTION_OK ? STORE_ERR : STORE_DOWN;
+    }
+    PGnotify *nt;
+    while ((nt = PQnotifies(s->pg)) != NULL) {
+        s->notified++;
+        PQfreemem(nt);
+    }
+    /* the generation in the high bits: a reconnect always moves the clock */
+    *clock = (int64_t)((s->generation << 40) ^ s->notified);
+    return 0;
+}
+
+static int pg_run(store *s, const char *sql)
+{
+    PGresult *r = PQexec(s->pg, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        return pg_failed(s, r);
+    PQclear(r);
+    return 0;
+}
+
+int store_watch(store *s, const char *const *tables, int n)
+{
+    if (s->kind == STORE_SQLITE)
+        return 0;
+    if (n < 0 || n > 64)
+        return STORE_ERR;
+    int rc = pg_run(s, "CREATE OR REPLACE FUNCTION fota_changed() RETURNS trigger LANGUAGE plpgsql AS"
+                       " $$BEGIN PERFORM pg_notify('fota_changed', ''); RETURN NULL; END$$");
+    for (int i = 0; rc == 0 && i < n; i++) {
+        /* names go into DDL (identifiers can't be bound): only plain ones */
+        size_t len = strlen(tables[i]);
+        if (len == 0 || len > 48 || strspn(tables[i], "abcdefghijklmnopqrstuvwxyz_") != len) {
+            set_err(s, "store_watch: bad table name");
+            return STORE_ERR;
+        }
+        char q[256];
+        snprintf(q, sizeof q, "CREATE OR REPLACE TRIGGER %s_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
+                 " ON %s FOR EACH STATEMENT EXECUTE FUNCTION fota_changed()", tables[i], tables[i]);
+        rc = pg_run(s, q);
+    }
+    if (rc == 0)
+        rc = pg_run(s, "LISTEN fota_changed");
+    if (rc == 0)
+        s->listening = 1;
+    return rc;
 }
 
 /* ---- dialect ---------------------------------------------------------- */

@@ -40,6 +40,18 @@ int store_reconnect(store *s);
  * placeholder number (may be NULL). */
 char *store_dialect(enum store_kind kind, const char *sql, int *nparams);
 
+/* The configuration cache's clock: a value that changes whenever another
+ * connection commits a change that matters. SQLite: the file's
+ * data_version (any commit; no statement). PostgreSQL: the notifications
+ * that store_watch's triggers send, read from the socket without a round
+ * trip; a reconnect also moves it (notifications may have been missed).
+ * Tables must have been named to store_watch first (PostgreSQL). */
+int store_clock(store *s, int64_t *clock);
+/* PostgreSQL: statement triggers on these tables notify every listening
+ * connection on commit, and this connection listens. Names are
+ * [a-z_]{1,48}. A no-op on SQLite. 0 on success. */
+int store_watch(store *s, const char *const *tables, int n);
+
 /* A script of statements without parameters (schema, migrations). */
 int store_exec(store *s, const char *sql);
 int store_begin(store *s);

@@ -1,5 +1,6 @@
 /* server/store.c on SQLite and, when FOTA_TEST_DB_FILE names the state file
  * of test/pg/cluster.sh, on that PostgreSQL too (ctest registers both). */
+#define _POSIX_C_SOURCE 200809L   /* nanosleep */
 #include "ctest_util.h"
 #include "srv.h"
 #include "store.h"
@@ -9,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *SCHEMA =
@@ -74,6 +76,41 @@ static void *race(void *arg)
     }
     store_close(s);
     return NULL;
+}
+
+/* Another connection's commit moves the clock; nothing else does. */
+static void clock_test(const char *loc)
+{
+    char err[256];
+    store *a = store_open(loc, err, sizeof err), *b = store_open(loc, err, sizeof err);
+    CHECK(a && b);
+    if (!a || !b) {
+        store_close(a);
+        store_close(b);
+        return;
+    }
+    const char *const tables[] = { "dev" };
+    const char *const bad[] = { "dev; DROP TABLE dev" };
+    CHECK(store_watch(a, bad, 1) != 0 || store_kind_of(a) == STORE_SQLITE);
+    CHECK_EQ(store_watch(a, tables, 1), 0);
+    int64_t c0 = 0, c1 = 0;
+    /* a read so SQLite's data_version is current, as the device check does */
+    CHECK_EQ(store_exec(a, "SELECT COUNT(*) FROM dev"), 0);
+    CHECK_EQ(store_clock(a, &c0), 0);
+    CHECK_EQ(store_exec(a, "SELECT COUNT(*) FROM dev"), 0);
+    CHECK_EQ(store_clock(a, &c1), 0);
+    CHECK_EQ(c1, c0);
+    CHECK_EQ(store_exec(b, "UPDATE dev SET note = 'moved' WHERE imei = '000000000000000'"), 0);
+    /* notifications arrive asynchronously: wait for at most 2 s */
+    for (int i = 0; i < 200 && c1 == c0; i++) {
+        CHECK_EQ(store_exec(a, "SELECT COUNT(*) FROM dev"), 0);
+        CHECK_EQ(store_clock(a, &c1), 0);
+        if (c1 == c0)
+            nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+    }
+    CHECK(c1 != c0);
+    store_close(a);
+    store_close(b);
 }
 
 static void run(const char *loc, const char *state)
@@ -169,6 +206,14 @@ static void run(const char *loc, const char *state)
     for (int k = 1; k <= 16; k++)
         CHECK_EQ(seen[k], 1);
 
+    clock_test(loc);
+    int64_t clock_before = 0, clock_after = 0;
+    if (pg) {
+        const char *const tables[] = { "dev" };
+        CHECK_EQ(store_watch(s, tables, 1), 0);
+        CHECK_EQ(store_clock(s, &clock_before), 0);
+    }
+
     /* PostgreSQL goes away and comes back: DOWN while it is away, then the
      * same statement works again after store_reconnect. */
     if (pg && state) {
@@ -187,6 +232,9 @@ static void run(const char *loc, const char *state)
             CHECK_EQ(store_step(sel), STORE_ROW);
             CHECK_EQ(store_column_int64(sel, 0), id);
             store_reset(sel);
+            /* notifications may have been missed meanwhile: the clock moved */
+            CHECK_EQ(store_clock(s, &clock_after), 0);
+            CHECK(clock_after != clock_before);
         }
     }
     store_finalize(sel);
