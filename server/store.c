@@ -714,3 +714,26 @@ void store_finalize(store_stmt *st)
     free(st->sql);
     free(st);
 }
+
+static int pg_lock_call(store *s, const char *sql, int64_t key)
+{
+    if (s->kind == STORE_SQLITE)
+        return 1;
+    char k[24];
+    snprintf(k, sizeof k, "%" PRId64, key);
+    const char *v[1] = { k };
+    PGresult *r = PQexecParams(s->pg, sql, 1, NULL, v, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) != 1)
+        return pg_failed(s, r);
+    int got = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return got;
+}
+
+int store_try_lock(store *s, int64_t key) { return pg_lock_call(s, "SELECT pg_try_advisory_lock($1::bigint)", key); }
+
+int store_unlock(store *s, int64_t key)
+{
+    int rc = pg_lock_call(s, "SELECT pg_advisory_unlock($1::bigint)", key);
+    return rc < 0 ? rc : 0;
+}

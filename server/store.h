@@ -52,6 +52,14 @@ int store_clock(store *s, int64_t *clock);
  * [a-z_]{1,48}. A no-op on SQLite. 0 on success. */
 int store_watch(store *s, const char *const *tables, int n);
 
+/* Claims across processes (package builds: one instance builds, the others
+ * answer 43). PostgreSQL: a session advisory lock on key, released by
+ * store_unlock or when the connection ends (a crashed instance frees it).
+ * SQLite: always granted (one file, the caller's own lock decides).
+ * 1 granted, 0 held by another session, negative on failure. */
+int store_try_lock(store *s, int64_t key);
+int store_unlock(store *s, int64_t key);
+
 /* A script of statements without parameters (schema, migrations). */
 int store_exec(store *s, const char *sql);
 int store_begin(store *s);

@@ -113,6 +113,42 @@ static void clock_test(const char *loc)
     store_close(b);
 }
 
+/* One session holds a claim; the other is refused until it is given
+ * back or its holder's connection ends. */
+static void lock_test(const char *loc)
+{
+    char err[256];
+    store *a = store_open(loc, err, sizeof err), *b = store_open(loc, err, sizeof err);
+    CHECK(a && b);
+    if (!a || !b) {
+        store_close(a);
+        store_close(b);
+        return;
+    }
+    int pg = store_kind_of(a) == STORE_PG;
+    CHECK_EQ(store_try_lock(a, 17), 1);
+    CHECK_EQ(store_try_lock(b, 17), pg ? 0 : 1);
+    CHECK_EQ(store_try_lock(b, 18), 1);         /* another package: free */
+    CHECK_EQ(store_unlock(a, 17), 0);
+    CHECK_EQ(store_try_lock(b, 17), 1);
+    if (pg) {
+        CHECK_EQ(store_try_lock(a, 17), 0);
+        store_close(b);                         /* the holder goes away */
+        b = NULL;
+        /* its backend ends a moment after the socket closes: wait <= 2 s */
+        int got = 0;
+        for (int i = 0; i < 200 && got != 1; i++) {
+            got = store_try_lock(a, 17);
+            if (got != 1)
+                nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+        }
+        CHECK_EQ(got, 1);
+        CHECK_EQ(store_unlock(a, 17), 0);
+    }
+    store_close(a);
+    store_close(b);
+}
+
 static void run(const char *loc, const char *state)
 {
     char err[256];
@@ -207,6 +243,7 @@ static void run(const char *loc, const char *state)
         CHECK_EQ(seen[k], 1);
 
     clock_test(loc);
+    lock_test(loc);
     int64_t clock_before = 0, clock_after = 0;
     if (pg) {
         const char *const tables[] = { "dev" };
