@@ -1067,7 +1067,12 @@ enum MHD_Result console_handle(srv_server *s, struct MHD_Connection *c, const ch
 void console_done(srv_server *s, void **con_cls)
 {
     creq *r = *con_cls;
-    if (!r || r == (void *)s || r->magic != CREQ_MAGIC) return;
+    if (!r || r == (void *)s) return;
+    /* api.c marks its requests with pointers into srv_server (&s->threads),
+     * not aligned like a creq: read the tag bytewise before trusting it */
+    uint32_t magic;
+    memcpy(&magic, (const void *)r, sizeof magic);
+    if (magic != CREQ_MAGIC) return;
     if (r->fd >= 0) {   /* cut mid-upload */
         close(r->fd);
         unlink(r->path);
