@@ -12,8 +12,9 @@
 #include "at.h"
 #include "rollout.h"
 #include "console.h"
+#include "store.h"
 
-static const char *const schema =
+const char *const srv_db_schema =
     "PRAGMA foreign_keys=ON;"
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS project("
@@ -42,7 +43,7 @@ static const char *const schema =
     " code INTEGER NOT NULL, counted INTEGER NOT NULL, request TEXT NOT NULL, msg TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS log_imei_ts ON log(imei, ts);";
 
-static const char *const hot_sql[ST__COUNT] = {
+const char *const srv_hot_sql[ST__COUNT] = {
     [ST_PROJECT_BY_KEY] = "SELECT id, owner FROM project WHERE product_key=?1",
     [ST_DEVICE_GET] = "SELECT owner, banned, count_since FROM device WHERE imei=?1",
     [ST_LOG_COUNT] = "SELECT COUNT(*) FROM log WHERE imei=?1 AND ts>=?2 AND counted=1",
@@ -67,13 +68,13 @@ static const char *const hot_sql[ST__COUNT] = {
     [ST_DEVICE_CHECK] = ("SELECT d.imei IS NOT NULL, d.owner, d.banned, d.count_since,"
                         " (SELECT COUNT(*) FROM log WHERE imei=?1 AND counted=1"
                         "  AND ts>=max(?2, IFNULL(d.count_since, 0)))"
-                        " FROM (SELECT 1) LEFT JOIN device d ON d.imei=?1"),
+                        " FROM (SELECT 1) AS one LEFT JOIN device d ON d.imei=?1"),
     /* changes when another connection (the log writer, the CLI, another
      * server) commits: the configuration cache's clock */
     [ST_DATA_VERSION] = "PRAGMA data_version",
 };
 
-static const char *const writer_sql[WS__COUNT] = {
+const char *const srv_writer_sql[WS__COUNT] = {
     [WS_LOG_INSERT] = ("INSERT INTO log(ts, imei, status, code, counted, request, msg)"
                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
     [WS_DEVICE_AUTOADD] = ("INSERT OR IGNORE INTO device(imei, project_id, owner, created)"
@@ -177,6 +178,12 @@ static int add_reinstall_column(srv_db *d)
 int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
 {
     memset(d, 0, sizeof *d);
+    /* store.c speaks PostgreSQL, but the server's queries are not on it yet
+     * (issue 17): refuse instead of creating a SQLite file of that name. */
+    if (store_is_pg(path)) {
+        fprintf(stderr, "fota-server: --db postgresql:// is not supported by this build yet (SQLite only)\n");
+        return -1;
+    }
     if (strlen(path) >= SRV_PATH_MAX - 16) {
         fprintf(stderr, "fota-server: database path too long\n");
         return -1;
@@ -192,7 +199,7 @@ int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
     }
     /* The CLI and the server share the file: wait for each other's writes. */
     sqlite3_busy_timeout(d->db, 10000);
-    if (db_exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") || db_exec(d, schema) ||
+    if (db_exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") || db_exec(d, srv_db_schema) ||
         add_reinstall_column(d)) {
         db_close(d);
         return -1;
@@ -232,7 +239,7 @@ int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
         db_close(d);
         return -1;
     }
-    if (prepare_all(d->db, hot_sql, d->st, ST__COUNT)) {
+    if (prepare_all(d->db, srv_hot_sql, d->st, ST__COUNT)) {
         db_close(d);
         return -1;
     }
@@ -244,7 +251,7 @@ int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
         sqlite3_exec(d->wdb, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;"
                              " PRAGMA cache_size=-32768;", NULL, NULL, NULL) !=
             SQLITE_OK ||
-        prepare_all(d->wdb, writer_sql, d->wst, WS__COUNT) ||
+        prepare_all(d->wdb, srv_writer_sql, d->wst, WS__COUNT) ||
         prepare_all(d->wdb, srv_rollout_writer_sql, d->rwst, RW__COUNT)) {
         fprintf(stderr, "fota-server: cannot open the log writer's connection\n");
         db_close(d);

@@ -109,6 +109,10 @@ enum srv_stmt {
 enum srv_wstmt { WS_LOG_INSERT, WS_DEVICE_AUTOADD, WS_DEVICE_BAN, WS__COUNT };
 /* The rollout statements of the writer (their SQL is in rollout.c). */
 enum srv_rollout_wstmt { RW_OUTCOME, RW_SENT, RW__COUNT };
+/* db.c's schema and statements (test_store runs them on both stores). */
+extern const char *const srv_db_schema;
+extern const char *const srv_hot_sql[ST__COUNT];
+extern const char *const srv_writer_sql[WS__COUNT];
 
 /* What a check needs of (product key, firmware name): the project, whether
  * the firmware name exists, its configuration and its rollout. Cached per

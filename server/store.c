@@ -1,0 +1,739 @@
+/* store.h over sqlite3 and libpq. */
+#include "store.h"
+#include <ctype.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct store {
+    enum store_kind kind;
+    sqlite3 *db;
+    PGconn *pg;
+    uint64_t next_name;     /* prepared statement names s1, s2, ... */
+    uint64_t generation;    /* bumped by a reset: older preparations are gone */
+    uint64_t notified;      /* notifications received (store_clock) */
+    int listening;
+    char err[256];
+};
+
+struct store_stmt {
+    store *s;
+    sqlite3_stmt *lite;
+    /* PostgreSQL */
+    char *sql;              /* rewritten text, to prepare again after a reset */
+    char name[24];
+    uint64_t prepared_gen;  /* 0: not prepared on the current connection */
+    int nparams;
+    char *val[STORE_PARAMS_MAX];
+    PGresult *res;
+    int row, nrows, executed;
+    int64_t changes;
+};
+
+static void set_err(store *s, const char *msg)
+{
+    snprintf(s->err, sizeof s->err, "%s", msg ? msg : "?");
+    /* libpq's messages end in a newline */
+    size_t n = strlen(s->err);
+    while (n && (s->err[n - 1] == '\n' || s->err[n - 1] == '\r'))
+        s->err[--n] = 0;
+}
+
+int store_is_pg(const char *loc)
+{
+    return loc && (strncmp(loc, "postgresql://", 13) == 0 || strncmp(loc, "postgres://", 11) == 0);
+}
+
+store *store_open(const char *loc, char *err, size_t errlen)
+{
+    if (!loc || !*loc || strlen(loc) > 4096) {
+        snprintf(err, errlen, "store: no location");
+        return NULL;
+    }
+    store *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "store: out of memory");
+        return NULL;
+    }
+    if (store_is_pg(loc)) {
+        s->kind = STORE_PG;
+        s->pg = PQconnectdb(loc);
+        if (!s->pg || PQstatus(s->pg) != CONNECTION_OK) {
+            snprintf(err, errlen, "store: %s", s->pg ? PQerrorMessage(s->pg) : "out of memory");
+            size_t n = strlen(err);
+            while (n && err[n - 1] == '\n')
+                err[--n] = 0;
+            PQfinish(s->pg);
+            free(s);
+            return NULL;
+        }
+        s->generation = 1;
+        /* Quiet NOTICEs (CREATE ... IF NOT EXISTS) instead of stderr noise. */
+        PGresult *r = PQexec(s->pg, "SET client_min_messages = warning");
+        PQclear(r);
+        return s;
+    }
+    s->kind = STORE_SQLITE;
+    if (sqlite3_open_v2(loc, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "store: %s: %s", loc, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        sqlite3_close(s->db);
+        free(s);
+        return NULL;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    return s;
+}
+
+void store_close(store *s)
+{
+    if (!s)
+        return;
+    if (s->db)
+        sqlite3_close_v2(s->db);
+    if (s->pg)
+        PQfinish(s->pg);
+    free(s);
+}
+
+enum store_kind store_kind_of(const store *s) { return s->kind; }
+
+const char *store_errmsg(const store *s)
+{
+    if (s->kind == STORE_SQLITE && !s->err[0])
+        return sqlite3_errmsg(s->db);
+    return s->err;
+}
+
+int store_reconnect(store *s)
+{
+    if (s->kind == STORE_SQLITE)
+        return 1;
+    if (PQstatus(s->pg) == CONNECTION_OK)
+        return 1;
+    PQreset(s->pg);
+    if (PQstatus(s->pg) != CONNECTION_OK) {
+        set_err(s, PQerrorMessage(s->pg));
+        return 0;
+    }
+    s->generation++;
+    PGresult *r = PQexec(s->pg, "SET client_min_messages = warning");
+    PQclear(r);
+    if (s->listening) {     /* a new session listens afresh */
+        r = PQexec(s->pg, "LISTEN fota_changed");
+        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok) {
+            set_err(s, PQerrorMessage(s->pg));
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int pg_failed(store *s, PGresult *r);
+
+int store_clock(store *s, int64_t *clock)
+{
+    if (s->kind == STORE_SQLITE) {
+        unsigned int dv = 0;
+        if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_DATA_VERSION, &dv) != SQLITE_OK)
+            return STORE_ERR;
+        *clock = dv;
+        return 0;
+    }
+    if (!s->listening) {
+        set_err(s, "store_clock before store_watch");
+        return STORE_ERR;
+    }
+    /* Reads what has arrived on the socket; never waits. */
+    if (!PQconsumeInput(s->pg)) {
+        set_err(s, PQerrorMessage(s->pg));
+        return PQstatus(s->pg) == CONNECTION_OK ? STORE_ERR : STORE_DOWN;
+    }
+    PGnotify *nt;
+    while ((nt = PQnotifies(s->pg)) != NULL) {
+        s->notified++;
+        PQfreemem(nt);
+    }
+    /* the generation in the high bits: a reconnect always moves the clock */
+    *clock = (int64_t)((s->generation << 40) ^ s->notified);
+    return 0;
+}
+
+static int pg_run(store *s, const char *sql)
+{
+    PGresult *r = PQexec(s->pg, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        return pg_failed(s, r);
+    PQclear(r);
+    return 0;
+}
+
+int store_watch(store *s, const char *const *tables, int n)
+{
+    if (s->kind == STORE_SQLITE)
+        return 0;
+    if (n < 0 || n > 64)
+        return STORE_ERR;
+    int rc = pg_run(s, "CREATE OR REPLACE FUNCTION fota_changed() RETURNS trigger LANGUAGE plpgsql AS"
+                       " $$BEGIN PERFORM pg_notify('fota_changed', ''); RETURN NULL; END$$");
+    for (int i = 0; rc == 0 && i < n; i++) {
+        /* names go into DDL (identifiers can't be bound): only plain ones */
+        size_t len = strlen(tables[i]);
+        if (len == 0 || len > 48 || strspn(tables[i], "abcdefghijklmnopqrstuvwxyz_") != len) {
+            set_err(s, "store_watch: bad table name");
+            return STORE_ERR;
+        }
+        char q[256];
+        snprintf(q, sizeof q, "CREATE OR REPLACE TRIGGER %s_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
+                 " ON %s FOR EACH STATEMENT EXECUTE FUNCTION fota_changed()", tables[i], tables[i]);
+        rc = pg_run(s, q);
+    }
+    if (rc == 0)
+        rc = pg_run(s, "LISTEN fota_changed");
+    if (rc == 0)
+        s->listening = 1;
+    return rc;
+}
+
+/* ---- dialect ---------------------------------------------------------- */
+
+typedef struct {
+    char *p;
+    size_t n, cap;
+    int bad;
+} buf;
+
+static void put(buf *b, const char *t, size_t n)
+{
+    if (b->bad)
+        return;
+    if (n > STORE_SQL_MAX || b->n + n + 1 > STORE_SQL_MAX) {
+        b->bad = 1;
+        return;
+    }
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        while (cap < b->n + n + 1)
+            cap *= 2;
+        char *q = realloc(b->p, cap);
+        if (!q) {
+            b->bad = 1;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, t, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+
+static void puts_(buf *b, const char *t) { put(b, t, strlen(t)); }
+
+static int is_word_start(char c) { return isalpha((unsigned char)c) || c == '_'; }
+static int is_word(char c) { return isalnum((unsigned char)c) || c == '_'; }
+
+/* The word at p (none: length 0). */
+static size_t word_len(const char *p)
+{
+    size_t n = 0;
+    if (!is_word_start(p[0]))
+        return 0;
+    while (is_word(p[n]))
+        n++;
+    return n;
+}
+
+static int word_is(const char *p, size_t n, const char *w)
+{
+    return strlen(w) == n && strncasecmp(p, w, n) == 0;
+}
+
+/* The next word after p's word (skipping blanks), or NULL. */
+static const char *next_word(const char *p, size_t n, size_t *len)
+{
+    p += n;
+    while (isspace((unsigned char)*p))
+        p++;
+    *len = word_len(p);
+    return *len ? p : NULL;
+}
+
+/* p at a function name: 1 when its parentheses hold a top-level comma
+ * (SQLite's scalar max(a, b), PostgreSQL's GREATEST), 0 for max(x). */
+static int has_two_args(const char *p)
+{
+    while (is_word(*p))
+        p++;
+    while (isspace((unsigned char)*p))
+        p++;
+    if (*p != '(')
+        return 0;
+    int depth = 0;
+    for (; *p; p++) {
+        if (*p == '\'') {
+            for (p++; *p && *p != '\''; p++)
+                ;
+            if (!*p)
+                return 0;
+        } else if (*p == '(') {
+            depth++;
+        } else if (*p == ')') {
+            if (--depth == 0)
+                return 0;
+        } else if (*p == ',' && depth == 1) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+char *store_dialect(enum store_kind kind, const char *sql, int *nparams)
+{
+    buf b = { 0 };
+    int maxp = 0, seq = 0, ignore = 0, stmt_start = 1;
+    const char *p = sql;
+    if (!sql || strlen(sql) > STORE_SQL_MAX)
+        return NULL;
+    while (*p && !b.bad) {
+        char c = *p;
+        if (c == '\'' || c == '"') {                /* literal or quoted name: as is */
+            const char *q = p + 1;
+            for (;;) {
+                if (!*q) {
+                    b.bad = 1;
+                    break;
+                }
+                if (*q == c) {
+                    if (q[1] == c) {
+                        q += 2;
+                        continue;
+                    }
+                    break;
+                }
+                q++;
+            }
+            if (b.bad)
+                break;
+            put(&b, p, (size_t)(q - p) + 1);
+            p = q + 1;
+            stmt_start = 0;
+            continue;
+        }
+        if (c == '-' && p[1] == '-') {              /* comment to end of line */
+            while (*p && *p != '\n')
+                p++;
+            continue;
+        }
+        if (c == '?') {
+            int num;
+            p++;
+            if (isdigit((unsigned char)*p)) {
+                char *end;
+                long v = strtol(p, &end, 10);
+                if (v < 1 || v > STORE_PARAMS_MAX) {
+                    b.bad = 1;
+                    break;
+                }
+                num = (int)v;
+                p = end;
+            } else {
+                num = ++seq;
+                if (num > STORE_PARAMS_MAX) {
+                    b.bad = 1;
+                    break;
+                }
+            }
+            if (num > maxp)
+                maxp = num;
+            char t[16];
+            snprintf(t, sizeof t, "%c%d", kind == STORE_PG ? '$' : '?', num);
+            puts_(&b, t);
+            stmt_start = 0;
+            continue;
+        }
+        if (c == ';') {
+            if (ignore)
+                puts_(&b, " ON CONFLICT DO NOTHING");
+            ignore = 0;
+            stmt_start = 1;
+            put(&b, p, 1);
+            p++;
+            continue;
+        }
+        size_t n = word_len(p);
+        if (n && (p == sql || !is_word(p[-1]))) {
+            size_t n2 = 0, n3 = 0;
+            const char *w2 = next_word(p, n, &n2);
+            const char *w3 = w2 ? next_word(w2, n2, &n3) : NULL;
+            if (kind == STORE_PG) {
+                if (stmt_start && word_is(p, n, "PRAGMA")) {
+                    while (*p && *p != ';')
+                        p++;
+                    if (*p)
+                        p++;
+                    while (isspace((unsigned char)*p))
+                        p++;
+                    continue;
+                }
+                if (word_is(p, n, "INTEGER") && w2 && word_is(w2, n2, "PRIMARY") && w3 && word_is(w3, n3, "KEY")) {
+                    puts_(&b, "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY");
+                    p = w3 + n3;
+                    stmt_start = 0;
+                    continue;
+                }
+                if (word_is(p, n, "INTEGER")) {
+                    puts_(&b, "BIGINT");
+                    p += n;
+                    stmt_start = 0;
+                    continue;
+                }
+                if (word_is(p, n, "INSERT") && w2 && word_is(w2, n2, "OR") && w3 && word_is(w3, n3, "IGNORE")) {
+                    puts_(&b, "INSERT");
+                    ignore = 1;
+                    p = w3 + n3;
+                    stmt_start = 0;
+                    continue;
+                }
+                /* reserved in PostgreSQL, a plain name in SQLite */
+                if (word_is(p, n, "user")) {
+                    puts_(&b, "\"user\"");
+                    p += n;
+                    stmt_start = 0;
+                    continue;
+                }
+                if (word_is(p, n, "IFNULL")) {
+                    puts_(&b, "COALESCE");
+                    p += n;
+                    stmt_start = 0;
+                    continue;
+                }
+                if ((word_is(p, n, "max") || word_is(p, n, "min")) && has_two_args(p)) {
+                    puts_(&b, word_is(p, n, "max") ? "GREATEST" : "LEAST");
+                    p += n;
+                    stmt_start = 0;
+                    continue;
+                }
+                if (word_is(p, n, "AUTOINCREMENT")) {
+                    p += n;
+                    continue;
+                }
+                if (word_is(p, n, "WITHOUT") && w2 && word_is(w2, n2, "ROWID")) {
+                    p = w2 + n2;
+                    continue;
+                }
+            }
+            put(&b, p, n);
+            p += n;
+            stmt_start = 0;
+            continue;
+        }
+        if (!isspace((unsigned char)c))
+            stmt_start = 0;
+        put(&b, p, 1);
+        p++;
+    }
+    if (ignore)
+        puts_(&b, " ON CONFLICT DO NOTHING");
+    if (!b.bad && !b.p)
+        puts_(&b, "");
+    if (b.bad) {
+        free(b.p);
+        return NULL;
+    }
+    if (nparams)
+        *nparams = maxp;
+    return b.p;
+}
+
+/* ---- statements --------------------------------------------------------- */
+
+static int pg_failed(store *s, PGresult *r)
+{
+    set_err(s, r ? PQresultErrorMessage(r) : PQerrorMessage(s->pg));
+    if (!s->err[0])
+        set_err(s, PQerrorMessage(s->pg));
+    PQclear(r);
+    return PQstatus(s->pg) == CONNECTION_OK ? STORE_ERR : STORE_DOWN;
+}
+
+int store_exec(store *s, const char *sql)
+{
+    s->err[0] = 0;
+    if (s->kind == STORE_SQLITE) {
+        char *msg = NULL;
+        if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+            set_err(s, msg ? msg : sqlite3_errmsg(s->db));
+            sqlite3_free(msg);
+            return STORE_ERR;
+        }
+        return 0;
+    }
+    char *q = store_dialect(STORE_PG, sql, NULL);
+    if (!q) {
+        set_err(s, "SQL too long or malformed");
+        return STORE_ERR;
+    }
+    /* PQexec runs a multi-statement script as one transaction unless it
+     * says otherwise; parameters are not allowed here anyway. */
+    PGresult *r = PQexec(s->pg, q);
+    free(q);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY)
+        return pg_failed(s, r);
+    PQclear(r);
+    return 0;
+}
+
+int store_begin(store *s) { return store_exec(s, "BEGIN"); }
+int store_commit(store *s) { return store_exec(s, "COMMIT"); }
+int store_rollback(store *s) { return store_exec(s, "ROLLBACK"); }
+
+static int pg_prepare(store_stmt *st)
+{
+    store *s = st->s;
+    PGresult *r = PQprepare(s->pg, st->name, st->sql, 0, NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        return pg_failed(s, r);
+    PQclear(r);
+    st->prepared_gen = s->generation;
+    return 0;
+}
+
+store_stmt *store_prepare(store *s, const char *sql)
+{
+    s->err[0] = 0;
+    store_stmt *st = calloc(1, sizeof *st);
+    if (!st) {
+        set_err(s, "out of memory");
+        return NULL;
+    }
+    st->s = s;
+    if (s->kind == STORE_SQLITE) {
+        if (sqlite3_prepare_v2(s->db, sql, -1, &st->lite, NULL) != SQLITE_OK || !st->lite) {
+            set_err(s, sqlite3_errmsg(s->db));
+            free(st);
+            return NULL;
+        }
+        return st;
+    }
+    st->sql = store_dialect(STORE_PG, sql, &st->nparams);
+    if (!st->sql) {
+        set_err(s, "SQL too long or malformed");
+        free(st);
+        return NULL;
+    }
+    snprintf(st->name, sizeof st->name, "s%" PRIu64, ++s->next_name);
+    if (pg_prepare(st) != 0) {
+        free(st->sql);
+        free(st);
+        return NULL;
+    }
+    return st;
+}
+
+static int pg_bind(store_stmt *st, int idx, char *v)
+{
+    if (idx < 1 || idx > st->nparams) {
+        set_err(st->s, "parameter index out of range");
+        free(v);
+        return STORE_ERR;
+    }
+    free(st->val[idx - 1]);
+    st->val[idx - 1] = v;
+    return 0;
+}
+
+int store_bind_int64(store_stmt *st, int idx, int64_t v)
+{
+    if (st->lite)
+        return sqlite3_bind_int64(st->lite, idx, v) == SQLITE_OK ? 0 : STORE_ERR;
+    char *t = malloc(24);
+    if (!t)
+        return STORE_ERR;
+    snprintf(t, 24, "%" PRId64, v);
+    return pg_bind(st, idx, t);
+}
+
+int store_bind_text(store_stmt *st, int idx, const char *text, size_t n)
+{
+    if (!text)
+        return store_bind_null(st, idx);
+    if (n > STORE_SQL_MAX || memchr(text, 0, n)) {  /* text parameters can't hold NUL */
+        set_err(st->s, "text parameter too long or holds NUL");
+        return STORE_ERR;
+    }
+    if (st->lite)
+        return sqlite3_bind_text(st->lite, idx, text, (int)n, SQLITE_TRANSIENT) == SQLITE_OK ? 0 : STORE_ERR;
+    char *t = malloc(n + 1);
+    if (!t)
+        return STORE_ERR;
+    memcpy(t, text, n);
+    t[n] = 0;
+    return pg_bind(st, idx, t);
+}
+
+int store_bind_null(store_stmt *st, int idx)
+{
+    if (st->lite)
+        return sqlite3_bind_null(st->lite, idx) == SQLITE_OK ? 0 : STORE_ERR;
+    return pg_bind(st, idx, NULL);
+}
+
+int store_step(store_stmt *st)
+{
+    store *s = st->s;
+    if (st->lite) {
+        int rc = sqlite3_step(st->lite);
+        if (rc == SQLITE_ROW)
+            return STORE_ROW;
+        if (rc == SQLITE_DONE) {
+            st->changes = sqlite3_changes(s->db);
+            return STORE_DONE;
+        }
+        set_err(s, sqlite3_errmsg(s->db));
+        return STORE_ERR;
+    }
+    if (!st->executed) {
+        if (st->prepared_gen != s->generation) {
+            int rc = pg_prepare(st);
+            if (rc != 0)
+                return rc;
+        }
+        PGresult *r = PQexecPrepared(s->pg, st->name, st->nparams, (const char *const *)st->val, NULL, NULL, 0);
+        ExecStatusType es = PQresultStatus(r);
+        if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK)
+            return pg_failed(s, r);
+        st->executed = 1;
+        st->res = r;
+        st->nrows = es == PGRES_TUPLES_OK ? PQntuples(r) : 0;
+        st->row = -1;
+        const char *ct = PQcmdTuples(r);
+        st->changes = ct && *ct ? strtoll(ct, NULL, 10) : 0;
+    }
+    if (st->row + 1 < st->nrows) {
+        st->row++;
+        return STORE_ROW;
+    }
+    st->row = st->nrows;
+    return STORE_DONE;
+}
+
+int64_t store_changes(store_stmt *st) { return st->changes; }
+
+static int pg_cell(store_stmt *st, int col)
+{
+    return st->res && st->row >= 0 && st->row < st->nrows && col >= 0 && col < PQnfields(st->res);
+}
+
+int store_column_count(store_stmt *st)
+{
+    if (st->lite)
+        return sqlite3_column_count(st->lite);
+    return st->res ? PQnfields(st->res) : 0;
+}
+
+int store_column_is_null(store_stmt *st, int col)
+{
+    if (st->lite)
+        return sqlite3_column_type(st->lite, col) == SQLITE_NULL;
+    return !pg_cell(st, col) || PQgetisnull(st->res, st->row, col);
+}
+
+int64_t store_column_int64(store_stmt *st, int col)
+{
+    if (st->lite)
+        return sqlite3_column_int64(st->lite, col);
+    if (store_column_is_null(st, col))
+        return 0;
+    const char *v = PQgetvalue(st->res, st->row, col);
+    if (v[0] == 't' && !v[1])       /* booleans, as SQLite's 1/0 */
+        return 1;
+    if (v[0] == 'f' && !v[1])
+        return 0;
+    return strtoll(v, NULL, 10);
+}
+
+const char *store_column_text(store_stmt *st, int col)
+{
+    if (st->lite)
+        return (const char *)sqlite3_column_text(st->lite, col);
+    if (store_column_is_null(st, col))
+        return NULL;
+    return PQgetvalue(st->res, st->row, col);
+}
+
+void store_reset(store_stmt *st)
+{
+    if (st->lite) {
+        sqlite3_reset(st->lite);
+        return;
+    }
+    PQclear(st->res);
+    st->res = NULL;
+    st->executed = 0;
+    st->row = -1;
+    st->nrows = 0;
+}
+
+void store_clear_bindings(store_stmt *st)
+{
+    if (st->lite) {
+        sqlite3_clear_bindings(st->lite);
+        return;
+    }
+    for (int i = 0; i < STORE_PARAMS_MAX; i++) {
+        free(st->val[i]);
+        st->val[i] = NULL;
+    }
+}
+
+void store_finalize(store_stmt *st)
+{
+    if (!st)
+        return;
+    if (st->lite) {
+        sqlite3_finalize(st->lite);
+        free(st);
+        return;
+    }
+    store_reset(st);
+    store_clear_bindings(st);
+    if (st->prepared_gen == st->s->generation && PQstatus(st->s->pg) == CONNECTION_OK) {
+        char q[48];
+        snprintf(q, sizeof q, "DEALLOCATE %s", st->name);
+        PGresult *r = PQexec(st->s->pg, q);
+        PQclear(r);
+    }
+    free(st->sql);
+    free(st);
+}
+
+static int pg_lock_call(store *s, const char *sql, int64_t key)
+{
+    if (s->kind == STORE_SQLITE)
+        return 1;
+    char k[24];
+    snprintf(k, sizeof k, "%" PRId64, key);
+    const char *v[1] = { k };
+    PGresult *r = PQexecParams(s->pg, sql, 1, NULL, v, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) != 1)
+        return pg_failed(s, r);
+    int got = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return got;
+}
+
+int store_try_lock(store *s, int64_t key) { return pg_lock_call(s, "SELECT pg_try_advisory_lock($1::bigint)", key); }
+
+int store_unlock(store *s, int64_t key)
+{
+    int rc = pg_lock_call(s, "SELECT pg_advisory_unlock($1::bigint)", key);
+    return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,352 @@
+/* server/store.c on SQLite and, when FOTA_TEST_DB_FILE names the state file
+ * of test/pg/cluster.sh, on that PostgreSQL too (ctest registers both). */
+#define _POSIX_C_SOURCE 200809L   /* nanosleep */
+#include "ctest_util.h"
+#include "srv.h"
+#include "store.h"
+#include "at.h"
+#include "console.h"
+#include "rollout.h"
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *SCHEMA =
+    "PRAGMA journal_mode=WAL;\n"
+    "CREATE TABLE IF NOT EXISTS dev (id INTEGER PRIMARY KEY AUTOINCREMENT, imei TEXT NOT NULL UNIQUE, note TEXT);\n"
+    "CREATE TABLE IF NOT EXISTS loops (imei TEXT NOT NULL, day TEXT NOT NULL, n INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (imei, day)) WITHOUT ROWID;\n"
+    "-- a comment; with a semicolon\n"
+    "INSERT OR IGNORE INTO dev (imei, note) VALUES ('000000000000000', 'it''s ?1 literal');\n";
+
+static void dialect(void)
+{
+    int np = -1;
+    char *q = store_dialect(STORE_PG, "SELECT ?2, ?, 'a?b' FROM t WHERE x = ?1", &np);
+    CHECK(q && strcmp(q, "SELECT $2, $1, 'a?b' FROM t WHERE x = $1") == 0);
+    CHECK_EQ(np, 2);
+    free(q);
+    q = store_dialect(STORE_PG, "INSERT OR IGNORE INTO t VALUES (?1); PRAGMA foo=1; CREATE TABLE u (a INTEGER)", NULL);
+    CHECK(q && strcmp(q, "INSERT INTO t VALUES ($1) ON CONFLICT DO NOTHING; CREATE TABLE u (a BIGINT)") == 0);
+    free(q);
+    q = store_dialect(STORE_SQLITE, "SELECT ?1, integer_x FROM t", NULL);
+    CHECK(q && strcmp(q, "SELECT ?1, integer_x FROM t") == 0);
+    free(q);
+    /* malformed and out of range are refused */
+    q = store_dialect(STORE_PG, "SELECT max(a), max(?1, IFNULL(b, 0)), min(x,(1)), t.user FROM t", NULL);
+    CHECK(q && strcmp(q, "SELECT max(a), GREATEST($1, COALESCE(b, 0)), LEAST(x,(1)), t.\"user\" FROM t") == 0);
+    free(q);
+    CHECK(store_dialect(STORE_PG, "SELECT 'open", NULL) == NULL);
+    CHECK(store_dialect(STORE_PG, "SELECT ?65", NULL) == NULL);
+    CHECK(store_dialect(STORE_PG, "SELECT ?0", NULL) == NULL);
+}
+
+/* The daily loop count as one atomic statement: n racing requests from
+ * two connections each get a distinct count. */
+struct racer {
+    const char *loc;
+    int got[8];
+    int ok;
+};
+
+static const char *BUMP =
+    "INSERT INTO loops (imei, day, n) VALUES (?1, ?2, 1) "
+    "ON CONFLICT (imei, day) DO UPDATE SET n = loops.n + 1 RETURNING n";
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    char err[256];
+    store *s = store_open(r->loc, err, sizeof err);
+    if (!s)
+        return NULL;
+    store_stmt *st = store_prepare(s, BUMP);
+    if (st) {
+        r->ok = 1;
+        for (int i = 0; i < 8; i++) {
+            store_bind_text(st, 1, "861234567890123", 15);
+            store_bind_text(st, 2, "2026-12-02", 10);
+            int rc = store_step(st);
+            r->got[i] = rc == STORE_ROW ? (int)store_column_int64(st, 0) : -1;
+            store_reset(st);
+        }
+        store_finalize(st);
+    }
+    store_close(s);
+    return NULL;
+}
+
+/* Another connection's commit moves the clock; nothing else does. */
+static void clock_test(const char *loc)
+{
+    char err[256];
+    store *a = store_open(loc, err, sizeof err), *b = store_open(loc, err, sizeof err);
+    CHECK(a && b);
+    if (!a || !b) {
+        store_close(a);
+        store_close(b);
+        return;
+    }
+    const char *const tables[] = { "dev" };
+    const char *const bad[] = { "dev; DROP TABLE dev" };
+    CHECK(store_watch(a, bad, 1) != 0 || store_kind_of(a) == STORE_SQLITE);
+    CHECK_EQ(store_watch(a, tables, 1), 0);
+    int64_t c0 = 0, c1 = 0;
+    /* a read so SQLite's data_version is current, as the device check does */
+    CHECK_EQ(store_exec(a, "SELECT COUNT(*) FROM dev"), 0);
+    CHECK_EQ(store_clock(a, &c0), 0);
+    CHECK_EQ(store_exec(a, "SELECT COUNT(*) FROM dev"), 0);
+    CHECK_EQ(store_clock(a, &c1), 0);
+    CHECK_EQ(c1, c0);
+    CHECK_EQ(store_exec(b, "UPDATE dev SET note = 'moved' WHERE imei = '000000000000000'"), 0);
+    /* notifications arrive asynchronously: wait for at most 2 s */
+    for (int i = 0; i < 200 && c1 == c0; i++) {
+        CHECK_EQ(store_exec(a, "SELECT COUNT(*) FROM dev"), 0);
+        CHECK_EQ(store_clock(a, &c1), 0);
+        if (c1 == c0)
+            nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+    }
+    CHECK(c1 != c0);
+    store_close(a);
+    store_close(b);
+}
+
+/* One session holds a claim; the other is refused until it is given
+ * back or its holder's connection ends. */
+static void lock_test(const char *loc)
+{
+    char err[256];
+    store *a = store_open(loc, err, sizeof err), *b = store_open(loc, err, sizeof err);
+    CHECK(a && b);
+    if (!a || !b) {
+        store_close(a);
+        store_close(b);
+        return;
+    }
+    int pg = store_kind_of(a) == STORE_PG;
+    CHECK_EQ(store_try_lock(a, 17), 1);
+    CHECK_EQ(store_try_lock(b, 17), pg ? 0 : 1);
+    CHECK_EQ(store_try_lock(b, 18), 1);         /* another package: free */
+    CHECK_EQ(store_unlock(a, 17), 0);
+    CHECK_EQ(store_try_lock(b, 17), 1);
+    if (pg) {
+        CHECK_EQ(store_try_lock(a, 17), 0);
+        store_close(b);                         /* the holder goes away */
+        b = NULL;
+        /* its backend ends a moment after the socket closes: wait <= 2 s */
+        int got = 0;
+        for (int i = 0; i < 200 && got != 1; i++) {
+            got = store_try_lock(a, 17);
+            if (got != 1)
+                nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+        }
+        CHECK_EQ(got, 1);
+        CHECK_EQ(store_unlock(a, 17), 0);
+    }
+    store_close(a);
+    store_close(b);
+}
+
+static void run(const char *loc, const char *state)
+{
+    char err[256];
+    store *s = store_open(loc, err, sizeof err);
+    CHECK(s);
+    if (!s) {
+        fprintf(stderr, "%s\n", err);
+        return;
+    }
+    int pg = store_kind_of(s) == STORE_PG;
+    CHECK_EQ(store_kind_of(s), store_is_pg(loc) ? STORE_PG : STORE_SQLITE);
+    CHECK_EQ(store_exec(s, "DROP TABLE IF EXISTS dev; DROP TABLE IF EXISTS loops"), 0);
+    CHECK_EQ(store_exec(s, SCHEMA), 0);
+    CHECK_EQ(store_exec(s, SCHEMA), 0);     /* migrations run again are no-ops */
+
+    /* insert with RETURNING id; NULL and text round trip */
+    store_stmt *ins = store_prepare(s, "INSERT INTO dev (imei, note) VALUES (?1, ?2) RETURNING id");
+    CHECK(ins);
+    CHECK_EQ(store_bind_text(ins, 1, "861234567890123", 15), 0);
+    CHECK_EQ(store_bind_null(ins, 2), 0);
+    CHECK_EQ(store_step(ins), STORE_ROW);
+    int64_t id = store_column_int64(ins, 0);
+    CHECK(id >= 2);
+    CHECK_EQ(store_step(ins), STORE_DONE);
+    store_reset(ins);
+    /* a duplicate is an error, not a crash; the statement stays usable */
+    CHECK_EQ(store_step(ins), STORE_ERR);
+    CHECK(strlen(store_errmsg(s)) > 0);
+    store_reset(ins);
+    CHECK_EQ(store_bind_text(ins, 1, "a\0b", 3), STORE_ERR);
+    if (pg)
+        CHECK_EQ(store_bind_int64(ins, 3, 1), STORE_ERR);
+    store_finalize(ins);
+    if (pg) /* a failed statement aborted nothing: we are in autocommit */
+        CHECK_EQ(store_exec(s, "SELECT 1"), 0);
+
+    store_stmt *sel = store_prepare(s, "SELECT id, imei, note FROM dev WHERE imei = ?1");
+    CHECK(sel);
+    store_bind_text(sel, 1, "861234567890123", 15);
+    CHECK_EQ(store_step(sel), STORE_ROW);
+    CHECK_EQ(store_column_count(sel), 3);
+    CHECK_EQ(store_column_int64(sel, 0), id);
+    CHECK(store_column_text(sel, 1) && strcmp(store_column_text(sel, 1), "861234567890123") == 0);
+    CHECK(store_column_is_null(sel, 2));
+    CHECK(store_column_text(sel, 2) == NULL);
+    CHECK_EQ(store_step(sel), STORE_DONE);
+    store_reset(sel);
+    store_bind_text(sel, 1, "000000000000000", 15);
+    CHECK_EQ(store_step(sel), STORE_ROW);
+    CHECK(store_column_text(sel, 2) && strcmp(store_column_text(sel, 2), "it's ?1 literal") == 0);
+    store_reset(sel);
+
+    /* transactions: a rollback leaves nothing */
+    CHECK_EQ(store_begin(s), 0);
+    store_stmt *up = store_prepare(s, "UPDATE dev SET note = ?1 WHERE id = ?2");
+    CHECK(up);
+    store_bind_text(up, 1, "x", 1);
+    store_bind_int64(up, 2, id);
+    CHECK_EQ(store_step(up), STORE_DONE);
+    CHECK_EQ(store_changes(up), 1);
+    store_reset(up);
+    CHECK_EQ(store_rollback(s), 0);
+    store_clear_bindings(sel);
+    store_bind_text(sel, 1, "861234567890123", 15);
+    CHECK_EQ(store_step(sel), STORE_ROW);
+    CHECK(store_column_is_null(sel, 2));
+    store_reset(sel);
+    store_finalize(up);
+
+    CHECK(store_prepare(s, "SELECT nope FROM nowhere") == NULL);
+    CHECK(strlen(store_errmsg(s)) > 0);
+
+    /* 16 racing bumps over two connections: exactly the counts 1..16 */
+    struct racer r[2] = { { .loc = loc }, { .loc = loc } };
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, race, &r[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    int seen[17] = { 0 }, bad = 0;
+    for (int i = 0; i < 2; i++) {
+        CHECK(r[i].ok);
+        for (int j = 0; j < 8; j++) {
+            if (r[i].got[j] >= 1 && r[i].got[j] <= 16)
+                seen[r[i].got[j]]++;
+            else
+                bad++;
+        }
+    }
+    CHECK_EQ(bad, 0);
+    for (int k = 1; k <= 16; k++)
+        CHECK_EQ(seen[k], 1);
+
+    clock_test(loc);
+    lock_test(loc);
+    int64_t clock_before = 0, clock_after = 0;
+    if (pg) {
+        const char *const tables[] = { "dev" };
+        CHECK_EQ(store_watch(s, tables, 1), 0);
+        CHECK_EQ(store_clock(s, &clock_before), 0);
+    }
+
+    /* PostgreSQL goes away and comes back: DOWN while it is away, then the
+     * same statement works again after store_reconnect. */
+    if (pg && state) {
+        char cmd[1024];
+        const char *script = getenv("FOTA_PG_CLUSTER");
+        CHECK(script != NULL);
+        if (script) {
+            snprintf(cmd, sizeof cmd, "bash '%s' down '%s'", script, state);
+            CHECK_EQ(system(cmd), 0);
+            CHECK_EQ(store_step(sel), STORE_DOWN);
+            store_reset(sel);
+            CHECK_EQ(store_reconnect(s), 0);
+            snprintf(cmd, sizeof cmd, "bash '%s' up '%s'", script, state);
+            CHECK_EQ(system(cmd), 0);
+            CHECK_EQ(store_reconnect(s), 1);
+            CHECK_EQ(store_step(sel), STORE_ROW);
+            CHECK_EQ(store_column_int64(sel, 0), id);
+            store_reset(sel);
+            /* notifications may have been missed meanwhile: the clock moved */
+            CHECK_EQ(store_clock(s, &clock_after), 0);
+            CHECK(clock_after != clock_before);
+        }
+    }
+    store_finalize(sel);
+
+    /* the server's own schema (db.c, at.c, rollout.c, console.c) and its
+     * hot-path and writer statements prepare on this store too, twice */
+    for (int k = 0; k < 2; k++) {
+        CHECK_EQ(store_exec(s, "PRAGMA foreign_keys=ON"), 0);
+        CHECK_EQ(store_exec(s, srv_db_schema), 0);
+        CHECK_EQ(store_exec(s, srv_at_schema), 0);
+        CHECK_EQ(store_exec(s, srv_rollout_schema), 0);
+        CHECK_EQ(store_exec(s, srv_console_schema), 0);
+    }
+    for (int i = 0; i < ST__COUNT; i++) {
+        if (pg && i == ST_DATA_VERSION)     /* SQLite's cache clock; none on PostgreSQL yet */
+            continue;
+        store_stmt *h = store_prepare(s, srv_hot_sql[i]);
+        CHECK(h != NULL);
+        if (!h)
+            fprintf(stderr, "hot %d: %s\n", i, store_errmsg(s));
+        store_finalize(h);
+    }
+    const char *const *w[2] = { srv_writer_sql, srv_rollout_writer_sql };
+    int wn[2] = { WS__COUNT, RW__COUNT };
+    for (int j = 0; j < 2; j++)
+        for (int i = 0; i < wn[j]; i++) {
+            store_stmt *h = store_prepare(s, w[j][i]);
+            CHECK(h != NULL);
+            if (!h)
+                fprintf(stderr, "writer %d/%d: %s\n", j, i, store_errmsg(s));
+            store_finalize(h);
+        }
+    /* the device check (registration, ban, the day's count) runs */
+    store_stmt *dc = store_prepare(s, srv_hot_sql[ST_DEVICE_CHECK]);
+    CHECK(dc != NULL);
+    if (dc) {
+        store_bind_text(dc, 1, "861234567890123", 15);
+        store_bind_int64(dc, 2, 0);
+        CHECK_EQ(store_step(dc), STORE_ROW);
+        CHECK_EQ(store_column_int64(dc, 0), 0);     /* not registered */
+        CHECK_EQ(store_column_int64(dc, 4), 0);
+        store_finalize(dc);
+    }
+    store_close(s);
+}
+
+int main(void)
+{
+    dialect();
+    char err[256];
+    CHECK(store_open("", err, sizeof err) == NULL);
+    CHECK(store_open("postgresql://nobody@127.0.0.1:1/none", err, sizeof err) == NULL);
+    CHECK(strlen(err) > 0);
+    CHECK(store_is_pg("postgres://x/y") && store_is_pg("postgresql://x/y") && !store_is_pg("fota.db"));
+
+    /* the server itself refuses a PostgreSQL URL until its queries use the store */
+    srv_db d;
+    CHECK_EQ(db_open(&d, "postgresql://postgres@127.0.0.1:1/x", NULL, 0), -1);
+    CHECK(access("postgresql:", F_OK) != 0);
+
+    const char *state = getenv("FOTA_TEST_DB_FILE");
+    if (state) {
+        size_t n = 0;
+        char *url = (char *)ctest_read_file(state, &n);
+        CHECK(url != NULL);
+        if (url) {
+            while (n && (url[n - 1] == '\n' || url[n - 1] == ' '))
+                url[--n] = 0;
+            run(url, state);
+            free(url);
+        }
+        return ctest_finish("test_store (PostgreSQL)");
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/store.db", ctest_tmpdir("test_store"));
+    run(path, NULL);
+    return ctest_finish("test_store (SQLite)");
+}
