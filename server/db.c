@@ -443,7 +443,7 @@ int db_firmware_get(srv_db *d, int64_t id, srv_firmware *fw)
 {
     /* serving: the prepared statement; the CLI (export) prepares it once here */
     sqlite3_stmt *st = d->st[ST_FW_GET], *own = NULL;
-    if (!st && sqlite3_prepare_v2(d->db, hot_sql[ST_FW_GET], -1, &own, NULL) != SQLITE_OK) return -1;
+    if (!st && sqlite3_prepare_v2(d->db, srv_hot_sql[ST_FW_GET], -1, &own, NULL) != SQLITE_OK) return -1;
     if (own) st = own;
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
