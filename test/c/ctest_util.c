@@ -1,4 +1,5 @@
 #include "ctest_util.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,4 +68,20 @@ int ctest_file_equals(const char *path, const void *data, size_t n)
     int eq = q && m == n && memcmp(q, data, n) == 0;
     free(q);
     return eq;
+}
+
+void ctest_imei(const char *prefix2, unsigned long n, char out[16])
+{
+    snprintf(out, 16, "%.2s%012lu", prefix2, n % 1000000000000ul);
+    int sum = 0;
+    for (int i = 0; i < 14; i++) {
+        int d = out[13 - i] - '0';
+        if (i % 2 == 0) {
+            d *= 2;
+            if (d > 9) d -= 9;
+        }
+        sum += d;
+    }
+    out[14] = (char)('0' + (10 - sum % 10) % 10);
+    out[15] = '\0';
 }

@@ -26,6 +26,9 @@ uint8_t *ctest_read_file(const char *path, size_t *n);
 /* 1 when the file holds exactly these n bytes. */
 int ctest_file_equals(const char *path, const void *data, size_t n);
 
+/* A Luhn-valid IMEI: the 2-digit prefix, n in 12 digits, the check digit. */
+void ctest_imei(const char *prefix2, unsigned long n, char out[16]);
+
 /* A fresh empty directory under the working directory for one test. */
 const char *ctest_tmpdir(const char *name);
 int ctest_finish(const char *suite);

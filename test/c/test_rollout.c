@@ -79,21 +79,6 @@ static int ask(unsigned port, const char *imei, const char *version, const char 
     return status;
 }
 
-static void make_imei(unsigned long n, char out[16])
-{
-    snprintf(out, 16, "86%012lu", n);
-    int sum = 0;
-    for (int i = 0; i < 14; i++) {
-        int d = out[13 - i] - '0';
-        if (i % 2 == 0) {
-            d *= 2;
-            if (d > 9) d -= 9;
-        }
-        sum += d;
-    }
-    out[14] = (char)('0' + (10 - sum % 10) % 10);
-    out[15] = '\0';
-}
 
 static void test_units(void)
 {
@@ -132,7 +117,7 @@ static void test_units(void)
     int below = 0;
     for (unsigned long i = 0; i < 10000; i++) {
         char imei[16];
-        make_imei(i, imei);
+        ctest_imei("86", i, imei);
         below += srv_rollout_bucket(3, imei) < 1000;
     }
     CHECK(below > 850 && below < 1150);
@@ -273,10 +258,10 @@ static void test_rollout(const char *dir)
      * with a device of wave 1 that is not one of the DEVICES below */
     unsigned long prime = 0;
     for (unsigned long i = 100000; i < 101000 && !prime; i++) {
-        make_imei(i, imei);
+        ctest_imei("86", i, imei);
         if (srv_rollout_bucket(rid, imei) < 1000) prime = i;
     }
-    make_imei(prime, imei);
+    ctest_imei("86", prime, imei);
     for (int i = 0; i < 200 && (st = ask(p1, imei, OLD, NULL, &code, msg, sizeof msg)) != 200; i++) nap_ms(30);
     CHECK_EQ(st, 200);
 
@@ -284,7 +269,7 @@ static void test_rollout(const char *dir)
      * the package, from either server; the others hear 27 */
     int in1[DEVICES], got = 0, want = 0, asked = 1;
     for (int i = 0; i < DEVICES; i++) {
-        make_imei((unsigned long)i + 1, imei);
+        ctest_imei("86", (unsigned long)i + 1, imei);
         in1[i] = srv_rollout_bucket(rid, imei) < 1000;
         st = ask(i % 2 ? p2 : p1, imei, OLD, NULL, &code, msg, sizeof msg);
         asked++;
@@ -308,7 +293,7 @@ static void test_rollout(const char *dir)
     CHECK(wait_status(db_path, "\"wave\":2,\"share_percent\":50", 0));
     int in2 = 0, got2 = 0;
     for (int i = 0; i < DEVICES; i++) {
-        make_imei((unsigned long)i + 1, imei);
+        ctest_imei("86", (unsigned long)i + 1, imei);
         uint32_t b = srv_rollout_bucket(rid, imei);
         if (in1[i]) {
             st = ask(i % 2 ? p1 : p2, imei, OLD, "10-", &code, msg, sizeof msg);
@@ -335,7 +320,7 @@ static void test_rollout(const char *dir)
      * two comes back on its old version (rolled back): 50 % > 20 % */
     int up = 0, failed = 0, k1 = 0;
     for (int i = 0; i < DEVICES; i++) {
-        make_imei((unsigned long)i + 1, imei);
+        ctest_imei("86", (unsigned long)i + 1, imei);
         uint32_t b = srv_rollout_bucket(rid, imei);
         if (!in1[i] && b >= 5000) continue;
         int fail_it = in1[i] && k1++ % 2 == 0;
@@ -366,10 +351,10 @@ static void test_rollout(const char *dir)
      * outcome of one sent before is still recorded */
     unsigned long fresh = 0;
     for (unsigned long i = 200000; i < 201000 && !fresh; i++) {
-        make_imei(i, imei);
+        ctest_imei("86", i, imei);
         if (srv_rollout_bucket(rid, imei) < 5000) fresh = i;
     }
-    make_imei(fresh, imei);
+    ctest_imei("86", fresh, imei);
     st = ask(p1, imei, OLD, NULL, &code, msg, sizeof msg);
     CHECK(st == 404 && code == 27 && strstr(msg, "paused") != NULL);
     asked++;
@@ -386,7 +371,7 @@ static void test_rollout(const char *dir)
     /* abort: nobody gets it any more */
     CHECK_EQ(rollout(db_path, "abort", NULL, NULL, NULL, NULL), 0);
     CHECK(wait_status(db_path, "\"state\":\"aborted\"", 0));
-    make_imei(prime, imei);
+    ctest_imei("86", prime, imei);
     st = ask(p1, imei, OLD, "10-", &code, msg, sizeof msg);
     CHECK(st == 404 && code == 27 && strstr(msg, "aborted") != NULL);
     asked++;
@@ -401,10 +386,10 @@ static void test_rollout(const char *dir)
     CHECK_EQ(rollout(db_path, "advance", NULL, NULL, NULL, NULL), EXIT_USAGE_ERR);   /* at the last wave */
     unsigned long out = 0;
     for (unsigned long i = 300000; i < 301000 && !out; i++) {
-        make_imei(i, imei);
+        ctest_imei("86", i, imei);
         if (srv_rollout_bucket(rid2, imei) >= 100) out = i;
     }
-    make_imei(out, imei);
+    ctest_imei("86", out, imei);
     CHECK_EQ(ask(p2, imei, OLD, NULL, &code, msg, sizeof msg), 200);
     asked++;
 
@@ -435,7 +420,7 @@ static void test_migration(const char *dir)
     unsigned port = start_with(s, dir, db_path, "old", -1);
     char imei[16], msg[SRV_MSG_MAX];
     int code = -1;
-    make_imei(42, imei);
+    ctest_imei("86", 42, imei);
     CHECK_EQ(ask(port, imei, NEW, NULL, &code, msg, sizeof msg), 404);
     CHECK_EQ(code, 27);
     CHECK_EQ(one_int(db_path, "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'rollout%'"), 3);
@@ -443,10 +428,10 @@ static void test_migration(const char *dir)
     int64_t rid = one_int(db_path, "SELECT MAX(id) FROM rollout");
     unsigned long out = 0;
     for (unsigned long i = 400000; i < 401000 && !out; i++) {
-        make_imei(i, imei);
+        ctest_imei("86", i, imei);
         if (srv_rollout_bucket(rid, imei) >= 5000) out = i;
     }
-    make_imei(out, imei);
+    ctest_imei("86", out, imei);
     CHECK_EQ(ask(port, imei, OLD, NULL, &code, msg, sizeof msg), 404);
     CHECK(code == 27 && strstr(msg, "not in the rollout") != NULL);
     srv_stop(s);

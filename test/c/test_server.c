@@ -113,21 +113,6 @@ static int get(const char *imei, const char *version, int *code)
     return exchange(NULL, req, resp, sizeof resp, code);
 }
 
-static void make_imei(unsigned long n, char out[16])
-{
-    snprintf(out, 16, "35%012lu", n);   /* 14 digits, then the Luhn digit */
-    int sum = 0;
-    for (int i = 0; i < 14; i++) {
-        int d = out[13 - i] - '0';
-        if (i % 2 == 0) {
-            d *= 2;
-            if (d > 9) d -= 9;
-        }
-        sum += d;
-    }
-    out[14] = (char)('0' + (10 - sum % 10) % 10);
-    out[15] = '\0';
-}
 
 #define THREADS 8
 #define PER_THREAD 40
@@ -140,7 +125,7 @@ static void *distinct_devices(void *arg)
     for (int i = 0; i < PER_THREAD; i++) {
         char imei[16];
         int code = -1;
-        make_imei((unsigned long)(t * 1000 + i + 1), imei);
+        ctest_imei("35", (unsigned long)(t * 1000 + i + 1), imei);
         int status = get(imei, "1104.1.4", &code);   /* already latest */
         g_results[t][i] = status == 404 ? code : -status;
     }
@@ -151,7 +136,7 @@ static void *same_device(void *arg)
 {
     long t = (long)arg;
     char imei[16];
-    make_imei(999999, imei);
+    ctest_imei("35", 999999, imei);
     for (int i = 0; i < 2; i++) {
         int code = -1;
         int status = get(imei, "1104.1.4", &code);
@@ -313,7 +298,7 @@ static void test_floods(srv_server *s)
     enum { IDLE = 200, SLOW_ADDRS = 10, SLOW_PER = 4 };
     int idle[IDLE], open_now = 0;
     for (int i = 0; i < IDLE; i++) idle[i] = connect_from("127.0.0.2");
-    make_imei(5001, imei);
+    ctest_imei("35", 5001, imei);
     CHECK_EQ(get(imei, "1104.1.4", &code), 404);
     CHECK_EQ(code, 27);
     struct timespec nap = { 0, 200 * 1000000L };
@@ -335,7 +320,7 @@ static void test_floods(srv_server *s)
         slow[i] = connect_from(src);
         CHECK(slow[i] >= 0);
     }
-    make_imei(5002, imei);
+    ctest_imei("35", 5002, imei);
     CHECK_EQ(get(imei, "1104.1.4", &code), 404);
     int n = SLOW_ADDRS * SLOW_PER;
     CHECK_EQ(wait_closed(slow, n, 3000, 1, &last), n);
@@ -357,7 +342,7 @@ static void test_bad_requests(void)
     CHECK_EQ(code, 25);
     CHECK(strstr(resp, "more than 16 parameters") != NULL);
 
-    make_imei(6001, imei);
+    ctest_imei("35", 6001, imei);
     const char *bodies[] = {"Content-Length: 5\r\n\r\nhello", "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"};
     for (int i = 0; i < 2; i++) {
         snprintf(req, sizeof req, QUERY "&version=1104.1.4&imei=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s",
@@ -368,13 +353,13 @@ static void test_bad_requests(void)
 
     /* "Range: bytes=0-" every time is a download each time: the 7th is banned
      * (once the package for V1103 is built: "please wait" answers never count) */
-    make_imei(6004, imei);
+    ctest_imei("35", 6004, imei);
     int status = 0;
     for (int i = 0; i < 100 && get(imei, "1103.1.4", &code) != 200; i++) {
         struct timespec nap = { 0, 50 * 1000000L };
         nanosleep(&nap, NULL);
     }
-    make_imei(6002, imei);
+    ctest_imei("35", 6002, imei);
     for (int i = 0; i < 7; i++) {
         snprintf(req, sizeof req, QUERY "&version=1103.1.4&imei=%s HTTP/1.1\r\nHost: x\r\nRange: bytes=0-\r\n"
                  "Connection: close\r\n\r\n", imei);
@@ -384,7 +369,7 @@ static void test_bad_requests(void)
     CHECK_EQ(status, 403);
     CHECK_EQ(code, 40);
     /* resumes (from past byte 0) of one download are never counted */
-    make_imei(6003, imei);
+    ctest_imei("35", 6003, imei);
     int banned = 0;
     for (int i = 0; i < 10; i++) {
         snprintf(req, sizeof req, QUERY "&version=1103.1.4&imei=%s HTTP/1.1\r\nHost: x\r\nRange: bytes=%d-\r\n"
@@ -405,12 +390,12 @@ static void test_held_database(const char *db_path, int *answered_out)
     int code = -1, answered = 0, ok = 0;
     int64_t t0 = mono_ms();
     for (int i = 0; i < 20; i++) {
-        make_imei(7000 + (unsigned long)i, imei);
+        ctest_imei("35", 7000 + (unsigned long)i, imei);
         ok += get(imei, "1104.1.4", &code) == 404 && code == 27;
     }
     CHECK_EQ(ok, 20);
     answered += ok;
-    make_imei(7100, imei);
+    ctest_imei("35", 7100, imei);
     int status = 0;
     for (int i = 0; i < 7; i++) status = get(imei, "1104.1.4", &code);
     answered += 7;
@@ -420,7 +405,7 @@ static void test_held_database(const char *db_path, int *answered_out)
     /* fill the queue (and the batch the writer cannot write): then 503 */
     int refused = 0;
     for (int i = 0; i < 2 * SRV_LOG_QUEUE + 10 && !refused; i++) {
-        make_imei(10000 + (unsigned long)i, imei);
+        ctest_imei("35", 10000 + (unsigned long)i, imei);
         snprintf(req, sizeof req, QUERY "&version=1104.1.4&imei=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                  imei);
         status = exchange(NULL, req, resp, sizeof resp, &code);
