@@ -29,11 +29,11 @@ int fail(const char *fmt, const char *arg)
     return EXIT_USAGE_ERR;
 }
 
-sqlite3_stmt *prep(srv_db *d, const char *sql)
+store_stmt *prep(srv_db *d, const char *sql)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(d->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "fota-server: database: %s\n", sqlite3_errmsg(d->db));
+    store_stmt *st = NULL;
+    if (!(st = store_prepare(d->db, sql))) {
+        fprintf(stderr, "fota-server: database: %s\n", store_errmsg(d->db));
         return NULL;
     }
     return st;
@@ -42,31 +42,31 @@ sqlite3_stmt *prep(srv_db *d, const char *sql)
 /* Runs a statement that returns no rows; binds text args ?1.. (NULL = SQL NULL). */
 int exec_text(srv_db *d, const char *sql, int n, const char *const *v)
 {
-    sqlite3_stmt *st = prep(d, sql);
+    store_stmt *st = prep(d, sql);
     if (!st) return -1;
     for (int i = 0; i < n; i++) {
-        if (v[i]) sqlite3_bind_text(st, i + 1, v[i], -1, SQLITE_STATIC);
-        else sqlite3_bind_null(st, i + 1);
+        if (v[i]) store_bind_str(st, i + 1, v[i]);
+        else store_bind_null(st, i + 1);
     }
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        fprintf(stderr, "fota-server: database: %s\n", sqlite3_errmsg(d->db));
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+    int rc = store_step(st);
+    if (rc != STORE_DONE && rc != STORE_ROW)
+        fprintf(stderr, "fota-server: database: %s\n", store_errmsg(d->db));
+    store_finalize(st);
+    return rc == STORE_DONE || rc == STORE_ROW ? 0 : -1;
 }
 
 int64_t project_id(srv_db *d, const char *name, char *owner, size_t cap)
 {
-    sqlite3_stmt *st = prep(d, "SELECT id, owner FROM project WHERE name=?1");
+    store_stmt *st = prep(d, "SELECT id, owner FROM project WHERE name=?1");
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    store_bind_str(st, 1, name);
     int64_t id = 0;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        id = sqlite3_column_int64(st, 0);
-        const char *o = (const char *)sqlite3_column_text(st, 1);
+    if (store_step(st) == STORE_ROW) {
+        id = store_column_int64(st, 0);
+        const char *o = store_column_text(st, 1);
         if (owner) snprintf(owner, cap, "%s", o ? o : "");
     }
-    sqlite3_finalize(st);
+    store_finalize(st);
     if (id == 0) fprintf(stderr, "fota-server: no project named '%s'\n", name);
     return id;
 }
@@ -207,11 +207,11 @@ int cmd_device(srv_db *d, const char *what, const char *imei, const char *projec
     if (strcmp(what, "add") == 0) {
         /* the owner it got: the given one, else the project's */
         char o[SRV_OWNER_MAX + 1] = "";
-        sqlite3_stmt *st = prep(d, "SELECT IFNULL(owner, '') FROM device WHERE imei=?1");
+        store_stmt *st = prep(d, "SELECT IFNULL(owner, '') FROM device WHERE imei=?1");
         if (st) {
-            sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
-            if (sqlite3_step(st) == SQLITE_ROW) snprintf(o, sizeof o, "%s", sqlite3_column_text(st, 0));
-            sqlite3_finalize(st);
+            store_bind_str(st, 1, imei);
+            if (store_step(st) == STORE_ROW) snprintf(o, sizeof o, "%s", store_column_text(st, 0));
+            store_finalize(st);
         }
         printf("device %s added%s%s\n", imei, o[0] ? ", owner " : "", o);
     } else {

@@ -26,7 +26,7 @@ int cmd_log(srv_db *d, const char *imei, const char *date);
 
 /* Helpers of admin.c that the AT commands (at.c) share. */
 int fail(const char *fmt, const char *arg);   /* prints, returns EXIT_USAGE_ERR */
-sqlite3_stmt *prep(srv_db *d, const char *sql);
+store_stmt *prep(srv_db *d, const char *sql);
 int exec_text(srv_db *d, const char *sql, int n, const char *const *v);
 int64_t project_id(srv_db *d, const char *name, char *owner, size_t cap);
 int copy_file(const char *from, const char *to, uint64_t max);

@@ -129,6 +129,7 @@ typedef struct answer {
     char msg[SRV_MSG_MAX];
     srv_pkg pkg;
     int fd;                       /* the package, open, when code == 0 */
+    int64_t counted_day;          /* PostgreSQL counted it in this day already (db_check_device), or 0 */
 } answer;
 
 /* Fills the answer; returns 0 so that decide() can end with `return set(...)`. */
@@ -144,10 +145,10 @@ static int set(answer *a, int code, const char *fmt, ...)
     return 0;
 }
 
-static int step_row(sqlite3_stmt *st)
+static int step_row(store_stmt *st)
 {
-    int rc = sqlite3_step(st);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+    int rc = store_step(st);
+    return rc == STORE_ROW ? 1 : rc == STORE_DONE ? 0 : -1;
 }
 
 /* Everything under s->lock, reading only: writes (first contact, a ban,
@@ -157,7 +158,7 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
                    const char *imei, int resume, answer *a, srv_log_row *row, const srv_air *air)
 {
     srv_db *d = &s->db;
-    sqlite3_stmt *st;
+    store_stmt *st;
     int64_t now = srv_now_ms();
     int r;
 
@@ -168,7 +169,14 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
      * their order below. */
     srv_dev dev;
     srv_cfg cfg;
-    int dev_rc = db_check_device(d, imei, srv_day_start(now), &dev);
+    int dev_rc = db_check_device(d, imei, srv_day_start(now), !resume, &dev);
+    if (dev_rc == STORE_DOWN) {
+        /* PostgreSQL is down or restarting: the row waits in the queue, the
+         * device comes back (Retry-After), a reconnect is tried now and then. */
+        db_retry(d);
+        return set(a, SRV_WAIT, "database unreachable, retry later");
+    }
+    if (dev_rc == 0 && !resume && store_kind_of(d->db) == STORE_PG) a->counted_day = srv_day_start(now);
     if (db_check_config(d, key, fwname, &cfg)) return set(a, SRV_INTERNAL, "database error");
     if (!cfg.project_found) return set(a, SRV_INVALID_PROJECT, "invalid project: unknown project_key");
 
@@ -199,10 +207,10 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
     if (!cfg.enabled) return set(a, SRV_LATEST, "already latest: upgrade disabled");
     if (!cfg.all_devices) {
         st = d->st[ST_CONFIG_IMEI];
-        sqlite3_bind_int64(st, 1, cfg.cfg_id);
-        sqlite3_bind_text(st, 2, imei, -1, SQLITE_STATIC);
+        store_bind_int64(st, 1, cfg.cfg_id);
+        store_bind_str(st, 2, imei);
         r = step_row(st);
-        sqlite3_reset(st);
+        store_reset(st);
         if (r < 0) return set(a, SRV_INTERNAL, "database error");
         if (r == 0) return set(a, SRV_LATEST, "already latest: device not in the upgrade list");
     }
@@ -246,10 +254,10 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
     }
     if (!cfg.any_from) {
         st = d->st[ST_CONFIG_FROM];
-        sqlite3_bind_int64(st, 1, cfg.cfg_id);
-        sqlite3_bind_text(st, 2, ver, -1, SQLITE_STATIC);
+        store_bind_int64(st, 1, cfg.cfg_id);
+        store_bind_str(st, 2, ver);
         r = step_row(st);
-        sqlite3_reset(st);
+        store_reset(st);
         if (r < 0) return set(a, SRV_INTERNAL, "database error");
         if (r == 0) return set(a, SRV_VERSION_NOT_ALLOWED, "upgrade from %s not allowed", ver);
     }
@@ -602,6 +610,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     /* Resumes and "please wait" retries are one upgrade, not a loop; a
      * download from byte 0 counts, Range or not. */
     row.counted = !resume && a.code != SRV_WAIT;
+    if (a.counted_day && a.code == SRV_WAIT) db_uncount(&s->db, row.imei, a.counted_day);
     snprintf(row.msg, sizeof row.msg, "%s", a.msg);
     db_log_queue(&s->db, &row);   /* cannot fail: checked full above, same lock */
     /* A quarter full: the writer need not wait for its next interval (a burst

@@ -42,21 +42,21 @@ static int firmware_name(const char *model, const char *bsp, char *out, size_t c
 /* One row, one text column: the product key. 1 found, 0 none, -1 error. */
 static int key_query(srv_db *d, const char *sql, const char *arg, size_t n, char key[SRV_KEY_MAX + 1])
 {
-    sqlite3_stmt *st = NULL;
+    store_stmt *st = NULL;
     int found = 0;
-    if (sqlite3_prepare_v2(d->db, sql, -1, &st, NULL) != SQLITE_OK)
+    if (!(st = store_prepare(d->db, sql)))
         return -1;
-    sqlite3_bind_text(st, 1, arg, (int)n, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const char *k = (const char *)sqlite3_column_text(st, 0);
+    store_bind_text(st, 1, arg, n);
+    int rc = store_step(st);
+    if (rc == STORE_ROW) {
+        const char *k = store_column_text(st, 0);
         if (k && strlen(k) <= SRV_KEY_MAX) {
             memcpy(key, k, strlen(k) + 1);
             found = 1;
         }
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? found : -1;
+    store_finalize(st);
+    return rc == STORE_ROW || rc == STORE_DONE ? found : -1;
 }
 
 int srv_at_default_key(srv_server *s, const char *fwname, size_t fwlen, const char *imei, size_t imeilen,
@@ -98,17 +98,17 @@ int cmd_at_add(srv_db *d, const char *project, const char *model, const char *bs
 /* The release of (project, name, core), or 0 when there is none; -1 error. */
 static int64_t release_id(srv_db *d, int64_t pid, const char *name, uint32_t core)
 {
-    sqlite3_stmt *st = prep(d, "SELECT id FROM firmware WHERE project_id=?1 AND name=?2 AND core_version=?3"
+    store_stmt *st = prep(d, "SELECT id FROM firmware WHERE project_id=?1 AND name=?2 AND core_version=?3"
                                " ORDER BY id DESC LIMIT 1");
     int64_t id = 0;
     if (!st)
         return -1;
-    sqlite3_bind_int64(st, 1, pid);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, core);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        id = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    store_bind_int64(st, 1, pid);
+    store_bind_str(st, 2, name);
+    store_bind_int64(st, 3, core);
+    if (store_step(st) == STORE_ROW)
+        id = store_column_int64(st, 0);
+    store_finalize(st);
     return id;
 }
 

@@ -192,17 +192,17 @@ int console_user_set(srv_db *d, const char *name, const char *password, int crea
     if (sodium_init() < 0) return EXIT_IO_ERR;
     char h[crypto_pwhash_STRBYTES];
     if (hash_password(password, h)) return fail("%s", "out of memory hashing the password");
-    sqlite3_stmt *st = prep(d, create ? "INSERT INTO console_user(name, pwhash, must_change, created) VALUES(?1, ?2, 1, ?3)"
+    store_stmt *st = prep(d, create ? "INSERT INTO console_user(name, pwhash, must_change, created) VALUES(?1, ?2, 1, ?3)"
                                       : "UPDATE console_user SET pwhash=?2, must_change=1 WHERE name=?1");
     if (!st) return EXIT_IO_ERR;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, h, -1, SQLITE_TRANSIENT);
-    if (create) sqlite3_bind_int64(st, 3, srv_now_ms());
-    int rc = sqlite3_step(st);
-    int changed = sqlite3_changes(d->db);
-    sqlite3_finalize(st);
+    store_bind_str(st, 1, name);
+    store_bind_str(st, 2, h);
+    if (create) store_bind_int64(st, 3, srv_now_ms());
+    int rc = store_step(st);
+    int changed = rc == STORE_DONE && store_changes(st) > 0;
+    store_finalize(st);
     sodium_memzero(h, sizeof h);
-    if (rc != SQLITE_DONE || !changed) return fail(create ? "user %s exists already" : "no user %s", name);
+    if (rc != STORE_DONE || !changed) return fail(create ? "user %s exists already" : "no user %s", name);
     if (!create) {   /* a reset ends the user's sessions */
         const char *v[] = { name };
         exec_text(d, "DELETE FROM console_session WHERE user=?1", 1, v);
@@ -213,13 +213,13 @@ int console_user_set(srv_db *d, const char *name, const char *password, int crea
 
 int console_user_list(srv_db *d)
 {
-    sqlite3_stmt *st = prep(d, "SELECT u.name, u.must_change, (SELECT COUNT(*) FROM project WHERE owner=u.name)"
+    store_stmt *st = prep(d, "SELECT u.name, u.must_change, (SELECT COUNT(*) FROM project WHERE owner=u.name)"
                                " FROM console_user u ORDER BY u.name");
     if (!st) return EXIT_IO_ERR;
-    while (sqlite3_step(st) == SQLITE_ROW)
-        printf("%s\t%s\t%d projects\n", sqlite3_column_text(st, 0),
-               sqlite3_column_int(st, 1) ? "must change password" : "active", sqlite3_column_int(st, 2));
-    sqlite3_finalize(st);
+    while (store_step(st) == STORE_ROW)
+        printf("%s\t%s\t%d projects\n", store_column_text(st, 0),
+               (int)store_column_int64(st, 1) ? "must change password" : "active", (int)store_column_int64(st, 2));
+    store_finalize(st);
     return 0;
 }
 
@@ -236,30 +236,30 @@ static int session_get(struct srv_console *k, struct MHD_Connection *c, session 
     if (!is_hex(tok, TOKEN_HEX)) return 0;
     token_hash(tok, out->hash);
     int64_t now = srv_now_ms();
-    sqlite3_stmt *st = prep(&k->db, "SELECT s.user, s.csrf, s.created, s.seen, u.must_change FROM console_session s"
+    store_stmt *st = prep(&k->db, "SELECT s.user, s.csrf, s.created, s.seen, u.must_change FROM console_session s"
                                     " JOIN console_user u ON u.name=s.user WHERE s.token_hash=?1");
     if (!st) return 0;
-    sqlite3_bind_text(st, 1, out->hash, -1, SQLITE_STATIC);
+    store_bind_str(st, 1, out->hash);
     int found = 0;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        const char *u = (const char *)sqlite3_column_text(st, 0), *cs = (const char *)sqlite3_column_text(st, 1);
-        int64_t created = sqlite3_column_int64(st, 2), seen = sqlite3_column_int64(st, 3);
+    if (store_step(st) == STORE_ROW) {
+        const char *u = store_column_text(st, 0), *cs = store_column_text(st, 1);
+        int64_t created = store_column_int64(st, 2), seen = store_column_int64(st, 3);
         found = u && cs && strlen(u) <= SRV_OWNER_MAX && strlen(cs) == TOKEN_HEX &&
                 now - created < (int64_t)k->max_age_s * 1000 && now - seen < (int64_t)k->idle_s * 1000;
         if (found) {
             memcpy(out->user, u, strlen(u) + 1);
             memcpy(out->csrf, cs, TOKEN_HEX + 1);
-            out->must_change = sqlite3_column_int(st, 4);
+            out->must_change = (int)store_column_int64(st, 4);
         }
     }
-    sqlite3_finalize(st);
+    store_finalize(st);
     const char *v[] = { out->hash };
     if (!found) exec_text(&k->db, "DELETE FROM console_session WHERE token_hash=?1", 1, v);
     else if ((st = prep(&k->db, "UPDATE console_session SET seen=?2 WHERE token_hash=?1"))) {
-        sqlite3_bind_text(st, 1, out->hash, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, now);
-        sqlite3_step(st);
-        sqlite3_finalize(st);
+        store_bind_str(st, 1, out->hash);
+        store_bind_int64(st, 2, now);
+        store_step(st);
+        store_finalize(st);
     }
     return found;
 }
@@ -281,40 +281,40 @@ static void client_addr(struct MHD_Connection *c, char out[INET6_ADDRSTRLEN])
 
 static int fail_count(srv_db *d, const char *who, int64_t since)
 {
-    sqlite3_stmt *st = prep(d, "SELECT COUNT(*) FROM console_fail WHERE who=?1 AND ts>=?2");
+    store_stmt *st = prep(d, "SELECT COUNT(*) FROM console_fail WHERE who=?1 AND ts>=?2");
     if (!st) return INT32_MAX;
-    sqlite3_bind_text(st, 1, who, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, since);
-    int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : INT32_MAX;
-    sqlite3_finalize(st);
+    store_bind_str(st, 1, who);
+    store_bind_int64(st, 2, since);
+    int n = store_step(st) == STORE_ROW ? (int)store_column_int64(st, 0) : INT32_MAX;
+    store_finalize(st);
     return n;
 }
 
 static void fail_add(srv_db *d, const char *who)
 {
-    sqlite3_stmt *st = prep(d, "INSERT INTO console_fail(who, ts) VALUES(?1, ?2)");
+    store_stmt *st = prep(d, "INSERT INTO console_fail(who, ts) VALUES(?1, ?2)");
     if (!st) return;
-    sqlite3_bind_text(st, 1, who, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, srv_now_ms());
-    sqlite3_step(st);
-    sqlite3_finalize(st);
+    store_bind_str(st, 1, who);
+    store_bind_int64(st, 2, srv_now_ms());
+    store_step(st);
+    store_finalize(st);
 }
 
 /* Failures out of the window and ended sessions are dropped (at each login). */
 static void prune(struct srv_console *k, int64_t since)
 {
     int64_t now = srv_now_ms();
-    sqlite3_stmt *st = prep(&k->db, "DELETE FROM console_fail WHERE ts<?1");
+    store_stmt *st = prep(&k->db, "DELETE FROM console_fail WHERE ts<?1");
     if (st) {
-        sqlite3_bind_int64(st, 1, since);
-        sqlite3_step(st);
-        sqlite3_finalize(st);
+        store_bind_int64(st, 1, since);
+        store_step(st);
+        store_finalize(st);
     }
     if ((st = prep(&k->db, "DELETE FROM console_session WHERE seen<?1 OR created<?2"))) {
-        sqlite3_bind_int64(st, 1, now - (int64_t)k->idle_s * 1000);
-        sqlite3_bind_int64(st, 2, now - (int64_t)k->max_age_s * 1000);
-        sqlite3_step(st);
-        sqlite3_finalize(st);
+        store_bind_int64(st, 1, now - (int64_t)k->idle_s * 1000);
+        store_bind_int64(st, 2, now - (int64_t)k->max_age_s * 1000);
+        store_step(st);
+        store_finalize(st);
     }
 }
 
@@ -410,22 +410,22 @@ static int upload_get(struct srv_console *k, const char *user, const char *id, c
                       char file[SRV_PATH_MAX], int *files, uint64_t *size)
 {
     if (!is_hex(id, 32)) return 0;
-    sqlite3_stmt *st = prep(&k->db, "SELECT dir, name, files, size FROM console_upload WHERE id=?1 AND user=?2");
+    store_stmt *st = prep(&k->db, "SELECT dir, name, files, size FROM console_upload WHERE id=?1 AND user=?2");
     if (!st) return 0;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+    store_bind_str(st, 1, id);
+    store_bind_str(st, 2, user);
     int found = 0;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        const char *dd = (const char *)sqlite3_column_text(st, 0), *nm = (const char *)sqlite3_column_text(st, 1);
+    if (store_step(st) == STORE_ROW) {
+        const char *dd = store_column_text(st, 0), *nm = store_column_text(st, 1);
         if (dd && nm && strlen(dd) + strlen(nm) + 2 < SRV_PATH_MAX) {
             snprintf(dir, SRV_PATH_MAX, "%s", dd);
             snprintf(file, SRV_PATH_MAX, "%s/%s", dd, nm);
-            if (files) *files = sqlite3_column_int(st, 2);
-            if (size) *size = (uint64_t)sqlite3_column_int64(st, 3);
+            if (files) *files = (int)store_column_int64(st, 2);
+            if (size) *size = (uint64_t)store_column_int64(st, 3);
             found = 1;
         }
     }
-    sqlite3_finalize(st);
+    store_finalize(st);
     return found;
 }
 
@@ -447,18 +447,18 @@ static void remove_dir(const char *dir)
 /* Drops uploads older than UPLOAD_TTL_MS (their files too). Lock held. */
 static void uploads_expire(struct srv_console *k)
 {
-    sqlite3_stmt *st = prep(&k->db, "SELECT id, dir FROM console_upload WHERE created<?1 LIMIT 100");
+    store_stmt *st = prep(&k->db, "SELECT id, dir FROM console_upload WHERE created<?1 LIMIT 100");
     if (!st) return;
-    sqlite3_bind_int64(st, 1, srv_now_ms() - UPLOAD_TTL_MS);
+    store_bind_int64(st, 1, srv_now_ms() - UPLOAD_TTL_MS);
     char ids[100][33];
     int n = 0;
-    while (n < 100 && sqlite3_step(st) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0), *dir = (const char *)sqlite3_column_text(st, 1);
+    while (n < 100 && store_step(st) == STORE_ROW) {
+        const char *id = store_column_text(st, 0), *dir = store_column_text(st, 1);
         if (!id || strlen(id) != 32 || !dir) continue;
         remove_dir(dir);
         memcpy(ids[n++], id, 33);
     }
-    sqlite3_finalize(st);
+    store_finalize(st);
     for (int i = 0; i < n; i++) {
         const char *v[] = { ids[i] };
         exec_text(&k->db, "DELETE FROM console_upload WHERE id=?1", 1, v);
@@ -520,19 +520,19 @@ static enum MHD_Result upload_end(struct srv_console *k, struct MHD_Connection *
     }
     r->done = 1;
     pthread_mutex_lock(&k->lock);
-    sqlite3_stmt *st = prep(&k->db, "INSERT INTO console_upload(id, user, dir, name, files, size, created)"
+    store_stmt *st = prep(&k->db, "INSERT INTO console_upload(id, user, dir, name, files, size, created)"
                                     " VALUES(?1, ?2, ?3, ?4, 1, ?5, ?6) ON CONFLICT(id) DO UPDATE SET"
                                     " name=?4, files=files+1, size=size+?5");
     int rc = -1;
     if (st) {
-        sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, r->user, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, r->dir, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, r->name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, (sqlite3_int64)r->got);
-        sqlite3_bind_int64(st, 6, srv_now_ms());
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-        sqlite3_finalize(st);
+        store_bind_str(st, 1, r->id);
+        store_bind_str(st, 2, r->user);
+        store_bind_str(st, 3, r->dir);
+        store_bind_str(st, 4, r->name);
+        store_bind_int64(st, 5, (int64_t)r->got);
+        store_bind_int64(st, 6, srv_now_ms());
+        rc = store_step(st) == STORE_DONE ? 0 : -1;
+        store_finalize(st);
     }
     pthread_mutex_unlock(&k->lock);
     if (rc) {
@@ -713,14 +713,14 @@ static enum MHD_Result login(struct srv_console *k, struct MHD_Connection *c, js
     prune(k, since);
     int throttled = fail_count(&k->db, who_u, since) >= CONSOLE_FAIL_USER ||
                     fail_count(&k->db, who_a, since) >= CONSOLE_FAIL_ADDR;
-    sqlite3_stmt *st = throttled ? NULL : prep(&k->db, "SELECT pwhash, must_change FROM console_user WHERE name=?1");
+    store_stmt *st = throttled ? NULL : prep(&k->db, "SELECT pwhash, must_change FROM console_user WHERE name=?1");
     if (st) {
-        sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) < (int)sizeof h) {
-            snprintf(h, sizeof h, "%s", sqlite3_column_text(st, 0));
-            must = sqlite3_column_int(st, 1);
+        store_bind_str(st, 1, user);
+        if (store_step(st) == STORE_ROW && store_column_text(st, 0) && strlen(store_column_text(st, 0)) < sizeof h) {
+            snprintf(h, sizeof h, "%s", store_column_text(st, 0));
+            must = (int)store_column_int64(st, 1);
         }
-        sqlite3_finalize(st);
+        store_finalize(st);
     }
     pthread_mutex_unlock(&k->lock);
     if (throttled) return send_err(c, 429, "too many failed logins; wait 15 minutes");
@@ -748,12 +748,12 @@ static enum MHD_Result login(struct srv_console *k, struct MHD_Connection *c, js
         s.must_change = must;
         if ((st = prep(&k->db, "INSERT INTO console_session(token_hash, user, csrf, created, seen)"
                                " VALUES(?1, ?2, ?3, ?4, ?4)"))) {
-            sqlite3_bind_text(st, 1, s.hash, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 3, s.csrf, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 4, srv_now_ms());
-            ok = sqlite3_step(st) == SQLITE_DONE ? 1 : -1;
-            sqlite3_finalize(st);
+            store_bind_str(st, 1, s.hash);
+            store_bind_str(st, 2, user);
+            store_bind_str(st, 3, s.csrf);
+            store_bind_int64(st, 4, srv_now_ms());
+            ok = store_step(st) == STORE_DONE ? 1 : -1;
+            store_finalize(st);
         } else {
             ok = -1;
         }
@@ -775,12 +775,12 @@ static enum MHD_Result change_password(struct srv_console *k, struct MHD_Connect
     if (!strcmp(old, neu)) return send_err(c, 400, "the new password must differ from the old one");
     char h[crypto_pwhash_STRBYTES] = "";
     pthread_mutex_lock(&k->lock);
-    sqlite3_stmt *st = prep(&k->db, "SELECT pwhash FROM console_user WHERE name=?1");
+    store_stmt *st = prep(&k->db, "SELECT pwhash FROM console_user WHERE name=?1");
     if (st) {
-        sqlite3_bind_text(st, 1, s->user, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) < (int)sizeof h)
-            snprintf(h, sizeof h, "%s", sqlite3_column_text(st, 0));
-        sqlite3_finalize(st);
+        store_bind_str(st, 1, s->user);
+        if (store_step(st) == STORE_ROW && store_column_text(st, 0) && strlen(store_column_text(st, 0)) < sizeof h)
+            snprintf(h, sizeof h, "%s", store_column_text(st, 0));
+        store_finalize(st);
     }
     pthread_mutex_unlock(&k->lock);
     if (!hash_slot(k, 1)) return send_busy(c);
@@ -792,10 +792,10 @@ static enum MHD_Result change_password(struct srv_console *k, struct MHD_Connect
     pthread_mutex_lock(&k->lock);
     int rc = -1;
     if ((st = prep(&k->db, "UPDATE console_user SET pwhash=?2, must_change=0 WHERE name=?1"))) {
-        sqlite3_bind_text(st, 1, s->user, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, h, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-        sqlite3_finalize(st);
+        store_bind_str(st, 1, s->user);
+        store_bind_str(st, 2, h);
+        rc = store_step(st) == STORE_DONE ? 0 : -1;
+        store_finalize(st);
     }
     /* the other sessions of the user end (a stolen one among them) */
     const char *v[] = { s->user, s->hash };
@@ -1121,7 +1121,7 @@ int console_start(srv_server *s, const srv_serve_opts *o)
         return -1;
     }
     /* like the device path, a console request does not wait long on the CLI */
-    sqlite3_busy_timeout(k->db.db, 2000);
+    store_busy_timeout(k->db.db, 2000);
     int n = snprintf(k->up_dir, sizeof k->up_dir, "%s/console-uploads", k->db.data_dir);
     if (n < 0 || (size_t)n >= sizeof k->up_dir || fota_port_mkdirs(k->up_dir) != FOTA_OK) {
         fprintf(stderr, "fota-server: cannot make %s\n", k->up_dir);

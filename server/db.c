@@ -41,7 +41,10 @@ const char *const srv_db_schema =
     "CREATE TABLE IF NOT EXISTS log("
     " id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, imei TEXT NOT NULL, status INTEGER NOT NULL,"
     " code INTEGER NOT NULL, counted INTEGER NOT NULL, request TEXT NOT NULL, msg TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS log_imei_ts ON log(imei, ts);";
+    "CREATE INDEX IF NOT EXISTS log_imei_ts ON log(imei, ts);"
+    /* the day counts on PostgreSQL (srv_pg_count_sql); empty on SQLite */
+    "CREATE TABLE IF NOT EXISTS device_day(imei TEXT NOT NULL, day INTEGER NOT NULL, n INTEGER NOT NULL,"
+    " PRIMARY KEY(imei, day)) WITHOUT ROWID;";
 
 const char *const srv_hot_sql[ST__COUNT] = {
     [ST_PROJECT_BY_KEY] = "SELECT id, owner FROM project WHERE product_key=?1",
@@ -69,9 +72,16 @@ const char *const srv_hot_sql[ST__COUNT] = {
                         " (SELECT COUNT(*) FROM log WHERE imei=?1 AND counted=1"
                         "  AND ts>=max(?2, IFNULL(d.count_since, 0)))"
                         " FROM (SELECT 1) AS one LEFT JOIN device d ON d.imei=?1"),
-    /* changes when another connection (the log writer, the CLI, another
-     * server) commits: the configuration cache's clock */
-    [ST_DATA_VERSION] = "PRAGMA data_version",
+};
+
+const char *const srv_pg_count_sql[PG__COUNT] = {
+    /* ST_DEVICE_CHECK's row, the day's count taken with this request in
+     * one atomic upsert (the count before it is returned) */
+    [PG_DEVICE_CLAIM] = ("WITH c AS (INSERT INTO device_day(imei, day, n) VALUES(?1, ?2, 1)"
+                        " ON CONFLICT(imei, day) DO UPDATE SET n=device_day.n+1 RETURNING n)"
+                        " SELECT d.imei IS NOT NULL, d.owner, d.banned, d.count_since, (SELECT n FROM c) - 1"
+                        " FROM (SELECT 1) AS one LEFT JOIN device d ON d.imei=?1"),
+    [PG_DEVICE_UNCLAIM] = "UPDATE device_day SET n=n-1 WHERE imei=?1 AND day=?2 AND n>0",
 };
 
 const char *const srv_writer_sql[WS__COUNT] = {
@@ -88,10 +98,8 @@ const char *const srv_writer_sql[WS__COUNT] = {
 
 int db_exec(srv_db *d, const char *sql)
 {
-    char *err = NULL;
-    if (sqlite3_exec(d->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-        fprintf(stderr, "fota-server: database: %s\n", err ? err : sqlite3_errmsg(d->db));
-        sqlite3_free(err);
+    if (store_exec(d->db, sql) != 0) {
+        fprintf(stderr, "fota-server: database: %s\n", store_errmsg(d->db));
         return -1;
     }
     return 0;
@@ -99,32 +107,32 @@ int db_exec(srv_db *d, const char *sql)
 
 static int meta_get(srv_db *d, const char *k, char *out, size_t cap)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     int found = 0;
-    if (sqlite3_prepare_v2(d->db, "SELECT v FROM meta WHERE k=?1", -1, &st, NULL) != SQLITE_OK)
+    if (!(st = store_prepare(d->db, "SELECT v FROM meta WHERE k=?1")))
         return -1;
-    sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        const char *v = (const char *)sqlite3_column_text(st, 0);
+    store_bind_str(st, 1, k);
+    if (store_step(st) == STORE_ROW) {
+        const char *v = store_column_text(st, 0);
         if (v && strlen(v) < cap) {
             memcpy(out, v, strlen(v) + 1);
             found = 1;
         }
     }
-    sqlite3_finalize(st);
+    store_finalize(st);
     return found;
 }
 
 static int meta_set(srv_db *d, const char *k, const char *v)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(d->db, "INSERT INTO meta(k, v) VALUES(?1, ?2)"
-                                  " ON CONFLICT(k) DO UPDATE SET v=?2", -1, &st, NULL) != SQLITE_OK)
+    store_stmt *st;
+    if (!(st = store_prepare(d->db, "INSERT INTO meta(k, v) VALUES(?1, ?2)"
+                                  " ON CONFLICT(k) DO UPDATE SET v=?2")))
         return -1;
-    sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, v, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(st);
+    store_bind_str(st, 1, k);
+    store_bind_str(st, 2, v);
+    int rc = store_step(st) == STORE_DONE ? 0 : -1;
+    store_finalize(st);
     return rc;
 }
 
@@ -151,61 +159,76 @@ static void batch_free(srv_log_batch *b)
     memset(b, 0, sizeof *b);
 }
 
-static int prepare_all(sqlite3 *db, const char *const *sql, sqlite3_stmt **st, int n)
+static int prepare_all(store *db, const char *const *sql, store_stmt **st, int n)
 {
     for (int i = 0; i < n; i++) {
-        if (sqlite3_prepare_v3(db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st[i], NULL) != SQLITE_OK) {
-            fprintf(stderr, "fota-server: prepare: %s\n", sqlite3_errmsg(db));
+        if (!(st[i] = store_prepare(db, sql[i]))) {
+            fprintf(stderr, "fota-server: prepare: %s\n", store_errmsg(db));
             return -1;
         }
     }
     return 0;
 }
 
-/* Databases made before config.reinstall existed get it (off). */
+/* Databases made before config.reinstall existed get it (off). SQLite
+ * only: every PostgreSQL database was made with the column. */
 static int add_reinstall_column(srv_db *d)
 {
-    sqlite3_stmt *st;
+    if (store_kind_of(d->db) != STORE_SQLITE) return 0;
+    store_stmt *st;
     int have = 0;
-    if (sqlite3_prepare_v2(d->db, "SELECT 1 FROM pragma_table_info('config') WHERE name='reinstall'", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (!(st = store_prepare(d->db, "SELECT 1 FROM pragma_table_info('config') WHERE name='reinstall'")))
         return -1;
-    have = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
+    have = store_step(st) == STORE_ROW;
+    store_finalize(st);
     return have ? 0 : db_exec(d, "ALTER TABLE config ADD COLUMN reinstall INTEGER NOT NULL DEFAULT 0");
+}
+
+/* What the configuration cache reads: a change to one of these moves
+ * PostgreSQL's cache clock (store_watch's triggers). */
+static const char *const cached_tables[] = { "project", "firmware", "config", "rollout" };
+
+/* The schema of every part (AT projects: at.c, rollouts: rollout.c, the
+ * console: console.c). On PostgreSQL in one transaction under an advisory
+ * lock: instances starting together would otherwise race inside CREATE
+ * ... IF NOT EXISTS. */
+static int make_schema(srv_db *d)
+{
+    const char *const parts[] = { srv_db_schema, srv_at_schema, srv_rollout_schema, srv_console_schema };
+    int pg = store_kind_of(d->db) == STORE_PG;
+    if (!pg && db_exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")) return -1;
+    /* 1718579297 = "fota": the advisory lock key of schema changes */
+    if (pg && db_exec(d, "BEGIN; SELECT pg_advisory_xact_lock(1718579297)")) return -1;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof parts / sizeof parts[0]; i++) rc = db_exec(d, parts[i]);
+    if (rc == 0) rc = add_reinstall_column(d);
+    if (rc == 0 && pg && store_watch(d->db, cached_tables, (int)(sizeof cached_tables / sizeof cached_tables[0]))) {
+        fprintf(stderr, "fota-server: database: %s\n", store_errmsg(d->db));
+        rc = -1;
+    }
+    if (pg) rc = rc == 0 ? db_exec(d, "COMMIT") : (db_exec(d, "ROLLBACK"), -1);
+    return rc;
+}
+
+static store *open_store(const char *location)
+{
+    char err[512];
+    store *s = store_open(location, err, sizeof err);
+    if (!s) fprintf(stderr, "fota-server: cannot open database: %s\n", err);
+    return s;
 }
 
 int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
 {
     memset(d, 0, sizeof *d);
-    /* store.c speaks PostgreSQL, but the server's queries are not on it yet
-     * (issue 17): refuse instead of creating a SQLite file of that name. */
-    if (store_is_pg(path)) {
-        fprintf(stderr, "fota-server: --db postgresql:// is not supported by this build yet (SQLite only)\n");
-        return -1;
-    }
     if (strlen(path) >= SRV_PATH_MAX - 16) {
-        fprintf(stderr, "fota-server: database path too long\n");
+        fprintf(stderr, "fota-server: database location too long\n");
         return -1;
     }
-    /* One connection per process; the server serialises its threads with
-     * its own lock, so SQLite's mutexes are not needed. */
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path, &d->db, flags, NULL) != SQLITE_OK) {
-        fprintf(stderr, "fota-server: cannot open database %s: %s\n", path,
-                d->db ? sqlite3_errmsg(d->db) : "out of memory");
-        db_close(d);
-        return -1;
-    }
+    if (!(d->db = open_store(path))) return -1;
     /* The CLI and the server share the file: wait for each other's writes. */
-    sqlite3_busy_timeout(d->db, 10000);
-    if (db_exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") || db_exec(d, srv_db_schema) ||
-        add_reinstall_column(d)) {
-        db_close(d);
-        return -1;
-    }
-    /* AT projects (at.c), rollouts (rollout.c), the console (console.c) */
-    if (db_exec(d, srv_at_schema) || db_exec(d, srv_rollout_schema) || db_exec(d, srv_console_schema)) {
+    store_busy_timeout(d->db, 10000);
+    if (make_schema(d)) {
         db_close(d);
         return -1;
     }
@@ -214,6 +237,12 @@ int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
     const char *want = data_dir;
     char def[SRV_PATH_MAX];
     if (!want && have == 1) want = stored;
+    if (!want && store_is_pg(path)) {
+        /* images are files: every instance must name the same directory */
+        fprintf(stderr, "fota-server: a new PostgreSQL database needs --data-dir (the images' directory)\n");
+        db_close(d);
+        return -1;
+    }
     if (!want) {
         snprintf(def, sizeof def, "%s.d", path);
         want = def;
@@ -226,31 +255,27 @@ int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
     }
     memcpy(d->data_dir, abs, strlen(abs) + 1);
     if (have != 1 && meta_set(d, "data_dir", d->data_dir)) {
-        fprintf(stderr, "fota-server: cannot record the data directory: %s\n", sqlite3_errmsg(d->db));
+        fprintf(stderr, "fota-server: cannot record the data directory: %s\n", store_errmsg(d->db));
         db_close(d);
         return -1;
     }
     if (!serving) return 0;
     /* A device check reads (WAL: readers do not wait for a writer) and never
-     * waits long for anything; writes go through the writer's connection. */
-    sqlite3_busy_timeout(d->db, SRV_DB_READ_WAIT_MS);
-    /* the day counts read the log index at random places */
-    if (db_exec(d, "PRAGMA cache_size=-16384;")) {
+     * waits long for anything; writes go through the writer's connection.
+     * The day counts read the log index at random places: a larger cache. */
+    store_busy_timeout(d->db, SRV_DB_READ_WAIT_MS);
+    if (db_exec(d, "PRAGMA cache_size=-16384;") || prepare_all(d->db, srv_hot_sql, d->st, ST__COUNT) ||
+        (store_kind_of(d->db) == STORE_PG && prepare_all(d->db, srv_pg_count_sql, d->pgst, PG__COUNT))) {
         db_close(d);
         return -1;
     }
-    if (prepare_all(d->db, srv_hot_sql, d->st, ST__COUNT)) {
-        db_close(d);
-        return -1;
-    }
-    if (sqlite3_open_v2(path, &d->wdb, flags, NULL) != SQLITE_OK ||
-        /* No checkpoint inside COMMIT (the commit runs under the server's
-         * lock: a checkpoint's sync there would stall every check); the
-         * flusher checkpoints after it, outside (db_checkpoint). A larger
-         * page cache: the log's and devices' indexes take random inserts. */
-        sqlite3_exec(d->wdb, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;"
-                             " PRAGMA cache_size=-32768;", NULL, NULL, NULL) !=
-            SQLITE_OK ||
+    /* SQLite: no checkpoint inside COMMIT (the commit runs under the
+     * server's lock: a checkpoint's sync there would stall every check);
+     * the flusher checkpoints after it, outside (db_checkpoint). A larger
+     * page cache: the log's and devices' indexes take random inserts. */
+    if (!(d->wdb = open_store(path)) ||
+        store_exec(d->wdb, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;"
+                           " PRAGMA cache_size=-32768;") ||
         prepare_all(d->wdb, srv_writer_sql, d->wst, WS__COUNT) ||
         prepare_all(d->wdb, srv_rollout_writer_sql, d->rwst, RW__COUNT)) {
         fprintf(stderr, "fota-server: cannot open the log writer's connection\n");
@@ -265,24 +290,24 @@ int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
     return 0;
 }
 
+static void finalize_all(store_stmt **st, int n)
+{
+    for (int i = 0; i < n; i++) {
+        store_finalize(st[i]);
+        st[i] = NULL;
+    }
+}
+
 void db_close(srv_db *d)
 {
-    for (int i = 0; i < ST__COUNT; i++) {
-        sqlite3_finalize(d->st[i]);
-        d->st[i] = NULL;
-    }
-    for (int i = 0; i < WS__COUNT; i++) {
-        sqlite3_finalize(d->wst[i]);
-        d->wst[i] = NULL;
-    }
-    for (int i = 0; i < RW__COUNT; i++) {
-        sqlite3_finalize(d->rwst[i]);
-        d->rwst[i] = NULL;
-    }
+    finalize_all(d->st, ST__COUNT);
+    finalize_all(d->pgst, PG__COUNT);
+    finalize_all(d->wst, WS__COUNT);
+    finalize_all(d->rwst, RW__COUNT);
     free(d->cfg_cache);
     d->cfg_cache = NULL;
-    if (d->db) sqlite3_close(d->db);
-    if (d->wdb) sqlite3_close(d->wdb);
+    store_close(d->db);
+    store_close(d->wdb);
     d->db = d->wdb = NULL;
     batch_free(&d->queue);
     batch_free(&d->writing);
@@ -305,84 +330,86 @@ size_t db_log_take(srv_db *d)
     return d->writing.n;
 }
 
-static int step_done(sqlite3_stmt *st)
+static int step_done(store_stmt *st)
 {
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-    sqlite3_reset(st);
+    int rc = store_step(st) == STORE_DONE ? 0 : -1;
+    store_reset(st);
     return rc;
 }
 
-static void bind_owner(sqlite3_stmt *st, int col, const char *owner)
+static void bind_owner(store_stmt *st, int col, const char *owner)
 {
-    if (owner[0]) sqlite3_bind_text(st, col, owner, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(st, col);
+    if (owner[0]) store_bind_str(st, col, owner);
+    else store_bind_null(st, col);
 }
 
 int db_log_write(srv_db *d, unsigned wait_ms)
 {
     if (d->writing.n == 0) return 0;
-    sqlite3_busy_timeout(d->wdb, (int)wait_ms);
-    if (sqlite3_exec(d->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) return -1;
+    /* A connection lost before (PostgreSQL down): try again first. */
+    if (!store_reconnect(d->wdb)) return -1;
+    store_busy_timeout(d->wdb, wait_ms);
+    if (store_begin_write(d->wdb) != 0) return -1;
     int rc = 0;
     for (size_t i = 0; i < d->writing.n && rc == 0; i++) {
         const srv_log_row *r = &d->writing.rows[i];
-        sqlite3_stmt *ins = d->wst[WS_LOG_INSERT];
-        sqlite3_bind_int64(ins, 1, r->ts_ms);
-        sqlite3_bind_text(ins, 2, r->imei, -1, SQLITE_STATIC);
-        sqlite3_bind_int(ins, 3, r->status);
-        sqlite3_bind_int(ins, 4, r->code);
-        sqlite3_bind_int(ins, 5, r->counted);
-        sqlite3_bind_text(ins, 6, r->request, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 7, r->msg, -1, SQLITE_STATIC);
+        store_stmt *ins = d->wst[WS_LOG_INSERT];
+        store_bind_int64(ins, 1, r->ts_ms);
+        store_bind_str(ins, 2, r->imei);
+        store_bind_int64(ins, 3, r->status);
+        store_bind_int64(ins, 4, r->code);
+        store_bind_int64(ins, 5, r->counted);
+        store_bind_str(ins, 6, r->request);
+        store_bind_str(ins, 7, r->msg);
         rc = step_done(ins);
         /* A device's first request registers it, batched with its log row;
          * a ban (decided from memory) is written the same way. */
-        sqlite3_stmt *dev = r->ban ? d->wst[WS_DEVICE_BAN] : r->new_device ? d->wst[WS_DEVICE_AUTOADD] : NULL;
+        store_stmt *dev = r->ban ? d->wst[WS_DEVICE_BAN] : r->new_device ? d->wst[WS_DEVICE_AUTOADD] : NULL;
         if (rc == 0 && dev) {
-            sqlite3_bind_text(dev, 1, r->imei, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(dev, 2, r->project_id);
+            store_bind_str(dev, 1, r->imei);
+            store_bind_int64(dev, 2, r->project_id);
             bind_owner(dev, 3, r->owner);
-            sqlite3_bind_int64(dev, 4, r->ts_ms);
+            store_bind_int64(dev, 4, r->ts_ms);
             rc = step_done(dev);
         }
         /* Rollouts: the outcome of an earlier package first, then this
          * answer's package (so a re-sent one never hides a failure). */
         if (rc == 0 && r->rollout_id && r->rl_outcome) {
-            sqlite3_stmt *o = d->rwst[RW_OUTCOME];
-            sqlite3_bind_int64(o, 1, r->rollout_id);
-            sqlite3_bind_text(o, 2, r->imei, -1, SQLITE_STATIC);
-            sqlite3_bind_text(o, 3, r->rl_version, -1, SQLITE_STATIC);
-            sqlite3_bind_text(o, 4, r->rl_target, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(o, 5, r->ts_ms);
+            store_stmt *o = d->rwst[RW_OUTCOME];
+            store_bind_int64(o, 1, r->rollout_id);
+            store_bind_str(o, 2, r->imei);
+            store_bind_str(o, 3, r->rl_version);
+            store_bind_str(o, 4, r->rl_target);
+            store_bind_int64(o, 5, r->ts_ms);
             rc = step_done(o);
         }
         if (rc == 0 && r->rollout_id && r->rl_sent) {
-            sqlite3_stmt *o = d->rwst[RW_SENT];
-            sqlite3_bind_int64(o, 1, r->rollout_id);
-            sqlite3_bind_text(o, 2, r->imei, -1, SQLITE_STATIC);
-            sqlite3_bind_int(o, 3, r->rl_wave);
-            sqlite3_bind_text(o, 4, r->rl_version, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(o, 5, r->ts_ms);
+            store_stmt *o = d->rwst[RW_SENT];
+            store_bind_int64(o, 1, r->rollout_id);
+            store_bind_str(o, 2, r->imei);
+            store_bind_int64(o, 3, r->rl_wave);
+            store_bind_str(o, 4, r->rl_version);
+            store_bind_int64(o, 5, r->ts_ms);
             rc = step_done(o);
         }
     }
     if (rc == 0) return 0;
     fprintf(stderr, "fota-server: log write failed: %s (rows kept for the next try)\n",
-            sqlite3_errmsg(d->wdb));
-    sqlite3_exec(d->wdb, "ROLLBACK", NULL, NULL, NULL);
+            store_errmsg(d->wdb));
+    store_rollback(d->wdb);
     return -1;
 }
 
 int db_log_commit(srv_db *d)
 {
     if (d->writing.n == 0) return 0;
-    if (sqlite3_exec(d->wdb, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+    if (store_commit(d->wdb) == 0) {
         batch_clear(&d->writing);
         return 0;
     }
     fprintf(stderr, "fota-server: log commit failed: %s (rows kept for the next try)\n",
-            sqlite3_errmsg(d->wdb));
-    sqlite3_exec(d->wdb, "ROLLBACK", NULL, NULL, NULL);
+            store_errmsg(d->wdb));
+    store_rollback(d->wdb);
     return -1;
 }
 
@@ -417,22 +444,22 @@ static int64_t batch_count(const srv_log_batch *q, const char *imei, int64_t sin
 
 int db_log_count(srv_db *d, const char *imei, int64_t since_ms, int64_t *out)
 {
-    sqlite3_stmt *st = d->st[ST_LOG_COUNT];
-    sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, since_ms);
-    int rc = sqlite3_step(st);
-    int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW) return -1;
+    store_stmt *st = d->st[ST_LOG_COUNT];
+    store_bind_str(st, 1, imei);
+    store_bind_int64(st, 2, since_ms);
+    int rc = store_step(st);
+    int64_t n = rc == STORE_ROW ? store_column_int64(st, 0) : 0;
+    store_reset(st);
+    if (rc != STORE_ROW) return -1;
     /* Rows being written are not in the snapshot until their commit, which
      * clears the batch under the same lock: never counted twice. */
     *out = n + batch_count(&d->queue, imei, since_ms) + batch_count(&d->writing, imei, since_ms);
     return 0;
 }
 
-static void col_copy(sqlite3_stmt *st, int col, char *out, size_t cap)
+static void col_copy(store_stmt *st, int col, char *out, size_t cap)
 {
-    const char *v = (const char *)sqlite3_column_text(st, col);
+    const char *v = store_column_text(st, col);
     size_t n = v ? strlen(v) : 0;
     if (n >= cap) n = 0;   /* cannot happen for rows we wrote; never overflow */
     if (n) memcpy(out, v, n);
@@ -442,41 +469,41 @@ static void col_copy(sqlite3_stmt *st, int col, char *out, size_t cap)
 int db_firmware_get(srv_db *d, int64_t id, srv_firmware *fw)
 {
     /* serving: the prepared statement; the CLI (export) prepares it once here */
-    sqlite3_stmt *st = d->st[ST_FW_GET], *own = NULL;
-    if (!st && sqlite3_prepare_v2(d->db, srv_hot_sql[ST_FW_GET], -1, &own, NULL) != SQLITE_OK) return -1;
+    store_stmt *st = d->st[ST_FW_GET], *own = NULL;
+    if (!st && !(own = store_prepare(d->db, srv_hot_sql[ST_FW_GET]))) return -1;
     if (own) st = own;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    store_bind_int64(st, 1, id);
+    int rc = store_step(st);
+    if (rc == STORE_ROW) {
         memset(fw, 0, sizeof *fw);
-        fw->id = sqlite3_column_int64(st, 0);
-        fw->project_id = sqlite3_column_int64(st, 1);
+        fw->id = store_column_int64(st, 0);
+        fw->project_id = store_column_int64(st, 1);
         col_copy(st, 2, fw->project, sizeof fw->project);
         col_copy(st, 3, fw->name, sizeof fw->name);
         col_copy(st, 4, fw->bsp, sizeof fw->bsp);
-        fw->core_version = (uint32_t)sqlite3_column_int64(st, 5);
+        fw->core_version = (uint32_t)store_column_int64(st, 5);
         col_copy(st, 6, fw->script_version, sizeof fw->script_version);
         col_copy(st, 7, fw->core_path, sizeof fw->core_path);
         col_copy(st, 8, fw->script_path, sizeof fw->script_path);
         col_copy(st, 9, fw->key_path, sizeof fw->key_path);
     }
-    sqlite3_reset(st);
-    sqlite3_finalize(own);
-    return rc == SQLITE_ROW ? 0 : -1;
+    store_reset(st);
+    store_finalize(own);
+    return rc == STORE_ROW ? 0 : -1;
 }
 
 int db_base_image(srv_db *d, int64_t project_id, const char *bsp, uint32_t core, char *path,
                   size_t cap)
 {
-    sqlite3_stmt *st = d->st[ST_BASE_IMAGE];
-    sqlite3_bind_int64(st, 1, project_id);
-    sqlite3_bind_text(st, 2, bsp, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, core);
+    store_stmt *st = d->st[ST_BASE_IMAGE];
+    store_bind_int64(st, 1, project_id);
+    store_bind_str(st, 2, bsp);
+    store_bind_int64(st, 3, core);
     path[0] = '\0';
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) col_copy(st, 0, path, cap);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+    int rc = store_step(st);
+    if (rc == STORE_ROW) col_copy(st, 0, path, cap);
+    store_reset(st);
+    return rc == STORE_ROW || rc == STORE_DONE ? 0 : -1;
 }
 
 /* ---------------------------------------------------------------- */
@@ -490,71 +517,57 @@ int db_cache_init(srv_db *d, unsigned cache_ms)
     return d->cfg_cache ? 0 : -1;
 }
 
-/* The database's change counter as of this connection's last read: the
- * device check (db_check_device) runs just before, so it is current, and
- * reading it costs no statement. It changes with every commit of any
- * connection (the log writer, the CLI, another server). */
-static int data_version(srv_db *d, int64_t *v)
-{
-    unsigned int dv = 0;
-    if (sqlite3_file_control(d->db, "main", SQLITE_FCNTL_DATA_VERSION, &dv) != SQLITE_OK) {
-        /* older SQLite: the pragma, one more statement */
-        sqlite3_stmt *st = d->st[ST_DATA_VERSION];
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) *v = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
-        return rc == SQLITE_ROW ? 0 : -1;
-    }
-    *v = dv;
-    return 0;
-}
-
+/* The cache's clock (store_clock): SQLite's change counter as of this
+ * connection's last read (the device check runs just before, so it is
+ * current; it moves with every commit of any connection); PostgreSQL's
+ * notifications of changes to the cached tables, read without a round
+ * trip. */
 /* The three reads of the configuration side. */
 static int load_config(srv_db *d, const char *key, const char *fwname, srv_cfg *c)
 {
     memset(c, 0, sizeof *c);
-    sqlite3_stmt *st = d->st[ST_PROJECT_BY_KEY];
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    store_stmt *st = d->st[ST_PROJECT_BY_KEY];
+    store_bind_str(st, 1, key);
+    int rc = store_step(st);
+    if (rc == STORE_ROW) {
         c->project_found = 1;
-        c->project_id = sqlite3_column_int64(st, 0);
+        c->project_id = store_column_int64(st, 0);
         col_copy(st, 1, c->owner, sizeof c->owner);
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return -1;
+    store_reset(st);
+    if (rc != STORE_ROW && rc != STORE_DONE) return -1;
     if (!c->project_found) return 0;
 
     st = d->st[ST_FW_NAME_EXISTS];
-    sqlite3_bind_int64(st, 1, c->project_id);
-    sqlite3_bind_text(st, 2, fwname, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    c->fw_found = rc == SQLITE_ROW;
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return -1;
+    store_bind_int64(st, 1, c->project_id);
+    store_bind_str(st, 2, fwname);
+    rc = store_step(st);
+    c->fw_found = rc == STORE_ROW;
+    store_reset(st);
+    if (rc != STORE_ROW && rc != STORE_DONE) return -1;
     if (!c->fw_found) return 0;
 
     st = d->st[ST_CONFIG_GET];
-    sqlite3_bind_int64(st, 1, c->project_id);
-    sqlite3_bind_text(st, 2, fwname, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    store_bind_int64(st, 1, c->project_id);
+    store_bind_str(st, 2, fwname);
+    rc = store_step(st);
+    if (rc == STORE_ROW) {
         c->cfg_found = 1;
-        c->cfg_id = sqlite3_column_int64(st, 0);
-        c->fw_id = sqlite3_column_int64(st, 1);
-        c->all_devices = sqlite3_column_int(st, 2);
-        c->any_from = sqlite3_column_int(st, 3);
-        c->enabled = sqlite3_column_int(st, 4);
-        c->target_core = (uint32_t)sqlite3_column_int64(st, 5);
+        c->cfg_id = store_column_int64(st, 0);
+        c->fw_id = store_column_int64(st, 1);
+        c->all_devices = (int)store_column_int64(st, 2);
+        c->any_from = (int)store_column_int64(st, 3);
+        c->enabled = (int)store_column_int64(st, 4);
+        c->target_core = (uint32_t)store_column_int64(st, 5);
         col_copy(st, 6, c->target_script, sizeof c->target_script);
-        c->reinstall = sqlite3_column_int(st, 7);
-        if (sqlite3_column_type(st, 8) != SQLITE_NULL) {
+        c->reinstall = (int)store_column_int64(st, 7);
+        if (!store_column_is_null(st, 8)) {
             char state[16], waves[SRV_ROLLOUT_WAVES_MAX * 6 + 1];
             col_copy(st, 9, state, sizeof state);
             col_copy(st, 11, waves, sizeof waves);
-            c->rollout_id = sqlite3_column_int64(st, 8);
+            c->rollout_id = store_column_int64(st, 8);
             c->rollout_state = srv_rollout_state_of(state);
-            c->share_bp = (uint32_t)sqlite3_column_int64(st, 10);
+            c->share_bp = (uint32_t)store_column_int64(st, 10);
             /* A row we cannot read decides nothing safely: nobody gets it. */
             if (srv_rollout_parse_bp(waves, c->waves, &c->nwaves) != 0 || c->rollout_state == RL_NONE) {
                 c->rollout_state = RL_PAUSED;
@@ -562,8 +575,8 @@ static int load_config(srv_db *d, const char *key, const char *fwname, srv_cfg *
             }
         }
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+    store_reset(st);
+    return rc == STORE_ROW || rc == STORE_DONE ? 0 : -1;
 }
 
 static unsigned cfg_slot(const char *key, const char *fwname)
@@ -579,7 +592,7 @@ int db_check_config(srv_db *d, const char *key, const char *fwname, srv_cfg *out
 {
     if (!d->cfg_cache) return load_config(d, key, fwname, out);
     int64_t v, now = (int64_t)fota_port_now_ms();
-    if (data_version(d, &v)) return -1;
+    if (store_clock(d->db, &v)) return -1;
     srv_cfg_slot *e = &d->cfg_cache[cfg_slot(key, fwname)];
     if (e->used && e->data_version == v && now - e->loaded_ms < (int64_t)d->cache_ms &&
         strcmp(e->key, key) == 0 && strcmp(e->fw, fwname) == 0) {
@@ -601,41 +614,70 @@ int db_check_config(srv_db *d, const char *key, const char *fwname, srv_cfg *out
     return 0;
 }
 
-int db_check_device(srv_db *d, const char *imei, int64_t day_start_ms, srv_dev *out)
+int db_retry(srv_db *d)
+{
+    int64_t now = (int64_t)fota_port_now_ms();
+    if (now - d->retry_ms < SRV_DB_RETRY_MS) return 0;
+    d->retry_ms = now;
+    return store_reconnect(d->db);
+}
+
+int db_check_device(srv_db *d, const char *imei, int64_t day_start_ms, int count_this, srv_dev *out)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = d->st[ST_DEVICE_CHECK];
-    sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, day_start_ms);
-    int rc = sqlite3_step(st);
+    int pg = store_kind_of(d->db) == STORE_PG;
+    store_stmt *st = pg && count_this ? d->pgst[PG_DEVICE_CLAIM] : d->st[ST_DEVICE_CHECK];
+    store_bind_str(st, 1, imei);
+    store_bind_int64(st, 2, day_start_ms);
+    int rc = store_step(st);
     int64_t since = day_start_ms;
-    if (rc == SQLITE_ROW) {
-        out->known = sqlite3_column_int(st, 0);
+    if (rc == STORE_ROW) {
+        out->known = (int)store_column_int64(st, 0);
         col_copy(st, 1, out->owner, sizeof out->owner);
-        out->banned = sqlite3_column_int(st, 2);
-        int64_t cs = sqlite3_column_int64(st, 3);   /* unbanned at: count from there */
+        out->banned = (int)store_column_int64(st, 2);
+        int64_t cs = store_column_int64(st, 3);   /* unbanned at: count from there */
         if (cs > since) since = cs;
-        out->count = sqlite3_column_int64(st, 4);
+        out->count = store_column_int64(st, 4);
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW) return -1;
-    /* Rows being written are not in the snapshot until their commit, which
+    store_reset(st);
+    if (rc == STORE_DOWN) return STORE_DOWN;
+    if (rc != STORE_ROW) return -1;
+    /* PostgreSQL's count holds every instance's requests already. SQLite:
+     * rows being written are not in the snapshot until their commit, which
      * clears the batch under the same lock: never counted twice. */
-    out->count += batch_count(&d->queue, imei, since) + batch_count(&d->writing, imei, since);
+    if (!pg) out->count += batch_count(&d->queue, imei, since) + batch_count(&d->writing, imei, since);
     return 0;
+}
+
+void db_uncount(srv_db *d, const char *imei, int64_t day_start_ms)
+{
+    if (store_kind_of(d->db) != STORE_PG) return;
+    store_stmt *st = d->pgst[PG_DEVICE_UNCLAIM];
+    store_bind_str(st, 1, imei);
+    store_bind_int64(st, 2, day_start_ms);
+    if (store_step(st) != STORE_DONE)
+        fprintf(stderr, "fota-server: day count of %s not taken back: %s\n", imei, store_errmsg(d->db));
+    store_reset(st);
 }
 
 int db_rollout_tick(srv_db *d, int64_t now_ms)
 {
     if (!d->wdb) return 0;
-    sqlite3_busy_timeout(d->wdb, SRV_DB_WRITE_WAIT_MS);
+    store_busy_timeout(d->wdb, SRV_DB_WRITE_WAIT_MS);
+    /* PostgreSQL's day counts of days gone by, every 10 minutes */
+    if (store_kind_of(d->wdb) == STORE_PG && now_ms - d->pruned_ms > 600000) {
+        store_stmt *st = store_prepare(d->wdb, "DELETE FROM device_day WHERE day<?1");
+        if (st) {
+            store_bind_int64(st, 1, srv_day_start(now_ms) - 86400000);
+            if (store_step(st) == STORE_DONE) d->pruned_ms = now_ms;
+            store_finalize(st);
+        }
+    }
     return srv_rollout_tick(d->wdb, now_ms);
 }
 
 int db_checkpoint(srv_db *d)
 {
     if (!d->wdb) return 0;
-    /* PASSIVE: copies what no reader still needs, never waits for one */
-    int rc = sqlite3_wal_checkpoint_v2(d->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -1;
+    return store_checkpoint(d->wdb) == 0 ? 0 : -1;
 }

@@ -30,38 +30,38 @@ typedef struct job {
  * every such base), and the reinstall package when configured. */
 static int collect(srv_db *d, job *jobs, size_t *n)
 {
-    sqlite3_stmt *st = prep(d, "SELECT c.firmware_id, c.reinstall, f.project_id, f.bsp, f.core_version"
+    store_stmt *st = prep(d, "SELECT c.firmware_id, c.reinstall, f.project_id, f.bsp, f.core_version"
                                " FROM config c JOIN firmware f ON f.id=c.firmware_id WHERE c.enabled=1"
                                " ORDER BY c.id");
     if (!st) return -1;
     int rc;
     *n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t fw_id = sqlite3_column_int64(st, 0);
-        int reinstall = sqlite3_column_int(st, 1);
-        int64_t pid = sqlite3_column_int64(st, 2);
-        const char *bsp = (const char *)sqlite3_column_text(st, 3);
-        uint32_t target_core = (uint32_t)sqlite3_column_int64(st, 4);
-        sqlite3_stmt *b = prep(d, "SELECT core_version, MAX(core_path) FROM firmware WHERE project_id=?1"
+    while ((rc = store_step(st)) == STORE_ROW) {
+        int64_t fw_id = store_column_int64(st, 0);
+        int reinstall = (int)store_column_int64(st, 1);
+        int64_t pid = store_column_int64(st, 2);
+        const char *bsp = store_column_text(st, 3);
+        uint32_t target_core = (uint32_t)store_column_int64(st, 4);
+        store_stmt *b = prep(d, "SELECT core_version, MAX(core_path) FROM firmware WHERE project_id=?1"
                                   " AND bsp=?2 AND core_path<>'' AND core_version<=?3 GROUP BY core_version");
         if (!b) break;
-        sqlite3_bind_int64(b, 1, pid);
-        sqlite3_bind_text(b, 2, bsp ? bsp : "", -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(b, 3, target_core);
-        while (sqlite3_step(b) == SQLITE_ROW && *n < EXPORT_MAX_JOBS) {
+        store_bind_int64(b, 1, pid);
+        store_bind_str(b, 2, bsp ? bsp : "");
+        store_bind_int64(b, 3, target_core);
+        while (store_step(b) == STORE_ROW && *n < EXPORT_MAX_JOBS) {
             job *j = &jobs[(*n)++];
             j->fw_id = fw_id;
-            j->base = (uint32_t)sqlite3_column_int64(b, 0);
-            const char *p = (const char *)sqlite3_column_text(b, 1);
+            j->base = (uint32_t)store_column_int64(b, 0);
+            const char *p = store_column_text(b, 1);
             snprintf(j->base_image, sizeof j->base_image, "%s", p && j->base != target_core ? p : "");
         }
-        sqlite3_finalize(b);
+        store_finalize(b);
         /* no image: core 0 stands for every unknown base */
         if (*n < EXPORT_MAX_JOBS) jobs[(*n)++] = (job){ fw_id, 0, "" };
         if (reinstall && *n < EXPORT_MAX_JOBS) jobs[(*n)++] = (job){ fw_id, SRV_BASE_REINSTALL, "" };
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    store_finalize(st);
+    return rc == STORE_DONE ? 0 : -1;
 }
 
 int cmd_export(srv_db *d, const char *dir, const char *key_path, const char *max_size)

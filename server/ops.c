@@ -31,22 +31,22 @@ int ops_fail(ops_err *e, int rc, int http, const char *fmt, ...)
 
 static int db_fail(srv_db *d, ops_err *e)
 {
-    return ops_fail(e, EXIT_IO_ERR, 500, "database: %s", sqlite3_errmsg(d->db));
+    return ops_fail(e, EXIT_IO_ERR, 500, "database: %s", store_errmsg(d->db));
 }
 
-static sqlite3_stmt *oprep(srv_db *d, const char *sql, ops_err *e)
+static store_stmt *oprep(srv_db *d, const char *sql, ops_err *e)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(d->db, sql, -1, &st, NULL) != SQLITE_OK) {
+    store_stmt *st = NULL;
+    if (!(st = store_prepare(d->db, sql))) {
         db_fail(d, e);
         return NULL;
     }
     return st;
 }
 
-static void col_copy(char *out, size_t cap, sqlite3_stmt *st, int i)
+static void col_copy(char *out, size_t cap, store_stmt *st, int i)
 {
-    const char *v = (const char *)sqlite3_column_text(st, i);
+    const char *v = store_column_text(st, i);
     snprintf(out, cap, "%s", v ? v : "");
 }
 
@@ -59,12 +59,12 @@ int64_t ops_project_find(srv_db *d, const char *scope, const char *name, ops_err
         ops_fail(e, EXIT_USAGE_ERR, 400, "project: 1..%d of [A-Za-z0-9._-]", SRV_NAME_MAX);
         return 0;
     }
-    sqlite3_stmt *st = oprep(d, "SELECT id FROM project WHERE name=?1 AND (?2 IS NULL OR owner=?2)", e);
+    store_stmt *st = oprep(d, "SELECT id FROM project WHERE name=?1 AND (?2 IS NULL OR owner=?2)", e);
     if (!st) return 0;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if (scope) sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
-    int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
+    store_bind_str(st, 1, name);
+    if (scope) store_bind_str(st, 2, scope);
+    int64_t id = store_step(st) == STORE_ROW ? store_column_int64(st, 0) : 0;
+    store_finalize(st);
     if (!id) ops_fail(e, EXIT_USAGE_ERR, 404, "no project named '%s'", name);
     return id;
 }
@@ -81,19 +81,21 @@ int ops_project_add(srv_db *d, const char *name, const char *key, const char *ow
         return ops_fail(e, EXIT_USAGE_ERR, 400, "owner %s: 1..64 of [A-Za-z0-9._@-]", owner);
     if (family && (strlen(family) > OPS_FAMILY_MAX || !srv_is_name(family, strlen(family))))
         return ops_fail(e, EXIT_USAGE_ERR, 400, "family: 1..%d of [A-Za-z0-9._-]", OPS_FAMILY_MAX);
-    if (db_exec(d, "BEGIN IMMEDIATE")) return db_fail(d, e);
-    sqlite3_stmt *st = oprep(d, "INSERT INTO project(name, product_key, owner, created) VALUES(?1, ?2, ?3, ?4)", e);
+    if (store_begin_write(d->db)) return db_fail(d, e);
+    store_stmt *st = oprep(d, "INSERT INTO project(name, product_key, owner, created) VALUES(?1, ?2, ?3, ?4)"
+                              " RETURNING id", e);
     if (!st) {
         db_exec(d, "ROLLBACK");
         return e->rc;
     }
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-    if (owner) sqlite3_bind_text(st, 3, owner, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, srv_now_ms());
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    store_bind_str(st, 1, name);
+    store_bind_str(st, 2, key);
+    if (owner) store_bind_str(st, 3, owner);
+    store_bind_int64(st, 4, srv_now_ms());
+    int rc = store_step(st);
+    int64_t pid = rc == STORE_ROW ? store_column_int64(st, 0) : 0;
+    store_finalize(st);
+    if (rc != STORE_ROW) {
         db_exec(d, "ROLLBACK");
         return ops_fail(e, EXIT_USAGE_ERR, 409, "project '%s' not added (name or key already used?)", name);
     }
@@ -103,11 +105,11 @@ int ops_project_add(srv_db *d, const char *name, const char *key, const char *ow
             db_exec(d, "ROLLBACK");
             return e->rc;
         }
-        sqlite3_bind_int64(st, 1, sqlite3_last_insert_rowid(d->db));
-        sqlite3_bind_text(st, 2, family, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE) {
+        store_bind_int64(st, 1, pid);
+        store_bind_str(st, 2, family);
+        rc = store_step(st);
+        store_finalize(st);
+        if (rc != STORE_DONE) {
             db_fail(d, e);
             db_exec(d, "ROLLBACK");
             return e->rc;
@@ -118,24 +120,24 @@ int ops_project_add(srv_db *d, const char *name, const char *key, const char *ow
 
 int ops_project_list(srv_db *d, const char *scope, ops_project_cb cb, void *ctx, ops_err *e)
 {
-    sqlite3_stmt *st = oprep(d, "SELECT p.id, p.name, p.product_key, IFNULL(p.owner, ''), IFNULL(f.family, ''),"
+    store_stmt *st = oprep(d, "SELECT p.id, p.name, p.product_key, IFNULL(p.owner, ''), IFNULL(f.family, ''),"
                                 " p.created FROM project p LEFT JOIN project_family f ON f.project_id=p.id"
                                 " WHERE ?1 IS NULL OR p.owner=?1 ORDER BY p.name", e);
     if (!st) return e->rc;
-    if (scope) sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+    if (scope) store_bind_str(st, 1, scope);
     int rc = 0;
-    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+    while (rc == 0 && store_step(st) == STORE_ROW) {
         ops_project p;
         memset(&p, 0, sizeof p);
-        p.id = sqlite3_column_int64(st, 0);
+        p.id = store_column_int64(st, 0);
         col_copy(p.name, sizeof p.name, st, 1);
         col_copy(p.key, sizeof p.key, st, 2);
         col_copy(p.owner, sizeof p.owner, st, 3);
         col_copy(p.family, sizeof p.family, st, 4);
-        p.created = sqlite3_column_int64(st, 5);
+        p.created = store_column_int64(st, 5);
         rc = cb(ctx, &p);
     }
-    sqlite3_finalize(st);
+    store_finalize(st);
     return rc;
 }
 
@@ -218,29 +220,30 @@ int ops_firmware_add(srv_db *d, const char *scope, const char *project, const ch
         fota_port_remove(arc_tmp);
         if (rc) return rc;
     }
-    sqlite3_stmt *st = oprep(d, "INSERT INTO firmware(project_id, name, bsp, core_version, script_version,"
+    store_stmt *st = oprep(d, "INSERT INTO firmware(project_id, name, bsp, core_version, script_version,"
                                 " core_path, core_sha256, core_size, script_path, key_path, created)"
-                                " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)", e);
+                                " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id", e);
     if (!st) return e->rc;
     int64_t now = srv_now_ms();
-    sqlite3_bind_int64(st, 1, pid);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, bsp, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, cv);
-    sqlite3_bind_text(st, 5, version, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, core_path, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, sha, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 8, (sqlite3_int64)core_size);
-    sqlite3_bind_text(st, 9, script_path, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 10, key_abs, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 11, now);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
+    store_bind_int64(st, 1, pid);
+    store_bind_str(st, 2, name);
+    store_bind_str(st, 3, bsp);
+    store_bind_int64(st, 4, cv);
+    store_bind_str(st, 5, version);
+    store_bind_str(st, 6, core_path);
+    store_bind_str(st, 7, sha);
+    store_bind_int64(st, 8, (int64_t)core_size);
+    store_bind_str(st, 9, script_path);
+    store_bind_str(st, 10, key_abs);
+    store_bind_int64(st, 11, now);
+    int rc = store_step(st);
+    int64_t fw_id = rc == STORE_ROW ? store_column_int64(st, 0) : 0;
+    store_finalize(st);
+    if (rc != STORE_ROW)
         return ops_fail(e, EXIT_USAGE_ERR, 409, "firmware %s not added (this core and version already exist?)", name);
     if (out) {
         memset(out, 0, sizeof *out);
-        out->id = sqlite3_last_insert_rowid(d->db);
+        out->id = fw_id;
         out->created = now;
         snprintf(out->project, sizeof out->project, "%s", project);
         snprintf(out->name, sizeof out->name, "%s", name);
@@ -258,30 +261,30 @@ int ops_firmware_list(srv_db *d, const char *scope, const char *project, ops_fir
                       ops_err *e)
 {
     if (project && ops_project_find(d, scope, project, e) <= 0) return e->rc;
-    sqlite3_stmt *st = oprep(d, "SELECT f.id, p.name, f.name, f.bsp, f.core_version, f.script_version, f.core_size,"
+    store_stmt *st = oprep(d, "SELECT f.id, p.name, f.name, f.bsp, f.core_version, f.script_version, f.core_size,"
                                 " f.core_path != '', f.script_path != '', f.created"
                                 " FROM firmware f JOIN project p ON p.id=f.project_id"
                                 " WHERE (?1 IS NULL OR p.name=?1) AND (?2 IS NULL OR p.owner=?2) ORDER BY f.id", e);
     if (!st) return e->rc;
-    if (project) sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
-    if (scope) sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+    if (project) store_bind_str(st, 1, project);
+    if (scope) store_bind_str(st, 2, scope);
     int rc = 0;
-    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+    while (rc == 0 && store_step(st) == STORE_ROW) {
         ops_firmware f;
         memset(&f, 0, sizeof f);
-        f.id = sqlite3_column_int64(st, 0);
+        f.id = store_column_int64(st, 0);
         col_copy(f.project, sizeof f.project, st, 1);
         col_copy(f.name, sizeof f.name, st, 2);
         col_copy(f.bsp, sizeof f.bsp, st, 3);
-        f.core = (uint32_t)sqlite3_column_int64(st, 4);
+        f.core = (uint32_t)store_column_int64(st, 4);
         col_copy(f.version, sizeof f.version, st, 5);
-        f.core_size = (uint64_t)sqlite3_column_int64(st, 6);
-        f.has_core = sqlite3_column_int(st, 7);
-        f.has_script = sqlite3_column_int(st, 8);
-        f.created = sqlite3_column_int64(st, 9);
+        f.core_size = (uint64_t)store_column_int64(st, 6);
+        f.has_core = (int)store_column_int64(st, 7);
+        f.has_script = (int)store_column_int64(st, 8);
+        f.created = store_column_int64(st, 9);
         rc = cb(ctx, &f);
     }
-    sqlite3_finalize(st);
+    store_finalize(st);
     return rc;
 }
 
@@ -293,7 +296,7 @@ static int insert_list(srv_db *d, int64_t cfg, const char *list, int imeis, ops_
 {
     const char *sql = imeis ? "INSERT OR IGNORE INTO config_imei(config_id, imei) VALUES(?1, ?2)"
                             : "INSERT OR IGNORE INTO config_from(config_id, version) VALUES(?1, ?2)";
-    sqlite3_stmt *st = oprep(d, sql, e);
+    store_stmt *st = oprep(d, sql, e);
     if (!st) return e->rc;
     int rc = 0, count = 0;
     for (const char *p = list; *p && rc == 0;) {
@@ -312,25 +315,25 @@ static int insert_list(srv_db *d, int64_t cfg, const char *list, int imeis, ops_
         else if (!imeis && !srv_version_canon(item, n, canon))
             rc = ops_fail(e, EXIT_USAGE_ERR, 400, "from: '%s' is not CORE.x.z (e.g. 1103.1.1)", item);
         if (rc) break;
-        sqlite3_bind_int64(st, 1, cfg);
-        sqlite3_bind_text(st, 2, imeis ? item : canon, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(st) != SQLITE_DONE) rc = db_fail(d, e);
-        sqlite3_reset(st);
+        store_bind_int64(st, 1, cfg);
+        store_bind_str(st, 2, imeis ? item : canon);
+        if (store_step(st) != STORE_DONE) rc = db_fail(d, e);
+        store_reset(st);
         p = end ? end + 1 : p + n;
     }
-    sqlite3_finalize(st);
+    store_finalize(st);
     return rc;
 }
 
 /* One statement, int64 ?1 and an optional text ?2. */
 static int exec_id(srv_db *d, const char *sql, int64_t id, const char *text, ops_err *e)
 {
-    sqlite3_stmt *st = oprep(d, sql, e);
+    store_stmt *st = oprep(d, sql, e);
     if (!st) return e->rc;
-    sqlite3_bind_int64(st, 1, id);
-    if (text) sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(d, e);
-    sqlite3_finalize(st);
+    store_bind_int64(st, 1, id);
+    if (text) store_bind_str(st, 2, text);
+    int rc = store_step(st) == STORE_DONE ? 0 : db_fail(d, e);
+    store_finalize(st);
     return rc;
 }
 
@@ -353,50 +356,50 @@ int ops_config_set(srv_db *d, const char *scope, const char *project, const char
     if (pid <= 0) return e->rc;
 
     /* Target: the given release, else the newest (core, then script version). */
-    sqlite3_stmt *st = oprep(d, "SELECT id, core_version, script_version FROM firmware"
+    store_stmt *st = oprep(d, "SELECT id, core_version, script_version FROM firmware"
                                 " WHERE project_id=?1 AND name=?2", e);
     if (!st) return e->rc;
-    sqlite3_bind_int64(st, 1, pid);
-    sqlite3_bind_text(st, 2, fwname, -1, SQLITE_STATIC);
+    store_bind_int64(st, 1, pid);
+    store_bind_str(st, 2, fwname);
     int64_t best = 0;
     uint32_t best_core = 0;
     char best_ver[SRV_VER_MAX] = "";
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        uint32_t c = (uint32_t)sqlite3_column_int64(st, 1);
-        const char *v = (const char *)sqlite3_column_text(st, 2);
+    while (store_step(st) == STORE_ROW) {
+        uint32_t c = (uint32_t)store_column_int64(st, 1);
+        const char *v = store_column_text(st, 2);
         int cmp = 0;
         if (!v || strlen(v) >= SRV_VER_MAX) continue;
         if ((version && strcmp(v, version) != 0) || (core_ver && c != cv)) continue;
         if (best && fota_version_compare(v, best_ver, &cmp) != 0) continue;
         if (!best || c > best_core || (c == best_core && cmp > 0)) {
-            best = sqlite3_column_int64(st, 0);
+            best = store_column_int64(st, 0);
             best_core = c;
             snprintf(best_ver, sizeof best_ver, "%s", v);
         }
     }
-    sqlite3_finalize(st);
+    store_finalize(st);
     if (!best) return ops_fail(e, EXIT_USAGE_ERR, 404, "no firmware '%s' matching in this project", fwname);
 
-    if (db_exec(d, "BEGIN IMMEDIATE")) return db_fail(d, e);
+    if (store_begin_write(d->db)) return db_fail(d, e);
     int rc = 0;
     st = oprep(d, "INSERT INTO config(project_id, firmware_name, firmware_id, all_devices, any_from, enabled,"
                   " updated) VALUES(?1, ?2, ?3, 1, 1, 1, ?4) ON CONFLICT(project_id, firmware_name)"
                   " DO UPDATE SET firmware_id=?3, updated=?4", e);
     if (!st) rc = e->rc;
     else {
-        sqlite3_bind_int64(st, 1, pid);
-        sqlite3_bind_text(st, 2, fwname, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, best);
-        sqlite3_bind_int64(st, 4, srv_now_ms());
-        if (sqlite3_step(st) != SQLITE_DONE) rc = db_fail(d, e);
-        sqlite3_finalize(st);
+        store_bind_int64(st, 1, pid);
+        store_bind_str(st, 2, fwname);
+        store_bind_int64(st, 3, best);
+        store_bind_int64(st, 4, srv_now_ms());
+        if (store_step(st) != STORE_DONE) rc = db_fail(d, e);
+        store_finalize(st);
     }
     int64_t cfg = 0;
     if (rc == 0 && (st = oprep(d, "SELECT id FROM config WHERE project_id=?1 AND firmware_name=?2", e))) {
-        sqlite3_bind_int64(st, 1, pid);
-        sqlite3_bind_text(st, 2, fwname, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) cfg = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
+        store_bind_int64(st, 1, pid);
+        store_bind_str(st, 2, fwname);
+        if (store_step(st) == STORE_ROW) cfg = store_column_int64(st, 0);
+        store_finalize(st);
     }
     if (rc == 0 && !cfg) rc = db_fail(d, e);
     if (rc == 0 && imeis) {
@@ -424,31 +427,31 @@ int ops_config_show(srv_db *d, const char *scope, const char *project, ops_confi
                     ops_err *e)
 {
     if (ops_project_find(d, scope, project, e) <= 0) return e->rc;
-    sqlite3_stmt *st = oprep(d, "SELECT c.firmware_name, f.core_version, f.script_version, c.enabled,"
+    store_stmt *st = oprep(d, "SELECT c.firmware_name, f.core_version, f.script_version, c.enabled,"
                                 " c.all_devices, c.any_from,"
                                 " (SELECT group_concat(imei, ',') FROM config_imei WHERE config_id=c.id),"
                                 " (SELECT group_concat(version, ',') FROM config_from WHERE config_id=c.id),"
                                 " c.reinstall, f.id FROM config c JOIN firmware f ON f.id=c.firmware_id"
                                 " JOIN project p ON p.id=c.project_id WHERE p.name=?1 ORDER BY 1", e);
     if (!st) return e->rc;
-    sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
+    store_bind_str(st, 1, project);
     int rc = 0;
-    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+    while (rc == 0 && store_step(st) == STORE_ROW) {
         ops_config c;
         memset(&c, 0, sizeof c);
         col_copy(c.firmware, sizeof c.firmware, st, 0);
-        c.core = (uint32_t)sqlite3_column_int64(st, 1);
+        c.core = (uint32_t)store_column_int64(st, 1);
         col_copy(c.version, sizeof c.version, st, 2);
-        c.enabled = sqlite3_column_int(st, 3);
-        c.all_devices = sqlite3_column_int(st, 4);
-        c.any_from = sqlite3_column_int(st, 5);
-        c.imeis = sqlite3_column_text(st, 6) ? (const char *)sqlite3_column_text(st, 6) : "";
-        c.from = sqlite3_column_text(st, 7) ? (const char *)sqlite3_column_text(st, 7) : "";
-        c.reinstall = sqlite3_column_int(st, 8);
-        c.firmware_id = sqlite3_column_int64(st, 9);
+        c.enabled = (int)store_column_int64(st, 3);
+        c.all_devices = (int)store_column_int64(st, 4);
+        c.any_from = (int)store_column_int64(st, 5);
+        c.imeis = store_column_text(st, 6) ? store_column_text(st, 6) : "";
+        c.from = store_column_text(st, 7) ? store_column_text(st, 7) : "";
+        c.reinstall = (int)store_column_int64(st, 8);
+        c.firmware_id = store_column_int64(st, 9);
         rc = cb(ctx, &c);
     }
-    sqlite3_finalize(st);
+    store_finalize(st);
     return rc;
 }
 
@@ -470,14 +473,14 @@ static int check_imei(const char *imei, ops_err *e)
 static int device_in_scope(srv_db *d, const char *scope, const char *imei, int64_t *created, ops_err *e)
 {
     if (!scope) return 1;
-    sqlite3_stmt *st = oprep(d, "SELECT dv.created FROM device dv LEFT JOIN project p ON p.id=dv.project_id"
+    store_stmt *st = oprep(d, "SELECT dv.created FROM device dv LEFT JOIN project p ON p.id=dv.project_id"
                                 " WHERE dv.imei=?1 AND (p.owner=?2 OR dv.owner=?2)", e);
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
-    int found = sqlite3_step(st) == SQLITE_ROW;
-    if (found && created) *created = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    store_bind_str(st, 1, imei);
+    store_bind_str(st, 2, scope);
+    int found = store_step(st) == STORE_ROW;
+    if (found && created) *created = store_column_int64(st, 0);
+    store_finalize(st);
     if (!found) ops_fail(e, EXIT_USAGE_ERR, 404, "no device %s", imei);
     return found;
 }
@@ -488,7 +491,7 @@ int ops_device_act(srv_db *d, const char *scope, const char *what, const char *i
     int rc = check_imei(imei, e);
     if (rc) return rc;
     int64_t now = srv_now_ms();
-    sqlite3_stmt *st;
+    store_stmt *st;
     char powner[SRV_OWNER_MAX + 1] = "";   /* bound below, after the branch */
     if (strcmp(what, "add") == 0) {
         if (owner && !srv_is_owner(owner, strlen(owner)))
@@ -498,47 +501,55 @@ int ops_device_act(srv_db *d, const char *scope, const char *what, const char *i
         if (project) {
             if ((pid = ops_project_find(d, scope, project, e)) <= 0) return e->rc;
             if (!(st = oprep(d, "SELECT IFNULL(owner, '') FROM project WHERE id=?1", e))) return e->rc;
-            sqlite3_bind_int64(st, 1, pid);
-            if (sqlite3_step(st) == SQLITE_ROW) col_copy(powner, sizeof powner, st, 0);
-            sqlite3_finalize(st);
+            store_bind_int64(st, 1, pid);
+            if (store_step(st) == STORE_ROW) col_copy(powner, sizeof powner, st, 0);
+            store_finalize(st);
         }
         /* a scoped caller cannot take over a device of someone else */
         if (scope && device_in_scope(d, scope, imei, NULL, e) == 0) {
             if (!(st = oprep(d, "SELECT 1 FROM device WHERE imei=?1", e))) return e->rc;
-            sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
-            int exists = sqlite3_step(st) == SQLITE_ROW;
-            sqlite3_finalize(st);
+            store_bind_str(st, 1, imei);
+            int exists = store_step(st) == STORE_ROW;
+            store_finalize(st);
             if (exists) return ops_fail(e, EXIT_USAGE_ERR, 409, "device %s belongs to another account", imei);
         }
         const char *o = scope ? scope : owner ? owner : (powner[0] ? powner : NULL);
         if (!(st = oprep(d, "INSERT INTO device(imei, project_id, owner, created) VALUES(?1, ?2, ?3, ?4)"
                             " ON CONFLICT(imei) DO UPDATE SET project_id=IFNULL(?2, project_id), owner=?3", e)))
             return e->rc;
-        sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
-        if (pid) sqlite3_bind_int64(st, 2, pid);
-        if (o) sqlite3_bind_text(st, 3, o, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, now);
+        store_bind_str(st, 1, imei);
+        if (pid) store_bind_int64(st, 2, pid);
+        if (o) store_bind_str(st, 3, o);
+        store_bind_int64(st, 4, now);
     } else if (strcmp(what, "ban") == 0) {
         if (scope && device_in_scope(d, scope, imei, NULL, e) != 1) return e->rc ? e->rc : EXIT_IO_ERR;
         if (!(st = oprep(d, "INSERT INTO device(imei, banned, created) VALUES(?1, 1, ?2)"
                             " ON CONFLICT(imei) DO UPDATE SET banned=1", e)))
             return e->rc;
-        sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, now);
+        store_bind_str(st, 1, imei);
+        store_bind_int64(st, 2, now);
     } else if (strcmp(what, "unban") == 0) {
         if (scope && device_in_scope(d, scope, imei, NULL, e) != 1) return e->rc ? e->rc : EXIT_IO_ERR;
         /* also restart the day's count, or the next request bans again */
         if (!(st = oprep(d, "UPDATE device SET banned=0, count_since=?2 WHERE imei=?1", e))) return e->rc;
-        sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, now);
+        store_bind_str(st, 1, imei);
+        store_bind_int64(st, 2, now);
     } else {
         return ops_fail(e, EXIT_USAGE_ERR, 400, "device: add, ban or unban");
     }
-    rc = sqlite3_step(st);
-    int changed = sqlite3_changes(d->db);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return db_fail(d, e);
+    rc = store_step(st);
+    int changed = rc == STORE_DONE && store_changes(st) > 0;
+    store_finalize(st);
+    if (rc != STORE_DONE) return db_fail(d, e);
     if (!changed) return ops_fail(e, EXIT_USAGE_ERR, 404, "no device %s", imei);
+    if (strcmp(what, "unban") == 0) {
+        /* PostgreSQL's day counts (device_day) restart too */
+        if (!(st = oprep(d, "DELETE FROM device_day WHERE imei=?1", e))) return e->rc;
+        store_bind_str(st, 1, imei);
+        rc = store_step(st);
+        store_finalize(st);
+        if (rc != STORE_DONE) return db_fail(d, e);
+    }
     return 0;
 }
 
@@ -561,31 +572,31 @@ int ops_device_list(srv_db *d, const char *scope, const char *project, const cha
     if (imei_part && (strlen(imei_part) > SRV_IMEI_LEN || strspn(imei_part, "0123456789") != strlen(imei_part)))
         return ops_fail(e, EXIT_USAGE_ERR, 400, "imei search: up to 15 digits");
     if (project && ops_project_find(d, scope, project, e) <= 0) return e->rc;
-    sqlite3_stmt *st = oprep(d, "SELECT dv.imei, IFNULL(p.name, ''), IFNULL(dv.owner, ''), dv.banned, dv.created,"
+    store_stmt *st = oprep(d, "SELECT dv.imei, IFNULL(p.name, ''), IFNULL(dv.owner, ''), dv.banned, dv.created,"
                                 " l.ts, l.code, l.request FROM device dv LEFT JOIN project p ON p.id=dv.project_id"
                                 " LEFT JOIN log l ON l.id=(SELECT id FROM log WHERE imei=dv.imei ORDER BY ts DESC,"
                                 " id DESC LIMIT 1)"
                                 " WHERE (?1 IS NULL OR p.name=?1) AND (?2 IS NULL OR p.owner=?2 OR dv.owner=?2)"
                                 " AND (?3 IS NULL OR instr(dv.imei, ?3) > 0) ORDER BY dv.imei LIMIT 10000", e);
     if (!st) return e->rc;
-    if (project) sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
-    if (scope) sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
-    if (imei_part && *imei_part) sqlite3_bind_text(st, 3, imei_part, -1, SQLITE_STATIC);
+    if (project) store_bind_str(st, 1, project);
+    if (scope) store_bind_str(st, 2, scope);
+    if (imei_part && *imei_part) store_bind_str(st, 3, imei_part);
     int rc = 0;
-    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+    while (rc == 0 && store_step(st) == STORE_ROW) {
         ops_device dv;
         memset(&dv, 0, sizeof dv);
         col_copy(dv.imei, sizeof dv.imei, st, 0);
         col_copy(dv.project, sizeof dv.project, st, 1);
         col_copy(dv.owner, sizeof dv.owner, st, 2);
-        dv.banned = sqlite3_column_int(st, 3);
-        dv.created = sqlite3_column_int64(st, 4);
-        dv.last_ms = sqlite3_column_int64(st, 5);
-        dv.last_code = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 6);
-        request_version((const char *)sqlite3_column_text(st, 7), dv.version);
+        dv.banned = (int)store_column_int64(st, 3);
+        dv.created = store_column_int64(st, 4);
+        dv.last_ms = store_column_int64(st, 5);
+        dv.last_code = store_column_is_null(st, 6) ? -1 : (int)store_column_int64(st, 6);
+        request_version(store_column_text(st, 7), dv.version);
         rc = cb(ctx, &dv);
     }
-    sqlite3_finalize(st);
+    store_finalize(st);
     return rc;
 }
 
@@ -618,28 +629,28 @@ int ops_log_list(srv_db *d, const char *scope, const char *imei, const char *dat
     int64_t created = 0;
     if (scope && device_in_scope(d, scope, imei, &created, e) != 1) return e->rc ? e->rc : EXIT_IO_ERR;
     if (from < created) from = created;
-    sqlite3_stmt *st = oprep(d, newest_first ? "SELECT id, ts, status, code, request, msg FROM log"
+    store_stmt *st = oprep(d, newest_first ? "SELECT id, ts, status, code, request, msg FROM log"
                                                " WHERE imei=?1 AND ts>=?2 AND ts<?3 ORDER BY ts DESC, id DESC LIMIT ?4"
                                              : "SELECT id, ts, status, code, request, msg FROM log"
                                                " WHERE imei=?1 AND ts>=?2 AND ts<?3 ORDER BY ts, id LIMIT ?4", e);
     if (!st) return e->rc;
-    sqlite3_bind_text(st, 1, imei, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, from);
-    sqlite3_bind_int64(st, 3, to);
-    sqlite3_bind_int64(st, 4, limit ? (int64_t)limit : -1);
-    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+    store_bind_str(st, 1, imei);
+    store_bind_int64(st, 2, from);
+    store_bind_int64(st, 3, to);
+    store_bind_int64(st, 4, limit ? (int64_t)limit : -1);
+    while (rc == 0 && store_step(st) == STORE_ROW) {
         ops_log l;
         memset(&l, 0, sizeof l);
-        l.id = sqlite3_column_int64(st, 0);
-        l.ts = sqlite3_column_int64(st, 1);
+        l.id = store_column_int64(st, 0);
+        l.ts = store_column_int64(st, 1);
         memcpy(l.imei, imei, SRV_IMEI_LEN + 1);
-        l.status = sqlite3_column_int(st, 2);
-        l.code = sqlite3_column_int(st, 3);
-        l.request = sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : "";
-        l.msg = sqlite3_column_text(st, 5) ? (const char *)sqlite3_column_text(st, 5) : "";
+        l.status = (int)store_column_int64(st, 2);
+        l.code = (int)store_column_int64(st, 3);
+        l.request = store_column_text(st, 4) ? store_column_text(st, 4) : "";
+        l.msg = store_column_text(st, 5) ? store_column_text(st, 5) : "";
         rc = cb(ctx, &l);
     }
-    sqlite3_finalize(st);
+    store_finalize(st);
     return rc;
 }
 

@@ -178,59 +178,59 @@ static const char *const sql_advance =
     "UPDATE rollout SET wave=?3, share_bp=?4, wave_started=?5, updated=?5"
     " WHERE id=?1 AND wave=?2 AND state IN ('running','paused') AND ?3<nwaves";
 
-static int step_once(sqlite3 *db, sqlite3_stmt *st)
+static int step_once(store *db, store_stmt *st)
 {
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        fprintf(stderr, "fota-server: rollout: %s\n", sqlite3_errmsg(db));
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+    int rc = store_step(st);
+    if (rc != STORE_DONE && rc != STORE_ROW)
+        fprintf(stderr, "fota-server: rollout: %s\n", store_errmsg(db));
+    return rc == STORE_DONE || rc == STORE_ROW ? 0 : -1;
 }
 
-static int advance_to(sqlite3 *db, int64_t id, int wave, const char *waves, int64_t now_ms, int *changed)
+static int advance_to(store *db, int64_t id, int wave, const char *waves, int64_t now_ms, int *changed)
 {
     uint32_t bp[SRV_ROLLOUT_WAVES_MAX];
     int n = 0;
     *changed = 0;
     if (srv_rollout_parse_bp(waves, bp, &n) != 0 || wave + 1 >= n) return 0;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql_advance, -1, &st, NULL) != SQLITE_OK) return -1;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int(st, 2, wave);
-    sqlite3_bind_int(st, 3, wave + 1);
-    sqlite3_bind_int64(st, 4, bp[wave + 1]);
-    sqlite3_bind_int64(st, 5, now_ms);
+    store_stmt *st;
+    if (!(st = store_prepare(db, sql_advance))) return -1;
+    store_bind_int64(st, 1, id);
+    store_bind_int64(st, 2, wave);
+    store_bind_int64(st, 3, wave + 1);
+    store_bind_int64(st, 4, bp[wave + 1]);
+    store_bind_int64(st, 5, now_ms);
     int rc = step_once(db, st);
-    *changed = rc == 0 && sqlite3_changes(db) == 1;
-    sqlite3_finalize(st);
+    *changed = rc == 0 && store_changes(st) == 1;
+    store_finalize(st);
     return rc;
 }
 
-int srv_rollout_tick(sqlite3 *db, int64_t now_ms)
+int srv_rollout_tick(store *db, int64_t now_ms)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     int rc = -1;
-    if (sqlite3_prepare_v2(db, sql_auto_pause, -1, &st, NULL) != SQLITE_OK) return -1;
-    sqlite3_bind_int64(st, 1, now_ms);
+    if (!(st = store_prepare(db, sql_auto_pause))) return -1;
+    store_bind_int64(st, 1, now_ms);
     rc = step_once(db, st);
-    sqlite3_finalize(st);
+    store_finalize(st);
     if (rc) return -1;
     /* Due ones, read first (bounded: one row per live configuration), then
      * moved one by one. */
     struct { int64_t id; int wave; char waves[16 * 6]; } due[32];
     int ndue = 0;
-    if (sqlite3_prepare_v2(db, sql_due, -1, &st, NULL) != SQLITE_OK) return -1;
-    sqlite3_bind_int64(st, 1, now_ms);
+    if (!(st = store_prepare(db, sql_due))) return -1;
+    store_bind_int64(st, 1, now_ms);
     int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW && ndue < (int)(sizeof due / sizeof due[0])) {
-        const char *w = (const char *)sqlite3_column_text(st, 2);
+    while ((r = store_step(st)) == STORE_ROW && ndue < (int)(sizeof due / sizeof due[0])) {
+        const char *w = store_column_text(st, 2);
         if (!w || strlen(w) >= sizeof due[0].waves) continue;
-        due[ndue].id = sqlite3_column_int64(st, 0);
-        due[ndue].wave = sqlite3_column_int(st, 1);
+        due[ndue].id = store_column_int64(st, 0);
+        due[ndue].wave = (int)store_column_int64(st, 1);
         memcpy(due[ndue].waves, w, strlen(w) + 1);
         ndue++;
     }
-    sqlite3_finalize(st);
-    if (r != SQLITE_ROW && r != SQLITE_DONE) return -1;
+    store_finalize(st);
+    if (r != STORE_ROW && r != STORE_DONE) return -1;
     for (int i = 0; i < ndue; i++) {
         int changed;
         if (advance_to(db, due[i].id, due[i].wave, due[i].waves, now_ms, &changed)) return -1;
@@ -252,9 +252,9 @@ typedef struct rl_row {
     char script[SRV_VER_MAX];
 } rl_row;
 
-static void copy_col(sqlite3_stmt *st, int col, char *out, size_t cap)
+static void copy_col(store_stmt *st, int col, char *out, size_t cap)
 {
-    const char *v = (const char *)sqlite3_column_text(st, col);
+    const char *v = store_column_text(st, col);
     size_t n = v ? strlen(v) : 0;
     if (n >= cap) n = cap - 1;
     if (n) memcpy(out, v, n);
@@ -263,60 +263,60 @@ static void copy_col(sqlite3_stmt *st, int col, char *out, size_t cap)
 
 /* The latest rollout of the configuration (live=1: only a running or
  * paused one). 1 found, 0 none, -1 error. */
-static int latest(sqlite3 *db, int64_t config_id, int live, rl_row *r)
+static int latest(store *db, int64_t config_id, int live, rl_row *r)
 {
-    sqlite3_stmt *st;
+    store_stmt *st;
     const char *sql =
         "SELECT r.id, r.config_id, r.firmware_id, c.firmware_id, r.waves, r.wave, r.share_bp, r.state,"
         " r.every_ms, r.max_failure_bp, r.min_outcomes, r.judge_since, r.wave_started, r.created, r.updated,"
         " r.reason, f.core_version, f.script_version FROM rollout r JOIN config c ON c.id=r.config_id"
         " JOIN firmware f ON f.id=r.firmware_id WHERE r.config_id=?1"
         " AND (?2=0 OR r.state IN ('running','paused')) ORDER BY r.id DESC LIMIT 1";
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
-    sqlite3_bind_int64(st, 1, config_id);
-    sqlite3_bind_int(st, 2, live);
-    int rc = sqlite3_step(st), found = 0;
-    if (rc == SQLITE_ROW) {
+    if (!(st = store_prepare(db, sql))) return -1;
+    store_bind_int64(st, 1, config_id);
+    store_bind_int64(st, 2, live);
+    int rc = store_step(st), found = 0;
+    if (rc == STORE_ROW) {
         memset(r, 0, sizeof *r);
-        r->id = sqlite3_column_int64(st, 0);
-        r->config_id = sqlite3_column_int64(st, 1);
-        r->firmware_id = sqlite3_column_int64(st, 2);
-        r->cfg_firmware_id = sqlite3_column_int64(st, 3);
+        r->id = store_column_int64(st, 0);
+        r->config_id = store_column_int64(st, 1);
+        r->firmware_id = store_column_int64(st, 2);
+        r->cfg_firmware_id = store_column_int64(st, 3);
         char waves[SRV_ROLLOUT_WAVES_MAX * 6 + 1];
         copy_col(st, 4, waves, sizeof waves);
         found = srv_rollout_parse_bp(waves, r->bp, &r->nwaves) == 0 ? 1 : -1;
-        r->wave = sqlite3_column_int(st, 5);
-        r->share_bp = (uint32_t)sqlite3_column_int64(st, 6);
+        r->wave = (int)store_column_int64(st, 5);
+        r->share_bp = (uint32_t)store_column_int64(st, 6);
         copy_col(st, 7, r->state, sizeof r->state);
-        r->every_ms = sqlite3_column_int64(st, 8);
-        r->max_failure_bp = (uint32_t)sqlite3_column_int64(st, 9);
-        r->min_outcomes = sqlite3_column_int64(st, 10);
-        r->judge_since = sqlite3_column_int64(st, 11);
-        r->wave_started = sqlite3_column_int64(st, 12);
-        r->created = sqlite3_column_int64(st, 13);
-        r->updated = sqlite3_column_int64(st, 14);
+        r->every_ms = store_column_int64(st, 8);
+        r->max_failure_bp = (uint32_t)store_column_int64(st, 9);
+        r->min_outcomes = store_column_int64(st, 10);
+        r->judge_since = store_column_int64(st, 11);
+        r->wave_started = store_column_int64(st, 12);
+        r->created = store_column_int64(st, 13);
+        r->updated = store_column_int64(st, 14);
         copy_col(st, 15, r->reason, sizeof r->reason);
-        r->core = (uint32_t)sqlite3_column_int64(st, 16);
+        r->core = (uint32_t)store_column_int64(st, 16);
         copy_col(st, 17, r->script, sizeof r->script);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return -1;
+    store_finalize(st);
+    if (rc != STORE_ROW && rc != STORE_DONE) return -1;
     return found;
 }
 
 /* The configuration of (project name, firmware name): its id, or 0 / -1. */
-static int64_t config_of(sqlite3 *db, const char *project, const char *fwname)
+static int64_t config_of(store *db, const char *project, const char *fwname)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT c.id FROM config c JOIN project p ON p.id=c.project_id"
-                               " WHERE p.name=?1 AND c.firmware_name=?2", -1, &st, NULL) != SQLITE_OK)
+    store_stmt *st;
+    if (!(st = store_prepare(db, "SELECT c.id FROM config c JOIN project p ON p.id=c.project_id"
+                               " WHERE p.name=?1 AND c.firmware_name=?2")))
         return -1;
-    sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, fwname, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? id : -1;
+    store_bind_str(st, 1, project);
+    store_bind_str(st, 2, fwname);
+    int rc = store_step(st);
+    int64_t id = rc == STORE_ROW ? store_column_int64(st, 0) : 0;
+    store_finalize(st);
+    return rc == STORE_ROW || rc == STORE_DONE ? id : -1;
 }
 
 /* Appends to out; the caller's cap is checked once at the end. */
@@ -357,7 +357,7 @@ static void jpercent(jbuf *j, uint32_t bp)
     else jput(j, "%u", bp / 100);
 }
 
-int srv_rollout_status_json(sqlite3 *db, const char *project, const char *fwname, int64_t now_ms, char *out,
+int srv_rollout_status_json(store *db, const char *project, const char *fwname, int64_t now_ms, char *out,
                             size_t cap)
 {
     jbuf j = { out, cap, 0, 0 };
@@ -375,25 +375,25 @@ int srv_rollout_status_json(sqlite3 *db, const char *project, const char *fwname
     int64_t sent[SRV_ROLLOUT_WAVES_MAX] = { 0 }, up[SRV_ROLLOUT_WAVES_MAX] = { 0 },
             failed[SRV_ROLLOUT_WAVES_MAX] = { 0 }, judged[SRV_ROLLOUT_WAVES_MAX] = { 0 },
             jfailed[SRV_ROLLOUT_WAVES_MAX] = { 0 };
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT wave, COUNT(*), SUM(state=2), SUM(state=3),"
+    store_stmt *st;
+    if (!(st = store_prepare(db, "SELECT wave, COUNT(*), SUM(state=2), SUM(state=3),"
                                " SUM(state IN (2,3) AND outcome_ts>=?2), SUM(state=3 AND outcome_ts>=?2)"
-                               " FROM rollout_device WHERE rollout_id=?1 GROUP BY wave", -1, &st, NULL) != SQLITE_OK)
+                               " FROM rollout_device WHERE rollout_id=?1 GROUP BY wave")))
         return -1;
-    sqlite3_bind_int64(st, 1, r.id);
-    sqlite3_bind_int64(st, 2, r.judge_since);
+    store_bind_int64(st, 1, r.id);
+    store_bind_int64(st, 2, r.judge_since);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int w = sqlite3_column_int(st, 0);
+    while ((rc = store_step(st)) == STORE_ROW) {
+        int w = (int)store_column_int64(st, 0);
         if (w < 0 || w >= SRV_ROLLOUT_WAVES_MAX) continue;
-        sent[w] = sqlite3_column_int64(st, 1);
-        up[w] = sqlite3_column_int64(st, 2);
-        failed[w] = sqlite3_column_int64(st, 3);
-        judged[w] = sqlite3_column_int64(st, 4);
-        jfailed[w] = sqlite3_column_int64(st, 5);
+        sent[w] = store_column_int64(st, 1);
+        up[w] = store_column_int64(st, 2);
+        failed[w] = store_column_int64(st, 3);
+        judged[w] = store_column_int64(st, 4);
+        jfailed[w] = store_column_int64(st, 5);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return -1;
+    store_finalize(st);
+    if (rc != STORE_DONE) return -1;
 
     jput(&j, "{\"id\":%" PRId64 ",\"project\":", r.id);
     jstr(&j, project);
@@ -468,26 +468,25 @@ static int rollout_start(srv_db *d, int64_t cfg, const char *waves, const char *
     size_t o = 0;
     for (int i = 0; i < n; i++) o += (size_t)snprintf(wtext + o, sizeof wtext - o, "%s%u", i ? "," : "", bp[i]);
     int64_t now = srv_now_ms();
-    sqlite3_stmt *st = prep(d, "INSERT INTO rollout(config_id, firmware_id, waves, nwaves, wave, share_bp, state,"
+    store_stmt *st = prep(d, "INSERT INTO rollout(config_id, firmware_id, waves, nwaves, wave, share_bp, state,"
                                " every_ms, max_failure_bp, min_outcomes, judge_since, wave_started, created, updated)"
                                " SELECT id, firmware_id, ?2, ?3, 0, ?4, 'running', ?5, ?6, ?7, ?8, ?8, ?8, ?8"
                                " FROM config WHERE id=?1");
     if (!st) return EXIT_IO_ERR;
-    sqlite3_bind_int64(st, 1, cfg);
-    sqlite3_bind_text(st, 2, wtext, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, n);
-    sqlite3_bind_int64(st, 4, bp[0]);
-    sqlite3_bind_int64(st, 5, every_ms);
-    sqlite3_bind_int64(st, 6, maxf);
-    sqlite3_bind_int64(st, 7, (int64_t)minout);
-    sqlite3_bind_int64(st, 8, now);
-    int rc = sqlite3_step(st);
-    int ext = sqlite3_extended_errcode(d->db);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_CONSTRAINT || ext == SQLITE_CONSTRAINT_UNIQUE)
+    store_bind_int64(st, 1, cfg);
+    store_bind_str(st, 2, wtext);
+    store_bind_int64(st, 3, n);
+    store_bind_int64(st, 4, bp[0]);
+    store_bind_int64(st, 5, every_ms);
+    store_bind_int64(st, 6, maxf);
+    store_bind_int64(st, 7, (int64_t)minout);
+    store_bind_int64(st, 8, now);
+    int rc = store_step(st);
+    store_finalize(st);
+    if (rc == STORE_CONFLICT)
         return fail("%s", "a rollout of this configuration is running or paused: abort it first");
-    if (rc != SQLITE_DONE) {
-        fprintf(stderr, "fota-server: database: %s\n", sqlite3_errmsg(d->db));
+    if (rc != STORE_DONE) {
+        fprintf(stderr, "fota-server: database: %s\n", store_errmsg(d->db));
         return EXIT_IO_ERR;
     }
     return 0;
@@ -520,15 +519,15 @@ static int rollout_change(srv_db *d, int64_t cfg, const char *what)
               " WHERE id=?1 AND state='paused'"
             : "UPDATE rollout SET state='aborted', reason='aborted by command', updated=?2 WHERE id=?1"
               " AND state IN ('running','paused')";
-    sqlite3_stmt *st = prep(d, sql);
+    store_stmt *st = prep(d, sql);
     if (!st) return EXIT_IO_ERR;
-    sqlite3_bind_int64(st, 1, r.id);
-    sqlite3_bind_int64(st, 2, now);
-    int rc = sqlite3_step(st);
-    int changed = sqlite3_changes(d->db);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        fprintf(stderr, "fota-server: database: %s\n", sqlite3_errmsg(d->db));
+    store_bind_int64(st, 1, r.id);
+    store_bind_int64(st, 2, now);
+    int rc = store_step(st);
+    int changed = rc == STORE_DONE && store_changes(st) > 0;
+    store_finalize(st);
+    if (rc != STORE_DONE) {
+        fprintf(stderr, "fota-server: database: %s\n", store_errmsg(d->db));
         return EXIT_IO_ERR;
     }
     if (!changed) {

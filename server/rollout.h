@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
+#include "store.h"
 
 #include "srv.h"
 
@@ -54,13 +54,13 @@ enum srv_rollout_state srv_rollout_state_of(const char *text);
  * the last start or resume) pauses its rollout; a rollout due by --every
  * moves to its next wave (compare-and-set, so of several processes one
  * moves it). 0, or -1 on a database error (retried at the next tick). */
-int srv_rollout_tick(sqlite3 *db, int64_t now_ms);
+int srv_rollout_tick(store *db, int64_t now_ms);
 
 /* The status of the latest rollout of (project name, firmware name) as
  * JSON into out (cap >= SRV_ROLLOUT_JSON_MAX is always enough). Reads only.
  * 0 ok, 1 no project / configuration / rollout (out has {"error":...}),
  * -1 database error. The web console serves the same text. */
-int srv_rollout_status_json(sqlite3 *db, const char *project, const char *fwname, int64_t now_ms, char *out,
+int srv_rollout_status_json(store *db, const char *project, const char *fwname, int64_t now_ms, char *out,
                             size_t cap);
 
 /* fota-server rollout start|status|pause|resume|abort|advance (main.c parses

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
+#include "store.h"
 
 #include "core/fresh.h"
 #include "core/pkg.h"
@@ -96,6 +96,8 @@ typedef struct srv_log_row {
 #define SRV_LOG_QUEUE 2048        /* rows held in memory; more = answer 503 */
 #define SRV_DB_READ_WAIT_MS 100   /* the most a device check waits on SQLite */
 #define SRV_DB_WRITE_WAIT_MS 50   /* the most the log writer waits per try */
+#define SRV_DB_RETRY_MS 500       /* PostgreSQL down: a reconnect at most this often */
+#define SRV_DB_RETRY_AFTER_S 2    /* ... and devices are told to come back after this */
 #define SRV_DB_STOP_WAIT_MS 10000 /* at shutdown, for the last rows */
 #define SRV_LOG_FULL_WAIT_MS 20   /* a check waits at most this for room in a full queue, then 503 */
 
@@ -103,8 +105,14 @@ typedef struct srv_log_row {
 enum srv_stmt {
     ST_PROJECT_BY_KEY, ST_DEVICE_GET, ST_LOG_COUNT, ST_FW_NAME_EXISTS,
     ST_CONFIG_GET, ST_CONFIG_IMEI, ST_CONFIG_FROM, ST_FW_GET, ST_BASE_IMAGE,
-    ST_DEVICE_CHECK, ST_DATA_VERSION, ST__COUNT
+    ST_DEVICE_CHECK, ST__COUNT
 };
+/* PostgreSQL's day counts, exact across server instances: the check
+ * counts itself in the database (device_day) in the same statement that
+ * reads the device, and a "please wait" (43, not counted) takes it back.
+ * On SQLite one process owns the count: stored log rows + its queue. */
+enum srv_pg_stmt { PG_DEVICE_CLAIM, PG_DEVICE_UNCLAIM, PG__COUNT };
+extern const char *const srv_pg_count_sql[PG__COUNT];
 /* Written by the log writer only (its own connection, outside that lock). */
 enum srv_wstmt { WS_LOG_INSERT, WS_DEVICE_AUTOADD, WS_DEVICE_BAN, WS__COUNT };
 /* The rollout statements of the writer (their SQL is in rollout.c). */
@@ -162,20 +170,23 @@ typedef struct srv_log_batch {
 } srv_log_batch;
 
 typedef struct srv_db {
-    sqlite3 *db;
-    sqlite3_stmt *st[ST__COUNT];
+    store *db;
+    store_stmt *st[ST__COUNT];
+    store_stmt *pgst[PG__COUNT];  /* PostgreSQL only */
     char data_dir[SRV_PATH_MAX];
     /* Serving only: the writer's connection, so a held write lock (admin
      * CLI, backup) delays log rows, never a device check. */
-    sqlite3 *wdb;
-    sqlite3_stmt *wst[WS__COUNT];
-    sqlite3_stmt *rwst[RW__COUNT];
+    store *wdb;
+    store_stmt *wst[WS__COUNT];
+    store_stmt *rwst[RW__COUNT];
     /* the configuration cache of device checks (serving only) */
     srv_cfg_slot *cfg_cache;      /* SRV_CFG_SLOTS, NULL when off */
     unsigned cache_ms;
     /* queued rows, and the batch being written (both counted, both owned by
      * the db; the caller holds the server's lock except in db_log_write) */
     srv_log_batch queue, writing;
+    int64_t retry_ms;             /* the serving connection's last reconnect try */
+    int64_t pruned_ms;            /* device_day's last pruning (PostgreSQL) */
 } srv_db;
 
 #define SRV_LOG_BUCKETS 4096
@@ -205,8 +216,16 @@ int db_firmware_get(srv_db *d, int64_t id, srv_firmware *fw);
  * unchanged since (and not older than cache_ms), else read in one go. 0 or
  * -1 (database error). */
 int db_check_config(srv_db *d, const char *key, const char *fwname, srv_cfg *out);
-/* The device side of a check in one statement (+ the queued rows). 0 / -1. */
-int db_check_device(srv_db *d, const char *imei, int64_t day_start_ms, srv_dev *out);
+/* The device side of a check in one statement (+ the queued rows on
+ * SQLite). count_this: this request counts towards the day's limit (on
+ * PostgreSQL it is counted now; db_uncount takes it back). 0, -1 (database
+ * error) or STORE_DOWN (the database is unreachable: answer 503). */
+int db_check_device(srv_db *d, const char *imei, int64_t day_start_ms, int count_this, srv_dev *out);
+/* Takes back the count of a request that turned out not to count (43). */
+void db_uncount(srv_db *d, const char *imei, int64_t day_start_ms);
+/* After STORE_DOWN: tries to reconnect, at most every SRV_DB_RETRY_MS.
+ * 1 when the store is reachable again. */
+int db_retry(srv_db *d);
 /* Turns the configuration cache on (cache_ms > 0) for a serving db. 0 / -1. */
 int db_cache_init(srv_db *d, unsigned cache_ms);
 /* A WAL checkpoint on the writer's connection, outside the server's lock

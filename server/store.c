@@ -492,7 +492,22 @@ int store_exec(store *s, const char *sql)
 }
 
 int store_begin(store *s) { return store_exec(s, "BEGIN"); }
+int store_begin_write(store *s) { return store_exec(s, s->kind == STORE_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN"); }
 int store_commit(store *s) { return store_exec(s, "COMMIT"); }
+
+void store_busy_timeout(store *s, unsigned ms)
+{
+    if (s->kind == STORE_SQLITE)
+        sqlite3_busy_timeout(s->db, ms > INT32_MAX ? INT32_MAX : (int)ms);
+}
+
+int store_checkpoint(store *s)
+{
+    if (s->kind != STORE_SQLITE)
+        return 0;
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : STORE_ERR;
+}
 int store_rollback(store *s) { return store_exec(s, "ROLLBACK"); }
 
 static int pg_prepare(store_stmt *st)
@@ -579,6 +594,11 @@ int store_bind_text(store_stmt *st, int idx, const char *text, size_t n)
     return pg_bind(st, idx, t);
 }
 
+int store_bind_str(store_stmt *st, int idx, const char *text)
+{
+    return store_bind_text(st, idx, text, text ? strlen(text) : 0);
+}
+
 int store_bind_null(store_stmt *st, int idx)
 {
     if (st->lite)
@@ -598,7 +618,7 @@ int store_step(store_stmt *st)
             return STORE_DONE;
         }
         set_err(s, sqlite3_errmsg(s->db));
-        return STORE_ERR;
+        return (rc & 0xff) == SQLITE_CONSTRAINT ? STORE_CONFLICT : STORE_ERR;
     }
     if (!st->executed) {
         if (st->prepared_gen != s->generation) {
@@ -608,8 +628,13 @@ int store_step(store_stmt *st)
         }
         PGresult *r = PQexecPrepared(s->pg, st->name, st->nparams, (const char *const *)st->val, NULL, NULL, 0);
         ExecStatusType es = PQresultStatus(r);
-        if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK)
-            return pg_failed(s, r);
+        if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK) {
+            /* SQLSTATE class 23: integrity constraint violation */
+            const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+            int conflict = state && state[0] == '2' && state[1] == '3';
+            int rc = pg_failed(s, r);
+            return conflict && rc == STORE_ERR ? STORE_CONFLICT : rc;
+        }
         st->executed = 1;
         st->res = r;
         st->nrows = es == PGRES_TUPLES_OK ? PQntuples(r) : 0;

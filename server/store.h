@@ -15,7 +15,9 @@ typedef struct store_stmt store_stmt;
 enum store_kind { STORE_SQLITE = 1, STORE_PG = 2 };
 /* store_step's answers; the negative ones are failures. STORE_DOWN: the
  * server is unreachable (answer 503, call store_reconnect later). */
-enum { STORE_DONE = 0, STORE_ROW = 1, STORE_ERR = -1, STORE_DOWN = -2 };
+enum { STORE_DONE = 0, STORE_ROW = 1, STORE_ERR = -1, STORE_DOWN = -2, STORE_CONFLICT = -3 };
+/* STORE_CONFLICT: a UNIQUE/PRIMARY KEY/foreign key constraint refused the
+ * row (a name taken, say), as opposed to the store failing. */
 
 /* Longest SQL text accepted, and most parameters in one statement. */
 #define STORE_SQL_MAX (256 * 1024)
@@ -63,6 +65,16 @@ int store_unlock(store *s, int64_t key);
 /* A script of statements without parameters (schema, migrations). */
 int store_exec(store *s, const char *sql);
 int store_begin(store *s);
+/* A transaction that will write: SQLite takes the write lock now (BEGIN
+ * IMMEDIATE, so it waits up to the busy timeout here, not at a later
+ * statement); PostgreSQL's rows lock as they are written. */
+int store_begin_write(store *s);
+/* How long a SQLite statement waits for another connection's write lock
+ * (PostgreSQL: no-op, rows lock individually). */
+void store_busy_timeout(store *s, unsigned ms);
+/* SQLite: a passive WAL checkpoint (never waits for a reader); no-op on
+ * PostgreSQL. 0 or STORE_ERR. */
+int store_checkpoint(store *s);
 int store_commit(store *s);
 int store_rollback(store *s);
 
@@ -71,6 +83,8 @@ store_stmt *store_prepare(store *s, const char *sql);
 int store_bind_int64(store_stmt *st, int idx, int64_t v);
 int store_bind_text(store_stmt *st, int idx, const char *text, size_t n);
 int store_bind_null(store_stmt *st, int idx);
+/* A NUL-terminated string (NULL binds NULL). */
+int store_bind_str(store_stmt *st, int idx, const char *text);
 int store_step(store_stmt *st);
 /* Rows changed by the last statement that finished. */
 int64_t store_changes(store_stmt *st);

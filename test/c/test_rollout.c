@@ -7,6 +7,7 @@
  * bounded; no timing is asserted. */
 #include <arpa/inet.h>
 #include <poll.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,11 +199,11 @@ static int64_t one_int(const char *db_path, const char *sql)
 /* The status JSON (read on its own connection). */
 static void status(const char *db_path, char *out, size_t cap)
 {
-    sqlite3 *db;
+    char err[256];
+    store *db = store_open(db_path, err, sizeof err);
     out[0] = '\0';
-    if (sqlite3_open(db_path, &db) == SQLITE_OK)
-        CHECK(srv_rollout_status_json(db, "p", FW, srv_now_ms(), out, cap) == 0);
-    sqlite3_close(db);
+    if (db) CHECK(srv_rollout_status_json(db, "p", FW, srv_now_ms(), out, cap) == 0);
+    store_close(db);
 }
 
 /* Waits (bounded) until the status holds text. */

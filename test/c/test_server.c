@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,16 +218,16 @@ static void test_concurrent(const char *dir)
     free(s);
 
     CHECK(db_open(&d, db_path, NULL, 0) == 0);
-    sqlite3_stmt *st;
-    CHECK(sqlite3_prepare_v2(d.db, "SELECT COUNT(*), SUM(code=40) FROM log", -1, &st, NULL) == SQLITE_OK);
-    CHECK(sqlite3_step(st) == SQLITE_ROW);
-    CHECK(sqlite3_column_int(st, 0) == THREADS * PER_THREAD + 16);
-    CHECK(sqlite3_column_int(st, 1) == 10);
-    sqlite3_finalize(st);
-    CHECK(sqlite3_prepare_v2(d.db, "SELECT COUNT(*) FROM device", -1, &st, NULL) == SQLITE_OK);
-    CHECK(sqlite3_step(st) == SQLITE_ROW);
-    CHECK(sqlite3_column_int(st, 0) == THREADS * PER_THREAD + 1);   /* registered on first contact */
-    sqlite3_finalize(st);
+    store_stmt *st;
+    CHECK((st = store_prepare(d.db, "SELECT COUNT(*), SUM(code=40) FROM log")) != NULL);
+    CHECK(store_step(st) == STORE_ROW);
+    CHECK(store_column_int64(st, 0) == THREADS * PER_THREAD + 16);
+    CHECK(store_column_int64(st, 1) == 10);
+    store_finalize(st);
+    CHECK((st = store_prepare(d.db, "SELECT COUNT(*) FROM device")) != NULL);
+    CHECK(store_step(st) == STORE_ROW);
+    CHECK(store_column_int64(st, 0) == THREADS * PER_THREAD + 1);   /* registered on first contact */
+    store_finalize(st);
     db_close(&d);
 }
 
