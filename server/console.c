@@ -522,7 +522,7 @@ static enum MHD_Result upload_end(struct srv_console *k, struct MHD_Connection *
     pthread_mutex_lock(&k->lock);
     store_stmt *st = prep(&k->db, "INSERT INTO console_upload(id, user, dir, name, files, size, created)"
                                     " VALUES(?1, ?2, ?3, ?4, 1, ?5, ?6) ON CONFLICT(id) DO UPDATE SET"
-                                    " name=?4, files=files+1, size=size+?5");
+                                    " name=?4, files=console_upload.files+1, size=console_upload.size+?5");
     int rc = -1;
     if (st) {
         store_bind_str(st, 1, r->id);

@@ -239,7 +239,7 @@ int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
     if (!want && have == 1) want = stored;
     if (!want && store_is_pg(path)) {
         /* images are files: every instance must name the same directory */
-        fprintf(stderr, "fota-server: a new PostgreSQL database needs --data-dir (the images' directory)\n");
+        fprintf(stderr, "fota-server: a new PostgreSQL database needs --data DIR (where its images are kept)\n");
         db_close(d);
         return -1;
     }

@@ -59,7 +59,7 @@ int64_t ops_project_find(srv_db *d, const char *scope, const char *name, ops_err
         ops_fail(e, EXIT_USAGE_ERR, 400, "project: 1..%d of [A-Za-z0-9._-]", SRV_NAME_MAX);
         return 0;
     }
-    store_stmt *st = oprep(d, "SELECT id FROM project WHERE name=?1 AND (?2 IS NULL OR owner=?2)", e);
+    store_stmt *st = oprep(d, "SELECT id FROM project WHERE name=?1 AND (CAST(?2 AS TEXT) IS NULL OR owner=?2)", e);
     if (!st) return 0;
     store_bind_str(st, 1, name);
     if (scope) store_bind_str(st, 2, scope);
@@ -122,7 +122,7 @@ int ops_project_list(srv_db *d, const char *scope, ops_project_cb cb, void *ctx,
 {
     store_stmt *st = oprep(d, "SELECT p.id, p.name, p.product_key, IFNULL(p.owner, ''), IFNULL(f.family, ''),"
                                 " p.created FROM project p LEFT JOIN project_family f ON f.project_id=p.id"
-                                " WHERE ?1 IS NULL OR p.owner=?1 ORDER BY p.name", e);
+                                " WHERE CAST(?1 AS TEXT) IS NULL OR p.owner=?1 ORDER BY p.name", e);
     if (!st) return e->rc;
     if (scope) store_bind_str(st, 1, scope);
     int rc = 0;
@@ -264,7 +264,7 @@ int ops_firmware_list(srv_db *d, const char *scope, const char *project, ops_fir
     store_stmt *st = oprep(d, "SELECT f.id, p.name, f.name, f.bsp, f.core_version, f.script_version, f.core_size,"
                                 " f.core_path != '', f.script_path != '', f.created"
                                 " FROM firmware f JOIN project p ON p.id=f.project_id"
-                                " WHERE (?1 IS NULL OR p.name=?1) AND (?2 IS NULL OR p.owner=?2) ORDER BY f.id", e);
+                                " WHERE (CAST(?1 AS TEXT) IS NULL OR p.name=?1) AND (CAST(?2 AS TEXT) IS NULL OR p.owner=?2) ORDER BY f.id", e);
     if (!st) return e->rc;
     if (project) store_bind_str(st, 1, project);
     if (scope) store_bind_str(st, 2, scope);
@@ -515,7 +515,7 @@ int ops_device_act(srv_db *d, const char *scope, const char *what, const char *i
         }
         const char *o = scope ? scope : owner ? owner : (powner[0] ? powner : NULL);
         if (!(st = oprep(d, "INSERT INTO device(imei, project_id, owner, created) VALUES(?1, ?2, ?3, ?4)"
-                            " ON CONFLICT(imei) DO UPDATE SET project_id=IFNULL(?2, project_id), owner=?3", e)))
+                            " ON CONFLICT(imei) DO UPDATE SET project_id=IFNULL(?2, device.project_id), owner=?3", e)))
             return e->rc;
         store_bind_str(st, 1, imei);
         if (pid) store_bind_int64(st, 2, pid);
@@ -576,8 +576,8 @@ int ops_device_list(srv_db *d, const char *scope, const char *project, const cha
                                 " l.ts, l.code, l.request FROM device dv LEFT JOIN project p ON p.id=dv.project_id"
                                 " LEFT JOIN log l ON l.id=(SELECT id FROM log WHERE imei=dv.imei ORDER BY ts DESC,"
                                 " id DESC LIMIT 1)"
-                                " WHERE (?1 IS NULL OR p.name=?1) AND (?2 IS NULL OR p.owner=?2 OR dv.owner=?2)"
-                                " AND (?3 IS NULL OR instr(dv.imei, ?3) > 0) ORDER BY dv.imei LIMIT 10000", e);
+                                " WHERE (CAST(?1 AS TEXT) IS NULL OR p.name=?1) AND (CAST(?2 AS TEXT) IS NULL OR p.owner=?2 OR dv.owner=?2)"
+                                " AND (CAST(?3 AS TEXT) IS NULL OR dv.imei LIKE '%' || ?3 || '%') ORDER BY dv.imei LIMIT 10000", e);
     if (!st) return e->rc;
     if (project) store_bind_str(st, 1, project);
     if (scope) store_bind_str(st, 2, scope);
@@ -637,8 +637,9 @@ int ops_log_list(srv_db *d, const char *scope, const char *imei, const char *dat
     store_bind_str(st, 1, imei);
     store_bind_int64(st, 2, from);
     store_bind_int64(st, 3, to);
-    store_bind_int64(st, 4, limit ? (int64_t)limit : -1);
-    while (rc == 0 && store_step(st) == STORE_ROW) {
+    store_bind_int64(st, 4, limit ? (int64_t)limit : INT64_MAX);   /* PostgreSQL refuses LIMIT -1 */
+    int step;
+    while (rc == 0 && (step = store_step(st)) == STORE_ROW) {
         ops_log l;
         memset(&l, 0, sizeof l);
         l.id = store_column_int64(st, 0);
@@ -650,6 +651,7 @@ int ops_log_list(srv_db *d, const char *scope, const char *imei, const char *dat
         l.msg = store_column_text(st, 5) ? store_column_text(st, 5) : "";
         rc = cb(ctx, &l);
     }
+    if (rc == 0 && step != STORE_DONE) rc = db_fail(d, e);
     store_finalize(st);
     return rc;
 }

@@ -408,6 +408,12 @@ char *store_dialect(enum store_kind kind, const char *sql, int *nparams)
                     stmt_start = 0;
                     continue;
                 }
+                if (word_is(p, n, "group_concat")) {   /* of text, with its separator */
+                    puts_(&b, "string_agg");
+                    p += n;
+                    stmt_start = 0;
+                    continue;
+                }
                 if (word_is(p, n, "IFNULL")) {
                     puts_(&b, "COALESCE");
                     p += n;

@@ -37,7 +37,8 @@ int store_reconnect(store *s);
  * NULL when it is too long or malformed. For PostgreSQL: ?N -> $N (a bare ?
  * numbered in order), INTEGER PRIMARY KEY -> an identity column, INTEGER ->
  * BIGINT (SQLite's integers are 64-bit), INSERT OR IGNORE -> ON CONFLICT DO
- * NOTHING, AUTOINCREMENT and WITHOUT ROWID dropped, PRAGMA statements
+ * NOTHING, group_concat -> string_agg (two arguments, text), AUTOINCREMENT
+ * and WITHOUT ROWID dropped, PRAGMA statements
  * dropped. String literals are left alone. *nparams gets the highest
  * placeholder number (may be NULL). */
 char *store_dialect(enum store_kind kind, const char *sql, int *nparams);

@@ -38,6 +38,9 @@ static void dialect(void)
     q = store_dialect(STORE_PG, "SELECT max(a), max(?1, IFNULL(b, 0)), min(x,(1)), t.user FROM t", NULL);
     CHECK(q && strcmp(q, "SELECT max(a), GREATEST($1, COALESCE(b, 0)), LEAST(x,(1)), t.\"user\" FROM t") == 0);
     free(q);
+    q = store_dialect(STORE_PG, "SELECT group_concat(imei, ',') FROM t", NULL);
+    CHECK(q && strcmp(q, "SELECT string_agg(imei, ',') FROM t") == 0);
+    free(q);
     CHECK(store_dialect(STORE_PG, "SELECT 'open", NULL) == NULL);
     CHECK(store_dialect(STORE_PG, "SELECT ?65", NULL) == NULL);
     CHECK(store_dialect(STORE_PG, "SELECT ?0", NULL) == NULL);
