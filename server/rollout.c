@@ -169,7 +169,7 @@ static const char *const sql_auto_pause =
     " reason='failure rate over the threshold in a wave' WHERE state='running'"
     " AND EXISTS (SELECT 1 FROM rollout_device d WHERE d.rollout_id=rollout.id AND d.state IN (2,3)"
     "  AND d.outcome_ts>=rollout.judge_since GROUP BY d.wave"
-    "  HAVING COUNT(*)>=rollout.min_outcomes AND SUM(d.state=3)*10000>rollout.max_failure_bp*COUNT(*))";
+    "  HAVING COUNT(*)>=rollout.min_outcomes AND SUM(CASE WHEN d.state=3 THEN 1 ELSE 0 END)*10000>rollout.max_failure_bp*COUNT(*))";
 static const char *const sql_due =
     "SELECT id, wave, waves FROM rollout WHERE state='running' AND every_ms>0 AND wave<nwaves-1"
     " AND wave_started+every_ms<=?1";
@@ -376,8 +376,9 @@ int srv_rollout_status_json(store *db, const char *project, const char *fwname, 
             failed[SRV_ROLLOUT_WAVES_MAX] = { 0 }, judged[SRV_ROLLOUT_WAVES_MAX] = { 0 },
             jfailed[SRV_ROLLOUT_WAVES_MAX] = { 0 };
     store_stmt *st;
-    if (!(st = store_prepare(db, "SELECT wave, COUNT(*), SUM(state=2), SUM(state=3),"
-                               " SUM(state IN (2,3) AND outcome_ts>=?2), SUM(state=3 AND outcome_ts>=?2)"
+    if (!(st = store_prepare(db, "SELECT wave, COUNT(*), SUM(CASE WHEN state=2 THEN 1 ELSE 0 END), SUM(CASE WHEN state=3 THEN 1 ELSE 0 END),"
+                               " SUM(CASE WHEN state IN (2,3) AND outcome_ts>=?2 THEN 1 ELSE 0 END),"
+                               " SUM(CASE WHEN state=3 AND outcome_ts>=?2 THEN 1 ELSE 0 END)"
                                " FROM rollout_device WHERE rollout_id=?1 GROUP BY wave")))
         return -1;
     store_bind_int64(st, 1, r.id);
@@ -470,7 +471,9 @@ static int rollout_start(srv_db *d, int64_t cfg, const char *waves, const char *
     int64_t now = srv_now_ms();
     store_stmt *st = prep(d, "INSERT INTO rollout(config_id, firmware_id, waves, nwaves, wave, share_bp, state,"
                                " every_ms, max_failure_bp, min_outcomes, judge_since, wave_started, created, updated)"
-                               " SELECT id, firmware_id, ?2, ?3, 0, ?4, 'running', ?5, ?6, ?7, ?8, ?8, ?8, ?8"
+                               " SELECT id, firmware_id, CAST(?2 AS TEXT), CAST(?3 AS INTEGER), 0, CAST(?4 AS INTEGER), 'running',"
+                               " CAST(?5 AS INTEGER), CAST(?6 AS INTEGER), CAST(?7 AS INTEGER), CAST(?8 AS INTEGER),"
+                               " CAST(?8 AS INTEGER), CAST(?8 AS INTEGER), CAST(?8 AS INTEGER)"
                                " FROM config WHERE id=?1");
     if (!st) return EXIT_IO_ERR;
     store_bind_int64(st, 1, cfg);

@@ -139,7 +139,7 @@ static void make_store(const char *dir, const char *db_path)
     fputs("VERSION = \"1.2.4\"\n", f);
     fclose(f);
     srv_db d;
-    CHECK(db_open(&d, db_path, NULL, 0) == 0);
+    CHECK(db_open(&d, db_path, dir, 0) == 0);
     CHECK(cmd_project_add(&d, "p", "KEY1", NULL) == 0);
     CHECK(cmd_firmware_add(&d, "p", "B", "V1104", core, script, "1.2.4", NULL) == 0);
     CHECK(cmd_config_set(&d, "p", FW, NULL, NULL, NULL, NULL, NULL, NULL) == 0);
@@ -185,14 +185,13 @@ static int rollout(const char *db_path, const char *what, const char *waves, con
 
 static int64_t one_int(const char *db_path, const char *sql)
 {
-    sqlite3 *db;
-    sqlite3_stmt *st;
+    char err[256];
+    store *db = store_open(db_path, err, sizeof err);
+    store_stmt *st = db ? store_prepare(db, sql) : NULL;
     int64_t v = -1;
-    if (sqlite3_open(db_path, &db) == SQLITE_OK && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
+    if (st && store_step(st) == STORE_ROW) v = store_column_int64(st, 0);
+    store_finalize(st);
+    store_close(db);
     return v;
 }
 
@@ -227,11 +226,13 @@ static void wait_rows(const char *db_path, int64_t n)
 
 #define DEVICES 300
 
-static void test_rollout(const char *dir)
+/* db: a PostgreSQL database's URL, or NULL for a SQLite file in dir */
+static void test_rollout(const char *dir, const char *db)
 {
     char db_path[512], msg[SRV_MSG_MAX], imei[16];
     int code = -1, st;
-    snprintf(db_path, sizeof db_path, "%s/rollout.db", dir);
+    if (db) snprintf(db_path, sizeof db_path, "%s", db);
+    else snprintf(db_path, sizeof db_path, "%s/rollout.db", dir);
     make_store(dir, db_path);
 
     /* refusals before any server runs */
@@ -439,12 +440,42 @@ static void test_migration(const char *dir)
     free(s);
 }
 
+/* A fresh database on the test's PostgreSQL cluster (FOTA_TEST_DB_FILE
+ * holds its URL, ending in /postgres): 0, or -1. */
+static int pg_database(char *url, size_t cap)
+{
+    size_t n = 0;
+    char *base = (char *)ctest_read_file(getenv("FOTA_TEST_DB_FILE"), &n);
+    if (!base) return -1;
+    while (n && (base[n - 1] == '\n' || base[n - 1] == ' ')) base[--n] = 0;
+    char err[256], sql[128], name[64];
+    snprintf(name, sizeof name, "fota_rollout_%ld", (long)getpid());
+    store *s = store_open(base, err, sizeof err);
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+    int rc = s && store_exec(s, sql) == 0 ? 0 : -1;
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    if (rc == 0 && store_exec(s, sql) != 0) rc = -1;
+    store_close(s);
+    char *slash = strrchr(base, '/');
+    if (rc == 0 && slash && (size_t)(slash - base) + strlen(name) + 2 <= cap)
+        snprintf(url, cap, "%.*s/%s", (int)(slash - base), base, name);
+    else rc = -1;
+    free(base);
+    return rc;
+}
+
 int main(void)
 {
     test_units();
     const char *dir = ctest_tmpdir("rollout");
     CHECK(dir != NULL);
-    if (dir) test_rollout(dir);
+    if (getenv("FOTA_TEST_DB_FILE")) {   /* the same rollout, two servers over one PostgreSQL */
+        char url[512];
+        CHECK_EQ(pg_database(url, sizeof url), 0);
+        if (dir) test_rollout(dir, url);
+        return ctest_finish("test_rollout (PostgreSQL)");
+    }
+    if (dir) test_rollout(dir, NULL);
     if (dir) test_migration(dir);
     return ctest_finish("test_rollout");
 }
