@@ -783,7 +783,7 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
         free_tls(s);
         return -1;
     }
-    if (builder_init(&s->builder, s->db.data_dir, o->key_path, o->max_size, o->build_delay_ms)) {
+    if (builder_init(&s->builder, s->db.data_dir, o->key_path, o->max_size, o->build_delay_ms, o->db_path)) {
         db_close(&s->db);
         free_tls(s);
         return -1;

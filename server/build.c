@@ -59,7 +59,7 @@ static void free_key(char *pem)
 }
 
 int builder_init(srv_builder *b, const char *data_dir, const char *key_path, uint32_t max_size,
-                 unsigned delay_ms)
+                 unsigned delay_ms, const char *db_location)
 {
     memset(b, 0, sizeof *b);
     b->max_size = max_size ? max_size : FOTA_PKG_DEFAULT_MAX_SIZE;
@@ -85,12 +85,21 @@ int builder_init(srv_builder *b, const char *data_dir, const char *key_path, uin
         fota_sha256(pub, strlen(pub), h);
         fota_hex(h, 8, b->key_id);
     }
-    if (pthread_mutex_init(&b->lock, NULL)) return -1;
-    if (pthread_cond_init(&b->wake, NULL)) {
-        pthread_mutex_destroy(&b->lock);
-        return -1;
+    if (db_location && store_is_pg(db_location)) {
+        char err[256];
+        if (!(b->claims = store_open(db_location, err, sizeof err))) {
+            fprintf(stderr, "fota-server: the builder's database connection: %s\n", err);
+            free_key(b->key_pem);
+            return -1;
+        }
     }
-    return 0;
+    if (pthread_mutex_init(&b->lock, NULL) == 0) {
+        if (pthread_cond_init(&b->wake, NULL) == 0) return 0;
+        pthread_mutex_destroy(&b->lock);
+    }
+    store_close(b->claims);
+    free_key(b->key_pem);
+    return -1;
 }
 
 static int cache_path(const srv_builder *b, const srv_firmware *fw, uint32_t base, char *out, size_t cap)
@@ -264,6 +273,9 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
     if (cache_path(b, fw, base, final, sizeof final)) return PKG_FAILED;
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", final, (long)getpid());
     snprintf(delta, sizeof delta, "%s.delta%ld", final, (long)getpid());
+    /* Built meanwhile by another instance (it held the claim). */
+    struct stat st;
+    if (stat(final, &st) == 0 && describe(final, pkg, b->max_size) == 0) return PKG_READY;
     if (b->delay_ms) sleep_ms(b, b->delay_ms);
 
     char *own_key = NULL;
@@ -334,6 +346,17 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
     return PKG_READY;
 }
 
+/* The advisory lock key of one package: FNV-1a over what names its file. */
+static int64_t claim_key(const srv_builder *b, const srv_firmware *fw, uint32_t base)
+{
+    char name[SRV_PATH_MAX];
+    uint64_t h = 1469598103934665603ull;
+    if (cache_path(b, fw, base, name, sizeof name)) return 0;
+    for (const char *p = strrchr(name, '/') ? strrchr(name, '/') + 1 : name; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    return (int64_t)(h >> 1);
+}
+
 static void *worker(void *arg)
 {
     srv_builder *b = arg;
@@ -350,12 +373,28 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&b->lock);
 
         srv_pkg pkg;
-        int state = build_one(b, &fw, base, base_image, &pkg);
-        if (state != PKG_READY) fprintf(stderr, "fota-server: firmware %lld from V%lu: %s\n",
-                                        (long long)fw.id, (unsigned long)base, pkg.why);
+        int64_t key = claim_key(b, &fw, base);
+        int claimed = b->claims ? store_try_lock(b->claims, key) : 1;
+        if (claimed < 0) {
+            /* the database is unreachable: build here, at worst twice */
+            store_reconnect(b->claims);
+        }
+        int state = PKG_BUILDING;
+        if (claimed != 0) {
+            state = build_one(b, &fw, base, base_image, &pkg);
+            if (claimed > 0 && b->claims) store_unlock(b->claims, key);
+            if (state != PKG_READY) fprintf(stderr, "fota-server: firmware %lld from V%lu: %s\n",
+                                            (long long)fw.id, (unsigned long)base, pkg.why);
+        }
 
         pthread_mutex_lock(&b->lock);
         srv_cache_slot *s = find_slot(b, fw.id, base);
+        if (claimed == 0) {
+            /* Another instance builds it: the next request looks for its
+             * file again (and queues a claim while there is none). */
+            if (s) s->used = 0;
+            continue;
+        }
         if (!s) s = new_slot(b, fw.id, base);
         if (s) {
             s->state = b->stop && state != PKG_READY ? PKG_FAILED : state;
@@ -387,6 +426,8 @@ void builder_stop(srv_builder *b)
     pthread_mutex_destroy(&b->lock);
     free_key(b->key_pem);
     b->key_pem = NULL;
+    store_close(b->claims);
+    b->claims = NULL;
 }
 
 void builder_forget(srv_builder *b, int64_t fw_id, uint32_t base)

@@ -86,7 +86,7 @@ int cmd_export(srv_db *d, const char *dir, const char *key_path, const char *max
         return EXIT_IO_ERR;
     }
     size_t n = 0;
-    if (collect(d, jobs, &n) || builder_init(b, d->data_dir, key_path, (uint32_t)max, 0)) {
+    if (collect(d, jobs, &n) || builder_init(b, d->data_dir, key_path, (uint32_t)max, 0, NULL)) {
         free(jobs);
         free(b);
         return EXIT_IO_ERR;

@@ -97,7 +97,6 @@ typedef struct srv_log_row {
 #define SRV_DB_READ_WAIT_MS 100   /* the most a device check waits on SQLite */
 #define SRV_DB_WRITE_WAIT_MS 50   /* the most the log writer waits per try */
 #define SRV_DB_RETRY_MS 500       /* PostgreSQL down: a reconnect at most this often */
-#define SRV_DB_RETRY_AFTER_S 2    /* ... and devices are told to come back after this */
 #define SRV_DB_STOP_WAIT_MS 10000 /* at shutdown, for the last rows */
 #define SRV_LOG_FULL_WAIT_MS 20   /* a check waits at most this for room in a full queue, then 503 */
 
@@ -281,10 +280,16 @@ typedef struct srv_builder {
     char key_id[17];              /* in cache file names: packages per key */
     uint32_t max_size;
     unsigned delay_ms;            /* test knob: a slow build, for code 43 */
+    /* PostgreSQL: instances over one database (and one data directory)
+     * claim each build with an advisory lock on this connection of the
+     * builder's thread; the others answer 43 until the file is there.
+     * NULL on SQLite. */
+    store *claims;
 } srv_builder;
 
+/* db_location: the database; a PostgreSQL one gets the build claims. */
 int builder_init(srv_builder *b, const char *data_dir, const char *key_path, uint32_t max_size,
-                 unsigned delay_ms);
+                 unsigned delay_ms, const char *db_location);
 int builder_start(srv_builder *b);  /* the background thread */
 void builder_stop(srv_builder *b);  /* finishes the running build, drops queued ones */
 /* The package of firmware fw for devices on core `base`: PKG_READY (pkg

@@ -6,7 +6,11 @@
  * threshold, resume, abort, and the commands' refusals. Every wait is
  * bounded; no timing is asserted. */
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,7 +150,8 @@ static void make_store(const char *dir, const char *db_path)
     db_close(&d);
 }
 
-static unsigned start_with(srv_server *s, const char *dir, const char *db_path, const char *name, int cache_ms)
+static unsigned start_opts(srv_server *s, const char *dir, const char *db_path, const char *name, int cache_ms,
+                           unsigned build_delay_ms)
 {
     char port_file[512];
     snprintf(port_file, sizeof port_file, "%s/%s.port", dir, name);
@@ -159,12 +164,18 @@ static unsigned start_with(srv_server *s, const char *dir, const char *db_path, 
     o.flush_ms = 20;
     o.per_address = 1000;
     o.cache_ms = cache_ms;
+    o.build_delay_ms = build_delay_ms;
     CHECK(srv_start(s, &o) == 0);
     unsigned port = 0;
     FILE *f = fopen(port_file, "r");
     CHECK(f && fscanf(f, "%u", &port) == 1);
     if (f) fclose(f);
     return port;
+}
+
+static unsigned start_with(srv_server *s, const char *dir, const char *db_path, const char *name, int cache_ms)
+{
+    return start_opts(s, dir, db_path, name, cache_ms, 0);
 }
 
 static unsigned start(srv_server *s, const char *dir, const char *db_path, const char *name)
@@ -442,14 +453,14 @@ static void test_migration(const char *dir)
 
 /* A fresh database on the test's PostgreSQL cluster (FOTA_TEST_DB_FILE
  * holds its URL, ending in /postgres): 0, or -1. */
-static int pg_database(char *url, size_t cap)
+static int pg_database(const char *what, char *url, size_t cap)
 {
     size_t n = 0;
     char *base = (char *)ctest_read_file(getenv("FOTA_TEST_DB_FILE"), &n);
     if (!base) return -1;
     while (n && (base[n - 1] == '\n' || base[n - 1] == ' ')) base[--n] = 0;
     char err[256], sql[128], name[64];
-    snprintf(name, sizeof name, "fota_rollout_%ld", (long)getpid());
+    snprintf(name, sizeof name, "fota_%s_%ld", what, (long)getpid());
     store *s = store_open(base, err, sizeof err);
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
     int rc = s && store_exec(s, sql) == 0 ? 0 : -1;
@@ -464,15 +475,116 @@ static int pg_database(char *url, size_t cap)
     return rc;
 }
 
+/* The package file(s) of V1103 -> V1104 in the cache, and the inode of
+ * the last one seen. */
+static int cache_files(const char *dir, ino_t *ino)
+{
+    char cache[600];
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    DIR *d = opendir(cache);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "fw", 2) != 0 || !strstr(e->d_name, "-from1103-") ||
+            strcmp(e->d_name + strlen(e->d_name) - 5, ".fota") != 0)
+            continue;
+        char path[1200];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", cache, e->d_name);
+        if (stat(path, &st) == 0) *ino = st.st_ino;
+        n++;
+    }
+    if (d) closedir(d);
+    return n;
+}
+
+typedef struct racer {
+    unsigned port;
+    const char *imei;
+    pthread_barrier_t *go;
+    int status, code;
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    pthread_barrier_wait(r->go);
+    r->status = ask(r->port, r->imei, OLD, NULL, &r->code, NULL, 0);
+    return NULL;
+}
+
+/* Two instances over one PostgreSQL: a package is built by one of them
+ * (the claim), and the day's count is the database's: 16 racing requests
+ * of one device across both give exactly 6 packages, then bans. */
+static void test_instances(const char *dir, const char *url)
+{
+    char imei[16], msg[SRV_MSG_MAX];
+    int code = -1, st = 0;
+    make_store(dir, url);
+    srv_server *s1 = calloc(1, sizeof *s1), *s2 = calloc(1, sizeof *s2);
+    unsigned p1 = start_opts(s1, dir, url, "i1", 0, 800), p2 = start_opts(s2, dir, url, "i2", 0, 800);
+    ctest_imei("86", 500001, imei);
+    CHECK_EQ(ask(p1, imei, OLD, NULL, &code, msg, sizeof msg), 503);   /* s1 claims the build */
+    CHECK_EQ(code, 43);
+    ctest_imei("86", 500002, imei);
+    CHECK_EQ(ask(p2, imei, OLD, NULL, &code, msg, sizeof msg), 503);   /* s2 waits for it */
+    CHECK_EQ(code, 43);
+    ctest_imei("86", 500001, imei);
+    for (int i = 0; i < 200 && (st = ask(p1, imei, OLD, NULL, &code, msg, sizeof msg)) != 200; i++) nap_ms(30);
+    CHECK_EQ(st, 200);
+    ino_t first = 0, later = 0;
+    CHECK_EQ(cache_files(dir, &first), 1);
+    ctest_imei("86", 500002, imei);
+    for (int i = 0; i < 200 && (st = ask(p2, imei, OLD, NULL, &code, msg, sizeof msg)) != 200; i++) nap_ms(30);
+    CHECK_EQ(st, 200);
+    nap_ms(1200);   /* longer than a build: had s2 built too, its file would have replaced s1's */
+    CHECK_EQ(cache_files(dir, &later), 1);
+    CHECK(first == later);
+
+    enum { RACERS = 16 };
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, RACERS);
+    racer r[RACERS];
+    pthread_t t[RACERS];
+    ctest_imei("86", 500003, imei);
+    for (int i = 0; i < RACERS; i++) {
+        r[i] = (racer){ i % 2 ? p2 : p1, imei, &go, 0, -1 };
+        CHECK(pthread_create(&t[i], NULL, race, &r[i]) == 0);
+    }
+    int packages = 0, bans = 0;
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(t[i], NULL);
+        packages += r[i].status == 200;
+        bans += r[i].status == 403 && r[i].code == 40;
+    }
+    pthread_barrier_destroy(&go);
+    printf("16 racing requests over two instances: %d packages, %d loop bans\n", packages, bans);
+    CHECK_EQ(packages, 6);
+    CHECK_EQ(bans, RACERS - 6);
+    srv_stop(s1);
+    srv_stop(s2);
+    free(s1);
+    free(s2);
+    char q[128];
+    snprintf(q, sizeof q, "SELECT banned FROM device WHERE imei='%s'", imei);
+    CHECK_EQ(one_int(url, q), 1);
+    snprintf(q, sizeof q, "SELECT COUNT(*) FROM log WHERE imei='%s'", imei);
+    CHECK_EQ(one_int(url, q), RACERS);
+}
+
 int main(void)
 {
     test_units();
     const char *dir = ctest_tmpdir("rollout");
     CHECK(dir != NULL);
     if (getenv("FOTA_TEST_DB_FILE")) {   /* the same rollout, two servers over one PostgreSQL */
-        char url[512];
-        CHECK_EQ(pg_database(url, sizeof url), 0);
+        char url[512], url2[512], dir2[600];
+        CHECK_EQ(pg_database("rollout", url, sizeof url), 0);
         if (dir) test_rollout(dir, url);
+        CHECK_EQ(pg_database("instances", url2, sizeof url2), 0);
+        snprintf(dir2, sizeof dir2, "%s/instances", dir ? dir : ".");
+        CHECK(mkdir(dir2, 0700) == 0 || errno == EEXIST);
+        if (dir) test_instances(dir2, url2);
         return ctest_finish("test_rollout (PostgreSQL)");
     }
     if (dir) test_rollout(dir, NULL);
