@@ -13,6 +13,19 @@ BUILD = os.environ.get("FOTA_BUILD", "build")
 FOTA_SERVER = os.path.abspath(os.path.join(BUILD, "fota-server"))
 FOTAPACK = os.path.abspath(os.path.join(BUILD, "fotapack"))
 INITIAL = "initial-pass-1"
+# Set (ctest console_api_pg): a file holding a throwaway PostgreSQL cluster's
+# URL (test/pg/cluster.sh); every Server then gets its own database there.
+PG_STATE = os.environ.get("FOTA_TEST_DB_FILE")
+_databases = [0]
+
+
+def fresh_database():
+    """The URL of a new, empty database on the test cluster."""
+    base = read(PG_STATE).strip()
+    _databases[0] += 1
+    name = "console_%d_%d" % (os.getpid(), _databases[0])
+    run("psql", "-q", base, "-c", "CREATE DATABASE " + name)
+    return base.rsplit("/", 1)[0] + "/" + name
 
 
 def run(*args, check=True):
@@ -44,12 +57,14 @@ class Server:
 
     def __init__(self, *extra, users=("alice", "bob")):
         self.dir = tempfile.mkdtemp(prefix="console-test-")
-        self.db = os.path.join(self.dir, "fota.db")
+        self.db = fresh_database() if PG_STATE else os.path.join(self.dir, "fota.db")
+        self.data = os.path.join(self.dir, "data")
         for u in users:
             self.admin("user", "add", "--name", u, "--password", INITIAL)
         port_file = os.path.join(self.dir, "port")
         self.err = open(os.path.join(self.dir, "stderr"), "w")
-        self.proc = subprocess.Popen([FOTA_SERVER, "serve", "--db", self.db, "--listen", "127.0.0.1:0",
+        self.proc = subprocess.Popen([FOTA_SERVER, "serve", "--db", self.db, "--data", self.data,
+                                      "--listen", "127.0.0.1:0",
                                       "--port-file", port_file, "--lifetime", "900", "--log-flush-ms", "20"]
                                      + list(extra), stdout=subprocess.DEVNULL, stderr=self.err)
         end = time.time() + 15
@@ -61,7 +76,7 @@ class Server:
         self.base = "http://127.0.0.1:%d" % self.port
 
     def admin(self, *args, check=True):
-        return run(FOTA_SERVER, args[0], args[1], "--db", self.db, *args[2:], check=check)
+        return run(FOTA_SERVER, args[0], args[1], "--db", self.db, "--data", self.data, *args[2:], check=check)
 
     def device(self, key, fw, version, imei):
         """The device query (the IoT-platform API): (status, body bytes)."""

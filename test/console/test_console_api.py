@@ -239,7 +239,7 @@ class Objects(unittest.TestCase):
         time.sleep(0.3)   # (a close arriving with the data is seen at the 30 s connection timeout)
         c.close()
         time.sleep(0.5)
-        ups = os.path.join(self.s.db + ".d", "console-uploads")
+        ups = os.path.join(self.s.data, "console-uploads")
         found = [f for _, _, fs in os.walk(ups) for f in fs if f == "cut.bin"]
         self.assertEqual(found, [])
         self.assertEqual(len(os.listdir(ups)), len([d for d in os.listdir(ups) if os.listdir(os.path.join(ups, d))]))
