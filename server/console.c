@@ -26,6 +26,7 @@
 #include "console.h"
 #include "console_www.h"
 #include "ops.h"
+#include "rollout.h"
 #include "port/fota_err.h"
 #include "port/port.h"
 
@@ -928,6 +929,41 @@ static enum MHD_Result device_act(struct srv_console *k, struct MHD_Connection *
     return rc ? send_ops(c, &e) : send_j(c, 200, json_pack("{sb}", "ok", 1), NULL);
 }
 
+/* A configuration's staged rollout: GET its status, POST an action (start
+ * with its waves and thresholds, pause, resume, abort, advance). The same
+ * operation and status JSON as `fota-server rollout`. */
+static enum MHD_Result rollout(struct srv_console *k, struct MHD_Connection *c, const session *s, json_t *in)
+{
+    const char *bad = NULL, *project, *fw, *action = "status", *waves = NULL, *every = NULL, *maxf = NULL,
+               *minout = NULL;
+    if (in) {
+        project = jstr(in, "project", SRV_NAME_MAX, &bad);
+        fw = jstr(in, "firmware", SRV_NAME_MAX, &bad);
+        action = jstr(in, "action", 16, &bad);
+        waves = jstr(in, "waves", 128, &bad);
+        every = jstr(in, "every", 32, &bad);
+        maxf = jstr(in, "max_failure", 16, &bad);
+        minout = jstr(in, "min_outcomes", 16, &bad);
+        if (!bad && action && !strcmp(action, "status")) bad = "action";   /* a GET */
+    } else {
+        project = arg(c, "project");
+        fw = arg(c, "firmware");
+    }
+    if (bad) return send_err(c, 400, "rollout: project, firmware, action (start, pause, resume, abort, advance),"
+                                     " waves, every, max_failure, min_outcomes: short strings");
+    char *text = malloc(SRV_ROLLOUT_JSON_MAX);
+    if (!text) return send_err(c, 500, "out of memory");
+    ops_err e = { 0 };
+    pthread_mutex_lock(&k->lock);
+    int rc = ops_rollout(&k->db, s->user, action, project, fw, waves, every, maxf, minout, text, SRV_ROLLOUT_JSON_MAX,
+                         &e);
+    pthread_mutex_unlock(&k->lock);
+    json_t *j = rc ? NULL : json_loads(text, 0, NULL);
+    free(text);
+    if (rc) return send_ops(c, &e);
+    return j ? send_j(c, 200, j, NULL) : send_err(c, 500, "rollout status unreadable");
+}
+
 /* The answer to a complete request (r: its body, or its finished upload). */
 static enum MHD_Result api(struct srv_console *k, struct MHD_Connection *c, const char *path, int post, creq *r)
 {
@@ -981,6 +1017,7 @@ static enum MHD_Result api(struct srv_console *k, struct MHD_Connection *c, cons
     else if (post && !strcmp(path, "devices/unban")) rc = device_act(k, c, &s, in, "unban");
     else if (post && !strcmp(path, "devices/ban")) rc = device_act(k, c, &s, in, "ban");
     else if (post && !strcmp(path, "devices/add")) rc = device_act(k, c, &s, in, "add");
+    else if (!strcmp(path, "rollout")) rc = rollout(k, c, &s, post ? in : NULL);
     else if (post && !strcmp(path, "delta")) rc = delta_start(k, c, &s, in);
     else if (!post && !strcmp(path, "delta")) rc = delta_get(k, c, &s, 0);
     else if (!post && !strcmp(path, "delta/file")) rc = delta_get(k, c, &s, 1);

@@ -305,14 +305,16 @@ static int latest(store *db, int64_t config_id, int live, rl_row *r)
 }
 
 /* The configuration of (project name, firmware name): its id, or 0 / -1. */
-static int64_t config_of(store *db, const char *project, const char *fwname)
+/* The configuration's id, 0 none (or not the scope user's), -1 error. */
+static int64_t config_of(store *db, const char *project, const char *fwname, const char *scope)
 {
     store_stmt *st;
     if (!(st = store_prepare(db, "SELECT c.id FROM config c JOIN project p ON p.id=c.project_id"
-                               " WHERE p.name=?1 AND c.firmware_name=?2")))
+                               " WHERE p.name=?1 AND c.firmware_name=?2 AND (CAST(?3 AS TEXT) IS NULL OR p.owner=?3)")))
         return -1;
     store_bind_str(st, 1, project);
     store_bind_str(st, 2, fwname);
+    if (scope) store_bind_str(st, 3, scope);
     int rc = store_step(st);
     int64_t id = rc == STORE_ROW ? store_column_int64(st, 0) : 0;
     store_finalize(st);
@@ -362,7 +364,7 @@ int srv_rollout_status_json(store *db, const char *project, const char *fwname, 
 {
     jbuf j = { out, cap, 0, 0 };
     if (cap < 64) return -1;
-    int64_t cfg = config_of(db, project, fwname);
+    int64_t cfg = config_of(db, project, fwname, NULL);
     if (cfg < 0) return -1;
     rl_row r;
     int found = cfg ? latest(db, cfg, 0, &r) : 0;
@@ -447,8 +449,13 @@ int srv_rollout_status_json(store *db, const char *project, const char *fwname, 
 /* ---------------------------------------------------------------- */
 /* commands                                                          */
 
-static int rollout_start(srv_db *d, int64_t cfg, const char *waves, const char *every, const char *max_failure,
-                         const char *min_outcomes)
+static int db_err(store *db, ops_err *e)
+{
+    return ops_fail(e, EXIT_IO_ERR, 500, "database: %s", store_errmsg(db));
+}
+
+static int rollout_start(store *db, int64_t cfg, const char *waves, const char *every, const char *max_failure,
+                         const char *min_outcomes, ops_err *e)
 {
     uint32_t bp[SRV_ROLLOUT_WAVES_MAX], maxf = SRV_ROLLOUT_DEFAULT_MAX_FAILURE;
     int n = 0;
@@ -456,26 +463,30 @@ static int rollout_start(srv_db *d, int64_t cfg, const char *waves, const char *
     unsigned long minout = SRV_ROLLOUT_DEFAULT_MIN_OUTCOMES;
     char *end = NULL;
     if (!waves || srv_rollout_parse_waves(waves, bp, &n))
-        return fail("--waves: rising percents, at most 2 decimals, each 0 < p <= 100, at most 16: '%s'",
-                    waves ? waves : "");
+        return ops_fail(e, EXIT_USAGE_ERR, 400,
+                        "waves: rising percents, at most 2 decimals, each 0 < p <= 100, at most 16: '%.40s'",
+                        waves ? waves : "");
     if (every && srv_rollout_parse_duration(every, &every_ms))
-        return fail("--every: a duration such as 30s, 10m, 1h or 2d, at most 366 days: '%s'", every);
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "every: a duration such as 30s, 10m, 1h or 2d, at most 366 days: '%.20s'",
+                        every);
     if (max_failure && srv_rollout_parse_percent(max_failure, &maxf))
-        return fail("--max-failure: a percent 0..100 (at most 2 decimals): '%s'", max_failure);
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "max-failure: a percent 0..100 (at most 2 decimals): '%.20s'",
+                        max_failure);
     if (min_outcomes && (!*min_outcomes || *min_outcomes == '-' ||
                          (minout = strtoul(min_outcomes, &end, 10), *end) || minout < 1 || minout > 1000000))
-        return fail("--min-outcomes: 1..1000000: '%s'", min_outcomes);
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "min-outcomes: 1..1000000: '%.20s'", min_outcomes);
     char wtext[SRV_ROLLOUT_WAVES_MAX * 6 + 1];
     size_t o = 0;
     for (int i = 0; i < n; i++) o += (size_t)snprintf(wtext + o, sizeof wtext - o, "%s%u", i ? "," : "", bp[i]);
     int64_t now = srv_now_ms();
-    store_stmt *st = prep(d, "INSERT INTO rollout(config_id, firmware_id, waves, nwaves, wave, share_bp, state,"
-                               " every_ms, max_failure_bp, min_outcomes, judge_since, wave_started, created, updated)"
-                               " SELECT id, firmware_id, CAST(?2 AS TEXT), CAST(?3 AS INTEGER), 0, CAST(?4 AS INTEGER), 'running',"
-                               " CAST(?5 AS INTEGER), CAST(?6 AS INTEGER), CAST(?7 AS INTEGER), CAST(?8 AS INTEGER),"
-                               " CAST(?8 AS INTEGER), CAST(?8 AS INTEGER), CAST(?8 AS INTEGER)"
-                               " FROM config WHERE id=?1");
-    if (!st) return EXIT_IO_ERR;
+    store_stmt *st = store_prepare(db, "INSERT INTO rollout(config_id, firmware_id, waves, nwaves, wave, share_bp,"
+                                       " state, every_ms, max_failure_bp, min_outcomes, judge_since, wave_started,"
+                                       " created, updated)"
+                                       " SELECT id, firmware_id, CAST(?2 AS TEXT), CAST(?3 AS INTEGER), 0,"
+                                       " CAST(?4 AS INTEGER), 'running', CAST(?5 AS INTEGER), CAST(?6 AS INTEGER),"
+                                       " CAST(?7 AS INTEGER), CAST(?8 AS INTEGER), CAST(?8 AS INTEGER),"
+                                       " CAST(?8 AS INTEGER), CAST(?8 AS INTEGER) FROM config WHERE id=?1");
+    if (!st) return db_err(db, e);
     store_bind_int64(st, 1, cfg);
     store_bind_str(st, 2, wtext);
     store_bind_int64(st, 3, n);
@@ -485,23 +496,20 @@ static int rollout_start(srv_db *d, int64_t cfg, const char *waves, const char *
     store_bind_int64(st, 7, (int64_t)minout);
     store_bind_int64(st, 8, now);
     int rc = store_step(st);
+    if (rc != STORE_DONE && rc != STORE_CONFLICT) db_err(db, e);
     store_finalize(st);
     if (rc == STORE_CONFLICT)
-        return fail("%s", "a rollout of this configuration is running or paused: abort it first");
-    if (rc != STORE_DONE) {
-        fprintf(stderr, "fota-server: database: %s\n", store_errmsg(d->db));
-        return EXIT_IO_ERR;
-    }
-    return 0;
+        return ops_fail(e, EXIT_USAGE_ERR, 409, "a rollout of this configuration is running or paused: abort it first");
+    return rc == STORE_DONE ? 0 : e->rc;
 }
 
 /* pause / resume / abort / advance of the live rollout: one guarded UPDATE each. */
-static int rollout_change(srv_db *d, int64_t cfg, const char *what)
+static int rollout_change(store *db, int64_t cfg, const char *what, ops_err *e)
 {
     rl_row r;
-    int found = latest(d->db, cfg, 1, &r);
-    if (found < 0) return EXIT_IO_ERR;
-    if (!found) return fail("%s: no running or paused rollout of this configuration", what);
+    int found = latest(db, cfg, 1, &r);
+    if (found < 0) return db_err(db, e);
+    if (!found) return ops_fail(e, EXIT_USAGE_ERR, 409, "%s: no running or paused rollout of this configuration", what);
     int64_t now = srv_now_ms();
     if (strcmp(what, "advance") == 0) {
         int changed = 0;
@@ -509,9 +517,10 @@ static int rollout_change(srv_db *d, int64_t cfg, const char *what)
         size_t o = 0;
         for (int i = 0; i < r.nwaves; i++)
             o += (size_t)snprintf(waves + o, sizeof waves - o, "%s%u", i ? "," : "", r.bp[i]);
-        if (r.wave + 1 >= r.nwaves) return fail("%s", "advance: the rollout is at its last wave");
-        if (advance_to(d->db, r.id, r.wave, waves, now, &changed)) return EXIT_IO_ERR;
-        if (!changed) return fail("%s", "advance: the rollout changed meanwhile; look at its status");
+        if (r.wave + 1 >= r.nwaves) return ops_fail(e, EXIT_USAGE_ERR, 409, "advance: the rollout is at its last wave");
+        if (advance_to(db, r.id, r.wave, waves, now, &changed)) return db_err(db, e);
+        if (!changed)
+            return ops_fail(e, EXIT_USAGE_ERR, 409, "advance: the rollout changed meanwhile; look at its status");
         return 0;
     }
     const char *sql =
@@ -522,43 +531,55 @@ static int rollout_change(srv_db *d, int64_t cfg, const char *what)
               " WHERE id=?1 AND state='paused'"
             : "UPDATE rollout SET state='aborted', reason='aborted by command', updated=?2 WHERE id=?1"
               " AND state IN ('running','paused')";
-    store_stmt *st = prep(d, sql);
-    if (!st) return EXIT_IO_ERR;
+    store_stmt *st = store_prepare(db, sql);
+    if (!st) return db_err(db, e);
     store_bind_int64(st, 1, r.id);
     store_bind_int64(st, 2, now);
     int rc = store_step(st);
     int changed = rc == STORE_DONE && store_changes(st) > 0;
+    if (rc != STORE_DONE) db_err(db, e);
     store_finalize(st);
-    if (rc != STORE_DONE) {
-        fprintf(stderr, "fota-server: database: %s\n", store_errmsg(d->db));
-        return EXIT_IO_ERR;
-    }
-    if (!changed) {
-        fprintf(stderr, "fota-server: %s: the rollout is %s\n", what, r.state);
-        return EXIT_USAGE_ERR;
-    }
+    if (rc != STORE_DONE) return e->rc;
+    if (!changed) return ops_fail(e, EXIT_USAGE_ERR, 409, "%s: the rollout is %s", what, r.state);
+    return 0;
+}
+
+int ops_rollout(srv_db *d, const char *scope, const char *what, const char *project, const char *fwname,
+                const char *waves, const char *every, const char *max_failure, const char *min_outcomes, char *json,
+                size_t cap, ops_err *e)
+{
+    static const char *const whats[] = { "start", "status", "pause", "resume", "abort", "advance" };
+    int known = 0;
+    for (size_t i = 0; what && i < sizeof whats / sizeof whats[0]; i++) known |= strcmp(what, whats[i]) == 0;
+    if (!known) return ops_fail(e, EXIT_USAGE_ERR, 400, "rollout: start, status, pause, resume, abort or advance");
+    if (!project || !fwname) return ops_fail(e, EXIT_USAGE_ERR, 400, "project and firmware are required");
+    if (!srv_is_name(project, strlen(project))) return ops_fail(e, EXIT_USAGE_ERR, 400, "bad project name");
+    if (!srv_is_name(fwname, strlen(fwname))) return ops_fail(e, EXIT_USAGE_ERR, 400, "bad firmware name");
+    int64_t cfg = config_of(d->db, project, fwname, scope);
+    if (cfg < 0) return db_err(d->db, e);
+    if (cfg == 0)
+        return ops_fail(e, EXIT_USAGE_ERR, 404, "no configuration for firmware '%s' in project '%s'", fwname, project);
+    int rc = !strcmp(what, "start")    ? rollout_start(d->db, cfg, waves, every, max_failure, min_outcomes, e)
+             : !strcmp(what, "status") ? 0
+                                       : rollout_change(d->db, cfg, what, e);
+    if (rc) return rc;
+    /* Every command answers with the status after it. */
+    int s = srv_rollout_status_json(d->db, project, fwname, srv_now_ms(), json, cap);
+    if (s < 0) return db_err(d->db, e);
+    if (s == 1) return ops_fail(e, EXIT_USAGE_ERR, 404, "no rollout of this configuration yet");
     return 0;
 }
 
 int cmd_rollout(srv_db *d, const char *what, const char *project, const char *fwname, const char *waves,
                 const char *every, const char *max_failure, const char *min_outcomes)
 {
-    if (!project || !fwname) return fail("%s", "--project and --firmware are required");
-    if (!srv_is_name(project, strlen(project))) return fail("bad --project '%s'", project);
-    if (!srv_is_name(fwname, strlen(fwname))) return fail("bad --firmware '%s'", fwname);
-    int64_t cfg = config_of(d->db, project, fwname);
-    if (cfg < 0) return EXIT_IO_ERR;
-    if (cfg == 0) return fail("no configuration for firmware '%s' in that project (config set first)", fwname);
-    int rc;
-    if (strcmp(what, "start") == 0) rc = rollout_start(d, cfg, waves, every, max_failure, min_outcomes);
-    else if (strcmp(what, "status") == 0) rc = 0;
-    else rc = rollout_change(d, cfg, what);
-    if (rc) return rc;
-    /* Every command prints the status after it. */
+    ops_err e = { 0 };
     char *json = malloc(SRV_ROLLOUT_JSON_MAX);
     if (!json) return EXIT_IO_ERR;
-    int s = srv_rollout_status_json(d->db, project, fwname, srv_now_ms(), json, SRV_ROLLOUT_JSON_MAX);
-    if (s >= 0) printf("%s\n", json);
+    int rc = ops_rollout(d, NULL, what, project, fwname, waves, every, max_failure, min_outcomes, json,
+                         SRV_ROLLOUT_JSON_MAX, &e);
+    if (rc) fprintf(stderr, "fota-server: %s\n", e.msg);
+    else printf("%s\n", json);
     free(json);
-    return s < 0 ? EXIT_IO_ERR : s == 1 ? EXIT_USAGE_ERR : 0;
+    return rc;
 }

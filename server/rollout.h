@@ -13,6 +13,7 @@
 
 #include "store.h"
 
+#include "ops.h"
 #include "srv.h"
 
 #define SRV_ROLLOUT_BP_ALL 10000u          /* 100 % in basis points */
@@ -63,8 +64,16 @@ int srv_rollout_tick(store *db, int64_t now_ms);
 int srv_rollout_status_json(store *db, const char *project, const char *fwname, int64_t now_ms, char *out,
                             size_t cap);
 
-/* fota-server rollout start|status|pause|resume|abort|advance (main.c parses
- * the options; NULL = not given). Exit codes as admin.h. */
+/* rollout start|status|pause|resume|abort|advance of (project, firmware
+ * name), for the CLI (scope NULL) and the web console (scope: the acting
+ * user; another user's project is not found). Options NULL = not given.
+ * On success json holds the status after it (cap >= SRV_ROLLOUT_JSON_MAX);
+ * else e says why (as ops.h). */
+int ops_rollout(srv_db *d, const char *scope, const char *what, const char *project, const char *fwname,
+                const char *waves, const char *every, const char *max_failure, const char *min_outcomes, char *json,
+                size_t cap, ops_err *e);
+/* fota-server rollout ...: ops_rollout, printing the status or the reason.
+ * Exit codes as admin.h. */
 int cmd_rollout(srv_db *d, const char *what, const char *project, const char *fwname, const char *waves,
                 const char *every, const char *max_failure, const char *min_outcomes);
 
