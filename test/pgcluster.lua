@@ -50,7 +50,7 @@ function M.url()
     M._sentinel = setmetatable({}, { __gc = function() M.stop() end })
     -- ... and by a watchdog if the process dies without closing (a signal, a crash).
     -- setsid: a ^C to the terminal's process group must not take the watchdog with it.
-    os.execute(string.format("setsid sh -c 'while kill -0 %d 2>/dev/null; do sleep 1; done; " ..
+    os.execute(string.format(ENV .. "setsid sh -c 'while kill -0 %d 2>/dev/null; do sleep 1; done; " ..
         "%s bash \"%s\" stop \"%s\"; rm -rf \"%s\"' >/dev/null 2>&1 </dev/null &", PID, ENV, SCRIPT, state, dir))
     return url
 end
