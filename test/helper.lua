@@ -3,3 +3,5 @@
 local build = os.getenv("FOTA_BUILD") or "build"
 package.path = "lib/?.lua;lib/luatos/?.lua;test/?.lua;" .. package.path
 package.cpath = build .. "/?.so;" .. package.cpath
+-- one PostgreSQL cluster for every spec file, started on first use (test/pgcluster.lua)
+require "pgcluster"

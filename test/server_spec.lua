@@ -4,48 +4,13 @@
 local T = require "testutil"
 local socket = require "socket"
 
-local FW = "demo_LuatOS-SoC_EC618"
-
-local luhn_digit = require("simdevice").luhn_digit
-local function imei(body14) return body14 .. luhn_digit(body14) end
-
-local n_imei = 0
-local function new_imei()
-    n_imei = n_imei + 1
-    return imei(string.format("8600%04d%06d", math.random(0, 9999), n_imei))
-end
+local FW = T.FW
+local new_imei = T.imei_maker("8600")
+local admin = T.admin
 
 local function query(o)
     return string.format("project_key=%s&firmware_name=%s&version=%s&imei=%s",
         o.key or "KEY123", o.fw or FW, o.version or "1103.1.3", o.imei)
-end
-
-local function admin(db, args)
-    local out, status = T.fota_server(db, args)
-    assert(status == 0, args .. ": " .. out)
-    return out
-end
-
---- One fixture: a project, releases, a configuration. Returns db, dir.
-local function fixture(o)
-    o = o or {}
-    local dir = T.tmpdir("srvdb")
-    local db = dir .. "/fota.db"
-    os.execute("mkdir -p " .. dir .. "/script")
-    T.write(dir .. "/script/main.lua", 'PROJECT = "demo"\nVERSION = "1.2.4"\n')
-    T.write(dir .. "/core1104.bin", o.core1104 or T.noise(100000, 7))
-    admin(db, "project add --name demo --key " .. (o.key or "KEY123") .. " --owner alice")
-    if o.core1103 then
-        os.execute("mkdir -p " .. dir .. "/old")
-        T.write(dir .. "/old/main.lua", 'PROJECT = "demo"\nVERSION = "1.0.0"\n')
-        T.write(dir .. "/core1103.bin", o.core1103)
-        admin(db, string.format("firmware add --project demo --bsp EC618 --core-version V1103 --core %s "
-            .. "--script %s --version 1.0.0", dir .. "/core1103.bin", dir .. "/old"))
-    end
-    admin(db, string.format("firmware add --project demo --bsp EC618 --core-version V1104 --core %s "
-        .. "--script %s --version 1.2.4", dir .. "/core1104.bin", dir .. "/script"))
-    admin(db, "config set --project demo --firmware " .. FW)
-    return db, dir
 end
 
 --- GET until the answer is not 43 (bounded); returns status, body, headers.
@@ -61,474 +26,478 @@ end
 
 local function code_of(body) return tonumber(body:match('"code":(%-?%d+)')) end
 
-describe("fota-server", function()
-    local db, srv, key, pub
-
-    setup(function()
-        local kd = T.tmpdir("srvkeys")
-        key, pub = T.keypair(kd)
-        db = fixture()
-        srv = T.start_fota_server({ db = db, key = key, flush_ms = 30, build_delay_ms = 300 })
-    end)
-    teardown(function() if srv then srv.stop() end end)
-
-    local function log_rows(id)
-        socket.sleep(0.1)   -- the log is written in batches every 30 ms here
-        local out = admin(db, "log --imei " .. id)
-        local rows = {}
-        for line in out:gmatch("[^\n]+") do
-            local f = {}
-            for field in line:gmatch("[^\t]+") do f[#f + 1] = field end
-            rows[#rows + 1] = { status = tonumber(f[3]), code = tonumber(f[4]), request = f[5], msg = f[6] }
-        end
-        return rows
+-- Every block runs against each store (T.stores(): a SQLite file and a PostgreSQL
+-- database of the spec's throwaway cluster); none is about the SQLite file itself.
+for _, store in ipairs(T.stores()) do
+    local function fixture(o)
+        o = o or {}
+        o.store = store
+        return T.server_fixture(o)
     end
 
-    describe("answers", function()
-        it("43 while the package for a base core is being generated, then 200", function()
-            local url = srv.url(query({ imei = new_imei(), version = "1102.1.3" }))
-            local s1, b1, h1 = T.curl(url)
-            local s2, b2 = T.curl(url)
-            assert.equal(503, s1)
-            assert.equal(43, code_of(b1))
-            assert.equal("30", h1["retry-after"])
-            assert.equal(503, s2)   -- still building (300 ms)
-            assert.equal(43, code_of(b2))
-            local s3, b3 = get_ready(url)
-            assert.equal(200, s3)
-            assert.equal("LFPK", b3:sub(1, 4))
-        end)
+    describe("fota-server [" .. store .. "]", function()
+        local db, srv, key, pub
 
-        it("25 unknown project key, 26 unknown firmware name", function()
-            local s, b = T.curl(srv.url(query({ key = "NOPE", imei = new_imei() })))
-            assert.equal(404, s)
-            assert.equal(25, code_of(b))
-            s, b = T.curl(srv.url(query({ fw = "demo_LuatOS-SoC_EC716", imei = new_imei() })))
-            assert.equal(404, s)
-            assert.equal(26, code_of(b))
+        setup(function()
+            local kd = T.tmpdir("srvkeys")
+            key, pub = T.keypair(kd)
+            db = fixture()
+            srv = T.start_fota_server({ db = db, key = key, flush_ms = 30, build_delay_ms = 300 })
         end)
+        teardown(function() if srv then srv.stop() end end)
 
-        it("3 for an IMEI with a wrong check digit, 17 for another owner's device", function()
-            local good = new_imei()
-            local bad = good:sub(1, 14) .. tostring((tonumber(good:sub(15)) + 1) % 10)
-            local s, b = T.curl(srv.url(query({ imei = bad })))
-            assert.equal(403, s)
-            assert.equal(3, code_of(b))
-            local other = new_imei()
-            admin(db, "device add --imei " .. other .. " --owner bob")
-            s, b = T.curl(srv.url(query({ imei = other })))
-            assert.equal(403, s)
-            assert.equal(17, code_of(b))
-            admin(db, "device add --imei " .. other .. " --project demo")   -- the project's owner
-            s = get_ready(srv.url(query({ imei = other })))
-            assert.equal(200, s)
-        end)
+        local function log_rows(id)
+            socket.sleep(0.1)   -- the log is written in batches every 30 ms here
+            return T.log_rows(db, id)
+        end
 
-        it("27 when not newer (CORE.x.z compared numerically, y not sent)", function()
-            for _, v in ipairs({ "1104.1.4", "1104.01.004", "1104.1.5", "1105.0.0", "1104.2.0" }) do
-                local s, b = T.curl(srv.url(query({ imei = new_imei(), version = v })))
-                assert.equal(404, s, v)
-                assert.equal(27, code_of(b), v)
-            end
-            assert.equal(200, (get_ready(srv.url(query({ imei = new_imei(), version = "1104.1.3" })))))
-        end)
+        describe("answers", function()
+            it("43 while the package for a base core is being generated, then 200", function()
+                local url = srv.url(query({ imei = new_imei(), version = "1102.1.3" }))
+                local s1, b1, h1 = T.curl(url)
+                local s2, b2 = T.curl(url)
+                assert.equal(503, s1)
+                assert.equal(43, code_of(b1))
+                assert.equal("30", h1["retry-after"])
+                assert.equal(503, s2)   -- still building (300 ms)
+                assert.equal(43, code_of(b2))
+                local s3, b3 = get_ready(url)
+                assert.equal(200, s3)
+                assert.equal("LFPK", b3:sub(1, 4))
+            end)
 
-        it("27 for a device outside the IMEI list and when the upgrade is disabled; 21 for a from-version "
-            .. "not allowed", function()
-            local listed, other = new_imei(), new_imei()
-            admin(db, "config set --project demo --firmware " .. FW .. " --imeis " .. listed)
-            local s, b = T.curl(srv.url(query({ imei = other })))
-            assert.equal(404, s)
-            assert.equal(27, code_of(b))
-            assert.truthy(b:find("not in the upgrade list", 1, true))
-            assert.equal(200, (get_ready(srv.url(query({ imei = listed })))))
-            admin(db, "config set --project demo --firmware " .. FW .. " --imeis all --from 1103.1.1,1103.1.2")
-            s, b = T.curl(srv.url(query({ imei = other, version = "1103.1.3" })))
-            assert.equal(403, s)
-            assert.equal(21, code_of(b))
-            assert.equal(200, (get_ready(srv.url(query({ imei = other, version = "1103.01.2" })))))
-            admin(db, "config set --project demo --firmware " .. FW .. " --from any --enabled 0")
-            s, b = T.curl(srv.url(query({ imei = new_imei() })))
-            assert.equal(404, s)
-            assert.equal(27, code_of(b))
-            assert.truthy(b:find("disabled", 1, true))
-            admin(db, "config set --project demo --firmware " .. FW .. " --enabled 1")
-            assert.equal(200, (get_ready(srv.url(query({ imei = new_imei() })))))
-        end)
-
-        it("40 on the 7th request of a day, until the device is unbanned", function()
-            local id = new_imei()
-            local url = srv.url(query({ imei = id, version = "1104.1.4" }))
-            for i = 1, 6 do
-                local s, b = T.curl(url)
-                assert.equal(27, code_of(b), "request " .. i)
+            it("25 unknown project key, 26 unknown firmware name", function()
+                local s, b = T.curl(srv.url(query({ key = "NOPE", imei = new_imei() })))
                 assert.equal(404, s)
-            end
-            local s, b = T.curl(url)
-            assert.equal(403, s)
-            assert.equal(40, code_of(b))
-            b = select(2, T.curl(srv.url(query({ imei = id, version = "1103.1.3" }))))
-            assert.equal(40, code_of(b))   -- banned, whatever it asks
-            admin(db, "device unban --imei " .. id)
-            s, b = T.curl(url)
-            assert.equal(404, s)
-            assert.equal(27, code_of(b))
-            local rows = log_rows(id)
-            assert.equal(9, #rows)
-            assert.equal(40, rows[7].code)
-            assert.equal(403, rows[7].status)
-            assert.equal(27, rows[9].code)
+                assert.equal(25, code_of(b))
+                s, b = T.curl(srv.url(query({ fw = "demo_LuatOS-SoC_EC716", imei = new_imei() })))
+                assert.equal(404, s)
+                assert.equal(26, code_of(b))
+            end)
+
+            it("3 for an IMEI with a wrong check digit, 17 for another owner's device", function()
+                local good = new_imei()
+                local bad = good:sub(1, 14) .. tostring((tonumber(good:sub(15)) + 1) % 10)
+                local s, b = T.curl(srv.url(query({ imei = bad })))
+                assert.equal(403, s)
+                assert.equal(3, code_of(b))
+                local other = new_imei()
+                admin(db, "device add --imei " .. other .. " --owner bob")
+                s, b = T.curl(srv.url(query({ imei = other })))
+                assert.equal(403, s)
+                assert.equal(17, code_of(b))
+                admin(db, "device add --imei " .. other .. " --project demo")   -- the project's owner
+                s = get_ready(srv.url(query({ imei = other })))
+                assert.equal(200, s)
+            end)
+
+            it("27 when not newer (CORE.x.z compared numerically, y not sent)", function()
+                for _, v in ipairs({ "1104.1.4", "1104.01.004", "1104.1.5", "1105.0.0", "1104.2.0" }) do
+                    local s, b = T.curl(srv.url(query({ imei = new_imei(), version = v })))
+                    assert.equal(404, s, v)
+                    assert.equal(27, code_of(b), v)
+                end
+                assert.equal(200, (get_ready(srv.url(query({ imei = new_imei(), version = "1104.1.3" })))))
+            end)
+
+            it("27 for a device outside the IMEI list and when the upgrade is disabled; 21 for a from-version "
+                .. "not allowed", function()
+                local listed, other = new_imei(), new_imei()
+                admin(db, "config set --project demo --firmware " .. FW .. " --imeis " .. listed)
+                local s, b = T.curl(srv.url(query({ imei = other })))
+                assert.equal(404, s)
+                assert.equal(27, code_of(b))
+                assert.truthy(b:find("not in the upgrade list", 1, true))
+                assert.equal(200, (get_ready(srv.url(query({ imei = listed })))))
+                admin(db, "config set --project demo --firmware " .. FW .. " --imeis all --from 1103.1.1,1103.1.2")
+                s, b = T.curl(srv.url(query({ imei = other, version = "1103.1.3" })))
+                assert.equal(403, s)
+                assert.equal(21, code_of(b))
+                assert.equal(200, (get_ready(srv.url(query({ imei = other, version = "1103.01.2" })))))
+                admin(db, "config set --project demo --firmware " .. FW .. " --from any --enabled 0")
+                s, b = T.curl(srv.url(query({ imei = new_imei() })))
+                assert.equal(404, s)
+                assert.equal(27, code_of(b))
+                assert.truthy(b:find("disabled", 1, true))
+                admin(db, "config set --project demo --firmware " .. FW .. " --enabled 1")
+                assert.equal(200, (get_ready(srv.url(query({ imei = new_imei() })))))
+            end)
+
+            it("40 on the 7th request of a day, until the device is unbanned", function()
+                local id = new_imei()
+                local url = srv.url(query({ imei = id, version = "1104.1.4" }))
+                for i = 1, 6 do
+                    local s, b = T.curl(url)
+                    assert.equal(27, code_of(b), "request " .. i)
+                    assert.equal(404, s)
+                end
+                local s, b = T.curl(url)
+                assert.equal(403, s)
+                assert.equal(40, code_of(b))
+                b = select(2, T.curl(srv.url(query({ imei = id, version = "1103.1.3" }))))
+                assert.equal(40, code_of(b))   -- banned, whatever it asks
+                admin(db, "device unban --imei " .. id)
+                s, b = T.curl(url)
+                assert.equal(404, s)
+                assert.equal(27, code_of(b))
+                local rows = log_rows(id)
+                assert.equal(9, #rows)
+                assert.equal(40, rows[7].code)
+                assert.equal(403, rows[7].status)
+                assert.equal(27, rows[9].code)
+            end)
+
+            it("refuses bad parameters with 400 and the code of the parameter", function()
+                local id = new_imei()
+                local cases = {
+                    { "project_key=" .. string.rep("K", 65) .. "&firmware_name=" .. FW
+                        .. "&version=1103.1.3&imei=" .. id, 25 },
+                    { "project_key=KEY%20123&firmware_name=" .. FW .. "&version=1103.1.3&imei=" .. id, 25 },
+                    { "project_key=KEY123&firmware_name=demo%27%3B--&version=1103.1.3&imei=" .. id, 26 },
+                    { "project_key=KEY123&firmware_name=" .. string.rep("f", 128)
+                        .. "&version=1103.1.3&imei=" .. id, 26 },
+                    { "project_key=KEY123&firmware_name=" .. FW .. "&version=1.0&imei=" .. id, 21 },
+                    { "project_key=KEY123&firmware_name=" .. FW .. "&version=1103.1.3.4&imei=" .. id, 21 },
+                    { "project_key=KEY123&firmware_name=" .. FW .. "&version=1103.1234567890.3&imei=" .. id, 21 },
+                    { "project_key=KEY123&firmware_name=" .. FW .. "&version=1103.1.3&imei=12345", 3 },
+                    { "project_key=KEY123&firmware_name=" .. FW .. "&version=1103.1.3&imei=49015420323751a", 3 },
+                    { "project_key=KEY123&firmware_name=" .. FW .. "&version=1103.1.3", 3 },
+                    { "project_key=KEY123&firmware_name=" .. FW .. "&version=1103.1.3&imei=" .. id .. "%00", 3 },
+                    { query({ imei = id }) .. "&imei=" .. id, 3 },
+                    { query({ imei = id }) .. "&project_key=KEY123", 25 },
+                }
+                for _, c in ipairs(cases) do
+                    local s, b, h = T.curl(srv.url(c[1]))
+                    assert.equal(400, s, c[1])
+                    assert.equal(c[2], code_of(b), c[1])
+                    assert.equal("application/json", h["content-type"])
+                end
+                assert.equal(404, (T.curl("http://127.0.0.1:" .. srv.port .. "/api/other?" .. query({ imei = id }))))
+                assert.equal(405, (T.curl(srv.url(query({ imei = id })), "-X POST --data x=1")))
+                -- a request head over the per-connection limit
+                local big = T.tmpdir("big") .. "/h"
+                T.write(big, "X-Big: " .. string.rep("a", 20000) .. "\n")
+                local s = T.curl(srv.url(query({ imei = id })), "-H @" .. big)
+                assert.is_true(s == 431 or s == 413 or s == 414, "status " .. tostring(s))
+                -- the server is still fine
+                assert.equal(404, (T.curl(srv.url(query({ imei = id, version = "1104.1.4" })))))
+            end)
         end)
 
-        it("refuses bad parameters with 400 and the code of the parameter", function()
-            local id = new_imei()
-            local cases = {
-                { "project_key=" .. string.rep("K", 65) .. "&firmware_name=" .. FW
-                    .. "&version=1103.1.3&imei=" .. id, 25 },
-                { "project_key=KEY%20123&firmware_name=" .. FW .. "&version=1103.1.3&imei=" .. id, 25 },
-                { "project_key=KEY123&firmware_name=demo%27%3B--&version=1103.1.3&imei=" .. id, 26 },
-                { "project_key=KEY123&firmware_name=" .. string.rep("f", 128)
-                    .. "&version=1103.1.3&imei=" .. id, 26 },
-                { "project_key=KEY123&firmware_name=" .. FW .. "&version=1.0&imei=" .. id, 21 },
-                { "project_key=KEY123&firmware_name=" .. FW .. "&version=1103.1.3.4&imei=" .. id, 21 },
-                { "project_key=KEY123&firmware_name=" .. FW .. "&version=1103.1234567890.3&imei=" .. id, 21 },
-                { "project_key=KEY123&firmware_name=" .. FW .. "&version=1103.1.3&imei=12345", 3 },
-                { "project_key=KEY123&firmware_name=" .. FW .. "&version=1103.1.3&imei=49015420323751a", 3 },
-                { "project_key=KEY123&firmware_name=" .. FW .. "&version=1103.1.3", 3 },
-                { "project_key=KEY123&firmware_name=" .. FW .. "&version=1103.1.3&imei=" .. id .. "%00", 3 },
-                { query({ imei = id }) .. "&imei=" .. id, 3 },
-                { query({ imei = id }) .. "&project_key=KEY123", 25 },
-            }
-            for _, c in ipairs(cases) do
-                local s, b, h = T.curl(srv.url(c[1]))
-                assert.equal(400, s, c[1])
-                assert.equal(c[2], code_of(b), c[1])
-                assert.equal("application/json", h["content-type"])
+        describe("with the module's client", function()
+            local dir, sys, libfota, libfota2, lines
+
+            before_each(function()
+                dir = T.tmpdir("srvdev")
+                sys, lines = T.device(dir)
+                libfota = T.fresh("libfota")
+                libfota2 = T.fresh("libfota2")
+                _G.PROJECT, _G.VERSION, _G.PRODUCT_KEY = "demo", "1.2.3", "KEY123"
+                os.execute("mkdir -p " .. dir .. "/fota")
+                T.write(dir .. "/fota/trusted.pem", pub)
+            end)
+            after_each(function() _G.PROJECT, _G.VERSION, _G.PRODUCT_KEY = nil, nil, nil end)
+
+            local function request2(opts)
+                local got
+                libfota2.request(function(code, info) got = { code, info } end, opts)
+                sys.run()
+                return got[1], got[2]
             end
-            assert.equal(404, (T.curl("http://127.0.0.1:" .. srv.port .. "/api/other?" .. query({ imei = id }))))
-            assert.equal(405, (T.curl(srv.url(query({ imei = id })), "-X POST --data x=1")))
-            -- a request head over the per-connection limit
-            local big = T.tmpdir("big") .. "/h"
-            T.write(big, "X-Big: " .. string.rep("a", 20000) .. "\n")
-            local s = T.curl(srv.url(query({ imei = id })), "-H @" .. big)
-            assert.is_true(s == 431 or s == 413 or s == 414, "status " .. tostring(s))
-            -- the server is still fine
-            assert.equal(404, (T.curl(srv.url(query({ imei = id, version = "1104.1.4" })))))
+
+            it("libfota (PRODUCT_KEY only) gets 43, then a signed package that passes fota.verify", function()
+                local old = os.getenv
+                os.getenv = function(k) -- luacheck: ignore
+                    if k == "LUAT_FOTA_IOT_URL" then return srv.base end
+                    return old(k)
+                end
+                local ok, err = pcall(function()
+                    local got
+                    local function request()
+                        libfota.request(function(code, info) got = { code, info } end)
+                        sys.run()
+                        return got[1], got[2]
+                    end
+                    local code, info = request()
+                    for _ = 1, 100 do
+                        if not (code == 4 and info.code == 43) then break end
+                        socket.sleep(0.05)
+                        code, info = request()
+                    end
+                    -- 0: fotaflow checked it with DEVICE/fota/trusted.pem before committing
+                    assert.equal(0, code, info and (info.msg or info.code))
+                    assert.equal(200, info.status)
+                    local s, pkg = T.curl(srv.url(query({ imei = new_imei() })))
+                    assert.equal(200, s)
+                    assert.equal(info.size, #pkg)
+                    local p = T.tmpdir("srvpkg") .. "/p.fota"
+                    T.write(p, pkg)
+                    local vok, vinfo = fota.verify({ path = p, pubkey = pub, project = "demo", bsp = "EC618",
+                        core = "V1103", version = "1.2.3" })
+                    assert.is_true(vok, vinfo)
+                    assert.is_true(vinfo.signed)
+                    assert.equal("V1104", vinfo.core)
+                    assert.equal("1.2.4", vinfo.version)
+                    assert.equal(FW, vinfo.firmware)
+                    local rows = log_rows(mobile.imei())
+                    assert.equal(0, rows[#rows].code)
+                    assert.equal(200, rows[#rows].status)
+                    assert.truthy(rows[#rows].request:find("version=1103.1.3", 1, true))
+                end)
+                os.getenv = old -- luacheck: ignore
+                assert(ok, err)
+            end)
+
+            it("serves https: libfota2 with the server's CA gets the package, a wrong CA gets code 1", function()
+                local cd = T.tmpdir("srvtls")
+                local certs = T.make_certs(cd)
+                local tsrv = T.start_fota_server({ db = db, key = key, tls_cert = cd .. "/server.crt",
+                    tls_key = cd .. "/server.key" })
+                local ok, err = pcall(function()
+                    local code, info
+                    for _ = 1, 100 do
+                        code, info = request2({ url = tsrv.base, server_cert = certs.ca })
+                        if not (code == 4 and info.code == 43) then break end
+                        socket.sleep(0.05)
+                    end
+                    assert.equal(0, code, info and (info.msg or info.code))
+                    assert.equal("V1104", fota.state().running.core)
+                    fota.confirm()
+                    code, info = request2({ url = tsrv.base, server_cert = certs.other, imei = new_imei() })
+                    assert.equal(1, code)
+                    assert.equal(-4, info.error)
+                end)
+                tsrv.stop()
+                assert(ok, err)
+            end)
+
+            it("signs answers with a time and an expiry: fota.state() keeps the last fresh one; a frozen "
+                .. "server is noticed", function()
+                local id, before = new_imei(), os.time()
+                assert.is_nil(fota.state().fresh)
+                local code, info = request2({ url = srv.base, imei = id, version = "1104.1.4" })
+                assert.same({ 4, 27 }, { code, info.code })
+                local fresh = fota.state().fresh
+                assert.truthy(fresh and fresh >= before - 1 and fresh <= os.time() + 1, tostring(fresh))
+                -- the statement names the device, the version it sent and the answer
+                local _, _, h = T.curl(srv.url(query({ imei = id, version = "1104.1.4" })))
+                local value = h["x-fota-fresh"]
+                assert.truthy(value and value:match("^v=1;t=%d+;exp=%d+;sig=%x+$"), value)
+                local t, exp = value:match("t=(%d+);exp=(%d+)")
+                assert.equal(3600, tonumber(exp) - tonumber(t))
+                local function check(o)
+                    local f = { header = value, imei = id, version = "1104.1.4", code = 27, now = os.time() }
+                    for k, v in pairs(o) do f[k] = v end
+                    local ok, why = fota.fresh(f)
+                    return ok and "ok" or why
+                end
+                assert.equal("ok", check({}))
+                assert.equal("bad_signature", check({ imei = new_imei() }))       -- another device's answer
+                assert.equal("bad_signature", check({ version = "1103.1.3" }))    -- to another question
+                assert.equal("bad_signature", check({ code = 26 }))               -- saying something else
+                assert.equal("bad_signature", check({ pubkey = select(2, T.keypair(T.tmpdir("k2"))) }))   -- another key
+                assert.equal("expired", check({ now = tonumber(exp) + 1 }))       -- replayed after its expiry
+                assert.equal("future", check({ now = tonumber(t) - 301 }))
+                assert.equal("bad_format", check({ header = value:gsub("sig=%x%x", "sig=") }))
+                assert.equal("bad_format", check({ header = value .. ";x=1" }))
+                assert.equal("bad_format", check({ header = "" }))
+                -- packages carry one too, over their hash
+                local s, _, ph = get_ready(srv.url(query({ imei = new_imei() })))
+                assert.equal(200, s)
+                assert.truthy(ph["x-fota-fresh"])
+                -- a server that stops signing (frozen, or a man in the middle replaying "no update"):
+                -- the answers go on, the device warns once the last fresh one is older than the limit
+                -- (the checks above recorded the curl's statement, which may be a second later than the first)
+                local last = fota.state().fresh
+                local frozen = T.start_fota_server({ db = db })
+                local ok, err = pcall(function()
+                    local flow = require "fotaflow"
+                    flow.FRESH_WARN_S = 1
+                    socket.sleep(2.1)
+                    code, info = request2({ url = frozen.base, imei = id, version = "1104.1.4" })
+                    assert.same({ 4, 27 }, { code, info.code })
+                    assert.equal(last, fota.state().fresh)
+                    assert.truthy(table.concat(lines):find("no fresh signed answer for", 1, true), table.concat(lines))
+                end)
+                frozen.stop()
+                assert(ok, err)
+            end)
+
+            it("libfota2 reports the platform's codes", function()
+                local code, info = request2({ url = srv.base, imei = new_imei(), version = "1104.1.4" })
+                assert.equal(4, code)
+                assert.equal(404, info.status)
+                assert.equal(27, info.code)
+                code, info = request2({ url = srv.base, imei = new_imei(), project_key = "NOPE" })
+                assert.equal(4, code)
+                assert.equal(25, info.code)
+            end)
+
+            it("resumes a cut download with Range and If-Range (206), and serves 200 when the ETag differs", function()
+                local id = new_imei()
+                -- base V1102 has no image: the whole core (~100 KB), large enough to cut
+                -- (from V1103 the server builds a delta that can arrive in one poll)
+                local opts = { project_key = "KEY123", imei = id, version = "1102.1.3" }
+                local url = require("fotaflow").with_query(srv.base, require("fotaflow").iot_query(opts, "libfota2"))
+                local s, full, h = get_ready(url)
+                assert.equal(200, s)
+                assert.truthy(h.etag)
+                -- a download given up half way keeps its part and the ETag
+                local t = assert(fota.download({ url = url }))
+                local done, total
+                -- the least work a poll can do, until part of the body is in (10 s at most, on a loaded machine)
+                local host = require "fota.host"
+                local deadline = host.ms() + 10000
+                while host.ms() < deadline do
+                    local rc = t:poll(0)
+                    done, total = t:progress()
+                    if rc <= 0 or (total and done > 0 and done < total) then break end
+                end
+                assert.is_true(done > 0 and done < #full, "partial: " .. tostring(done))
+                t:close()
+                local code, info = request2({ url = srv.base, imei = id, version = "1102.1.3" })
+                assert.equal(0, code, info and info.msg)
+                assert.equal(206, info.status)
+                assert.equal(done, info.resumed)
+                assert.equal(#full, info.size)   -- and verified before the commit (code 0)
+                -- curl: the same with headers, a stale validator, and past the end
+                local s2, part, h2 = T.curl(url, "-H 'Range: bytes=100-' -H 'If-Range: " .. h.etag .. "'")
+                assert.equal(206, s2)
+                assert.equal(full:sub(101), part)
+                assert.equal("bytes 100-" .. (#full - 1) .. "/" .. #full, h2["content-range"])
+                local s3, all = T.curl(url, "-H 'Range: bytes=100-' -H 'If-Range: \"stale\"'")
+                assert.equal(200, s3)
+                assert.equal(full, all)
+                local s4, _, h4 = T.curl(url, "-H 'Range: bytes=" .. #full .. "-'")
+                assert.equal(416, s4)
+                assert.equal("bytes */" .. #full, h4["content-range"])
+                -- resumes are not counted as requests of the day
+                local rows = log_rows(id)
+                local counted = 0
+                for _, r in ipairs(rows) do if not r.request:find("range=", 1, true) then counted = counted + 1 end end
+                assert.is_true(counted <= 3)
+            end)
+        end)
+
+        describe("admin", function()
+            it("--help for every command, refuses bad input with status 2", function()
+                for _, c in ipairs({ "serve", "project add", "project list", "firmware add", "firmware list",
+                    "config set", "config show", "device add", "device ban", "device unban", "log" }) do
+                    local out, status = T.run(T.build .. "/fota-server " .. c .. " --help")
+                    assert.equal(0, status, c)
+                    assert.truthy(out:find("usage: fota-server " .. c:match("^%S+"), 1, true), c)
+                end
+                local _, s = T.fota_server(db, "project add --name 'bad name' --key K")
+                assert.equal(2, s)
+                _, s = T.fota_server(db, "project add --name demo --key KEY123")   -- exists
+                assert.equal(2, s)
+                _, s = T.fota_server(db, "device ban --imei 123")
+                assert.equal(2, s)
+                _, s = T.fota_server(db, "config set --project demo --firmware " .. FW .. " --imeis 1,2")
+                assert.equal(2, s)
+                _, s = T.fota_server(db, "config set --project demo --firmware " .. FW .. " --from 1.0")
+                assert.equal(2, s)
+                _, s = T.fota_server(db, "log --imei " .. new_imei() .. " --date 2024-13-01")
+                assert.equal(2, s)
+                _, s = T.fota_server(db, "frobnicate")
+                assert.equal(2, s)
+                local out = admin(db, "log --imei " .. new_imei() .. " --date " .. os.date("%Y-%m-%d"))
+                assert.equal("", out)
+            end)
         end)
     end)
 
-    describe("with the module's client", function()
-        local dir, sys, libfota, libfota2, lines
+    describe("fota-server packages by base core [" .. store .. "]", function()
+        local base = T.noise(100000, 11)
+        -- the new core: the old one with a few changes (what a delta is for)
+        local new = base:sub(1, 30000) .. "patched!" .. base:sub(30009, 70000) .. string.rep("\1", 500)
+            .. base:sub(70501)
+        local db, srv
 
-        before_each(function()
-            dir = T.tmpdir("srvdev")
-            sys, lines = T.device(dir)
-            libfota = T.fresh("libfota")
-            libfota2 = T.fresh("libfota2")
-            _G.PROJECT, _G.VERSION, _G.PRODUCT_KEY = "demo", "1.2.3", "KEY123"
-            os.execute("mkdir -p " .. dir .. "/fota")
-            T.write(dir .. "/fota/trusted.pem", pub)
+        setup(function()
+            db = fixture({ key = "KEY44", core1103 = base, core1104 = new })
+            -- a full core (100 KB) does not fit in 60000 bytes: only a delta does
+            srv = T.start_fota_server({ db = db, max_size = 60000, flush_ms = 30 })
         end)
-        after_each(function() _G.PROJECT, _G.VERSION, _G.PRODUCT_KEY = nil, nil, nil end)
+        teardown(function() if srv then srv.stop() end end)
 
-        local function request2(opts)
-            local got
-            libfota2.request(function(code, info) got = { code, info } end, opts)
-            sys.run()
-            return got[1], got[2]
+        local function pkg_info(bytes)
+            local p = T.tmpdir("pkginfo") .. "/p.fota"
+            T.write(p, bytes)
+            return T.run(T.build .. "/fotapack inspect " .. p)
         end
 
-        it("libfota (PRODUCT_KEY only) gets 43, then a signed package that passes fota.verify", function()
-            local old = os.getenv
-            os.getenv = function(k) -- luacheck: ignore
-                if k == "LUAT_FOTA_IOT_URL" then return srv.base end
-                return old(k)
-            end
-            local ok, err = pcall(function()
-                local got
-                local function request()
-                    libfota.request(function(code, info) got = { code, info } end)
-                    sys.run()
-                    return got[1], got[2]
-                end
-                local code, info = request()
-                for _ = 1, 100 do
-                    if not (code == 4 and info.code == 43) then break end
-                    socket.sleep(0.05)
-                    code, info = request()
-                end
-                -- 0: fotaflow checked it with DEVICE/fota/trusted.pem before committing
-                assert.equal(0, code, info and (info.msg or info.code))
-                assert.equal(200, info.status)
-                local s, pkg = T.curl(srv.url(query({ imei = new_imei() })))
+        it("44 when the device's base core image is unknown and a delta is required", function()
+            local s, b = T.curl(srv.url(query({ key = "KEY44", imei = new_imei(), version = "1102.1.3" })))
+            assert.equal(409, s)
+            assert.equal(44, code_of(b))
+        end)
+
+        it("a delta from a known base core, when the delta engine is built in", function()
+            local s, b = get_ready(srv.url(query({ key = "KEY44", imei = new_imei(), version = "1103.1.0" })))
+            if srv.out():find("deltas: yes", 1, true) then
                 assert.equal(200, s)
-                assert.equal(info.size, #pkg)
-                local p = T.tmpdir("srvpkg") .. "/p.fota"
-                T.write(p, pkg)
-                local vok, vinfo = fota.verify({ path = p, pubkey = pub, project = "demo", bsp = "EC618",
-                    core = "V1103", version = "1.2.3" })
-                assert.is_true(vok, vinfo)
-                assert.is_true(vinfo.signed)
-                assert.equal("V1104", vinfo.core)
-                assert.equal("1.2.4", vinfo.version)
-                assert.equal(FW, vinfo.firmware)
-                local rows = log_rows(mobile.imei())
-                assert.equal(0, rows[#rows].code)
-                assert.equal(200, rows[#rows].status)
-                assert.truthy(rows[#rows].request:find("version=1103.1.3", 1, true))
-            end)
-            os.getenv = old -- luacheck: ignore
-            assert(ok, err)
-        end)
-
-        it("serves https: libfota2 with the server's CA gets the package, a wrong CA gets code 1", function()
-            local cd = T.tmpdir("srvtls")
-            local certs = T.make_certs(cd)
-            local tsrv = T.start_fota_server({ db = db, key = key, tls_cert = cd .. "/server.crt",
-                tls_key = cd .. "/server.key" })
-            local ok, err = pcall(function()
-                local code, info
-                for _ = 1, 100 do
-                    code, info = request2({ url = tsrv.base, server_cert = certs.ca })
-                    if not (code == 4 and info.code == 43) then break end
-                    socket.sleep(0.05)
-                end
-                assert.equal(0, code, info and (info.msg or info.code))
-                assert.equal("V1104", fota.state().running.core)
-                fota.confirm()
-                code, info = request2({ url = tsrv.base, server_cert = certs.other, imei = new_imei() })
-                assert.equal(1, code)
-                assert.equal(-4, info.error)
-            end)
-            tsrv.stop()
-            assert(ok, err)
-        end)
-
-        it("signs answers with a time and an expiry: fota.state() keeps the last fresh one; a frozen "
-            .. "server is noticed", function()
-            local id, before = new_imei(), os.time()
-            assert.is_nil(fota.state().fresh)
-            local code, info = request2({ url = srv.base, imei = id, version = "1104.1.4" })
-            assert.same({ 4, 27 }, { code, info.code })
-            local fresh = fota.state().fresh
-            assert.truthy(fresh and fresh >= before - 1 and fresh <= os.time() + 1, tostring(fresh))
-            -- the statement names the device, the version it sent and the answer
-            local _, _, h = T.curl(srv.url(query({ imei = id, version = "1104.1.4" })))
-            local value = h["x-fota-fresh"]
-            assert.truthy(value and value:match("^v=1;t=%d+;exp=%d+;sig=%x+$"), value)
-            local t, exp = value:match("t=(%d+);exp=(%d+)")
-            assert.equal(3600, tonumber(exp) - tonumber(t))
-            local function check(o)
-                local f = { header = value, imei = id, version = "1104.1.4", code = 27, now = os.time() }
-                for k, v in pairs(o) do f[k] = v end
-                local ok, why = fota.fresh(f)
-                return ok and "ok" or why
+                local out = pkg_info(b)
+                assert.truthy(out:find("core_delta", 1, true), out)
+                assert.truthy(#b < 60000)
+            else
+                assert.equal(500, s)
+                assert.truthy(b:find("no delta engine", 1, true))
             end
-            assert.equal("ok", check({}))
-            assert.equal("bad_signature", check({ imei = new_imei() }))       -- another device's answer
-            assert.equal("bad_signature", check({ version = "1103.1.3" }))    -- to another question
-            assert.equal("bad_signature", check({ code = 26 }))               -- saying something else
-            assert.equal("bad_signature", check({ pubkey = select(2, T.keypair(T.tmpdir("k2"))) }))   -- another key
-            assert.equal("expired", check({ now = tonumber(exp) + 1 }))       -- replayed after its expiry
-            assert.equal("future", check({ now = tonumber(t) - 301 }))
-            assert.equal("bad_format", check({ header = value:gsub("sig=%x%x", "sig=") }))
-            assert.equal("bad_format", check({ header = value .. ";x=1" }))
-            assert.equal("bad_format", check({ header = "" }))
-            -- packages carry one too, over their hash
-            local s, _, ph = get_ready(srv.url(query({ imei = new_imei() })))
-            assert.equal(200, s)
-            assert.truthy(ph["x-fota-fresh"])
-            -- a server that stops signing (frozen, or a man in the middle replaying "no update"):
-            -- the answers go on, the device warns once the last fresh one is older than the limit
-            -- (the checks above recorded the curl's statement, which may be a second later than the first)
-            local last = fota.state().fresh
-            local frozen = T.start_fota_server({ db = db })
-            local ok, err = pcall(function()
-                local flow = require "fotaflow"
-                flow.FRESH_WARN_S = 1
-                socket.sleep(2.1)
-                code, info = request2({ url = frozen.base, imei = id, version = "1104.1.4" })
-                assert.same({ 4, 27 }, { code, info.code })
-                assert.equal(last, fota.state().fresh)
-                assert.truthy(table.concat(lines):find("no fresh signed answer for", 1, true), table.concat(lines))
-            end)
-            frozen.stop()
-            assert(ok, err)
         end)
 
-        it("libfota2 reports the platform's codes", function()
-            local code, info = request2({ url = srv.base, imei = new_imei(), version = "1104.1.4" })
-            assert.equal(4, code)
-            assert.equal(404, info.status)
-            assert.equal(27, info.code)
-            code, info = request2({ url = srv.base, imei = new_imei(), project_key = "NOPE" })
-            assert.equal(4, code)
-            assert.equal(25, info.code)
-        end)
-
-        it("resumes a cut download with Range and If-Range (206), and serves 200 when the ETag differs", function()
-            local id = new_imei()
-            -- base V1102 has no image: the whole core (~100 KB), large enough to cut
-            -- (from V1103 the server builds a delta that can arrive in one poll)
-            local opts = { project_key = "KEY123", imei = id, version = "1102.1.3" }
-            local url = require("fotaflow").with_query(srv.base, require("fotaflow").iot_query(opts, "libfota2"))
-            local s, full, h = get_ready(url)
-            assert.equal(200, s)
-            assert.truthy(h.etag)
-            -- a download given up half way keeps its part and the ETag
-            local t = assert(fota.download({ url = url }))
-            local done, total
-            -- the least work a poll can do, until part of the body is in (10 s at most, on a loaded machine)
-            local host = require "fota.host"
-            local deadline = host.ms() + 10000
-            while host.ms() < deadline do
-                local rc = t:poll(0)
-                done, total = t:progress()
-                if rc <= 0 or (total and done > 0 and done < total) then break end
-            end
-            assert.is_true(done > 0 and done < #full, "partial: " .. tostring(done))
-            t:close()
-            local code, info = request2({ url = srv.base, imei = id, version = "1102.1.3" })
-            assert.equal(0, code, info and info.msg)
-            assert.equal(206, info.status)
-            assert.equal(done, info.resumed)
-            assert.equal(#full, info.size)   -- and verified before the commit (code 0)
-            -- curl: the same with headers, a stale validator, and past the end
-            local s2, part, h2 = T.curl(url, "-H 'Range: bytes=100-' -H 'If-Range: " .. h.etag .. "'")
-            assert.equal(206, s2)
-            assert.equal(full:sub(101), part)
-            assert.equal("bytes 100-" .. (#full - 1) .. "/" .. #full, h2["content-range"])
-            local s3, all = T.curl(url, "-H 'Range: bytes=100-' -H 'If-Range: \"stale\"'")
-            assert.equal(200, s3)
-            assert.equal(full, all)
-            local s4, _, h4 = T.curl(url, "-H 'Range: bytes=" .. #full .. "-'")
-            assert.equal(416, s4)
-            assert.equal("bytes */" .. #full, h4["content-range"])
-            -- resumes are not counted as requests of the day
-            local rows = log_rows(id)
-            local counted = 0
-            for _, r in ipairs(rows) do if not r.request:find("range=", 1, true) then counted = counted + 1 end end
-            assert.is_true(counted <= 3)
-        end)
-    end)
-
-    describe("admin", function()
-        it("--help for every command, refuses bad input with status 2", function()
-            for _, c in ipairs({ "serve", "project add", "project list", "firmware add", "firmware list",
-                "config set", "config show", "device add", "device ban", "device unban", "log" }) do
-                local out, status = T.run(T.build .. "/fota-server " .. c .. " --help")
-                assert.equal(0, status, c)
-                assert.truthy(out:find("usage: fota-server " .. c:match("^%S+"), 1, true), c)
-            end
-            local _, s = T.fota_server(db, "project add --name 'bad name' --key K")
-            assert.equal(2, s)
-            _, s = T.fota_server(db, "project add --name demo --key KEY123")   -- exists
-            assert.equal(2, s)
-            _, s = T.fota_server(db, "device ban --imei 123")
-            assert.equal(2, s)
-            _, s = T.fota_server(db, "config set --project demo --firmware " .. FW .. " --imeis 1,2")
-            assert.equal(2, s)
-            _, s = T.fota_server(db, "config set --project demo --firmware " .. FW .. " --from 1.0")
-            assert.equal(2, s)
-            _, s = T.fota_server(db, "log --imei " .. new_imei() .. " --date 2024-13-01")
-            assert.equal(2, s)
-            _, s = T.fota_server(db, "frobnicate")
-            assert.equal(2, s)
-            local out = admin(db, "log --imei " .. new_imei() .. " --date " .. os.date("%Y-%m-%d"))
-            assert.equal("", out)
-        end)
-    end)
-end)
-
-describe("fota-server packages by base core", function()
-    local base = T.noise(100000, 11)
-    -- the new core: the old one with a few changes (what a delta is for)
-    local new = base:sub(1, 30000) .. "patched!" .. base:sub(30009, 70000) .. string.rep("\1", 500)
-        .. base:sub(70501)
-    local db, srv
-
-    setup(function()
-        db = fixture({ key = "KEY44", core1103 = base, core1104 = new })
-        -- a full core (100 KB) does not fit in 60000 bytes: only a delta does
-        srv = T.start_fota_server({ db = db, max_size = 60000, flush_ms = 30 })
-    end)
-    teardown(function() srv.stop() end)
-
-    local function pkg_info(bytes)
-        local p = T.tmpdir("pkginfo") .. "/p.fota"
-        T.write(p, bytes)
-        return T.run(T.build .. "/fotapack inspect " .. p)
-    end
-
-    it("44 when the device's base core image is unknown and a delta is required", function()
-        local s, b = T.curl(srv.url(query({ key = "KEY44", imei = new_imei(), version = "1102.1.3" })))
-        assert.equal(409, s)
-        assert.equal(44, code_of(b))
-    end)
-
-    it("a delta from a known base core, when the delta engine is built in", function()
-        local s, b = get_ready(srv.url(query({ key = "KEY44", imei = new_imei(), version = "1103.1.0" })))
-        if srv.out():find("deltas: yes", 1, true) then
+        it("a script-only package for a device already on the target core", function()
+            local s, b = get_ready(srv.url(query({ key = "KEY44", imei = new_imei(), version = "1104.1.0" })))
             assert.equal(200, s)
             local out = pkg_info(b)
-            assert.truthy(out:find("core_delta", 1, true), out)
-            assert.truthy(#b < 60000)
-        else
-            assert.equal(500, s)
-            assert.truthy(b:find("no delta engine", 1, true))
-        end
+            assert.falsy(out:find("core_", 1, true), out)
+            assert.truthy(out:find("script version:%s+1.2.4"), out)
+        end)
+
+        it("the running release again only when the configuration asks, marked reinstall", function()
+            local url = srv.url(query({ key = "KEY44", imei = new_imei(), version = "1104.1.4" }))
+            local s, b = T.curl(url)
+            assert.same({ 404, 27 }, { s, code_of(b) })
+            local shown = admin(db, "config set --project demo --firmware " .. FW .. " --reinstall 1")
+            assert.truthy(shown:find(", reinstall", 1, true), shown)
+            s, b = get_ready(url)
+            assert.equal(200, s)
+            local out = pkg_info(b)
+            assert.truthy(out:find("release:%s+V1104 %+ 1.2.4 %(reinstall%)"), out)
+            assert.falsy(out:find("core_", 1, true), out)
+            -- a device on that release takes it; the ordinary package of that release it refuses
+            local p = T.tmpdir("reinstall") .. "/p.fota"
+            T.write(p, b)
+            local verify = T.build .. "/fotapack verify " .. p .. " --core-version V1104 --script-version 1.2.4"
+            local vout, vs = T.run(verify)
+            assert.equal(0, vs, vout)
+            local _, plain = get_ready(srv.url(query({ key = "KEY44", imei = new_imei(), version = "1104.1.0" })))
+            T.write(p, plain)
+            vout = T.run(verify)
+            assert.truthy(vout:find("FAIL: same_release", 1, true), vout)
+            admin(db, "config set --project demo --firmware " .. FW .. " --reinstall 0")
+            s, b = T.curl(url)
+            assert.same({ 404, 27 }, { s, code_of(b) })
+            local _, bad = T.fota_server(db, "config set --project demo --firmware " .. FW .. " --reinstall 2")
+            assert.equal(2, bad)
+        end)
     end)
 
-    it("a script-only package for a device already on the target core", function()
-        local s, b = get_ready(srv.url(query({ key = "KEY44", imei = new_imei(), version = "1104.1.0" })))
-        assert.equal(200, s)
-        local out = pkg_info(b)
-        assert.falsy(out:find("core_", 1, true), out)
-        assert.truthy(out:find("script version:%s+1.2.4"), out)
+    describe("fota-server shutdown [" .. store .. "]", function()
+        it("writes every log row on SIGTERM", function()
+            local db = fixture({ key = "KEYSD" })
+            -- rows would wait an hour for the batch: only the shutdown writes them
+            local srv = T.start_fota_server({ db = db, flush_ms = 3600000 })
+            local id = new_imei()
+            for _ = 1, 5 do T.curl(srv.url(query({ key = "KEYSD", imei = id, version = "1104.1.4" }))) end
+            T.curl(srv.url(query({ key = "KEYSD", imei = id, version = "1.0" })))
+            assert.equal("", (T.fota_server(db, "log --imei " .. id)))
+            assert.equal(0, srv.stop())
+            assert.truthy(srv.out():find("stopped", 1, true))
+            local out = T.fota_server(db, "log --imei " .. id)
+            local n = 0
+            for _ in out:gmatch("[^\n]+") do n = n + 1 end
+            assert.equal(6, n, out)
+        end)
     end)
-
-    it("the running release again only when the configuration asks, marked reinstall", function()
-        local url = srv.url(query({ key = "KEY44", imei = new_imei(), version = "1104.1.4" }))
-        local s, b = T.curl(url)
-        assert.same({ 404, 27 }, { s, code_of(b) })
-        local shown = admin(db, "config set --project demo --firmware " .. FW .. " --reinstall 1")
-        assert.truthy(shown:find(", reinstall", 1, true), shown)
-        s, b = get_ready(url)
-        assert.equal(200, s)
-        local out = pkg_info(b)
-        assert.truthy(out:find("release:%s+V1104 %+ 1.2.4 %(reinstall%)"), out)
-        assert.falsy(out:find("core_", 1, true), out)
-        -- a device on that release takes it; the ordinary package of that release it refuses
-        local p = T.tmpdir("reinstall") .. "/p.fota"
-        T.write(p, b)
-        local vout, vs = T.run(T.build .. "/fotapack verify " .. p .. " --core-version V1104 --script-version 1.2.4")
-        assert.equal(0, vs, vout)
-        local _, plain = get_ready(srv.url(query({ key = "KEY44", imei = new_imei(), version = "1104.1.0" })))
-        T.write(p, plain)
-        vout = T.run(T.build .. "/fotapack verify " .. p .. " --core-version V1104 --script-version 1.2.4")
-        assert.truthy(vout:find("FAIL: same_release", 1, true), vout)
-        admin(db, "config set --project demo --firmware " .. FW .. " --reinstall 0")
-        s, b = T.curl(url)
-        assert.same({ 404, 27 }, { s, code_of(b) })
-        local _, bad = T.fota_server(db, "config set --project demo --firmware " .. FW .. " --reinstall 2")
-        assert.equal(2, bad)
-    end)
-end)
-
-describe("fota-server shutdown", function()
-    it("writes every log row on SIGTERM", function()
-        local db = fixture({ key = "KEYSD" })
-        -- rows would wait an hour for the batch: only the shutdown writes them
-        local srv = T.start_fota_server({ db = db, flush_ms = 3600000 })
-        local id = new_imei()
-        for _ = 1, 5 do T.curl(srv.url(query({ key = "KEYSD", imei = id, version = "1104.1.4" }))) end
-        T.curl(srv.url(query({ key = "KEYSD", imei = id, version = "1.0" })))
-        assert.equal("", (T.fota_server(db, "log --imei " .. id)))
-        assert.equal(0, srv.stop())
-        assert.truthy(srv.out():find("stopped", 1, true))
-        local out = T.fota_server(db, "log --imei " .. id)
-        local n = 0
-        for _ in out:gmatch("[^\n]+") do n = n + 1 end
-        assert.equal(6, n, out)
-    end)
-end)
+end

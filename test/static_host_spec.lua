@@ -9,23 +9,10 @@
 local T = require "testutil"
 local socket = require "socket"
 
-local FW = "demo_LuatOS-SoC_EC618"
+local FW = T.FW
 local NGINX = (io.open("/usr/sbin/nginx") and "/usr/sbin/nginx") or "nginx"
-
-local luhn_digit = require("simdevice").luhn_digit
-local function imei(body14) return body14 .. luhn_digit(body14) end
-
-local n_imei = 0
-local function new_imei()
-    n_imei = n_imei + 1
-    return imei(string.format("8610%04d%06d", math.random(0, 9999), n_imei))
-end
-
-local function admin(db, args)
-    local out, status = T.fota_server(db, args)
-    assert(status == 0, args .. ": " .. out)
-    return out
-end
+local new_imei = T.imei_maker("8610")
+local admin = T.admin
 
 local function free_port()
     local s = assert(socket.bind("127.0.0.1", 0))
@@ -72,16 +59,8 @@ describe("fota-server packages on a static host (nginx)", function()
     local db, dir, key, pub, ngx, srv, exported
 
     setup(function()
-        dir = T.tmpdir("static")
-        db = dir .. "/fota.db"
+        db, dir = T.server_fixture({ core1104 = T.noise(100000, 31) })
         key, pub = T.keypair(dir)
-        os.execute("mkdir -p " .. dir .. "/script")
-        T.write(dir .. "/script/main.lua", 'PROJECT = "demo"\nVERSION = "1.2.4"\n')
-        T.write(dir .. "/core1104.bin", T.noise(100000, 31))
-        admin(db, "project add --name demo --key KEY123 --owner alice")
-        admin(db, string.format("firmware add --project demo --bsp EC618 --core-version V1104 --core %s "
-            .. "--script %s --version 1.2.4", dir .. "/core1104.bin", dir .. "/script"))
-        admin(db, "config set --project demo --firmware " .. FW)
         exported = dir .. "/export"
         ngx = start_nginx(exported)
         srv = T.start_fota_server({ db = db, key = key, flush_ms = 30, package_url = ngx.url })

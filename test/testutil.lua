@@ -194,18 +194,115 @@ function M.device(dir, o)
     return sys, lines
 end
 
---- build/fota-server with args against database db; returns output, status.
-function M.fota_server(db, args)
-    return M.run(string.format("%s/fota-server %s --db '%s'", M.build, args, db))
+--- The stores the server specs run against: FOTA_TEST_STORES ("sqlite,postgresql",
+-- the default) limits them.
+function M.stores()
+    local list = {}
+    for kind in (os.getenv("FOTA_TEST_STORES") or "sqlite,postgresql"):gmatch("[^,%s]+") do
+        assert(kind == "sqlite" or kind == "postgresql", "FOTA_TEST_STORES: unknown store " .. kind)
+        list[#list + 1] = kind
+    end
+    return list
 end
 
---- Start `fota-server serve` on a free loopback port. o: db (required), key
+local pg = require "pgcluster"
+
+--- A fresh empty PostgreSQL database in this process's throwaway cluster (started on
+-- first use, stopped when the process ends: test/pgcluster.lua); its postgresql:// URL.
+M.pg_database = pg.database
+--- Stop the cluster's PostgreSQL / start it again (same port, same data).
+M.pg_down, M.pg_up = pg.down, pg.up
+
+local data_of = {}   -- db -> the data directory its fixture chose
+
+--- A fresh empty store for one fixture: kind "sqlite" (a file in a new temp
+-- directory) or "postgresql" (a new database). Returns db (what --db takes)
+-- and that directory, which also holds the data directory (M.data_dir).
+function M.new_store(kind, name)
+    local dir = M.tmpdir(name or "store")
+    local db = kind == "postgresql" and M.pg_database() or dir .. "/fota.db"
+    data_of[db] = dir .. "/data"
+    return db, dir
+end
+
+--- The data directory (--data) for db: its fixture's, else the server's
+-- default for a file (FILE.d). A URL has no default: it needs new_store.
+function M.data_dir(db)
+    if data_of[db] then return data_of[db] end
+    assert(not db:find("^postgres"), "no data directory for " .. db .. " (make it with T.new_store)")
+    return db .. ".d"
+end
+
+--- build/fota-server with args against database db (a file or a URL, passed
+-- as it is), with its data directory; returns output, status.
+function M.fota_server(db, args)
+    return M.run(string.format("%s/fota-server %s --db '%s' --data '%s'", M.build, args, db, M.data_dir(db)))
+end
+
+--- M.fota_server that must succeed; returns the output.
+function M.admin(db, args)
+    local out, status = M.fota_server(db, args)
+    assert(status == 0, args .. ": " .. out)
+    return out
+end
+
+--- `fota-server log --imei id`: its rows, oldest first, as { status, code, request, msg }.
+function M.log_rows(db, id)
+    local rows = {}
+    for line in M.admin(db, "log --imei " .. id):gmatch("[^\n]+") do
+        local f = {}
+        for field in line:gmatch("[^\t]+") do f[#f + 1] = field end
+        rows[#rows + 1] = { status = tonumber(f[3]), code = tonumber(f[4]), request = f[5], msg = f[6] }
+    end
+    return rows
+end
+
+--- A maker of valid (Luhn) IMEIs, distinct per call: 4 digits of prefix, then random and a count.
+function M.imei_maker(prefix)
+    local luhn_digit = require("simdevice").luhn_digit
+    local n = 0
+    return function()
+        n = n + 1
+        local body = string.format("%s%04d%06d", prefix, math.random(0, 9999), n)
+        return body .. luhn_digit(body)
+    end
+end
+
+M.FW = "demo_LuatOS-SoC_EC618"
+
+--- The server specs' fixture: project demo (product key o.key, default KEY123,
+-- owner alice), release V1104 + script 1.2.4 (core o.core1104, default noise),
+-- with o.core1103 also V1103 + 1.0.0, configured for M.FW, in a new store of
+-- kind o.store (default "sqlite"). Returns db, dir.
+function M.server_fixture(o)
+    o = o or {}
+    local db, dir = M.new_store(o.store or "sqlite", "srvdb")
+    os.execute("mkdir -p " .. dir .. "/script")
+    M.write(dir .. "/script/main.lua", 'PROJECT = "demo"\nVERSION = "1.2.4"\n')
+    M.write(dir .. "/core1104.bin", o.core1104 or M.noise(100000, 7))
+    M.admin(db, "project add --name demo --key " .. (o.key or "KEY123") .. " --owner alice")
+    if o.core1103 then
+        os.execute("mkdir -p " .. dir .. "/old")
+        M.write(dir .. "/old/main.lua", 'PROJECT = "demo"\nVERSION = "1.0.0"\n')
+        M.write(dir .. "/core1103.bin", o.core1103)
+        M.admin(db, string.format("firmware add --project demo --bsp EC618 --core-version V1103 --core %s "
+            .. "--script %s --version 1.0.0", dir .. "/core1103.bin", dir .. "/old"))
+    end
+    M.admin(db, string.format("firmware add --project demo --bsp EC618 --core-version V1104 --core %s "
+        .. "--script %s --version 1.2.4", dir .. "/core1104.bin", dir .. "/script"))
+    M.admin(db, "config set --project demo --firmware " .. M.FW)
+    return db, dir
+end
+
+--- Start `fota-server serve` on a free loopback port. o: db (required: a file or
+-- a URL, passed as it is; --data is M.data_dir(db) unless o.data), key
 -- (PEM path), flush_ms, build_delay_ms, max_size, tls_cert + tls_key (https), package_url, lifetime (s, default 60:
 -- it exits by itself). Returns port, base (the API url), url(query),
 -- stop() (SIGTERM, waits for the exit; returns the exit code) and out().
 function M.start_fota_server(o)
     local dir = M.tmpdir("fota-server")
     local args = { M.build .. "/fota-server serve --listen 127.0.0.1:0", "--db '" .. o.db .. "'",
+        "--data '" .. (o.data or M.data_dir(o.db)) .. "'",
         "--port-file '" .. dir .. "/port'", "--lifetime " .. (o.lifetime or 60) }
     if o.key then args[#args + 1] = "--key '" .. o.key .. "'" end
     if o.flush_ms then args[#args + 1] = "--log-flush-ms " .. o.flush_ms end
