@@ -15,7 +15,9 @@
 #include "console.h"
 
 static const char *const usage_main =
-    "usage: fota-server COMMAND [options]   (every command takes --db FILE, default ./fota.db)\n"
+    "usage: fota-server COMMAND [options]\n"
+    "  every command takes --db FILE (SQLite, default ./fota.db) or --db postgresql://USER@HOST/DB,\n"
+    "  and --data DIR (images and packages; needed once for a new PostgreSQL database)\n"
     "\n"
     "  serve                   run the upgrade API (GET /api/site/firmware_upgrade)\n"
     "  project add|list        projects: name (LuatOS PROJECT), product key, owner\n"
@@ -65,7 +67,7 @@ static const char *const o_export[] = { "--db", "--data", "--dir", "--key", "--m
 
 static const cmd cmds[] = {
     { "serve", NULL, o_serve,
-      "usage: fota-server serve --db FILE --listen IP:PORT [--data DIR] [--key key.pem]\n"
+      "usage: fota-server serve --db FILE|URL --listen IP:PORT [--data DIR] [--key key.pem]\n"
       "                         [--threads N] [--max-size BYTES] [--port-file FILE]\n"
       "                         [--log-flush-ms MS] [--lifetime S] [--build-delay-ms MS]\n"
       "                         [--tls-cert cert.pem --tls-key key.pem] [--per-address N]\n"
@@ -76,7 +78,8 @@ static const cmd cmds[] = {
       "  --listen IP:PORT     IPv4 address and port; port 0 picks a free one (printed, and\n"
       "                       written to --port-file)\n"
       "  --data DIR           image files and the package cache (default: stored in the\n"
-      "                       database, else FILE.d)\n"
+      "                       database, else FILE.d; every instance over one PostgreSQL\n"
+      "                       database needs the same files)\n"
       "  --key FILE           sign packages with this P-256 private key (PEM); a firmware\n"
       "                       added with its own --key uses that one\n"
       "  --threads N          HTTP worker threads (default 2)\n"
