@@ -566,7 +566,11 @@ int ops_rollout(srv_db *d, const char *scope, const char *what, const char *proj
     /* Every command answers with the status after it. */
     int s = srv_rollout_status_json(d->db, project, fwname, srv_now_ms(), json, cap);
     if (s < 0) return db_err(d->db, e);
-    if (s == 1) return ops_fail(e, EXIT_USAGE_ERR, 404, "no rollout of this configuration yet");
+    if (s == 1) {
+        /* a configuration without a rollout is a state, not an error, to look at */
+        if (strcmp(what, "status") != 0) return ops_fail(e, EXIT_IO_ERR, 500, "the rollout went missing");
+        snprintf(json, cap, "%s", SRV_ROLLOUT_NONE);
+    }
     return 0;
 }
 
@@ -579,6 +583,7 @@ int cmd_rollout(srv_db *d, const char *what, const char *project, const char *fw
     int rc = ops_rollout(d, NULL, what, project, fwname, waves, every, max_failure, min_outcomes, json,
                          SRV_ROLLOUT_JSON_MAX, &e);
     if (rc) fprintf(stderr, "fota-server: %s\n", e.msg);
+    else if (strcmp(json, SRV_ROLLOUT_NONE) == 0) rc = fail("%s", "no rollout of this configuration yet");
     else printf("%s\n", json);
     free(json);
     return rc;

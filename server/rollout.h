@@ -21,6 +21,7 @@
 #define SRV_ROLLOUT_DEFAULT_MIN_OUTCOMES 20
 #define SRV_ROLLOUT_TICK_MS 1000            /* the server judges and advances this often */
 #define SRV_ROLLOUT_JSON_MAX 8192           /* the status JSON, at most */
+#define SRV_ROLLOUT_NONE "{\"state\":\"none\"}" /* the status of a configuration without one */
 
 enum srv_rollout_state { RL_NONE = 0, RL_RUNNING, RL_PAUSED, RL_ABORTED };
 /* rollout_device.state */
@@ -67,7 +68,8 @@ int srv_rollout_status_json(store *db, const char *project, const char *fwname, 
 /* rollout start|status|pause|resume|abort|advance of (project, firmware
  * name), for the CLI (scope NULL) and the web console (scope: the acting
  * user; another user's project is not found). Options NULL = not given.
- * On success json holds the status after it (cap >= SRV_ROLLOUT_JSON_MAX);
+ * On success json holds the status after it (cap >= SRV_ROLLOUT_JSON_MAX;
+ * SRV_ROLLOUT_NONE: status of a configuration that never had one);
  * else e says why (as ops.h). */
 int ops_rollout(srv_db *d, const char *scope, const char *what, const char *project, const char *fwname,
                 const char *waves, const char *every, const char *max_failure, const char *min_outcomes, char *json,

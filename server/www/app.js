@@ -31,7 +31,12 @@ const T = {
     c40: 'Loop upgrade: banned after 6 requests in a day; raise VERSION in the new scripts, then unban the device.',
     c43: 'Please wait: the package is being built; the device asks again.',
     c44: 'Base version missing: upload the firmware the device runs so that a delta can be made.',
-    cx: 'Refused request (malformed).'
+    cx: 'Refused request (malformed).',
+    rollout: 'Staged rollout', waves: 'Waves (%)', every: 'Advance every', max_failure: 'Pause above failures (%)',
+    min_outcomes: 'after outcomes', start: 'Start', pause: 'Pause', resume: 'Resume', advance: 'Next wave',
+    abort: 'Abort', wave: 'Wave', open: 'Open', sent: 'Sent', upgraded: 'Upgraded', failed: 'Failed',
+    failure_rate: 'Failure rate', no_rollout: 'No rollout: the configuration goes to its devices at once.',
+    rl_running: 'Running', rl_paused: 'Paused', rl_aborted: 'Aborted', rl_of: 'wave {w} of {n}, {p}% of devices'
   },
   zh: {
     title: '升级控制台', projects: '项目', firmware: '固件列表', config: '升级配置', devices: '设备', log: '升级日志',
@@ -54,7 +59,12 @@ const T = {
     c26: '无效固件：没有这个固件名，检查 PROJECT 与模块的 BSP。', c27: '已是最新版本，无需升级。',
     c40: '循环升级：一天内请求超过 6 次已被禁止；请提高新脚本的 VERSION 后解除禁止。',
     c43: '请稍候：升级包正在生成，设备会再次请求。', c44: '缺少基础版本：请上传设备当前运行的固件，以便生成差分包。',
-    cx: '请求有误，已拒绝。'
+    cx: '请求有误，已拒绝。',
+    rollout: '分批升级', waves: '批次（%）', every: '自动进入下一批间隔', max_failure: '失败率超过（%）时暂停',
+    min_outcomes: '最少结果数', start: '开始', pause: '暂停', resume: '继续', advance: '下一批', abort: '终止',
+    wave: '批次', open: '已开放', sent: '已下发', upgraded: '已升级', failed: '失败', failure_rate: '失败率',
+    no_rollout: '未分批：配置直接对其设备生效。', rl_running: '进行中', rl_paused: '已暂停', rl_aborted: '已终止',
+    rl_of: '第 {w} 批，共 {n} 批，{p}% 的设备'
   }
 };
 
@@ -242,6 +252,11 @@ const pages = {
       cell(tr, c.all ? t('all') : c.imeis.join(', ') || t('none'));
       cell(tr, c.any_from ? t('any') : c.from.join(', '));
     });
+    const rf = $('rl-fw'), keep = rf.value;
+    rf.textContent = '';
+    cfg.items.forEach((c) => { const o = document.createElement('option'); o.value = o.textContent = c.firmware; rf.appendChild(o); });
+    if (cfg.items.some((c) => c.firmware === keep)) rf.value = keep;
+    await rolloutShow();
   },
   async devices() {
     await loadProjects();
@@ -268,6 +283,36 @@ const pages = {
   },
   async delta() {}
 };
+
+/* The rollout of the configuration picked in #rl-fw: its status, or none. */
+async function rolloutShow(j) {
+  const fw = $('rl-fw').value;
+  if (!j && fw) j = await api('GET', 'rollout?project=' + encodeURIComponent(st.project) + '&firmware=' + encodeURIComponent(fw));
+  if (j && j.state === 'none') j = null;
+  const live = j && (j.state === 'running' || j.state === 'paused');
+  $('rl-state').textContent = !j ? t('no_rollout') : t('rl_' + j.state) + ' — ' + t('rl_of')
+    .replace('{w}', j.wave).replace('{n}', j.waves.length).replace('{p}', j.share_percent) + (j.reason ? ' (' + j.reason + ')' : '');
+  $('rl-pause').hidden = !j || j.state !== 'running';
+  $('rl-resume').hidden = !j || j.state !== 'paused';
+  $('rl-advance').hidden = !live || j.wave >= j.waves.length;
+  $('rl-abort').hidden = !live;
+  $('rl-start').disabled = !fw || live;
+  rows('rl-table', j ? j.waves : [], (tr, w) => {
+    cell(tr, w.wave); cell(tr, w.percent); cell(tr, w.open ? t('yes') : t('no')); cell(tr, w.sent);
+    cell(tr, w.upgraded); cell(tr, w.failed); cell(tr, w.failure_percent === null ? '—' : w.failure_percent + '%');
+  });
+}
+
+async function rolloutAct(action) {
+  const body = { project: st.project, firmware: $('rl-fw').value, action };
+  if (action === 'start') {
+    body.waves = $('rl-waves').value.replace(/\s+/g, '');
+    if ($('rl-every').value.trim()) body.every = $('rl-every').value.trim();
+    body.max_failure = $('rl-maxf').value.trim();
+    body.min_outcomes = $('rl-minout').value.trim();
+  }
+  await rolloutShow(await api('POST', 'rollout', body));
+}
 
 async function act(fn) {
   try { say(''); await fn(); } catch (e) { say(e.message, true); }
@@ -352,6 +397,9 @@ function wire() {
     await pages.config();
     say(t('saved'));
   });
+  submit('rl-form', () => rolloutAct('start'));
+  on('rl-fw', 'change', () => act(() => rolloutShow()));
+  ['pause', 'resume', 'advance', 'abort'].forEach((a) => on('rl-' + a, 'click', () => act(() => rolloutAct(a))));
   submit('dev-form', () => pages.devices());
   submit('log-form', () => pages.log());
   submit('delta-form', async () => {

@@ -429,6 +429,40 @@ class Objects(unittest.TestCase):
         self.assertIn(b'"code":25', body)
 
 
+    def test_7_rollout(self):
+        a, b = self.a, self.b
+        fw = "alpha_LuatOS-SoC_EC618"
+        q = "rollout?project=alpha&firmware=" + fw
+        st, j = a.req("GET", q)
+        self.assertEqual((st, j["state"]), (200, "none"))
+        self.assertEqual(b.req("GET", q)[0], 404)   # alice's project: not bob's to see
+        self.assertEqual(a.req("GET", "rollout?project=alpha&firmware=nope")[0], 404)
+        start = {"project": "alpha", "firmware": fw, "action": "start", "waves": "10,100", "max_failure": "20",
+                 "min_outcomes": "3"}
+        self.assertEqual(b.req("POST", "rollout", start)[0], 404)
+        self.assertEqual(a.req("POST", "rollout", start, csrf=False)[0], 403)
+        for bad in ({"action": "launch"}, {"waves": "50,10"}, {"every": "1w"}, {"max_failure": "101"},
+                    {"min_outcomes": "0"}, {"waves": 10}, {"action": "status"}, {"project": None}):
+            st, j = a.req("POST", "rollout", dict(start, **bad))
+            self.assertEqual(st, 400, (bad, j))
+        st, j = a.req("POST", "rollout", start)
+        self.assertEqual(st, 200, j)
+        self.assertEqual((j["state"], j["wave"], j["share_percent"], len(j["waves"])), ("running", 1, 10, 2))
+        self.assertEqual(a.req("POST", "rollout", start)[0], 409)   # one live rollout per configuration
+        self.assertEqual(a.req("POST", "rollout", dict(start, action="resume"))[0], 409)   # not paused
+        self.assertEqual(a.req("POST", "rollout", dict(start, action="pause"))[1]["state"], "paused")
+        st, j = a.req("POST", "rollout", dict(start, action="resume"))
+        self.assertEqual((st, j["state"]), (200, "running"))
+        st, j = a.req("POST", "rollout", dict(start, action="advance"))
+        self.assertEqual((st, j["wave"], j["share_percent"]), (200, 2, 100))
+        self.assertEqual(a.req("POST", "rollout", dict(start, action="advance"))[0], 409)   # the last wave
+        # the CLI sees the same rollout
+        out = run(FOTA_SERVER, "rollout", "status", "--db", self.s.db, "--project", "alpha",
+                  "--firmware", fw).stdout.decode()
+        self.assertEqual(json.loads(out)["id"], j["id"])
+        self.assertEqual(a.req("POST", "rollout", dict(start, action="abort"))[1]["state"], "aborted")
+        self.assertEqual(a.req("GET", q)[1]["state"], "aborted")
+
 class Https(unittest.TestCase):
     def test_secure_cookie(self):
         d = tempfile.mkdtemp()

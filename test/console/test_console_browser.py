@@ -201,6 +201,18 @@ class Browser(unittest.TestCase):
         self.assertNotIn(IMEIS[2], self.el("cfg-table").text)
         self.shot("05-config")
 
+        # a staged rollout of that configuration, in one wave of 100 %: started, paused, resumed
+        self.wait.until(EC.text_to_be_present_in_element((By.ID, "rl-state"), "未分批"))
+        self.type("rl-waves", "100")
+        self.el("rl-start").click()
+        self.wait.until(EC.text_to_be_present_in_element((By.ID, "rl-state"), "进行中"))
+        self.assertEqual(len(self.until_rows("rl-table", 1)), 1)
+        self.el("rl-pause").click()
+        self.wait.until(EC.text_to_be_present_in_element((By.ID, "rl-state"), "已暂停"))
+        self.el("rl-resume").click()
+        self.wait.until(EC.text_to_be_present_in_element((By.ID, "rl-state"), "进行中"))
+        self.shot("05b-rollout")
+
         # a simulated module (bin/luatos-sim) running the release-1 scripts on core V1103 asks the
         # server as it would ask the IoT platform: 43 while the delta is built, the package, a reboot
         # into V1104 / 1.0.2, then 27
@@ -226,6 +238,12 @@ class Browser(unittest.TestCase):
         self.wait.until(EC.text_to_be_present_in_element((By.ID, "dev-table"), IMEIS[0]))
         self.wait.until(EC.text_to_be_present_in_element((By.ID, "dev-table"), "1104.1.2"))
         self.shot("06-devices")
+
+        # the rollout counted the module: sent the package, then upgraded (it came back on 1.0.2)
+        self.go("config")
+        self.wait.until(lambda d: [c.text for c in d.find_elements(By.CSS_SELECTOR, "#rl-table tbody td")][3:6]
+                        == ["1", "1", "0"])
+        self.shot("06b-rollout-done")
 
         self.go("log")
         self.type("log-imei", IMEIS[0])
