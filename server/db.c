@@ -457,15 +457,6 @@ int db_log_count(srv_db *d, const char *imei, int64_t since_ms, int64_t *out)
     return 0;
 }
 
-static void col_copy(store_stmt *st, int col, char *out, size_t cap)
-{
-    const char *v = store_column_text(st, col);
-    size_t n = v ? strlen(v) : 0;
-    if (n >= cap) n = 0;   /* cannot happen for rows we wrote; never overflow */
-    if (n) memcpy(out, v, n);
-    out[n] = '\0';
-}
-
 int db_firmware_get(srv_db *d, int64_t id, srv_firmware *fw)
 {
     /* serving: the prepared statement; the CLI (export) prepares it once here */
@@ -478,14 +469,14 @@ int db_firmware_get(srv_db *d, int64_t id, srv_firmware *fw)
         memset(fw, 0, sizeof *fw);
         fw->id = store_column_int64(st, 0);
         fw->project_id = store_column_int64(st, 1);
-        col_copy(st, 2, fw->project, sizeof fw->project);
-        col_copy(st, 3, fw->name, sizeof fw->name);
-        col_copy(st, 4, fw->bsp, sizeof fw->bsp);
+        store_column_copy(st, 2, fw->project, sizeof fw->project);
+        store_column_copy(st, 3, fw->name, sizeof fw->name);
+        store_column_copy(st, 4, fw->bsp, sizeof fw->bsp);
         fw->core_version = (uint32_t)store_column_int64(st, 5);
-        col_copy(st, 6, fw->script_version, sizeof fw->script_version);
-        col_copy(st, 7, fw->core_path, sizeof fw->core_path);
-        col_copy(st, 8, fw->script_path, sizeof fw->script_path);
-        col_copy(st, 9, fw->key_path, sizeof fw->key_path);
+        store_column_copy(st, 6, fw->script_version, sizeof fw->script_version);
+        store_column_copy(st, 7, fw->core_path, sizeof fw->core_path);
+        store_column_copy(st, 8, fw->script_path, sizeof fw->script_path);
+        store_column_copy(st, 9, fw->key_path, sizeof fw->key_path);
     }
     store_reset(st);
     store_finalize(own);
@@ -501,7 +492,7 @@ int db_base_image(srv_db *d, int64_t project_id, const char *bsp, uint32_t core,
     store_bind_int64(st, 3, core);
     path[0] = '\0';
     int rc = store_step(st);
-    if (rc == STORE_ROW) col_copy(st, 0, path, cap);
+    if (rc == STORE_ROW) store_column_copy(st, 0, path, cap);
     store_reset(st);
     return rc == STORE_ROW || rc == STORE_DONE ? 0 : -1;
 }
@@ -532,7 +523,7 @@ static int load_config(srv_db *d, const char *key, const char *fwname, srv_cfg *
     if (rc == STORE_ROW) {
         c->project_found = 1;
         c->project_id = store_column_int64(st, 0);
-        col_copy(st, 1, c->owner, sizeof c->owner);
+        store_column_copy(st, 1, c->owner, sizeof c->owner);
     }
     store_reset(st);
     if (rc != STORE_ROW && rc != STORE_DONE) return -1;
@@ -559,12 +550,12 @@ static int load_config(srv_db *d, const char *key, const char *fwname, srv_cfg *
         c->any_from = (int)store_column_int64(st, 3);
         c->enabled = (int)store_column_int64(st, 4);
         c->target_core = (uint32_t)store_column_int64(st, 5);
-        col_copy(st, 6, c->target_script, sizeof c->target_script);
+        store_column_copy(st, 6, c->target_script, sizeof c->target_script);
         c->reinstall = (int)store_column_int64(st, 7);
         if (!store_column_is_null(st, 8)) {
             char state[16], waves[SRV_ROLLOUT_WAVES_MAX * 6 + 1];
-            col_copy(st, 9, state, sizeof state);
-            col_copy(st, 11, waves, sizeof waves);
+            store_column_copy(st, 9, state, sizeof state);
+            store_column_copy(st, 11, waves, sizeof waves);
             c->rollout_id = store_column_int64(st, 8);
             c->rollout_state = srv_rollout_state_of(state);
             c->share_bp = (uint32_t)store_column_int64(st, 10);
@@ -633,7 +624,7 @@ int db_check_device(srv_db *d, const char *imei, int64_t day_start_ms, int count
     int64_t since = day_start_ms;
     if (rc == STORE_ROW) {
         out->known = (int)store_column_int64(st, 0);
-        col_copy(st, 1, out->owner, sizeof out->owner);
+        store_column_copy(st, 1, out->owner, sizeof out->owner);
         out->banned = (int)store_column_int64(st, 2);
         int64_t cs = store_column_int64(st, 3);   /* unbanned at: count from there */
         if (cs > since) since = cs;

@@ -44,12 +44,6 @@ static store_stmt *oprep(srv_db *d, const char *sql, ops_err *e)
     return st;
 }
 
-static void col_copy(char *out, size_t cap, store_stmt *st, int i)
-{
-    const char *v = store_column_text(st, i);
-    snprintf(out, cap, "%s", v ? v : "");
-}
-
 /* ---------------------------------------------------------------- */
 /* projects                                                          */
 
@@ -130,10 +124,10 @@ int ops_project_list(srv_db *d, const char *scope, ops_project_cb cb, void *ctx,
         ops_project p;
         memset(&p, 0, sizeof p);
         p.id = store_column_int64(st, 0);
-        col_copy(p.name, sizeof p.name, st, 1);
-        col_copy(p.key, sizeof p.key, st, 2);
-        col_copy(p.owner, sizeof p.owner, st, 3);
-        col_copy(p.family, sizeof p.family, st, 4);
+        store_column_copy(st, 1, p.name, sizeof p.name);
+        store_column_copy(st, 2, p.key, sizeof p.key);
+        store_column_copy(st, 3, p.owner, sizeof p.owner);
+        store_column_copy(st, 4, p.family, sizeof p.family);
         p.created = store_column_int64(st, 5);
         rc = cb(ctx, &p);
     }
@@ -273,11 +267,11 @@ int ops_firmware_list(srv_db *d, const char *scope, const char *project, ops_fir
         ops_firmware f;
         memset(&f, 0, sizeof f);
         f.id = store_column_int64(st, 0);
-        col_copy(f.project, sizeof f.project, st, 1);
-        col_copy(f.name, sizeof f.name, st, 2);
-        col_copy(f.bsp, sizeof f.bsp, st, 3);
+        store_column_copy(st, 1, f.project, sizeof f.project);
+        store_column_copy(st, 2, f.name, sizeof f.name);
+        store_column_copy(st, 3, f.bsp, sizeof f.bsp);
         f.core = (uint32_t)store_column_int64(st, 4);
-        col_copy(f.version, sizeof f.version, st, 5);
+        store_column_copy(st, 5, f.version, sizeof f.version);
         f.core_size = (uint64_t)store_column_int64(st, 6);
         f.has_core = (int)store_column_int64(st, 7);
         f.has_script = (int)store_column_int64(st, 8);
@@ -439,9 +433,9 @@ int ops_config_show(srv_db *d, const char *scope, const char *project, ops_confi
     while (rc == 0 && store_step(st) == STORE_ROW) {
         ops_config c;
         memset(&c, 0, sizeof c);
-        col_copy(c.firmware, sizeof c.firmware, st, 0);
+        store_column_copy(st, 0, c.firmware, sizeof c.firmware);
         c.core = (uint32_t)store_column_int64(st, 1);
-        col_copy(c.version, sizeof c.version, st, 2);
+        store_column_copy(st, 2, c.version, sizeof c.version);
         c.enabled = (int)store_column_int64(st, 3);
         c.all_devices = (int)store_column_int64(st, 4);
         c.any_from = (int)store_column_int64(st, 5);
@@ -502,7 +496,7 @@ int ops_device_act(srv_db *d, const char *scope, const char *what, const char *i
             if ((pid = ops_project_find(d, scope, project, e)) <= 0) return e->rc;
             if (!(st = oprep(d, "SELECT IFNULL(owner, '') FROM project WHERE id=?1", e))) return e->rc;
             store_bind_int64(st, 1, pid);
-            if (store_step(st) == STORE_ROW) col_copy(powner, sizeof powner, st, 0);
+            if (store_step(st) == STORE_ROW) store_column_copy(st, 0, powner, sizeof powner);
             store_finalize(st);
         }
         /* a scoped caller cannot take over a device of someone else */
@@ -586,9 +580,9 @@ int ops_device_list(srv_db *d, const char *scope, const char *project, const cha
     while (rc == 0 && store_step(st) == STORE_ROW) {
         ops_device dv;
         memset(&dv, 0, sizeof dv);
-        col_copy(dv.imei, sizeof dv.imei, st, 0);
-        col_copy(dv.project, sizeof dv.project, st, 1);
-        col_copy(dv.owner, sizeof dv.owner, st, 2);
+        store_column_copy(st, 0, dv.imei, sizeof dv.imei);
+        store_column_copy(st, 1, dv.project, sizeof dv.project);
+        store_column_copy(st, 2, dv.owner, sizeof dv.owner);
         dv.banned = (int)store_column_int64(st, 3);
         dv.created = store_column_int64(st, 4);
         dv.last_ms = store_column_int64(st, 5);

@@ -252,15 +252,6 @@ typedef struct rl_row {
     char script[SRV_VER_MAX];
 } rl_row;
 
-static void copy_col(store_stmt *st, int col, char *out, size_t cap)
-{
-    const char *v = store_column_text(st, col);
-    size_t n = v ? strlen(v) : 0;
-    if (n >= cap) n = cap - 1;
-    if (n) memcpy(out, v, n);
-    out[n] = '\0';
-}
-
 /* The latest rollout of the configuration (live=1: only a running or
  * paused one). 1 found, 0 none, -1 error. */
 static int latest(store *db, int64_t config_id, int live, rl_row *r)
@@ -283,11 +274,11 @@ static int latest(store *db, int64_t config_id, int live, rl_row *r)
         r->firmware_id = store_column_int64(st, 2);
         r->cfg_firmware_id = store_column_int64(st, 3);
         char waves[SRV_ROLLOUT_WAVES_MAX * 6 + 1];
-        copy_col(st, 4, waves, sizeof waves);
+        store_column_copy(st, 4, waves, sizeof waves);
         found = srv_rollout_parse_bp(waves, r->bp, &r->nwaves) == 0 ? 1 : -1;
         r->wave = (int)store_column_int64(st, 5);
         r->share_bp = (uint32_t)store_column_int64(st, 6);
-        copy_col(st, 7, r->state, sizeof r->state);
+        store_column_copy(st, 7, r->state, sizeof r->state);
         r->every_ms = store_column_int64(st, 8);
         r->max_failure_bp = (uint32_t)store_column_int64(st, 9);
         r->min_outcomes = store_column_int64(st, 10);
@@ -295,9 +286,9 @@ static int latest(store *db, int64_t config_id, int live, rl_row *r)
         r->wave_started = store_column_int64(st, 12);
         r->created = store_column_int64(st, 13);
         r->updated = store_column_int64(st, 14);
-        copy_col(st, 15, r->reason, sizeof r->reason);
+        store_column_copy(st, 15, r->reason, sizeof r->reason);
         r->core = (uint32_t)store_column_int64(st, 16);
-        copy_col(st, 17, r->script, sizeof r->script);
+        store_column_copy(st, 17, r->script, sizeof r->script);
     }
     store_finalize(st);
     if (rc != STORE_ROW && rc != STORE_DONE) return -1;

@@ -700,6 +700,20 @@ const char *store_column_text(store_stmt *st, int col)
     return PQgetvalue(st->res, st->row, col);
 }
 
+int store_column_copy(store_stmt *st, int col, char *out, size_t cap)
+{
+    const char *v = store_column_text(st, col);
+    size_t n = v ? strlen(v) : 0;
+    if (cap == 0)
+        return -1;
+    out[0] = 0;
+    if (n >= cap)
+        return -1;
+    memcpy(out, v, n);
+    out[n] = 0;
+    return 0;
+}
+
 void store_reset(store_stmt *st)
 {
     if (st->lite) {

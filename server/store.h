@@ -94,6 +94,10 @@ int store_column_is_null(store_stmt *st, int col);
 int64_t store_column_int64(store_stmt *st, int col);
 /* Valid until the next step/reset; NULL for SQL NULL. */
 const char *store_column_text(store_stmt *st, int col);
+/* The text column into out (NUL-terminated); NULL gives "". A value that
+ * does not fit gives "" and -1, never a cut one (a cut path names another
+ * file). 0 on success. */
+int store_column_copy(store_stmt *st, int col, char *out, size_t cap);
 /* Back to before the first step; bindings are kept. */
 void store_reset(store_stmt *st);
 void store_clear_bindings(store_stmt *st);

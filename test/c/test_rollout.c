@@ -575,7 +575,7 @@ static void test_instances(const char *dir, const char *url)
 int main(void)
 {
     test_units();
-    const char *dir = ctest_tmpdir("rollout");
+    const char *dir = ctest_tmpdir(getenv("FOTA_TEST_DB_FILE") ? "rollout_pg" : "rollout");   /* both may run at once */
     CHECK(dir != NULL);
     if (getenv("FOTA_TEST_DB_FILE")) {   /* the same rollout, two servers over one PostgreSQL */
         char url[512], url2[512], dir2[600];

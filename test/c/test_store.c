@@ -198,6 +198,15 @@ static void run(const char *loc, const char *state)
     CHECK(store_column_text(sel, 1) && strcmp(store_column_text(sel, 1), "861234567890123") == 0);
     CHECK(store_column_is_null(sel, 2));
     CHECK(store_column_text(sel, 2) == NULL);
+    {   /* bounded copies: NULL is "", a value that does not fit is "" (never cut) */
+        char buf[16] = "x", small[15] = "x";
+        CHECK_EQ(store_column_copy(sel, 2, buf, sizeof buf), 0);
+        CHECK_EQ(buf[0], 0);
+        CHECK_EQ(store_column_copy(sel, 1, buf, sizeof buf), 0);
+        CHECK(strcmp(buf, "861234567890123") == 0);
+        CHECK_EQ(store_column_copy(sel, 1, small, sizeof small), -1);
+        CHECK_EQ(small[0], 0);
+    }
     CHECK_EQ(store_step(sel), STORE_DONE);
     store_reset(sel);
     store_bind_text(sel, 1, "000000000000000", 15);
