@@ -350,7 +350,9 @@ int db_log_write(srv_db *d, unsigned wait_ms)
     if (!store_reconnect(d->wdb)) return -1;
     store_busy_timeout(d->wdb, wait_ms);
     if (store_begin_write(d->wdb) != 0) return -1;
-    int rc = 0;
+    /* PostgreSQL: the batch's statements in one pipeline (one round trip
+     * per few hundred, not one each) */
+    int rc = store_pipeline_begin(d->wdb) == 0 ? 0 : -1;
     for (size_t i = 0; i < d->writing.n && rc == 0; i++) {
         const srv_log_row *r = &d->writing.rows[i];
         store_stmt *ins = d->wst[WS_LOG_INSERT];
@@ -393,6 +395,7 @@ int db_log_write(srv_db *d, unsigned wait_ms)
             rc = step_done(o);
         }
     }
+    if (store_pipeline_end(d->wdb) != 0) rc = -1;
     if (rc == 0) return 0;
     fprintf(stderr, "fota-server: log write failed: %s (rows kept for the next try)\n",
             store_errmsg(d->wdb));

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#define STORE_PIPELINE_SYNC_EVERY 256
+
 struct store {
     enum store_kind kind;
     sqlite3 *db;
@@ -17,6 +19,9 @@ struct store {
     uint64_t generation;    /* bumped by a reset: older preparations are gone */
     uint64_t notified;      /* notifications received (store_clock) */
     int listening;
+    int piped;              /* in a pipeline (store_pipeline_begin) */
+    int pending;            /* statements sent since its last sync */
+    int pipe_rc;            /* its first failure */
     char err[256];
 };
 
@@ -109,12 +114,10 @@ const char *store_errmsg(const store *s)
     return s->err;
 }
 
-int store_reconnect(store *s)
+/* A new session on the same location: prepared statements are gone (the
+ * generation moves, they are prepared again on their next step). */
+static int pg_reset(store *s)
 {
-    if (s->kind == STORE_SQLITE)
-        return 1;
-    if (PQstatus(s->pg) == CONNECTION_OK)
-        return 1;
     PQreset(s->pg);
     if (PQstatus(s->pg) != CONNECTION_OK) {
         set_err(s, PQerrorMessage(s->pg));
@@ -133,6 +136,15 @@ int store_reconnect(store *s)
         }
     }
     return 1;
+}
+
+int store_reconnect(store *s)
+{
+    if (s->kind == STORE_SQLITE)
+        return 1;
+    if (PQstatus(s->pg) == CONNECTION_OK)
+        return 1;
+    return pg_reset(s);
 }
 
 static int pg_failed(store *s, PGresult *r);
@@ -498,6 +510,75 @@ int store_exec(store *s, const char *sql)
 }
 
 int store_begin(store *s) { return store_exec(s, "BEGIN"); }
+int store_pipeline_begin(store *s)
+{
+    if (s->kind == STORE_SQLITE)
+        return 0;
+    if (s->piped || !PQenterPipelineMode(s->pg)) {
+        set_err(s, s->piped ? "already in a pipeline" : PQerrorMessage(s->pg));
+        return STORE_ERR;
+    }
+    s->piped = 1;
+    s->pending = 0;
+    s->pipe_rc = 0;
+    return 0;
+}
+
+/* Syncs the pipeline and reads every answer up to the sync; the first
+ * failure is kept in pipe_rc. */
+static void pg_pipe_sync(store *s)
+{
+    int nulls = 0;
+    s->pending = 0;
+    if (PQpipelineSync(s->pg) != 1) {
+        if (!s->pipe_rc)
+            s->pipe_rc = pg_failed(s, NULL);
+        return;
+    }
+    for (;;) {
+        PGresult *r = PQgetResult(s->pg);
+        if (!r) {
+            /* one NULL ends each statement's answers; a dead connection gives only NULLs */
+            if (PQstatus(s->pg) != CONNECTION_OK || ++nulls > 1) {
+                if (!s->pipe_rc)
+                    s->pipe_rc = pg_failed(s, NULL);
+                return;
+            }
+            continue;
+        }
+        nulls = 0;
+        ExecStatusType es = PQresultStatus(r);
+        if (es == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            return;
+        }
+        if (es == PGRES_FATAL_ERROR && !s->pipe_rc) {
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            set_err(s, PQresultErrorMessage(r));
+            s->pipe_rc = state && state[0] == '2' && state[1] == '3' ? STORE_CONFLICT : STORE_ERR;
+        }
+        PQclear(r);
+    }
+}
+
+int store_pipeline_end(store *s)
+{
+    if (s->kind == STORE_SQLITE || !s->piped)
+        return 0;
+    pg_pipe_sync(s);
+    int rc = s->pipe_rc;
+    s->piped = 0;
+    s->pipe_rc = 0;
+    if (PQstatus(s->pg) != CONNECTION_OK)
+        return STORE_DOWN;
+    PQexitPipelineMode(s->pg);
+    /* A failed pipeline may have left statements unprepared that we marked
+     * prepared: a new session makes that certain. */
+    if (rc != 0 && !pg_reset(s))
+        return STORE_DOWN;
+    return rc;
+}
+
 int store_begin_write(store *s) { return store_exec(s, s->kind == STORE_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN"); }
 int store_commit(store *s) { return store_exec(s, "COMMIT"); }
 
@@ -625,6 +706,22 @@ int store_step(store_stmt *st)
         }
         set_err(s, sqlite3_errmsg(s->db));
         return (rc & 0xff) == SQLITE_CONSTRAINT ? STORE_CONFLICT : STORE_ERR;
+    }
+    if (s->piped) {
+        /* Sent, not waited for: the outcome comes with store_pipeline_end. */
+        if (st->prepared_gen != s->generation) {
+            if (!PQsendPrepare(s->pg, st->name, st->sql, 0, NULL))
+                return pg_failed(s, NULL);
+            st->prepared_gen = s->generation;
+        }
+        if (!PQsendQueryPrepared(s->pg, st->name, st->nparams, (const char *const *)st->val, NULL, NULL, 0))
+            return pg_failed(s, NULL);
+        st->changes = 0;
+        /* Answers are read now and then: a client that only sends while the
+         * server's answers fill both socket buffers would wait for ever. */
+        if (++s->pending >= STORE_PIPELINE_SYNC_EVERY)
+            pg_pipe_sync(s);
+        return STORE_DONE;
     }
     if (!st->executed) {
         if (st->prepared_gen != s->generation) {

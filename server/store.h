@@ -70,6 +70,14 @@ int store_begin(store *s);
  * IMMEDIATE, so it waits up to the busy timeout here, not at a later
  * statement); PostgreSQL's rows lock as they are written. */
 int store_begin_write(store *s);
+/* PostgreSQL: statements stepped between begin and end are sent without
+ * waiting for each answer (libpq's pipeline), so a batch of writes costs
+ * one round trip. Only for statements that return no rows; store_step
+ * answers STORE_DONE at once and store_pipeline_end the first failure (the
+ * statements after it did not run; the session is then renewed). SQLite:
+ * no-ops, statements run as they are stepped. */
+int store_pipeline_begin(store *s);
+int store_pipeline_end(store *s);
 /* How long a SQLite statement waits for another connection's write lock
  * (PostgreSQL: no-op, rows lock individually). */
 void store_busy_timeout(store *s, unsigned ms);

@@ -289,6 +289,48 @@ static void run(const char *loc, const char *state)
     }
     store_finalize(sel);
 
+    /* a pipeline: 300 inserts (past its periodic syncs) in one transaction */
+    store_stmt *pins = store_prepare(s, "INSERT INTO dev (imei, note) VALUES (?1, 'piped')");
+    store_stmt *pcount = store_prepare(s, "SELECT COUNT(*) FROM dev WHERE note='piped'");
+    CHECK(pins && pcount);
+    CHECK_EQ(store_begin_write(s), 0);
+    CHECK_EQ(store_pipeline_begin(s), 0);
+    int failed = 0;
+    for (int i = 0; pins && i < 300; i++) {
+        char imei[16];
+        snprintf(imei, sizeof imei, "99%013d", i);
+        store_bind_text(pins, 1, imei, 15);
+        failed += store_step(pins) != STORE_DONE;
+        store_reset(pins);
+    }
+    CHECK_EQ(failed, 0);
+    CHECK_EQ(store_pipeline_end(s), 0);
+    CHECK_EQ(store_commit(s), 0);
+    CHECK_EQ(store_step(pcount), STORE_ROW);
+    CHECK_EQ(store_column_int64(pcount, 0), 300);
+    store_reset(pcount);
+    /* a conflict inside one: told at its step (SQLite) or at the end (PostgreSQL); rolled back whole,
+     * and the store goes on working */
+    CHECK_EQ(store_begin_write(s), 0);
+    CHECK_EQ(store_pipeline_begin(s), 0);
+    store_bind_text(pins, 1, "990000000000999", 15);   /* new */
+    int r1 = store_step(pins);
+    store_reset(pins);
+    store_bind_text(pins, 1, "990000000000007", 15);   /* taken */
+    int r2 = store_step(pins);
+    store_reset(pins);
+    int r3 = store_pipeline_end(s);
+    CHECK_EQ(r1, STORE_DONE);
+    CHECK(pg ? (r2 == STORE_DONE && r3 == STORE_CONFLICT) : (r2 == STORE_CONFLICT && r3 == 0));
+    store_rollback(s);
+    CHECK_EQ(store_step(pcount), STORE_ROW);
+    CHECK_EQ(store_column_int64(pcount, 0), 300);
+    store_reset(pcount);
+    store_bind_text(pins, 1, "990000000000998", 15);
+    CHECK_EQ(store_step(pins), STORE_DONE);   /* prepared again on the renewed session */
+    store_finalize(pins);
+    store_finalize(pcount);
+
     /* the server's own schema (db.c, at.c, rollout.c, console.c) and its
      * hot-path and writer statements prepare on this store too, twice */
     for (int k = 0; k < 2; k++) {
