@@ -83,7 +83,9 @@ store *store_open(const char *loc, char *err, size_t errlen)
         return s;
     }
     s->kind = STORE_SQLITE;
-    if (sqlite3_open_v2(loc, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+    /* no mutexes of SQLite's own: a store is used by one thread at a time
+     * (store.h), which the callers' locks already ensure */
+    if (sqlite3_open_v2(loc, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         snprintf(err, errlen, "store: %s: %s", loc, s->db ? sqlite3_errmsg(s->db) : "out of memory");
         sqlite3_close(s->db);
