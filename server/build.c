@@ -274,8 +274,7 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", final, (long)getpid());
     snprintf(delta, sizeof delta, "%s.delta%ld", final, (long)getpid());
     /* Built meanwhile by another instance (it held the claim). */
-    struct stat st;
-    if (stat(final, &st) == 0 && describe(final, pkg, b->max_size) == 0) return PKG_READY;
+    if (describe(final, pkg, b->max_size) == 0) return PKG_READY;
     if (b->delay_ms) sleep_ms(b, b->delay_ms);
 
     char *own_key = NULL;
