@@ -652,7 +652,7 @@ static int parse_addr(const char *s, uint32_t *out)
 
 static int cmd_delta(int argc, char **argv)
 {
-    fota_delta_options opt = {0, 0, 0};
+    fota_delta_options opt = {0, 0, 0, 0};
     uint32_t wbits = 0;
     while (argc >= 2 && (!strcmp(argv[0], "--base-address") || !strcmp(argv[0], "--window-bits"))) {
         int base = !strcmp(argv[0], "--base-address");

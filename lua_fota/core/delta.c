@@ -1494,7 +1494,7 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
     memset(fin, 0, sizeof fin);
     dbuf scratch = {NULL, 0, 0, 0};
     /* A firmware-sized image: every candidate is ranked by its real size. */
-    int real = new_len <= REAL_RANK_MAX;
+    int real = new_len <= REAL_RANK_MAX && !(opt && opt->quick_rank);
     for (size_t t = 0; rc == 0 && t < 2 * (real ? sizeof thresholds / sizeof thresholds[0] : 2); t++) {
         if (!real && (t & 1)) continue;   /* a large image: the first two thresholds only */
         gcmds cmds = {NULL, 0, 0, 0};

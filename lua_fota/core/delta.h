@@ -195,6 +195,10 @@ typedef struct fota_delta_options {
     unsigned window_bits;             /* 0: FOTA_DELTA_GEN_WBITS; else 9..15 */
     int has_base;                     /* base_address given; else found from the image */
     uint32_t base_address;            /* the address old's byte 0 is loaded at */
+    int quick_rank;                   /* rank the candidates by a quick compression and try two scan
+                                         thresholds, as for a new image above 1 MiB, whatever its size
+                                         (tests: much faster, a little larger); 0: the default, every
+                                         candidate of an image up to 1 MiB ranked by its real size */
 } fota_delta_options;
 
 int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
