@@ -410,15 +410,16 @@ static void field_made(fota_delta_rel *m, const fota_delta_params *p, uint8_t b)
 /* ------------------------------------------------------------------ */
 /* applier                                                             */
 
-/* zlib allocates from the arena inside the context: RAM is fixed and no
- * heap is touched. inflateEnd's frees are no-ops; init resets the arena. */
+/* zlib allocates from the arena inside the context (or the one lent at
+ * init): RAM is fixed and no heap is touched. inflateEnd's frees are no-ops;
+ * start_apply resets the arena. */
 static voidpf arena_alloc(voidpf opaque, uInt items, uInt size)
 {
     fota_delta_applier *a = opaque;
     if (size && items > SIZE_MAX / size) return Z_NULL;
     size_t n = ((size_t)items * size + 15) & ~(size_t)15;
-    if (n > sizeof a->zmem.b - a->zmem_used) return Z_NULL;
-    void *p = a->zmem.b + a->zmem_used;
+    if (n > a->zarena_len - a->zmem_used) return Z_NULL;
+    void *p = a->zarena + a->zmem_used;
     a->zmem_used += n;
     return p;
 }
@@ -435,15 +436,38 @@ static size_t chunk_of(const fota_delta_applier *a)
     return (c == 0 || c > FOTA_DELTA_CHUNK) ? FOTA_DELTA_CHUNK : c;
 }
 
-int fota_delta_apply_init(fota_delta_applier *a, const fota_delta_io *io)
+/* The largest window whose inflater fits n bytes (0: none). */
+static unsigned wbits_for(size_t n)
+{
+    unsigned w = FOTA_DELTA_MAX_WBITS;
+    while (w >= FOTA_DELTA_MIN_WBITS && FOTA_DELTA_ZMEM_FOR(w) > n) w--;
+    return w >= FOTA_DELTA_MIN_WBITS ? w : 0;
+}
+
+int fota_delta_apply_init_arena(fota_delta_applier *a, const fota_delta_io *io, void *zmem, size_t zmem_len)
 {
     if (!a || !io || !io->read_old) return FOTA_ERR_ARG;
     memset(a, 0, sizeof *a);
     a->io = *io;
     a->state = ST_HDR;
+    a->zarena = a->zmem.b;
+    a->zarena_len = sizeof a->zmem.b;
+    a->max_wbits = FOTA_DELTA_APPLY_WBITS;
+    size_t skip = zmem ? (16 - (uintptr_t)zmem % 16) % 16 : 0;
+    if (zmem && zmem_len > skip && zmem_len - skip > a->zarena_len) {
+        a->zarena = (unsigned char *)zmem + skip;
+        a->zarena_len = zmem_len - skip;
+        unsigned w = wbits_for(a->zarena_len);
+        if (w > a->max_wbits) a->max_wbits = w;
+    }
     mbedtls_sha256_init(&a->sha);
     if (io->old_size > FOTA_DELTA_MAX_IMAGE) a->err = FOTA_DELTA_E_WRONG_BASE;  /* no delta has such a base */
     return 0;
+}
+
+int fota_delta_apply_init(fota_delta_applier *a, const fota_delta_io *io)
+{
+    return fota_delta_apply_init_arena(a, io, NULL, 0);
 }
 
 void fota_delta_apply_free(fota_delta_applier *a)
@@ -459,7 +483,7 @@ static int start_apply(fota_delta_applier *a)
 {
     int rc = fota_delta_parse_header(a->hdr, &a->h);
     if (rc) return rc;
-    if (a->h.window_bits > FOTA_DELTA_APPLY_WBITS) return FOTA_DELTA_E_TOO_LARGE;
+    if (a->h.window_bits > a->max_wbits) return FOTA_DELTA_E_TOO_LARGE;
     if (a->h.old_size != a->io.old_size) return FOTA_DELTA_E_WRONG_BASE;
     a->par.flags = a->h.flags;
     a->par.base = a->h.header_len > FOTA_DELTA_HEADER_LEN ? fota_get32(a->hdr + FOTA_DELTA_HEADER_LEN) : 0;
@@ -871,13 +895,21 @@ static int file_write_new(void *ud, const void *buf, size_t len)
 }
 
 int fota_delta_apply_file(const char *old_path, const char *delta_path, const char *new_path,
-                          uint64_t *new_size, uint8_t sha256[32])
+                          unsigned window_bits, uint64_t *new_size, uint8_t sha256[32])
 {
     if (!old_path || !delta_path || !new_path) return FOTA_ERR_ARG;
+    if (window_bits == 0) window_bits = FOTA_DELTA_APPLY_WBITS;
+    if (window_bits < FOTA_DELTA_MIN_WBITS || window_bits > FOTA_DELTA_MAX_WBITS) return FOTA_ERR_ARG;
     file_pair fp = {NULL, NULL, 0};
     fota_port_file *df = NULL;
     fota_delta_applier *a = malloc(sizeof *a);   /* fixed size, kept off the stack */
-    if (!a) return FOTA_ERR_NOMEM;
+    size_t zl = window_bits > FOTA_DELTA_APPLY_WBITS ? FOTA_DELTA_ZMEM_FOR(window_bits) : 0;
+    void *zmem = zl ? malloc(zl) : NULL;          /* at most 40 KiB */
+    if (!a || (zl && !zmem)) {
+        free(a);
+        free(zmem);
+        return FOTA_ERR_NOMEM;
+    }
     fota_delta_io io;
     memset(&io, 0, sizeof io);
     int rc = fota_port_open(&fp.old, old_path, FOTA_PORT_READ);
@@ -889,8 +921,9 @@ int fota_delta_apply_file(const char *old_path, const char *delta_path, const ch
     io.write_new = file_write_new;
     io.new_ud = &fp;
     int inited = 0;
-    if (rc == 0) rc = fota_delta_apply_init(a, &io);
+    if (rc == 0) rc = fota_delta_apply_init_arena(a, &io, zmem, zl);
     inited = rc == 0;
+    if (inited) a->max_wbits = window_bits;   /* no more than asked for, as an applier built for it */
     uint8_t buf[FOTA_DELTA_CHUNK];
     for (uint64_t off = 0; rc == 0;) {
         size_t got = 0;
@@ -903,6 +936,7 @@ int fota_delta_apply_file(const char *old_path, const char *delta_path, const ch
     if (rc == 0) rc = fota_port_sync(fp.out);
     if (inited) fota_delta_apply_free(a);
     free(a);
+    free(zmem);
     if (df) fota_port_close(df);
     if (fp.old) fota_port_close(fp.old);
     if (fp.out) {

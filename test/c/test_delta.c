@@ -46,14 +46,15 @@ static int wr(void *ud, const void *buf, size_t len)
     return 0;
 }
 
-/* Applies delta d to m->old feeding `feed` bytes at a time; returns the
- * first error (feed or finish). */
-static int apply(mem_io *m, const uint8_t *d, size_t dl, size_t feed, size_t max_chunk)
+/* Applies delta d to m->old feeding `feed` bytes at a time, the inflater in
+ * zmem[0, zl) when zmem is not NULL; returns the first error (feed or
+ * finish). */
+static int apply_in(mem_io *m, const uint8_t *d, size_t dl, size_t feed, size_t max_chunk, void *zmem, size_t zl)
 {
     static fota_delta_applier a;   /* ~57 KiB: keep it off the stack */
     fota_delta_io io = {rd, m, m->old_len, wr, m, max_chunk};
     m->out_len = 0;
-    int rc = fota_delta_apply_init(&a, &io);
+    int rc = zmem ? fota_delta_apply_init_arena(&a, &io, zmem, zl) : fota_delta_apply_init(&a, &io);
     for (size_t off = 0; rc == 0 && off < dl; off += feed)
         rc = fota_delta_apply_feed(&a, d + off, dl - off < feed ? dl - off : feed);
     uint64_t n = 0;
@@ -67,6 +68,11 @@ static int apply(mem_io *m, const uint8_t *d, size_t dl, size_t feed, size_t max
     }
     fota_delta_apply_free(&a);
     return rc;
+}
+
+static int apply(mem_io *m, const uint8_t *d, size_t dl, size_t feed, size_t max_chunk)
+{
+    return apply_in(m, d, dl, feed, max_chunk, NULL, 0);
 }
 
 static int predicted;   /* round trips whose delta uses the predictor */
@@ -962,6 +968,75 @@ static void test_zdeflate(void)
     free(back);
 }
 
+static int write_file(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    int ok = fwrite(p, 1, n, f) == n;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* Windows: a delta of every window 9..15 applies with an arena lent for 32
+ * KiB (at an odd address); without one only those up to the applier's own;
+ * a lent arena too small for a window refuses it before writing, and so does
+ * fota_delta_apply_file above the window it is given (fotapack patch gives
+ * 15 unless told). */
+static void test_windows(void)
+{
+    enum { N = 60000 };
+    uint8_t *a = malloc(N), *b = malloc(N + 3000), *d[7] = {NULL};
+    size_t dl[7] = {0};
+    ctest_fill(a, N, 21);
+    for (size_t i = 0; i < N; i += 2) a[i] = (uint8_t)(i / 7);   /* some structure to find at a distance */
+    memcpy(b, a, N / 3);
+    ctest_fill(b + N / 3, 3000, 22);
+    memcpy(b + N / 3 + 3000, a + N / 3, N - N / 3);
+    for (size_t i = 500; i < N; i += 4001) b[i] ^= 0x11;
+    static unsigned char big[FOTA_DELTA_ZMEM_FOR(15) + 16], small[FOTA_DELTA_ZMEM_FOR(12) + 16];
+    mem_io m = {a, N, malloc(N + 3000), 0, N + 3000, 0, 0, 0};
+    for (unsigned w = 9; w <= 15; w++) {
+        fota_delta_options o = {w, 0, 0, 1};
+        CHECK_EQ(fota_delta_create(a, N, b, N + 3000, &o, &d[w - 9], &dl[w - 9]), 0);
+        CHECK_EQ(d[w - 9][6], w);
+        CHECK_EQ(apply_in(&m, d[w - 9], dl[w - 9], 1000, 0, big + 1, sizeof big - 1), 0);
+        CHECK(m.out_len == N + 3000 && memcmp(m.out, b, N + 3000) == 0);
+        CHECK_EQ(apply_in(&m, d[w - 9], dl[w - 9], 7, 3, big + 3, sizeof big - 3), 0);
+        CHECK(m.out_len == N + 3000 && memcmp(m.out, b, N + 3000) == 0);
+        m.writes = 0;
+        int rc = apply(&m, d[w - 9], dl[w - 9], 4096, 0);
+        CHECK_EQ(rc, w <= FOTA_DELTA_APPLY_WBITS ? 0 : FOTA_DELTA_E_TOO_LARGE);
+        if (rc) CHECK_EQ(m.writes, 0);
+        m.writes = 0;
+        rc = apply_in(&m, d[w - 9], dl[w - 9], 4096, 0, small + 5, sizeof small - 5);
+        CHECK_EQ(rc, w <= 12 || w <= FOTA_DELTA_APPLY_WBITS ? 0 : FOTA_DELTA_E_TOO_LARGE);
+        if (rc) CHECK_EQ(m.writes, 0);
+        CHECK(!m.bad_read);
+    }
+    /* through files, as fotapack patch applies */
+    const char *dir = ctest_tmpdir("delta_windows");
+    char po[512], pd[512], pn[512];
+    snprintf(po, sizeof po, "%s/old", dir);
+    snprintf(pd, sizeof pd, "%s/delta", dir);
+    snprintf(pn, sizeof pn, "%s/new", dir);
+    CHECK_EQ(write_file(po, a, N), 0);
+    CHECK_EQ(write_file(pd, d[6], dl[6]), 0);
+    uint64_t n = 0;
+    CHECK_EQ(fota_delta_apply_file(po, pd, pn, 15, &n, NULL), 0);
+    CHECK_EQ(n, N + 3000);
+    CHECK(ctest_file_equals(pn, b, N + 3000));
+    CHECK_EQ(fota_delta_apply_file(po, pd, pn, 0, &n, NULL), FOTA_DELTA_APPLY_WBITS < 15 ? FOTA_DELTA_E_TOO_LARGE : 0);
+    CHECK_EQ(fota_delta_apply_file(po, pd, pn, 14, &n, NULL), FOTA_DELTA_E_TOO_LARGE);
+    CHECK_EQ(fota_delta_apply_file(po, pd, pn, 16, &n, NULL), FOTA_ERR_ARG);
+    CHECK_EQ(fota_delta_apply_file(po, pd, pn, 8, &n, NULL), FOTA_ERR_ARG);
+    CHECK_EQ(write_file(pd, d[0], dl[0]), 0);
+    CHECK_EQ(fota_delta_apply_file(po, pd, pn, 9, &n, NULL), 0);
+    CHECK(ctest_file_equals(pn, b, N + 3000));
+    for (int i = 0; i < 7; i++) free(d[i]);
+    free(m.out);
+    free(a);
+    free(b);
+}
+
 static void test_ram(void)
 {
     printf("test_delta: sizeof(fota_delta_applier) = %zu bytes\n", sizeof(fota_delta_applier));
@@ -981,5 +1056,6 @@ int main(void)
     test_arm_corrupt();
     test_arm_handmade();
     test_zdeflate();
+    test_windows();
     return ctest_finish("test_delta");
 }
