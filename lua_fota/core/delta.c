@@ -1231,9 +1231,18 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
     return out->err;
 }
 
+/* An extension of a match is kept as long as more than AGREE_NUM /
+ * AGREE_DEN of its bytes agree. bsdiff keeps half; 3/7 (43%) makes the
+ * pairs of bench/delta smaller: Cortex-M Lua 3.4%, zlib 0.8%, the
+ * generated apps 0.1-0.3%, armhf 1.5%, x86 0.0-0.1% (the diff runs' zero
+ * gaps deflate well, and the predictors take the changed branch and pointer
+ * bytes); 2/5 and 4/9 do about as well, 1/3 a little worse, 3/5 worse. */
+#define AGREE_NUM 3
+#define AGREE_DEN 7
+
 /* bsdiff's scan: find a long exact match, extend the previous one forward
- * and this one backward while at least half the bytes agree, emit the gap
- * as literals. Positions are signed so the arithmetic mirrors bsdiff's. */
+ * and this one backward while enough of the bytes agree, emit the gap as
+ * literals. Positions are signed so the arithmetic mirrors bsdiff's. */
 static int make_commands(const sa_index *ix, const uint8_t *old, int64_t on, const uint8_t *nw,
                          int64_t nn, int64_t thr, gcmds *c)
 {
@@ -1255,7 +1264,7 @@ static int make_commands(const sa_index *ix, const uint8_t *old, int64_t on, con
         for (i = 0; lastscan + i < scan && lastpos + i < on;) {
             if (old[lastpos + i] == nw[lastscan + i]) s++;
             i++;
-            if (s * 2 - i > sf * 2 - lenf) { sf = s; lenf = i; }
+            if (s * AGREE_DEN - i * AGREE_NUM > sf * AGREE_DEN - lenf * AGREE_NUM) { sf = s; lenf = i; }
         }
         int64_t lenb = 0;
         if (scan < nn) {
@@ -1263,7 +1272,7 @@ static int make_commands(const sa_index *ix, const uint8_t *old, int64_t on, con
             s = 0;
             for (i = 1; scan >= lastscan + i && pos >= i; i++) {
                 if (old[pos - i] == nw[scan - i]) s++;
-                if (s * 2 - i > sb * 2 - lenb) { sb = s; lenb = i; }
+                if (s * AGREE_DEN - i * AGREE_NUM > sb * AGREE_DEN - lenb * AGREE_NUM) { sb = s; lenb = i; }
             }
         }
         if (lastscan + lenf > scan - lenb) {
