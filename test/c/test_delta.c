@@ -1040,7 +1040,7 @@ static void test_windows(void)
 static void test_ram(void)
 {
     printf("test_delta: sizeof(fota_delta_applier) = %zu bytes\n", sizeof(fota_delta_applier));
-    CHECK(sizeof(fota_delta_applier) <= (FOTA_DELTA_APPLY_WBITS <= 12 ? 24 : 64) * 1024);
+    CHECK(sizeof(fota_delta_applier) <= (FOTA_DELTA_APPLY_WBITS <= 11 ? 24 : 64) * 1024);   /* the device default: 24 KiB at most */
 }
 
 int main(void)
