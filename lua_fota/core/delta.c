@@ -1343,9 +1343,10 @@ static uint64_t zigzag(int64_t v)
  * literal bytes. A command of at most 32 bytes between two others becomes
  * literal bytes of the one before when its controls cost more than its
  * bytes would as literals, counted as 3/8 byte each (deflated they cost
- * more, about 7/8, but the controls' cost is their raw varints, and 3/8
- * measures best: 0.1-0.7% off the Cortex-M pairs of bench/delta against
- * 7/8; 1/4 and 1/2 do worse). The generator tries the commands with and
+ * more, about 7/8, but the controls' cost is their raw varints): against
+ * 7/8, 3/8 takes 0.9% off Cortex-M Lua and up to 0.5% off the other
+ * Cortex-M pairs of bench/delta; 1/2 does 0.1-0.4% better on those but
+ * 0.7% worse on Lua, 1/4 worse. The generator tries the commands with and
  * without this (by the real size). */
 static void absorb_excursions(gcmds *c)
 {
