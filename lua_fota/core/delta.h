@@ -202,7 +202,8 @@ void fota_delta_apply_free(fota_delta_applier *a);
  * Builds a delta turning old into new: suffix-array matching with
  * approximate extension (bsdiff-class), one zlib stream of blocks. *out is
  * malloc()ed, free() it. Sizes above FOTA_DELTA_MAX_IMAGE: FOTA_ERR_RANGE.
- * Memory: about 5 x old + new + the delta. Built unless
+ * Memory: about 5 x old + new + the delta (and a bit per byte of each for
+ * the scan's Thumb-2 branch masks). Built unless
  * FOTA_DELTA_NO_GENERATOR is defined (a device needs only the applier).
  * opt may be NULL (all defaults). */
 typedef struct fota_delta_options {
