@@ -99,9 +99,12 @@ static const char *const usage_delta =
     "Exit: 0 written; 2 usage; 3 I/O error or image too large.\n";
 
 static const char *const usage_patch =
-    "usage: fotapack patch OLD DELTA OUT\n"
+    "usage: fotapack patch [--window-bits N] OLD DELTA OUT\n"
     "Applies a core delta to OLD as a device does (streaming, fixed RAM) and\n"
     "writes the result to OUT, checked against the delta's SHA-256.\n"
+    "  --window-bits N      refuse a delta whose window is above 2^N bytes, 9..15,\n"
+    "                       as a device's applier built for N does (default 15:\n"
+    "                       every window the format allows)\n"
     "Exit: 0 written; 1 delta refused (FAIL: NAME); 2 usage; 3 I/O error.\n";
 
 static const char *const usage_keygen =
@@ -652,7 +655,7 @@ static int parse_addr(const char *s, uint32_t *out)
 
 static int cmd_delta(int argc, char **argv)
 {
-    fota_delta_options opt = {0, 0, 0};
+    fota_delta_options opt = {0, 0, 0, 0};
     uint32_t wbits = 0;
     while (argc >= 2 && (!strcmp(argv[0], "--base-address") || !strcmp(argv[0], "--window-bits"))) {
         int base = !strcmp(argv[0], "--base-address");
@@ -682,10 +685,19 @@ static int cmd_delta(int argc, char **argv)
 
 static int cmd_patch(int argc, char **argv)
 {
+    uint32_t wbits = FOTA_DELTA_MAX_WBITS;
+    if (argc >= 2 && !strcmp(argv[0], "--window-bits")) {
+        if (parse_u32(argv[1], &wbits) || wbits < FOTA_DELTA_MIN_WBITS || wbits > FOTA_DELTA_MAX_WBITS) {
+            fprintf(stderr, "fotapack patch: --window-bits must be 9..15\n");
+            return EXIT_USAGE;
+        }
+        argc -= 2;
+        argv += 2;
+    }
     int u = three_args(argc, argv, usage_patch, "patch");
     if (u) return u < 0 ? EXIT_OK : u;
     uint64_t len = 0;
-    int rc = fota_delta_apply_file(argv[0], argv[1], argv[2], &len, NULL);
+    int rc = fota_delta_apply_file(argv[0], argv[1], argv[2], wbits, &len, NULL);
     if (rc && fota_delta_errname(rc)) {
         fprintf(stderr, "FAIL: %s\n", fota_delta_errname(rc));
         return EXIT_REJECTED;

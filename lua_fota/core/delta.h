@@ -85,9 +85,12 @@ typedef struct fota_delta_params {
     const fota_delta_map *map;
 } fota_delta_params;
 
-/* Inflater arena: zlib's state (about 7 KiB) plus the window, with slack for
- * other zlib builds. */
-#define FOTA_DELTA_ZMEM ((1u << FOTA_DELTA_APPLY_WBITS) + 7424)
+/* Inflater arena for a window of 2^w bytes: zlib's state (about 7 KiB) plus
+ * the window, with slack for other zlib builds. The applier's own arena is
+ * sized for FOTA_DELTA_APPLY_WBITS; a host may lend it a larger one
+ * (fota_delta_apply_init_arena). */
+#define FOTA_DELTA_ZMEM_FOR(w) ((1u << (w)) + 7424u)
+#define FOTA_DELTA_ZMEM FOTA_DELTA_ZMEM_FOR(FOTA_DELTA_APPLY_WBITS)
 
 /* Verdicts on a delta. */
 enum fota_delta_err {
@@ -97,7 +100,8 @@ enum fota_delta_err {
     FOTA_DELTA_E_RANGE = -303,       /* a control value points outside old or new */
     FOTA_DELTA_E_HASH = -304,        /* the result's SHA-256 differs from the header's */
     FOTA_DELTA_E_TOO_LARGE = -305    /* header size above FOTA_DELTA_MAX_IMAGE, or a window
-                                        above FOTA_DELTA_APPLY_WBITS */
+                                        above the applier's (FOTA_DELTA_APPLY_WBITS, or
+                                        what a lent arena holds) */
 };
 
 /* "format", "wrong_base", ... for FOTA_DELTA_E_*; NULL for anything else. */
@@ -167,15 +171,25 @@ typedef struct fota_delta_applier {
     size_t cur, wlen;                 /* wbuf: [0,cur) final, [cur,wlen) old bytes to patch */
     z_stream z;
     int z_active;
-    size_t zmem_used;
+    unsigned max_wbits;               /* the largest window accepted */
+    unsigned char *zarena;            /* the inflater's arena: zmem.b, or one lent at init */
+    size_t zarena_len, zmem_used;
     union { uint64_t align; unsigned char b[FOTA_DELTA_ZMEM]; } zmem;
     uint8_t out[FOTA_DELTA_INFLATE_OUT];   /* inflated bytes */
     uint8_t wbuf[FOTA_DELTA_CHUNK];   /* new bytes on their way out */
     mbedtls_sha256_context sha;
 } fota_delta_applier;
 
-/* No allocation at all: everything lives in *a. */
+/* No allocation at all: everything lives in *a. Windows up to
+ * FOTA_DELTA_APPLY_WBITS. */
 int fota_delta_apply_init(fota_delta_applier *a, const fota_delta_io *io);
+/* The same with the inflater in zmem[0, zmem_len) (the caller's, untouched
+ * after fota_delta_apply_free, at any alignment) when that is larger than the
+ * applier's own arena: windows up to the largest w <= FOTA_DELTA_MAX_WBITS
+ * whose FOTA_DELTA_ZMEM_FOR(w) fits (once aligned to 16 bytes), so a host
+ * built with the device's small applier still applies every delta.
+ * zmem NULL or no larger: as fota_delta_apply_init. */
+int fota_delta_apply_init_arena(fota_delta_applier *a, const fota_delta_io *io, void *zmem, size_t zmem_len);
 /* Feeds n more delta bytes. Bytes after the end of the delta are an error. */
 int fota_delta_apply_feed(fota_delta_applier *a, const uint8_t *delta, size_t n);
 /* 0 when the delta was complete and the result matches the header's size and
@@ -188,13 +202,18 @@ void fota_delta_apply_free(fota_delta_applier *a);
  * Builds a delta turning old into new: suffix-array matching with
  * approximate extension (bsdiff-class), one zlib stream of blocks. *out is
  * malloc()ed, free() it. Sizes above FOTA_DELTA_MAX_IMAGE: FOTA_ERR_RANGE.
- * Memory: about 5 x old + new + the delta. Built unless
+ * Memory: about 5 x old + new + the delta (and a bit per byte of each for
+ * the scan's Thumb-2 branch masks). Built unless
  * FOTA_DELTA_NO_GENERATOR is defined (a device needs only the applier).
  * opt may be NULL (all defaults). */
 typedef struct fota_delta_options {
     unsigned window_bits;             /* 0: FOTA_DELTA_GEN_WBITS; else 9..15 */
     int has_base;                     /* base_address given; else found from the image */
     uint32_t base_address;            /* the address old's byte 0 is loaded at */
+    int quick_rank;                   /* rank the candidates by a quick compression and try two scan
+                                         thresholds, as for a new image above 1 MiB, whatever its size
+                                         (tests: much faster, a little larger); 0: the default, every
+                                         candidate of an image up to 1 MiB ranked by its real size */
 } fota_delta_options;
 
 int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
@@ -203,8 +222,12 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
 int fota_delta_create_file(const char *old_path, const char *new_path, const char *out_path,
                            const fota_delta_options *opt, uint64_t *out_len);
 /* Applies a delta file to an old file, writing new_path through port.h
- * (removed again on failure). sha256 may be NULL. */
+ * (removed again on failure). Deltas with windows above window_bits are
+ * refused (FOTA_DELTA_E_TOO_LARGE); 0 is FOTA_DELTA_APPLY_WBITS, else
+ * FOTA_DELTA_MIN_WBITS..FOTA_DELTA_MAX_WBITS (above FOTA_DELTA_APPLY_WBITS
+ * an arena for it is malloc()ed: the host side, e.g. fotapack patch, takes
+ * every window). sha256 may be NULL. */
 int fota_delta_apply_file(const char *old_path, const char *delta_path, const char *new_path,
-                          uint64_t *new_size, uint8_t sha256[32]);
+                          unsigned window_bits, uint64_t *new_size, uint8_t sha256[32]);
 
 #endif

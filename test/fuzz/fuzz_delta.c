@@ -5,8 +5,9 @@
  * cannot forge SHA-256) and to the rules a generator follows, so the block
  * stream is reached with any predictor combination: version 2 with its
  * flags, or version 3 with valid flags (x86, or ARM with bit 7's short
- * branches and literal loads), a window this applier takes, a valid region
- * shift and, with the word flag, any base address;
+ * branches and literal loads), any window the format allows (one above
+ * this applier's own is applied with a lent arena, as fotapack patch
+ * does), a valid region shift and, with the word flag, any base address;
  * bits 1..7 pick the feed chunk and the callback chunk sizes.
  * Every read must stay inside old and the output inside the header's new
  * size: the callbacks abort otherwise. */
@@ -45,6 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static fota_delta_applier a;   /* fixed size; static keeps the fuzzer's stack small */
+    static unsigned char zmem[FOTA_DELTA_ZMEM_FOR(FOTA_DELTA_MAX_WBITS) + 1];   /* lent, at an odd address */
     if (size < 3) return 0;
     unsigned mode = data[0];
     size_t old_len = (size_t)data[1] | ((size_t)data[2] << 8);
@@ -60,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         d[4] = 3;
         d[5] &= FOTA_DELTA_F_PREDICT | FOTA_DELTA_F_REL32 | FOTA_DELTA_F_ARM;
         if (d[5] & FOTA_DELTA_F_ARM) d[5] &= (uint8_t)~FOTA_DELTA_F_REL32;
-        d[6] = (uint8_t)(FOTA_DELTA_MIN_WBITS + d[6] % (FOTA_DELTA_APPLY_WBITS - FOTA_DELTA_MIN_WBITS + 1));
+        d[6] = (uint8_t)(FOTA_DELTA_MIN_WBITS + d[6] % (FOTA_DELTA_MAX_WBITS - FOTA_DELTA_MIN_WBITS + 1));
         d[7] = (uint8_t)(FOTA_DELTA_MIN_SHIFT + d[7] % (FOTA_DELTA_MAX_SHIFT - FOTA_DELTA_MIN_SHIFT + 1));
     } else if ((mode & 1) && dl >= FOTA_DELTA_HEADER_LEN) {
         d[4] = 2;
@@ -76,7 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t feed = ((mode >> 1) & 7) == 0 ? dl + 1 : ((size_t)1 << ((mode >> 1) & 7)) - 1;
     size_t chunk = (mode >> 4) == 0 ? 0 : (size_t)(mode >> 4);
     fota_delta_io io = {rd, &c, old_len, wr, &c, chunk};
-    if (fota_delta_apply_init(&a, &io) == 0) {
+    int lend = dl > 6 && d[6] > FOTA_DELTA_APPLY_WBITS;
+    if ((lend ? fota_delta_apply_init_arena(&a, &io, zmem + 1, sizeof zmem - 1) : fota_delta_apply_init(&a, &io)) == 0) {
         int rc = 0;
         for (size_t off = 0; rc == 0 && off < dl; off += feed)
             rc = fota_delta_apply_feed(&a, d + off, dl - off < feed ? dl - off : feed);
