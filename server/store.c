@@ -808,7 +808,8 @@ int store_column_copy(store_stmt *st, int col, char *out, size_t cap)
     out[0] = 0;
     if (n >= cap)
         return -1;
-    memcpy(out, v, n);
+    if (n)
+        memcpy(out, v, n);
     out[n] = 0;
     return 0;
 }
