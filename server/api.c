@@ -169,14 +169,15 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
      * their order below. */
     srv_dev dev;
     srv_cfg cfg;
-    int dev_rc = db_check_device(d, imei, srv_day_start(now), !resume, &dev);
+    int64_t day = srv_day_start(now);
+    int dev_rc = db_check_device(d, imei, day, !resume, &dev);
     if (dev_rc == STORE_DOWN) {
         /* PostgreSQL is down or restarting: the row waits in the queue, the
          * device comes back (Retry-After), a reconnect is tried now and then. */
         db_retry(d);
         return set(a, SRV_WAIT, "database unreachable, retry later");
     }
-    if (dev_rc == 0 && !resume && store_kind_of(d->db) == STORE_PG) a->counted_day = srv_day_start(now);
+    if (dev_rc == 0 && !resume && store_kind_of(d->db) == STORE_PG) a->counted_day = day;
     if (db_check_config(d, key, fwname, &cfg)) return set(a, SRV_INTERNAL, "database error");
     if (!cfg.project_found) return set(a, SRV_INVALID_PROJECT, "invalid project: unknown project_key");
 

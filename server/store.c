@@ -83,6 +83,10 @@ store *store_open(const char *loc, char *err, size_t errlen)
         return s;
     }
     s->kind = STORE_SQLITE;
+    /* No memory statistics: they take a process-wide mutex on every
+     * allocation of every connection. Only possible before SQLite's first
+     * use (later calls are refused, harmlessly). */
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     /* no mutexes of SQLite's own: a store is used by one thread at a time
      * (store.h), which the callers' locks already ensure */
     if (sqlite3_open_v2(loc, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,

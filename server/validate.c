@@ -94,10 +94,18 @@ int64_t srv_now_ms(void)
 
 int64_t srv_day_start(int64_t ts_ms)
 {
+    /* Not mktime: it looks at /etc/localtime again on every call (a path
+     * lookup per device check); localtime_r does not. Back by the wall
+     * clock's seconds since midnight, corrected by an offset change (DST)
+     * between then and now. */
     time_t t = (time_t)(ts_ms / 1000);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-    tm.tm_isdst = -1;
-    return (int64_t)mktime(&tm) * 1000;
+    if (ts_ms < 0 && t * 1000 != ts_ms) t--;
+    struct tm now, then;
+    localtime_r(&t, &now);
+    time_t t0 = t - (now.tm_hour * 3600 + now.tm_min * 60 + now.tm_sec);
+    localtime_r(&t0, &then);
+    long off = then.tm_hour * 3600L + then.tm_min * 60 + then.tm_sec;
+    if (then.tm_mday == now.tm_mday) t0 -= off;                    /* clocks went back: midnight was earlier */
+    else if (off) t0 += 86400L - off;                              /* went forward: it was later */
+    return (int64_t)t0 * 1000;
 }

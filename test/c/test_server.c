@@ -481,9 +481,37 @@ static void test_hostile(const char *dir)
     CHECK_EQ(row_count(db_path, "device WHERE banned=1"), 2);   /* the Range-only loop, the held one */
 }
 
+/* The day a loop count belongs to: local midnight, as mktime computes it,
+ * also across DST changes (30 minutes on Lord Howe Island). */
+static void test_day_start(void)
+{
+    const char *zones[] = { "UTC", "Asia/Shanghai", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe" };
+    const char *was = getenv("TZ");
+    char saved[64] = "";
+    if (was) snprintf(saved, sizeof saved, "%s", was);
+    int differ = 0;
+    for (size_t z = 0; z < sizeof zones / sizeof zones[0]; z++) {
+        setenv("TZ", zones[z], 1);
+        tzset();
+        for (int64_t s = 1700000000; s < 1700000000 + 2LL * 365 * 86400; s += 3599) {
+            time_t t = (time_t)s;
+            struct tm tm;
+            localtime_r(&t, &tm);
+            tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+            tm.tm_isdst = -1;
+            differ += srv_day_start(s * 1000 + 123) != (int64_t)mktime(&tm) * 1000;
+        }
+    }
+    CHECK_EQ(differ, 0);
+    if (was) setenv("TZ", saved, 1);
+    else unsetenv("TZ");
+    tzset();
+}
+
 int main(void)
 {
     test_validation();
+    test_day_start();
     const char *dir = ctest_tmpdir("server");
     CHECK(dir != NULL);
     if (dir) test_concurrent(dir);
