@@ -354,4 +354,19 @@ function M.curl(url, extra)
     return tonumber(head:match("^HTTP/%S+ (%d+)")), M.read(dir .. "/body") or "", headers, out
 end
 
+--- fota.download(url) polled until part of the body is in (10 s at most, on a loaded machine), as a
+--- download cut half way: the transfer, bytes done, total.
+function M.partial_download(url)
+    local t = assert(fota.download({ url = url }))
+    local host = require "fota.host"
+    local done, total
+    local deadline = host.ms() + 10000
+    while host.ms() < deadline do
+        local rc = t:poll(0)
+        done, total = t:progress()
+        if rc <= 0 or (total and done > 0 and done < total) then break end
+    end
+    return t, done, total
+end
+
 return M
