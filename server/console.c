@@ -230,7 +230,7 @@ typedef struct session {
 } session;
 
 /* The request's session: 1 found (and its idle clock restarted), 0 none or
- * expired (then deleted). Caller holds the console lock. */
+ * expired (then deleted), -1 the store failed. Caller holds the console lock. */
 static int session_get(struct srv_console *k, struct MHD_Connection *c, session *out)
 {
     const char *tok = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, COOKIE);
@@ -239,10 +239,14 @@ static int session_get(struct srv_console *k, struct MHD_Connection *c, session 
     int64_t now = srv_now_ms();
     store_stmt *st = prep(&k->db, "SELECT s.user, s.csrf, s.created, s.seen, u.must_change FROM console_session s"
                                     " JOIN console_user u ON u.name=s.user WHERE s.token_hash=?1");
-    if (!st) return 0;
+    if (!st) return -1;
     store_bind_str(st, 1, out->hash);
-    int found = 0;
-    if (store_step(st) == STORE_ROW) {
+    int found = 0, rc = store_step(st);
+    if (rc != STORE_ROW && rc != STORE_DONE) {
+        store_finalize(st);
+        return -1;   /* not "logged out": the store failed */
+    }
+    if (rc == STORE_ROW) {
         const char *u = store_column_text(st, 0), *cs = store_column_text(st, 1);
         int64_t created = store_column_int64(st, 2), seen = store_column_int64(st, 3);
         found = u && cs && strlen(u) <= SRV_OWNER_MAX && strlen(cs) == TOKEN_HEX &&
@@ -967,6 +971,11 @@ static enum MHD_Result rollout(struct srv_console *k, struct MHD_Connection *c, 
 /* The answer to a complete request (r: its body, or its finished upload). */
 static enum MHD_Result api(struct srv_console *k, struct MHD_Connection *c, const char *path, int post, creq *r)
 {
+    /* A PostgreSQL connection lost (a restart): a new one for this request
+     * (no round trip while it works). */
+    pthread_mutex_lock(&k->lock);
+    store_reconnect(k->db.db);
+    pthread_mutex_unlock(&k->lock);
     if (!strcmp(path, "login") && post) {
         json_t *in = r->body ? json_loadb(r->body, r->n, JSON_REJECT_DUPLICATES, NULL) : NULL;
         if (!json_is_object(in)) {
@@ -982,6 +991,7 @@ static enum MHD_Result api(struct srv_console *k, struct MHD_Connection *c, cons
     pthread_mutex_lock(&k->lock);
     int have = session_get(k, c, &s);
     pthread_mutex_unlock(&k->lock);
+    if (have < 0) return send_busy(c);
     /* the page asks on load whether it has a session: no error for "no" */
     if (!have && !strcmp(path, "me") && !post) return send_j(c, 200, json_pack("{sn}", "user"), NULL);
     if (!have) return send_err(c, 401, "not logged in");
@@ -1096,6 +1106,7 @@ enum MHD_Result console_handle(srv_server *s, struct MHD_Connection *c, const ch
             pthread_mutex_lock(&k->lock);
             int have = session_get(k, c, &ss);
             pthread_mutex_unlock(&k->lock);
+            if (have < 0) return send_busy(c);
             if (!have) return send_err(c, 401, "not logged in");
             if (!csrf_ok(c, &ss)) return send_err(c, 403, "missing or wrong X-CSRF-Token");
             if (ss.must_change) return send_err(c, 403, "change the initial password first");

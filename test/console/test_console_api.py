@@ -14,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from consolelib import FOTA_SERVER, FOTAPACK, INITIAL, Client, Server, images, luhn_imei, run  # noqa: E402
+from consolelib import FOTA_SERVER, FOTAPACK, INITIAL, PG_STATE, Client, Server, images, luhn_imei, run  # noqa: E402
 
 IMEI1 = luhn_imei("86123456789012")
 IMEI2 = luhn_imei("86123456789013")
@@ -494,6 +494,28 @@ class Off(unittest.TestCase):
             self.assertEqual(Client(s).login("alice", INITIAL)[0], 404)
         finally:
             s.close()
+
+
+if PG_STATE:   # only with the ctest cluster (console_api_pg), which the tests on it take turns on
+    class PostgresRestart(unittest.TestCase):
+        def test_restart(self):
+            """PostgreSQL stopped under a logged-in session: 503 with Retry-After (not a logout), then the
+            same session works again once it is back."""
+            cluster = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pg", "cluster.sh")
+            s = Server()
+            try:
+                a = Client(s).ready("alice")
+                self.assertEqual(a.req("GET", "projects")[0], 200)
+                run("bash", cluster, "down", PG_STATE)
+                try:
+                    st, _ = a.req("GET", "projects")
+                    self.assertEqual(st, 503)
+                    self.assertEqual(a.last_headers["Retry-After"], "1")
+                finally:
+                    run("bash", cluster, "up", PG_STATE)
+                self.assertEqual(a.req("GET", "projects")[0], 200)
+            finally:
+                s.close()
 
 
 if __name__ == "__main__":
