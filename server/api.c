@@ -154,8 +154,11 @@ static int step_row(store_stmt *st)
 /* Everything under s->lock, reading only: writes (first contact, a ban,
  * a rollout's sent package and outcomes) go into the log row. in:
  * validated parameters. */
+/* pre: the device side when it was read before the lock (PostgreSQL's
+ * pool: pre_rc its result), else NULL and it is read here. */
 static int decide(srv_server *s, const char *key, const char *fwname, const char *ver,
-                   const char *imei, int resume, answer *a, srv_log_row *row, const srv_air *air)
+                   const char *imei, int resume, answer *a, srv_log_row *row, const srv_air *air,
+                   const srv_dev *pre, int pre_rc)
 {
     srv_db *d = &s->db;
     store_stmt *st;
@@ -170,15 +173,17 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
     srv_dev dev;
     srv_cfg cfg;
     int64_t day = srv_day_start(now);
-    int dev_rc = db_check_device(d, imei, day, !resume, &dev);
-    if (dev_rc == STORE_DOWN) {
+    int dev_rc = pre ? pre_rc : db_check_device(d, imei, day, !resume, &dev);
+    if (pre) dev = *pre;
+    if (dev_rc == 0 && !resume && store_kind_of(d->db) == STORE_PG) a->counted_day = day;
+    int cfg_rc = db_check_config(d, key, fwname, &cfg);
+    if (dev_rc == STORE_DOWN || cfg_rc == STORE_DOWN) {
         /* PostgreSQL is down or restarting: the row waits in the queue, the
          * device comes back (Retry-After), a reconnect is tried now and then. */
         db_retry(d);
         return set(a, SRV_WAIT, "database unreachable, retry later");
     }
-    if (dev_rc == 0 && !resume && store_kind_of(d->db) == STORE_PG) a->counted_day = day;
-    if (db_check_config(d, key, fwname, &cfg)) return set(a, SRV_INTERNAL, "database error");
+    if (cfg_rc) return set(a, SRV_INTERNAL, "database error");
     if (!cfg.project_found) return set(a, SRV_INVALID_PROJECT, "invalid project: unknown project_key");
 
     if (!srv_imei_luhn(imei)) return set(a, SRV_INVALID_DEVICE, "invalid device: IMEI check digit wrong");
@@ -583,6 +588,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return send_json(c, MHD_HTTP_BAD_REQUEST, SRV_INVALID_DEVICE, row.msg);
     }
 
+    /* PostgreSQL: the device side's round trip (the day count) on a pool
+     * connection, before the lock, so concurrent checks overlap theirs. */
+    srv_dev dev;
+    int dev_rc = 0;
+    int64_t day = srv_day_start(srv_now_ms());
+    if (s->db.pool) dev_rc = db_check_device(&s->db, row.imei, day, !resume, &dev);
+
     pthread_mutex_lock(&s->lock);
     if (db_log_full(&s->db)) {
         /* The writer is behind: a burst waits a little for it (which also
@@ -602,22 +614,26 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         /* The writer is behind (the database is held): an answer that could
          * not be logged or counted is not given. */
         pthread_mutex_unlock(&s->lock);
+        if (s->db.pool && dev_rc == 0 && !resume) db_uncount(&s->db, row.imei, day);   /* not answered */
         fprintf(stderr, "fota-server: log queue full, answering 503\n");
         return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE, SRV_WAIT, "server busy, retry later");
     }
-    decide(s, key, is_air ? air.fw : fw, ver, row.imei, resume, &a, &row, is_air ? &air : NULL);
+    decide(s, key, is_air ? air.fw : fw, ver, row.imei, resume, &a, &row, is_air ? &air : NULL,
+           s->db.pool ? &dev : NULL, dev_rc);
     row.code = a.code;
     row.status = a.status;
     /* Resumes and "please wait" retries are one upgrade, not a loop; a
      * download from byte 0 counts, Range or not. */
     row.counted = !resume && a.code != SRV_WAIT;
-    if (a.counted_day && a.code == SRV_WAIT) db_uncount(&s->db, row.imei, a.counted_day);
+    int uncount = a.counted_day && a.code == SRV_WAIT;
+    if (uncount && !s->db.pool) db_uncount(&s->db, row.imei, a.counted_day);
     snprintf(row.msg, sizeof row.msg, "%s", a.msg);
     db_log_queue(&s->db, &row);   /* cannot fail: checked full above, same lock */
     /* A quarter full: the writer need not wait for its next interval (a burst
      * would otherwise fill the queue and get 503s). */
     int wake = s->db.queue.n == SRV_LOG_QUEUE / 4;
     pthread_mutex_unlock(&s->lock);
+    if (uncount && s->db.pool) db_uncount(&s->db, row.imei, a.counted_day);
     if (wake) flush_now(s);
 
     char fresh_buf[FOTA_FRESH_VALUE_MAX];
@@ -779,7 +795,8 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
         free_tls(s);
         return -1;
     }
-    if (db_cache_init(&s->db, o->cache_ms < 0 ? 0 : o->cache_ms ? (unsigned)o->cache_ms : SRV_CACHE_MS)) {
+    if (db_cache_init(&s->db, o->cache_ms < 0 ? 0 : o->cache_ms ? (unsigned)o->cache_ms : SRV_CACHE_MS) ||
+        db_pool_open(&s->db, o->db_path, s->threads)) {
         db_close(&s->db);
         free_tls(s);
         return -1;

@@ -2,6 +2,7 @@
  * the server runs) plus a data directory of image files. SQL only with
  * bound parameters. */
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,6 +291,8 @@ int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
     return 0;
 }
 
+static void pool_free(struct srv_db_pool *p);
+
 static void finalize_all(store_stmt **st, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -306,6 +309,8 @@ void db_close(srv_db *d)
     finalize_all(d->rwst, RW__COUNT);
     free(d->cfg_cache);
     d->cfg_cache = NULL;
+    pool_free(d->pool);
+    d->pool = NULL;
     store_close(d->db);
     store_close(d->wdb);
     d->db = d->wdb = NULL;
@@ -529,7 +534,7 @@ static int load_config(srv_db *d, const char *key, const char *fwname, srv_cfg *
         store_column_copy(st, 1, c->owner, sizeof c->owner);
     }
     store_reset(st);
-    if (rc != STORE_ROW && rc != STORE_DONE) return -1;
+    if (rc != STORE_ROW && rc != STORE_DONE) return rc == STORE_DOWN ? STORE_DOWN : -1;
     if (!c->project_found) return 0;
 
     st = d->st[ST_FW_NAME_EXISTS];
@@ -538,7 +543,7 @@ static int load_config(srv_db *d, const char *key, const char *fwname, srv_cfg *
     rc = store_step(st);
     c->fw_found = rc == STORE_ROW;
     store_reset(st);
-    if (rc != STORE_ROW && rc != STORE_DONE) return -1;
+    if (rc != STORE_ROW && rc != STORE_DONE) return rc == STORE_DOWN ? STORE_DOWN : -1;
     if (!c->fw_found) return 0;
 
     st = d->st[ST_CONFIG_GET];
@@ -570,7 +575,7 @@ static int load_config(srv_db *d, const char *key, const char *fwname, srv_cfg *
         }
     }
     store_reset(st);
-    return rc == STORE_ROW || rc == STORE_DONE ? 0 : -1;
+    return rc == STORE_ROW || rc == STORE_DONE ? 0 : rc == STORE_DOWN ? STORE_DOWN : -1;
 }
 
 static unsigned cfg_slot(const char *key, const char *fwname)
@@ -586,16 +591,17 @@ int db_check_config(srv_db *d, const char *key, const char *fwname, srv_cfg *out
 {
     if (!d->cfg_cache) return load_config(d, key, fwname, out);
     int64_t v, now = (int64_t)fota_port_now_ms();
-    if (store_clock(d->db, &v)) return -1;
+    int rc = store_clock(d->db, &v);
+    if (rc) return rc == STORE_DOWN ? STORE_DOWN : -1;
     srv_cfg_slot *e = &d->cfg_cache[cfg_slot(key, fwname)];
     if (e->used && e->data_version == v && now - e->loaded_ms < (int64_t)d->cache_ms &&
         strcmp(e->key, key) == 0 && strcmp(e->fw, fwname) == 0) {
         *out = e->cfg;
         return 0;
     }
-    if (load_config(d, key, fwname, out)) {
+    if ((rc = load_config(d, key, fwname, out)) != 0) {
         e->used = 0;
-        return -1;
+        return rc;
     }
     /* key and fwname are validated (bounded) by the caller */
     if (strlen(key) > SRV_KEY_MAX || strlen(fwname) > SRV_NAME_MAX) return 0;
@@ -616,26 +622,132 @@ int db_retry(srv_db *d)
     return store_reconnect(d->db);
 }
 
-int db_check_device(srv_db *d, const char *imei, int64_t day_start_ms, int count_this, srv_dev *out)
+/* ---------------------------------------------------------------- */
+/* PostgreSQL's pool for the device side of checks                   */
+
+typedef struct pool_conn {
+    store *db;
+    store_stmt *claim, *unclaim, *check;
+    int busy;
+    int64_t retry_ms;
+} pool_conn;
+
+struct srv_db_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
+    unsigned n;
+    pool_conn c[SRV_DB_POOL_MAX];
+};
+
+static void pool_free(struct srv_db_pool *p)
 {
-    memset(out, 0, sizeof *out);
-    int pg = store_kind_of(d->db) == STORE_PG;
-    store_stmt *st = pg && count_this ? d->pgst[PG_DEVICE_CLAIM] : d->st[ST_DEVICE_CHECK];
-    store_bind_str(st, 1, imei);
-    store_bind_int64(st, 2, day_start_ms);
+    if (!p) return;
+    for (unsigned i = 0; i < p->n; i++) {
+        store_finalize(p->c[i].claim);
+        store_finalize(p->c[i].unclaim);
+        store_finalize(p->c[i].check);
+        store_close(p->c[i].db);
+    }
+    pthread_cond_destroy(&p->freed);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+int db_pool_open(srv_db *d, const char *location, unsigned n)
+{
+    if (store_kind_of(d->db) != STORE_PG) return 0;
+    if (n == 0 || n > SRV_DB_POOL_MAX) n = n ? SRV_DB_POOL_MAX : 1;
+    struct srv_db_pool *p = calloc(1, sizeof *p);
+    if (!p) return -1;
+    if (pthread_mutex_init(&p->lock, NULL)) {
+        free(p);
+        return -1;
+    }
+    if (pthread_cond_init(&p->freed, NULL)) {
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        return -1;
+    }
+    for (; p->n < n; p->n++) {
+        pool_conn *c = &p->c[p->n];
+        if (!(c->db = open_store(location)) || !(c->claim = store_prepare(c->db, srv_pg_count_sql[PG_DEVICE_CLAIM])) ||
+            !(c->unclaim = store_prepare(c->db, srv_pg_count_sql[PG_DEVICE_UNCLAIM])) ||
+            !(c->check = store_prepare(c->db, srv_hot_sql[ST_DEVICE_CHECK]))) {
+            if (c->db) fprintf(stderr, "fota-server: prepare: %s\n", store_errmsg(c->db));
+            p->n++;   /* what was opened is freed */
+            pool_free(p);
+            return -1;
+        }
+    }
+    d->pool = p;
+    return 0;
+}
+
+static pool_conn *pool_take(struct srv_db_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        for (unsigned i = 0; i < p->n; i++) {
+            if (!p->c[i].busy) {
+                p->c[i].busy = 1;
+                pthread_mutex_unlock(&p->lock);
+                return &p->c[i];
+            }
+        }
+        pthread_cond_wait(&p->freed, &p->lock);
+    }
+}
+
+static void pool_give(struct srv_db_pool *p, pool_conn *c, int rc)
+{
+    /* lost (PostgreSQL restarting): a new session now and then */
+    int64_t now = (int64_t)fota_port_now_ms();
+    if (rc == STORE_DOWN && now - c->retry_ms >= SRV_DB_RETRY_MS) {
+        c->retry_ms = now;
+        store_reconnect(c->db);
+    }
+    pthread_mutex_lock(&p->lock);
+    c->busy = 0;
+    pthread_cond_signal(&p->freed);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* The device row of a check (ST_DEVICE_CHECK's columns) from st. */
+static int device_row(store_stmt *st, int64_t day_start_ms, srv_dev *out, int64_t *since)
+{
     int rc = store_step(st);
-    int64_t since = day_start_ms;
+    *since = day_start_ms;
     if (rc == STORE_ROW) {
         out->known = (int)store_column_int64(st, 0);
         store_column_copy(st, 1, out->owner, sizeof out->owner);
         out->banned = (int)store_column_int64(st, 2);
         int64_t cs = store_column_int64(st, 3);   /* unbanned at: count from there */
-        if (cs > since) since = cs;
+        if (cs > *since) *since = cs;
         out->count = store_column_int64(st, 4);
     }
     store_reset(st);
-    if (rc == STORE_DOWN) return STORE_DOWN;
-    if (rc != STORE_ROW) return -1;
+    return rc == STORE_ROW ? 0 : rc == STORE_DOWN ? STORE_DOWN : -1;
+}
+
+int db_check_device(srv_db *d, const char *imei, int64_t day_start_ms, int count_this, srv_dev *out)
+{
+    memset(out, 0, sizeof *out);
+    int64_t since;
+    int pg = store_kind_of(d->db) == STORE_PG;
+    if (d->pool) {
+        pool_conn *c = pool_take(d->pool);
+        store_stmt *st = count_this ? c->claim : c->check;
+        store_bind_str(st, 1, imei);
+        store_bind_int64(st, 2, day_start_ms);
+        int rc = device_row(st, day_start_ms, out, &since);
+        pool_give(d->pool, c, rc);
+        return rc;
+    }
+    store_stmt *st = pg && count_this ? d->pgst[PG_DEVICE_CLAIM] : d->st[ST_DEVICE_CHECK];
+    store_bind_str(st, 1, imei);
+    store_bind_int64(st, 2, day_start_ms);
+    int rc = device_row(st, day_start_ms, out, &since);
+    if (rc) return rc;
     /* PostgreSQL's count holds every instance's requests already. SQLite:
      * rows being written are not in the snapshot until their commit, which
      * clears the batch under the same lock: never counted twice. */
@@ -646,12 +758,16 @@ int db_check_device(srv_db *d, const char *imei, int64_t day_start_ms, int count
 void db_uncount(srv_db *d, const char *imei, int64_t day_start_ms)
 {
     if (store_kind_of(d->db) != STORE_PG) return;
-    store_stmt *st = d->pgst[PG_DEVICE_UNCLAIM];
+    pool_conn *c = d->pool ? pool_take(d->pool) : NULL;
+    store_stmt *st = c ? c->unclaim : d->pgst[PG_DEVICE_UNCLAIM];
     store_bind_str(st, 1, imei);
     store_bind_int64(st, 2, day_start_ms);
-    if (store_step(st) != STORE_DONE)
-        fprintf(stderr, "fota-server: day count of %s not taken back: %s\n", imei, store_errmsg(d->db));
+    int rc = store_step(st);
+    if (rc != STORE_DONE)
+        fprintf(stderr, "fota-server: day count of %s not taken back: %s\n", imei,
+                store_errmsg(c ? c->db : d->db));
     store_reset(st);
+    if (c) pool_give(d->pool, c, rc);
 }
 
 int db_rollout_tick(srv_db *d, int64_t now_ms)

@@ -185,6 +185,11 @@ typedef struct srv_db {
      * the db; the caller holds the server's lock except in db_log_write) */
     srv_log_batch queue, writing;
     int64_t retry_ms;             /* the serving connection's last reconnect try */
+    /* PostgreSQL: the device side of checks (the day count's round trip)
+     * on connections of its own, outside the server's lock, so that the
+     * round trips of concurrent checks overlap (db_pool_open). NULL on
+     * SQLite, or when not serving. */
+    struct srv_db_pool *pool;
     int64_t pruned_ms;            /* device_day's last pruning (PostgreSQL) */
 } srv_db;
 
@@ -212,14 +217,20 @@ int db_log_commit(srv_db *d);
 int db_log_count(srv_db *d, const char *imei, int64_t since_ms, int64_t *out);
 int db_firmware_get(srv_db *d, int64_t id, srv_firmware *fw);
 /* The configuration side of a check, from the cache when the database is
- * unchanged since (and not older than cache_ms), else read in one go. 0 or
- * -1 (database error). */
+ * unchanged since (and not older than cache_ms), else read in one go. 0,
+ * -1 (database error) or STORE_DOWN (unreachable). */
 int db_check_config(srv_db *d, const char *key, const char *fwname, srv_cfg *out);
 /* The device side of a check in one statement (+ the queued rows on
  * SQLite). count_this: this request counts towards the day's limit (on
  * PostgreSQL it is counted now; db_uncount takes it back). 0, -1 (database
- * error) or STORE_DOWN (the database is unreachable: answer 503). */
+ * error) or STORE_DOWN (the database is unreachable: answer 503). With a
+ * pool (db_pool_open) it runs there and needs no lock, else under the
+ * server's lock. */
 int db_check_device(srv_db *d, const char *imei, int64_t day_start_ms, int count_this, srv_dev *out);
+/* PostgreSQL: n connections for db_check_device and db_uncount, which are
+ * then safe without the server's lock. A no-op on SQLite. 0 / -1. */
+int db_pool_open(srv_db *d, const char *location, unsigned n);
+#define SRV_DB_POOL_MAX 64
 /* Takes back the count of a request that turned out not to count (43). */
 void db_uncount(srv_db *d, const char *imei, int64_t day_start_ms);
 /* After STORE_DOWN: tries to reconnect, at most every SRV_DB_RETRY_MS.
