@@ -154,15 +154,15 @@ static int step_row(store_stmt *st)
 /* Everything under s->lock, reading only: writes (first contact, a ban,
  * a rollout's sent package and outcomes) go into the log row. in:
  * validated parameters. */
-/* pre: the device side when it was read before the lock (PostgreSQL's
- * pool: pre_rc its result), else NULL and it is read here. */
+/* day: the start of the day the check counts in. pre: the device side
+ * when it was read before the lock (PostgreSQL's pool, which counted it in
+ * day: pre_rc its result), else NULL and it is read here. */
 static int decide(srv_server *s, const char *key, const char *fwname, const char *ver,
                    const char *imei, int resume, answer *a, srv_log_row *row, const srv_air *air,
-                   const srv_dev *pre, int pre_rc)
+                   int64_t day, const srv_dev *pre, int pre_rc)
 {
     srv_db *d = &s->db;
     store_stmt *st;
-    int64_t now = srv_now_ms();
     int r;
 
     /* The device (banned, owner, the day's count): the check's one store
@@ -172,10 +172,9 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
      * their order below. */
     srv_dev dev;
     srv_cfg cfg;
-    int64_t day = srv_day_start(now);
     int dev_rc = pre ? pre_rc : db_check_device(d, imei, day, !resume, &dev);
     if (pre) dev = *pre;
-    if (dev_rc == 0 && !resume && store_kind_of(d->db) == STORE_PG) a->counted_day = day;
+    if (pre && dev_rc == 0 && !resume) a->counted_day = day;
     int cfg_rc = db_check_config(d, key, fwname, &cfg);
     if (dev_rc == STORE_DOWN || cfg_rc == STORE_DOWN) {
         /* PostgreSQL is down or restarting: the row waits in the queue, the
@@ -619,21 +618,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE, SRV_WAIT, "server busy, retry later");
     }
     decide(s, key, is_air ? air.fw : fw, ver, row.imei, resume, &a, &row, is_air ? &air : NULL,
-           s->db.pool ? &dev : NULL, dev_rc);
+           day, s->db.pool ? &dev : NULL, dev_rc);
     row.code = a.code;
     row.status = a.status;
     /* Resumes and "please wait" retries are one upgrade, not a loop; a
      * download from byte 0 counts, Range or not. */
     row.counted = !resume && a.code != SRV_WAIT;
     int uncount = a.counted_day && a.code == SRV_WAIT;
-    if (uncount && !s->db.pool) db_uncount(&s->db, row.imei, a.counted_day);
     snprintf(row.msg, sizeof row.msg, "%s", a.msg);
     db_log_queue(&s->db, &row);   /* cannot fail: checked full above, same lock */
     /* A quarter full: the writer need not wait for its next interval (a burst
      * would otherwise fill the queue and get 503s). */
     int wake = s->db.queue.n == SRV_LOG_QUEUE / 4;
     pthread_mutex_unlock(&s->lock);
-    if (uncount && s->db.pool) db_uncount(&s->db, row.imei, a.counted_day);
+    if (uncount) db_uncount(&s->db, row.imei, a.counted_day);
     if (wake) flush_now(s);
 
     char fresh_buf[FOTA_FRESH_VALUE_MAX];
@@ -791,12 +789,11 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
     }
     s->flush_ms = o->flush_ms ? o->flush_ms : 100;
     s->threads = o->threads ? o->threads : 2;
-    if (db_open(&s->db, o->db_path, o->data_dir, 1)) {
+    if (db_open(&s->db, o->db_path, o->data_dir, s->threads)) {
         free_tls(s);
         return -1;
     }
-    if (db_cache_init(&s->db, o->cache_ms < 0 ? 0 : o->cache_ms ? (unsigned)o->cache_ms : SRV_CACHE_MS) ||
-        db_pool_open(&s->db, o->db_path, s->threads)) {
+    if (db_cache_init(&s->db, o->cache_ms < 0 ? 0 : o->cache_ms ? (unsigned)o->cache_ms : SRV_CACHE_MS)) {
         db_close(&s->db);
         free_tls(s);
         return -1;

@@ -219,7 +219,9 @@ static store *open_store(const char *location)
     return s;
 }
 
-int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
+static int pool_open(srv_db *d, const char *location, unsigned n);
+
+int db_open(srv_db *d, const char *path, const char *data_dir, unsigned serving)
 {
     memset(d, 0, sizeof *d);
     if (strlen(path) >= SRV_PATH_MAX - 16) {
@@ -266,7 +268,7 @@ int db_open(srv_db *d, const char *path, const char *data_dir, int serving)
      * The day counts read the log index at random places: a larger cache. */
     store_busy_timeout(d->db, SRV_DB_READ_WAIT_MS);
     if (db_exec(d, "PRAGMA cache_size=-16384;") || prepare_all(d->db, srv_hot_sql, d->st, ST__COUNT) ||
-        (store_kind_of(d->db) == STORE_PG && prepare_all(d->db, srv_pg_count_sql, d->pgst, PG__COUNT))) {
+        pool_open(d, path, serving)) {
         db_close(d);
         return -1;
     }
@@ -304,7 +306,6 @@ static void finalize_all(store_stmt **st, int n)
 void db_close(srv_db *d)
 {
     finalize_all(d->st, ST__COUNT);
-    finalize_all(d->pgst, PG__COUNT);
     finalize_all(d->wst, WS__COUNT);
     finalize_all(d->rwst, RW__COUNT);
     free(d->cfg_cache);
@@ -653,10 +654,12 @@ static void pool_free(struct srv_db_pool *p)
     free(p);
 }
 
-int db_pool_open(srv_db *d, const char *location, unsigned n)
+/* PostgreSQL: n connections for db_check_device and db_uncount, which are
+ * then safe without the server's lock. Nothing on SQLite. */
+static int pool_open(srv_db *d, const char *location, unsigned n)
 {
     if (store_kind_of(d->db) != STORE_PG) return 0;
-    if (n == 0 || n > SRV_DB_POOL_MAX) n = n ? SRV_DB_POOL_MAX : 1;
+    if (n > SRV_DB_POOL_MAX) n = SRV_DB_POOL_MAX;
     struct srv_db_pool *p = calloc(1, sizeof *p);
     if (!p) return -1;
     if (pthread_mutex_init(&p->lock, NULL)) {
@@ -733,7 +736,6 @@ int db_check_device(srv_db *d, const char *imei, int64_t day_start_ms, int count
 {
     memset(out, 0, sizeof *out);
     int64_t since;
-    int pg = store_kind_of(d->db) == STORE_PG;
     if (d->pool) {
         pool_conn *c = pool_take(d->pool);
         store_stmt *st = count_this ? c->claim : c->check;
@@ -743,31 +745,32 @@ int db_check_device(srv_db *d, const char *imei, int64_t day_start_ms, int count
         pool_give(d->pool, c, rc);
         return rc;
     }
-    store_stmt *st = pg && count_this ? d->pgst[PG_DEVICE_CLAIM] : d->st[ST_DEVICE_CHECK];
+    store_stmt *st = d->st[ST_DEVICE_CHECK];
     store_bind_str(st, 1, imei);
     store_bind_int64(st, 2, day_start_ms);
     int rc = device_row(st, day_start_ms, out, &since);
     if (rc) return rc;
-    /* PostgreSQL's count holds every instance's requests already. SQLite:
-     * rows being written are not in the snapshot until their commit, which
-     * clears the batch under the same lock: never counted twice. */
-    if (!pg) out->count += batch_count(&d->queue, imei, since) + batch_count(&d->writing, imei, since);
+    /* SQLite (PostgreSQL counts every instance's requests in device_day, on
+     * the pool): rows being written are not in the snapshot until their
+     * commit, which clears the batch under the same lock: never counted
+     * twice. */
+    out->count += batch_count(&d->queue, imei, since) + batch_count(&d->writing, imei, since);
     return 0;
 }
 
 void db_uncount(srv_db *d, const char *imei, int64_t day_start_ms)
 {
-    if (store_kind_of(d->db) != STORE_PG) return;
-    pool_conn *c = d->pool ? pool_take(d->pool) : NULL;
-    store_stmt *st = c ? c->unclaim : d->pgst[PG_DEVICE_UNCLAIM];
+    if (!d->pool) return;   /* SQLite: a 43's log row is not counted */
+    pool_conn *c = pool_take(d->pool);
+    store_stmt *st = c->unclaim;
     store_bind_str(st, 1, imei);
     store_bind_int64(st, 2, day_start_ms);
     int rc = store_step(st);
     if (rc != STORE_DONE)
         fprintf(stderr, "fota-server: day count of %s not taken back: %s\n", imei,
-                store_errmsg(c ? c->db : d->db));
+                store_errmsg(c->db));
     store_reset(st);
-    if (c) pool_give(d->pool, c, rc);
+    pool_give(d->pool, c, rc);
 }
 
 int db_rollout_tick(srv_db *d, int64_t now_ms)

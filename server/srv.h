@@ -171,7 +171,6 @@ typedef struct srv_log_batch {
 typedef struct srv_db {
     store *db;
     store_stmt *st[ST__COUNT];
-    store_stmt *pgst[PG__COUNT];  /* PostgreSQL only */
     char data_dir[SRV_PATH_MAX];
     /* Serving only: the writer's connection, so a held write lock (admin
      * CLI, backup) delays log rows, never a device check. */
@@ -187,8 +186,8 @@ typedef struct srv_db {
     int64_t retry_ms;             /* the serving connection's last reconnect try */
     /* PostgreSQL: the device side of checks (the day count's round trip)
      * on connections of its own, outside the server's lock, so that the
-     * round trips of concurrent checks overlap (db_pool_open). NULL on
-     * SQLite, or when not serving. */
+     * round trips of concurrent checks overlap: one per check thread
+     * (db_open's serving). NULL on SQLite, or when not serving. */
     struct srv_db_pool *pool;
     int64_t pruned_ms;            /* device_day's last pruning (PostgreSQL) */
 } srv_db;
@@ -196,9 +195,12 @@ typedef struct srv_db {
 #define SRV_LOG_BUCKETS 4096
 
 /* Opens (creating when missing) the database; data_dir NULL = the stored
- * one, or FILE.d for a new database. serving = prepare the hot statements
- * and allocate the log queue. Errors are printed to stderr. */
-int db_open(srv_db *d, const char *path, const char *data_dir, int serving);
+ * one, or FILE.d for a new database. serving: 0, or how many threads make
+ * device checks: prepare the hot statements, allocate the log queue and,
+ * on PostgreSQL, open a connection per thread (at most SRV_DB_POOL_MAX) for
+ * the checks' day counts. Errors are printed to stderr. */
+int db_open(srv_db *d, const char *path, const char *data_dir, unsigned serving);
+#define SRV_DB_POOL_MAX 64
 void db_close(srv_db *d);
 int db_exec(srv_db *d, const char *sql);
 /* Queue a log row: 0, or -1 when the queue is full (nothing waits on disk). */
@@ -223,14 +225,10 @@ int db_check_config(srv_db *d, const char *key, const char *fwname, srv_cfg *out
 /* The device side of a check in one statement (+ the queued rows on
  * SQLite). count_this: this request counts towards the day's limit (on
  * PostgreSQL it is counted now; db_uncount takes it back). 0, -1 (database
- * error) or STORE_DOWN (the database is unreachable: answer 503). With a
- * pool (db_pool_open) it runs there and needs no lock, else under the
- * server's lock. */
+ * error) or STORE_DOWN (the database is unreachable: answer 503). On
+ * PostgreSQL it runs on the pool and needs no lock; on SQLite it runs under
+ * the server's lock. Serving only. */
 int db_check_device(srv_db *d, const char *imei, int64_t day_start_ms, int count_this, srv_dev *out);
-/* PostgreSQL: n connections for db_check_device and db_uncount, which are
- * then safe without the server's lock. A no-op on SQLite. 0 / -1. */
-int db_pool_open(srv_db *d, const char *location, unsigned n);
-#define SRV_DB_POOL_MAX 64
 /* Takes back the count of a request that turned out not to count (43). */
 void db_uncount(srv_db *d, const char *imei, int64_t day_start_ms);
 /* After STORE_DOWN: tries to reconnect, at most every SRV_DB_RETRY_MS.
