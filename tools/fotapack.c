@@ -90,12 +90,14 @@ static const char *const usage_verify =
     "Exit: 0 accepted; 1 rejected; 2 usage; 3 I/O error on an option's file.\n";
 
 static const char *const usage_delta =
-    "usage: fotapack delta [--base-address ADDR] [--window-bits N] OLD NEW OUT\n"
+    "usage: fotapack delta [--base-address ADDR] [--window-bits N] [--format 3|4] OLD NEW OUT\n"
     "Writes a core delta (docs/delta-format.md) that turns OLD into NEW and\n"
     "prints its size. Images up to 16 MiB.\n"
     "  --base-address ADDR  the address OLD is loaded at (0x08000000 or decimal);\n"
     "                       default: found from the image\n"
     "  --window-bits N      deflate window 2^N bytes, 9..15 (default: the device's)\n"
+    "  --format 3|4         only that delta version (default: the smaller; appliers\n"
+    "                       built before version 4 read only 3)\n"
     "Exit: 0 written; 2 usage; 3 I/O error or image too large.\n";
 
 static const char *const usage_patch =
@@ -655,14 +657,17 @@ static int parse_addr(const char *s, uint32_t *out)
 
 static int cmd_delta(int argc, char **argv)
 {
-    fota_delta_options opt = {0, 0, 0, 0};
-    uint32_t wbits = 0;
-    while (argc >= 2 && (!strcmp(argv[0], "--base-address") || !strcmp(argv[0], "--window-bits"))) {
-        int base = !strcmp(argv[0], "--base-address");
-        if (base ? parse_addr(argv[1], &opt.base_address)
-                 : parse_u32(argv[1], &wbits) || wbits < FOTA_DELTA_MIN_WBITS || wbits > FOTA_DELTA_MAX_WBITS) {
-            fprintf(stderr, "fotapack delta: %s\n", base ? "--base-address must be a number below 2^32"
-                                                          : "--window-bits must be 9..15");
+    fota_delta_options opt = {0, 0, 0, 0, 0};
+    uint32_t wbits = 0, format = 0;
+    while (argc >= 2 && (!strcmp(argv[0], "--base-address") || !strcmp(argv[0], "--window-bits") ||
+                         !strcmp(argv[0], "--format"))) {
+        int base = !strcmp(argv[0], "--base-address"), fmt = !strcmp(argv[0], "--format");
+        if (fmt ? parse_u32(argv[1], &format) || format < 3 || format > 4
+            : base ? parse_addr(argv[1], &opt.base_address)
+                   : parse_u32(argv[1], &wbits) || wbits < FOTA_DELTA_MIN_WBITS || wbits > FOTA_DELTA_MAX_WBITS) {
+            fprintf(stderr, "fotapack delta: %s\n", fmt    ? "--format must be 3 or 4"
+                                                    : base ? "--base-address must be a number below 2^32"
+                                                           : "--window-bits must be 9..15");
             return EXIT_USAGE;
         }
         opt.has_base |= base;
@@ -670,6 +675,7 @@ static int cmd_delta(int argc, char **argv)
         argv += 2;
     }
     opt.window_bits = wbits;
+    opt.version = format;
     int u = three_args(argc, argv, usage_delta, "delta");
     if (u) return u < 0 ? EXIT_OK : u;
     uint64_t len = 0;

@@ -19,7 +19,7 @@
 
 #define MAX_VARINT 5   /* 35 bits: every control value is below 2^32 */
 
-enum { ST_HDR, ST_BHDR, ST_BCTRL, ST_BEXTRA, ST_EXEC, ST_DONE, ST_END };
+enum { ST_HDR, ST_BHDR, ST_BCTRL, ST_BEXTRA, ST_BRC, ST_EXEC, ST_DONE, ST_END };
 
 const char *fota_delta_errname(int code)
 {
@@ -47,7 +47,7 @@ int fota_delta_parse_header(const uint8_t p[FOTA_DELTA_HEADER_LEN], fota_delta_h
         h->window_bits = FOTA_DELTA_MAX_WBITS;
         h->region_shift = 0;
         h->header_len = FOTA_DELTA_HEADER_LEN;
-    } else if (h->version == 3) {
+    } else if (h->version == 3 || h->version == 4) {
         h->window_bits = p[6];
         h->region_shift = p[7];
         h->header_len = (h->flags & FOTA_DELTA_F_WORDS) ? FOTA_DELTA_HEADER_V3_LEN : FOTA_DELTA_HEADER_LEN;
@@ -407,6 +407,42 @@ static void field_made(fota_delta_rel *m, const fota_delta_params *p, uint8_t b)
     }
 }
 
+/* v4's coding of the diff bytes (both sides): a binary range coder (LZMA's)
+ * over adaptive 12-bit probabilities that move 1/16 of the way per bit. */
+#define RC_BITS 12
+#define RC_MOVE 4
+#define RC_TOP (1u << 24)
+#define RC_START 5   /* bytes of a coder's start (the first one is always 0) */
+
+static void model_init(fota_delta_model *m)
+{
+    uint16_t *z = &m->zero[0][0][0], *v = &m->val[0][0];
+    for (size_t i = 0; i < sizeof m->zero / sizeof *z; i++) z[i] = 1u << (RC_BITS - 1);
+    for (size_t i = 0; i < sizeof m->val / sizeof *v; i++) v[i] = 1u << (RC_BITS - 1);
+}
+
+static void prob_update(uint16_t *p, int bit)
+{
+    if (bit) *p = (uint16_t)(*p - (*p >> RC_MOVE));
+    else *p = (uint16_t)(*p + (((1u << RC_BITS) - *p) >> RC_MOVE));
+}
+
+/* A diff byte's context: the kind of field it belongs to (0: none; x86
+ * rel32 fields: the last) and its byte in that field. */
+static void byte_context(const fota_delta_rel *m, const fota_delta_params *p, int field, unsigned *kind,
+                         unsigned *idx)
+{
+    *kind = !field ? 0 : (p->flags & FOTA_DELTA_F_REL32) ? FOTA_DELTA_CTX_KINDS - 1 : m->kind;
+    *idx = field ? m->n : 0;
+}
+
+/* The probability deciding the next bit of a byte whose tree node is node
+ * (0: whether the byte is zero). */
+static uint16_t *model_prob(fota_delta_model *m, unsigned kind, unsigned idx, unsigned prev_nz, unsigned node)
+{
+    return node == 0 ? &m->zero[kind][idx][prev_nz] : &m->val[idx][node];
+}
+
 /* ------------------------------------------------------------------ */
 /* applier                                                             */
 
@@ -512,6 +548,7 @@ static int start_apply(fota_delta_applier *a)
      * declares a larger window than the delta's header. */
     if (inflateInit2(&a->z, (int)a->h.window_bits) != Z_OK) return FOTA_ERR_NOMEM;
     a->z_active = 1;
+    model_init(&a->model);
     a->state = a->h.new_size ? ST_BHDR : ST_DONE;
     return 0;
 }
@@ -611,7 +648,7 @@ static void next_section(fota_delta_applier *a)
 {
     if (a->state == ST_BCTRL && a->cmd_i == a->ncmd) a->state = ST_BEXTRA;
     if (a->state == ST_BEXTRA && a->buf_len == a->extra_len) {
-        a->state = ST_EXEC;
+        a->state = a->h.version >= 4 ? ST_BRC : ST_EXEC;
         a->cmd_i = 0;
         a->in_cmd = 0;
         a->xoff = 0;
@@ -642,27 +679,77 @@ static uint8_t predict(fota_delta_applier *a, uint8_t res)
     return d;
 }
 
-/* Makes the diff run's byte at cur (an old byte, loaded) from its coded
- * value: the difference, or with a predictor on, its residual. */
-static void make_byte(fota_delta_applier *a, uint8_t res)
+/* Whether the diff run's byte at cur (an old byte, loaded) belongs to a
+ * predicted field (called once per byte: a field starts here). */
+static int classify(fota_delta_applier *a)
 {
     size_t c = a->cur;
-    if (a->h.flags & (FOTA_DELTA_F_REL32 | FOTA_DELTA_F_ARM)) {
-        uint64_t k = a->old_pos - (a->wlen - c);   /* old position of the byte */
-        uint8_t o[4];
-        for (size_t q = 0; q < 4; q++) o[q] = c + q < a->wlen ? a->wbuf[c + q] : a->look[c + q - a->wlen];
-        uint8_t h1 = c >= 1 ? a->wbuf[c - 1] : a->prev[1];
-        uint8_t h2 = c >= 2 ? a->wbuf[c - 2] : c == 1 ? a->prev[1] : a->prev[0];
-        if (field_begin(&a->rel, &a->par, o, h1, h2, k, a->new_pos + c, a->run_end - k)) {
-            a->wbuf[c] = (uint8_t)(a->wbuf[c] + res + a->rel.pend[a->rel.n]);
-            field_made(&a->rel, &a->par, a->wbuf[c]);
-            a->cur++;
-            return;
+    if (!(a->h.flags & (FOTA_DELTA_F_REL32 | FOTA_DELTA_F_ARM))) return 0;
+    uint64_t k = a->old_pos - (a->wlen - c);   /* old position of the byte */
+    uint8_t o[4];
+    for (size_t q = 0; q < 4; q++) o[q] = c + q < a->wlen ? a->wbuf[c + q] : a->look[c + q - a->wlen];
+    uint8_t h1 = c >= 1 ? a->wbuf[c - 1] : a->prev[1];
+    uint8_t h2 = c >= 2 ? a->wbuf[c - 2] : c == 1 ? a->prev[1] : a->prev[0];
+    return field_begin(&a->rel, &a->par, o, h1, h2, k, a->new_pos + c, a->run_end - k);
+}
+
+/* Makes that byte from its coded value: the difference, or with a
+ * predictor on, its residual (field: what classify() said). */
+static void make_byte(fota_delta_applier *a, int field, uint8_t res)
+{
+    size_t c = a->cur;
+    if (field) {
+        a->wbuf[c] = (uint8_t)(a->wbuf[c] + res + a->rel.pend[a->rel.n]);
+        field_made(&a->rel, &a->par, a->wbuf[c]);
+    } else {
+        if (a->h.flags & FOTA_DELTA_F_PREDICT) res = predict(a, res);
+        a->wbuf[c] = (uint8_t)(a->wbuf[c] + res);
+    }
+    a->cur++;
+}
+
+/* v4: reads what the range decoder needs before its next decision (its
+ * start, or a byte when its range fell below 2^24). 1 ready, 0 waiting for
+ * input, FOTA_DELTA_E_FORMAT when the block's section is used up. */
+static int rc_fill(fota_delta_applier *a, const uint8_t **pp, size_t *np)
+{
+    while (a->rc_init < RC_START || a->rc_range < RC_TOP) {
+        if (a->rc_left == 0) return FOTA_DELTA_E_FORMAT;
+        if (*np == 0) return 0;
+        a->rc_code = a->rc_code << 8 | *(*pp)++;
+        (*np)--;
+        a->rc_left--;
+        if (a->rc_init < RC_START) a->rc_init++;
+        else a->rc_range <<= 8;
+    }
+    return 1;
+}
+
+/* v4: decodes the byte at cur's residual, bit by bit, resuming where the
+ * input ran out: 1 with *v, 0 waiting for input, or an error. */
+static int decode_byte(fota_delta_applier *a, const uint8_t **pp, size_t *np, uint8_t *v)
+{
+    for (;;) {
+        int r = rc_fill(a, pp, np);
+        if (r <= 0) return r;
+        uint16_t *p = model_prob(&a->model, a->ctx_kind, a->ctx_idx, a->prev_nz, a->node);
+        uint32_t bound = (a->rc_range >> RC_BITS) * *p;
+        int bit = a->rc_code >= bound;
+        if (bit) {
+            a->rc_code -= bound;
+            a->rc_range -= bound;
+        } else {
+            a->rc_range = bound;
+        }
+        prob_update(p, bit);
+        a->node = a->node ? a->node << 1 | (unsigned)bit : (unsigned)bit;
+        if (a->node == 0 || a->node >= 256) {
+            *v = (uint8_t)a->node;
+            a->prev_nz = a->node != 0;
+            a->node = 0;
+            return 1;
         }
     }
-    if (a->h.flags & FOTA_DELTA_F_PREDICT) res = predict(a, res);
-    a->wbuf[c] = (uint8_t)(a->wbuf[c] + res);
-    a->cur++;
 }
 
 /* Makes n bytes of the diff run from old with residual 0 (a gap). */
@@ -673,7 +760,7 @@ static int copy_run(fota_delta_applier *a, uint32_t g)
         if (a->cur == a->wlen && (rc = load_old(a)) != 0) return rc;
         size_t step = a->wlen - a->cur < g ? a->wlen - a->cur : (size_t)g;
         if (a->h.flags) {
-            for (size_t i = 0; i < step; i++) make_byte(a, 0);
+            for (size_t i = 0; i < step; i++) make_byte(a, classify(a), 0);
         } else {
             a->cur += step;
         }
@@ -690,6 +777,11 @@ static int exec_block(fota_delta_applier *a, const uint8_t **pp, size_t *np)
     for (;;) {
         if (!a->in_cmd) {
             if (a->cmd_i == a->ncmd) {
+                /* v4: the coder's last bytes, then the section must be used up */
+                if (a->h.version >= 4 && (a->rc_init || a->rc_left)) {
+                    if ((rc = rc_fill(a, pp, np)) <= 0) return rc;
+                    if (a->rc_left) return FOTA_DELTA_E_FORMAT;
+                }
                 a->state = a->cmd_end == a->h.new_size ? ST_DONE : ST_BHDR;
                 return 0;
             }
@@ -700,6 +792,20 @@ static int exec_block(fota_delta_applier *a, const uint8_t **pp, size_t *np)
             field_run(&a->rel, &a->par, a->old_pos, a->diff_left, a->new_pos + a->wlen);
             a->in_gap = 1;
             a->in_cmd = 1;
+        }
+        if (a->diff_left > 0 && a->h.version >= 4) {
+            if (!a->cls) {
+                if (a->cur == a->wlen && (rc = load_old(a)) != 0) return rc;
+                int field = classify(a);
+                byte_context(&a->rel, &a->par, field, &a->ctx_kind, &a->ctx_idx);
+                a->cls = 1 + field;
+            }
+            uint8_t v;
+            if ((rc = decode_byte(a, pp, np, &v)) <= 0) return rc;
+            make_byte(a, a->cls == 2, v);
+            a->cls = 0;
+            a->diff_left--;
+            continue;
         }
         if (a->diff_left > 0) {
             if (*np == 0) return 0;   /* wait for the gap or value byte */
@@ -719,7 +825,7 @@ static int exec_block(fota_delta_applier *a, const uint8_t **pp, size_t *np)
                 if (a->cur == a->wlen && (rc = load_old(a)) != 0) return rc;
                 uint8_t v = *(*pp)++;
                 (*np)--;
-                make_byte(a, v);
+                make_byte(a, classify(a), v);
                 a->diff_left--;
                 a->in_gap = 1;
             }
@@ -778,6 +884,19 @@ static int process(fota_delta_applier *a, const uint8_t *p, size_t n)
                 next_section(a);
             }
             break;
+        case ST_BRC:
+            /* v4: the length of the block's range-coded section */
+            rc = var_byte(a, *p++, &done);
+            n--;
+            if (rc) return rc;
+            if (!done) break;
+            a->rc_left = (uint32_t)a->var;
+            a->var = 0;
+            a->rc_range = UINT32_MAX;
+            a->rc_code = 0;
+            a->rc_init = 0;
+            a->state = ST_EXEC;
+            break;
         case ST_BEXTRA: {
             size_t k = a->extra_len - a->buf_len;
             if (k > n) k = n;
@@ -800,7 +919,8 @@ static int feed_inner(fota_delta_applier *a, const uint8_t *d, size_t n)
         /* The first 80 bytes say how long the header is (version 3 with
          * pointer words: 84, with the base address). */
         size_t want = FOTA_DELTA_HEADER_LEN;
-        int base = a->hdr_len >= FOTA_DELTA_HEADER_LEN && a->hdr[4] == 3 && (a->hdr[5] & FOTA_DELTA_F_WORDS);
+        int v3 = a->hdr_len >= FOTA_DELTA_HEADER_LEN && (a->hdr[4] == 3 || a->hdr[4] == 4);
+        int base = v3 && (a->hdr[5] & FOTA_DELTA_F_WORDS);
         if (base) want = FOTA_DELTA_HEADER_V3_LEN;
         size_t take = want - a->hdr_len;
         if (take > n) take = n;
@@ -809,7 +929,9 @@ static int feed_inner(fota_delta_applier *a, const uint8_t *d, size_t n)
         d += take;
         n -= take;
         if (a->hdr_len < want) return 0;
-        if (want == FOTA_DELTA_HEADER_LEN && a->hdr[4] == 3 && (a->hdr[5] & FOTA_DELTA_F_WORDS)) continue;
+        if (want == FOTA_DELTA_HEADER_LEN && (a->hdr[4] == 3 || a->hdr[4] == 4) &&
+            (a->hdr[5] & FOTA_DELTA_F_WORDS))
+            continue;
         int rc = start_apply(a);
         if (rc) return rc;
     }
@@ -1088,11 +1210,72 @@ static uint8_t pred_residual(gpred *t, const uint8_t *old, size_t on, size_t k, 
     return r;
 }
 
-/* Block being built: its controls, extra bytes, diff runs. */
+/* v4: the range encoder of one block's diff bytes (LZMA's: low keeps a
+ * carry bit above its 32; a byte is held back while a carry may reach it). */
+typedef struct {
+    uint64_t low, pending;   /* pending: the held byte and the 0xFF bytes after it */
+    uint32_t range;
+    uint8_t cache;
+    int active;
+} grc;
+
+static void rc_shift(grc *e, dbuf *out)
+{
+    if ((uint32_t)e->low < 0xff000000u || (e->low >> 32) != 0) {
+        uint8_t carry = (uint8_t)(e->low >> 32), b = e->cache;
+        db_reserve(out, e->pending);
+        if (out->err) return;
+        do {
+            out->p[out->len++] = (uint8_t)(b + carry);
+            b = 0xff;
+        } while (--e->pending);
+        e->cache = (uint8_t)(e->low >> 24);
+    }
+    e->pending++;
+    e->low = (e->low & 0x00ffffffu) << 8;
+}
+
+static void rc_encode(grc *e, dbuf *out, uint16_t *p, int bit)
+{
+    if (!e->active) *e = (grc){0, 1, UINT32_MAX, 0, 1};
+    uint32_t bound = (e->range >> RC_BITS) * *p;
+    if (bit) {
+        e->low += bound;
+        e->range -= bound;
+    } else {
+        e->range = bound;
+    }
+    prob_update(p, bit);
+    while (e->range < RC_TOP) {
+        e->range <<= 8;
+        rc_shift(e, out);
+    }
+}
+
+/* A diff byte: whether it is zero, then (not) its 8 bits, high first. */
+static void rc_encode_byte(grc *e, dbuf *out, fota_delta_model *m, unsigned kind, unsigned idx, unsigned *prev_nz,
+                           uint8_t d)
+{
+    rc_encode(e, out, model_prob(m, kind, idx, *prev_nz, 0), d != 0);
+    if (d) {
+        unsigned node = 1;
+        for (int j = 7; j >= 0; j--) {
+            int b = d >> j & 1;
+            rc_encode(e, out, model_prob(m, kind, idx, *prev_nz, node), b);
+            node = node << 1 | (unsigned)b;
+        }
+    }
+    *prev_nz = d != 0;
+}
+
+/* Block being built: its controls, extra bytes, diff runs (v4: range-coded
+ * into diff by rc). */
 typedef struct {
     dbuf ctrl, extra, diff;
     size_t ncmd;
     uint64_t old_pos;   /* old position after the commands emitted so far */
+    unsigned version;
+    grc rc;
 } gblock;
 
 static void block_flush(gblock *k, dbuf *out)
@@ -1101,6 +1284,11 @@ static void block_flush(gblock *k, dbuf *out)
     db_varint(out, k->ncmd);
     db_bytes(out, k->ctrl.p, k->ctrl.len);
     db_bytes(out, k->extra.p, k->extra.len);
+    if (k->version >= 4) {
+        for (int i = 0; k->rc.active && i < RC_START; i++) rc_shift(&k->rc, &k->diff);
+        k->rc.active = 0;
+        db_varint(out, k->diff.len);
+    }
     db_bytes(out, k->diff.p, k->diff.len);
     k->ctrl.len = k->extra.len = k->diff.len = 0;
     k->ncmd = 0;
@@ -1161,10 +1349,14 @@ static gpiece *split_blocks(const gcmds *c, size_t *np)
 /* Encodes the commands as blocks; each block's command map is known to
  * the predictors before its first byte is made, as on the applier. */
 static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
-                         const fota_delta_params *par_in, dbuf *out)
+                         const fota_delta_params *par_in, unsigned version, dbuf *out)
 {
     gblock k;
     memset(&k, 0, sizeof k);
+    k.version = version;
+    fota_delta_model *model = version >= 4 ? malloc(sizeof *model) : NULL;
+    unsigned prev_nz = 0;
+    if (model) model_init(model);
     fota_delta_params par = *par_in;
     size_t on = (size_t)par.old_size, np = 0;
     int predict = par.flags & FOTA_DELTA_F_PREDICT;
@@ -1174,7 +1366,8 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
     fota_delta_map *map = calloc(1, sizeof *map);
     gpiece *pc = split_blocks(c, &np);
     par.map = map;
-    if ((predict && !t) || (fields && !rel) || !map || !pc) {
+    if ((predict && !t) || (fields && !rel) || !map || !pc || (version >= 4 && !model)) {
+        free(model);
         free(t);
         free(rel);
         free(map);
@@ -1201,13 +1394,20 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
         for (size_t i = 0; i < g->diff; i++) {
             uint8_t d = (uint8_t)(w[i] - o[i]);
             size_t j = g->npos + i;
-            if (rel && field_begin(rel, &par, o + i, j >= 1 ? nw[j - 1] : 0, j >= 2 ? nw[j - 2] : 0,
-                                   g->opos + i, j, g->diff - i)) {
+            int field = rel && field_begin(rel, &par, o + i, j >= 1 ? nw[j - 1] : 0, j >= 2 ? nw[j - 2] : 0,
+                                           g->opos + i, j, g->diff - i);
+            unsigned kind, idx;
+            byte_context(rel, &par, field, &kind, &idx);
+            if (field) {
                 uint8_t r = (uint8_t)(d - rel->pend[rel->n]);
                 field_made(rel, &par, w[i]);
                 d = r;
             } else if (t) {
                 d = pred_residual(t, old, on, g->opos + i, d);
+            }
+            if (model) {
+                rc_encode_byte(&k.rc, &k.diff, model, kind, idx, &prev_nz, d);
+                continue;
             }
             if (d == 0) { zeros++; continue; }
             db_varint(&k.diff, zeros);
@@ -1216,11 +1416,12 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
             k.diff.p[k.diff.len++] = d;
             zeros = 0;
         }
-        if (zeros) db_varint(&k.diff, zeros);
+        if (zeros) db_varint(&k.diff, zeros);   /* v3 */
         db_bytes(&k.extra, w + g->diff, g->extra);
         block_command(&k, g->opos, g->diff, g->extra);
     }
     block_flush(&k, out);
+    free(model);
     free(t);
     free(rel);
     free(map);
@@ -1544,7 +1745,7 @@ static int candidate_fits(const uint8_t *old, size_t on, uint8_t flags)
 typedef struct {
     dbuf blocks;
     size_t quick;
-    uint8_t flags, shift, used;
+    uint8_t flags, shift, used, version;
 } gcand;
 
 int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
@@ -1556,6 +1757,7 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
     if (old_len > FOTA_DELTA_MAX_IMAGE || new_len > FOTA_DELTA_MAX_IMAGE) return FOTA_ERR_RANGE;
     unsigned wbits = opt && opt->window_bits ? opt->window_bits : FOTA_DELTA_GEN_WBITS;
     if (wbits < FOTA_DELTA_MIN_WBITS || wbits > FOTA_DELTA_MAX_WBITS) return FOTA_ERR_ARG;
+    if (opt && opt->version && (opt->version < 3 || opt->version > 4)) return FOTA_ERR_ARG;
     static const uint8_t empty[1] = {0};   /* no arithmetic on NULL for empty images */
     if (!old_img) old_img = empty;
     if (!new_img) new_img = empty;
@@ -1564,7 +1766,6 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
     uint8_t hdr[FOTA_DELTA_HEADER_V3_LEN];
     memset(hdr, 0, sizeof hdr);
     memcpy(hdr, FOTA_DELTA_MAGIC, 4);
-    hdr[4] = FOTA_DELTA_VERSION;
     hdr[6] = (uint8_t)wbits;
     hdr[7] = (uint8_t)par.shift;
     fota_put32(hdr + 8, (uint32_t)old_len);
@@ -1635,12 +1836,14 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
                            thresholds[t / LISTS], om, nm, &cmds);
         if (t % LISTS >= 1) absorb_excursions(&cmds);
         if (rc == 0 && t % LISTS == 2) rc = take_old_matches(&ix, new_img, &cmds, OLD_MATCH_MIN);
-        for (size_t f = 0; rc == 0 && f < sizeof candidates / sizeof candidates[0]; f++) {
-            if (!candidate_fits(old_img, old_len, candidates[f].flags)) continue;
-            gcand k = {{NULL, 0, 0, 0}, 0, candidates[f].flags, candidates[f].shift, 1};
-            par.flags = candidates[f].flags;
-            par.shift = candidates[f].shift;
-            rc = encode_blocks(&cmds, old_img, new_img, &par, &k.blocks);
+        for (size_t f = 0; rc == 0 && f < 2 * (sizeof candidates / sizeof candidates[0]); f++) {
+            uint8_t version = f & 1 ? 4 : 3;
+            if (!candidate_fits(old_img, old_len, candidates[f / 2].flags)) continue;
+            if (opt && opt->version && opt->version != version) continue;
+            gcand k = {{NULL, 0, 0, 0}, 0, candidates[f / 2].flags, candidates[f / 2].shift, 1, version};
+            par.flags = candidates[f / 2].flags;
+            par.shift = candidates[f / 2].shift;
+            rc = encode_blocks(&cmds, old_img, new_img, &par, version, &k.blocks);
             if (rc == 0) rc = compress_blocks(&k.blocks, wbits, real ? Z_RANK : Z_QUICK, q, &scratch, NULL);
             k.quick = scratch.len;
             /* keep the FINALISTS best, sorted */
@@ -1669,6 +1872,7 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
     if (rc == 0) hl = (fin[best].flags & FOTA_DELTA_F_WORDS) ? FOTA_DELTA_HEADER_V3_LEN : FOTA_DELTA_HEADER_LEN;
     if (rc == 0 && !(o = malloc(hl + best_len))) rc = FOTA_ERR_NOMEM;
     if (rc == 0) {
+        hdr[4] = fin[best].version;
         hdr[5] = fin[best].flags;
         hdr[7] = fin[best].shift;
         memcpy(o, hdr, hl);

@@ -20,7 +20,7 @@
 #include <mbedtls/sha256.h>
 
 #define FOTA_DELTA_MAGIC "LFDL"
-#define FOTA_DELTA_VERSION 3
+#define FOTA_DELTA_VERSION 4             /* the newest written: v3 with range-coded diff runs */
 #define FOTA_DELTA_HEADER_LEN 80          /* magic ... SHA-256s: the part every version shares */
 #define FOTA_DELTA_HEADER_V3_LEN 84       /* v3 with pointer words adds the base address */
 #define FOTA_DELTA_F_PREDICT 0x01         /* header flag: diff bytes are residuals of the predictor */
@@ -43,8 +43,8 @@
 #ifndef FOTA_DELTA_GEN_WBITS
 #define FOTA_DELTA_GEN_WBITS FOTA_DELTA_APPLY_WBITS   /* the generator's default window */
 #endif
-#define FOTA_DELTA_CHUNK 2048             /* largest read_old / write_new call */
-#define FOTA_DELTA_INFLATE_OUT 1024       /* inflated bytes handled per inflate() call */
+#define FOTA_DELTA_CHUNK 1024             /* largest read_old / write_new call */
+#define FOTA_DELTA_INFLATE_OUT 512        /* inflated bytes handled per inflate() call */
 #define FOTA_DELTA_BLOCK_CMDS 128         /* most commands in one block */
 #define FOTA_DELTA_BLOCK_BUF 4096         /* most extra bytes in one block */
 #define FOTA_DELTA_PRED_SIZE 256          /* predictor entries */
@@ -70,6 +70,14 @@ typedef struct fota_delta_rel {
     unsigned xslot;                   /* ARM: its exact-target entry */
     uint16_t tag_pending;             /* the entry's key */
 } fota_delta_rel;
+
+/* v4: the adaptive binary models of the diff bytes (docs/delta-format.md),
+ * 12-bit probabilities of a 0 bit; they live for the whole delta. */
+#define FOTA_DELTA_CTX_KINDS 14           /* not a field, the ARM kinds 1..12, an x86 rel32 field */
+typedef struct fota_delta_model {
+    uint16_t zero[FOTA_DELTA_CTX_KINDS][4][2];   /* [kind][byte in field][byte before non-zero]: byte is 0 */
+    uint16_t val[4][256];             /* [byte in field]: a non-zero residual's bits, as a binary tree */
+} fota_delta_model;
 
 /* The current block's commands, known before any of its bytes is made:
  * each one's old start, diff length and new start. */
@@ -162,6 +170,13 @@ typedef struct fota_delta_applier {
     uint32_t xoff;                    /* next extra byte in buf */
     uint32_t diff_left, old_left, extra_left;
     int in_cmd, in_gap;               /* executing a command; diff run: next is a gap */
+    /* v4: the block's range decoder and the byte being decoded */
+    fota_delta_model model;
+    uint32_t rc_range, rc_code, rc_left;   /* rc_left: the section's bytes not read yet */
+    unsigned rc_init;                 /* bytes of the coder's 5-byte start read */
+    unsigned node;                    /* 0: the zero flag next; else the residual's tree node */
+    unsigned ctx_kind, ctx_idx, prev_nz;   /* the byte's context; the byte before was non-zero */
+    int cls;                          /* 0: not classified yet; 1: classified, not a field; 2: a field */
     uint8_t buf[FOTA_DELTA_BLOCK_BUF];     /* the block's extra bytes */
     uint8_t look[3];                  /* old bytes at old_pos .. old_pos + 2 (0 past the end) */
     uint8_t prev[2];                  /* the two new bytes before wbuf (0 before the image) */
@@ -214,6 +229,7 @@ typedef struct fota_delta_options {
                                          thresholds, as for a new image above 1 MiB, whatever its size
                                          (tests: much faster, a little larger); 0: the default, every
                                          candidate of an image up to 1 MiB ranked by its real size */
+    unsigned version;                 /* 0: the smaller of versions 3 and 4; else that one */
 } fota_delta_options;
 
 int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,

@@ -120,7 +120,7 @@ static size_t roundtrip_opt(const char *what, const uint8_t *old, size_t ol, con
  * image above 1 MiB, and takes a fraction of the time. The ARM round trips
  * below and the two builds keep the default, every candidate ranked by its
  * real size. */
-static const fota_delta_options quick = {0, 0, 0, 1};
+static const fota_delta_options quick = {0, 0, 0, 1, 0};
 
 static size_t roundtrip(const char *what, const uint8_t *old, size_t ol, const uint8_t *nw, size_t nl)
 {
@@ -341,7 +341,7 @@ static void test_arm_code(int a32)
     int before = a32 ? a32_deltas : thumb_deltas;
     uint8_t d[FOTA_DELTA_HEADER_V3_LEN];
     size_t rl = roundtrip_opt(a32 ? "A32 calls" : "Thumb-2 calls", o, ol, n, nl, NULL, d);
-    CHECK_EQ(d[4], 3);
+    CHECK(d[4] == 3 || d[4] == 4);
     if (d[5] & FOTA_DELTA_F_THUMB) thumb_deltas++;
     if (d[5] & FOTA_DELTA_F_A32) a32_deltas++;
     CHECK(d[5] & FOTA_DELTA_F_WORDS);
@@ -552,11 +552,12 @@ static void test_chunking(void)
     d[0] ^= 1;
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
     d[0] ^= 1;
+    uint8_t v4 = d[4];
     d[4] = FOTA_DELTA_VERSION + 1;       /* future version */
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
     d[4] = 1;                            /* v1 (interleaved commands): no longer read */
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
-    d[4] = FOTA_DELTA_VERSION;
+    d[4] = v4;
     uint8_t f5 = d[5];                   /* every flag bit has a meaning: rel32 with an ARM one */
     d[5] = FOTA_DELTA_F_REL32 | FOTA_DELTA_F_SHORT;
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
@@ -592,12 +593,12 @@ static size_t handmade_hdr(uint8_t *out, unsigned version, unsigned flags, unsig
                            uint32_t base, const uint8_t *old, uint32_t ol, uint32_t nl,
                            const uint8_t new_sha[32], const uint8_t *s, size_t sl)
 {
-    size_t hl = version == 3 && (flags & FOTA_DELTA_F_WORDS) ? FOTA_DELTA_HEADER_V3_LEN : FOTA_DELTA_HEADER_LEN;
+    size_t hl = version >= 3 && (flags & FOTA_DELTA_F_WORDS) ? FOTA_DELTA_HEADER_V3_LEN : FOTA_DELTA_HEADER_LEN;
     memset(out, 0, hl);
     memcpy(out, "LFDL", 4);
     out[4] = (uint8_t)version;
     out[5] = (uint8_t)flags;
-    if (version == 3) {
+    if (version >= 3) {
         out[6] = (uint8_t)wbits;
         out[7] = FOTA_DELTA_DEFAULT_SHIFT;
     }
@@ -630,7 +631,7 @@ static size_t handmade_n(uint8_t *out, const uint8_t *old, uint32_t ol, uint32_t
     size_t sl = ncmd ? put_varint(s, ncmd) : 0;
     memcpy(s + sl, cmds, cl);
     sl += cl;
-    return handmade_hdr(out, FOTA_DELTA_VERSION, 0, FOTA_DELTA_APPLY_WBITS, 0, old, ol, nl, new_sha, s, sl);
+    return handmade_hdr(out, 3, 0, FOTA_DELTA_APPLY_WBITS, 0, old, ol, nl, new_sha, s, sl);
 }
 
 /* One block of one command: controls, extra bytes, diff run. */
@@ -813,37 +814,75 @@ static void test_hostile(void)
 /* A small Thumb-2 pair's delta: every byte flipped, every truncation:
  * refused (or, where a flip cannot matter, the right image), and never a
  * read outside old. */
+/* A corrupt or cut ARM delta, of both versions (every byte flipped, every
+ * length), and for version 4 its inflated stream with every byte flipped
+ * (packed again, so the range decoder and its section lengths see it):
+ * refused, or (a flip that changes nothing) the right image; never a read
+ * outside old. */
+static size_t handmade_hdr(uint8_t *out, unsigned version, unsigned flags, unsigned wbits,
+                           uint32_t base, const uint8_t *old, uint32_t ol, uint32_t nl,
+                           const uint8_t new_sha[32], const uint8_t *s, size_t sl);
+
 static void test_arm_corrupt(void)
 {
     enum { NF = 60 };
     static uint32_t so[NF + 1], sn[NF + 1];
-    uint8_t *o = malloc(NF * 128 + 4096), *n = malloc(NF * 128 + 8192), *d = NULL;
+    static uint8_t raw[16384], hd[16384 + 128];
+    uint8_t *o = malloc(NF * 128 + 4096), *n = malloc(NF * 128 + 8192);
     uint32_t at = 8;
     for (unsigned f = 0; f <= NF; f++) {
         so[f] = at;
         sn[f] = at + 16 + (f >= 20 ? 64 : 0);
         at += f < NF ? (12 + f % 17) * 4 + 8 : 0;
     }
-    size_t ol = emit_arm(o, so, NF, 0, 0), nl = emit_arm(n, sn, NF, 1, 0), dl = 0;
-    CHECK_EQ(fota_delta_create(o, ol, n, nl, NULL, &d, &dl), 0);
-    CHECK(dl > FOTA_DELTA_HEADER_V3_LEN && (d[5] & FOTA_DELTA_F_ARM));
+    size_t ol = emit_arm(o, so, NF, 0, 0), nl = emit_arm(n, sn, NF, 1, 0);
     mem_io m = {o, ol, malloc(nl + 1), 0, nl + 1, 0, 0, 0};
-    CHECK_EQ(apply(&m, d, dl, 4096, 0), 0);
-    int wrong = 0;
-    for (size_t i = 0; i < dl; i++) {
-        d[i] ^= 0x5a;
-        int rc = apply(&m, d, dl, 333, 0);
-        if (rc == 0 && (m.out_len != nl || memcmp(m.out, n, nl) != 0)) wrong++;
-        CHECK(!m.bad_read);
-        d[i] ^= 0x5a;
-    }
-    CHECK_EQ(wrong, 0);
-    for (size_t cut = 0; cut < dl; cut++) {
-        CHECK(apply(&m, d, cut, 64, 1) != 0);
-        CHECK(!m.bad_read);
+    for (unsigned version = 3; version <= 4; version++) {
+        uint8_t *d = NULL;
+        size_t dl = 0;
+        fota_delta_options opt = {0, 0, 0, 0, version};
+        CHECK_EQ(fota_delta_create(o, ol, n, nl, &opt, &d, &dl), 0);
+        CHECK(dl > FOTA_DELTA_HEADER_V3_LEN && (d[5] & FOTA_DELTA_F_ARM) && d[4] == version);
+        CHECK_EQ(apply(&m, d, dl, 4096, 0), 0);
+        int wrong = 0;
+        for (size_t i = 0; i < dl; i++) {
+            d[i] ^= 0x5a;
+            int rc = apply(&m, d, dl, 333, 0);
+            if (rc == 0 && (m.out_len != nl || memcmp(m.out, n, nl) != 0)) wrong++;
+            CHECK(!m.bad_read);
+            d[i] ^= 0x5a;
+        }
+        CHECK_EQ(wrong, 0);
+        for (size_t cut = 0; cut < dl; cut++) {
+            CHECK(apply(&m, d, cut, 64, 1) != 0);
+            CHECK(!m.bad_read);
+        }
+        if (version == 4) {
+            size_t hl = (d[5] & FOTA_DELTA_F_WORDS) ? FOTA_DELTA_HEADER_V3_LEN : FOTA_DELTA_HEADER_LEN;
+            uLongf rl = sizeof raw;
+            CHECK_EQ(uncompress(raw, &rl, d + hl, (uLong)(dl - hl)), Z_OK);
+            uint32_t base = d[80] | d[81] << 8 | d[82] << 16 | (uint32_t)d[83] << 24;
+            int refused = 0;
+            for (size_t i = 0; i < rl; i++) {
+                for (int flip = 0; flip < 2; flip++) {
+                    raw[i] ^= flip ? 0x80 : 0x01;
+                    size_t tl = handmade_hdr(hd, 4, d[5], d[6], base, o, (uint32_t)ol, (uint32_t)nl, d + 48, raw, rl);
+                    hd[7] = d[7];
+                    int rc = apply(&m, hd, tl, 333, 0);
+                    if (rc == 0 && (m.out_len != nl || memcmp(m.out, n, nl) != 0)) wrong++;
+                    refused += rc != 0;
+                    CHECK(!m.bad_read);
+                    raw[i] ^= flip ? 0x80 : 0x01;
+                }
+            }
+            CHECK_EQ(wrong, 0);
+            CHECK(refused > (int)rl);   /* most flips are caught (the hash, or the format) */
+            printf("test_delta: v4 inflated stream, %lu bytes, 2 flips each: %d refused\n", (unsigned long)rl,
+                   refused);
+        }
+        free(d);
     }
     free(m.out);
-    free(d);
     free(o);
     free(n);
 }
@@ -1028,7 +1067,7 @@ static void test_windows(void)
     static unsigned char big[FOTA_DELTA_ZMEM_FOR(15) + 16], small[FOTA_DELTA_ZMEM_FOR(12) + 16];
     mem_io m = {a, N, malloc(N + 3000), 0, N + 3000, 0, 0, 0};
     for (unsigned w = 9; w <= 15; w++) {
-        fota_delta_options o = {w, 0, 0, 1};
+        fota_delta_options o = {w, 0, 0, 1, 0};
         CHECK_EQ(fota_delta_create(a, N, b, N + 3000, &o, &d[w - 9], &dl[w - 9]), 0);
         CHECK_EQ(d[w - 9][6], w);
         CHECK_EQ(apply_in(&m, d[w - 9], dl[w - 9], 1000, 0, big + 1, sizeof big - 1), 0);

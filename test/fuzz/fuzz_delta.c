@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t dl = size - old_len;
     memcpy(d, data + old_len, dl);
     if ((mode & 1) && dl >= FOTA_DELTA_HEADER_V3_LEN && d[4] != 2) {
-        d[4] = 3;
+        d[4] = (uint8_t)(3 + (d[4] & 1));   /* 3, or 4 (range-coded diff runs) */
         d[5] &= FOTA_DELTA_F_PREDICT | FOTA_DELTA_F_REL32 | FOTA_DELTA_F_ARM;
         if (d[5] & FOTA_DELTA_F_ARM) d[5] &= (uint8_t)~FOTA_DELTA_F_REL32;
         d[6] = (uint8_t)(FOTA_DELTA_MIN_WBITS + d[6] % (FOTA_DELTA_MAX_WBITS - FOTA_DELTA_MIN_WBITS + 1));
