@@ -913,15 +913,20 @@ static int process(fota_delta_applier *a, const uint8_t *p, size_t n)
     }
 }
 
+/* Versions 3 and 4 with pointer words: the header goes on with the base
+ * address (hdr: its first FOTA_DELTA_HEADER_LEN bytes). */
+static int header_has_base(const uint8_t *hdr)
+{
+    return (hdr[4] == 3 || hdr[4] == 4) && (hdr[5] & FOTA_DELTA_F_WORDS);
+}
+
 static int feed_inner(fota_delta_applier *a, const uint8_t *d, size_t n)
 {
     while (a->state == ST_HDR) {
         /* The first 80 bytes say how long the header is (version 3 with
          * pointer words: 84, with the base address). */
         size_t want = FOTA_DELTA_HEADER_LEN;
-        int v3 = a->hdr_len >= FOTA_DELTA_HEADER_LEN && (a->hdr[4] == 3 || a->hdr[4] == 4);
-        int base = v3 && (a->hdr[5] & FOTA_DELTA_F_WORDS);
-        if (base) want = FOTA_DELTA_HEADER_V3_LEN;
+        if (a->hdr_len >= FOTA_DELTA_HEADER_LEN && header_has_base(a->hdr)) want = FOTA_DELTA_HEADER_V3_LEN;
         size_t take = want - a->hdr_len;
         if (take > n) take = n;
         memcpy(a->hdr + a->hdr_len, d, take);
@@ -929,9 +934,7 @@ static int feed_inner(fota_delta_applier *a, const uint8_t *d, size_t n)
         d += take;
         n -= take;
         if (a->hdr_len < want) return 0;
-        if (want == FOTA_DELTA_HEADER_LEN && (a->hdr[4] == 3 || a->hdr[4] == 4) &&
-            (a->hdr[5] & FOTA_DELTA_F_WORDS))
-            continue;
+        if (want == FOTA_DELTA_HEADER_LEN && header_has_base(a->hdr)) continue;
         int rc = start_apply(a);
         if (rc) return rc;
     }
@@ -1274,7 +1277,7 @@ typedef struct {
     dbuf ctrl, extra, diff;
     size_t ncmd;
     uint64_t old_pos;   /* old position after the commands emitted so far */
-    unsigned version;
+    fota_delta_model *model;   /* v4: the diff bytes' models; NULL: v3 */
     grc rc;
 } gblock;
 
@@ -1284,7 +1287,7 @@ static void block_flush(gblock *k, dbuf *out)
     db_varint(out, k->ncmd);
     db_bytes(out, k->ctrl.p, k->ctrl.len);
     db_bytes(out, k->extra.p, k->extra.len);
-    if (k->version >= 4) {
+    if (k->model) {
         for (int i = 0; k->rc.active && i < RC_START; i++) rc_shift(&k->rc, &k->diff);
         k->rc.active = 0;
         db_varint(out, k->diff.len);
@@ -1353,10 +1356,10 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
 {
     gblock k;
     memset(&k, 0, sizeof k);
-    k.version = version;
     fota_delta_model *model = version >= 4 ? malloc(sizeof *model) : NULL;
     unsigned prev_nz = 0;
     if (model) model_init(model);
+    k.model = model;
     fota_delta_params par = *par_in;
     size_t on = (size_t)par.old_size, np = 0;
     int predict = par.flags & FOTA_DELTA_F_PREDICT;
@@ -1396,8 +1399,8 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
             size_t j = g->npos + i;
             int field = rel && field_begin(rel, &par, o + i, j >= 1 ? nw[j - 1] : 0, j >= 2 ? nw[j - 2] : 0,
                                            g->opos + i, j, g->diff - i);
-            unsigned kind, idx;
-            byte_context(rel, &par, field, &kind, &idx);
+            unsigned kind = 0, idx = 0;
+            if (model) byte_context(rel, &par, field, &kind, &idx);   /* before field_made moves on */
             if (field) {
                 uint8_t r = (uint8_t)(d - rel->pend[rel->n]);
                 field_made(rel, &par, w[i]);
