@@ -659,18 +659,23 @@ static int cmd_delta(int argc, char **argv)
 {
     fota_delta_options opt = {0, 0, 0, 0, 0};
     uint32_t wbits = 0, format = 0;
-    while (argc >= 2 && (!strcmp(argv[0], "--base-address") || !strcmp(argv[0], "--window-bits") ||
-                         !strcmp(argv[0], "--format"))) {
-        int base = !strcmp(argv[0], "--base-address"), fmt = !strcmp(argv[0], "--format");
-        if (fmt ? parse_u32(argv[1], &format) || format < 3 || format > 4
-            : base ? parse_addr(argv[1], &opt.base_address)
-                   : parse_u32(argv[1], &wbits) || wbits < FOTA_DELTA_MIN_WBITS || wbits > FOTA_DELTA_MAX_WBITS) {
-            fprintf(stderr, "fotapack delta: %s\n", fmt    ? "--format must be 3 or 4"
-                                                    : base ? "--base-address must be a number below 2^32"
-                                                           : "--window-bits must be 9..15");
+    while (argc >= 2 && argv[0][0] == '-') {
+        const char *bad = NULL;
+        if (!strcmp(argv[0], "--base-address")) {
+            if (parse_addr(argv[1], &opt.base_address)) bad = "--base-address must be a number below 2^32";
+            opt.has_base = 1;
+        } else if (!strcmp(argv[0], "--window-bits")) {
+            if (parse_u32(argv[1], &wbits) || wbits < FOTA_DELTA_MIN_WBITS || wbits > FOTA_DELTA_MAX_WBITS)
+                bad = "--window-bits must be 9..15";
+        } else if (!strcmp(argv[0], "--format")) {
+            if (parse_u32(argv[1], &format) || format < 3 || format > 4) bad = "--format must be 3 or 4";
+        } else {
+            break;   /* -h, --help or an unknown option: three_args answers */
+        }
+        if (bad) {
+            fprintf(stderr, "fotapack delta: %s\n", bad);
             return EXIT_USAGE;
         }
-        opt.has_base |= base;
         argc -= 2;
         argv += 2;
     }
