@@ -90,14 +90,15 @@ static const char *const usage_verify =
     "Exit: 0 accepted; 1 rejected; 2 usage; 3 I/O error on an option's file.\n";
 
 static const char *const usage_delta =
-    "usage: fotapack delta [--base-address ADDR] [--window-bits N] [--format 3|4] OLD NEW OUT\n"
+    "usage: fotapack delta [--base-address ADDR] [--window-bits N] [--format 3|4|5] OLD NEW OUT\n"
     "Writes a core delta (docs/delta-format.md) that turns OLD into NEW and\n"
     "prints its size. Images up to 16 MiB.\n"
     "  --base-address ADDR  the address OLD is loaded at (0x08000000 or decimal);\n"
     "                       default: found from the image\n"
-    "  --window-bits N      deflate window 2^N bytes, 9..15 (default: the device's)\n"
-    "  --format 3|4         only that delta version (default: the smaller; appliers\n"
-    "                       built before version 4 read only 3)\n"
+    "  --window-bits N      deflate window 2^N bytes, 9..15 (default: the device's);\n"
+    "                       versions 3 and 4 only (version 5 has no deflate stream)\n"
+    "  --format 3|4|5       only that delta version (default: the smallest; appliers\n"
+    "                       built before version 5 read 3 and 4, before 4 only 3)\n"
     "Exit: 0 written; 2 usage; 3 I/O error or image too large.\n";
 
 static const char *const usage_patch =
@@ -668,7 +669,7 @@ static int cmd_delta(int argc, char **argv)
             if (parse_u32(argv[1], &wbits) || wbits < FOTA_DELTA_MIN_WBITS || wbits > FOTA_DELTA_MAX_WBITS)
                 bad = "--window-bits must be 9..15";
         } else if (!strcmp(argv[0], "--format")) {
-            if (parse_u32(argv[1], &format) || format < 3 || format > 4) bad = "--format must be 3 or 4";
+            if (parse_u32(argv[1], &format) || format < 3 || format > 5) bad = "--format must be 3, 4 or 5";
         } else {
             break;   /* -h, --help or an unknown option: three_args answers */
         }

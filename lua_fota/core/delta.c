@@ -47,14 +47,15 @@ int fota_delta_parse_header(const uint8_t p[FOTA_DELTA_HEADER_LEN], fota_delta_h
         h->window_bits = FOTA_DELTA_MAX_WBITS;
         h->region_shift = 0;
         h->header_len = FOTA_DELTA_HEADER_LEN;
-    } else if (h->version == 3 || h->version == 4) {
+    } else if (h->version >= 3 && h->version <= 5) {
         h->window_bits = p[6];
         h->region_shift = p[7];
         h->header_len = (h->flags & FOTA_DELTA_F_WORDS) ? FOTA_DELTA_HEADER_V3_LEN : FOTA_DELTA_HEADER_LEN;
         /* rel32 (x86) and the ARM fields share one table: never both */
         if ((h->flags & ~(unsigned)(FOTA_DELTA_F_PREDICT | FOTA_DELTA_F_REL32 | FOTA_DELTA_F_ARM)) ||
             ((h->flags & FOTA_DELTA_F_REL32) && (h->flags & FOTA_DELTA_F_ARM)) ||
-            h->window_bits < FOTA_DELTA_MIN_WBITS || h->window_bits > FOTA_DELTA_MAX_WBITS ||
+            (h->version == 5 ? h->window_bits != 0   /* v5 has no zlib stream */
+                             : h->window_bits < FOTA_DELTA_MIN_WBITS || h->window_bits > FOTA_DELTA_MAX_WBITS) ||
             h->region_shift < FOTA_DELTA_MIN_SHIFT || h->region_shift > FOTA_DELTA_MAX_SHIFT)
             return FOTA_DELTA_E_FORMAT;
     } else {
@@ -414,11 +415,10 @@ static void field_made(fota_delta_rel *m, const fota_delta_params *p, uint8_t b)
 #define RC_TOP (1u << 24)
 #define RC_START 5   /* bytes of a coder's start (the first one is always 0) */
 
-static void model_init(fota_delta_model *m)
+/* Every model starts at 1/2 (the model structs are all uint16_t). */
+static void probs_init(uint16_t *p, size_t bytes)
 {
-    uint16_t *z = &m->zero[0][0][0], *v = &m->val[0][0];
-    for (size_t i = 0; i < sizeof m->zero / sizeof *z; i++) z[i] = 1u << (RC_BITS - 1);
-    for (size_t i = 0; i < sizeof m->val / sizeof *v; i++) v[i] = 1u << (RC_BITS - 1);
+    for (size_t i = 0; i < bytes / sizeof *p; i++) p[i] = 1u << (RC_BITS - 1);
 }
 
 static void prob_update(uint16_t *p, int bit)
@@ -486,8 +486,8 @@ int fota_delta_apply_init_arena(fota_delta_applier *a, const fota_delta_io *io, 
     memset(a, 0, sizeof *a);
     a->io = *io;
     a->state = ST_HDR;
-    a->zarena = a->zmem.b;
-    a->zarena_len = sizeof a->zmem.b;
+    a->zarena = a->u.z3.zmem.b;
+    a->zarena_len = sizeof a->u.z3.zmem.b;
     a->max_wbits = FOTA_DELTA_APPLY_WBITS;
     size_t skip = zmem ? (16 - (uintptr_t)zmem % 16) % 16 : 0;
     if (zmem && zmem_len > skip && zmem_len - skip > a->zarena_len) {
@@ -540,6 +540,17 @@ static int start_apply(fota_delta_applier *a)
     if (FOTA_SHA256_FINISH(&a->sha, got) || FOTA_SHA256_START(&a->sha)) return FOTA_ERR_NOMEM;
     if (memcmp(got, a->h.old_sha256, 32) != 0) return FOTA_DELTA_E_WRONG_BASE;
 
+    probs_init((uint16_t *)(void *)&a->model, sizeof a->model);
+    if (a->h.version == 5) {
+        /* one range coder from here to the delta's end */
+        probs_init((uint16_t *)(void *)&a->u.m5, sizeof a->u.m5);
+        a->rc_left = UINT32_MAX;
+        a->rc_range = UINT32_MAX;
+        a->rc_code = 0;
+        a->rc_init = 0;
+        a->state = a->h.new_size ? ST_BHDR : ST_END;
+        return 0;
+    }
     a->z.zalloc = arena_alloc;
     a->z.zfree = arena_free;
     a->z.opaque = a;
@@ -548,7 +559,6 @@ static int start_apply(fota_delta_applier *a)
      * declares a larger window than the delta's header. */
     if (inflateInit2(&a->z, (int)a->h.window_bits) != Z_OK) return FOTA_ERR_NOMEM;
     a->z_active = 1;
-    model_init(&a->model);
     a->state = a->h.new_size ? ST_BHDR : ST_DONE;
     return 0;
 }
@@ -716,6 +726,7 @@ static int rc_fill(fota_delta_applier *a, const uint8_t **pp, size_t *np)
     while (a->rc_init < RC_START || a->rc_range < RC_TOP) {
         if (a->rc_left == 0) return FOTA_DELTA_E_FORMAT;
         if (*np == 0) return 0;
+        if (a->rc_init == 0 && **pp != 0) return FOTA_DELTA_E_FORMAT;   /* a coder's first byte is 0 */
         a->rc_code = a->rc_code << 8 | *(*pp)++;
         (*np)--;
         a->rc_left--;
@@ -725,24 +736,75 @@ static int rc_fill(fota_delta_applier *a, const uint8_t **pp, size_t *np)
     return 1;
 }
 
+/* One decision by *p: 1 with *bit, 0 waiting for input, or an error. */
+static int rc_bit(fota_delta_applier *a, const uint8_t **pp, size_t *np, uint16_t *p, unsigned *bit)
+{
+    int r = rc_fill(a, pp, np);
+    if (r <= 0) return r;
+    uint32_t bound = (a->rc_range >> RC_BITS) * *p;
+    *bit = a->rc_code >= bound;
+    if (*bit) {
+        a->rc_code -= bound;
+        a->rc_range -= bound;
+    } else {
+        a->rc_range = bound;
+    }
+    prob_update(p, (int)*bit);
+    return 1;
+}
+
+/* v5: a value of `bits` bits by the tree probs[1 .. 2^bits - 1], resuming
+ * at a->node where the input ran out: 1 with *v, 0 waiting, or an error. */
+static int decode_tree(fota_delta_applier *a, const uint8_t **pp, size_t *np, uint16_t *probs, unsigned bits,
+                       unsigned *v)
+{
+    if (a->node == 0) a->node = 1;
+    while (a->node < 1u << bits) {
+        unsigned bit;
+        int r = rc_bit(a, pp, np, &probs[a->node], &bit);
+        if (r <= 0) return r;
+        a->node = a->node << 1 | bit;
+    }
+    *v = a->node - (1u << bits);
+    a->node = 0;
+    return 1;
+}
+
+/* v5: a control value (as rc_encode_number codes it), resuming likewise. */
+static int decode_number(fota_delta_applier *a, const uint8_t **pp, size_t *np, fota_delta_num_model *m,
+                         uint64_t *v)
+{
+    int r;
+    if (a->nbits == 0) {
+        unsigned nb;
+        if ((r = decode_tree(a, pp, np, m->nbits, 6, &nb)) <= 0) return r;
+        if (nb > 32) return FOTA_DELTA_E_FORMAT;   /* every control value is below 2^32 */
+        a->nbits = nb + 1;
+        a->var = nb != 0;
+        a->bits_left = nb ? nb - 1 : 0;
+    }
+    while (a->bits_left > 0) {
+        unsigned nb = a->nbits - 1, j = a->bits_left - 1, done = nb - 1 - a->bits_left, bit;
+        uint16_t *p = done < 2 ? &m->top[nb][(a->var & ((1u << done) - 1)) | 1u << done] : &m->low[j];
+        if ((r = rc_bit(a, pp, np, p, &bit)) <= 0) return r;
+        a->var = a->var << 1 | bit;
+        a->bits_left--;
+    }
+    *v = a->var;
+    a->var = 0;
+    a->nbits = 0;
+    return 1;
+}
+
 /* v4: decodes the byte at cur's residual, bit by bit, resuming where the
  * input ran out: 1 with *v, 0 waiting for input, or an error. */
 static int decode_byte(fota_delta_applier *a, const uint8_t **pp, size_t *np, uint8_t *v)
 {
     for (;;) {
-        int r = rc_fill(a, pp, np);
+        unsigned bit;
+        int r = rc_bit(a, pp, np, model_prob(&a->model, a->ctx_kind, a->ctx_idx, a->prev_nz, a->node), &bit);
         if (r <= 0) return r;
-        uint16_t *p = model_prob(&a->model, a->ctx_kind, a->ctx_idx, a->prev_nz, a->node);
-        uint32_t bound = (a->rc_range >> RC_BITS) * *p;
-        int bit = a->rc_code >= bound;
-        if (bit) {
-            a->rc_code -= bound;
-            a->rc_range -= bound;
-        } else {
-            a->rc_range = bound;
-        }
-        prob_update(p, bit);
-        a->node = a->node ? a->node << 1 | (unsigned)bit : (unsigned)bit;
+        a->node = a->node ? a->node << 1 | bit : bit;
         if (a->node == 0 || a->node >= 256) {
             *v = (uint8_t)a->node;
             a->prev_nz = a->node != 0;
@@ -777,12 +839,16 @@ static int exec_block(fota_delta_applier *a, const uint8_t **pp, size_t *np)
     for (;;) {
         if (!a->in_cmd) {
             if (a->cmd_i == a->ncmd) {
-                /* v4: the coder's last bytes, then the section must be used up */
-                if (a->h.version >= 4 && (a->rc_init || a->rc_left)) {
+                int last = a->cmd_end == a->h.new_size;
+                /* the coder's last bytes: v4's at each block's end, then its
+                 * section must be used up; v5's at the last block's, which
+                 * leave code 0 (the encoder writes its low end whole), so
+                 * no byte of the stream can change unnoticed */
+                if (a->h.version == 4 ? a->rc_init || a->rc_left : a->h.version == 5 && last) {
                     if ((rc = rc_fill(a, pp, np)) <= 0) return rc;
-                    if (a->rc_left) return FOTA_DELTA_E_FORMAT;
+                    if (a->h.version == 4 ? a->rc_left != 0 : a->rc_code != 0) return FOTA_DELTA_E_FORMAT;
                 }
-                a->state = a->cmd_end == a->h.new_size ? ST_DONE : ST_BHDR;
+                a->state = last ? ST_DONE : ST_BHDR;
                 return 0;
             }
             a->old_pos = a->map.old[a->cmd_i];
@@ -831,11 +897,22 @@ static int exec_block(fota_delta_applier *a, const uint8_t **pp, size_t *np)
             }
             continue;
         }
+        while (a->extra_left > 0 && a->h.version == 5) {
+            /* v5: literal bytes, decoded in place (the generator's context) */
+            if (a->wlen == chunk && (rc = flush(a)) != 0) return rc;
+            uint8_t before = a->wlen ? a->wbuf[a->wlen - 1] : a->prev[1];
+            unsigned v;
+            rc = decode_tree(a, pp, np, a->u.m5.lit[(a->new_pos + a->wlen) & 1][before >> 5], 8, &v);
+            if (rc <= 0) return rc;
+            a->wbuf[a->wlen++] = (uint8_t)v;
+            a->cur = a->wlen;
+            a->extra_left--;
+        }
         while (a->extra_left > 0) {
             if (a->wlen == chunk && (rc = flush(a)) != 0) return rc;
             size_t k = chunk - a->wlen;
             if (k > a->extra_left) k = a->extra_left;
-            memcpy(a->wbuf + a->wlen, a->buf + a->xoff, k);
+            memcpy(a->wbuf + a->wlen, a->u.z3.buf + a->xoff, k);
             a->wlen += k;
             a->cur = a->wlen;
             a->xoff += (uint32_t)k;
@@ -900,7 +977,7 @@ static int process(fota_delta_applier *a, const uint8_t *p, size_t n)
         case ST_BEXTRA: {
             size_t k = a->extra_len - a->buf_len;
             if (k > n) k = n;
-            memcpy(a->buf + a->buf_len, p, k);
+            memcpy(a->u.z3.buf + a->buf_len, p, k);
             a->buf_len += (uint32_t)k;
             p += k;
             n -= k;
@@ -913,11 +990,50 @@ static int process(fota_delta_applier *a, const uint8_t *p, size_t n)
     }
 }
 
-/* Versions 3 and 4 with pointer words: the header goes on with the base
+/* v5: the delta's bytes after the header, every value range-decoded. */
+static int process5(fota_delta_applier *a, const uint8_t *p, size_t n)
+{
+    int rc;
+    for (;;) {
+        unsigned v;
+        uint64_t x;
+        switch (a->state) {
+        case ST_BHDR:
+            if ((rc = decode_tree(a, &p, &n, a->u.m5.ncmd, 7, &v)) <= 0) return rc;
+            a->ncmd = a->map.n = v + 1;
+            a->extra_len = 0;
+            a->cmd_i = a->ctrl_i = 0;
+            a->state = ST_BCTRL;
+            break;
+        case ST_BCTRL:
+            if ((rc = decode_number(a, &p, &n, &a->u.m5.num[a->ctrl_i], &x)) <= 0) return rc;
+            a->ctrl[a->ctrl_i++] = x;
+            if (a->ctrl_i < 3) break;
+            a->ctrl_i = 0;
+            if ((rc = add_command(a)) != 0) return rc;
+            if (a->cmd_i == a->ncmd) {
+                a->state = ST_EXEC;
+                a->cmd_i = 0;
+                a->in_cmd = 0;
+            }
+            break;
+        case ST_EXEC:
+            if ((rc = exec_block(a, &p, &n)) != 0) return rc;
+            if (a->state == ST_EXEC) return 0;   /* needs more input */
+            break;
+        case ST_DONE:
+            return n ? FOTA_DELTA_E_FORMAT : 0;   /* bytes after the coder's end */
+        default:
+            return FOTA_DELTA_E_FORMAT;
+        }
+    }
+}
+
+/* Versions 3..5 with pointer words: the header goes on with the base
  * address (hdr: its first FOTA_DELTA_HEADER_LEN bytes). */
 static int header_has_base(const uint8_t *hdr)
 {
-    return (hdr[4] == 3 || hdr[4] == 4) && (hdr[5] & FOTA_DELTA_F_WORDS);
+    return hdr[4] >= 3 && hdr[4] <= 5 && (hdr[5] & FOTA_DELTA_F_WORDS);
 }
 
 static int feed_inner(fota_delta_applier *a, const uint8_t *d, size_t n)
@@ -940,19 +1056,25 @@ static int feed_inner(fota_delta_applier *a, const uint8_t *d, size_t n)
     }
     if (n == 0) return 0;
     if (a->state == ST_END) return FOTA_DELTA_E_FORMAT;   /* trailing bytes */
+    if (a->h.version == 5) {
+        int rc = process5(a, d, n);
+        if (rc || a->state != ST_DONE) return rc;
+        a->state = ST_END;
+        return flush(a);
+    }
     while (n > 0) {
         /* avail_in is a uInt: feed at most 1 GiB per round. */
         uInt step = n > (1u << 30) ? (1u << 30) : (uInt)n;
         a->z.next_in = (Bytef *)(uintptr_t)d;
         a->z.avail_in = step;
         for (;;) {
-            a->z.next_out = a->out;
-            a->z.avail_out = sizeof a->out;
+            a->z.next_out = a->u.z3.out;
+            a->z.avail_out = sizeof a->u.z3.out;
             int zr = inflate(&a->z, Z_NO_FLUSH);
-            size_t produced = sizeof a->out - a->z.avail_out;
+            size_t produced = sizeof a->u.z3.out - a->z.avail_out;
             if (zr == Z_MEM_ERROR) return FOTA_ERR_NOMEM;
             if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) return FOTA_DELTA_E_FORMAT;
-            int rc = process(a, a->out, produced);
+            int rc = process(a, a->u.z3.out, produced);
             if (rc) return rc;
             if (zr == Z_STREAM_END) {
                 /* The stream must end exactly after the last command and
@@ -1213,6 +1335,11 @@ static uint8_t pred_residual(gpred *t, const uint8_t *old, size_t on, size_t k, 
     return r;
 }
 
+static uint64_t zigzag(int64_t v)
+{
+    return v < 0 ? ((uint64_t)(-(v + 1)) << 1) | 1 : (uint64_t)v << 1;
+}
+
 /* v4: the range encoder of one block's diff bytes (LZMA's: low keeps a
  * carry bit above its 32; a byte is held back while a carry may reach it). */
 typedef struct {
@@ -1271,6 +1398,32 @@ static void rc_encode_byte(grc *e, dbuf *out, fota_delta_model *m, unsigned kind
     *prev_nz = d != 0;
 }
 
+/* v5: value of `bits` bits by the binary tree probs[1 .. 2^bits - 1], high bit first. */
+static void rc_encode_tree(grc *e, dbuf *out, uint16_t *probs, unsigned bits, unsigned v)
+{
+    unsigned node = 1;
+    for (unsigned j = bits; j-- > 0;) {
+        int b = v >> j & 1;
+        rc_encode(e, out, &probs[node], b);
+        node = node << 1 | (unsigned)b;
+    }
+}
+
+/* v5: a control value: its bit count, then its bits below the top one
+ * (the first two by the count's tree, the others by their position). */
+static void rc_encode_number(grc *e, dbuf *out, fota_delta_num_model *m, uint64_t v)
+{
+    unsigned nb = 0;
+    while (nb < 64 && v >> nb) nb++;
+    rc_encode_tree(e, out, m->nbits, 6, nb);
+    for (unsigned done = 0; done + 1 < nb; done++) {
+        unsigned j = nb - 2 - done;
+        uint64_t above = v >> (j + 1);   /* the bits coded so far, the top one included */
+        int b = v >> j & 1;
+        rc_encode(e, out, done < 2 ? &m->top[nb][(above & ((1u << done) - 1)) | 1u << done] : &m->low[j], b);
+    }
+}
+
 /* Block being built: its controls, extra bytes, diff runs (v4: range-coded
  * into diff by rc). */
 typedef struct {
@@ -1300,8 +1453,7 @@ static void block_flush(gblock *k, dbuf *out)
 
 static void block_command(gblock *k, size_t opos, size_t diff_len, size_t extra_len)
 {
-    int64_t seek = (int64_t)opos - (int64_t)k->old_pos;
-    db_varint(&k->ctrl, seek < 0 ? ((uint64_t)(-(seek + 1)) << 1) | 1 : (uint64_t)seek << 1);
+    db_varint(&k->ctrl, zigzag((int64_t)opos - (int64_t)k->old_pos));
     db_varint(&k->ctrl, diff_len);
     db_varint(&k->ctrl, extra_len);
     k->old_pos = opos + diff_len;
@@ -1357,9 +1509,13 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
     gblock k;
     memset(&k, 0, sizeof k);
     fota_delta_model *model = version >= 4 ? malloc(sizeof *model) : NULL;
+    fota_delta_model5 *m5 = version == 5 ? malloc(sizeof *m5) : NULL;
     unsigned prev_nz = 0;
-    if (model) model_init(model);
+    if (model) probs_init((uint16_t *)(void *)model, sizeof *model);
+    if (m5) probs_init((uint16_t *)(void *)m5, sizeof *m5);
     k.model = model;
+    /* v5: one coder for the whole stream, straight into out */
+    dbuf *rcout = m5 ? out : &k.diff;
     fota_delta_params par = *par_in;
     size_t on = (size_t)par.old_size, np = 0;
     int predict = par.flags & FOTA_DELTA_F_PREDICT;
@@ -1369,8 +1525,9 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
     fota_delta_map *map = calloc(1, sizeof *map);
     gpiece *pc = split_blocks(c, &np);
     par.map = map;
-    if ((predict && !t) || (fields && !rel) || !map || !pc || (version >= 4 && !model)) {
+    if ((predict && !t) || (fields && !rel) || !map || !pc || (version >= 4 && !model) || (version == 5 && !m5)) {
         free(model);
+        free(m5);
         free(t);
         free(rel);
         free(map);
@@ -1386,6 +1543,15 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
                 map->old[map->n] = (uint32_t)pc[q].opos;
                 map->len[map->n] = (uint32_t)pc[q].diff;
                 map->nw[map->n++] = (uint32_t)pc[q].npos;
+            }
+            if (m5) {
+                rc_encode_tree(&k.rc, out, m5->ncmd, 7, map->n - 1);
+                for (unsigned q = 0; q < map->n; q++) {
+                    rc_encode_number(&k.rc, out, &m5->num[0], zigzag((int64_t)map->old[q] - (int64_t)k.old_pos));
+                    rc_encode_number(&k.rc, out, &m5->num[1], map->len[q]);
+                    rc_encode_number(&k.rc, out, &m5->num[2], pc[pi + q].extra);
+                    k.old_pos = map->old[q] + map->len[q];
+                }
             }
         }
         const uint8_t *o = old + g->opos, *w = nw + g->npos;
@@ -1409,7 +1575,7 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
                 d = pred_residual(t, old, on, g->opos + i, d);
             }
             if (model) {
-                rc_encode_byte(&k.rc, &k.diff, model, kind, idx, &prev_nz, d);
+                rc_encode_byte(&k.rc, rcout, model, kind, idx, &prev_nz, d);
                 continue;
             }
             if (d == 0) { zeros++; continue; }
@@ -1420,11 +1586,22 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
             zeros = 0;
         }
         if (zeros) db_varint(&k.diff, zeros);   /* v3 */
+        if (m5) {
+            /* v5: the literal bytes, each in the context of the new position's
+             * parity and the top bits of the byte before */
+            for (size_t i = g->diff; i < g->diff + g->extra; i++) {
+                size_t j = g->npos + i;
+                rc_encode_tree(&k.rc, out, m5->lit[j & 1][(j ? nw[j - 1] : 0) >> 5], 8, w[i]);
+            }
+            continue;
+        }
         db_bytes(&k.extra, w + g->diff, g->extra);
         block_command(&k, g->opos, g->diff, g->extra);
     }
     block_flush(&k, out);
+    for (int i = 0; m5 && k.rc.active && i < RC_START; i++) rc_shift(&k.rc, out);
     free(model);
+    free(m5);
     free(t);
     free(rel);
     free(map);
@@ -1535,11 +1712,6 @@ static unsigned varint_len(uint64_t v)
     unsigned n = 1;
     while (v >>= 7) n++;
     return n;
-}
-
-static uint64_t zigzag(int64_t v)
-{
-    return v < 0 ? ((uint64_t)(-(v + 1)) << 1) | 1 : (uint64_t)v << 1;
 }
 
 /* The scan takes a short match far away in old for a few bytes of new code
@@ -1760,7 +1932,7 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
     if (old_len > FOTA_DELTA_MAX_IMAGE || new_len > FOTA_DELTA_MAX_IMAGE) return FOTA_ERR_RANGE;
     unsigned wbits = opt && opt->window_bits ? opt->window_bits : FOTA_DELTA_GEN_WBITS;
     if (wbits < FOTA_DELTA_MIN_WBITS || wbits > FOTA_DELTA_MAX_WBITS) return FOTA_ERR_ARG;
-    if (opt && opt->version && (opt->version < 3 || opt->version > 4)) return FOTA_ERR_ARG;
+    if (opt && opt->version && (opt->version < 3 || opt->version > 5)) return FOTA_ERR_ARG;
     static const uint8_t empty[1] = {0};   /* no arithmetic on NULL for empty images */
     if (!old_img) old_img = empty;
     if (!new_img) new_img = empty;
@@ -1839,16 +2011,20 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
                            thresholds[t / LISTS], om, nm, &cmds);
         if (t % LISTS >= 1) absorb_excursions(&cmds);
         if (rc == 0 && t % LISTS == 2) rc = take_old_matches(&ix, new_img, &cmds, OLD_MATCH_MIN);
-        for (size_t f = 0; rc == 0 && f < 2 * (sizeof candidates / sizeof candidates[0]); f++) {
-            uint8_t version = f & 1 ? 4 : 3;
-            if (!candidate_fits(old_img, old_len, candidates[f / 2].flags)) continue;
-            if (opt && opt->version && opt->version != version) continue;
-            gcand k = {{NULL, 0, 0, 0}, 0, candidates[f / 2].flags, candidates[f / 2].shift, 1, version};
-            par.flags = candidates[f / 2].flags;
-            par.shift = candidates[f / 2].shift;
+        for (size_t f = 0; rc == 0 && f < 3 * (sizeof candidates / sizeof candidates[0]); f++) {
+            uint8_t version = (uint8_t)(3 + f % 3), flags = candidates[f / 3].flags;
+            if (!candidate_fits(old_img, old_len, flags)) continue;
+            /* by default 3 and 5: v5 codes the diff bytes as v4 does, the
+             * rest without deflate, and was smaller than v4 on every pair of
+             * bench/delta; v4 only when asked for */
+            if (opt && opt->version ? opt->version != version : version == 4) continue;
+            gcand k = {{NULL, 0, 0, 0}, 0, flags, candidates[f / 3].shift, 1, version};
+            par.flags = flags;
+            par.shift = candidates[f / 3].shift;
             rc = encode_blocks(&cmds, old_img, new_img, &par, version, &k.blocks);
-            if (rc == 0) rc = compress_blocks(&k.blocks, wbits, real ? Z_RANK : Z_QUICK, q, &scratch, NULL);
-            k.quick = scratch.len;
+            /* v5's stream is final as coded */
+            if (rc == 0 && version < 5) rc = compress_blocks(&k.blocks, wbits, real ? Z_RANK : Z_QUICK, q, &scratch, NULL);
+            k.quick = version < 5 ? scratch.len : k.blocks.len;
             /* keep the FINALISTS best, sorted */
             size_t at = FINALISTS;
             while (rc == 0 && at > 0 && (!fin[at - 1].used || k.quick < fin[at - 1].quick)) at--;
@@ -1866,7 +2042,12 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
     dbuf z[FINALISTS];
     memset(z, 0, sizeof z);
     for (size_t i = 0; rc == 0 && i < FINALISTS && fin[i].used; i++) {
-        rc = compress_blocks(&fin[i].blocks, wbits, Z_FINAL, c, &z[i], &scratch);
+        if (fin[i].version == 5) {
+            z[i] = fin[i].blocks;
+            fin[i].blocks = (dbuf){NULL, 0, 0, 0};
+        } else {
+            rc = compress_blocks(&fin[i].blocks, wbits, Z_FINAL, c, &z[i], &scratch);
+        }
         if (rc == 0 && z[i].len < best_len) { best = i; best_len = z[i].len; }
     }
     uint8_t *o = NULL;
@@ -1877,9 +2058,10 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
     if (rc == 0) {
         hdr[4] = fin[best].version;
         hdr[5] = fin[best].flags;
+        if (fin[best].version == 5) hdr[6] = 0;   /* no zlib stream, no window */
         hdr[7] = fin[best].shift;
         memcpy(o, hdr, hl);
-        memcpy(o + hl, z[best].p, best_len);
+        if (best_len) memcpy(o + hl, z[best].p, best_len);
     }
     for (size_t i = 0; i < FINALISTS; i++) {
         free(fin[i].blocks.p);

@@ -20,7 +20,7 @@
 #include <mbedtls/sha256.h>
 
 #define FOTA_DELTA_MAGIC "LFDL"
-#define FOTA_DELTA_VERSION 4             /* the newest written: v3 with range-coded diff runs */
+#define FOTA_DELTA_VERSION 5             /* the newest written: the whole stream range-coded, no zlib */
 #define FOTA_DELTA_HEADER_LEN 80          /* magic ... SHA-256s: the part every version shares */
 #define FOTA_DELTA_HEADER_V3_LEN 84       /* v3 with pointer words adds the base address */
 #define FOTA_DELTA_F_PREDICT 0x01         /* header flag: diff bytes are residuals of the predictor */
@@ -78,6 +78,20 @@ typedef struct fota_delta_model {
     uint16_t zero[FOTA_DELTA_CTX_KINDS][4][2];   /* [kind][byte in field][byte before non-zero]: byte is 0 */
     uint16_t val[4][256];             /* [byte in field]: a non-zero residual's bits, as a binary tree */
 } fota_delta_model;
+
+/* v5: a control value's models: its bit count, then its bits below the top one */
+typedef struct fota_delta_num_model {
+    uint16_t nbits[64];               /* the bit count 0..32, as a 6-bit tree */
+    uint16_t top[33][4];              /* [bit count]: the two bits below the top one, as a tree */
+    uint16_t low[32];                 /* [bit position]: the others */
+} fota_delta_num_model;
+
+/* v5: the models of everything but the diff bytes (those are v4's) */
+typedef struct fota_delta_model5 {
+    uint16_t ncmd[128];               /* a block's command count - 1, as a 7-bit tree */
+    fota_delta_num_model num[3];      /* seek (zigzag), diff length, extra length */
+    uint16_t lit[2][8][256];          /* [new position odd][byte before >> 5]: a literal byte, as a tree */
+} fota_delta_model5;
 
 /* The current block's commands, known before any of its bytes is made:
  * each one's old start, diff length and new start. */
@@ -175,9 +189,9 @@ typedef struct fota_delta_applier {
     uint32_t rc_range, rc_code, rc_left;   /* rc_left: the section's bytes not read yet */
     unsigned rc_init;                 /* bytes of the coder's 5-byte start read */
     unsigned node;                    /* 0: the zero flag next; else the residual's tree node */
+    unsigned nbits, bits_left;        /* v5: a control value's bit count (0: not known yet) and bits to go */
     unsigned ctx_kind, ctx_idx, prev_nz;   /* the byte's context; the byte before was non-zero */
     int cls;                          /* 0: not classified yet; 1: classified, not a field; 2: a field */
-    uint8_t buf[FOTA_DELTA_BLOCK_BUF];     /* the block's extra bytes */
     uint8_t look[3];                  /* old bytes at old_pos .. old_pos + 2 (0 past the end) */
     uint8_t prev[2];                  /* the two new bytes before wbuf (0 before the image) */
     uint64_t run_end;                 /* old position where the current diff run ends */
@@ -189,8 +203,14 @@ typedef struct fota_delta_applier {
     unsigned max_wbits;               /* the largest window accepted */
     unsigned char *zarena;            /* the inflater's arena: zmem.b, or one lent at init */
     size_t zarena_len, zmem_used;
-    union { uint64_t align; unsigned char b[FOTA_DELTA_ZMEM]; } zmem;
-    uint8_t out[FOTA_DELTA_INFLATE_OUT];   /* inflated bytes */
+    union {
+        struct {   /* versions 2..4 */
+            union { uint64_t align; unsigned char b[FOTA_DELTA_ZMEM]; } zmem;
+            uint8_t out[FOTA_DELTA_INFLATE_OUT];   /* inflated bytes */
+            uint8_t buf[FOTA_DELTA_BLOCK_BUF];     /* the block's extra bytes */
+        } z3;
+        fota_delta_model5 m5;         /* version 5: no inflater, extra bytes decoded in place */
+    } u;
     uint8_t wbuf[FOTA_DELTA_CHUNK];   /* new bytes on their way out */
     mbedtls_sha256_context sha;
 } fota_delta_applier;
@@ -229,7 +249,8 @@ typedef struct fota_delta_options {
                                          thresholds, as for a new image above 1 MiB, whatever its size
                                          (tests: much faster, a little larger); 0: the default, every
                                          candidate of an image up to 1 MiB ranked by its real size */
-    unsigned version;                 /* 0: the smaller of versions 3 and 4; else that one */
+    unsigned version;                 /* 0: the smallest of versions 3..5; else that one (3, 4: for appliers
+                                         built before version 5) */
 } fota_delta_options;
 
 int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,

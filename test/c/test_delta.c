@@ -77,6 +77,7 @@ static int apply(mem_io *m, const uint8_t *d, size_t dl, size_t feed, size_t max
 
 static int predicted;   /* round trips whose delta uses the predictor */
 static int rel32;       /* round trips whose delta uses the rel32 predictor */
+static int by_version[FOTA_DELTA_VERSION + 1];   /* round trips per delta version */
 
 /* Round trip old -> new with generator options opt (NULL: the defaults),
  * fed in two ways; returns the delta size and, when hdr is not NULL, the
@@ -108,6 +109,7 @@ static size_t roundtrip_opt(const char *what, const uint8_t *old, size_t ol, con
     CHECK(!m.bad_read);
     if (dl > 5 && (d[5] & FOTA_DELTA_F_PREDICT)) predicted++;
     if (dl > 5 && (d[5] & FOTA_DELTA_F_REL32)) rel32++;
+    if (dl > 4 && d[4] <= FOTA_DELTA_VERSION) by_version[d[4]]++;
     if (rc || !same) fprintf(stderr, "  (%s)\n", what);
     free(m.out);
     free(d);
@@ -202,7 +204,9 @@ static void test_roundtrips(void)
     ctest_fill(b + N / 2, 5000, 3);
     memcpy(b + N / 2 + 5000, a + N / 2, N / 2);
     for (size_t i = 1000; i < N; i += 9973) b[i] ^= 0x21;
+    int v3 = by_version[3];
     CHECK(roundtrip("inserted", a, N, b, N + 5000) < 7000);
+    CHECK_EQ(by_version[3], v3 + 1);
     /* all zero, both sizes */
     uint8_t *z = calloc(1, N);
     CHECK(roundtrip("zeros", z, N, z, N / 2) < 200);
@@ -213,6 +217,19 @@ static void test_roundtrips(void)
     roundtrip("empty new", a, 1000, NULL, 0);
     roundtrip("both empty", NULL, 0, NULL, 0);
     roundtrip("one byte", a, 1, a + 1, 1);
+    /* the edge cases in every version the generator writes; the insertion
+     * (version 3 by default) in version 5 too */
+    for (unsigned v = 3; v <= FOTA_DELTA_VERSION; v++) {
+        fota_delta_options opt = quick;
+        opt.version = v;
+        int before = by_version[v];
+        roundtrip_opt("empty old", NULL, 0, a, 1000, &opt, NULL);
+        roundtrip_opt("empty new", a, 1000, NULL, 0, &opt, NULL);
+        roundtrip_opt("both empty", NULL, 0, NULL, 0, &opt, NULL);
+        roundtrip_opt("one byte", a, 1, a + 1, 1, &opt, NULL);
+        if (v == 5) CHECK(roundtrip_opt("inserted", a, N, b, N + 5000, &opt, NULL) < 7000);
+        CHECK_EQ(by_version[v], before + 4 + (v == 5));
+    }
     /* code-like: a table of 4-byte little-endian pointers that all move */
     for (size_t i = 0; i + 4 <= N; i += 4) {
         uint32_t v = (uint32_t)(0x08010000u + (a[i] << 4));
@@ -557,6 +574,8 @@ static void test_chunking(void)
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
     d[4] = 1;                            /* v1 (interleaved commands): no longer read */
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
+    d[4] = v4 == 5 ? 3 : 5;              /* v5 has no window (v3, v4 must have one) */
+    CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
     d[4] = v4;
     uint8_t f5 = d[5];                   /* every flag bit has a meaning: rel32 with an ARM one */
     d[5] = FOTA_DELTA_F_REL32 | FOTA_DELTA_F_SHORT;
@@ -814,11 +833,12 @@ static void test_hostile(void)
 /* A small Thumb-2 pair's delta: every byte flipped, every truncation:
  * refused (or, where a flip cannot matter, the right image), and never a
  * read outside old. */
-/* A corrupt or cut ARM delta, of both versions (every byte flipped, every
+/* A corrupt or cut ARM delta, of versions 3..5 (every byte flipped, every
  * length), and for version 4 its inflated stream with every byte flipped
  * (packed again, so the range decoder and its section lengths see it):
  * refused, or (a flip that changes nothing) the right image; never a read
- * outside old. */
+ * outside old. Version 5 is range-coded to its last byte, whose coder must
+ * end at code 0: there every flip is refused. */
 static size_t handmade_hdr(uint8_t *out, unsigned version, unsigned flags, unsigned wbits,
                            uint32_t base, const uint8_t *old, uint32_t ol, uint32_t nl,
                            const uint8_t new_sha[32], const uint8_t *s, size_t sl);
@@ -837,22 +857,24 @@ static void test_arm_corrupt(void)
     }
     size_t ol = emit_arm(o, so, NF, 0, 0), nl = emit_arm(n, sn, NF, 1, 0);
     mem_io m = {o, ol, malloc(nl + 1), 0, nl + 1, 0, 0, 0};
-    for (unsigned version = 3; version <= 4; version++) {
+    for (unsigned version = 3; version <= 5; version++) {
         uint8_t *d = NULL;
         size_t dl = 0;
         fota_delta_options opt = {0, 0, 0, 0, version};
         CHECK_EQ(fota_delta_create(o, ol, n, nl, &opt, &d, &dl), 0);
         CHECK(dl > FOTA_DELTA_HEADER_V3_LEN && (d[5] & FOTA_DELTA_F_ARM) && d[4] == version);
         CHECK_EQ(apply(&m, d, dl, 4096, 0), 0);
-        int wrong = 0;
+        int wrong = 0, accepted = 0;
         for (size_t i = 0; i < dl; i++) {
             d[i] ^= 0x5a;
             int rc = apply(&m, d, dl, 333, 0);
             if (rc == 0 && (m.out_len != nl || memcmp(m.out, n, nl) != 0)) wrong++;
+            accepted += rc == 0;
             CHECK(!m.bad_read);
             d[i] ^= 0x5a;
         }
         CHECK_EQ(wrong, 0);
+        if (version == 5) CHECK_EQ(accepted, 0);
         for (size_t cut = 0; cut < dl; cut++) {
             CHECK(apply(&m, d, cut, 64, 1) != 0);
             CHECK(!m.bad_read);

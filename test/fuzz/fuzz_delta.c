@@ -4,8 +4,9 @@
  * Mode bit 0 repairs the delta header to the given old image (a fuzzer
  * cannot forge SHA-256) and to the rules a generator follows, so the block
  * stream is reached with any predictor combination: version 2 with its
- * flags, or version 3 with valid flags (x86, or ARM with bit 7's short
- * branches and literal loads), any window the format allows (one above
+ * flags, or version 3, 4 or 5 with valid flags (x86, or ARM with bit 7's
+ * short branches and literal loads), for 3 and 4 any window the format
+ * allows (5 has none; one above
  * this applier's own is applied with a lent arena, as fotapack patch
  * does), a valid region shift and, with the word flag, any base address;
  * bits 1..7 pick the feed chunk and the callback chunk sizes.
@@ -59,10 +60,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t dl = size - old_len;
     memcpy(d, data + old_len, dl);
     if ((mode & 1) && dl >= FOTA_DELTA_HEADER_V3_LEN && d[4] != 2) {
-        d[4] = (uint8_t)(3 + (d[4] & 1));   /* 3, or 4 (range-coded diff runs) */
+        d[4] = (uint8_t)(3 + d[4] % 3);   /* 3; 4 (range-coded diff runs); 5 (all range-coded) */
         d[5] &= FOTA_DELTA_F_PREDICT | FOTA_DELTA_F_REL32 | FOTA_DELTA_F_ARM;
         if (d[5] & FOTA_DELTA_F_ARM) d[5] &= (uint8_t)~FOTA_DELTA_F_REL32;
-        d[6] = (uint8_t)(FOTA_DELTA_MIN_WBITS + d[6] % (FOTA_DELTA_MAX_WBITS - FOTA_DELTA_MIN_WBITS + 1));
+        d[6] = d[4] == 5 ? 0 : (uint8_t)(FOTA_DELTA_MIN_WBITS + d[6] % (FOTA_DELTA_MAX_WBITS - FOTA_DELTA_MIN_WBITS + 1));
         d[7] = (uint8_t)(FOTA_DELTA_MIN_SHIFT + d[7] % (FOTA_DELTA_MAX_SHIFT - FOTA_DELTA_MIN_SHIFT + 1));
     } else if ((mode & 1) && dl >= FOTA_DELTA_HEADER_LEN) {
         d[4] = 2;
