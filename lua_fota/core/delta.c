@@ -427,20 +427,26 @@ static void prob_update(uint16_t *p, int bit)
     else *p = (uint16_t)(*p + (((1u << RC_BITS) - *p) >> RC_MOVE));
 }
 
-/* A diff byte's context: the kind of field it belongs to (0: none; x86
- * rel32 fields: the last) and its byte in that field. */
-static void byte_context(const fota_delta_rel *m, const fota_delta_params *p, int field, unsigned *kind,
-                         unsigned *idx)
+/* A diff byte's models, whether it is zero and its bits (field: what
+ * field_begin said, before field_made moves on; npos: its new position;
+ * hist: nz_hist). v4 (m5 NULL): by the kind of field it belongs to (0: none;
+ * x86 rel32 fields: the last), its byte in that field, and whether the diff
+ * byte before was non-zero. v5 also by the one before that and, outside a
+ * field, by npos's parity (a Thumb-2 halfword's low and high bytes differ). */
+static void diff_models(fota_delta_model *m4, fota_delta_model5 *m5, const fota_delta_rel *m,
+                        const fota_delta_params *p, int field, uint64_t npos, unsigned hist, uint16_t **zero,
+                        uint16_t **tree)
 {
-    *kind = !field ? 0 : (p->flags & FOTA_DELTA_F_REL32) ? FOTA_DELTA_CTX_KINDS - 1 : m->kind;
-    *idx = field ? m->n : 0;
-}
-
-/* The probability deciding the next bit of a byte whose tree node is node
- * (0: whether the byte is zero). */
-static uint16_t *model_prob(fota_delta_model *m, unsigned kind, unsigned idx, unsigned prev_nz, unsigned node)
-{
-    return node == 0 ? &m->zero[kind][idx][prev_nz] : &m->val[idx][node];
+    unsigned kind = !field ? 0 : (p->flags & FOTA_DELTA_F_REL32) ? FOTA_DELTA_CTX_KINDS - 1 : m->kind;
+    unsigned idx = field ? m->n : 0;
+    if (m5) {
+        if (!field) idx = (unsigned)(npos & 1);
+        *zero = &m5->zero[kind][idx][hist & 3];
+        *tree = m5->val[field ? idx : 4 + idx];
+    } else {
+        *zero = &m4->zero[kind][idx][hist & 1];
+        *tree = m4->val[idx];
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -540,7 +546,6 @@ static int start_apply(fota_delta_applier *a)
     if (FOTA_SHA256_FINISH(&a->sha, got) || FOTA_SHA256_START(&a->sha)) return FOTA_ERR_NOMEM;
     if (memcmp(got, a->h.old_sha256, 32) != 0) return FOTA_DELTA_E_WRONG_BASE;
 
-    probs_init((uint16_t *)(void *)&a->model, sizeof a->model);
     if (a->h.version == 5) {
         /* one range coder from here to the delta's end */
         probs_init((uint16_t *)(void *)&a->u.m5, sizeof a->u.m5);
@@ -559,6 +564,7 @@ static int start_apply(fota_delta_applier *a)
      * declares a larger window than the delta's header. */
     if (inflateInit2(&a->z, (int)a->h.window_bits) != Z_OK) return FOTA_ERR_NOMEM;
     a->z_active = 1;
+    probs_init((uint16_t *)(void *)&a->u.z3.model, sizeof a->u.z3.model);
     a->state = a->h.new_size ? ST_BHDR : ST_DONE;
     return 0;
 }
@@ -796,22 +802,27 @@ static int decode_number(fota_delta_applier *a, const uint8_t **pp, size_t *np, 
     return 1;
 }
 
-/* v4: decodes the byte at cur's residual, bit by bit, resuming where the
- * input ran out: 1 with *v, 0 waiting for input, or an error. */
+/* v4, v5: decodes the byte at cur's residual (its models chosen by
+ * diff_models), resuming where the input ran out: 1 with *v, 0 waiting for
+ * input, or an error. */
 static int decode_byte(fota_delta_applier *a, const uint8_t **pp, size_t *np, uint8_t *v)
 {
-    for (;;) {
-        unsigned bit;
-        int r = rc_bit(a, pp, np, model_prob(&a->model, a->ctx_kind, a->ctx_idx, a->prev_nz, a->node), &bit);
-        if (r <= 0) return r;
-        a->node = a->node ? a->node << 1 | bit : bit;
-        if (a->node == 0 || a->node >= 256) {
-            *v = (uint8_t)a->node;
-            a->prev_nz = a->node != 0;
-            a->node = 0;
+    int r;
+    unsigned bit, t;
+    if (!a->nonzero) {
+        if ((r = rc_bit(a, pp, np, a->zero_p, &bit)) <= 0) return r;
+        if (!bit) {
+            a->nz_hist = a->nz_hist << 1 & 3;
+            *v = 0;
             return 1;
         }
+        a->nonzero = 1;
     }
+    if ((r = decode_tree(a, pp, np, a->tree_p, 8, &t)) <= 0) return r;
+    a->nonzero = 0;
+    a->nz_hist = (a->nz_hist << 1 | 1) & 3;
+    *v = (uint8_t)t;
+    return 1;
 }
 
 /* Makes n bytes of the diff run from old with residual 0 (a gap). */
@@ -863,7 +874,8 @@ static int exec_block(fota_delta_applier *a, const uint8_t **pp, size_t *np)
             if (!a->cls) {
                 if (a->cur == a->wlen && (rc = load_old(a)) != 0) return rc;
                 int field = classify(a);
-                byte_context(&a->rel, &a->par, field, &a->ctx_kind, &a->ctx_idx);
+                diff_models(&a->u.z3.model, a->h.version == 5 ? &a->u.m5 : NULL, &a->rel, &a->par, field,
+                            a->new_pos + a->cur, a->nz_hist, &a->zero_p, &a->tree_p);
                 a->cls = 1 + field;
             }
             uint8_t v;
@@ -1382,21 +1394,6 @@ static void rc_encode(grc *e, dbuf *out, uint16_t *p, int bit)
     }
 }
 
-/* A diff byte: whether it is zero, then (not) its 8 bits, high first. */
-static void rc_encode_byte(grc *e, dbuf *out, fota_delta_model *m, unsigned kind, unsigned idx, unsigned *prev_nz,
-                           uint8_t d)
-{
-    rc_encode(e, out, model_prob(m, kind, idx, *prev_nz, 0), d != 0);
-    if (d) {
-        unsigned node = 1;
-        for (int j = 7; j >= 0; j--) {
-            int b = d >> j & 1;
-            rc_encode(e, out, model_prob(m, kind, idx, *prev_nz, node), b);
-            node = node << 1 | (unsigned)b;
-        }
-    }
-    *prev_nz = d != 0;
-}
 
 /* v5: value of `bits` bits by the binary tree probs[1 .. 2^bits - 1], high bit first. */
 static void rc_encode_tree(grc *e, dbuf *out, uint16_t *probs, unsigned bits, unsigned v)
@@ -1422,6 +1419,15 @@ static void rc_encode_number(grc *e, dbuf *out, fota_delta_num_model *m, uint64_
         int b = v >> j & 1;
         rc_encode(e, out, done < 2 ? &m->top[nb][(above & ((1u << done) - 1)) | 1u << done] : &m->low[j], b);
     }
+}
+
+/* A diff byte by its models (diff_models): whether it is zero, then (not)
+ * its 8 bits by the tree. */
+static void rc_encode_byte(grc *e, dbuf *out, uint16_t *zero, uint16_t *tree, unsigned *hist, uint8_t d)
+{
+    rc_encode(e, out, zero, d != 0);
+    if (d) rc_encode_tree(e, out, tree, 8, d);
+    *hist = (*hist << 1 | (d != 0)) & 3;
 }
 
 /* Block being built: its controls, extra bytes, diff runs (v4: range-coded
@@ -1508,9 +1514,9 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
 {
     gblock k;
     memset(&k, 0, sizeof k);
-    fota_delta_model *model = version >= 4 ? malloc(sizeof *model) : NULL;
+    fota_delta_model *model = version == 4 ? malloc(sizeof *model) : NULL;
     fota_delta_model5 *m5 = version == 5 ? malloc(sizeof *m5) : NULL;
-    unsigned prev_nz = 0;
+    unsigned hist = 0;
     if (model) probs_init((uint16_t *)(void *)model, sizeof *model);
     if (m5) probs_init((uint16_t *)(void *)m5, sizeof *m5);
     k.model = model;
@@ -1525,7 +1531,7 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
     fota_delta_map *map = calloc(1, sizeof *map);
     gpiece *pc = split_blocks(c, &np);
     par.map = map;
-    if ((predict && !t) || (fields && !rel) || !map || !pc || (version >= 4 && !model) || (version == 5 && !m5)) {
+    if ((predict && !t) || (fields && !rel) || !map || !pc || (version == 4 && !model) || (version == 5 && !m5)) {
         free(model);
         free(m5);
         free(t);
@@ -1565,8 +1571,8 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
             size_t j = g->npos + i;
             int field = rel && field_begin(rel, &par, o + i, j >= 1 ? nw[j - 1] : 0, j >= 2 ? nw[j - 2] : 0,
                                            g->opos + i, j, g->diff - i);
-            unsigned kind = 0, idx = 0;
-            if (model) byte_context(rel, &par, field, &kind, &idx);   /* before field_made moves on */
+            uint16_t *zp = NULL, *tp = NULL;
+            if (model || m5) diff_models(model, m5, rel, &par, field, j, hist, &zp, &tp);
             if (field) {
                 uint8_t r = (uint8_t)(d - rel->pend[rel->n]);
                 field_made(rel, &par, w[i]);
@@ -1574,8 +1580,8 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
             } else if (t) {
                 d = pred_residual(t, old, on, g->opos + i, d);
             }
-            if (model) {
-                rc_encode_byte(&k.rc, rcout, model, kind, idx, &prev_nz, d);
+            if (model || m5) {
+                rc_encode_byte(&k.rc, rcout, zp, tp, &hist, d);
                 continue;
             }
             if (d == 0) { zeros++; continue; }
@@ -1758,7 +1764,7 @@ static void absorb_excursions(gcmds *c)
  * nothing on the rest, nor on the libraries, where it is not tried. Each
  * match costs a command (about 4 bytes of controls), so shorter ones lose:
  * OLD_MATCH_MIN 8 is 0.2% worse on Lua, 12 worse on every pair. */
-#define OLD_MATCH_MIN 10
+#define OLD_MATCH_MIN 8
 
 static int take_old_matches(const sa_index *ix, const uint8_t *nw, gcmds *c, size_t minlen)
 {

@@ -86,10 +86,14 @@ typedef struct fota_delta_num_model {
     uint16_t low[32];                 /* [bit position]: the others */
 } fota_delta_num_model;
 
-/* v5: the models of everything but the diff bytes (those are v4's) */
+/* v5: its models (v4's diff byte contexts, with the new position's parity
+ * outside a field and the two diff bytes before) */
 typedef struct fota_delta_model5 {
     uint16_t ncmd[128];               /* a block's command count - 1, as a 7-bit tree */
     fota_delta_num_model num[3];      /* seek (zigzag), diff length, extra length */
+    uint16_t zero[FOTA_DELTA_CTX_KINDS][4][4];   /* [kind][byte in field; parity outside one]
+                                                    [the two diff bytes before non-zero]: byte is 0 */
+    uint16_t val[6][256];             /* [byte in field; 4 + parity outside one]: a non-zero residual */
     uint16_t lit[2][8][256];          /* [new position odd][byte before >> 5]: a literal byte, as a tree */
 } fota_delta_model5;
 
@@ -184,13 +188,14 @@ typedef struct fota_delta_applier {
     uint32_t xoff;                    /* next extra byte in buf */
     uint32_t diff_left, old_left, extra_left;
     int in_cmd, in_gap;               /* executing a command; diff run: next is a gap */
-    /* v4: the block's range decoder and the byte being decoded */
-    fota_delta_model model;
+    /* v4, v5: the range decoder and the byte being decoded */
     uint32_t rc_range, rc_code, rc_left;   /* rc_left: the section's bytes not read yet */
     unsigned rc_init;                 /* bytes of the coder's 5-byte start read */
-    unsigned node;                    /* 0: the zero flag next; else the residual's tree node */
+    unsigned node;                    /* a tree's node (0: not started) */
     unsigned nbits, bits_left;        /* v5: a control value's bit count (0: not known yet) and bits to go */
-    unsigned ctx_kind, ctx_idx, prev_nz;   /* the byte's context; the byte before was non-zero */
+    uint16_t *zero_p, *tree_p;        /* a diff byte's models: whether it is 0; its bits */
+    unsigned nz_hist;                 /* bit 0: the diff byte before was non-zero; bit 1: the one before */
+    int nonzero;                      /* the byte's zero flag said non-zero: its bits next */
     int cls;                          /* 0: not classified yet; 1: classified, not a field; 2: a field */
     uint8_t look[3];                  /* old bytes at old_pos .. old_pos + 2 (0 past the end) */
     uint8_t prev[2];                  /* the two new bytes before wbuf (0 before the image) */
@@ -205,6 +210,7 @@ typedef struct fota_delta_applier {
     size_t zarena_len, zmem_used;
     union {
         struct {   /* versions 2..4 */
+            fota_delta_model model;   /* v4 */
             union { uint64_t align; unsigned char b[FOTA_DELTA_ZMEM]; } zmem;
             uint8_t out[FOTA_DELTA_INFLATE_OUT];   /* inflated bytes */
             uint8_t buf[FOTA_DELTA_BLOCK_BUF];     /* the block's extra bytes */
