@@ -759,8 +759,8 @@ static int rc_bit(fota_delta_applier *a, const uint8_t **pp, size_t *np, uint16_
     return 1;
 }
 
-/* v5: a value of `bits` bits by the tree probs[1 .. 2^bits - 1], resuming
- * at a->node where the input ran out: 1 with *v, 0 waiting, or an error. */
+/* A value of `bits` bits by the tree probs[1 .. 2^bits - 1], resuming at
+ * a->node where the input ran out: 1 with *v, 0 waiting, or an error. */
 static int decode_tree(fota_delta_applier *a, const uint8_t **pp, size_t *np, uint16_t *probs, unsigned bits,
                        unsigned *v)
 {
@@ -1352,8 +1352,9 @@ static uint64_t zigzag(int64_t v)
     return v < 0 ? ((uint64_t)(-(v + 1)) << 1) | 1 : (uint64_t)v << 1;
 }
 
-/* v4: the range encoder of one block's diff bytes (LZMA's: low keeps a
- * carry bit above its 32; a byte is held back while a carry may reach it). */
+/* The range encoder (LZMA's: low keeps a carry bit above its 32; a byte is
+ * held back while a carry may reach it): v4's of one block's diff bytes,
+ * v5's of the whole stream. */
 typedef struct {
     uint64_t low, pending;   /* pending: the held byte and the 0xFF bytes after it */
     uint32_t range;
@@ -1394,8 +1395,7 @@ static void rc_encode(grc *e, dbuf *out, uint16_t *p, int bit)
     }
 }
 
-
-/* v5: value of `bits` bits by the binary tree probs[1 .. 2^bits - 1], high bit first. */
+/* A value of `bits` bits by the binary tree probs[1 .. 2^bits - 1], high bit first. */
 static void rc_encode_tree(grc *e, dbuf *out, uint16_t *probs, unsigned bits, unsigned v)
 {
     unsigned node = 1;
@@ -1760,10 +1760,11 @@ static void absorb_excursions(gcmds *c)
  * bytes, as a command of its own (a diff run with no difference). Tried on
  * the absorbed command list, as a third list (ranked by the real size, so it
  * never loses; on the list as scanned it gains less): bench/delta
- * 1.4% off the generated Cortex-M app (newlib-full), 0.9% (nano), 0.1% Lua;
- * nothing on the rest, nor on the libraries, where it is not tried. Each
- * match costs a command (about 4 bytes of controls), so shorter ones lose:
- * OLD_MATCH_MIN 8 is 0.2% worse on Lua, 12 worse on every pair. */
+ * 1.4% off the generated Cortex-M app (newlib-full), 0.9% (nano), 0.1% Lua
+ * (version 4, 10 bytes); nothing on the rest, nor on the libraries, where it
+ * is not tried. Each match costs a command (3-4 bytes of controls), so
+ * shorter ones lose: with version 5's cheaper controls 8 bytes beats 10 on
+ * every ARM pair (Lua -15 bytes, the apps -43 and -37), 6 and 7 lose on Lua. */
 #define OLD_MATCH_MIN 8
 
 static int take_old_matches(const sa_index *ix, const uint8_t *nw, gcmds *c, size_t minlen)
@@ -2020,16 +2021,17 @@ int fota_delta_create(const uint8_t *old_img, size_t old_len, const uint8_t *new
         for (size_t f = 0; rc == 0 && f < 3 * (sizeof candidates / sizeof candidates[0]); f++) {
             uint8_t version = (uint8_t)(3 + f % 3), flags = candidates[f / 3].flags;
             if (!candidate_fits(old_img, old_len, flags)) continue;
-            /* by default 3 and 5: v5 codes the diff bytes as v4 does, the
-             * rest without deflate, and was smaller than v4 on every pair of
-             * bench/delta; v4 only when asked for */
+            /* by default 3 and 5: v5 codes the diff bytes as v4 does (with
+             * richer contexts), the rest without deflate, and was smaller than
+             * v4 on every pair of bench/delta; v4 only when asked for */
             if (opt && opt->version ? opt->version != version : version == 4) continue;
             gcand k = {{NULL, 0, 0, 0}, 0, flags, candidates[f / 3].shift, 1, version};
             par.flags = flags;
             par.shift = candidates[f / 3].shift;
             rc = encode_blocks(&cmds, old_img, new_img, &par, version, &k.blocks);
-            /* v5's stream is final as coded */
-            if (rc == 0 && version < 5) rc = compress_blocks(&k.blocks, wbits, real ? Z_RANK : Z_QUICK, q, &scratch, NULL);
+            /* v5's stream is final as coded: ranked by its exact size */
+            if (rc == 0 && version < 5)
+                rc = compress_blocks(&k.blocks, wbits, real ? Z_RANK : Z_QUICK, q, &scratch, NULL);
             k.quick = version < 5 ? scratch.len : k.blocks.len;
             /* keep the FINALISTS best, sorted */
             size_t at = FINALISTS;

@@ -189,7 +189,7 @@ typedef struct fota_delta_applier {
     uint32_t diff_left, old_left, extra_left;
     int in_cmd, in_gap;               /* executing a command; diff run: next is a gap */
     /* v4, v5: the range decoder and the byte being decoded */
-    uint32_t rc_range, rc_code, rc_left;   /* rc_left: the section's bytes not read yet */
+    uint32_t rc_range, rc_code, rc_left;   /* rc_left: v4's section's bytes not read yet (v5: no bound) */
     unsigned rc_init;                 /* bytes of the coder's 5-byte start read */
     unsigned node;                    /* a tree's node (0: not started) */
     unsigned nbits, bits_left;        /* v5: a control value's bit count (0: not known yet) and bits to go */

@@ -63,7 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         d[4] = (uint8_t)(3 + d[4] % 3);   /* 3; 4 (range-coded diff runs); 5 (all range-coded) */
         d[5] &= FOTA_DELTA_F_PREDICT | FOTA_DELTA_F_REL32 | FOTA_DELTA_F_ARM;
         if (d[5] & FOTA_DELTA_F_ARM) d[5] &= (uint8_t)~FOTA_DELTA_F_REL32;
-        d[6] = d[4] == 5 ? 0 : (uint8_t)(FOTA_DELTA_MIN_WBITS + d[6] % (FOTA_DELTA_MAX_WBITS - FOTA_DELTA_MIN_WBITS + 1));
+        d[6] = d[4] == 5 ? 0   /* no window */
+                         : (uint8_t)(FOTA_DELTA_MIN_WBITS + d[6] % (FOTA_DELTA_MAX_WBITS - FOTA_DELTA_MIN_WBITS + 1));
         d[7] = (uint8_t)(FOTA_DELTA_MIN_SHIFT + d[7] % (FOTA_DELTA_MAX_SHIFT - FOTA_DELTA_MIN_SHIFT + 1));
     } else if ((mode & 1) && dl >= FOTA_DELTA_HEADER_LEN) {
         d[4] = 2;
