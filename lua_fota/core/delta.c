@@ -449,6 +449,22 @@ static void diff_models(fota_delta_model *m4, fota_delta_model5 *m5, const fota_
     }
 }
 
+/* v5: the model of bit j of a number of nb bits (above: its bits above j,
+ * the top one included): the two below the top one by the tree top[nb],
+ * the others by their position. */
+static uint16_t *num_prob(fota_delta_num_model *m, unsigned nb, unsigned j, uint64_t above)
+{
+    unsigned done = nb - 2 - j;   /* bits below the top one before this one */
+    return done < 2 ? &m->top[nb][(above & ((1u << done) - 1)) | 1u << done] : &m->low[j];
+}
+
+/* v5: the tree of a literal byte at new position npos after the new byte
+ * `before`. */
+static uint16_t *lit_probs(fota_delta_model5 *m, uint64_t npos, uint8_t before)
+{
+    return m->lit[npos & 1][before >> 5];
+}
+
 /* ------------------------------------------------------------------ */
 /* applier                                                             */
 
@@ -521,6 +537,16 @@ void fota_delta_apply_free(fota_delta_applier *a)
 }
 
 /* Header complete: check it and the base before anything is written. */
+/* A range decoder starts: its 5-byte start comes next; left: the bytes it
+ * may read (v4: its section's length). */
+static void rc_start(fota_delta_applier *a, uint32_t left)
+{
+    a->rc_left = left;
+    a->rc_range = UINT32_MAX;
+    a->rc_code = 0;
+    a->rc_init = 0;
+}
+
 static int start_apply(fota_delta_applier *a)
 {
     int rc = fota_delta_parse_header(a->hdr, &a->h);
@@ -549,10 +575,7 @@ static int start_apply(fota_delta_applier *a)
     if (a->h.version == 5) {
         /* one range coder from here to the delta's end */
         probs_init((uint16_t *)(void *)&a->u.m5, sizeof a->u.m5);
-        a->rc_left = UINT32_MAX;
-        a->rc_range = UINT32_MAX;
-        a->rc_code = 0;
-        a->rc_init = 0;
+        rc_start(a, UINT32_MAX);   /* no bound: the delta's end ends it */
         a->state = a->h.new_size ? ST_BHDR : ST_END;
         return 0;
     }
@@ -663,12 +686,33 @@ static int add_command(fota_delta_applier *a)
 static void next_section(fota_delta_applier *a)
 {
     if (a->state == ST_BCTRL && a->cmd_i == a->ncmd) a->state = ST_BEXTRA;
-    if (a->state == ST_BEXTRA && a->buf_len == a->extra_len) {
-        a->state = a->h.version >= 4 ? ST_BRC : ST_EXEC;
+    /* v5 decodes the extra bytes in place, among the diff runs */
+    if (a->state == ST_BEXTRA && (a->h.version == 5 || a->buf_len == a->extra_len)) {
+        a->state = a->h.version == 4 ? ST_BRC : ST_EXEC;
         a->cmd_i = 0;
         a->in_cmd = 0;
         a->xoff = 0;
     }
+}
+
+/* A block of ncmd commands begins: its controls come next. */
+static void block_begin(fota_delta_applier *a, unsigned ncmd)
+{
+    a->ncmd = a->map.n = ncmd;
+    a->extra_len = a->buf_len = 0;
+    a->cmd_i = a->ctrl_i = 0;
+    a->state = ST_BCTRL;
+}
+
+/* One control value is in; the third completes a command (add_command). */
+static int control_value(fota_delta_applier *a, uint64_t v)
+{
+    a->ctrl[a->ctrl_i++] = v;
+    if (a->ctrl_i < 3) return 0;
+    a->ctrl_i = 0;
+    int rc = add_command(a);
+    if (rc == 0) next_section(a);
+    return rc;
 }
 
 /* Predictor: context = the two old bytes after the one being made. A hit
@@ -790,9 +834,8 @@ static int decode_number(fota_delta_applier *a, const uint8_t **pp, size_t *np, 
         a->bits_left = nb ? nb - 1 : 0;
     }
     while (a->bits_left > 0) {
-        unsigned nb = a->nbits - 1, j = a->bits_left - 1, done = nb - 1 - a->bits_left, bit;
-        uint16_t *p = done < 2 ? &m->top[nb][(a->var & ((1u << done) - 1)) | 1u << done] : &m->low[j];
-        if ((r = rc_bit(a, pp, np, p, &bit)) <= 0) return r;
+        unsigned bit;
+        if ((r = rc_bit(a, pp, np, num_prob(m, a->nbits - 1, a->bits_left - 1, a->var), &bit)) <= 0) return r;
         a->var = a->var << 1 | bit;
         a->bits_left--;
     }
@@ -914,7 +957,7 @@ static int exec_block(fota_delta_applier *a, const uint8_t **pp, size_t *np)
             if (a->wlen == chunk && (rc = flush(a)) != 0) return rc;
             uint8_t before = a->wlen ? a->wbuf[a->wlen - 1] : a->prev[1];
             unsigned v;
-            rc = decode_tree(a, pp, np, a->u.m5.lit[(a->new_pos + a->wlen) & 1][before >> 5], 8, &v);
+            rc = decode_tree(a, pp, np, lit_probs(&a->u.m5, a->new_pos + a->wlen, before), 8, &v);
             if (rc <= 0) return rc;
             a->wbuf[a->wlen++] = (uint8_t)v;
             a->cur = a->wlen;
@@ -954,24 +997,17 @@ static int process(fota_delta_applier *a, const uint8_t *p, size_t n)
             if (rc) return rc;
             if (!done) break;
             if (a->var == 0 || a->var > FOTA_DELTA_BLOCK_CMDS) return FOTA_DELTA_E_FORMAT;
-            a->ncmd = a->map.n = (unsigned)a->var;
+            block_begin(a, (unsigned)a->var);
             a->var = 0;
-            a->extra_len = a->buf_len = 0;
-            a->cmd_i = a->ctrl_i = 0;
-            a->state = ST_BCTRL;
             break;
         case ST_BCTRL:
             rc = var_byte(a, *p++, &done);
             n--;
             if (rc) return rc;
             if (!done) break;
-            a->ctrl[a->ctrl_i++] = a->var;
+            rc = control_value(a, a->var);
             a->var = 0;
-            if (a->ctrl_i == 3) {
-                a->ctrl_i = 0;
-                if ((rc = add_command(a)) != 0) return rc;
-                next_section(a);
-            }
+            if (rc) return rc;
             break;
         case ST_BRC:
             /* v4: the length of the block's range-coded section */
@@ -979,11 +1015,8 @@ static int process(fota_delta_applier *a, const uint8_t *p, size_t n)
             n--;
             if (rc) return rc;
             if (!done) break;
-            a->rc_left = (uint32_t)a->var;
+            rc_start(a, (uint32_t)a->var);
             a->var = 0;
-            a->rc_range = UINT32_MAX;
-            a->rc_code = 0;
-            a->rc_init = 0;
             a->state = ST_EXEC;
             break;
         case ST_BEXTRA: {
@@ -1012,22 +1045,11 @@ static int process5(fota_delta_applier *a, const uint8_t *p, size_t n)
         switch (a->state) {
         case ST_BHDR:
             if ((rc = decode_tree(a, &p, &n, a->u.m5.ncmd, 7, &v)) <= 0) return rc;
-            a->ncmd = a->map.n = v + 1;
-            a->extra_len = 0;
-            a->cmd_i = a->ctrl_i = 0;
-            a->state = ST_BCTRL;
+            block_begin(a, v + 1);
             break;
         case ST_BCTRL:
             if ((rc = decode_number(a, &p, &n, &a->u.m5.num[a->ctrl_i], &x)) <= 0) return rc;
-            a->ctrl[a->ctrl_i++] = x;
-            if (a->ctrl_i < 3) break;
-            a->ctrl_i = 0;
-            if ((rc = add_command(a)) != 0) return rc;
-            if (a->cmd_i == a->ncmd) {
-                a->state = ST_EXEC;
-                a->cmd_i = 0;
-                a->in_cmd = 0;
-            }
+            if ((rc = control_value(a, x)) != 0) return rc;
             break;
         case ST_EXEC:
             if ((rc = exec_block(a, &p, &n)) != 0) return rc;
@@ -1407,18 +1429,14 @@ static void rc_encode_tree(grc *e, dbuf *out, uint16_t *probs, unsigned bits, un
 }
 
 /* v5: a control value: its bit count, then its bits below the top one
- * (the first two by the count's tree, the others by their position). */
+ * (num_prob). */
 static void rc_encode_number(grc *e, dbuf *out, fota_delta_num_model *m, uint64_t v)
 {
     unsigned nb = 0;
     while (nb < 64 && v >> nb) nb++;
     rc_encode_tree(e, out, m->nbits, 6, nb);
-    for (unsigned done = 0; done + 1 < nb; done++) {
-        unsigned j = nb - 2 - done;
-        uint64_t above = v >> (j + 1);   /* the bits coded so far, the top one included */
-        int b = v >> j & 1;
-        rc_encode(e, out, done < 2 ? &m->top[nb][(above & ((1u << done) - 1)) | 1u << done] : &m->low[j], b);
-    }
+    for (unsigned j = nb > 1 ? nb - 1 : 0; j-- > 0;)   /* below the top one, high first */
+        rc_encode(e, out, num_prob(m, nb, j, v >> (j + 1)), (int)(v >> j & 1));
 }
 
 /* A diff byte by its models (diff_models): whether it is zero, then (not)
@@ -1597,7 +1615,7 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
              * parity and the top bits of the byte before */
             for (size_t i = g->diff; i < g->diff + g->extra; i++) {
                 size_t j = g->npos + i;
-                rc_encode_tree(&k.rc, out, m5->lit[j & 1][(j ? nw[j - 1] : 0) >> 5], 8, w[i]);
+                rc_encode_tree(&k.rc, out, lit_probs(m5, j, j ? nw[j - 1] : 0), 8, w[i]);
             }
             continue;
         }
