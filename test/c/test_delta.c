@@ -358,7 +358,7 @@ static void test_arm_code(int a32)
     int before = a32 ? a32_deltas : thumb_deltas;
     uint8_t d[FOTA_DELTA_HEADER_V3_LEN];
     size_t rl = roundtrip_opt(a32 ? "A32 calls" : "Thumb-2 calls", o, ol, n, nl, NULL, d);
-    CHECK(d[4] == 3 || d[4] == 4);
+    CHECK(d[4] == 3 || d[4] == 5);   /* the versions the generator writes by default */
     if (d[5] & FOTA_DELTA_F_THUMB) thumb_deltas++;
     if (d[5] & FOTA_DELTA_F_A32) a32_deltas++;
     CHECK(d[5] & FOTA_DELTA_F_WORDS);
@@ -569,14 +569,14 @@ static void test_chunking(void)
     d[0] ^= 1;
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
     d[0] ^= 1;
-    uint8_t v4 = d[4];
+    uint8_t version = d[4];
     d[4] = FOTA_DELTA_VERSION + 1;       /* future version */
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
     d[4] = 1;                            /* v1 (interleaved commands): no longer read */
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
-    d[4] = v4 == 5 ? 3 : 5;              /* v5 has no window (v3, v4 must have one) */
+    d[4] = version == 5 ? 3 : 5;         /* v5 has no window (v3, v4 must have one) */
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
-    d[4] = v4;
+    d[4] = version;
     uint8_t f5 = d[5];                   /* every flag bit has a meaning: rel32 with an ARM one */
     d[5] = FOTA_DELTA_F_REL32 | FOTA_DELTA_F_SHORT;
     CHECK_EQ(apply(&m, d, dl, 4096, 0), FOTA_DELTA_E_FORMAT);
