@@ -990,33 +990,27 @@ static int process(fota_delta_applier *a, const uint8_t *p, size_t n)
             continue;
         }
         if (n == 0) return 0;
+        uint64_t v = 0;
+        if (a->state == ST_BHDR || a->state == ST_BCTRL || a->state == ST_BRC) {
+            /* a LEB128 value, byte by byte */
+            rc = var_byte(a, *p++, &done);
+            n--;
+            if (rc) return rc;
+            if (!done) continue;
+            v = a->var;
+            a->var = 0;
+        }
         switch (a->state) {
         case ST_BHDR:
-            rc = var_byte(a, *p++, &done);
-            n--;
-            if (rc) return rc;
-            if (!done) break;
-            if (a->var == 0 || a->var > FOTA_DELTA_BLOCK_CMDS) return FOTA_DELTA_E_FORMAT;
-            block_begin(a, (unsigned)a->var);
-            a->var = 0;
+            if (v == 0 || v > FOTA_DELTA_BLOCK_CMDS) return FOTA_DELTA_E_FORMAT;
+            block_begin(a, (unsigned)v);
             break;
         case ST_BCTRL:
-            rc = var_byte(a, *p++, &done);
-            n--;
-            if (rc) return rc;
-            if (!done) break;
-            rc = control_value(a, a->var);
-            a->var = 0;
-            if (rc) return rc;
+            if ((rc = control_value(a, v)) != 0) return rc;
             break;
         case ST_BRC:
             /* v4: the length of the block's range-coded section */
-            rc = var_byte(a, *p++, &done);
-            n--;
-            if (rc) return rc;
-            if (!done) break;
-            rc_start(a, (uint32_t)a->var);
-            a->var = 0;
+            rc_start(a, (uint32_t)v);
             a->state = ST_EXEC;
             break;
         case ST_BEXTRA: {
