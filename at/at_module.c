@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 
 #define AT_MAX_ARGS 4

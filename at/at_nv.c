@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/files.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 
 #define NV_FILE_MAX 1024   /* both files are far smaller */

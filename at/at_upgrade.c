@@ -9,7 +9,7 @@
 
 #include "core/pkg.h"
 #include "core/slots.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 
 
 static void tell(at_upgrade *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

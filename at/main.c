@@ -14,7 +14,7 @@
 
 #include "at_module.h"
 #include "core/version.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 
 #define DEFAULT_IOT_URL "http://iot.openluat.com/api/site/firmware_upgrade"

@@ -14,7 +14,7 @@
 #include "core/bytes.h"
 #include "core/files.h"
 #include "core/version.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 
 

@@ -25,7 +25,7 @@
 #include <microhttpd.h>
 
 #include "core/version.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "air.h"
 #include "srv.h"
 #include "at.h"

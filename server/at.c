@@ -10,7 +10,7 @@
 #include "admin.h"
 #include "core/pkg.h"
 #include "core/version.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 
 const char *const srv_at_schema =

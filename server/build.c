@@ -13,7 +13,7 @@
 #include "core/files.h"
 #include "core/pkg_build.h"
 #include "core/sig.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 #include "srv.h"
 #include "at.h"

@@ -27,7 +27,7 @@
 #include "console_www.h"
 #include "ops.h"
 #include "rollout.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 
 const char *const srv_console_schema =

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 #include "srv.h"
 #include "at.h"

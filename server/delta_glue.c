@@ -3,7 +3,7 @@
  * build.c ships the core as a full image (section type 2); a device whose
  * base image is unknown then gets 44 only when a full package would not fit
  * (a delta is required). */
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "srv.h"
 
 /* FOTA_SRV_NO_DELTA: build without it anyway (to test the full-core path). */

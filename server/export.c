@@ -12,7 +12,7 @@
 
 #include "admin.h"
 #include "export.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 
 #define EXPORT_MAX_JOBS 4096          /* (release, base) pairs at most */

@@ -15,7 +15,7 @@
 #include "core/bytes.h"
 #include "core/files.h"
 #include "core/version.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 
 int ops_fail(ops_err *e, int rc, int http, const char *fmt, ...)

@@ -15,7 +15,7 @@
 #include "core/pkg_build.h"
 #include "core/sig.h"
 #include "core/version.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 
 enum { EXIT_OK = 0, EXIT_REJECTED = 1, EXIT_USAGE = 2, EXIT_IOERR = 3 };

@@ -6,7 +6,7 @@
 
 #include "core/bytes.h"
 #include "core/files.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 
 int fota_arc_name_ok(const char *name, size_t len)
 {

@@ -10,7 +10,7 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/version.h>
 
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 
 static inline uint16_t fota_get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t fota_get32(const uint8_t *p)

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "core/bytes.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 
 #define COPY_BUF 4096
 

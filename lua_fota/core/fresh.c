@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/bytes.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 
 const char *fota_fresh_errname(int code)
 {

@@ -3,7 +3,7 @@
  * buffers live in the one fota_http allocation; nothing from the network is
  * used before its length and syntax are checked. */
 #include "core/http.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 
 #include <inttypes.h>

@@ -10,7 +10,7 @@
 #include "core/bytes.h"
 #include "core/sig.h"
 #include "core/version.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 
 /* A delta's images are core images: one bound for both. */
 _Static_assert(FOTA_DELTA_MAX_IMAGE == FOTA_PKG_MAX_IMAGE, "delta and package image bounds differ");

@@ -10,7 +10,7 @@
 #include "core/files.h"
 #include "core/sig.h"
 #include "core/version.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 
 #define COPY_BUF 4096
 

@@ -8,7 +8,7 @@
 #include <mbedtls/entropy.h>
 
 #include "core/bytes.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 
 typedef struct {
     mbedtls_entropy_context ent;

@@ -4,7 +4,7 @@
 #include "core/sig.h"
 #include "core/stage.h"
 #include "core/version.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 
 #include <stdio.h>

@@ -1,7 +1,7 @@
 #include "core/stage.h"
 #include "core/files.h"
 #include "core/pkg.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 
 int fota_version_valid(const char *s)
 {

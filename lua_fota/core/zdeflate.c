@@ -12,7 +12,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 
 #define MIN_MATCH 3
 #define MAX_MATCH 258

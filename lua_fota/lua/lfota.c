@@ -14,7 +14,7 @@
 #include "lua/lfota_pkg.h"
 #include "lua/lfota_slots.h"
 #include "lua/lzbuff.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 
 #define FILE_CHUNK 4096

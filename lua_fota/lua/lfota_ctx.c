@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 
 fota_ctx *lfota_ctx(lua_State *L)

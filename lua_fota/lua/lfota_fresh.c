@@ -15,7 +15,7 @@
 #include "core/pkg.h"
 #include "lua/lfota_ctx.h"
 #include "lua/lfota_pkg.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 
 #define DEFAULT_SKEW 300
 

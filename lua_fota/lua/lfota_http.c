@@ -11,7 +11,7 @@
 
 #include "core/http.h"
 #include "lua/lfota_ctx.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 
 #define XFER "luat_fota.transfer"

@@ -12,7 +12,7 @@
 #include "core/slots.h"
 #include "core/version.h"
 #include "lua/lfota_ctx.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 
 

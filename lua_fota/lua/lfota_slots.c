@@ -14,7 +14,7 @@
 #include "lua/lfota_ctx.h"
 #include "lua/lfota_fresh.h"
 #include "lua/lfota_pkg.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 
 static const char *const result_names[] = { "none", "updated", "rolled_back" };

@@ -9,7 +9,7 @@
 #include <lauxlib.h>
 
 #include "core/files.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 
 #define HOST_PATH_MAX 1023u

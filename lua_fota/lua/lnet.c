@@ -18,7 +18,7 @@
 #include <lua.h>
 
 #include "lua/lbind.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port_net.h"
 
 #define LFOTA_NET "fota.net"

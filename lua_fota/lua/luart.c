@@ -5,7 +5,7 @@
 #include <lua.h>
 
 #include "lua/lbind.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port_pty.h"
 
 #define LFOTA_PTY "fota.pty"

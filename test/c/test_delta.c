@@ -12,7 +12,7 @@
 #include "core/delta.h"
 #include "core/zdeflate.h"
 #include "ctest_util.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 
 
 /* ---- callbacks over memory, recording what the applier asked for ---- */

@@ -7,7 +7,7 @@
 #include "core/fresh.h"
 #include "core/sig.h"
 #include "ctest_util.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 
 static void test_statements(void)

@@ -6,9 +6,9 @@
 
 #include "core/slots.h"
 #include "ctest_util.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
-#include "port/port_nor.h"
+#include "port/sim/port_nor.h"
 
 static char slots_dir[600], image[640];
 

@@ -20,7 +20,7 @@
 #include "core/sig.h"
 #include "core/version.h"
 #include "ctest_util.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 
 /* dir/name into pbuf (a char[512] in scope); too long is a test bug. */
 #define P(dir, name) join(pbuf, sizeof pbuf, dir, name)

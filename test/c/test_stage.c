@@ -5,7 +5,7 @@
 #include "core/pkg.h"
 #include "core/stage.h"
 #include "ctest_util.h"
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 
 static void make_pkg(uint8_t *p, uint32_t total)

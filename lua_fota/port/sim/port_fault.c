@@ -1,6 +1,6 @@
 /* The power-cut injector: see port_fault.h. Its own file I/O (the plan, the
  * durable model) uses plain system calls and is never counted or cut. */
-#include "port/port_fault.h"
+#include "port/sim/port_fault.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,9 +1,9 @@
 /* POSIX port: files and clock. The files of LUAT_FOTA_NOR's directory live
  * in a NOR flash model instead (port_nor.h). */
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
-#include "port/port_fault.h"
-#include "port/port_nor.h"
+#include "port/sim/port_fault.h"
+#include "port/sim/port_nor.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 
 const char *fota_strerror(int err)
 {

@@ -1,7 +1,7 @@
 /* POSIX sockets + mbedTLS 2.28 implementation of port_net.h.
  * Sockets are non-blocking from creation; mbedTLS talks to them through our
  * own BIO callbacks so that WANT_READ/WANT_WRITE map onto poll(). */
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port.h"
 #include "port/port_net.h"
 

@@ -1,7 +1,7 @@
 /* POSIX port: the UART stand-in on a pseudo-terminal (port_pty.h). */
 #define _XOPEN_SOURCE 700   /* posix_openpt, grantpt, unlockpt, ptsname */
 
-#include "port/fota_err.h"
+#include "core/fota_err.h"
 #include "port/port_pty.h"
 
 #include <errno.h>

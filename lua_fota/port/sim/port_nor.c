@@ -1,6 +1,6 @@
 /* The NOR flash model: see port_nor.h. */
-#include "port/port_nor.h"
-#include "port/fota_err.h"
+#include "port/sim/port_nor.h"
+#include "core/fota_err.h"
 
 #include <errno.h>
 #include <fcntl.h>
