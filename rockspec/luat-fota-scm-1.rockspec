@@ -17,8 +17,9 @@ build = {
     modules = {
         fota = {
             sources = {
-                "lua_fota/core/fota_err.c", "lua_fota/port/posix/port_posix.c",
-                "lua_fota/port/posix/port_posix_net.c", "lua_fota/port/posix/port_posix_pty.c",
+                "lua_fota/core/fota_err.c", "lua_fota/port/posix/posix_files.c",
+                "lua_fota/port/posix/port_posix_clock.c", "lua_fota/port/posix/port_posix_net.c",
+                "lua_fota/port/posix/port_posix_pty.c", "lua_fota/port/sim/port_sim.c",
                 "lua_fota/port/sim/port_fault.c", "lua_fota/port/sim/port_nor.c",
                 "lua_fota/core/stage.c", "lua_fota/core/slots.c", "lua_fota/core/pkg.c", "lua_fota/core/archive.c",
                 "lua_fota/core/sig.c", "lua_fota/core/version.c", "lua_fota/core/files.c",

@@ -1,6 +1,8 @@
 /* Port layer, part 1: storage and clock. The only code that touches files
- * and clocks; a device port replaces port_posix.c. Network and TLS are in
- * port_net.h. All functions return FOTA_OK or a negative fota_err. */
+ * and clocks. Each port is a folder of lua_fota/port/ that implements it:
+ * posix/ (a host's files), sim/ (the same with simulated power cuts and NOR
+ * flash), a device's own beside them. Network and TLS are in port_net.h.
+ * All functions return FOTA_OK or a negative fota_err. */
 #ifndef FOTA_PORT_H
 #define FOTA_PORT_H
 

@@ -1,5 +1,5 @@
 /* Port layer, part 2: network. The only code that touches sockets and TLS;
- * a device port replaces port_posix_net.c. Everything is non-blocking so
+ * a device port replaces posix/port_posix_net.c. Everything is non-blocking so
  * the caller (the HTTP state machine, hence the Lua scheduler) decides how
  * long it may wait: only fota_port_conn_step() and fota_port_conn_wait()
  * ever sleep, and never longer than the timeout they are given. (DNS lookup

@@ -11,6 +11,14 @@ bad() { echo "layers: $*"; fail=1; }
 for f in lua_fota/port/*.[ch] lua_fota/port/*/*.[ch]; do
     grep -Hn '#include "' "$f" | grep -v '#include "\(port/\|core/fota_err.h"\)' && bad "$f: port/ includes only port/ and core/fota_err.h"
 done
+# the real ports know nothing of the simulated one
+for f in lua_fota/port/posix/*.[ch]; do
+    grep -Hn '#include "port/sim/' "$f" && bad "$f: port/posix/ does not use port/sim/"
+done
+# programs given as arguments (the tools, the server) link no simulated storage
+for prog in "$@"; do
+    nm "$prog" | grep -q ' [TtDdBb] \(fota_fault_\|fota_nor_\)' && bad "$prog: links the power-cut injector or the NOR model"
+done
 for f in lua_fota/core/*.[ch]; do
     grep -Hn '#include "\(lua\|server\)/\|#include <lua\|#include <lauxlib' "$f" && bad "$f: core/ must not use Lua or the layers above it"
     grep -Hn '#include "' "$f" | grep -v '#include "\(core\|port\)/' && bad "$f: core/ includes only core/ and port/"

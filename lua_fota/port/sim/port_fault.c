@@ -240,11 +240,16 @@ void fota_fault_opened(const char *path)
         close(fd);
 }
 
-void fota_fault_synced(const char *path, int fd)
+void fota_fault_synced(const char *path)
 {
     tracked *t = lost_next() ? find(path) : NULL;
-    if (t)
-        snapshot(t, fd);
+    int fd;
+    if (!t)
+        return;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        die("cannot read a synced file");
+    snapshot(t, fd);
+    close(fd);
 }
 
 void fota_fault_renamed(const char *from, const char *to)

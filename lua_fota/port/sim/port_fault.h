@@ -1,4 +1,4 @@
-/* The power-cut injector of the POSIX port (port_posix.c calls it before
+/* The power-cut injector of the simulator's port (port_sim.c calls it before
  * every storage operation). It owns the cut plan and, for the "lost" mode,
  * a model of what is durable: each file's content as of its last sync.
  *
@@ -35,7 +35,7 @@ void fota_fault_power_off(enum fota_fault_mode mode);
 
 /* The durable model (only kept while the next cut is "lost"): */
 void fota_fault_opened(const char *path);         /* opened for writing (after a create or truncate) */
-void fota_fault_synced(const char *path, int fd); /* its content is durable now */
+void fota_fault_synced(const char *path);         /* its content is durable now */
 void fota_fault_renamed(const char *from, const char *to);
 void fota_fault_unlinked(const char *path);
 
