@@ -201,148 +201,186 @@ static int parse_runs_on(const char *list, int cores, fota_pkg_build_opts *o,
     return 0;
 }
 
-static int cmd_build(int argc, char **argv)
+typedef struct {
+    const char *project, *bsp, *to_core, *core_ver, *from_core, *from_ver, *script, *version;
+    const char *key, *out, *max_s, *runs_on;
+    int reinstall;
+} build_args;
+
+/* What the builder's options point into while it runs. */
+typedef struct {
+    uint32_t runs_on_core[FOTA_PKG_MAX_RUNS_ON];
+    const char *runs_on_script[FOTA_PKG_MAX_RUNS_ON];
+    char runs_on[RUNS_ON_CAP];
+    char delta_path[PATH_CAP], arc_path[PATH_CAP];
+    uint8_t base_sha[32], new_sha[32];
+    char *key_pem;
+} build_bufs;
+
+/* EXIT_OK parsed, EXIT_USAGE (said why), or -1: the help was asked for. */
+static int parse_build_args(int argc, char **argv, build_args *a)
 {
-    const char *project = NULL, *bsp = NULL, *to_core = NULL, *core_ver = NULL;
-    const char *from_core = NULL, *from_ver = NULL, *script = NULL, *version = NULL;
-    const char *key = NULL, *out = NULL, *max_s = NULL, *runs_on = NULL;
-    int reinstall = 0;
+    memset(a, 0, sizeof *a);
     for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (is_help(a)) { fputs(usage_build, stdout); return EXIT_OK; }
-        if (!strcmp(a, "--reinstall")) { reinstall = 1; continue; }
+        const char *arg = argv[i];
+        if (is_help(arg)) return -1;
+        if (!strcmp(arg, "--reinstall")) { a->reinstall = 1; continue; }
         const char **slot = NULL;
-        if (!strcmp(a, "--project")) slot = &project;
-        else if (!strcmp(a, "--bsp")) slot = &bsp;
-        else if (!strcmp(a, "--to-core")) slot = &to_core;
-        else if (!strcmp(a, "--core-version")) slot = &core_ver;
-        else if (!strcmp(a, "--from-core")) slot = &from_core;
-        else if (!strcmp(a, "--from-core-version")) slot = &from_ver;
-        else if (!strcmp(a, "--script")) slot = &script;
-        else if (!strcmp(a, "--version")) slot = &version;
-        else if (!strcmp(a, "--key")) slot = &key;
-        else if (!strcmp(a, "--max-size")) slot = &max_s;
-        else if (!strcmp(a, "--runs-on")) slot = &runs_on;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) slot = &out;
+        if (!strcmp(arg, "--project")) slot = &a->project;
+        else if (!strcmp(arg, "--bsp")) slot = &a->bsp;
+        else if (!strcmp(arg, "--to-core")) slot = &a->to_core;
+        else if (!strcmp(arg, "--core-version")) slot = &a->core_ver;
+        else if (!strcmp(arg, "--from-core")) slot = &a->from_core;
+        else if (!strcmp(arg, "--from-core-version")) slot = &a->from_ver;
+        else if (!strcmp(arg, "--script")) slot = &a->script;
+        else if (!strcmp(arg, "--version")) slot = &a->version;
+        else if (!strcmp(arg, "--key")) slot = &a->key;
+        else if (!strcmp(arg, "--max-size")) slot = &a->max_s;
+        else if (!strcmp(arg, "--runs-on")) slot = &a->runs_on;
+        else if (!strcmp(arg, "-o") || !strcmp(arg, "--output")) slot = &a->out;
         if (!slot || i + 1 >= argc) {
-            fprintf(stderr, "fotapack build: %s '%s'\n", slot ? "missing value for" : "unknown option", a);
+            fprintf(stderr, "fotapack build: %s '%s'\n", slot ? "missing value for" : "unknown option", arg);
             fputs(usage_build, stderr);
             return EXIT_USAGE;
         }
         *slot = argv[++i];
     }
+    return EXIT_OK;
+}
+
+/* The options from the arguments; NULL, or what is wrong with them. */
+static const char *build_options(const build_args *a, fota_pkg_build_opts *o, build_bufs *b)
+{
+    memset(o, 0, sizeof *o);
+    o->max_size = FOTA_PKG_DEFAULT_MAX_SIZE;
+    o->release_script_version = a->version;
+    o->reinstall = a->reinstall;
+    o->project = a->project;
+    o->bsp = a->bsp;
+    if (a->to_core) {
+        o->core_type = FOTA_PKG_SEC_CORE_FULL;
+        o->core_path = a->to_core;
+    }
+    if (!a->project || !a->bsp) return "--project and --bsp are required";
+    if (!a->out) return "-o is required";
+    if (!a->to_core && !a->script) return "need --to-core and/or --script";
+    if (a->from_core && !a->to_core) return "--from-core needs --to-core";
+    if ((a->from_core != NULL) != (a->from_ver != NULL))
+        return "--from-core and --from-core-version go together";
+    if (a->from_ver && fota_version_parse_core(a->from_ver, &o->from_core_version))
+        return "--from-core-version must look like V1103 or 1103";
+    if (!a->core_ver || !a->version) return "--core-version and --version (the release) are required";
+    if (fota_version_parse_core(a->core_ver, &o->release_core_version))
+        return "--core-version must look like V1104 or 1104";
+    if (!fota_version_valid(a->version)) return "--version must be X.Y.Z (digits)";
+    if (a->runs_on && a->to_core && a->script) return "--runs-on is for a package with one half only";
+    if (a->runs_on && parse_runs_on(a->runs_on, !a->to_core, o, b->runs_on_core, b->runs_on_script, b->runs_on))
+        return "--runs-on must list 1 to 8 versions: V1103,V1104 (scripts only) or "
+               "1.0.1,1.0.2 (core only)";
+    if (a->max_s && parse_u32(a->max_s, &o->max_size)) return "--max-size must be a positive number";
+    return NULL;
+}
+
+/* The core delta from --from-core to --to-core, next to the output (removed
+ * after packaging). */
+static int make_core_delta(const build_args *a, fota_pkg_build_opts *o, build_bufs *b)
+{
+    uint64_t new_len = 0, dl = 0;
+    int n = snprintf(b->delta_path, sizeof b->delta_path, "%s.delta.tmp", a->out);
+    int rc = n < 0 || (size_t)n >= sizeof b->delta_path ? FOTA_ERR_ARG : 0;
+    if (rc == 0) rc = fota_sha256_file(a->from_core, FOTA_PKG_MAX_IMAGE, b->base_sha, NULL);
+    if (rc == 0) rc = fota_sha256_file(a->to_core, FOTA_PKG_MAX_IMAGE, b->new_sha, &new_len);
+    if (rc == 0 && new_len == 0) rc = FOTA_ERR_ARG;
+    if (rc == 0) rc = fota_delta_create_file(a->from_core, a->to_core, b->delta_path, NULL, &dl);
+    if (rc) {
+        fprintf(stderr, "fotapack build: cannot make the core delta: %s\n", fota_pkg_errname(rc));
+        return rc == FOTA_ERR_ARG ? EXIT_USAGE : EXIT_IOERR;
+    }
+    o->core_type = FOTA_PKG_SEC_CORE_DELTA;
+    o->core_path = b->delta_path;
+    o->base_sha256 = b->base_sha;
+    o->core_image_len = (uint32_t)new_len;
+    o->core_image_sha256 = b->new_sha;
+    return EXIT_OK;
+}
+
+static int read_sign_key(const build_args *a, fota_pkg_build_opts *o, build_bufs *b)
+{
+    if (!(b->key_pem = malloc(MAX_KEY_FILE)))
+        return EXIT_IOERR;
+    if (read_text(a->key, b->key_pem, MAX_KEY_FILE)) {
+        fprintf(stderr, "fotapack build: cannot read key %s\n", a->key);
+        return EXIT_IOERR;
+    }
+    o->sign_key_pem = b->key_pem;
+    return EXIT_OK;
+}
+
+/* The script archive from --script, next to the output (removed after packaging). */
+static int pack_scripts(const build_args *a, fota_pkg_build_opts *o, build_bufs *b)
+{
+    char why[PATH_CAP + 80];
+    int rc, n = snprintf(b->arc_path, sizeof b->arc_path, "%s.arc.tmp", a->out);
+    o->script_archive_path = b->arc_path;
+    if (n < 0 || (size_t)n >= sizeof b->arc_path)
+        return EXIT_USAGE;
+    if ((rc = fota_arc_pack_path(a->script, b->arc_path, why, sizeof why)) != 0) {
+        fprintf(stderr, "fotapack build: scripts: %s\n", why[0] ? why : fota_pkg_errname(rc));
+        return rc == FOTA_ERR_ARG ? EXIT_USAGE : EXIT_IOERR;
+    }
+    return EXIT_OK;
+}
+
+static int write_package(const build_args *a, const fota_pkg_build_opts *o)
+{
+    uint32_t total = 0;
+    int rc = fota_pkg_build(o, a->out, &total);
+    if (rc == FOTA_PKG_E_TOO_LARGE) {
+        fprintf(stderr, "fotapack build: package would be %lu bytes, %lu bytes over the "
+                        "limit of %lu (--max-size)\n",
+                (unsigned long)total, (unsigned long)(total - o->max_size), (unsigned long)o->max_size);
+        return EXIT_REJECTED;
+    }
+    if (rc == FOTA_ERR_ARG) {
+        fprintf(stderr, "fotapack build: bad input (key not P-256 PEM, empty core image, "
+                        "or name too long)\n");
+        return EXIT_USAGE;
+    }
+    if (rc) {
+        fprintf(stderr, "fotapack build: failed: %s\n", fota_pkg_errname(rc));
+        return EXIT_IOERR;
+    }
+    printf("wrote %s: %lu bytes (limit %lu)%s\n", a->out, (unsigned long)total,
+           (unsigned long)o->max_size, a->key ? ", signed" : ", unsigned");
+    return EXIT_OK;
+}
+
+static int cmd_build(int argc, char **argv)
+{
+    build_args a;
+    build_bufs b;
     fota_pkg_build_opts o;
-    memset(&o, 0, sizeof o);
-    o.max_size = FOTA_PKG_DEFAULT_MAX_SIZE;
-    o.release_script_version = version;
-    o.reinstall = reinstall;
-    uint32_t runs_on_core[FOTA_PKG_MAX_RUNS_ON];
-    const char *runs_on_script[FOTA_PKG_MAX_RUNS_ON];
-    char runs_on_buf[RUNS_ON_CAP];
-    const char *why = NULL;
-    if (!project || !bsp) why = "--project and --bsp are required";
-    else if (!out) why = "-o is required";
-    else if (!to_core && !script) why = "need --to-core and/or --script";
-    else if (from_core && !to_core) why = "--from-core needs --to-core";
-    else if ((from_core != NULL) != (from_ver != NULL))
-        why = "--from-core and --from-core-version go together";
-    else if (from_ver && fota_version_parse_core(from_ver, &o.from_core_version))
-        why = "--from-core-version must look like V1103 or 1103";
-    else if (!core_ver || !version) why = "--core-version and --version (the release) are required";
-    else if (fota_version_parse_core(core_ver, &o.release_core_version))
-        why = "--core-version must look like V1104 or 1104";
-    else if (!fota_version_valid(version)) why = "--version must be X.Y.Z (digits)";
-    else if (runs_on && to_core && script) why = "--runs-on is for a package with one half only";
-    else if (runs_on && parse_runs_on(runs_on, !to_core, &o, runs_on_core, runs_on_script, runs_on_buf))
-        why = "--runs-on must list 1 to 8 versions: V1103,V1104 (scripts only) or "
-              "1.0.1,1.0.2 (core only)";
-    else if (max_s && parse_u32(max_s, &o.max_size)) why = "--max-size must be a positive number";
-    if (why) {
+    const char *why;
+    int ret = parse_build_args(argc, argv, &a);
+
+    if (ret < 0) { fputs(usage_build, stdout); return EXIT_OK; }
+    if (ret != EXIT_OK) return ret;
+    memset(&b, 0, sizeof b);
+    if ((why = build_options(&a, &o, &b)) != NULL) {
         fprintf(stderr, "fotapack build: %s\n", why);
         return EXIT_USAGE;
     }
-    o.project = project;
-    o.bsp = bsp;
-    if (to_core) {
-        o.core_type = FOTA_PKG_SEC_CORE_FULL;
-        o.core_path = to_core;
+    if (a.from_core && (ret = make_core_delta(&a, &o, &b)) != EXIT_OK)
+        return ret;
+    if (a.key) ret = read_sign_key(&a, &o, &b);
+    if (ret == EXIT_OK && a.script) ret = pack_scripts(&a, &o, &b);
+    if (ret == EXIT_OK) ret = write_package(&a, &o);
+    if (b.arc_path[0]) fota_port_remove(b.arc_path);
+    if (b.delta_path[0]) fota_port_remove(b.delta_path);
+    if (b.key_pem) {
+        memset(b.key_pem, 0, MAX_KEY_FILE);
+        free(b.key_pem);
     }
-    char delta_path[PATH_CAP];
-    uint8_t base_sha[32], new_sha[32];
-    if (from_core) {
-        /* Make the delta next to the output, package it, remove it. */
-        uint64_t new_len = 0, dl = 0;
-        int n = snprintf(delta_path, sizeof delta_path, "%s.delta.tmp", out);
-        int rc = n < 0 || (size_t)n >= sizeof delta_path ? FOTA_ERR_ARG : 0;
-        if (rc == 0) rc = fota_sha256_file(from_core, FOTA_PKG_MAX_IMAGE, base_sha, NULL);
-        if (rc == 0) rc = fota_sha256_file(to_core, FOTA_PKG_MAX_IMAGE, new_sha, &new_len);
-        if (rc == 0 && new_len == 0) rc = FOTA_ERR_ARG;
-        if (rc == 0) rc = fota_delta_create_file(from_core, to_core, delta_path, NULL, &dl);
-        if (rc) {
-            fprintf(stderr, "fotapack build: cannot make the core delta: %s\n", fota_pkg_errname(rc));
-            return rc == FOTA_ERR_ARG ? EXIT_USAGE : EXIT_IOERR;
-        }
-        o.core_type = FOTA_PKG_SEC_CORE_DELTA;
-        o.core_path = delta_path;
-        o.base_sha256 = base_sha;
-        o.core_image_len = (uint32_t)new_len;
-        o.core_image_sha256 = new_sha;
-    }
-
-    char *keybuf = NULL;
-    if (key) {
-        keybuf = malloc(MAX_KEY_FILE);
-        if (!keybuf) return EXIT_IOERR;
-        if (read_text(key, keybuf, MAX_KEY_FILE)) {
-            fprintf(stderr, "fotapack build: cannot read key %s\n", key);
-            free(keybuf);
-            return EXIT_IOERR;
-        }
-        o.sign_key_pem = keybuf;
-    }
-
-    int ret = EXIT_OK;
-    char arc[PATH_CAP];
-    if (script) {
-        char why[PATH_CAP + 80];
-        int n = snprintf(arc, sizeof arc, "%s.arc.tmp", out);
-        if (n < 0 || (size_t)n >= sizeof arc) ret = EXIT_USAGE;
-        if (ret == 0) {
-            int rc = fota_arc_pack_path(script, arc, why, sizeof why);
-            if (rc) {
-                fprintf(stderr, "fotapack build: scripts: %s\n", why[0] ? why : fota_pkg_errname(rc));
-                ret = rc == FOTA_ERR_ARG ? EXIT_USAGE : EXIT_IOERR;
-            }
-        }
-        o.script_archive_path = arc;
-    }
-    uint32_t total = 0;
-    if (ret == 0) {
-        int rc = fota_pkg_build(&o, out, &total);
-        if (rc == FOTA_PKG_E_TOO_LARGE) {
-            fprintf(stderr, "fotapack build: package would be %lu bytes, %lu bytes over the "
-                            "limit of %lu (--max-size)\n",
-                    (unsigned long)total, (unsigned long)(total - o.max_size),
-                    (unsigned long)o.max_size);
-            ret = EXIT_REJECTED;
-        } else if (rc == FOTA_ERR_ARG) {
-            fprintf(stderr, "fotapack build: bad input (key not P-256 PEM, empty core image, "
-                            "or name too long)\n");
-            ret = EXIT_USAGE;
-        } else if (rc) {
-            fprintf(stderr, "fotapack build: failed: %s\n", fota_pkg_errname(rc));
-            ret = EXIT_IOERR;
-        }
-    }
-    if (script) fota_port_remove(arc);
-    if (from_core) fota_port_remove(delta_path);
-    if (keybuf) {
-        memset(keybuf, 0, MAX_KEY_FILE);
-        free(keybuf);
-    }
-    if (ret == 0)
-        printf("wrote %s: %lu bytes (limit %lu)%s\n", out, (unsigned long)total,
-               (unsigned long)o.max_size, key ? ", signed" : ", unsigned");
     return ret;
 }
 
