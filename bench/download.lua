@@ -1,7 +1,7 @@
 -- Download throughput of fota.download (polled the way libfota polls it,
 -- with sys timers running) against curl, same loopback file, same run.
 -- Usage: lua5.3 bench/download.lua [MB] [rounds]    (from the source tree, after a build)
-package.path = "lib/?.lua;lib/luatos/?.lua;test/?.lua;" .. package.path
+package.path = "lib/?.lua;sim/?.lua;sim/luatos/?.lua;test/?.lua;" .. package.path
 package.cpath = (os.getenv("FOTA_BUILD") or "build") .. "/?.so;" .. package.cpath
 local T = require "testutil"
 local host = require "fota.host"

@@ -7,7 +7,7 @@
 --     confirms it, and asks again: 27, already latest;
 --  3. a second device does the same from a self-built server over https.
 -- Run from the source tree after a build: lua5.3 demo/run_fota_demo.lua
-package.path = "lib/?.lua;lib/luatos/?.lua;test/?.lua;" .. package.path
+package.path = "lib/?.lua;sim/?.lua;sim/luatos/?.lua;test/?.lua;" .. package.path
 package.cpath = (os.getenv("FOTA_BUILD") or "build") .. "/?.so;" .. package.cpath
 local T = require "testutil"
 local simdevice = require "simdevice"

@@ -25,9 +25,10 @@ build = {
                 "lua_fota/core/sig.c", "lua_fota/core/version.c", "lua_fota/core/files.c",
                 "lua_fota/core/delta.c", "lua_fota/core/http.c", "lua_fota/core/fresh.c",
                 "lua_fota/lua/lfota.c", "lua_fota/lua/lfota_ctx.c", "lua_fota/lua/lfota_http.c",
-                "lua_fota/lua/lfota_pkg.c", "lua_fota/lua/lfota_slots.c", "lua_fota/lua/lzbuff.c",
-                "lua_fota/lua/lhost.c", "lua_fota/lua/lcrypto.c", "lua_fota/lua/luart.c", "lua_fota/lua/lnet.c",
-                "lua_fota/lua/lbind.c", "lua_fota/lua/lfota_fresh.c",
+                "lua_fota/lua/lfota_pkg.c", "lua_fota/lua/lfota_slots.c", "lua_fota/lua/lfota_fresh.c",
+                -- the simulator's C stand-ins (fota.zbuff, fota.crypto, fota.host, fota.net, fota.uart)
+                "sim/c/lzbuff.c", "sim/c/lcrypto.c", "sim/c/lhost.c", "sim/c/lnet.c", "sim/c/luart.c",
+                "sim/c/lbind.c",
             },
             -- the module only applies deltas and never writes packages: no generator (so no
             -- libdivsufsort/libdeflate) and no pkg_build.c
@@ -39,20 +40,20 @@ build = {
         -- what runs on a module too
         version = "lib/version.lua", fotaflow = "lib/fotaflow.lua", libfota = "lib/libfota.lua",
         libfota2 = "lib/libfota2.lua", libnet = "lib/libnet.lua",
-        -- the desktop stand-ins for LuatOS's built-in modules, and the simulator's boot
-        sys = "lib/luatos/sys.lua", sysplus = "lib/luatos/sysplus.lua", log = "lib/luatos/log.lua",
-        rtos = "lib/luatos/rtos.lua", mobile = "lib/luatos/mobile.lua", mcu = "lib/luatos/mcu.lua",
-        json = "lib/luatos/json.lua", fskv = "lib/luatos/fskv.lua", ioext = "lib/luatos/ioext.lua",
-        pm = "lib/luatos/pm.lua", errdump = "lib/luatos/errdump.lua", uart = "lib/luatos/uart.lua",
-        strext = "lib/luatos/strext.lua", http = "lib/luatos/http.lua", hmeta = "lib/luatos/hmeta.lua",
-        simbus = "lib/luatos/simbus.lua", luatos_socket = "lib/luatos/luatos_socket.lua",
-        simdevice = "lib/luatos/simdevice.lua", ["sim.boot"] = "lib/luatos/sim/boot.lua",
+        -- the simulator (sim/): the desktop stand-ins for LuatOS's built-in modules, and its boot
+        sys = "sim/luatos/sys.lua", sysplus = "sim/luatos/sysplus.lua", log = "sim/luatos/log.lua",
+        rtos = "sim/luatos/rtos.lua", mobile = "sim/luatos/mobile.lua", mcu = "sim/luatos/mcu.lua",
+        json = "sim/luatos/json.lua", fskv = "sim/luatos/fskv.lua", ioext = "sim/luatos/ioext.lua",
+        pm = "sim/luatos/pm.lua", errdump = "sim/luatos/errdump.lua", uart = "sim/luatos/uart.lua",
+        strext = "sim/luatos/strext.lua", http = "sim/luatos/http.lua", hmeta = "sim/luatos/hmeta.lua",
+        simbus = "sim/luatos/simbus.lua", luatos_socket = "sim/luatos/luatos_socket.lua",
+        simdevice = "sim/luatos/simdevice.lua", ["luatos.boot"] = "sim/luatos/boot.lua",
         -- LuatOS-Air's libraries and boot (luatos-sim --air puts their folder first)
-        ["luatos-air.boot"] = "lib/luatos-air/boot.lua", ["luatos-air.sys"] = "lib/luatos-air/sys.lua",
-        ["luatos-air.misc"] = "lib/luatos-air/misc.lua", ["luatos-air.http"] = "lib/luatos-air/http.lua",
-        ["luatos-air.update"] = "lib/luatos-air/update.lua", ["luatos-air.common"] = "lib/luatos-air/common.lua",
-        ["luatos-air.compat51"] = "lib/luatos-air/compat51.lua",
-        ["luatos-air.airsocket"] = "lib/luatos-air/airsocket.lua",
+        ["luatos-air.boot"] = "sim/luatos-air/boot.lua", ["luatos-air.sys"] = "sim/luatos-air/sys.lua",
+        ["luatos-air.misc"] = "sim/luatos-air/misc.lua", ["luatos-air.http"] = "sim/luatos-air/http.lua",
+        ["luatos-air.update"] = "sim/luatos-air/update.lua", ["luatos-air.common"] = "sim/luatos-air/common.lua",
+        ["luatos-air.compat51"] = "sim/luatos-air/compat51.lua",
+        ["luatos-air.airsocket"] = "sim/luatos-air/airsocket.lua",
     },
     install = { bin = { ["luatos-sim"] = "bin/luatos-sim" } },
 }

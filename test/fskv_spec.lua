@@ -3,7 +3,7 @@ local T = require "testutil"
 
 -- Runs a Lua chunk in a new process on the device dir (a boot of its own).
 local function boot(dev, code, env)
-    local script = string.format("package.path = 'lib/?.lua;lib/luatos/?.lua;' .. package.path; "
+    local script = string.format("package.path = 'lib/?.lua;sim/?.lua;sim/luatos/?.lua;' .. package.path; "
         .. "package.cpath = '%s/?.so;' .. package.cpath; local fskv = require 'fskv'; assert(fskv.init()); %s",
         T.build, code)
     return T.run(string.format("%s LUATOS_SIM_DEVICE=%s lua5.3 -e %q", env or "", dev, script))

@@ -1,5 +1,7 @@
-/* zbuff: LuatOS's fixed-size byte buffer (fota.zbuff), and how the other
- * binding functions read one that is passed to them. */
+/* zbuff: LuatOS's fixed-size byte buffer, and how the binding reads one
+ * that is passed to it. On a module zbuff is built into the firmware; on
+ * the desktop the simulator's stand-in (sim/c/lzbuff.c, fota.zbuff)
+ * implements it. */
 #ifndef LFOTA_ZBUFF_H
 #define LFOTA_ZBUFF_H
 
@@ -13,7 +15,5 @@
 /* A zbuff at idx: its memory, written length and capacity (1), or 0 when
  * the value is no zbuff. */
 int lfota_zbuff_bytes(lua_State *L, int idx, const uint8_t **p, size_t *used, size_t *cap);
-
-int luaopen_fota_zbuff(lua_State *L);
 
 #endif

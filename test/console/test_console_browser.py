@@ -73,8 +73,8 @@ class Browser(unittest.TestCase):
         shutil.rmtree(self.keys, ignore_errors=True)
 
     def core_image(self, core):
-        """The simulated module's factory core image of that version (lib/luatos/simdevice.lua)."""
-        lua = ('package.path = "%s/lib/?.lua;%s/lib/luatos/?.lua;" .. package.path '
+        """The simulated module's factory core image of that version (sim/luatos/simdevice.lua)."""
+        lua = ('package.path = "%s/lib/?.lua;%s/sim/luatos/?.lua;" .. package.path '
                'io.write(require("simdevice").core_image("%s"))' % (ROOT, ROOT, core))
         return subprocess.run(["lua5.3", "-e", lua], stdout=subprocess.PIPE, check=True).stdout
 

@@ -1,7 +1,8 @@
 /* require "fota.host": what the desktop runtime needs from the port layer,
- * so its Lua touches no clock and no file itself: the clock (lib/sys.lua)
- * and the file helpers fskv and the io extensions are built on. Paths are
- * host paths (the caller maps module paths); failures return nil, message. */
+ * so its Lua touches no clock and no file itself: the clock
+ * (sim/luatos/sys.lua) and the file helpers fskv and the io extensions are
+ * built on. Paths are host paths (the caller maps module paths); failures
+ * return nil, message. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,10 +1,10 @@
 /* require "fota.uart": the port layer's pseudo-terminal (port_pty.h) as
- * Lua objects, for lib/luatos/uart.lua (LuatOS's uart API). open() gives
+ * Lua objects, for sim/luatos/uart.lua (LuatOS's uart API). open() gives
  * a port and the slave path a host tool opens; read/write never block. */
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "lua/lbind.h"
+#include "lbind.h"
 #include "core/fota_err.h"
 #include "port/port_pty.h"
 

@@ -1,6 +1,6 @@
 --- compat51: what LuatOS-Air's Lua 5.1 scripts rely on, on Lua 5.3:
 -- module(name, ...) with package.seeall, unpack, table.getn. Installed
--- once by the Air boot (lib/luatos-air/boot.lua) before main.lua runs.
+-- once by the Air boot (sim/luatos-air/boot.lua) before main.lua runs.
 local M = {}
 
 -- The table for a dotted name under root, made on the way as module() does.

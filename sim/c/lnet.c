@@ -1,5 +1,5 @@
 /* require "fota.net": one non-blocking TCP (or TLS) client connection of the
- * port layer (port_net.h) as a Lua object, for lib/luatos/luatos_socket.lua
+ * port layer (port_net.h) as a Lua object, for sim/luatos/luatos_socket.lua
  * (LuatOS's socket API). Nothing here waits: step/send/recv return at once
  * unless a step timeout is given, so the Lua side polls from the message
  * loop the way a module's network task reports events.
@@ -17,7 +17,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "lua/lbind.h"
+#include "lbind.h"
 #include "core/fota_err.h"
 #include "port/port_net.h"
 

@@ -17,9 +17,10 @@ for i = 5, select("#", ...) do
 end
 
 -- air=1 (--air): a LuatOS-Air module; its libraries come before LuatOS's.
-local lib_path = table.concat({ root .. "/lib/?.lua", root .. "/lib/luatos/?.lua", package.path }, ";")
+local lib_path = table.concat({ root .. "/lib/?.lua", root .. "/sim/?.lua", root .. "/sim/luatos/?.lua",
+    package.path }, ";")
 if run.air == "1" then
-    local air_boot = package.searchpath("luatos-air.boot", lib_path) or error("lib/luatos-air/boot.lua not found")
+    local air_boot = package.searchpath("luatos-air.boot", lib_path) or error("sim/luatos-air/boot.lua not found")
     lib_path = air_boot:gsub("boot%.lua$", "?.lua") .. ";" .. lib_path
 end
 package.path = lib_path

@@ -1,4 +1,4 @@
---- The LuatOS-Air flavour of the simulator's boot (lib/luatos/sim/boot.lua
+--- The LuatOS-Air flavour of the simulator's boot (sim/luatos/boot.lua
 -- with run option air=1, from bin/luatos-sim --air): the slots, flashing,
 -- paths and network are the common boot's; this adds what an Air module's
 -- firmware differs in:
@@ -10,7 +10,7 @@
 --  * Air's rtos additions (get_version, restart, poweron_reason, make_dir,
 --    tick), socket.isReady, and IP_READY_IND for the network coming up.
 -- Air's libraries (sys, misc, http, update, common) are in this folder,
--- which the boot puts before lib/luatos/ in package.path.
+-- which the boot puts before sim/luatos/ in package.path.
 local M = {}
 
 M.UPDATE_FILE = "/luazip/update.bin"

@@ -5,7 +5,7 @@
 -- firmware_name=PROJECT_<rtos.get_version()>&version=<VERSION>, plus
 -- &need_oss_url=1 with redir; the answer is saved to /luazip/update.bin.
 -- 200: cbFnc(true), or without cbFnc the module restarts, and the boot
--- applies /luazip/update.bin (lib/luatos-air/boot.lua). A 3xx with Location
+-- applies /luazip/update.bin (sim/luatos-air/boot.lua). A 3xx with Location
 -- is requested again (after 2 s, as Air). Any other answer: the platform's
 -- msg is logged, cbFnc(false). A network failure is retried; the third in a
 -- row gives cbFnc(false). With period (ms) it asks again every period.

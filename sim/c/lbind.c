@@ -1,4 +1,4 @@
-#include "lua/lbind.h"
+#include "lbind.h"
 
 #include "lua/lzbuff.h"
 

@@ -1,5 +1,5 @@
 --- misc for LuatOS-Air projects: the module's identity and clock, from the
--- simulated device (lib/luatos/simdevice.lua): getImei, getSn, getMuid,
+-- simulated device (sim/luatos/simdevice.lua): getImei, getSn, getMuid,
 -- getClock, getWeek, getVbatt. A plain 5.3 module; require "misc" also
 -- makes it the global misc, as Air's module() does.
 local simdevice = require "simdevice"

@@ -1,5 +1,5 @@
 --- socket for LuatOS-Air projects: Air's socket.isReady() beside the
--- adapter facts of lib/luatos/luatos_socket.lua (one owner of the link
+-- adapter facts of sim/luatos/luatos_socket.lua (one owner of the link
 -- state: simdevice). The Air boot makes it the global socket.
 local simdevice = require "simdevice"
 local base = require "luatos_socket"

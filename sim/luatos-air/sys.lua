@@ -1,10 +1,10 @@
 --- sys for LuatOS-Air projects: the desktop's LuatOS scheduler
--- (lib/luatos/sys.lua: taskInit, wait, waitUntil, publish, subscribe,
+-- (sim/luatos/sys.lua: taskInit, wait, waitUntil, publish, subscribe,
 -- timerStart, timerLoopStart, timerStop, run, ...) with what Air's sys adds:
 -- sys.init(mode, lprfnc) and sys.restart(reason). The network coming up is
 -- published as IP_READY_IND (by the Air boot), as Air's link layer does.
 -- One scheduler: LuatOS's sys.lua, found on package.path without this
--- folder (the source tree's lib/luatos/, or where luarocks installed it),
+-- folder (the source tree's sim/luatos/, or where luarocks installed it),
 -- extended in place.
 local rtos = require "rtos"
 
