@@ -126,10 +126,12 @@ typedef struct fota_delta_applier {
     fota_delta_pred pred;
     fota_delta_rel rel;
     size_t cur, wlen;                 /* wbuf: [0,cur) final, [cur,wlen) old bytes to patch */
-    unsigned max_wbits;               /* the largest window accepted (V5_ONLY: 0, none) */
 #ifndef FOTA_DELTA_V5_ONLY
     z_stream z;
     int z_active;
+#endif
+    unsigned max_wbits;               /* the largest window accepted (V5_ONLY: 0, none) */
+#ifndef FOTA_DELTA_V5_ONLY
     unsigned char *zarena;            /* the inflater's arena: zmem.b, or one lent at init */
     size_t zarena_len, zmem_used;
 #endif
