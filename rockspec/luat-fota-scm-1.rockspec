@@ -23,16 +23,17 @@ build = {
                 "lua_fota/port/sim/port_fault.c", "lua_fota/port/sim/port_nor.c",
                 "lua_fota/core/stage.c", "lua_fota/core/slots.c", "lua_fota/core/pkg.c", "lua_fota/core/archive.c",
                 "lua_fota/core/sig.c", "lua_fota/core/version.c", "lua_fota/core/files.c",
-                "lua_fota/core/delta.c", "lua_fota/core/http.c", "lua_fota/core/fresh.c",
+                "lua_fota/core/delta.c", "lua_fota/core/delta_model.c", "lua_fota/core/http.c",
+                "lua_fota/core/fresh.c", "lua_fota/host/archive_pack.c",
                 "lua_fota/lua/lfota.c", "lua_fota/lua/lfota_ctx.c", "lua_fota/lua/lfota_http.c",
                 "lua_fota/lua/lfota_pkg.c", "lua_fota/lua/lfota_slots.c", "lua_fota/lua/lfota_fresh.c",
                 -- the simulator's C stand-ins (fota.zbuff, fota.crypto, fota.host, fota.net, fota.uart)
                 "sim/c/lzbuff.c", "sim/c/lcrypto.c", "sim/c/lhost.c", "sim/c/lnet.c", "sim/c/luart.c",
                 "sim/c/lbind.c",
             },
-            -- the module only applies deltas and never writes packages: no generator (so no
-            -- libdivsufsort/libdeflate) and no pkg_build.c
-            defines = { "_POSIX_C_SOURCE=200809L", "FOTA_DELTA_NO_GENERATOR" },
+            -- the module only applies deltas and never writes packages: of lua_fota/host/ only the
+            -- script archive's writer (no generator, so no libdivsufsort/libdeflate; no pkg_build.c)
+            defines = { "_POSIX_C_SOURCE=200809L" },
             incdirs = { "lua_fota", "$(MBEDTLS_INCDIR)", "$(ZLIB_INCDIR)" },
             libdirs = { "$(MBEDTLS_LIBDIR)", "$(ZLIB_LIBDIR)" },
             libraries = { "mbedtls", "mbedx509", "mbedcrypto", "z" },

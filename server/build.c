@@ -11,7 +11,7 @@
 
 #include "core/bytes.h"
 #include "core/files.h"
-#include "core/pkg_build.h"
+#include "host/pkg_build.h"
 #include "core/sig.h"
 #include "core/fota_err.h"
 #include "port/port.h"

@@ -1,4 +1,4 @@
-/* The one place the server meets the binary delta engine (lua_fota/core/delta.h,
+/* The one place the server meets the binary delta engine (lua_fota/host/delta_file.h,
  * LFDL). Built against a core without it, srv_delta_available() says no and
  * build.c ships the core as a full image (section type 2); a device whose
  * base image is unknown then gets 44 only when a full package would not fit
@@ -8,8 +8,8 @@
 
 /* FOTA_SRV_NO_DELTA: build without it anyway (to test the full-core path). */
 #if defined(__has_include) && !defined(FOTA_SRV_NO_DELTA)
-#if __has_include("core/delta.h")
-#include "core/delta.h"
+#if __has_include("host/delta_file.h")
+#include "host/delta_file.h"
 #define FOTA_SRV_HAVE_DELTA 1
 #endif
 #endif

@@ -11,7 +11,7 @@
 
 #include "admin.h"
 #include "ops.h"
-#include "core/archive.h"
+#include "host/archive_pack.h"
 #include "core/bytes.h"
 #include "core/files.h"
 #include "core/version.h"

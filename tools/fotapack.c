@@ -7,12 +7,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/archive.h"
+#include "host/archive_pack.h"
 #include "core/bytes.h"
-#include "core/delta.h"
+#include "host/delta_file.h"
 #include "core/files.h"
 #include "core/pkg.h"
-#include "core/pkg_build.h"
+#include "host/pkg_build.h"
 #include "core/sig.h"
 #include "core/version.h"
 #include "core/fota_err.h"

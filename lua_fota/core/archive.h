@@ -1,7 +1,7 @@
 /* Script archive ("LFSA"): the script files of a release as one stream
- * (docs/package-format.md): the name rule, the writer (from a file list or
- * a directory), a push parser with sinks, and unpacking into a directory.
- * All file access goes through port.h. */
+ * (docs/package-format.md): the name rule, a push parser with sinks, and
+ * unpacking into a directory (the writer is the host's:
+ * host/archive_pack.h). All file access goes through port.h. */
 #ifndef FOTA_ARCHIVE_H
 #define FOTA_ARCHIVE_H
 
@@ -20,20 +20,6 @@
 /* 1 if name (len bytes) is a safe relative path: components of
  * [A-Za-z0-9._+-] separated by single '/', none empty, "." or "..". */
 int fota_arc_name_ok(const char *name, size_t len);
-
-/* Writes an archive of n files (names as stored, paths to read) to out_path.
- * Order of the input does not matter; entries are sorted by name. Returns
- * 0, FOTA_ERR_ARG (bad/duplicate name, n out of range), FOTA_ERR_RANGE (over
- * FOTA_ARC_MAX_SIZE), FOTA_ERR_IO/NOENT, FOTA_ERR_NOMEM. */
-int fota_arc_pack(const char *const *names, const char *const *paths, size_t n,
-                  const char *out_path);
-
-/* Archives a script directory — its regular files, recursively, dot-files
- * (.git, editor files) skipped — or one file, to out_path. Returns 0 or
- * FOTA_ERR_ARG (a name not allowed, too many files, nesting deeper than 8,
- * no file at all), FOTA_ERR_NOENT, FOTA_ERR_IO, FOTA_ERR_NOMEM, FOTA_ERR_RANGE;
- * why (may be NULL) tells which file or directory. */
-int fota_arc_pack_path(const char *src, const char *out_path, char *why, size_t why_len);
 
 /* Push parser: feed any chunking of the archive bytes; the sink sees each
  * entry as begin(name, size), data()*, end(). Callbacks may be NULL; a

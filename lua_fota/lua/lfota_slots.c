@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/archive.h"
+#include "host/archive_pack.h"
 #include "core/pkg.h"
 #include "core/slots.h"
 #include "core/version.h"

@@ -10,7 +10,8 @@
 #include <zlib.h>
 
 #include "core/delta.h"
-#include "core/zdeflate.h"
+#include "host/delta_file.h"
+#include "host/zdeflate.h"
 #include "ctest_util.h"
 #include "core/fota_err.h"
 

@@ -23,6 +23,15 @@ for f in lua_fota/core/*.[ch]; do
     grep -Hn '#include "\(lua\|server\)/\|#include <lua\|#include <lauxlib' "$f" && bad "$f: core/ must not use Lua or the layers above it"
     grep -Hn '#include "' "$f" | grep -v '#include "\(core\|port\)/' && bad "$f: core/ includes only core/ and port/"
 done
+# core/ runs on a module: never the host's writers nor the simulator's port;
+# host/ builds on core/ and the port's interface only
+for f in lua_fota/core/*.[ch]; do
+    grep -Hn '#include "\(host\|port/sim\)/' "$f" && bad "$f: core/ never includes host/ or port/sim/"
+done
+for f in lua_fota/host/*.[ch]; do
+    grep -Hn '#include "' "$f" | grep -v '#include "\(host/\|core/\|port/[a-z_]*\.h"\)' &&
+        bad "$f: host/ includes only host/, core/ and the port's interface headers"
+done
 for f in lua_fota/lua/*.[ch] sim/c/*.[ch] tools/*.c at/*.[ch]; do
     grep -Hn '#include "server/\|#include "srv.h"' "$f" && bad "$f: the binding and the tools do not use the server"
 done
@@ -32,7 +41,7 @@ done
 tmp=$(mktemp)
 for h in lua_fota/*/*.h lua_fota/port/*/*.h; do
     rel=${h#lua_fota/}
-    deps=$(sed -n 's/^#include "\(\(core\|port\|lua\)\/[^"]*\)".*/\1/p' "$h" | tr '\n' ' ')
+    deps=$(sed -n 's/^#include "\(\(core\|host\|port\|lua\)\/[^"]*\)".*/\1/p' "$h" | tr '\n' ' ')
     echo "$rel: $deps" >>"$tmp"
 done
 left=$(awk -F': ' '

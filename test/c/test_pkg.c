@@ -14,9 +14,11 @@
 #include <zlib.h>
 
 #include "core/archive.h"
+#include "host/archive_pack.h"
 #include "core/files.h"
 #include "core/pkg.h"
-#include "core/pkg_build.h"
+#include "host/delta_gen.h"
+#include "host/pkg_build.h"
 #include "core/sig.h"
 #include "core/version.h"
 #include "ctest_util.h"

@@ -6,7 +6,7 @@
  * the halves, quarters ... that are smaller, plan_node). Matches come from
  * hash chains limited to the window. The stream is inflated again before it
  * is returned, so a mistake here can cost a delta, never corrupt one. */
-#include "core/zdeflate.h"
+#include "host/zdeflate.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "core/pkg_build.h"
+#include "host/pkg_build.h"
 
 #include <stdio.h>
 #include <string.h>
