@@ -27,10 +27,13 @@
 #include "core/version.h"
 #include "core/fota_err.h"
 #include "air.h"
-#include "srv.h"
+#include "api.h"
 #include "at.h"
-#include "rollout.h"
 #include "console.h"
+#include "delta_glue.h"
+#include "rollout.h"
+#include "schema.h"
+#include "validate.h"
 
 #define API_PATH "/api/site/firmware_upgrade"
 #define MAX_ARGS 16
@@ -540,8 +543,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     ok[P_IMEI] = !ar.bad[P_IMEI] && srv_is_imei(ar.v[P_IMEI], ar.n[P_IMEI]);
     /* AT firmware asking without a KEY: the project its IMEI belongs to (at.c). */
     char at_key[SRV_KEY_MAX + 1];
-    if (!ar.v[P_KEY] && ok[P_FW] && ok[P_IMEI] &&
-        srv_at_default_key(s, ar.v[P_FW], ar.n[P_FW], ar.v[P_IMEI], ar.n[P_IMEI], at_key) == 1) {
+    int at_found = 0;
+    if (!ar.v[P_KEY] && ok[P_FW] && ok[P_IMEI] && srv_at_is_firmware(ar.v[P_FW], ar.n[P_FW])) {
+        pthread_mutex_lock(&s->lock);
+        at_found = srv_at_default_key(&s->db, ar.v[P_FW], ar.n[P_FW], ar.v[P_IMEI], ar.n[P_IMEI], at_key) == 1;
+        pthread_mutex_unlock(&s->lock);
+    }
+    if (at_found) {
         ar.v[P_KEY] = at_key;
         ar.n[P_KEY] = strlen(at_key);
         ok[P_KEY] = 1;
