@@ -58,5 +58,4 @@ int srv_start(srv_server *s, const srv_serve_opts *o);
 /* Stops accepting, waits for running requests, flushes the log, closes. */
 void srv_stop(srv_server *s);
 
-
 #endif

@@ -18,7 +18,7 @@ static void security_headers(struct MHD_Response *r)
 }
 
 enum MHD_Result con_send_resp(struct MHD_Connection *c, unsigned status, struct MHD_Response *r,
-                                 const char *type, const char *cookie)
+                              const char *type, const char *cookie)
 {
     if (!r) return MHD_NO;
     security_headers(r);
