@@ -14,7 +14,7 @@ import sys
 
 
 def member_name(where):
-    # "lib.a[admin.c.o]" or "dir/main.c.o" -> "admin.c" / "main.c"
+    # "lib.a[cli.c.o]" or "dir/main.c.o" -> "cli.c" / "main.c"
     if where.endswith("]") and "[" in where:
         where = where[where.rindex("[") + 1:-1]
     name = os.path.basename(where)
