@@ -19,6 +19,7 @@
 
 #include "core/version.h"
 #include "air.h"
+#include "validate.h"
 
 #define AIR_MARK "_Luat_V"
 #define AIR_CORE_DIGITS_MAX 9
@@ -75,14 +76,6 @@ int srv_air_package_url_ok(const char *url)
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f || url[i] == '"') return 0;
     return 1;
-}
-
-int srv_package_name(const srv_pkg *pkg, char *out, size_t cap)
-{
-    /* the package hash: 64 lowercase hex digits, nothing else */
-    if (strlen(pkg->sha256) != 64 || strspn(pkg->sha256, "0123456789abcdef") != 64) return -1;
-    int n = snprintf(out, cap, "%s.fota", pkg->sha256);
-    return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
 enum MHD_Result srv_package_redirect(struct MHD_Connection *c, const char *base, const srv_pkg *pkg,

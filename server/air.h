@@ -5,6 +5,7 @@
 
 #include <microhttpd.h>
 
+#include "build.h"
 #include "srv.h"
 
 typedef struct srv_air {

@@ -27,10 +27,13 @@
 #include "core/version.h"
 #include "core/fota_err.h"
 #include "air.h"
-#include "srv.h"
+#include "api.h"
 #include "at.h"
-#include "rollout.h"
 #include "console.h"
+#include "delta_glue.h"
+#include "rollout.h"
+#include "schema.h"
+#include "validate.h"
 
 #define API_PATH "/api/site/firmware_upgrade"
 #define MAX_ARGS 16
@@ -132,7 +135,8 @@ typedef struct answer {
     int64_t counted_day;          /* PostgreSQL counted it in this day already (db_check_device), or 0 */
 } answer;
 
-/* Fills the answer; returns 0 so that decide() can end with `return set(...)`. */
+/* Fills the answer; returns 1 (decided) so that a step of decide() can end
+ * with `return set(...)`. */
 static int set(answer *a, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int set(answer *a, int code, const char *fmt, ...)
 {
@@ -142,7 +146,7 @@ static int set(answer *a, int code, const char *fmt, ...)
     a->status = status_of(code, 0);
     vsnprintf(a->msg, sizeof a->msg, fmt, ap);
     va_end(ap);
-    return 0;
+    return 1;
 }
 
 static int step_row(store_stmt *st)
@@ -151,31 +155,33 @@ static int step_row(store_stmt *st)
     return rc == STORE_ROW ? 1 : rc == STORE_DONE ? 0 : -1;
 }
 
-/* Everything under s->lock, reading only: writes (first contact, a ban,
- * a rollout's sent package and outcomes) go into the log row. in:
- * validated parameters. */
-/* day: the start of the day the check counts in. pre: the device side
- * when it was read before the lock (PostgreSQL's pool, which counted it in
- * day: pre_rc its result), else NULL and it is read here. */
-static int decide(srv_server *s, const char *key, const char *fwname, const char *ver,
-                   const char *imei, int resume, answer *a, srv_log_row *row, const srv_air *air,
-                   int64_t day, const srv_dev *pre, int pre_rc)
+/* Whether (cfg_id, text) is in a configuration's list (ST_CONFIG_IMEI or
+ * ST_CONFIG_FROM): 1, 0, or -1 on a database error. */
+static int in_list(srv_db *d, enum srv_stmt which, int64_t cfg_id, const char *text)
+{
+    store_stmt *st = d->st[which];
+    store_bind_int64(st, 1, cfg_id);
+    store_bind_str(st, 2, text);
+    int r = step_row(st);
+    store_reset(st);
+    return r;
+}
+
+/* The steps of decide(): each returns 1 when it decided the answer, 0 to go on. */
+
+/* The device (banned, owner, the day's count): the check's one store
+ * round trip, first, so that the database's change counter the cache
+ * compares is as of now. Then project, firmware name, configuration and
+ * rollout (cfg): from the cache in the common case. */
+static int check_device(srv_server *s, const char *key, const char *fwname, const char *imei, int resume,
+                        answer *a, srv_log_row *row, int64_t day, const srv_dev *pre, int pre_rc, srv_cfg *cfg)
 {
     srv_db *d = &s->db;
-    store_stmt *st;
-    int r;
-
-    /* The device (banned, owner, the day's count): the check's one store
-     * round trip, first, so that the database's change counter the cache
-     * compares is as of now. Then project, firmware name, configuration
-     * and rollout: from the cache in the common case. The answers keep
-     * their order below. */
     srv_dev dev;
-    srv_cfg cfg;
     int dev_rc = pre ? pre_rc : db_check_device(d, imei, day, !resume, &dev);
     if (pre) dev = *pre;
     if (pre && dev_rc == 0 && !resume) a->counted_day = day;
-    int cfg_rc = db_check_config(d, key, fwname, &cfg);
+    int cfg_rc = db_check_config(d, key, fwname, cfg);
     if (dev_rc == STORE_DOWN || cfg_rc == STORE_DOWN) {
         /* PostgreSQL is down or restarting: the row waits in the queue, the
          * device comes back (Retry-After), a reconnect is tried now and then. */
@@ -183,7 +189,7 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
         return set(a, SRV_WAIT, "database unreachable, retry later");
     }
     if (cfg_rc) return set(a, SRV_INTERNAL, "database error");
-    if (!cfg.project_found) return set(a, SRV_INVALID_PROJECT, "invalid project: unknown project_key");
+    if (!cfg->project_found) return set(a, SRV_INVALID_PROJECT, "invalid project: unknown project_key");
 
     if (!srv_imei_luhn(imei)) return set(a, SRV_INVALID_DEVICE, "invalid device: IMEI check digit wrong");
 
@@ -191,10 +197,10 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
     /* First contact registers the device to this project's owner, a ban
      * stores it banned: both batched with the log row. */
     row->new_device = !dev.known;
-    row->project_id = cfg.project_id;
-    memcpy(row->owner, cfg.owner, sizeof row->owner);
+    row->project_id = cfg->project_id;
+    memcpy(row->owner, cfg->owner, sizeof row->owner);
     if (dev.banned) return set(a, SRV_LOOP, "loop upgrade: device banned, lift with 'fota-server device unban'");
-    if (dev.owner[0] && cfg.owner[0] && strcmp(dev.owner, cfg.owner) != 0)
+    if (dev.owner[0] && cfg->owner[0] && strcmp(dev.owner, cfg->owner) != 0)
         return set(a, SRV_NO_PERMISSION, "no permission: device belongs to another owner");
 
     /* loop upgrade: the 7th counted request today bans the device */
@@ -203,39 +209,44 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
         row->ban = 1;
         return set(a, SRV_LOOP, "loop upgrade: more than %d requests today, device banned", SRV_LOOP_LIMIT);
     }
+    return 0;
+}
 
-    if (!cfg.fw_found)
+/* The firmware name and its upgrade configuration: enabled, and for this device. */
+static int check_config(srv_db *d, const srv_cfg *cfg, const char *imei, answer *a)
+{
+    if (!cfg->fw_found)
         return set(a, SRV_INVALID_FIRMWARE, "invalid firmware: unknown firmware_name for this project");
-
-    /* upgrade configuration */
-    if (!cfg.cfg_found) return set(a, SRV_LATEST, "already latest: no upgrade configured");
-    if (!cfg.enabled) return set(a, SRV_LATEST, "already latest: upgrade disabled");
-    if (!cfg.all_devices) {
-        st = d->st[ST_CONFIG_IMEI];
-        store_bind_int64(st, 1, cfg.cfg_id);
-        store_bind_str(st, 2, imei);
-        r = step_row(st);
-        store_reset(st);
+    if (!cfg->cfg_found) return set(a, SRV_LATEST, "already latest: no upgrade configured");
+    if (!cfg->enabled) return set(a, SRV_LATEST, "already latest: upgrade disabled");
+    if (!cfg->all_devices) {
+        int r = in_list(d, ST_CONFIG_IMEI, cfg->cfg_id, imei);
         if (r < 0) return set(a, SRV_INTERNAL, "database error");
         if (r == 0) return set(a, SRV_LATEST, "already latest: device not in the upgrade list");
     }
+    return 0;
+}
 
-    /* newer? The platform compares CORE.x.z (y is not sent). */
-    const char *target_script = cfg.target_script;
-    uint32_t target_core = cfg.target_core;
-    char target[3 * SRV_VER_MAX];
+/* Newer? The platform compares CORE.x.z (y is not sent): target gets the
+ * target as CORE.x.z, *cmp the comparison (0: the same release). A live
+ * rollout's outcome fields go into the row; the version must be allowed. */
+static int check_version(srv_db *d, const srv_cfg *cfg, const char *ver, int resume, const srv_air *air,
+                         answer *a, srv_log_row *row, char target[3 * SRV_VER_MAX], int *cmp)
+{
+    const char *target_script = cfg->target_script;
+    uint32_t target_core = cfg->target_core;
     const char *dot1 = strchr(target_script, '.');
     const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
     if (!dot2) return set(a, SRV_INTERNAL, "bad stored script version");
-    snprintf(target, sizeof target, "%lu.%.*s.%s", (unsigned long)target_core,
+    snprintf(target, 3 * SRV_VER_MAX, "%lu.%.*s.%s", (unsigned long)target_core,
              (int)(dot1 - target_script), target_script, dot2 + 1);
 
     /* Under a live rollout every check is an outcome to record (the writer
      * compares the version with the target, in the database), whatever
      * the answer: a device on the target answers 27 below. */
-    int live = cfg.rollout_id && (cfg.rollout_state == RL_RUNNING || cfg.rollout_state == RL_PAUSED);
+    int live = cfg->rollout_id && (cfg->rollout_state == RL_RUNNING || cfg->rollout_state == RL_PAUSED);
     if (live) {
-        row->rollout_id = cfg.rollout_id;
+        row->rollout_id = cfg->rollout_id;
         row->rl_outcome = !resume;   /* a resume is the same download */
         if (air) {
             snprintf(row->rl_version, sizeof row->rl_version, "%lu:%s", (unsigned long)air->core, air->script);
@@ -246,47 +257,55 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
         }
     }
 
-    int cmp = 0;
+    *cmp = 0;
     if (air) {   /* LuatOS-Air: the core, then the whole script version */
-        if (srv_air_newer(target_core, target_script, air, &cmp) != 0) return set(a, SRV_INTERNAL, "bad version");
-        if (!cmp) return set(a, SRV_LATEST, "already latest: V%lu %s is not newer than V%lu %s",
-                             (unsigned long)target_core, target_script, (unsigned long)air->core, ver);
+        if (srv_air_newer(target_core, target_script, air, cmp) != 0) return set(a, SRV_INTERNAL, "bad version");
+        if (!*cmp) return set(a, SRV_LATEST, "already latest: V%lu %s is not newer than V%lu %s",
+                              (unsigned long)target_core, target_script, (unsigned long)air->core, ver);
     } else {
-        if (fota_version_compare(target, ver, &cmp) != 0) return set(a, SRV_INTERNAL, "bad version");
+        if (fota_version_compare(target, ver, cmp) != 0) return set(a, SRV_INTERNAL, "bad version");
         /* The same release again only when the configuration asks for it. */
-        if (cmp < 0 || (cmp == 0 && !cfg.reinstall))
+        if (*cmp < 0 || (*cmp == 0 && !cfg->reinstall))
             return set(a, SRV_LATEST, "already latest: %s is not newer than %s", target, ver);
     }
-    if (!cfg.any_from) {
-        st = d->st[ST_CONFIG_FROM];
-        store_bind_int64(st, 1, cfg.cfg_id);
-        store_bind_str(st, 2, ver);
-        r = step_row(st);
-        store_reset(st);
+    if (!cfg->any_from) {
+        int r = in_list(d, ST_CONFIG_FROM, cfg->cfg_id, ver);
         if (r < 0) return set(a, SRV_INTERNAL, "database error");
         if (r == 0) return set(a, SRV_VERSION_NOT_ALLOWED, "upgrade from %s not allowed", ver);
     }
+    return 0;
+}
 
-    /* A rollout: devices outside its open waves hear what a device outside
-     * the IMEI list hears (27); paused or aborted, nobody gets it. */
-    if (cfg.rollout_id) {
-        if (cfg.rollout_state == RL_ABORTED) return set(a, SRV_LATEST, "already latest: rollout aborted");
-        if (cfg.rollout_state != RL_RUNNING) return set(a, SRV_LATEST, "already latest: rollout paused");
-        uint32_t bucket = srv_rollout_bucket(cfg.rollout_id, imei);
-        if (bucket >= cfg.share_bp) return set(a, SRV_LATEST, "already latest: device not in the rollout's waves yet");
-        row->rl_wave = srv_rollout_wave_of(cfg.waves, cfg.nwaves, bucket);
-        if (row->rl_wave < 0) row->rl_wave = 0;
-    }
+/* A rollout: devices outside its open waves hear what a device outside the
+ * IMEI list hears (27); paused or aborted, nobody gets it. */
+static int check_rollout(const srv_cfg *cfg, const char *imei, answer *a, srv_log_row *row)
+{
+    if (!cfg->rollout_id) return 0;
+    if (cfg->rollout_state == RL_ABORTED) return set(a, SRV_LATEST, "already latest: rollout aborted");
+    if (cfg->rollout_state != RL_RUNNING) return set(a, SRV_LATEST, "already latest: rollout paused");
+    uint32_t bucket = srv_rollout_bucket(cfg->rollout_id, imei);
+    if (bucket >= cfg->share_bp) return set(a, SRV_LATEST, "already latest: device not in the rollout's waves yet");
+    row->rl_wave = srv_rollout_wave_of(cfg->waves, cfg->nwaves, bucket);
+    if (row->rl_wave < 0) row->rl_wave = 0;
+    return 0;
+}
 
-    /* the package for the device's base core */
+/* The package for the device's base core: open and ready (0), or being
+ * built, its base missing, or failed. */
+static void answer_package(srv_server *s, const srv_cfg *cfg, const char *ver, const srv_air *air, int cmp,
+                           const char *target, answer *a, srv_log_row *row)
+{
+    srv_db *d = &s->db;
     uint32_t base = air ? air->core
                         : cmp == 0 ? SRV_BASE_REINSTALL : (uint32_t)strtoul(ver, NULL, 10);   /* <= 9 digits */
     srv_firmware fw;
     char base_image[SRV_PATH_MAX] = "";
-    if (db_firmware_get(d, cfg.fw_id, &fw) ||
+    if (db_firmware_get(d, cfg->fw_id, &fw) ||
         (base != SRV_BASE_REINSTALL &&
-         db_base_image(d, fw.project_id, fw.bsp, base, base_image, sizeof base_image)))
-        return set(a, SRV_INTERNAL, "database error");
+         db_base_image(d, fw.project_id, fw.bsp, base, base_image, sizeof base_image))) {
+        set(a, SRV_INTERNAL, "database error");
+        return;
+    }
     switch (builder_get(&s->builder, &fw, base, base_image, &a->pkg)) {
     case PKG_READY:
         a->fd = open(a->pkg.path, O_RDONLY | O_CLOEXEC);
@@ -296,7 +315,8 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
             if (a->fd >= 0) close(a->fd);
             a->fd = -1;
             builder_forget(&s->builder, fw.id, base);
-            return set(a, SRV_WAIT, "please wait: package being generated");
+            set(a, SRV_WAIT, "please wait: package being generated");
+            return;
         }
         a->code = SRV_OK;
         a->status = MHD_HTTP_OK;
@@ -307,13 +327,35 @@ static int decide(srv_server *s, const char *key, const char *fwname, const char
         else
             snprintf(a->msg, sizeof a->msg, "package %s from V%lu, %" PRIu64 " bytes", target,
                      (unsigned long)base, a->pkg.size);
-        return 0;
+        return;
     case PKG_BUILDING:
-        if (cmp == 0) return set(a, SRV_WAIT, "please wait: reinstall package being generated");
-        return set(a, SRV_WAIT, "please wait: package for V%lu being generated", (unsigned long)base);
-    case PKG_BASE_MISSING: return set(a, SRV_BASE_MISSING, "%s", a->pkg.why);
-    default: return set(a, SRV_INTERNAL, "%s", a->pkg.why);
+        if (cmp == 0) set(a, SRV_WAIT, "please wait: reinstall package being generated");
+        else set(a, SRV_WAIT, "please wait: package for V%lu being generated", (unsigned long)base);
+        return;
+    case PKG_BASE_MISSING: set(a, SRV_BASE_MISSING, "%s", a->pkg.why); return;
+    default: set(a, SRV_INTERNAL, "%s", a->pkg.why); return;
     }
+}
+
+/* Everything under s->lock, reading only: writes (first contact, a ban,
+ * a rollout's sent package and outcomes) go into the log row. in:
+ * validated parameters. day: the start of the day the check counts in.
+ * pre: the device side when it was read before the lock (PostgreSQL's
+ * pool, which counted it in day: pre_rc its result), else NULL and it is
+ * read here. The answers keep their order: device, configuration,
+ * version, rollout, package. */
+static void decide(srv_server *s, const char *key, const char *fwname, const char *ver,
+                   const char *imei, int resume, answer *a, srv_log_row *row, const srv_air *air,
+                   int64_t day, const srv_dev *pre, int pre_rc)
+{
+    srv_cfg cfg;
+    char target[3 * SRV_VER_MAX];
+    int cmp = 0;
+    if (check_device(s, key, fwname, imei, resume, a, row, day, pre, pre_rc, &cfg) ||
+        check_config(&s->db, &cfg, imei, a) || check_version(&s->db, &cfg, ver, resume, air, a, row, target, &cmp) ||
+        check_rollout(&cfg, imei, a, row))
+        return;
+    answer_package(s, &cfg, ver, air, cmp, target, a, row);
 }
 
 /* "bytes=N-" or "bytes=N-M"; anything else is ignored as RFC 7233 allows. */
@@ -488,6 +530,164 @@ static void log_refused(srv_server *s, srv_log_row *row, int status, int code, c
     if (rc) fprintf(stderr, "fota-server: log queue full, row for '%s' dropped\n", row->imei);
 }
 
+/* What handle() refuses on the request's first call, before any lookup:
+ * 1 with *ret the answer, or 0 (a check, on its second call). */
+static int refuse_early(srv_server *s, struct MHD_Connection *c, const char *url, const char *method,
+                        size_t *upload_data_size, void **con_cls, srv_log_row *row, enum MHD_Result *ret)
+{
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        *ret = send_json(c, MHD_HTTP_METHOD_NOT_ALLOWED, 405, "only GET");
+        return 1;
+    }
+    /* A GET with a body: refused on its headers, before any body byte is read. */
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (*upload_data_size || MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
+        (cl && strcmp(cl, "0") != 0)) {
+        snprintf(row->request, sizeof row->request, "%s with a body", method);
+        log_refused(s, row, MHD_HTTP_BAD_REQUEST, 400, "unexpected request body");
+        *ret = send_json(c, MHD_HTTP_BAD_REQUEST, 400, "unexpected request body");
+        return 1;
+    }
+    if (strcmp(url, API_PATH) != 0) {
+        *ret = send_json(c, MHD_HTTP_NOT_FOUND, 404, "not found");
+        return 1;
+    }
+    /* A check is answered on the second call, once libmicrohttpd has the
+     * whole (bodiless) request: a response queued on the first call makes
+     * it close the connection after it, and every check would cost a new
+     * TCP connection. Refusals above stay on the first call (a body is
+     * never read). The mark is a field's address: nothing is allocated. */
+    if (*con_cls == NULL) {
+        *con_cls = &s->threads;
+        *ret = MHD_YES;
+        return 1;
+    }
+    if (*con_cls == s) {   /* marked by uri_seen */
+        char msg[64];
+        snprintf(msg, sizeof msg, "bad request: more than %d parameters", MAX_ARGS);
+        snprintf(row->request, sizeof row->request, "more than %d parameters", MAX_ARGS);
+        log_refused(s, row, MHD_HTTP_BAD_REQUEST, SRV_INVALID_PROJECT, msg);
+        *ret = send_json(c, MHD_HTTP_BAD_REQUEST, SRV_INVALID_PROJECT, msg);
+        return 1;
+    }
+    return 0;
+}
+
+/* The query's parameters, each checked (ok), the version canonical (ver);
+ * an AT module asking without a KEY gets its project's (at.c); the row's
+ * IMEI and request as logged. */
+static void read_args(srv_server *s, struct MHD_Connection *c, args *ar, int ok[P__N], char ver[SRV_VER_MAX],
+                      char at_key[SRV_KEY_MAX + 1], srv_log_row *row, const char **range)
+{
+    memset(ar, 0, sizeof *ar);
+    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, collect, ar);
+    ok[P_KEY] = !ar->bad[P_KEY] && srv_is_key(ar->v[P_KEY], ar->n[P_KEY]);
+    ok[P_FW] = !ar->bad[P_FW] && srv_is_name(ar->v[P_FW], ar->n[P_FW]);
+    ok[P_VER] = !ar->bad[P_VER] && srv_version_canon(ar->v[P_VER], ar->n[P_VER], ver);
+    ok[P_IMEI] = !ar->bad[P_IMEI] && srv_is_imei(ar->v[P_IMEI], ar->n[P_IMEI]);
+    int at_found = 0;
+    if (!ar->v[P_KEY] && ok[P_FW] && ok[P_IMEI] && srv_at_is_firmware(ar->v[P_FW], ar->n[P_FW])) {
+        pthread_mutex_lock(&s->lock);
+        at_found = srv_at_default_key(&s->db, ar->v[P_FW], ar->n[P_FW], ar->v[P_IMEI], ar->n[P_IMEI], at_key) == 1;
+        pthread_mutex_unlock(&s->lock);
+    }
+    if (at_found) {
+        ar->v[P_KEY] = at_key;
+        ar->n[P_KEY] = strlen(at_key);
+        ok[P_KEY] = 1;
+    }
+    *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+    if (ok[P_IMEI]) memcpy(row->imei, ar->v[P_IMEI], SRV_IMEI_LEN);
+    describe_request(row, ar, ok, *range);
+}
+
+/* The answer to a malformed request (1), or 0. */
+static int malformed(const args *ar, const int ok[P__N], answer *a)
+{
+    if (ar->count > MAX_ARGS) set(a, SRV_INVALID_PROJECT, "bad request: more than %d parameters", MAX_ARGS);
+    else if (!ok[P_KEY]) set(a, SRV_INVALID_PROJECT, "bad project_key: once, 1..%d of [A-Za-z0-9_-]", SRV_KEY_MAX);
+    else if (!ok[P_FW]) set(a, SRV_INVALID_FIRMWARE, "bad firmware_name: once, 1..%d of [A-Za-z0-9._-]", SRV_NAME_MAX);
+    else if (!ok[P_VER]) set(a, SRV_VERSION_NOT_ALLOWED, "bad version: once, CORE.x.z, digits, at most %d each",
+                             SRV_VER_PART_MAX);
+    else if (!ok[P_IMEI]) set(a, SRV_INVALID_DEVICE, "bad imei: once, %d digits", SRV_IMEI_LEN);
+    else return 0;
+    a->status = status_of(a->code, 1);
+    return 1;
+}
+
+/* The check of a valid request: decided under the lock and its log row
+ * queued. 0, or -1 when the log queue stays full (answer 503: an answer
+ * that could not be logged or counted is not given). */
+static int check(srv_server *s, const char *key, const char *fw, const char *ver, int resume, const srv_air *air,
+                 srv_log_row *row, answer *a)
+{
+    /* PostgreSQL: the device side's round trip (the day count) on a pool
+     * connection, before the lock, so concurrent checks overlap theirs. */
+    srv_dev dev;
+    int dev_rc = 0;
+    int64_t day = srv_day_start(srv_now_ms());
+    if (s->db.pool) dev_rc = db_check_device(&s->db, row->imei, day, !resume, &dev);
+
+    pthread_mutex_lock(&s->lock);
+    if (db_log_full(&s->db)) {
+        /* The writer is behind: a burst waits a little for it (which also
+         * gives it the CPU), a held database soon gets 503. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += SRV_LOG_FULL_WAIT_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        flush_now(s);
+        while (db_log_full(&s->db) && pthread_cond_timedwait(&s->room, &s->lock, &until) == 0) {
+        }
+    }
+    if (db_log_full(&s->db)) {
+        pthread_mutex_unlock(&s->lock);
+        if (s->db.pool && dev_rc == 0 && !resume) db_uncount(&s->db, row->imei, day);   /* not answered */
+        fprintf(stderr, "fota-server: log queue full, answering 503\n");
+        return -1;
+    }
+    decide(s, key, air ? air->fw : fw, ver, row->imei, resume, a, row, air, day, s->db.pool ? &dev : NULL, dev_rc);
+    row->code = a->code;
+    row->status = a->status;
+    /* Resumes and "please wait" retries are one upgrade, not a loop; a
+     * download from byte 0 counts, Range or not. */
+    row->counted = !resume && a->code != SRV_WAIT;
+    int uncount = a->counted_day && a->code == SRV_WAIT;
+    snprintf(row->msg, sizeof row->msg, "%s", a->msg);
+    db_log_queue(&s->db, row);   /* cannot fail: checked full above, same lock */
+    /* A quarter full: the writer need not wait for its next interval (a burst
+     * would otherwise fill the queue and get 503s). */
+    int wake = s->db.queue.n == SRV_LOG_QUEUE / 4;
+    pthread_mutex_unlock(&s->lock);
+    if (uncount) db_uncount(&s->db, row->imei, a->counted_day);
+    if (wake) flush_now(s);
+    return 0;
+}
+
+/* The decided answer: {"code":...}, the package, or a 302 to it. */
+static enum MHD_Result send_answer(srv_server *s, struct MHD_Connection *c, answer *a, const char *imei,
+                                   const char *ver, const srv_air *air)
+{
+    char fresh_buf[FOTA_FRESH_VALUE_MAX];
+    const char *fresh = fresh_statement(s, imei, ver, a, fresh_buf);
+    if (a->code != SRV_OK) {
+        if (a->fd >= 0) close(a->fd);
+        return send_json_fresh(c, a->status, a->code, a->msg, fresh);
+    }
+    int status = 0;
+    /* --package-url: the package from the static host (content-addressed,
+     * verified by the device as from us). LuatOS-Air asks for it with
+     * need_oss_url=1 and gets the body otherwise, as on the platform. */
+    if (s->package_url[0] && (!air || air->oss)) {
+        close(a->fd);
+        return srv_package_redirect(c, s->package_url, &a->pkg, fresh, &status);
+    }
+    return send_package(c, a, fresh, &status);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload_data, size_t *upload_data_size,
                               void **con_cls)
@@ -501,70 +701,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     guard_request(&s->guard, guard_slot(c), 1);
     if (!strncmp(url, CONSOLE_PREFIX, strlen(CONSOLE_PREFIX)) && (!url[8] || url[8] == '/'))
         return console_handle(s, c, url, method, upload_data, upload_data_size, con_cls);
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-        return send_json(c, MHD_HTTP_METHOD_NOT_ALLOWED, 405, "only GET");
-    /* A GET with a body: refused on its headers, before any body byte is read. */
-    if (*upload_data_size || MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
-        (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) &&
-         strcmp(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH), "0") != 0)) {
-        snprintf(row.request, sizeof row.request, "%s with a body", method);
-        log_refused(s, &row, MHD_HTTP_BAD_REQUEST, 400, "unexpected request body");
-        return send_json(c, MHD_HTTP_BAD_REQUEST, 400, "unexpected request body");
-    }
-    if (strcmp(url, API_PATH) != 0) return send_json(c, MHD_HTTP_NOT_FOUND, 404, "not found");
-    /* A check is answered on the second call, once libmicrohttpd has the
-     * whole (bodiless) request: a response queued on the first call makes
-     * it close the connection after it, and every check would cost a new
-     * TCP connection. Refusals above stay on the first call (a body is
-     * never read). The mark is a field's address: nothing is allocated. */
-    if (*con_cls == NULL) {
-        *con_cls = &s->threads;
-        return MHD_YES;
-    }
-    if (*con_cls == s) {   /* marked by uri_seen */
-        char msg[64];
-        snprintf(msg, sizeof msg, "bad request: more than %d parameters", MAX_ARGS);
-        snprintf(row.request, sizeof row.request, "more than %d parameters", MAX_ARGS);
-        log_refused(s, &row, MHD_HTTP_BAD_REQUEST, SRV_INVALID_PROJECT, msg);
-        return send_json(c, MHD_HTTP_BAD_REQUEST, SRV_INVALID_PROJECT, msg);
-    }
+    enum MHD_Result ret;
+    if (refuse_early(s, c, url, method, upload_data_size, con_cls, &row, &ret)) return ret;
 
     args ar;
-    memset(&ar, 0, sizeof ar);
-    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, collect, &ar);
     int ok[P__N];
-    ok[P_KEY] = !ar.bad[P_KEY] && srv_is_key(ar.v[P_KEY], ar.n[P_KEY]);
-    ok[P_FW] = !ar.bad[P_FW] && srv_is_name(ar.v[P_FW], ar.n[P_FW]);
-    char ver[SRV_VER_MAX];
-    ok[P_VER] = !ar.bad[P_VER] && srv_version_canon(ar.v[P_VER], ar.n[P_VER], ver);
-    ok[P_IMEI] = !ar.bad[P_IMEI] && srv_is_imei(ar.v[P_IMEI], ar.n[P_IMEI]);
-    /* AT firmware asking without a KEY: the project its IMEI belongs to (at.c). */
-    char at_key[SRV_KEY_MAX + 1];
-    if (!ar.v[P_KEY] && ok[P_FW] && ok[P_IMEI] &&
-        srv_at_default_key(s, ar.v[P_FW], ar.n[P_FW], ar.v[P_IMEI], ar.n[P_IMEI], at_key) == 1) {
-        ar.v[P_KEY] = at_key;
-        ar.n[P_KEY] = strlen(at_key);
-        ok[P_KEY] = 1;
-    }
-    const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+    char ver[SRV_VER_MAX], at_key[SRV_KEY_MAX + 1];
+    const char *range = NULL;
+    read_args(s, c, &ar, ok, ver, at_key, &row, &range);
     int resume = is_resume(range);
-
-    if (ok[P_IMEI]) memcpy(row.imei, ar.v[P_IMEI], SRV_IMEI_LEN);
-    describe_request(&row, &ar, ok, range);
-
     answer a;
     memset(&a, 0, sizeof a);
     a.fd = -1;
-    int malformed = 1;
-    if (ar.count > MAX_ARGS) (void)set(&a, SRV_INVALID_PROJECT, "bad request: more than %d parameters", MAX_ARGS);
-    else if (!ok[P_KEY]) set(&a, SRV_INVALID_PROJECT, "bad project_key: once, 1..%d of [A-Za-z0-9_-]", SRV_KEY_MAX);
-    else if (!ok[P_FW]) set(&a, SRV_INVALID_FIRMWARE, "bad firmware_name: once, 1..%d of [A-Za-z0-9._-]", SRV_NAME_MAX);
-    else if (!ok[P_VER]) set(&a, SRV_VERSION_NOT_ALLOWED, "bad version: once, CORE.x.z, digits, at most %d each",
-                             SRV_VER_PART_MAX);
-    else if (!ok[P_IMEI]) set(&a, SRV_INVALID_DEVICE, "bad imei: once, %d digits", SRV_IMEI_LEN);
-    else malformed = 0;
-    if (malformed) {
-        a.status = status_of(a.code, 1);
+    if (malformed(&ar, ok, &a)) {
         log_refused(s, &row, a.status, a.code, a.msg);
         return send_json(c, a.status, a.code, a.msg);
     }
@@ -586,69 +735,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         pthread_mutex_unlock(&s->lock);
         return send_json(c, MHD_HTTP_BAD_REQUEST, SRV_INVALID_DEVICE, row.msg);
     }
-
-    /* PostgreSQL: the device side's round trip (the day count) on a pool
-     * connection, before the lock, so concurrent checks overlap theirs. */
-    srv_dev dev;
-    int dev_rc = 0;
-    int64_t day = srv_day_start(srv_now_ms());
-    if (s->db.pool) dev_rc = db_check_device(&s->db, row.imei, day, !resume, &dev);
-
-    pthread_mutex_lock(&s->lock);
-    if (db_log_full(&s->db)) {
-        /* The writer is behind: a burst waits a little for it (which also
-         * gives it the CPU), a held database soon gets 503. */
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += SRV_LOG_FULL_WAIT_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        flush_now(s);
-        while (db_log_full(&s->db) && pthread_cond_timedwait(&s->room, &s->lock, &until) == 0) {
-        }
-    }
-    if (db_log_full(&s->db)) {
-        /* The writer is behind (the database is held): an answer that could
-         * not be logged or counted is not given. */
-        pthread_mutex_unlock(&s->lock);
-        if (s->db.pool && dev_rc == 0 && !resume) db_uncount(&s->db, row.imei, day);   /* not answered */
-        fprintf(stderr, "fota-server: log queue full, answering 503\n");
+    if (check(s, key, fw, ver, resume, is_air ? &air : NULL, &row, &a))
         return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE, SRV_WAIT, "server busy, retry later");
-    }
-    decide(s, key, is_air ? air.fw : fw, ver, row.imei, resume, &a, &row, is_air ? &air : NULL,
-           day, s->db.pool ? &dev : NULL, dev_rc);
-    row.code = a.code;
-    row.status = a.status;
-    /* Resumes and "please wait" retries are one upgrade, not a loop; a
-     * download from byte 0 counts, Range or not. */
-    row.counted = !resume && a.code != SRV_WAIT;
-    int uncount = a.counted_day && a.code == SRV_WAIT;
-    snprintf(row.msg, sizeof row.msg, "%s", a.msg);
-    db_log_queue(&s->db, &row);   /* cannot fail: checked full above, same lock */
-    /* A quarter full: the writer need not wait for its next interval (a burst
-     * would otherwise fill the queue and get 503s). */
-    int wake = s->db.queue.n == SRV_LOG_QUEUE / 4;
-    pthread_mutex_unlock(&s->lock);
-    if (uncount) db_uncount(&s->db, row.imei, a.counted_day);
-    if (wake) flush_now(s);
-
-    char fresh_buf[FOTA_FRESH_VALUE_MAX];
-    const char *fresh = fresh_statement(s, row.imei, ver, &a, fresh_buf);
-    if (a.code != SRV_OK) {
-        if (a.fd >= 0) close(a.fd);
-        return send_json_fresh(c, a.status, a.code, a.msg, fresh);
-    }
-    int status = 0;
-    /* --package-url: the package from the static host (content-addressed,
-     * verified by the device as from us). LuatOS-Air asks for it with
-     * need_oss_url=1 and gets the body otherwise, as on the platform. */
-    if (s->package_url[0] && (!is_air || air.oss)) {
-        close(a.fd);
-        return srv_package_redirect(c, s->package_url, &a.pkg, fresh, &status);
-    }
-    return send_package(c, &a, fresh, &status);
+    return send_answer(s, c, &a, row.imei, ver, is_air ? &air : NULL);
 }
 
 /* ---------------------------------------------------------------- */

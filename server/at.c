@@ -7,7 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "admin.h"
+#include "build.h"
+#include "validate.h"
+#include "core/files.h"
 #include "core/pkg.h"
 #include "core/version.h"
 #include "core/fota_err.h"
@@ -28,14 +30,14 @@ int srv_at_is_firmware(const char *name, size_t n)
     return 0;
 }
 
-static int firmware_name(const char *model, const char *bsp, char *out, size_t cap)
+int srv_at_firmware_name(const char *model, const char *bsp, char *out, size_t cap, ops_err *e)
 {
     int n;
     if (!model || !bsp || !srv_is_name(model, strlen(model)) || !srv_is_name(bsp, strlen(bsp)))
-        return fail("%s", "--model and --bsp are required, [A-Za-z0-9._-]");
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "--model and --bsp are required, [A-Za-z0-9._-]");
     n = snprintf(out, cap, "%s" AT_MARK "%s", model, bsp);
     if (n < 0 || (size_t)n >= cap || (size_t)n > SRV_NAME_MAX)
-        return fail("firmware name for %s too long", model);
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "firmware name for %s too long", model);
     return 0;
 }
 
@@ -59,7 +61,7 @@ static int key_query(srv_db *d, const char *sql, const char *arg, size_t n, char
     return rc == STORE_ROW || rc == STORE_DONE ? found : -1;
 }
 
-int srv_at_default_key(srv_server *s, const char *fwname, size_t fwlen, const char *imei, size_t imeilen,
+int srv_at_default_key(srv_db *d, const char *fwname, size_t fwlen, const char *imei, size_t imeilen,
                        char key[SRV_KEY_MAX + 1])
 {
     const char *mark = NULL;
@@ -69,40 +71,24 @@ int srv_at_default_key(srv_server *s, const char *fwname, size_t fwlen, const ch
     for (size_t i = 1; i + 4 < fwlen && !mark; i++)
         if (memcmp(fwname + i, AT_MARK, 4) == 0)
             mark = fwname + i;
-    pthread_mutex_lock(&s->lock);
-    r = key_query(&s->db, "SELECT p.product_key FROM device d JOIN project p ON p.id=d.project_id"
-                          " WHERE d.imei=?1", imei, imeilen, key);
+    r = key_query(d, "SELECT p.product_key FROM device d JOIN project p ON p.id=d.project_id"
+                     " WHERE d.imei=?1", imei, imeilen, key);
     if (r == 0)
-        r = key_query(&s->db, "SELECT p.product_key FROM at_family f JOIN project p ON p.id=f.project_id"
-                              " WHERE f.model=?1", fwname, (size_t)(mark - fwname), key);
-    pthread_mutex_unlock(&s->lock);
+        r = key_query(d, "SELECT p.product_key FROM at_family f JOIN project p ON p.id=f.project_id"
+                         " WHERE f.model=?1", fwname, (size_t)(mark - fwname), key);
     return r;
 }
 
-int srv_at_prebuilt_path(const char *cache_dir, int64_t fw_id, uint32_t base, char *out, size_t cap)
-{
-    int n = snprintf(out, cap, "%s/fw%" PRId64 "-from%lu-prebuilt.fota", cache_dir, fw_id, (unsigned long)base);
-    return n > 0 && (size_t)n < cap ? 0 : -1;
-}
-
-int cmd_at_add(srv_db *d, const char *project, const char *model, const char *bsp, const char *version,
-               const char *image, const char *key)
-{
-    char name[SRV_NAME_MAX + 1];
-    if (!project || !version || !image)
-        return fail("%s", "at add needs --project --model --bsp --version V1016 --image FILE");
-    int rc = firmware_name(model, bsp, name, sizeof name);
-    return rc ? rc : firmware_add_named(d, project, name, bsp, version, image, NULL, SRV_AT_SCRIPT_VERSION, key);
-}
-
 /* The release of (project, name, core), or 0 when there is none; -1 error. */
-static int64_t release_id(srv_db *d, int64_t pid, const char *name, uint32_t core)
+static int64_t release_id(srv_db *d, int64_t pid, const char *name, uint32_t core, ops_err *e)
 {
-    store_stmt *st = prep(d, "SELECT id FROM firmware WHERE project_id=?1 AND name=?2 AND core_version=?3"
-                               " ORDER BY id DESC LIMIT 1");
+    store_stmt *st = store_prepare(d->db, "SELECT id FROM firmware WHERE project_id=?1 AND name=?2"
+                                          " AND core_version=?3 ORDER BY id DESC LIMIT 1");
     int64_t id = 0;
-    if (!st)
+    if (!st) {
+        ops_fail(e, EXIT_IO_ERR, 500, "database: %s", store_errmsg(d->db));
         return -1;
+    }
     store_bind_int64(st, 1, pid);
     store_bind_str(st, 2, name);
     store_bind_int64(st, 3, core);
@@ -112,74 +98,71 @@ static int64_t release_id(srv_db *d, int64_t pid, const char *name, uint32_t cor
     return id;
 }
 
-int cmd_at_delta(srv_db *d, const char *project, const char *model, const char *bsp, const char *package)
+int ops_at_delta(srv_db *d, const char *scope, const char *project, const char *model, const char *bsp,
+                 const char *package, srv_at_delta *out, ops_err *e)
 {
-    char name[SRV_NAME_MAX + 1], core[16], cache[SRV_PATH_MAX + 8], path[SRV_PATH_MAX], tmp[SRV_PATH_MAX + 32];
+    char core[16], cache[SRV_PATH_MAX + 8], path[SRV_PATH_MAX], tmp[SRV_PATH_MAX + 32];
     fota_pkg_policy pol;
     fota_pkg_info in;
     int rc, delta = 0;
     int64_t pid, fw;
 
-    if (!project || !package)
-        return fail("%s", "at delta needs --project --model --bsp --package FILE");
-    if ((rc = firmware_name(model, bsp, name, sizeof name)) != 0)
+    memset(out, 0, sizeof *out);
+    if ((rc = srv_at_firmware_name(model, bsp, out->name, sizeof out->name, e)) != 0)
         return rc;
-    if ((pid = project_id(d, project, NULL, 0)) <= 0)
-        return EXIT_USAGE_ERR;
-    /* Checked whole (hash, sections; a signature is the devices' to check)
-     * before anything is stored. */
+    if ((pid = ops_project_named(d, scope, project, e)) <= 0)
+        return e->rc;
+    /* Checked whole before anything is stored. */
     fota_pkg_policy_init(&pol);
     pol.bsp = bsp;
-    if ((rc = fota_pkg_verify_file(package, &pol, &in)) != 0) {
-        fprintf(stderr, "fota-server: %s: not a valid package: %s\n", package, fota_pkg_errname(rc));
-        return EXIT_USAGE_ERR;
-    }
+    if ((rc = fota_pkg_verify_file(package, &pol, &in)) != 0)
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "%s: not a valid package: %s", package, fota_pkg_errname(rc));
     for (unsigned i = 0; i < in.section_count; i++)
         delta |= in.sections[i].type == FOTA_PKG_SEC_CORE_DELTA;
     if (!delta || in.script_version[0] || in.to_core_version <= in.from_core_version)
-        return fail("%s: an AT delta package holds one core delta to a newer version, no script", package);
+        return ops_fail(e, EXIT_USAGE_ERR, 400,
+                        "%s: an AT delta package holds one core delta to a newer version, no script", package);
     /* The release it leads to; one without an image when only deltas are uploaded. */
     snprintf(core, sizeof core, "V%lu", (unsigned long)in.to_core_version);
-    if ((fw = release_id(d, pid, name, in.to_core_version)) == 0 &&
-        (rc = firmware_add_named(d, project, name, bsp, core, NULL, NULL, SRV_AT_SCRIPT_VERSION, NULL)) == 0)
-        fw = release_id(d, pid, name, in.to_core_version);
-    if (fw <= 0)
-        return rc ? rc : EXIT_IO_ERR;
-    snprintf(cache, sizeof cache, "%s/cache", d->data_dir);
-    if (fota_port_mkdirs(cache) != FOTA_OK || srv_at_prebuilt_path(cache, fw, in.from_core_version, path, sizeof path))
-        return EXIT_IO_ERR;
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    if (copy_file(package, tmp, FOTA_PKG_MAX_IMAGE) || fota_port_rename(tmp, path)) {
-        fota_port_remove(tmp);
-        fprintf(stderr, "fota-server: cannot store %s\n", package);
-        return EXIT_IO_ERR;
+    if ((fw = release_id(d, pid, out->name, in.to_core_version, e)) == 0) {
+        if ((rc = ops_firmware_add(d, scope, project, out->name, bsp, core, NULL, NULL, SRV_AT_SCRIPT_VERSION, NULL,
+                                   &out->release, e)) != 0)
+            return rc;
+        out->release_added = 1;
+        fw = release_id(d, pid, out->name, in.to_core_version, e);
     }
-    printf("delta %s V%lu -> V%lu stored (firmware id %lld, %lu bytes%s)\n", name,
-           (unsigned long)in.from_core_version, (unsigned long)in.to_core_version, (long long)fw,
-           (unsigned long)in.total_len, in.is_signed ? ", signed" : ", unsigned");
+    if (fw <= 0)
+        return e->rc ? e->rc : ops_fail(e, EXIT_IO_ERR, 500, "cannot store %s", package);
+    snprintf(cache, sizeof cache, "%s/cache", d->data_dir);
+    if (fota_port_mkdirs(cache) != FOTA_OK || srv_prebuilt_path(cache, fw, in.from_core_version, path, sizeof path))
+        return ops_fail(e, EXIT_IO_ERR, 500, "cannot store %s", package);
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    if (fota_file_copy(package, tmp, FOTA_PKG_MAX_IMAGE) || fota_port_rename(tmp, path)) {
+        fota_port_remove(tmp);
+        return ops_fail(e, EXIT_IO_ERR, 500, "cannot store %s", package);
+    }
+    out->from = in.from_core_version;
+    out->to = in.to_core_version;
+    out->fw_id = fw;
+    out->size = in.total_len;
+    out->is_signed = in.is_signed;
     return 0;
 }
 
-int cmd_at_family(srv_db *d, const char *model, const char *project)
+int ops_at_family(srv_db *d, const char *model, const char *project, ops_err *e)
 {
-    char pids[24];
-    int64_t pid;
-    if (!model || !project || !srv_is_name(model, strlen(model)))
-        return fail("%s", "at family needs --model MODEL ([A-Za-z0-9._-]) --project NAME");
-    if ((pid = project_id(d, project, NULL, 0)) <= 0)
-        return EXIT_USAGE_ERR;
-    snprintf(pids, sizeof pids, "%lld", (long long)pid);
-    const char *v[] = { model, pids };
-    if (exec_text(d, "INSERT INTO at_family(model, project_id) VALUES(?1, ?2)"
-                     " ON CONFLICT(model) DO UPDATE SET project_id=?2", 2, v))
-        return EXIT_IO_ERR;
-    printf("modules %s without a KEY belong to project %s\n", model, project);
-    return 0;
-}
-
-int cmd_device_assign(srv_db *d, const char *imei, const char *project)
-{
-    if (!project)
-        return fail("%s", "device assign needs --imei IMEI --project NAME");
-    return cmd_device(d, "add", imei, project, NULL);
+    int64_t pid = ops_project_named(d, NULL, project, e);
+    if (pid <= 0)
+        return e->rc;
+    store_stmt *st = store_prepare(d->db, "INSERT INTO at_family(model, project_id) VALUES(?1, ?2)"
+                                          " ON CONFLICT(model) DO UPDATE SET project_id=?2");
+    if (!st)
+        return ops_fail(e, EXIT_IO_ERR, 500, "database: %s", store_errmsg(d->db));
+    store_bind_str(st, 1, model);
+    store_bind_int64(st, 2, pid);
+    int rc = store_step(st);
+    if (rc != STORE_DONE && rc != STORE_ROW)
+        ops_fail(e, EXIT_IO_ERR, 500, "database: %s", store_errmsg(d->db));
+    store_finalize(st);
+    return rc == STORE_DONE || rc == STORE_ROW ? 0 : e->rc;
 }

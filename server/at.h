@@ -1,19 +1,24 @@
-/* AT firmware projects (docs/at.md): releases that are one whole firmware
- * image (firmware name MODEL_AT_BSP, no script), prebuilt delta packages
- * uploaded per base version (the guide's dfota.bin), and the default
- * projects per module family that a module without a KEY belongs to. The
- * check itself is the LuatOS one (api.c) once the project is known. */
+/* AT firmware projects (at.c, docs/at.md): releases that are one whole
+ * firmware image (firmware name MODEL_AT_BSP, no script), prebuilt delta
+ * packages uploaded per base version (the guide's dfota.bin), and the
+ * default projects per module family that a module without a KEY belongs
+ * to. The check itself is the LuatOS one (api.c) once the project is
+ * known. The operations print nothing: the CLI (cli.c) and the console
+ * report their ops_err. */
 #ifndef FOTA_SRV_AT_H
 #define FOTA_SRV_AT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "db.h"
+#include "ops.h"
 #include "srv.h"
+#include "util.h"
 
 #define SRV_AT_SCRIPT_VERSION "0.0.0"   /* what an AT release has for a script version */
 
-/* Tables added to the store's schema (db.c runs it). */
+/* Tables added to the database (schema.c registers them). */
 extern const char *const srv_at_schema;
 
 /* 1 when name (n bytes) is an AT firmware name MODEL_AT_BSP. */
@@ -22,20 +27,34 @@ int srv_at_is_firmware(const char *name, size_t n);
 /* The product key of the project a module asking without project_key
  * belongs to: the project its IMEI is placed in (device assign, or its
  * first request with a key), else its family's default project (at family).
- * Takes s->lock. 1 found (key filled), 0 none, -1 database error. */
-int srv_at_default_key(srv_server *s, const char *fwname, size_t fwlen, const char *imei, size_t imeilen,
+ * The caller holds the lock of d. 1 found (key filled), 0 none, -1 database
+ * error. */
+int srv_at_default_key(srv_db *d, const char *fwname, size_t fwlen, const char *imei, size_t imeilen,
                        char key[SRV_KEY_MAX + 1]);
 
-/* Where an uploaded delta package of firmware fw_id for devices on core
- * `base` is kept (beside the built ones); the builder serves it first. */
-int srv_at_prebuilt_path(const char *cache_dir, int64_t fw_id, uint32_t base, char *out, size_t cap);
+/* MODEL_AT_BSP into out; e says what is wrong with model or bsp. */
+int srv_at_firmware_name(const char *model, const char *bsp, char *out, size_t cap, ops_err *e);
 
-/* Admin commands (main.c parses the options). */
-int cmd_at_add(srv_db *d, const char *project, const char *model, const char *bsp, const char *version,
-               const char *image, const char *key);
-int cmd_at_delta(srv_db *d, const char *project, const char *model, const char *bsp, const char *package);
-int cmd_at_family(srv_db *d, const char *model, const char *project);
-int cmd_at_list(srv_db *d);
-int cmd_device_assign(srv_db *d, const char *imei, const char *project);
+/* What ops_at_delta stored. */
+typedef struct srv_at_delta {
+    char name[SRV_NAME_MAX + 1];      /* the firmware name */
+    uint32_t from, to;                /* the package's base and target core */
+    int64_t fw_id;                    /* the target release */
+    uint64_t size;
+    int is_signed;
+    int release_added;                /* the target release was made for it (without an image) */
+    ops_firmware release;             /* that release, when release_added */
+} srv_at_delta;
+
+/* A prebuilt delta package for (project, model, bsp): checked whole (hash,
+ * sections; a signature is the devices' to check) before anything is
+ * stored, then kept where the builder serves it to modules on its base
+ * version; its target release is made (without an image) when missing.
+ * scope as ops.h (NULL: the CLI). 0, or an EXIT_* code with e filled. */
+int ops_at_delta(srv_db *d, const char *scope, const char *project, const char *model, const char *bsp,
+                 const char *package, srv_at_delta *out, ops_err *e);
+/* Modules of model asking without a KEY whose IMEI is in no project belong
+ * to project. 0, or an EXIT_* code with e filled. */
+int ops_at_family(srv_db *d, const char *model, const char *project, ops_err *e);
 
 #endif

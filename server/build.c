@@ -2,6 +2,7 @@
  * on demand by one background thread and cached as files under
  * DATA/cache. builder_get() is the single entry point the API uses. */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +16,8 @@
 #include "core/sig.h"
 #include "core/fota_err.h"
 #include "port/port.h"
-#include "srv.h"
-#include "at.h"
+#include "build.h"
+#include "delta_glue.h"
 
 #define FAIL_TTL_MS 60000   /* a failed build is retried after this (admin may fix it) */
 
@@ -48,6 +49,20 @@ int srv_read_key(const char *path, char **pem_out)
     }
     *pem_out = buf;
     return 0;
+}
+
+int srv_package_name(const srv_pkg *pkg, char *out, size_t cap)
+{
+    /* the package hash: 64 lowercase hex digits, nothing else */
+    if (strlen(pkg->sha256) != 64 || strspn(pkg->sha256, "0123456789abcdef") != 64) return -1;
+    int n = snprintf(out, cap, "%s.fota", pkg->sha256);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+int srv_prebuilt_path(const char *cache_dir, int64_t fw_id, uint32_t base, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s/fw%" PRId64 "-from%lu-prebuilt.fota", cache_dir, fw_id, (unsigned long)base);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
 static void free_key(char *pem)
@@ -174,7 +189,7 @@ int builder_get(srv_builder *b, const srv_firmware *fw, uint32_t base, const cha
     int state;
     /* An uploaded package for this base (AT firmware, at.c) comes first. */
     char prebuilt[SRV_PATH_MAX];
-    if (srv_at_prebuilt_path(b->cache_dir, fw->id, base, prebuilt, sizeof prebuilt) == 0 &&
+    if (srv_prebuilt_path(b->cache_dir, fw->id, base, prebuilt, sizeof prebuilt) == 0 &&
         describe(prebuilt, pkg, b->max_size) == 0)
         return PKG_READY;
     pthread_mutex_lock(&b->lock);

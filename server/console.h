@@ -1,12 +1,16 @@
-/* The web console (console.c): pages under /console/, a JSON API under
- * /console/api/, accounts and sessions, in the serving process on its own
- * database connection. See docs/server.md "The web console". */
+/* The web console (console.c and console_*.c): pages under /console/, a
+ * JSON API under /console/api/, accounts and sessions, in the serving
+ * process on its own database connection. See docs/server.md "The web
+ * console". console.c: the entry points api.c calls and the embedded pages;
+ * console_http.c: the console's state and its HTTP/JSON plumbing;
+ * console_auth.c: accounts, logins, sessions; console_upload.c: uploads;
+ * console_delta.c: the delta tool; console_api.c: the JSON API. */
 #ifndef FOTA_SRV_CONSOLE_H
 #define FOTA_SRV_CONSOLE_H
 
 #include <microhttpd.h>
 
-#include "srv.h"
+#include "api.h"
 
 #define CONSOLE_PREFIX "/console"
 #define CONSOLE_PASS_MIN 8
@@ -21,9 +25,6 @@
 #define CONSOLE_FAIL_USER 5            /* failures per user in the window, then 429 */
 #define CONSOLE_FAIL_ADDR 20           /* failures per address in the window, then 429 */
 
-/* Tables of accounts, sessions, login failures and uploads (db_open runs it). */
-extern const char *const srv_console_schema;
-
 /* Opens the console's connection; 0 or -1. Called by srv_start. */
 int console_start(srv_server *s, const srv_serve_opts *o);
 void console_stop(srv_server *s);
@@ -32,11 +33,5 @@ enum MHD_Result console_handle(srv_server *s, struct MHD_Connection *c, const ch
                                const char *upload_data, size_t *upload_data_size, void **con_cls);
 /* The request ended (also when cut): frees what console_handle kept. */
 void console_done(srv_server *s, void **con_cls);
-
-/* Accounts, for the CLI (main.c: user add|list|passwd). A user made or
- * reset here must choose a new password at the first login. 0, or an
- * EXIT_* code with the reason printed. */
-int console_user_set(srv_db *d, const char *name, const char *password, int create);
-int console_user_list(srv_db *d);
 
 #endif

@@ -1,6 +1,9 @@
-/* The store: one SQLite file (WAL, so the admin CLI can read and write while
- * the server runs) plus a data directory of image files. SQL only with
- * bound parameters. */
+/* The server's database (db.h): one SQLite file (WAL, so the admin CLI can
+ * read and write while the server runs) or a PostgreSQL database, plus a
+ * data directory of image files. Its own tables (projects, firmware,
+ * configurations, devices, the log); the other modules' tables come in
+ * through db_open_schema (schema.c lists them). SQL only with bound
+ * parameters. */
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -9,11 +12,10 @@
 
 #include "core/fota_err.h"
 #include "port/port.h"
-#include "srv.h"
-#include "at.h"
+#include "db.h"
 #include "rollout.h"
-#include "console.h"
 #include "store.h"
+#include "validate.h"
 
 const char *const srv_db_schema =
     "PRAGMA foreign_keys=ON;"
@@ -106,6 +108,28 @@ int db_exec(srv_db *d, const char *sql)
     return 0;
 }
 
+store_stmt *db_prep(srv_db *d, const char *sql)
+{
+    store_stmt *st = store_prepare(d->db, sql);
+    if (!st) fprintf(stderr, "fota-server: database: %s\n", store_errmsg(d->db));
+    return st;
+}
+
+int db_exec_text(srv_db *d, const char *sql, int n, const char *const *v)
+{
+    store_stmt *st = db_prep(d, sql);
+    if (!st) return -1;
+    for (int i = 0; i < n; i++) {
+        if (v[i]) store_bind_str(st, i + 1, v[i]);
+        else store_bind_null(st, i + 1);
+    }
+    int rc = store_step(st);
+    if (rc != STORE_DONE && rc != STORE_ROW)
+        fprintf(stderr, "fota-server: database: %s\n", store_errmsg(d->db));
+    store_finalize(st);
+    return rc == STORE_DONE || rc == STORE_ROW ? 0 : -1;
+}
+
 static int meta_get(srv_db *d, const char *k, char *out, size_t cap)
 {
     store_stmt *st;
@@ -189,19 +213,17 @@ static int add_reinstall_column(srv_db *d)
  * PostgreSQL's cache clock (store_watch's triggers). */
 static const char *const cached_tables[] = { "project", "firmware", "config", "rollout" };
 
-/* The schema of every part (AT projects: at.c, rollouts: rollout.c, the
- * console: console.c). On PostgreSQL in one transaction under an advisory
- * lock: instances starting together would otherwise race inside CREATE
- * ... IF NOT EXISTS. */
-static int make_schema(srv_db *d)
+/* The schema of every part (schema.c lists them). On PostgreSQL in one
+ * transaction under an advisory lock: instances starting together would
+ * otherwise race inside CREATE ... IF NOT EXISTS. */
+static int make_schema(srv_db *d, const char *const *parts, size_t nparts)
 {
-    const char *const parts[] = { srv_db_schema, srv_at_schema, srv_rollout_schema, srv_console_schema };
     int pg = store_kind_of(d->db) == STORE_PG;
     if (!pg && db_exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")) return -1;
     /* 1718579297 = "fota": the advisory lock key of schema changes */
     if (pg && db_exec(d, "BEGIN; SELECT pg_advisory_xact_lock(1718579297)")) return -1;
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < sizeof parts / sizeof parts[0]; i++) rc = db_exec(d, parts[i]);
+    for (size_t i = 0; rc == 0 && i < nparts; i++) rc = db_exec(d, parts[i]);
     if (rc == 0) rc = add_reinstall_column(d);
     if (rc == 0 && pg && store_watch(d->db, cached_tables, (int)(sizeof cached_tables / sizeof cached_tables[0]))) {
         fprintf(stderr, "fota-server: database: %s\n", store_errmsg(d->db));
@@ -221,7 +243,8 @@ static store *open_store(const char *location)
 
 static int pool_open(srv_db *d, const char *location, unsigned n);
 
-int db_open(srv_db *d, const char *path, const char *data_dir, unsigned serving)
+int db_open_schema(srv_db *d, const char *const *schema, size_t nschema, const char *path, const char *data_dir,
+                   unsigned serving)
 {
     memset(d, 0, sizeof *d);
     if (strlen(path) >= SRV_PATH_MAX - 16) {
@@ -231,7 +254,7 @@ int db_open(srv_db *d, const char *path, const char *data_dir, unsigned serving)
     if (!(d->db = open_store(path))) return -1;
     /* The CLI and the server share the file: wait for each other's writes. */
     store_busy_timeout(d->db, 10000);
-    if (make_schema(d)) {
+    if (make_schema(d, schema, nschema)) {
         db_close(d);
         return -1;
     }

@@ -4,7 +4,7 @@
  * base image is unknown then gets 44 only when a full package would not fit
  * (a delta is required). */
 #include "core/fota_err.h"
-#include "srv.h"
+#include "delta_glue.h"
 
 /* FOTA_SRV_NO_DELTA: build without it anyway (to test the full-core path). */
 #if defined(__has_include) && !defined(FOTA_SRV_NO_DELTA)

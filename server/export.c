@@ -1,4 +1,4 @@
-/* fota-server export DIR: every package the current configurations can
+/* fota-server export DIR, a command of the CLI: every package the current configurations can
  * answer, under its content-addressed name (<sha256>.fota), for upload to
  * a static host (serve --package-url). The packages are the server's own
  * (the same builder, key and cache), so the names are the ones the server
@@ -10,8 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "admin.h"
+#include "build.h"
+#include "cli.h"
 #include "export.h"
+#include "core/files.h"
 #include "core/fota_err.h"
 #include "port/port.h"
 
@@ -30,7 +32,7 @@ typedef struct job {
  * every such base), and the reinstall package when configured. */
 static int collect(srv_db *d, job *jobs, size_t *n)
 {
-    store_stmt *st = prep(d, "SELECT c.firmware_id, c.reinstall, f.project_id, f.bsp, f.core_version"
+    store_stmt *st = db_prep(d, "SELECT c.firmware_id, c.reinstall, f.project_id, f.bsp, f.core_version"
                                " FROM config c JOIN firmware f ON f.id=c.firmware_id WHERE c.enabled=1"
                                " ORDER BY c.id");
     if (!st) return -1;
@@ -42,7 +44,7 @@ static int collect(srv_db *d, job *jobs, size_t *n)
         int64_t pid = store_column_int64(st, 2);
         const char *bsp = store_column_text(st, 3);
         uint32_t target_core = (uint32_t)store_column_int64(st, 4);
-        store_stmt *b = prep(d, "SELECT core_version, MAX(core_path) FROM firmware WHERE project_id=?1"
+        store_stmt *b = db_prep(d, "SELECT core_version, MAX(core_path) FROM firmware WHERE project_id=?1"
                                   " AND bsp=?2 AND core_path<>'' AND core_version<=?3 GROUP BY core_version");
         if (!b) break;
         store_bind_int64(b, 1, pid);
@@ -68,11 +70,11 @@ int cmd_export(srv_db *d, const char *dir, const char *key_path, const char *max
 {
     unsigned long max = 0;
     char *end = NULL;
-    if (!dir || !*dir) return fail("%s", "export: the directory is required (fota-server export DIR)");
+    if (!dir || !*dir) return cli_fail("%s", "export: the directory is required (fota-server export DIR)");
     if (max_size && (!*max_size || *max_size == '-' || (max = strtoul(max_size, &end, 10), *end) ||
                      max > 0x7fffffffUL))
-        return fail("--max-size: bytes, as the server's: '%s'", max_size);
-    if (strlen(dir) > SRV_PATH_MAX - 100) return fail("%s", "export: directory path too long");
+        return cli_fail("--max-size: bytes, as the server's: '%s'", max_size);
+    if (strlen(dir) > SRV_PATH_MAX - 100) return cli_fail("%s", "export: directory path too long");
     if (fota_port_mkdirs(dir) != FOTA_OK) {
         fprintf(stderr, "fota-server: cannot create %s\n", dir);
         return EXIT_IO_ERR;
@@ -126,7 +128,7 @@ int cmd_export(srv_db *d, const char *dir, const char *key_path, const char *max
         }
         if (stat(out, &sb) == 0 && (uint64_t)sb.st_size == pkg.size) {
             present++;   /* content-addressed: the same bytes */
-        } else if (copy_file(pkg.path, tmp, pkg.size) != 0 || fota_port_rename(tmp, out) != FOTA_OK) {
+        } else if (fota_file_copy(pkg.path, tmp, pkg.size) != 0 || fota_port_rename(tmp, out) != FOTA_OK) {
             fota_port_remove(tmp);
             fprintf(stderr, "fota-server: cannot write %s\n", out);
             rc = EXIT_IO_ERR;

@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "port/port.h"
-#include "srv.h"
+#include "guard.h"
 
 int guard_init(srv_guard *g, unsigned header_ms)
 {

@@ -8,11 +8,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "admin.h"
-#include "at.h"
+#include "api.h"
+#include "cli.h"
 #include "export.h"
-#include "rollout.h"
-#include "console.h"
+#include "schema.h"
 
 static const char *const usage_main =
     "usage: fota-server COMMAND [options]\n"
@@ -411,9 +410,9 @@ int main(int argc, char **argv)
         rc = cmd_export(&d, positional ? positional : opt(c, vals, "--dir"), opt(c, vals, "--key"),
                         opt(c, vals, "--max-size"));
     else if (!strcmp(c->name, "user"))
-        rc = !strcmp(sub, "list") ? console_user_list(&d)
-                                  : console_user_set(&d, opt(c, vals, "--name"), opt(c, vals, "--password"),
-                                                     !strcmp(sub, "add"));
+        rc = !strcmp(sub, "list") ? cmd_user_list(&d)
+                                  : cmd_user_set(&d, opt(c, vals, "--name"), opt(c, vals, "--password"),
+                                                 !strcmp(sub, "add"));
     else if (!strcmp(c->name, "device"))
         rc = cmd_device(&d, sub, opt(c, vals, "--imei"), opt(c, vals, "--project"), opt(c, vals, "--owner"));
     else

@@ -1,33 +1,23 @@
-/* The store's operations for the admin CLI and the console (see ops.h).
+/* Operations on projects, firmware, configurations, devices and the log,
+ * for the admin CLI and the console (see ops.h).
  * SQL only with bound parameters; a scoped caller sees only rows under its
  * own projects. */
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "admin.h"
+#include "build.h"
 #include "ops.h"
+#include "validate.h"
 #include "host/archive_pack.h"
 #include "core/bytes.h"
 #include "core/files.h"
 #include "core/version.h"
 #include "core/fota_err.h"
 #include "port/port.h"
-
-int ops_fail(ops_err *e, int rc, int http, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-    va_end(ap);
-    e->rc = rc;
-    e->http = http;
-    return rc;
-}
 
 static int db_fail(srv_db *d, ops_err *e)
 {
@@ -53,6 +43,11 @@ int64_t ops_project_find(srv_db *d, const char *scope, const char *name, ops_err
         ops_fail(e, EXIT_USAGE_ERR, 400, "project: 1..%d of [A-Za-z0-9._-]", SRV_NAME_MAX);
         return 0;
     }
+    return ops_project_named(d, scope, name, e);
+}
+
+int64_t ops_project_named(srv_db *d, const char *scope, const char *name, ops_err *e)
+{
     store_stmt *st = oprep(d, "SELECT id FROM project WHERE name=?1 AND (CAST(?2 AS TEXT) IS NULL OR owner=?2)", e);
     if (!st) return 0;
     store_bind_str(st, 1, name);
@@ -163,7 +158,7 @@ static int store_file(srv_db *d, const char *src, const char *sub, const char *e
     if (fota_port_exists(out)) return 0;
     /* the thread id too: console requests run on several threads of one process */
     snprintf(tmp, sizeof tmp, "%s.tmp%ld.%lx", out, (long)getpid(), (unsigned long)pthread_self());
-    if (copy_file(src, tmp, max) || fota_port_rename(tmp, out)) {
+    if (fota_file_copy(src, tmp, max) || fota_port_rename(tmp, out)) {
         fota_port_remove(tmp);
         return -1;
     }

@@ -1,24 +1,17 @@
-/* The store's operations, behind both the admin CLI (admin.c prints them)
- * and the web console's JSON API (console.c). They print nothing: a failure
+/* The operations on projects, firmware releases, upgrade configurations,
+ * devices and the log (ops.c), behind both the admin CLI (cli.c prints
+ * them) and the web console's JSON API (console_api.c). They print nothing: a failure
  * is an ops_err, rows go to a callback. `scope` is the acting console user:
  * only that user's projects (project.owner) and what is in them are seen;
  * NULL = the CLI, everything. Another user's object answers "not found". */
 #ifndef FOTA_SRV_OPS_H
 #define FOTA_SRV_OPS_H
 
+#include "db.h"
 #include "srv.h"
+#include "util.h"
 
-#define OPS_MSG_MAX 256
 #define OPS_FAMILY_MAX 32
-
-typedef struct ops_err {
-    int rc;                       /* EXIT_USAGE_ERR (refused input) or EXIT_IO_ERR */
-    int http;                     /* 400, 404, 409 or 500: what the console answers */
-    char msg[OPS_MSG_MAX];
-} ops_err;
-
-/* Fills e and returns e->rc. */
-int ops_fail(ops_err *e, int rc, int http, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 typedef struct ops_project {
     int64_t id, created;
@@ -65,6 +58,8 @@ typedef int (*ops_log_cb)(void *ctx, const ops_log *l);
 
 /* The project's id (> 0), or 0 with e filled (404) when it is not in scope. */
 int64_t ops_project_find(srv_db *d, const char *scope, const char *name, ops_err *e);
+/* The same without checking the name first (a name the CLI was given). */
+int64_t ops_project_named(srv_db *d, const char *scope, const char *name, ops_err *e);
 /* owner: the project's owner (the console: the user itself); family may be NULL. */
 int ops_project_add(srv_db *d, const char *name, const char *key, const char *owner, const char *family,
                     ops_err *e);

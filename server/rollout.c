@@ -1,5 +1,6 @@
 /* Staged rollouts: the schema, every statement that reads or changes a
- * rollout, the wave arithmetic, the server's tick and the commands.
+ * rollout, the wave arithmetic, the server's tick and the operation behind
+ * the CLI's and the console's rollout commands.
  * Everything shared between processes is changed by one atomic statement
  * (an UPDATE guarded by the state it expects, an INSERT ... ON CONFLICT), so
  * several servers and the CLI over one database agree without locks of
@@ -10,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin.h"
 #include "core/bytes.h"
 #include "rollout.h"
+#include "validate.h"
 
 const char *const srv_rollout_schema =
     "CREATE TABLE IF NOT EXISTS rollout("
@@ -563,19 +564,4 @@ int ops_rollout(srv_db *d, const char *scope, const char *what, const char *proj
         snprintf(json, cap, "%s", SRV_ROLLOUT_NONE);
     }
     return 0;
-}
-
-int cmd_rollout(srv_db *d, const char *what, const char *project, const char *fwname, const char *waves,
-                const char *every, const char *max_failure, const char *min_outcomes)
-{
-    ops_err e = { 0 };
-    char *json = malloc(SRV_ROLLOUT_JSON_MAX);
-    if (!json) return EXIT_IO_ERR;
-    int rc = ops_rollout(d, NULL, what, project, fwname, waves, every, max_failure, min_outcomes, json,
-                         SRV_ROLLOUT_JSON_MAX, &e);
-    if (rc) fprintf(stderr, "fota-server: %s\n", e.msg);
-    else if (strcmp(json, SRV_ROLLOUT_NONE) == 0) rc = fail("%s", "no rollout of this configuration yet");
-    else printf("%s\n", json);
-    free(json);
-    return rc;
 }

@@ -11,10 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store.h"
-
-#include "ops.h"
+#include "db.h"
 #include "srv.h"
+#include "store.h"
+#include "util.h"
 
 #define SRV_ROLLOUT_BP_ALL 10000u          /* 100 % in basis points */
 #define SRV_ROLLOUT_DEFAULT_MAX_FAILURE 500 /* 5 % */
@@ -27,7 +27,7 @@ enum srv_rollout_state { RL_NONE = 0, RL_RUNNING, RL_PAUSED, RL_ABORTED };
 /* rollout_device.state */
 enum { RLD_SENT = 1, RLD_UPGRADED = 2, RLD_FAILED = 3 };
 
-/* Tables added to the store's schema (db.c runs it; CREATE ... IF NOT EXISTS). */
+/* Tables added to the database (schema.c registers them; CREATE ... IF NOT EXISTS). */
 extern const char *const srv_rollout_schema;
 
 /* What the log writer does for a check of a configuration under a rollout
@@ -70,13 +70,9 @@ int srv_rollout_status_json(store *db, const char *project, const char *fwname, 
  * user; another user's project is not found). Options NULL = not given.
  * On success json holds the status after it (cap >= SRV_ROLLOUT_JSON_MAX;
  * SRV_ROLLOUT_NONE: status of a configuration that never had one);
- * else e says why (as ops.h). */
+ * else e says why (util.h). */
 int ops_rollout(srv_db *d, const char *scope, const char *what, const char *project, const char *fwname,
                 const char *waves, const char *every, const char *max_failure, const char *min_outcomes, char *json,
                 size_t cap, ops_err *e);
-/* fota-server rollout ...: ops_rollout, printing the status or the reason.
- * Exit codes as admin.h. */
-int cmd_rollout(srv_db *d, const char *what, const char *project, const char *fwname, const char *waves,
-                const char *every, const char *max_failure, const char *min_outcomes);
 
 #endif

@@ -5,7 +5,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "srv.h"
+#include "validate.h"
 
 static int is_alnum(char c)
 {

@@ -39,6 +39,21 @@ int fota_file_copy_into(fota_port_file *out, uint64_t *off, const char *path, ui
     return rc;
 }
 
+int fota_file_copy(const char *from, const char *to, uint64_t max)
+{
+    uint64_t size = 0, off = 0;
+    fota_port_file *out = NULL;
+    int rc = fota_file_size(from, &size);
+    if (rc == 0 && size > max) rc = FOTA_ERR_RANGE;
+    if (rc == 0) rc = fota_port_open(&out, to, FOTA_PORT_WRITE | FOTA_PORT_TRUNC);
+    if (rc) return rc;
+    rc = fota_file_copy_into(out, &off, from, size, NULL);
+    if (rc == 0) rc = fota_port_sync(out);
+    fota_port_close(out);
+    if (rc) fota_port_remove(to);
+    return rc;
+}
+
 int fota_file_sha256_range(fota_port_file *f, uint64_t len, uint8_t out[32])
 {
     mbedtls_sha256_context c;

@@ -1,7 +1,7 @@
 /* Files: whole-file operations built on the port layer (port.h) that the
- * package writer, the archive, the slots and the staging area share: a
- * file's size, copying a file into another while hashing it, a file's
- * SHA-256, and replacing a small file atomically. */
+ * package writer, the archive, the slots, the staging area and the server
+ * share: a file's size, copying a file (whole, or into another while
+ * hashing it), a file's SHA-256, and replacing a small file atomically. */
 #ifndef FOTA_FILES_H
 #define FOTA_FILES_H
 
@@ -20,6 +20,11 @@ int fota_file_size(const char *path, uint64_t *size);
  * shorter than size is FOTA_ERR_IO. */
 int fota_file_copy_into(fota_port_file *out, uint64_t *off, const char *path, uint64_t size,
                         mbedtls_sha256_context *sha);
+
+/* Copies the file at from to a new file at to (truncated first, synced
+ * after), refusing one over max bytes; on failure to is removed. 0,
+ * FOTA_ERR_RANGE (over max) or the port's error. */
+int fota_file_copy(const char *from, const char *to, uint64_t max);
 
 /* SHA-256 of the first len bytes of an open file (FOTA_ERR_IO when shorter). */
 int fota_file_sha256_range(fota_port_file *f, uint64_t len, uint8_t out[32]);

@@ -19,7 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "admin.h"
+#include "api.h"
+#include "cli.h"
+#include "schema.h"
+#include "validate.h"
 #include "ctest_util.h"
 #include "rollout.h"
 

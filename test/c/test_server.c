@@ -17,7 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "admin.h"
+#include "api.h"
+#include "cli.h"
+#include "schema.h"
+#include "validate.h"
 #include "ctest_util.h"
 
 static void test_validation(void)

@@ -2,11 +2,12 @@
  * of test/pg/cluster.sh, on that PostgreSQL too (ctest registers both). */
 #define _POSIX_C_SOURCE 200809L   /* nanosleep */
 #include "ctest_util.h"
-#include "srv.h"
 #include "store.h"
 #include "at.h"
-#include "console.h"
+#include "console_auth.h"
+#include "db.h"
 #include "rollout.h"
+#include "schema.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
