@@ -61,6 +61,16 @@ def delta_package(out, old, new, key=None, bsp="EC618"):
     return out
 
 
+def full_package(out, new, key=None, bsp="EC618"):
+    """The whole V1016 image as a package (for a module on any base)."""
+    args = [FOTAPACK, "build", "--project", "at", "--bsp", bsp, "--to-core", new, "--core-version", "V1016",
+            "--version", "0.0.0", "-o", out]
+    if key:
+        args += ["--key", key]
+    run(*args)
+    return out
+
+
 class Module:
     """One luat-at process and the host's end of its AT port."""
 

@@ -598,6 +598,76 @@ class Period(Base):
         self.assertGreater(max(starts) - min(starts), 0.03, starts)   # jitter: up to 0.5 s each
 
 
+class Resume(Base):
+    """A download cut by kill -9 at about half goes on from the durable
+    offset after the restart (Range/If-Range), as libfota's does."""
+
+    SYNC = 64 * 1024   # the staging area's sync interval (FOTA_STAGE_SYNC_BYTES)
+
+    def test_cut_download_resumes(self):
+        v1015, v1016 = atlib.firmware_pair(self.tmp, size=300000, seed=25)
+        pkg = atlib.read(atlib.full_package(os.path.join(self.tmp, "full.bin"), v1016, self.key))
+        self.assertGreater(len(pkg), 4 * self.SYNC)
+        etag = '"v1016-full"'
+        seen = []   # per package request: [Range, If-Range, bytes sent]
+
+        def serve(handler):
+            if "version=1015.0.0" not in handler.path:
+                return atlib.answer(handler, 404, b'{"code":27,"msg":"already latest"}')
+            rng, if_range = handler.headers.get("Range"), handler.headers.get("If-Range")
+            got = re.match(r"^bytes=(\d+)-$", rng or "")
+            start = int(got.group(1)) if got and if_range == etag and int(got.group(1)) < len(pkg) else 0
+            row = [rng, if_range, 0]
+            seen.append(row)
+            handler.send_response(206 if start else 200)
+            if start:
+                handler.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(pkg) - 1, len(pkg)))
+            handler.send_header("ETag", etag)
+            handler.send_header("Content-Length", str(len(pkg) - start))
+            handler.end_headers()
+            pause = 0.02 if len(seen) == 1 else 0   # the first transfer is slow enough to be cut mid-way
+            try:
+                for i in range(start, len(pkg), 4096):
+                    handler.wfile.write(pkg[i:i + 4096])
+                    handler.wfile.flush()
+                    row[2] += len(pkg[i:i + 4096])
+                    time.sleep(pause)
+            except (BrokenPipeError, ConnectionResetError):
+                pass   # the module was killed
+
+        srv = self.static()
+        srv.routes["/dfota.bin"] = serve
+        m = self.module(firmware=v1015, trusted=self.pub)
+        m.ok('AT+UPGRADE="URL","%s/dfota.bin"' % srv.url)
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "DOWNLOAD",50$', 30)
+        m.proc.kill()   # the power goes at about half of the package
+        m.proc.wait(timeout=10)
+        first = seen[0][2]
+        self.assertLess(first, len(pkg))
+        self.assertEqual(seen[0][:2], [None, None])
+
+        m = self.restart(m)
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "VERIFIED"$', 30)
+        m.wait(r'^\+UPGRADE: "UPDATED","V1016"$', 30)
+        m.ok("ATE0")
+        self.assertEqual(self.revision(m), "1016")
+        self.assertEqual(atlib.read(os.path.join(m.device, "slots", "core_b.bin")), atlib.read(v1016))
+        self.assertEqual(len(seen), 2, seen)
+        rng, if_range, sent = seen[1]
+        self.assertRegex(rng or "", r"^bytes=\d+-$", "the second request did not resume: %r" % seen)
+        offset = int(re.match(r"^bytes=(\d+)-$", rng).group(1))
+        # the durable offset: a sync point at or before what arrived, past the start
+        self.assertGreater(offset, 0)
+        self.assertEqual(offset % self.SYNC, 0)
+        self.assertLessEqual(offset, first)
+        print("package %d bytes: cut after %d sent, resumed from %d, %d sent again" % (len(pkg), first, offset, sent))
+        self.assertEqual(if_range, etag)
+        self.assertEqual(sent, len(pkg) - offset)
+        self.assertLess(sent, len(pkg))
+
+
 class PowerCut(Base):
     """A power cut at every storage write of an AT upgrade: the module then
     boots the old or the new firmware and answers AT."""
