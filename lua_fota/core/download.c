@@ -168,11 +168,11 @@ int fota_download_init(fota_download *d, const fota_download_opts *o)
     memset(d, 0, sizeof *d);
     d->body = o->body;
     d->body_ud = o->body_ud;
-    if (ulen == 0 || ulen > FOTA_HTTP_MAX_URL) {
+    if (ulen > FOTA_HTTP_MAX_URL) {
         set_error(d, FOTA_HTTP_ERR_URL, fota_http_strerror(FOTA_HTTP_ERR_URL));
         return FOTA_HTTP_ERR_URL;
     }
-    memcpy(d->url, req.url, ulen + 1);
+    memcpy(d->url, req.url ? req.url : "", ulen + 1);   /* fota_http_init judges it */
     req.use_range = 0;
     req.range_start = 0;
     req.if_range = NULL;
