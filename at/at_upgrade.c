@@ -192,7 +192,8 @@ static const char *fail_reason(const at_upgrade *u, int rc)
 {
     int cause = fota_download_cause(&u->dl);
     if (cause)
-        return cause == FOTA_ERR_FORMAT ? "not_a_package" : cause == FOTA_ERR_RANGE ? "too_large" : fota_pkg_errname(cause);
+        return cause == FOTA_ERR_FORMAT ? "not_a_package"
+               : cause == FOTA_ERR_RANGE ? "too_large" : fota_pkg_errname(cause);
     return rc == FOTA_HTTP_ERR_FOTA ? "truncated" : http_reason(rc);
 }
 

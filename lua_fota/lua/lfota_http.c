@@ -374,7 +374,8 @@ static int parse_stage(lua_State *L, fota_ctx *c, fota_download_opts *o, char *p
 {
     size_t len;
     const char *path = opt_string(L, 1, "path", &len);
-    o->capacity = (uint32_t)opt_int(L, 1, "max_size", FOTA_STAGE_DEFAULT_CAPACITY, FOTA_PKG_PREFIX_LEN, 0x7fffffff);
+    o->capacity = (uint32_t)opt_int(L, 1, "max_size", FOTA_STAGE_DEFAULT_CAPACITY, FOTA_PKG_PREFIX_LEN,
+                                    0x7fffffff);
     lua_getfield(L, 1, "resume");
     o->resume = lua_isnil(L, -1) || lua_toboolean(L, -1);
     lua_pop(L, 1);
