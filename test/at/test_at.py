@@ -682,9 +682,10 @@ class Resume(Base):
         fs.admin("config", "set", "--project", "atp", "--firmware", "Air780E_AT_EC618")
         base = fs.serve("--key", self.key)
         query = "?project_key=KEY_at1&firmware_name=Air780E_AT_EC618&version=1015.0.0&imei=490154203237518"
+        u = urllib.parse.urlsplit(base)
         for _ in range(50):   # another module's requests have the package built (43 until then)
-            conn = http.client.HTTPConnection(*urllib.parse.urlsplit(base).netloc.split(":"), timeout=10)
-            conn.request("GET", urllib.parse.urlsplit(base).path + query)
+            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+            conn.request("GET", u.path + query)
             resp = conn.getresponse()
             size = len(resp.read())
             conn.close()
