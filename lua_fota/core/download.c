@@ -6,7 +6,7 @@
 #include "core/fota_err.h"
 #include "port/port.h"
 
-static void set_error(fota_download *d, int code, const char *msg)
+void fota_download_fail(fota_download *d, int code, const char *msg)
 {
     d->result = code;
     snprintf(d->errmsg, sizeof d->errmsg, "%s", msg);
@@ -15,12 +15,7 @@ static void set_error(fota_download *d, int code, const char *msg)
 static void set_cause(fota_download *d, int code, int cause, const char *msg)
 {
     d->cause = cause;
-    set_error(d, code, msg);
-}
-
-void fota_download_fail(fota_download *d, int code, const char *msg)
-{
-    set_error(d, code, msg);
+    fota_download_fail(d, code, msg);
 }
 
 /* Hands the stage back once the session ends. A complete package stays
@@ -60,14 +55,14 @@ static int route(fota_download *d)
         return 0;
     if (r->status == 206 && d->resuming) {
         if (!r->has_range || r->range_start != d->resume_from) {
-            set_error(d, FOTA_HTTP_ERR_HEADER, "206 does not continue where the partial package ends");
+            fota_download_fail(d, FOTA_HTTP_ERR_HEADER, "206 does not continue where the partial package ends");
             return -1;
         }
         d->into_stage = 1;
         return 0;
     }
     if (r->status == 206 && (!r->has_range || r->range_start != 0)) {
-        set_error(d, FOTA_HTTP_ERR_HEADER, "unrequested partial content");
+        fota_download_fail(d, FOTA_HTTP_ERR_HEADER, "unrequested partial content");
         return -1;
     }
     /* A full body: the server ignored the Range or the package changed. */
@@ -117,7 +112,7 @@ static void conclude(fota_download *d)
     }
     snprintf(msg, sizeof msg, "package incomplete: %u of %u bytes", (unsigned)fota_stage_written(d->stage),
              (unsigned)fota_stage_total(d->stage));
-    set_error(d, FOTA_HTTP_ERR_FOTA, msg);
+    fota_download_fail(d, FOTA_HTTP_ERR_FOTA, msg);
 }
 
 static void finish(fota_download *d, int rc)
@@ -128,7 +123,7 @@ static void finish(fota_download *d, int rc)
     } else if (d->result > 0) {
         /* The client's own error: keep its detail. */
         const char *detail = fota_http_errmsg(d->http);
-        set_error(d, rc, detail && *detail ? detail : fota_http_strerror(rc));
+        fota_download_fail(d, rc, detail && *detail ? detail : fota_http_strerror(rc));
     }
     if (!d->stage)
         return;
@@ -169,7 +164,7 @@ int fota_download_init(fota_download *d, const fota_download_opts *o)
     d->body = o->body;
     d->body_ud = o->body_ud;
     if (ulen > FOTA_HTTP_MAX_URL) {
-        set_error(d, FOTA_HTTP_ERR_URL, fota_http_strerror(FOTA_HTTP_ERR_URL));
+        fota_download_fail(d, FOTA_HTTP_ERR_URL, fota_http_strerror(FOTA_HTTP_ERR_URL));
         return FOTA_HTTP_ERR_URL;
     }
     memcpy(d->url, req.url ? req.url : "", ulen + 1);   /* fota_http_init judges it */
@@ -179,7 +174,7 @@ int fota_download_init(fota_download *d, const fota_download_opts *o)
     d->result = 1;
     if (o->stage) {
         if (!o->stage_path || strlen(o->stage_path) >= sizeof d->stage_path || o->capacity < FOTA_PKG_PREFIX_LEN) {
-            set_error(d, FOTA_HTTP_ERR_STATE, "bad staging path or capacity");
+            fota_download_fail(d, FOTA_HTTP_ERR_STATE, "bad staging path or capacity");
             return FOTA_HTTP_ERR_STATE;
         }
         memcpy(d->stage_path, o->stage_path, strlen(o->stage_path) + 1);
@@ -201,7 +196,7 @@ int fota_download_init(fota_download *d, const fota_download_opts *o)
         }
     }
     if ((rc = fota_http_init(&d->http, &req)) != 0) {
-        set_error(d, rc, fota_http_strerror(rc));
+        fota_download_fail(d, rc, fota_http_strerror(rc));
         release_stage(d);
         return rc;
     }
@@ -285,7 +280,7 @@ int fota_download_resumable(const fota_download *d)
 void fota_download_free(fota_download *d)
 {
     if (d->result > 0)
-        set_error(d, FOTA_HTTP_ERR_STATE, "closed");
+        fota_download_fail(d, FOTA_HTTP_ERR_STATE, "closed");
     release_stage(d);
     fota_http_free(d->http);
     d->http = NULL;
