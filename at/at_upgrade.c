@@ -65,12 +65,12 @@ static const char *http_reason(int rc)
 
 static void tell_progress(at_upgrade *u)
 {
-    const fota_http_response *r = fota_http_response_info(u->http);
-    uint64_t total = u->stage.total ? u->stage.total : r->has_length ? r->content_length : 0;
+    uint64_t done, total;
     int pct;
-    if (!total)
+    fota_download_progress(&u->dl, &done, &total);
+    if (!total || total == FOTA_HTTP_UNKNOWN)
         return;
-    pct = (int)((uint64_t)u->stage.written * 100 / total);
+    pct = (int)(done * 100 / total);
     if (pct > 100)
         pct = 100;
     pct -= pct % 10;
@@ -80,17 +80,11 @@ static void tell_progress(at_upgrade *u)
     }
 }
 
-/* A package (200) goes to the staging area; any other answer is kept (cut
- * at AT_UPGRADE_BODY_MAX) to read the platform's {"code":N,"msg":...}. */
-static int sink(void *ud, const uint8_t *data, size_t len)
+/* An answer that is not a package is kept (cut at AT_UPGRADE_BODY_MAX) to
+ * read the platform's {"code":N,"msg":...}. */
+static int take_body(void *ud, const uint8_t *data, size_t len)
 {
     at_upgrade *u = ud;
-    if (fota_http_response_info(u->http)->status == 200) {
-        if (fota_stage_write(&u->stage, data, len) < 0)
-            return -1;
-        tell_progress(u);
-        return 0;
-    }
     if (len > AT_UPGRADE_BODY_MAX - u->body_len)
         len = AT_UPGRADE_BODY_MAX - u->body_len;
     memcpy(u->body + u->body_len, data, len);
@@ -98,11 +92,23 @@ static int sink(void *ud, const uint8_t *data, size_t len)
     return 0;
 }
 
+/* The download session is over: its partial package stays only when a
+ * later check can go on from it. */
+static void end_download(at_upgrade *u, int keep)
+{
+    keep = keep && fota_download_resumable(&u->dl);
+    fota_download_free(&u->dl);
+    u->running = 0;
+    fota_stage_free(&u->stage);
+    if (!keep)
+        fota_stage_discard(u->stage_path);
+}
+
 int at_upgrade_start(at_upgrade *u, const at_upgrade_cfg *cfg)
 {
     static const fota_tls_opts no_ca = { .insecure = 1 };   /* LuatOS's default without server_cert */
     char url[FOTA_HTTP_MAX_URL];
-    fota_http_request req;
+    fota_download_opts o;
     int rc;
 
     memset(u, 0, sizeof *u);
@@ -114,20 +120,22 @@ int at_upgrade_start(at_upgrade *u, const at_upgrade_cfg *cfg)
         tell(u, "+UPGRADE: \"FAIL\",\"url\"");
         return AT_UPGRADE_FAILED;
     }
-    if ((rc = fota_stage_init(&u->stage, u->stage_path, FOTA_STAGE_DEFAULT_CAPACITY)) != FOTA_OK) {
-        tell(u, "+UPGRADE: \"FAIL\",\"%s\"", fota_pkg_errname(rc));
-        return AT_UPGRADE_FAILED;
-    }
-    memset(&req, 0, sizeof req);
-    req.url = url;
-    req.timeout_ms = AT_UPGRADE_TIMEOUT_MS;
-    req.tls = &no_ca;
-    if ((rc = fota_http_init(&u->http, &req)) != FOTA_HTTP_OK) {
-        fota_stage_free(&u->stage);
-        fota_stage_discard(u->stage_path);
+    memset(&o, 0, sizeof o);
+    o.req.url = url;
+    o.req.timeout_ms = AT_UPGRADE_TIMEOUT_MS;
+    o.req.tls = &no_ca;
+    o.stage = &u->stage;
+    o.stage_path = u->stage_path;
+    o.capacity = FOTA_STAGE_DEFAULT_CAPACITY;
+    o.resume = 1;
+    o.body = take_body;
+    o.body_ud = u;
+    if ((rc = fota_download_init(&u->dl, &o)) != 0) {
+        end_download(u, 0);
         tell(u, "+UPGRADE: \"FAIL\",\"%s\"", http_reason(rc));
         return AT_UPGRADE_FAILED;
     }
+    u->running = 1;
     return AT_UPGRADE_RUNNING;
 }
 
@@ -165,10 +173,6 @@ static int commit(at_upgrade *u)
     fota_slots slots;
     int rc;
 
-    if (fota_stage_done(&u->stage) != 0) {
-        tell(u, "+UPGRADE: \"FAIL\",\"truncated\"");
-        return AT_UPGRADE_FAILED;
-    }
     at_upgrade_policy(u->cfg.device_dir, u->cfg.id, &pol, key, sizeof key);
     if ((rc = fota_stage_finish(&u->stage, 1)) == FOTA_OK &&
         (rc = fota_slots_init(&slots, u->cfg.device_dir)) == FOTA_OK)
@@ -181,38 +185,43 @@ static int commit(at_upgrade *u)
     return AT_UPGRADE_COMMITTED;
 }
 
+/* Why a download failed, as the "FAIL" line's word: what the staging area
+ * refused (not a package by its prefix, more than the area holds or the
+ * package announces, a storage error), a package cut short, or the network. */
+static const char *fail_reason(const at_upgrade *u, int rc)
+{
+    int cause = fota_download_cause(&u->dl);
+    if (cause)
+        return cause == FOTA_ERR_FORMAT ? "not_a_package"
+               : cause == FOTA_ERR_RANGE ? "too_large" : fota_pkg_errname(cause);
+    return rc == FOTA_HTTP_ERR_FOTA ? "truncated" : http_reason(rc);
+}
+
 int at_upgrade_step(at_upgrade *u, uint32_t budget_ms)
 {
-    int rc, status, result;
+    int rc, result, keep = 1;
 
-    if (!u->http)
+    if (!u->running)
         return AT_UPGRADE_FAILED;
-    rc = fota_http_step(u->http, budget_ms, sink, u);
-    if (rc == FOTA_HTTP_AGAIN)
+    rc = fota_download_step(&u->dl, budget_ms);
+    if (fota_download_staged(&u->dl))
+        tell_progress(u);
+    if (rc > 0)
         return AT_UPGRADE_RUNNING;
-    status = fota_http_response_info(u->http)->status;
-    if (rc != FOTA_HTTP_OK && u->stage.state == FOTA_STAGE_FAILED) {
-        /* the staging area refused the data: not a package (its prefix), or
-         * more than the package announces or the area holds */
-        int e = u->stage.error;
-        tell(u, "+UPGRADE: \"FAIL\",\"%s\"", e == FOTA_ERR_FORMAT ? "not_a_package"
-                                              : e == FOTA_ERR_RANGE ? "too_large" : fota_pkg_errname(e));
+    if (rc < 0) {
+        tell(u, "+UPGRADE: \"FAIL\",\"%s\"", fail_reason(u, rc));
         result = AT_UPGRADE_FAILED;
-    } else if (rc != FOTA_HTTP_OK) {
-        tell(u, "+UPGRADE: \"FAIL\",\"%s\"", http_reason(rc));
-        result = AT_UPGRADE_FAILED;
-    } else if (status != 200) {
-        const char *ra = fota_http_header(u->http, "Retry-After");
+    } else if (!fota_download_staged(&u->dl)) {
+        const fota_http *h = fota_download_http(&u->dl);
+        const char *ra = h ? fota_http_header(h, "Retry-After") : NULL;
         unsigned long secs = ra && strspn(ra, "0123456789") == strlen(ra) && strlen(ra) <= 4 ? strtoul(ra, NULL, 10) : 0;
         u->retry_after_s = secs > 300 ? 300 : (uint32_t)secs;
-        result = answer_code(u, status);
+        result = answer_code(u, fota_download_status(&u->dl));
     } else {
         result = commit(u);
+        keep = 0;   /* committed or refused: done with it */
     }
-    fota_http_free(u->http);
-    u->http = NULL;
-    fota_stage_free(&u->stage);
-    fota_stage_discard(u->stage_path);   /* committed, refused or no package: done with it */
+    end_download(u, keep);
     return result;
 }
 
@@ -223,10 +232,6 @@ int at_upgrade_percent(const at_upgrade *u)
 
 void at_upgrade_abort(at_upgrade *u)
 {
-    if (!u->http)
-        return;
-    fota_http_free(u->http);
-    u->http = NULL;
-    fota_stage_free(&u->stage);
-    fota_stage_discard(u->stage_path);
+    if (u->running)
+        end_download(u, 1);
 }

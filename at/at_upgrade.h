@@ -1,7 +1,8 @@
 /* One upgrade check of an AT module, on the shared core: the query (the IoT
  * platform's, or a self-built server's URL), the download into the staging
- * area (core/http into core/stage), and for a package the commit into the
- * inactive firmware slot (core/slots, which verifies it completely first).
+ * area (core/download, which resumes a cut one as libfota does), and for a
+ * package the commit into the inactive firmware slot (core/slots, which
+ * verifies it completely first).
  * Stepped from the module's poll loop; what happens is told through the
  * callback as the +UPGRADE lines of docs/at.md. */
 #ifndef AT_UPGRADE_H
@@ -11,7 +12,7 @@
 #include <stdint.h>
 
 #include "at_nv.h"
-#include "core/http.h"
+#include "core/download.h"
 #include "core/pkg.h"
 #include "core/stage.h"
 
@@ -41,7 +42,8 @@ typedef struct at_upgrade_cfg {
 
 typedef struct at_upgrade {
     at_upgrade_cfg cfg;
-    fota_http *http;
+    fota_download dl;
+    int running;                /* dl is under way */
     fota_stage stage;
     char stage_path[FOTA_STAGE_PATH_MAX];
     char body[AT_UPGRADE_BODY_MAX + 1];
@@ -63,7 +65,8 @@ int at_upgrade_start(at_upgrade *u, const at_upgrade_cfg *cfg);
 /* At most budget_ms of work; the result once it is not RUNNING. */
 int at_upgrade_step(at_upgrade *u, uint32_t budget_ms);
 int at_upgrade_percent(const at_upgrade *u);
-/* Stops a running check (a reset): the partial download is dropped. */
+/* Stops a running check (a reset): as after a power cut, the durable part
+ * of a download the server named (ETag) stays for the next check. */
 void at_upgrade_abort(at_upgrade *u);
 
 #endif

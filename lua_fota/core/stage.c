@@ -325,3 +325,23 @@ void fota_stage_free(fota_stage *s)
     stage_close(s);
     s->state = FOTA_STAGE_IDLE;
 }
+
+uint32_t fota_stage_written(const fota_stage *s)
+{
+    return s->written;
+}
+
+uint32_t fota_stage_total(const fota_stage *s)
+{
+    return s->total;
+}
+
+const char *fota_stage_path(const fota_stage *s)
+{
+    return s->path;
+}
+
+const char *fota_stage_validator(const fota_stage *s)
+{
+    return s->has_origin ? s->validator : NULL;
+}

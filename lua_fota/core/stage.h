@@ -75,6 +75,14 @@ long fota_stage_done(const fota_stage *s);
 int fota_stage_finish(fota_stage *s, int ok);
 void fota_stage_free(fota_stage *s);
 
+/* What callers outside the core may know of a stage (they read no field). */
+uint32_t fota_stage_written(const fota_stage *s);   /* bytes stored */
+uint32_t fota_stage_total(const fota_stage *s);     /* the package's length, 0 until its prefix is in */
+const char *fota_stage_path(const fota_stage *s);
+/* The validator of the resume record (ETag or Last-Modified), NULL when
+ * there is none. */
+const char *fota_stage_validator(const fota_stage *s);
+
 /* Path of the marker that says a complete package is staged. */
 int fota_stage_ready_path(const char *path, char *out, size_t outlen);
 /* Path of a cut download's resume record (URL and validator) beside it. */

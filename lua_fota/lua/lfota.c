@@ -167,7 +167,7 @@ static int l_isDone(lua_State *L)
         const char *path;
         lua_settop(L, 0);
         lua_newtable(L);
-        lua_pushstring(L, c->stage.path);
+        lua_pushstring(L, fota_stage_path(&c->stage));
         lua_setfield(L, 1, "path");
         c->verdict = lfota_verify(L, &info, &path);
     }

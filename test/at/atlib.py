@@ -1,6 +1,7 @@
 """Drive luat-at over its pty as a host MCU would (pyserial), plus the
 fixtures the AT tests and the demo share: firmware images, packages,
 a static HTTP server and fota-server. Every wait is bounded."""
+import http.client
 import http.server
 import os
 import random
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.parse
 
 import serial
 
@@ -55,6 +57,16 @@ def delta_package(out, old, new, key=None, bsp="EC618"):
     # an AT release names no scripts: its script half is "0.0.0", as fota-server's AT releases
     args = [FOTAPACK, "build", "--project", "at", "--bsp", bsp, "--to-core", new, "--core-version", "V1016",
             "--from-core", old, "--from-core-version", "V1015", "--version", "0.0.0", "-o", out]
+    if key:
+        args += ["--key", key]
+    run(*args)
+    return out
+
+
+def full_package(out, new, key=None, bsp="EC618"):
+    """The whole V1016 image as a package (for a module on any base)."""
+    args = [FOTAPACK, "build", "--project", "at", "--bsp", bsp, "--to-core", new, "--core-version", "V1016",
+            "--version", "0.0.0", "-o", out]
     if key:
         args += ["--key", key]
     run(*args)
@@ -207,6 +219,38 @@ def partial(handler, body, sent, chunk=4096, pause=0.0):
         handler.wfile.write(body[i:min(i + chunk, sent)])
         handler.wfile.flush()
         time.sleep(pause)
+
+
+def relay(handler, upstream, row, pause=0.0, chunk=4096):
+    """Forwards a GET (with its Range and If-Range) to upstream, e.g.
+    fota-server, and streams the answer back in chunks with a pause between
+    them: a slow link in front of a real server. row (a dict) gets the
+    request's Range and If-Range and counts the body bytes sent as they go."""
+    u = urllib.parse.urlsplit(upstream)
+    row.update(range=handler.headers.get("Range"), if_range=handler.headers.get("If-Range"), sent=0)
+    keep = {k: v for k, v in handler.headers.items() if k.lower() in ("range", "if-range")}
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    try:
+        conn.request("GET", handler.path, headers=keep)
+        resp = conn.getresponse()
+        row["status"] = resp.status
+        handler.send_response(resp.status)
+        for name, value in resp.getheaders():
+            if name.lower() not in ("connection", "transfer-encoding", "date", "server"):
+                handler.send_header(name, value)
+        handler.end_headers()
+        while True:
+            data = resp.read(chunk)
+            if not data:
+                break
+            handler.wfile.write(data)
+            handler.wfile.flush()
+            row["sent"] += len(data)
+            time.sleep(pause)
+    except (BrokenPipeError, ConnectionResetError):
+        pass   # the module went away
+    finally:
+        conn.close()
 
 
 class StaticServer:

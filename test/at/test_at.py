@@ -1,5 +1,6 @@
 """luat-at driven over its pty with pyserial, as a host MCU would.
 Usage: python3 test_at.py [TestClass ...]   (ctest runs one class per test)"""
+import http.client
 import os
 import random
 import re
@@ -8,6 +9,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 
 import serial
 
@@ -596,6 +598,136 @@ class Period(Base):
             starts.append(m.matched_at - t0)
         self.assertTrue(all(4.3 < s < 5.6 for s in starts), starts)
         self.assertGreater(max(starts) - min(starts), 0.03, starts)   # jitter: up to 0.5 s each
+
+
+class Resume(Base):
+    """A download cut by kill -9 at about half goes on from the durable
+    offset after the restart (Range/If-Range), as libfota's does."""
+
+    SYNC = 64 * 1024   # the staging area's sync interval (FOTA_STAGE_SYNC_BYTES)
+
+    def test_cut_download_resumes(self):
+        v1015, v1016 = atlib.firmware_pair(self.tmp, size=300000, seed=25)
+        pkg = atlib.read(atlib.full_package(os.path.join(self.tmp, "full.bin"), v1016, self.key))
+        self.assertGreater(len(pkg), 4 * self.SYNC)
+        etag = '"v1016-full"'
+        seen = []   # per package request: [Range, If-Range, bytes sent]
+
+        def serve(handler):
+            if "version=1015.0.0" not in handler.path:
+                return atlib.answer(handler, 404, b'{"code":27,"msg":"already latest"}')
+            rng, if_range = handler.headers.get("Range"), handler.headers.get("If-Range")
+            got = re.match(r"^bytes=(\d+)-$", rng or "")
+            start = int(got.group(1)) if got and if_range == etag and int(got.group(1)) < len(pkg) else 0
+            row = [rng, if_range, 0]
+            seen.append(row)
+            handler.send_response(206 if start else 200)
+            if start:
+                handler.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(pkg) - 1, len(pkg)))
+            handler.send_header("ETag", etag)
+            handler.send_header("Content-Length", str(len(pkg) - start))
+            handler.end_headers()
+            pause = 0.02 if len(seen) == 1 else 0   # the first transfer is slow enough to be cut mid-way
+            try:
+                for i in range(start, len(pkg), 4096):
+                    handler.wfile.write(pkg[i:i + 4096])
+                    handler.wfile.flush()
+                    row[2] += len(pkg[i:i + 4096])
+                    time.sleep(pause)
+            except (BrokenPipeError, ConnectionResetError):
+                pass   # the module was killed
+
+        srv = self.static()
+        srv.routes["/dfota.bin"] = serve
+        m = self.module(firmware=v1015, trusted=self.pub)
+        m.ok('AT+UPGRADE="URL","%s/dfota.bin"' % srv.url)
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "DOWNLOAD",50$', 30)
+        m.proc.kill()   # the power goes at about half of the package
+        m.proc.wait(timeout=10)
+        first = seen[0][2]
+        self.assertLess(first, len(pkg))
+        self.assertEqual(seen[0][:2], [None, None])
+
+        m = self.restart(m)
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "VERIFIED"$', 30)
+        m.wait(r'^\+UPGRADE: "UPDATED","V1016"$', 30)
+        m.ok("ATE0")
+        self.assertEqual(self.revision(m), "1016")
+        self.assertEqual(atlib.read(os.path.join(m.device, "slots", "core_b.bin")), atlib.read(v1016))
+        self.assertEqual(len(seen), 2, seen)
+        rng, if_range, sent = seen[1]
+        self.assertRegex(rng or "", r"^bytes=\d+-$", "the second request did not resume: %r" % seen)
+        offset = int(re.match(r"^bytes=(\d+)-$", rng).group(1))
+        # the durable offset: a sync point at or before what arrived, past the start
+        self.assertGreater(offset, 0)
+        self.assertEqual(offset % self.SYNC, 0)
+        self.assertLessEqual(offset, first)
+        print("package %d bytes: cut after %d sent, resumed from %d, %d sent again" % (len(pkg), first, offset, sent))
+        self.assertEqual(if_range, etag)
+        self.assertEqual(sent, len(pkg) - offset)
+        self.assertLess(sent, len(pkg))
+
+
+    def test_cut_download_resumes_from_fota_server(self):
+        # the same through fota-server behind a slow relay: its log shows the Range
+        v1015, v1016 = atlib.firmware_pair(self.tmp, size=300000, seed=26)
+        fs = atlib.FotaServer(self.tmp)
+        self.cleanups.append(fs.close)
+        fs.admin("project", "add", "--name", "atp", "--key", "KEY_at1", "--owner", "alice")
+        # no V1015 image: a module on V1015 gets the whole V1016 image, large enough to cut
+        fs.admin("at", "add", "--project", "atp", "--model", "Air780E", "--bsp", "EC618", "--version", "V1016",
+                 "--image", v1016)
+        fs.admin("config", "set", "--project", "atp", "--firmware", "Air780E_AT_EC618")
+        base = fs.serve("--key", self.key)
+        query = "?project_key=KEY_at1&firmware_name=Air780E_AT_EC618&version=1015.0.0&imei=490154203237518"
+        u = urllib.parse.urlsplit(base)
+        for _ in range(50):   # another module's requests have the package built (43 until then)
+            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+            conn.request("GET", u.path + query)
+            resp = conn.getresponse()
+            size = len(resp.read())
+            conn.close()
+            if resp.status == 200:
+                break
+            time.sleep(0.1)
+        self.assertEqual(resp.status, 200)
+        self.assertGreater(size, 4 * self.SYNC)
+        rows = []
+
+        def slow_then_fast(handler):
+            rows.append({})
+            atlib.relay(handler, base, rows[-1], pause=0.02 if len(rows) == 1 else 0)
+        srv = self.static()
+        srv.routes["/api/site/firmware_upgrade"] = slow_then_fast
+        m = self.module(firmware=v1015, trusted=self.pub)
+        imei = m.ok("AT+CGSN")[0]
+        m.ok('AT+UPGRADE="URL","%s/api/site/firmware_upgrade"' % srv.url)
+        m.ok('AT+UPGRADE="KEY","KEY_at1"')
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "DOWNLOAD",50$', 30)
+        m.proc.kill()
+        m.proc.wait(timeout=10)
+        first = rows[0]["sent"]
+        self.assertEqual((rows[0]["status"], rows[0]["range"]), (200, None))
+        self.assertLess(first, size)
+
+        m = self.restart(m)
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "UPDATED","V1016"$', 30)
+        m.wait(r'^\+UPGRADE: "CODE",27,', 10)
+        self.assertRegex(rows[1]["range"] or "", r"^bytes=\d+-$", "the second request did not resume: %r" % rows)
+        offset = int(rows[1]["range"][6:-1])
+        self.assertGreater(offset, 0)
+        self.assertEqual(offset % self.SYNC, 0)
+        self.assertLessEqual(offset, first)
+        self.assertEqual((rows[1]["status"], rows[1]["sent"]), (206, size - offset))
+        log = fs.log(imei, r"range=bytes=%d-" % offset)
+        self.assertRegex(log, r"\t0\tproject_key=KEY_at1&[^\n]*version=1015\.0\.0[^\n]* range=bytes=%d-\t" % offset)
+        self.assertEqual(len(re.findall("version=1015", log)), 2, log)   # the cut download and its resume
+        m.ok("ATE0")
+        self.assertEqual(self.revision(m), "1016")
 
 
 class PowerCut(Base):

@@ -32,6 +32,10 @@ for f in lua_fota/host/*.[ch]; do
     grep -Hn '#include "' "$f" | grep -v '#include "\(host/\|core/\|port/[a-z_]*\.h"\)' &&
         bad "$f: host/ includes only host/, core/ and the port's interface headers"
 done
+# the staging area is core's: above it, only its functions (core/stage.h, core/download.h)
+for f in lua_fota/lua/*.[ch] sim/c/*.[ch] tools/*.c at/*.[ch] server/*.[ch]; do
+    grep -Hn '[a-z_>]stage\(\.\|->\)[a-z_]' "$f" | grep -v 'stage\.\(h\|bin\)' && bad "$f: reads fota_stage's fields"
+done
 for f in lua_fota/lua/*.[ch] sim/c/*.[ch] tools/*.c at/*.[ch]; do
     grep -Hn '#include "server/\|#include "srv.h"' "$f" && bad "$f: the binding and the tools do not use the server"
 done
