@@ -48,7 +48,7 @@ static int push_status(lua_State *L, int rc)
  * file path; len = the most bytes the package may take. */
 static int l_init(lua_State *L)
 {
-    fota_ctx *c = lfota_ctx(L);
+    lfota_state *c = lfota_ctx(L);
     char buf[FOTA_STAGE_PATH_MAX];
     const char *path;
     lua_Integer cap = luaL_optinteger(L, 2, 0);
@@ -76,7 +76,7 @@ static int l_init(lua_State *L)
 
 /* Writes from Lua while a download streams into the same area would
  * interleave two packages. */
-static int stage_owned(lua_State *L, fota_ctx *c, int nret)
+static int stage_owned(lua_State *L, lfota_state *c, int nret)
 {
     if (!c->stage_owner)
         return 0;
@@ -90,7 +90,7 @@ static int stage_owned(lua_State *L, fota_ctx *c, int nret)
 
 static int l_run(lua_State *L)
 {
-    fota_ctx *c = lfota_ctx(L);
+    lfota_state *c = lfota_ctx(L);
     int owned = stage_owned(L, c, 3);
     if (owned)
         return owned;
@@ -114,7 +114,7 @@ static int l_run(lua_State *L)
 
 static int l_file(lua_State *L)
 {
-    fota_ctx *c = lfota_ctx(L);
+    lfota_state *c = lfota_ctx(L);
     const char *path = luaL_checkstring(L, 1);
     fota_port_file *f;
     uint8_t *buf;
@@ -160,7 +160,7 @@ static int l_file(lua_State *L)
  * verified once (signature, hashes, base, anti-rollback) when complete. */
 static int l_isDone(lua_State *L)
 {
-    fota_ctx *c = lfota_ctx(L);
+    lfota_state *c = lfota_ctx(L);
     long done = fota_stage_done(&c->stage);
     if (done == 0 && c->verdict == 1) {
         fota_pkg_info info;
@@ -181,7 +181,7 @@ static int l_isDone(lua_State *L)
 
 static int l_finish(lua_State *L)
 {
-    fota_ctx *c = lfota_ctx(L);
+    lfota_state *c = lfota_ctx(L);
     int ok = lua_toboolean(L, 1);
     if (c->stage_owner)
         return push_status(L, FOTA_ERR_STATE);
@@ -201,7 +201,7 @@ static int l_wait(lua_State *L)
  * default staging area lives. */
 static int l_device(lua_State *L)
 {
-    fota_ctx *c = lfota_ctx(L);
+    lfota_state *c = lfota_ctx(L);
     if (!lua_isnoneornil(L, 1)) {
         size_t n;
         const char *dir = luaL_checklstring(L, 1, &n);

@@ -7,12 +7,12 @@
 #include "core/fota_err.h"
 #include "port/port.h"
 
-fota_ctx *lfota_ctx(lua_State *L)
+lfota_state *lfota_ctx(lua_State *L)
 {
-    return (fota_ctx *)lua_touserdata(L, lua_upvalueindex(1));
+    return (lfota_state *)lua_touserdata(L, lua_upvalueindex(1));
 }
 
-const char *lfota_default_stage_path(fota_ctx *c, char *buf, size_t len)
+const char *lfota_default_stage_path(lfota_state *c, char *buf, size_t len)
 {
     char dir[FOTA_STAGE_PATH_MAX];
     snprintf(dir, sizeof dir, "%s/fota", c->device);
@@ -24,15 +24,15 @@ const char *lfota_default_stage_path(fota_ctx *c, char *buf, size_t len)
 
 static int ctx_gc(lua_State *L)
 {
-    fota_ctx *c = (fota_ctx *)luaL_checkudata(L, 1, LFOTA_CTX);
+    lfota_state *c = (lfota_state *)luaL_checkudata(L, 1, LFOTA_CTX);
     fota_stage_free(&c->stage);
     return 0;
 }
 
-fota_ctx *lfota_ctx_new(lua_State *L)
+lfota_state *lfota_ctx_new(lua_State *L)
 {
     const char *env = getenv("LUATOS_SIM_DEVICE");
-    fota_ctx *c = (fota_ctx *)lua_newuserdata(L, sizeof *c);
+    lfota_state *c = (lfota_state *)lua_newuserdata(L, sizeof *c);
     memset(c, 0, sizeof *c);
     fota_stage_setup(&c->stage);
     c->verdict = 1;

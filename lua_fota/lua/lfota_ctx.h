@@ -15,15 +15,15 @@ typedef struct {
     int stage_owner;   /* 1 while a download owns the staging area */
     int verdict;       /* isDone's check of the complete package: 1 not yet, else 0 or FOTA_PKG_E_* */
     char device[FOTA_STAGE_PATH_MAX - 32]; /* room for "/fota/stage.bin" */
-} fota_ctx;
+} lfota_state;
 
 #define LFOTA_CTX "luat_fota.ctx"
 
 /* Pushes a new context (with its metatable) for luaopen_fota. */
-fota_ctx *lfota_ctx_new(lua_State *L);
+lfota_state *lfota_ctx_new(lua_State *L);
 /* The context: upvalue 1 of every module function. */
-fota_ctx *lfota_ctx(lua_State *L);
+lfota_state *lfota_ctx(lua_State *L);
 /* DEVICE/fota/stage.bin, creating DEVICE/fota; NULL when it cannot. */
-const char *lfota_default_stage_path(fota_ctx *c, char *buf, size_t len);
+const char *lfota_default_stage_path(lfota_state *c, char *buf, size_t len);
 
 #endif

@@ -29,7 +29,7 @@
  * with opts.dst goes to that file, anything else to RAM. */
 typedef struct {
     fota_download dl;
-    fota_ctx *ctx;
+    lfota_state *ctx;
     fota_tls_opts tls;
     int owner;             /* this download holds the context's staging area */
     int ended;             /* the end of the session has been handled */
@@ -370,7 +370,7 @@ static void parse_dst(lua_State *L, xfer *x)
 
 /* fota.download's staging area: opts.path (or the device's), max_size,
  * resume. 0, or a refusal pushed (returns 3). */
-static int parse_stage(lua_State *L, fota_ctx *c, fota_download_opts *o, char *path_buf, size_t path_len)
+static int parse_stage(lua_State *L, lfota_state *c, fota_download_opts *o, char *path_buf, size_t path_len)
 {
     size_t len;
     const char *path = opt_string(L, 1, "path", &len);

@@ -82,7 +82,7 @@ static void push_info(lua_State *L, const fota_pkg_info *in)
 const char *lfota_policy(lua_State *L, fota_pkg_policy *pol, char *keybuf, size_t keylen,
                          char *pathbuf, size_t pathlen)
 {
-    fota_ctx *c = lfota_ctx(L);
+    lfota_state *c = lfota_ctx(L);
     const char *path, *core, *image;
     lua_Integer max;
 

@@ -90,7 +90,7 @@ static lua_Integer opt_tries(lua_State *L)
  * staged package is dropped on success and when it is refused. */
 static int l_commit(lua_State *L)
 {
-    fota_ctx *c = lfota_ctx(L);
+    lfota_state *c = lfota_ctx(L);
     char stage_path[FOTA_STAGE_PATH_MAX], key[LFOTA_MAX_PEM];
     fota_pkg_policy pol;
     fota_slots s;
@@ -123,7 +123,7 @@ static int l_commit(lua_State *L)
  * LuatOS-style script that staged it and rebooted. */
 static int l_boot(lua_State *L)
 {
-    fota_ctx *c = lfota_ctx(L);
+    lfota_state *c = lfota_ctx(L);
     char stage_path[FOTA_STAGE_PATH_MAX], key[LFOTA_MAX_PEM];
     fota_boot_record rec;
     fota_slots s;
