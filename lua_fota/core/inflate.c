@@ -115,7 +115,8 @@ static int code_ok(int built, const uint16_t count[16], int allow_empty)
 }
 
 /* One symbol from the bits held: 1 with *s and *used, 0 when the bits held
- * end inside a code, -1 when they match no code of the set. */
+ * end inside a code, -1 when they match no code of the set (known as soon
+ * as the bits pass the last code, in an incomplete set). */
 static int decode(const fota_inflate *z, const uint16_t count[16], const uint16_t *sym,
                   unsigned *s, unsigned *used)
 {
@@ -130,6 +131,7 @@ static int decode(const fota_inflate *z, const uint16_t count[16], const uint16_
             return 1;
         }
         index += count[l];
+        if (index == count[0]) return -1;   /* past the last code: an unused one */
         first = (first + count[l]) << 1;
         code <<= 1;
     }
