@@ -1,6 +1,7 @@
 /* Bytes: the little-endian field helpers every on-disk format here uses
- * (package, archive, delta, boot record), SHA-256 across mbedTLS 2.x and
- * 3.x (a device may carry either), and hex for digests. Header only. */
+ * (package, archive, delta, boot record), the boot record's CRC-32,
+ * SHA-256 across mbedTLS 2.x and 3.x (a device may carry either), and hex
+ * for digests. Header only. */
 #ifndef FOTA_BYTES_H
 #define FOTA_BYTES_H
 
@@ -21,6 +22,21 @@ static inline void fota_put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] 
 static inline void fota_put32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+
+/* CRC-32 (IEEE 802.3: reflected, polynomial 0xEDB88320), continuing from
+ * crc (0 to start): the value of zlib's crc32(crc, p, n), which the boot
+ * record has always carried. Bit by bit: no table, and the record it
+ * checks is a few hundred bytes. */
+static inline uint32_t fota_crc32(uint32_t crc, const void *p, size_t n)
+{
+    const uint8_t *b = (const uint8_t *)p;
+    crc = ~crc;
+    while (n--) {
+        crc ^= *b++;
+        for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1)));
+    }
+    return ~crc;
 }
 
 /* 1 when all n bytes are zero; constant time (digests are compared with it). */

@@ -12,10 +12,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <zlib.h>
 #include <mbedtls/sha256.h>
 
 #include "core/delta.h"
+#include "core/inflate.h"
 #include "port/port.h"
 
 /* ---- fixed prefix (staging reads only these 12 bytes; never change) ---- */
@@ -208,9 +208,10 @@ typedef struct fota_pkg_stream {
     unsigned idx;
     uint32_t in_off;                 /* stored bytes consumed */
     uint32_t out_len;                /* decoded bytes produced */
-    int z_active, done;
-    z_stream z;
+    int done;
+    fota_inflate *z;                 /* SCRIPT: the inflater and its window, malloc()ed at open */
     uint8_t in[FOTA_PKG_STREAM_BUF];
+    size_t in_pos, in_len;           /* the stored bytes read but not yet inflated */
     int z_end, err;
     mbedtls_sha256_context sha;
 } fota_pkg_stream;

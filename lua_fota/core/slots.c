@@ -9,7 +9,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <zlib.h>
 
 #define REC_MAGIC "LFBR"
 #define REC_FORMAT_V1 1              /* read only: a device from before provisioning */
@@ -93,7 +92,7 @@ static int read_copy(const fota_slots *s, unsigned copy, fota_boot_record *rec)
     if (rc != FOTA_OK || got < REC_LEN_V1 || memcmp(b, REC_MAGIC, 4) != 0)
         return 0;
     len = fota_get16(b + 4) == REC_FORMAT_V1 ? REC_LEN_V1 : fota_get16(b + 4) == REC_FORMAT ? REC_LEN : 0;
-    if (len == 0 || got < len || fota_get32(b + len - 4) != (uint32_t)crc32(0, b, (uInt)(len - 4)))
+    if (len == 0 || got < len || fota_get32(b + len - 4) != fota_crc32(0, b, len - 4))
         return 0;
     memset(rec, 0, sizeof *rec);
     if (len == REC_LEN) {
@@ -162,7 +161,7 @@ int fota_slots_write(const fota_slots *s, fota_boot_record *rec)
         memcpy(b + REC_KEY_AT + 4, rec->key_id, 32);
     }
     memcpy(b + REC_KEY_AT + 36, rec->last_pkg_sha256, 32);
-    fota_put32(b + REC_LEN - 4, (uint32_t)crc32(0, b, REC_LEN - 4));
+    fota_put32(b + REC_LEN - 4, fota_crc32(0, b, REC_LEN - 4));
     rec_path(s, target, path, sizeof path);
     /* Erased, then written whole: on NOR flash a write only clears bits. */
     if ((rc = fota_port_open(&f, path, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK)
