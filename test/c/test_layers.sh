@@ -11,6 +11,10 @@ bad() { echo "layers: $*"; fail=1; }
 for f in lua_fota/port/*.[ch] lua_fota/port/*/*.[ch]; do
     grep -Hn '#include "' "$f" | grep -v '#include "\(port/\|core/fota_err.h"\)' && bad "$f: port/ includes only port/ and core/fota_err.h"
 done
+# above the port, only its interface: which port a program has is the link's choice
+for f in lua_fota/lua/*.[ch] sim/c/*.[ch] tools/*.c at/*.[ch] server/*.[ch]; do
+    grep -Hn '#include "port/[a-z_]*/' "$f" && bad "$f: includes a port's own files (only port/*.h)"
+done
 # the real ports know nothing of the simulated one
 for f in lua_fota/port/posix/*.[ch]; do
     grep -Hn '#include "port/sim/' "$f" && bad "$f: port/posix/ does not use port/sim/"
@@ -21,7 +25,7 @@ for prog in "$@"; do
 done
 for f in lua_fota/core/*.[ch]; do
     grep -Hn '#include "\(lua\|server\)/\|#include <lua\|#include <lauxlib' "$f" && bad "$f: core/ must not use Lua or the layers above it"
-    grep -Hn '#include "' "$f" | grep -v '#include "\(core\|port\)/' && bad "$f: core/ includes only core/ and port/"
+    grep -Hn '#include "' "$f" | grep -v '#include "\(core/\|port/[a-z_]*\.h"\)' && bad "$f: core/ includes only core/ and the port's interface headers"
 done
 # core/ runs on a module: never the host's writers nor the simulator's port;
 # host/ builds on core/ and the port's interface only
@@ -64,5 +68,5 @@ left=$(awk -F': ' '
 rm -f "$tmp"
 [ -z "$left" ] || bad "include circle among: $left"
 
-[ "$fail" -eq 0 ] && echo "layers: port <- core <- lua/tools/server, no circle"
+[ "$fail" -eq 0 ] && echo "layers: port <- core <- host <- lua/sim/tools/server/at, no circle"
 exit "$fail"
