@@ -24,7 +24,8 @@ build = {
                 "lua_fota/core/stage.c", "lua_fota/core/slots.c", "lua_fota/core/pkg.c", "lua_fota/core/archive.c",
                 "lua_fota/core/sig.c", "lua_fota/core/version.c", "lua_fota/core/files.c",
                 "lua_fota/core/delta.c", "lua_fota/core/delta_model.c", "lua_fota/core/http.c",
-                "lua_fota/core/fresh.c", "lua_fota/host/archive_pack.c",
+                "lua_fota/core/fresh.c", "lua_fota/core/download.c", "lua_fota/core/inflate.c",
+                "lua_fota/host/archive_pack.c",
                 "lua_fota/lua/lfota.c", "lua_fota/lua/lfota_ctx.c", "lua_fota/lua/lfota_http.c",
                 "lua_fota/lua/lfota_pkg.c", "lua_fota/lua/lfota_slots.c", "lua_fota/lua/lfota_fresh.c",
                 -- the simulator's C stand-ins (fota.zbuff, fota.crypto, fota.host, fota.net, fota.uart)
