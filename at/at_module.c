@@ -403,7 +403,10 @@ void at_module_input(at_module *m, const uint8_t *data, size_t len)
     for (size_t i = 0; i < len; i++) {
         switch (at_line_feed(&m->line, data[i])) {
         case AT_LINE_READY:
-            execute(m, m->line.buf, now);
+            if (m->line.bad_byte)
+                result(m, CME_BAD_PARAM);   /* a control byte in a quoted value */
+            else
+                execute(m, m->line.buf, now);
             break;
         case AT_LINE_TOO_LONG:
             result(m, CME_TOO_LONG);

@@ -4,7 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
 #include "core/files.h"
+#include "core/http.h"
 #include "core/fota_err.h"
 #include "port/port.h"
 
@@ -34,8 +38,22 @@ int at_name_ok(const char *s)
     return s[0] && charset_ok(s, AT_NAME_MAX, "._-");
 }
 
+/* A host of digits and dots only would be taken for a name by the resolver
+ * but is meant as an IPv4 literal: it must be one (999.1.1.1 is not). A
+ * bracketed host must be an IPv6 literal. */
+static int host_ok(const fota_http_url_parts *parts)
+{
+    unsigned char addr[16];
+    if (parts->host_is_v6)
+        return inet_pton(AF_INET6, parts->host, addr) == 1;
+    if (strspn(parts->host, "0123456789.") == strlen(parts->host))
+        return inet_pton(AF_INET, parts->host, addr) == 1;
+    return 1;
+}
+
 int at_url_ok(const char *s)
 {
+    fota_http_url_parts parts;
     size_t n = strlen(s);
     if (n == 0)
         return 1;
@@ -43,11 +61,10 @@ int at_url_ok(const char *s)
         return 0;
     /* "###" marks a url used as is (no query appended), as libfota2 */
     const char *u = strncmp(s, "###", 3) == 0 ? s + 3 : s;
-    if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)
+    /* the HTTP client's own parser: scheme, host, port 1..65535, no raw
+     * space or control byte; '"' and '\\' could not be shown back quoted */
+    if (fota_http_url_parse(u, &parts) != 0 || !host_ok(&parts) || strpbrk(s, "\"\\"))
         return 0;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] <= ' ' || s[i] > '~' || s[i] == '"' || s[i] == '\\')
-            return 0;
     return 1;
 }
 

@@ -165,6 +165,33 @@ class Commands(Base):
             self.assertEqual(m.cmd(bad)[1], "+CME ERROR: 50", bad)
         self.assertEqual(m.ok("AT+UPGRADE?")[0], '+UPGRADE: "KEY",""')
 
+    def test_url_validated_at_set_time(self):
+        m = self.module()
+        m.ok("AT+CMEE=1")
+        good = ("http://127.0.0.1:8080/x", "https://iot.example.com/api?a=1", "http://[::1]:99/x",
+                "###http://h/fixed", "HTTP://host.example/x", "http://1.2.3.4", "http://h:65535/")
+        bad = ("http://", "https://", "http:///x", "https://[::1]:99999/x", "http://h:0/x", "http://h:/x",
+               "http://999.1.1.1/x", "http://1.2.3/x", "http://[zz::1]/x", "http://[1:2:3]/x",
+               "ftp://h/x", "h/x", "http//h/x", "http://user@h/x", "http://h x/", "###", "###ftp://h/x",
+               "http://h/" + "p" * 247)
+        good += ("http://h/" + "p" * 246,)   # 255 characters: the longest
+        for url in good:
+            m.ok('AT+UPGRADE="URL","%s"' % url)
+            self.assertIn('+UPGRADE: "URL","%s"' % url, m.ok("AT+UPGRADE?"))
+        m.ok('AT+UPGRADE="URL","http://kept.example/x"')
+        for url in bad:
+            self.assertEqual(m.cmd('AT+UPGRADE="URL","%s"' % url)[1], "+CME ERROR: 50", url)
+        # control and 8-bit bytes inside a quoted value: refused, not dropped
+        for raw in (b'AT+UPGRADE="URL","http://h/a\x01b"\r', b'AT+UPGRADE="URL","http://h/a\nb"\r',
+                    b'AT+UPGRADE="URL","http://h/\xe9"\r', b'AT+UPGRADE="KEY","K\x1bEY"\r'):
+            self.assertEqual(m.cmd(raw)[1], "+CME ERROR: 50", raw)
+        self.assertIn('+UPGRADE: "URL","http://kept.example/x"', m.ok("AT+UPGRADE?"))
+        self.assertIn('+UPGRADE: "KEY",""', m.ok("AT+UPGRADE?"))
+        m.ok(b'AT+UPGRADE="KEY","A\"\x08B"\r')   # a quote typed and deleted: the line stays good
+        self.assertIn('+UPGRADE: "KEY","AB"', m.ok("AT+UPGRADE?"))
+        m = self.restart(m)   # and what was kept is what NV holds
+        self.assertIn('+UPGRADE: "URL","http://kept.example/x"', m.ok("AT+UPGRADE?"))
+
     def test_reset_reboots(self):
         m = self.module()
         m.ok("AT+CMEE=1")
