@@ -234,6 +234,9 @@ static const struct {
     const char *answer;
 } simple[] = {
     { "CGMR", EXEC, NULL },
+    { "CGMI", EXEC, "AirM2M" },
+    { "CGMM", EXEC, NULL },
+    { "GMR", EXEC, NULL },
     { "CGSN", EXEC, NULL },
     { "RESET", EXEC, NULL },
     { "CPIN", READ, "+CPIN: READY" },
@@ -280,6 +283,23 @@ static int extended(at_module *m, const char *cmd, uint64_t now)
             return CME_BAD_PARAM;
         return 0;
     }
+    if (strcmp(name, "IPR") == 0) {
+        if (f == READ) {
+            info(m, "+IPR: %lu", (unsigned long)m->ipr);
+        } else if (f == TEST) {
+            char list[128];
+            size_t k = 0;
+            for (size_t i = 0; i < at_ipr_rate_count; i++)
+                k += (size_t)snprintf(list + k, sizeof list - k, "%s%lu", i ? "," : "",
+                                      (unsigned long)at_ipr_rates[i]);
+            info(m, "+IPR: (),(%s)", list);
+        } else if (f == SET && parse_args(rest, a) == 1 && !a[0].is_string && at_ipr_ok(a[0].n)) {
+            m->ipr = (uint32_t)a[0].n;   /* the pty carries bytes at any rate: nothing to switch */
+        } else {
+            return CME_BAD_PARAM;
+        }
+        return 0;
+    }
     if (strcmp(name, "CFUN") == 0) {
         if (f == READ) {
             info(m, "+CFUN: 1");
@@ -308,6 +328,11 @@ static int extended(at_module *m, const char *cmd, uint64_t now)
         if (strcmp(name, "CGMR") == 0) {
             revision(m, rev, sizeof rev);
             info(m, "+CGMR: \"%s\"", rev);
+        } else if (strcmp(name, "GMR") == 0) {
+            revision(m, rev, sizeof rev);   /* V.25ter: the revision alone, as ATI shows it */
+            info(m, "%s", rev);
+        } else if (strcmp(name, "CGMM") == 0) {
+            info(m, "%s", m->id.model);
         } else if (strcmp(name, "CGSN") == 0) {
             info(m, "%s", m->id.imei);
         } else if (strcmp(name, "RESET") == 0) {
@@ -318,6 +343,49 @@ static int extended(at_module *m, const char *cmd, uint64_t now)
         return 0;
     }
     return PLAIN_ERROR;
+}
+
+/* The stored profile (AT&W) into the current settings; defaults when none. */
+static void load_profile(at_module *m)
+{
+    at_profile p;
+    if (at_profile_load(m->cfg.device_dir, &p) == FOTA_ERR_FORMAT)
+        logf_(m, "nv: profile unreadable, factory profile in force");
+    m->echo = p.echo;
+    m->cmee = p.cmee;
+    m->ipr = p.ipr;
+}
+
+/* &F (factory profile into the current settings) and &W (the current
+ * settings into NV): the letter and an optional 0 at *pp; advances. */
+static int ampersand(at_module *m, const char **pp)
+{
+    const char *p = *pp;
+    char c = *p ? *p++ : '\0';
+    at_profile prof;
+    int rc;
+    if (*p == '0')
+        p++;
+    *pp = p;
+    switch (c) {
+    case 'F':
+        at_profile_default(&prof);
+        m->echo = prof.echo;
+        m->cmee = prof.cmee;
+        m->ipr = prof.ipr;
+        return 0;
+    case 'W':
+        prof.echo = m->echo;
+        prof.cmee = m->cmee;
+        prof.ipr = m->ipr;
+        if ((rc = at_profile_save(m->cfg.device_dir, &prof)) != FOTA_OK) {
+            logf_(m, "nv: cannot save the profile: %s", fota_strerror(rc));
+            return CME_UNKNOWN;
+        }
+        return 0;
+    default:
+        return PLAIN_ERROR;
+    }
 }
 
 /* A basic command (V.250: a letter and an optional number) at *pp; advances. */
@@ -347,9 +415,12 @@ static int basic(at_module *m, const char **pp)
         info(m, "AirM2M\r\n%s\r\nRevision: %s", m->id.model, rev);
         return 0;
     case 'Z':
-        m->echo = 1;
-        m->cmee = 0;
+        if (v != 0)
+            return PLAIN_ERROR;
+        load_profile(m);
         return 0;
+    case '&':
+        return ampersand(m, pp);
     default:
         return PLAIN_ERROR;
     }
@@ -441,10 +512,10 @@ int at_module_boot(at_module *m, const at_module_cfg *cfg, uint64_t now)
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     m->started_ms = now;
-    m->echo = 1;
     at_line_init(&m->line);
     if ((rc = at_identity_load(cfg->device_dir, &m->id)) != FOTA_OK)
         return rc;
+    load_profile(m);   /* echo and CMEE as AT&W left them, the OTA reboot included */
     rc = at_settings_load(cfg->device_dir, &m->nv);
     if (rc == FOTA_ERR_FORMAT)
         logf_(m, "nv: settings unreadable, defaults in force");

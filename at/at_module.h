@@ -32,6 +32,7 @@ typedef struct at_module {
     at_line line;
     int echo;                    /* ATE1 */
     int cmee;                    /* AT+CMEE: 0 ERROR, 1 numeric, 2 verbose */
+    uint32_t ipr;                /* AT+IPR: the rate the host set (a pty has no baud rate) */
     at_upgrade up;
     at_upgrade_cfg up_cfg;
     int upgrading;

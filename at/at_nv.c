@@ -68,6 +68,17 @@ int at_url_ok(const char *s)
     return 1;
 }
 
+const uint32_t at_ipr_rates[] = { 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600 };
+const size_t at_ipr_rate_count = sizeof at_ipr_rates / sizeof at_ipr_rates[0];
+
+int at_ipr_ok(unsigned long rate)
+{
+    for (size_t i = 0; i < at_ipr_rate_count; i++)
+        if (at_ipr_rates[i] == rate)
+            return 1;
+    return 0;
+}
+
 static int luhn_digit(const char *d14)
 {
     int sum = 0;
@@ -191,6 +202,41 @@ int at_settings_save(const char *dir, const at_settings *st)
         return FOTA_ERR_ARG;
     snprintf(text, sizeof text, "key=%s\nurl=%s\nperiod=%lu\n", st->key, st->url, (unsigned long)st->period);
     return write_small(dir, "nv", text);
+}
+
+void at_profile_default(at_profile *p)
+{
+    p->echo = 1;
+    p->cmee = 0;
+    p->ipr = 115200;
+}
+
+int at_profile_load(const char *dir, at_profile *p)
+{
+    char text[NV_FILE_MAX], echo[4], cmee[4], ipr[12];
+    int rc;
+
+    at_profile_default(p);
+    if ((rc = read_small(dir, "profile", text, sizeof text)) != FOTA_OK)
+        return rc;
+    if (field(text, "echo", echo, sizeof echo) != FOTA_OK || (strcmp(echo, "0") && strcmp(echo, "1")) ||
+        field(text, "cmee", cmee, sizeof cmee) != FOTA_OK || strlen(cmee) != 1 || cmee[0] < '0' || cmee[0] > '2' ||
+        field(text, "ipr", ipr, sizeof ipr) != FOTA_OK || !ipr[0] || strspn(ipr, "0123456789") != strlen(ipr) ||
+        !at_ipr_ok(strtoul(ipr, NULL, 10)))
+        return FOTA_ERR_FORMAT;
+    p->echo = echo[0] - '0';
+    p->cmee = cmee[0] - '0';
+    p->ipr = (uint32_t)strtoul(ipr, NULL, 10);
+    return FOTA_OK;
+}
+
+int at_profile_save(const char *dir, const at_profile *p)
+{
+    char text[NV_FILE_MAX];
+    if ((p->echo != 0 && p->echo != 1) || p->cmee < 0 || p->cmee > 2 || !at_ipr_ok(p->ipr))
+        return FOTA_ERR_ARG;
+    snprintf(text, sizeof text, "echo=%d\ncmee=%d\nipr=%lu\n", p->echo, p->cmee, (unsigned long)p->ipr);
+    return write_small(dir, "profile", text);
 }
 
 int at_identity_load(const char *dir, at_identity *id)

@@ -192,6 +192,52 @@ class Commands(Base):
         m = self.restart(m)   # and what was kept is what NV holds
         self.assertIn('+UPGRADE: "URL","http://kept.example/x"', m.ok("AT+UPGRADE?"))
 
+    def test_identification_and_ipr(self):
+        m = self.module()
+        m.ok("AT+CMEE=1")
+        self.assertEqual(m.ok("AT+CGMI"), ["AirM2M"])
+        self.assertEqual(m.ok("AT+CGMM"), ["Air780E"])
+        gmr = m.ok("AT+GMR")
+        self.assertEqual(gmr, ["AirM2M_Air780E_V1015_LTE_AT"])
+        self.assertEqual(m.ok("ATI")[2], "Revision: " + gmr[0])   # the same revision everywhere
+        self.assertEqual(m.ok("AT+CGMR"), ['+CGMR: "%s"' % gmr[0]])
+        for c in ("AT+CGMI=?", "AT+CGMM=?", "AT+GMR=?"):
+            self.assertEqual(m.ok(c), [])
+        self.assertEqual(m.ok("AT+IPR?"), ["+IPR: 115200"])
+        self.assertEqual(m.ok("AT+IPR=?"), ["+IPR: (),(9600,19200,38400,57600,115200,230400,460800,921600)"])
+        m.ok("AT+IPR=921600")
+        self.assertEqual(m.ok("AT+IPR?"), ["+IPR: 921600"])
+        for bad in ("AT+IPR=1234", "AT+IPR=0", 'AT+IPR="9600"', "AT+IPR=9600,1", "AT+IPR"):
+            self.assertEqual(m.cmd(bad)[1], "+CME ERROR: 50", bad)
+        self.assertEqual(m.ok("AT+CSQ")[0][:5], "+CSQ:")   # the port goes on at the new rate
+
+    def test_profile_stored_and_restored(self):
+        m = self.module()
+        m.ok("ATE1")
+        m.ok("AT+CMEE=2")
+        m.ok("AT+IPR=9600")
+        m.ok("ATE0&W")   # stored: echo off, CMEE 2, 9600
+        m.ok("AT&F")     # factory values now, the stored profile stays
+        self.assertEqual(m.ok("AT+CMEE?"), ["AT+CMEE?\r", "+CMEE: 0"])
+        self.assertEqual(m.ok("AT+IPR?"), ["AT+IPR?\r", "+IPR: 115200"])
+        m.ok("ATZ")      # the stored profile back
+        self.assertEqual(m.ok("AT+CMEE?;+IPR?"), ["+CMEE: 2", "+IPR: 9600"])
+        self.assertEqual(m.cmd("AT&X")[1], "ERROR")
+        self.assertEqual(m.cmd("ATZ1")[1], "ERROR")
+        m.ok("AT+RESET")
+        m.wait("^RDY$")
+        self.assertEqual(m.ok("AT+CMEE?"), ["+CMEE: 2"])   # no echo after the reboot
+        m.close()
+        self.modules.remove(m)
+        m = Module(m.device)   # a power cycle: no ATE0 from the host
+        self.modules.append(m)
+        m.sync()
+        self.assertEqual(m.ok("AT+CMEE?;+IPR?"), ["+CMEE: 2", "+IPR: 9600"])
+        m.ok("AT&F&W")   # the factory profile stored
+        m.ok("AT+CFUN=1,1")
+        m.wait("^RDY$")
+        self.assertEqual(m.ok("AT+CMEE?"), ["AT+CMEE?\r", "+CMEE: 0"])
+
     def test_reset_reboots(self):
         m = self.module()
         m.ok("AT+CMEE=1")
@@ -296,6 +342,19 @@ class UpgradeUrl(Base):
         self.assertEqual(self.revision(m), "1016")
         with open(os.path.join(m.device, "slots", "core_b.bin"), "rb") as f:
             self.assertEqual(f.read(), atlib.read(self.v1016))
+
+    def test_profile_survives_the_ota_reboot(self):
+        self.srv.routes["/dfota.bin"] = self.pkg
+        m = self.url_module()
+        m.ok("AT+CMEE=1")
+        m.ok("AT&W")   # echo off (ATE0) and numeric errors, stored
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "REBOOT"$')
+        m.wait("^RDY$")
+        m.wait(r'^\+UPGRADE: "UPDATED","V1016"$')
+        self.assertEqual(m.ok("AT+CMEE?"), ["+CMEE: 1"])   # no echo, as the host left it
+        self.assertEqual(m.cmd("AT+IPR=1")[1], "+CME ERROR: 50")
+        self.assertEqual(self.revision(m), "1016")
 
     def test_url_used_as_is_with_hashes(self):
         self.srv.routes["/fixed"] = self.pkg
