@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/fota_err.h"
 #include "port/port.h"
 
 #define AT_MAX_ARGS 4
-#define AT_RETRY_WAIT_MS 30000u   /* after 43 "please wait" without a Retry-After */
 #define UPGRADE_STEP_MS 5    /* per poll while a transfer runs: the port stays responsive */
 
 /* 27.007 +CME ERROR codes used here; 0 is OK, PLAIN_ERROR an unknown command. */
@@ -120,6 +120,21 @@ static void schedule(at_module *m, uint64_t now)
     m->next_check_ms = now + period_ms - next_random(m) % (period_ms / 10 + 1);
 }
 
+/* A check is over: its one final URC, and the result kept for AT+UPGRADE?. */
+static void finish(at_module *m, int end)
+{
+    char text[32];
+    int rc;
+    snprintf(text, sizeof text, "+UPGRADE: \"END\",%d", end);
+    urc(m, text);
+    m->last.end = end;
+    m->last.time = (uint64_t)time(NULL);   /* the module's clock (network time on a real one) */
+    m->last.version = m->rec.active.core_version;
+    m->has_last = 1;
+    if ((rc = at_last_save(m->cfg.device_dir, &m->last)) != FOTA_OK)
+        logf_(m, "nv: cannot save the last result: %s", fota_strerror(rc));
+}
+
 /* ---- command arguments ---- */
 
 typedef struct arg {
@@ -174,6 +189,8 @@ static int cmd_upgrade(at_module *m, enum form f, const char *params, uint64_t n
 
     switch (f) {
     case EXEC:
+        if (m->upgrading && at_upgrade_ask_now(&m->up))
+            return 0;   /* waiting after a 43: ask again now, in the same check */
         if (m->upgrading) {
             info(m, "+UPGRADE: \"BUSY\",%d", at_upgrade_percent(&m->up));
             return 0;
@@ -184,6 +201,14 @@ static int cmd_upgrade(at_module *m, enum form f, const char *params, uint64_t n
         info(m, "+UPGRADE: \"KEY\",\"%s\"", m->nv.key);
         info(m, "+UPGRADE: \"URL\",\"%s\"", m->nv.url);
         info(m, "+UPGRADE: \"PERIOD\",%lu", (unsigned long)m->nv.period);
+        if (m->has_last)
+            info(m, "+UPGRADE: \"LAST\",%d,%llu,\"V%lu\"", m->last.end, (unsigned long long)m->last.time,
+                 (unsigned long)m->last.version);
+        if (m->upgrading) {
+            static const char *const phases[] = { "QUERY", "DOWNLOAD", "WAIT" };
+            int pct, ph = at_upgrade_phase(&m->up, &pct);
+            info(m, "+UPGRADE: \"STATE\",\"%s\",%d", phases[ph], pct);
+        }
         return 0;
     case TEST:
         info(m, "+UPGRADE: (\"KEY\",\"URL\",\"PERIOD\"),(0-%lu)", (unsigned long)AT_PERIOD_MAX);
@@ -540,12 +565,18 @@ int at_module_boot(at_module *m, const at_module_cfg *cfg, uint64_t now)
     line_out(m, "RDY");
     logf_(m, "boot: V%lu, imei %s, %s", (unsigned long)m->rec.active.core_version, m->id.imei,
           m->nv.url[0] ? m->nv.url : "IoT platform");
+    rc = at_last_load(cfg->device_dir, &m->last);
+    m->has_last = rc == FOTA_OK;
+    if (rc == FOTA_ERR_FORMAT)
+        logf_(m, "nv: last result unreadable");
     if (trying) {
         info(m, "+UPGRADE: \"UPDATED\",\"V%lu\"", (unsigned long)m->rec.active.core_version);
+        finish(m, AT_END_UPGRADED);
         logf_(m, "boot: upgraded to V%lu, asking again", (unsigned long)m->rec.active.core_version);
         m->check_now = 1;   /* as the guide says: asks again after the upgrade */
     } else if (before.state == FOTA_BOOT_TRYING && m->rec.last_result == FOTA_RESULT_ROLLED_BACK) {
         info(m, "+UPGRADE: \"ROLLBACK\",\"V%lu\"", (unsigned long)m->rec.active.core_version);
+        finish(m, AT_END_ROLLBACK);
     }
     schedule(m, now);
     return FOTA_OK;
@@ -564,6 +595,8 @@ static void start_check(at_module *m)
     if (at_upgrade_url(&m->up_cfg, url, sizeof url) == FOTA_OK)
         logf_(m, "upgrade: GET %s", url);
     m->upgrading = at_upgrade_start(&m->up, &m->up_cfg) == AT_UPGRADE_RUNNING;
+    if (!m->upgrading)
+        finish(m, m->up.end);
 }
 
 long at_module_poll(at_module *m, uint64_t now)
@@ -571,6 +604,8 @@ long at_module_poll(at_module *m, uint64_t now)
     long wait = 1000;
     if (m->reboot) {
         at_module_cfg cfg = m->cfg;
+        if (m->upgrading)
+            finish(m, AT_END_RESET);   /* a reset cuts the check: it still ends, once */
         at_module_free(m);
         int rc = at_module_boot(m, &cfg, now);
         if (rc != FOTA_OK)
@@ -584,22 +619,18 @@ long at_module_poll(at_module *m, uint64_t now)
     }
     if (m->upgrading) {
         int r = at_upgrade_step(&m->up, UPGRADE_STEP_MS);
-        if (r == AT_UPGRADE_RUNNING)
-            return 0;
+        if (r == AT_UPGRADE_RUNNING) {
+            uint64_t w = at_upgrade_wait_ms(&m->up);   /* 0: a transfer runs, come back at once */
+            return w < (uint64_t)wait ? (long)w : wait;
+        }
         m->upgrading = 0;
         if (r == AT_UPGRADE_COMMITTED) {
-            urc(m, "+UPGRADE: \"REBOOT\"");
+            urc(m, "+UPGRADE: \"REBOOT\"");   /* END 0 comes after the reboot, with UPDATED */
             m->reboot = 1;
             return 0;
         }
+        finish(m, m->up.end);
         schedule(m, now);
-        /* 43: the package is being built; ask again after the server's
-         * Retry-After (default 30 s, as Luat's clients do) unless PERIOD comes first */
-        if (r == AT_UPGRADE_NONE && m->up.code == 43) {
-            uint64_t retry = now + (m->up.retry_after_s ? m->up.retry_after_s * 1000ull : AT_RETRY_WAIT_MS);
-            if (!m->next_check_ms || m->next_check_ms > retry)
-                m->next_check_ms = retry;
-        }
     }
     if (m->next_check_ms) {
         uint64_t left = m->next_check_ms > now ? m->next_check_ms - now : 0;

@@ -41,6 +41,8 @@ typedef struct at_module {
     uint64_t next_check_ms;      /* the periodic check, 0 = off */
     uint64_t rng;                /* jitter */
     uint64_t started_ms;
+    int has_last;                /* a check ended since the device was made */
+    at_last last;                /* its END code, time, firmware */
 } at_module;
 
 /* Factory flash of a new device: the firmware image as slot A and the

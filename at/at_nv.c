@@ -239,6 +239,39 @@ int at_profile_save(const char *dir, const at_profile *p)
     return write_small(dir, "profile", text);
 }
 
+static int digits_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    return n > 0 && n <= max && strspn(s, "0123456789") == n;
+}
+
+int at_last_load(const char *dir, at_last *l)
+{
+    char text[NV_FILE_MAX], end[8], when[24], version[12];
+    int rc;
+    memset(l, 0, sizeof *l);
+    if ((rc = read_small(dir, "last", text, sizeof text)) != FOTA_OK)
+        return rc;
+    if (field(text, "end", end, sizeof end) != FOTA_OK || !digits_ok(end, 3) ||
+        field(text, "time", when, sizeof when) != FOTA_OK || !digits_ok(when, 19) ||
+        field(text, "version", version, sizeof version) != FOTA_OK || !digits_ok(version, 9))
+        return FOTA_ERR_FORMAT;
+    l->end = (int)strtoul(end, NULL, 10);
+    l->time = strtoull(when, NULL, 10);
+    l->version = (uint32_t)strtoul(version, NULL, 10);
+    return FOTA_OK;
+}
+
+int at_last_save(const char *dir, const at_last *l)
+{
+    char text[NV_FILE_MAX];
+    if (l->end < 0 || l->end > 999 || l->version > 999999999u)
+        return FOTA_ERR_ARG;
+    snprintf(text, sizeof text, "end=%d\ntime=%llu\nversion=%lu\n", l->end, (unsigned long long)l->time,
+             (unsigned long)l->version);
+    return write_small(dir, "last", text);
+}
+
 int at_identity_load(const char *dir, at_identity *id)
 {
     char text[NV_FILE_MAX];

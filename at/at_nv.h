@@ -30,6 +30,14 @@ typedef struct at_profile {
     uint32_t ipr;                /* AT+IPR: one of at_ipr_rates */
 } at_profile;
 
+/* The last check's result (AT+UPGRADE?): kept across reboots, the one into
+ * new firmware included, which tells END 0. */
+typedef struct at_last {
+    int end;                     /* the END code */
+    uint64_t time;               /* when: seconds since 1970 (UTC) */
+    uint32_t version;            /* the firmware then running, 1016 for V1016 */
+} at_last;
+
 typedef struct at_identity {
     char imei[AT_IMEI_LEN + 1];
     char model[AT_NAME_MAX + 1]; /* e.g. Air780E */
@@ -55,6 +63,9 @@ void at_profile_default(at_profile *p);   /* the factory's: echo on, CMEE 0, 115
 /* As at_settings_load: FOTA_OK, FOTA_ERR_NOENT or FOTA_ERR_FORMAT (defaults). */
 int at_profile_load(const char *dir, at_profile *p);
 int at_profile_save(const char *dir, const at_profile *p);
+/* FOTA_OK, FOTA_ERR_NOENT (no check ended yet) or FOTA_ERR_FORMAT. */
+int at_last_load(const char *dir, at_last *l);
+int at_last_save(const char *dir, const at_last *l);
 /* FOTA_OK, FOTA_ERR_NOENT (not made yet) or FOTA_ERR_FORMAT. */
 int at_identity_load(const char *dir, at_identity *id);
 int at_identity_save(const char *dir, const at_identity *id);

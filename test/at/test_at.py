@@ -18,7 +18,33 @@ import atlib  # noqa: E402
 from atlib import Module  # noqa: E402
 
 
+# docs/at.md's END codes of the FAIL reasons
+END = {"connect": 110, "timeout": 111, "closed": 112, "receive": 113, "bad_header": 114, "bad_body": 115,
+       "url": 116, "http_404": 117, "not_a_package": 120, "too_large": 121, "truncated": 122,
+       "bad_magic": 130, "bad_version": 131, "bad_section": 132, "hash_mismatch": 133, "bad_signature": 134,
+       "no_signature": 135, "wrong_base": 136, "rollback": 137, "bad_meta": 138, "io": 139}
+
+
 class Base(unittest.TestCase):
+    def ended(self, m, code, timeout=10, quiet=0.3):
+        """The check's final URC: END with the documented code, the only END
+        since the check's START (or the boot's RDY), and none after it
+        unless a new check starts."""
+        line = m.wait(r'^\+UPGRADE: "END",', timeout)
+        self.assertEqual(line, '+UPGRADE: "END",%d' % code, m.lines[-12:])
+        at = len(m.lines) - len(m.pending) - 1
+        start = max(i for i in range(at) if m.lines[i] in ('+UPGRADE: "START"', "RDY"))
+        if m.lines[start] == "RDY":   # END after UPDATED/ROLLBACK: the check began before the reboot
+            start = max([i for i in range(start) if m.lines[i] == '+UPGRADE: "START"'] + [0])
+        self.assertEqual([x for x in m.lines[start:at] if x.startswith('+UPGRADE: "END"')], [], m.lines[start:at])
+        end = time.time() + quiet
+        while time.time() < end:
+            m._pump(0.01)
+        after = m.lines[at + 1:]
+        first_start = next((i for i, x in enumerate(after) if x == '+UPGRADE: "START"'), len(after))
+        self.assertEqual([x for x in after[:first_start] if x.startswith('+UPGRADE: "END"')], [], after)
+        return line
+
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="luat-at-")
         self.v1015, self.v1016 = atlib.firmware_pair(self.tmp)
@@ -325,8 +351,10 @@ class UpgradeUrl(Base):
         m.wait(r'^\+UPGRADE: "REBOOT"$')
         m.wait("^RDY$")
         m.wait(r'^\+UPGRADE: "UPDATED","V1016"$')
+        self.ended(m, 0)
         # it asks again by itself: the static file is no upgrade for V1016
         m.wait(r'^\+UPGRADE: "FAIL","wrong_base"$')
+        self.ended(m, END["wrong_base"])
         m.ok("ATE0")
         self.assertEqual(self.revision(m), "1016")
         progress = b""   # the second port: the upgrade's progress log
@@ -368,7 +396,8 @@ class UpgradeUrl(Base):
         self.srv.routes[route] = body
         m = self.url_module(route)
         m.ok("AT+UPGRADE")
-        m.wait(r'^\+UPGRADE: "FAIL","%s"$' % reason, timeout)
+        got = m.wait(r'^\+UPGRADE: "FAIL","%s"$' % reason, timeout)
+        self.ended(m, END[got.split(",")[1].strip('"')])
         self.assertEqual(self.revision(m), "1015")
         self.assertFalse(os.path.exists(os.path.join(m.device, "fota", "stage.bin")))
         return m
@@ -412,9 +441,11 @@ class UpgradeUrl(Base):
         m = self.url_module("/missing")
         m.ok("AT+UPGRADE")
         m.wait(r'^\+UPGRADE: "FAIL","http_404"$')
+        self.ended(m, END["http_404"])
         m.ok('AT+UPGRADE="URL","http://127.0.0.1:1/x"')   # nothing listens
         m.ok("AT+UPGRADE")
         m.wait(r'^\+UPGRADE: "FAIL","connect"$')
+        self.ended(m, END["connect"])
         self.assertEqual(self.revision(m), "1015")
 
     def test_43_asks_again_after_retry_after(self):
@@ -431,13 +462,65 @@ class UpgradeUrl(Base):
         m.ok("AT+UPGRADE")
         m.wait(r'^\+UPGRADE: "CODE",43,"please wait"$')
         m.wait(r'^\+UPGRADE: "UPDATED","V1016"$', 5)   # by itself, without a second AT+UPGRADE
+        self.ended(m, 0)
         self.assertGreater(answers[1] - answers[0], 0.9)
+        # one check: 43 was no result (no END, no second START before the package)
+        first = m.lines.index('+UPGRADE: "START"')
+        upto = m.lines.index('+UPGRADE: "VERIFIED"')
+        self.assertEqual([x for x in m.lines[first + 1:upto] if "START" in x or "END" in x], [])
+
+    def test_43_is_waited_through_a_bounded_number_of_times(self):
+        self.srv.routes["/dfota.bin"] = lambda handler: atlib.answer(
+            handler, 503, b'{"code":43,"msg":"please wait"}', [("Retry-After", "300")])
+        m = self.url_module()
+        m.ok("AT+CMEE=1")
+        m.ok("AT+UPGRADE")
+        for i in range(10):
+            m.wait(r'^\+UPGRADE: "CODE",43,"please wait"$')
+            if i < 9:   # waiting (300 s, as told): the host's AT+UPGRADE asks again now
+                self.assertIn('+UPGRADE: "STATE","WAIT",0', m.ok("AT+UPGRADE?"))
+                m.ok("AT+UPGRADE")
+        self.ended(m, 43)   # the tenth 43 ends the check
+        self.assertEqual(len(self.srv.requests), 10)
+        self.assertEqual(m.lines.count('+UPGRADE: "START"'), 1)
+        self.assertFalse([x for x in m.ok("AT+UPGRADE?") if "STATE" in x])
+
+    def test_state_and_last_result(self):
+        full = atlib.read(atlib.full_package(os.path.join(self.tmp, "full.bin"), self.v1016, self.key))
+
+        def slow(handler):   # the whole image (~200 KB) in about a second
+            if "version=1015" not in handler.path:
+                return atlib.answer(handler, 404, b"")
+            atlib.partial(handler, full, len(full), 4096, 0.02)
+        self.srv.routes["/dfota.bin"] = slow
+        m = self.url_module("/missing")
+        self.assertEqual(len(m.ok("AT+UPGRADE?")), 3)   # never checked: no LAST, and no STATE
+        t0 = time.time()
+        m.ok("AT+UPGRADE")
+        self.ended(m, END["http_404"])
+        last = [x for x in m.ok("AT+UPGRADE?") if '"LAST"' in x]
+        got = re.fullmatch(r'\+UPGRADE: "LAST",117,(\d+),"V1015"', last[0] if last else "")
+        self.assertTrue(got, last)
+        self.assertLessEqual(abs(int(got.group(1)) - t0), 2)
+        m.ok('AT+UPGRADE="URL","%s/dfota.bin"' % self.srv.url)
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "DOWNLOAD",[1-8]0$', 10)
+        state = [x for x in m.ok("AT+UPGRADE?") if '"STATE"' in x]
+        got = re.fullmatch(r'\+UPGRADE: "STATE","DOWNLOAD",(\d+)', state[0] if state else "")
+        self.assertTrue(got, state)
+        self.assertTrue(10 <= int(got.group(1)) < 100, state)
+        m.wait(r'^\+UPGRADE: "UPDATED","V1016"$', 20)
+        self.ended(m, 0)
+        self.ended(m, END["http_404"])   # the check after the update: nothing for V1016
+        m = self.restart(m)   # the last result is kept in NV
+        self.assertRegex(m.ok("AT+UPGRADE?")[3], r'^\+UPGRADE: "LAST",117,\d+,"V1016"$')
 
     def test_json_answer_garbage(self):
         self.srv.routes["/dfota.bin"] = lambda handler: atlib.answer(handler, 404, b'{"code":"27",')
         m = self.url_module()
         m.ok("AT+UPGRADE")
         m.wait(r'^\+UPGRADE: "FAIL","http_404"$')
+        self.ended(m, END["http_404"])
 
     def test_second_upgrade_while_running(self):
         def slow(handler):
@@ -462,6 +545,7 @@ class UpgradeUrl(Base):
         m.wait(r'^\+UPGRADE: "START"$')
         time.sleep(0.3)
         m.ok("AT+RESET")
+        self.ended(m, 101)   # the reset cut the check: it ends, once, before the reboot
         m.wait("^RDY$")
         m.ok("ATE0")
         self.assertEqual(self.revision(m), "1015")
@@ -503,7 +587,9 @@ class UpgradeServer(Base):
                 self.assertRegex(line, r'^\+UPGRADE: "CODE",43,')
         m.wait(r'^\+UPGRADE: "REBOOT"$')
         m.wait(r'^\+UPGRADE: "UPDATED","V1016"$')
+        self.ended(m, 0)
         m.wait(r'^\+UPGRADE: "CODE",27,"already latest')
+        self.ended(m, 27)
 
     def test_manual_upgrade_delta_then_27(self):
         self.fs.serve("--key", self.key, "--build-delay-ms", "300")
@@ -580,6 +666,7 @@ class UpgradeServer(Base):
         m3.ok('AT+UPGRADE="KEY","KEY_pre"')
         m3.ok("AT+UPGRADE")
         m3.wait(r'^\+UPGRADE: "CODE",44,"base core version missing')
+        self.ended(m3, 44)
 
     def test_admin_refusals(self):
         a = self.fs.admin
@@ -614,26 +701,31 @@ class UpgradeServer(Base):
         imei = m.ok("AT+CGSN")[0]
         m.ok("AT+UPGRADE")
         m.wait(r'^\+UPGRADE: "CODE",25,')                         # unknown key
+        self.ended(m, 25)
         # a family without releases in the project
         m7 = self.platform_module("air700", "--model", "Air700E")
         m7.ok("AT+UPGRADE")
         m7.wait(r'^\+UPGRADE: "CODE",26,')
+        self.ended(m7, 26)
         # owned by someone else
         a("device", "add", "--imei", imei, "--owner", "bob")
         m.ok('AT+UPGRADE="KEY","KEY_at1"')
         m.ok("AT+UPGRADE")
         m.wait(r'^\+UPGRADE: "CODE",17,')
+        self.ended(m, 17)
         a("device", "add", "--imei", imei, "--owner", "alice")
         # upgrades only from other versions
         a("config", "set", "--project", "atp", "--firmware", "Air780E_AT_EC618", "--from", "1014.0.0")
         m.ok("AT+UPGRADE")
         m.wait(r'^\+UPGRADE: "CODE",21,')
+        self.ended(m, 21)
         # loop upgrade: the 7th counted request of the day
         a("config", "set", "--project", "atp", "--firmware", "Air780E_AT_EC618", "--enabled", "0")
         codes = []
         for _ in range(5):
             m.ok("AT+UPGRADE")
             codes.append(m.wait(r'^\+UPGRADE: "CODE",').split(",")[1])
+            self.ended(m, int(codes[-1]), quiet=0)
         self.assertIn("40", codes)
         self.assertEqual(codes[codes.index("40") - 1], "27")
         # an IMEI with a wrong check digit (a host's own client): 3
