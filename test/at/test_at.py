@@ -961,6 +961,56 @@ class PowerCut(Base):
         self.assertEqual(bricked, 0)
         self.assertEqual(wrong, 0)
 
+    def test_rollback_ends_with_100(self):
+        # A power cut once the boot record says "trying" the new firmware
+        # (before the boot confirms it), then its slot damaged: the next
+        # boot rolls back and the check that made it ends with END 100.
+        v1015, v1016 = atlib.firmware_pair(self.tmp, size=48000, seed=8)
+        srv = self.static()
+        srv.routes["/dfota.bin"] = atlib.read(atlib.delta_package(os.path.join(self.tmp, "d.bin"), v1015, v1016,
+                                                             self.key))
+        template = self.module("template", firmware=v1015, trusted=self.pub)
+        template.ok('AT+UPGRADE="URL","%s/dfota.bin"' % srv.url)
+        template.close()
+        self.modules.remove(template)
+        for n in range(1, 400):
+            dev = os.path.join(self.tmp, "cut")
+            shutil.rmtree(dev, ignore_errors=True)
+            shutil.copytree(template.device, dev)
+            m = Module(dev, env={"LUAT_FOTA_POWERCUT": str(n)})
+            try:
+                m.sync()
+                m.write(b"AT+UPGRADE\r")
+                m.wait(r'^\+UPGRADE: "END"', 10)
+            except AssertionError:
+                pass
+            rc = m.close()
+            self.assertEqual(rc, 76, "no cut left a trying firmware to roll back (cut %d)" % n)
+            core_b = os.path.join(dev, "slots", "core_b.bin")
+            if not os.path.exists(core_b) or atlib.read(core_b) != atlib.read(v1016):
+                continue   # the new firmware is not all written yet: nothing to try
+            with open(core_b, "r+b") as f:   # the new firmware damaged where it lies
+                f.seek(100)
+                f.write(b"\xde\xad")
+            m = Module(dev)
+            self.modules.append(m)
+            m.wait("^RDY$")
+            try:
+                m.wait(r'^\+UPGRADE: "ROLLBACK","V1015"$', 0.5)
+            except AssertionError:
+                m.close()
+                self.modules.remove(m)
+                continue
+            self.ended(m, 100)
+            self.assertEqual(m.lines.count('+UPGRADE: "END",100'), 1)
+            m.sync()
+            m.ok("ATE0")
+            self.assertEqual(self.revision(m), "1015")
+            self.assertRegex(m.ok("AT+UPGRADE?")[3], r'^\+UPGRADE: "LAST",100,\d+,"V1015"$')
+            print("rolled back after the cut at write %d" % n)
+            return
+        self.fail("no rollback seen")
+
 
 if __name__ == "__main__":
     unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[1:])
