@@ -323,6 +323,18 @@ class Nv(Base):
         m = self.restart(m)
         self.assertEqual(m.ok("AT+UPGRADE?")[2], '+UPGRADE: "PERIOD",30')
 
+    def test_corrupt_profile_reads_as_factory(self):
+        m = self.module()
+        m.ok("AT+CMEE=2")
+        m.ok("AT&W")
+        m.close()
+        self.modules.remove(m)
+        with open(os.path.join(m.device, "profile"), "wb") as f:
+            f.write(b"echo=7\ncmee=\xff\nipr=300\n")
+        m = self.module("dev", firmware=None)
+        self.assertEqual(m.ok("AT+CMEE?;+IPR?"), ["+CMEE: 0", "+IPR: 115200"])
+        self.assertIn("profile unreadable", m.stderr())
+
 
 class UpgradeUrl(Base):
     """URL mode against a static server (the guide's self-built server)."""
