@@ -1,7 +1,8 @@
 /* The AT command line as V.250 frames it: serial bytes become command lines.
  * Bytes before "AT" (either case) are ignored, backspace deletes the last
  * character, CR ends the line, LF and other control or non-ASCII bytes are
- * dropped. A line longer than AT_LINE_MAX is thrown away up to its CR and
+ * dropped; inside a quoted string such a byte marks the line bad instead
+ * (the command refuses it rather than take a silently shortened value). A line longer than AT_LINE_MAX is thrown away up to its CR and
  * reported once, so a flood never grows memory or runs a half command. */
 #ifndef AT_LINE_H
 #define AT_LINE_H
@@ -17,6 +18,8 @@ typedef struct at_line {
     char buf[AT_LINE_MAX + 1];   /* the line after "AT", NUL-terminated when READY */
     size_t len;
     int state;                   /* enum in at_line.c */
+    int quoted;                  /* inside "..." at the end of buf */
+    int bad_byte;                /* a control or 8-bit byte came inside quotes */
 } at_line;
 
 void at_line_init(at_line *l);

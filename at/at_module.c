@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/fota_err.h"
 #include "port/port.h"
 
 #define AT_MAX_ARGS 4
-#define AT_RETRY_WAIT_MS 30000u   /* after 43 "please wait" without a Retry-After */
 #define UPGRADE_STEP_MS 5    /* per poll while a transfer runs: the port stays responsive */
 
 /* 27.007 +CME ERROR codes used here; 0 is OK, PLAIN_ERROR an unknown command. */
@@ -120,6 +120,21 @@ static void schedule(at_module *m, uint64_t now)
     m->next_check_ms = now + period_ms - next_random(m) % (period_ms / 10 + 1);
 }
 
+/* A check is over: its one final URC, and the result kept for AT+UPGRADE?. */
+static void finish(at_module *m, int end)
+{
+    char text[32];
+    int rc;
+    snprintf(text, sizeof text, "+UPGRADE: \"END\",%d", end);
+    urc(m, text);
+    m->last.end = end;
+    m->last.time = (uint64_t)time(NULL);   /* the module's clock (network time on a real one) */
+    m->last.version = m->rec.active.core_version;
+    m->has_last = 1;
+    if ((rc = at_last_save(m->cfg.device_dir, &m->last)) != FOTA_OK)
+        logf_(m, "nv: cannot save the last result: %s", fota_strerror(rc));
+}
+
 /* ---- command arguments ---- */
 
 typedef struct arg {
@@ -174,6 +189,8 @@ static int cmd_upgrade(at_module *m, enum form f, const char *params, uint64_t n
 
     switch (f) {
     case EXEC:
+        if (m->upgrading && at_upgrade_ask_now(&m->up))
+            return 0;   /* waiting after a 43: ask again now, in the same check */
         if (m->upgrading) {
             info(m, "+UPGRADE: \"BUSY\",%d", at_upgrade_percent(&m->up));
             return 0;
@@ -184,6 +201,14 @@ static int cmd_upgrade(at_module *m, enum form f, const char *params, uint64_t n
         info(m, "+UPGRADE: \"KEY\",\"%s\"", m->nv.key);
         info(m, "+UPGRADE: \"URL\",\"%s\"", m->nv.url);
         info(m, "+UPGRADE: \"PERIOD\",%lu", (unsigned long)m->nv.period);
+        if (m->has_last)
+            info(m, "+UPGRADE: \"LAST\",%d,%llu,\"V%lu\"", m->last.end, (unsigned long long)m->last.time,
+                 (unsigned long)m->last.version);
+        if (m->upgrading) {
+            static const char *const phases[] = { "QUERY", "DOWNLOAD", "WAIT" };
+            int pct, ph = at_upgrade_phase(&m->up, &pct);
+            info(m, "+UPGRADE: \"STATE\",\"%s\",%d", phases[ph], pct);
+        }
         return 0;
     case TEST:
         info(m, "+UPGRADE: (\"KEY\",\"URL\",\"PERIOD\"),(0-%lu)", (unsigned long)AT_PERIOD_MAX);
@@ -234,6 +259,9 @@ static const struct {
     const char *answer;
 } simple[] = {
     { "CGMR", EXEC, NULL },
+    { "CGMI", EXEC, "AirM2M" },
+    { "CGMM", EXEC, NULL },
+    { "GMR", EXEC, NULL },
     { "CGSN", EXEC, NULL },
     { "RESET", EXEC, NULL },
     { "CPIN", READ, "+CPIN: READY" },
@@ -280,6 +308,23 @@ static int extended(at_module *m, const char *cmd, uint64_t now)
             return CME_BAD_PARAM;
         return 0;
     }
+    if (strcmp(name, "IPR") == 0) {
+        if (f == READ) {
+            info(m, "+IPR: %lu", (unsigned long)m->ipr);
+        } else if (f == TEST) {
+            char list[128];
+            size_t k = 0;
+            for (size_t i = 0; i < at_ipr_rate_count; i++)
+                k += (size_t)snprintf(list + k, sizeof list - k, "%s%lu", i ? "," : "",
+                                      (unsigned long)at_ipr_rates[i]);
+            info(m, "+IPR: (),(%s)", list);
+        } else if (f == SET && parse_args(rest, a) == 1 && !a[0].is_string && at_ipr_ok(a[0].n)) {
+            m->ipr = (uint32_t)a[0].n;   /* the pty carries bytes at any rate: nothing to switch */
+        } else {
+            return CME_BAD_PARAM;
+        }
+        return 0;
+    }
     if (strcmp(name, "CFUN") == 0) {
         if (f == READ) {
             info(m, "+CFUN: 1");
@@ -308,6 +353,11 @@ static int extended(at_module *m, const char *cmd, uint64_t now)
         if (strcmp(name, "CGMR") == 0) {
             revision(m, rev, sizeof rev);
             info(m, "+CGMR: \"%s\"", rev);
+        } else if (strcmp(name, "GMR") == 0) {
+            revision(m, rev, sizeof rev);   /* V.25ter: the revision alone, as ATI shows it */
+            info(m, "%s", rev);
+        } else if (strcmp(name, "CGMM") == 0) {
+            info(m, "%s", m->id.model);
         } else if (strcmp(name, "CGSN") == 0) {
             info(m, "%s", m->id.imei);
         } else if (strcmp(name, "RESET") == 0) {
@@ -318,6 +368,49 @@ static int extended(at_module *m, const char *cmd, uint64_t now)
         return 0;
     }
     return PLAIN_ERROR;
+}
+
+/* The stored profile (AT&W) into the current settings; defaults when none. */
+static void load_profile(at_module *m)
+{
+    at_profile p;
+    if (at_profile_load(m->cfg.device_dir, &p) == FOTA_ERR_FORMAT)
+        logf_(m, "nv: profile unreadable, factory profile in force");
+    m->echo = p.echo;
+    m->cmee = p.cmee;
+    m->ipr = p.ipr;
+}
+
+/* &F (factory profile into the current settings) and &W (the current
+ * settings into NV): the letter and an optional 0 at *pp; advances. */
+static int ampersand(at_module *m, const char **pp)
+{
+    const char *p = *pp;
+    char c = *p ? *p++ : '\0';
+    at_profile prof;
+    int rc;
+    if (*p == '0')
+        p++;
+    *pp = p;
+    switch (c) {
+    case 'F':
+        at_profile_default(&prof);
+        m->echo = prof.echo;
+        m->cmee = prof.cmee;
+        m->ipr = prof.ipr;
+        return 0;
+    case 'W':
+        prof.echo = m->echo;
+        prof.cmee = m->cmee;
+        prof.ipr = m->ipr;
+        if ((rc = at_profile_save(m->cfg.device_dir, &prof)) != FOTA_OK) {
+            logf_(m, "nv: cannot save the profile: %s", fota_strerror(rc));
+            return CME_UNKNOWN;
+        }
+        return 0;
+    default:
+        return PLAIN_ERROR;
+    }
 }
 
 /* A basic command (V.250: a letter and an optional number) at *pp; advances. */
@@ -347,9 +440,12 @@ static int basic(at_module *m, const char **pp)
         info(m, "AirM2M\r\n%s\r\nRevision: %s", m->id.model, rev);
         return 0;
     case 'Z':
-        m->echo = 1;
-        m->cmee = 0;
+        if (v != 0)
+            return PLAIN_ERROR;
+        load_profile(m);
         return 0;
+    case '&':
+        return ampersand(m, pp);
     default:
         return PLAIN_ERROR;
     }
@@ -403,7 +499,10 @@ void at_module_input(at_module *m, const uint8_t *data, size_t len)
     for (size_t i = 0; i < len; i++) {
         switch (at_line_feed(&m->line, data[i])) {
         case AT_LINE_READY:
-            execute(m, m->line.buf, now);
+            if (m->line.bad_byte)
+                result(m, CME_BAD_PARAM);   /* a control byte in a quoted value */
+            else
+                execute(m, m->line.buf, now);
             break;
         case AT_LINE_TOO_LONG:
             result(m, CME_TOO_LONG);
@@ -438,10 +537,10 @@ int at_module_boot(at_module *m, const at_module_cfg *cfg, uint64_t now)
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     m->started_ms = now;
-    m->echo = 1;
     at_line_init(&m->line);
     if ((rc = at_identity_load(cfg->device_dir, &m->id)) != FOTA_OK)
         return rc;
+    load_profile(m);   /* echo and CMEE as AT&W left them, the OTA reboot included */
     rc = at_settings_load(cfg->device_dir, &m->nv);
     if (rc == FOTA_ERR_FORMAT)
         logf_(m, "nv: settings unreadable, defaults in force");
@@ -466,12 +565,18 @@ int at_module_boot(at_module *m, const at_module_cfg *cfg, uint64_t now)
     line_out(m, "RDY");
     logf_(m, "boot: V%lu, imei %s, %s", (unsigned long)m->rec.active.core_version, m->id.imei,
           m->nv.url[0] ? m->nv.url : "IoT platform");
+    rc = at_last_load(cfg->device_dir, &m->last);
+    m->has_last = rc == FOTA_OK;
+    if (rc == FOTA_ERR_FORMAT)
+        logf_(m, "nv: last result unreadable");
     if (trying) {
         info(m, "+UPGRADE: \"UPDATED\",\"V%lu\"", (unsigned long)m->rec.active.core_version);
+        finish(m, AT_END_UPGRADED);
         logf_(m, "boot: upgraded to V%lu, asking again", (unsigned long)m->rec.active.core_version);
         m->check_now = 1;   /* as the guide says: asks again after the upgrade */
     } else if (before.state == FOTA_BOOT_TRYING && m->rec.last_result == FOTA_RESULT_ROLLED_BACK) {
         info(m, "+UPGRADE: \"ROLLBACK\",\"V%lu\"", (unsigned long)m->rec.active.core_version);
+        finish(m, AT_END_ROLLBACK);
     }
     schedule(m, now);
     return FOTA_OK;
@@ -490,6 +595,8 @@ static void start_check(at_module *m)
     if (at_upgrade_url(&m->up_cfg, url, sizeof url) == FOTA_OK)
         logf_(m, "upgrade: GET %s", url);
     m->upgrading = at_upgrade_start(&m->up, &m->up_cfg) == AT_UPGRADE_RUNNING;
+    if (!m->upgrading)
+        finish(m, m->up.end);
 }
 
 long at_module_poll(at_module *m, uint64_t now)
@@ -497,6 +604,8 @@ long at_module_poll(at_module *m, uint64_t now)
     long wait = 1000;
     if (m->reboot) {
         at_module_cfg cfg = m->cfg;
+        if (m->upgrading)
+            finish(m, AT_END_RESET);   /* a reset cuts the check: it still ends, once */
         at_module_free(m);
         int rc = at_module_boot(m, &cfg, now);
         if (rc != FOTA_OK)
@@ -510,22 +619,18 @@ long at_module_poll(at_module *m, uint64_t now)
     }
     if (m->upgrading) {
         int r = at_upgrade_step(&m->up, UPGRADE_STEP_MS);
-        if (r == AT_UPGRADE_RUNNING)
-            return 0;
+        if (r == AT_UPGRADE_RUNNING) {
+            uint64_t w = at_upgrade_wait_ms(&m->up);   /* 0: a transfer runs, come back at once */
+            return w < (uint64_t)wait ? (long)w : wait;
+        }
         m->upgrading = 0;
         if (r == AT_UPGRADE_COMMITTED) {
-            urc(m, "+UPGRADE: \"REBOOT\"");
+            urc(m, "+UPGRADE: \"REBOOT\"");   /* END 0 comes after the reboot, with UPDATED */
             m->reboot = 1;
             return 0;
         }
+        finish(m, m->up.end);
         schedule(m, now);
-        /* 43: the package is being built; ask again after the server's
-         * Retry-After (default 30 s, as Luat's clients do) unless PERIOD comes first */
-        if (r == AT_UPGRADE_NONE && m->up.code == 43) {
-            uint64_t retry = now + (m->up.retry_after_s ? m->up.retry_after_s * 1000ull : AT_RETRY_WAIT_MS);
-            if (!m->next_check_ms || m->next_check_ms > retry)
-                m->next_check_ms = retry;
-        }
     }
     if (m->next_check_ms) {
         uint64_t left = m->next_check_ms > now ? m->next_check_ms - now : 0;

@@ -32,6 +32,7 @@ typedef struct at_module {
     at_line line;
     int echo;                    /* ATE1 */
     int cmee;                    /* AT+CMEE: 0 ERROR, 1 numeric, 2 verbose */
+    uint32_t ipr;                /* AT+IPR: the rate the host set (a pty has no baud rate) */
     at_upgrade up;
     at_upgrade_cfg up_cfg;
     int upgrading;
@@ -40,6 +41,8 @@ typedef struct at_module {
     uint64_t next_check_ms;      /* the periodic check, 0 = off */
     uint64_t rng;                /* jitter */
     uint64_t started_ms;
+    int has_last;                /* a check ended since the device was made */
+    at_last last;                /* its END code, time, firmware */
 } at_module;
 
 /* Factory flash of a new device: the firmware image as slot A and the

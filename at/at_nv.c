@@ -4,7 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
 #include "core/files.h"
+#include "core/http.h"
 #include "core/fota_err.h"
 #include "port/port.h"
 
@@ -34,8 +38,22 @@ int at_name_ok(const char *s)
     return s[0] && charset_ok(s, AT_NAME_MAX, "._-");
 }
 
+/* A host of digits and dots only would be taken for a name by the resolver
+ * but is meant as an IPv4 literal: it must be one (999.1.1.1 is not). A
+ * bracketed host must be an IPv6 literal. */
+static int host_ok(const fota_http_url_parts *parts)
+{
+    unsigned char addr[16];
+    if (parts->host_is_v6)
+        return inet_pton(AF_INET6, parts->host, addr) == 1;
+    if (strspn(parts->host, "0123456789.") == strlen(parts->host))
+        return inet_pton(AF_INET, parts->host, addr) == 1;
+    return 1;
+}
+
 int at_url_ok(const char *s)
 {
+    fota_http_url_parts parts;
     size_t n = strlen(s);
     if (n == 0)
         return 1;
@@ -43,12 +61,22 @@ int at_url_ok(const char *s)
         return 0;
     /* "###" marks a url used as is (no query appended), as libfota2 */
     const char *u = strncmp(s, "###", 3) == 0 ? s + 3 : s;
-    if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)
+    /* the HTTP client's own parser: scheme, host, port 1..65535, no raw
+     * space or control byte; '"' and '\\' could not be shown back quoted */
+    if (fota_http_url_parse(u, &parts) != 0 || !host_ok(&parts) || strpbrk(s, "\"\\"))
         return 0;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] <= ' ' || s[i] > '~' || s[i] == '"' || s[i] == '\\')
-            return 0;
     return 1;
+}
+
+const uint32_t at_ipr_rates[] = { 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600 };
+const size_t at_ipr_rate_count = sizeof at_ipr_rates / sizeof at_ipr_rates[0];
+
+int at_ipr_ok(unsigned long rate)
+{
+    for (size_t i = 0; i < at_ipr_rate_count; i++)
+        if (at_ipr_rates[i] == rate)
+            return 1;
+    return 0;
 }
 
 static int luhn_digit(const char *d14)
@@ -174,6 +202,74 @@ int at_settings_save(const char *dir, const at_settings *st)
         return FOTA_ERR_ARG;
     snprintf(text, sizeof text, "key=%s\nurl=%s\nperiod=%lu\n", st->key, st->url, (unsigned long)st->period);
     return write_small(dir, "nv", text);
+}
+
+void at_profile_default(at_profile *p)
+{
+    p->echo = 1;
+    p->cmee = 0;
+    p->ipr = 115200;
+}
+
+int at_profile_load(const char *dir, at_profile *p)
+{
+    char text[NV_FILE_MAX], echo[4], cmee[4], ipr[12];
+    int rc;
+
+    at_profile_default(p);
+    if ((rc = read_small(dir, "profile", text, sizeof text)) != FOTA_OK)
+        return rc;
+    if (field(text, "echo", echo, sizeof echo) != FOTA_OK || (strcmp(echo, "0") && strcmp(echo, "1")) ||
+        field(text, "cmee", cmee, sizeof cmee) != FOTA_OK || strlen(cmee) != 1 || cmee[0] < '0' || cmee[0] > '2' ||
+        field(text, "ipr", ipr, sizeof ipr) != FOTA_OK || !ipr[0] || strspn(ipr, "0123456789") != strlen(ipr) ||
+        !at_ipr_ok(strtoul(ipr, NULL, 10)))
+        return FOTA_ERR_FORMAT;
+    p->echo = echo[0] - '0';
+    p->cmee = cmee[0] - '0';
+    p->ipr = (uint32_t)strtoul(ipr, NULL, 10);
+    return FOTA_OK;
+}
+
+int at_profile_save(const char *dir, const at_profile *p)
+{
+    char text[NV_FILE_MAX];
+    if ((p->echo != 0 && p->echo != 1) || p->cmee < 0 || p->cmee > 2 || !at_ipr_ok(p->ipr))
+        return FOTA_ERR_ARG;
+    snprintf(text, sizeof text, "echo=%d\ncmee=%d\nipr=%lu\n", p->echo, p->cmee, (unsigned long)p->ipr);
+    return write_small(dir, "profile", text);
+}
+
+static int digits_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    return n > 0 && n <= max && strspn(s, "0123456789") == n;
+}
+
+int at_last_load(const char *dir, at_last *l)
+{
+    char text[NV_FILE_MAX], end[8], when[24], version[12];
+    int rc;
+    memset(l, 0, sizeof *l);
+    if ((rc = read_small(dir, "last", text, sizeof text)) != FOTA_OK)
+        return rc;
+    if (field(text, "end", end, sizeof end) != FOTA_OK || !digits_ok(end, 3) ||
+        field(text, "time", when, sizeof when) != FOTA_OK || !digits_ok(when, 19) ||
+        field(text, "version", version, sizeof version) != FOTA_OK || !digits_ok(version, 9))
+        return FOTA_ERR_FORMAT;
+    l->end = (int)strtoul(end, NULL, 10);
+    l->time = strtoull(when, NULL, 10);
+    l->version = (uint32_t)strtoul(version, NULL, 10);
+    return FOTA_OK;
+}
+
+int at_last_save(const char *dir, const at_last *l)
+{
+    char text[NV_FILE_MAX];
+    if (l->end < 0 || l->end > 999 || l->version > 999999999u)
+        return FOTA_ERR_ARG;
+    snprintf(text, sizeof text, "end=%d\ntime=%llu\nversion=%lu\n", l->end, (unsigned long long)l->time,
+             (unsigned long)l->version);
+    return write_small(dir, "last", text);
 }
 
 int at_identity_load(const char *dir, at_identity *id)

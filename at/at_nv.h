@@ -1,6 +1,7 @@
 /* The module's non-volatile memory in its device directory: the identity
  * written at the factory (IMEI, model, bsp; file "identity") and the
- * AT+UPGRADE settings (KEY, URL, PERIOD; file "nv"). Each is a small
+ * AT+UPGRADE settings (KEY, URL, PERIOD; file "nv"), the user profile of
+ * AT&W (echo, CMEE, IPR; file "profile"). Each is a small
  * "name=value" file replaced whole (temporary file, sync, rename through the
  * port), so a power cut keeps the old or the new settings, never a mix. */
 #ifndef AT_NV_H
@@ -22,6 +23,21 @@ typedef struct at_settings {
     uint32_t period;             /* seconds between automatic checks */
 } at_settings;
 
+/* The V.25ter user profile: what AT&W stores, ATZ and every boot restore. */
+typedef struct at_profile {
+    int echo;                    /* ATE: 0/1 */
+    int cmee;                    /* AT+CMEE: 0..2 */
+    uint32_t ipr;                /* AT+IPR: one of at_ipr_rates */
+} at_profile;
+
+/* The last check's result (AT+UPGRADE?): kept across reboots, the one into
+ * new firmware included, which tells END 0. */
+typedef struct at_last {
+    int end;                     /* the END code */
+    uint64_t time;               /* when: seconds since 1970 (UTC) */
+    uint32_t version;            /* the firmware then running, 1016 for V1016 */
+} at_last;
+
 typedef struct at_identity {
     char imei[AT_IMEI_LEN + 1];
     char model[AT_NAME_MAX + 1]; /* e.g. Air780E */
@@ -31,6 +47,9 @@ typedef struct at_identity {
 int at_key_ok(const char *s);    /* 0..AT_KEY_MAX of [A-Za-z0-9_-] */
 int at_url_ok(const char *s);    /* "", or http(s)://... up to AT_URL_MAX printable, no space or quote */
 int at_name_ok(const char *s);
+int at_ipr_ok(unsigned long rate);   /* one of the rates AT+IPR=? lists */
+extern const uint32_t at_ipr_rates[];
+extern const size_t at_ipr_rate_count;
 int at_imei_ok(const char *s);   /* 15 digits, Luhn check digit */
 /* A Luhn-valid IMEI derived from a name (the device directory's). */
 void at_imei_from_name(const char *name, char out[AT_IMEI_LEN + 1]);
@@ -40,6 +59,13 @@ void at_settings_default(at_settings *st);
  * out of range or unreadable: defaults, the file is left for inspection). */
 int at_settings_load(const char *dir, at_settings *st);
 int at_settings_save(const char *dir, const at_settings *st);
+void at_profile_default(at_profile *p);   /* the factory's: echo on, CMEE 0, 115200 */
+/* As at_settings_load: FOTA_OK, FOTA_ERR_NOENT or FOTA_ERR_FORMAT (defaults). */
+int at_profile_load(const char *dir, at_profile *p);
+int at_profile_save(const char *dir, const at_profile *p);
+/* FOTA_OK, FOTA_ERR_NOENT (no check ended yet) or FOTA_ERR_FORMAT. */
+int at_last_load(const char *dir, at_last *l);
+int at_last_save(const char *dir, const at_last *l);
 /* FOTA_OK, FOTA_ERR_NOENT (not made yet) or FOTA_ERR_FORMAT. */
 int at_identity_load(const char *dir, at_identity *id);
 int at_identity_save(const char *dir, const at_identity *id);

@@ -10,7 +10,23 @@
 #include "core/pkg.h"
 #include "core/slots.h"
 #include "core/fota_err.h"
+#include "port/port.h"
 
+/* The END code of each "FAIL" reason (docs/at.md's table). */
+static const struct {
+    const char *reason;
+    int end;
+} end_codes[] = {
+    { "connect", AT_END_CONNECT }, { "timeout", AT_END_TIMEOUT }, { "closed", AT_END_CLOSED },
+    { "receive", AT_END_RECEIVE }, { "bad_header", AT_END_BAD_HEADER }, { "bad_body", AT_END_BAD_BODY },
+    { "url", AT_END_URL }, { "http_", AT_END_HTTP_STATUS },
+    { "not_a_package", AT_END_NOT_A_PACKAGE }, { "too_large", AT_END_TOO_LARGE },
+    { "truncated", AT_END_TRUNCATED },
+    { "bad_magic", 130 }, { "bad_version", 131 }, { "bad_section", 132 }, { "hash_mismatch", 133 },
+    { "bad_signature", 134 }, { "no_signature", 135 }, { "wrong_base", 136 }, { "rollback", 137 },
+    { "bad_meta", 138 }, { "io", 139 }, { "same_release", 141 }, { "wrong_pair", 142 },
+    { "trusted_key_missing", 143 }, { "trusted_key_changed", 144 },
+};
 
 static void tell(at_upgrade *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void tell(at_upgrade *u, const char *fmt, ...)
@@ -21,6 +37,27 @@ static void tell(at_upgrade *u, const char *fmt, ...)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     u->cfg.urc(u->cfg.ud, line);
+}
+
+/* "FAIL" with its reason; the END code follows from the reason ("http_"
+ * names a prefix; a verifier reason not listed is 140, another
+ * transfer error 118). */
+static int fail(at_upgrade *u, const char *reason)
+{
+    size_t i;
+    tell(u, "+UPGRADE: \"FAIL\",\"%s\"", reason);
+    for (i = 0; i < sizeof end_codes / sizeof end_codes[0]; i++) {
+        const char *r = end_codes[i].reason;
+        size_t n = strlen(r);
+        if (r[n - 1] == '_' ? strncmp(reason, r, n) == 0 : strcmp(reason, r) == 0)
+            break;
+    }
+    if (i < sizeof end_codes / sizeof end_codes[0])
+        u->end = end_codes[i].end;
+    else
+        u->end = strcmp(reason, "write") && strcmp(reason, "request") && strcmp(reason, "state")
+                 ? 140 : AT_END_NETWORK;
+    return AT_UPGRADE_FAILED;
 }
 
 void at_upgrade_policy(const char *device_dir, const at_identity *id, fota_pkg_policy *pol, char *key,
@@ -104,22 +141,21 @@ static void end_download(at_upgrade *u, int keep)
         fota_stage_discard(u->stage_path);
 }
 
-int at_upgrade_start(at_upgrade *u, const at_upgrade_cfg *cfg)
+/* One request of the check (its first, or the next after a 43 wait). */
+static int begin(at_upgrade *u)
 {
     static const fota_tls_opts no_ca = { .insecure = 1 };   /* LuatOS's default without server_cert */
     char url[FOTA_HTTP_MAX_URL];
     fota_download_opts o;
     int rc;
 
-    memset(u, 0, sizeof *u);
-    u->cfg = *cfg;
+    u->body_len = 0;
+    u->last_percent = 0;
+    u->code = 0;
+    u->retry_after_s = 0;
     fota_stage_setup(&u->stage);
-    tell(u, "+UPGRADE: \"START\"");
-    snprintf(u->stage_path, sizeof u->stage_path, "%s/fota/stage.bin", cfg->device_dir);
-    if (at_upgrade_url(cfg, url, sizeof url) != FOTA_OK) {
-        tell(u, "+UPGRADE: \"FAIL\",\"url\"");
-        return AT_UPGRADE_FAILED;
-    }
+    if (at_upgrade_url(&u->cfg, url, sizeof url) != FOTA_OK)
+        return fail(u, "url");
     memset(&o, 0, sizeof o);
     o.req.url = url;
     o.req.timeout_ms = AT_UPGRADE_TIMEOUT_MS;
@@ -132,11 +168,20 @@ int at_upgrade_start(at_upgrade *u, const at_upgrade_cfg *cfg)
     o.body_ud = u;
     if ((rc = fota_download_init(&u->dl, &o)) != 0) {
         end_download(u, 0);
-        tell(u, "+UPGRADE: \"FAIL\",\"%s\"", http_reason(rc));
-        return AT_UPGRADE_FAILED;
+        return fail(u, http_reason(rc));
     }
     u->running = 1;
     return AT_UPGRADE_RUNNING;
+}
+
+int at_upgrade_start(at_upgrade *u, const at_upgrade_cfg *cfg)
+{
+    memset(u, 0, sizeof *u);
+    u->cfg = *cfg;
+    fota_stage_setup(&u->stage);
+    tell(u, "+UPGRADE: \"START\"");
+    snprintf(u->stage_path, sizeof u->stage_path, "%s/fota/stage.bin", cfg->device_dir);
+    return begin(u);
 }
 
 /* The platform's answer: {"code":N,"msg":"..."}; the message made safe for
@@ -151,9 +196,10 @@ static int answer_code(at_upgrade *u, int status)
     size_t k = 0;
 
     if (!json_is_integer(code)) {
+        char reason[32];
         json_decref(root);
-        tell(u, "+UPGRADE: \"FAIL\",\"http_%d\"", status);
-        return AT_UPGRADE_FAILED;
+        snprintf(reason, sizeof reason, "http_%d", status);
+        return fail(u, reason);
     }
     for (const char *p = msg ? msg : ""; *p && k < sizeof safe - 1; p++)
         safe[k++] = (*p >= ' ' && *p <= '~' && *p != '"' && *p != '\\') ? *p : '?';
@@ -161,6 +207,9 @@ static int answer_code(at_upgrade *u, int status)
     u->code = (int)json_integer_value(code);
     json_decref(root);
     tell(u, "+UPGRADE: \"CODE\",%d,\"%s\"", u->code, safe);
+    /* the platform's codes are its END codes; a code outside them is an
+     * answer the module does not understand */
+    u->end = u->code >= 1 && u->code <= AT_END_PLATFORM_MAX ? u->code : AT_END_HTTP_STATUS;
     return AT_UPGRADE_NONE;
 }
 
@@ -177,11 +226,10 @@ static int commit(at_upgrade *u)
     if ((rc = fota_stage_finish(&u->stage, 1)) == FOTA_OK &&
         (rc = fota_slots_init(&slots, u->cfg.device_dir)) == FOTA_OK)
         rc = fota_slots_commit(&slots, u->stage_path, &pol, FOTA_SLOTS_DEFAULT_TRIES);
-    if (rc != FOTA_OK) {
-        tell(u, "+UPGRADE: \"FAIL\",\"%s\"", fota_pkg_errname(rc));
-        return AT_UPGRADE_FAILED;
-    }
+    if (rc != FOTA_OK)
+        return fail(u, fota_pkg_errname(rc));
     tell(u, "+UPGRADE: \"VERIFIED\"");
+    u->end = AT_END_UPGRADED;   /* told at boot, once the new firmware runs */
     return AT_UPGRADE_COMMITTED;
 }
 
@@ -201,6 +249,13 @@ int at_upgrade_step(at_upgrade *u, uint32_t budget_ms)
 {
     int rc, result, keep = 1;
 
+    if (u->wait_until) {
+        if (fota_port_now_ms() < u->wait_until)
+            return AT_UPGRADE_RUNNING;
+        u->wait_until = 0;
+        if ((rc = begin(u)) != AT_UPGRADE_RUNNING)
+            return rc;
+    }
     if (!u->running)
         return AT_UPGRADE_FAILED;
     rc = fota_download_step(&u->dl, budget_ms);
@@ -209,14 +264,22 @@ int at_upgrade_step(at_upgrade *u, uint32_t budget_ms)
     if (rc > 0)
         return AT_UPGRADE_RUNNING;
     if (rc < 0) {
-        tell(u, "+UPGRADE: \"FAIL\",\"%s\"", fail_reason(u, rc));
-        result = AT_UPGRADE_FAILED;
+        result = fail(u, fail_reason(u, rc));
     } else if (!fota_download_staged(&u->dl)) {
         const fota_http *h = fota_download_http(&u->dl);
         const char *ra = h ? fota_http_header(h, "Retry-After") : NULL;
         unsigned long secs = ra && strspn(ra, "0123456789") == strlen(ra) && strlen(ra) <= 4 ? strtoul(ra, NULL, 10) : 0;
-        u->retry_after_s = secs > 300 ? 300 : (uint32_t)secs;
+        u->retry_after_s = secs > AT_UPGRADE_WAIT_MAX_S ? AT_UPGRADE_WAIT_MAX_S : (uint32_t)secs;
         result = answer_code(u, fota_download_status(&u->dl));
+        /* 43: the package is being built. Not a result: the check waits
+         * as told (Retry-After 1..300 s, else 30 s) and asks again, a
+         * bounded number of times. */
+        if (result == AT_UPGRADE_NONE && u->code == 43 && ++u->waits < AT_UPGRADE_WAITS_MAX) {
+            uint32_t secs_wait = u->retry_after_s ? u->retry_after_s : AT_UPGRADE_WAIT_DEFAULT_S;
+            end_download(u, 1);
+            u->wait_until = fota_port_now_ms() + (uint64_t)secs_wait * 1000u;
+            return AT_UPGRADE_RUNNING;
+        }
     } else {
         result = commit(u);
         keep = 0;   /* committed or refused: done with it */
@@ -225,13 +288,44 @@ int at_upgrade_step(at_upgrade *u, uint32_t budget_ms)
     return result;
 }
 
+uint64_t at_upgrade_wait_ms(const at_upgrade *u)
+{
+    uint64_t now = fota_port_now_ms();
+    if (!u->wait_until)
+        return 0;
+    return u->wait_until > now ? u->wait_until - now : 1;
+}
+
+int at_upgrade_ask_now(at_upgrade *u)
+{
+    if (!u->wait_until)
+        return 0;
+    u->wait_until = fota_port_now_ms();
+    return 1;
+}
+
 int at_upgrade_percent(const at_upgrade *u)
 {
     return u->last_percent;
+}
+
+int at_upgrade_phase(const at_upgrade *u, int *percent)
+{
+    uint64_t done = 0, total = 0;
+    *percent = 0;
+    if (u->wait_until)
+        return AT_PHASE_WAIT;
+    if (!u->running || !fota_download_staged(&u->dl))
+        return AT_PHASE_QUERY;
+    fota_download_progress(&u->dl, &done, &total);
+    if (total && total != FOTA_HTTP_UNKNOWN)
+        *percent = (int)(done >= total ? 100 : done * 100 / total);
+    return AT_PHASE_DOWNLOAD;
 }
 
 void at_upgrade_abort(at_upgrade *u)
 {
     if (u->running)
         end_download(u, 1);
+    u->wait_until = 0;
 }

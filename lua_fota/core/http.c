@@ -183,10 +183,8 @@ static int net_fail(fota_http *h, int r, const char *what)
 
 /* ---- URL ------------------------------------------------------------ */
 
-/* Splits h->url into scheme/host/port/path. 0 or FOTA_HTTP_ERR_URL. */
-static int parse_url(fota_http *h)
+int fota_http_url_parse(const char *u, fota_http_url_parts *h)
 {
-    const char *u = h->url;
     size_t n = strlen(u);
     const char *p;
     if (n == 0 || n > FOTA_HTTP_MAX_URL)
@@ -255,6 +253,22 @@ static int parse_url(fota_http *h)
     h->path_off = (size_t)(auth_end - u);
     const char *frag = strchr(auth_end, '#');
     h->path_len = frag ? (size_t)(frag - auth_end) : strlen(auth_end);
+    return 0;
+}
+
+/* Splits h->url into scheme/host/port/path. 0 or FOTA_HTTP_ERR_URL. */
+static int parse_url(fota_http *h)
+{
+    fota_http_url_parts parts;
+    int rc = fota_http_url_parse(h->url, &parts);
+    if (rc != 0)
+        return rc;
+    h->https = parts.https;
+    h->host_is_v6 = parts.host_is_v6;
+    memcpy(h->host, parts.host, sizeof h->host);
+    h->port = parts.port;
+    h->path_off = parts.path_off;
+    h->path_len = parts.path_len;
     return 0;
 }
 

@@ -50,6 +50,22 @@ enum fota_http_rc {
 #define FOTA_HTTP_NO_REDIRECT (-1)
 #define FOTA_HTTP_UNKNOWN UINT64_MAX        /* e.g. Content-Range total "*" */
 
+/* A URL split as the client reads it (the one parser: a setting can be
+ * checked with it before any request). */
+typedef struct fota_http_url_parts {
+    int https;
+    int host_is_v6;              /* host was "[...]" (brackets not kept) */
+    char host[FOTA_NET_MAX_HOST + 1];
+    uint16_t port;               /* the scheme's default when none is given */
+    size_t path_off;             /* path starts at url + path_off ('/', '?' or end) */
+    size_t path_len;             /* up to '#' */
+} fota_http_url_parts;
+
+/* http[s]://host[:port][/path][?query][#frag]: 0, or FOTA_HTTP_ERR_URL for
+ * an empty or over-long URL, raw space/control/non-ASCII bytes, another
+ * scheme, a missing or malformed host (no userinfo), a port outside 1..65535. */
+int fota_http_url_parse(const char *url, fota_http_url_parts *out);
+
 typedef struct fota_http_request {
     const char *method;          /* NULL = "GET"; an HTTP token, copied */
     const char *url;             /* http[s]://host[:port][/path][?query], copied */

@@ -18,7 +18,33 @@ import atlib  # noqa: E402
 from atlib import Module  # noqa: E402
 
 
+# docs/at.md's END codes of the FAIL reasons
+END = {"connect": 110, "timeout": 111, "closed": 112, "receive": 113, "bad_header": 114, "bad_body": 115,
+       "url": 116, "http_404": 117, "not_a_package": 120, "too_large": 121, "truncated": 122,
+       "bad_magic": 130, "bad_version": 131, "bad_section": 132, "hash_mismatch": 133, "bad_signature": 134,
+       "no_signature": 135, "wrong_base": 136, "rollback": 137, "bad_meta": 138, "io": 139}
+
+
 class Base(unittest.TestCase):
+    def ended(self, m, code, timeout=10, quiet=0.3):
+        """The check's final URC: END with the documented code, the only END
+        since the check's START (or the boot's RDY), and none after it
+        unless a new check starts."""
+        line = m.wait(r'^\+UPGRADE: "END",', timeout)
+        self.assertEqual(line, '+UPGRADE: "END",%d' % code, m.lines[-12:])
+        at = len(m.lines) - len(m.pending) - 1
+        start = max(i for i in range(at) if m.lines[i] in ('+UPGRADE: "START"', "RDY"))
+        if m.lines[start] == "RDY":   # END after UPDATED/ROLLBACK: the check began before the reboot
+            start = max([i for i in range(start) if m.lines[i] == '+UPGRADE: "START"'] + [0])
+        self.assertEqual([x for x in m.lines[start:at] if x.startswith('+UPGRADE: "END"')], [], m.lines[start:at])
+        end = time.time() + quiet
+        while time.time() < end:
+            m._pump(0.01)
+        after = m.lines[at + 1:]
+        first_start = next((i for i, x in enumerate(after) if x == '+UPGRADE: "START"'), len(after))
+        self.assertEqual([x for x in after[:first_start] if x.startswith('+UPGRADE: "END"')], [], after)
+        return line
+
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="luat-at-")
         self.v1015, self.v1016 = atlib.firmware_pair(self.tmp)
@@ -165,6 +191,79 @@ class Commands(Base):
             self.assertEqual(m.cmd(bad)[1], "+CME ERROR: 50", bad)
         self.assertEqual(m.ok("AT+UPGRADE?")[0], '+UPGRADE: "KEY",""')
 
+    def test_url_validated_at_set_time(self):
+        m = self.module()
+        m.ok("AT+CMEE=1")
+        good = ("http://127.0.0.1:8080/x", "https://iot.example.com/api?a=1", "http://[::1]:99/x",
+                "###http://h/fixed", "HTTP://host.example/x", "http://1.2.3.4", "http://h:65535/")
+        bad = ("http://", "https://", "http:///x", "https://[::1]:99999/x", "http://h:0/x", "http://h:/x",
+               "http://999.1.1.1/x", "http://1.2.3/x", "http://[zz::1]/x", "http://[1:2:3]/x",
+               "ftp://h/x", "h/x", "http//h/x", "http://user@h/x", "http://h x/", "###", "###ftp://h/x",
+               "http://h/" + "p" * 247)
+        good += ("http://h/" + "p" * 246,)   # 255 characters: the longest
+        for url in good:
+            m.ok('AT+UPGRADE="URL","%s"' % url)
+            self.assertIn('+UPGRADE: "URL","%s"' % url, m.ok("AT+UPGRADE?"))
+        m.ok('AT+UPGRADE="URL","http://kept.example/x"')
+        for url in bad:
+            self.assertEqual(m.cmd('AT+UPGRADE="URL","%s"' % url)[1], "+CME ERROR: 50", url)
+        # control and 8-bit bytes inside a quoted value: refused, not dropped
+        for raw in (b'AT+UPGRADE="URL","http://h/a\x01b"\r', b'AT+UPGRADE="URL","http://h/a\nb"\r',
+                    b'AT+UPGRADE="URL","http://h/\xe9"\r', b'AT+UPGRADE="KEY","K\x1bEY"\r'):
+            self.assertEqual(m.cmd(raw)[1], "+CME ERROR: 50", raw)
+        self.assertIn('+UPGRADE: "URL","http://kept.example/x"', m.ok("AT+UPGRADE?"))
+        self.assertIn('+UPGRADE: "KEY",""', m.ok("AT+UPGRADE?"))
+        m.ok(b'AT+UPGRADE="KEY","A\"\x08B"\r')   # a quote typed and deleted: the line stays good
+        self.assertIn('+UPGRADE: "KEY","AB"', m.ok("AT+UPGRADE?"))
+        m = self.restart(m)   # and what was kept is what NV holds
+        self.assertIn('+UPGRADE: "URL","http://kept.example/x"', m.ok("AT+UPGRADE?"))
+
+    def test_identification_and_ipr(self):
+        m = self.module()
+        m.ok("AT+CMEE=1")
+        self.assertEqual(m.ok("AT+CGMI"), ["AirM2M"])
+        self.assertEqual(m.ok("AT+CGMM"), ["Air780E"])
+        gmr = m.ok("AT+GMR")
+        self.assertEqual(gmr, ["AirM2M_Air780E_V1015_LTE_AT"])
+        self.assertEqual(m.ok("ATI")[2], "Revision: " + gmr[0])   # the same revision everywhere
+        self.assertEqual(m.ok("AT+CGMR"), ['+CGMR: "%s"' % gmr[0]])
+        for c in ("AT+CGMI=?", "AT+CGMM=?", "AT+GMR=?"):
+            self.assertEqual(m.ok(c), [])
+        self.assertEqual(m.ok("AT+IPR?"), ["+IPR: 115200"])
+        self.assertEqual(m.ok("AT+IPR=?"), ["+IPR: (),(9600,19200,38400,57600,115200,230400,460800,921600)"])
+        m.ok("AT+IPR=921600")
+        self.assertEqual(m.ok("AT+IPR?"), ["+IPR: 921600"])
+        for bad in ("AT+IPR=1234", "AT+IPR=0", 'AT+IPR="9600"', "AT+IPR=9600,1", "AT+IPR"):
+            self.assertEqual(m.cmd(bad)[1], "+CME ERROR: 50", bad)
+        self.assertEqual(m.ok("AT+CSQ")[0][:5], "+CSQ:")   # the port goes on at the new rate
+
+    def test_profile_stored_and_restored(self):
+        m = self.module()
+        m.ok("ATE1")
+        m.ok("AT+CMEE=2")
+        m.ok("AT+IPR=9600")
+        m.ok("ATE0&W")   # stored: echo off, CMEE 2, 9600
+        m.ok("AT&F")     # factory values now, the stored profile stays
+        self.assertEqual(m.ok("AT+CMEE?"), ["AT+CMEE?\r", "+CMEE: 0"])
+        self.assertEqual(m.ok("AT+IPR?"), ["AT+IPR?\r", "+IPR: 115200"])
+        m.ok("ATZ")      # the stored profile back
+        self.assertEqual(m.ok("AT+CMEE?;+IPR?"), ["+CMEE: 2", "+IPR: 9600"])
+        self.assertEqual(m.cmd("AT&X")[1], "ERROR")
+        self.assertEqual(m.cmd("ATZ1")[1], "ERROR")
+        m.ok("AT+RESET")
+        m.wait("^RDY$")
+        self.assertEqual(m.ok("AT+CMEE?"), ["+CMEE: 2"])   # no echo after the reboot
+        m.close()
+        self.modules.remove(m)
+        m = Module(m.device)   # a power cycle: no ATE0 from the host
+        self.modules.append(m)
+        m.sync()
+        self.assertEqual(m.ok("AT+CMEE?;+IPR?"), ["+CMEE: 2", "+IPR: 9600"])
+        m.ok("AT&F&W")   # the factory profile stored
+        m.ok("AT+CFUN=1,1")
+        m.wait("^RDY$")
+        self.assertEqual(m.ok("AT+CMEE?"), ["AT+CMEE?\r", "+CMEE: 0"])
+
     def test_reset_reboots(self):
         m = self.module()
         m.ok("AT+CMEE=1")
@@ -224,6 +323,18 @@ class Nv(Base):
         m = self.restart(m)
         self.assertEqual(m.ok("AT+UPGRADE?")[2], '+UPGRADE: "PERIOD",30')
 
+    def test_corrupt_profile_reads_as_factory(self):
+        m = self.module()
+        m.ok("AT+CMEE=2")
+        m.ok("AT&W")
+        m.close()
+        self.modules.remove(m)
+        with open(os.path.join(m.device, "profile"), "wb") as f:
+            f.write(b"echo=7\ncmee=\xff\nipr=300\n")
+        m = self.module("dev", firmware=None)
+        self.assertEqual(m.ok("AT+CMEE?;+IPR?"), ["+CMEE: 0", "+IPR: 115200"])
+        self.assertIn("profile unreadable", m.stderr())
+
 
 class UpgradeUrl(Base):
     """URL mode against a static server (the guide's self-built server)."""
@@ -252,8 +363,10 @@ class UpgradeUrl(Base):
         m.wait(r'^\+UPGRADE: "REBOOT"$')
         m.wait("^RDY$")
         m.wait(r'^\+UPGRADE: "UPDATED","V1016"$')
+        self.ended(m, 0)
         # it asks again by itself: the static file is no upgrade for V1016
         m.wait(r'^\+UPGRADE: "FAIL","wrong_base"$')
+        self.ended(m, END["wrong_base"])
         m.ok("ATE0")
         self.assertEqual(self.revision(m), "1016")
         progress = b""   # the second port: the upgrade's progress log
@@ -270,6 +383,19 @@ class UpgradeUrl(Base):
         with open(os.path.join(m.device, "slots", "core_b.bin"), "rb") as f:
             self.assertEqual(f.read(), atlib.read(self.v1016))
 
+    def test_profile_survives_the_ota_reboot(self):
+        self.srv.routes["/dfota.bin"] = self.pkg
+        m = self.url_module()
+        m.ok("AT+CMEE=1")
+        m.ok("AT&W")   # echo off (ATE0) and numeric errors, stored
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "REBOOT"$')
+        m.wait("^RDY$")
+        m.wait(r'^\+UPGRADE: "UPDATED","V1016"$')
+        self.assertEqual(m.ok("AT+CMEE?"), ["+CMEE: 1"])   # no echo, as the host left it
+        self.assertEqual(m.cmd("AT+IPR=1")[1], "+CME ERROR: 50")
+        self.assertEqual(self.revision(m), "1016")
+
     def test_url_used_as_is_with_hashes(self):
         self.srv.routes["/fixed"] = self.pkg
         m = self.url_module()
@@ -282,7 +408,8 @@ class UpgradeUrl(Base):
         self.srv.routes[route] = body
         m = self.url_module(route)
         m.ok("AT+UPGRADE")
-        m.wait(r'^\+UPGRADE: "FAIL","%s"$' % reason, timeout)
+        got = m.wait(r'^\+UPGRADE: "FAIL","%s"$' % reason, timeout)
+        self.ended(m, END[got.split(",")[1].strip('"')])
         self.assertEqual(self.revision(m), "1015")
         self.assertFalse(os.path.exists(os.path.join(m.device, "fota", "stage.bin")))
         return m
@@ -326,9 +453,11 @@ class UpgradeUrl(Base):
         m = self.url_module("/missing")
         m.ok("AT+UPGRADE")
         m.wait(r'^\+UPGRADE: "FAIL","http_404"$')
+        self.ended(m, END["http_404"])
         m.ok('AT+UPGRADE="URL","http://127.0.0.1:1/x"')   # nothing listens
         m.ok("AT+UPGRADE")
         m.wait(r'^\+UPGRADE: "FAIL","connect"$')
+        self.ended(m, END["connect"])
         self.assertEqual(self.revision(m), "1015")
 
     def test_43_asks_again_after_retry_after(self):
@@ -345,13 +474,65 @@ class UpgradeUrl(Base):
         m.ok("AT+UPGRADE")
         m.wait(r'^\+UPGRADE: "CODE",43,"please wait"$')
         m.wait(r'^\+UPGRADE: "UPDATED","V1016"$', 5)   # by itself, without a second AT+UPGRADE
+        self.ended(m, 0)
         self.assertGreater(answers[1] - answers[0], 0.9)
+        # one check: 43 was no result (no END, no second START before the package)
+        first = m.lines.index('+UPGRADE: "START"')
+        upto = m.lines.index('+UPGRADE: "VERIFIED"')
+        self.assertEqual([x for x in m.lines[first + 1:upto] if "START" in x or "END" in x], [])
+
+    def test_43_is_waited_through_a_bounded_number_of_times(self):
+        self.srv.routes["/dfota.bin"] = lambda handler: atlib.answer(
+            handler, 503, b'{"code":43,"msg":"please wait"}', [("Retry-After", "300")])
+        m = self.url_module()
+        m.ok("AT+CMEE=1")
+        m.ok("AT+UPGRADE")
+        for i in range(10):
+            m.wait(r'^\+UPGRADE: "CODE",43,"please wait"$')
+            if i < 9:   # waiting (300 s, as told): the host's AT+UPGRADE asks again now
+                self.assertIn('+UPGRADE: "STATE","WAIT",0', m.ok("AT+UPGRADE?"))
+                m.ok("AT+UPGRADE")
+        self.ended(m, 43)   # the tenth 43 ends the check
+        self.assertEqual(len(self.srv.requests), 10)
+        self.assertEqual(m.lines.count('+UPGRADE: "START"'), 1)
+        self.assertFalse([x for x in m.ok("AT+UPGRADE?") if "STATE" in x])
+
+    def test_state_and_last_result(self):
+        full = atlib.read(atlib.full_package(os.path.join(self.tmp, "full.bin"), self.v1016, self.key))
+
+        def slow(handler):   # the whole image (~200 KB) in about a second
+            if "version=1015" not in handler.path:
+                return atlib.answer(handler, 404, b"")
+            atlib.partial(handler, full, len(full), 4096, 0.02)
+        self.srv.routes["/dfota.bin"] = slow
+        m = self.url_module("/missing")
+        self.assertEqual(len(m.ok("AT+UPGRADE?")), 3)   # never checked: no LAST, and no STATE
+        t0 = time.time()
+        m.ok("AT+UPGRADE")
+        self.ended(m, END["http_404"])
+        last = [x for x in m.ok("AT+UPGRADE?") if '"LAST"' in x]
+        got = re.fullmatch(r'\+UPGRADE: "LAST",117,(\d+),"V1015"', last[0] if last else "")
+        self.assertTrue(got, last)
+        self.assertLessEqual(abs(int(got.group(1)) - t0), 2)
+        m.ok('AT+UPGRADE="URL","%s/dfota.bin"' % self.srv.url)
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "DOWNLOAD",[1-8]0$', 10)
+        state = [x for x in m.ok("AT+UPGRADE?") if '"STATE"' in x]
+        got = re.fullmatch(r'\+UPGRADE: "STATE","DOWNLOAD",(\d+)', state[0] if state else "")
+        self.assertTrue(got, state)
+        self.assertTrue(10 <= int(got.group(1)) < 100, state)
+        m.wait(r'^\+UPGRADE: "UPDATED","V1016"$', 20)
+        self.ended(m, 0)
+        self.ended(m, END["http_404"])   # the check after the update: nothing for V1016
+        m = self.restart(m)   # the last result is kept in NV
+        self.assertRegex(m.ok("AT+UPGRADE?")[3], r'^\+UPGRADE: "LAST",117,\d+,"V1016"$')
 
     def test_json_answer_garbage(self):
         self.srv.routes["/dfota.bin"] = lambda handler: atlib.answer(handler, 404, b'{"code":"27",')
         m = self.url_module()
         m.ok("AT+UPGRADE")
         m.wait(r'^\+UPGRADE: "FAIL","http_404"$')
+        self.ended(m, END["http_404"])
 
     def test_second_upgrade_while_running(self):
         def slow(handler):
@@ -376,6 +557,7 @@ class UpgradeUrl(Base):
         m.wait(r'^\+UPGRADE: "START"$')
         time.sleep(0.3)
         m.ok("AT+RESET")
+        self.ended(m, 101)   # the reset cut the check: it ends, once, before the reboot
         m.wait("^RDY$")
         m.ok("ATE0")
         self.assertEqual(self.revision(m), "1015")
@@ -417,7 +599,9 @@ class UpgradeServer(Base):
                 self.assertRegex(line, r'^\+UPGRADE: "CODE",43,')
         m.wait(r'^\+UPGRADE: "REBOOT"$')
         m.wait(r'^\+UPGRADE: "UPDATED","V1016"$')
+        self.ended(m, 0)
         m.wait(r'^\+UPGRADE: "CODE",27,"already latest')
+        self.ended(m, 27)
 
     def test_manual_upgrade_delta_then_27(self):
         self.fs.serve("--key", self.key, "--build-delay-ms", "300")
@@ -494,6 +678,7 @@ class UpgradeServer(Base):
         m3.ok('AT+UPGRADE="KEY","KEY_pre"')
         m3.ok("AT+UPGRADE")
         m3.wait(r'^\+UPGRADE: "CODE",44,"base core version missing')
+        self.ended(m3, 44)
 
     def test_admin_refusals(self):
         a = self.fs.admin
@@ -528,26 +713,31 @@ class UpgradeServer(Base):
         imei = m.ok("AT+CGSN")[0]
         m.ok("AT+UPGRADE")
         m.wait(r'^\+UPGRADE: "CODE",25,')                         # unknown key
+        self.ended(m, 25)
         # a family without releases in the project
         m7 = self.platform_module("air700", "--model", "Air700E")
         m7.ok("AT+UPGRADE")
         m7.wait(r'^\+UPGRADE: "CODE",26,')
+        self.ended(m7, 26)
         # owned by someone else
         a("device", "add", "--imei", imei, "--owner", "bob")
         m.ok('AT+UPGRADE="KEY","KEY_at1"')
         m.ok("AT+UPGRADE")
         m.wait(r'^\+UPGRADE: "CODE",17,')
+        self.ended(m, 17)
         a("device", "add", "--imei", imei, "--owner", "alice")
         # upgrades only from other versions
         a("config", "set", "--project", "atp", "--firmware", "Air780E_AT_EC618", "--from", "1014.0.0")
         m.ok("AT+UPGRADE")
         m.wait(r'^\+UPGRADE: "CODE",21,')
+        self.ended(m, 21)
         # loop upgrade: the 7th counted request of the day
         a("config", "set", "--project", "atp", "--firmware", "Air780E_AT_EC618", "--enabled", "0")
         codes = []
         for _ in range(5):
             m.ok("AT+UPGRADE")
             codes.append(m.wait(r'^\+UPGRADE: "CODE",').split(",")[1])
+            self.ended(m, int(codes[-1]), quiet=0)
         self.assertIn("40", codes)
         self.assertEqual(codes[codes.index("40") - 1], "27")
         # an IMEI with a wrong check digit (a host's own client): 3
@@ -782,6 +972,56 @@ class PowerCut(Base):
         self.assertGreater(tried, 5)
         self.assertEqual(bricked, 0)
         self.assertEqual(wrong, 0)
+
+    def test_rollback_ends_with_100(self):
+        # A power cut once the boot record says "trying" the new firmware
+        # (before the boot confirms it), then its slot damaged: the next
+        # boot rolls back and the check that made it ends with END 100.
+        v1015, v1016 = atlib.firmware_pair(self.tmp, size=48000, seed=8)
+        srv = self.static()
+        srv.routes["/dfota.bin"] = atlib.read(atlib.delta_package(os.path.join(self.tmp, "d.bin"), v1015, v1016,
+                                                             self.key))
+        template = self.module("template", firmware=v1015, trusted=self.pub)
+        template.ok('AT+UPGRADE="URL","%s/dfota.bin"' % srv.url)
+        template.close()
+        self.modules.remove(template)
+        for n in range(1, 400):
+            dev = os.path.join(self.tmp, "cut")
+            shutil.rmtree(dev, ignore_errors=True)
+            shutil.copytree(template.device, dev)
+            m = Module(dev, env={"LUAT_FOTA_POWERCUT": str(n)})
+            try:
+                m.sync()
+                m.write(b"AT+UPGRADE\r")
+                m.wait(r'^\+UPGRADE: "END"', 10)
+            except AssertionError:
+                pass
+            rc = m.close()
+            self.assertEqual(rc, 76, "no cut left a trying firmware to roll back (cut %d)" % n)
+            core_b = os.path.join(dev, "slots", "core_b.bin")
+            if not os.path.exists(core_b) or atlib.read(core_b) != atlib.read(v1016):
+                continue   # the new firmware is not all written yet: nothing to try
+            with open(core_b, "r+b") as f:   # the new firmware damaged where it lies
+                f.seek(100)
+                f.write(b"\xde\xad")
+            m = Module(dev)
+            self.modules.append(m)
+            m.wait("^RDY$")
+            try:
+                m.wait(r'^\+UPGRADE: "ROLLBACK","V1015"$', 0.5)
+            except AssertionError:
+                m.close()
+                self.modules.remove(m)
+                continue
+            self.ended(m, 100)
+            self.assertEqual(m.lines.count('+UPGRADE: "END",100'), 1)
+            m.sync()
+            m.ok("ATE0")
+            self.assertEqual(self.revision(m), "1015")
+            self.assertRegex(m.ok("AT+UPGRADE?")[3], r'^\+UPGRADE: "LAST",100,\d+,"V1015"$')
+            print("rolled back after the cut at write %d" % n)
+            return
+        self.fail("no rollback seen")
 
 
 if __name__ == "__main__":
