@@ -45,7 +45,10 @@ static int push_status(lua_State *L, int rc)
 
 /* fota.init(storage, len, param1): storage nil or a number = the device's
  * staging area (a flash address means nothing on the desktop), a string = a
- * file path; len = the most bytes the package may take. */
+ * file path; len = the most bytes the package may take. A device never
+ * provisioned that finds a usable DEVICE/fota/trusted.pem is provisioned
+ * with it here too (trust on first sight), so a key written while the
+ * scripts run protects the package they are about to fetch. */
 static int l_init(lua_State *L)
 {
     lfota_state *c = lfota_ctx(L);
@@ -70,6 +73,9 @@ static int l_init(lua_State *L)
     }
     if (!path)
         return push_status(L, FOTA_ERR_IO);
+    /* A record error here is no reason to refuse staging: the commit reads
+     * the record again and the next boot retries. */
+    (void)lfota_trust_first_key(c);
     c->verdict = 1;
     return push_status(L, fota_stage_init(&c->stage, path, (uint32_t)cap));
 }

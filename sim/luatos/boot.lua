@@ -135,6 +135,9 @@ if air then state = air.apply_update(fota, function(p) return simdevice.path(p, 
 if state.last_result == "rolled_back" and state.rollback_reason ~= "none" then
     log.warn("sim", "rolled back to the previous image:", state.rollback_reason)
 end
+-- Trust on first sight: fota.boot provisions a device never provisioned with
+-- the key file it finds, as the flash above does with one already there.
+if state.provisioned_now then log.info("sim", "provisioned with the signing key fota/trusted.pem, found at boot") end
 if state.applied_staged then log.info("sim", "staged package applied at boot:", state.applied_staged) end
 
 -- The running core is what the boot record says, whatever the profile held.
