@@ -122,6 +122,30 @@ describe("slots and the boot record", function()
         assert.is_false(fota.state().trying)
     end)
 
+    it("refuses scripts over the device's script area (default an Air780E's 128 KiB) and drops them", function()
+        -- 200 KB of scripts in a small package: it fits 480 KiB, not the module
+        local big = T.make_package({ version = "1.2.4", core = "V1104",
+            files = { ["lib/big.lua"] = string.rep("-- filler line\n", 200000 // 15) } })
+        assert.is_true(#big < 491520)
+        stage(big)
+        local ok, err, msg = fota.verify()
+        assert.is_nil(ok)
+        assert.equal("scripts_too_large", err)
+        assert.matches("scripts_too_large", msg)
+        assert.is_true((fota.verify({ script_area = 448 * 1024 })))   -- a module built with more
+        assert.has_error(function() fota.verify({ script_area = -1 }) end)
+        ok, err = fota.commit()
+        assert.is_nil(ok)
+        assert.equal("scripts_too_large", err)
+        assert.is_nil(T.read(dir .. "/fota/stage.bin"))
+        -- the device's own setting, as the simulator gives it: every check uses it
+        fota.device(dir, { script_area = 448 * 1024 })
+        stage(big)
+        assert.is_true((fota.verify()))
+        assert.is_true(fota.commit())
+        assert.equal("1.2.4", fota.state().running.version)
+    end)
+
     it("applies at boot a package that was staged and not committed", function()
         stage()
         local st = fota.boot()

@@ -53,7 +53,9 @@ local fota = require "fota"
 _G.fota = fota
 _G.zbuff = require "fota.zbuff"
 _G.http = require "http"
-fota.device(device_dir)
+-- The module's script area (profile script_area, bytes; default the core's,
+-- an Air780E's 128 KiB): a package whose scripts add up to more is refused.
+fota.device(device_dir, { script_area = math.tointeger(tonumber(profile.script_area)) })
 require "strext"
 _G.crypto = require "fota.crypto"
 _G.fskv = require "fskv"
