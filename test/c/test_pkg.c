@@ -1259,6 +1259,51 @@ static size_t craft_arc_sized(uint8_t *out, const char *const *names, const uint
     return k;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The bounded clash check against the obvious quadratic one, on many small
+ * sorted name sets built from components that sort around '/'. */
+static void test_clash_oracle(void)
+{
+    static const char *const comp[] = {"a", "b", "a-", "a.", "a+", "ab"};
+    char store[16][40];
+    const char *names[16];
+    uint32_t x = 12345;
+    unsigned clashes = 0;
+    for (int round = 0; round < 3000; round++) {
+        unsigned n = 0, want = 2 + (x >> 7) % 14;
+        for (unsigned t = 0; t < 40 && n < want; t++) {
+            char buf[40] = "";
+            unsigned parts = 1 + (x = x * 1103515245u + 12345u) % 3 % 3;
+            for (unsigned k = 0; k < parts; k++) {
+                x = x * 1103515245u + 12345u;
+                if (k) strcat(buf, "/");
+                strcat(buf, comp[(x >> 16) % 6]);
+            }
+            int dup = 0;
+            for (unsigned k = 0; k < n; k++) dup |= strcmp(store[k], buf) == 0;
+            if (!dup) { strcpy(store[n], buf); names[n] = store[n]; n++; }
+        }
+        qsort(names, n, sizeof *names, cmp_str);
+        int oracle = 0;
+        for (unsigned i = 0; i < n; i++)
+            for (unsigned j = 0; j < n; j++) {
+                size_t l = strlen(names[i]);
+                if (i != j && strncmp(names[i], names[j], l) == 0 && names[j][l] == '/') oracle = 1;
+            }
+        fota_arc_names st;
+        fota_arc_names_init(&st);
+        int rc = 0;
+        for (unsigned i = 0; i < n && rc == 0; i++) rc = fota_arc_names_next(&st, names[i], strlen(names[i]));
+        CHECK_EQ(rc, oracle ? FOTA_ARC_E_NAME_CLASH : 0);
+        clashes += (unsigned)oracle;
+    }
+    CHECK(clashes > 300 && clashes < 2700);   /* both outcomes well exercised */
+}
+
 /* Archives that would verify yet could not boot (issue 32): a file that is
  * also a directory, a main.lua below the top, a path deeper than 8
  * directories, files over the script area. The parser, verify and the
@@ -1418,6 +1463,7 @@ int main(void)
     test_errors(fx);
     test_crafted(fx);
     test_bootable(fx);
+    test_clash_oracle();
     free(fx->arc);
     free(fx);
     return ctest_finish("test_pkg");
