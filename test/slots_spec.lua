@@ -146,6 +146,51 @@ describe("slots and the boot record", function()
         assert.equal("1.2.4", fota.state().running.version)
     end)
 
+    -- fotapack never builds these, so the package is made here by hand
+    -- (docs/package-format.md): unsigned, scripts only, for core V1103, the
+    -- archive in stored (uncompressed) deflate blocks.
+    local function crafted(names)
+        local crypto = require "fota.crypto"
+        local function sha(s)
+            return (crypto.sha256(s):gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end))
+        end
+        local function str(s) return string.char(#s) .. s end
+        table.sort(names)
+        local arc = { "LFSA", string.pack("<I2I2I4", 1, 0, #names) }
+        for _, n in ipairs(names) do arc[#arc + 1] = string.pack("<s2s4", n, "x") end
+        arc = table.concat(arc)
+        local a, b = 1, 0
+        for i = 1, #arc do a = (a + arc:byte(i)) % 65521; b = (b + a) % 65521 end
+        local z = "\x78\x01\x01" .. string.pack("<I2I2", #arc, 0xffff - #arc) .. arc ..
+            string.pack(">I4", b * 65536 + a)
+        local meta = str("demo") .. str("demo_LuatOS-SoC_EC618") .. str("EC618") .. string.pack("<I4", 0) ..
+            string.rep("\0", 32) .. string.pack("<I4", 1103) .. str("1.2.4") .. "\0\1" .. string.pack("<I4", 1103)
+        local data_at = 16 + #meta + 48
+        local body = "LFPK" .. string.pack("<I2I2I4", 2, 0, data_at + #z + 32) .. string.pack("<I2I1I1", #meta, 1, 0) ..
+            meta .. string.pack("<I1I1I2I4I4I4", 3, 0, 0, data_at, #z, #arc) .. sha(arc) .. z
+        return body .. sha(body)
+    end
+
+    it("refuses scripts a module could not boot, each with its reason", function()
+        stage(crafted({ "main.lua", "lib/x.lua" }))   -- the same way, a bootable set passes
+        assert.is_true((fota.verify()))
+        for _, case in ipairs({
+            { { "main.lua", "lib", "lib/x.lua" }, "name_clash" },
+            { { "main.lua", "sub/main.lua" }, "main_not_top" },
+            { { ("d/"):rep(9) .. "x.lua" }, "path_too_deep" },
+        }) do
+            stage(crafted(case[1]))
+            local ok, err = fota.verify()
+            assert.is_nil(ok)
+            assert.equal(case[2], err)
+            ok, err = fota.commit()
+            assert.is_nil(ok)
+            assert.equal(case[2], err)
+            assert.is_nil(T.read(dir .. "/fota/stage.bin"))   -- refused for good: dropped
+            assert.is_false(fota.state().trying)
+        end
+    end)
+
     it("applies at boot a package that was staged and not committed", function()
         stage()
         local st = fota.boot()
