@@ -108,6 +108,94 @@ describe("a device provisioned with a signing key", function()
     end)
 end)
 
+-- Trust on first sight: a key that arrives after the factory flash protects
+-- the device from the first boot (or fota.init) that finds it whole.
+describe("a device flashed without a signing key", function()
+    local dir, pub, other_pub, signed, unsigned, other_signed
+
+    setup(function()
+        local key, other_key
+        key, pub = T.keypair(T.tmpdir("keys"))
+        other_key, other_pub = T.keypair(T.tmpdir("keys2"))
+        signed = T.make_package({ key = key })
+        other_signed = T.make_package({ key = other_key })
+        unsigned = T.make_package()
+    end)
+
+    before_each(function()
+        dir = T.tmpdir("firstsight")
+        T.device(dir)
+        os.execute("mkdir -p " .. dir .. "/fota")
+    end)
+
+    local function stage(p)
+        assert.is_true(fota.init())
+        assert.is_true((fota.run(p)))
+        assert.is_true(fota.finish(true))
+    end
+    local function key_file(text)
+        if text then T.write(dir .. "/fota/trusted.pem", text) else os.remove(dir .. "/fota/trusted.pem") end
+    end
+    local function refused(p, reason)
+        stage(p)
+        local ok, why = fota.verify()
+        assert.is_nil(ok)
+        assert.equal(reason, why)
+        ok, why = fota.commit()
+        assert.is_nil(ok)
+        assert.equal(reason, why)
+        assert.equal("1.2.3", fota.state().running.version)
+    end
+
+    it("learns a key that arrives later at the next boot; the key lost, an unsigned package is refused", function()
+        local st = fota.boot()
+        assert.is_false(st.key_provisioned)
+        assert.is_nil(st.provisioned_now)
+        key_file(pub)
+        st = fota.boot()
+        assert.is_true(st.key_provisioned)
+        assert.is_true(st.provisioned_now)
+        assert.is_nil(fota.boot().provisioned_now)   -- once
+        key_file(nil)
+        refused(unsigned, "trusted_key_missing")
+        refused(signed, "trusted_key_missing")
+    end)
+
+    it("keeps the key it learned when the file is replaced by another key", function()
+        key_file(pub)
+        assert.is_true(fota.boot().key_provisioned)
+        key_file(other_pub)
+        assert.is_nil(fota.boot().provisioned_now)
+        refused(other_signed, "trusted_key_changed")
+        refused(unsigned, "trusted_key_changed")
+        refused(signed, "trusted_key_changed")
+    end)
+
+    it("learns it at fota.init too, before a package is staged", function()
+        key_file(pub)
+        assert.is_true(fota.init())
+        assert.is_true(fota.state().key_provisioned)
+        key_file("")
+        refused(unsigned, "trusted_key_missing")
+    end)
+
+    it("takes a torn or empty key file for no key, and the whole file when it comes", function()
+        key_file(pub:sub(1, #pub // 2))
+        assert.is_false(fota.boot().key_provisioned)
+        assert.is_true(fota.init())
+        assert.is_false(fota.state().key_provisioned)
+        key_file("")
+        assert.is_false(fota.boot().key_provisioned)
+        key_file(pub)
+        assert.is_true(fota.boot().provisioned_now)
+        key_file(pub:sub(1, #pub // 2))
+        refused(unsigned, "trusted_key_changed")
+        key_file(pub)
+        stage(signed)
+        assert.is_true(fota.commit())
+    end)
+end)
+
 describe("the simulator provisions a device flashed with fota/trusted.pem", function()
     it("then a lost key file refuses the staged package at boot", function()
         local work = T.tmpdir("simprov")
@@ -135,5 +223,34 @@ describe("the simulator provisions a device flashed with fota/trusted.pem", func
         assert.equal(0, status, out)
         assert.matches("staged package applied at boot: trusted_key_missing", out)
         assert.matches("boot 2:.*provisioned true version 1.2.3", out)
+    end)
+
+    it("and one flashed without it, at the first boot that finds it", function()
+        local work = T.tmpdir("simlate")
+        local _, pub = T.keypair(work)
+        local proj, dev = work .. "/proj", work .. "/dev"
+        os.execute("mkdir -p " .. proj .. " " .. dev .. "/fota " .. dev .. "/fs")
+        T.write(proj .. "/main.lua", table.concat({
+            'PROJECT = "demo"', 'VERSION = "1.2.3"',
+            'log.info("main", "provisioned", fota.state().key_provisioned)',
+            'if os.getenv("STAGE") then',
+            '  assert(fota.init()) assert(fota.run(io.open("/pkg.fota", "rb"):read("a")))',
+            '  assert(fota.finish(true)) rtos.reboot()',
+            'end', 'sys.run()' }, "\n"))
+        local function sim(env, boots)
+            local out, status = T.run(string.format("%sbin/luatos-sim %s --device %s --max-boots %d",
+                env, proj, dev, boots))
+            assert.equal(0, status, out)
+            return out
+        end
+        assert.matches("provisioned false", sim("", 1))
+        T.write(dev .. "/fota/trusted.pem", pub)   -- the key arrives later
+        local out = sim("", 1)
+        assert.matches("provisioned with the signing key fota/trusted.pem, found at boot", out)
+        assert.matches("provisioned true", out)
+        os.remove(dev .. "/fota/trusted.pem")      -- then goes missing
+        T.write(dev .. "/fs/pkg.fota", T.make_package({ project = "demo" }))
+        out = sim("STAGE=1 ", 2)
+        assert.matches("staged package applied at boot: trusted_key_missing", out)
     end)
 end)

@@ -122,6 +122,75 @@ describe("slots and the boot record", function()
         assert.is_false(fota.state().trying)
     end)
 
+    it("refuses scripts over the device's script area (default an Air780E's 128 KiB) and drops them", function()
+        -- 200 KB of scripts in a small package: it fits 480 KiB, not the module
+        local big = T.make_package({ version = "1.2.4", core = "V1104",
+            files = { ["lib/big.lua"] = string.rep("-- filler line\n", 200000 // 15) } })
+        assert.is_true(#big < 491520)
+        stage(big)
+        local ok, err, msg = fota.verify()
+        assert.is_nil(ok)
+        assert.equal("scripts_too_large", err)
+        assert.matches("scripts_too_large", msg)
+        assert.is_true((fota.verify({ script_area = 448 * 1024 })))   -- a module built with more
+        assert.has_error(function() fota.verify({ script_area = -1 }) end)
+        ok, err = fota.commit()
+        assert.is_nil(ok)
+        assert.equal("scripts_too_large", err)
+        assert.is_nil(T.read(dir .. "/fota/stage.bin"))
+        -- the device's own setting, as the simulator gives it: every check uses it
+        fota.device(dir, { script_area = 448 * 1024 })
+        stage(big)
+        assert.is_true((fota.verify()))
+        assert.is_true(fota.commit())
+        assert.equal("1.2.4", fota.state().running.version)
+    end)
+
+    -- fotapack never builds these, so the package is made here by hand
+    -- (docs/package-format.md): unsigned, scripts only, for core V1103, the
+    -- archive in stored (uncompressed) deflate blocks.
+    local function crafted(names)
+        local crypto = require "fota.crypto"
+        local function sha(s)
+            return (crypto.sha256(s):gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end))
+        end
+        local function str(s) return string.char(#s) .. s end
+        table.sort(names)
+        local arc = { "LFSA", string.pack("<I2I2I4", 1, 0, #names) }
+        for _, n in ipairs(names) do arc[#arc + 1] = string.pack("<s2s4", n, "x") end
+        arc = table.concat(arc)
+        local a, b = 1, 0
+        for i = 1, #arc do a = (a + arc:byte(i)) % 65521; b = (b + a) % 65521 end
+        local z = "\x78\x01\x01" .. string.pack("<I2I2", #arc, 0xffff - #arc) .. arc ..
+            string.pack(">I4", b * 65536 + a)
+        local meta = str("demo") .. str("demo_LuatOS-SoC_EC618") .. str("EC618") .. string.pack("<I4", 0) ..
+            string.rep("\0", 32) .. string.pack("<I4", 1103) .. str("1.2.4") .. "\0\1" .. string.pack("<I4", 1103)
+        local data_at = 16 + #meta + 48
+        local body = "LFPK" .. string.pack("<I2I2I4", 2, 0, data_at + #z + 32) .. string.pack("<I2I1I1", #meta, 1, 0) ..
+            meta .. string.pack("<I1I1I2I4I4I4", 3, 0, 0, data_at, #z, #arc) .. sha(arc) .. z
+        return body .. sha(body)
+    end
+
+    it("refuses scripts a module could not boot, each with its reason", function()
+        stage(crafted({ "main.lua", "lib/x.lua" }))   -- the same way, a bootable set passes
+        assert.is_true((fota.verify()))
+        for _, case in ipairs({
+            { { "main.lua", "lib", "lib/x.lua" }, "name_clash" },
+            { { "main.lua", "sub/main.lua" }, "main_not_top" },
+            { { ("d/"):rep(9) .. "x.lua" }, "path_too_deep" },
+        }) do
+            stage(crafted(case[1]))
+            local ok, err = fota.verify()
+            assert.is_nil(ok)
+            assert.equal(case[2], err)
+            ok, err = fota.commit()
+            assert.is_nil(ok)
+            assert.equal(case[2], err)
+            assert.is_nil(T.read(dir .. "/fota/stage.bin"))   -- refused for good: dropped
+            assert.is_false(fota.state().trying)
+        end
+    end)
+
     it("applies at boot a package that was staged and not committed", function()
         stage()
         local st = fota.boot()
@@ -206,5 +275,36 @@ describe("slots and the boot record", function()
         local st = fota.state()
         assert.same({ "V1103", "a", "1.2.4", "b" },
             { st.running.core, st.running.core_slot, st.running.version, st.running.script_slot })
+    end)
+end)
+
+describe("the simulator's script area", function()
+    it("is an Air780E's by default and the profile's script_area when set", function()
+        local work = T.tmpdir("simarea")
+        local proj = work .. "/proj"
+        os.execute("mkdir -p " .. proj)
+        T.write(proj .. "/main.lua", table.concat({
+            'PROJECT = "demo"', 'VERSION = "1.2.3"',
+            'local f = io.open("/pkg.fota", "rb")',
+            'if f then',
+            '  local p = f:read("a") f:close() os.remove("/pkg.fota")',
+            '  assert(fota.init()) assert(fota.run(p)) assert(fota.finish(true)) rtos.reboot()',
+            'end', 'sys.run()' }, "\n"))
+        -- 200 KB of scripts: over 128 KiB, within 448 KiB
+        local big = T.make_package({ project = "demo", version = "1.2.4", core = "V1104",
+            script = 'PROJECT = "demo"\nVERSION = "1.2.4"\nsys.run()\n',
+            files = { ["lib/big.lua"] = string.rep("-- filler line\n", 200000 // 15) } })
+        local function boot_twice(dev, profile)
+            os.execute("mkdir -p " .. dev .. "/fs")
+            if profile then T.write(dev .. "/profile.lua", profile) end
+            T.write(dev .. "/fs/pkg.fota", big)
+            local out, status = T.run(string.format("bin/luatos-sim %s --device %s --max-boots 2", proj, dev))
+            assert.equal(0, status, out)
+            return out
+        end
+        assert.matches("staged package applied at boot: scripts_too_large", boot_twice(work .. "/dev1"))
+        local out = boot_twice(work .. "/dev2", "return { script_area = 458752 }\n")
+        assert.matches("staged package applied at boot: ok", out)
+        assert.matches("boot 2:.*script 1%.2%.4", out)
     end)
 end)

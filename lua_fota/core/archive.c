@@ -27,6 +27,46 @@ int fota_arc_name_ok(const char *name, size_t len)
     return 1;
 }
 
+void fota_arc_names_init(fota_arc_names *st)
+{
+    if (st) memset(st, 0, sizeof *st);
+}
+
+int fota_arc_names_next(fota_arc_names *st, const char *name, size_t len)
+{
+    if (!st || !fota_arc_name_ok(name, len)) return FOTA_ERR_FORMAT;
+    size_t common = 0;
+    if (st->count > 0) {
+        /* Strictly ascending: deterministic and no duplicates. */
+        size_t m = len < st->prev_len ? len : st->prev_len;
+        int c = memcmp(st->prev, name, m);
+        if (c > 0 || (c == 0 && st->prev_len >= len)) return FOTA_ERR_FORMAT;
+        while (common < m && st->prev[common] == name[common]) common++;
+    }
+    size_t dirs = 0, last = 0;
+    for (size_t i = 0; i < len; i++)
+        if (name[i] == '/') { dirs++; last = i + 1; }
+    /* LuatOS flattens the scripts and boots only the top main.lua: a
+     * deeper one would be taken for it, or clash with it. */
+    if (dirs > 0 && len - last == 8 && memcmp(name + last, "main.lua", 8) == 0)
+        return FOTA_ARC_E_MAIN_NOT_TOP;
+    if (dirs > FOTA_ARC_MAX_DEPTH) return FOTA_ARC_E_TOO_DEEP;
+    /* Earlier names that do not prefix this one prefix no later one either
+     * (sorted order); of those that do, one followed by '/' is a file the
+     * archive also needs as a directory. */
+    while (st->pfx_n > 0 && st->pfx[st->pfx_n - 1] > common) st->pfx_n--;
+    for (size_t i = 0; i < st->pfx_n; i++)
+        if (st->pfx[i] < len && name[st->pfx[i]] == '/') return FOTA_ARC_E_NAME_CLASH;
+    /* Each kept length is below len (ascending, a prefix, no duplicate), so
+     * the stack holds at most FOTA_ARC_MAX_NAME lengths of at most 128. */
+    if (st->pfx_n < sizeof st->pfx) st->pfx[st->pfx_n++] = (uint8_t)len;
+    memcpy(st->prev, name, len);
+    st->prev[len] = '\0';
+    st->prev_len = len;
+    st->count++;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* script archive: parser                                              */
 
@@ -38,6 +78,12 @@ void fota_arc_parser_init(fota_arc_parser *p, const fota_arc_sink *sink)
     memset(p, 0, sizeof *p);
     if (sink) p->sink = *sink;
     p->state = ARC_HDR;
+    p->area = FOTA_ARC_MAX_SIZE;
+}
+
+void fota_arc_parser_set_area(fota_arc_parser *p, uint32_t area)
+{
+    if (p) p->area = area == 0 || area > FOTA_ARC_MAX_SIZE ? FOTA_ARC_MAX_SIZE : area;
 }
 
 /* Accumulates a fixed-size field; returns 1 when complete. */
@@ -95,15 +141,8 @@ static int arc_feed(fota_arc_parser *p, const uint8_t *d, size_t n)
             if (p->acc_len < p->name_len) return 0;
             p->acc_len = 0;
             p->name[p->name_len] = '\0';
-            if (!fota_arc_name_ok(p->name, p->name_len)) return FOTA_ERR_FORMAT;
-            /* Strictly ascending: deterministic and no duplicates. */
-            if (p->index > 0) {
-                size_t m = p->name_len < p->prev_len ? p->name_len : p->prev_len;
-                int c = memcmp(p->prev, p->name, m);
-                if (c > 0 || (c == 0 && p->prev_len >= p->name_len)) return FOTA_ERR_FORMAT;
-            }
-            memcpy(p->prev, p->name, p->name_len + 1);
-            p->prev_len = p->name_len;
+            int rc = fota_arc_names_next(&p->names, p->name, p->name_len);
+            if (rc) return rc;
             p->state = ARC_SIZE;
             break;
         }
@@ -112,6 +151,7 @@ static int arc_feed(fota_arc_parser *p, const uint8_t *d, size_t n)
             p->remaining = fota_get32(p->acc);
             p->total += p->remaining;
             if (p->total > FOTA_ARC_MAX_SIZE) return FOTA_ERR_FORMAT;
+            if (p->total > p->area) return FOTA_ARC_E_TOO_LARGE;
             if (p->sink.begin) {
                 int rc = p->sink.begin(p->sink.ud, p->name, p->remaining);
                 if (rc) return rc;

@@ -17,6 +17,11 @@ _Static_assert(FOTA_DELTA_MAX_IMAGE == FOTA_PKG_MAX_IMAGE, "delta and package im
 /* A script section holds an archive: one bound for both. */
 _Static_assert(FOTA_ARC_MAX_SIZE == FOTA_PKG_MAX_IMAGE, "archive and package image bounds differ");
 _Static_assert(FOTA_SIG_RAW_LEN == FOTA_PKG_SIG_RAW_LEN, "signature lengths differ");
+/* The archive's verdicts are the package's. */
+_Static_assert(FOTA_ARC_E_NAME_CLASH == FOTA_PKG_E_NAME_CLASH && FOTA_ARC_E_MAIN_NOT_TOP == FOTA_PKG_E_MAIN_NOT_TOP &&
+                   FOTA_ARC_E_TOO_DEEP == FOTA_PKG_E_PATH_TOO_DEEP &&
+                   FOTA_ARC_E_TOO_LARGE == FOTA_PKG_E_SCRIPTS_TOO_LARGE,
+               "archive and package verdicts differ");
 
 /* Metadata strings are restricted so they are safe as file names, in JSON
  * and in log lines without escaping. */
@@ -53,6 +58,10 @@ const char *fota_pkg_errname(int code)
     case FOTA_PKG_E_IO: return "io";
     case FOTA_PKG_E_WRONG_PAIR: return "wrong_pair";
     case FOTA_PKG_E_SAME_RELEASE: return "same_release";
+    case FOTA_PKG_E_NAME_CLASH: return "name_clash";
+    case FOTA_PKG_E_MAIN_NOT_TOP: return "main_not_top";
+    case FOTA_PKG_E_PATH_TOO_DEEP: return "path_too_deep";
+    case FOTA_PKG_E_SCRIPTS_TOO_LARGE: return "scripts_too_large";
     case FOTA_PKG_E_KEY_MISSING: return "trusted_key_missing";
     case FOTA_PKG_E_KEY_CHANGED: return "trusted_key_changed";
     case FOTA_ERR_IO: return "io";
@@ -72,7 +81,7 @@ const char *fota_pkg_errname(int code)
 
 int fota_pkg_refused(int code)
 {
-    return code <= FOTA_PKG_E_BAD_MAGIC && code >= FOTA_PKG_E_SAME_RELEASE && code != FOTA_PKG_E_IO;
+    return code <= FOTA_PKG_E_BAD_MAGIC && code >= FOTA_PKG_E_SCRIPTS_TOO_LARGE && code != FOTA_PKG_E_IO;
 }
 
 /* ------------------------------------------------------------------ */
@@ -525,6 +534,7 @@ void fota_pkg_policy_init(fota_pkg_policy *p)
     if (!p) return;
     memset(p, 0, sizeof *p);
     p->max_size = FOTA_PKG_DEFAULT_MAX_SIZE;
+    p->script_area = FOTA_PKG_DEFAULT_SCRIPT_AREA;
 }
 
 static int hash_range(fota_pkg_reader *r, uint64_t len, uint8_t out[32])
@@ -624,8 +634,11 @@ int fota_pkg_apply_delta(fota_pkg_reader *r, unsigned idx, const fota_delta_io *
 }
 
 /* Streams one section through its decoder; the script archive is also
- * parsed so a package cannot carry an archive the device would refuse. */
-static int check_section(fota_pkg_reader *r, unsigned idx)
+ * parsed so a package cannot carry an archive the device would refuse or
+ * could not boot. An archive verdict ends the stream at once: the package
+ * hash (and signature) already passed, and a small package may declare
+ * megabytes of files. */
+static int check_section(fota_pkg_reader *r, unsigned idx, uint32_t script_area)
 {
     fota_pkg_stream s;
     uint8_t buf[1024];
@@ -635,15 +648,19 @@ static int check_section(fota_pkg_reader *r, unsigned idx)
     int rc = fota_pkg_stream_open(&s, r, idx);
     if (rc) return rc;
     fota_arc_parser_init(&ap, NULL);
-    for (;;) {
+    fota_arc_parser_set_area(&ap, script_area ? script_area : FOTA_PKG_DEFAULT_SCRIPT_AREA);
+    while (arc_rc == 0) {
         size_t got = 0;
         rc = fota_pkg_stream_read(&s, buf, sizeof buf, &got);
         if (rc || got == 0) break;
-        if (is_script && arc_rc == 0) arc_rc = fota_arc_parser_feed(&ap, buf, got);
+        if (is_script) arc_rc = fota_arc_parser_feed(&ap, buf, got);
     }
     fota_pkg_stream_close(&s);
     if (rc) return rc;
     if (is_script && arc_rc == 0) arc_rc = fota_arc_parser_finish(&ap);
+    if (arc_rc == FOTA_ARC_E_NAME_CLASH || arc_rc == FOTA_ARC_E_MAIN_NOT_TOP || arc_rc == FOTA_ARC_E_TOO_DEEP ||
+        arc_rc == FOTA_ARC_E_TOO_LARGE)
+        return arc_rc;
     return arc_rc ? FOTA_PKG_E_BAD_SECTION : 0;
 }
 
@@ -729,7 +746,7 @@ int fota_pkg_verify(fota_pkg_reader *r, const fota_pkg_policy *policy)
     if (rc == 0 && memcmp(h, in->sha256, 32) != 0) rc = FOTA_PKG_E_HASH_MISMATCH;
     if (rc == 0) rc = check_signature(r, policy->pubkey_pem ? &key : NULL);
     fota_sig_key_free(&key);
-    for (unsigned i = 0; rc == 0 && i < in->section_count; i++) rc = check_section(r, i);
+    for (unsigned i = 0; rc == 0 && i < in->section_count; i++) rc = check_section(r, i, policy->script_area);
     /* Cheap policy checks first: a wrong base version needs no delta run. */
     if (rc == 0) rc = check_policy(in, policy);
     for (unsigned i = 0; rc == 0 && i < in->section_count; i++)

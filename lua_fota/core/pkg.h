@@ -27,6 +27,11 @@
 
 /* ---- bounds ---- */
 #define FOTA_PKG_DEFAULT_MAX_SIZE 491520u   /* 480 KiB */
+/* The script area of an Air780E-class (EC618) module's LuatOS firmware:
+ * LUAT_SCRIPT_SIZE 128 (KiB) in its luat_conf_bsp.h (luatos-soc-2022);
+ * the files of a script section may add up to this much. */
+#define FOTA_PKG_DEFAULT_SCRIPT_AREA 131072u
+
 #define FOTA_PKG_MAX_STR 127                /* metadata strings, bytes */
 #define FOTA_PKG_MAX_SECTIONS 2             /* one core, one script */
 #define FOTA_PKG_MAX_IMAGE (16u * 1024 * 1024) /* decoded core / script image */
@@ -70,6 +75,11 @@ enum fota_pkg_err {
     FOTA_PKG_E_IO = -211,
     FOTA_PKG_E_WRONG_PAIR = -212,     /* the resulting core + script pair is not named */
     FOTA_PKG_E_SAME_RELEASE = -213,   /* the running release again, not marked reinstall */
+    /* a script archive that could not boot (archive.h's FOTA_ARC_E_*): */
+    FOTA_PKG_E_NAME_CLASH = -214,     /* a file's name is also another's directory */
+    FOTA_PKG_E_MAIN_NOT_TOP = -215,   /* a main.lua below the top */
+    FOTA_PKG_E_PATH_TOO_DEEP = -216,  /* more than FOTA_ARC_MAX_DEPTH directories */
+    FOTA_PKG_E_SCRIPTS_TOO_LARGE = -217, /* the files' bytes exceed the policy's script area */
     /* a device provisioned with a signing key (slots.h) fails closed: */
     FOTA_PKG_E_KEY_MISSING = -230,    /* its trusted key file is missing, empty or unreadable */
     FOTA_PKG_E_KEY_CHANGED = -231     /* the key given is not the provisioned one */
@@ -156,6 +166,7 @@ void fota_pkg_close(fota_pkg_reader *r);
 /* ---- policy and verification ---- */
 typedef struct fota_pkg_policy {
     uint32_t max_size;                /* 0 = FOTA_PKG_DEFAULT_MAX_SIZE */
+    uint32_t script_area;             /* 0 = FOTA_PKG_DEFAULT_SCRIPT_AREA: the device's, in bytes */
     const char *pubkey_pem;           /* NUL-terminated; NULL = signature not required */
     const char *project;              /* NULL = any; else must match (bad_meta) */
     const char *bsp;                  /* NULL = any; else must match (bad_meta) */
@@ -181,7 +192,8 @@ typedef struct fota_pkg_policy {
 void fota_pkg_policy_init(fota_pkg_policy *p);   /* everything off, default size */
 
 /* Full verification of an open package: hash, signature, section contents
- * (core image SHA-256; script inflated, measured, hashed, archive checked),
+ * (core image SHA-256; script inflated, measured, hashed, archive checked,
+ * its files within the script area),
  * then policy (project/bsp, base, pair, rollback, same release). Returns 0 or FOTA_PKG_E_*;
  * FOTA_ERR_ARG for an unusable policy (bad version string, unparsable key). */
 int fota_pkg_verify(fota_pkg_reader *r, const fota_pkg_policy *policy);

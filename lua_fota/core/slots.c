@@ -374,6 +374,27 @@ int fota_slots_provision_key(const fota_slots *s, const char *pub_pem)
     return fota_slots_write(s, &rec);
 }
 
+int fota_slots_provision_found(const fota_slots *s, const char *pub_pem)
+{
+    fota_boot_record rec;
+    uint8_t id[32];
+    int rc;
+
+    /* An unusable key is no key: a later boot that finds the whole file
+     * provisions then. */
+    if (!pub_pem || !pub_pem[0] || fota_sig_key_id(pub_pem, id) != 0)
+        return 0;
+    if ((rc = fota_slots_read(s, &rec)) == FOTA_ERR_NOENT)
+        return 0;
+    if (rc != FOTA_OK)
+        return rc;
+    /* Never a second key: the one first seen stays, a swap is refused later. */
+    if (rec.key_provisioned)
+        return 0;
+    rc = fota_slots_provision_key(s, pub_pem);
+    return rc == FOTA_OK ? 1 : rc;
+}
+
 /* A provisioned device trusts its key and nothing else, whatever the files say. */
 static int check_provisioned_key(const fota_boot_record *rec, const fota_pkg_policy *pol)
 {

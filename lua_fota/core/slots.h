@@ -84,6 +84,15 @@ int fota_slots_flash(const fota_slots *s, const char *core_image, uint32_t core_
  * when pub_pem is no P-256 public key, FOTA_ERR_NOENT when never flashed. */
 int fota_slots_provision_key(const fota_slots *s, const char *pub_pem);
 
+/* Trust on first sight: a flashed device never provisioned that finds a
+ * usable signing key (pub_pem, the contents of DEVICE/fota/trusted.pem) is
+ * provisioned with it, as a key present at the factory flash provisions it.
+ * Returns 1 when it provisioned now; 0 when there was nothing to do
+ * (already provisioned, with this key or another; pub_pem NULL, empty or no
+ * P-256 public key, as a torn file is; never flashed); else the record's
+ * read or write error. */
+int fota_slots_provision_found(const fota_slots *s, const char *pub_pem);
+
 /* Verifies the package at pkg_path against pol (the running image fills in
  * the base core hash and the versions when pol leaves them unset), writes its
  * sections into the inactive slots, checks them, and flips the record to try

@@ -20,8 +20,41 @@ static int arc_ent_cmp(const void *a, const void *b)
     return strcmp(((const arc_ent *)a)->name, ((const arc_ent *)b)->name);
 }
 
-int fota_arc_pack(const char *const *names, const char *const *paths, size_t n,
-                  const char *out_path)
+/* The archive-wide name rules (core/archive.h) over the sorted entries, as
+ * a device applies them: what a device could not boot is never written.
+ * why (may be NULL) names the entries. */
+static int check_names(const arc_ent *e, size_t n, char *why, size_t why_len)
+{
+    fota_arc_names st;
+    fota_arc_names_init(&st);
+    for (size_t i = 0; i < n; i++) {
+        int rc = fota_arc_names_next(&st, e[i].name, strlen(e[i].name));
+        const char *what = NULL;
+        if (rc == 0) continue;
+        if (rc == FOTA_ARC_E_NAME_CLASH) {
+            /* The file is the longest earlier name followed by '/' here. */
+            for (size_t j = i; j-- > 0;) {
+                size_t l = strlen(e[j].name);
+                if (strncmp(e[j].name, e[i].name, l) == 0 && e[i].name[l] == '/') {
+                    if (why && why_len)
+                        snprintf(why, why_len, "%s: a file, and the directory of %s: a module cannot unpack both",
+                                 e[j].name, e[i].name);
+                    return rc;
+                }
+            }
+        }
+        what = rc == FOTA_ARC_E_MAIN_NOT_TOP ? "a main.lua below the top: LuatOS boots only the top main.lua"
+             : rc == FOTA_ARC_E_TOO_DEEP ? "more than 8 directories deep"
+             : rc == FOTA_ERR_FORMAT && i > 0 && strcmp(e[i - 1].name, e[i].name) == 0 ? "two files of this name"
+             : "file name not allowed (components of [A-Za-z0-9._+-])";
+        if (why && why_len) snprintf(why, why_len, "%s: %s", e[i].name, what);
+        return rc;
+    }
+    return 0;
+}
+
+static int pack(const char *const *names, const char *const *paths, size_t n, const char *out_path,
+                char *why, size_t why_len)
 {
     if (!names || !paths || !out_path || n == 0 || n > FOTA_ARC_MAX_ENTRIES) return FOTA_ERR_ARG;
     arc_ent *e = calloc(n, sizeof *e);
@@ -35,8 +68,10 @@ int fota_arc_pack(const char *const *names, const char *const *paths, size_t n,
     }
     if (rc) { free(e); return rc; }
     qsort(e, n, sizeof *e, arc_ent_cmp);
-    for (size_t i = 1; i < n; i++)
-        if (strcmp(e[i - 1].name, e[i].name) == 0) { free(e); return FOTA_ERR_ARG; }
+    if ((rc = check_names(e, n, why, why_len)) != 0) {
+        free(e);
+        return rc == FOTA_ERR_FORMAT ? FOTA_ERR_ARG : rc;   /* a duplicate: the caller's list */
+    }
 
     fota_port_file *out = NULL;
     rc = fota_port_open(&out, out_path, FOTA_PORT_WRITE | FOTA_PORT_TRUNC);
@@ -74,8 +109,13 @@ int fota_arc_pack(const char *const *names, const char *const *paths, size_t n,
     return rc;
 }
 
+int fota_arc_pack(const char *const *names, const char *const *paths, size_t n,
+                  const char *out_path)
+{
+    return pack(names, paths, n, out_path, NULL, 0);
+}
+
 /* The script files under a directory, for fota_arc_pack. */
-#define ARC_WALK_DEPTH 8
 #define ARC_PATH_CAP 1024
 typedef struct {
     char *names[FOTA_ARC_MAX_ENTRIES];
@@ -133,7 +173,8 @@ static int arc_visit(void *ud, const char *entry)
         return arc_add(w, name, path);
     case FOTA_PORT_DIRECTORY: {
         char saved_dir[ARC_PATH_CAP], saved_rel[ARC_PATH_CAP];
-        if (w->depth >= ARC_WALK_DEPTH) return arc_why(w, FOTA_ERR_ARG, "directories nested deeper than 8", path);
+        if (w->depth >= FOTA_ARC_MAX_DEPTH)
+            return arc_why(w, FOTA_ERR_ARG, "directories nested deeper than 8", path);
         memcpy(saved_dir, w->dir, sizeof saved_dir);
         memcpy(saved_rel, w->rel, sizeof saved_rel);
         memcpy(w->dir, path, (size_t)n1 + 1);
@@ -175,8 +216,12 @@ int fota_arc_pack_path(const char *src, const char *out_path, char *why, size_t 
         rc = arc_why(w, FOTA_ERR_NOENT, "no such file or directory", src);
     }
     if (rc == 0) {
-        rc = fota_arc_pack((const char *const *)w->names, (const char *const *)w->paths, w->n, out_path);
-        if (rc) arc_why(w, rc, "cannot write the archive", out_path);
+        rc = pack((const char *const *)w->names, (const char *const *)w->paths, w->n, out_path, why, why_len);
+        /* A project a module could not boot is the caller's input to fix. */
+        if (rc == FOTA_ARC_E_NAME_CLASH || rc == FOTA_ARC_E_MAIN_NOT_TOP || rc == FOTA_ARC_E_TOO_DEEP)
+            rc = FOTA_ERR_ARG;
+        else if (rc)
+            arc_why(w, rc, "cannot write the archive", out_path);
     }
     for (size_t i = 0; i < w->n; i++) {
         free(w->names[i]);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/archive.h"
 #include "core/pkg.h"
 #include "lua/lfota_ctx.h"
 #include "lua/lfota_fresh.h"
@@ -45,7 +46,10 @@ static int push_status(lua_State *L, int rc)
 
 /* fota.init(storage, len, param1): storage nil or a number = the device's
  * staging area (a flash address means nothing on the desktop), a string = a
- * file path; len = the most bytes the package may take. */
+ * file path; len = the most bytes the package may take. A device never
+ * provisioned that finds a usable DEVICE/fota/trusted.pem is provisioned
+ * with it here too (trust on first sight), so a key written while the
+ * scripts run protects the package they are about to fetch. */
 static int l_init(lua_State *L)
 {
     lfota_state *c = lfota_ctx(L);
@@ -70,6 +74,9 @@ static int l_init(lua_State *L)
     }
     if (!path)
         return push_status(L, FOTA_ERR_IO);
+    /* A record error here is no reason to refuse staging: the commit reads
+     * the record again and the next boot retries. */
+    (void)lfota_trust_first_key(c);
     c->verdict = 1;
     return push_status(L, fota_stage_init(&c->stage, path, (uint32_t)cap));
 }
@@ -197,11 +204,24 @@ static int l_wait(lua_State *L)
     return 1;
 }
 
-/* fota.device([dir]) -> dir: the simulated device's directory, where the
- * default staging area lives. */
+/* fota.device([dir [, {script_area = bytes}]]) -> dir: the simulated
+ * device's directory, where the default staging area lives, and its script
+ * area (what the files of a script package may add up to; default
+ * FOTA_PKG_DEFAULT_SCRIPT_AREA, an Air780E's), for every verification. */
 static int l_device(lua_State *L)
 {
     lfota_state *c = lfota_ctx(L);
+    if (lua_istable(L, 2)) {
+        lua_Integer area;
+        lua_getfield(L, 2, "script_area");
+        area = luaL_optinteger(L, -1, 0);
+        if (area < 0 || area > FOTA_ARC_MAX_SIZE)
+            return luaL_error(L, "bad option 'script_area' (0..%d bytes expected)", (int)FOTA_ARC_MAX_SIZE);
+        c->script_area = (uint32_t)area;
+        lua_pop(L, 1);
+    } else if (!lua_isnoneornil(L, 2)) {
+        return luaL_argerror(L, 2, "table expected");
+    }
     if (!lua_isnoneornil(L, 1)) {
         size_t n;
         const char *dir = luaL_checklstring(L, 1, &n);

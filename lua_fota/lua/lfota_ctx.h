@@ -15,6 +15,7 @@ typedef struct {
     int stage_owner;   /* 1 while a download owns the staging area */
     int verdict;       /* isDone's check of the complete package: 1 not yet, else 0 or FOTA_PKG_E_* */
     char device[FOTA_STAGE_PATH_MAX - 32]; /* room for "/fota/stage.bin" */
+    uint32_t script_area; /* the device's script area in bytes (fota.device); 0 = the core's default */
 } lfota_state;
 
 #define LFOTA_CTX "luat_fota.ctx"

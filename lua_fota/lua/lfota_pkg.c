@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/archive.h"
 #include "core/bytes.h"
 #include "core/files.h"
 #include "core/pkg.h"
@@ -78,7 +79,8 @@ static void push_info(lua_State *L, const fota_pkg_info *in)
  * pubkey (PEM; default the device's trusted.pem: with a key, an unsigned
  * package is refused), project, bsp, core ("V1103", the running core),
  * core_image (file hashed as the delta base), version (the running script
- * VERSION), allow_rollback, max_size. */
+ * VERSION), allow_rollback, max_size, script_area (bytes the script files may
+ * add up to; default the device's, fota.device). */
 const char *lfota_policy(lua_State *L, fota_pkg_policy *pol, char *keybuf, size_t keylen,
                          char *pathbuf, size_t pathlen)
 {
@@ -110,7 +112,12 @@ const char *lfota_policy(lua_State *L, fota_pkg_policy *pol, char *keybuf, size_
     if (max < 0 || max > 0x7fffffff)
         luaL_error(L, "bad option 'max_size' (out of range)");
     pol->max_size = (uint32_t)max;
-    lua_pop(L, 2);
+    lua_getfield(L, 1, "script_area");
+    max = luaL_optinteger(L, -1, 0);
+    if (max < 0 || max > FOTA_ARC_MAX_SIZE)
+        luaL_error(L, "bad option 'script_area' (0..%d bytes expected)", (int)FOTA_ARC_MAX_SIZE);
+    pol->script_area = max ? (uint32_t)max : c->script_area;   /* 0 either way: the core's default */
+    lua_pop(L, 3);
     return path;
 }
 

@@ -116,18 +116,38 @@ static int l_commit(lua_State *L)
     return 1;
 }
 
+int lfota_trust_first_key(lfota_state *c)
+{
+    static const size_t cap = LFOTA_MAX_PEM;
+    char *pem = malloc(cap);
+    fota_slots s;
+    int rc;
+
+    /* 16 KiB: kept off the C stack of a Lua call. */
+    if (!pem)
+        return FOTA_ERR_NOMEM;
+    rc = fota_slots_init(&s, c->device);
+    if (rc == FOTA_OK)
+        rc = fota_slots_trusted_key(c->device, pem, cap) ? fota_slots_provision_found(&s, pem) : 0;
+    free(pem);
+    return rc;
+}
+
 /* fota.boot() -> state | nil, "unflashed" | "bricked" | errname
  * Done once per boot by the simulator: counts a trying boot, rolls back an
  * unconfirmed or damaged pair, and first applies a package that was staged
  * (fota.finish(true)) but not committed — after a power cut, or by a
- * LuatOS-style script that staged it and rebooted. */
+ * LuatOS-style script that staged it and rebooted. Before that, a device
+ * never provisioned that finds a usable DEVICE/fota/trusted.pem is
+ * provisioned with it (state.provisioned_now); a record error there leaves
+ * it for the next boot. */
 static int l_boot(lua_State *L)
 {
     lfota_state *c = lfota_ctx(L);
     char stage_path[FOTA_STAGE_PATH_MAX], key[LFOTA_MAX_PEM];
     fota_boot_record rec;
     fota_slots s;
-    int rc, staged = 0, applied = 0;
+    int rc, staged = 0, applied = 0, provisioned;
 
     lua_settop(L, 0);
     lua_newtable(L);
@@ -138,6 +158,9 @@ static int l_boot(lua_State *L)
         lua_pushstring(L, "unflashed");
         return 2;
     }
+    /* The first boot that finds a usable key file keeps its key for life,
+     * before a staged package is looked at. */
+    provisioned = lfota_trust_first_key(c);
     if (lfota_default_stage_path(c, stage_path, sizeof stage_path)) {
         fota_pkg_policy pol;
         lfota_policy(L, &pol, key, sizeof key, stage_path, sizeof stage_path);
@@ -151,6 +174,10 @@ static int l_boot(lua_State *L)
         return 2;
     }
     push_record(L, &s, &rec);
+    if (provisioned == 1) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "provisioned_now");
+    }
     if (staged) {
         /* "ok" or why the staged package was not applied */
         lua_pushstring(L, applied == FOTA_SLOTS_ALREADY_APPLIED ? "already_applied" : fota_pkg_errname(applied));

@@ -53,7 +53,9 @@ local fota = require "fota"
 _G.fota = fota
 _G.zbuff = require "fota.zbuff"
 _G.http = require "http"
-fota.device(device_dir)
+-- The module's script area (profile script_area, bytes; default the core's,
+-- an Air780E's 128 KiB): a package whose scripts add up to more is refused.
+fota.device(device_dir, { script_area = math.tointeger(tonumber(profile.script_area)) })
 require "strext"
 _G.crypto = require "fota.crypto"
 _G.fskv = require "fskv"
@@ -135,6 +137,9 @@ if air then state = air.apply_update(fota, function(p) return simdevice.path(p, 
 if state.last_result == "rolled_back" and state.rollback_reason ~= "none" then
     log.warn("sim", "rolled back to the previous image:", state.rollback_reason)
 end
+-- Trust on first sight: fota.boot provisions a device never provisioned with
+-- the key file it finds, as the flash above does with one already there.
+if state.provisioned_now then log.info("sim", "provisioned with the signing key fota/trusted.pem, found at boot") end
 if state.applied_staged then log.info("sim", "staged package applied at boot:", state.applied_staged) end
 
 -- The running core is what the boot record says, whatever the profile held.

@@ -1241,6 +1241,185 @@ static void test_crafted(fixture *fx)
     free(delta);
 }
 
+/* An archive of n entries of sizes[i] bytes of 'x' each (out must hold them). */
+static size_t craft_arc_sized(uint8_t *out, const char *const *names, const uint32_t *sizes, unsigned n)
+{
+    memcpy(out, "LFSA", 4);
+    put16(out + 4, 1);
+    put16(out + 6, 0);
+    put32(out + 8, n);
+    size_t k = 12;
+    for (unsigned i = 0; i < n; i++) {
+        size_t nl = strlen(names[i]);
+        put16(out + k, (uint16_t)nl); k += 2;
+        memcpy(out + k, names[i], nl); k += nl;
+        put32(out + k, sizes[i]); k += 4;
+        memset(out + k, 'x', sizes[i]); k += sizes[i];
+    }
+    return k;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The bounded clash check against the obvious quadratic one, on many small
+ * sorted name sets built from components that sort around '/'. */
+static void test_clash_oracle(void)
+{
+    static const char *const comp[] = {"a", "b", "a-", "a.", "a+", "ab"};
+    char store[16][40];
+    const char *names[16];
+    uint32_t x = 12345;
+    unsigned clashes = 0;
+    for (int round = 0; round < 3000; round++) {
+        unsigned n = 0, want = 2 + (x >> 7) % 14;
+        for (unsigned t = 0; t < 40 && n < want; t++) {
+            char buf[40] = "";
+            unsigned parts = 1 + (x = x * 1103515245u + 12345u) % 3 % 3;
+            for (unsigned k = 0; k < parts; k++) {
+                x = x * 1103515245u + 12345u;
+                if (k) strcat(buf, "/");
+                strcat(buf, comp[(x >> 16) % 6]);
+            }
+            int dup = 0;
+            for (unsigned k = 0; k < n; k++) dup |= strcmp(store[k], buf) == 0;
+            if (!dup) { strcpy(store[n], buf); names[n] = store[n]; n++; }
+        }
+        qsort(names, n, sizeof *names, cmp_str);
+        int oracle = 0;
+        for (unsigned i = 0; i < n; i++)
+            for (unsigned j = 0; j < n; j++) {
+                size_t l = strlen(names[i]);
+                if (i != j && strncmp(names[i], names[j], l) == 0 && names[j][l] == '/') oracle = 1;
+            }
+        fota_arc_names st;
+        fota_arc_names_init(&st);
+        int rc = 0;
+        for (unsigned i = 0; i < n && rc == 0; i++) rc = fota_arc_names_next(&st, names[i], strlen(names[i]));
+        CHECK_EQ(rc, oracle ? FOTA_ARC_E_NAME_CLASH : 0);
+        clashes += (unsigned)oracle;
+    }
+    CHECK(clashes > 300 && clashes < 2700);   /* both outcomes well exercised */
+}
+
+/* Archives that would verify yet could not boot (issue 32): a file that is
+ * also a directory, a main.lua below the top, a path deeper than 8
+ * directories, files over the script area. The parser, verify and the
+ * packer refuse each with its own verdict. */
+static void test_bootable(fixture *fx)
+{
+    char pbuf[512];
+    static uint8_t a[300000];
+    uint8_t *buf = malloc(400000), *zb = malloc(65536);
+    rec_sink rs;
+    uint32_t ho;
+    const uint32_t one[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    const cmeta ms = {"demo", "demo_LuatOS-SoC_EC618", "EC618", "2.0.0", 0, 0, NULL, 0, 0, NULL, NULL, 0, 0, NULL, NULL};
+    struct { const char *names[4]; unsigned n; int rc; } cases[] = {
+        {{"a", "a/b"}, 2, FOTA_ARC_E_NAME_CLASH},
+        {{"a", "a-x", "a.lua", "a/b"}, 4, FOTA_ARC_E_NAME_CLASH},    /* '-' and '.' sort before '/' */
+        {{"lib", "lib+", "lib/x/y.lua"}, 3, FOTA_ARC_E_NAME_CLASH},   /* deeper below the file */
+        {{"m.lua", "x/a", "x/a+", "x/a/b"}, 4, FOTA_ARC_E_NAME_CLASH},/* a longer prefix */
+        {{"main.lua", "sub/main.lua"}, 2, FOTA_ARC_E_MAIN_NOT_TOP},
+        {{"sub/main.lua"}, 1, FOTA_ARC_E_MAIN_NOT_TOP},
+        {{"a/b/c/d/e/f/g/h/i/x.lua"}, 1, FOTA_ARC_E_TOO_DEEP},       /* 9 directories */
+        {{"a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/x"},
+         1, FOTA_ARC_E_TOO_DEEP},                                      /* 60 levels */
+        /* bootable: no clash, main.lua only at the top, 8 directories */
+        {{"a", "a-x", "a.lua", "ab/c"}, 4, 0},
+        {{"main.lua", "main.luac", "sub/main.lua.txt", "sub/xmain.lua"}, 4, 0},
+        {{"a/b/c/d/e/f/g/h/x.lua", "main.lua"}, 2, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t n = craft_arc_sized(a, cases[i].names, one, cases[i].n);
+        CHECK_EQ(parse_arc(a, n, 3, &rs), cases[i].rc);
+        CHECK_EQ(parse_arc(a, n, n, &rs), cases[i].rc);
+        csec sc = script_sec(a, n, zb, 65536);
+        int want = cases[i].rc;   /* FOTA_ARC_E_* are FOTA_PKG_E_* */
+        CHECK_EQ(vmem(buf, craft(buf, &ms, &sc, 1, &ho), NULL), want);
+        if (want) CHECK_EQ(fota_pkg_refused(want), 1);
+        /* the packer refuses the same names, in any input order */
+        const char *paths[4], *rev[4];
+        for (unsigned k = 0; k < cases[i].n; k++) {
+            paths[k] = fx->core_path;
+            rev[k] = cases[i].names[cases[i].n - 1 - k];
+        }
+        char out[512];
+        snprintf(out, sizeof out, "%s/boot%zu.lfsa", fx->dir, i);
+        CHECK_EQ(fota_arc_pack(cases[i].names, paths, cases[i].n, out), want);
+        CHECK_EQ(fota_arc_pack(rev, paths, cases[i].n, out), want);
+        CHECK_EQ(fota_port_exists(out), want == 0);
+    }
+    CHECK(strcmp(fota_pkg_errname(FOTA_PKG_E_NAME_CLASH), "name_clash") == 0);
+    CHECK(strcmp(fota_pkg_errname(FOTA_PKG_E_MAIN_NOT_TOP), "main_not_top") == 0);
+    CHECK(strcmp(fota_pkg_errname(FOTA_PKG_E_PATH_TOO_DEEP), "path_too_deep") == 0);
+    CHECK(strcmp(fota_pkg_errname(FOTA_PKG_E_SCRIPTS_TOO_LARGE), "scripts_too_large") == 0);
+    /* unsorted stays a format error ("a/b" before "a") */
+    const char *uns[] = {"a/b", "a"};
+    CHECK_EQ(parse_arc(a, craft_arc_sized(a, uns, one, 2), 7, &rs), FOTA_ERR_FORMAT);
+
+    /* a project directory with sub/main.lua: refused at build, saying which */
+    char src[512], why[600];
+    snprintf(src, sizeof src, "%s/twomain", fx->dir);
+    mkdir(src, 0755);
+    write_file(P(src, "main.lua"), "x", 1);
+    mkdir(P(src, "sub"), 0755);
+    write_file(P(src, "sub/main.lua"), "x", 1);
+    CHECK_EQ(fota_arc_pack_path(src, P(fx->dir, "twomain.lfsa"), why, sizeof why), FOTA_ERR_ARG);
+    CHECK(strstr(why, "sub/main.lua: a main.lua below the top") != NULL);
+    CHECK(!fota_port_exists(P(fx->dir, "twomain.lfsa")));
+    const char *clash[] = {"lib/x.lua", "lib"};
+    CHECK_EQ(fota_arc_pack(clash, (const char *const[]){fx->core_path, fx->core_path}, 2, P(fx->dir, "c.lfsa")),
+             FOTA_ARC_E_NAME_CLASH);
+
+    /* the script area: the files' bytes, default an Air780E's 128 KiB */
+    fota_pkg_policy pol;
+    fota_pkg_policy_init(&pol);
+    CHECK_EQ(pol.script_area, 131072);
+    const char *two[] = {"big.bin", "main.lua"};
+    uint32_t fit[] = {131072 - 10, 10}, over[] = {131072 - 10, 11};
+    size_t n = craft_arc_sized(a, two, fit, 2);
+    csec sc = script_sec(a, n, zb, 65536);
+    size_t pn = craft(buf, &ms, &sc, 1, &ho);
+    CHECK_EQ(vmem(buf, pn, NULL), 0);
+    CHECK_EQ(vmem(buf, pn, &pol), 0);
+    n = craft_arc_sized(a, two, over, 2);
+    sc = script_sec(a, n, zb, 65536);
+    pn = craft(buf, &ms, &sc, 1, &ho);
+    CHECK_EQ(vmem(buf, pn, NULL), FOTA_PKG_E_SCRIPTS_TOO_LARGE);
+    CHECK_EQ(vmem(buf, pn, &pol), FOTA_PKG_E_SCRIPTS_TOO_LARGE);
+    CHECK_EQ(fota_pkg_refused(FOTA_PKG_E_SCRIPTS_TOO_LARGE), 1);
+    pol.script_area = 448 * 1024;                 /* a module built with a larger area */
+    CHECK_EQ(vmem(buf, pn, &pol), 0);
+    pol.script_area = 131072 - 11;
+    CHECK_EQ(vmem(buf, pn, &pol), FOTA_PKG_E_SCRIPTS_TOO_LARGE);
+    /* the parser stops at the entry that crosses it, before its data */
+    fota_arc_parser p;
+    fota_arc_sink sink = {rec_begin, rec_data, rec_end, &rs};
+    memset(&rs, 0, sizeof rs);
+    fota_arc_parser_init(&p, &sink);
+    fota_arc_parser_set_area(&p, 131072);
+    CHECK_EQ(fota_arc_parser_feed(&p, a, n), FOTA_ARC_E_TOO_LARGE);
+    CHECK(strstr(rs.log, "[main.lua") == NULL);
+    /* a small package declaring 16 MiB of files: refused without unpacking them */
+    const char *bomb[] = {"main.lua"};
+    uint32_t huge[] = {FOTA_ARC_MAX_SIZE - 100};
+    uint8_t *arc = malloc(FOTA_ARC_MAX_SIZE);
+    n = craft_arc_sized(arc, bomb, huge, 1);
+    uLongf zl = 65536;
+    CHECK_EQ(compress2(zb, &zl, arc, n, 9), Z_OK);
+    csec sb = {FOTA_PKG_SEC_SCRIPT, zb, (uint32_t)zl, (uint32_t)n, {0}};
+    ctest_sha256(arc, n, sb.sha);
+    pn = craft(buf, &ms, &sb, 1, &ho);
+    CHECK(pn < 120 * 1024);
+    CHECK_EQ(vmem(buf, pn, NULL), FOTA_PKG_E_SCRIPTS_TOO_LARGE);
+    free(arc);
+    free(buf);
+    free(zb);
+}
+
 int main(void)
 {
     fixture *fx = calloc(1, sizeof *fx);
@@ -1283,6 +1462,8 @@ int main(void)
     test_writer_errors(fx);
     test_errors(fx);
     test_crafted(fx);
+    test_bootable(fx);
+    test_clash_oracle();
     free(fx->arc);
     free(fx);
     return ctest_finish("test_pkg");
