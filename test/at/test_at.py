@@ -83,6 +83,12 @@ class Base(unittest.TestCase):
         self.cleanups.append(s.close)
         return s
 
+    def last_result(self, m):
+        """The LAST line of AT+UPGRADE? (a check's URCs may come between its lines)."""
+        last = [x for x in m.ok("AT+UPGRADE?") if x.startswith('+UPGRADE: "LAST",')]
+        self.assertEqual(len(last), 1)
+        return last[0]
+
     def revision(self, m):
         """The running firmware number, from AT+CGMR (a URC may come between)."""
         found = [re.match(r'\+CGMR: "AirM2M_Air780E_V(\d+)_LTE_AT"$', x) for x in m.ok("AT+CGMR")]
@@ -527,7 +533,7 @@ class UpgradeUrl(Base):
         self.ended(m, 0)
         self.ended(m, END["http_404"])   # the check after the update: nothing for V1016
         m = self.restart(m)   # the last result is kept in NV
-        self.assertRegex(m.ok("AT+UPGRADE?")[3], r'^\+UPGRADE: "LAST",117,\d+,"V1016"$')
+        self.assertRegex(self.last_result(m), r'^\+UPGRADE: "LAST",117,\d+,"V1016"$')
 
     def test_json_answer_garbage(self):
         self.srv.routes["/dfota.bin"] = lambda handler: atlib.answer(handler, 404, b'{"code":"27",')
@@ -1020,7 +1026,7 @@ class PowerCut(Base):
             m.sync()
             m.ok("ATE0")
             self.assertEqual(self.revision(m), "1015")
-            self.assertRegex(m.ok("AT+UPGRADE?")[3], r'^\+UPGRADE: "LAST",100,\d+,"V1015"$')
+            self.assertRegex(self.last_result(m), r'^\+UPGRADE: "LAST",100,\d+,"V1015"$')
             print("rolled back after the cut at write %d" % n)
             return
         self.fail("no rollback seen")
