@@ -61,6 +61,18 @@ uint8_t *ctest_read_file(const char *path, size_t *n)
     return p;
 }
 
+uint8_t *ctest_load(const char *dir, const char *name, size_t *n)
+{
+    char path[512];
+    uint8_t *p;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (!(p = ctest_read_file(path, n))) {
+        fprintf(stderr, "cannot read %s\n", path);
+        exit(2);
+    }
+    return p;
+}
+
 int ctest_file_equals(const char *path, const void *data, size_t n)
 {
     size_t m;

@@ -54,24 +54,12 @@ static int apply(mem *m, const uint8_t *old, size_t old_len, const uint8_t *d, s
     return rc;
 }
 
-static uint8_t *load(const char *dir, const char *name, size_t *n)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    uint8_t *p = ctest_read_file(path, n);
-    if (!p) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(2);
-    }
-    return p;
-}
-
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "test/c/data";
     size_t ol, nl, d5l, d3l;
-    uint8_t *old = load(dir, "fw0.bin", &ol), *nw = load(dir, "fw1.bin", &nl);
-    uint8_t *d5 = load(dir, "fw1.v5.lfdl", &d5l), *d3 = load(dir, "fw1.v3.lfdl", &d3l);
+    uint8_t *old = ctest_load(dir, "fw0.bin", &ol), *nw = ctest_load(dir, "fw1.bin", &nl);
+    uint8_t *d5 = ctest_load(dir, "fw1.v5.lfdl", &d5l), *d3 = ctest_load(dir, "fw1.v3.lfdl", &d3l);
     mem *m = malloc(sizeof *m);
     if (!m) return 2;
     CHECK(d5[4] == 5 && d3[4] == 3);

@@ -11,18 +11,6 @@
 #include "core/inflate.h"
 #include "ctest_util.h"
 
-static uint8_t *load(const char *dir, const char *name, size_t *n)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    uint8_t *p = ctest_read_file(path, n);
-    if (!p) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(2);
-    }
-    return p;
-}
-
 /* Inflates z (zn bytes) step bytes in, ostep bytes out at a time, into out
  * (cap bytes) with a window of win bytes: the last result. */
 static int inflate_steps(const uint8_t *z, size_t zn, size_t step, size_t ostep, uint8_t *out,
@@ -51,7 +39,7 @@ int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "test/c/data";
     size_t ln, zn, n;
-    uint8_t *lua = load(dir, "fw.lua", &ln), *z = load(dir, "fw.lua.z", &zn);
+    uint8_t *lua = ctest_load(dir, "fw.lua", &ln), *z = ctest_load(dir, "fw.lua.z", &zn);
     uint8_t *out = malloc(ln + 64);
     if (!out) return 2;
     CHECK(z[0] == 0x78 && (z[2] >> 1 & 3) == 2);   /* 32 KiB window; a dynamic block */
