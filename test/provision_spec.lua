@@ -3,31 +3,36 @@
 -- A device never provisioned keeps LuatOS's behaviour (unsigned allowed).
 local T = require "testutil"
 
+-- The keys and packages both blocks below use, and one device at a time.
+local dir, key, pub, other_pub, signed, unsigned, other_signed
+
+setup(function()
+    local other_key
+    key, pub = T.keypair(T.tmpdir("keys"))
+    other_key, other_pub = T.keypair(T.tmpdir("keys2"))
+    signed = T.make_package({ key = key })
+    other_signed = T.make_package({ key = other_key })
+    unsigned = T.make_package()
+end)
+
+local function new_device(name)
+    dir = T.tmpdir(name)
+    T.device(dir)
+    os.execute("mkdir -p " .. dir .. "/fota")
+end
+
+local function stage(p)
+    assert.is_true(fota.init())
+    assert.is_true((fota.run(p)))
+    assert.is_true(fota.finish(true))
+end
+
+local function key_file(text)
+    if text then T.write(dir .. "/fota/trusted.pem", text) else os.remove(dir .. "/fota/trusted.pem") end
+end
+
 describe("a device provisioned with a signing key", function()
-    local dir, key, pub, other_pub, signed, unsigned
-
-    setup(function()
-        key, pub = T.keypair(T.tmpdir("keys"))
-        local _, op = T.keypair(T.tmpdir("keys2"))
-        other_pub = op
-        signed = T.make_package({ key = key })
-        unsigned = T.make_package()
-    end)
-
-    before_each(function()
-        dir = T.tmpdir("provision")
-        T.device(dir)
-        os.execute("mkdir -p " .. dir .. "/fota")
-    end)
-
-    local function stage(p)
-        assert.is_true(fota.init())
-        assert.is_true((fota.run(p)))
-        assert.is_true(fota.finish(true))
-    end
-    local function key_file(text)
-        if text then T.write(dir .. "/fota/trusted.pem", text) else os.remove(dir .. "/fota/trusted.pem") end
-    end
+    before_each(function() new_device("provision") end)
 
     it("is never provisioned by default and accepts an unsigned package (LuatOS's behaviour)", function()
         assert.is_false(fota.state().key_provisioned)
@@ -111,31 +116,8 @@ end)
 -- Trust on first sight: a key that arrives after the factory flash protects
 -- the device from the first boot (or fota.init) that finds it whole.
 describe("a device flashed without a signing key", function()
-    local dir, pub, other_pub, signed, unsigned, other_signed
+    before_each(function() new_device("firstsight") end)
 
-    setup(function()
-        local key, other_key
-        key, pub = T.keypair(T.tmpdir("keys"))
-        other_key, other_pub = T.keypair(T.tmpdir("keys2"))
-        signed = T.make_package({ key = key })
-        other_signed = T.make_package({ key = other_key })
-        unsigned = T.make_package()
-    end)
-
-    before_each(function()
-        dir = T.tmpdir("firstsight")
-        T.device(dir)
-        os.execute("mkdir -p " .. dir .. "/fota")
-    end)
-
-    local function stage(p)
-        assert.is_true(fota.init())
-        assert.is_true((fota.run(p)))
-        assert.is_true(fota.finish(true))
-    end
-    local function key_file(text)
-        if text then T.write(dir .. "/fota/trusted.pem", text) else os.remove(dir .. "/fota/trusted.pem") end
-    end
     local function refused(p, reason)
         stage(p)
         local ok, why = fota.verify()
@@ -199,7 +181,6 @@ end)
 describe("the simulator provisions a device flashed with fota/trusted.pem", function()
     it("then a lost key file refuses the staged package at boot", function()
         local work = T.tmpdir("simprov")
-        local key, pub = T.keypair(work)
         local proj = work .. "/proj"
         os.execute("mkdir -p " .. proj .. " " .. work .. "/dev/fota")
         T.write(proj .. "/main.lua", table.concat({
@@ -227,7 +208,6 @@ describe("the simulator provisions a device flashed with fota/trusted.pem", func
 
     it("and one flashed without it, at the first boot that finds it", function()
         local work = T.tmpdir("simlate")
-        local _, pub = T.keypair(work)
         local proj, dev = work .. "/proj", work .. "/dev"
         os.execute("mkdir -p " .. proj .. " " .. dev .. "/fota " .. dev .. "/fs")
         T.write(proj .. "/main.lua", table.concat({
