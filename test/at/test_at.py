@@ -932,8 +932,10 @@ class PowerCut(Base):
     """A power cut at every storage write of an AT upgrade: the module then
     boots the old or the new firmware and answers AT."""
 
-    def test_power_cut_at_every_write(self):
-        v1015, v1016 = atlib.firmware_pair(self.tmp, size=48000, seed=7)
+    def cut_template(self, seed):
+        """A V1015 module set to upgrade to V1016 from a static server, stopped:
+        (its device directory, the two firmware files)."""
+        v1015, v1016 = atlib.firmware_pair(self.tmp, size=48000, seed=seed)
         srv = self.static()
         srv.routes["/dfota.bin"] = atlib.read(atlib.delta_package(os.path.join(self.tmp, "d.bin"), v1015, v1016,
                                                              self.key))
@@ -941,12 +943,21 @@ class PowerCut(Base):
         template.ok('AT+UPGRADE="URL","%s/dfota.bin"' % srv.url)
         template.close()
         self.modules.remove(template)
+        return template.device, v1015, v1016
+
+    def cut_device(self, template):
+        """A fresh copy of the template's device for one cut."""
+        dev = os.path.join(self.tmp, "cut")
+        shutil.rmtree(dev, ignore_errors=True)
+        shutil.copytree(template, dev)
+        return dev
+
+    def test_power_cut_at_every_write(self):
+        template, v1015, v1016 = self.cut_template(seed=7)
         images = {atlib.read(v1015): "1015", atlib.read(v1016): "1016"}
         tried = bricked = wrong = 0
         for n in range(1, 400):
-            dev = os.path.join(self.tmp, "cut")
-            shutil.rmtree(dev, ignore_errors=True)
-            shutil.copytree(template.device, dev)
+            dev = self.cut_device(template)
             m = Module(dev, env={"LUAT_FOTA_POWERCUT": str(n)})
             try:
                 m.sync()
@@ -985,18 +996,9 @@ class PowerCut(Base):
         # A power cut once the boot record says "trying" the new firmware
         # (before the boot confirms it), then its slot damaged: the next
         # boot rolls back and the check that made it ends with END 100.
-        v1015, v1016 = atlib.firmware_pair(self.tmp, size=48000, seed=8)
-        srv = self.static()
-        srv.routes["/dfota.bin"] = atlib.read(atlib.delta_package(os.path.join(self.tmp, "d.bin"), v1015, v1016,
-                                                             self.key))
-        template = self.module("template", firmware=v1015, trusted=self.pub)
-        template.ok('AT+UPGRADE="URL","%s/dfota.bin"' % srv.url)
-        template.close()
-        self.modules.remove(template)
+        template, _, v1016 = self.cut_template(seed=8)
         for n in range(1, 400):
-            dev = os.path.join(self.tmp, "cut")
-            shutil.rmtree(dev, ignore_errors=True)
-            shutil.copytree(template.device, dev)
+            dev = self.cut_device(template)
             m = Module(dev, env={"LUAT_FOTA_POWERCUT": str(n)})
             try:
                 m.sync()
