@@ -33,6 +33,7 @@
 #include "delta_glue.h"
 #include "rollout.h"
 #include "schema.h"
+#include "vendor.h"
 #include "validate.h"
 
 #define API_PATH "/api/site/firmware_upgrade"
@@ -290,8 +291,21 @@ static int check_rollout(const srv_cfg *cfg, const char *imei, answer *a, srv_lo
     return 0;
 }
 
-/* The package for the device's base core: open and ready (0), or being
- * built, its base missing, or failed. */
+/* The package file, open: the answer is the package (0), else 43 (a built
+ * one went missing: build it again) or 500 (an uploaded one did). */
+static int open_package(answer *a)
+{
+    struct stat sb;
+    a->fd = open(a->pkg.path, O_RDONLY | O_CLOEXEC);
+    if (a->fd >= 0 && fstat(a->fd, &sb) == 0 && (uint64_t)sb.st_size == a->pkg.size) return 0;
+    if (a->fd >= 0) close(a->fd);
+    a->fd = -1;
+    return -1;
+}
+
+/* The package for the device's base core: a vendor package for it (served
+ * as uploaded), else ours, open and ready (0), or being built, its base
+ * missing, or failed. */
 static void answer_package(srv_server *s, const srv_cfg *cfg, const char *ver, const srv_air *air, int cmp,
                            const char *target, answer *a, srv_log_row *row)
 {
@@ -300,41 +314,42 @@ static void answer_package(srv_server *s, const srv_cfg *cfg, const char *ver, c
                         : cmp == 0 ? SRV_BASE_REINSTALL : (uint32_t)strtoul(ver, NULL, 10);   /* <= 9 digits */
     srv_firmware fw;
     char base_image[SRV_PATH_MAX] = "";
-    if (db_firmware_get(d, cfg->fw_id, &fw) ||
-        (base != SRV_BASE_REINSTALL &&
-         db_base_image(d, fw.project_id, fw.bsp, base, base_image, sizeof base_image))) {
+    int vendor = base == SRV_BASE_REINSTALL ? 0 : srv_vendor_find(d, cfg->fw_id, base, &a->pkg);
+    if (vendor < 0 || (!vendor && (db_firmware_get(d, cfg->fw_id, &fw) ||
+                                   (base != SRV_BASE_REINSTALL &&
+                                    db_base_image(d, fw.project_id, fw.bsp, base, base_image, sizeof base_image))))) {
         set(a, SRV_INTERNAL, "database error");
         return;
     }
-    switch (builder_get(&s->builder, &fw, base, base_image, &a->pkg)) {
-    case PKG_READY:
-        a->fd = open(a->pkg.path, O_RDONLY | O_CLOEXEC);
-        struct stat sb;
-        if (a->fd < 0 || fstat(a->fd, &sb) != 0 || (uint64_t)sb.st_size != a->pkg.size) {
+    if (vendor) {
+        if (open_package(a)) {
+            set(a, SRV_INTERNAL, "vendor package file missing: upload it again");
+            return;
+        }
+    } else {
+        switch (builder_get(&s->builder, &fw, base, base_image, &a->pkg)) {
+        case PKG_READY:
+            if (!open_package(a)) break;
             /* Removed or replaced behind our back: build it again. */
-            if (a->fd >= 0) close(a->fd);
-            a->fd = -1;
             builder_forget(&s->builder, fw.id, base);
             set(a, SRV_WAIT, "please wait: package being generated");
             return;
+        case PKG_BUILDING:
+            if (cmp == 0) set(a, SRV_WAIT, "please wait: reinstall package being generated");
+            else set(a, SRV_WAIT, "please wait: package for V%lu being generated", (unsigned long)base);
+            return;
+        case PKG_BASE_MISSING: set(a, SRV_BASE_MISSING, "%s", a->pkg.why); return;
+        default: set(a, SRV_INTERNAL, "%s", a->pkg.why); return;
         }
-        a->code = SRV_OK;
-        a->status = MHD_HTTP_OK;
-        row->rl_sent = row->rollout_id != 0;
-        if (cmp == 0)
-            snprintf(a->msg, sizeof a->msg, "package %s again (reinstall), %" PRIu64 " bytes", target,
-                     a->pkg.size);
-        else
-            snprintf(a->msg, sizeof a->msg, "package %s from V%lu, %" PRIu64 " bytes", target,
-                     (unsigned long)base, a->pkg.size);
-        return;
-    case PKG_BUILDING:
-        if (cmp == 0) set(a, SRV_WAIT, "please wait: reinstall package being generated");
-        else set(a, SRV_WAIT, "please wait: package for V%lu being generated", (unsigned long)base);
-        return;
-    case PKG_BASE_MISSING: set(a, SRV_BASE_MISSING, "%s", a->pkg.why); return;
-    default: set(a, SRV_INTERNAL, "%s", a->pkg.why); return;
     }
+    a->code = SRV_OK;
+    a->status = MHD_HTTP_OK;
+    row->rl_sent = row->rollout_id != 0;
+    if (cmp == 0)
+        snprintf(a->msg, sizeof a->msg, "package %s again (reinstall), %" PRIu64 " bytes", target, a->pkg.size);
+    else
+        snprintf(a->msg, sizeof a->msg, "%spackage %s from V%lu, %" PRIu64 " bytes", vendor ? "vendor " : "",
+                 target, (unsigned long)base, a->pkg.size);
 }
 
 /* Everything under s->lock, reading only: writes (first contact, a ban,

@@ -14,6 +14,7 @@
 #include "ops.h"
 #include "rollout.h"
 #include "validate.h"
+#include "vendor.h"
 
 /* ---------------------------------------------------------------- */
 /* helpers                                                           */
@@ -222,6 +223,49 @@ int cmd_at_family(srv_db *d, const char *model, const char *project)
         return cli_fail("%s", "at family needs --model MODEL ([A-Za-z0-9._-]) --project NAME");
     if (ops_at_family(d, model, project, &e)) return cli_report(&e);
     printf("modules %s without a KEY belong to project %s\n", model, project);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* vendor packages                                                   */
+
+int cmd_package_add(srv_db *d, const char *project, const char *firmware, const char *to, const char *from,
+                    const char *max_size, const char *file)
+{
+    ops_vendor v;
+    ops_err e = { 0 };
+    unsigned long max = 0;
+    if (!project || !file) return cli_fail("%s", "package add needs --project NAME and a FILE");
+    if (max_size && (srv_parse_uint(max_size, FOTA_PKG_MAX_IMAGE, &max) || max == 0))
+        return cli_fail("--max-size %s: bytes, at most 16 MiB", max_size);
+    if (ops_vendor_add(d, NULL, project, firmware, to, from, file, NULL, max, &v, &e)) return cli_report(&e);
+    if (v.release_added) printf("release %s V%lu %s added for it\n", v.firmware, (unsigned long)v.core, v.version);
+    printf("package %lld: %s, %s -> V%lu %s from %s, %llu bytes, sha256 %s\n", (long long)v.id, v.file_name,
+           v.firmware, (unsigned long)v.core, v.version, v.bases, (unsigned long long)v.size, v.sha256);
+    return 0;
+}
+
+static int print_package(void *ctx, const ops_vendor *v)
+{
+    (void)ctx;
+    printf("%lld\t%s\t%s\tV%lu\t%s\tfrom %s\t%llu bytes\t%s\t%s\n", (long long)v->id, v->project, v->firmware,
+           (unsigned long)v->core, v->version, v->bases, (unsigned long long)v->size, v->sha256, v->file_name);
+    return 0;
+}
+
+int cmd_package_list(srv_db *d, const char *project)
+{
+    ops_err e = { 0 };
+    return ops_vendor_list(d, NULL, project, print_package, NULL, &e) ? cli_report(&e) : 0;
+}
+
+int cmd_package_remove(srv_db *d, const char *id)
+{
+    ops_err e = { 0 };
+    unsigned long n = 0;
+    if (!id || srv_parse_uint(id, INT32_MAX, &n) || n == 0) return cli_fail("%s", "package remove needs --id N");
+    if (ops_vendor_remove(d, NULL, (int64_t)n, &e)) return cli_report(&e);
+    printf("package %lu removed\n", n);
     return 0;
 }
 

@@ -1,5 +1,5 @@
 /* The admin CLI's commands (cli.c; main.c parses the options, export.c is
- * `export`): each calls an operation (ops.h, at.h, rollout.h,
+ * `export`): each calls an operation (ops.h, at.h, vendor.h, rollout.h,
  * console_auth.h) and prints its result or its error. Nothing else calls
  * them. They open the same database as a running server (WAL): a change is
  * seen by the server's next request. Return an exit code (util.h). */
@@ -32,6 +32,11 @@ int cmd_at_add(srv_db *d, const char *project, const char *model, const char *bs
                const char *image, const char *key);
 int cmd_at_delta(srv_db *d, const char *project, const char *model, const char *bsp, const char *package);
 int cmd_at_family(srv_db *d, const char *model, const char *project);
+/* vendor packages (vendor.h); to/from/firmware NULL: from the file name */
+int cmd_package_add(srv_db *d, const char *project, const char *firmware, const char *to, const char *from,
+                    const char *max_size, const char *file);
+int cmd_package_list(srv_db *d, const char *project);
+int cmd_package_remove(srv_db *d, const char *id);
 /* rollout start|status|pause|resume|abort|advance (rollout.h): prints the status */
 int cmd_rollout(srv_db *d, const char *what, const char *project, const char *fwname, const char *waves,
                 const char *every, const char *max_failure, const char *min_outcomes);

@@ -69,6 +69,10 @@ const char *const srv_hot_sql[ST__COUNT] = {
                   " FROM firmware f JOIN project p ON p.id=f.project_id WHERE f.id=?1"),
     [ST_BASE_IMAGE] = ("SELECT core_path FROM firmware WHERE project_id=?1 AND bsp=?2"
                       " AND core_version=?3 ORDER BY id DESC LIMIT 1"),
+    /* a vendor package (vendor.c) for this base, else one for any base (0) */
+    [ST_VENDOR_FIND] = ("SELECT v.path, v.sha256, v.size FROM vendor_base b JOIN vendor_package v"
+                       " ON v.id=b.package_id WHERE b.firmware_id=?1 AND b.base IN (?2, 0)"
+                       " ORDER BY b.base DESC LIMIT 1"),
     /* One row whether or not the device is registered: its owner, ban and
      * its counted requests since the day's start or its unban. */
     [ST_DEVICE_CHECK] = ("SELECT d.imei IS NOT NULL, d.owner, d.banned, d.count_since,"

@@ -57,7 +57,7 @@ typedef struct srv_log_row {
 /* Read by device checks (the serving connection, under the server's lock). */
 enum srv_stmt {
     ST_PROJECT_BY_KEY, ST_DEVICE_GET, ST_LOG_COUNT, ST_FW_NAME_EXISTS,
-    ST_CONFIG_GET, ST_CONFIG_IMEI, ST_CONFIG_FROM, ST_FW_GET, ST_BASE_IMAGE,
+    ST_CONFIG_GET, ST_CONFIG_IMEI, ST_CONFIG_FROM, ST_FW_GET, ST_BASE_IMAGE, ST_VENDOR_FIND,
     ST_DEVICE_CHECK, ST__COUNT
 };
 /* PostgreSQL's day counts, exact across server instances: the check

@@ -2,7 +2,8 @@
  * answer, under its content-addressed name (<sha256>.fota), for upload to
  * a static host (serve --package-url). The packages are the server's own
  * (the same builder, key and cache), so the names are the ones the server
- * redirects to. The host is not trusted: devices verify the signature. */
+ * redirects to; vendor packages (vendor.h) of the configured targets go
+ * as uploaded. The host is not trusted: devices verify the signature. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,13 +67,33 @@ static int collect(srv_db *d, job *jobs, size_t *n)
     return rc == STORE_DONE ? 0 : -1;
 }
 
+/* pkg into dir under its content-addressed name, unless there already. */
+static int write_one(const char *dir, const srv_pkg *pkg, const char *fw_name, const char *from, size_t *written,
+                     size_t *present)
+{
+    char name[80], out[SRV_PATH_MAX + 100], tmp[SRV_PATH_MAX + 120];
+    struct stat sb;
+    if (srv_package_name(pkg, name, sizeof name) || snprintf(out, sizeof out, "%s/%s", dir, name) >= (int)sizeof out ||
+        snprintf(tmp, sizeof tmp, "%s.tmp%ld", out, (long)getpid()) >= (int)sizeof tmp)
+        return EXIT_IO_ERR;
+    if (stat(out, &sb) == 0 && (uint64_t)sb.st_size == pkg->size) {
+        (*present)++;   /* content-addressed: the same bytes */
+    } else if (fota_file_copy(pkg->path, tmp, pkg->size) != 0 || fota_port_rename(tmp, out) != FOTA_OK) {
+        fota_port_remove(tmp);
+        fprintf(stderr, "fota-server: cannot write %s\n", out);
+        return EXIT_IO_ERR;
+    } else {
+        (*written)++;
+    }
+    printf("%s  %s from %s, %" PRIu64 " bytes\n", name, fw_name ? fw_name : "?", from ? from : "?", pkg->size);
+    return 0;
+}
+
 int cmd_export(srv_db *d, const char *dir, const char *key_path, const char *max_size)
 {
     unsigned long max = 0;
-    char *end = NULL;
     if (!dir || !*dir) return cli_fail("%s", "export: the directory is required (fota-server export DIR)");
-    if (max_size && (!*max_size || *max_size == '-' || (max = strtoul(max_size, &end, 10), *end) ||
-                     max > 0x7fffffffUL))
+    if (max_size && srv_parse_uint(max_size, 0x7fffffffUL, &max))
         return cli_fail("--max-size: bytes, as the server's: '%s'", max_size);
     if (strlen(dir) > SRV_PATH_MAX - 100) return cli_fail("%s", "export: directory path too long");
     if (fota_port_mkdirs(dir) != FOTA_OK) {
@@ -118,26 +139,21 @@ int cmd_export(srv_db *d, const char *dir, const char *key_path, const char *max
             skipped++;
             continue;
         }
-        char name[80], out[SRV_PATH_MAX + 100], tmp[SRV_PATH_MAX + 120];
-        struct stat sb;
-        if (srv_package_name(&pkg, name, sizeof name) ||
-            snprintf(out, sizeof out, "%s/%s", dir, name) >= (int)sizeof out ||
-            snprintf(tmp, sizeof tmp, "%s.tmp%ld", out, (long)getpid()) >= (int)sizeof tmp) {
-            rc = EXIT_IO_ERR;
-            break;
-        }
-        if (stat(out, &sb) == 0 && (uint64_t)sb.st_size == pkg.size) {
-            present++;   /* content-addressed: the same bytes */
-        } else if (fota_file_copy(pkg.path, tmp, pkg.size) != 0 || fota_port_rename(tmp, out) != FOTA_OK) {
-            fota_port_remove(tmp);
-            fprintf(stderr, "fota-server: cannot write %s\n", out);
-            rc = EXIT_IO_ERR;
-            break;
-        } else {
-            written++;
-        }
-        printf("%s  %s from %s, %" PRIu64 " bytes\n", name, fw.name, from, pkg.size);
+        if ((rc = write_one(dir, &pkg, fw.name, from, &written, &present)) != 0) break;
     }
+    /* vendor packages of the configured targets: as uploaded */
+    store_stmt *st = rc ? NULL : db_prep(d, "SELECT v.path, v.sha256, v.size, f.name, v.bases FROM vendor_package v"
+                                            " JOIN firmware f ON f.id=v.firmware_id WHERE v.firmware_id IN"
+                                            " (SELECT firmware_id FROM config WHERE enabled=1) ORDER BY v.id");
+    while (st && rc == 0 && store_step(st) == STORE_ROW) {
+        srv_pkg pkg;
+        memset(&pkg, 0, sizeof pkg);
+        store_column_copy(st, 0, pkg.path, sizeof pkg.path);
+        store_column_copy(st, 1, pkg.sha256, sizeof pkg.sha256);
+        pkg.size = (uint64_t)store_column_int64(st, 2);
+        rc = write_one(dir, &pkg, store_column_text(st, 3), store_column_text(st, 4), &written, &present);
+    }
+    store_finalize(st);
     builder_stop(b);
     printf("export: %zu written, %zu already there, %zu skipped, into %s\n", written, present, skipped, dir);
     free(jobs);

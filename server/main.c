@@ -25,6 +25,7 @@ static const char *const usage_main =
     "  device add|ban|unban    devices: owner, loop-upgrade ban\n"
     "  device assign           place a device (IMEI) in a project: AT modules without a KEY\n"
     "  at add|delta|family     AT firmware: whole-image releases, prebuilt deltas, family defaults\n"
+    "  package add|list|remove vendor packages (Luatools, the AT delta tool), served as they are\n"
     "  log                     a device's requests and answers\n"
     "  rollout start|status|pause|resume|abort|advance   staged rollouts of a configuration\n"
     "  export DIR              the package files for a static host (serve --package-url)\n"
@@ -57,6 +58,9 @@ static const char *const o_at_add[] = { "--db", "--data", "--project", "--model"
                                         "--image", "--key", NULL };
 static const char *const o_at_delta[] = { "--db", "--data", "--project", "--model", "--bsp", "--package", NULL };
 static const char *const o_at_family[] = { "--db", "--data", "--model", "--project", NULL };
+static const char *const o_package_add[] = { "--db", "--data", "--project", "--firmware", "--to", "--from",
+                                             "--max-size", NULL };
+static const char *const o_package_remove[] = { "--db", "--data", "--id", NULL };
 static const char *const o_user[] = { "--db", "--data", "--name", "--password", NULL };
 static const char *const o_device_assign[] = { "--db", "--data", "--imei", "--project", NULL };
 static const char *const o_rollout_start[] = { "--db", "--data", "--project", "--firmware", "--waves", "--every",
@@ -149,6 +153,20 @@ static const cmd cmds[] = {
       "usage: fota-server at family --model Air780E --project NAME\n"
       "  The default project of a module family: modules of MODEL asking without a KEY whose\n"
       "  IMEI is in no project belong to it.\n" },
+    { "package", "add", o_package_add,
+      "usage: fota-server package add --project NAME [--firmware FIRMWARE_NAME] [--to VERSION]\n"
+      "                               [--from V1101,V1102,...|any] [--max-size BYTES] FILE\n"
+      "  A vendor package (Luatools' or the AT delta tool's file), served byte for byte to\n"
+      "  devices with that firmware name on one of the --from base cores, as an upgrade to\n"
+      "  --to: CORE.x.z as LuatOS reports it, CORE.X.Y.Z, or V<core> for AT firmware. Names\n"
+      "  PROJECT_CORE.x.z_LuatOS-SoC_BSP.bin|.soc and dfota_final_..._V<from>_V<to>.bin give\n"
+      "  what is not given. The release it brings devices to is made when missing (then\n"
+      "  config set). --max-size: the file's limit (default 491520, what a module accepts).\n" },
+    { "package", "list", o_list, "usage: fota-server package list [--project NAME]\n" },
+    { "package", "remove", o_package_remove,
+      "usage: fota-server package remove --id N\n"
+      "  Removes vendor package N (package list); its release goes too when it holds nothing\n"
+      "  else and no configuration names it.\n" },
     { "user", "add", o_user,
       "usage: fota-server user add --name LOGIN --password INITIAL\n"
       "  A web console account (LOGIN: [A-Za-z0-9._@-], e.g. a phone number). The initial\n"
@@ -205,16 +223,6 @@ static const char *opt(const cmd *c, const char **vals, const char *name)
     return NULL;
 }
 
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-    char *end;
-    if (!s || !*s || *s == '-') return -1;
-    unsigned long v = strtoul(s, &end, 10);
-    if (*end || v > max) return -1;
-    *out = v;
-    return 0;
-}
-
 static int serve(const cmd *c, const char **vals)
 {
     srv_serve_opts o;
@@ -234,31 +242,31 @@ static int serve(const cmd *c, const char **vals)
     const char *bad = NULL;
     if (!o.listen) bad = "--listen IP:PORT is required";
     else if (!o.tls_cert_path != !o.tls_key_path) bad = "--tls-cert and --tls-key go together";
-    else if (opt(c, vals, "--threads") && parse_uint(opt(c, vals, "--threads"), 64, &threads)) bad = "--threads: 1..64";
-    else if (opt(c, vals, "--max-size") && parse_uint(opt(c, vals, "--max-size"), 0x7fffffff, &max_size))
+    else if (opt(c, vals, "--threads") && srv_parse_uint(opt(c, vals, "--threads"), 64, &threads)) bad = "--threads: 1..64";
+    else if (opt(c, vals, "--max-size") && srv_parse_uint(opt(c, vals, "--max-size"), 0x7fffffff, &max_size))
         bad = "--max-size: bytes";
-    else if (opt(c, vals, "--log-flush-ms") && parse_uint(opt(c, vals, "--log-flush-ms"), 3600000, &flush))
+    else if (opt(c, vals, "--log-flush-ms") && srv_parse_uint(opt(c, vals, "--log-flush-ms"), 3600000, &flush))
         bad = "--log-flush-ms: 1..3600000";
-    else if (opt(c, vals, "--build-delay-ms") && parse_uint(opt(c, vals, "--build-delay-ms"), 600000, &delay))
+    else if (opt(c, vals, "--build-delay-ms") && srv_parse_uint(opt(c, vals, "--build-delay-ms"), 600000, &delay))
         bad = "--build-delay-ms: 0..600000";
-    else if (opt(c, vals, "--lifetime") && parse_uint(opt(c, vals, "--lifetime"), 86400 * 365, &lifetime))
+    else if (opt(c, vals, "--lifetime") && srv_parse_uint(opt(c, vals, "--lifetime"), 86400 * 365, &lifetime))
         bad = "--lifetime: seconds";
     else if (opt(c, vals, "--per-address") &&
-             (parse_uint(opt(c, vals, "--per-address"), 1000, &per_address) || per_address == 0))
+             (srv_parse_uint(opt(c, vals, "--per-address"), 1000, &per_address) || per_address == 0))
         bad = "--per-address: 1..1000";
     else if (opt(c, vals, "--header-timeout-ms") &&
-             (parse_uint(opt(c, vals, "--header-timeout-ms"), 600000, &header_ms) || header_ms < 100))
+             (srv_parse_uint(opt(c, vals, "--header-timeout-ms"), 600000, &header_ms) || header_ms < 100))
         bad = "--header-timeout-ms: 100..600000";
-    else if (opt(c, vals, "--fresh-ttl") && parse_uint(opt(c, vals, "--fresh-ttl"), 86400 * 366, &fresh_ttl))
+    else if (opt(c, vals, "--fresh-ttl") && srv_parse_uint(opt(c, vals, "--fresh-ttl"), 86400 * 366, &fresh_ttl))
         bad = "--fresh-ttl: seconds, 0..31622400";
-    else if (opt(c, vals, "--cache-ms") && parse_uint(opt(c, vals, "--cache-ms"), 3600000, &cache_ms))
+    else if (opt(c, vals, "--cache-ms") && srv_parse_uint(opt(c, vals, "--cache-ms"), 3600000, &cache_ms))
         bad = "--cache-ms: 0..3600000";
     else if (console && strcmp(console, "on") && strcmp(console, "off")) bad = "--console: on or off";
     else if (opt(c, vals, "--console-idle-s") &&
-             (parse_uint(opt(c, vals, "--console-idle-s"), 86400 * 30, &idle_s) || idle_s == 0))
+             (srv_parse_uint(opt(c, vals, "--console-idle-s"), 86400 * 30, &idle_s) || idle_s == 0))
         bad = "--console-idle-s: 1..2592000";
     else if (opt(c, vals, "--console-max-age-s") &&
-             (parse_uint(opt(c, vals, "--console-max-age-s"), 86400 * 365, &max_age_s) || max_age_s == 0))
+             (srv_parse_uint(opt(c, vals, "--console-max-age-s"), 86400 * 365, &max_age_s) || max_age_s == 0))
         bad = "--console-max-age-s: 1..31536000";
     if (!bad && (threads == 0 || flush == 0)) bad = "--threads and --log-flush-ms must be positive";
     if (bad) {
@@ -349,14 +357,17 @@ int main(int argc, char **argv)
         return EXIT_USAGE_ERR;
     }
     const char *vals[32] = { 0 };   /* more than any command's options */
-    /* export DIR: the one positional argument (also --dir DIR) */
+    /* export DIR and package add FILE: the one positional argument (also --dir DIR) */
     const char *positional = NULL;
-    if (!strcmp(c->name, "export") && first < argc && argv[first][0] != '-' && !is_help(argv[first]))
-        positional = argv[first++];
+    int takes_positional = !strcmp(c->name, "export") || (!strcmp(c->name, "package") && !strcmp(c->sub, "add"));
     for (int i = first; i < argc; i++) {
         if (is_help(argv[i])) {
             fputs(c->usage, stdout);
             return 0;
+        }
+        if (takes_positional && !positional && argv[i][0] != '-') {
+            positional = argv[i];
+            continue;
         }
         int k = -1;
         for (int j = 0; c->opts[j]; j++)
@@ -403,6 +414,12 @@ int main(int argc, char **argv)
                           opt(c, vals, "--package"));
     else if (!strcmp(c->name, "at"))
         rc = cmd_at_family(&d, opt(c, vals, "--model"), opt(c, vals, "--project"));
+    else if (!strcmp(c->name, "package"))
+        rc = !strcmp(sub, "add")    ? cmd_package_add(&d, opt(c, vals, "--project"), opt(c, vals, "--firmware"),
+                                                      opt(c, vals, "--to"), opt(c, vals, "--from"),
+                                                      opt(c, vals, "--max-size"), positional)
+             : !strcmp(sub, "list") ? cmd_package_list(&d, opt(c, vals, "--project"))
+                                    : cmd_package_remove(&d, opt(c, vals, "--id"));
     else if (!strcmp(c->name, "rollout"))
         rc = cmd_rollout(&d, sub, opt(c, vals, "--project"), opt(c, vals, "--firmware"), opt(c, vals, "--waves"),
                          opt(c, vals, "--every"), opt(c, vals, "--max-failure"), opt(c, vals, "--min-outcomes"));

@@ -144,7 +144,7 @@ int ops_firmware_name(const char *base, const char *bsp, int at, char *out, size
 }
 
 /* Stores a file content-addressed under DATA/sub (same bytes, one copy). */
-static int store_file(srv_db *d, const char *src, const char *sub, const char *ext, uint64_t max,
+int ops_store_file(srv_db *d, const char *src, const char *sub, const char *ext, uint64_t max,
                       char *out, size_t cap, uint64_t *size_out, char sha_hex[65])
 {
     uint8_t h[32];
@@ -193,7 +193,7 @@ int ops_firmware_add(srv_db *d, const char *scope, const char *project, const ch
     char core_path[SRV_PATH_MAX] = "", arc_tmp[SRV_PATH_MAX + 48], script_path[SRV_PATH_MAX] = "", sha[65] = "",
          arc_sha[65];
     uint64_t core_size = 0;
-    if (core && (store_file(d, core, "images", "bin", FOTA_PKG_MAX_IMAGE, core_path, sizeof core_path,
+    if (core && (ops_store_file(d, core, "images", "bin", FOTA_PKG_MAX_IMAGE, core_path, sizeof core_path,
                             &core_size, sha) || core_size == 0))
         return ops_fail(e, EXIT_USAGE_ERR, 400, "cannot store core image %s (missing, empty, or over 16 MiB)", core);
     if (script) {
@@ -203,7 +203,7 @@ int ops_firmware_add(srv_db *d, const char *scope, const char *project, const ch
         int rc = 0;
         if (fota_arc_pack_path(script, arc_tmp, why, sizeof why) != 0)
             rc = ops_fail(e, EXIT_USAGE_ERR, 400, "scripts: %s", why[0] ? why : "cannot archive them");
-        else if (store_file(d, arc_tmp, "scripts", "lfsa", FOTA_PKG_MAX_IMAGE, script_path, sizeof script_path,
+        else if (ops_store_file(d, arc_tmp, "scripts", "lfsa", FOTA_PKG_MAX_IMAGE, script_path, sizeof script_path,
                             NULL, arc_sha))
             rc = ops_fail(e, EXIT_IO_ERR, 500, "cannot store the script archive of %s", script);
         fota_port_remove(arc_tmp);

@@ -73,6 +73,10 @@ int ops_firmware_name(const char *project_or_model, const char *bsp, int at, cha
 int ops_firmware_add(srv_db *d, const char *scope, const char *project, const char *name, const char *bsp,
                      const char *core_ver, const char *core, const char *script, const char *version,
                      const char *key, ops_firmware *out, ops_err *e);
+/* Copies src (at most max bytes) into DATA/sub/<sha256>.ext once: out gets
+ * its path, size_out (may be NULL) its size, sha_hex its hash. 0 / -1. */
+int ops_store_file(srv_db *d, const char *src, const char *sub, const char *ext, uint64_t max,
+                   char *out, size_t cap, uint64_t *size_out, char sha_hex[65]);
 int ops_firmware_list(srv_db *d, const char *scope, const char *project, ops_firmware_cb cb, void *ctx,
                       ops_err *e);
 

@@ -1,8 +1,10 @@
-/* The operations' error (util.h). */
+/* The operations' error and number parsing (util.h). */
 #include "util.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 int ops_fail(ops_err *e, int rc, int http, const char *fmt, ...)
 {
@@ -13,4 +15,15 @@ int ops_fail(ops_err *e, int rc, int http, const char *fmt, ...)
     e->rc = rc;
     e->http = http;
     return rc;
+}
+
+int srv_parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    if (!s || *s < '0' || *s > '9') return -1;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*end || errno || v > max) return -1;
+    *out = v;
+    return 0;
 }

@@ -18,4 +18,7 @@ typedef struct ops_err {
 /* Fills e and returns e->rc. */
 int ops_fail(ops_err *e, int rc, int http, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* A decimal number of at most max (digits only, no sign): 0, else -1. */
+int srv_parse_uint(const char *s, unsigned long max, unsigned long *out);
+
 #endif
