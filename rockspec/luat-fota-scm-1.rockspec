@@ -50,11 +50,11 @@ build = {
         strext = "sim/luatos/strext.lua", http = "sim/luatos/http.lua", hmeta = "sim/luatos/hmeta.lua",
         simbus = "sim/luatos/simbus.lua", luatos_socket = "sim/luatos/luatos_socket.lua",
         simdevice = "sim/luatos/simdevice.lua", ["luatos.boot"] = "sim/luatos/boot.lua",
+        compat51 = "sim/luatos/compat51.lua",
         -- LuatOS-Air's libraries and boot (luatos-sim --air puts their folder first)
         ["luatos-air.boot"] = "sim/luatos-air/boot.lua", ["luatos-air.sys"] = "sim/luatos-air/sys.lua",
         ["luatos-air.misc"] = "sim/luatos-air/misc.lua", ["luatos-air.http"] = "sim/luatos-air/http.lua",
         ["luatos-air.update"] = "sim/luatos-air/update.lua", ["luatos-air.common"] = "sim/luatos-air/common.lua",
-        ["luatos-air.compat51"] = "sim/luatos-air/compat51.lua",
         ["luatos-air.airsocket"] = "sim/luatos-air/airsocket.lua",
     },
     install = { bin = { ["luatos-sim"] = "bin/luatos-sim" } },

@@ -249,7 +249,7 @@ describe("LuatOS-Air projects", function()
 end)
 
 describe("Lua 5.1 module compatibility", function()
-    local compat = require "luatos-air.compat51"
+    local compat = require "compat51"
     local saved
 
     before_each(function()

@@ -39,6 +39,8 @@ if air then
 end
 local profile = simdevice.open(device_dir, options)
 
+-- LuatOS's Lua 5.3 is built with LUA_COMPAT_5_1: unpack, loadstring, module ...
+require("compat51").install_luatos(_G)
 -- LuatOS's built-in (C) modules, as globals; they are never a project's own.
 _G.log = require "log"
 _G.rtos = require "rtos"
@@ -299,6 +301,23 @@ local function vm_exit(msg)
     if exit_reboot_delay_ms > 0 then host.sleep(exit_reboot_delay_ms) end
     os.exit(simdevice.VM_EXIT, true)
 end
+
+-- Hardware no desktop has: reading one of these globals says so, once, and
+-- gives nil as on a module built without it (scripts test `if gpio then`);
+-- require of one says so in its "not found" message.
+local NOT_SIMULATED = {}
+for name in ("gpio i2c spi adc pwm onewire can lcd lvgl u8g2 eink camera audio ble airlink wlan netdrv fatfs sdio"
+             .. " sensor"):gmatch("%S+") do NOT_SIMULATED[name] = true end
+local told = {}
+setmetatable(_G, { __index = function(_, name)
+    if NOT_SIMULATED[name] and not told[name] then
+        told[name] = true
+        log.warn("sim", "module " .. name .. " is hardware this simulator does not provide")
+    end
+end })
+table.insert(package.searchers, function(name)
+    if NOT_SIMULATED[name] then return "\n\tmodule '" .. name .. "' is hardware this simulator does not provide" end
+end)
 
 local main, lerr = loadfile(run_dir .. "/main.lua")
 if not main then vm_exit(lerr) end

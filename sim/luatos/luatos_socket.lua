@@ -55,6 +55,36 @@ function socket.localIP(a)
     return "127.0.0.1", "255.0.0.0", "127.0.0.1"
 end
 
+local dns = {}   -- [adapter][index] = "a.b.c.d", what setDNS was given
+
+--- setDNS(adapter, index, ip): the index-th DNS server (from 1; lwIP keeps
+-- 2) of an adapter (nil: the default), ip a dotted IPv4 or its big-endian
+-- integer. true, or false for an adapter the module does not have or a bad
+-- address. The simulated network resolves with the desktop's resolver: the
+-- server is recorded (socket.getDNS) and logged, not used.
+function socket.setDNS(a, index, ip)
+    a = a == nil and default or math.tointeger(a)
+    index = math.tointeger(index)
+    if math.type(ip) == "integer" and ip >= 0 and ip <= 0xffffffff then
+        ip = string.format("%d.%d.%d.%d", ip >> 24 & 255, ip >> 16 & 255, ip >> 8 & 255, ip & 255)
+    end
+    if a ~= socket.LWIP_GP or not index or index < 1 or index > 2 or type(ip) ~= "string" then return false end
+    local parts = { ip:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$") }
+    if #parts ~= 4 then return false end
+    for _, p in ipairs(parts) do
+        if #p > 3 or tonumber(p) > 255 then return false end
+    end
+    dns[a] = dns[a] or {}
+    dns[a][index] = ip
+    if rawget(_G, "log") then log.info("socket", "dns", index, ip, "(recorded; the desktop's resolver answers)") end
+    return true
+end
+
+--- The DNS server set for (adapter, index), or nil (simulator only).
+function socket.getDNS(a, index)
+    return (dns[a == nil and default or a] or {})[index]
+end
+
 --- The default adapter (set with an argument), as a module returns it.
 function socket.dft(a)
     if a ~= nil then default = adapter_of(a) end

@@ -1,6 +1,8 @@
---- compat51: what LuatOS-Air's Lua 5.1 scripts rely on, on Lua 5.3:
--- module(name, ...) with package.seeall, unpack, table.getn. Installed
--- once by the Air boot (sim/luatos-air/boot.lua) before main.lua runs.
+--- compat51: Lua 5.1's names on Lua 5.3. LuatOS builds its Lua 5.3 with
+-- LUA_COMPAT_5_1 (unpack, loadstring, table.maxn, package.loaders, module
+-- and package.seeall exist on a module; Debian's lua5.3 has only the 5.2
+-- set): install_luatos, by the boot (sim/luatos/boot.lua). LuatOS-Air is
+-- Lua 5.1 itself and has table.getn too: install, by the Air boot.
 local M = {}
 
 -- The table for a dotted name under root, made on the way as module() does.
@@ -81,12 +83,33 @@ function M.getn(t)
     return #t
 end
 
---- Installs module, package.seeall, unpack and table.getn into env (_G).
-function M.install(env)
+--- table.maxn(t): the largest positive numeric key, 0 when none.
+function M.maxn(t)
+    if type(t) ~= "table" then
+        error("bad argument #1 to 'maxn' (table expected, got " .. type(t) .. ")", 2)
+    end
+    local n = 0
+    for k in pairs(t) do
+        if type(k) == "number" and k > n then n = k end
+    end
+    return n
+end
+
+--- What Lua 5.3 built with LUA_COMPAT_5_1 has, into env (_G).
+function M.install_luatos(env)
     env = env or _G
     env.module = M.module
     env.package.seeall = M.seeall
     env.unpack = env.unpack or table.unpack
+    env.loadstring = env.loadstring or load
+    env.table.maxn = env.table.maxn or M.maxn
+    env.package.loaders = env.package.loaders or package.searchers
+end
+
+--- LuatOS-Air's Lua 5.1: the above and table.getn.
+function M.install(env)
+    env = env or _G
+    M.install_luatos(env)
     env.table.getn = M.getn
 end
 
