@@ -1,14 +1,21 @@
-/* LuatOS-Air's query (update.request on Air724UG and friends), answered by
- * the same checks and codes as LuatOS's:
- *   ?project_key=K&imei=I&device_key=SN&firmware_name=PROJECT_Luat_V<core>_<bsp>
- *    &version=<script x.y.z>[&need_oss_url=1]
- * The firmware name carries the Air core version (rtos.get_version()); it
- * names the release PROJECT_LuatOS-SoC_<bsp>, and the device's version is
- * that core with the full three-part script version. With need_oss_url=1
- * and `serve --package-url URL` the package is a 302 to URL/<sha256>.fota
- * (the package host holds `fota-server export` or a copy of DATA/cache),
- * else the package itself. LuatOS devices get that 302 whenever the server
- * has --package-url. */
+/* LuatOS-Air's query (update.request), answered by the same checks and
+ * codes as LuatOS's. Two libraries, two forms (docs/server.md):
+ *   the 2G library's (Luat_2G_RDA_8955 script_LuaTask/lib/update.lua):
+ *     ?project_key=K&imei=I&device_key=SN&firmware_name=PROJECT_Luat_V<core>_<bsp>
+ *      &version=<script x.y.z>[&need_oss_url=1]
+ *   the Air724 library's (Luat_Lua_Air724U lib/update.lua): the core out of
+ *   the name, as a number, and Range always (bytes=0- first):
+ *     ?project_key=K&imei=I&firmware_name=PROJECT_Luat_<bsp>&core_version=<core>
+ *      &dfota=1&version=<script x.y.z>[&need_oss_url=1]
+ * Both name the release PROJECT_LuatOS-SoC_<bsp>; the bsp is everything
+ * after the core (or after _Luat_), the core firmware's variant included
+ * (RDA8910_TTS_FLOAT): a module gets only its own variant's releases. The
+ * device's version is that core with the full three-part script version.
+ * With need_oss_url=1 and `serve --package-url URL` the package is a 302 to
+ * URL/<sha256>.fota (the package host holds `fota-server export` or a copy
+ * of DATA/cache), else the package itself. LuatOS devices get that 302
+ * whenever the server has --package-url. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,39 +28,130 @@
 #include "air.h"
 #include "validate.h"
 
-#define AIR_MARK "_Luat_V"
-#define AIR_CORE_DIGITS_MAX 9
+#define AIR_MARK "_Luat_"
 
-int srv_air_parse(const char *fw, const char *ver, srv_air *out)
+static const char *const air_param[SRV_AIR_P__N] = { "core_version", "dfota", "device_key", "need_oss_url" };
+
+static enum MHD_Result air_collect(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                   const char *value, size_t value_size)
 {
-    memset(out, 0, sizeof *out);
-    size_t n = strlen(fw);
-    const char *mark = NULL;
-    /* The last "_Luat_V": a project name may hold one too. */
-    for (const char *p = strstr(fw, AIR_MARK); p; p = strstr(p + 1, AIR_MARK)) mark = p;
-    if (!mark || mark == fw || n > SRV_NAME_MAX) return 0;
-    const char *d = mark + strlen(AIR_MARK), *e = d;
-    uint32_t core = 0;
-    while (*e >= '0' && *e <= '9' && e - d < AIR_CORE_DIGITS_MAX) core = core * 10 + (uint32_t)(*e++ - '0');
-    if (e == d || *e != '_' || e[1] == '\0') return 0;
-    /* PROJECT_LuatOS-SoC_<bsp>: the bsp is the rest (Air's may have _FLOAT etc.: kept) */
-    int m = snprintf(out->fw, sizeof out->fw, "%.*sLuatOS-SoC_%s", (int)(mark - fw + 1), fw, e + 1);
-    if (m < 0 || (size_t)m >= sizeof out->fw || (size_t)m > SRV_NAME_MAX) return 0;
-    if (strlen(ver) >= sizeof out->script) return 0;
-    memcpy(out->script, ver, strlen(ver) + 1);
-    out->core = core;
+    (void)kind;
+    srv_air_args *a = cls;
+    for (int i = 0; i < SRV_AIR_P__N; i++) {
+        if (key_size != strlen(air_param[i]) || memcmp(key, air_param[i], key_size) != 0) continue;
+        /* repeated, or a "%00" the C string would hide: that parameter is bad */
+        if (a->v[i] || (value && strlen(value) != value_size)) a->bad[i] = 1;
+        a->v[i] = value ? value : "";
+        a->n[i] = value ? value_size : 0;
+    }
+    return MHD_YES;
+}
+
+void srv_air_collect(struct MHD_Connection *c, srv_air_args *args)
+{
+    memset(args, 0, sizeof *args);
+    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, air_collect, args);
+}
+
+/* n (1..SRV_AIR_CORE_DIGITS_MAX) digits at s: 1 with *core, else 0. */
+static int air_core(const char *s, size_t n, uint32_t *core)
+{
+    if (n < 1 || n > SRV_AIR_CORE_DIGITS_MAX) return 0;
+    uint32_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return 0;
+        v = v * 10 + (uint32_t)(s[i] - '0');
+    }
+    *core = v;
     return 1;
 }
 
-int srv_air_extra(struct MHD_Connection *c, srv_air *a)
+static int refuse(int *code, int c, char *why, size_t why_size, const char *fmt, ...)
 {
-    const char *key = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "device_key");
-    const char *oss = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "need_oss_url");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, why_size, fmt, ap);
+    va_end(ap);
+    *code = c;
+    return -1;
+}
+
+int srv_air_parse(const char *fw, const char *ver, const srv_air_args *args, srv_air *out, int *code, char *why,
+                  size_t why_size)
+{
+    memset(out, 0, sizeof *out);
+    const char *cv = args->v[SRV_AIR_P_CORE], *df = args->v[SRV_AIR_P_DFOTA];
+    const char *key = args->v[SRV_AIR_P_DKEY], *oss = args->v[SRV_AIR_P_OSS];
+    const char *mark = NULL;
+    /* The last "_Luat_": a project name may hold one too, a bsp does not. */
+    for (const char *p = strstr(fw, AIR_MARK); p; p = strstr(p + 1, AIR_MARK)) mark = p;
+    const char *rest = mark ? mark + strlen(AIR_MARK) : "", *bsp = NULL;
+    uint32_t core = 0;
+    int core_in_name = 0;
+    if (mark && mark != fw) {
+        if (rest[0] == 'V' && rest[1] >= '0' && rest[1] <= '9') {
+            const char *e = rest + 1;
+            while (*e >= '0' && *e <= '9') e++;
+            if (*e == '_' && e[1] && air_core(rest + 1, (size_t)(e - rest - 1), &core)) {
+                core_in_name = 1;
+                bsp = e + 1;
+            } else if (!cv) {
+                return 0;   /* no Air name: LuatOS's checks answer it */
+            } else {
+                return refuse(code, SRV_INVALID_FIRMWARE, why, why_size,
+                              "bad firmware_name: PROJECT_Luat_<bsp> with core_version, or "
+                              "PROJECT_Luat_V<core>_<bsp>, core 1..%d digits", SRV_AIR_CORE_DIGITS_MAX);
+            }
+        } else if (rest[0]) {
+            bsp = rest;
+        }
+    }
+    if (!core_in_name && !cv) {
+        /* dfota comes with core_version only (the Air724 library) */
+        if (df) return refuse(code, SRV_INVALID_FIRMWARE, why, why_size, "dfota without core_version");
+        return 0;
+    }
+    if (!bsp)
+        return refuse(code, SRV_INVALID_FIRMWARE, why, why_size,
+                      "core_version needs firmware_name PROJECT_Luat_<bsp>");
+    if (cv) {
+        uint32_t given = 0;
+        if (args->bad[SRV_AIR_P_CORE] || !air_core(cv, args->n[SRV_AIR_P_CORE], &given))
+            return refuse(code, SRV_INVALID_FIRMWARE, why, why_size, "bad core_version: once, 1..%d digits",
+                          SRV_AIR_CORE_DIGITS_MAX);
+        if (core_in_name && given != core)
+            return refuse(code, SRV_INVALID_FIRMWARE, why, why_size,
+                          "core_version %lu contradicts V%lu in firmware_name", (unsigned long)given,
+                          (unsigned long)core);
+        out->core_param = !core_in_name;
+        core = given;
+    }
+    /* dfota=1: the module applies delta packages, which the server may send */
+    if (df && (args->bad[SRV_AIR_P_DFOTA] || args->n[SRV_AIR_P_DFOTA] != 1 || df[0] != '1'))
+        return refuse(code, SRV_INVALID_FIRMWARE, why, why_size, "bad dfota: once, 1 (packages may be deltas)");
     /* device_key is the module's serial number: empty when it has none */
-    if (key && *key && !srv_is_key(key, strlen(key))) return -1;
-    if (oss && strcmp(oss, "0") != 0 && strcmp(oss, "1") != 0) return -1;
-    a->oss = oss && strcmp(oss, "1") == 0;
-    return 0;
+    if (key && (args->bad[SRV_AIR_P_DKEY] || (*key && !srv_is_key(key, args->n[SRV_AIR_P_DKEY]))))
+        return refuse(code, SRV_INVALID_DEVICE, why, why_size, "bad device_key: once, empty or 1..%d of [A-Za-z0-9_-]",
+                      SRV_KEY_MAX);
+    if (oss && (args->bad[SRV_AIR_P_OSS] || args->n[SRV_AIR_P_OSS] != 1 || (oss[0] != '0' && oss[0] != '1')))
+        return refuse(code, SRV_INVALID_DEVICE, why, why_size, "bad need_oss_url: once, 0 or 1");
+    /* PROJECT_LuatOS-SoC_<bsp>, the variant suffixes in the bsp */
+    int m = snprintf(out->fw, sizeof out->fw, "%.*sLuatOS-SoC_%s", (int)(mark - fw + 1), fw, bsp);
+    if (m < 0 || (size_t)m > SRV_NAME_MAX)
+        return refuse(code, SRV_INVALID_FIRMWARE, why, why_size,
+                      "firmware_name too long: its release PROJECT_LuatOS-SoC_<bsp> is over %d", SRV_NAME_MAX);
+    size_t vn = strlen(ver);
+    if (vn >= sizeof out->script) return refuse(code, SRV_VERSION_NOT_ALLOWED, why, why_size, "bad version");
+    memcpy(out->script, ver, vn + 1);
+    out->core = core;
+    out->oss = oss && oss[0] == '1';
+    return 1;
+}
+
+void srv_air_note(const srv_air *a, char *request, size_t size)
+{
+    size_t o = strnlen(request, size);
+    if (a->core_param && o < size) snprintf(request + o, size - o, " core_version=%lu", (unsigned long)a->core);
 }
 
 int srv_air_newer(uint32_t target_core, const char *target_script, const srv_air *a, int *newer)

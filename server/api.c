@@ -739,17 +739,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     memcpy(fw, ar.v[P_FW], ar.n[P_FW]);
     fw[ar.n[P_FW]] = '\0';
 
+    /* LuatOS-Air's forms (air.c): its own parameters, checked with the name */
     srv_air air;
-    int is_air = srv_air_parse(fw, ver, &air);
-    if (is_air && srv_air_extra(c, &air) != 0) {
-        snprintf(row.msg, sizeof row.msg, "bad device_key or need_oss_url");
-        row.status = MHD_HTTP_BAD_REQUEST;
-        row.code = SRV_INVALID_DEVICE;
-        pthread_mutex_lock(&s->lock);
-        db_log_queue(&s->db, &row);
-        pthread_mutex_unlock(&s->lock);
-        return send_json(c, MHD_HTTP_BAD_REQUEST, SRV_INVALID_DEVICE, row.msg);
+    srv_air_args air_args;
+    char why[SRV_MSG_MAX];
+    int why_code = 0;
+    srv_air_collect(c, &air_args);
+    int is_air = srv_air_parse(fw, ver, &air_args, &air, &why_code, why, sizeof why);
+    if (is_air < 0) {
+        log_refused(s, &row, MHD_HTTP_BAD_REQUEST, why_code, why);
+        return send_json(c, MHD_HTTP_BAD_REQUEST, why_code, why);
     }
+    if (is_air) srv_air_note(&air, row.request, sizeof row.request);
     if (check(s, key, fw, ver, resume, is_air ? &air : NULL, &row, &a))
         return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE, SRV_WAIT, "server busy, retry later");
     return send_answer(s, c, &a, row.imei, ver, is_air ? &air : NULL);

@@ -165,9 +165,9 @@ describe("LuatOS-Air projects", function()
         end
 
         -- fota-server builds a package on the first request (43): wait for it
-        local function prime(query)
+        local function prime(query, extra)
             for _ = 1, 100 do
-                local st = T.curl(fsrv.url(query))
+                local st = T.curl(fsrv.url(query), extra)
                 if st ~= 503 then return st end
                 socket.sleep(0.1)
             end
@@ -181,6 +181,15 @@ describe("LuatOS-Air projects", function()
             admin(string.format("firmware add --project airdemo --bsp RDA8910 --core-version V1104 --core %s " ..
                 "--script %s --version 1.0.2", dir .. "/core1104.bin", next_release(dir .. "/script")))
             admin("config set --project airdemo --firmware airdemo_LuatOS-SoC_RDA8910")
+            -- the core firmware's variants are releases of their own bsp: TTS_FLOAT (its own core), and
+            -- BT, whose core is over the package size limit (a delta is needed: 44 without a base image)
+            T.write(dir .. "/core1104tts.bin", T.noise(100000, 19))
+            T.write(dir .. "/core1104bt.bin", T.noise(600000, 20))
+            for bsp, core in pairs({ RDA8910_TTS_FLOAT = "core1104tts.bin", RDA8910_BT = "core1104bt.bin" }) do
+                admin(string.format("firmware add --project airdemo --bsp %s --core-version V1104 --core %s " ..
+                    "--script %s --version 1.0.2", bsp, dir .. "/" .. core, dir .. "/script"))
+                admin("config set --project airdemo --firmware airdemo_LuatOS-SoC_" .. bsp)
+            end
             -- the package host: a static server holding a copy of the server's package cache
             host = T.start_server({ lifetime = 240 })
             assert(os.execute("ln -s " .. db .. ".d/cache " .. host.dir .. "/static"))
@@ -223,6 +232,105 @@ describe("LuatOS-Air projects", function()
                 "airdemo_Luat_V1103_RDA8910&version=1.0.1&need_oss_url=1"))
             assert.equal(302, st, body)
             assert.truthy(headers.location:find(host.url("/static/"), 1, true), headers.location)
+        end)
+
+        it("answers the Air724 library's query (core_version, dfota=1, Range) as the 2G library's", function()
+            local n = 0
+            local function new_imei()
+                n = n + 1
+                return imei_for("air724-" .. n)
+            end
+            -- Luat_Lua_Air724U lib/update.lua: the name without V<core>, the core as a number, dfota=1,
+            -- and a Range always (bytes=0- on the first request)
+            local function q724(name, core, version, imei)
+                return "project_key=airkey&imei=" .. (imei or new_imei()) .. "&firmware_name=" .. name ..
+                    "&core_version=" .. core .. "&dfota=1&version=" .. version
+            end
+            local function q2g(name, version)
+                return "project_key=airkey&imei=" .. new_imei() .. "&device_key=&firmware_name=" .. name ..
+                    "&version=" .. version
+            end
+            local from0 = "-H 'Range: bytes=0-'"
+            local st, pkg, h2g = T.curl(fsrv.url(q2g("airdemo_Luat_V1103_RDA8910", "1.0.1")))
+            assert.equal(200, st, pkg)
+            -- the same package as the 2G form's for the same core, as 206 for bytes=0-
+            local body, h
+            st, body, h = T.curl(fsrv.url(q724("airdemo_Luat_RDA8910", 1103, "1.0.1")), from0)
+            assert.equal(206, st, body)
+            assert.truthy(body == pkg, "not the 2G form's package")
+            assert.equal(h2g.etag, h.etag)
+            assert.equal("bytes 0-" .. (#pkg - 1) .. "/" .. #pkg, h["content-range"])
+            -- a cut download resumes from the bytes the module has (If-Range: the package's ETag)
+            st, body, h = T.curl(fsrv.url(q724("airdemo_Luat_RDA8910", 1103, "1.0.1")),
+                "-H 'Range: bytes=1000-' -H 'If-Range: " .. h2g.etag .. "'")
+            assert.equal(206, st, body)
+            assert.truthy(body == pkg:sub(1001), "not the package's tail")
+            assert.equal("bytes 1000-" .. (#pkg - 1) .. "/" .. #pkg, h["content-range"])
+            -- a real-style name with its core and the same core_version (Lua's tonumber: 0026 is 26)
+            st, body = T.curl(fsrv.url(q724("airdemo_Luat_V1103_RDA8910", 1103, "1.0.1")), from0)
+            assert.equal(206, st, body)
+            assert.truthy(body == pkg)
+            -- on the target: 27, as the 2G form
+            for _, q in ipairs({ q724("airdemo_Luat_RDA8910", 1104, "1.0.2"),
+                                 q2g("airdemo_Luat_V1104_RDA8910", "1.0.2") }) do
+                st, body = T.curl(fsrv.url(q), from0)
+                assert.equal(404, st, body)
+                assert.truthy(body:find('"code":27', 1, true), body)
+            end
+            -- a base core no package is built for yet: 43, in a body the library reads whole (at most
+            -- 200 bytes), then the package
+            st, body = T.curl(fsrv.url(q724("airdemo_Luat_RDA8910", 1102, "1.0.1")), from0)
+            assert.equal(503, st, body)
+            assert.truthy(body:find('"code":43', 1, true) and #body <= 200, body)
+            assert.equal(206, prime(q724("airdemo_Luat_RDA8910", 1102, "1.0.1", imei_for("air724-prime")), from0))
+            -- 21 from a version the configuration does not list, as the 2G form
+            admin("config set --project airdemo --firmware airdemo_LuatOS-SoC_RDA8910 --from 1.0.0")
+            local refused = { T.curl(fsrv.url(q724("airdemo_Luat_RDA8910", 1103, "1.0.1")), from0) }
+            local refused2g = { T.curl(fsrv.url(q2g("airdemo_Luat_V1103_RDA8910", "1.0.1"))) }
+            admin("config set --project airdemo --firmware airdemo_LuatOS-SoC_RDA8910 --from any")
+            for _, r in ipairs({ refused, refused2g }) do
+                assert.equal(403, r[1], r[2])
+                assert.truthy(r[2]:find('"code":21', 1, true), r[2])
+            end
+            -- the variant is part of the bsp: a TTS_FLOAT module gets the TTS_FLOAT release's package
+            assert.equal(206, prime(q724("airdemo_Luat_RDA8910_TTS_FLOAT", 26, "1.0.1", imei_for("air724-tts")),
+                from0))
+            st, body, h = T.curl(fsrv.url(q724("airdemo_Luat_RDA8910_TTS_FLOAT", 26, "1.0.1")), from0)
+            assert.equal(206, st, body)
+            assert.are_not.equal(h2g.etag, h.etag)
+            local tts = h.etag
+            st, body, h = T.curl(fsrv.url(q2g("airdemo_Luat_V0026_RDA8910_TTS_FLOAT", "1.0.1")))
+            assert.equal(200, st, body)
+            assert.equal(tts, h.etag)
+            -- ... a variant with no release of its own is unknown (26), never another variant's core
+            st, body = T.curl(fsrv.url(q724("airdemo_Luat_RDA8910_TTS", 26, "1.0.1")), from0)
+            assert.equal(404, st, body)
+            assert.truthy(body:find('"code":26', 1, true), body)
+            -- 44: the BT core needs a delta and no image of V26 is stored, in both forms
+            for _, q in ipairs({ q724("airdemo_Luat_RDA8910_BT", 26, "1.0.1"),
+                                 q2g("airdemo_Luat_V0026_RDA8910_BT", "1.0.1") }) do
+                st, body = T.curl(fsrv.url(q), from0)
+                assert.equal(409, st, body)
+                assert.truthy(body:find('"code":44', 1, true), body)
+            end
+            -- contradictory or malformed: 400 with what is wrong
+            for q, msg in pairs({
+                [q724("airdemo_Luat_V1103_RDA8910", 1104, "1.0.1")] = "core_version 1104 contradicts V1103",
+                [q724("airdemo_Luat_RDA8910", "11x3", "1.0.1")] = "bad core_version",
+                [q724("airdemo_Luat_RDA8910", "1103&core_version=1103", "1.0.1")] = "bad core_version: once",
+                [q724("airdemo_LuatOS-SoC_RDA8910", 1103, "1.0.1")] = "core_version needs firmware_name",
+                [(q724("airdemo_Luat_RDA8910", 1103, "1.0.1"):gsub("dfota=1", "dfota=0"))] = "bad dfota",
+                [q724("airdemo_Luat_RDA8910", 1103, "1.0.1") .. "&device_key=a%20b"] = "bad device_key",
+                [q2g("airdemo_Luat_RDA8910", "1.0.1") .. "&dfota=1"] = "dfota without core_version",
+            }) do
+                st, body = T.curl(fsrv.url(q), from0)
+                assert.equal(400, st, q .. ": " .. body)
+                assert.truthy(body:find(msg, 1, true), q .. ": " .. body)
+            end
+            -- the log row notes the core sent apart
+            local logged = T.fota_server(db, "log --imei " .. imei_for("air724-2"))
+            assert.truthy(logged:find("firmware_name=airdemo_Luat_RDA8910", 1, true), logged)
+            assert.truthy(logged:find("core_version=1103", 1, true), logged)
         end)
 
         it("update.request upgrades a device end to end", function()
