@@ -7,6 +7,8 @@
 
 #include "validate.h"
 
+#include "core/version.h"
+
 static int is_alnum(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -61,28 +63,13 @@ int srv_imei_luhn(const char *imei)
 
 int srv_version_canon(const char *s, size_t n, char *out)
 {
-    size_t o = 0, i = 0;
     if (!s || n < 5 || n >= SRV_VER_MAX) return 0;
-    for (int part = 0; part < 3; part++) {
-        size_t start = i;
-        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
-        size_t len = i - start;
-        if (len < 1 || len > SRV_VER_PART_MAX) return 0;
-        while (len > 1 && s[start] == '0') { /* "01" == "1", as the device compares */
-            start++;
-            len--;
-        }
-        memcpy(out + o, s + start, len);
-        o += len;
-        if (part < 2) {
-            if (i >= n || s[i] != '.') return 0;
-            out[o++] = '.';
-            i++;
-        }
+    /* at most SRV_VER_PART_MAX digits a part as sent, leading zeros included */
+    for (size_t i = 0, run = 0; i < n; i++) {
+        run = s[i] == '.' ? 0 : run + 1;
+        if (run > SRV_VER_PART_MAX) return 0;
     }
-    if (i != n) return 0;
-    out[o] = '\0';
-    return 1;
+    return fota_version_canon(s, n, out, SRV_VER_MAX) == 0;
 }
 
 int64_t srv_now_ms(void)

@@ -292,6 +292,8 @@ for _, store in ipairs(T.stores()) do
                     return ok and "ok" or why
                 end
                 assert.equal("ok", check({}))
+                -- a VERSION written "001.004" zero-padded sends 1104.001.004: the same question
+                assert.equal("ok", check({ version = "1104.001.004" }))
                 assert.equal("bad_signature", check({ imei = new_imei() }))       -- another device's answer
                 assert.equal("bad_signature", check({ version = "1103.1.3" }))    -- to another question
                 assert.equal("bad_signature", check({ code = 26 }))               -- saying something else

@@ -2,6 +2,7 @@
  * fixed field order, bounded digits, lowercase hex of exactly the
  * signature's length, nothing after. */
 #include "core/fresh.h"
+#include "core/version.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -31,8 +32,10 @@ static int field_ok(const char *s)
 static int digest(int64_t t, int64_t exp, const char *device, const char *version, const char *answer,
                   uint8_t h[32])
 {
-    char msg[64 + 3 * FOTA_FRESH_FIELD_MAX];
+    char msg[64 + 3 * FOTA_FRESH_FIELD_MAX], canon[FOTA_FRESH_FIELD_MAX + 1];
     if (!field_ok(device) || !field_ok(version) || !field_ok(answer)) return FOTA_ERR_ARG;
+    /* "1103.001.000" as the device sent it is the server's "1103.1.0" */
+    if (fota_version_canon(version, strlen(version), canon, sizeof canon) == 0) version = canon;
     int n = snprintf(msg, sizeof msg, "LFFR1\n%lld\n%lld\n%s\n%s\n%s", (long long)t, (long long)exp, device,
                      version, answer);
     if (n < 0 || (size_t)n >= sizeof msg) return FOTA_ERR_ARG;

@@ -20,6 +20,29 @@ int fota_version_valid(const char *s)
     }
 }
 
+int fota_version_canon(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t i = 0, o = 0;
+    if (!s || !out) return FOTA_ERR_ARG;
+    for (int part = 0; part < 3; part++) {
+        size_t start = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+        if (i == start) return FOTA_ERR_ARG;
+        while (i - start > 1 && s[start] == '0') start++;
+        if (o + (i - start) + 1 > cap) return FOTA_ERR_ARG;   /* the part, then a dot or the NUL */
+        memcpy(out + o, s + start, i - start);
+        o += i - start;
+        if (part < 2) {
+            if (i >= n || s[i] != '.') return FOTA_ERR_ARG;
+            out[o++] = '.';
+            i++;
+        }
+    }
+    if (i != n) return FOTA_ERR_ARG;
+    out[o] = '\0';
+    return 0;
+}
+
 /* Compares one digit run; advances both pointers past it and the dot. */
 static int cmp_part(const char **pa, const char **pb)
 {

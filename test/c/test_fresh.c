@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/fresh.h"
+#include "core/version.h"
 #include "core/sig.h"
 #include "ctest_util.h"
 #include "core/fota_err.h"
@@ -32,6 +33,18 @@ static void test_statements(void)
     /* deterministic: the same statement, the same bytes */
     CHECK_EQ(fota_fresh_sign(&sk, t, exp, imei, ver, ans, b), 0);
     CHECK(strcmp(v, b) == 0);
+
+    /* the version in its one written form: a device sending 001.003 zero-padded is heard */
+    CHECK_EQ(fota_fresh_check(&pk, v, imei, "1103.001.003", ans, t + 10, 300, NULL), 0);
+    char canon[16];
+    CHECK_EQ(fota_version_canon("0.000.10", 8, canon, sizeof canon), 0);
+    CHECK(strcmp(canon, "0.0.10") == 0);
+    CHECK_EQ(fota_version_canon("1.2.3", 5, canon, 6), 0);
+    CHECK_EQ(fota_version_canon("1.2.3", 5, canon, 5), FOTA_ERR_ARG);   /* no room for the NUL */
+    CHECK_EQ(fota_version_canon("1.2", 3, canon, sizeof canon), FOTA_ERR_ARG);
+    CHECK_EQ(fota_version_canon("1.2.3.4", 7, canon, sizeof canon), FOTA_ERR_ARG);
+    CHECK_EQ(fota_version_canon("1..3", 4, canon, sizeof canon), FOTA_ERR_ARG);
+    CHECK_EQ(fota_version_canon("1.2.3", 4, canon, sizeof canon), FOTA_ERR_ARG);   /* "1.2." */
 
     /* bound to everything it says */
     CHECK_EQ(fota_fresh_check(&pk, v, "860000000000027", ver, ans, t, 300, NULL), FOTA_FRESH_E_SIGNATURE);
