@@ -71,7 +71,11 @@ describe("fota (LuatOS API)", function()
         assert.is_true(fota.finish(false))
         assert.is_true(fota.init(path))                                  -- a new package is judged anew
         assert.is_true((fota.run(T.make_package({ core_size = 1000 }))))
+        assert.is_nil(T.read(path .. ".ready"))
         assert.same({ true, true }, { fota.isDone() })
+        -- checked: ready for the next boot without fota.finish(true), as on a module
+        assert.truthy(T.read(path .. ".ready"))
+        assert.is_true(fota.finish(true))                                -- still fine to call
     end)
 
     it("reports in-progress from isDone until the package is complete", function()
@@ -120,12 +124,20 @@ describe("fota (LuatOS API)", function()
         assert.is_nil(T.read(path .. ".ready"))
     end)
 
-    it("fota.file stages a whole file; a missing file is (false, false, 0)", function()
+    it("fota.file stages a whole file and ends it as LuatOS's does (checked, ready for the next boot); "
+        .. "a missing file is (false, false, 0)", function()
         local src = dir .. "/pkg.bin"
-        T.write(src, T.pkg_bytes(10000))
+        T.write(src, T.make_package({ core_size = 1000 }))
         assert.is_true(fota.init(path))
         assert.same({ true, true, 0 }, { fota.file(src) })
         assert.equal(T.read(src), T.read(path))
+        assert.truthy(T.read(path .. ".ready"))
+        T.write(src, T.pkg_bytes(10000))                                  -- not a package
+        assert.is_true(fota.init(path))
+        local ok, done, cache, why = fota.file(src)
+        assert.same({ false, true, 0 }, { ok, done, cache })
+        assert.truthy(why:find("package refused", 1, true))
+        assert.is_nil(T.read(path .. ".ready"))
         local ok, done, cache, msg = fota.file(dir .. "/missing.bin")
         assert.same({ false, false, 0 }, { ok, done, cache })
         assert.truthy(msg:find("missing.bin", 1, true))

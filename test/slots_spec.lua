@@ -308,3 +308,27 @@ describe("the simulator's script area", function()
         assert.matches("boot 2:.*script 1%.2%.4", out)
     end)
 end)
+
+describe("fota as on a module", function()
+    it("applies a package that fota.isDone() reported complete at the next boot, without fota.finish(true)", function()
+        -- LuatOS's own fota example and UART demos: run ... isDone ... rtos.reboot()
+        local work = T.tmpdir("nofinish")
+        local proj, dev = work .. "/proj", work .. "/dev"
+        os.execute("mkdir -p " .. proj .. " " .. dev .. "/fs")
+        T.write(proj .. "/main.lua", table.concat({
+            'PROJECT = "demo"', 'VERSION = "1.2.3"',
+            'local f = io.open("/pkg.fota", "rb")',
+            'if f then',
+            '  local p = f:read("a") f:close() os.remove("/pkg.fota")',
+            '  assert(fota.init()) assert(fota.run(p))',
+            '  local ok, done = fota.isDone() log.info("main", "isDone", ok, done) rtos.reboot()',
+            'end', 'sys.run()' }, "\n"))
+        T.write(dev .. "/fs/pkg.fota", T.make_package({ project = "demo", version = "1.2.4", core = false,
+            script = 'PROJECT = "demo"\nVERSION = "1.2.4"\nsys.run()\n' }))
+        local out, status = T.run(string.format("bin/luatos-sim %s --device %s --max-boots 2", proj, dev))
+        assert.equal(0, status, out)
+        assert.matches("isDone true true", out)
+        assert.matches("staged package applied at boot: ok", out)
+        assert.matches("boot 2:.*script 1%.2%.4", out)
+    end)
+end)

@@ -119,6 +119,29 @@ static int l_run(lua_State *L)
     return push_progress(L, fota_stage_write(&c->stage, buf + off, (size_t)n), 1);
 }
 
+/* A complete package is checked once (signature, hashes, base,
+ * anti-rollback) and, when it checks out, made ready: as on a module, it is
+ * applied at the next boot whether or not the script calls
+ * fota.finish(true) (finish(false) still discards it). Returns 0, or
+ * the refusal (FOTA_PKG_E_*, *refused set), or an error of making it
+ * ready. The Lua stack is reused. */
+static int check_complete(lua_State *L, lfota_state *c, int *refused)
+{
+    if (c->verdict == 1) {
+        fota_pkg_info info;
+        const char *path;
+        lua_settop(L, 0);
+        lua_newtable(L);
+        lua_pushstring(L, fota_stage_path(&c->stage));
+        lua_setfield(L, 1, "path");
+        c->verdict = lfota_verify(L, &info, &path);
+    }
+    *refused = c->verdict != 0;
+    if (c->verdict == 0 && !c->stage_owner)
+        return fota_stage_finish(&c->stage, 1);
+    return c->verdict;
+}
+
 static int l_file(lua_State *L)
 {
     lfota_state *c = lfota_ctx(L);
@@ -160,29 +183,32 @@ static int l_file(lua_State *L)
     }
     free(buf);
     fota_port_close(f);
+    /* LuatOS's fota.file ends the package itself: checked and made ready */
+    if (result == 0) {
+        int refused, verdict = check_complete(L, c, &refused);
+        if (refused) {
+            lua_pushboolean(L, 0);
+            lua_pushboolean(L, 1);
+            lua_pushinteger(L, 0);
+            lua_pushfstring(L, "package refused: %s", fota_pkg_errname(verdict));
+            return 4;
+        }
+        result = verdict;
+    }
     return push_progress(L, result, 1);
 }
 
-/* As on a module, "done" means the complete package also checked out:
- * verified once (signature, hashes, base, anti-rollback) when complete. */
+/* As on a module, "done" means the complete package also checked out. */
 static int l_isDone(lua_State *L)
 {
     lfota_state *c = lfota_ctx(L);
     long done = fota_stage_done(&c->stage);
-    if (done == 0 && c->verdict == 1) {
-        fota_pkg_info info;
-        const char *path;
-        lua_settop(L, 0);
-        lua_newtable(L);
-        lua_pushstring(L, fota_stage_path(&c->stage));
-        lua_setfield(L, 1, "path");
-        c->verdict = lfota_verify(L, &info, &path);
-    }
-    if (done != 0 || c->verdict == 0)
-        return push_progress(L, done, 0);
+    int refused = 0, verdict = done == 0 ? check_complete(L, c, &refused) : 0;
+    if (!refused)
+        return push_progress(L, done != 0 ? done : verdict, 0);
     lua_pushboolean(L, 0);
     lua_pushboolean(L, 1);
-    lua_pushfstring(L, "package refused: %s", fota_pkg_errname(c->verdict));
+    lua_pushfstring(L, "package refused: %s", fota_pkg_errname(verdict));
     return 3;
 }
 
