@@ -210,11 +210,10 @@ static int64_t base_taken(srv_db *d, int64_t fw, uint32_t base, ops_err *e)
     return rc == STORE_ROW || rc == STORE_DONE ? id : (db_err(d, e), -1);
 }
 
-/* The vendor_package row and its bases, in one transaction. */
+/* The vendor_package row and its bases (in the caller's transaction). */
 static int insert_package(srv_db *d, int64_t pid, ops_vendor *v, const char *path, const uint32_t *bases,
                           size_t nbases, ops_err *e)
 {
-    if (db_exec(d, "BEGIN")) return db_err(d, e);
     store_stmt *st = store_prepare(d->db, "INSERT INTO vendor_package(project_id, firmware_id, file_name, path,"
                                           " sha256, size, bases, created) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
                                           " RETURNING id");
@@ -244,12 +243,7 @@ static int insert_package(srv_db *d, int64_t pid, ops_vendor *v, const char *pat
         }
         if (rc != STORE_DONE) v->id = 0;
     }
-    if (!v->id) {
-        db_err(d, e);
-        db_exec(d, "ROLLBACK");
-        return e->rc;
-    }
-    return db_exec(d, "COMMIT") ? db_err(d, e) : 0;
+    return v->id ? 0 : db_err(d, e);
 }
 
 /* The bsp of a firmware name: after _LuatOS-SoC_ or _AT_. */
@@ -319,22 +313,30 @@ int ops_vendor_add(srv_db *d, const char *scope, const char *project, const char
             return ops_fail(e, EXIT_USAGE_ERR, 409, "package %" PRId64 " already serves %s V%lu: remove it first",
                             other, bases[i] == SRV_VENDOR_ANY ? "any base to" : "base", (unsigned long)bases[i]);
     }
-    if (ops_store_file(d, file, "vendor", "bin", max_size, path, sizeof path, NULL, out->sha256))
+    /* the stored copy's size and hash: the file may have changed since */
+    if (ops_store_file(d, file, "vendor", "bin", max_size, path, sizeof path, &out->size, out->sha256) ||
+        out->size == 0)
         return ops_fail(e, EXIT_IO_ERR, 500, "cannot store %s", file_name);
-    if (!out->firmware_id) {
-        ops_firmware rel;
-        snprintf(core_ver, sizeof core_ver, "V%lu", (unsigned long)out->core);
-        if ((rc = ops_firmware_add(d, scope, project, firmware, bsp, core_ver, NULL, NULL, script, NULL, &rel, e)))
-            return rc;
-        out->firmware_id = rel.id;
-        out->release_added = 1;
-    }
     snprintf(out->project, sizeof out->project, "%s", project);
     snprintf(out->firmware, sizeof out->firmware, "%s", firmware);
     snprintf(out->file_name, sizeof out->file_name, "%s", file_name);
     snprintf(out->version, sizeof out->version, "%s", script);
     out->created = srv_now_ms();
-    return insert_package(d, pid, out, path, bases, nbases, e);
+    /* the release (when new) and the package together, or neither */
+    if (db_exec(d, "BEGIN")) return db_err(d, e);
+    rc = 0;
+    if (!out->firmware_id) {
+        ops_firmware rel;
+        snprintf(core_ver, sizeof core_ver, "V%lu", (unsigned long)out->core);
+        rc = ops_firmware_add(d, scope, project, firmware, bsp, core_ver, NULL, NULL, script, NULL, &rel, e);
+        out->firmware_id = rel.id;
+        out->release_added = 1;
+    }
+    if (rc || (rc = insert_package(d, pid, out, path, bases, nbases, e)) != 0) {
+        db_exec(d, "ROLLBACK");
+        return rc;
+    }
+    return db_exec(d, "COMMIT") ? db_err(d, e) : 0;
 }
 
 #define VENDOR_COLUMNS                                                                                       \
