@@ -13,6 +13,7 @@
 #include "console_upload.h"
 #include "ops.h"
 #include "rollout.h"
+#include "vendor.h"
 
 static int add_project(void *ctx, const ops_project *p)
 {
@@ -52,6 +53,15 @@ static int add_log(void *ctx, const ops_log *l)
                                                 (json_int_t)l->ts, "imei", l->imei, "status", l->status, "code",
                                                 l->code, "request", l->request, "msg", l->msg, "meaning",
                                                 ops_code_meaning(l->code)));
+}
+
+static int add_package(void *ctx, const ops_vendor *v)
+{
+    return json_array_append_new(ctx, json_pack("{sI ss ss sI ss so sI ss ss sI}", "id", (json_int_t)v->id, "project",
+                                                v->project, "firmware", v->firmware, "core", (json_int_t)v->core,
+                                                "version", v->version, "bases", con_split_list(v->bases), "size",
+                                                (json_int_t)v->size, "sha256", v->sha256, "file_name", v->file_name,
+                                                "created", (json_int_t)v->created));
 }
 
 static enum MHD_Result project_add(struct srv_console *k, struct MHD_Connection *c, const session *s, json_t *in)
@@ -155,6 +165,7 @@ static enum MHD_Result listing(struct srv_console *k, struct MHD_Connection *c, 
     pthread_mutex_lock(&k->lock);
     if (!strcmp(what, "projects")) rc = ops_project_list(&k->db, s->user, add_project, a, &e);
     else if (!strcmp(what, "firmware")) rc = ops_firmware_list(&k->db, s->user, con_arg(c, "project"), add_firmware, a, &e);
+    else if (!strcmp(what, "packages")) rc = ops_vendor_list(&k->db, s->user, con_arg(c, "project"), add_package, a, &e);
     else if (!strcmp(what, "config")) rc = ops_config_show(&k->db, s->user, con_arg(c, "project"), add_config, a, &e);
     else if (!strcmp(what, "devices"))
         rc = ops_device_list(&k->db, s->user, con_arg(c, "project"), con_arg(c, "imei"), add_device, a, &e);
@@ -176,6 +187,65 @@ static enum MHD_Result device_act(struct srv_console *k, struct MHD_Connection *
     ops_err e = { 0 };
     pthread_mutex_lock(&k->lock);
     int rc = ops_device_act(&k->db, s->user, what, imei, project, NULL, &e);
+    pthread_mutex_unlock(&k->lock);
+    return rc ? con_send_ops(c, &e) : con_send_j(c, 200, json_pack("{sb}", "ok", 1), NULL);
+}
+
+/* What a vendor file's name says (srv_vendor_guess_name), for the page to
+ * fill its form with before the user confirms or corrects it. */
+static enum MHD_Result package_guess(struct MHD_Connection *c)
+{
+    const char *name = con_arg(c, "name");
+    if (!name) return con_send_err(c, 400, "name: the file's name");
+    srv_vendor_guess g;
+    int known = srv_vendor_guess_name(name, &g);
+    return con_send_j(c, 200, json_pack("{sbssssss}", "known", known, "firmware", g.firmware, "to", g.to, "from", g.from),
+                      NULL);
+}
+
+/* A vendor package from an upload of one file (ops_vendor_add, as `package
+ * add`): firmware, to, from absent or "" = from the uploaded file's name. */
+static enum MHD_Result package_add(struct srv_console *k, struct MHD_Connection *c, const session *s, json_t *in)
+{
+    const char *bad = NULL;
+    const char *project = con_jstr(in, "project", SRV_NAME_MAX, &bad), *up = con_jstr(in, "upload", 32, &bad),
+               *fw = con_jstr(in, "firmware", SRV_NAME_MAX, &bad), *to = con_jstr(in, "to", SRV_VER_MAX, &bad),
+               *from = con_jstr(in, "from", SRV_VENDOR_BASES_TEXT, &bad);
+    json_t *max = json_object_get(in, "max_size");
+    if (bad) return con_send_err(c, 400, "project, upload, firmware, to, from: strings of their lengths");
+    if (max && !json_is_null(max) &&
+        (!json_is_integer(max) || json_integer_value(max) <= 0 || json_integer_value(max) > FOTA_PKG_MAX_IMAGE))
+        return con_send_err(c, 400, "max_size: bytes, 1..16 MiB");
+    if (!project || !up) return con_send_err(c, 400, "project and upload (the id of an upload of one file)");
+    uint64_t max_size = json_is_integer(max) ? (uint64_t)json_integer_value(max) : 0;
+    char dir[SRV_PATH_MAX], file[SRV_PATH_MAX];
+    int files = 0;
+    ops_vendor v;
+    ops_err e = { 0 };
+    int rc;
+    pthread_mutex_lock(&k->lock);
+    if (!console_upload_get(k, s->user, up, dir, file, &files, NULL) || files != 1)
+        rc = ops_fail(&e, EXIT_USAGE_ERR, 404, "upload: no upload of one file with this id");
+    else   /* the upload keeps the file's own name: what the guess reads */
+        rc = ops_vendor_add(&k->db, s->user, project, fw && *fw ? fw : NULL, to && *to ? to : NULL,
+                            from && *from ? from : NULL, file, strrchr(file, '/') + 1, max_size, &v, &e);
+    pthread_mutex_unlock(&k->lock);
+    if (rc) return con_send_ops(c, &e);
+    json_t *a = json_array();
+    add_package(a, &v);
+    json_t *one = json_incref(json_array_get(a, 0));
+    json_decref(a);
+    if (one) json_object_set_new(one, "release_added", json_boolean(v.release_added));
+    return one ? con_send_j(c, 201, one, NULL) : con_send_err(c, 500, "out of memory");
+}
+
+static enum MHD_Result package_remove(struct srv_console *k, struct MHD_Connection *c, const session *s, json_t *in)
+{
+    json_t *id = json_object_get(in, "id");
+    if (!json_is_integer(id) || json_integer_value(id) <= 0) return con_send_err(c, 400, "id: a package's number");
+    ops_err e = { 0 };
+    pthread_mutex_lock(&k->lock);
+    int rc = ops_vendor_remove(&k->db, s->user, (int64_t)json_integer_value(id), &e);
     pthread_mutex_unlock(&k->lock);
     return rc ? con_send_ops(c, &e) : con_send_j(c, 200, json_pack("{sb}", "ok", 1), NULL);
 }
@@ -258,11 +328,14 @@ enum MHD_Result console_api(struct srv_console *k, struct MHD_Connection *c, con
     else if (s.must_change) rc = con_send_err(c, 403, "change the initial password first");
     else if (!strcmp(path, "upload") && post && r->upload) rc = console_upload_end(k, c, r);
     else if (!post && (!strcmp(path, "projects") || !strcmp(path, "firmware") || !strcmp(path, "config") ||
-                       !strcmp(path, "devices") || !strcmp(path, "log")))
+                       !strcmp(path, "devices") || !strcmp(path, "log") || !strcmp(path, "packages")))
         rc = listing(k, c, &s, path);
     else if (post && !strcmp(path, "projects")) rc = project_add(k, c, &s, in);
     else if (post && !strcmp(path, "firmware")) rc = firmware_add(k, c, &s, in);
     else if (post && !strcmp(path, "config")) rc = config_set(k, c, &s, in);
+    else if (post && !strcmp(path, "packages")) rc = package_add(k, c, &s, in);
+    else if (post && !strcmp(path, "packages/remove")) rc = package_remove(k, c, &s, in);
+    else if (!post && !strcmp(path, "packages/guess")) rc = package_guess(c);
     else if (post && !strcmp(path, "devices/unban")) rc = device_act(k, c, &s, in, "unban");
     else if (post && !strcmp(path, "devices/ban")) rc = device_act(k, c, &s, in, "ban");
     else if (post && !strcmp(path, "devices/add")) rc = device_act(k, c, &s, in, "add");

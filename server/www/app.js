@@ -36,7 +36,13 @@ const T = {
     min_outcomes: 'after outcomes', start: 'Start', pause: 'Pause', resume: 'Resume', advance: 'Next wave',
     abort: 'Abort', wave: 'Wave', open: 'Open', sent: 'Sent', upgraded: 'Upgraded', failed: 'Failed',
     failure_rate: 'Failure rate', no_rollout: 'No rollout: the configuration goes to its devices at once.',
-    rl_running: 'Running', rl_paused: 'Paused', rl_aborted: 'Aborted', rl_of: 'wave {w} of {n}, {p}% of devices'
+    rl_running: 'Running', rl_paused: 'Paused', rl_aborted: 'Aborted', rl_of: 'wave {w} of {n}, {p}% of devices',
+    packages: 'Vendor packages', file: 'File', pkg_file: 'Package file', pkg_to: 'Target version',
+    pkg_from: 'Base versions', pkg_to_ph: '1105.1.2 (LuatOS), V1016 (AT)', pkg_from_ph: 'V1103,V1104 or any',
+    pkg_intro: 'Files made by the vendor\'s tools (Luatools, the AT delta tool), sent as they are to the devices on the base versions they name.',
+    pkg_guessed: 'Filled in from the file name: check them before uploading.',
+    pkg_unknown: 'The file name does not say: fill in the firmware name and versions.',
+    pkg_confirm: 'Delete package {f}?', deleted: 'Deleted'
   },
   zh: {
     title: '升级控制台', projects: '项目', firmware: '固件列表', config: '升级配置', devices: '设备', log: '升级日志',
@@ -64,7 +70,12 @@ const T = {
     min_outcomes: '最少结果数', start: '开始', pause: '暂停', resume: '继续', advance: '下一批', abort: '终止',
     wave: '批次', open: '已开放', sent: '已下发', upgraded: '已升级', failed: '失败', failure_rate: '失败率',
     no_rollout: '未分批：配置直接对其设备生效。', rl_running: '进行中', rl_paused: '已暂停', rl_aborted: '已终止',
-    rl_of: '第 {w} 批，共 {n} 批，{p}% 的设备'
+    rl_of: '第 {w} 批，共 {n} 批，{p}% 的设备',
+    packages: '厂商升级包', file: '文件', pkg_file: '升级包文件', pkg_to: '目标版本', pkg_from: '基础版本',
+    pkg_to_ph: '1105.1.2（LuatOS），V1016（AT）', pkg_from_ph: 'V1103,V1104 或 any',
+    pkg_intro: '由厂商工具（Luatools、AT 差分工具）生成的升级包，原样下发给其所列基础版本上的设备。',
+    pkg_guessed: '已根据文件名填写，请核对后上传。', pkg_unknown: '无法从文件名识别，请填写固件名和版本。',
+    pkg_confirm: '删除升级包 {f}？', deleted: '已删除'
   }
 };
 
@@ -101,11 +112,12 @@ async function api(method, path, body) {
   return j;
 }
 
-/* One file to /console/api/upload (into an existing upload: its id), with progress. */
-function uploadFile(file, into, bar) {
+/* One file to /console/api/upload (into an existing upload: its id), with
+ * progress; name: what it is stored as (default: the file's own name). */
+function uploadFile(file, into, bar, name) {
   return new Promise((resolve, reject) => {
     const x = new XMLHttpRequest();
-    let q = 'name=' + encodeURIComponent(file.name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, ''));
+    let q = 'name=' + encodeURIComponent(name || file.name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, ''));
     if (into) q += '&into=' + into;
     x.open('POST', '/console/api/upload?' + q);
     x.setRequestHeader('X-CSRF-Token', st.me.csrf);
@@ -180,6 +192,33 @@ function fwKind() {
   $('fw-name').textContent = fwName();
 }
 
+/* A vendor file's name as the upload takes it (1..64 of [A-Za-z0-9._-]):
+ * the fields are sent as the user confirmed them, so the shown name only
+ * has to stay recognisable; over 64 it keeps its start and its extension. */
+function vendorUploadName(n) {
+  n = n.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '') || 'package.bin';
+  if (n.length <= 64) return n;
+  const dot = n.lastIndexOf('.'), ext = dot > 0 && n.length - dot <= 8 ? n.slice(dot) : '';
+  return n.slice(0, 64 - ext.length) + ext;
+}
+
+function pkgHint(key) {
+  const h = $('pkg-hint');
+  h.hidden = !key;
+  if (key) { h.dataset.i18n = key; h.textContent = t(key); }
+}
+
+/* A file chosen: the form filled from what its name says, for the user to check. */
+async function pkgGuess() {
+  const f = $('pkg-file').files[0];
+  if (!f) return pkgHint('');
+  const g = await api('GET', 'packages/guess?name=' + encodeURIComponent(f.name));
+  if (g.firmware) $('pkg-firmware').value = g.firmware;
+  if (g.to) $('pkg-to').value = g.to;
+  if (g.from) $('pkg-from').value = g.from;
+  pkgHint(g.known ? 'pkg_guessed' : 'pkg_unknown');
+}
+
 function drawImeis() {
   const ul = $('cfg-imei-list');
   ul.textContent = '';
@@ -221,6 +260,28 @@ const pages = {
     const j = await api('GET', 'firmware?project=' + encodeURIComponent(st.project));
     rows('fw-table', j.items.slice().reverse(), (tr, f) => {
       cell(tr, f.name); cell(tr, 'V' + f.core); cell(tr, f.version); cell(tr, f.size); cell(tr, when(f.created));
+    });
+  },
+  async packages() {
+    await loadProjects();
+    if (!st.project) { rows('pkg-table', [], null); return say(t('no_project'), true); }
+    const j = await api('GET', 'packages?project=' + encodeURIComponent(st.project));
+    /* each cell names its column: a phone shows the rows stacked (style.css) */
+    const heads = [...$('pkg-table').querySelectorAll('th')].map((h) => h.textContent);
+    rows('pkg-table', j.items.slice().reverse(), (tr, p) => {
+      cell(tr, p.file_name);
+      cell(tr, p.firmware);
+      cell(tr, 'V' + p.core + ' ' + p.version);
+      cell(tr, p.bases.map((b) => (b === 'any' ? t('any') : b)).join(', '));
+      cell(tr, p.size).title = 'SHA-256 ' + p.sha256;
+      cell(tr, when(p.created));
+      button(cell(tr, ''), t('remove'), () => act(async () => {
+        if (!confirm(t('pkg_confirm').replace('{f}', p.file_name))) return;
+        await api('POST', 'packages/remove', { id: p.id });
+        await pages.packages();
+        say(t('deleted') + ': ' + p.file_name);
+      }));
+      tr.querySelectorAll('td').forEach((td, i) => { td.dataset.label = heads[i]; });
     });
   },
   async config() {
@@ -327,7 +388,7 @@ function show() {
   document.querySelectorAll('main > section').forEach((s) => { s.hidden = s.id !== 'page-' + page; });
   $('nav').hidden = !logged || must;
   $('logout').hidden = !logged;
-  $('project-pick').hidden = !logged || must || !['firmware', 'config', 'devices'].includes(page);
+  $('project-pick').hidden = !logged || must || !['firmware', 'packages', 'config', 'devices'].includes(page);
   $('who').textContent = logged ? st.me.user : '';
   document.querySelectorAll('#nav a').forEach((a) => { a.className = a.hash === '#' + page ? 'on' : ''; });
   if (pages[page] && logged && !must) act(pages[page]);
@@ -377,6 +438,27 @@ function wire() {
     bar.hidden = true;
     await pages.firmware();
     say(t('saved') + ': ' + fwName());
+  });
+  on('pkg-file', 'change', () => act(pkgGuess));
+  submit('pkg-form', async () => {
+    const f = $('pkg-file').files[0], bar = $('pkg-progress'), btn = $('pkg-btn');
+    btn.disabled = true;
+    try {
+      say(t('uploading'));
+      const up = await uploadFile(f, null, bar, vendorUploadName(f.name));
+      const body = { project: st.project, upload: up.id, firmware: $('pkg-firmware').value.trim(),
+        to: $('pkg-to').value.trim(), from: $('pkg-from').value.replace(/\s+/g, '') };
+      const p = await api('POST', 'packages', body);
+      ['pkg-file', 'pkg-firmware', 'pkg-to', 'pkg-from'].forEach((i) => { $(i).value = ''; });
+      pkgHint('');
+      await pages.packages();
+      say(t('saved') + ': ' + p.file_name + ' → V' + p.core + ' ' + p.version);
+    } finally {
+      /* done or refused: the bar starts again from 0 */
+      bar.value = 0;
+      bar.hidden = true;
+      btn.disabled = false;
+    }
   });
   on('cfg-all', 'change', drawImeis);
   on('cfg-any', 'change', drawImeis);

@@ -1,6 +1,7 @@
 """The console's JSON API (docs/server.md "The web console"): every endpoint
 with success, bad input, no session, another user's objects, no CSRF token,
 expired and replayed sessions. Run by ctest (console_api)."""
+import hashlib
 import http.client
 import json
 import os
@@ -471,6 +472,86 @@ class Objects(unittest.TestCase):
         self.assertEqual(json.loads(out)["id"], j["id"])
         self.assertEqual(a.req("POST", "rollout", dict(start, action="abort"))[1]["state"], "aborted")
         self.assertEqual(a.req("GET", q)[1]["state"], "aborted")
+
+    def test_8_packages(self):
+        """Vendor packages (docs/server.md "Vendor packages"): a Luatools-named upload added from the name's guess,
+        listed, refused whole (nothing stored), corrected by hand, removed; bob sees and removes none of them."""
+        a, b = self.a, self.b
+        name = "alpha_1105.1.2_LuatOS-SoC_EC618.bin"
+        st, j = a.req("GET", "packages/guess?name=" + name)
+        self.assertEqual((st, j), (200, {"known": True, "firmware": "alpha_LuatOS-SoC_EC618", "to": "1105.1.2",
+                                         "from": ""}))
+        st, j = a.req("GET", "packages/guess?name=dfota_final_Air780E_V1015_V1016.bin")
+        self.assertEqual(j, {"known": True, "firmware": "", "to": "V1016", "from": "V1015"})
+        self.assertEqual(a.req("GET", "packages/guess?name=core.bin")[1],
+                         {"known": False, "firmware": "", "to": "", "from": ""})
+        self.assertEqual(a.req("GET", "packages/guess")[0], 400)
+        data = os.urandom(3000)
+        up = self.up(a, name, data)
+        unnamed = self.up(a, "core.bin", data)
+        big = self.up(a, name, os.urandom(480 * 1024 + 1))
+        vendor_dir = os.path.join(self.s.data, "vendor")
+        # refused whole: the message says why, nothing is stored
+        for body, status, msg in (({"upload": unnamed, "from": "V1103"}, 400, "give the firmware name"),
+                                  ({"upload": big, "from": "V1103"}, 400, "larger than 491520 bytes"),
+                                  ({"upload": up, "from": "V1103", "max_size": 2999}, 400, "larger than 2999"),
+                                  ({"upload": up}, 400, "give the base versions"),
+                                  ({"upload": up, "from": "V1105"}, 400, "target's own core"),
+                                  ({"upload": up, "from": "V1103", "to": "1105.1"}, 400, "target 1105.1"),
+                                  ({"upload": up, "from": "V1103", "max_size": "1"}, 400, "max_size"),
+                                  ({"upload": up, "from": 1103}, 400, "strings"),
+                                  ({"upload": None, "from": "V1103"}, 400, "upload"),
+                                  ({"upload": "f" * 32, "from": "V1103"}, 404, "upload"),
+                                  ({"upload": up, "from": "V1103", "project": "nope"}, 404, "nope")):
+            st, j = a.req("POST", "packages", dict({"project": "alpha"}, **body))
+            self.assertEqual(st, status, (body, j))
+            self.assertIn(msg, j["error"])
+        self.assertEqual(b.req("POST", "packages", {"project": "alpha", "upload": up, "from": "V1103"})[0], 404)
+        bobs = self.up(b, name, data)
+        self.assertEqual(b.req("POST", "packages", {"project": "alpha", "upload": bobs, "from": "V1103"})[0], 404)
+        self.assertEqual(a.req("POST", "packages", {"project": "alpha", "upload": up, "from": "V1103"},
+                               csrf=False)[0], 403)
+        self.assertEqual(a.req("GET", "packages?project=alpha"), (200, {"items": []}))
+        self.assertFalse(os.path.isdir(vendor_dir) and os.listdir(vendor_dir))
+        # firmware and target from the file's name, the bases given
+        st, j = a.req("POST", "packages", {"project": "alpha", "upload": up, "firmware": "", "from": "V1103,V1104"})
+        self.assertEqual(st, 201, j)
+        sha = hashlib.sha256(data).hexdigest()
+        self.assertEqual({k: j[k] for k in ("project", "firmware", "core", "version", "bases", "size", "sha256",
+                                            "file_name", "release_added")},
+                         {"project": "alpha", "firmware": "alpha_LuatOS-SoC_EC618", "core": 1105, "version": "1.0.2",
+                          "bases": ["V1103", "V1104"], "size": len(data), "sha256": sha, "file_name": name,
+                          "release_added": True})
+        first = j["id"]
+        st, j = a.req("POST", "packages", {"project": "alpha", "upload": up, "from": "V1104"})
+        self.assertEqual(st, 409, j)   # base V1104 of that release is served already
+        # an unnamed file, every field given by the user
+        st, j = a.req("POST", "packages", {"project": "alpha", "upload": unnamed, "firmware": "Air780E_AT_EC618",
+                                           "to": "V1017", "from": "any"})
+        self.assertEqual((st, j.get("core"), j.get("bases"), j.get("file_name")), (201, 1017, ["any"], "core.bin"), j)
+        second = j["id"]
+        st, j = a.req("GET", "packages?project=alpha")
+        self.assertEqual([(p["id"], p["firmware"], p["core"]) for p in j["items"]],
+                         [(first, "alpha_LuatOS-SoC_EC618", 1105), (second, "Air780E_AT_EC618", 1017)])
+        self.assertGreater(j["items"][0]["created"], 0)
+        with open(os.path.join(vendor_dir, sha + ".bin"), "rb") as f:
+            self.assertEqual(f.read(), data)
+        self.assertEqual(len(a.req("GET", "packages")[1]["items"]), 2)
+        self.assertIn((1105, "1.0.2"), [(f["core"], f["version"]) for f in a.req("GET", "firmware?project=alpha")[1]["items"]])
+        self.assertIn("\tfrom V1103,V1104\t", self.s.admin("package", "list").stdout.decode())   # the CLI's view
+        # bob: not his to see or remove
+        self.assertEqual(b.req("GET", "packages?project=alpha")[0], 404)
+        self.assertEqual(b.req("GET", "packages")[1]["items"], [])
+        self.assertEqual(b.req("POST", "packages/remove", {"id": first})[0], 404)
+        self.assertEqual(a.req("POST", "packages/remove", {"id": first}, csrf=False)[0], 403)
+        for bad in ({"id": str(first)}, {"id": 0}, {}):
+            self.assertEqual(a.req("POST", "packages/remove", bad)[0], 400, bad)
+        self.assertEqual(a.req("POST", "packages/remove", {"id": first}), (200, {"ok": True}))
+        self.assertEqual(a.req("POST", "packages/remove", {"id": first})[0], 404)
+        self.assertEqual([p["id"] for p in a.req("GET", "packages?project=alpha")[1]["items"]], [second])
+        # its release, made for it and named by nothing else, went with it
+        self.assertNotIn(1105, [f["core"] for f in a.req("GET", "firmware?project=alpha")[1]["items"]])
+
 
 class Https(unittest.TestCase):
     def test_secure_cookie(self):

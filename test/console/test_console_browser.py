@@ -2,7 +2,9 @@
 chromium-driver, driven by python3-selenium) logs in, replaces the initial
 password, creates a project, uploads two releases, sets the IMEI list; a
 device then upgrades over the IoT-platform API and the log page shows its
-requests; the delta page makes a delta that fotapack patch applies.
+requests; the delta page makes a delta that fotapack patch applies; on a
+390 px wide phone, a Luatools-named vendor package fills its form, is
+refused once, added, listed and deleted.
 Screenshots of every page go to $CONSOLE_OUT; no page may log a console error."""
 import http.client
 import os
@@ -275,6 +277,42 @@ class Browser(unittest.TestCase):
                        stdout=subprocess.DEVNULL)
         with open(patched, "rb") as f:
             self.assertEqual(f.read(), new)
+
+        # vendor packages on a 390 px wide phone: a Luatools-named file fills the form from its name
+        d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                          {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+        self.go("packages")
+        name = "demo_1105.1.2_LuatOS-SoC_EC618.bin"
+        data = os.urandom(5000)
+        self.el("pkg-file").send_keys(self.file(name, data))
+        self.wait.until(lambda d: self.el("pkg-firmware").get_attribute("value") == "demo_LuatOS-SoC_EC618")
+        self.assertEqual(self.el("pkg-to").get_attribute("value"), "1105.1.2")
+        self.assertEqual(self.el("pkg-from").get_attribute("value"), "")   # Luatools' names say no base
+        self.assertIn("已根据文件名填写", self.el("pkg-hint").text)
+        # corrected wrongly: refused with the server's reason, the progress bar back to 0
+        self.type("pkg-from", "V1105")
+        self.el("pkg-btn").click()
+        self.wait.until(lambda d: "bad" in self.el("msg").get_attribute("class"))
+        self.assertIn("target's own core", self.el("msg").text)
+        self.assertFalse(self.el("pkg-progress").is_displayed())
+        self.assertEqual(self.el("pkg-progress").get_attribute("value"), "0")
+        refused = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
+        self.assertTrue(all("/console/api/packages" in m and "400" in m for m in refused), refused)
+        self.type("pkg-from", "V1103,V1104")
+        self.el("pkg-btn").click()
+        row = self.until_rows("pkg-table", 1)[0]
+        for part in (name, "demo_LuatOS-SoC_EC618", "V1105 1.0.2", "V1103, V1104", "5000"):
+            self.assertIn(part, row.text)
+        self.assertEqual(self.el("pkg-progress").get_attribute("value"), "0")
+        # nothing wider than the phone's screen (the table scrolls inside its box)
+        self.assertLessEqual(d.execute_script("return document.documentElement.scrollWidth"), 390)
+        self.shot("08b-packages-phone")
+        row.find_element(By.TAG_NAME, "button").click()
+        self.wait.until(EC.alert_is_present())
+        d.switch_to.alert.accept()
+        self.wait.until(lambda d: len(self.rows("pkg-table")) == 0)
+        self.assertIn("已删除", self.el("msg").text)
+        d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
         # log out: the login page again
         self.el("logout").click()
