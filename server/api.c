@@ -105,6 +105,8 @@ typedef struct args {
     size_t n[P__N];
     int bad[P__N];
     int count;
+    size_t at_model;              /* keyless AT module: its model's length (the firmware name's start) */
+    int at_rc;                    /* and srv_at_default_key's answer */
 } args;
 
 static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
@@ -599,13 +601,12 @@ static void read_args(srv_server *s, struct MHD_Connection *c, args *ar, int ok[
     ok[P_FW] = !ar->bad[P_FW] && srv_is_name(ar->v[P_FW], ar->n[P_FW]);
     ok[P_VER] = !ar->bad[P_VER] && srv_version_canon(ar->v[P_VER], ar->n[P_VER], ver);
     ok[P_IMEI] = !ar->bad[P_IMEI] && srv_is_imei(ar->v[P_IMEI], ar->n[P_IMEI]);
-    int at_found = 0;
-    if (!ar->v[P_KEY] && ok[P_FW] && ok[P_IMEI] && srv_at_is_firmware(ar->v[P_FW], ar->n[P_FW])) {
+    if (!ar->v[P_KEY] && ok[P_FW] && ok[P_IMEI] && (ar->at_model = srv_at_model_len(ar->v[P_FW], ar->n[P_FW]))) {
         pthread_mutex_lock(&s->lock);
-        at_found = srv_at_default_key(&s->db, ar->v[P_FW], ar->n[P_FW], ar->v[P_IMEI], ar->n[P_IMEI], at_key) == 1;
+        ar->at_rc = srv_at_default_key(&s->db, ar->v[P_FW], ar->n[P_FW], ar->v[P_IMEI], ar->n[P_IMEI], at_key);
         pthread_mutex_unlock(&s->lock);
     }
-    if (at_found) {
+    if (ar->at_rc == 1) {
         ar->v[P_KEY] = at_key;
         ar->n[P_KEY] = strlen(at_key);
         ok[P_KEY] = 1;
@@ -619,7 +620,15 @@ static void read_args(srv_server *s, struct MHD_Connection *c, args *ar, int ok[
 static int malformed(const args *ar, const int ok[P__N], answer *a)
 {
     if (ar->count > MAX_ARGS) set(a, SRV_INVALID_PROJECT, "bad request: more than %d parameters", MAX_ARGS);
-    else if (!ok[P_KEY]) set(a, SRV_INVALID_PROJECT, "bad project_key: once, 1..%d of [A-Za-z0-9_-]", SRV_KEY_MAX);
+    else if (!ok[P_KEY] && ar->at_model) {
+        /* A keyless AT module (a valid request) whose IMEI is in no project
+         * and whose model has no default one: the key it did not send is
+         * not what is wrong. The model is part of the validated name. */
+        if (ar->at_rc < 0) set(a, SRV_INTERNAL, "database error");
+        else set(a, SRV_INVALID_PROJECT, "no default project for model %.*s; set a KEY", (int)ar->at_model,
+                 ar->v[P_FW]);
+        return 1;
+    } else if (!ok[P_KEY]) set(a, SRV_INVALID_PROJECT, "bad project_key: once, 1..%d of [A-Za-z0-9_-]", SRV_KEY_MAX);
     else if (!ok[P_FW]) set(a, SRV_INVALID_FIRMWARE, "bad firmware_name: once, 1..%d of [A-Za-z0-9._-]", SRV_NAME_MAX);
     else if (!ok[P_VER]) set(a, SRV_VERSION_NOT_ALLOWED, "bad version: once, CORE.x.z, digits, at most %d each",
                              SRV_VER_PART_MAX);

@@ -75,6 +75,21 @@ for _, store in ipairs(T.stores()) do
                 assert.equal(26, code_of(b))
             end)
 
+            it("25 for a keyless AT module of a model in no default project names the model", function()
+                local at = "firmware_name=Air780E_AT_EC618&version=1015.0.0&imei=" .. new_imei()
+                local s, b = T.curl(srv.url(at))
+                assert.same({ 404, 25 }, { s, code_of(b) })
+                assert.truthy(b:find('"no default project for model Air780E; set a KEY"', 1, true), b)
+                -- a key it did send is still judged as a key
+                s, b = T.curl(srv.url("project_key=a%20b&" .. at))
+                assert.same({ 400, 25 }, { s, code_of(b) })
+                assert.truthy(b:find("bad project_key", 1, true), b)
+                -- and a name that is no AT firmware name, without a key, is a missing key
+                s, b = T.curl(srv.url("firmware_name=" .. FW .. "&version=1103.1.3&imei=" .. new_imei()))
+                assert.same({ 400, 25 }, { s, code_of(b) })
+                assert.truthy(b:find("bad project_key", 1, true), b)
+            end)
+
             it("3 for an IMEI with a wrong check digit, 17 for another owner's device", function()
                 local good = new_imei()
                 local bad = good:sub(1, 14) .. tostring((tonumber(good:sub(15)) + 1) % 10)
