@@ -8,6 +8,7 @@
 #include "db.h"
 #include "rollout.h"
 #include "schema.h"
+#include "vendor.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,6 +341,7 @@ static void run(const char *loc, const char *state)
         CHECK_EQ(store_exec(s, srv_at_schema), 0);
         CHECK_EQ(store_exec(s, srv_rollout_schema), 0);
         CHECK_EQ(store_exec(s, srv_console_schema), 0);
+        CHECK_EQ(store_exec(s, srv_vendor_schema), 0);
     }
     for (int i = 0; i < ST__COUNT; i++) {
         store_stmt *h = store_prepare(s, srv_hot_sql[i]);
