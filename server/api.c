@@ -358,8 +358,8 @@ static void answer_package(srv_server *s, const srv_cfg *cfg, const char *ver, c
  * a rollout's sent package and outcomes) go into the log row. in:
  * validated parameters. day: the start of the day the check counts in.
  * pre: the device side when it was read before the lock (PostgreSQL's
- * pool: pre_rc its result), else NULL and it is read here. The answers keep their order: device, configuration,
- * version, rollout, package. */
+ * pool: pre_rc its result), else NULL and it is read here. The answers
+ * keep their order: device, configuration, version, rollout, package. */
 static void decide(srv_server *s, const char *key, const char *fwname, const char *ver,
                    const char *imei, int resume, answer *a, srv_log_row *row, const srv_air *air,
                    int64_t day, const srv_dev *pre, int pre_rc)
