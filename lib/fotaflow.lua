@@ -20,7 +20,7 @@ M.PLATFORM_CODES = {
     [3] = "invalid device", [17] = "no permission",
     [21] = "upgrade between these versions not allowed", [25] = "invalid project",
     [26] = "invalid firmware", [27] = "already latest",
-    [40] = "loop upgrade: banned after 6 requests a day", [43] = "please wait: delta being generated",
+    [40] = "loop upgrade: banned after 6 downloads a day", [43] = "please wait: delta being generated",
     [44] = "base version missing",
 }
 

@@ -105,6 +105,8 @@ typedef struct args {
     size_t n[P__N];
     int bad[P__N];
     int count;
+    size_t at_model;              /* keyless AT module: its model's length (the firmware name's start) */
+    int at_rc;                    /* and srv_at_default_key's answer */
 } args;
 
 static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
@@ -133,7 +135,7 @@ typedef struct answer {
     char msg[SRV_MSG_MAX];
     srv_pkg pkg;
     int fd;                       /* the package, open, when code == 0 */
-    int64_t counted_day;          /* PostgreSQL counted it in this day already (db_check_device), or 0 */
+    int64_t deliveries;           /* the device's deliveries today before this check (check_device) */
 } answer;
 
 /* Fills the answer; returns 1 (decided) so that a step of decide() can end
@@ -170,18 +172,17 @@ static int in_list(srv_db *d, enum srv_stmt which, int64_t cfg_id, const char *t
 
 /* The steps of decide(): each returns 1 when it decided the answer, 0 to go on. */
 
-/* The device (banned, owner, the day's count): the check's one store
+/* The device (banned, owner, the day's deliveries): the check's one store
  * round trip, first, so that the database's change counter the cache
  * compares is as of now. Then project, firmware name, configuration and
  * rollout (cfg): from the cache in the common case. */
-static int check_device(srv_server *s, const char *key, const char *fwname, const char *imei, int resume,
-                        answer *a, srv_log_row *row, int64_t day, const srv_dev *pre, int pre_rc, srv_cfg *cfg)
+static int check_device(srv_server *s, const char *key, const char *fwname, const char *imei, answer *a,
+                        srv_log_row *row, int64_t day, const srv_dev *pre, int pre_rc, srv_cfg *cfg)
 {
     srv_db *d = &s->db;
     srv_dev dev;
-    int dev_rc = pre ? pre_rc : db_check_device(d, imei, day, !resume, &dev);
+    int dev_rc = pre ? pre_rc : db_check_device(d, imei, day, &dev);
     if (pre) dev = *pre;
-    if (pre && dev_rc == 0 && !resume) a->counted_day = day;
     int cfg_rc = db_check_config(d, key, fwname, cfg);
     if (dev_rc == STORE_DOWN || cfg_rc == STORE_DOWN) {
         /* PostgreSQL is down or restarting: the row waits in the queue, the
@@ -204,12 +205,13 @@ static int check_device(srv_server *s, const char *key, const char *fwname, cons
     if (dev.owner[0] && cfg->owner[0] && strcmp(dev.owner, cfg->owner) != 0)
         return set(a, SRV_NO_PERMISSION, "no permission: device belongs to another owner");
 
-    /* loop upgrade: the 7th counted request today bans the device */
-    if (!resume && dev.count >= SRV_LOOP_LIMIT) {
-        /* Until the ban is written, the day's count answers 40 again. */
+    /* Past the limit: the 7th delivery of the day was refused and the device
+     * banned (count_delivery), its ban not written yet. */
+    if (dev.count > SRV_LOOP_LIMIT) {
         row->ban = 1;
-        return set(a, SRV_LOOP, "loop upgrade: more than %d requests today, device banned", SRV_LOOP_LIMIT);
+        return set(a, SRV_LOOP, "loop upgrade: device banned, lift with 'fota-server device unban'");
     }
+    a->deliveries = dev.count;
     return 0;
 }
 
@@ -356,9 +358,8 @@ static void answer_package(srv_server *s, const srv_cfg *cfg, const char *ver, c
  * a rollout's sent package and outcomes) go into the log row. in:
  * validated parameters. day: the start of the day the check counts in.
  * pre: the device side when it was read before the lock (PostgreSQL's
- * pool, which counted it in day: pre_rc its result), else NULL and it is
- * read here. The answers keep their order: device, configuration,
- * version, rollout, package. */
+ * pool: pre_rc its result), else NULL and it is read here. The answers
+ * keep their order: device, configuration, version, rollout, package. */
 static void decide(srv_server *s, const char *key, const char *fwname, const char *ver,
                    const char *imei, int resume, answer *a, srv_log_row *row, const srv_air *air,
                    int64_t day, const srv_dev *pre, int pre_rc)
@@ -366,7 +367,7 @@ static void decide(srv_server *s, const char *key, const char *fwname, const cha
     srv_cfg cfg;
     char target[3 * SRV_VER_MAX];
     int cmp = 0;
-    if (check_device(s, key, fwname, imei, resume, a, row, day, pre, pre_rc, &cfg) ||
+    if (check_device(s, key, fwname, imei, a, row, day, pre, pre_rc, &cfg) ||
         check_config(&s->db, &cfg, imei, a) || check_version(&s->db, &cfg, ver, resume, air, a, row, target, &cmp) ||
         check_rollout(&cfg, imei, a, row))
         return;
@@ -600,13 +601,12 @@ static void read_args(srv_server *s, struct MHD_Connection *c, args *ar, int ok[
     ok[P_FW] = !ar->bad[P_FW] && srv_is_name(ar->v[P_FW], ar->n[P_FW]);
     ok[P_VER] = !ar->bad[P_VER] && srv_version_canon(ar->v[P_VER], ar->n[P_VER], ver);
     ok[P_IMEI] = !ar->bad[P_IMEI] && srv_is_imei(ar->v[P_IMEI], ar->n[P_IMEI]);
-    int at_found = 0;
-    if (!ar->v[P_KEY] && ok[P_FW] && ok[P_IMEI] && srv_at_is_firmware(ar->v[P_FW], ar->n[P_FW])) {
+    if (!ar->v[P_KEY] && ok[P_FW] && ok[P_IMEI] && (ar->at_model = srv_at_model_len(ar->v[P_FW], ar->n[P_FW]))) {
         pthread_mutex_lock(&s->lock);
-        at_found = srv_at_default_key(&s->db, ar->v[P_FW], ar->n[P_FW], ar->v[P_IMEI], ar->n[P_IMEI], at_key) == 1;
+        ar->at_rc = srv_at_default_key(&s->db, ar->v[P_FW], ar->n[P_FW], ar->v[P_IMEI], ar->n[P_IMEI], at_key);
         pthread_mutex_unlock(&s->lock);
     }
-    if (at_found) {
+    if (ar->at_rc == 1) {
         ar->v[P_KEY] = at_key;
         ar->n[P_KEY] = strlen(at_key);
         ok[P_KEY] = 1;
@@ -620,7 +620,15 @@ static void read_args(srv_server *s, struct MHD_Connection *c, args *ar, int ok[
 static int malformed(const args *ar, const int ok[P__N], answer *a)
 {
     if (ar->count > MAX_ARGS) set(a, SRV_INVALID_PROJECT, "bad request: more than %d parameters", MAX_ARGS);
-    else if (!ok[P_KEY]) set(a, SRV_INVALID_PROJECT, "bad project_key: once, 1..%d of [A-Za-z0-9_-]", SRV_KEY_MAX);
+    else if (!ok[P_KEY] && ar->at_model) {
+        /* A keyless AT module (a valid request) whose IMEI is in no project
+         * and whose model has no default one: the key it did not send is
+         * not what is wrong. The model is part of the validated name. */
+        if (ar->at_rc < 0) set(a, SRV_INTERNAL, "database error");
+        else set(a, SRV_INVALID_PROJECT, "no default project for model %.*s; set a KEY", (int)ar->at_model,
+                 ar->v[P_FW]);
+        return 1;
+    } else if (!ok[P_KEY]) set(a, SRV_INVALID_PROJECT, "bad project_key: once, 1..%d of [A-Za-z0-9_-]", SRV_KEY_MAX);
     else if (!ok[P_FW]) set(a, SRV_INVALID_FIRMWARE, "bad firmware_name: once, 1..%d of [A-Za-z0-9._-]", SRV_NAME_MAX);
     else if (!ok[P_VER]) set(a, SRV_VERSION_NOT_ALLOWED, "bad version: once, CORE.x.z, digits, at most %d each",
                              SRV_VER_PART_MAX);
@@ -630,18 +638,50 @@ static int malformed(const args *ar, const int ok[P__N], answer *a)
     return 1;
 }
 
+/* The loop limit (SRV_LOOP_LIMIT), on a decided package answer: it counts
+ * when it hands the package out from byte 0 (200, or the 302 to the static
+ * host); a resume of it, a HEAD (no bytes) and every other answer do not.
+ * The platform's rule stops a module that downloads again and again after
+ * failed upgrades: upgrades handed out, not questions asked, so polling is
+ * never banned. The 7th delivery of the day is answered 40 and bans the
+ * device. Under s->lock; on PostgreSQL the claim is atomic across
+ * instances (one round trip, deliveries only). */
+static void count_delivery(srv_server *s, int head, int resume, const char *if_range, int64_t day, answer *a,
+                           srv_log_row *row)
+{
+    if (a->code != SRV_OK || head) return;
+    /* A Range past byte 0 whose If-Range names another package gets the
+     * whole new one (send_package): a delivery, not a resume. */
+    if (resume && (!if_range || strcmp(if_range, a->pkg.etag) == 0)) return;
+    int64_t before = a->deliveries;
+    int rc = db_claim_delivery(&s->db, row->imei, day, &before);
+    /* The answer is no longer the package: send_answer closes its fd. */
+    if (rc == STORE_DOWN) {
+        set(a, SRV_WAIT, "database unreachable, retry later");
+    } else if (rc) {
+        set(a, SRV_INTERNAL, "database error");
+    } else {
+        row->counted = 1;   /* refused or not: the count past the limit is the ban until it is written */
+        if (before < SRV_LOOP_LIMIT) return;
+        row->ban = 1;
+        set(a, SRV_LOOP, "loop upgrade: %d upgrades handed out today, device banned", SRV_LOOP_LIMIT);
+    }
+    row->rl_sent = 0;
+}
+
 /* The check of a valid request: decided under the lock and its log row
  * queued. 0, or -1 when the log queue stays full (answer 503: an answer
- * that could not be logged or counted is not given). */
-static int check(srv_server *s, const char *key, const char *fw, const char *ver, int resume, const srv_air *air,
-                 srv_log_row *row, answer *a)
+ * that could not be logged is not given). */
+static int check(srv_server *s, const char *key, const char *fw, const char *ver, int head, int resume,
+                 const char *if_range, const srv_air *air, srv_log_row *row, answer *a)
 {
-    /* PostgreSQL: the device side's round trip (the day count) on a pool
-     * connection, before the lock, so concurrent checks overlap theirs. */
+    /* PostgreSQL: the device side's round trip (its day count read, not
+     * claimed) on a pool connection, before the lock, so concurrent checks
+     * overlap theirs. */
     srv_dev dev;
     int dev_rc = 0;
     int64_t day = srv_day_start(srv_now_ms());
-    if (s->db.pool) dev_rc = db_check_device(&s->db, row->imei, day, !resume, &dev);
+    if (s->db.pool) dev_rc = db_check_device(&s->db, row->imei, day, &dev);
 
     pthread_mutex_lock(&s->lock);
     if (db_log_full(&s->db)) {
@@ -660,24 +700,19 @@ static int check(srv_server *s, const char *key, const char *fw, const char *ver
     }
     if (db_log_full(&s->db)) {
         pthread_mutex_unlock(&s->lock);
-        if (s->db.pool && dev_rc == 0 && !resume) db_uncount(&s->db, row->imei, day);   /* not answered */
         fprintf(stderr, "fota-server: log queue full, answering 503\n");
         return -1;
     }
     decide(s, key, air ? air->fw : fw, ver, row->imei, resume, a, row, air, day, s->db.pool ? &dev : NULL, dev_rc);
+    count_delivery(s, head, resume, if_range, day, a, row);
     row->code = a->code;
     row->status = a->status;
-    /* Resumes and "please wait" retries are one upgrade, not a loop; a
-     * download from byte 0 counts, Range or not. */
-    row->counted = !resume && a->code != SRV_WAIT;
-    int uncount = a->counted_day && a->code == SRV_WAIT;
     snprintf(row->msg, sizeof row->msg, "%s", a->msg);
     db_log_queue(&s->db, row);   /* cannot fail: checked full above, same lock */
     /* A quarter full: the writer need not wait for its next interval (a burst
      * would otherwise fill the queue and get 503s). */
     int wake = s->db.queue.n == SRV_LOG_QUEUE / 4;
     pthread_mutex_unlock(&s->lock);
-    if (uncount) db_uncount(&s->db, row->imei, a->counted_day);
     if (wake) flush_now(s);
     return 0;
 }
@@ -751,7 +786,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return send_json(c, MHD_HTTP_BAD_REQUEST, why_code, why);
     }
     if (is_air) srv_air_note(&air, row.request, sizeof row.request);
-    if (check(s, key, fw, ver, resume, is_air ? &air : NULL, &row, &a))
+    const char *if_range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE);
+    int head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    if (check(s, key, fw, ver, head, resume, if_range, is_air ? &air : NULL, &row, &a))
         return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE, SRV_WAIT, "server busy, retry later");
     return send_answer(s, c, &a, row.imei, ver, is_air ? &air : NULL);
 }

@@ -21,13 +21,18 @@ const char *const srv_at_schema =
 
 #define AT_MARK "_AT_"
 
-int srv_at_is_firmware(const char *name, size_t n)
+size_t srv_at_model_len(const char *name, size_t n)
 {
     /* MODEL_AT_BSP: a model before the mark and a bsp after it */
     for (size_t i = 1; i + 4 < n; i++)
         if (memcmp(name + i, AT_MARK, 4) == 0)
-            return 1;
+            return i;
     return 0;
+}
+
+int srv_at_is_firmware(const char *name, size_t n)
+{
+    return srv_at_model_len(name, n) > 0;
 }
 
 int srv_at_firmware_name(const char *model, const char *bsp, char *out, size_t cap, ops_err *e)
@@ -64,18 +69,15 @@ static int key_query(srv_db *d, const char *sql, const char *arg, size_t n, char
 int srv_at_default_key(srv_db *d, const char *fwname, size_t fwlen, const char *imei, size_t imeilen,
                        char key[SRV_KEY_MAX + 1])
 {
-    const char *mark = NULL;
+    size_t model = srv_at_model_len(fwname, fwlen);
     int r;
-    if (!srv_at_is_firmware(fwname, fwlen))
+    if (!model)
         return 0;
-    for (size_t i = 1; i + 4 < fwlen && !mark; i++)
-        if (memcmp(fwname + i, AT_MARK, 4) == 0)
-            mark = fwname + i;
     r = key_query(d, "SELECT p.product_key FROM device d JOIN project p ON p.id=d.project_id"
                      " WHERE d.imei=?1", imei, imeilen, key);
     if (r == 0)
         r = key_query(d, "SELECT p.product_key FROM at_family f JOIN project p ON p.id=f.project_id"
-                         " WHERE f.model=?1", fwname, (size_t)(mark - fwname), key);
+                         " WHERE f.model=?1", fwname, model, key);
     return r;
 }
 

@@ -23,6 +23,8 @@ extern const char *const srv_at_schema;
 
 /* 1 when name (n bytes) is an AT firmware name MODEL_AT_BSP. */
 int srv_at_is_firmware(const char *name, size_t n);
+/* The length of its MODEL (> 0), or 0 when it is not one. */
+size_t srv_at_model_len(const char *name, size_t n);
 
 /* The product key of the project a module asking without project_key
  * belongs to: the project its IMEI is placed in (device assign, or its

@@ -45,6 +45,9 @@ const char *const srv_db_schema =
     " id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, imei TEXT NOT NULL, status INTEGER NOT NULL,"
     " code INTEGER NOT NULL, counted INTEGER NOT NULL, request TEXT NOT NULL, msg TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS log_imei_ts ON log(imei, ts);"
+    /* the day's deliveries (SQLite's loop count, ST_DEVICE_CHECK) without
+     * visiting the rows of a device that polls every minute */
+    "CREATE INDEX IF NOT EXISTS log_counted ON log(imei, ts) WHERE counted=1;"
     /* the day counts on PostgreSQL (srv_pg_count_sql); empty on SQLite */
     "CREATE TABLE IF NOT EXISTS device_day(imei TEXT NOT NULL, day INTEGER NOT NULL, n INTEGER NOT NULL,"
     " PRIMARY KEY(imei, day)) WITHOUT ROWID;";
@@ -74,7 +77,7 @@ const char *const srv_hot_sql[ST__COUNT] = {
                        " ON v.id=b.package_id WHERE b.firmware_id=?1 AND b.base IN (?2, 0)"
                        " ORDER BY b.base DESC LIMIT 1"),
     /* One row whether or not the device is registered: its owner, ban and
-     * its counted requests since the day's start or its unban. */
+     * its deliveries since the day's start or its unban. */
     [ST_DEVICE_CHECK] = ("SELECT d.imei IS NOT NULL, d.owner, d.banned, d.count_since,"
                         " (SELECT COUNT(*) FROM log WHERE imei=?1 AND counted=1"
                         "  AND ts>=max(?2, IFNULL(d.count_since, 0)))"
@@ -82,13 +85,15 @@ const char *const srv_hot_sql[ST__COUNT] = {
 };
 
 const char *const srv_pg_count_sql[PG__COUNT] = {
-    /* ST_DEVICE_CHECK's row, the day's count taken with this request in
-     * one atomic upsert (the count before it is returned) */
-    [PG_DEVICE_CLAIM] = ("WITH c AS (INSERT INTO device_day(imei, day, n) VALUES(?1, ?2, 1)"
-                        " ON CONFLICT(imei, day) DO UPDATE SET n=device_day.n+1 RETURNING n)"
-                        " SELECT d.imei IS NOT NULL, d.owner, d.banned, d.count_since, (SELECT n FROM c) - 1"
-                        " FROM (SELECT 1) AS one LEFT JOIN device d ON d.imei=?1"),
-    [PG_DEVICE_UNCLAIM] = "UPDATE device_day SET n=n-1 WHERE imei=?1 AND day=?2 AND n>0",
+    /* ST_DEVICE_CHECK's row, the day's deliveries from device_day (a read:
+     * most checks are answered 27 and count nothing) */
+    [PG_DEVICE_READ] = ("SELECT d.imei IS NOT NULL, d.owner, d.banned, d.count_since,"
+                       " COALESCE((SELECT n FROM device_day WHERE imei=?1 AND day=?2), 0)"
+                       " FROM (SELECT 1) AS one LEFT JOIN device d ON d.imei=?1"),
+    /* a delivery: the day's count taken in one atomic upsert, the count
+     * before it returned */
+    [PG_DEVICE_CLAIM] = ("INSERT INTO device_day(imei, day, n) VALUES(?1, ?2, 1)"
+                        " ON CONFLICT(imei, day) DO UPDATE SET n=device_day.n+1 RETURNING n - 1"),
 };
 
 const char *const srv_writer_sql[WS__COUNT] = {
@@ -655,7 +660,7 @@ int db_retry(srv_db *d)
 
 typedef struct pool_conn {
     store *db;
-    store_stmt *claim, *unclaim, *check;
+    store_stmt *read, *claim;
     int busy;
     int64_t retry_ms;
 } pool_conn;
@@ -671,9 +676,8 @@ static void pool_free(struct srv_db_pool *p)
 {
     if (!p) return;
     for (unsigned i = 0; i < p->n; i++) {
+        store_finalize(p->c[i].read);
         store_finalize(p->c[i].claim);
-        store_finalize(p->c[i].unclaim);
-        store_finalize(p->c[i].check);
         store_close(p->c[i].db);
     }
     pthread_cond_destroy(&p->freed);
@@ -681,8 +685,8 @@ static void pool_free(struct srv_db_pool *p)
     free(p);
 }
 
-/* PostgreSQL: n connections for db_check_device and db_uncount, which are
- * then safe without the server's lock. Nothing on SQLite. */
+/* PostgreSQL: n connections for db_check_device and db_claim_delivery,
+ * which are then safe without the server's lock. Nothing on SQLite. */
 static int pool_open(srv_db *d, const char *location, unsigned n)
 {
     if (store_kind_of(d->db) != STORE_PG) return 0;
@@ -700,9 +704,8 @@ static int pool_open(srv_db *d, const char *location, unsigned n)
     }
     for (; p->n < n; p->n++) {
         pool_conn *c = &p->c[p->n];
-        if (!(c->db = open_store(location)) || !(c->claim = store_prepare(c->db, srv_pg_count_sql[PG_DEVICE_CLAIM])) ||
-            !(c->unclaim = store_prepare(c->db, srv_pg_count_sql[PG_DEVICE_UNCLAIM])) ||
-            !(c->check = store_prepare(c->db, srv_hot_sql[ST_DEVICE_CHECK]))) {
+        if (!(c->db = open_store(location)) || !(c->read = store_prepare(c->db, srv_pg_count_sql[PG_DEVICE_READ])) ||
+            !(c->claim = store_prepare(c->db, srv_pg_count_sql[PG_DEVICE_CLAIM]))) {
             if (c->db) fprintf(stderr, "fota-server: prepare: %s\n", store_errmsg(c->db));
             p->n++;   /* what was opened is freed */
             pool_free(p);
@@ -759,13 +762,13 @@ static int device_row(store_stmt *st, int64_t day_start_ms, srv_dev *out, int64_
     return rc == STORE_ROW ? 0 : rc == STORE_DOWN ? STORE_DOWN : -1;
 }
 
-int db_check_device(srv_db *d, const char *imei, int64_t day_start_ms, int count_this, srv_dev *out)
+int db_check_device(srv_db *d, const char *imei, int64_t day_start_ms, srv_dev *out)
 {
     memset(out, 0, sizeof *out);
     int64_t since;
     if (d->pool) {
         pool_conn *c = pool_take(d->pool);
-        store_stmt *st = count_this ? c->claim : c->check;
+        store_stmt *st = c->read;
         store_bind_str(st, 1, imei);
         store_bind_int64(st, 2, day_start_ms);
         int rc = device_row(st, day_start_ms, out, &since);
@@ -777,27 +780,28 @@ int db_check_device(srv_db *d, const char *imei, int64_t day_start_ms, int count
     store_bind_int64(st, 2, day_start_ms);
     int rc = device_row(st, day_start_ms, out, &since);
     if (rc) return rc;
-    /* SQLite (PostgreSQL counts every instance's requests in device_day, on
-     * the pool): rows being written are not in the snapshot until their
+    /* SQLite (PostgreSQL counts every instance's deliveries in device_day,
+     * on the pool): rows being written are not in the snapshot until their
      * commit, which clears the batch under the same lock: never counted
      * twice. */
     out->count += batch_count(&d->queue, imei, since) + batch_count(&d->writing, imei, since);
     return 0;
 }
 
-void db_uncount(srv_db *d, const char *imei, int64_t day_start_ms)
+int db_claim_delivery(srv_db *d, const char *imei, int64_t day_start_ms, int64_t *before)
 {
-    if (!d->pool) return;   /* SQLite: a 43's log row is not counted */
+    if (!d->pool) return 0;   /* SQLite: the log row is the count */
     pool_conn *c = pool_take(d->pool);
-    store_stmt *st = c->unclaim;
+    store_stmt *st = c->claim;
     store_bind_str(st, 1, imei);
     store_bind_int64(st, 2, day_start_ms);
     int rc = store_step(st);
-    if (rc != STORE_DONE)
-        fprintf(stderr, "fota-server: day count of %s not taken back: %s\n", imei,
-                store_errmsg(c->db));
+    if (rc == STORE_ROW) *before = store_column_int64(st, 0);
+    else fprintf(stderr, "fota-server: day count of %s not claimed: %s\n", imei, store_errmsg(c->db));
     store_reset(st);
+    rc = rc == STORE_ROW ? 0 : rc == STORE_DOWN ? STORE_DOWN : -1;
     pool_give(d->pool, c, rc);
+    return rc;
 }
 
 int db_rollout_tick(srv_db *d, int64_t now_ms)

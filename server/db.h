@@ -30,9 +30,9 @@ typedef struct srv_log_row {
     char imei[SRV_IMEI_LEN + 1];
     int status;                   /* HTTP status */
     int code;                     /* srv_code */
-    int counted;                  /* counts toward the loop limit */
+    int counted;                  /* a delivery from byte 0: counts toward the loop limit */
     int new_device;               /* register the device (project_id, owner) */
-    int ban;                      /* ban the device (the 7th counted request) */
+    int ban;                      /* ban the device (its 7th delivery of the day) */
     int64_t project_id;
     char owner[SRV_OWNER_MAX + 1];
     char request[SRV_REQ_MAX];
@@ -60,11 +60,12 @@ enum srv_stmt {
     ST_CONFIG_GET, ST_CONFIG_IMEI, ST_CONFIG_FROM, ST_FW_GET, ST_BASE_IMAGE, ST_VENDOR_FIND,
     ST_DEVICE_CHECK, ST__COUNT
 };
-/* PostgreSQL's day counts, exact across server instances: the check
- * counts itself in the database (device_day) in the same statement that
- * reads the device, and a "please wait" (43, not counted) takes it back.
- * On SQLite one process owns the count: stored log rows + its queue. */
-enum srv_pg_stmt { PG_DEVICE_CLAIM, PG_DEVICE_UNCLAIM, PG__COUNT };
+/* PostgreSQL's day counts of deliveries, exact across server instances:
+ * every check reads the device and its count (device_day) in one
+ * statement; only a delivery claims (counts itself) in the database, in
+ * one atomic upsert that returns the count before it. On SQLite one
+ * process owns the count: stored log rows + its queue. */
+enum srv_pg_stmt { PG_DEVICE_READ, PG_DEVICE_CLAIM, PG__COUNT };
 extern const char *const srv_pg_count_sql[PG__COUNT];
 /* Written by the log writer only (its own connection, outside that lock). */
 enum srv_wstmt { WS_LOG_INSERT, WS_DEVICE_AUTOADD, WS_DEVICE_BAN, WS__COUNT };
@@ -106,7 +107,8 @@ typedef struct srv_cfg_slot {
 #define SRV_CACHE_MS 1000         /* default --cache-ms */
 
 /* The device's side of a check, one statement: registered, owner, banned,
- * and its counted requests since the day's start (or its unban). */
+ * and its deliveries (log rows counted) since the day's start (or its
+ * unban). */
 typedef struct srv_dev {
     int known, banned;
     char owner[SRV_OWNER_MAX + 1];
@@ -180,14 +182,19 @@ int db_firmware_get(srv_db *d, int64_t id, srv_firmware *fw);
  * -1 (database error) or STORE_DOWN (unreachable). */
 int db_check_config(srv_db *d, const char *key, const char *fwname, srv_cfg *out);
 /* The device side of a check in one statement (+ the queued rows on
- * SQLite). count_this: this request counts towards the day's limit (on
- * PostgreSQL it is counted now; db_uncount takes it back). 0, -1 (database
- * error) or STORE_DOWN (the database is unreachable: answer 503). On
- * PostgreSQL it runs on the pool and needs no lock; on SQLite it runs under
- * the server's lock. Serving only. */
-int db_check_device(srv_db *d, const char *imei, int64_t day_start_ms, int count_this, srv_dev *out);
-/* Takes back the count of a request that turned out not to count (43). */
-void db_uncount(srv_db *d, const char *imei, int64_t day_start_ms);
+ * SQLite), counting nothing. 0, -1 (database error) or STORE_DOWN (the
+ * database is unreachable: answer 503). On PostgreSQL it runs on the pool
+ * and needs no lock; on SQLite it runs under the server's lock. Serving
+ * only. */
+int db_check_device(srv_db *d, const char *imei, int64_t day_start_ms, srv_dev *out);
+/* A delivery from byte 0 claims its place in the day's count. PostgreSQL:
+ * counted now in device_day, atomically across instances, *before the
+ * deliveries of the day before this one; a claim is never taken back (one
+ * past the limit is the ban, until its row is written). SQLite: nothing to
+ * do, the log row (counted = 1) is the count and *before is left as the
+ * caller read it with db_check_device under the same lock. 0, -1 or
+ * STORE_DOWN. Serving only. */
+int db_claim_delivery(srv_db *d, const char *imei, int64_t day_start_ms, int64_t *before);
 /* After STORE_DOWN: tries to reconnect, at most every SRV_DB_RETRY_MS.
  * 1 when the store is reachable again. */
 int db_retry(srv_db *d);

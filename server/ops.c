@@ -655,7 +655,7 @@ const char *ops_code_meaning(int code)
     case SRV_INVALID_PROJECT: return "invalid project: check the ProductKey (PRODUCT_KEY) in the scripts";
     case SRV_INVALID_FIRMWARE: return "invalid firmware: no firmware of this name; check PROJECT and the BSP";
     case SRV_LATEST: return "already the latest version: nothing to do";
-    case SRV_LOOP: return "loop upgrade: banned after 6 requests a day; raise VERSION in the new scripts, then unban";
+    case SRV_LOOP: return "loop upgrade: banned at its 7th download of a day; raise VERSION in the new scripts, then unban";
     case SRV_WAIT: return "please wait: the package is being built; the device asks again later";
     case SRV_BASE_MISSING: return "base version missing: upload the firmware the device runs, so a delta can be made";
     case SRV_INTERNAL: return "server error: see the server's output";

@@ -82,7 +82,7 @@ describe("fota-server on PostgreSQL: two instances over one database", function(
         if b then b.stop() end
     end)
 
-    it("16 racing requests from one device across both: exactly 6 packages, then 40 and a ban", function()
+    it("16 racing downloads by one device across both: exactly 6 packages, then 40 and a ban", function()
         assert.are_not.equal(a.port, b.port)
         -- each instance has the package built (43 until then) for other devices first
         assert.equal(200, (get_ready(a.url(query("KEY2I", new_imei())))))
@@ -161,7 +161,7 @@ describe("fota-server on PostgreSQL: a PostgreSQL restart", function()
             return s and s ~= 503
         end)
         assert.equal(404, s)
-        -- a 503 is no upgrade: it does not count towards the day's 6 (else these would be 40)
+        -- the checks before, during and after the outage handed nothing out: none counts towards the day's 6
         for _ = 1, 2 do
             local st, body, _, _, version = ask()
             assert.same({ 404, 27 }, { st, code_of(body) })

@@ -75,6 +75,21 @@ for _, store in ipairs(T.stores()) do
                 assert.equal(26, code_of(b))
             end)
 
+            it("25 for a keyless AT module of a model in no default project names the model", function()
+                local at = "firmware_name=Air780E_AT_EC618&version=1015.0.0&imei=" .. new_imei()
+                local s, b = T.curl(srv.url(at))
+                assert.same({ 404, 25 }, { s, code_of(b) })
+                assert.truthy(b:find('"no default project for model Air780E; set a KEY"', 1, true), b)
+                -- a key it did send is still judged as a key
+                s, b = T.curl(srv.url("project_key=a%20b&" .. at))
+                assert.same({ 400, 25 }, { s, code_of(b) })
+                assert.truthy(b:find("bad project_key", 1, true), b)
+                -- and a name that is no AT firmware name, without a key, is a missing key
+                s, b = T.curl(srv.url("firmware_name=" .. FW .. "&version=1103.1.3&imei=" .. new_imei()))
+                assert.same({ 400, 25 }, { s, code_of(b) })
+                assert.truthy(b:find("bad project_key", 1, true), b)
+            end)
+
             it("3 for an IMEI with a wrong check digit, 17 for another owner's device", function()
                 local good = new_imei()
                 local bad = good:sub(1, 14) .. tostring((tonumber(good:sub(15)) + 1) % 10)
@@ -123,28 +138,52 @@ for _, store in ipairs(T.stores()) do
                 assert.equal(200, (get_ready(srv.url(query({ imei = new_imei() })))))
             end)
 
-            it("40 on the 7th request of a day, until the device is unbanned", function()
+            it("40 at the 7th download from byte 0 of a day, until the device is unbanned; polls, resumes "
+                .. "and HEADs do not count", function()
                 local id = new_imei()
-                local url = srv.url(query({ imei = id, version = "1104.1.4" }))
-                for i = 1, 6 do
-                    local s, b = T.curl(url)
-                    assert.equal(27, code_of(b), "request " .. i)
-                    assert.equal(404, s)
+                local url = srv.url(query({ imei = id }))
+                local poll = srv.url(query({ imei = id, version = "1104.1.4" }))
+                local function answer(u, extra)   -- { status, code } (0: the package)
+                    local s, b = T.curl(u, extra)
+                    return { s, (s == 200 or s == 206) and 0 or code_of(b) }
                 end
-                local s, b = T.curl(url)
-                assert.equal(403, s)
-                assert.equal(40, code_of(b))
-                b = select(2, T.curl(srv.url(query({ imei = id, version = "1103.1.3" }))))
-                assert.equal(40, code_of(b))   -- banned, whatever it asks
+                local s, full, h = get_ready(url)   -- the 1st (a "please wait" before it is not one)
+                assert.equal(200, s)
+                for i = 2, 5 do
+                    -- between downloads: a poll (27), a resume (206) and a HEAD, none counted
+                    assert.same({ 404, 27 }, answer(poll), "poll before download " .. i)
+                    assert.same({ 206, 0 }, answer(url, "-H 'Range: bytes=100-' -H 'If-Range: " .. h.etag .. "'"))
+                    assert.same({ 200, 0 }, answer(url, "-I"))
+                    local st, b = T.curl(url)
+                    assert.equal(200, st, "download " .. i)
+                    assert.equal(full, b)
+                end
+                -- the 6th: a Range whose If-Range names another package gets the whole one, a download
+                local st, b = T.curl(url, "-H 'Range: bytes=100-' -H 'If-Range: \"stale\"'")
+                assert.equal(200, st)
+                assert.equal(full, b)
+                -- six handed out: polls, resumes and HEADs are still answered as before
+                for _ = 1, 8 do assert.same({ 404, 27 }, answer(poll)) end
+                assert.same({ 206, 0 }, answer(url, "-H 'Range: bytes=100-'"))
+                assert.same({ 200, 0 }, answer(url, "-I"))
+                -- the 7th download is refused and bans the device
+                assert.same({ 403, 40 }, answer(url))
+                assert.same({ 403, 40 }, answer(poll))   -- banned, whatever it asks
+                assert.same({ 403, 40 }, answer(url, "-H 'Range: bytes=100-'"))
+                assert.equal(403, (T.curl(url, "-I")))   -- a HEAD: the status, no body
                 admin(db, "device unban --imei " .. id)
-                s, b = T.curl(url)
-                assert.equal(404, s)
-                assert.equal(27, code_of(b))
-                local rows = log_rows(id)
-                assert.equal(9, #rows)
-                assert.equal(40, rows[7].code)
-                assert.equal(403, rows[7].status)
-                assert.equal(27, rows[9].code)
+                assert.same({ 404, 27 }, answer(poll))
+                assert.same({ 200, 0 }, answer(url))   -- the day's count restarted
+                local rows = {}
+                for _, r in ipairs(log_rows(id)) do
+                    if r.code ~= 43 then rows[#rows + 1] = r end
+                end
+                assert.equal(34, #rows)
+                local first_ban
+                for n, r in ipairs(rows) do first_ban = first_ban or (r.code == 40 and n) end
+                assert.equal(29, first_ban)
+                assert.equal(403, rows[29].status)
+                assert.truthy(rows[29].msg:find("6 upgrades handed out today", 1, true), rows[29].msg)
             end)
 
             it("refuses bad parameters with 400 and the code of the parameter", function()
@@ -397,6 +436,59 @@ for _, store in ipairs(T.stores()) do
                 local out = admin(db, "log --imei " .. new_imei() .. " --date " .. os.date("%Y-%m-%d"))
                 assert.equal("", out)
             end)
+        end)
+    end)
+
+    describe("fota-server polling [" .. store .. "]", function()
+        local db, srv
+
+        setup(function()
+            db = fixture({ key = "KEYPOLL" })
+            -- no package gets ready here (a build waits 10 minutes): a device off the target hears 43
+            srv = T.start_fota_server({ db = db, flush_ms = 30, build_delay_ms = 600000 })
+        end)
+        teardown(function() if srv then srv.stop() end end)
+
+        --- n checks from id on one keep-alive connection, the i-th for version_of(i);
+        -- returns { [code] = how many }.
+        local function checks(id, n, version_of)
+            local c = assert(socket.connect("127.0.0.1", srv.port))
+            c:settimeout(10)
+            local got = {}
+            for i = 1, n do
+                local q = query({ key = "KEYPOLL", imei = id, version = version_of(i) })
+                assert(c:send("GET /api/site/firmware_upgrade?" .. q .. " HTTP/1.1\r\nHost: x\r\n\r\n"))
+                local sl = assert(c:receive("*l"))
+                assert(sl:match("^HTTP/1.1 %d+"), "check " .. i .. ": " .. sl)
+                local len
+                repeat
+                    local line = assert(c:receive("*l"))
+                    len = len or tonumber(line:lower():match("^content%-length:%s*(%d+)"))
+                until line == ""
+                assert(len, "check " .. i .. ": no Content-Length")
+                local code = code_of(assert(c:receive(len)))
+                got[code] = (got[code] or 0) + 1
+            end
+            c:close()
+            return got
+        end
+
+        it("a day of hourly (24) and of every-minute (1,440) checks answered 27 and 43 never gets 40", function()
+            local hourly = new_imei()
+            assert.same({ [27] = 12, [43] = 12 },
+                checks(hourly, 24, function(i) return i % 2 == 0 and "1104.1.4" or "1102.1.3" end))
+            local minute = new_imei()
+            assert.same({ [27] = 1296, [43] = 144 },
+                checks(minute, 1440, function(i) return i % 10 == 0 and "1102.1.3" or "1104.1.4" end))
+            -- each one answered and logged, none the start of a loop
+            local rows = {}
+            for _ = 1, 100 do
+                rows = T.log_rows(db, minute)
+                if #rows >= 1440 then break end
+                socket.sleep(0.05)
+            end
+            assert.equal(1440, #rows)
+            assert.equal(24, #T.log_rows(db, hourly))
         end)
     end)
 

@@ -28,7 +28,7 @@ const T = {
     c25: 'Invalid project: check PRODUCT_KEY in the scripts against the project\'s ProductKey.',
     c26: 'Invalid firmware: no firmware of this name; check PROJECT and the module\'s BSP.',
     c27: 'Already the latest version: nothing to do.',
-    c40: 'Loop upgrade: banned after 6 requests in a day; raise VERSION in the new scripts, then unban the device.',
+    c40: 'Loop upgrade: banned at its 7th download of the package in a day; raise VERSION in the new scripts, then unban the device.',
     c43: 'Please wait: the package is being built; the device asks again.',
     c44: 'Base version missing: upload the firmware the device runs so that a delta can be made.',
     cx: 'Refused request (malformed).',

@@ -638,7 +638,9 @@ class UpgradeServer(Base):
         m = self.platform_module("nokey", key=None)
         imei = m.ok("AT+CGSN")[0]
         m.ok("AT+UPGRADE")
-        m.wait(r'^\+UPGRADE: "CODE",25,')   # in no project yet
+        # in no project yet, and no default project for its model: it is told so (it sent no key)
+        m.wait(r'^\+UPGRADE: "CODE",25,"no default project for model Air780E; set a KEY"$')
+        self.ended(m, 25)
         a("device", "assign", "--imei", imei, "--project", "atp")
         self.upgrade_through_43(m)
         self.assertIn("project_key=KEY_at1&firmware_name=Air780E_AT_EC618&version=1016.0.0",
@@ -739,15 +741,27 @@ class UpgradeServer(Base):
         m.ok("AT+UPGRADE")
         m.wait(r'^\+UPGRADE: "CODE",21,')
         self.ended(m, 21)
-        # loop upgrade: the 7th counted request of the day
+        # checks are never a loop: more than the day's 6, answered 27 (upgrade disabled), none is 40
         a("config", "set", "--project", "atp", "--firmware", "Air780E_AT_EC618", "--enabled", "0")
-        codes = []
-        for _ in range(5):
+        for _ in range(8):
             m.ok("AT+UPGRADE")
-            codes.append(m.wait(r'^\+UPGRADE: "CODE",').split(",")[1])
-            self.ended(m, int(codes[-1]), quiet=0)
-        self.assertIn("40", codes)
-        self.assertEqual(codes[codes.index("40") - 1], "27")
+            m.wait(r'^\+UPGRADE: "CODE",27,')
+            self.ended(m, 27, quiet=0)
+        # loop upgrade: the 7th download of the day from byte 0 (a host's client here) bans the module
+        a("config", "set", "--project", "atp", "--firmware", "Air780E_AT_EC618", "--from", "any", "--enabled", "1")
+        url = "%s?project_key=KEY_at1&firmware_name=Air780E_AT_EC618&version=1015.0.0&imei=%s" % (self.fs.url, imei)
+        statuses = []
+        for _ in range(60):   # 43 while the delta is built: not a download
+            statuses.append(atlib.run("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url).stdout)
+            if statuses[-1] == "200":
+                break
+            time.sleep(0.2)
+        for _ in range(6):
+            statuses.append(atlib.run("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url).stdout)
+        self.assertEqual(statuses[-7:], ["200"] * 6 + ["403"], statuses)
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "CODE",40,"loop upgrade: device banned')   # whatever it asks
+        self.ended(m, 40)
         # an IMEI with a wrong check digit (a host's own client): 3
         r = atlib.run("curl", "-s", "%s?project_key=KEY_at1&firmware_name=Air780E_AT_EC618&version=1015.0.0"
                       "&imei=%s" % (self.fs.url, imei[:14] + str((int(imei[14]) + 1) % 10)), check=False)

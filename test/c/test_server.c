@@ -1,5 +1,5 @@
 /* fota-server in process: input validation, and many concurrent requests
- * (the loop-upgrade count stays exact under races; every request is
+ * (the loop-upgrade count of deliveries stays exact under races; every request is
  * logged once, including those still queued at shutdown); hostile clients
  * (slowloris, idle floods, hundreds of parameters, a GET with a body,
  * Range-only loops) and a database held by another writer. Every wait is
@@ -136,6 +136,8 @@ static void *distinct_devices(void *arg)
     return NULL;
 }
 
+/* Two downloads of the package (from V1103) by one device: 0 for a 200,
+ * else the code. */
 static void *same_device(void *arg)
 {
     long t = (long)arg;
@@ -143,10 +145,22 @@ static void *same_device(void *arg)
     ctest_imei("35", 999999, imei);
     for (int i = 0; i < 2; i++) {
         int code = -1;
-        int status = get(imei, "1104.1.4", &code);
-        g_results[t][i] = status > 0 ? code : -1;
+        int status = get(imei, "1103.1.4", &code);
+        g_results[t][i] = status == 200 ? 0 : status > 0 ? code : -1;
     }
     return NULL;
+}
+
+/* GETs from imei until the package is built (200, bounded): "please wait"
+ * answers before it. Returns the last status. */
+static int get_built(const char *imei, const char *version)
+{
+    int code = -1, status = 0;
+    for (int i = 0; i < 100 && (status = get(imei, version, &code)) != 200; i++) {
+        struct timespec nap = { 0, 50 * 1000000L };
+        nanosleep(&nap, NULL);
+    }
+    return status;
 }
 
 /* A project p (key KEY1) with release V1104 + 1.2.4 for every device. */
@@ -205,31 +219,55 @@ static void test_concurrent(const char *dir)
         for (int i = 0; i < PER_THREAD; i++) bad += g_results[t][i] != 27;
     CHECK(bad == 0);
 
-    /* 16 racing requests from one device: exactly 6 answered, 10 banned */
+    /* 16 racing downloads by one device: exactly 6 packages, 10 banned (once
+     * the package is built, by another device) */
+    char imei[16];
+    int code = -1;
+    ctest_imei("35", 999998, imei);
+    CHECK_EQ(get_built(imei, "1103.1.4"), 200);
     for (long t = 0; t < THREADS; t++) pthread_create(&th[t], NULL, same_device, (void *)t);
     for (int t = 0; t < THREADS; t++) pthread_join(th[t], NULL);
     int answered = 0, banned = 0;
     for (int t = 0; t < THREADS; t++)
         for (int i = 0; i < 2; i++) {
-            answered += g_results[t][i] == 27;
+            answered += g_results[t][i] == 0;
             banned += g_results[t][i] == 40;
         }
     CHECK(answered == 6);
     CHECK(banned == 10);
+    ctest_imei("35", 999999, imei);
+    CHECK_EQ(get(imei, "1104.1.4", &code), 403);   /* banned, whatever it asks */
+    CHECK_EQ(code, 40);
 
     srv_stop(s);
     free(s);
 
     CHECK(db_open(&d, db_path, NULL, 0) == 0);
     store_stmt *st;
-    CHECK((st = store_prepare(d.db, "SELECT COUNT(*), SUM(code=40) FROM log")) != NULL);
+    /* the device's log: 6 deliveries and the refused 7th counted (past the
+     * limit: the ban), the rest answered from the count */
+    CHECK((st = store_prepare(d.db, "SELECT COUNT(*), SUM(code=40), SUM(counted), SUM(code=0) FROM log"
+                                    " WHERE imei=?1")) != NULL);
+    store_bind_str(st, 1, imei);
     CHECK(store_step(st) == STORE_ROW);
-    CHECK(store_column_int64(st, 0) == THREADS * PER_THREAD + 16);
-    CHECK(store_column_int64(st, 1) == 10);
+    CHECK_EQ(store_column_int64(st, 0), 17);
+    CHECK_EQ(store_column_int64(st, 1), 11);
+    CHECK_EQ(store_column_int64(st, 2), 7);
+    CHECK_EQ(store_column_int64(st, 3), 6);
+    store_finalize(st);
+    CHECK((st = store_prepare(d.db, "SELECT COUNT(*), SUM(counted) FROM log WHERE code=27")) != NULL);
+    CHECK(store_step(st) == STORE_ROW);
+    CHECK(store_column_int64(st, 0) == THREADS * PER_THREAD);
+    CHECK_EQ(store_column_int64(st, 1), 0);   /* "already latest" never counts */
+    store_finalize(st);
+    CHECK((st = store_prepare(d.db, "SELECT banned FROM device WHERE imei=?1")) != NULL);
+    store_bind_str(st, 1, imei);
+    CHECK(store_step(st) == STORE_ROW);
+    CHECK_EQ(store_column_int64(st, 0), 1);
     store_finalize(st);
     CHECK((st = store_prepare(d.db, "SELECT COUNT(*) FROM device")) != NULL);
     CHECK(store_step(st) == STORE_ROW);
-    CHECK(store_column_int64(st, 0) == THREADS * PER_THREAD + 1);   /* registered on first contact */
+    CHECK(store_column_int64(st, 0) == THREADS * PER_THREAD + 2);   /* registered on first contact */
     store_finalize(st);
     db_close(&d);
 }
@@ -359,10 +397,7 @@ static void test_bad_requests(void)
      * (once the package for V1103 is built: "please wait" answers never count) */
     ctest_imei("35", 6004, imei);
     int status = 0;
-    for (int i = 0; i < 100 && get(imei, "1103.1.4", &code) != 200; i++) {
-        struct timespec nap = { 0, 50 * 1000000L };
-        nanosleep(&nap, NULL);
-    }
+    CHECK_EQ(get_built(imei, "1103.1.4"), 200);
     ctest_imei("35", 6002, imei);
     for (int i = 0; i < 7; i++) {
         snprintf(req, sizeof req, QUERY "&version=1103.1.4&imei=%s HTTP/1.1\r\nHost: x\r\nRange: bytes=0-\r\n"
@@ -399,12 +434,16 @@ static void test_held_database(const char *db_path, int *answered_out)
     }
     CHECK_EQ(ok, 20);
     answered += ok;
+    /* the 7th download of the day (the package is built: test_bad_requests) */
     ctest_imei("35", 7100, imei);
     int status = 0;
-    for (int i = 0; i < 7; i++) status = get(imei, "1104.1.4", &code);
+    for (int i = 0; i < 7; i++) {
+        status = get(imei, "1103.1.4", &code);
+        if (i < 6) CHECK_EQ(status, 200);
+    }
     answered += 7;
     CHECK(status == 403 && code == 40);
-    printf("database held: 27 checks answered in %lld ms (each waits at most %d ms on SQLite)\n",
+    printf("database held: 20 checks and 7 downloads answered in %lld ms (each waits at most %d ms on SQLite)\n",
            (long long)(mono_ms() - t0), SRV_DB_READ_WAIT_MS);
     /* fill the queue (and the batch the writer cannot write): then 503 */
     int refused = 0;
