@@ -80,6 +80,18 @@ for _, store in ipairs(T.stores()) do
             assert.equal(416, s)
         end)
 
+        it("counts a download from byte 0 toward the loop ban, never a resume of it", function()
+            local imei = new_imei()
+            for i = 1, 6 do   -- six downloads a day, each cut and resumed twice
+                assert.equal(200, (ask(FW, "1101.1.0", imei)))
+                for _, from in ipairs({ 50000, 100000 + i }) do
+                    assert.equal(206, (ask(FW, "1101.1.0", imei, "-H 'Range: bytes=" .. from .. "-'")))
+                end
+            end
+            local s, body = ask(FW, "1101.1.0", imei)
+            assert.same({ 403, 40 }, { s, code_of(body) })
+        end)
+
         it("serves the AT tool's dfota_final file to AT modules on its base, by the name's V1015 and V1016", function()
             local s, body = ask(AT_FW, "1015.0.0")
             assert.equal(200, s)
