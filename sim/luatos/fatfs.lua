@@ -152,7 +152,8 @@ end
 function fatfs.config(_, _, f)
     if math.type(f) == "integer" then
         fmt = (f == fatfs.FM_EXFAT) and f or fatfs.FM_FAT32
-        logger().info("fatfs", "fatfs set to " .. (fmt == fatfs.FM_EXFAT and "exfat" or "fat32") .. " , when format sd/tf")
+        local name = fmt == fatfs.FM_EXFAT and "exfat" or "fat32"
+        logger().info("fatfs", "fatfs set to " .. name .. " , when format sd/tf")
     end
 end
 
