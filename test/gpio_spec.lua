@@ -196,6 +196,24 @@ describe("fatfs", function()
     end)
 end)
 
+describe("spi", function()
+    it("sets up the module's buses; nothing but the card slot is on them: an idle bus reads 0xFF", function()
+        local spi = T.fresh("spi")
+        assert.equal(0, spi.setup(0, nil, 0, 0, 8, 400000))
+        assert.equal(-1, spi.setup(2))
+        assert.equal("\xFF\xFF", spi.transfer(0, "\x40\0\0\0\0\x95", nil, 2))
+        assert.equal(3, spi.send(0, "abc"))
+        assert.equal("\xFF", spi.recv(0, 1))
+        assert.equal(0, spi.close(0))
+        assert.is_nil(spi.recv(0, 1))
+        local dev = spi.deviceSetup(1, 8, 0, 0, 8, 20000000)
+        assert.equal("\xFF", dev:transfer("\0"))
+        assert.equal(0, dev:close())
+        assert.has_error(function() spi.setup() end, "bad argument #1 to 'setup' (number expected, got no value)")
+        assert.has_error(function() spi.send(0, {}) end, "bad argument #2 to 'send' (string expected, got table)")
+    end)
+end)
+
 describe("a LuatOS project with a key and an SD card", function()
     local KEY_PROJECT = [[
 PROJECT = "keyfota"
@@ -213,6 +231,9 @@ gpio.debounce(gpio.PWR_KEY, 200)
 sys.taskInit(function()
     sys.waitUntil("KEY_UPGRADE")
     led(1)
+    -- the TF card on SPI0, CS GPIO8 (Air8101's fota_file.lua pattern)
+    log.info("sd", "spi", spi.setup(0, nil, 0, 0, 8, 400 * 1000))
+    gpio.setup(8, 1)
     local ok, err = fatfs.mount(fatfs.SPI, "/sd", 0, 8, 24 * 1000 * 1000, SD_POWER, 10)
     log.info("sd", "mount", ok, err)
     if not ok then return end
@@ -243,8 +264,8 @@ sys.run()
             script = 'PROJECT = "keyfota"\nVERSION = "1.0.1"\nlog.info("main", "new", VERSION)\n' ..
                 'gpio.setup(27, 1)\nsys.run()\n' }))
         local out, status = T.run(string.format(
-            "bin/luatos-sim %s --device %s/dev --sd %s --max-boots 3 --gpio 'PWR_KEY@400=0,PWR_KEY@450=1,PWR_KEY@460=0'",
-            proj, work, sd))
+            "bin/luatos-sim %s --device %s/dev --sd %s --max-boots 3 --gpio %s",
+            proj, work, sd, "PWR_KEY@400=0,PWR_KEY@450=1,PWR_KEY@460=0"))
         assert.equal(0, status, out)
         local boot1, boot2 = out:match("^(.*)(boot 2:.*)$")
         assert.is_truthy(boot1, out)
@@ -253,6 +274,7 @@ sys.run()
         assert.equal(1, select(2, boot1:gsub("I/user.key pressed", "")))   -- the bounce after it closed the key
         assert.matches("I/user.gpio GPIO27 output 1\n", boot1)
         assert.matches("I/user.gpio GPIO20 output 0\n.*I/user.gpio GPIO20 output 1\n.*mount success", boot1)
+        assert.matches("I/user.sd spi 0\n", boot1)
         assert.matches("I/user.sd mount true 0\n", boot1)
         assert.matches("I/user.fota file true true\n", boot1)
         assert.matches("boot 2:.*script 1%.0%.1", boot2)

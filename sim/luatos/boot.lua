@@ -65,10 +65,12 @@ _G.fskv = require "fskv"
 _G.pm = require "pm"
 _G.errDump = require "errdump"
 _G.uart = require "uart"
--- The pin bank (the bsp's numbering) and the SD card slot (--sd DIR).
+-- The pin bank (the bsp's numbering), the SD card slot (--sd DIR) and the
+-- SPI buses the card demos set up.
 _G.gpio = require "gpio"
 _G.gpio.sim.board(profile.bsp)
 _G.fatfs = require "fatfs"
+_G.spi = require "spi"
 _G.fatfs.sim.card(run.sd)
 
 local sh = simdevice.sh
@@ -322,7 +324,7 @@ end
 -- gives nil as on a module built without it (scripts test `if gpio then`);
 -- require of one says so in its "not found" message.
 local NOT_SIMULATED = {}
-for name in ("i2c spi adc pwm onewire can lcd lvgl u8g2 eink camera audio ble airlink wlan netdrv sdio"
+for name in ("i2c adc pwm onewire can lcd lvgl u8g2 eink camera audio ble airlink wlan netdrv sdio"
              .. " sensor"):gmatch("%S+") do NOT_SIMULATED[name] = true end
 local told = {}
 setmetatable(_G, { __index = function(_, name)
