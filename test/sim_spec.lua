@@ -85,15 +85,15 @@ describe("bin/luatos-sim", function()
             'log.info("main", "dns", socket.setDNS(socket.LWIP_GP, 1, "223.5.5.5"), socket.setDNS(nil, 2, 0x72727272),',
             '    socket.setDNS(socket.LWIP_ETH, 1, "1.1.1.1"), socket.setDNS(nil, 3, "1.1.1.1"),',
             '    socket.setDNS(nil, 1, "256.1.1.1"), socket.getDNS(nil, 2))',
-            'log.info("main", "gpio", gpio, gpio)',
+            'log.info("main", "i2c", i2c, i2c)',
             'log.info("main", "require", pcall(require, "airlink"))',
         }, "\n"))
         local out = T.run("bin/luatos-sim " .. proj .. " --max-boots 1 --exit-reboot-delay 0 --device "
             .. T.tmpdir("compat-dev") .. "/d")
         assert.truthy(out:find("unpack 1 2 loadstring 7 maxn 9 loaders true", 1, true), out)
         assert.truthy(out:find("dns true true false false false 114.114.114.114", 1, true), out)
-        assert.truthy(out:find("gpio nil nil", 1, true), out)
-        local _, told = out:gsub("module gpio is hardware this simulator does not provide", "")
+        assert.truthy(out:find("i2c nil nil", 1, true), out)
+        local _, told = out:gsub("module i2c is hardware this simulator does not provide", "")
         assert.equal(1, told, out)
         assert.truthy(out:find("module 'airlink' is hardware this simulator does not provide", 1, true), out)
     end)

@@ -10,7 +10,8 @@ boot_no = tonumber(boot_no) or 1
 local run_dir = device_dir .. "/run"
 -- key=value options: the run's own, the rest fills a new device's profile.
 local options, run = {}, {}
-local RUN_OPTIONS = { flash = true, net_delay_ms = true, offline = true, exit_reboot_delay_ms = true, air = true }
+local RUN_OPTIONS = { flash = true, net_delay_ms = true, offline = true, exit_reboot_delay_ms = true, air = true,
+    gpio = true, sd = true }
 for i = 5, select("#", ...) do
     local k, v = select(i, ...):match("^([%w_]+)=(.*)$")
     if k and (RUN_OPTIONS[k] or k:match("^uart_%d+$")) then run[k] = v elseif k then options[k] = v end
@@ -64,6 +65,13 @@ _G.fskv = require "fskv"
 _G.pm = require "pm"
 _G.errDump = require "errdump"
 _G.uart = require "uart"
+-- The pin bank (the bsp's numbering), the SD card slot (--sd DIR) and the
+-- SPI buses the card demos set up.
+_G.gpio = require "gpio"
+_G.gpio.sim.board(profile.bsp)
+_G.fatfs = require "fatfs"
+_G.spi = require "spi"
+_G.fatfs.sim.card(run.sd)
 
 local sh = simdevice.sh
 local function die(msg, code)
@@ -217,6 +225,16 @@ else
     end)
 end
 
+-- The pins the outside world drives: DEVICE/gpio.in ("PIN LEVEL" lines a
+-- host tool appends), and --gpio's script (first boot only: "PIN@MS=LEVEL",
+-- MS after this point). The output pins' levels are kept in DEVICE/gpio.out.
+_G.gpio.sim.outputs(device_dir .. "/gpio.out")
+_G.gpio.sim.watch(device_dir .. "/gpio.in")
+if run.gpio then
+    local n, why = _G.gpio.sim.script(run.gpio)
+    if not n then die(why, 2) end
+end
+
 local function after_link(start)
     return function(opts)
         if simdevice.network_up() or type(opts) ~= "table" or type(opts.url) ~= "string" or
@@ -306,7 +324,7 @@ end
 -- gives nil as on a module built without it (scripts test `if gpio then`);
 -- require of one says so in its "not found" message.
 local NOT_SIMULATED = {}
-for name in ("gpio i2c spi adc pwm onewire can lcd lvgl u8g2 eink camera audio ble airlink wlan netdrv fatfs sdio"
+for name in ("i2c adc pwm onewire can lcd lvgl u8g2 eink camera audio ble airlink wlan netdrv sdio"
              .. " sensor"):gmatch("%S+") do NOT_SIMULATED[name] = true end
 local told = {}
 setmetatable(_G, { __index = function(_, name)

@@ -103,13 +103,33 @@ end
 
 function M.dir() return current_dir end
 
+-- Mounted volumes (an SD card, fatfs.mount): module mount point -> host directory.
+local mounts = {}
+
+--- Mounts the host directory dir at the module path point ("/sd"), or
+-- unmounts point when dir is nil.
+function M.mount(point, dir)
+    point = point:gsub("/+$", "")
+    if point == "" then error("simdevice.mount: cannot mount over /", 2) end
+    mounts[point] = dir
+end
+
+--- The host directory mounted at point, or nil.
+function M.mounted(point) return mounts[(point:gsub("/+$", ""))] end
+
 --- Where a module path lives on the desktop: "/luadb/x" is the project's
--- script x (read only on a module), any other absolute path is under the
+-- script x (read only on a module), a path under a mount point (fatfs.mount)
+-- is in the mounted host directory, any other absolute path is under the
 -- device's file system DIR/fs; relative paths are left alone.
 function M.path(p, project)
     if type(p) ~= "string" or p:sub(1, 1) ~= "/" then return p end
     local rest = p:match("^/luadb/(.*)$")
     if rest and project then return project .. "/" .. rest end
+    local best
+    for point in pairs(mounts) do
+        if (p == point or p:sub(1, #point + 1) == point .. "/") and (not best or #point > #best) then best = point end
+    end
+    if best then return mounts[best] .. p:sub(#best + 1) end
     M.profile()
     return current_dir .. "/fs" .. p
 end
