@@ -65,17 +65,21 @@ static enum MHD_Result send_json_fresh(struct MHD_Connection *c, int status, int
 {
     char body[64 + 2 * SRV_MSG_MAX];
     size_t o = (size_t)snprintf(body, sizeof body, "{\"code\":%d,\"msg\":\"", code);
-    /* Messages are ours or built from validated input; escape anyway. */
-    for (const char *p = msg; *p && o + 8 < sizeof body; p++) {
-        unsigned char ch = (unsigned char)*p;
+    /* Messages are ours or built from validated input; escape anyway.
+     * UTF-8 (a name) as is, a control or a broken sequence '?'. */
+    for (size_t left = strlen(msg), len; left && o + 8 < sizeof body; msg += len, left -= len) {
+        unsigned char ch = (unsigned char)*msg;
+        len = srv_utf8_seq(msg, left);
         if (ch == '"' || ch == '\\') {
             body[o++] = '\\';
             body[o++] = (char)ch;
-        } else if (ch < 0x20 || ch >= 0x7f) {
+        } else if (!len || ch < 0x20 || ch == 0x7f || (len == 2 && ch == 0xc2 && (unsigned char)msg[1] < 0xa0)) {
             body[o++] = '?';
         } else {
-            body[o++] = (char)ch;
+            memcpy(body + o, msg, len);
+            o += len;
         }
+        if (!len) len = 1;
     }
     o += (size_t)snprintf(body + o, sizeof body - o, "\"}");
     struct MHD_Response *r = MHD_create_response_from_buffer(o, body, MHD_RESPMEM_MUST_COPY);
@@ -149,6 +153,7 @@ static int set(answer *a, int code, const char *fmt, ...)
     a->status = status_of(code, 0);
     vsnprintf(a->msg, sizeof a->msg, fmt, ap);
     va_end(ap);
+    srv_utf8_trim(a->msg);   /* a name cut by the bound stays UTF-8 (PostgreSQL stores only that) */
     return 1;
 }
 
@@ -598,7 +603,7 @@ static void read_args(srv_server *s, struct MHD_Connection *c, args *ar, int ok[
     memset(ar, 0, sizeof *ar);
     MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, collect, ar);
     ok[P_KEY] = !ar->bad[P_KEY] && srv_is_key(ar->v[P_KEY], ar->n[P_KEY]);
-    ok[P_FW] = !ar->bad[P_FW] && srv_is_name(ar->v[P_FW], ar->n[P_FW]);
+    ok[P_FW] = !ar->bad[P_FW] && srv_is_fwname(ar->v[P_FW], ar->n[P_FW]);
     ok[P_VER] = !ar->bad[P_VER] && srv_version_canon(ar->v[P_VER], ar->n[P_VER], ver);
     ok[P_IMEI] = !ar->bad[P_IMEI] && srv_is_imei(ar->v[P_IMEI], ar->n[P_IMEI]);
     if (!ar->v[P_KEY] && ok[P_FW] && ok[P_IMEI] && (ar->at_model = srv_at_model_len(ar->v[P_FW], ar->n[P_FW]))) {
@@ -629,7 +634,8 @@ static int malformed(const args *ar, const int ok[P__N], answer *a)
                  ar->v[P_FW]);
         return 1;
     } else if (!ok[P_KEY]) set(a, SRV_INVALID_PROJECT, "bad project_key: once, 1..%d of [A-Za-z0-9_-]", SRV_KEY_MAX);
-    else if (!ok[P_FW]) set(a, SRV_INVALID_FIRMWARE, "bad firmware_name: once, 1..%d of [A-Za-z0-9._-]", SRV_NAME_MAX);
+    else if (!ok[P_FW]) set(a, SRV_INVALID_FIRMWARE, "bad firmware_name: once, 1..%d bytes of UTF-8, no control characters",
+                                SRV_NAME_MAX);
     else if (!ok[P_VER]) set(a, SRV_VERSION_NOT_ALLOWED, "bad version: once, CORE.x.z, digits, at most %d each",
                              SRV_VER_PART_MAX);
     else if (!ok[P_IMEI]) set(a, SRV_INVALID_DEVICE, "bad imei: once, %d digits", SRV_IMEI_LEN);

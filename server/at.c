@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "build.h"
 #include "validate.h"
 #include "core/files.h"
@@ -151,9 +153,9 @@ int ops_at_delta(srv_db *d, const char *scope, const char *project, const char *
     return 0;
 }
 
-int ops_at_family(srv_db *d, const char *model, const char *project, ops_err *e)
+int ops_at_family(srv_db *d, const char *scope, const char *model, const char *project, ops_err *e)
 {
-    int64_t pid = ops_project_named(d, NULL, project, e);
+    int64_t pid = ops_project_find(d, scope, project, e);
     if (pid <= 0)
         return e->rc;
     store_stmt *st = store_prepare(d->db, "INSERT INTO at_family(model, project_id) VALUES(?1, ?2)"
@@ -167,4 +169,91 @@ int ops_at_family(srv_db *d, const char *model, const char *project, ops_err *e)
         ops_fail(e, EXIT_IO_ERR, 500, "database: %s", store_errmsg(d->db));
     store_finalize(st);
     return rc == STORE_DONE || rc == STORE_ROW ? 0 : e->rc;
+}
+
+static const char *const models_e[] = { "Air780E", "Air780EX", "Air780EG", NULL };
+static const char *const models_f[] = { "Air780EP", "Air780EPS", "Air780EQ", "Air780ER",
+                                        "Air700ECQ", "Air700EMQ", "Air700EAQ", NULL };
+static const char *const models_ux[] = { "Air724UG", "Air795UG", NULL };
+
+const srv_at_family_default srv_at_defaults[SRV_AT_DEFAULTS] = {
+    { "Air7XXE标准模块", models_e },
+    { "Air7XXF标准模块", models_f },
+    { "Air72XUX标准模块", models_ux },
+};
+
+/* The owner's project of that name (owner NULL: the projects without
+ * one): its id and key, 0 none, -1 error. */
+static int64_t owned_project(srv_db *d, const char *name, const char *owner, char key[SRV_KEY_MAX + 1])
+{
+    store_stmt *st = store_prepare(d->db, "SELECT id, product_key FROM project"
+                                          " WHERE name=?1 AND COALESCE(owner, '')=COALESCE(CAST(?2 AS TEXT), '')");
+    if (!st) return -1;
+    store_bind_str(st, 1, name);
+    if (owner) store_bind_str(st, 2, owner);
+    int rc = store_step(st);
+    int64_t id = rc == STORE_ROW ? store_column_int64(st, 0) : 0;
+    if (id && store_column_copy(st, 1, key, SRV_KEY_MAX + 1)) id = -1;
+    store_finalize(st);
+    return rc == STORE_ROW || rc == STORE_DONE ? id : -1;
+}
+
+/* Appends "a b" style words to out (cap bytes); 0, or -1 when full. */
+static int append_word(char *out, size_t cap, const char *w1, const char *w2)
+{
+    size_t n = strlen(out);
+    int m = snprintf(out + n, cap - n, "%s%s%s%s", n ? " " : "", w1, w2 ? ":" : "", w2 ? w2 : "");
+    return m < 0 || (size_t)m >= cap - n ? -1 : 0;
+}
+
+/* Makes pid the default of model unless it has one; fills r. 0 or -1. */
+static int default_model(srv_db *d, int64_t pid, const char *model, srv_at_default_row *r)
+{
+    store_stmt *st = store_prepare(d->db, "INSERT INTO at_family(model, project_id) VALUES(?1, ?2)"
+                                          " ON CONFLICT(model) DO NOTHING");
+    if (!st) return -1;
+    store_bind_str(st, 1, model);
+    store_bind_int64(st, 2, pid);
+    int rc = store_step(st);
+    store_finalize(st);
+    if (rc != STORE_DONE && rc != STORE_ROW) return -1;
+    if (!(st = store_prepare(d->db, "SELECT f.project_id, p.name FROM at_family f JOIN project p ON p.id=f.project_id"
+                                    " WHERE f.model=?1")))
+        return -1;
+    store_bind_str(st, 1, model);
+    rc = store_step(st);
+    int ok = rc == STORE_ROW;
+    if (ok && store_column_int64(st, 0) == pid) ok = append_word(r->models, sizeof r->models, model, NULL) == 0;
+    else if (ok) ok = append_word(r->elsewhere, sizeof r->elsewhere, model, store_column_text(st, 1)) == 0;
+    store_finalize(st);
+    return ok ? 0 : -1;
+}
+
+int ops_at_defaults(srv_db *d, const char *owner, srv_at_default_cb cb, void *ctx, ops_err *e)
+{
+    if (owner && !srv_is_owner(owner, strlen(owner)))
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "owner %s: 1..64 of [A-Za-z0-9._@-]", owner);
+    if (sodium_init() < 0) return ops_fail(e, EXIT_IO_ERR, 500, "no random numbers for ProductKeys");
+    for (int i = 0; i < SRV_AT_DEFAULTS; i++) {
+        const srv_at_family_default *f = &srv_at_defaults[i];
+        srv_at_default_row r;
+        memset(&r, 0, sizeof r);
+        r.project = f->project;
+        int64_t pid = owned_project(d, f->project, owner, r.key);
+        if (pid == 0) {
+            uint8_t b[16];
+            randombytes_buf(b, sizeof b);   /* the platform makes the ProductKey: 32 hex digits, as the console */
+            sodium_bin2hex(r.key, sizeof r.key, b, sizeof b);
+            if (ops_project_add(d, f->project, r.key, owner, NULL, e)) return e->rc;
+            r.added = 1;
+            pid = owned_project(d, f->project, owner, r.key);
+        }
+        if (pid <= 0) return ops_fail(e, EXIT_IO_ERR, 500, "database: %s", store_errmsg(d->db));
+        for (const char *const *m = f->models; *m; m++)
+            if (default_model(d, pid, *m, &r))
+                return ops_fail(e, EXIT_IO_ERR, 500, "database: %s", store_errmsg(d->db));
+        int rc = cb(ctx, &r);
+        if (rc) return rc;
+    }
+    return 0;
 }

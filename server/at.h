@@ -57,6 +57,31 @@ int ops_at_delta(srv_db *d, const char *scope, const char *project, const char *
                  const char *package, srv_at_delta *out, ops_err *e);
 /* Modules of model asking without a KEY whose IMEI is in no project belong
  * to project. 0, or an EXIT_* code with e filled. */
-int ops_at_family(srv_db *d, const char *model, const char *project, ops_err *e);
+int ops_at_family(srv_db *d, const char *scope, const char *model, const char *project, ops_err *e);
+
+/* The guide's default projects, one per module family, with the models
+ * that belong to each (docs/at.md). */
+typedef struct srv_at_family_default {
+    const char *project;
+    const char *const *models;        /* NULL-terminated */
+} srv_at_family_default;
+extern const srv_at_family_default srv_at_defaults[];
+#define SRV_AT_DEFAULTS 3
+
+/* What ops_at_defaults did with one default project. */
+typedef struct srv_at_default_row {
+    const char *project;
+    char key[SRV_KEY_MAX + 1];
+    int added;                        /* made now (else it was there: its key kept) */
+    char models[256];                 /* models whose default it is, space separated */
+    char elsewhere[512];              /* "MODEL:PROJECT ..." models left with another project */
+} srv_at_default_row;
+typedef int (*srv_at_default_cb)(void *ctx, const srv_at_default_row *r);
+
+/* Makes the default projects owner (NULL: no owner) lacks, with a random
+ * ProductKey each, and makes each the default of its models unless a model
+ * has one already (at family changes that). Running it again changes
+ * nothing. 0, or an EXIT_* code with e filled. */
+int ops_at_defaults(srv_db *d, const char *owner, srv_at_default_cb cb, void *ctx, ops_err *e);
 
 #endif

@@ -279,6 +279,29 @@ static int sync_file(const char *path)
     return rc;
 }
 
+/* The package's project field: the PROJECT of the firmware name
+ * PROJECT_LuatOS-SoC_BSP (what the device compares with its own), or the
+ * MODEL of MODEL_AT_BSP; the project's name for any other. The project's
+ * name is the platform's (any UTF-8), the field the package format's
+ * alphabet: the firmware name is in it. 0, or -1 when there is none. */
+static int package_project(const srv_firmware *fw, char out[SRV_NAME_MAX + 1])
+{
+    static const char *const marks[] = { "_LuatOS-SoC_", "_AT_" };
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+        const char *m = strstr(fw->name, marks[i]);
+        if (m && m > fw->name) {
+            size_t n = (size_t)(m - fw->name);
+            memcpy(out, fw->name, n);
+            out[n] = '\0';
+            return fota_pkg_meta_str_ok(out, n) ? 0 : -1;
+        }
+    }
+    size_t n = strlen(fw->project);
+    if (n > SRV_NAME_MAX || !fota_pkg_meta_str_ok(fw->project, n)) return -1;
+    memcpy(out, fw->project, n + 1);
+    return 0;
+}
+
 /* Builds one package; returns its state with pkg filled. */
 static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, const char *base_image,
                      srv_pkg *pkg)
@@ -292,6 +315,11 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
     if (describe(final, pkg, b->max_size) == 0) return PKG_READY;
     if (b->delay_ms) sleep_ms(b, b->delay_ms);
 
+    char project[SRV_NAME_MAX + 1];
+    if (package_project(fw, project)) {
+        snprintf(pkg->why, sizeof pkg->why, "the firmware name has no PROJECT in [A-Za-z0-9._-]");
+        return PKG_FAILED;
+    }
     char *own_key = NULL;
     if (fw->key_path[0] && srv_read_key(fw->key_path, &own_key) != 0) {
         snprintf(pkg->why, sizeof pkg->why, "cannot read the firmware's signing key");
@@ -299,7 +327,7 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
     }
     fota_pkg_build_opts o;
     memset(&o, 0, sizeof o);
-    o.project = fw->project;
+    o.project = project;
     o.bsp = fw->bsp;
     o.firmware = fw->name;
     o.script_archive_path = fw->script_path[0] ? fw->script_path : NULL;   /* AT firmware: none */

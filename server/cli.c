@@ -51,28 +51,36 @@ static int print_project(void *ctx, const ops_project *p)
     return 0;
 }
 
-int cmd_project_list(srv_db *d)
+int cmd_project_list(srv_db *d, const char *owner)
 {
     ops_err e = { 0 };
-    return ops_project_list(d, NULL, print_project, NULL, &e) ? cli_report(&e) : 0;
+    return ops_project_list(d, owner, print_project, NULL, &e) ? cli_report(&e) : 0;
 }
 
 /* ---------------------------------------------------------------- */
 /* firmware                                                          */
 
-static int firmware_add_named(srv_db *d, const char *project, const char *name, const char *bsp,
-                              const char *core_ver, const char *core, const char *script, const char *version,
-                              const char *key);
+static int firmware_add_named(srv_db *d, const char *scope, const char *project, const char *name,
+                              const char *bsp, const char *core_ver, const char *core, const char *script,
+                              const char *version, const char *key);
 
-int cmd_firmware_add(srv_db *d, const char *project, const char *bsp, const char *core_ver,
-                     const char *core, const char *script, const char *version, const char *key)
+int cmd_firmware_add(srv_db *d, const char *scope, const char *project, const char *lua_project, const char *bsp,
+                     const char *core_ver, const char *core, const char *script, const char *version,
+                     const char *key)
 {
     if (!project || !bsp || !core_ver || !core || !script || !version)
         return cli_fail("%s", "firmware add needs --project --bsp --core-version --core --script --version");
     char name[SRV_NAME_MAX + 1];
     ops_err e = { 0 };
-    if (ops_firmware_name(project, bsp, 0, name, sizeof name, &e)) return cli_report(&e);
-    return firmware_add_named(d, project, name, bsp, core_ver, core, script, version, key);
+    /* The firmware name holds the devices' PROJECT: the project's name
+     * unless it is given apart (a name outside the package alphabet). */
+    if (ops_firmware_name(lua_project ? lua_project : project, bsp, 0, name, sizeof name, &e)) {
+        if (!lua_project && srv_is_name(bsp, strlen(bsp)))
+            return cli_fail("firmware name PROJECT_LuatOS-SoC_BSP: project '%s' is not [A-Za-z0-9._-]; give the"
+                            " devices' PROJECT with --lua-project", project);
+        return cli_report(&e);
+    }
+    return firmware_add_named(d, scope, project, name, bsp, core_ver, core, script, version, key);
 }
 
 /* A release added: its line (also the AT delta's target release). */
@@ -82,13 +90,13 @@ static void print_release(const ops_firmware *f, const char *key)
            (long long)f->id, (unsigned long long)f->core_size, key ? ", own signing key" : "");
 }
 
-static int firmware_add_named(srv_db *d, const char *project, const char *name, const char *bsp,
-                              const char *core_ver, const char *core, const char *script, const char *version,
-                              const char *key)
+static int firmware_add_named(srv_db *d, const char *scope, const char *project, const char *name,
+                              const char *bsp, const char *core_ver, const char *core, const char *script,
+                              const char *version, const char *key)
 {
     ops_err e = { 0 };
     ops_firmware f;
-    if (ops_firmware_add(d, NULL, project, name, bsp, core_ver, core, script, version, key, &f, &e))
+    if (ops_firmware_add(d, scope, project, name, bsp, core_ver, core, script, version, key, &f, &e))
         return cli_report(&e);
     print_release(&f, key);
     return 0;
@@ -102,23 +110,23 @@ static int print_firmware(void *ctx, const ops_firmware *f)
     return 0;
 }
 
-int cmd_firmware_list(srv_db *d, const char *project)
+int cmd_firmware_list(srv_db *d, const char *scope, const char *project)
 {
     ops_err e = { 0 };
-    return ops_firmware_list(d, NULL, project, print_firmware, NULL, &e) ? cli_report(&e) : 0;
+    return ops_firmware_list(d, scope, project, print_firmware, NULL, &e) ? cli_report(&e) : 0;
 }
 
 /* ---------------------------------------------------------------- */
 /* config                                                            */
 
-int cmd_config_set(srv_db *d, const char *project, const char *fwname, const char *version,
+int cmd_config_set(srv_db *d, const char *scope, const char *project, const char *fwname, const char *version,
                    const char *core_ver, const char *imeis, const char *from, const char *enabled,
                    const char *reinstall)
 {
     ops_err e = { 0 };
-    if (ops_config_set(d, NULL, project, fwname, version, core_ver, imeis, from, enabled, reinstall, &e))
+    if (ops_config_set(d, scope, project, fwname, version, core_ver, imeis, from, enabled, reinstall, &e))
         return cli_report(&e);
-    return cmd_config_show(d, project);
+    return cmd_config_show(d, scope, project);
 }
 
 static int print_config(void *ctx, const ops_config *c)
@@ -130,10 +138,10 @@ static int print_config(void *ctx, const ops_config *c)
     return 0;
 }
 
-int cmd_config_show(srv_db *d, const char *project)
+int cmd_config_show(srv_db *d, const char *scope, const char *project)
 {
     ops_err e = { 0 };
-    return ops_config_show(d, NULL, project ? project : "", print_config, NULL, &e) ? cli_report(&e) : 0;
+    return ops_config_show(d, scope, project ? project : "", print_config, NULL, &e) ? cli_report(&e) : 0;
 }
 
 /* ---------------------------------------------------------------- */
@@ -181,17 +189,17 @@ int cmd_log(srv_db *d, const char *imei, const char *date)
     return ops_log_list(d, NULL, imei, date, 0, 0, print_log, NULL, &e) ? cli_report(&e) : 0;
 }
 
-int cmd_device_assign(srv_db *d, const char *imei, const char *project)
+int cmd_device_assign(srv_db *d, const char *owner, const char *imei, const char *project)
 {
     if (!project)
         return cli_fail("%s", "device assign needs --imei IMEI --project NAME");
-    return cmd_device(d, "add", imei, project, NULL);
+    return cmd_device(d, "add", imei, project, owner);
 }
 
 /* ---------------------------------------------------------------- */
 /* AT firmware                                                       */
 
-int cmd_at_add(srv_db *d, const char *project, const char *model, const char *bsp, const char *version,
+int cmd_at_add(srv_db *d, const char *scope, const char *project, const char *model, const char *bsp, const char *version,
                const char *image, const char *key)
 {
     char name[SRV_NAME_MAX + 1];
@@ -199,15 +207,15 @@ int cmd_at_add(srv_db *d, const char *project, const char *model, const char *bs
     if (!project || !version || !image)
         return cli_fail("%s", "at add needs --project --model --bsp --version V1016 --image FILE");
     if (srv_at_firmware_name(model, bsp, name, sizeof name, &e)) return cli_report(&e);
-    return firmware_add_named(d, project, name, bsp, version, image, NULL, SRV_AT_SCRIPT_VERSION, key);
+    return firmware_add_named(d, scope, project, name, bsp, version, image, NULL, SRV_AT_SCRIPT_VERSION, key);
 }
 
-int cmd_at_delta(srv_db *d, const char *project, const char *model, const char *bsp, const char *package)
+int cmd_at_delta(srv_db *d, const char *scope, const char *project, const char *model, const char *bsp, const char *package)
 {
     srv_at_delta out;
     ops_err e = { 0 };
     if (!project || !package) return cli_fail("%s", "at delta needs --project --model --bsp --package FILE");
-    int rc = ops_at_delta(d, NULL, project, model, bsp, package, &out, &e);
+    int rc = ops_at_delta(d, scope, project, model, bsp, package, &out, &e);
     if (out.release_added) print_release(&out.release, NULL);
     if (rc) return cli_report(&e);
     printf("delta %s V%lu -> V%lu stored (firmware id %lld, %lu bytes%s)\n", out.name, (unsigned long)out.from,
@@ -216,21 +224,35 @@ int cmd_at_delta(srv_db *d, const char *project, const char *model, const char *
     return 0;
 }
 
-int cmd_at_family(srv_db *d, const char *model, const char *project)
+int cmd_at_family(srv_db *d, const char *scope, const char *model, const char *project)
 {
     ops_err e = { 0 };
     if (!model || !project || !srv_is_name(model, strlen(model)))
         return cli_fail("%s", "at family needs --model MODEL ([A-Za-z0-9._-]) --project NAME");
-    if (ops_at_family(d, model, project, &e)) return cli_report(&e);
+    if (ops_at_family(d, scope, model, project, &e)) return cli_report(&e);
     printf("modules %s without a KEY belong to project %s\n", model, project);
     return 0;
+}
+
+static int print_default(void *ctx, const srv_at_default_row *r)
+{
+    (void)ctx;
+    printf("%s\t%s\t%s\t%s\n", r->project, r->key, r->added ? "added" : "kept", r->models[0] ? r->models : "-");
+    if (r->elsewhere[0]) printf("  models with another default project (at family changes it): %s\n", r->elsewhere);
+    return 0;
+}
+
+int cmd_at_defaults(srv_db *d, const char *owner)
+{
+    ops_err e = { 0 };
+    return ops_at_defaults(d, owner, print_default, NULL, &e) ? cli_report(&e) : 0;
 }
 
 /* ---------------------------------------------------------------- */
 /* vendor packages                                                   */
 
-int cmd_package_add(srv_db *d, const char *project, const char *firmware, const char *to, const char *from,
-                    const char *max_size, const char *file)
+int cmd_package_add(srv_db *d, const char *scope, const char *project, const char *firmware, const char *to,
+                    const char *from, const char *max_size, const char *file)
 {
     ops_vendor v;
     ops_err e = { 0 };
@@ -238,7 +260,7 @@ int cmd_package_add(srv_db *d, const char *project, const char *firmware, const 
     if (!project || !file) return cli_fail("%s", "package add needs --project NAME and a FILE");
     if (max_size && (srv_parse_uint(max_size, FOTA_PKG_MAX_IMAGE, &max) || max == 0))
         return cli_fail("--max-size %s: bytes, at most 16 MiB", max_size);
-    if (ops_vendor_add(d, NULL, project, firmware, to, from, file, NULL, max, &v, &e)) return cli_report(&e);
+    if (ops_vendor_add(d, scope, project, firmware, to, from, file, NULL, max, &v, &e)) return cli_report(&e);
     if (v.release_added) printf("release %s V%lu %s added for it\n", v.firmware, (unsigned long)v.core, v.version);
     printf("package %lld: %s, %s -> V%lu %s from %s, %llu bytes, sha256 %s\n", (long long)v.id, v.file_name,
            v.firmware, (unsigned long)v.core, v.version, v.bases, (unsigned long long)v.size, v.sha256);
@@ -253,10 +275,10 @@ static int print_package(void *ctx, const ops_vendor *v)
     return 0;
 }
 
-int cmd_package_list(srv_db *d, const char *project)
+int cmd_package_list(srv_db *d, const char *scope, const char *project)
 {
     ops_err e = { 0 };
-    return ops_vendor_list(d, NULL, project, print_package, NULL, &e) ? cli_report(&e) : 0;
+    return ops_vendor_list(d, scope, project, print_package, NULL, &e) ? cli_report(&e) : 0;
 }
 
 int cmd_package_remove(srv_db *d, const char *id)
@@ -272,13 +294,13 @@ int cmd_package_remove(srv_db *d, const char *id)
 /* ---------------------------------------------------------------- */
 /* rollouts                                                          */
 
-int cmd_rollout(srv_db *d, const char *what, const char *project, const char *fwname, const char *waves,
+int cmd_rollout(srv_db *d, const char *scope, const char *what, const char *project, const char *fwname, const char *waves,
                 const char *every, const char *max_failure, const char *min_outcomes)
 {
     ops_err e = { 0 };
     char *json = malloc(SRV_ROLLOUT_JSON_MAX);
     if (!json) return EXIT_IO_ERR;
-    int rc = ops_rollout(d, NULL, what, project, fwname, waves, every, max_failure, min_outcomes, json,
+    int rc = ops_rollout(d, scope, what, project, fwname, waves, every, max_failure, min_outcomes, json,
                          SRV_ROLLOUT_JSON_MAX, &e);
     if (rc) fprintf(stderr, "fota-server: %s\n", e.msg);
     else if (strcmp(json, SRV_ROLLOUT_NONE) == 0) rc = cli_fail("%s", "no rollout of this configuration yet");

@@ -67,7 +67,7 @@ static int add_package(void *ctx, const ops_vendor *v)
 static enum MHD_Result project_add(struct srv_console *k, struct MHD_Connection *c, const session *s, json_t *in)
 {
     const char *bad = NULL;
-    const char *name = con_jstr(in, "name", SRV_NAME_MAX, &bad), *family = con_jstr(in, "family", OPS_FAMILY_MAX, &bad),
+    const char *name = con_jstr(in, "name", SRV_PROJECT_MAX, &bad), *family = con_jstr(in, "family", OPS_FAMILY_MAX, &bad),
                *key = con_jstr(in, "key", SRV_KEY_MAX, &bad);
     if (bad) return con_send_err(c, 400, "name, family, key: strings");
     char gen[33];
@@ -86,7 +86,7 @@ static enum MHD_Result project_add(struct srv_console *k, struct MHD_Connection 
 static enum MHD_Result firmware_add(struct srv_console *k, struct MHD_Connection *c, const session *s, json_t *in)
 {
     const char *bad = NULL;
-    const char *kind = con_jstr(in, "kind", 16, &bad), *project = con_jstr(in, "project", SRV_NAME_MAX, &bad),
+    const char *kind = con_jstr(in, "kind", 16, &bad), *project = con_jstr(in, "project", SRV_PROJECT_MAX, &bad),
                *bsp = con_jstr(in, "bsp", SRV_NAME_MAX, &bad), *core_ver = con_jstr(in, "core_version", 16, &bad),
                *version = con_jstr(in, "version", SRV_VER_MAX, &bad), *model = con_jstr(in, "model", SRV_NAME_MAX, &bad),
                *core_id = con_jstr(in, "core", 32, &bad), *script_id = con_jstr(in, "script", 32, &bad),
@@ -134,7 +134,7 @@ static enum MHD_Result firmware_add(struct srv_console *k, struct MHD_Connection
 static enum MHD_Result config_set(struct srv_console *k, struct MHD_Connection *c, const session *s, json_t *in)
 {
     const char *bad = NULL;
-    const char *project = con_jstr(in, "project", SRV_NAME_MAX, &bad), *fw = con_jstr(in, "firmware", SRV_NAME_MAX, &bad),
+    const char *project = con_jstr(in, "project", SRV_PROJECT_MAX, &bad), *fw = con_jstr(in, "firmware", SRV_NAME_MAX, &bad),
                *version = con_jstr(in, "version", SRV_VER_MAX, &bad), *core_ver = con_jstr(in, "core_version", 16, &bad);
     int all = con_jbool(in, "all", &bad), any = con_jbool(in, "any_from", &bad), en = con_jbool(in, "enabled", &bad),
         re = con_jbool(in, "reinstall", &bad);
@@ -182,7 +182,7 @@ static enum MHD_Result device_act(struct srv_console *k, struct MHD_Connection *
                                   const char *what)
 {
     const char *bad = NULL;
-    const char *imei = con_jstr(in, "imei", SRV_IMEI_LEN, &bad), *project = con_jstr(in, "project", SRV_NAME_MAX, &bad);
+    const char *imei = con_jstr(in, "imei", SRV_IMEI_LEN, &bad), *project = con_jstr(in, "project", SRV_PROJECT_MAX, &bad);
     if (bad) return con_send_err(c, 400, "imei, project: strings");
     ops_err e = { 0 };
     pthread_mutex_lock(&k->lock);
@@ -208,7 +208,7 @@ static enum MHD_Result package_guess(struct MHD_Connection *c)
 static enum MHD_Result package_add(struct srv_console *k, struct MHD_Connection *c, const session *s, json_t *in)
 {
     const char *bad = NULL;
-    const char *project = con_jstr(in, "project", SRV_NAME_MAX, &bad), *up = con_jstr(in, "upload", 32, &bad),
+    const char *project = con_jstr(in, "project", SRV_PROJECT_MAX, &bad), *up = con_jstr(in, "upload", 32, &bad),
                *fw = con_jstr(in, "firmware", SRV_NAME_MAX, &bad), *to = con_jstr(in, "to", SRV_VER_MAX, &bad),
                *from = con_jstr(in, "from", SRV_VENDOR_BASES_TEXT, &bad);
     json_t *max = json_object_get(in, "max_size");
@@ -258,7 +258,7 @@ static enum MHD_Result rollout(struct srv_console *k, struct MHD_Connection *c, 
     const char *bad = NULL, *project, *fw, *action = "status", *waves = NULL, *every = NULL, *maxf = NULL,
                *minout = NULL;
     if (in) {
-        project = con_jstr(in, "project", SRV_NAME_MAX, &bad);
+        project = con_jstr(in, "project", SRV_PROJECT_MAX, &bad);
         fw = con_jstr(in, "firmware", SRV_NAME_MAX, &bad);
         action = con_jstr(in, "action", 16, &bad);
         waves = con_jstr(in, "waves", 128, &bad);

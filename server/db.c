@@ -21,8 +21,10 @@ const char *const srv_db_schema =
     "PRAGMA foreign_keys=ON;"
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS project("
-    " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, product_key TEXT NOT NULL UNIQUE,"
+    " id INTEGER PRIMARY KEY, name TEXT NOT NULL, product_key TEXT NOT NULL UNIQUE,"
     " owner TEXT, created INTEGER NOT NULL);"
+    /* a name is unique per account (owner; the CLI's projects without one are one account) */
+    "CREATE UNIQUE INDEX IF NOT EXISTS project_owner_name ON project((COALESCE(owner, '')), name);"
     "CREATE TABLE IF NOT EXISTS firmware("
     " id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES project(id),"
     " name TEXT NOT NULL, bsp TEXT NOT NULL, core_version INTEGER NOT NULL,"
@@ -218,6 +220,33 @@ static int add_reinstall_column(srv_db *d)
     return have ? 0 : db_exec(d, "ALTER TABLE config ADD COLUMN reinstall INTEGER NOT NULL DEFAULT 0");
 }
 
+/* Databases made when project names were unique across all owners get
+ * them unique per owner (the schema's project_owner_name). PostgreSQL
+ * drops the constraint; SQLite cannot, so the table is copied into one
+ * without it (foreign keys off meanwhile: the other tables refer to the
+ * table by name and keep referring to the copy). */
+static int names_per_owner(srv_db *d)
+{
+    if (store_kind_of(d->db) == STORE_PG) return db_exec(d, "ALTER TABLE IF EXISTS project DROP CONSTRAINT IF EXISTS project_name_key");
+    store_stmt *st;
+    if (!(st = store_prepare(d->db, "SELECT 1 FROM pragma_index_list('project') l WHERE l.\"unique\"=1 AND l.origin='u'"
+                                    " AND (SELECT group_concat(name) FROM pragma_index_info(l.name))='name'")))
+        return -1;
+    int old = store_step(st) == STORE_ROW;
+    store_finalize(st);
+    if (!old) return 0;
+    if (db_exec(d, "PRAGMA foreign_keys=OFF; BEGIN IMMEDIATE;"
+                   "CREATE TABLE project_by_owner(id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                   " product_key TEXT NOT NULL UNIQUE, owner TEXT, created INTEGER NOT NULL);"
+                   "INSERT INTO project_by_owner(id, name, product_key, owner, created)"
+                   " SELECT id, name, product_key, owner, created FROM project;"
+                   "DROP TABLE project; ALTER TABLE project_by_owner RENAME TO project; COMMIT;")) {
+        db_exec(d, "ROLLBACK");
+        return -1;
+    }
+    return 0;
+}
+
 /* What the configuration cache reads: a change to one of these moves
  * PostgreSQL's cache clock (store_watch's triggers). */
 static const char *const cached_tables[] = { "project", "firmware", "config", "rollout" };
@@ -231,7 +260,7 @@ static int make_schema(srv_db *d, const char *const *parts, size_t nparts)
     if (!pg && db_exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")) return -1;
     /* 1718579297 = "fota": the advisory lock key of schema changes */
     if (pg && db_exec(d, "BEGIN; SELECT pg_advisory_xact_lock(1718579297)")) return -1;
-    int rc = 0;
+    int rc = names_per_owner(d);
     for (size_t i = 0; rc == 0 && i < nparts; i++) rc = db_exec(d, parts[i]);
     if (rc == 0) rc = add_reinstall_column(d);
     if (rc == 0 && pg && store_watch(d->db, cached_tables, (int)(sizeof cached_tables / sizeof cached_tables[0]))) {

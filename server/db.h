@@ -14,7 +14,7 @@
 typedef struct srv_firmware {
     int64_t id;
     int64_t project_id;
-    char project[SRV_NAME_MAX + 1];
+    char project[SRV_PROJECT_MAX + 1];
     char name[SRV_NAME_MAX + 1];
     char bsp[SRV_NAME_MAX + 1];
     uint32_t core_version;

@@ -19,19 +19,20 @@ static const char *const usage_main =
     "  and --data DIR (images and packages; needed once for a new PostgreSQL database)\n"
     "\n"
     "  serve                   run the upgrade API (GET /api/site/firmware_upgrade)\n"
-    "  project add|list        projects: name (LuatOS PROJECT), product key, owner\n"
+    "  project add|list        projects: name (any text, unique per owner), product key, owner\n"
     "  firmware add|list       firmware releases: core image + scripts, versions\n"
     "  config set|show         what a firmware name upgrades to, for whom, from which versions\n"
     "  device add|ban|unban    devices: owner, loop-upgrade ban\n"
     "  device assign           place a device (IMEI) in a project: AT modules without a KEY\n"
-    "  at add|delta|family     AT firmware: whole-image releases, prebuilt deltas, family defaults\n"
+    "  at add|delta|family|defaults  AT firmware: whole-image releases, prebuilt deltas, family defaults\n"
     "  package add|list|remove vendor packages (Luatools, the AT delta tool), served as they are\n"
     "  log                     a device's requests and answers\n"
     "  rollout start|status|pause|resume|abort|advance   staged rollouts of a configuration\n"
     "  export DIR              the package files for a static host (serve --package-url)\n"
     "  user add|list|passwd    web console accounts (http://HOST:PORT/console/)\n"
     "\n"
-    "fota-server COMMAND [SUB] --help shows the options. See docs/server.md.\n";
+    "fota-server COMMAND [SUB] --help shows the options. See docs/server.md.\n"
+    "--project NAME: a name more than one owner uses needs --owner OWNER too.\n";
 
 typedef struct cmd {
     const char *name, *sub;
@@ -45,27 +46,29 @@ static const char *const o_serve[] = { "--db", "--data", "--listen", "--key", "-
                                         "--fresh-ttl", "--package-url", "--cache-ms", "--console",
                                         "--console-idle-s", "--console-max-age-s", NULL };
 static const char *const o_project_add[] = { "--db", "--data", "--name", "--key", "--owner", NULL };
-static const char *const o_list[] = { "--db", "--data", "--project", NULL };
+static const char *const o_list[] = { "--db", "--data", "--project", "--owner", NULL };
 static const char *const o_fw_add[] = { "--db", "--data", "--project", "--bsp", "--core-version", "--core",
-                                        "--script", "--version", "--key", NULL };
+                                        "--script", "--version", "--key", "--owner", "--lua-project", NULL };
 static const char *const o_config_set[] = { "--db", "--data", "--project", "--firmware", "--version",
                                             "--core-version", "--imeis", "--from", "--enabled", "--reinstall",
-                                            NULL };
+                                            "--owner", NULL };
 static const char *const o_device[] = { "--db", "--data", "--imei", "--project", "--owner", NULL };
 static const char *const o_device_imei[] = { "--db", "--data", "--imei", NULL };
 static const char *const o_log[] = { "--db", "--data", "--imei", "--date", NULL };
 static const char *const o_at_add[] = { "--db", "--data", "--project", "--model", "--bsp", "--version",
-                                        "--image", "--key", NULL };
-static const char *const o_at_delta[] = { "--db", "--data", "--project", "--model", "--bsp", "--package", NULL };
-static const char *const o_at_family[] = { "--db", "--data", "--model", "--project", NULL };
+                                        "--image", "--key", "--owner", NULL };
+static const char *const o_at_delta[] = { "--db", "--data", "--project", "--model", "--bsp", "--package", "--owner",
+                                          NULL };
+static const char *const o_at_family[] = { "--db", "--data", "--model", "--project", "--owner", NULL };
+static const char *const o_at_defaults[] = { "--db", "--data", "--owner", NULL };
 static const char *const o_package_add[] = { "--db", "--data", "--project", "--firmware", "--to", "--from",
-                                             "--max-size", NULL };
+                                             "--max-size", "--owner", NULL };
 static const char *const o_package_remove[] = { "--db", "--data", "--id", NULL };
 static const char *const o_user[] = { "--db", "--data", "--name", "--password", NULL };
-static const char *const o_device_assign[] = { "--db", "--data", "--imei", "--project", NULL };
+static const char *const o_device_assign[] = { "--db", "--data", "--imei", "--project", "--owner", NULL };
 static const char *const o_rollout_start[] = { "--db", "--data", "--project", "--firmware", "--waves", "--every",
-                                               "--max-failure", "--min-outcomes", NULL };
-static const char *const o_rollout[] = { "--db", "--data", "--project", "--firmware", NULL };
+                                               "--max-failure", "--min-outcomes", "--owner", NULL };
+static const char *const o_rollout[] = { "--db", "--data", "--project", "--firmware", "--owner", NULL };
 static const char *const o_export[] = { "--db", "--data", "--dir", "--key", "--max-size", NULL };
 
 static const cmd cmds[] = {
@@ -108,14 +111,18 @@ static const cmd cmds[] = {
       "SIGTERM or SIGINT: stop accepting, finish running requests, write every log row, exit 0.\n" },
     { "project", "add", o_project_add,
       "usage: fota-server project add --name NAME --key PRODUCT_KEY [--owner OWNER]\n"
-      "  NAME is the LuatOS PROJECT ([A-Za-z0-9._-]); PRODUCT_KEY what devices send as\n"
-      "  project_key ([A-Za-z0-9_-], at most 64); OWNER: a device owned by someone else gets 17.\n" },
-    { "project", "list", o_list, "usage: fota-server project list\n" },
+      "  NAME: 1..64 characters of UTF-8 without control characters (e.g. Air7XXE标准模块),\n"
+      "  unique per owner; PRODUCT_KEY what devices send as project_key ([A-Za-z0-9_-], at\n"
+      "  most 64); OWNER: a device owned by someone else gets 17.\n" },
+    { "project", "list", o_list, "usage: fota-server project list [--owner OWNER]\n"
+      "  One line per project: name, product key, owner.\n" },
     { "firmware", "add", o_fw_add,
       "usage: fota-server firmware add --project NAME --bsp BSP --core-version V1104 --core FILE\n"
       "                                --script DIR_OR_FILE --version X.Y.Z [--key key.pem]\n"
+      "                                [--lua-project PROJECT]\n"
       "  Stores the core image and the script archive under the data directory. The firmware\n"
-      "  name is NAME_LuatOS-SoC_BSP. Older releases' core images are the bases for deltas.\n" },
+      "  name is PROJECT_LuatOS-SoC_BSP, PROJECT the devices' (main.lua), [A-Za-z0-9._-]:\n"
+      "  --lua-project, else NAME. Older releases' core images are the bases for deltas.\n" },
     { "firmware", "list", o_list, "usage: fota-server firmware list [--project NAME]\n" },
     { "config", "set", o_config_set,
       "usage: fota-server config set --project NAME --firmware FIRMWARE_NAME [--version X.Y.Z]\n"
@@ -153,6 +160,13 @@ static const cmd cmds[] = {
       "usage: fota-server at family --model Air780E --project NAME\n"
       "  The default project of a module family: modules of MODEL asking without a KEY whose\n"
       "  IMEI is in no project belong to it.\n" },
+    { "at", "defaults", o_at_defaults,
+      "usage: fota-server at defaults [--owner OWNER]\n"
+      "  The guide's default projects: Air7XXE标准模块 (Air780E, Air780EX, Air780EG), Air7XXF标准模块\n"
+      "  (Air780EP, Air780EPS, Air780EQ, Air780ER, Air700ECQ, Air700EMQ, Air700EAQ) and\n"
+      "  Air72XUX标准模块 (Air724UG, Air795UG): each made when OWNER has none of that name (a\n"
+      "  random ProductKey), and made the default of its models that have none. Prints\n"
+      "  name, key, added|kept, models. Running it again changes nothing.\n" },
     { "package", "add", o_package_add,
       "usage: fota-server package add --project NAME [--firmware FIRMWARE_NAME] [--to VERSION]\n"
       "                               [--from V1101,V1102,...|any] [--max-size BYTES] FILE\n"
@@ -387,41 +401,45 @@ int main(int argc, char **argv)
     if (db_open(&d, db_path, opt(c, vals, "--data"), 0)) return EXIT_IO_ERR;
     int rc;
     const char *sub = c->sub ? c->sub : "";
+    /* which owner's project a --project names (names are unique per owner) */
+    const char *owner = opt(c, vals, "--owner");
     if (!strcmp(c->name, "project"))
         rc = !strcmp(sub, "add") ? cmd_project_add(&d, opt(c, vals, "--name"), opt(c, vals, "--key"),
                                                    opt(c, vals, "--owner"))
-                                 : cmd_project_list(&d);
+                                 : cmd_project_list(&d, owner);
     else if (!strcmp(c->name, "firmware"))
         rc = !strcmp(sub, "add")
-                 ? cmd_firmware_add(&d, opt(c, vals, "--project"), opt(c, vals, "--bsp"),
-                                    opt(c, vals, "--core-version"), opt(c, vals, "--core"),
+                 ? cmd_firmware_add(&d, owner, opt(c, vals, "--project"), opt(c, vals, "--lua-project"),
+                                    opt(c, vals, "--bsp"), opt(c, vals, "--core-version"), opt(c, vals, "--core"),
                                     opt(c, vals, "--script"), opt(c, vals, "--version"), opt(c, vals, "--key"))
-                 : cmd_firmware_list(&d, opt(c, vals, "--project"));
+                 : cmd_firmware_list(&d, owner, opt(c, vals, "--project"));
     else if (!strcmp(c->name, "config"))
         rc = !strcmp(sub, "set")
-                 ? cmd_config_set(&d, opt(c, vals, "--project"), opt(c, vals, "--firmware"),
+                 ? cmd_config_set(&d, owner, opt(c, vals, "--project"), opt(c, vals, "--firmware"),
                                   opt(c, vals, "--version"), opt(c, vals, "--core-version"),
                                   opt(c, vals, "--imeis"), opt(c, vals, "--from"), opt(c, vals, "--enabled"),
                                   opt(c, vals, "--reinstall"))
-                 : cmd_config_show(&d, opt(c, vals, "--project"));
+                 : cmd_config_show(&d, owner, opt(c, vals, "--project"));
     else if (!strcmp(c->name, "device") && !strcmp(sub, "assign"))
-        rc = cmd_device_assign(&d, opt(c, vals, "--imei"), opt(c, vals, "--project"));
+        rc = cmd_device_assign(&d, owner, opt(c, vals, "--imei"), opt(c, vals, "--project"));
     else if (!strcmp(c->name, "at") && !strcmp(sub, "add"))
-        rc = cmd_at_add(&d, opt(c, vals, "--project"), opt(c, vals, "--model"), opt(c, vals, "--bsp"),
+        rc = cmd_at_add(&d, owner, opt(c, vals, "--project"), opt(c, vals, "--model"), opt(c, vals, "--bsp"),
                         opt(c, vals, "--version"), opt(c, vals, "--image"), opt(c, vals, "--key"));
     else if (!strcmp(c->name, "at") && !strcmp(sub, "delta"))
-        rc = cmd_at_delta(&d, opt(c, vals, "--project"), opt(c, vals, "--model"), opt(c, vals, "--bsp"),
+        rc = cmd_at_delta(&d, owner, opt(c, vals, "--project"), opt(c, vals, "--model"), opt(c, vals, "--bsp"),
                           opt(c, vals, "--package"));
+    else if (!strcmp(c->name, "at") && !strcmp(sub, "defaults"))
+        rc = cmd_at_defaults(&d, owner);
     else if (!strcmp(c->name, "at"))
-        rc = cmd_at_family(&d, opt(c, vals, "--model"), opt(c, vals, "--project"));
+        rc = cmd_at_family(&d, owner, opt(c, vals, "--model"), opt(c, vals, "--project"));
     else if (!strcmp(c->name, "package"))
-        rc = !strcmp(sub, "add")    ? cmd_package_add(&d, opt(c, vals, "--project"), opt(c, vals, "--firmware"),
+        rc = !strcmp(sub, "add")    ? cmd_package_add(&d, owner, opt(c, vals, "--project"), opt(c, vals, "--firmware"),
                                                       opt(c, vals, "--to"), opt(c, vals, "--from"),
                                                       opt(c, vals, "--max-size"), positional)
-             : !strcmp(sub, "list") ? cmd_package_list(&d, opt(c, vals, "--project"))
+             : !strcmp(sub, "list") ? cmd_package_list(&d, owner, opt(c, vals, "--project"))
                                     : cmd_package_remove(&d, opt(c, vals, "--id"));
     else if (!strcmp(c->name, "rollout"))
-        rc = cmd_rollout(&d, sub, opt(c, vals, "--project"), opt(c, vals, "--firmware"), opt(c, vals, "--waves"),
+        rc = cmd_rollout(&d, owner, sub, opt(c, vals, "--project"), opt(c, vals, "--firmware"), opt(c, vals, "--waves"),
                          opt(c, vals, "--every"), opt(c, vals, "--max-failure"), opt(c, vals, "--min-outcomes"));
     else if (!strcmp(c->name, "export"))
         rc = cmd_export(&d, positional ? positional : opt(c, vals, "--dir"), opt(c, vals, "--key"),

@@ -39,8 +39,9 @@ static store_stmt *oprep(srv_db *d, const char *sql, ops_err *e)
 
 int64_t ops_project_find(srv_db *d, const char *scope, const char *name, ops_err *e)
 {
-    if (!name || !srv_is_name(name, strlen(name))) {
-        ops_fail(e, EXIT_USAGE_ERR, 400, "project: 1..%d of [A-Za-z0-9._-]", SRV_NAME_MAX);
+    if (!name || !srv_is_project_name(name, strlen(name))) {
+        ops_fail(e, EXIT_USAGE_ERR, 400, "project: 1..%d characters of UTF-8, no control characters",
+                 SRV_PROJECT_CHARS);
         return 0;
     }
     return ops_project_named(d, scope, name, e);
@@ -48,12 +49,20 @@ int64_t ops_project_find(srv_db *d, const char *scope, const char *name, ops_err
 
 int64_t ops_project_named(srv_db *d, const char *scope, const char *name, ops_err *e)
 {
-    store_stmt *st = oprep(d, "SELECT id FROM project WHERE name=?1 AND (CAST(?2 AS TEXT) IS NULL OR owner=?2)", e);
+    /* Names are unique per owner: without a scope (the CLI) a name two
+     * owners use names no project until the owner is given. */
+    store_stmt *st = oprep(d, "SELECT id FROM project WHERE name=?1 AND (CAST(?2 AS TEXT) IS NULL OR owner=?2)"
+                              " ORDER BY id LIMIT 2", e);
     if (!st) return 0;
     store_bind_str(st, 1, name);
     if (scope) store_bind_str(st, 2, scope);
     int64_t id = store_step(st) == STORE_ROW ? store_column_int64(st, 0) : 0;
+    int more = id && store_step(st) == STORE_ROW;
     store_finalize(st);
+    if (more) {
+        ops_fail(e, EXIT_USAGE_ERR, 409, "project name '%s' is used by more than one owner: give --owner", name);
+        return 0;
+    }
     if (!id) ops_fail(e, EXIT_USAGE_ERR, 404, "no project named '%s'", name);
     return id;
 }
@@ -61,9 +70,9 @@ int64_t ops_project_named(srv_db *d, const char *scope, const char *name, ops_er
 int ops_project_add(srv_db *d, const char *name, const char *key, const char *owner, const char *family,
                     ops_err *e)
 {
-    if (!name || !srv_is_name(name, strlen(name)))
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "name %s: 1..127 of [A-Za-z0-9._-] (the LuatOS PROJECT)",
-                        name ? name : "missing");
+    if (!name || !srv_is_project_name(name, strlen(name)))
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "project name: 1..%d characters of UTF-8, no control characters",
+                        SRV_PROJECT_CHARS);
     if (!key || !srv_is_key(key, strlen(key)))
         return ops_fail(e, EXIT_USAGE_ERR, 400, "key %s: 1..64 of [A-Za-z0-9_-]", key ? key : "missing");
     if (owner && !srv_is_owner(owner, strlen(owner)))
@@ -86,7 +95,8 @@ int ops_project_add(srv_db *d, const char *name, const char *key, const char *ow
     store_finalize(st);
     if (rc != STORE_ROW) {
         db_exec(d, "ROLLBACK");
-        return ops_fail(e, EXIT_USAGE_ERR, 409, "project '%s' not added (name or key already used?)", name);
+        return ops_fail(e, EXIT_USAGE_ERR, 409, "project '%s' not added (the owner has a project of that name,"
+                                                " or the key is used)", name);
     }
     if (family) {
         st = oprep(d, "INSERT INTO project_family(project_id, family) VALUES(?1, ?2)", e);
@@ -249,13 +259,15 @@ int ops_firmware_add(srv_db *d, const char *scope, const char *project, const ch
 int ops_firmware_list(srv_db *d, const char *scope, const char *project, ops_firmware_cb cb, void *ctx,
                       ops_err *e)
 {
-    if (project && ops_project_find(d, scope, project, e) <= 0) return e->rc;
+    int64_t pid = 0;
+    if (project && (pid = ops_project_find(d, scope, project, e)) <= 0) return e->rc;
     store_stmt *st = oprep(d, "SELECT f.id, p.name, f.name, f.bsp, f.core_version, f.script_version, f.core_size,"
                                 " f.core_path != '', f.script_path != '', f.created"
                                 " FROM firmware f JOIN project p ON p.id=f.project_id"
-                                " WHERE (CAST(?1 AS TEXT) IS NULL OR p.name=?1) AND (CAST(?2 AS TEXT) IS NULL OR p.owner=?2) ORDER BY f.id", e);
+                                " WHERE (CAST(?1 AS BIGINT)=0 OR p.id=CAST(?1 AS BIGINT))"
+                                " AND (CAST(?2 AS TEXT) IS NULL OR p.owner=?2) ORDER BY f.id", e);
     if (!st) return e->rc;
-    if (project) store_bind_str(st, 1, project);
+    store_bind_int64(st, 1, pid);
     if (scope) store_bind_str(st, 2, scope);
     int rc = 0;
     while (rc == 0 && store_step(st) == STORE_ROW) {
@@ -415,15 +427,16 @@ int ops_config_set(srv_db *d, const char *scope, const char *project, const char
 int ops_config_show(srv_db *d, const char *scope, const char *project, ops_config_cb cb, void *ctx,
                     ops_err *e)
 {
-    if (ops_project_find(d, scope, project, e) <= 0) return e->rc;
+    int64_t pid = ops_project_find(d, scope, project, e);
+    if (pid <= 0) return e->rc;
     store_stmt *st = oprep(d, "SELECT c.firmware_name, f.core_version, f.script_version, c.enabled,"
                                 " c.all_devices, c.any_from,"
                                 " (SELECT group_concat(imei, ',') FROM config_imei WHERE config_id=c.id),"
                                 " (SELECT group_concat(version, ',') FROM config_from WHERE config_id=c.id),"
                                 " c.reinstall, f.id FROM config c JOIN firmware f ON f.id=c.firmware_id"
-                                " JOIN project p ON p.id=c.project_id WHERE p.name=?1 ORDER BY 1", e);
+                                " WHERE c.project_id=?1 ORDER BY 1", e);
     if (!st) return e->rc;
-    store_bind_str(st, 1, project);
+    store_bind_int64(st, 1, pid);
     int rc = 0;
     while (rc == 0 && store_step(st) == STORE_ROW) {
         ops_config c;
@@ -488,7 +501,10 @@ int ops_device_act(srv_db *d, const char *scope, const char *what, const char *i
         if (scope && !project) return ops_fail(e, EXIT_USAGE_ERR, 400, "project is required");
         int64_t pid = 0;
         if (project) {
-            if ((pid = ops_project_find(d, scope, project, e)) <= 0) return e->rc;
+            pid = ops_project_find(d, scope, project, e);
+            /* the CLI: a name more than one owner uses is the given owner's */
+            if (pid <= 0 && e->http == 409 && !scope && owner) pid = ops_project_find(d, owner, project, e);
+            if (pid <= 0) return e->rc;
             if (!(st = oprep(d, "SELECT IFNULL(owner, '') FROM project WHERE id=?1", e))) return e->rc;
             store_bind_int64(st, 1, pid);
             if (store_step(st) == STORE_ROW) store_column_copy(st, 0, powner, sizeof powner);
@@ -560,15 +576,17 @@ int ops_device_list(srv_db *d, const char *scope, const char *project, const cha
 {
     if (imei_part && (strlen(imei_part) > SRV_IMEI_LEN || strspn(imei_part, "0123456789") != strlen(imei_part)))
         return ops_fail(e, EXIT_USAGE_ERR, 400, "imei search: up to 15 digits");
-    if (project && ops_project_find(d, scope, project, e) <= 0) return e->rc;
+    int64_t pid = 0;
+    if (project && (pid = ops_project_find(d, scope, project, e)) <= 0) return e->rc;
     store_stmt *st = oprep(d, "SELECT dv.imei, IFNULL(p.name, ''), IFNULL(dv.owner, ''), dv.banned, dv.created,"
                                 " l.ts, l.code, l.request FROM device dv LEFT JOIN project p ON p.id=dv.project_id"
                                 " LEFT JOIN log l ON l.id=(SELECT id FROM log WHERE imei=dv.imei ORDER BY ts DESC,"
                                 " id DESC LIMIT 1)"
-                                " WHERE (CAST(?1 AS TEXT) IS NULL OR p.name=?1) AND (CAST(?2 AS TEXT) IS NULL OR p.owner=?2 OR dv.owner=?2)"
+                                " WHERE (CAST(?1 AS BIGINT)=0 OR p.id=CAST(?1 AS BIGINT))"
+                                " AND (CAST(?2 AS TEXT) IS NULL OR p.owner=?2 OR dv.owner=?2)"
                                 " AND (CAST(?3 AS TEXT) IS NULL OR dv.imei LIKE '%' || ?3 || '%') ORDER BY dv.imei LIMIT 10000", e);
     if (!st) return e->rc;
-    if (project) store_bind_str(st, 1, project);
+    store_bind_int64(st, 1, pid);
     if (scope) store_bind_str(st, 2, scope);
     if (imei_part && *imei_part) store_bind_str(st, 3, imei_part);
     int rc = 0;

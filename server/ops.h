@@ -15,12 +15,12 @@
 
 typedef struct ops_project {
     int64_t id, created;
-    char name[SRV_NAME_MAX + 1], key[SRV_KEY_MAX + 1], owner[SRV_OWNER_MAX + 1], family[OPS_FAMILY_MAX + 1];
+    char name[SRV_PROJECT_MAX + 1], key[SRV_KEY_MAX + 1], owner[SRV_OWNER_MAX + 1], family[OPS_FAMILY_MAX + 1];
 } ops_project;
 
 typedef struct ops_firmware {
     int64_t id, created;
-    char project[SRV_NAME_MAX + 1], name[SRV_NAME_MAX + 1], bsp[SRV_NAME_MAX + 1];
+    char project[SRV_PROJECT_MAX + 1], name[SRV_NAME_MAX + 1], bsp[SRV_NAME_MAX + 1];
     uint32_t core;
     char version[SRV_VER_MAX];
     uint64_t core_size;
@@ -36,7 +36,7 @@ typedef struct ops_config {
 } ops_config;
 
 typedef struct ops_device {
-    char imei[SRV_IMEI_LEN + 1], project[SRV_NAME_MAX + 1], owner[SRV_OWNER_MAX + 1];
+    char imei[SRV_IMEI_LEN + 1], project[SRV_PROJECT_MAX + 1], owner[SRV_OWNER_MAX + 1];
     char version[SRV_VER_MAX];    /* of its last request, "" none */
     int banned, last_code;
     int64_t created, last_ms;     /* last_ms 0: never asked */

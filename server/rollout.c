@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/bytes.h"
+#include "ops.h"
 #include "rollout.h"
 #include "validate.h"
 
@@ -313,6 +314,19 @@ static int64_t config_of(store *db, const char *project, const char *fwname, con
     return rc == STORE_ROW || rc == STORE_DONE ? id : -1;
 }
 
+/* The configuration of (project id, firmware name): its id, or 0 / -1. */
+static int64_t config_of_project(store *db, int64_t pid, const char *fwname)
+{
+    store_stmt *st;
+    if (!(st = store_prepare(db, "SELECT id FROM config WHERE project_id=?1 AND firmware_name=?2"))) return -1;
+    store_bind_int64(st, 1, pid);
+    store_bind_str(st, 2, fwname);
+    int rc = store_step(st);
+    int64_t id = rc == STORE_ROW ? store_column_int64(st, 0) : 0;
+    store_finalize(st);
+    return rc == STORE_ROW || rc == STORE_DONE ? id : -1;
+}
+
 /* Appends to out; the caller's cap is checked once at the end. */
 typedef struct jbuf {
     char *p;
@@ -332,15 +346,18 @@ static void jput(jbuf *j, const char *fmt, ...)
     else j->n += (size_t)m;
 }
 
-/* A JSON string of our own text (names are validated; escape anyway). */
+/* A JSON string of our own text (names are validated; escape anyway):
+ * UTF-8 as is, anything else '?'. */
 static void jstr(jbuf *j, const char *s)
 {
     jput(j, "\"");
-    for (; *s; s++) {
+    for (size_t n = strlen(s), len; n; s += len, n -= len) {
         unsigned char c = (unsigned char)*s;
+        len = srv_utf8_seq(s, n);
         if (c == '"' || c == '\\') jput(j, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7f) jput(j, "?");
-        else jput(j, "%c", c);
+        else if (!len || c < 0x20 || c == 0x7f) jput(j, "?");
+        else jput(j, "%.*s", (int)len, s);
+        if (!len) len = 1;
     }
     jput(j, "\"");
 }
@@ -351,13 +368,23 @@ static void jpercent(jbuf *j, uint32_t bp)
     else jput(j, "%u", bp / 100);
 }
 
+static int status_json(store *db, int64_t cfg, const char *project, const char *fwname, int64_t now_ms, char *out,
+                       size_t cap);
+
 int srv_rollout_status_json(store *db, const char *project, const char *fwname, int64_t now_ms, char *out,
                             size_t cap)
 {
-    jbuf j = { out, cap, 0, 0 };
     if (cap < 64) return -1;
     int64_t cfg = config_of(db, project, fwname, NULL);
     if (cfg < 0) return -1;
+    return status_json(db, cfg, project, fwname, now_ms, out, cap);
+}
+
+static int status_json(store *db, int64_t cfg, const char *project, const char *fwname, int64_t now_ms, char *out,
+                       size_t cap)
+{
+    jbuf j = { out, cap, 0, 0 };
+    if (cap < 64) return -1;
     rl_row r;
     int found = cfg ? latest(db, cfg, 0, &r) : 0;
     if (found < 0) return -1;
@@ -545,9 +572,10 @@ int ops_rollout(srv_db *d, const char *scope, const char *what, const char *proj
     for (size_t i = 0; what && i < sizeof whats / sizeof whats[0]; i++) known |= strcmp(what, whats[i]) == 0;
     if (!known) return ops_fail(e, EXIT_USAGE_ERR, 400, "rollout: start, status, pause, resume, abort or advance");
     if (!project || !fwname) return ops_fail(e, EXIT_USAGE_ERR, 400, "project and firmware are required");
-    if (!srv_is_name(project, strlen(project))) return ops_fail(e, EXIT_USAGE_ERR, 400, "bad project name");
-    if (!srv_is_name(fwname, strlen(fwname))) return ops_fail(e, EXIT_USAGE_ERR, 400, "bad firmware name");
-    int64_t cfg = config_of(d->db, project, fwname, scope);
+    if (!srv_is_fwname(fwname, strlen(fwname))) return ops_fail(e, EXIT_USAGE_ERR, 400, "bad firmware name");
+    int64_t pid = ops_project_find(d, scope, project, e);
+    if (pid <= 0) return e->rc;
+    int64_t cfg = config_of_project(d->db, pid, fwname);
     if (cfg < 0) return db_err(d->db, e);
     if (cfg == 0)
         return ops_fail(e, EXIT_USAGE_ERR, 404, "no configuration for firmware '%s' in project '%s'", fwname, project);
@@ -556,7 +584,7 @@ int ops_rollout(srv_db *d, const char *scope, const char *what, const char *proj
                                        : rollout_change(d->db, cfg, what, e);
     if (rc) return rc;
     /* Every command answers with the status after it. */
-    int s = srv_rollout_status_json(d->db, project, fwname, srv_now_ms(), json, cap);
+    int s = status_json(d->db, cfg, project, fwname, srv_now_ms(), json, cap);
     if (s < 0) return db_err(d->db, e);
     if (s == 1) {
         /* a configuration without a rollout is a state, not an error, to look at */

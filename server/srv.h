@@ -14,7 +14,9 @@
 
 /* ---- input bounds (everything from the network is checked against these) ---- */
 #define SRV_KEY_MAX 64          /* product key: [A-Za-z0-9_-] */
-#define SRV_NAME_MAX FOTA_PKG_MAX_STR /* project / firmware / bsp: [A-Za-z0-9._-] */
+#define SRV_NAME_MAX FOTA_PKG_MAX_STR /* firmware / bsp: bytes */
+#define SRV_PROJECT_CHARS 64    /* project name: UTF-8 characters, no controls */
+#define SRV_PROJECT_MAX (SRV_PROJECT_CHARS * 4) /* its bytes */
 #define SRV_OWNER_MAX 64
 #define SRV_IMEI_LEN 15         /* exactly 15 digits, Luhn-valid */
 #define SRV_VER_MAX 32          /* "x.y.z" */

@@ -6,12 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "validate.h"
+
 int ops_fail(ops_err *e, int rc, int http, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
+    srv_utf8_trim(e->msg);   /* a name cut by the bound stays UTF-8 (JSON, the console) */
     e->rc = rc;
     e->http = http;
     return rc;

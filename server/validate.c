@@ -31,6 +31,74 @@ int srv_is_name(const char *s, size_t n)
     return 1;
 }
 
+size_t srv_utf8_seq(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (n == 0) return 0;
+    if (u[0] < 0x80) return 1;
+    size_t len;
+    uint32_t cp;
+    if (u[0] >= 0xc2 && u[0] <= 0xdf) {        /* 0xc0, 0xc1: overlong */
+        len = 2;
+        cp = u[0] & 0x1f;
+    } else if (u[0] >= 0xe0 && u[0] <= 0xef) {
+        len = 3;
+        cp = u[0] & 0x0f;
+    } else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
+        len = 4;
+        cp = u[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((u[i] & 0xc0) != 0x80) return 0;
+        cp = cp << 6 | (u[i] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) return 0;   /* overlong, past U+10FFFF */
+    if (cp >= 0xd800 && cp <= 0xdfff) return 0;                                                /* surrogates */
+    return len;
+}
+
+/* 1 when the character at s (len bytes, a valid sequence) is a control:
+ * C0, DEL or C1 (U+0080..U+009F, encoded 0xc2 0x80..0x9f). */
+static int is_control(const char *s, size_t len)
+{
+    unsigned char c = (unsigned char)s[0];
+    if (len == 1) return c < 0x20 || c == 0x7f;
+    return len == 2 && c == 0xc2 && (unsigned char)s[1] <= 0x9f;
+}
+
+int srv_is_text(const char *s, size_t n, size_t max_chars)
+{
+    size_t chars = 0;
+    if (!s || n < 1) return 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = srv_utf8_seq(s + i, n - i);
+        if (!len || is_control(s + i, len) || ++chars > max_chars) return 0;
+        i += len;
+    }
+    return 1;
+}
+
+int srv_is_project_name(const char *s, size_t n)
+{
+    return n <= SRV_PROJECT_MAX && srv_is_text(s, n, SRV_PROJECT_CHARS);
+}
+
+int srv_is_fwname(const char *s, size_t n)
+{
+    return n <= SRV_NAME_MAX && srv_is_text(s, n, SRV_NAME_MAX);
+}
+
+void srv_utf8_trim(char *s)
+{
+    size_t n = strlen(s), i = n;
+    /* back over continuation bytes to the last sequence's first byte */
+    while (i > 0 && n - i < 4 && ((unsigned char)s[i - 1] & 0xc0) == 0x80) i--;
+    if (i > 0 && (unsigned char)s[i - 1] >= 0x80 && srv_utf8_seq(s + i - 1, n - i + 1) != n - i + 1) s[i - 1] = '\0';
+}
+
 int srv_is_owner(const char *s, size_t n)
 {
     if (!s || n < 1 || n > SRV_OWNER_MAX) return 0;

@@ -281,7 +281,7 @@ int ops_vendor_add(srv_db *d, const char *scope, const char *project, const char
     if (!firmware)
         return ops_fail(e, EXIT_USAGE_ERR, 400,
                         "%s: give the firmware name (its name is not PROJECT_CORE.x.z_LuatOS-SoC_BSP.bin)", file_name);
-    if (!srv_is_name(firmware, strlen(firmware)) || bsp_of(firmware, bsp))
+    if (!srv_is_fwname(firmware, strlen(firmware)) || bsp_of(firmware, bsp))   /* PROJECT as devices send it */
         return ops_fail(e, EXIT_USAGE_ERR, 400, "firmware name %s: PROJECT_LuatOS-SoC_BSP or MODEL_AT_BSP", firmware);
     if (!to) return ops_fail(e, EXIT_USAGE_ERR, 400, "%s: give the version it brings devices to", file_name);
     if (parse_target(to, &out->core, script))
@@ -362,11 +362,12 @@ static void read_row(store_stmt *st, ops_vendor *v)
 
 int ops_vendor_list(srv_db *d, const char *scope, const char *project, ops_vendor_cb cb, void *ctx, ops_err *e)
 {
-    if (project && ops_project_find(d, scope, project, e) <= 0) return e->rc;
-    store_stmt *st = store_prepare(d->db, VENDOR_COLUMNS " WHERE (CAST(?1 AS TEXT) IS NULL OR p.name=?1)"
+    int64_t pid = 0;
+    if (project && (pid = ops_project_find(d, scope, project, e)) <= 0) return e->rc;
+    store_stmt *st = store_prepare(d->db, VENDOR_COLUMNS " WHERE (CAST(?1 AS BIGINT)=0 OR p.id=CAST(?1 AS BIGINT))"
                                                          " AND (CAST(?2 AS TEXT) IS NULL OR p.owner=?2) ORDER BY v.id");
     if (!st) return db_err(d, e);
-    if (project) store_bind_str(st, 1, project);
+    store_bind_int64(st, 1, pid);
     if (scope) store_bind_str(st, 2, scope);
     int rc, stop = 0;
     ops_vendor v;

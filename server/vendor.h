@@ -39,7 +39,7 @@ int srv_vendor_guess_name(const char *file_name, srv_vendor_guess *out);
 
 typedef struct ops_vendor {
     int64_t id, firmware_id, created;
-    char project[SRV_NAME_MAX + 1], firmware[SRV_NAME_MAX + 1], file_name[SRV_VENDOR_FILE_MAX + 1];
+    char project[SRV_PROJECT_MAX + 1], firmware[SRV_NAME_MAX + 1], file_name[SRV_VENDOR_FILE_MAX + 1];
     uint32_t core;                    /* the target release */
     char version[SRV_VER_MAX];
     char bases[SRV_VENDOR_BASES_TEXT];  /* "V1101,V1102" or "any" */
