@@ -90,7 +90,7 @@ static enum MHD_Result firmware_add(struct srv_console *k, struct MHD_Connection
                *bsp = con_jstr(in, "bsp", SRV_NAME_MAX, &bad), *core_ver = con_jstr(in, "core_version", 16, &bad),
                *version = con_jstr(in, "version", SRV_VER_MAX, &bad), *model = con_jstr(in, "model", SRV_NAME_MAX, &bad),
                *core_id = con_jstr(in, "core", 32, &bad), *script_id = con_jstr(in, "script", 32, &bad),
-               *pkg_id = con_jstr(in, "package", 32, &bad);
+               *pkg_id = con_jstr(in, "package", 32, &bad), *lua_project = con_jstr(in, "lua_project", SRV_NAME_MAX, &bad);
     if (bad) return con_send_err(c, 400, "fields: strings");
     int at = kind && !strcmp(kind, "at"), pkg = kind && !strcmp(kind, "package");
     if (!kind || (!at && !pkg && strcmp(kind, "luatos"))) return con_send_err(c, 400, "kind: luatos, at or package");
@@ -100,7 +100,9 @@ static enum MHD_Result firmware_add(struct srv_console *k, struct MHD_Connection
     ops_firmware f;
     memset(&f, 0, sizeof f);
     pthread_mutex_lock(&k->lock);
-    int rc = ops_firmware_name(at || pkg ? model : project, bsp, at || pkg, name, sizeof name, &e);
+    /* a LuatOS release's name holds the devices' PROJECT: the project's name unless given */
+    int rc = ops_firmware_name(at || pkg ? model : lua_project && *lua_project ? lua_project : project, bsp, at || pkg,
+                               name, sizeof name, &e);
     if (rc == 0 && ops_project_find(&k->db, s->user, project, &e) <= 0) rc = e.rc;
     const char *need = pkg ? pkg_id : core_id;
     if (rc == 0 && (!need || !console_upload_get(k, s->user, need, dir, core, &files, NULL) || files != 1))

@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "core/bytes.h"
-#include "ops.h"
 #include "rollout.h"
 #include "validate.h"
 
@@ -314,6 +313,24 @@ static int64_t config_of(store *db, const char *project, const char *fwname, con
     return rc == STORE_ROW || rc == STORE_DONE ? id : -1;
 }
 
+/* The project named so in scope (ops_project_named's rule: a name more
+ * than one owner uses names none without a scope): its id, 0 none, -2
+ * shared, -1 error. */
+static int64_t project_of(store *db, const char *name, const char *scope)
+{
+    store_stmt *st;
+    if (!(st = store_prepare(db, "SELECT id FROM project WHERE name=?1 AND (CAST(?2 AS TEXT) IS NULL OR owner=?2)"
+                                 " ORDER BY id LIMIT 2")))
+        return -1;
+    store_bind_str(st, 1, name);
+    if (scope) store_bind_str(st, 2, scope);
+    int rc = store_step(st);
+    int64_t id = rc == STORE_ROW ? store_column_int64(st, 0) : 0;
+    if (id && (rc = store_step(st)) == STORE_ROW) id = -2;
+    store_finalize(st);
+    return rc == STORE_ROW || rc == STORE_DONE ? id : -1;
+}
+
 /* The configuration of (project id, firmware name): its id, or 0 / -1. */
 static int64_t config_of_project(store *db, int64_t pid, const char *fwname)
 {
@@ -573,8 +590,14 @@ int ops_rollout(srv_db *d, const char *scope, const char *what, const char *proj
     if (!known) return ops_fail(e, EXIT_USAGE_ERR, 400, "rollout: start, status, pause, resume, abort or advance");
     if (!project || !fwname) return ops_fail(e, EXIT_USAGE_ERR, 400, "project and firmware are required");
     if (!srv_is_fwname(fwname, strlen(fwname))) return ops_fail(e, EXIT_USAGE_ERR, 400, "bad firmware name");
-    int64_t pid = ops_project_find(d, scope, project, e);
-    if (pid <= 0) return e->rc;
+    if (!srv_is_project_name(project, strlen(project)))
+        return ops_fail(e, EXIT_USAGE_ERR, 400, "project: 1..%d characters of UTF-8, no control characters",
+                        SRV_PROJECT_CHARS);
+    int64_t pid = project_of(d->db, project, scope);
+    if (pid == -1) return db_err(d->db, e);
+    if (pid == -2)
+        return ops_fail(e, EXIT_USAGE_ERR, 409, "project name '%s' is used by more than one owner: give --owner", project);
+    if (pid == 0) return ops_fail(e, EXIT_USAGE_ERR, 404, "no project named '%s'", project);
     int64_t cfg = config_of_project(d->db, pid, fwname);
     if (cfg < 0) return db_err(d->db, e);
     if (cfg == 0)

@@ -9,7 +9,7 @@ const T = {
     login: 'Log in', user: 'Account', password: 'Password', set_password: 'Set a new password',
     must_change: 'The initial password must be replaced before you continue.', old_password: 'Current password',
     new_password: 'New password (8+ characters)', repeat_password: 'Repeat it', save: 'Save',
-    project_name: 'Name (PROJECT)', family: 'Module family', create: 'Create', name: 'Name', created: 'Date',
+    project_name: 'Name', lua_project: 'PROJECT (main.lua; default: the project name)', family: 'Module family', create: 'Create', name: 'Name', created: 'Date',
     kind: 'Kind', kind_luatos: 'LuatOS core image + scripts', kind_at: 'AT firmware image',
     kind_package: 'Prebuilt delta package (AT)', model: 'Model', core_version: 'Core version',
     script_version: 'Script version', core_file: 'Core image', script_files: 'Script files', package_file: 'Package',
@@ -48,7 +48,7 @@ const T = {
     title: '升级控制台', projects: '项目', firmware: '固件列表', config: '升级配置', devices: '设备', log: '升级日志',
     delta: '差分工具', project: '项目', logout: '退出', login: '登录', user: '账号', password: '密码',
     set_password: '设置新密码', must_change: '初始密码必须先修改才能继续。', old_password: '当前密码',
-    new_password: '新密码（至少 8 位）', repeat_password: '再输入一次', save: '保存', project_name: '名称 (PROJECT)',
+    new_password: '新密码（至少 8 位）', repeat_password: '再输入一次', save: '保存', project_name: '名称', lua_project: 'PROJECT（main.lua；默认为项目名称）',
     family: '模块系列', create: '创建', name: '名称', created: '日期', kind: '类型', kind_luatos: 'LuatOS 底层固件 + 脚本',
     kind_at: 'AT 固件', kind_package: '预制差分包 (AT)', model: '型号', core_version: '底层版本', script_version: '脚本版本',
     core_file: '底层固件', script_files: '脚本文件', package_file: '升级包', fw_name: '固件名', upload: '上传', size: '大小',
@@ -180,7 +180,8 @@ async function loadProjects() {
 
 function fwName() {
   const k = $('fw-kind').value;
-  return k === 'luatos' ? st.project + '_LuatOS-SoC_' + $('fw-bsp').value : $('fw-model').value + '_AT_' + $('fw-bsp').value;
+  return k === 'luatos' ? ($('fw-lua-project').value || st.project) + '_LuatOS-SoC_' + $('fw-bsp').value
+    : $('fw-model').value + '_AT_' + $('fw-bsp').value;
 }
 
 function fwKind() {
@@ -424,10 +425,11 @@ function wire() {
     await pages.projects();
     say(t('saved') + ': ' + p.name + ' ' + p.key);
   });
-  ['fw-kind', 'fw-bsp', 'fw-model'].forEach((i) => on(i, 'input', fwKind));
+  ['fw-kind', 'fw-bsp', 'fw-model', 'fw-lua-project'].forEach((i) => on(i, 'input', fwKind));
   submit('fw-form', async () => {
     const kind = $('fw-kind').value, bar = $('fw-progress');
     const body = { kind, project: st.project, bsp: $('fw-bsp').value, model: $('fw-model').value,
+      lua_project: kind === 'luatos' ? $('fw-lua-project').value : '',
       core_version: $('fw-core-version').value, version: kind === 'at' ? $('fw-core-version').value : $('fw-version').value };
     say(t('uploading'));
     if (kind === 'package') body.package = await uploadAll($('fw-package').files, bar);

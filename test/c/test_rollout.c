@@ -148,8 +148,8 @@ static void make_store(const char *dir, const char *db_path)
     srv_db d;
     CHECK(db_open(&d, db_path, dir, 0) == 0);
     CHECK(cmd_project_add(&d, "p", "KEY1", NULL) == 0);
-    CHECK(cmd_firmware_add(&d, "p", "B", "V1104", core, script, "1.2.4", NULL) == 0);
-    CHECK(cmd_config_set(&d, "p", FW, NULL, NULL, NULL, NULL, NULL, NULL) == 0);
+    CHECK(cmd_firmware_add(&d, NULL, "p", NULL, "B", "V1104", core, script, "1.2.4", NULL) == 0);
+    CHECK(cmd_config_set(&d, NULL, "p", FW, NULL, NULL, NULL, NULL, NULL, NULL) == 0);
     db_close(&d);
 }
 
@@ -192,7 +192,7 @@ static int rollout(const char *db_path, const char *what, const char *waves, con
 {
     srv_db d;
     if (db_open(&d, db_path, NULL, 0)) return -1;
-    int rc = cmd_rollout(&d, what, "p", FW, waves, every, maxf, minout);
+    int rc = cmd_rollout(&d, NULL, what, "p", FW, waves, every, maxf, minout);
     db_close(&d);
     return rc;
 }
@@ -258,7 +258,7 @@ static void test_rollout(const char *dir, const char *db)
     {
         srv_db d;
         CHECK(db_open(&d, db_path, NULL, 0) == 0);
-        CHECK_EQ(cmd_rollout(&d, "status", "p", "nosuch_LuatOS-SoC_B", NULL, NULL, NULL, NULL), EXIT_USAGE_ERR);
+        CHECK_EQ(cmd_rollout(&d, NULL, "status", "p", "nosuch_LuatOS-SoC_B", NULL, NULL, NULL, NULL), EXIT_USAGE_ERR);
         db_close(&d);
     }
     CHECK_EQ(rollout(db_path, "start", "10,50,100", NULL, "20", "6"), 0);

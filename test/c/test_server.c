@@ -44,6 +44,23 @@ static void test_validation(void)
     memset(long_key, 'k', sizeof long_key);
     CHECK(srv_is_key(long_key, SRV_KEY_MAX) && !srv_is_key(long_key, SRV_KEY_MAX + 1));
     CHECK(srv_is_name("demo_LuatOS-SoC_EC618", 21) && !srv_is_name("a/b", 3) && !srv_is_name("a'b", 3));
+
+    /* project names: UTF-8 characters, not bytes; no controls, no broken sequences */
+#define PN(s) srv_is_project_name(s, sizeof s - 1)
+    CHECK(PN("Air7XXE标准模块") && PN("a/b 'c' \"d\"") && PN("\xf0\x9f\x98\x80") && PN("\xc2\xa0"));
+    CHECK(!PN("") && !PN("a\tb") && !PN("a\x7f") && !PN("\xc2\x85") && !PN("a\0b"));   /* empty, C0, DEL, C1, NUL */
+    CHECK(!PN("\xc0\xaf") && !PN("\xe0\x80\xaf") && !PN("\xf0\x80\x80\xaf"));          /* overlong '/' */
+    CHECK(!PN("\xed\xa0\x80") && !PN("\xf4\x90\x80\x80") && !PN("\xe6\xa0") && !PN("\x80") && !PN("\xff"));
+#undef PN
+    char cjk[65 * 3 + 1];
+    for (int i = 0; i < 65; i++) memcpy(cjk + 3 * i, "\xe6\xa8\xa1", 3);   /* 模 */
+    CHECK(srv_is_project_name(cjk, 64 * 3) && !srv_is_project_name(cjk, 65 * 3) && !srv_is_project_name(cjk, 64 * 3 - 1));
+    CHECK(srv_is_fwname("\xe6\xb5\x8b_LuatOS-SoC_EC618", 20) && !srv_is_fwname("a\nb", 3));
+    char cut[] = "ab\xe6\xa8\xa1\xe6\xa8";   /* a message cut inside its last character */
+    srv_utf8_trim(cut);
+    CHECK(strcmp(cut, "ab\xe6\xa8\xa1") == 0);
+    srv_utf8_trim(cut);
+    CHECK(strcmp(cut, "ab\xe6\xa8\xa1") == 0);
 }
 
 static unsigned g_port;   /* set once before the client threads start */
@@ -179,8 +196,8 @@ static void make_store(const char *dir, const char *db_path)
     srv_db d;
     CHECK(db_open(&d, db_path, NULL, 0) == 0);
     CHECK(cmd_project_add(&d, "p", "KEY1", NULL) == 0);
-    CHECK(cmd_firmware_add(&d, "p", "B", "V1104", core, script, "1.2.4", NULL) == 0);
-    CHECK(cmd_config_set(&d, "p", "p_LuatOS-SoC_B", NULL, NULL, NULL, NULL, NULL, NULL) == 0);
+    CHECK(cmd_firmware_add(&d, NULL, "p", NULL, "B", "V1104", core, script, "1.2.4", NULL) == 0);
+    CHECK(cmd_config_set(&d, NULL, "p", "p_LuatOS-SoC_B", NULL, NULL, NULL, NULL, NULL, NULL) == 0);
     db_close(&d);
 }
 

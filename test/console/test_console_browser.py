@@ -1,6 +1,7 @@
 """The console in a real browser: headless Chromium (Debian chromium +
 chromium-driver, driven by python3-selenium) logs in, replaces the initial
-password, creates a project, uploads two releases, sets the IMEI list; a
+password, creates a project named as the platform names them (Air7XXE标准模块: UTF-8,
+shown and sent back intact) whose releases carry the devices' PROJECT "demo", uploads two releases, sets the IMEI list; a
 device then upgrades over the IoT-platform API and the log page shows its
 requests; the delta page makes a delta that fotapack patch applies; on a
 390 px wide phone, a Luatools-named vendor package fills its form, is
@@ -27,6 +28,7 @@ from consolelib import BUILD, FOTAPACK, INITIAL, Server, luhn_imei, run  # noqa:
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 OUT = os.path.abspath(os.environ.get("CONSOLE_OUT", "console-browser"))
 USER = "13800000000"
+PROJECT_NAME = "Air7XXE标准模块"
 IMEIS = [luhn_imei("86000000000001"), luhn_imei("86000000000002"), luhn_imei("86000000000003")]
 
 
@@ -134,6 +136,7 @@ class Browser(unittest.TestCase):
         self.type("fw-bsp", "EC618")
         self.type("fw-core-version", core_ver)
         self.type("fw-version", version)
+        self.type("fw-lua-project", "demo")
         self.el("fw-core").send_keys(core)
         self.el("fw-script").send_keys(script)
         self.assertEqual(self.el("fw-name").text, "demo_LuatOS-SoC_EC618")
@@ -168,14 +171,15 @@ class Browser(unittest.TestCase):
         Select(self.el("lang")).select_by_value("zh")
         self.assertEqual(self.d.find_element(By.CSS_SELECTOR, "#nav a[href='#log']").text, "升级日志")
 
-        # a project
-        self.type("proj-name", "demo")
+        # a project with the platform's kind of name
+        self.type("proj-name", PROJECT_NAME)
         Select(self.el("proj-family")).select_by_visible_text("Air780E")
         self.el("proj-btn").click()
         row = self.until_rows("proj-table", 1)[0]
         key = row.find_element(By.TAG_NAME, "code").text
         self.assertEqual(len(key), 32)
         self.assertIn("Air780E", row.text)
+        self.assertEqual(row.find_elements(By.TAG_NAME, "td")[0].text, PROJECT_NAME)
         self.shot("03-projects")
 
         # two releases: what the device runs (V1103, 1.0.1) and its upgrade (V1104, 1.0.2)
@@ -184,6 +188,7 @@ class Browser(unittest.TestCase):
         self.release(core2, s2, "V1104", "1.0.2", 2)
         text = self.el("fw-table").text
         self.assertIn("V1104", text)
+        self.assertEqual(Select(self.el("project-select")).first_selected_option.text, PROJECT_NAME)
         self.assertIn(str(len(new)), text)
         self.shot("04-firmware")
 
