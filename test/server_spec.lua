@@ -192,7 +192,9 @@ for _, store in ipairs(T.stores()) do
                     { "project_key=" .. string.rep("K", 65) .. "&firmware_name=" .. FW
                         .. "&version=1103.1.3&imei=" .. id, 25 },
                     { "project_key=KEY%20123&firmware_name=" .. FW .. "&version=1103.1.3&imei=" .. id, 25 },
-                    { "project_key=KEY123&firmware_name=demo%27%3B--&version=1103.1.3&imei=" .. id, 26 },
+                    { "project_key=KEY123&firmware_name=demo%0A%27%3B--&version=1103.1.3&imei=" .. id, 26 },
+                    { "project_key=KEY123&firmware_name=%E6%B5_LuatOS-SoC_EC618&version=1103.1.3&imei=" .. id, 26 },
+                    { "project_key=KEY123&firmware_name=%C2%85_LuatOS-SoC_EC618&version=1103.1.3&imei=" .. id, 26 },
                     { "project_key=KEY123&firmware_name=" .. string.rep("f", 128)
                         .. "&version=1103.1.3&imei=" .. id, 26 },
                     { "project_key=KEY123&firmware_name=" .. FW .. "&version=1.0&imei=" .. id, 21 },
@@ -419,7 +421,7 @@ for _, store in ipairs(T.stores()) do
                     assert.equal(0, status, c)
                     assert.truthy(out:find("usage: fota-server " .. c:match("^%S+"), 1, true), c)
                 end
-                local _, s = T.fota_server(db, "project add --name 'bad name' --key K")
+                local _, s = T.fota_server(db, "project add --name \"$(printf 'bad\\tname')\" --key K")
                 assert.equal(2, s)
                 _, s = T.fota_server(db, "project add --name demo --key KEY123")   -- exists
                 assert.equal(2, s)
@@ -435,6 +437,61 @@ for _, store in ipairs(T.stores()) do
                 assert.equal(2, s)
                 local out = admin(db, "log --imei " .. new_imei() .. " --date " .. os.date("%Y-%m-%d"))
                 assert.equal("", out)
+            end)
+
+            it("project names: 1..64 characters of UTF-8 without controls, unique per owner", function()
+                local name = "Air7XXE标准模块"
+                admin(db, "project add --name '" .. name .. "' --key KEY_names1 --owner carol")
+                assert.truthy(admin(db, "project list"):find(name .. "\tKEY_names1\tcarol\n", 1, true))
+                -- refused: invalid UTF-8 (an overlong '/', a lone continuation byte, a cut character), control
+                -- characters (C0, DEL, C1), 65 characters, empty; and nothing of them stored
+                for i, bad in ipairs({ "a\\300\\257b", "a\\200", "Air\\346\\240", "a\\tb", "a\\177", "a\\302\\205",
+                    string.rep("模", 65), "" }) do
+                    local out, st = T.fota_server(db, string.format("project add --name \"$(printf '%s')\" --key KEY_bad%d", bad, i))
+                    assert.equal(2, st, bad)
+                    assert.truthy(out:find("1..64 characters of UTF-8", 1, true), out)
+                end
+                assert.falsy(admin(db, "project list"):find("KEY_bad", 1, true))
+                local sixty_four = string.rep("模", 64)
+                admin(db, "project add --name '" .. sixty_four .. "' --key KEY_names64 --owner carol")
+                -- a second project of that name for the same owner: refused; for another owner: accepted
+                local out, st = T.fota_server(db, "project add --name '" .. name .. "' --key KEY_names2 --owner carol")
+                assert.equal(2, st)
+                assert.truthy(out:find("the owner has a project of that name", 1, true), out)
+                admin(db, "project add --name '" .. name .. "' --key KEY_names3 --owner dave")
+                local list = admin(db, "project list")
+                assert.truthy(list:find(sixty_four .. "\tKEY_names64\tcarol\n", 1, true))
+                assert.truthy(list:find(name .. "\tKEY_names3\tdave\n", 1, true))
+                -- a --project naming both is refused until --owner says whose
+                out, st = T.fota_server(db, "config show --project '" .. name .. "'")
+                assert.equal(2, st)
+                assert.truthy(out:find("more than one owner: give --owner", 1, true), out)
+                assert.equal(0, select(2, T.fota_server(db, "config show --project '" .. name .. "' --owner dave")))
+                assert.equal(name .. "\tKEY_names3\tdave\n", admin(db, "project list --owner dave"))
+                -- its releases carry the devices' PROJECT (the package format's alphabet): given apart
+                local d = T.tmpdir("names")
+                os.execute("mkdir -p " .. d .. "/s")
+                T.write(d .. "/s/main.lua", 'PROJECT = "names"\nVERSION = "1.0.0"\n')
+                T.write(d .. "/core.bin", T.noise(1000, 3))
+                local add = "firmware add --project '" .. name .. "' --owner carol --bsp EC618 --core-version V1104"
+                    .. " --core " .. d .. "/core.bin --script " .. d .. "/s --version 1.0.0"
+                out, st = T.fota_server(db, add)
+                assert.equal(2, st)
+                assert.truthy(out:find("--lua-project", 1, true), out)
+                assert.truthy(admin(db, add .. " --lua-project names"):find("names_LuatOS-SoC_EC618", 1, true))
+                admin(db, "config set --project '" .. name .. "' --owner carol --firmware names_LuatOS-SoC_EC618")
+                local s, b = get_ready(srv.url(query({ key = "KEY_names1", fw = "names_LuatOS-SoC_EC618",
+                    version = "1103.1.0", imei = new_imei() })))
+                assert.equal(200, s)
+                assert.truthy(b:find("names_LuatOS-SoC_EC618", 1, true))
+                -- a device whose PROJECT is not ASCII: its firmware name reaches the check and the log intact
+                local id = new_imei()
+                s, b = T.curl(srv.url("project_key=KEY_names1&firmware_name=%E6%B5%8B_LuatOS-SoC_EC618"
+                    .. "&version=1103.1.3&imei=" .. id))
+                assert.equal(404, s)
+                assert.equal(26, code_of(b))
+                local rows = log_rows(id)
+                assert.truthy(rows[#rows].request:find("firmware_name=测_LuatOS-SoC_EC618", 1, true))
             end)
         end)
     end)
