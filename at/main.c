@@ -96,9 +96,28 @@ static void write_log(void *ud, const char *data, size_t len)
 
 static const char usage[] =
     "usage: luat-at --device DIR [--link PATH] [--log-pty] [--iot-url URL] [--lifetime S]\n"
-    "               [--firmware FILE --fw-version V1015] [--model Air780E] [--bsp EC618] [--imei DIGITS]\n"
+    "               [--firmware FILE --fw-version V1015] [--model Air780E] [--bsp BSP] [--imei DIGITS]\n"
+    "--bsp defaults to the model's (Air780E: EC618, Air780EP: EC718P, Air724UG: RDA8910, ...).\n"
     "Prints the AT port's pty path (and with --log-pty the log port's on a second line).\n"
     "A new device is flashed with --firmware/--fw-version; see docs/at.md.\n";
+
+/* The bsp a model's firmware reports (what the server's firmware name
+ * MODEL_AT_BSP ends with), by the vendor's platform of each model; NULL
+ * for a model not listed. See docs/at.md for the sources and doubts. */
+static const char *model_bsp(const char *model)
+{
+    static const struct {
+        const char *model, *bsp;
+    } t[] = {
+        { "Air780E", "EC618" },    { "Air780EX", "EC618" },   { "Air780EG", "EC618" },
+        { "Air780EP", "EC718P" },  { "Air780EPS", "EC718P" }, { "Air780ER", "EC718P" },
+        { "Air780EQ", "EC716E" },  { "Air700ECQ", "EC716E" }, { "Air700EMQ", "EC716E" }, { "Air700EAQ", "EC716E" },
+        { "Air724UG", "RDA8910" }, { "Air795UG", "RDA8910" },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (!strcmp(model, t[i].model)) return t[i].bsp;
+    return NULL;
+}
 
 typedef struct opts {
     const char *device, *link, *iot_url, *firmware, *fw_version, *model, *bsp, *imei;
@@ -110,7 +129,6 @@ static int parse(int argc, char **argv, opts *o)
 {
     memset(o, 0, sizeof *o);
     o->model = "Air780E";
-    o->bsp = "EC618";
     o->iot_url = getenv("LUAT_FOTA_IOT_URL");
     if (!o->iot_url || !o->iot_url[0])
         o->iot_url = DEFAULT_IOT_URL;
@@ -138,6 +156,8 @@ static int parse(int argc, char **argv, opts *o)
             return -1;
         *val = argv[++i];
     }
+    /* --bsp overrides; a model not listed keeps the first module's (EC618) */
+    if (!o->bsp) o->bsp = model_bsp(o->model) ? model_bsp(o->model) : "EC618";
     return o->device ? 0 : -1;
 }
 

@@ -645,16 +645,34 @@ class UpgradeServer(Base):
         self.upgrade_through_43(m)
         self.assertIn("project_key=KEY_at1&firmware_name=Air780E_AT_EC618&version=1016.0.0",
                       self.fs.log(imei, "version=1016"))
-        # another module, never assigned: its family's default project
-        a("project", "add", "--name", "Air7XXE-std", "--key", "STD_7xxe", "--owner", "alice")
-        a("at", "add", "--project", "Air7XXE-std", "--model", "Air780E", "--bsp", "EC618", "--version", "V1016",
+        # another module, never assigned: its family's default project, made by `at defaults` under the
+        # guide's name; a second run changes nothing
+        out = a("at", "defaults", "--owner", "alice").stdout
+        self.assertEqual(a("at", "defaults", "--owner", "alice").stdout, out.replace("\tadded\t", "\tkept\t"))
+        lines = {l.split("\t")[0]: l.split("\t") for l in out.splitlines()}
+        self.assertEqual(sorted(lines), ["Air72XUX标准模块", "Air7XXE标准模块", "Air7XXF标准模块"])
+        _, std_key, added, models = lines["Air7XXE标准模块"]
+        self.assertEqual((added, models), ("added", "Air780E Air780EX Air780EG"))
+        self.assertIn("Air7XXE标准模块\t%s\talice" % std_key, a("project", "list").stdout)
+        a("at", "add", "--project", "Air7XXE标准模块", "--model", "Air780E", "--bsp", "EC618", "--version", "V1016",
           "--image", self.v1016)
-        a("config", "set", "--project", "Air7XXE-std", "--firmware", "Air780E_AT_EC618")
-        a("at", "family", "--model", "Air780E", "--project", "Air7XXE-std")
-        m2 = self.platform_module("nokey2", key=None)
+        a("config", "set", "--project", "Air7XXE标准模块", "--firmware", "Air780E_AT_EC618")
+        m2 = self.platform_module("nokey2", key=None)   # Air780E, its bsp (EC618) from its model
         imei2 = m2.ok("AT+CGSN")[0]
         self.upgrade_through_43(m2)
-        self.assertIn("project_key=STD_7xxe", self.fs.log(imei2, "STD_7xxe"))
+        self.assertIn("project_key=%s&firmware_name=Air780E_AT_EC618" % std_key, self.fs.log(imei2, std_key))
+
+    def test_bsp_from_model(self):
+        """A module's bsp is its model's unless --bsp says otherwise (the identity flashed first)."""
+        for name, args, bsp in (("m724", ("--model", "Air724UG"), "RDA8910"),
+                                ("m780ep", ("--model", "Air780EP"), "EC718P"),
+                                ("m780eq", ("--model", "Air780EQ", "--bsp", "EC718U"), "EC718U")):
+            m = Module(os.path.join(self.tmp, name), *args, firmware=self.v1015)
+            try:
+                ident = atlib.read(os.path.join(m.device, "identity")).decode()
+            finally:
+                m.close()
+            self.assertIn("model=%s\nbsp=%s\n" % (args[1], bsp), ident)
 
     def test_prebuilt_delta_upload(self):
         pkg = atlib.delta_package(os.path.join(self.tmp, "dfota.bin"), self.v1015, self.v1016, self.key)
