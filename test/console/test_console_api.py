@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from consolelib import FOTA_SERVER, FOTAPACK, INITIAL, PG_STATE, Client, Server, images, luhn_imei, run  # noqa: E402
@@ -190,7 +191,8 @@ class Objects(unittest.TestCase):
         self.assertEqual(a.req("POST", "projects", {"name": "alpha"})[0], 409)
         self.assertEqual(a.req("POST", "projects", {})[0], 400)
         self.assertEqual(a.req("POST", "projects", {"name": 7})[0], 400)
-        self.assertEqual(a.req("POST", "projects", {"name": "bad name"})[0], 400)
+        self.assertEqual(a.req("POST", "projects", {"name": "bad\tname"})[0], 400)   # a control character
+        self.assertEqual(a.req("POST", "projects", {"name": "模" * 65})[0], 400)
         self.assertEqual(a.req("POST", "projects", {"name": "x", "family": "a b"})[0], 400)
         self.assertEqual(a.req("POST", "projects", {"name": "beta"}, csrf=False)[0], 403)
         self.assertEqual(Client(self.s).req("POST", "projects", {"name": "beta"})[0], 401)
@@ -199,12 +201,20 @@ class Objects(unittest.TestCase):
         st, j = a.req("GET", "projects")
         self.assertEqual([p["name"] for p in j["items"]], ["alpha"])
         self.assertEqual(j["items"][0]["family"], "Air780E")
-        st, j = b.req("GET", "projects")
-        self.assertEqual([p["name"] for p in j["items"]], ["bobs"])
+        # the platform's names: UTF-8 intact through the API, unique per account (not across accounts)
+        st, j = b.req("POST", "projects", {"name": "Air7XXE标准模块"})
+        self.assertEqual(st, 201, j)
+        self.assertEqual(j["name"], "Air7XXE标准模块")
+        self.assertEqual(b.req("POST", "projects", {"name": "Air7XXE标准模块"})[0], 409)
+        self.assertEqual(b.req("GET", "config?project=" + urllib.parse.quote("Air7XXE标准模块"))[0], 200)
+        self.assertEqual(a.req("GET", "config?project=" + urllib.parse.quote("Air7XXE标准模块"))[0], 404)
+        self.assertEqual(a.req("POST", "projects", {"name": "Air7XXE标准模块"})[0], 201)   # alice's own
+        self.assertEqual([p["name"] for p in b.req("GET", "projects")[1]["items"]], ["Air7XXE标准模块", "bobs"])
         # one implementation behind the CLI too: it sees both, with their owners
         out = self.s.admin("project", "list").stdout.decode()
         self.assertIn("alpha\t%s\talice" % self.key, out)
         self.assertIn("bobs\tBobKey1\tbob", out)
+        self.assertIn("Air7XXE标准模块\t", out)
 
     def test_2_uploads(self):
         a, b = self.a, self.b
