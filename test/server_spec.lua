@@ -447,7 +447,8 @@ for _, store in ipairs(T.stores()) do
                 -- characters (C0, DEL, C1), 65 characters, empty; and nothing of them stored
                 for i, bad in ipairs({ "a\\300\\257b", "a\\200", "Air\\346\\240", "a\\tb", "a\\177", "a\\302\\205",
                     string.rep("模", 65), "" }) do
-                    local out, st = T.fota_server(db, string.format("project add --name \"$(printf '%s')\" --key KEY_bad%d", bad, i))
+                    local out, st = T.fota_server(db,
+                        string.format("project add --name \"$(printf '%s')\" --key KEY_bad%d", bad, i))
                     assert.equal(2, st, bad)
                     assert.truthy(out:find("1..64 characters of UTF-8", 1, true), out)
                 end
