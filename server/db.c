@@ -227,14 +227,19 @@ static int add_reinstall_column(srv_db *d)
  * table by name and keep referring to the copy). */
 static int names_per_owner(srv_db *d)
 {
-    if (store_kind_of(d->db) == STORE_PG) return db_exec(d, "ALTER TABLE IF EXISTS project DROP CONSTRAINT IF EXISTS project_name_key");
+    int pg = store_kind_of(d->db) == STORE_PG;
     store_stmt *st;
-    if (!(st = store_prepare(d->db, "SELECT 1 FROM pragma_index_list('project') l WHERE l.\"unique\"=1 AND l.origin='u'"
-                                    " AND (SELECT group_concat(name) FROM pragma_index_info(l.name))='name'")))
+    /* looked up first: an ALTER TABLE locks the table even when it changes nothing */
+    if (!(st = store_prepare(d->db, pg ? "SELECT 1 FROM pg_constraint WHERE conname='project_name_key'"
+                                         " AND conrelid=to_regclass('project')"
+                                       : "SELECT 1 FROM pragma_index_list('project') l WHERE l.\"unique\"=1"
+                                         " AND l.origin='u'"
+                                         " AND (SELECT group_concat(name) FROM pragma_index_info(l.name))='name'")))
         return -1;
     int old = store_step(st) == STORE_ROW;
     store_finalize(st);
     if (!old) return 0;
+    if (pg) return db_exec(d, "ALTER TABLE project DROP CONSTRAINT project_name_key");
     if (db_exec(d, "PRAGMA foreign_keys=OFF; BEGIN IMMEDIATE;"
                    "CREATE TABLE project_by_owner(id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
                    " product_key TEXT NOT NULL UNIQUE, owner TEXT, created INTEGER NOT NULL);"

@@ -19,6 +19,7 @@
 
 #include "api.h"
 #include "cli.h"
+#include "ops.h"
 #include "schema.h"
 #include "validate.h"
 #include "ctest_util.h"
@@ -567,6 +568,35 @@ static void test_day_start(void)
     tzset();
 }
 
+/* A database made when project names were unique across owners: opened,
+ * its names are unique per owner, its rows and references kept. */
+static void test_names_migration(const char *dir)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/names-old.db", dir);
+    unlink(path);
+    sqlite3 *db;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "CREATE TABLE project(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+                           " product_key TEXT NOT NULL UNIQUE, owner TEXT, created INTEGER NOT NULL);"
+                           "INSERT INTO project VALUES(7, 'p', 'K1', 'alice', 0);", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    srv_db d;
+    ops_err e = { 0 };
+    CHECK(db_open(&d, path, NULL, 0) == 0);
+    CHECK(ops_project_add(&d, "p", "K2", "bob", NULL, &e) == 0);
+    CHECK(ops_project_add(&d, "p", "K3", "alice", NULL, &e) == EXIT_USAGE_ERR && e.http == 409);
+    CHECK(ops_project_named(&d, "alice", "p", &e) == 7);
+    CHECK(ops_project_named(&d, NULL, "p", &e) == 0 && e.http == 409);   /* two owners: say whose */
+    /* the other tables still refer to it, foreign keys enforced */
+    CHECK(db_exec(&d, "INSERT INTO at_family(model, project_id) VALUES('Air780E', 7)") == 0);
+    CHECK(db_exec(&d, "INSERT INTO at_family(model, project_id) VALUES('Air780EX', 99)") != 0);
+    db_close(&d);
+    CHECK(db_open(&d, path, NULL, 0) == 0);   /* again: nothing more to change */
+    CHECK(ops_project_add(&d, "p", "K4", "bob", NULL, &e) == EXIT_USAGE_ERR);
+    db_close(&d);
+}
+
 int main(void)
 {
     test_validation();
@@ -576,5 +606,6 @@ int main(void)
     if (dir) test_concurrent(dir);
     if (dir) test_hostile(dir);
     if (dir) test_late_ban(dir);
+    if (dir) test_names_migration(dir);
     return ctest_finish("test_server");
 }
