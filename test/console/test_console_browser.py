@@ -319,6 +319,16 @@ class Browser(unittest.TestCase):
         self.assertIn("已删除", self.el("msg").text)
         d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
+        # a name that is markup is shown as its text, never parsed
+        self.go("projects")
+        markup = '<img src=x onerror="document.title=1">'
+        self.type("proj-name", markup)
+        self.el("proj-btn").click()
+        rows = self.until_rows("proj-table", 2)
+        self.assertEqual(sorted(r.find_elements(By.TAG_NAME, "td")[0].text for r in rows), [markup, PROJECT_NAME])
+        self.assertEqual(d.find_elements(By.CSS_SELECTOR, "#proj-table img, #project-select img"), [])
+        self.assertNotEqual(d.title, "1")
+
         # log out: the login page again
         self.el("logout").click()
         self.visible("page-login")
