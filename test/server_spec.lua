@@ -493,6 +493,16 @@ for _, store in ipairs(T.stores()) do
                 assert.equal(26, code_of(b))
                 local rows = log_rows(id)
                 assert.truthy(rows[#rows].request:find("firmware_name=测_LuatOS-SoC_EC618", 1, true))
+                -- and a vendor package for that name is served to it as it is
+                local bytes = T.noise(3000, 11)
+                T.write(d .. "/vendor.bin", bytes)
+                admin(db, "package add --project '" .. name .. "' --owner carol --firmware '测_LuatOS-SoC_EC618'"
+                    .. " --to 1105.1.2 --from any " .. d .. "/vendor.bin")
+                admin(db, "config set --project '" .. name .. "' --owner carol --firmware '测_LuatOS-SoC_EC618'")
+                s, b = get_ready(srv.url("project_key=KEY_names1&firmware_name=%E6%B5%8B_LuatOS-SoC_EC618"
+                    .. "&version=1104.1.3&imei=" .. id))
+                assert.equal(200, s)
+                assert.equal(bytes, b)
             end)
         end)
     end)
