@@ -38,6 +38,15 @@ typedef struct at_last {
     uint32_t version;            /* the firmware then running, 1016 for V1016 */
 } at_last;
 
+/* The ETag of the package the running firmware came from (file
+ * "installed"): a check of a static URL asks If-None-Match with it, so a
+ * server that still offers that package answers 304 instead of sending it. */
+#define AT_ETAG_MAX 199          /* core/stage's validator bound */
+typedef struct at_installed {
+    char etag[AT_ETAG_MAX + 1];  /* "\"...\"" or W/"..." as the server sent it */
+    uint32_t version;            /* the firmware it installed */
+} at_installed;
+
 typedef struct at_identity {
     char imei[AT_IMEI_LEN + 1];
     char model[AT_NAME_MAX + 1]; /* e.g. Air780E */
@@ -66,6 +75,17 @@ int at_profile_save(const char *dir, const at_profile *p);
 /* FOTA_OK, FOTA_ERR_NOENT (no check ended yet) or FOTA_ERR_FORMAT. */
 int at_last_load(const char *dir, at_last *l);
 int at_last_save(const char *dir, const at_last *l);
+/* The report still owed for a firmware on trial (file "report"): the
+ * version booted on trial whose UPDATED/ROLLBACK the host has not been
+ * told, 0 for none. Written before the boot decides, cleared before the
+ * URC is written (docs/at.md: "Exactly once"). *version 0 when the file is
+ * missing or unreadable (FOTA_ERR_NOENT / FOTA_ERR_FORMAT). */
+int at_report_load(const char *dir, uint32_t *version);
+int at_report_save(const char *dir, uint32_t version);
+int at_etag_ok(const char *s);   /* an entity tag fit for If-None-Match: "..." or W/"...", printable */
+/* FOTA_OK, FOTA_ERR_NOENT or FOTA_ERR_FORMAT (both: none known). */
+int at_installed_load(const char *dir, at_installed *in);
+int at_installed_save(const char *dir, const at_installed *in);
 /* FOTA_OK, FOTA_ERR_NOENT (not made yet) or FOTA_ERR_FORMAT. */
 int at_identity_load(const char *dir, at_identity *id);
 int at_identity_save(const char *dir, const at_identity *id);
