@@ -541,10 +541,11 @@ static void fill_upgrade_cfg(at_module *m)
 
 /* The outcome of the firmware that booted on trial (pending: its version):
  * UPDATED when it runs, ROLLBACK when the old one runs again, then END.
- * The note is cleared before the lines go out: a cut at any storage write
- * before that tells them at the next boot, and nothing written after it
- * can repeat them (exactly once; docs/at.md says what a cut between the
- * clearing write and the bytes leaving the port means). */
+ * The note goes only after the lines are out, with one removal: a cut at
+ * any storage operation before it tells them again at the next boot, so
+ * they are never lost; only a cut during that removal itself repeats them
+ * (docs/at.md, "Told once"). LAST is saved first: it holds the outcome
+ * whatever the host heard. */
 static void tell_outcome(at_module *m, uint32_t pending)
 {
     int updated = m->rec.active.core_version == pending;
@@ -558,13 +559,13 @@ static void tell_outcome(at_module *m, uint32_t pending)
     m->has_last = 1;
     if ((rc = at_last_save(m->cfg.device_dir, &m->last)) != FOTA_OK)
         logf_(m, "nv: cannot save the last result: %s", fota_strerror(rc));
-    if ((rc = at_report_save(m->cfg.device_dir, 0)) != FOTA_OK)
-        logf_(m, "nv: cannot clear the report: %s", fota_strerror(rc));   /* told again next boot */
     snprintf(text, sizeof text, "+UPGRADE: \"%s\",\"V%lu\"", updated ? "UPDATED" : "ROLLBACK",
              (unsigned long)m->rec.active.core_version);
     urc(m, text);
     snprintf(text, sizeof text, "+UPGRADE: \"END\",%d", end);
     urc(m, text);
+    if ((rc = at_report_clear(m->cfg.device_dir)) != FOTA_OK)
+        logf_(m, "nv: cannot clear the report: %s", fota_strerror(rc));   /* told again next boot */
     if (updated) {
         logf_(m, "boot: upgraded to V%lu, asking again", (unsigned long)m->rec.active.core_version);
         m->check_now = 1;   /* as the guide says: asks again after the upgrade */
@@ -634,7 +635,7 @@ int at_module_boot(at_module *m, const at_module_cfg *cfg, uint64_t now)
     if ((rc = fota_slots_read(&slots, &before)) != FOTA_OK)
         return rc;
     if (at_report_load(cfg->device_dir, &pending) == FOTA_ERR_FORMAT)
-        logf_(m, "nv: report unreadable");
+        logf_(m, "nv: report unreadable");   /* as none: the boot record still tells a trial */
     if (before.state == FOTA_BOOT_TRYING && pending != before.active.core_version) {
         pending = before.active.core_version;
         if ((rc = at_report_save(cfg->device_dir, pending)) != FOTA_OK)

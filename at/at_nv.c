@@ -288,10 +288,17 @@ int at_report_load(const char *dir, uint32_t *version)
 int at_report_save(const char *dir, uint32_t version)
 {
     char text[32];
-    if (version > 999999999u)
+    if (version == 0 || version > 999999999u)
         return FOTA_ERR_ARG;
     snprintf(text, sizeof text, "pending=%lu\n", (unsigned long)version);
     return write_small(dir, "report", text);
+}
+
+int at_report_clear(const char *dir)
+{
+    char path[NV_PATH_MAX];
+    int rc = nv_path(dir, "report", path, sizeof path);
+    return rc != FOTA_OK ? rc : fota_port_remove(path);
 }
 
 int at_etag_ok(const char *s)

@@ -76,12 +76,13 @@ int at_profile_save(const char *dir, const at_profile *p);
 int at_last_load(const char *dir, at_last *l);
 int at_last_save(const char *dir, const at_last *l);
 /* The report still owed for a firmware on trial (file "report"): the
- * version booted on trial whose UPDATED/ROLLBACK the host has not been
- * told, 0 for none. Written before the boot decides, cleared before the
- * URC is written (docs/at.md: "Exactly once"). *version 0 when the file is
- * missing or unreadable (FOTA_ERR_NOENT / FOTA_ERR_FORMAT). */
+ * version that booted on trial, whose UPDATED/ROLLBACK the host has not been
+ * told. Written before the boot decides, removed right after the URCs are
+ * written (docs/at.md: "Told once"). *version 0 when there is none
+ * (FOTA_ERR_NOENT) or the file is unreadable (FOTA_ERR_FORMAT). */
 int at_report_load(const char *dir, uint32_t *version);
-int at_report_save(const char *dir, uint32_t version);
+int at_report_save(const char *dir, uint32_t version);   /* version 1..999999999 */
+int at_report_clear(const char *dir);                     /* one removal */
 int at_etag_ok(const char *s);   /* an entity tag fit for If-None-Match: "..." or W/"...", printable */
 /* FOTA_OK, FOTA_ERR_NOENT or FOTA_ERR_FORMAT (both: none known). */
 int at_installed_load(const char *dir, at_installed *in);

@@ -953,10 +953,16 @@ class PowerCut(Base):
         shutil.copytree(template, dev)
         return dev
 
+    @staticmethod
+    def urcs(m):
+        """The +UPGRADE lines a module's process wrote, from its log."""
+        return re.findall(r"^\[ *\d+\] (\+UPGRADE: .*)$", m.stderr(), re.M)
+
     def test_power_cut_at_every_write(self):
         template, v1015, v1016 = self.cut_template(seed=7)
         images = {atlib.read(v1015): "1015", atlib.read(v1016): "1016"}
         tried = bricked = wrong = 0
+        miscounted = []   # cuts after which the host was not told the upgrade exactly once
         for n in range(1, 400):
             dev = self.cut_device(template)
             m = Module(dev, env={"LUAT_FOTA_POWERCUT": str(n)})
@@ -967,8 +973,14 @@ class PowerCut(Base):
             except AssertionError:
                 pass
             rc = m.close()
+            # What the module sent, from its log (each URC is logged as it is written to the AT
+            # port): the pty drops what the host had not read yet when the process dies (Linux
+            # hangs up and flushes the slave), where a UART's bytes would be on the wire.
+            told = self.urcs(m)
             if rc != 76:   # the port's power-cut exit: no cut this time, every write was tried
                 self.assertEqual(rc, 0, "cut %d: rc %s: %s" % (n, rc, m.stderr()))
+                self.assertEqual((told.count('+UPGRADE: "UPDATED","V1016"'), told.count('+UPGRADE: "END",0')),
+                                 (1, 1), told)
                 break
             tried += 1
             try:
@@ -981,17 +993,25 @@ class PowerCut(Base):
                            if f.startswith("core")]
                 if rev not in ("1015", "1016") or rev not in running:
                     wrong += 1
-                # and it still upgrades
+                # and it still upgrades; its check (or the one after the update) ends on the static
+                # file's wrong_base once V1016 runs
                 m.ok("AT+UPGRADE")
-                m.wait(r'^\+UPGRADE: "(UPDATED|FAIL)"', 10)
+                m.wait(r'^\+UPGRADE: "END",136$', 10)
                 m.close()
+                told += self.urcs(m)
+                # one upgrade, V1015 -> V1016, across the cut and both boots: told once
+                counts = [told.count(x) for x in ('+UPGRADE: "UPDATED","V1016"', '+UPGRADE: "END",0')]
+                if counts != [1, 1] or [x for x in told if "ROLLBACK" in x]:
+                    miscounted.append((n, counts))
             except AssertionError:
                 bricked += 1
                 m.close()
-        print("power cuts tried: %d, bricked: %d, wrong firmware: %d" % (tried, bricked, wrong))
+        print("power cuts tried: %d, bricked: %d, wrong firmware: %d, not told once: %d"
+              % (tried, bricked, wrong, len(miscounted)))
         self.assertGreater(tried, 5)
         self.assertEqual(bricked, 0)
         self.assertEqual(wrong, 0)
+        self.assertEqual(miscounted, [])
 
     def test_rollback_ends_with_100(self):
         # A power cut once the boot record says "trying" the new firmware
