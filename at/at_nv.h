@@ -1,8 +1,9 @@
 /* The module's non-volatile memory in its device directory: the identity
  * written at the factory (IMEI, model, bsp; file "identity") and the
  * AT+UPGRADE settings (KEY, URL, PERIOD; file "nv"), the user profile of
- * AT&W (echo, CMEE, IPR; file "profile"). Each is a small
- * "name=value" file replaced whole (temporary file, sync, rename through the
+ * AT&W (echo, CMEE, IPR; file "profile"), the last check's result ("last"),
+ * an outcome still owed to the host ("report") and the installed package's
+ * ETag ("installed"). Each is a small "name=value" file replaced whole (temporary file, sync, rename through the
  * port), so a power cut keeps the old or the new settings, never a mix. */
 #ifndef AT_NV_H
 #define AT_NV_H
