@@ -533,8 +533,8 @@ static void fill_upgrade_cfg(at_module *m)
     m->up_cfg.nv = &m->nv;
     m->up_cfg.iot_url = m->cfg.iot_url;
     m->up_cfg.fw_version = m->rec.active.core_version;
-    m->up_cfg.installed_etag = m->installed.etag[0] && m->installed.version == m->rec.active.core_version
-                               ? m->installed.etag : NULL;
+    m->up_cfg.installed = m->installed.validator[0] && m->installed.version == m->rec.active.core_version
+                          ? m->installed.validator : NULL;
     m->up_cfg.urc = urc;
     m->up_cfg.ud = m;
 }
@@ -655,7 +655,7 @@ int at_module_boot(at_module *m, const at_module_cfg *cfg, uint64_t now)
     if (rc == FOTA_ERR_FORMAT)
         logf_(m, "nv: last result unreadable");
     if (at_installed_load(cfg->device_dir, &m->installed) == FOTA_ERR_FORMAT)
-        logf_(m, "nv: installed package's ETag unreadable");
+        logf_(m, "nv: installed package's validator unreadable");
     schedule(m, now);
     if (pending)
         tell_outcome(m, pending);
@@ -675,27 +675,27 @@ static void start_check(at_module *m)
         finish(m, m->up.end);
 }
 
-/* The committed package's ETag with the firmware it makes: once that runs,
- * a static URL is asked If-None-Match with it. A lost write only costs one
- * download of the same file again. */
-static void remember_etag(at_module *m)
+/* The committed package's ETag (else Last-Modified) with the firmware it
+ * makes: once that runs, a URL is asked If-None-Match (If-Modified-Since)
+ * with it. A lost write only costs one download of the same file again. */
+static void remember_validator(at_module *m)
 {
     fota_boot_record rec;
     fota_slots slots;
     at_installed in;
     int rc;
 
-    if (!m->up.etag[0])
+    if (!m->up.validator[0])
         return;
     memset(&in, 0, sizeof in);
-    memcpy(in.etag, m->up.etag, strlen(m->up.etag) + 1);
+    memcpy(in.validator, m->up.validator, strlen(m->up.validator) + 1);
     if ((rc = fota_slots_init(&slots, m->cfg.device_dir)) == FOTA_OK &&
         (rc = fota_slots_read(&slots, &rec)) == FOTA_OK) {
         in.version = rec.active.core_version;   /* the new firmware, on trial */
         rc = at_installed_save(m->cfg.device_dir, &in);
     }
     if (rc != FOTA_OK)
-        logf_(m, "nv: cannot save the package's ETag: %s", fota_strerror(rc));
+        logf_(m, "nv: cannot save the package's validator: %s", fota_strerror(rc));
 }
 
 long at_module_poll(at_module *m, uint64_t now)
@@ -724,7 +724,7 @@ long at_module_poll(at_module *m, uint64_t now)
         }
         m->upgrading = 0;
         if (r == AT_UPGRADE_COMMITTED) {
-            remember_etag(m);
+            remember_validator(m);
             urc(m, "+UPGRADE: \"REBOOT\"");   /* END 0 comes after the reboot, with UPDATED */
             m->reboot = 1;
             return 0;

@@ -49,7 +49,7 @@ typedef struct at_module {
     uint64_t started_ms;
     int has_last;                /* a check ended since the device was made */
     at_last last;                /* its END code, time, firmware */
-    at_installed installed;      /* the ETag of the package the firmware came from */
+    at_installed installed;      /* the ETag (or date) of the package the firmware came from */
 } at_module;
 
 /* Factory flash of a new device: the firmware image as slot A and the

@@ -306,10 +306,23 @@ int at_etag_ok(const char *s)
     size_t n = strlen(s);
     const char *q = strncmp(s, "W/", 2) == 0 ? s + 2 : s;
     size_t qn = strlen(q);
-    if (n > AT_ETAG_MAX || qn < 2 || q[0] != '"' || q[qn - 1] != '"')
+    if (n > AT_VALIDATOR_MAX || qn < 2 || q[0] != '"' || q[qn - 1] != '"')
         return 0;
     for (size_t i = 0; i < n; i++)
         if (s[i] < '!' || s[i] > '~')   /* RFC 9110 etagc, and nothing that breaks a header line */
+            return 0;
+    return 1;
+}
+
+int at_validator_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (at_etag_ok(s))
+        return 1;
+    if (n == 0 || n > AT_VALIDATOR_MAX || s[0] == ' ' || s[n - 1] == ' ')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < ' ' || s[i] > '~' || s[i] == '"')   /* "Mon, 07 Dec 2026 17:00:00 GMT" */
             return 0;
     return 1;
 }
@@ -321,7 +334,8 @@ int at_installed_load(const char *dir, at_installed *in)
     memset(in, 0, sizeof *in);
     if ((rc = read_small(dir, "installed", text, sizeof text)) != FOTA_OK)
         return rc;
-    if (field(text, "etag", in->etag, sizeof in->etag) != FOTA_OK || !at_etag_ok(in->etag) ||
+    if (field(text, "validator", in->validator, sizeof in->validator) != FOTA_OK ||
+        !at_validator_ok(in->validator) ||
         field(text, "version", v, sizeof v) != FOTA_OK || !digits_ok(v, 9)) {
         memset(in, 0, sizeof *in);
         return FOTA_ERR_FORMAT;
@@ -333,9 +347,9 @@ int at_installed_load(const char *dir, at_installed *in)
 int at_installed_save(const char *dir, const at_installed *in)
 {
     char text[NV_FILE_MAX];
-    if (!at_etag_ok(in->etag) || in->version > 999999999u)
+    if (!at_validator_ok(in->validator) || in->version > 999999999u)
         return FOTA_ERR_ARG;
-    snprintf(text, sizeof text, "etag=%s\nversion=%lu\n", in->etag, (unsigned long)in->version);
+    snprintf(text, sizeof text, "validator=%s\nversion=%lu\n", in->validator, (unsigned long)in->version);
     return write_small(dir, "installed", text);
 }
 

@@ -3,8 +3,8 @@
  * AT+UPGRADE settings (KEY, URL, PERIOD; file "nv"), the user profile of
  * AT&W (echo, CMEE, IPR; file "profile"), the last check's result ("last"),
  * an outcome still owed to the host ("report") and the installed package's
- * ETag ("installed"). Each is a small "name=value" file replaced whole (temporary file, sync, rename through the
- * port), so a power cut keeps the old or the new settings, never a mix. */
+ * validator ("installed"). Each is a small "name=value" file replaced whole
+ * (temporary file, sync, rename through the port), so a power cut keeps the old or the new settings, never a mix. */
 #ifndef AT_NV_H
 #define AT_NV_H
 
@@ -39,12 +39,13 @@ typedef struct at_last {
     uint32_t version;            /* the firmware then running, 1016 for V1016 */
 } at_last;
 
-/* The ETag of the package the running firmware came from (file
- * "installed"): a check of a static URL asks If-None-Match with it, so a
- * server that still offers that package answers 304 instead of sending it. */
-#define AT_ETAG_MAX 199          /* core/stage's validator bound */
+/* What the server called the package the running firmware came from (file
+ * "installed"): its ETag, else its Last-Modified. A check of a URL asks
+ * If-None-Match (If-Modified-Since) with it, so a server that still offers
+ * that package answers 304 instead of sending it. */
+#define AT_VALIDATOR_MAX 199     /* core/stage's validator bound */
 typedef struct at_installed {
-    char etag[AT_ETAG_MAX + 1];  /* "\"...\"" or W/"..." as the server sent it */
+    char validator[AT_VALIDATOR_MAX + 1];  /* "..." or W/"..." (an ETag), or an HTTP date */
     uint32_t version;            /* the firmware it installed */
 } at_installed;
 
@@ -85,6 +86,8 @@ int at_report_load(const char *dir, uint32_t *version);
 int at_report_save(const char *dir, uint32_t version);   /* version 1..999999999 */
 int at_report_clear(const char *dir);                     /* one removal */
 int at_etag_ok(const char *s);   /* an entity tag fit for If-None-Match: "..." or W/"...", printable */
+/* An ETag, or a date fit for If-Modified-Since (printable, spaces inside). */
+int at_validator_ok(const char *s);
 /* FOTA_OK, FOTA_ERR_NOENT or FOTA_ERR_FORMAT (both: none known). */
 int at_installed_load(const char *dir, at_installed *in);
 int at_installed_save(const char *dir, const at_installed *in);

@@ -169,8 +169,9 @@ static int begin(at_upgrade *u)
     o.body_ud = u;
     /* A self-built server's URL may name a fixed file: asked whether it is
      * still the package the running firmware came from (a 304 sends nothing). */
-    if (u->cfg.installed_etag && u->cfg.nv->url[0]) {
-        snprintf(u->cond, sizeof u->cond, "If-None-Match: %s\r\n", u->cfg.installed_etag);
+    if (u->cfg.installed && u->cfg.nv->url[0]) {
+        snprintf(u->cond, sizeof u->cond, "%s: %s\r\n",
+                 at_etag_ok(u->cfg.installed) ? "If-None-Match" : "If-Modified-Since", u->cfg.installed);
         o.req.headers = u->cond;
     }
     if ((rc = fota_download_init(&u->dl, &o)) != 0) {
@@ -253,8 +254,8 @@ static int commit(at_upgrade *u)
     /* The server's name for this package (finish drops the resume record
      * that holds it): remembered once the firmware it makes runs. */
     validator = fota_stage_validator(&u->stage);
-    if (validator && at_etag_ok(validator))
-        memcpy(u->etag, validator, strlen(validator) + 1);
+    if (validator && at_validator_ok(validator))
+        memcpy(u->validator, validator, strlen(validator) + 1);
     if ((rc = fota_stage_finish(&u->stage, 1)) == FOTA_OK &&
         (rc = fota_slots_init(&slots, u->cfg.device_dir)) == FOTA_OK)
         rc = fota_slots_commit(&slots, u->stage_path, &pol, FOTA_SLOTS_DEFAULT_TRIES);

@@ -65,7 +65,7 @@ typedef struct at_upgrade_cfg {
     const at_settings *nv;
     const char *iot_url;        /* the platform's upgrade API (full URL) */
     uint32_t fw_version;        /* the running firmware, 1015 for V1015 */
-    const char *installed_etag; /* the ETag of the package it came from (at_nv's "installed"), or NULL */
+    const char *installed;      /* the validator of the package it came from (at_nv's "installed"), or NULL */
     at_urc_fn urc;
     void *ud;
 } at_upgrade_cfg;
@@ -84,8 +84,8 @@ typedef struct at_upgrade {
     int end;                    /* the END code once the check is over */
     int waits;                  /* 43 answers so far in this check */
     uint64_t wait_until;        /* waiting after a 43: ask again then; 0 = not waiting */
-    char cond[AT_ETAG_MAX + 32];  /* "If-None-Match: <etag>\r\n", or "" */
-    char etag[AT_ETAG_MAX + 1];   /* after COMMITTED: the package's ETag, or "" */
+    char cond[AT_VALIDATOR_MAX + 32];   /* "If-None-Match: <etag>\r\n" (If-Modified-Since), or "" */
+    char validator[AT_VALIDATOR_MAX + 1];   /* after COMMITTED: the package's ETag or date, or "" */
 } at_upgrade;
 
 /* The verification policy of this module (its bsp, its trusted key read

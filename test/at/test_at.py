@@ -1,6 +1,7 @@
 """luat-at driven over its pty with pyserial, as a host MCU would.
 Usage: python3 test_at.py [TestClass ...]   (ctest runs one class per test)"""
 import http.client
+import http.server
 import os
 import random
 import re
@@ -8,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -1190,6 +1192,36 @@ class Recovery(Base):
         self.assertEqual(log[2:], [(etag, 304, 0)])
         self.assertEqual(self.revision(m), "1016")
         self.assertRegex(self.last_result(m), r'^\+UPGRADE: "LAST",27,\d+,"V1016"$')
+
+    def test_plain_file_server_not_downloaded_again(self):
+        # Python's own file server (no ETag, Last-Modified and If-Modified-Since): the same
+        www = os.path.join(self.tmp, "www")
+        os.makedirs(www)
+        atlib.delta_package(os.path.join(www, "dfota.bin"), self.v1015, self.v1016, self.key)
+        log = []   # per request: (If-Modified-Since, status)
+
+        class Files(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, directory=www, **kw)
+
+            def log_request(self, code="-", size="-"):
+                log.append((self.headers.get("If-Modified-Since"), int(code)))
+
+            def log_message(self, *args):
+                pass
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        self.cleanups.append(httpd.server_close)
+        self.cleanups.append(httpd.shutdown)
+        m = self.module(trusted=self.pub)
+        m.ok('AT+UPGRADE="URL","http://127.0.0.1:%d/dfota.bin"' % httpd.server_address[1])
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "UPDATED","V1016"$', 20)
+        m.wait(r'^\+UPGRADE: "CODE",27,"not modified"$')
+        self.ended(m, 27)
+        self.assertEqual([x[1] for x in log], [200, 304], log)
+        self.assertIsNone(log[0][0])
+        self.assertRegex(log[1][0] or "", r"^\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT$")
 
     def test_host_example_from_the_docs(self):
         example = os.path.join(os.path.dirname(__file__), "..", "..", "at", "examples", "upgrade.py")
