@@ -526,13 +526,86 @@ int at_module_flash(const char *device_dir, const at_identity *id, const char *i
     return rc;
 }
 
+static void fill_upgrade_cfg(at_module *m)
+{
+    m->up_cfg.device_dir = m->cfg.device_dir;
+    m->up_cfg.id = &m->id;
+    m->up_cfg.nv = &m->nv;
+    m->up_cfg.iot_url = m->cfg.iot_url;
+    m->up_cfg.fw_version = m->rec.active.core_version;
+    m->up_cfg.installed = m->installed.validator[0] && m->installed.version == m->rec.active.core_version
+                          ? m->installed.validator : NULL;
+    m->up_cfg.urc = urc;
+    m->up_cfg.ud = m;
+}
+
+/* The outcome of the firmware that booted on trial (pending: its version):
+ * UPDATED when it runs, ROLLBACK when the old one runs again, then END.
+ * The note goes only after the lines are out, with one removal: a cut at
+ * any storage operation before it tells them again at the next boot, so
+ * they are never lost; only a cut during that removal itself repeats them
+ * (docs/at.md, "Told once"). LAST is saved first: it holds the outcome
+ * whatever the host heard. */
+static void tell_outcome(at_module *m, uint32_t pending)
+{
+    int updated = m->rec.active.core_version == pending;
+    int end = updated ? AT_END_UPGRADED : AT_END_ROLLBACK;
+    char text[48];
+    int rc;
+
+    m->last.end = end;
+    m->last.time = (uint64_t)time(NULL);   /* the module's clock (network time on a real one) */
+    m->last.version = m->rec.active.core_version;
+    m->has_last = 1;
+    if ((rc = at_last_save(m->cfg.device_dir, &m->last)) != FOTA_OK)
+        logf_(m, "nv: cannot save the last result: %s", fota_strerror(rc));
+    snprintf(text, sizeof text, "+UPGRADE: \"%s\",\"V%lu\"", updated ? "UPDATED" : "ROLLBACK",
+             (unsigned long)m->rec.active.core_version);
+    urc(m, text);
+    snprintf(text, sizeof text, "+UPGRADE: \"END\",%d", end);
+    urc(m, text);
+    if ((rc = at_report_clear(m->cfg.device_dir)) != FOTA_OK)
+        logf_(m, "nv: cannot clear the report: %s", fota_strerror(rc));   /* told again next boot */
+    if (updated) {
+        logf_(m, "boot: upgraded to V%lu, asking again", (unsigned long)m->rec.active.core_version);
+        m->check_now = 1;   /* as the guide says: asks again after the upgrade */
+    }
+}
+
+/* A download cut before its package was committed (a power cut, kill -9,
+ * a reset): told, and with a KEY or URL (and automatic checks on) retried
+ * within seconds rather than a PERIOD later; the retry resumes it. */
+static void tell_interrupted(at_module *m, uint64_t now)
+{
+    uint32_t lo = m->cfg.retry_min_ms, hi = m->cfg.retry_max_ms;
+    char text[48];
+    int pct;
+
+    fill_upgrade_cfg(m);
+    if (!at_upgrade_interrupted(&m->up_cfg, &pct))
+        return;
+    snprintf(text, sizeof text, "+UPGRADE: \"INTERRUPTED\",%d", pct);
+    urc(m, text);
+    if (!(m->nv.key[0] || m->nv.url[0]) || !m->nv.period)
+        return;
+    if (!lo && !hi) {
+        lo = AT_RETRY_MIN_MS;
+        hi = AT_RETRY_MAX_MS;
+    }
+    if (hi < lo)
+        hi = lo;
+    m->next_check_ms = now + lo + next_random(m) % ((uint64_t)(hi - lo) + 1);
+    logf_(m, "boot: interrupted download, retry in %llu ms", (unsigned long long)(m->next_check_ms - now));
+}
+
 int at_module_boot(at_module *m, const at_module_cfg *cfg, uint64_t now)
 {
     char key[AT_TRUSTED_KEY_MAX], dir[FOTA_SLOTS_PATH_MAX + 8], stage[FOTA_STAGE_PATH_MAX];
     fota_boot_record before;
     fota_pkg_policy pol;
     fota_slots slots;
-    int rc, trying;
+    uint32_t pending = 0;
+    int rc;
 
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
@@ -556,11 +629,23 @@ int at_module_boot(at_module *m, const at_module_cfg *cfg, uint64_t now)
     if (rc != FOTA_SLOTS_NOTHING_STAGED)
         logf_(m, "boot: staged package %s", rc == FOTA_OK ? "applied" :
               rc == FOTA_SLOTS_ALREADY_APPLIED ? "already applied" : fota_pkg_errname(rc));
-    if ((rc = fota_slots_read(&slots, &before)) != FOTA_OK || (rc = fota_slots_boot(&slots, &m->rec)) != FOTA_OK)
+    /* A firmware on trial: its outcome is owed to the host. Noted before
+     * the boot decides it (confirm or roll back), so that a cut after the
+     * decision still tells it at the next boot. */
+    if ((rc = fota_slots_read(&slots, &before)) != FOTA_OK)
         return rc;
-    trying = m->rec.state == FOTA_BOOT_TRYING;
+    if (at_report_load(cfg->device_dir, &pending) == FOTA_ERR_FORMAT)
+        logf_(m, "nv: report unreadable");   /* as none: the boot record still tells a trial */
+    if (before.state == FOTA_BOOT_TRYING && pending != before.active.core_version) {
+        pending = before.active.core_version;
+        if ((rc = at_report_save(cfg->device_dir, pending)) != FOTA_OK)
+            logf_(m, "nv: cannot note the upgrade on trial: %s", fota_strerror(rc));
+    }
+    if ((rc = fota_slots_boot(&slots, &m->rec)) != FOTA_OK)
+        return rc;
     /* The AT firmware is up and answering: it keeps itself. */
-    if (trying && ((rc = fota_slots_confirm(&slots)) != FOTA_OK || (rc = fota_slots_read(&slots, &m->rec)) != FOTA_OK))
+    if (m->rec.state == FOTA_BOOT_TRYING &&
+        ((rc = fota_slots_confirm(&slots)) != FOTA_OK || (rc = fota_slots_read(&slots, &m->rec)) != FOTA_OK))
         logf_(m, "boot: cannot confirm the new firmware: %s", fota_strerror(rc));
     line_out(m, "RDY");
     logf_(m, "boot: V%lu, imei %s, %s", (unsigned long)m->rec.active.core_version, m->id.imei,
@@ -569,34 +654,48 @@ int at_module_boot(at_module *m, const at_module_cfg *cfg, uint64_t now)
     m->has_last = rc == FOTA_OK;
     if (rc == FOTA_ERR_FORMAT)
         logf_(m, "nv: last result unreadable");
-    if (trying) {
-        info(m, "+UPGRADE: \"UPDATED\",\"V%lu\"", (unsigned long)m->rec.active.core_version);
-        finish(m, AT_END_UPGRADED);
-        logf_(m, "boot: upgraded to V%lu, asking again", (unsigned long)m->rec.active.core_version);
-        m->check_now = 1;   /* as the guide says: asks again after the upgrade */
-    } else if (before.state == FOTA_BOOT_TRYING && m->rec.last_result == FOTA_RESULT_ROLLED_BACK) {
-        info(m, "+UPGRADE: \"ROLLBACK\",\"V%lu\"", (unsigned long)m->rec.active.core_version);
-        finish(m, AT_END_ROLLBACK);
-    }
+    if (at_installed_load(cfg->device_dir, &m->installed) == FOTA_ERR_FORMAT)
+        logf_(m, "nv: installed package's validator unreadable");
     schedule(m, now);
+    if (pending)
+        tell_outcome(m, pending);
+    else
+        tell_interrupted(m, now);
     return FOTA_OK;
 }
 
 static void start_check(at_module *m)
 {
-    m->up_cfg.device_dir = m->cfg.device_dir;
-    m->up_cfg.id = &m->id;
-    m->up_cfg.nv = &m->nv;
-    m->up_cfg.iot_url = m->cfg.iot_url;
-    m->up_cfg.fw_version = m->rec.active.core_version;
-    m->up_cfg.urc = urc;
-    m->up_cfg.ud = m;
     char url[FOTA_HTTP_MAX_URL];
+    fill_upgrade_cfg(m);
     if (at_upgrade_url(&m->up_cfg, url, sizeof url) == FOTA_OK)
         logf_(m, "upgrade: GET %s", url);
     m->upgrading = at_upgrade_start(&m->up, &m->up_cfg) == AT_UPGRADE_RUNNING;
     if (!m->upgrading)
         finish(m, m->up.end);
+}
+
+/* The committed package's ETag (else Last-Modified) with the firmware it
+ * makes: once that runs, a URL is asked If-None-Match (If-Modified-Since)
+ * with it. A lost write only costs one download of the same file again. */
+static void remember_validator(at_module *m)
+{
+    fota_boot_record rec;
+    fota_slots slots;
+    at_installed in;
+    int rc;
+
+    if (!m->up.validator[0])
+        return;
+    memset(&in, 0, sizeof in);
+    memcpy(in.validator, m->up.validator, strlen(m->up.validator) + 1);
+    if ((rc = fota_slots_init(&slots, m->cfg.device_dir)) == FOTA_OK &&
+        (rc = fota_slots_read(&slots, &rec)) == FOTA_OK) {
+        in.version = rec.active.core_version;   /* the new firmware, on trial */
+        rc = at_installed_save(m->cfg.device_dir, &in);
+    }
+    if (rc != FOTA_OK)
+        logf_(m, "nv: cannot save the package's validator: %s", fota_strerror(rc));
 }
 
 long at_module_poll(at_module *m, uint64_t now)
@@ -625,6 +724,7 @@ long at_module_poll(at_module *m, uint64_t now)
         }
         m->upgrading = 0;
         if (r == AT_UPGRADE_COMMITTED) {
+            remember_validator(m);
             urc(m, "+UPGRADE: \"REBOOT\"");   /* END 0 comes after the reboot, with UPDATED */
             m->reboot = 1;
             return 0;

@@ -22,7 +22,13 @@ typedef struct at_module_cfg {
     at_write_fn out;             /* the AT port */
     at_write_fn log;             /* the progress log port */
     void *ud;
+    /* After a boot that found an interrupted download: the retry comes this
+     * many ms after RDY, uniformly in [min, max] (0, 0: 5..15 s). */
+    uint32_t retry_min_ms, retry_max_ms;
 } at_module_cfg;
+
+#define AT_RETRY_MIN_MS 5000u
+#define AT_RETRY_MAX_MS 15000u
 
 typedef struct at_module {
     at_module_cfg cfg;
@@ -43,13 +49,17 @@ typedef struct at_module {
     uint64_t started_ms;
     int has_last;                /* a check ended since the device was made */
     at_last last;                /* its END code, time, firmware */
+    at_installed installed;      /* the ETag (or date) of the package the firmware came from */
 } at_module;
 
 /* Factory flash of a new device: the firmware image as slot A and the
  * identity. FOTA_OK or a fota_err / FOTA_PKG_E_* code. */
 int at_module_flash(const char *device_dir, const at_identity *id, const char *image, uint32_t version);
 
-/* Boots the module (also what a reboot does): prints RDY. FOTA_OK, or
+/* Boots the module (also what a reboot does): prints RDY, then what the
+ * host is still owed: UPDATED or ROLLBACK and END for an upgrade on trial
+ * (once: docs/at.md), INTERRUPTED for a download cut before it completed
+ * (then a retry within seconds when a KEY or URL is set). FOTA_OK, or
  * FOTA_ERR_NOENT (never flashed), FOTA_ERR_FORMAT (no bootable firmware). */
 int at_module_boot(at_module *m, const at_module_cfg *cfg, uint64_t now_ms);
 /* Bytes from the AT port. */

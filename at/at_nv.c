@@ -272,6 +272,87 @@ int at_last_save(const char *dir, const at_last *l)
     return write_small(dir, "last", text);
 }
 
+int at_report_load(const char *dir, uint32_t *version)
+{
+    char text[NV_FILE_MAX], v[12];
+    int rc;
+    *version = 0;
+    if ((rc = read_small(dir, "report", text, sizeof text)) != FOTA_OK)
+        return rc;
+    if (field(text, "pending", v, sizeof v) != FOTA_OK || !digits_ok(v, 9))
+        return FOTA_ERR_FORMAT;
+    *version = (uint32_t)strtoul(v, NULL, 10);
+    return FOTA_OK;
+}
+
+int at_report_save(const char *dir, uint32_t version)
+{
+    char text[32];
+    if (version == 0 || version > 999999999u)
+        return FOTA_ERR_ARG;
+    snprintf(text, sizeof text, "pending=%lu\n", (unsigned long)version);
+    return write_small(dir, "report", text);
+}
+
+int at_report_clear(const char *dir)
+{
+    char path[NV_PATH_MAX];
+    int rc = nv_path(dir, "report", path, sizeof path);
+    return rc != FOTA_OK ? rc : fota_port_remove(path);
+}
+
+int at_etag_ok(const char *s)
+{
+    size_t n = strlen(s);
+    const char *q = strncmp(s, "W/", 2) == 0 ? s + 2 : s;
+    size_t qn = strlen(q);
+    if (n > AT_VALIDATOR_MAX || qn < 2 || q[0] != '"' || q[qn - 1] != '"')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '!' || s[i] > '~')   /* RFC 9110 etagc, and nothing that breaks a header line */
+            return 0;
+    return 1;
+}
+
+int at_validator_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (at_etag_ok(s))
+        return 1;
+    if (n == 0 || n > AT_VALIDATOR_MAX || s[0] == ' ' || s[n - 1] == ' ')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < ' ' || s[i] > '~' || s[i] == '"')   /* "Mon, 07 Dec 2026 17:00:00 GMT" */
+            return 0;
+    return 1;
+}
+
+int at_installed_load(const char *dir, at_installed *in)
+{
+    char text[NV_FILE_MAX], v[12];
+    int rc;
+    memset(in, 0, sizeof *in);
+    if ((rc = read_small(dir, "installed", text, sizeof text)) != FOTA_OK)
+        return rc;
+    if (field(text, "validator", in->validator, sizeof in->validator) != FOTA_OK ||
+        !at_validator_ok(in->validator) ||
+        field(text, "version", v, sizeof v) != FOTA_OK || !digits_ok(v, 9)) {
+        memset(in, 0, sizeof *in);
+        return FOTA_ERR_FORMAT;
+    }
+    in->version = (uint32_t)strtoul(v, NULL, 10);
+    return FOTA_OK;
+}
+
+int at_installed_save(const char *dir, const at_installed *in)
+{
+    char text[NV_FILE_MAX];
+    if (!at_validator_ok(in->validator) || in->version > 999999999u)
+        return FOTA_ERR_ARG;
+    snprintf(text, sizeof text, "validator=%s\nversion=%lu\n", in->validator, (unsigned long)in->version);
+    return write_small(dir, "installed", text);
+}
+
 int at_identity_load(const char *dir, at_identity *id)
 {
     char text[NV_FILE_MAX];

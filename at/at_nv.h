@@ -1,9 +1,10 @@
 /* The module's non-volatile memory in its device directory: the identity
  * written at the factory (IMEI, model, bsp; file "identity") and the
  * AT+UPGRADE settings (KEY, URL, PERIOD; file "nv"), the user profile of
- * AT&W (echo, CMEE, IPR; file "profile"). Each is a small
- * "name=value" file replaced whole (temporary file, sync, rename through the
- * port), so a power cut keeps the old or the new settings, never a mix. */
+ * AT&W (echo, CMEE, IPR; file "profile"), the last check's result ("last"),
+ * an outcome still owed to the host ("report") and the installed package's
+ * validator ("installed"). Each is a small "name=value" file replaced whole
+ * (temporary file, sync, rename through the port), so a power cut keeps the old or the new settings, never a mix. */
 #ifndef AT_NV_H
 #define AT_NV_H
 
@@ -38,6 +39,16 @@ typedef struct at_last {
     uint32_t version;            /* the firmware then running, 1016 for V1016 */
 } at_last;
 
+/* What the server called the package the running firmware came from (file
+ * "installed"): its ETag, else its Last-Modified. A check of a URL asks
+ * If-None-Match (If-Modified-Since) with it, so a server that still offers
+ * that package answers 304 instead of sending it. */
+#define AT_VALIDATOR_MAX 199     /* core/stage's validator bound */
+typedef struct at_installed {
+    char validator[AT_VALIDATOR_MAX + 1];  /* "..." or W/"..." (an ETag), or an HTTP date */
+    uint32_t version;            /* the firmware it installed */
+} at_installed;
+
 typedef struct at_identity {
     char imei[AT_IMEI_LEN + 1];
     char model[AT_NAME_MAX + 1]; /* e.g. Air780E */
@@ -66,6 +77,20 @@ int at_profile_save(const char *dir, const at_profile *p);
 /* FOTA_OK, FOTA_ERR_NOENT (no check ended yet) or FOTA_ERR_FORMAT. */
 int at_last_load(const char *dir, at_last *l);
 int at_last_save(const char *dir, const at_last *l);
+/* The report still owed for a firmware on trial (file "report"): the
+ * version that booted on trial, whose UPDATED/ROLLBACK the host has not been
+ * told. Written before the boot decides, removed right after the URCs are
+ * written (docs/at.md: "Told once"). *version 0 when there is none
+ * (FOTA_ERR_NOENT) or the file is unreadable (FOTA_ERR_FORMAT). */
+int at_report_load(const char *dir, uint32_t *version);
+int at_report_save(const char *dir, uint32_t version);   /* version 1..999999999 */
+int at_report_clear(const char *dir);                     /* one removal */
+int at_etag_ok(const char *s);   /* an entity tag fit for If-None-Match: "..." or W/"...", printable */
+/* An ETag, or a date fit for If-Modified-Since (printable, spaces inside). */
+int at_validator_ok(const char *s);
+/* FOTA_OK, FOTA_ERR_NOENT or FOTA_ERR_FORMAT (both: none known). */
+int at_installed_load(const char *dir, at_installed *in);
+int at_installed_save(const char *dir, const at_installed *in);
 /* FOTA_OK, FOTA_ERR_NOENT (not made yet) or FOTA_ERR_FORMAT. */
 int at_identity_load(const char *dir, at_identity *id);
 int at_identity_save(const char *dir, const at_identity *id);

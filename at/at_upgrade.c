@@ -12,22 +12,6 @@
 #include "core/fota_err.h"
 #include "port/port.h"
 
-/* The END code of each "FAIL" reason (docs/at.md's table). */
-static const struct {
-    const char *reason;
-    int end;
-} end_codes[] = {
-    { "connect", AT_END_CONNECT }, { "timeout", AT_END_TIMEOUT }, { "closed", AT_END_CLOSED },
-    { "receive", AT_END_RECEIVE }, { "bad_header", AT_END_BAD_HEADER }, { "bad_body", AT_END_BAD_BODY },
-    { "url", AT_END_URL }, { "http_", AT_END_HTTP_STATUS },
-    { "not_a_package", AT_END_NOT_A_PACKAGE }, { "too_large", AT_END_TOO_LARGE },
-    { "truncated", AT_END_TRUNCATED },
-    { "bad_magic", 130 }, { "bad_version", 131 }, { "bad_section", 132 }, { "hash_mismatch", 133 },
-    { "bad_signature", 134 }, { "no_signature", 135 }, { "wrong_base", 136 }, { "rollback", 137 },
-    { "bad_meta", 138 }, { "io", 139 }, { "same_release", 141 }, { "wrong_pair", 142 },
-    { "trusted_key_missing", 143 }, { "trusted_key_changed", 144 },
-};
-
 static void tell(at_upgrade *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void tell(at_upgrade *u, const char *fmt, ...)
 {
@@ -39,25 +23,42 @@ static void tell(at_upgrade *u, const char *fmt, ...)
     u->cfg.urc(u->cfg.ud, line);
 }
 
-/* "FAIL" with its reason; the END code follows from the reason ("http_"
- * names a prefix; a verifier reason not listed is 140, another
- * transfer error 118). */
-static int fail(at_upgrade *u, const char *reason)
+/* "FAIL" with its reason, and the check's END code (docs/at.md's table). */
+static int fail(at_upgrade *u, const char *reason, int end)
 {
-    size_t i;
     tell(u, "+UPGRADE: \"FAIL\",\"%s\"", reason);
-    for (i = 0; i < sizeof end_codes / sizeof end_codes[0]; i++) {
-        const char *r = end_codes[i].reason;
-        size_t n = strlen(r);
-        if (r[n - 1] == '_' ? strncmp(reason, r, n) == 0 : strcmp(reason, r) == 0)
-            break;
-    }
-    if (i < sizeof end_codes / sizeof end_codes[0])
-        u->end = end_codes[i].end;
-    else
-        u->end = strcmp(reason, "write") && strcmp(reason, "request") && strcmp(reason, "state")
-                 ? 140 : AT_END_NETWORK;
+    u->end = end;
     return AT_UPGRADE_FAILED;
+}
+
+/* The END code of a verifier's or the staging area's verdict (the reason
+ * word is fota_pkg_errname's). */
+static int verdict_end(int rc)
+{
+    switch (rc) {
+    case FOTA_PKG_E_BAD_MAGIC: return 130;
+    case FOTA_PKG_E_BAD_VERSION: return 131;
+    case FOTA_PKG_E_TRUNCATED: return AT_END_TRUNCATED;
+    case FOTA_PKG_E_TOO_LARGE: return AT_END_TOO_LARGE;
+    case FOTA_PKG_E_BAD_SECTION: return 132;
+    case FOTA_PKG_E_HASH_MISMATCH: return 133;
+    case FOTA_PKG_E_BAD_SIGNATURE: return 134;
+    case FOTA_PKG_E_NO_SIGNATURE: return 135;
+    case FOTA_PKG_E_WRONG_BASE: return 136;
+    case FOTA_PKG_E_ROLLBACK: return 137;
+    case FOTA_PKG_E_BAD_META: return 138;
+    case FOTA_PKG_E_IO: case FOTA_ERR_IO: return 139;
+    case FOTA_PKG_E_SAME_RELEASE: return 141;
+    case FOTA_PKG_E_WRONG_PAIR: return 142;
+    case FOTA_PKG_E_KEY_MISSING: return 143;
+    case FOTA_PKG_E_KEY_CHANGED: return 144;
+    default: return 140;   /* another verifier reason */
+    }
+}
+
+static int fail_verdict(at_upgrade *u, int rc)
+{
+    return fail(u, fota_pkg_errname(rc), verdict_end(rc));
 }
 
 void at_upgrade_policy(const char *device_dir, const at_identity *id, fota_pkg_policy *pol, char *key,
@@ -83,20 +84,20 @@ int at_upgrade_url(const at_upgrade_cfg *cfg, char *out, size_t cap)
     return n > 0 && (size_t)n < cap ? FOTA_OK : FOTA_ERR_RANGE;
 }
 
-/* LuatOS http.request's codes, as a word for the "FAIL" line. */
-static const char *http_reason(int rc)
+/* LuatOS http.request's codes: the "FAIL" word and the END code. */
+static int fail_http(at_upgrade *u, int rc)
 {
     switch (rc) {
-    case FOTA_HTTP_ERR_HEADER: return "bad_header";
-    case FOTA_HTTP_ERR_BODY: return "bad_body";
-    case FOTA_HTTP_ERR_CONNECT: return "connect";
-    case FOTA_HTTP_ERR_CLOSE: return "closed";
-    case FOTA_HTTP_ERR_RX: return "receive";
-    case FOTA_HTTP_ERR_DOWNLOAD: return "write";
-    case FOTA_HTTP_ERR_TIMEOUT: return "timeout";
-    case FOTA_HTTP_ERR_URL: return "url";
-    case FOTA_HTTP_ERR_REQUEST: return "request";
-    default: return "state";
+    case FOTA_HTTP_ERR_HEADER: return fail(u, "bad_header", AT_END_BAD_HEADER);
+    case FOTA_HTTP_ERR_BODY: return fail(u, "bad_body", AT_END_BAD_BODY);
+    case FOTA_HTTP_ERR_CONNECT: return fail(u, "connect", AT_END_CONNECT);
+    case FOTA_HTTP_ERR_CLOSE: return fail(u, "closed", AT_END_CLOSED);
+    case FOTA_HTTP_ERR_RX: return fail(u, "receive", AT_END_RECEIVE);
+    case FOTA_HTTP_ERR_DOWNLOAD: return fail(u, "write", AT_END_NETWORK);
+    case FOTA_HTTP_ERR_TIMEOUT: return fail(u, "timeout", AT_END_TIMEOUT);
+    case FOTA_HTTP_ERR_URL: return fail(u, "url", AT_END_URL);
+    case FOTA_HTTP_ERR_REQUEST: return fail(u, "request", AT_END_NETWORK);
+    default: return fail(u, "state", AT_END_NETWORK);
     }
 }
 
@@ -155,7 +156,7 @@ static int begin(at_upgrade *u)
     u->retry_after_s = 0;
     fota_stage_setup(&u->stage);
     if (at_upgrade_url(&u->cfg, url, sizeof url) != FOTA_OK)
-        return fail(u, "url");
+        return fail(u, "url", AT_END_URL);
     memset(&o, 0, sizeof o);
     o.req.url = url;
     o.req.timeout_ms = AT_UPGRADE_TIMEOUT_MS;
@@ -166,12 +167,38 @@ static int begin(at_upgrade *u)
     o.resume = 1;
     o.body = take_body;
     o.body_ud = u;
+    /* A self-built server's URL may name a fixed file: asked whether it is
+     * still the package the running firmware came from (a 304 sends nothing). */
+    if (u->cfg.installed && u->cfg.nv->url[0]) {
+        snprintf(u->cond, sizeof u->cond, "%s: %s\r\n",
+                 at_etag_ok(u->cfg.installed) ? "If-None-Match" : "If-Modified-Since", u->cfg.installed);
+        o.req.headers = u->cond;
+    }
     if ((rc = fota_download_init(&u->dl, &o)) != 0) {
         end_download(u, 0);
-        return fail(u, http_reason(rc));
+        return fail_http(u, rc);
     }
     u->running = 1;
     return AT_UPGRADE_RUNNING;
+}
+
+int at_upgrade_interrupted(const at_upgrade_cfg *cfg, int *percent)
+{
+    char url[FOTA_HTTP_MAX_URL], path[FOTA_STAGE_PATH_MAX];
+    fota_stage st;
+    int found;
+
+    *percent = 0;
+    if (at_upgrade_url(cfg, url, sizeof url) != FOTA_OK ||
+        snprintf(path, sizeof path, "%s/fota/stage.bin", cfg->device_dir) >= (int)sizeof path)
+        return 0;
+    fota_stage_setup(&st);
+    found = fota_stage_resume_origin(&st, path, FOTA_STAGE_DEFAULT_CAPACITY, url) == FOTA_OK &&
+            fota_stage_done(&st) >= 0;
+    if (found && fota_stage_total(&st))
+        *percent = (int)((uint64_t)fota_stage_written(&st) * 100u / fota_stage_total(&st));
+    fota_stage_free(&st);
+    return found;
 }
 
 int at_upgrade_start(at_upgrade *u, const at_upgrade_cfg *cfg)
@@ -199,7 +226,7 @@ static int answer_code(at_upgrade *u, int status)
         char reason[32];
         json_decref(root);
         snprintf(reason, sizeof reason, "http_%d", status);
-        return fail(u, reason);
+        return fail(u, reason, AT_END_HTTP_STATUS);
     }
     for (const char *p = msg ? msg : ""; *p && k < sizeof safe - 1; p++)
         safe[k++] = (*p >= ' ' && *p <= '~' && *p != '"' && *p != '\\') ? *p : '?';
@@ -220,29 +247,38 @@ static int commit(at_upgrade *u)
     char key[AT_TRUSTED_KEY_MAX];
     fota_pkg_policy pol;
     fota_slots slots;
+    const char *validator;
     int rc;
 
     at_upgrade_policy(u->cfg.device_dir, u->cfg.id, &pol, key, sizeof key);
+    /* The server's name for this package (finish drops the resume record
+     * that holds it): remembered once the firmware it makes runs. */
+    validator = fota_stage_validator(&u->stage);
+    if (validator && at_validator_ok(validator))
+        memcpy(u->validator, validator, strlen(validator) + 1);
     if ((rc = fota_stage_finish(&u->stage, 1)) == FOTA_OK &&
         (rc = fota_slots_init(&slots, u->cfg.device_dir)) == FOTA_OK)
         rc = fota_slots_commit(&slots, u->stage_path, &pol, FOTA_SLOTS_DEFAULT_TRIES);
     if (rc != FOTA_OK)
-        return fail(u, fota_pkg_errname(rc));
+        return fail_verdict(u, rc);
     tell(u, "+UPGRADE: \"VERIFIED\"");
     u->end = AT_END_UPGRADED;   /* told at boot, once the new firmware runs */
     return AT_UPGRADE_COMMITTED;
 }
 
-/* Why a download failed, as the "FAIL" line's word: what the staging area
- * refused (not a package by its prefix, more than the area holds or the
- * package announces, a storage error), a package cut short, or the network. */
-static const char *fail_reason(const at_upgrade *u, int rc)
+/* A download failed: what the staging area refused (not a package by its
+ * prefix, more than the area holds or the package announces, a storage
+ * error), a package cut short, or the network. */
+static int fail_download(at_upgrade *u, int rc)
 {
     int cause = fota_download_cause(&u->dl);
+    if (cause == FOTA_ERR_FORMAT)
+        return fail(u, "not_a_package", AT_END_NOT_A_PACKAGE);
+    if (cause == FOTA_ERR_RANGE)
+        return fail(u, "too_large", AT_END_TOO_LARGE);
     if (cause)
-        return cause == FOTA_ERR_FORMAT ? "not_a_package"
-               : cause == FOTA_ERR_RANGE ? "too_large" : fota_pkg_errname(cause);
-    return rc == FOTA_HTTP_ERR_FOTA ? "truncated" : http_reason(rc);
+        return fail_verdict(u, cause);
+    return rc == FOTA_HTTP_ERR_FOTA ? fail(u, "truncated", AT_END_TRUNCATED) : fail_http(u, rc);
 }
 
 int at_upgrade_step(at_upgrade *u, uint32_t budget_ms)
@@ -264,7 +300,12 @@ int at_upgrade_step(at_upgrade *u, uint32_t budget_ms)
     if (rc > 0)
         return AT_UPGRADE_RUNNING;
     if (rc < 0) {
-        result = fail(u, fail_reason(u, rc));
+        result = fail_download(u, rc);
+    } else if (fota_download_status(&u->dl) == 304 && u->cond[0]) {
+        /* The file at the URL is the one the running firmware came from. */
+        tell(u, "+UPGRADE: \"CODE\",%d,\"not modified\"", AT_END_LATEST);
+        u->end = AT_END_LATEST;
+        result = AT_UPGRADE_NONE;
     } else if (!fota_download_staged(&u->dl)) {
         const fota_http *h = fota_download_http(&u->dl);
         const char *ra = h ? fota_http_header(h, "Retry-After") : NULL;

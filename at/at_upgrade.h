@@ -28,6 +28,7 @@
  * when it answered no package, and these for what happens on the module. */
 enum at_end {
     AT_END_UPGRADED = 0,
+    AT_END_LATEST = 27,         /* the platform's "already latest", also a static URL's 304 */
     AT_END_PLATFORM_MAX = 99,   /* 3, 17, 21, 25, 26, 27, 40, 43 (waited enough), 44 ... */
     AT_END_ROLLBACK = 100,      /* the new firmware did not run: the old one runs again */
     AT_END_RESET = 101,         /* cut by AT+RESET / AT+CFUN=1,1 */
@@ -64,6 +65,7 @@ typedef struct at_upgrade_cfg {
     const at_settings *nv;
     const char *iot_url;        /* the platform's upgrade API (full URL) */
     uint32_t fw_version;        /* the running firmware, 1015 for V1015 */
+    const char *installed;      /* the validator of the package it came from (at_nv's "installed"), or NULL */
     at_urc_fn urc;
     void *ud;
 } at_upgrade_cfg;
@@ -82,6 +84,8 @@ typedef struct at_upgrade {
     int end;                    /* the END code once the check is over */
     int waits;                  /* 43 answers so far in this check */
     uint64_t wait_until;        /* waiting after a 43: ask again then; 0 = not waiting */
+    char cond[AT_VALIDATOR_MAX + 32];   /* "If-None-Match: <etag>\r\n" (If-Modified-Since), or "" */
+    char validator[AT_VALIDATOR_MAX + 1];   /* after COMMITTED: the package's ETag or date, or "" */
 } at_upgrade;
 
 /* The verification policy of this module (its bsp, its trusted key read
@@ -90,6 +94,10 @@ void at_upgrade_policy(const char *device_dir, const at_identity *id, fota_pkg_p
                        size_t cap);
 /* The query URL for these settings; FOTA_OK or FOTA_ERR_RANGE. */
 int at_upgrade_url(const at_upgrade_cfg *cfg, char *out, size_t cap);
+/* A download of this query cut before it was committed (a resume record
+ * in fota/stage.bin names it; the stage is cut back to its durable bytes):
+ * 1 and *percent (0..100) of the package already here, else 0. */
+int at_upgrade_interrupted(const at_upgrade_cfg *cfg, int *percent);
 /* Starts a check ("START"); AT_UPGRADE_RUNNING, or AT_UPGRADE_FAILED
  * (told). The cfg's pointers must stay valid until the upgrade ends. */
 int at_upgrade_start(at_upgrade *u, const at_upgrade_cfg *cfg);

@@ -209,6 +209,28 @@ static void drain(int fd, at_module *m)
     }
 }
 
+/* LUAT_AT_RETRY_MS=MIN-MAX: the retry after an interrupted download (ms,
+ * docs/at.md); tests set it small. Unset or malformed: the defaults. */
+static void retry_delay(at_module_cfg *cfg)
+{
+    const char *v = getenv("LUAT_AT_RETRY_MS");
+    unsigned long lo, hi;
+    char *end;
+    cfg->retry_min_ms = cfg->retry_max_ms = 0;
+    if (!v || strspn(v, "0123456789") == 0 || strspn(v, "0123456789") > 7)
+        return;
+    lo = strtoul(v, &end, 10);
+    if (*end++ != '-' || strspn(end, "0123456789") == 0 || strspn(end, "0123456789") > 7)
+        return;
+    hi = strtoul(end, &end, 10);
+    if (*end || hi < lo) {
+        fprintf(stderr, "luat-at: LUAT_AT_RETRY_MS=%s ignored (MIN-MAX in ms)\n", v);
+        return;
+    }
+    cfg->retry_min_ms = (uint32_t)lo;
+    cfg->retry_max_ms = (uint32_t)hi;
+}
+
 int main(int argc, char **argv)
 {
     static ports ps;   /* 128 KiB of port buffers: not on the stack */
@@ -253,6 +275,7 @@ int main(int argc, char **argv)
     cfg.out = write_at;
     cfg.log = write_log;
     cfg.ud = &ps;
+    retry_delay(&cfg);
     if ((rc = at_module_boot(&m, &cfg, fota_port_now_ms())) != FOTA_OK) {
         fprintf(stderr, "luat-at: %s does not boot: %s\n", o.device,
                 rc == FOTA_ERR_FORMAT ? "no valid firmware (bricked)" : fota_strerror(rc));

@@ -1,12 +1,15 @@
 """luat-at driven over its pty with pyserial, as a host MCU would.
 Usage: python3 test_at.py [TestClass ...]   (ctest runs one class per test)"""
 import http.client
+import http.server
 import os
 import random
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -984,10 +987,16 @@ class PowerCut(Base):
         shutil.copytree(template, dev)
         return dev
 
+    @staticmethod
+    def urcs(m):
+        """The +UPGRADE lines a module's process wrote, from its log."""
+        return re.findall(r"^\[ *\d+\] (\+UPGRADE: .*)$", m.stderr(), re.M)
+
     def test_power_cut_at_every_write(self):
         template, v1015, v1016 = self.cut_template(seed=7)
         images = {atlib.read(v1015): "1015", atlib.read(v1016): "1016"}
         tried = bricked = wrong = 0
+        miscounted = []   # cuts after which the host was not told the upgrade exactly once
         for n in range(1, 400):
             dev = self.cut_device(template)
             m = Module(dev, env={"LUAT_FOTA_POWERCUT": str(n)})
@@ -998,8 +1007,14 @@ class PowerCut(Base):
             except AssertionError:
                 pass
             rc = m.close()
+            # What the module sent, from its log (each URC is logged as it is written to the AT
+            # port): the pty drops what the host had not read yet when the process dies (Linux
+            # hangs up and flushes the slave), where a UART's bytes would be on the wire.
+            told = self.urcs(m)
             if rc != 76:   # the port's power-cut exit: no cut this time, every write was tried
                 self.assertEqual(rc, 0, "cut %d: rc %s: %s" % (n, rc, m.stderr()))
+                self.assertEqual((told.count('+UPGRADE: "UPDATED","V1016"'), told.count('+UPGRADE: "END",0')),
+                                 (1, 1), told)
                 break
             tried += 1
             try:
@@ -1012,17 +1027,25 @@ class PowerCut(Base):
                            if f.startswith("core")]
                 if rev not in ("1015", "1016") or rev not in running:
                     wrong += 1
-                # and it still upgrades
+                # and it still upgrades; its check (or the one after the update) ends on the static
+                # file's wrong_base once V1016 runs
                 m.ok("AT+UPGRADE")
-                m.wait(r'^\+UPGRADE: "(UPDATED|FAIL)"', 10)
+                m.wait(r'^\+UPGRADE: "END",136$', 10)
                 m.close()
+                told += self.urcs(m)
+                # one upgrade, V1015 -> V1016, across the cut and both boots: told once
+                counts = [told.count(x) for x in ('+UPGRADE: "UPDATED","V1016"', '+UPGRADE: "END",0')]
+                if counts != [1, 1] or [x for x in told if "ROLLBACK" in x]:
+                    miscounted.append((n, counts))
             except AssertionError:
                 bricked += 1
                 m.close()
-        print("power cuts tried: %d, bricked: %d, wrong firmware: %d" % (tried, bricked, wrong))
+        print("power cuts tried: %d, bricked: %d, wrong firmware: %d, not told once: %d"
+              % (tried, bricked, wrong, len(miscounted)))
         self.assertGreater(tried, 5)
         self.assertEqual(bricked, 0)
         self.assertEqual(wrong, 0)
+        self.assertEqual(miscounted, [])
 
     def test_rollback_ends_with_100(self):
         # A power cut once the boot record says "trying" the new firmware
@@ -1064,6 +1087,197 @@ class PowerCut(Base):
             print("rolled back after the cut at write %d" % n)
             return
         self.fail("no rollback seen")
+
+
+class Recovery(Base):
+    """What a host is owed across cuts: INTERRUPTED and a quick retry that
+    resumes, no second download of the installed package from a static URL,
+    and the host-side example of docs/at.md."""
+
+    def test_interrupted_reported_and_retried_soon(self):
+        v1015, v1016 = atlib.firmware_pair(self.tmp, size=300000, seed=27)
+        pkg = atlib.read(atlib.full_package(os.path.join(self.tmp, "full.bin"), v1016, self.key))
+        etag = '"v1016-full"'
+        seen = []   # per package request: [Range, If-Range, bytes sent]
+
+        def serve(handler):
+            if "version=1015.0.0" not in handler.path:
+                return atlib.answer(handler, 404, b'{"code":27,"msg":"already latest"}')
+            got = re.match(r"^bytes=(\d+)-$", handler.headers.get("Range") or "")
+            start = int(got.group(1)) if got and handler.headers.get("If-Range") == etag else 0
+            row = [handler.headers.get("Range"), handler.headers.get("If-Range"), 0]
+            seen.append(row)
+            handler.send_response(206 if start else 200)
+            if start:
+                handler.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(pkg) - 1, len(pkg)))
+            handler.send_header("ETag", etag)
+            handler.send_header("Content-Length", str(len(pkg) - start))
+            handler.end_headers()
+            try:
+                for i in range(start, len(pkg), 4096):
+                    handler.wfile.write(pkg[i:i + 4096])
+                    handler.wfile.flush()
+                    row[2] += len(pkg[i:i + 4096])
+                    time.sleep(0.02 if len(seen) == 1 else 0)   # the first one slow enough to cut
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        srv = self.static()
+        srv.routes["/dfota.bin"] = serve
+        m = self.module(firmware=v1015, trusted=self.pub)
+        m.ok('AT+UPGRADE="URL","%s/dfota.bin"' % srv.url)
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "DOWNLOAD",50$', 30)
+        m.proc.kill()   # the power goes at about half
+        m.proc.wait(timeout=10)
+        m.close()
+        self.modules.remove(m)
+
+        # the restart: no AT+UPGRADE from the host
+        m = Module(m.device, env={"LUAT_AT_RETRY_MS": "300-800"})
+        self.modules.append(m)
+        m.wait("^RDY$")
+        rdy = m.matched_at
+        pct = int(m.wait(r'^\+UPGRADE: "INTERRUPTED",\d+$').split(",")[1])
+        m.wait(r'^\+UPGRADE: "START"$', 5)
+        self.assertLess(m.matched_at - rdy, 4, m.lines)   # seconds, not a PERIOD (86400 s)
+        m.wait(r'^\+UPGRADE: "UPDATED","V1016"$', 30)
+        self.ended(m, 0, quiet=0)
+        self.ended(m, 27)   # the check after the update
+        self.assertEqual(len(seen), 2, seen)
+        rng, if_range, sent = seen[1]
+        offset = int(re.match(r"^bytes=(\d+)-$", rng or "bytes=0-").group(1))
+        self.assertGreater(offset, 0, seen)
+        self.assertEqual((if_range, sent), (etag, len(pkg) - offset))
+        self.assertEqual(pct, offset * 100 // len(pkg), (pct, offset, len(pkg)))
+        # one START for the retry and one for the check after it; INTERRUPTED once
+        self.assertEqual(m.lines.count('+UPGRADE: "START"'), 2, m.lines)
+        self.assertEqual(len([x for x in m.lines if "INTERRUPTED" in x]), 1)
+        m = self.restart(m)   # nothing interrupted any more
+        m.ok("AT")
+        self.assertFalse([x for x in m.lines if "INTERRUPTED" in x], m.lines)
+
+    def test_interrupted_without_key_or_url_waits_for_the_host(self):
+        # a cut download of the platform's query: told, but no automatic retry without a KEY or URL
+        v1015, v1016 = atlib.firmware_pair(self.tmp, size=300000, seed=28)
+        pkg = atlib.read(atlib.full_package(os.path.join(self.tmp, "full.bin"), v1016, self.key))
+
+        def slow(handler):
+            handler.send_response(200)
+            handler.send_header("ETag", '"p"')
+            handler.send_header("Content-Length", str(len(pkg)))
+            handler.end_headers()
+            try:
+                for i in range(0, len(pkg), 4096):
+                    handler.wfile.write(pkg[i:i + 4096])
+                    handler.wfile.flush()
+                    time.sleep(0.02)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+        srv = self.static()
+        srv.routes["/api"] = slow
+        env = {"LUAT_FOTA_IOT_URL": srv.url + "/api", "LUAT_AT_RETRY_MS": "100-200"}
+        m = self.module(firmware=v1015, trusted=self.pub, env=env)
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "DOWNLOAD",50$', 30)
+        m.proc.kill()
+        m.proc.wait(timeout=10)
+        m.close()
+        self.modules.remove(m)
+        m = Module(m.device, env=env)
+        self.modules.append(m)
+        m.wait(r'^\+UPGRADE: "INTERRUPTED",([1-9]\d?)$')
+        m.pending.clear()
+        end = time.time() + 1.5
+        while time.time() < end:
+            m._pump(0.01)
+        self.assertFalse([x for x in m.pending if "START" in x], m.pending)
+        self.assertEqual(len(srv.requests), 1)
+
+    def test_static_url_not_downloaded_again(self):
+        pkg = atlib.read(atlib.delta_package(os.path.join(self.tmp, "d.bin"), self.v1015, self.v1016, self.key))
+        etag = '"dfota-1016"'
+        log = []   # per request: (If-None-Match, status, body bytes)
+
+        def static_file(handler):   # what nginx or any file server does with an ETag
+            inm = handler.headers.get("If-None-Match")
+            if inm == etag:
+                log.append((inm, 304, 0))
+                handler.send_response(304)
+                handler.send_header("ETag", etag)
+                return handler.end_headers()
+            log.append((inm, 200, len(pkg)))
+            atlib.answer(handler, 200, pkg, [("ETag", etag)])
+        srv = self.static()
+        srv.routes["/dfota.bin"] = static_file
+        m = self.module(trusted=self.pub)
+        m.ok('AT+UPGRADE="URL","%s/dfota.bin"' % srv.url)
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "UPDATED","V1016"$', 20)
+        self.ended(m, 0, quiet=0)
+        m.wait(r'^\+UPGRADE: "CODE",27,"not modified"$')   # the check after the update
+        self.ended(m, 27)
+        self.assertEqual(log, [(None, 200, len(pkg)), (etag, 304, 0)])
+        m = self.restart(m)   # the ETag is kept in NV
+        m.ok("AT+UPGRADE")
+        self.ended(m, 27)
+        self.assertEqual(log[2:], [(etag, 304, 0)])
+        self.assertEqual(self.revision(m), "1016")
+        self.assertRegex(self.last_result(m), r'^\+UPGRADE: "LAST",27,\d+,"V1016"$')
+
+    def test_plain_file_server_not_downloaded_again(self):
+        # Python's own file server (no ETag, Last-Modified and If-Modified-Since): the same
+        www = os.path.join(self.tmp, "www")
+        os.makedirs(www)
+        atlib.delta_package(os.path.join(www, "dfota.bin"), self.v1015, self.v1016, self.key)
+        log = []   # per request: (If-Modified-Since, status)
+
+        class Files(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, directory=www, **kw)
+
+            def log_request(self, code="-", size="-"):
+                log.append((self.headers.get("If-Modified-Since"), int(code)))
+
+            def log_message(self, *args):
+                pass
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        self.cleanups.append(httpd.server_close)
+        self.cleanups.append(httpd.shutdown)
+        m = self.module(trusted=self.pub)
+        m.ok('AT+UPGRADE="URL","http://127.0.0.1:%d/dfota.bin"' % httpd.server_address[1])
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "UPDATED","V1016"$', 20)
+        m.wait(r'^\+UPGRADE: "CODE",27,"not modified"$')
+        self.ended(m, 27)
+        self.assertEqual([x[1] for x in log], [200, 304], log)
+        self.assertIsNone(log[0][0])
+        self.assertRegex(log[1][0] or "", r"^\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT$")
+
+    def test_host_example_from_the_docs(self):
+        example = os.path.join(os.path.dirname(__file__), "..", "..", "at", "examples", "upgrade.py")
+        docs = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "at.md")
+        code = atlib.read(example).decode()
+        block = re.search(r"## A host's upgrade, in Python\n.*?```python\n(.*?)```", atlib.read(docs).decode(), re.S)
+        self.assertTrue(block)
+        self.assertEqual(block.group(1), code)   # the docs show the file the test runs
+        srv = self.static()
+        srv.routes["/dfota.bin"] = atlib.read(atlib.delta_package(os.path.join(self.tmp, "d.bin"), self.v1015,
+                                                                  self.v1016, self.key))
+        m = self.module(trusted=self.pub)
+        m.port.close()   # the example is the host now
+        r = subprocess.run([sys.executable, example, m.path, srv.url + "/dfota.bin"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        out = r.stdout.splitlines()
+        self.assertEqual(out[0], '+UPGRADE: "START"')
+        self.assertEqual(out[-4:], ["RDY", '+UPGRADE: "UPDATED","V1016"', '+UPGRADE: "END",0', "upgraded"])
+        # a URL that can never work: refused at once
+        r = subprocess.run([sys.executable, example, m.path, "http://999.1.1.1/x"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("+CME ERROR: 50", r.stderr)
 
 
 if __name__ == "__main__":
