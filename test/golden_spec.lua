@@ -1,0 +1,115 @@
+-- Golden outputs: each test/golden/NAME/main.lua was run once in LuatOS's own VM (its PC build,
+-- /work/shared/luatos-pc, see docs/simulator.md "Golden outputs"); its filtered output is
+-- test/golden/NAME/expected.txt. Here each runs in bin/luatos-sim and must print the same lines,
+-- except the entries of test/golden/known-differences.lua (each pinned to luatos-sim's line, with a reason).
+local T = require "testutil"
+local socket = require "socket"
+local filter = dofile("test/golden/filter.lua")
+local known = dofile("test/golden/known-differences.lua")
+
+local NAMES = { "sys_timers", "sys_tasks", "json", "crypto", "zbuff", "string_ext", "fskv", "io_ext",
+    "log_format", "rtos_shape", "http_codes" }
+
+local function expected_lines(name)
+    local text = assert(T.read("test/golden/" .. name .. "/expected.txt"), "no expected.txt for " .. name)
+    local lines = {}
+    for line in text:gmatch("([^\n]*)\n") do
+        if not line:match("^#") then lines[#lines + 1] = line end   -- "#" lines: the file's header
+    end
+    return lines
+end
+
+--- The fixture server for http_codes; returns its folder and a stop function.
+local function start_server()
+    local dir = T.tmpdir("golden-http")
+    T.write(dir .. "/package.bin", "golden package bytes 0123456789")
+    os.execute("lua5.3 test/fixture_server.lua " .. dir .. " 60 >/dev/null 2>&1 &")
+    for _ = 1, 100 do
+        if T.read(dir .. "/port") then break end
+        os.execute("sleep 0.05")
+    end
+    local port = assert(T.read(dir .. "/port"), "fixture server did not start")
+    return port, function()
+        local c = socket.connect("127.0.0.1", tonumber(port))
+        if c then
+            c:settimeout(2)
+            c:send("GET /quit HTTP/1.1\r\nHost: x\r\n\r\n")
+            c:receive("*a")
+            c:close()
+        end
+    end
+end
+
+--- Runs test/golden/NAME in luatos-sim on a fresh device; returns the filtered lines and the raw output.
+local function run_sim(name)
+    local dev = T.tmpdir("golden-" .. name) .. "/dev"
+    local stop
+    if name == "http_codes" then
+        local port
+        port, stop = start_server()
+        os.execute("mkdir -p " .. dev .. "/fs")
+        T.write(dev .. "/fs/golden_port", port)
+    end
+    local out, status = T.run("bin/luatos-sim test/golden/" .. name .. " --max-boots 1 --exit-reboot-delay 0" ..
+        " --device " .. dev)
+    if stop then stop() end
+    return filter.lines(out), out, status
+end
+
+--- Line-by-line comparison; returns nil when equal, else a readable diff.
+local function compare(name, want, got)
+    local subst = {}
+    for _, k in ipairs(known) do
+        if k.test == name then subst[k.expected] = k end
+    end
+    local used, report = {}, {}
+    for i = 1, math.max(#want, #got) do
+        local w, g = want[i], got[i]
+        local k = w and subst[w]
+        if k then
+            used[k] = true
+            w = k.luatos_sim   -- a recorded difference: luatos-sim's line is pinned too
+        end
+        if w ~= g then
+            report[#report + 1] = string.format("line %d:\n  - LuatOS:     %s\n  + luatos-sim: %s", i,
+                w == nil and "(no line)" or w, g == nil and "(no line)" or g)
+        end
+    end
+    for k in pairs(subst) do
+        if not used[k] then
+            report[#report + 1] = "known difference not seen (remove it from known-differences.lua?): " ..
+                k.expected
+        end
+    end
+    if #report == 0 then return nil end
+    return name .. ": luatos-sim differs from LuatOS's VM (test/golden/" .. name .. "/expected.txt)\n" ..
+        table.concat(report, "\n")
+end
+
+describe("golden outputs from LuatOS's own VM", function()
+    for _, name in ipairs(NAMES) do
+        it(name, function()
+            local want = expected_lines(name)
+            local got, raw, status = run_sim(name)
+            assert.equal(0, status, raw)
+            local diff = compare(name, want, got)
+            assert(diff == nil, (diff or "") .. "\n--- luatos-sim's whole output:\n" .. raw)
+        end)
+    end
+
+    it("every known difference names a golden test, both lines and a reason", function()
+        local names = {}
+        for _, n in ipairs(NAMES) do names[n] = true end
+        for _, k in ipairs(known) do
+            assert(names[k.test], "unknown test " .. tostring(k.test))
+            assert(type(k.expected) == "string" and type(k.luatos_sim) == "string", k.test)
+            assert(type(k.reason) == "string" and #k.reason > 10, "a reason for " .. k.expected)
+        end
+    end)
+
+    it("the comparison reports a changed line", function()
+        local d = compare("json", { "GOLDEN\ta", "GOLDEN\tb" }, { "GOLDEN\ta", "GOLDEN\tc" })
+        assert.truthy(d and d:find("line 2:", 1, true) and d:find("- LuatOS:     GOLDEN\tb", 1, true), d)
+        assert.truthy(compare("json", { "x" }, {}):find("(no line)", 1, true))
+    end)
+end)
