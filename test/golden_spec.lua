@@ -56,32 +56,63 @@ local function run_sim(name)
     return filter.lines(out), out, status
 end
 
---- Line-by-line comparison; returns nil when equal, else a readable diff.
+--- The longest common subsequence of a and b, as a list of {i, j} pairs.
+local function lcs(a, b)
+    local n, m = #a, #b
+    local L = {}
+    for i = n + 1, 1, -1 do
+        L[i] = {}
+        for j = m + 1, 1, -1 do
+            if i > n or j > m then L[i][j] = 0
+            elseif a[i] == b[j] then L[i][j] = L[i + 1][j + 1] + 1
+            else L[i][j] = math.max(L[i + 1][j], L[i][j + 1]) end
+        end
+    end
+    local pairs_, i, j = {}, 1, 1
+    while i <= n and j <= m do
+        if a[i] == b[j] then pairs_[#pairs_ + 1] = { i, j }; i, j = i + 1, j + 1
+        elseif L[i + 1][j] >= L[i][j + 1] then i = i + 1
+        else j = j + 1 end
+    end
+    return pairs_
+end
+
+--- Compares line by line (a known difference stands for LuatOS's line); returns nil when equal,
+-- else a diff: "-" LuatOS's line missing in luatos-sim's output, "+" luatos-sim's line LuatOS did not print.
 local function compare(name, want, got)
     local subst = {}
     for _, k in ipairs(known) do
         if k.test == name then subst[k.expected] = k end
     end
-    local used, report = {}, {}
-    for i = 1, math.max(#want, #got) do
-        local w, g = want[i], got[i]
-        local k = w and subst[w]
-        if k then
-            used[k] = true
-            w = k.luatos_sim   -- a recorded difference: luatos-sim's line is pinned too
-        end
-        if w ~= g then
-            report[#report + 1] = string.format("line %d:\n  - LuatOS:     %s\n  + luatos-sim: %s", i,
-                w == nil and "(no line)" or w, g == nil and "(no line)" or g)
-        end
+    local used, w = {}, {}
+    for i, line in ipairs(want) do
+        local k = subst[line]
+        if k then used[k] = true end
+        w[i] = k and k.luatos_sim or line   -- a recorded difference: luatos-sim's line is pinned too
     end
+    local report = {}
     for k in pairs(subst) do
         if not used[k] then
-            report[#report + 1] = "known difference not seen (remove it from known-differences.lua?): " ..
-                k.expected
+            report[#report + 1] = "known difference not in expected.txt (stale entry?): " .. k.expected
         end
     end
-    if #report == 0 then return nil end
+    local equal = #w == #got
+    for i = 1, #w do equal = equal and w[i] == got[i] end
+    if equal and #report == 0 then return nil end
+    if not equal then
+        local i, j = 1, 1
+        local common = lcs(w, got)
+        common[#common + 1] = { #w + 1, #got + 1 }
+        for _, pr in ipairs(common) do
+            while i < pr[1] do
+                report[#report + 1] = string.format("- LuatOS     (expected line %d): %s", i, w[i]); i = i + 1
+            end
+            while j < pr[2] do
+                report[#report + 1] = string.format("+ luatos-sim (output line %d):   %s", j, got[j]); j = j + 1
+            end
+            i, j = i + 1, j + 1
+        end
+    end
     return name .. ": luatos-sim differs from LuatOS's VM (test/golden/" .. name .. "/expected.txt)\n" ..
         table.concat(report, "\n")
 end
@@ -108,8 +139,11 @@ describe("golden outputs from LuatOS's own VM", function()
     end)
 
     it("the comparison reports a changed line", function()
-        local d = compare("json", { "GOLDEN\ta", "GOLDEN\tb" }, { "GOLDEN\ta", "GOLDEN\tc" })
-        assert.truthy(d and d:find("line 2:", 1, true) and d:find("- LuatOS:     GOLDEN\tb", 1, true), d)
-        assert.truthy(compare("json", { "x" }, {}):find("(no line)", 1, true))
+        local d = compare("json", { "GOLDEN a", "GOLDEN b", "GOLDEN d" }, { "GOLDEN a", "GOLDEN c", "GOLDEN d" })
+        assert.truthy(d and d:find("- LuatOS     (expected line 2): GOLDEN b", 1, true), d)
+        assert.truthy(d:find("+ luatos-sim (output line 2):   GOLDEN c", 1, true), d)
+        assert.is_nil(d:find("GOLDEN d", 1, true), d)
+        assert.truthy(compare("json", { "x" }, {}):find("- LuatOS     (expected line 1): x", 1, true))
+        assert.is_nil(compare("json", { "x" }, { "x" }))
     end)
 end)

@@ -6,7 +6,7 @@
 --      (LuatOS's C modules: "I/main", "W/pc", "D/vfs", "I/http", ...) and luatos-sim's own
 --      "I/user.sim ..." and "luatos-sim: ..." lines;
 --   3. a script's place in an error message is its file name: LuatOS's chunk name
---      '[string "main.lua"]:52' and luatos-sim's host path '/.../run/main.lua:52' both become 'main.lua:52'.
+--      '[string "main.lua"]:52' and luatos-sim's host path '/tmp/.../run/main.lua:52' (or Lua's shortened '...dev/run/main.lua:52') both become 'main.lua:52'.
 -- Command line: lua5.3 test/golden/filter.lua < raw-output > filtered
 local M = {}
 
@@ -18,7 +18,7 @@ function M.line(l)
     local tag = l:match("^[DIWE]/(%S+)")
     if tag and not tag:match("^user%.") then return nil end
     l = l:gsub('%[string "([^"]+)"%]:(%d+)', "%1:%2")
-    l = l:gsub("/[^%s:<]*/run/([^/%s:<]+%.lua):(%d+)", "%1:%2")
+    l = l:gsub("[^%s:<]*/run/([^/%s:<]+%.lua):(%d+)", "%1:%2")
     return l
 end
 
