@@ -4,7 +4,7 @@
 --      luatos-sim's "[00000.300] ";
 --   2. lines of the firmware or simulator itself are dropped: log lines whose tag is not "user.*"
 --      (LuatOS's C modules: "I/main", "W/pc", "D/vfs", "I/http", ...) and luatos-sim's own
---      "I/user.sim ..." and "luatos-sim: ..." lines;
+--      "I/user.sim ..." and "luatos-sim: ..." lines, and the PC build's "luat_heap_realloc: ..." notice;
 --   3. a script's place in an error message is its file name: LuatOS's chunk name
 --      '[string "main.lua"]:52' and luatos-sim's host path '/tmp/.../run/main.lua:52' (or Lua's shortened '...dev/run/main.lua:52') both become 'main.lua:52'.
 -- Command line: lua5.3 test/golden/filter.lua < raw-output > filtered
@@ -15,6 +15,7 @@ function M.line(l)
     l = l:gsub("^%[%d%d%d%d%-%d%d%-%d%d %d%d:%d%d:%d%d%.%d%d%d%]%[%d+%.%d+%] ", "", 1)
     l = l:gsub("^%[%d+%.%d%d%d%] ", "", 1)
     if l:match("^luatos%-sim:") or l:match("^[DIWE]/user%.sim ") then return nil end
+    if l:match("^luat_heap_realloc: ") then return nil end   -- the PC build's heap notice (an address)
     local tag = l:match("^[DIWE]/(%S+)")
     if tag and not tag:match("^user%.") then return nil end
     l = l:gsub('%[string "([^"]+)"%]:(%d+)', "%1:%2")
