@@ -230,7 +230,7 @@ function json.decode(s)
     if type(s) ~= "string" then
         return nil, false, "bad argument #1 to 'decode' (string expected, got " .. type(s) .. ")"
     end
-    local ok, v, pos = pcall(function()
+    local ok, v = pcall(function()
         local val, p = decode_value(s, skip(s, 1), 0)
         p = skip(s, p)
         if p <= #s then decode_error(s, p, "the end") end

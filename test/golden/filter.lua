@@ -6,7 +6,8 @@
 --      (LuatOS's C modules: "I/main", "W/pc", "D/vfs", "I/http", ...) and luatos-sim's own
 --      "I/user.sim ..." and "luatos-sim: ..." lines, and the PC build's "luat_heap_realloc: ..." notice;
 --   3. a script's place in an error message is its file name: LuatOS's chunk name
---      '[string "main.lua"]:52' and luatos-sim's host path '/tmp/.../run/main.lua:52' (or Lua's shortened '...dev/run/main.lua:52') both become 'main.lua:52'.
+--      '[string "main.lua"]:52' and luatos-sim's host path '/tmp/.../run/main.lua:52' (or Lua's shortened
+--      '...dev/run/main.lua:52') both become 'main.lua:52'.
 -- Command line: lua5.3 test/golden/filter.lua < raw-output > filtered
 local M = {}
 

@@ -15,7 +15,7 @@ p("math.maxinteger", math.maxinteger)
 p("int division", 7 // 2, 7 / 2, 2 ^ 2)
 p("tostring float", tostring(10 / 2), 1e15, 1e16, 0.1)
 p("string.format %d", string.format("%d", 3))
-p("unpack global", type(unpack), type(loadstring), type(math.pow))
+p("unpack global", type(unpack), type(loadstring), type(math.pow)) -- luacheck: ignore
 p("table.unpack", table.unpack({ 1, 2 }))
 p("sys global", type(sys), type(sys.taskInit), type(sysplus))
 p("PROJECT", PROJECT, VERSION)

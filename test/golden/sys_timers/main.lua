@@ -50,7 +50,9 @@ sys.timerStopAll(many)
 p("stopAll", sys.timerIsActive(many, "x") == nil, sys.timerIsActive(many, "y") == nil)
 
 -- timers with several arguments, including nil in the middle
-sys.timerStart(function(a, b, c) mark("args:" .. tostring(a) .. "," .. tostring(b) .. "," .. tostring(c)) end, 45, 1, nil, "c")
+sys.timerStart(function(a, b, c)
+    mark("args:" .. tostring(a) .. "," .. tostring(b) .. "," .. tostring(c))
+end, 45, 1, nil, "c")
 
 sys.taskInit(function()
     sys.wait(450)
