@@ -43,6 +43,7 @@ describe("fskv", function()
         assert.same({ name = "wendal", age = 123 }, fskv.get("tab"))
         assert.equal("wendal", fskv.get("tab", "name"))
         assert.is_nil(fskv.get("missing"))
+        assert.equal(0, select("#", fskv.get("missing")))   -- nothing, as LuatOS's VM (golden fskv)
     end)
 
     it("floats come back as a module's 32-bit floats", function()

@@ -42,6 +42,16 @@ local profile = simdevice.open(device_dir, options)
 
 -- LuatOS's Lua 5.3 is built with LUA_COMPAT_5_1: unpack, loadstring, module ...
 require("compat51").install_luatos(_G)
+-- LuatOS's print joins its arguments (through the global tostring) with one space, not a tab
+-- (test/golden/log_format); LuatOS-Air's Lua 5.1 print is left as it is.
+if not air then
+    function _G.print(...)
+        local parts = {}
+        for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+        io.stdout:write(table.concat(parts, " "), "\n")
+        io.stdout:flush()
+    end
+end
 -- LuatOS's built-in (C) modules, as globals; they are never a project's own.
 _G.log = require "log"
 _G.rtos = require "rtos"

@@ -108,12 +108,13 @@ local function load(key)
     return decode(rec)
 end
 
---- fskv.get(key[, skey]) -> the value (nil when missing); with skey and a
--- table value, value[skey].
+--- fskv.get(key[, skey]) -> the value (nothing when missing or an empty
+-- string, as LuatOS's VM); with skey and a table value, value[skey].
 function fskv.get(key, skey)
     key = key_arg(key, "get")
     if not dir then return end
     local v = load(key)
+    if v == nil then return end
     if skey ~= nil and skey ~= "" and type(v) == "table" then return v[skey] end
     return v
 end

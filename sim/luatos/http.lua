@@ -6,10 +6,12 @@
 -- -2 header, -3 body, -4 connect failed or a url it cannot use, -5 closed
 -- early, -6 receive, -7 file write, -8 timeout, -9 fota (package invalid, or a
 -- non-2xx answer in fota mode, with that answer's body). body may be a
--- zbuff (its written bytes are sent). In fota mode a resumed download (206)
--- is reported as 200.
+-- zbuff: POST and PUT send its written bytes, other methods receive the
+-- answer into it; body is then the answer's length. In fota mode a resumed
+-- download (206) is reported as 200.
 -- opts: timeout (ms; < 1000 = default 60 s, 10 min with dst, 20 min with
--- fota), dst (save the body to a file: body = its size), fota (stream the body
+-- fota), dst (save the body to a file: body = its size; a non-2xx answer
+-- leaves no file, body = its length), fota (stream the body
 -- into the staging area: body = its size), callback(content_len, body_len,
 -- userdata), userdata, debug. Unknown options are ignored, as on a module.
 -- sys is looked up when used: a project's own sys.lua is loaded after us.
@@ -27,7 +29,7 @@ end
 
 local function fota_module() return rawget(_G, "fota") or require "fota" end
 
-local function run(method, url, headers, body, opts, certs)
+local function run(method, url, headers, body, opts, certs, zb)
     local fota = fota_module()
     if opts.fota and opts.dst then return -4 end
     local timeout = math.tointeger(opts.timeout) or 0
@@ -76,8 +78,23 @@ local function run(method, url, headers, body, opts, certs)
         -- a resumed download (206) is a whole package to the script, as on a module
         return status == 206 and 200 or status, hdrs, (t:progress())
     end
-    if opts.dst and ok2xx then return status, hdrs, (t:progress()) end
-    return status, hdrs, t:body()
+    if opts.dst then
+        if ok2xx then return status, hdrs, (t:progress()) end
+        -- as LuatOS's VM: a failed download leaves no file; the body is its length
+        os.remove(opts.dst)
+        return status, hdrs, #(t:body() or "")
+    end
+    local resp = t:body() or ""
+    if zb then
+        -- a zbuff body: the answer's length; a request that sends no body (not POST or PUT)
+        -- receives the answer into the zbuff, at its cursor, growing it
+        if method ~= "POST" and method ~= "PUT" then
+            if zb:len() < zb:used() + #resp + 1 then zb:resize(zb:used() + #resp + 1) end
+            zb:write(resp)
+        end
+        return status, hdrs, #resp
+    end
+    return status, hdrs, resp
 end
 
 local seq = 0
@@ -90,8 +107,12 @@ function http.request(method, url, headers, body, opts, server_cert, client_cert
         argcheck(type(k) == "string" and (type(v) == "string" or math.type(v) == "integer"), 3,
             "headers: string names and values expected")
     end
-    -- a zbuff body sends its written bytes, as on a module
-    if type(body) == "userdata" and body.used and body.toStr then body = body:toStr(0, body:used()) end
+    -- a zbuff body: POST and PUT send its written bytes, other methods receive into it (LuatOS)
+    local zb
+    if type(body) == "userdata" and body.used and body.toStr then
+        zb = body
+        body = (method == "POST" or method == "PUT") and zb:toStr(0, zb:used()) or nil
+    end
     argcheck(body == nil or type(body) == "string", 4, "string or zbuff expected, got " .. type(body))
     argcheck(opts == nil or type(opts) == "table", 5, "table expected, got " .. type(opts))
     local certs = { server_cert, client_cert, client_key, client_password }
@@ -110,7 +131,7 @@ function http.request(method, url, headers, body, opts, server_cert, client_cert
     local id, result = "HTTP_RESULT_" .. seq, nil
     sys().taskInit(function()
         -- wait() must return even when the request fails in an unforeseen way.
-        local packed = table.pack(pcall(run, method, url, headers, body, opts, certs))
+        local packed = table.pack(pcall(run, method, url, headers, body, opts, certs, zb))
         if packed[1] then
             result = table.pack(unpack(packed, 2, packed.n))
         else

@@ -3,10 +3,10 @@
 local host = require "fota.host"
 
 local log = {
-    LOG_SILENT = 0, LOG_DEBUG = 1, LOG_INFO = 2, LOG_WARN = 3, LOG_ERROR = 4,
+    LOG_SILENT = 7, LOG_DEBUG = 1, LOG_INFO = 2, LOG_WARN = 3, LOG_ERROR = 4,
 }
 
-local names = { SILENT = 0, DEBUG = 1, INFO = 2, WARN = 3, ERROR = 4 }
+local names = { SILENT = 7, DEBUG = 1, INFO = 2, WARN = 3, ERROR = 4 }
 local level = log.LOG_DEBUG   -- a module logs everything until the script sets a level
 local started = host.ms()
 local out = io.stdout
@@ -14,8 +14,8 @@ local out = io.stdout
 --- log.setLevel("INFO") or log.setLevel(log.LOG_INFO).
 function log.setLevel(l)
     local v = type(l) == "string" and names[l:upper()] or math.tointeger(l)
-    if not v or v < 0 or v > 4 then error("log.setLevel: unknown level " .. tostring(l), 2) end
-    level = v
+    if not v or v < 0 or v > 7 then error("log.setLevel: unknown level " .. tostring(l), 2) end
+    level = v == 0 and log.LOG_SILENT or v   -- LuatOS: 0 is silent (LUAT_LOG_CLOSE, 7)
 end
 
 function log.getLevel() return level end
@@ -24,12 +24,12 @@ function log.getLevel() return level end
 function log.output(f) out = f or io.stdout end
 
 local function emit(lv, letter, tag, ...)
-    if lv < level or level == 0 then return end
-    local n = select("#", ...)
-    local parts = {}
-    for i = 1, n do parts[i] = tostring((select(i, ...))) end
+    if lv < level then return end
+    -- as LuatOS's print: tag and arguments joined by one space (no trailing space without arguments)
+    local parts = { letter .. "/user." .. tostring(tag) }
+    for i = 1, select("#", ...) do parts[i + 1] = tostring((select(i, ...))) end
     local ms = host.ms() - started
-    out:write(string.format("[%09.3f] %s/user.%s %s\n", ms / 1000, letter, tostring(tag), table.concat(parts, " ")))
+    out:write(string.format("[%09.3f] %s\n", ms / 1000, table.concat(parts, " ")))
     out:flush()
 end
 

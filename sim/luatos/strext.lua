@@ -16,11 +16,18 @@ end
 function string.toHex(s, sep)
     sep = sep or ""
     local hex = s:gsub(".", function(c) return string.format("%02X", c:byte()) .. sep end)
-    return hex, #s
+    return hex, #s * 2   -- LuatOS gives the number of hex digits (separators not counted)
 end
 
+--- As LuatOS: pairs of hex digits; any other character drops a pending
+-- half byte ("4a 4b" -> "JK", "616" -> "a").
 function string.fromHex(h)
-    return (h:gsub("[^%x]", ""):gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end))
+    local out = {}
+    for run in h:gmatch("%x+") do
+        if #run % 2 == 1 then run = run:sub(1, -2) end
+        out[#out + 1] = run:gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end)
+    end
+    return (table.concat(out))
 end
 
 --- string.split(s[, sep[, keepEmpty]]) -> { pieces }. sep is plain text

@@ -64,7 +64,11 @@ function sys.wait(ms)
         task_timer_id = task_timer_id >= TASK_TIMER_MAX - 1 and 1 or task_timer_id + 1
     until pool[task_timer_id] == nil
     local id = task_timer_id
-    if rtos.timer_start(id, ms) ~= 1 then return end
+    -- as LuatOS's sys.lua: a timer that cannot start (ms < 1) is logged at debug level
+    if rtos.timer_start(id, ms) ~= 1 then
+        if logger() then logger().debug("rtos.timer_start error") end
+        return
+    end
     pool[id], task_timer[co] = co, id
     local res = table.pack(coroutine.yield())
     if res.n > 0 then
@@ -117,7 +121,10 @@ function sys.timerAdvStart(fn, ms, rep, ...)
         msg_timer_id = msg_timer_id >= MSG_TIMER_MAX and TASK_TIMER_MAX + 1 or msg_timer_id + 1
     until pool[msg_timer_id] == nil
     local id = msg_timer_id
-    if rtos.timer_start(id, ms, rep) ~= 1 then return end
+    if rtos.timer_start(id, ms, rep) ~= 1 then
+        if logger() then logger().error("rtos.timer_start", "create fail!!!") end   -- LuatOS's sys.lua says so too
+        return
+    end
     pool[id] = fn
     if select("#", ...) > 0 then params[id] = table.pack(...) end
     return id
