@@ -239,8 +239,9 @@ static const luaL_Reg board_funcs[] = {
 
 /* The boot, as a module's: record, rollback or staged package, then the
  * active script slot's main.lua. The factory flash of a new device takes
- * factory.txt ("CORE VERSION"), factory-core.bin and factory-script.lfsa
- * from the host, through the staging area and script slot B as scratch. */
+ * factory.txt ("CORE VERSION"), factory-core.bin, factory-script.lfsa and
+ * the signing key factory-trusted.pem (optional) from the host, the images
+ * through the staging area and script slot B as scratch. */
 static const char boot_lua[] =
     "fota.device('" FOTA_MPS2_ROOT "')\n"
     "local st, why = fota.boot({})\n"
@@ -250,6 +251,9 @@ static const char boot_lua[] =
     "  local img, arc = '" FOTA_MPS2_ROOT "/fota/stage.bin', '" FOTA_MPS2_ROOT "/slots/script_b.lfsa'\n"
     "  board.hostcopy('factory-core.bin', img)\n"
     "  board.hostcopy('factory-script.lfsa', arc)\n"
+    "  if board.hostsize('factory-trusted.pem') then\n"
+    "    board.hostcopy('factory-trusted.pem', '" FOTA_MPS2_ROOT "/fota/trusted.pem')\n"
+    "  end\n"
     "  assert(fota.flash{core = core, core_image = img, script = arc, version = ver})\n"
     "  board.remove(img); board.remove(arc)\n"
     "  print('boot: factory flashed ' .. core .. ' ' .. ver)\n"
@@ -257,7 +261,8 @@ static const char boot_lua[] =
     "end\n"
     "assert(st, 'boot: ' .. tostring(why))\n"
     "local r = st.running\n"
-    "print(('boot: core %s script %s slots %s/%s%s%s'):format(r.core, r.version, r.core_slot, r.script_slot,\n"
+    "print(('boot: core %s script %s slots %s/%s%s%s%s'):format(r.core, r.version, r.core_slot, r.script_slot,\n"
+    "  st.key_provisioned and ' signed-only' or '',\n"
     "  st.applied_staged and (' applied_staged=' .. st.applied_staged) or '',\n"
     "  st.last_result ~= 'none' and (' last_result=' .. st.last_result) or ''))\n"
     "return board.load(r.script_path, 'main.lua')()\n";
