@@ -13,9 +13,11 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <mbedtls/sha256.h>
 
 #include "core/archive.h"
 #include "core/fota_err.h"
+#include "core/slots.h"
 #include "lua/lzbuff.h"
 #include "device_mps2.h"
 #include "port/mps2/flash_qemu.h"
@@ -232,7 +234,58 @@ static int l_reboot(lua_State *L)
     return 0;
 }
 
+/* Copies the core slot's image over the code memory and starts it as a
+ * reset does (vector table at 0: stack pointer, reset handler). Runs from
+ * RAM (.data) with interrupts off, touching nothing of the old image. */
+__attribute__((section(".data.ramexec"), noinline, noreturn, long_call))
+static void ram_exec(const volatile uint32_t *src, uint32_t words)
+{
+    uintptr_t zero = 0;
+    __asm__ volatile("" : "+r"(zero));   /* the code memory starts at address 0 */
+    volatile uint32_t *dst = (volatile uint32_t *)zero;
+    for (uint32_t i = 0; i < words; i++)
+        dst[i] = src[i];
+    *(volatile uint32_t *)0xE000ED08u = 0;   /* VTOR */
+    __asm__ volatile("dsb\n isb\n msr msp, %0\n bx %1\n" : : "r"(dst[0]), "r"(dst[1]) : "memory");
+    for (;;) {
+    }
+}
+
+/* board.exec_active() -> false | (no return): QEMU starts the image it was
+ * given, as a module's ROM starts its bootloader; when that is not the
+ * active core slot's image (by SHA-256), the active one is copied in and
+ * started, as a bootloader starts the core it chose. */
+static int l_exec_active(lua_State *L)
+{
+    extern uint32_t _sidata, _sdata, _edata;
+    uint32_t own = (uint32_t)(uintptr_t)&_sidata + (uint32_t)((char *)&_edata - (char *)&_sdata), len;
+    uint8_t sha[32];
+    const uint8_t *img;
+    char path[FOTA_SLOTS_PATH_MAX + 24];
+    fota_boot_record rec;
+    fota_slots s;
+    uintptr_t zero = 0;
+    __asm__ volatile("" : "+r"(zero));
+    if (fota_slots_init(&s, FOTA_MPS2_ROOT) != FOTA_OK || fota_slots_read(&s, &rec) != FOTA_OK ||
+        fota_slots_path(&s, 'c', rec.active.core_slot, path, sizeof path) != FOTA_OK ||
+        fota_mps2_map(path, &img, &len) != FOTA_OK || len < 8 || len != rec.active.core_len)
+        return luaL_error(L, "no active core image");
+    if (mbedtls_sha256_ret((const uint8_t *)zero, own, sha, 0) != 0)
+        return luaL_error(L, "sha256");
+    if (own == len && memcmp(sha, rec.active.core_sha256, 32) == 0) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    printf("boot: starting core slot %c (V%u, %u bytes)\n", rec.active.core_slot ? 'b' : 'a',
+           (unsigned)rec.active.core_version, (unsigned)len);
+    fflush(stdout);
+    __asm__ volatile("cpsid i");
+    *(volatile uint32_t *)0xE000E010u = 0;   /* SysTick off: its handler is old code */
+    ram_exec((const volatile uint32_t *)(const void *)img, (len + 3) / 4);
+}
+
 static const luaL_Reg board_funcs[] = {
+    { "exec_active", l_exec_active },
     { "hostsize", l_hostsize }, { "hostread", l_hostread }, { "hostcopy", l_hostcopy },
     { "remove", l_remove }, { "load", l_load }, { "stats", l_stats }, { NULL, NULL }
 };
@@ -260,6 +313,7 @@ static const char boot_lua[] =
     "  st, why = fota.boot({})\n"
     "end\n"
     "assert(st, 'boot: ' .. tostring(why))\n"
+    "board.exec_active()\n"
     "local r = st.running\n"
     "print(('boot: core %s script %s slots %s/%s%s%s%s'):format(r.core, r.version, r.core_slot, r.script_slot,\n"
     "  st.key_provisioned and ' signed-only' or '',\n"

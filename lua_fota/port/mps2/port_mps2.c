@@ -356,3 +356,12 @@ int fota_port_listdir(const char *dir, int (*fn)(void *ud, const char *name), vo
     }
     return FOTA_OK;
 }
+
+int fota_mps2_map(const char *path, const uint8_t **data, uint32_t *size)
+{
+    int r = region_of(path);
+    if (r < 0 || !flash() || !header_size(r, size, NULL))
+        return FOTA_ERR_NOENT;
+    *data = flash() + (size_t)(region_block(r) + 1) * BLOCK;
+    return FOTA_OK;
+}
