@@ -4,7 +4,7 @@
  * active script slot. A never-flashed device is first flashed from the
  * factory files the host gives (semihosting). rtos.reboot() resets the
  * core (SYSRESETREQ); QEMU reloads the image and the flash file stays.
- * The semihosting command line may hold "cut=N" or "cut=N,torn": the power
+ * The semihosting command line may hold "cut=N" or "cut=N:torn": the power
  * goes at the Nth flash operation of this boot (flash_qemu.h). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,7 +237,7 @@ static int l_reboot(lua_State *L)
 /* Copies the core slot's image over the code memory and starts it as a
  * reset does (vector table at 0: stack pointer, reset handler). Runs from
  * RAM (.data) with interrupts off, touching nothing of the old image. */
-__attribute__((section(".data.ramexec"), noinline, noreturn, long_call))
+__attribute__((section(".ramfunc"), noinline, noreturn, long_call))
 static void ram_exec(const volatile uint32_t *src, uint32_t words)
 {
     uintptr_t zero = 0;
@@ -313,12 +313,13 @@ static const char boot_lua[] =
     "  st, why = fota.boot({})\n"
     "end\n"
     "assert(st, 'boot: ' .. tostring(why))\n"
-    "board.exec_active()\n"
     "local r = st.running\n"
-    "print(('boot: core %s script %s slots %s/%s%s%s%s'):format(r.core, r.version, r.core_slot, r.script_slot,\n"
+    "print(('boot: core %s script %s slots %s/%s%s%s%s (%d flash ops)'):format(r.core, r.version,\n"
+    "  r.core_slot, r.script_slot,\n"
     "  st.key_provisioned and ' signed-only' or '',\n"
     "  st.applied_staged and (' applied_staged=' .. st.applied_staged) or '',\n"
-    "  st.last_result ~= 'none' and (' last_result=' .. st.last_result) or ''))\n"
+    "  st.last_result ~= 'none' and (' last_result=' .. st.last_result) or '', board.stats().flash_ops))\n"
+    "board.exec_active()\n"
     "return board.load(r.script_path, 'main.lua')()\n";
 
 static int run(lua_State *L)
@@ -355,7 +356,7 @@ static void cut_option(void)
     char *end;
     unsigned long at = strtoul(c + 4, &end, 10);
     if (at > 0 && at < 0xffffffffu)
-        fota_flash_qemu_cut((uint32_t)at, strncmp(end, ",torn", 5) == 0);
+        fota_flash_qemu_cut((uint32_t)at, strncmp(end, ":torn", 5) == 0);
 }
 
 int main(void)
