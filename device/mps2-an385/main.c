@@ -206,21 +206,24 @@ static int l_load(lua_State *L)
     return 1;
 }
 
-/* board.stats() -> {heap=, stack=, flash_ops=}: the heap's high-water mark
- * and the deepest stack so far (the painted words left), for bench/device. */
+/* board.stats() -> {heap=, stack=, flash_ops=, ms=}: the heap's high-water
+ * mark and the deepest stack so far (the painted words left), the flash
+ * operations and the SysTick clock, for the test and bench/device. */
 static int l_stats(lua_State *L)
 {
     extern uint32_t _stack_bottom, _estack;
     const uint32_t *w = &_stack_bottom;
     while (w < &_estack && *w == 0x5a5a5a5au)
         w++;
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 4);
     lua_pushinteger(L, (lua_Integer)device_heap_top());
     lua_setfield(L, -2, "heap");
     lua_pushinteger(L, (lua_Integer)((const char *)&_estack - (const char *)w));
     lua_setfield(L, -2, "stack");
     lua_pushinteger(L, (lua_Integer)fota_flash_qemu_ops());
     lua_setfield(L, -2, "flash_ops");
+    lua_pushinteger(L, (lua_Integer)fota_port_now_ms());
+    lua_setfield(L, -2, "ms");
     return 1;
 }
 
@@ -297,6 +300,7 @@ static const luaL_Reg board_funcs[] = {
  * through the staging area and script slot B as scratch. */
 static const char boot_lua[] =
     "fota.device('" FOTA_MPS2_ROOT "')\n"
+    "local t0 = board.stats().ms\n"
     "local st, why = fota.boot({})\n"
     "if not st and why == 'unflashed' then\n"
     "  local spec = assert(board.hostread('factory.txt', 0, 200), 'no factory.txt')\n"
@@ -319,6 +323,10 @@ static const char boot_lua[] =
     "  st.key_provisioned and ' signed-only' or '',\n"
     "  st.applied_staged and (' applied_staged=' .. st.applied_staged) or '',\n"
     "  st.last_result ~= 'none' and (' last_result=' .. st.last_result) or '', board.stats().flash_ops))\n"
+    "if st.applied_staged then\n"
+    "  local s = board.stats()\n"
+    "  print(('boot: apply %d ms, heap high-water %d B, deepest stack %d B'):format(s.ms - t0, s.heap, s.stack))\n"
+    "end\n"
     "board.exec_active()\n"
     "return board.load(r.script_path, 'main.lua')()\n";
 
