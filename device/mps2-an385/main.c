@@ -237,6 +237,22 @@ static int l_reboot(lua_State *L)
     return 0;
 }
 
+/* The boot's word to the image it starts (link.ld's BOOT_HANDOFF): this
+ * boot was counted already (fota.boot ran), so the started image must not
+ * count it again (a trying pair's boots). Read once and cleared: a reset
+ * keeps RAM. */
+#define HANDOFF_MAGIC 0x464f5441u   /* "FOTA" */
+extern volatile uint32_t BOOT_HANDOFF[2];
+
+/* board.handoff() -> true when the boot that started this image counted it */
+static int l_handoff(lua_State *L)
+{
+    int started = BOOT_HANDOFF[0] == HANDOFF_MAGIC && BOOT_HANDOFF[1] == (uint32_t)~HANDOFF_MAGIC;
+    BOOT_HANDOFF[0] = BOOT_HANDOFF[1] = 0;
+    lua_pushboolean(L, started);
+    return 1;
+}
+
 /* Copies the core slot's image over the code memory and starts it as a
  * reset does (vector table at 0: stack pointer, reset handler). Runs from
  * RAM (.data) with interrupts off, touching nothing of the old image. */
@@ -283,12 +299,14 @@ static int l_exec_active(lua_State *L)
            (unsigned)rec.active.core_version, (unsigned)len);
     fflush(stdout);
     __asm__ volatile("cpsid i");
+    BOOT_HANDOFF[0] = HANDOFF_MAGIC;
+    BOOT_HANDOFF[1] = ~HANDOFF_MAGIC;
     *(volatile uint32_t *)0xE000E010u = 0;   /* SysTick off: its handler is old code */
     ram_exec((const volatile uint32_t *)(const void *)img, (len + 3) / 4);
 }
 
 static const luaL_Reg board_funcs[] = {
-    { "exec_active", l_exec_active },
+    { "exec_active", l_exec_active }, { "handoff", l_handoff },
     { "hostsize", l_hostsize }, { "hostread", l_hostread }, { "hostcopy", l_hostcopy },
     { "remove", l_remove }, { "load", l_load }, { "stats", l_stats }, { NULL, NULL }
 };
@@ -301,7 +319,8 @@ static const luaL_Reg board_funcs[] = {
 static const char boot_lua[] =
     "fota.device('" FOTA_MPS2_ROOT "')\n"
     "local t0 = board.stats().ms\n"
-    "local st, why = fota.boot({})\n"
+    "local st, why\n"
+    "if board.handoff() then st = fota.state() else st, why = fota.boot({}) end\n"
     "if not st and why == 'unflashed' then\n"
     "  local spec = assert(board.hostread('factory.txt', 0, 200), 'no factory.txt')\n"
     "  local core, ver = spec:match('^(%S+)%s+(%S+)')\n"
