@@ -10,7 +10,8 @@
 # it stood at that reboot, QEMU stops at chosen flash operations of the
 # apply (cleanly before one, or with it torn in half), and the next boot
 # must end on the old pair (V1103, build 1, 1.0.1) or the new one (V1104,
-# build 2, 1.0.2), never an error. Every QEMU run has a timeout.
+# build 2, 1.0.2), never an error. Last, a release that never confirms is
+# rolled back after its tries. Every QEMU run has a timeout.
 #   qemu_upgrade.sh IMAGE_DIR HOST_BUILD_DIR [SOURCE_DIR]
 set -euo pipefail
 IMG=$(realpath "$1") HOST=$(realpath "$2") SRC=$(realpath "${3:-$(dirname "$0")/../..}")
@@ -89,7 +90,7 @@ ops=$(sed -n 's/.*applied_staged=ok.*(\([0-9]*\) flash ops).*/\1/p' apply.log)
 echo "qemu_upgrade: the apply takes $ops flash operations; cutting at some of them"
 mv update.fota update.fota.off   # after a cut, 1.0.1 must not fetch the release again
 n=0 old=0 new=0
-for at in 1 2 3 $((ops / 8)) $((ops / 4)) $((ops / 2)) $((ops * 3 / 4)) $((ops - 3)) $((ops - 2)) $((ops - 1)) "$ops"; do
+for at in 1 3 $((ops / 3)) $((ops * 2 / 3)) $((ops - 2)) $((ops - 1)) "$ops"; do
     for mode in "" ":torn"; do
         cp staged.img flash.img
         NOREBOOT=1 qemu cut.log "cut=$at$mode"
@@ -108,4 +109,24 @@ for at in 1 2 3 $((ops / 8)) $((ops / 4)) $((ops / 2)) $((ops * 3 / 4)) $((ops -
 done
 echo "qemu_upgrade: $n cuts: $old ended on V1103/1.0.1, $new on V1104/1.0.2"
 [ "$new" -gt 0 ] || fail "no cut ended on the new image (a staged package must survive)"
+# 3. a release that never confirms: each boot counts down its tries, then
+# the boot rolls back to V1103/1.0.1 (build 1 runs again)
+mkdir s3
+cat >s3/main.lua <<'LUA'
+PROJECT = "mps2demo"
+VERSION = "1.0.3"
+local st = fota.state()
+print("main: core " .. st.running.core .. " VERSION " .. VERSION .. " build " .. BUILD .. " tries left " ..
+      st.tries_left .. ", no confirm, rtos.reboot()")
+rtos.reboot()
+LUA
+"$HOST/fotapack" build --project mps2demo --bsp MPS2 --core-version V1104 --version 1.0.3 \
+    --to-core "$IMG/fota-mps2-2.bin" --from-core factory-core.bin --from-core-version V1103 \
+    --delta-format 5 --script s3 --key key.pem -o update.fota >/dev/null
+rm -f flash.img
+qemu rb.log
+sed 's/^/  | /' rb.log | grep -E "boot: core|main:"
+[ "$(grep -c "VERSION 1.0.3 build 2" rb.log)" -eq 3 ] || fail "the unconfirmed release did not run its 3 tries"
+tail -2 rb.log | grep -qF "main: core V1103 VERSION 1.0.1 build 1" || fail "no rollback to V1103/1.0.1"
+grep -qF "last_result=rolled_back" rb.log || fail "the boot did not say rolled_back"
 echo "qemu_upgrade: ok"
