@@ -107,6 +107,18 @@ for at in 1 3 $((ops / 3)) $((ops * 2 / 3)) $((ops - 2)) $((ops - 1)) "$ops"; do
         n=$((n + 1))
     done
 done
+# and one cut while the script stages the package (before its ready
+# marker): the package is incomplete, the device stays on the old pair
+mv update.fota.off update.fota
+rm -f flash.img
+f=$(sed -n 's/^boot: core V1103 .*(\([0-9]*\) flash ops).*/\1/p' stage.log | head -1)
+NOREBOOT=1 qemu cut.log "cut=$((f + 3))"
+grep -qF "[power cut]" cut.log && ! grep -qF "rtos.reboot()" cut.log || fail "no cut while staging"
+mv update.fota update.fota.off
+qemu after.log
+grep -qF "main: core V1103 VERSION 1.0.1 build 1" after.log || { sed 's/^/  | /' after.log; fail "cut while staging"; }
+old=$((old + 1)) n=$((n + 1))
+mv update.fota.off update.fota
 echo "qemu_upgrade: $n cuts: $old ended on V1103/1.0.1, $new on V1104/1.0.2"
 [ "$new" -gt 0 ] || fail "no cut ended on the new image (a staged package must survive)"
 # 3. a release that never confirms: each boot counts down its tries, then
