@@ -354,6 +354,9 @@ static int run(lua_State *L)
     static const luaL_Reg libs[] = {
         { "_G", luaopen_base }, { LUA_COLIBNAME, luaopen_coroutine }, { LUA_TABLIBNAME, luaopen_table },
         { LUA_STRLIBNAME, luaopen_string }, { LUA_MATHLIBNAME, luaopen_math }, { LUA_UTF8LIBNAME, luaopen_utf8 },
+#ifdef DEVICE_DEBUG_LIB
+        { LUA_DBLIBNAME, luaopen_debug },   /* the second release's new feature */
+#endif
         { "fota", luaopen_fota }, { NULL, NULL }
     };
     for (const luaL_Reg *l = libs; l->func; l++) {
