@@ -12,9 +12,9 @@
 # must end on the old pair (V1103, build 1, 1.0.1) or the new one (V1104,
 # build 2, 1.0.2), never an error. Last, a release that never confirms is
 # rolled back after its tries. Every QEMU run has a timeout.
-#   qemu_upgrade.sh IMAGE_DIR HOST_BUILD_DIR [SOURCE_DIR]
+#   [QEMU_CUTS=all] qemu_upgrade.sh IMAGE_DIR HOST_BUILD_DIR
 set -euo pipefail
-IMG=$(realpath "$1") HOST=$(realpath "$2") SRC=$(realpath "${3:-$(dirname "$0")/../..}")
+IMG=$(realpath "$1") HOST=$(realpath "$2")
 W=$(mktemp -d /tmp/qemu-upgrade.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 cd "$W"
@@ -90,7 +90,9 @@ ops=$(sed -n 's/.*applied_staged=ok.*(\([0-9]*\) flash ops).*/\1/p' apply.log)
 echo "qemu_upgrade: the apply takes $ops flash operations; cutting at some of them"
 mv update.fota update.fota.off   # after a cut, 1.0.1 must not fetch the release again
 n=0 old=0 new=0
-for at in 1 3 $((ops / 3)) $((ops * 2 / 3)) $((ops - 2)) $((ops - 1)) "$ops"; do
+points="1 3 $((ops / 3)) $((ops * 2 / 3)) $((ops - 2)) $((ops - 1)) $ops"
+[ "${QEMU_CUTS:-}" = all ] && points=$(seq 1 "$ops")   # every operation: minutes, by hand
+for at in $points; do
     for mode in "" ":torn"; do
         cp staged.img flash.img
         NOREBOOT=1 qemu cut.log "cut=$at$mode"
