@@ -43,7 +43,8 @@ static const char *const usage_build =
     "usage: fotapack build --project P --bsp B --core-version V1104 --version X.Y.Z\n"
     "                      [--to-core NEW.bin [--from-core OLD.bin --from-core-version V1103]]\n"
     "                      [--script DIR_OR_FILE] [--runs-on LIST] [--reinstall]\n"
-    "                      [--key key.pem] [--max-size BYTES] -o out.fota\n"
+    "                      [--key key.pem] [--max-size BYTES] [--delta-format 3|4|5]\n"
+    "                      -o out.fota\n"
     "\n"
     "  --project P          LuatOS PROJECT ([A-Za-z0-9._-])\n"
     "  --bsp B              BSP name, e.g. EC618; firmware is P_LuatOS-SoC_B\n"
@@ -62,6 +63,8 @@ static const char *const usage_build =
     "  --reinstall          may be installed over the same release\n"
     "  --key FILE           sign with this P-256 private key (PEM)\n"
     "  --max-size BYTES     size limit (default 491520); over it the build fails\n"
+    "  --delta-format 3|4|5 only that delta version (default: the smallest); a\n"
+    "                       version-5-only device (FOTA_DELTA_V5_ONLY) needs 5\n"
     "  -o FILE              output package\n"
     "At least one of --to-core and --script is needed.\n"
     "Exit: 0 written; 1 over the size limit; 2 usage; 3 I/O or bad input file.\n";
@@ -203,7 +206,7 @@ static int parse_runs_on(const char *list, int cores, fota_pkg_build_opts *o,
 
 typedef struct {
     const char *project, *bsp, *to_core, *core_ver, *from_core, *from_ver, *script, *version;
-    const char *key, *out, *max_s, *runs_on;
+    const char *key, *out, *max_s, *runs_on, *delta_format;
     int reinstall;
 } build_args;
 
@@ -237,6 +240,7 @@ static int parse_build_args(int argc, char **argv, build_args *a)
         else if (!strcmp(arg, "--key")) slot = &a->key;
         else if (!strcmp(arg, "--max-size")) slot = &a->max_s;
         else if (!strcmp(arg, "--runs-on")) slot = &a->runs_on;
+        else if (!strcmp(arg, "--delta-format")) slot = &a->delta_format;
         else if (!strcmp(arg, "-o") || !strcmp(arg, "--output")) slot = &a->out;
         if (!slot || i + 1 >= argc) {
             fprintf(stderr, "fotapack build: %s '%s'\n", slot ? "missing value for" : "unknown option", arg);
@@ -278,6 +282,9 @@ static const char *build_options(const build_args *a, fota_pkg_build_opts *o, bu
         return "--runs-on must list 1 to 8 versions: V1103,V1104 (scripts only) or "
                "1.0.1,1.0.2 (core only)";
     if (a->max_s && parse_u32(a->max_s, &o->max_size)) return "--max-size must be a positive number";
+    uint32_t fmt;
+    if (a->delta_format && (!a->from_core || parse_u32(a->delta_format, &fmt) || fmt < 3 || fmt > 5))
+        return "--delta-format must be 3, 4 or 5, with --from-core";
     return NULL;
 }
 
@@ -291,7 +298,11 @@ static int make_core_delta(const build_args *a, fota_pkg_build_opts *o, build_bu
     if (rc == 0) rc = fota_sha256_file(a->from_core, FOTA_PKG_MAX_IMAGE, b->base_sha, NULL);
     if (rc == 0) rc = fota_sha256_file(a->to_core, FOTA_PKG_MAX_IMAGE, b->new_sha, &new_len);
     if (rc == 0 && new_len == 0) rc = FOTA_ERR_ARG;
-    if (rc == 0) rc = fota_delta_create_file(a->from_core, a->to_core, b->delta_path, NULL, &dl);
+    /* a device whose applier takes version 5 only (FOTA_DELTA_V5_ONLY) needs --delta-format 5 */
+    fota_delta_options opt = {0, 0, 0, 0, 0};
+    uint32_t fmt = 0;
+    if (a->delta_format && parse_u32(a->delta_format, &fmt) == 0) opt.version = fmt;
+    if (rc == 0) rc = fota_delta_create_file(a->from_core, a->to_core, b->delta_path, &opt, &dl);
     if (rc) {
         fprintf(stderr, "fotapack build: cannot make the core delta: %s\n", fota_pkg_errname(rc));
         return rc == FOTA_ERR_ARG ? EXIT_USAGE : EXIT_IOERR;

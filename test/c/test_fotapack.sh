@@ -219,6 +219,23 @@ saw "decoded 403000"
 expect 0 "$FP" verify "$T/delta.fota" --pubkey "$T/pub.pem" --base "$T/old.bin" --core-version V1103
 expect 1 "$FP" verify "$T/delta.fota" --base "$T/new.bin"
 saw "FAIL: wrong_base"
+# --delta-format: the delta version a version-5-only device takes
+delta_version() { # the version byte after the package's "LFDL" magic
+    off=$(grep -obUa LFDL "$1" | head -1 | cut -d: -f1)
+    dd if="$1" bs=1 skip=$((off + 4)) count=1 2>/dev/null | od -An -tu1 | tr -d ' '
+}
+for v in 3 5; do
+    expect 0 "$FP" build $B --from-core "$T/old.bin" --from-core-version V1103 --to-core "$T/new.bin" \
+        --core-version V1104 --version 1.0.1 --delta-format $v -o "$T/delta$v.fota"
+    checks=$((checks + 1))
+    [ "$(delta_version "$T/delta$v.fota")" = $v ] || fail "--delta-format $v: version $(delta_version "$T/delta$v.fota")"
+    expect 0 "$FP" verify "$T/delta$v.fota" --base "$T/old.bin" --core-version V1103
+done
+expect 2 "$FP" build $B --from-core "$T/old.bin" --from-core-version V1103 --to-core "$T/new.bin" \
+    --core-version V1104 --version 1.0.1 --delta-format 6 -o "$T/x.fota"
+saw "--delta-format must be 3, 4 or 5, with --from-core"
+expect 2 "$FP" build $B --to-core "$T/new.bin" --core-version V1104 --version 1.0.1 --delta-format 5 -o "$T/x.fota"
+saw "--delta-format must be 3, 4 or 5, with --from-core"
 expect 1 "$FP" verify "$T/delta.fota" --core-version V1102
 saw "FAIL: wrong_base"
 

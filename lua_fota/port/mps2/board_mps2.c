@@ -1,0 +1,64 @@
+/* The mps2-an385 board's clock and log: a 1 ms SysTick (the core's 25 MHz
+ * clock) behind fota_port_now_ms/sleep_ms, and CMSDK UART0 for the log,
+ * Lua's print and newlib's stdout/stderr. */
+#include "port/port.h"
+#include "port/mps2/port_mps2.h"
+
+#include <stdint.h>
+
+#define SYSCLK_HZ 25000000u
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018)
+#define UART0 0x40004000u
+#define UART_DATA (*(volatile uint32_t *)(UART0 + 0x00))
+#define UART_STATE (*(volatile uint32_t *)(UART0 + 0x04))
+#define UART_CTRL (*(volatile uint32_t *)(UART0 + 0x08))
+#define UART_BAUDDIV (*(volatile uint32_t *)(UART0 + 0x10))
+
+static volatile uint64_t ticks_ms;
+
+void SysTick_Handler(void);
+void SysTick_Handler(void)
+{
+    ticks_ms++;
+}
+
+static void clock_start(void)
+{
+    if (SYST_CSR & 1u)
+        return;
+    SYST_RVR = SYSCLK_HZ / 1000u - 1u;
+    SYST_CVR = 0;
+    SYST_CSR = 7u;   /* processor clock, interrupt, enabled */
+}
+
+uint64_t fota_port_now_ms(void)
+{
+    uint64_t t;
+    clock_start();
+    do   /* a 64-bit read that a tick may split on a 32-bit core */
+        t = ticks_ms;
+    while (t != ticks_ms);
+    return t;
+}
+
+void fota_port_sleep_ms(uint32_t ms)
+{
+    uint64_t end = fota_port_now_ms() + ms;
+    while (fota_port_now_ms() < end)
+        __asm__ volatile("wfi");
+}
+
+void fota_mps2_uart_write(const char *s, size_t n)
+{
+    if (!(UART_CTRL & 1u)) {
+        UART_BAUDDIV = 16;   /* the least the UART takes; QEMU ignores the rate */
+        UART_CTRL = 1u;      /* TX enable */
+    }
+    while (n--) {
+        while (UART_STATE & 1u)   /* TX buffer full */
+            ;
+        UART_DATA = (uint8_t)*s++;
+    }
+}
