@@ -50,8 +50,8 @@ build = {
         strext = "sim/luatos/strext.lua", http = "sim/luatos/http.lua", hmeta = "sim/luatos/hmeta.lua",
         simbus = "sim/luatos/simbus.lua", luatos_socket = "sim/luatos/luatos_socket.lua",
         simdevice = "sim/luatos/simdevice.lua", ["luatos.boot"] = "sim/luatos/boot.lua",
-        compat51 = "sim/luatos/compat51.lua", gpio = "sim/luatos/gpio.lua", fatfs = "sim/luatos/fatfs.lua",
-        spi = "sim/luatos/spi.lua",
+        compat51 = "sim/luatos/compat51.lua", argcheck = "sim/luatos/argcheck.lua", gpio = "sim/luatos/gpio.lua",
+        fatfs = "sim/luatos/fatfs.lua", spi = "sim/luatos/spi.lua",
         -- LuatOS-Air's libraries and boot (luatos-sim --air puts their folder first)
         ["luatos-air.boot"] = "sim/luatos-air/boot.lua", ["luatos-air.sys"] = "sim/luatos-air/sys.lua",
         ["luatos-air.misc"] = "sim/luatos-air/misc.lua", ["luatos-air.http"] = "sim/luatos-air/http.lua",

@@ -27,34 +27,8 @@ local function logger() return rawget(_G, "log") or require "log" end
 --- Puts the host directory dir in the card slot (nil: an empty slot).
 function sim.card(dir) card = dir end
 
-local function arg_error(i, why)
-    local info = debug.getinfo(3, "n")
-    error(string.format("bad argument #%d to '%s' (%s)", i, info and info.name or "?", why), 4)
-end
-
-local function check_int(v, i, present)
-    local n = v
-    if type(v) == "string" then n = tonumber(v) end
-    if math.type(n) == "integer" then return n end
-    if math.type(n) == "float" then
-        local k = math.tointeger(n)
-        if k then return k end
-        arg_error(i, "number has no integer representation")
-    end
-    arg_error(i, "number expected, got " .. ((v == nil and not present) and "no value" or type(v)))
-end
-
-local function opt_int(v, i, default)
-    if v == nil then return default end
-    return check_int(v, i, true)
-end
-
-local function opt_str(v, i, default)
-    if v == nil then return default end
-    if type(v) == "number" then return tostring(v) end
-    if type(v) ~= "string" then arg_error(i, "string expected, got " .. type(v)) end
-    return v
-end
+local argcheck = require "argcheck"
+local check_int, opt_int, opt_str = argcheck.int, argcheck.opt_int, argcheck.opt_str
 
 local function power_cycle(pin, delay)
     local gpio = rawget(_G, "gpio") or require "gpio"

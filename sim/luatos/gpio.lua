@@ -72,29 +72,8 @@ local function pin_ctx(pin)
     return c
 end
 
--- Lua 5.3's luaL_checkinteger / luaL_optinteger, with its messages; the
--- function is named as the caller called it ('setup', or a local's name).
-local function arg_error(i, why)
-    local info = debug.getinfo(3, "n")
-    error(string.format("bad argument #%d to '%s' (%s)", i, info and info.name or "?", why), 4)
-end
-
-local function check_int(v, i, present)
-    local n = v
-    if type(v) == "string" then n = tonumber(v) end
-    if math.type(n) == "integer" then return n end
-    if math.type(n) == "float" then
-        local k = math.tointeger(n)
-        if k then return k end
-        arg_error(i, "number has no integer representation")
-    end
-    arg_error(i, "number expected, got " .. ((v == nil and not present) and "no value" or type(v)))
-end
-
-local function opt_int(v, i, default)
-    if v == nil then return default end
-    return check_int(v, i, true)
-end
+local argcheck = require "argcheck"
+local check_int, opt_int = argcheck.int, argcheck.opt_int
 
 --- The pin bank of a bsp ("EC618", "EC718PM", ...): sets the pin constants.
 -- An unknown bsp gets the EC618's numbering (an Air780E's).

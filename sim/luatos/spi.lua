@@ -13,32 +13,8 @@ local spi = {
 local BUSES = 2              -- an EC618 / EC718 module: SPI0 and SPI1
 local open = {}              -- id -> its settings
 
-local helpers = {}            -- functions that check arguments for an API function
-
--- An argument error naming the API function as its caller called it.
-local function arg_error(i, why)
-    local level = 3
-    while helpers[debug.getinfo(level, "f").func] do level = level + 1 end
-    local info = debug.getinfo(level, "n")
-    error(string.format("bad argument #%d to '%s' (%s)", i, info and info.name or "?", why), level + 1)
-end
-
-local function check_int(v, i, present)
-    local n = v
-    if type(v) == "string" then n = tonumber(v) end
-    if math.type(n) == "integer" then return n end
-    if math.type(n) == "float" then
-        local k = math.tointeger(n)
-        if k then return k end
-        arg_error(i, "number has no integer representation")
-    end
-    arg_error(i, "number expected, got " .. ((v == nil and not present) and "no value" or type(v)))
-end
-
-local function opt_int(v, i, default)
-    if v == nil then return default end
-    return check_int(v, i, true)
-end
+local argcheck = require "argcheck"
+local check_int, opt_int, arg_error = argcheck.int, argcheck.opt_int, argcheck.error
 
 -- The bytes to send: a string, a number, or a zbuff from its cursor.
 local function data_arg(v, i)
@@ -55,7 +31,8 @@ local function settings(n, ...)
              dict = opt_int(dict, 7, 1), master = opt_int(master, 8, 1), mode = opt_int(mode, 9, 1) }
 end
 
-helpers[check_int], helpers[opt_int], helpers[data_arg], helpers[settings] = true, true, true, true
+argcheck.helper(data_arg)
+argcheck.helper(settings)
 
 --- spi.setup(id, cs, CPHA, CPOL, dataw, bandrate, bitdict, ms, mode) -> 0, or -1 for a bus the module lacks
 function spi.setup(...)
