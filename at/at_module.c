@@ -120,19 +120,25 @@ static void schedule(at_module *m, uint64_t now)
     m->next_check_ms = now + period_ms - next_random(m) % (period_ms / 10 + 1);
 }
 
-/* A check is over: its one final URC, and the result kept for AT+UPGRADE?. */
-static void finish(at_module *m, int end)
+/* The result kept for AT+UPGRADE?'s LAST. */
+static void keep_last(at_module *m, int end)
 {
-    char text[32];
     int rc;
-    snprintf(text, sizeof text, "+UPGRADE: \"END\",%d", end);
-    urc(m, text);
     m->last.end = end;
     m->last.time = (uint64_t)time(NULL);   /* the module's clock (network time on a real one) */
     m->last.version = m->rec.active.core_version;
     m->has_last = 1;
     if ((rc = at_last_save(m->cfg.device_dir, &m->last)) != FOTA_OK)
         logf_(m, "nv: cannot save the last result: %s", fota_strerror(rc));
+}
+
+/* A check is over: the result kept, and its one final URC. */
+static void finish(at_module *m, int end)
+{
+    char text[32];
+    keep_last(m, end);
+    snprintf(text, sizeof text, "+UPGRADE: \"END\",%d", end);
+    urc(m, text);
 }
 
 /* ---- command arguments ---- */
@@ -553,12 +559,7 @@ static void tell_outcome(at_module *m, uint32_t pending)
     char text[48];
     int rc;
 
-    m->last.end = end;
-    m->last.time = (uint64_t)time(NULL);   /* the module's clock (network time on a real one) */
-    m->last.version = m->rec.active.core_version;
-    m->has_last = 1;
-    if ((rc = at_last_save(m->cfg.device_dir, &m->last)) != FOTA_OK)
-        logf_(m, "nv: cannot save the last result: %s", fota_strerror(rc));
+    keep_last(m, end);
     snprintf(text, sizeof text, "+UPGRADE: \"%s\",\"V%lu\"", updated ? "UPDATED" : "ROLLBACK",
              (unsigned long)m->rec.active.core_version);
     urc(m, text);
