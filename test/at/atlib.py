@@ -209,6 +209,37 @@ def answer(handler, status, body, headers=()):
     handler.wfile.write(body)
 
 
+def resumable(pkg, etag, seen, version="1015.0.0"):
+    """A StaticServer route serving pkg to a module on `version` (27 to
+    others) with its ETag, resuming a Range whose If-Range names it (206).
+    seen gets a row per package request: [Range, If-Range, bytes sent]; the
+    first transfer is slow enough (20 ms per 4 KiB) to be cut mid-way."""
+    def serve(handler):
+        if "version=" + version not in handler.path:
+            return answer(handler, 404, b'{"code":27,"msg":"already latest"}')
+        rng, if_range = handler.headers.get("Range"), handler.headers.get("If-Range")
+        got = re.match(r"^bytes=(\d+)-$", rng or "")
+        start = int(got.group(1)) if got and if_range == etag and int(got.group(1)) < len(pkg) else 0
+        row = [rng, if_range, 0]
+        seen.append(row)
+        handler.send_response(206 if start else 200)
+        if start:
+            handler.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(pkg) - 1, len(pkg)))
+        handler.send_header("ETag", etag)
+        handler.send_header("Content-Length", str(len(pkg) - start))
+        handler.end_headers()
+        pause = 0.02 if len(seen) == 1 else 0
+        try:
+            for i in range(start, len(pkg), 4096):
+                handler.wfile.write(pkg[i:i + 4096])
+                handler.wfile.flush()
+                row[2] += len(pkg[i:i + 4096])
+                time.sleep(pause)
+        except (BrokenPipeError, ConnectionResetError):
+            pass   # the module was killed
+    return serve
+
+
 def partial(handler, body, sent, chunk=4096, pause=0.0):
     """Announces all of body but sends only its first `sent` bytes, in chunks
     with a pause between them (a slow link, or a server dying mid-way)."""

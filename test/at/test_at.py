@@ -845,33 +845,8 @@ class Resume(Base):
         self.assertGreater(len(pkg), 4 * self.SYNC)
         etag = '"v1016-full"'
         seen = []   # per package request: [Range, If-Range, bytes sent]
-
-        def serve(handler):
-            if "version=1015.0.0" not in handler.path:
-                return atlib.answer(handler, 404, b'{"code":27,"msg":"already latest"}')
-            rng, if_range = handler.headers.get("Range"), handler.headers.get("If-Range")
-            got = re.match(r"^bytes=(\d+)-$", rng or "")
-            start = int(got.group(1)) if got and if_range == etag and int(got.group(1)) < len(pkg) else 0
-            row = [rng, if_range, 0]
-            seen.append(row)
-            handler.send_response(206 if start else 200)
-            if start:
-                handler.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(pkg) - 1, len(pkg)))
-            handler.send_header("ETag", etag)
-            handler.send_header("Content-Length", str(len(pkg) - start))
-            handler.end_headers()
-            pause = 0.02 if len(seen) == 1 else 0   # the first transfer is slow enough to be cut mid-way
-            try:
-                for i in range(start, len(pkg), 4096):
-                    handler.wfile.write(pkg[i:i + 4096])
-                    handler.wfile.flush()
-                    row[2] += len(pkg[i:i + 4096])
-                    time.sleep(pause)
-            except (BrokenPipeError, ConnectionResetError):
-                pass   # the module was killed
-
         srv = self.static()
-        srv.routes["/dfota.bin"] = serve
+        srv.routes["/dfota.bin"] = atlib.resumable(pkg, etag, seen)
         m = self.module(firmware=v1015, trusted=self.pub)
         m.ok('AT+UPGRADE="URL","%s/dfota.bin"' % srv.url)
         m.ok("AT+UPGRADE")
@@ -1099,31 +1074,8 @@ class Recovery(Base):
         pkg = atlib.read(atlib.full_package(os.path.join(self.tmp, "full.bin"), v1016, self.key))
         etag = '"v1016-full"'
         seen = []   # per package request: [Range, If-Range, bytes sent]
-
-        def serve(handler):
-            if "version=1015.0.0" not in handler.path:
-                return atlib.answer(handler, 404, b'{"code":27,"msg":"already latest"}')
-            got = re.match(r"^bytes=(\d+)-$", handler.headers.get("Range") or "")
-            start = int(got.group(1)) if got and handler.headers.get("If-Range") == etag else 0
-            row = [handler.headers.get("Range"), handler.headers.get("If-Range"), 0]
-            seen.append(row)
-            handler.send_response(206 if start else 200)
-            if start:
-                handler.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(pkg) - 1, len(pkg)))
-            handler.send_header("ETag", etag)
-            handler.send_header("Content-Length", str(len(pkg) - start))
-            handler.end_headers()
-            try:
-                for i in range(start, len(pkg), 4096):
-                    handler.wfile.write(pkg[i:i + 4096])
-                    handler.wfile.flush()
-                    row[2] += len(pkg[i:i + 4096])
-                    time.sleep(0.02 if len(seen) == 1 else 0)   # the first one slow enough to cut
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-
         srv = self.static()
-        srv.routes["/dfota.bin"] = serve
+        srv.routes["/dfota.bin"] = atlib.resumable(pkg, etag, seen)
         m = self.module(firmware=v1015, trusted=self.pub)
         m.ok('AT+UPGRADE="URL","%s/dfota.bin"' % srv.url)
         m.ok("AT+UPGRADE")
