@@ -72,6 +72,7 @@ function M.install(map)
     _G.socket, package.loaded.socket = socket, socket
     package.loaded.http, _G.http = nil, nil   -- Air's http is required by name
     _G.sysplus, package.loaded.sysplus = nil, nil
+    _G.netdrv = nil   -- LuatOS's network device manager; LuatOS-Air has none
 end
 
 return M

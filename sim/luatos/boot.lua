@@ -62,6 +62,7 @@ _G.hmeta = require "hmeta"
 -- (named so it does not hide luasocket from the desktop's own tools)
 _G.socket = require "luatos_socket"
 package.loaded.socket = _G.socket
+_G.netdrv = require "netdrv"
 local fota = require "fota"
 _G.fota = fota
 _G.zbuff = require "fota.zbuff"
@@ -224,7 +225,7 @@ end
 -- the transfer's connect timeout (else its timeout, else 30 s): then -4.
 simdevice.set_network(false)
 if run.offline == "1" then
-    log.info("sim", "offline (--offline): no network, every connection fails")
+    log.info("sim", "offline (--offline): no cellular network, every connection over it fails")
 else
     simbus.post(net_delay_ms, function()
         simdevice.set_network(true)
@@ -245,12 +246,27 @@ if run.gpio then
     if not n then die(why, 2) end
 end
 
+-- A transfer goes over opts.adapter (http.request's), else the default
+-- adapter (socket.dft); one the module does not have fails at once (-4).
+local simnet = require "simnet"
 local function after_link(start)
     return function(opts)
-        if simdevice.network_up() or type(opts) ~= "table" or type(opts.url) ~= "string" or
+        if type(opts) ~= "table" or type(opts.url) ~= "string" or
             not opts.url:match("^[Hh][Tt][Tt][Pp][Ss]?://") then
             return start(opts)
         end
+        local adapter = math.tointeger(opts.adapter) or require("luatos_socket").dft()
+        if opts.adapter ~= nil then
+            local copy = {}
+            for k, v in pairs(opts) do
+                if k ~= "adapter" then copy[k] = v end
+            end
+            opts = copy
+        end
+        if not simnet.exists(adapter) then
+            return nil, -4, "adapter " .. simnet.name(adapter) .. " does not exist (netdrv.setup)"
+        end
+        if simnet.up(adapter) then return start(opts) end
         local wait_ms = math.tointeger(opts.connect_timeout) or math.tointeger(opts.timeout) or 0
         if wait_ms <= 0 then wait_ms = 30000 end
         local since, real, failed = host.ms(), nil, nil
@@ -258,7 +274,7 @@ local function after_link(start)
         function t.poll(_, budget)
             if real then return real:poll(budget) end
             if failed then return failed[1], failed[2] end
-            if simdevice.network_up() then
+            if simnet.up(adapter) then
                 local code, msg
                 real, code, msg = start(opts)
                 if real then return real:poll(budget) end
@@ -334,7 +350,7 @@ end
 -- gives nil as on a module built without it (scripts test `if gpio then`);
 -- require of one says so in its "not found" message.
 local NOT_SIMULATED = {}
-for name in ("i2c adc pwm onewire can lcd lvgl u8g2 eink camera audio ble airlink wlan netdrv sdio"
+for name in ("i2c adc pwm onewire can lcd lvgl u8g2 eink camera audio ble airlink wlan sdio"
              .. " sensor"):gmatch("%S+") do NOT_SIMULATED[name] = true end
 local told = {}
 setmetatable(_G, { __index = function(_, name)

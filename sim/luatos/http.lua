@@ -13,7 +13,9 @@
 -- fota), dst (save the body to a file: body = its size; a non-2xx answer
 -- leaves no file, body = its length), fota (stream the body
 -- into the staging area: body = its size), callback(content_len, body_len,
--- userdata), userdata, debug. Unknown options are ignored, as on a module.
+-- userdata), userdata, debug, adapter (socket.LWIP_ETH ...; default
+-- socket.dft(): one the module does not have fails with -4, one not up yet
+-- is waited for). Unknown options are ignored, as on a module.
 -- sys is looked up when used: a project's own sys.lua is loaded after us.
 local function sys() return rawget(_G, "sys") or require "sys" end
 local unpack = table.unpack
@@ -37,6 +39,7 @@ local function run(method, url, headers, body, opts, certs, zb)
     local args = {
         url = url, method = method, headers = headers, body = body, timeout = timeout,
         server_cert = certs[1], client_cert = certs[2], client_key = certs[3], client_password = certs[4],
+        adapter = math.tointeger(opts.adapter),   -- else the default adapter (socket.dft)
     }
     local t, err
     if opts.fota then

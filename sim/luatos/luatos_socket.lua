@@ -3,8 +3,10 @@
 -- localIP, dft) and the TCP (and TLS) client a FOTA project keeps to its own
 -- server (create, config, linkup, connect, tx, rx, read, wait, discon, close,
 -- release, state, debug), over fota.net, the port layer's non-blocking
--- connection. The simulated module has one cellular adapter whose link
--- follows the simulated network.
+-- connection. The simulated module's adapters are simnet's: the cellular one
+-- (LWIP_GP, the default), whose link follows the simulated network, and any
+-- a script set up with netdrv (an SPI Ethernet chip). A socket uses the
+-- adapter it was created on; one that is not up holds its connect back.
 --
 -- Nothing here blocks. While a socket has something to watch, a poll posted
 -- on the message bus (simbus, every POLL_MS) drives it and reports what
@@ -12,12 +14,14 @@
 -- socket's callback cb(netc, event, param), or with a task name as
 -- sys_send(taskName, event, param), or else sys_pub("NWCTRL*", adapter,
 -- socket id, event, param). param 0 is success, -1 failure, as on a module.
-local simdevice = require "simdevice"
 local simbus = require "simbus"
 local net = require "fota.net"
+local simnet = require "simnet"
 
 local socket = {
-    LWIP_GP = 1, LWIP_STA = 2, LWIP_AP = 3, LWIP_ETH = 4, USB = 5, ETH0 = 6,
+    LWIP_GP = 1, LWIP_STA = 2, LWIP_AP = 3, LWIP_ETH = 4, LWIP_SPI = 5, LWIP_UART = 6,
+    LWIP_USER0 = 7, LWIP_USER1 = 8, LWIP_USER2 = 9, LWIP_USER3 = 10, LWIP_USER4 = 11, LWIP_USER5 = 12,
+    LWIP_USER6 = 13, LWIP_USER7 = 14, ETH0 = 15, USB = 16,   -- luat_network_adapter.h
     -- LuatOS's event ids on an EC618 module (EV_NW_RESULT_* & 0x0fffffff)
     LINK = 0x2000010, ON_LINE = 0x2000011, TX_OK = 0x2000012, CLOSED = 0x2000013, EVENT = 0x2000014,
     POLL_MS = 10,
@@ -43,16 +47,15 @@ local polling = false
 
 local function adapter_of(a) return math.tointeger(a) or default end
 
---- isReady, adapter: the link is up on the cellular adapter.
+--- isReady, adapter: the adapter (default: socket.dft()) has an address.
 function socket.adapter(a)
     a = adapter_of(a)
-    return a == socket.LWIP_GP and simdevice.network_up(), a
+    return simnet.up(a) and true or false, a
 end
 
 --- ip, netmask, gateway of the adapter, or nil while it is down.
 function socket.localIP(a)
-    if adapter_of(a) ~= socket.LWIP_GP or not simdevice.network_up() then return nil end
-    return "127.0.0.1", "255.0.0.0", "127.0.0.1"
+    return simnet.address(adapter_of(a))
 end
 
 local dns = {}   -- [adapter][index] = "a.b.c.d", what setDNS was given
@@ -68,7 +71,8 @@ function socket.setDNS(a, index, ip)
     if math.type(ip) == "integer" and ip >= 0 and ip <= 0xffffffff then
         ip = string.format("%d.%d.%d.%d", ip >> 24 & 255, ip >> 16 & 255, ip >> 8 & 255, ip & 255)
     end
-    if a ~= socket.LWIP_GP or not index or index < 1 or index > 2 or type(ip) ~= "string" then return false end
+    if not a or not simnet.exists(a) then return false end   -- an adapter the module does not have
+    if not index or index < 1 or index > 2 or type(ip) ~= "string" then return false end
     local parts = { ip:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$") }
     if #parts ~= 4 then return false end
     for _, p in ipairs(parts) do
@@ -87,7 +91,13 @@ end
 
 --- The default adapter (set with an argument), as a module returns it.
 function socket.dft(a)
-    if a ~= nil then default = adapter_of(a) end
+    if a ~= nil then
+        a = adapter_of(a)
+        if a ~= default and rawget(_G, "log") then
+            log.info("sim", "default adapter " .. simnet.name(a) .. " (was " .. simnet.name(default) .. ")")
+        end
+        default = a
+    end
     return default
 end
 
@@ -161,7 +171,7 @@ local function start_connect(s)
 end
 
 local function pump_online(s)
-    if not simdevice.network_up() then return lost(s) end
+    if not simnet.up(s.adapter) then return lost(s) end
     while s.tx ~= "" do
         local n = s.conn:send(s.tx, s.tx_from)
         if not n then return lost(s) end
@@ -194,7 +204,7 @@ local function pump(s)
         return deliver(s, socket.CLOSED, 0)
     end
     if s.state == LINK_OFF then
-        if not simdevice.network_up() then return end
+        if not simnet.up(s.adapter) then return end
         if s.wait == W_LINK then
             s.state, s.wait = OFF_LINE, W_NONE
             return deliver(s, socket.LINK, 0)
@@ -204,7 +214,7 @@ local function pump(s)
     if not s.conn then return end
     if s.state == CONNECTING then
         local ready   -- nil: failed (the link went down, or the port said no)
-        if simdevice.network_up() then ready = s.conn:step(0) end
+        if simnet.up(s.adapter) then ready = s.conn:step(0) end
         if ready == false then return end
         if not ready then
             if s.debug and rawget(_G, "log") then log.debug("socket", s.id, "connect failed", s.conn:errmsg()) end
@@ -248,7 +258,7 @@ function socket.create(adapter, cb)
     if cb ~= nil and t ~= "function" and t ~= "string" and t ~= "number" then
         argerror(2, "create", "function or task name expected, got " .. t)
     end
-    if adapter ~= socket.LWIP_GP then return nil end
+    if not simnet.exists(adapter) then return nil end
     local n = 0
     for s in pairs(live) do if not s.released then n = n + 1 end end
     if n >= socket.MAX_SOCKETS then
@@ -289,8 +299,10 @@ function socket.config(s, local_port, is_udp, is_tls, keep_idle, keep_interval, 
     if is_udp == true then
         local log = rawget(_G, "log")
         if log then log.error("socket", "UDP is not simulated") end
+        s.udp = true   -- its connect then says false (LuatOS's dnsproxy connects to port 0)
         return false
     end
+    s.udp = nil
     if is_tls == true then
         local ca, cert = opt_str(server_cert), opt_str(client_cert)
         -- as a module: the server is verified only when a certificate is given
@@ -306,7 +318,7 @@ end
 -- follows once it is.
 function socket.linkup(s)
     check(s, "linkup")
-    if simdevice.network_up() then
+    if simnet.up(s.adapter) then
         s.state, s.wait = OFF_LINE, W_NONE
         return true, true
     end
@@ -330,12 +342,13 @@ function socket.connect(s, ip, port)
         argerror(2, "connect", "string expected, got " .. type(ip))
     end
     port = opt_int(port, 3, "connect") or argerror(3, "connect", "number expected, got no value")
+    if s.udp then return false, false end   -- a socket configured for UDP, which is not simulated
     if port < 1 or port > 65535 then argerror(3, "connect", "port out of range (1..65535)") end
     ip = tostring(ip)
     if s.open or #ip == 0 or #ip > 255 or ip:find("\0", 1, true) then return false, false end
     s.host, s.port, s.need_close, s.closing = ip, port, false, false
     s.rx, s.tx, s.tx_from, s.wait = "", "", 1, W_ONLINE
-    if not simdevice.network_up() then
+    if not simnet.up(s.adapter) then
         s.state = LINK_OFF
     elseif not start_connect(s) then
         return false, false

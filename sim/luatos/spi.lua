@@ -12,6 +12,7 @@ local spi = {
 
 local BUSES = 2              -- an EC618 / EC718 module: SPI0 and SPI1
 local open = {}              -- id -> its settings
+local devices = {}           -- id -> true once spi.deviceSetup opened a device on it
 
 local argcheck = require "argcheck"
 local check_int, opt_int, arg_error = argcheck.int, argcheck.opt_int, argcheck.error
@@ -109,10 +110,15 @@ function spi.deviceSetup(...)
     local s = settings(select("#", ...), ...)
     if s.id < 0 or s.id >= BUSES then return nil end
     s.spi_device = true
+    devices[s.id] = true
     return setmetatable(s, Device)
 end
 
 function spi.deviceTransfer(dev, ...) return dev:transfer(...) end
 function spi.deviceSend(dev, ...) return dev:send(...) end
+
+-- The simulator's side: an SPI chip (netdrv's CH390) answers on an open bus.
+spi.sim = {}
+function spi.sim.is_open(id) return open[id] ~= nil or devices[id] == true end
 
 return spi
