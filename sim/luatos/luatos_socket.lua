@@ -19,9 +19,9 @@ local net = require "fota.net"
 local simnet = require "simnet"
 
 local socket = {
-    LWIP_GP = 1, LWIP_STA = 2, LWIP_AP = 3, LWIP_ETH = 4, LWIP_SPI = 5, LWIP_UART = 6,
+    LWIP_GP = 1, LWIP_STA = 2, LWIP_AP = 3, LWIP_ETH = 4, LWIP_SPI = 5,   -- luat_network_adapter.h
     LWIP_USER0 = 7, LWIP_USER1 = 8, LWIP_USER2 = 9, LWIP_USER3 = 10, LWIP_USER4 = 11, LWIP_USER5 = 12,
-    LWIP_USER6 = 13, LWIP_USER7 = 14, ETH0 = 15, USB = 16,   -- luat_network_adapter.h
+    LWIP_USER6 = 13, LWIP_USER7 = 14, LWIP_GP_GW = 15, LWIP_USB = 16, ETH0 = 17,
     -- LuatOS's event ids on an EC618 module (EV_NW_RESULT_* & 0x0fffffff)
     LINK = 0x2000010, ON_LINE = 0x2000011, TX_OK = 0x2000012, CLOSED = 0x2000013, EVENT = 0x2000014,
     POLL_MS = 10,

@@ -14,13 +14,14 @@ local simbus = require "simbus"
 
 local M = {
     LWIP_GP = 1, LWIP_STA = 2, LWIP_AP = 3, LWIP_ETH = 4, LWIP_SPI = 5, LWIP_UART = 6,
-    LWIP_USER0 = 7,   -- .. LWIP_USER7 = 14 (luat_network_adapter.h)
+    LWIP_USER0 = 7,   -- .. LWIP_USER7 = 14, LWIP_GP_GW 15, LWIP_USB 16 (luat_network_adapter.h)
     LINK_MS = 100,    -- from netdrv.setup to the Ethernet link
     DHCP_MS = 400,    -- from link (and DHCP on) to the lease
 }
 M.NAMES = { [1] = "LWIP_GP", [2] = "LWIP_STA", [3] = "LWIP_AP", [4] = "LWIP_ETH", [5] = "LWIP_SPI",
             [6] = "LWIP_UART" }
 for i = 0, 7 do M.NAMES[M.LWIP_USER0 + i] = "LWIP_USER" .. i end
+M.NAMES[15], M.NAMES[16] = "LWIP_GP_GW", "LWIP_USB"
 
 local adapters = {}   -- id -> { impl, what, link, dhcp, ip, mask, gw, ready, gen }
 
@@ -152,7 +153,7 @@ end
 --- Bit i set for every ready adapter i (netdrv.ready(-1)).
 function M.ready_mask()
     local mask = 0
-    for id = 1, 14 do
+    for id = 1, 16 do
         if M.up(id) then mask = mask | (1 << id) end
     end
     return mask
