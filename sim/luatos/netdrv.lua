@@ -34,7 +34,7 @@ end
 
 --- netdrv.setup(id, tp, opts) -> true when the device exists.
 function netdrv.setup(id, tp, opts)
-    id = check_int(id, 1, true)
+    id = check_int(id, 1, id ~= nil)
     tp = opt_int(tp, 2, 0)
     if opts ~= nil and type(opts) ~= "table" then opts = nil end
     if id == simnet.LWIP_GP then return tp == 0 end   -- the cellular netif is the module's own
@@ -63,7 +63,7 @@ end
 --- netdrv.dhcp(id, enable[, name]) -> true, false for an adapter that has
 -- no netdrv or cannot change it (the cellular one).
 function netdrv.dhcp(id, enable, name)
-    id = check_int(id, 1, true)
+    id = check_int(id, 1, id ~= nil)
     opt_str(name, 3)
     if id == simnet.LWIP_GP then return enable and true or false end
     if not simnet.get(id) then return false end
@@ -83,7 +83,7 @@ end
 -- has none); nothing for a missing adapter or a bad address. Setting one
 -- turns DHCP off. The cellular adapter's cannot be set.
 function netdrv.ipv4(id, addr, mask, gw)
-    id = check_int(id, 1, true)
+    id = check_int(id, 1, id ~= nil)
     if not simnet.exists(id) then
         warn("no netdrv", id)
         return
@@ -114,7 +114,7 @@ end
 --- netdrv.ready(id) -> the adapter can carry traffic; nil for a missing
 -- one. ready(-1) -> any, bit mask of the ready adapters.
 function netdrv.ready(id)
-    id = check_int(id, 1, true)
+    id = check_int(id, 1, id ~= nil)
     if id < 0 then
         local mask = simnet.ready_mask()
         return mask > 0, mask
@@ -125,7 +125,7 @@ end
 
 --- netdrv.link(id) -> the physical link is up; nil for a missing adapter.
 function netdrv.link(id)
-    id = check_int(id, 1, true)
+    id = check_int(id, 1, id ~= nil)
     if id < 0 or not simnet.exists(id) then return nil end
     return simnet.link(id) and true or false
 end
@@ -133,7 +133,7 @@ end
 --- netdrv.mac(id) -> the adapter's MAC as 12 hex digits (6 bytes with
 -- raw == false), derived from the device's IMEI and the adapter.
 function netdrv.mac(id, _, raw)
-    id = check_int(id, 1, true)
+    id = check_int(id, 1, id ~= nil)
     local imei = require("simdevice").profile().imei
     local n = tonumber(imei:sub(-9)) or 0
     local bytes = string.char(0x0c, id & 0xff, (n >> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
@@ -162,7 +162,7 @@ function netdrv.napt_gateway() return napt_gw end
 --- netdrv.ctrl(id, cmd, arg) -> ok, code: CTRL_RESET restarts the chip
 -- (its link drops and comes back), CTRL_UPDOWN 1/0 brings it up or down.
 function netdrv.ctrl(id, cmd, arg)
-    id = check_int(id, 1, true)
+    id = check_int(id, 1, id ~= nil)
     cmd = check_int(cmd, 2, cmd ~= nil)
     arg = check_int(arg, 3, arg ~= nil)
     local a = simnet.get(id)
