@@ -506,7 +506,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     srv_server *s = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-        *socket_context = ci ? guard_opened(&s->guard, ci->connect_fd) : NULL;
+        const union MHD_ConnectionInfo *from = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        *socket_context = ci ? guard_opened(&s->guard, ci->connect_fd, from ? from->client_addr : NULL) : NULL;
     } else {
         guard_closed(&s->guard, *socket_context);
         *socket_context = NULL;
@@ -956,7 +957,7 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
     s->fresh_ttl = o->fresh_ttl > 0 ? (unsigned)o->fresh_ttl : SRV_FRESH_TTL;
     s->fresh_on = o->fresh_ttl >= 0 && s->builder.key_pem &&
                   fota_sig_key_load_private(&s->fresh_key, s->builder.key_pem) == 0;
-    if (console_start(s, o) || guard_init(&s->guard, o->header_timeout_ms)) {
+    if (console_start(s, o) || guard_init(&s->guard, o->header_timeout_ms, o->per_address)) {
         console_stop(s);
         fota_sig_key_free(&s->fresh_key);
         builder_stop(&s->builder);
@@ -993,8 +994,8 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
         MHD_OPTION_ARRAY, s->tls_cert ? tls : tls + 2,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SRV_MAX_CONNECTIONS,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)(o->per_address ? o->per_address : SRV_PER_ADDRESS),
+        /* no per-IP limit here: it refuses at accept; guard.c admits */
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SRV_GUARD_SLOTS,
         MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,

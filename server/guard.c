@@ -5,7 +5,20 @@
  * within header_ms of the connection opening or of its previous request
  * ending, whatever the rate. A late connection is shut down (shutdown(2),
  * not close: libmicrohttpd owns the descriptor and closes it when it sees
- * the end of the stream). */
+ * the end of the stream).
+ *
+ * Admission (guard_opened): libmicrohttpd's per-IP limit refuses at accept,
+ * whatever the connections from that address are doing, so modules behind
+ * one carrier NAT were refused while slow clients from the same address held
+ * its share. Here only connections waiting for a head (new, or idle between
+ * keep-alive requests) count per address, and a connection being answered
+ * is never closed. When an address has per_address waiting, or the table
+ * holds SRV_MAX_CONNECTIONS live ones, the oldest waiting one (of that
+ * address, or of any) is shut to make room, an idle keep-alive one before
+ * one still sending its head: a client cannot keep a newcomer out, only
+ * race it, and a newcomer that sends its head at once is never the oldest.
+ * Only a table full of requests being answered refuses the newcomer. */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +28,24 @@
 #include "port/port.h"
 #include "guard.h"
 
-int guard_init(srv_guard *g, unsigned header_ms)
+int guard_init(srv_guard *g, unsigned header_ms, unsigned per_address)
 {
     memset(g, 0, sizeof *g);
     g->header_ms = header_ms ? header_ms : SRV_HEADER_TIMEOUT_MS;
-    g->conns = calloc(SRV_MAX_CONNECTIONS, sizeof *g->conns);
+    g->per_address = per_address ? per_address : SRV_PER_ADDRESS;
+    g->conns = calloc(SRV_GUARD_SLOTS, sizeof *g->conns);
     if (!g->conns) return -1;
     pthread_mutex_init(&g->lock, NULL);
     pthread_cond_init(&g->wake, NULL);
     return 0;
+}
+
+/* Under the lock. */
+static void cut(srv_guard *g, srv_guard_conn *c)
+{
+    shutdown(c->fd, SHUT_RDWR);
+    c->cut = 1;
+    g->live--;
 }
 
 /* Wakes often enough that a deadline is kept to within a tenth of it. */
@@ -40,11 +62,10 @@ static void *watch(void *arg)
         until.tv_nsec %= 1000000000L;
         pthread_cond_timedwait(&g->wake, &g->lock, &until);
         int64_t now = (int64_t)fota_port_now_ms();
-        for (size_t i = 0; i < SRV_MAX_CONNECTIONS; i++) {
+        for (size_t i = 0; i < SRV_GUARD_SLOTS; i++) {
             srv_guard_conn *c = &g->conns[i];
             if (!c->used || c->in_request || c->cut || now - c->since_ms < (int64_t)g->header_ms) continue;
-            shutdown(c->fd, SHUT_RDWR);
-            c->cut = 1;
+            cut(g, c);
             g->cut_total++;
         }
     }
@@ -77,18 +98,76 @@ void guard_stop(srv_guard *g)
     g->conns = NULL;
 }
 
-srv_guard_conn *guard_opened(srv_guard *g, int fd)
+/* The peer's address bytes (IPv4 or IPv6), 0 for anything else. */
+static unsigned char address_of(const struct sockaddr *from, unsigned char out[16])
+{
+    if (from && from->sa_family == AF_INET) {
+        memcpy(out, &((const struct sockaddr_in *)from)->sin_addr, 4);
+        return 4;
+    }
+    if (from && from->sa_family == AF_INET6) {
+        memcpy(out, &((const struct sockaddr_in6 *)from)->sin6_addr, 16);
+        return 16;
+    }
+    return 0;
+}
+
+/* Of the waiting connections (of `addr`, or of all when addr_len is 0): the
+ * oldest idle keep-alive one, else the oldest still sending its head, else
+ * NULL. *waiting gets how many there are. */
+static srv_guard_conn *oldest_waiting(srv_guard *g, const unsigned char *addr, unsigned char addr_len,
+                                      unsigned *waiting)
+{
+    srv_guard_conn *idle = NULL, *head = NULL;
+    *waiting = 0;
+    for (size_t i = 0; i < SRV_GUARD_SLOTS; i++) {
+        srv_guard_conn *c = &g->conns[i];
+        if (!c->used || c->cut || c->in_request) continue;
+        if (addr_len && (c->addr_len != addr_len || memcmp(c->addr, addr, addr_len))) continue;
+        ++*waiting;
+        srv_guard_conn **best = c->served ? &idle : &head;
+        if (!*best || c->since_ms < (*best)->since_ms) *best = c;
+    }
+    return idle ? idle : head;
+}
+
+srv_guard_conn *guard_opened(srv_guard *g, int fd, const struct sockaddr *from)
 {
     srv_guard_conn *slot = NULL;
+    unsigned char addr[16];
+    unsigned char addr_len = address_of(from, addr);
+    unsigned waiting;
     pthread_mutex_lock(&g->lock);
-    /* As many slots as the daemon allows connections: one is always free. */
-    for (size_t i = 0; i < SRV_MAX_CONNECTIONS && !slot; i++)
+    /* As many slots as libmicrohttpd allows connections: one is always free. */
+    for (size_t i = 0; i < SRV_GUARD_SLOTS && !slot; i++)
         if (!g->conns[i].used) slot = &g->conns[i];
     if (slot) {
+        srv_guard_conn *old = addr_len ? oldest_waiting(g, addr, addr_len, &waiting) : NULL;
+        if (old && waiting >= g->per_address) {
+            cut(g, old);
+            g->evicted_total++;
+        }
+        int admit = 1;
+        if (g->live >= SRV_MAX_CONNECTIONS) {
+            old = oldest_waiting(g, NULL, 0, &waiting);
+            if (old) {
+                cut(g, old);
+                g->evicted_total++;
+            } else {
+                admit = 0;
+            }
+        }
         memset(slot, 0, sizeof *slot);
         slot->used = 1;
         slot->fd = fd;
         slot->since_ms = (int64_t)fota_port_now_ms();
+        memcpy(slot->addr, addr, addr_len);
+        slot->addr_len = addr_len;
+        g->live++;
+        if (!admit) {
+            cut(g, slot);
+            g->refused_total++;
+        }
     }
     pthread_mutex_unlock(&g->lock);
     return slot;
@@ -99,6 +178,7 @@ void guard_request(srv_guard *g, srv_guard_conn *slot, int in_request)
     if (!slot) return;
     pthread_mutex_lock(&g->lock);
     slot->in_request = in_request;
+    if (!in_request) slot->served = 1;
     slot->since_ms = (int64_t)fota_port_now_ms();   /* the next head's deadline starts when this request ends */
     pthread_mutex_unlock(&g->lock);
 }
@@ -107,6 +187,7 @@ void guard_closed(srv_guard *g, srv_guard_conn *slot)
 {
     if (!slot) return;
     pthread_mutex_lock(&g->lock);
+    if (slot->used && !slot->cut) g->live--;
     slot->used = 0;   /* before libmicrohttpd closes the descriptor: never shut a reused one */
     pthread_mutex_unlock(&g->lock);
 }
@@ -115,6 +196,30 @@ uint64_t guard_cut_total(srv_guard *g)
 {
     pthread_mutex_lock(&g->lock);
     uint64_t n = g->cut_total;
+    pthread_mutex_unlock(&g->lock);
+    return n;
+}
+
+uint64_t guard_evicted_total(srv_guard *g)
+{
+    pthread_mutex_lock(&g->lock);
+    uint64_t n = g->evicted_total;
+    pthread_mutex_unlock(&g->lock);
+    return n;
+}
+
+uint64_t guard_refused_total(srv_guard *g)
+{
+    pthread_mutex_lock(&g->lock);
+    uint64_t n = g->refused_total;
+    pthread_mutex_unlock(&g->lock);
+    return n;
+}
+
+unsigned guard_live(srv_guard *g)
+{
+    pthread_mutex_lock(&g->lock);
+    unsigned n = g->live;
     pthread_mutex_unlock(&g->lock);
     return n;
 }

@@ -1,21 +1,30 @@
 /* The connection guard (guard.c): a deadline for each request head, so a
- * client trickling its headers cannot hold a connection. */
+ * client trickling its headers cannot hold a connection, and the admission
+ * of new connections: per address only those waiting for a head count, and
+ * a full table makes room by closing the oldest waiting one rather than
+ * refusing the newcomer (many modules share one carrier NAT address). */
 #ifndef FOTA_SRV_GUARD_H
 #define FOTA_SRV_GUARD_H
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
-#define SRV_MAX_CONNECTIONS 1000      /* the daemon's limit, all addresses */
-#define SRV_PER_ADDRESS 64            /* default connections from one address (NATs share one) */
+#define SRV_MAX_CONNECTIONS 1000      /* live connections, all addresses */
+#define SRV_CUT_SPARE 64              /* shut down, not yet closed by libmicrohttpd */
+#define SRV_GUARD_SLOTS (SRV_MAX_CONNECTIONS + SRV_CUT_SPARE)   /* libmicrohttpd's own limit */
+#define SRV_PER_ADDRESS 64            /* default connections waiting for a head from one address */
 #define SRV_HEADER_TIMEOUT_MS 5000    /* default: request line + headers within this */
 #define SRV_FRESH_TTL 3600            /* default: a signed answer is fresh for an hour */
 
 typedef struct srv_guard_conn {
     int used, fd;
-    int in_request;               /* head complete, being answered: no deadline */
+    int in_request;               /* head complete, being answered: no deadline, never evicted */
+    int served;                   /* a request ended: idle keep-alive while !in_request */
     int cut;                      /* shut down already */
     int64_t since_ms;             /* monotonic: opened, or previous request ended */
+    unsigned char addr[16];       /* the peer's address (4 bytes IPv4, 16 IPv6) */
+    unsigned char addr_len;
 } srv_guard_conn;
 
 typedef struct srv_guard {
@@ -23,19 +32,27 @@ typedef struct srv_guard {
     pthread_cond_t wake;
     pthread_t thread;
     int running, stop;
-    unsigned header_ms;
-    srv_guard_conn *conns;        /* SRV_MAX_CONNECTIONS slots */
+    unsigned header_ms, per_address;
+    srv_guard_conn *conns;        /* SRV_GUARD_SLOTS slots */
+    unsigned live;                /* used and not cut */
     uint64_t cut_total;           /* connections shut for a late head */
+    uint64_t evicted_total;       /* waiting connections shut to make room */
+    uint64_t refused_total;       /* new connections shut: the table was full of requests */
 } srv_guard;
 
-int guard_init(srv_guard *g, unsigned header_ms);   /* 0 = SRV_HEADER_TIMEOUT_MS */
+/* 0 = SRV_HEADER_TIMEOUT_MS, SRV_PER_ADDRESS */
+int guard_init(srv_guard *g, unsigned header_ms, unsigned per_address);
 int guard_start(srv_guard *g);
 void guard_stop(srv_guard *g);                      /* also frees */
-/* A connection opened (its slot, or NULL when none is free: not watched). */
-srv_guard_conn *guard_opened(srv_guard *g, int fd);
+/* A connection opened from `from` (NULL: an address of its own); its slot,
+ * already shut when it could not be admitted, or NULL when none is free. */
+srv_guard_conn *guard_opened(srv_guard *g, int fd, const struct sockaddr *from);
 /* Its head is complete (1), or its request ended (0: the next head's clock starts). */
 void guard_request(srv_guard *g, srv_guard_conn *slot, int in_request);
 void guard_closed(srv_guard *g, srv_guard_conn *slot);
 uint64_t guard_cut_total(srv_guard *g);
+uint64_t guard_evicted_total(srv_guard *g);
+uint64_t guard_refused_total(srv_guard *g);
+unsigned guard_live(srv_guard *g);
 
 #endif

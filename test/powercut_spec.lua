@@ -12,12 +12,17 @@
 -- slots and the boot record (port_nor.h, LUAT_FOTA_NOR).
 -- POWERCUT_SAMPLES=N (default 12) sets the single cuts per scenario, layout and mode
 -- (op numbers spread over the whole run, jittered; all of them when N is
--- at least the run's operation count).
+-- at least the run's operation count). The multi-cut plans (a double cut and
+-- a sequence of 5 per mode) also reach the whole run: the double's first cut
+-- falls in a third of the run that differs per mode, its second anywhere in
+-- what is left; the sequence's k-th cut in the k-th fifth (deterministic
+-- seeds). The table shows where their cuts landed.
 local T = require "testutil"
 local simdevice = require "simdevice"
 
 local SAMPLES = tonumber(os.getenv("POWERCUT_SAMPLES")) or 12
-local SEQUENCES = 2        -- runs with 2..5 cuts per scenario and mode
+local SEQUENCE = 5         -- cuts in the sequence plan (the other multi-cut plan is a double)
+local FIFTHS = 5           -- the coverage table's columns: where in the run a multi-cut plan's cuts fell
 local MODES = { "before", "torn", "lost" }
 local LAYOUTS = { "posix", "nor" }
 
@@ -171,27 +176,48 @@ describe("power cuts in any boot of an upgrade", function()
         assert.is_true(total > 50, "too few operations: " .. total)
         local rnd = seeded(#name * 7919 + total)
         local rows = {}
-        for _, mode in ipairs(MODES) do
-            local row = { runs = 0, cuts = 0, bricked = 0, mixed = 0, wrong = 0, refetched = 0, boots = {} }
-            local plans = {}
+        local shift = rnd(3)
+        for m, mode in ipairs(MODES) do
+            local row = { runs = 0, cuts = 0, bricked = 0, mixed = 0, wrong = 0, refetched = 0, boots = {},
+                          reach = {}, multi = 0, late_first = 0 }
+            for f = 1, FIFTHS do row.reach[f] = 0 end
+            local plans, multi = {}, {}
             local singles = math.min(SAMPLES, total)
             for i = 1, singles do   -- spread over every boot, jittered
                 local at = singles == total and i
                     or math.max(1, (i - 1) * total // singles + rnd(math.max(1, total // singles)))
                 plans[#plans + 1] = { { mode, at } }
             end
-            for s = 1, SEQUENCES do
-                local seq = {}
-                for _ = 1, s + 1 + (s == SEQUENCES and 2 or 0) do   -- 2 and 5 cuts
-                    seq[#seq + 1] = { mode, rnd(total // 3) }
-                end
-                plans[#plans + 1] = seq
+            -- Multi-cut plans: absolute targets over the whole run, each cut's N
+            -- counted from the previous one (port_fault.h), so offsets.
+            local third = (m + shift) % 3   -- which third the double's first cut falls in
+            local first = third * total // 3 + rnd(math.max(1, total // 3))
+            local targets = { { first, first + rnd(math.max(1, total - first)) } }
+            local seq = {}
+            for k = 1, SEQUENCE do
+                local at = (k - 1) * total // SEQUENCE + rnd(math.max(1, total // SEQUENCE))
+                seq[k] = math.max((seq[k - 1] or 0) + 1, at)
+            end
+            targets[2] = seq
+            for _, t in ipairs(targets) do
+                local cuts, prev = {}, 0
+                for k, at in ipairs(t) do cuts[k] = { mode, at - prev } prev = at end
+                plans[#plans + 1] = cuts
+                multi[#plans] = t
             end
             for i, cuts in ipairs(plans) do
                 local r = run(proj, dev0, cuts, i, layout)
                 row.runs = row.runs + 1
                 row.cuts = row.cuts + r.hits
                 for _, kind in ipairs(r.boots) do row.boots[kind] = (row.boots[kind] or 0) + 1 end
+                if multi[i] then   -- where the cuts that came fell, in fifths of the uncut run
+                    for k = 1, math.min(r.hits, #multi[i]) do
+                        local f = math.min(FIFTHS, (multi[i][k] - 1) * FIFTHS // total + 1)
+                        row.reach[f] = row.reach[f] + 1
+                        row.multi = row.multi + 1
+                    end
+                    if r.hits > 0 and multi[i][1] > 2 * total // 3 then row.late_first = row.late_first + 1 end
+                end
                 local ok_pair = (r.core == "V1103" and r.version == "1.0.1") or
                                 (r.core == "V1104" and r.version == "1.0.2")
                 if r.bricked then row.bricked = row.bricked + 1 end
@@ -210,8 +236,8 @@ describe("power cuts in any boot of an upgrade", function()
             end
             rows[mode] = row
         end
-        print(("\n%s on %s: %d storage operations uncut; per mode %d of them cut singly (POWERCUT_SAMPLES) and %d "
-            .. "sequences of 2 to 5 cuts"):format(name, layout, total, math.min(SAMPLES, total), SEQUENCES))
+        print(("\n%s on %s: %d storage operations uncut; per mode %d of them cut singly (POWERCUT_SAMPLES), a "
+            .. "double cut and a sequence of %d"):format(name, layout, total, math.min(SAMPLES, total), SEQUENCE))
         print(("%-6s %-6s %5s %5s %8s %6s %6s %10s"):format("layout", "mode", "runs", "cuts", "bricked",
             "mixed", "wrong", "refetched"))
         for _, mode in ipairs(MODES) do
@@ -225,6 +251,22 @@ describe("power cuts in any boot of an upgrade", function()
             table.sort(kinds)
             print(("%-6s cuts by boot: %s"):format(mode, table.concat(kinds, ", ")))
         end
+        -- Multi-cut coverage: the cuts of the double and the sequence by where
+        -- in the uncut run they were aimed (ops counted again after each cut).
+        local head = {}
+        for f = 1, FIFTHS do head[f] = ("%d-%d%%"):format((f - 1) * 100 // FIFTHS, f * 100 // FIFTHS) end
+        print(("%-6s %-6s " .. ("%8s"):rep(FIFTHS)):format("multi", "mode", table.unpack(head)))
+        local reached, late_first = {}, 0
+        for _, mode in ipairs(MODES) do
+            late_first = late_first + rows[mode].late_first
+            local w = rows[mode]
+            print(("%-6s %-6s " .. ("%8d"):rep(FIFTHS)):format(layout, mode, table.unpack(w.reach)))
+            for f = 1, FIFTHS do reached[f] = (reached[f] or 0) + w.reach[f] end
+        end
+        for f = 1, FIFTHS do
+            assert.is_true(reached[f] > 0, ("no multi-cut plan's cut reached the %s of the run"):format(head[f]))
+        end
+        assert.is_true(late_first > 0, "no multi-cut plan's first cut in the last third of the run")
         for _, mode in ipairs(MODES) do
             local w = rows[mode]
             assert.equal(0, w.bricked, mode)

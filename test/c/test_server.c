@@ -2,7 +2,8 @@
  * (the loop-upgrade count of deliveries stays exact under races; every request is
  * logged once, including those still queued at shutdown); hostile clients
  * (slowloris, idle floods, hundreds of parameters, a GET with a body,
- * Range-only loops) and a database held by another writer. Every wait is
+ * Range-only loops, modules behind one NAT address among them) and a
+ * database held by another writer. Every wait is
  * bounded; the clients use other loopback addresses (127.0.0.x) to look
  * like other hosts. */
 #include <arpa/inet.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -390,6 +392,116 @@ static void test_floods(srv_server *s)
     for (int i = 0; i < n; i++) if (slow[i] >= 0) close(slow[i]);
 }
 
+/* Modules behind one carrier NAT: NAT_GOOD well-behaved clients from one
+ * address (in NAT_THREADS threads, one request per connection), each
+ * answered at the first try, while NAT_SLOW slowloris connections from that
+ * same address and NAT_IDLE idle ones spread over 40 other addresses were
+ * opened first (far more than the table's SRV_MAX_CONNECTIONS). */
+#define NAT_ADDR "127.0.0.60"
+#define NAT_THREADS 5
+#define NAT_GOOD 500
+
+static int g_nat_failed, g_nat_slowest_ms;
+static pthread_mutex_t g_nat_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *nat_clients(void *arg)
+{
+    int t = (int)(intptr_t)arg;
+    static __thread char resp[8192];
+    for (int i = 0; i < NAT_GOOD / NAT_THREADS; i++) {
+        char imei[16], req[512];
+        int code = -1;
+        ctest_imei("35", 6000 + t * 1000 + i, imei);
+        snprintf(req, sizeof req, QUERY "&version=1104.1.4&imei=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                 imei);
+        int64_t t0 = mono_ms();
+        int st = exchange(NAT_ADDR, req, resp, sizeof resp, &code);
+        int took = (int)(mono_ms() - t0);
+        pthread_mutex_lock(&g_nat_lock);
+        if (st != 404 || code != 27) g_nat_failed++;
+        if (took > g_nat_slowest_ms) g_nat_slowest_ms = took;
+        pthread_mutex_unlock(&g_nat_lock);
+    }
+    return NULL;
+}
+
+static void test_nat(const char *dir)
+{
+    int idle_n = 2000, slow_n = 1100;
+    /* this process holds both ends: raise the descriptor limit, or scale down */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rlim_t want = (rlim_t)(idle_n + slow_n + SRV_GUARD_SLOTS + 200);
+        rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        if (rl.rlim_cur < want) {
+            long room = (long)rl.rlim_cur - SRV_GUARD_SLOTS - 200;
+            if (room < 310) room = 310;
+            idle_n = (int)(room * 2000 / 3100);
+            slow_n = (int)(room * 1100 / 3100);
+        }
+    }
+    char db_path[512];
+    snprintf(db_path, sizeof db_path, "%s/nat.db", dir);
+    make_store(dir, db_path);
+    srv_server *s = calloc(1, sizeof *s);
+    srv_serve_opts o;
+    memset(&o, 0, sizeof o);
+    o.threads = 2;
+    o.flush_ms = 20;
+    o.header_timeout_ms = 20000;   /* longer than the test: only admission closes them */
+    start(s, &o, dir, db_path);
+    int *idle = calloc((size_t)idle_n, sizeof *idle), *slow = calloc((size_t)slow_n, sizeof *slow);
+    CHECK(idle && slow);
+    if (!idle || !slow) {
+        free(idle);
+        free(slow);
+        srv_stop(s);
+        free(s);
+        return;
+    }
+    int opened = 0;
+    for (int i = 0; i < idle_n; i++) {
+        char src[32];
+        snprintf(src, sizeof src, "127.0.1.%d", 1 + i % 40);
+        idle[i] = connect_from(src);
+        opened += idle[i] >= 0;
+    }
+    for (int i = 0; i < slow_n; i++) {
+        slow[i] = connect_from(NAT_ADDR);
+        opened += slow[i] >= 0;
+        if (slow[i] >= 0) (void)send(slow[i], "GET /api/site/firmware_upgrade?", 31, MSG_NOSIGNAL);
+    }
+    CHECK_EQ(opened, idle_n + slow_n);
+    struct timespec nap = { 0, 300 * 1000000L };
+    nanosleep(&nap, NULL);
+    unsigned live = guard_live(&s->guard);
+    int slow_open = 0, idle_open = 0;
+    for (int i = 0; i < slow_n; i++) slow_open += !is_closed(slow[i]);
+    for (int i = 0; i < idle_n; i++) idle_open += !is_closed(idle[i]);
+    CHECK(live <= SRV_MAX_CONNECTIONS);
+    CHECK(slow_open <= SRV_PER_ADDRESS);
+
+    int64_t t0 = mono_ms();
+    pthread_t th[NAT_THREADS];
+    for (int t = 0; t < NAT_THREADS; t++) CHECK(pthread_create(&th[t], NULL, nat_clients, (void *)(intptr_t)t) == 0);
+    for (int t = 0; t < NAT_THREADS; t++) pthread_join(th[t], NULL);
+    int64_t took = mono_ms() - t0;
+    CHECK_EQ(g_nat_failed, 0);
+    printf("NAT: %d idle connections from 40 addresses and %d slowloris from %s (%d and %d held open, "
+           "%u live, %llu evicted): %d clients from %s, one try each, in %lld ms, "
+           "slowest %d ms, %d not answered\n",
+           idle_n, slow_n, NAT_ADDR, idle_open, slow_open, live,
+           (unsigned long long)guard_evicted_total(&s->guard), NAT_GOOD, NAT_ADDR, (long long)took,
+           g_nat_slowest_ms, g_nat_failed);
+    for (int i = 0; i < idle_n; i++) if (idle[i] >= 0) close(idle[i]);
+    for (int i = 0; i < slow_n; i++) if (slow[i] >= 0) close(slow[i]);
+    free(idle);
+    free(slow);
+    srv_stop(s);
+    free(s);
+}
+
 /* Hostile requests: too many parameters, a GET with a body, Range-only loops. */
 static void test_bad_requests(void)
 {
@@ -605,6 +717,7 @@ int main(void)
     CHECK(dir != NULL);
     if (dir) test_concurrent(dir);
     if (dir) test_hostile(dir);
+    if (dir) test_nat(dir);
     if (dir) test_late_ban(dir);
     if (dir) test_names_migration(dir);
     return ctest_finish("test_server");
