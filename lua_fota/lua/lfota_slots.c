@@ -91,7 +91,7 @@ static lua_Integer opt_tries(lua_State *L)
 static int l_commit(lua_State *L)
 {
     lfota_state *c = lfota_ctx(L);
-    char stage_path[FOTA_STAGE_PATH_MAX], key[LFOTA_MAX_PEM];
+    char stage_path[FOTA_STAGE_PATH_MAX];
     fota_pkg_policy pol;
     fota_slots s;
     const char *path;
@@ -101,7 +101,7 @@ static int l_commit(lua_State *L)
     lfota_opts_table(L);
     if (c->stage_owner)
         return push_fail(L, FOTA_ERR_STATE);
-    path = lfota_policy(L, &pol, key, sizeof key, stage_path, sizeof stage_path);
+    path = lfota_policy(L, &pol, stage_path, sizeof stage_path);
     tries = opt_tries(L);
     open_slots(L, &s);
     /* The staging area's file handle is not needed any more. */
@@ -118,17 +118,22 @@ static int l_commit(lua_State *L)
 
 int lfota_trust_first_key(lfota_state *c)
 {
-    static const size_t cap = LFOTA_MAX_PEM;
-    char *pem = malloc(cap);
+    uint64_t n = fota_slots_trusted_key_size(c->device);
+    char *pem;
     fota_slots s;
     int rc;
 
-    /* 16 KiB: kept off the C stack of a Lua call. */
-    if (!pem)
+    if (n == 0)
+        return 0;
+    /* The file's size, at most 16 KiB, on the heap: off the C stack of a Lua
+     * call (no Lua API is called between malloc and free, so nothing leaks). */
+    if (n > LFOTA_MAX_PEM - 1)
+        n = LFOTA_MAX_PEM - 1;
+    if (!(pem = malloc((size_t)n + 1)))
         return FOTA_ERR_NOMEM;
     rc = fota_slots_init(&s, c->device);
     if (rc == FOTA_OK)
-        rc = fota_slots_trusted_key(c->device, pem, cap) ? fota_slots_provision_found(&s, pem) : 0;
+        rc = fota_slots_trusted_key(c->device, pem, (size_t)n + 1) ? fota_slots_provision_found(&s, pem) : 0;
     free(pem);
     return rc;
 }
@@ -144,7 +149,7 @@ int lfota_trust_first_key(lfota_state *c)
 static int l_boot(lua_State *L)
 {
     lfota_state *c = lfota_ctx(L);
-    char stage_path[FOTA_STAGE_PATH_MAX], key[LFOTA_MAX_PEM];
+    char stage_path[FOTA_STAGE_PATH_MAX];
     fota_boot_record rec;
     fota_slots s;
     int rc, staged = 0, applied = 0, provisioned;
@@ -163,7 +168,7 @@ static int l_boot(lua_State *L)
     provisioned = lfota_trust_first_key(c);
     if (lfota_default_stage_path(c, stage_path, sizeof stage_path)) {
         fota_pkg_policy pol;
-        lfota_policy(L, &pol, key, sizeof key, stage_path, sizeof stage_path);
+        lfota_policy(L, &pol, stage_path, sizeof stage_path);
         applied = fota_slots_apply_staged(&s, stage_path, &pol);
         staged = applied != FOTA_SLOTS_NOTHING_STAGED;
     }
