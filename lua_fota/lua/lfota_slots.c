@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/archive_pack.h"
+#ifndef FOTA_NO_HOST
+#include "host/archive_pack.h"   /* fota.pack: host tooling, not in a device build */
+#endif
+#include "core/archive.h"
 #include "core/pkg.h"
 #include "core/slots.h"
 #include "core/version.h"
@@ -274,8 +277,11 @@ static int l_provision_key(lua_State *L)
     return 1;
 }
 
+#ifndef FOTA_NO_HOST
 /* fota.pack(dir_or_file | {{name, path}, ...}, out) -> true | nil, err, why:
- * a script archive of a project directory (dot files skipped) or of files. */
+ * a script archive of a project directory (dot files skipped) or of files.
+ * The archive writer is host code (lua_fota/host): a device build defines
+ * FOTA_NO_HOST and has no fota.pack. */
 static int l_pack(lua_State *L)
 {
     size_t n;
@@ -313,6 +319,7 @@ static int l_pack(lua_State *L)
     lua_pushboolean(L, 1);
     return 1;
 }
+#endif
 
 /* fota.extract(archive, dir) -> true | nil, err */
 static int l_extract(lua_State *L)
@@ -332,7 +339,9 @@ const luaL_Reg lfota_slots_funcs[] = {
     { "rollback", l_rollback },
     { "flash", l_flash },
     { "provision_key", l_provision_key },
+#ifndef FOTA_NO_HOST
     { "pack", l_pack },
+#endif
     { "extract", l_extract },
     { NULL, NULL }
 };
