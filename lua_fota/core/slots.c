@@ -190,6 +190,8 @@ static int hash_slot(const fota_slots *s, char kind, unsigned slot, uint32_t len
     if (rc != FOTA_OK)
         return rc;
     rc = fota_sha256_file(path, FOTA_PKG_MAX_IMAGE, got, &n);
+    if (rc == FOTA_ERR_NOMEM)
+        return rc;   /* no buffer: says nothing about the image */
     if (rc != 0)
         return FOTA_ERR_FORMAT;
     return (n == len && memcmp(got, sha, 32) == 0) ? FOTA_OK : FOTA_ERR_FORMAT;
@@ -604,8 +606,9 @@ int fota_slots_apply_staged(const fota_slots *s, const char *stage_path, const f
 
 static int roll_back(const fota_slots *s, fota_boot_record *rec, uint8_t reason)
 {
-    if (fota_slots_check_image(s, &rec->prev) != FOTA_OK)
-        return FOTA_ERR_FORMAT;
+    int rc = fota_slots_check_image(s, &rec->prev);
+    if (rc != FOTA_OK)
+        return rc == FOTA_ERR_NOMEM ? rc : FOTA_ERR_FORMAT;
     rec->active = rec->prev;
     rec->state = FOTA_BOOT_CONFIRMED;
     rec->tries_left = 0;
@@ -627,7 +630,10 @@ int fota_slots_boot(const fota_slots *s, fota_boot_record *rec)
         return rc;
     if (rec->state == FOTA_BOOT_TRYING && rec->tries_left == 0)
         return roll_back(s, rec, FOTA_REASON_NOT_CONFIRMED);
-    if (fota_slots_check_image(s, &rec->active) != FOTA_OK)
+    /* Out of memory for the hash is no verdict on the image: nothing changes. */
+    if ((rc = fota_slots_check_image(s, &rec->active)) == FOTA_ERR_NOMEM)
+        return rc;
+    if (rc != FOTA_OK)
         return same_image(&rec->active, &rec->prev) ? FOTA_ERR_FORMAT
                                                      : roll_back(s, rec, FOTA_REASON_BAD_IMAGE);
     if (rec->state != FOTA_BOOT_TRYING)

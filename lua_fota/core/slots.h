@@ -127,14 +127,16 @@ int fota_slots_apply_staged(const fota_slots *s, const char *stage_path, const f
 
 /* At boot: counts a trying boot, rolls back an unconfirmed or damaged pair,
  * and returns the record in force. FOTA_ERR_NOENT: never flashed;
- * FOTA_ERR_FORMAT: no valid image at all (bricked). */
+ * FOTA_ERR_FORMAT: no valid image at all (bricked); FOTA_ERR_NOMEM: no
+ * buffer to hash an image with, nothing changed. */
 int fota_slots_boot(const fota_slots *s, fota_boot_record *rec);
 
 int fota_slots_confirm(const fota_slots *s);
 /* Back to the previous pair (which must still match its hashes). */
 int fota_slots_rollback(const fota_slots *s, uint8_t reason);
 
-/* 0 when both images of img match their recorded lengths and hashes. */
+/* 0 when both images of img match their recorded lengths and hashes;
+ * FOTA_ERR_NOMEM when it could not tell, else FOTA_ERR_FORMAT. */
 int fota_slots_check_image(const fota_slots *s, const fota_image *img);
 
 #endif
