@@ -1,10 +1,12 @@
 #include "core/files.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/bytes.h"
 #include "core/fota_err.h"
 
+/* malloc()ed, not on the stack: a module's task stack is a few KiB. */
 #define COPY_BUF 4096
 
 int fota_file_size(const char *path, uint64_t *size)
@@ -21,12 +23,13 @@ int fota_file_copy_into(fota_port_file *out, uint64_t *off, const char *path, ui
                         mbedtls_sha256_context *sha)
 {
     fota_port_file *in = NULL;
-    uint8_t buf[COPY_BUF];
+    uint8_t *buf = malloc(COPY_BUF);
+    if (!buf) return FOTA_ERR_NOMEM;
     int rc = fota_port_open(&in, path, FOTA_PORT_READ);
-    if (rc) return rc;
+    if (rc) { free(buf); return rc; }
     uint64_t done = 0;
     while (rc == 0 && done < size) {
-        size_t want = size - done < sizeof buf ? (size_t)(size - done) : sizeof buf;
+        size_t want = size - done < COPY_BUF ? (size_t)(size - done) : COPY_BUF;
         size_t got = 0;
         rc = fota_port_pread(in, done, buf, want, &got);
         if (rc == 0 && got == 0) rc = FOTA_ERR_IO;   /* file shrank under us */
@@ -36,6 +39,7 @@ int fota_file_copy_into(fota_port_file *out, uint64_t *off, const char *path, ui
         *off += got;
     }
     fota_port_close(in);
+    free(buf);
     return rc;
 }
 
@@ -57,12 +61,13 @@ int fota_file_copy(const char *from, const char *to, uint64_t max)
 int fota_file_sha256_range(fota_port_file *f, uint64_t len, uint8_t out[32])
 {
     mbedtls_sha256_context c;
-    uint8_t buf[COPY_BUF];
+    uint8_t *buf = malloc(COPY_BUF);
+    if (!buf) return FOTA_ERR_NOMEM;
     mbedtls_sha256_init(&c);
     int rc = FOTA_SHA256_START(&c) ? FOTA_ERR_NOMEM : 0;
     for (uint64_t off = 0; rc == 0 && off < len;) {
         size_t got = 0;
-        size_t want = len - off < sizeof buf ? (size_t)(len - off) : sizeof buf;
+        size_t want = len - off < COPY_BUF ? (size_t)(len - off) : COPY_BUF;
         rc = fota_port_pread(f, off, buf, want, &got);
         if (rc == 0 && got == 0) rc = FOTA_ERR_IO;
         if (rc == 0 && FOTA_SHA256_UPDATE(&c, buf, got)) rc = FOTA_ERR_NOMEM;
@@ -70,6 +75,7 @@ int fota_file_sha256_range(fota_port_file *f, uint64_t len, uint8_t out[32])
     }
     if (rc == 0 && FOTA_SHA256_FINISH(&c, out)) rc = FOTA_ERR_NOMEM;
     mbedtls_sha256_free(&c);
+    free(buf);
     return rc;
 }
 

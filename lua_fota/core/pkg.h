@@ -222,7 +222,7 @@ typedef struct fota_pkg_stream {
     uint32_t out_len;                /* decoded bytes produced */
     int done;
     fota_inflate *z;                 /* SCRIPT: the inflater and its window, malloc()ed at open */
-    uint8_t in[FOTA_PKG_STREAM_BUF];
+    uint8_t *in;                     /* SCRIPT: FOTA_PKG_STREAM_BUF stored bytes, in z's allocation */
     size_t in_pos, in_len;           /* the stored bytes read but not yet inflated */
     int z_end, err;
     mbedtls_sha256_context sha;

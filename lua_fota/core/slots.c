@@ -8,6 +8,7 @@
 #include "port/port.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define REC_MAGIC "LFBR"
@@ -18,7 +19,9 @@
 #define REC_KEY_AT (16 + 2 * IMG_LEN)  /* flags byte, 3 zero bytes, key id, last package hash */
 #define REC_LEN (REC_KEY_AT + 4 + 32 + 32 + 4)
 #define REC_FLAG_KEY 1u
-#define COPY_BUF 16384
+/* The copy buffer, one NOR erase block, is malloc()ed: a module's task
+ * stack is a few KiB. */
+#define COPY_BUF 4096
 
 static void put_image(uint8_t *p, const fota_image *img)
 {
@@ -127,21 +130,26 @@ int fota_slots_read(const fota_slots *s, fota_boot_record *rec)
 int fota_slots_write(const fota_slots *s, fota_boot_record *rec)
 {
     char path[FOTA_SLOTS_PATH_MAX + 24];
-    fota_boot_record r0, r1;
+    fota_boot_record r;   /* each copy in turn: only their sequence numbers are kept */
     uint8_t b[REC_LEN];
     fota_port_file *f;
     unsigned target;
-    int v0 = read_copy(s, 0, &r0), v1 = read_copy(s, 1, &r1), rc;
+    uint32_t q0, q1;
+    int v0, v1, rc;
 
+    v0 = read_copy(s, 0, &r);
+    q0 = v0 ? r.seq : 0;
+    v1 = read_copy(s, 1, &r);
+    q1 = v1 ? r.seq : 0;
     /* Overwrite the copy not in force, so a torn write keeps the other. */
     if (!v0)
         target = 0;
     else if (!v1)
         target = 1;
     else
-        target = (int32_t)(r0.seq - r1.seq) > 0 ? 1 : 0;
+        target = (int32_t)(q0 - q1) > 0 ? 1 : 0;
     if (v0 || v1) {
-        uint32_t cur = (v0 && (!v1 || (int32_t)(r0.seq - r1.seq) > 0)) ? r0.seq : r1.seq;
+        uint32_t cur = (v0 && (!v1 || (int32_t)(q0 - q1) > 0)) ? q0 : q1;
         rec->seq = cur + 1;
     } else {
         rec->seq = 1;
@@ -182,6 +190,8 @@ static int hash_slot(const fota_slots *s, char kind, unsigned slot, uint32_t len
     if (rc != FOTA_OK)
         return rc;
     rc = fota_sha256_file(path, FOTA_PKG_MAX_IMAGE, got, &n);
+    if (rc == FOTA_ERR_NOMEM)
+        return rc;   /* no buffer: says nothing about the image */
     if (rc != 0)
         return FOTA_ERR_FORMAT;
     return (n == len && memcmp(got, sha, 32) == 0) ? FOTA_OK : FOTA_ERR_FORMAT;
@@ -198,20 +208,27 @@ static int copy_into_slot(const fota_slots *s, char kind, unsigned slot, const c
                           uint32_t *len, uint8_t sha[32])
 {
     char path[FOTA_SLOTS_PATH_MAX + 24];
-    uint8_t buf[4096];
+    uint8_t *buf;
     fota_port_file *in = NULL, *out;
     uint64_t off = 0, n = 0;
     int rc = fota_slots_path(s, kind, slot, path, sizeof path);
 
-    if (rc != FOTA_OK || (rc = fota_port_open(&out, path, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK)
+    if (rc != FOTA_OK)
         return rc;
+    if (!(buf = malloc(COPY_BUF)))
+        return FOTA_ERR_NOMEM;
+    if ((rc = fota_port_open(&out, path, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK) {
+        free(buf);
+        return rc;
+    }
     if (src && (rc = fota_port_open(&in, src, FOTA_PORT_READ)) != FOTA_OK) {
         fota_port_close(out);
+        free(buf);
         return rc;
     }
     while (in) {
         size_t got;
-        if ((rc = fota_port_pread(in, off, buf, sizeof buf, &got)) != FOTA_OK || got == 0)
+        if ((rc = fota_port_pread(in, off, buf, COPY_BUF, &got)) != FOTA_OK || got == 0)
             break;
         if (off + got > FOTA_PKG_MAX_IMAGE) {
             rc = FOTA_ERR_RANGE;
@@ -222,6 +239,7 @@ static int copy_into_slot(const fota_slots *s, char kind, unsigned slot, const c
         off += got;
     }
     fota_port_close(in);
+    free(buf);
     if (rc == FOTA_OK)
         rc = fota_port_sync(out);
     fota_port_close(out);
@@ -262,25 +280,32 @@ static int write_section(const fota_slots *s, fota_pkg_reader *r, unsigned idx, 
     const fota_pkg_section *sec = &r->info.sections[idx];
     fota_pkg_stream st;
     fota_port_file *out;
-    uint8_t buf[COPY_BUF];
+    uint8_t *buf;
     uint64_t off = 0;
     size_t fill = 0;
     int rc = fota_slots_path(s, kind, slot, path, sizeof path);
 
-    if (rc != FOTA_OK || (rc = fota_port_open(&out, path, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK)
+    if (rc != FOTA_OK)
         return rc;
+    if (!(buf = malloc(COPY_BUF)))
+        return FOTA_ERR_NOMEM;
+    if ((rc = fota_port_open(&out, path, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK) {
+        free(buf);
+        return rc;
+    }
     if ((rc = fota_pkg_stream_open(&st, r, idx)) != 0) {
         fota_port_close(out);
+        free(buf);
         return rc;
     }
     for (;;) {
         size_t got = 0;
-        rc = fota_pkg_stream_read(&st, buf + fill, sizeof buf - fill, &got);
+        rc = fota_pkg_stream_read(&st, buf + fill, COPY_BUF - fill, &got);
         if (rc != 0)
             break;
         fill += got;
         /* Whole buffers: fewer, larger flash writes. */
-        if (fill == sizeof buf || (got == 0 && fill > 0)) {
+        if (fill == COPY_BUF || (got == 0 && fill > 0)) {
             if ((rc = fota_port_pwrite(out, off, buf, fill)) != FOTA_OK)
                 break;
             off += fill;
@@ -290,6 +315,7 @@ static int write_section(const fota_slots *s, fota_pkg_reader *r, unsigned idx, 
             break;
     }
     fota_pkg_stream_close(&st);
+    free(buf);
     if (rc == FOTA_OK)
         rc = fota_port_sync(out);
     fota_port_close(out);
@@ -451,7 +477,7 @@ static int commit(const fota_slots *s, const char *pkg_path, const fota_pkg_poli
     fota_boot_record rec;
     fota_pkg_policy pol = *policy;
     fota_port_file *base = NULL;
-    fota_pkg_reader r;
+    fota_pkg_reader *r;   /* 1.1 KiB: malloc()ed, off a module's small stack */
     fota_image next;
     int rc, core, delta, script;
 
@@ -465,72 +491,96 @@ static int commit(const fota_slots *s, const char *pkg_path, const fota_pkg_poli
     if ((rc = fota_slots_base_policy(s, &rec, &pol, &base)) != FOTA_OK)
         return rc;
 
-    if ((rc = fota_pkg_open_file(&r, pkg_path, pol.max_size)) != 0) {
+    if (!(r = malloc(sizeof *r))) {
         fota_port_close(base);
+        return FOTA_ERR_NOMEM;
+    }
+    if ((rc = fota_pkg_open_file(r, pkg_path, pol.max_size)) != 0) {
+        fota_port_close(base);
+        free(r);
         return rc;
     }
     /* Before verifying: the running release would be refused as a replay.
      * The stored hash is not checked yet, but a match only means nothing is
      * written. */
-    if (once && memcmp(r.info.sha256, rec.last_pkg_sha256, 32) == 0) {
+    if (once && memcmp(r->info.sha256, rec.last_pkg_sha256, 32) == 0) {
         rc = FOTA_SLOTS_ALREADY_APPLIED;
         goto out;
     }
-    if ((rc = fota_pkg_verify(&r, &pol)) != 0)
+    if ((rc = fota_pkg_verify(r, &pol)) != 0)
         goto out;
-    if (strlen(r.info.script_version) >= sizeof next.script_version) {
+    if (strlen(r->info.script_version) >= sizeof next.script_version) {
         rc = FOTA_PKG_E_BAD_META;   /* the boot record could not name it */
         goto out;
     }
     next = rec.active;
-    core = find_section(&r.info, FOTA_PKG_SEC_CORE_FULL);
-    delta = find_section(&r.info, FOTA_PKG_SEC_CORE_DELTA);
-    script = find_section(&r.info, FOTA_PKG_SEC_SCRIPT);
+    core = find_section(&r->info, FOTA_PKG_SEC_CORE_FULL);
+    delta = find_section(&r->info, FOTA_PKG_SEC_CORE_DELTA);
+    script = find_section(&r->info, FOTA_PKG_SEC_SCRIPT);
     if (delta >= 0)
         core = delta;
     if (core >= 0) {
         next.core_slot = (uint8_t)!rec.active.core_slot;
-        rc = delta >= 0 ? write_delta(s, &r, (unsigned)delta, base, rec.active.core_len, next.core_slot)
-                        : write_section(s, &r, (unsigned)core, 'c', next.core_slot);
+        rc = delta >= 0 ? write_delta(s, r, (unsigned)delta, base, rec.active.core_len, next.core_slot)
+                        : write_section(s, r, (unsigned)core, 'c', next.core_slot);
         if (rc != FOTA_OK)
             goto out;
-        next.core_version = r.info.to_core_version;
-        next.core_len = r.info.sections[core].decoded_length;
-        memcpy(next.core_sha256, r.info.sections[core].sha256, 32);
+        next.core_version = r->info.to_core_version;
+        next.core_len = r->info.sections[core].decoded_length;
+        memcpy(next.core_sha256, r->info.sections[core].sha256, 32);
     }
     if (script >= 0) {
         next.script_slot = (uint8_t)!rec.active.script_slot;
-        if ((rc = write_section(s, &r, (unsigned)script, 's', next.script_slot)) != FOTA_OK)
+        if ((rc = write_section(s, r, (unsigned)script, 's', next.script_slot)) != FOTA_OK)
             goto out;
-        memcpy(next.script_version, r.info.script_version, strlen(r.info.script_version) + 1);
-        next.script_len = r.info.sections[script].decoded_length;
-        memcpy(next.script_sha256, r.info.sections[script].sha256, 32);
+        memcpy(next.script_version, r->info.script_version, strlen(r->info.script_version) + 1);
+        next.script_len = r->info.sections[script].decoded_length;
+        memcpy(next.script_sha256, r->info.sections[script].sha256, 32);
     }
     /* Everything is written and checked: now the one write that switches. */
     rec.prev = rec.active;
     rec.active = next;
-    memcpy(rec.last_pkg_sha256, r.info.sha256, 32);
+    memcpy(rec.last_pkg_sha256, r->info.sha256, 32);
     rec.state = FOTA_BOOT_TRYING;
     rec.tries_left = tries;
     rec.last_result = FOTA_RESULT_NONE;
     rec.reason = FOTA_REASON_NONE;
     rc = fota_slots_write(s, &rec);
 out:
-    fota_pkg_close(&r);
+    fota_pkg_close(r);
+    free(r);
     fota_port_close(base);
     return rc;
 }
 
-int fota_slots_trusted_key(const char *device_dir, char *buf, size_t cap)
+static int open_trusted_key(const char *device_dir, fota_port_file **f)
 {
     char path[FOTA_SLOTS_PATH_MAX + 24];
+    if (snprintf(path, sizeof path, "%s/fota/trusted.pem", device_dir) >= (int)sizeof path)
+        return FOTA_ERR_RANGE;
+    return fota_port_open(f, path, FOTA_PORT_READ);
+}
+
+uint64_t fota_slots_trusted_key_size(const char *device_dir)
+{
+    fota_port_file *f;
+    uint64_t size = 0;
+    if (open_trusted_key(device_dir, &f) != FOTA_OK)
+        return 0;
+    if (fota_port_size(f, &size) != FOTA_OK)
+        size = 0;
+    fota_port_close(f);
+    return size;
+}
+
+int fota_slots_trusted_key(const char *device_dir, char *buf, size_t cap)
+{
     fota_port_file *f;
     size_t got = 0;
     if (cap == 0)
         return 0;
     buf[0] = '\0';
-    if (snprintf(path, sizeof path, "%s/fota/trusted.pem", device_dir) >= (int)sizeof path ||
-        fota_port_open(&f, path, FOTA_PORT_READ) != FOTA_OK)
+    if (open_trusted_key(device_dir, &f) != FOTA_OK)
         return 0;
     if (fota_port_pread(f, 0, buf, cap - 1, &got) != FOTA_OK)
         got = 0;
@@ -556,8 +606,9 @@ int fota_slots_apply_staged(const fota_slots *s, const char *stage_path, const f
 
 static int roll_back(const fota_slots *s, fota_boot_record *rec, uint8_t reason)
 {
-    if (fota_slots_check_image(s, &rec->prev) != FOTA_OK)
-        return FOTA_ERR_FORMAT;
+    int rc = fota_slots_check_image(s, &rec->prev);
+    if (rc != FOTA_OK)
+        return rc == FOTA_ERR_NOMEM ? rc : FOTA_ERR_FORMAT;
     rec->active = rec->prev;
     rec->state = FOTA_BOOT_CONFIRMED;
     rec->tries_left = 0;
@@ -579,7 +630,10 @@ int fota_slots_boot(const fota_slots *s, fota_boot_record *rec)
         return rc;
     if (rec->state == FOTA_BOOT_TRYING && rec->tries_left == 0)
         return roll_back(s, rec, FOTA_REASON_NOT_CONFIRMED);
-    if (fota_slots_check_image(s, &rec->active) != FOTA_OK)
+    /* Out of memory for the hash is no verdict on the image: nothing changes. */
+    if ((rc = fota_slots_check_image(s, &rec->active)) == FOTA_ERR_NOMEM)
+        return rc;
+    if (rc != FOTA_OK)
         return same_image(&rec->active, &rec->prev) ? FOTA_ERR_FORMAT
                                                      : roll_back(s, rec, FOTA_REASON_BAD_IMAGE);
     if (rec->state != FOTA_BOOT_TRYING)

@@ -69,6 +69,9 @@ int fota_slots_write(const fota_slots *s, fota_boot_record *rec);
 /* The device's provisioned signing key, DEVICE/fota/trusted.pem, into buf
  * (NUL-terminated, at most cap - 1 bytes): 1 when there is one, else 0. */
 int fota_slots_trusted_key(const char *device_dir, char *buf, size_t cap);
+/* Its size in bytes, 0 when there is none: a caller sizes buf (cap = size
+ * + 1) to it rather than keep a largest-key buffer. */
+uint64_t fota_slots_trusted_key_size(const char *device_dir);
 
 /* Path of a slot file: kind 'c' core, 's' script. */
 int fota_slots_path(const fota_slots *s, char kind, unsigned slot, char *out, size_t len);
@@ -124,14 +127,16 @@ int fota_slots_apply_staged(const fota_slots *s, const char *stage_path, const f
 
 /* At boot: counts a trying boot, rolls back an unconfirmed or damaged pair,
  * and returns the record in force. FOTA_ERR_NOENT: never flashed;
- * FOTA_ERR_FORMAT: no valid image at all (bricked). */
+ * FOTA_ERR_FORMAT: no valid image at all (bricked); FOTA_ERR_NOMEM: no
+ * buffer to hash an image with, nothing changed. */
 int fota_slots_boot(const fota_slots *s, fota_boot_record *rec);
 
 int fota_slots_confirm(const fota_slots *s);
 /* Back to the previous pair (which must still match its hashes). */
 int fota_slots_rollback(const fota_slots *s, uint8_t reason);
 
-/* 0 when both images of img match their recorded lengths and hashes. */
+/* 0 when both images of img match their recorded lengths and hashes;
+ * FOTA_ERR_NOMEM when it could not tell, else FOTA_ERR_FORMAT. */
 int fota_slots_check_image(const fota_slots *s, const fota_image *img);
 
 #endif

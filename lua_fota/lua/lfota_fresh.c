@@ -54,7 +54,7 @@ static int fail(lua_State *L, const char *reason)
 
 static int l_fresh(lua_State *L)
 {
-    char key[LFOTA_MAX_PEM], stage[FOTA_STAGE_PATH_MAX], answer[80], path[FOTA_STAGE_PATH_MAX + 16];
+    char stage[FOTA_STAGE_PATH_MAX], answer[80], path[FOTA_STAGE_PATH_MAX + 16];
     fota_pkg_policy pol;
     fota_sig_key k;
     fota_fresh f;
@@ -64,7 +64,7 @@ static int l_fresh(lua_State *L)
 
     lfota_opts_table(L);
     /* The key fota.verify would trust, by the same rules. */
-    lfota_policy(L, &pol, key, sizeof key, stage, sizeof stage);
+    lfota_policy(L, &pol, stage, sizeof stage);
     header = field(L, "header");
     imei = field(L, "imei");
     version = field(L, "version");

@@ -73,16 +73,31 @@ static void push_info(lua_State *L, const fota_pkg_info *in)
     lua_setfield(L, -2, "sha256");
 }
 
+const char *lfota_trusted_key(lua_State *L, const char *device)
+{
+    uint64_t n = fota_slots_trusted_key_size(device);
+    char *buf;
+    if (n == 0)
+        return NULL;
+    if (n > LFOTA_MAX_PEM - 1)
+        n = LFOTA_MAX_PEM - 1;   /* a key is far smaller; more is not read */
+    buf = lua_newuserdata(L, (size_t)n + 1);
+    if (fota_slots_trusted_key(device, buf, (size_t)n + 1))
+        return buf;
+    lua_pop(L, 1);
+    return NULL;
+}
+
 /* Reads the verification options of opts (at index 1, a table) into pol.
- * Strings stay owned by opts; the key may land in keybuf. Returns the
+ * Strings stay owned by opts; the device's key, when it is used, stays on
+ * the Lua stack (lfota_trusted_key). Returns the
  * package path (opts.path or the staging area) or raises. Options: path,
  * pubkey (PEM; default the device's trusted.pem: with a key, an unsigned
  * package is refused), project, bsp, core ("V1103", the running core),
  * core_image (file hashed as the delta base), version (the running script
  * VERSION), allow_rollback, max_size, script_area (bytes the script files may
  * add up to; default the device's, fota.device). */
-const char *lfota_policy(lua_State *L, fota_pkg_policy *pol, char *keybuf, size_t keylen,
-                         char *pathbuf, size_t pathlen)
+const char *lfota_policy(lua_State *L, fota_pkg_policy *pol, char *pathbuf, size_t pathlen)
 {
     lfota_state *c = lfota_ctx(L);
     const char *path, *core, *image;
@@ -93,8 +108,8 @@ const char *lfota_policy(lua_State *L, fota_pkg_policy *pol, char *keybuf, size_
     if (!path && !(path = lfota_default_stage_path(c, pathbuf, pathlen)))
         luaL_error(L, "no staging area");
     pol->pubkey_pem = opt_str(L, "pubkey");
-    if (!pol->pubkey_pem && fota_slots_trusted_key(c->device, keybuf, keylen))
-        pol->pubkey_pem = keybuf;
+    if (!pol->pubkey_pem)
+        pol->pubkey_pem = lfota_trusted_key(L, c->device);
     pol->project = opt_str(L, "project");
     pol->bsp = opt_str(L, "bsp");
     pol->current_script_version = opt_str(L, "version");
@@ -143,12 +158,12 @@ int lfota_push_pkg_error(lua_State *L, const char *path, int rc)
  * flashed device the running image is the base and the rollback floor. */
 int lfota_verify(lua_State *L, fota_pkg_info *info, const char **path_out)
 {
-    char stage_path[FOTA_STAGE_PATH_MAX], key[LFOTA_MAX_PEM];
+    char stage_path[FOTA_STAGE_PATH_MAX];
     fota_pkg_policy pol;
     fota_slots slots;
     fota_boot_record rec;
     fota_port_file *core = NULL;
-    const char *path = lfota_policy(L, &pol, key, sizeof key, stage_path, sizeof stage_path);
+    const char *path = lfota_policy(L, &pol, stage_path, sizeof stage_path);
     int rc;
 
     /* stage_path dies with this frame: the caller gets the path as a Lua string. */

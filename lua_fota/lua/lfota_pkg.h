@@ -11,11 +11,17 @@
 
 #define LFOTA_MAX_PEM (16 * 1024)
 
+/* The device's trusted key (DEVICE/fota/trusted.pem, at most
+ * LFOTA_MAX_PEM - 1 bytes, NUL-terminated) in a userdata of its size pushed
+ * on the Lua stack, which keeps it until the C function returns: on the
+ * heap, where no Lua error can leak it, and not on the C stack, where a
+ * largest-key buffer was the deepest frame of a module's boot. NULL, and
+ * nothing pushed, when there is none. */
+const char *lfota_trusted_key(lua_State *L, const char *device);
 /* The policy for the options table at index 1 (strings stay owned by it;
- * the key may land in keybuf); returns the package path (opts.path or the
- * staged one), or raises a Lua error. */
-const char *lfota_policy(lua_State *L, fota_pkg_policy *pol, char *keybuf, size_t keylen,
-                         char *pathbuf, size_t pathlen);
+ * the device's key may be pushed, lfota_trusted_key); returns the package
+ * path (opts.path or the staged one), or raises a Lua error. */
+const char *lfota_policy(lua_State *L, fota_pkg_policy *pol, char *pathbuf, size_t pathlen);
 int lfota_opts_table(lua_State *L);     /* opts at 1: nil -> {} ; else a table */
 int lfota_push_pkg_error(lua_State *L, const char *path, int rc);
 /* Verifies the package the options at index 1 name (default: the staged

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/archive_pack.h"
+#ifndef FOTA_NO_HOST
+#include "host/archive_pack.h"   /* fota.pack: host tooling, not in a device build */
+#endif
+#include "core/archive.h"
 #include "core/pkg.h"
 #include "core/slots.h"
 #include "core/version.h"
@@ -91,7 +94,7 @@ static lua_Integer opt_tries(lua_State *L)
 static int l_commit(lua_State *L)
 {
     lfota_state *c = lfota_ctx(L);
-    char stage_path[FOTA_STAGE_PATH_MAX], key[LFOTA_MAX_PEM];
+    char stage_path[FOTA_STAGE_PATH_MAX];
     fota_pkg_policy pol;
     fota_slots s;
     const char *path;
@@ -101,7 +104,7 @@ static int l_commit(lua_State *L)
     lfota_opts_table(L);
     if (c->stage_owner)
         return push_fail(L, FOTA_ERR_STATE);
-    path = lfota_policy(L, &pol, key, sizeof key, stage_path, sizeof stage_path);
+    path = lfota_policy(L, &pol, stage_path, sizeof stage_path);
     tries = opt_tries(L);
     open_slots(L, &s);
     /* The staging area's file handle is not needed any more. */
@@ -118,17 +121,22 @@ static int l_commit(lua_State *L)
 
 int lfota_trust_first_key(lfota_state *c)
 {
-    static const size_t cap = LFOTA_MAX_PEM;
-    char *pem = malloc(cap);
+    uint64_t n = fota_slots_trusted_key_size(c->device);
+    char *pem;
     fota_slots s;
     int rc;
 
-    /* 16 KiB: kept off the C stack of a Lua call. */
-    if (!pem)
+    if (n == 0)
+        return 0;
+    /* The file's size, at most 16 KiB, on the heap: off the C stack of a Lua
+     * call (no Lua API is called between malloc and free, so nothing leaks). */
+    if (n > LFOTA_MAX_PEM - 1)
+        n = LFOTA_MAX_PEM - 1;
+    if (!(pem = malloc((size_t)n + 1)))
         return FOTA_ERR_NOMEM;
     rc = fota_slots_init(&s, c->device);
     if (rc == FOTA_OK)
-        rc = fota_slots_trusted_key(c->device, pem, cap) ? fota_slots_provision_found(&s, pem) : 0;
+        rc = fota_slots_trusted_key(c->device, pem, (size_t)n + 1) ? fota_slots_provision_found(&s, pem) : 0;
     free(pem);
     return rc;
 }
@@ -144,7 +152,7 @@ int lfota_trust_first_key(lfota_state *c)
 static int l_boot(lua_State *L)
 {
     lfota_state *c = lfota_ctx(L);
-    char stage_path[FOTA_STAGE_PATH_MAX], key[LFOTA_MAX_PEM];
+    char stage_path[FOTA_STAGE_PATH_MAX];
     fota_boot_record rec;
     fota_slots s;
     int rc, staged = 0, applied = 0, provisioned;
@@ -163,7 +171,7 @@ static int l_boot(lua_State *L)
     provisioned = lfota_trust_first_key(c);
     if (lfota_default_stage_path(c, stage_path, sizeof stage_path)) {
         fota_pkg_policy pol;
-        lfota_policy(L, &pol, key, sizeof key, stage_path, sizeof stage_path);
+        lfota_policy(L, &pol, stage_path, sizeof stage_path);
         applied = fota_slots_apply_staged(&s, stage_path, &pol);
         staged = applied != FOTA_SLOTS_NOTHING_STAGED;
     }
@@ -269,8 +277,11 @@ static int l_provision_key(lua_State *L)
     return 1;
 }
 
+#ifndef FOTA_NO_HOST
 /* fota.pack(dir_or_file | {{name, path}, ...}, out) -> true | nil, err, why:
- * a script archive of a project directory (dot files skipped) or of files. */
+ * a script archive of a project directory (dot files skipped) or of files.
+ * The archive writer is host code (lua_fota/host): a device build defines
+ * FOTA_NO_HOST and has no fota.pack. */
 static int l_pack(lua_State *L)
 {
     size_t n;
@@ -308,6 +319,7 @@ static int l_pack(lua_State *L)
     lua_pushboolean(L, 1);
     return 1;
 }
+#endif
 
 /* fota.extract(archive, dir) -> true | nil, err */
 static int l_extract(lua_State *L)
@@ -327,7 +339,9 @@ const luaL_Reg lfota_slots_funcs[] = {
     { "rollback", l_rollback },
     { "flash", l_flash },
     { "provision_key", l_provision_key },
+#ifndef FOTA_NO_HOST
     { "pack", l_pack },
+#endif
     { "extract", l_extract },
     { NULL, NULL }
 };

@@ -1,11 +1,40 @@
 #!/bin/sh
 # The layering rule, checked on the includes: port <- core <- lua / tools /
 # server / at. port/ includes only port/; core/ includes core/ and port/ and no
-# Lua; nothing below lua/ includes lua/ or server/; no header circle.
+# Lua; nothing below lua/ includes lua/ or server/; no header circle. A device
+# build (FOTA_NO_HOST) of the binding reads no host/ header and the device
+# image's Makefile compiles no host/ source.
+#   test_layers.sh [PROGRAM...] [--host-lib LIBFOTAHOST --device IMAGE.elf...]
+# PROGRAMs (the tools, the server) must link no simulated storage; with
+# --device, only this: no IMAGE may define a global symbol LIBFOTAHOST
+# (lua_fota/host) defines.
 set -eu
 cd "$(dirname "$0")/../.."
 fail=0
 bad() { echo "layers: $*"; fail=1; }
+progs="" hostlib="" devices=""
+while [ $# -gt 0 ]; do
+    case $1 in
+    --host-lib) hostlib=$2; shift 2 ;;
+    --device) shift; devices="$*"; break ;;
+    *) progs="$progs $1"; shift ;;
+    esac
+done
+
+# --device: only the images (the device phase; ctest checks the rest)
+if [ -n "$devices" ]; then
+    [ -f "$hostlib" ] || bad "--device needs --host-lib LIBFOTAHOST"
+    hs=$(mktemp)
+    nm -g --defined-only "$hostlib" 2>/dev/null | awk 'NF == 3 { print $3 }' | sort -u >"$hs"
+    [ -s "$hs" ] || bad "$hostlib: no symbols"
+    for img in $devices; do
+        found=$(arm-none-eabi-nm --defined-only "$img" | awk 'NF == 3 { print $3 }' | sort -u | comm -12 "$hs" -)
+        [ -z "$found" ] || bad "$img: holds host code: $(echo "$found" | tr '\n' ' ')"
+    done
+    rm -f "$hs"
+    [ "$fail" -eq 0 ] && echo "layers: device images $devices hold no symbol of $hostlib"
+    exit "$fail"
+fi
 
 # port/ includes only port/ and the error codes it returns (core/fota_err.h, a leaf)
 for f in lua_fota/port/*.[ch] lua_fota/port/*/*.[ch]; do
@@ -20,7 +49,7 @@ for f in lua_fota/port/posix/*.[ch]; do
     grep -Hn '#include "port/sim/' "$f" && bad "$f: port/posix/ does not use port/sim/"
 done
 # programs given as arguments (the tools, the server) link no simulated storage
-for prog in "$@"; do
+for prog in $progs; do
     nm "$prog" | grep -q ' [TtDdBb] \(fota_fault_\|fota_nor_\)' && bad "$prog: links the power-cut injector or the NOR model"
 done
 for f in lua_fota/core/*.[ch]; do
@@ -44,6 +73,19 @@ for f in lua_fota/lua/*.[ch] sim/c/*.[ch] tools/*.c at/*.[ch]; do
     grep -Hn '#include "server/\|#include "srv.h"' "$f" && bad "$f: the binding and the tools do not use the server"
 done
 
+# The device build of the binding: no host/ header with FOTA_NO_HOST (the
+# preprocessor's own list of what each file reads), and the image's Makefile
+# defines it and compiles nothing of host/
+luainc=$(pkg-config --cflags lua5.3 2>/dev/null || echo -I/usr/include/lua5.3)
+for f in lua_fota/lua/*.c; do
+    # shellcheck disable=SC2086
+    deps=$(${CC:-cc} -std=c11 -D_POSIX_C_SOURCE=200809L -DFOTA_NO_HOST -DFOTA_DELTA_V5_ONLY -Ilua_fota $luainc \
+        -MM "$f") || { bad "$f: cannot preprocess with FOTA_NO_HOST"; continue; }
+    echo "$deps" | grep -q 'lua_fota/host/' && bad "$f: reads a host/ header with FOTA_NO_HOST"
+done
+mk=device/mps2-an385/Makefile
+grep -q -- '-DFOTA_NO_HOST' "$mk" || bad "$mk: the device image must define FOTA_NO_HOST"
+grep -n 'lua_fota/host' "$mk" && bad "$mk: compiles host code into the device image"
 # No circle among the project's headers: repeatedly drop headers that
 # include no remaining project header; what is left is in, or above, a circle.
 tmp=$(mktemp)

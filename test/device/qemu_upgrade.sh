@@ -11,7 +11,8 @@
 # apply (cleanly before one, or with it torn in half), and the next boot
 # must end on the old pair (V1103, build 1, 1.0.1) or the new one (V1104,
 # build 2, 1.0.2), never an error. Last, a release that never confirms is
-# rolled back after its tries. Every QEMU run has a timeout.
+# rolled back after its tries. Every QEMU run has a timeout. The boot's
+# apply must take at most 8 KiB of stack.
 #   [QEMU_CUTS=all] qemu_upgrade.sh IMAGE_DIR HOST_BUILD_DIR
 set -euo pipefail
 IMG=$(realpath "$1") HOST=$(realpath "$2")
@@ -78,6 +79,10 @@ for want in "boot: factory flashed V1103 1.0.1" "main: core V1103 VERSION 1.0.1 
     grep -qF "$want" up.log || fail "no '$want'"
 done
 grep -qE "^error|hard fault" up.log && fail "an error on the target"
+# the boot's apply runs in a few KiB of stack (docs/device-port.md, 6.4 KiB
+# on this build): a large buffer put back on the stack shows here
+st=$(sed -n 's/.*boot: apply .* deepest stack \([0-9]*\) B.*/\1/p' up.log)
+[ -n "$st" ] && [ "$st" -le 8192 ] || fail "the boot's apply took ${st:-?} B of stack (at most 8192)"
 
 # 2. power cuts during the apply: the flash as the reboot left it
 rm -f flash.img
