@@ -230,8 +230,8 @@ else
         simdevice.set_network(true)
         local socket = _G.socket
         local publish = rawget(_G, "sys_pub") or (rawget(_G, "sys") and _G.sys.publish)
-        local id = air and air.IP_READY or "IP_READY"
-        if publish then publish(id, socket.localIP(socket.LWIP_GP), socket.LWIP_GP) end
+        local id = air and air.ip_ready_id() or not air and "IP_READY"
+        if publish and id then publish(id, socket.localIP(socket.LWIP_GP), socket.LWIP_GP) end
     end)
 end
 
@@ -286,12 +286,11 @@ fota.download, fota.request = after_link(fota.download), after_link(fota.request
 -- system), then "/luadb/" (the script image), then the firmware's. So a
 -- project that ships its own sys.lua or libfota2.lua runs its copy.
 package.path = table.concat({ device_dir .. "/fs/?.lua", run_dir .. "/?.lua", lib_path }, ";")
+-- Air: Lua 5.1's module() and the Air firmware's additions are in place
+-- before the project's own sys.lua (which calls module()) loads.
+if air then air.install(function(p) return simdevice.path(p, run_dir) end) end
 _G.sys = require "sys"
-if air then
-    air.install(function(p) return simdevice.path(p, run_dir) end)
-else
-    _G.sysplus = require "sysplus"
-end
+if not air then _G.sysplus = require "sysplus" end
 
 log.info("sim", string.format("boot %d: %s, device %s, imei %s, core %s, script %s%s",
     boot_no, project, device_dir, profile.imei, profile.core, state.running.version,
