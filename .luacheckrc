@@ -16,7 +16,7 @@ files["test/compat/air"] = {
 -- an Air project shipping its own library (sys, utils, ril over uart.ATC), natives included
 files["test/compat/airlib"] = {
     std = "lua51", allow_defined_top = true, module = true,
-    read_globals = { "uart", "pio", "pmd", "sys", "ril", table = { fields = { "getn" } } },
+    read_globals = { "uart", "pio", "pmd", "sys", "ril", "socketcore", table = { fields = { "getn" } } },
     globals = { "PROJECT", "VERSION", rtos = { fields = { "on" } }, string = { fields = { "trim" } } },
 }
 -- its spec installs and restores the Lua 5.1 names on 5.3

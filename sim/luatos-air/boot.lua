@@ -101,6 +101,9 @@ function M.install_natives(rtos, simdevice)
     end
     function uart.on(id, ev, fn) if id == atc.ID then return atc.on(ev, fn) end return on(id, ev, fn) end
     function uart.close(id) if id == atc.ID then return atc.close() end return close(id) end
+    _G.socketcore = require("socketcore").install(rtos)
+    package.loaded.socketcore = _G.socketcore
+    require("airfota").install(rtos, _G.fota, simdevice.profile().bsp)
     local native = require "airnative"
     _G.pio, _G.pmd = native.pio(_G.gpio, rtos), native.pmd()
     package.loaded.pio, package.loaded.pmd = _G.pio, _G.pmd
@@ -131,8 +134,16 @@ function M.install(map)
     end
     os.execute("mkdir -p " .. simdevice.sh(map("/luazip")))
     M.install_natives(rtos, simdevice)
-    local socket = require "airsocket"
-    _G.socket, package.loaded.socket = socket, socket
+    -- a project shipping LuatOS-Air's own socket.lua runs it, on socketcore;
+    -- else the simulator's Air socket is the global socket
+    -- (the project's folders are the ones before the firmware's, which start with this folder)
+    local project_path = package.path:match("^(.-);[^;]*luatos%-air[/\\]%?%.lua") or ""
+    if package.searchpath("socket", project_path) then
+        _G.socket, package.loaded.socket = nil, nil
+    else
+        local socket = require "airsocket"
+        _G.socket, package.loaded.socket = socket, socket
+    end
     package.loaded.http, _G.http = nil, nil   -- Air's http is required by name
     _G.sysplus, package.loaded.sysplus = nil, nil
 end

@@ -300,7 +300,16 @@ log.info("sim", string.format("boot %d: %s, device %s, imei %s, core %s, script 
 -- confirm_after_ms (profile, default 3000; 0 = only fota.confirm() does it):
 -- a script that dies before then is rolled back after its trial boots.
 local confirm_ms = tonumber(profile.confirm_after_ms) or 3000
-if state.trying and confirm_ms > 0 then
+if state.trying and air and confirm_ms > 0 then
+    -- An Air724 keeps the scripts its bootloader applied (LuatOS-Air has no
+    -- trial): the image is confirmed once its main.lua reached the message
+    -- loop; one that dies before that is still rolled back after its trials.
+    -- (--confirm-after 0 still leaves it to fota.confirm().)
+    simbus.post(0, function()
+        fota.confirm()
+        log.info("sim", "new image confirmed: its scripts reached sys.run (an Air module keeps them)")
+    end)
+elseif state.trying and confirm_ms > 0 then
     local sys, confirm = require "sys", fota.confirm
     local timer = sys.timerStart(function()
         confirm()
