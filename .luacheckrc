@@ -13,5 +13,11 @@ files["test/compat/air"] = {
                      "_M", "_NAME", "_PACKAGE", table = { fields = { "getn" } } },
     globals = { "PROJECT", "VERSION", "PRODUCT_KEY" },
 }
+-- an Air project shipping its own library (sys, utils, ril over uart.ATC), natives included
+files["test/compat/airlib"] = {
+    std = "lua51", allow_defined_top = true, module = true,
+    read_globals = { "uart", "pio", "pmd", "sys", "ril", "socketcore", table = { fields = { "getn" } } },
+    globals = { "PROJECT", "VERSION", rtos = { fields = { "on" } }, string = { fields = { "trim" } } },
+}
 -- its spec installs and restores the Lua 5.1 names on 5.3
 files["test/air_spec.lua"] = { globals = { package = { fields = { "seeall" } }, table = { fields = { "getn" } } } }

@@ -231,8 +231,8 @@ else
         simdevice.set_network(true)
         local socket = _G.socket
         local publish = rawget(_G, "sys_pub") or (rawget(_G, "sys") and _G.sys.publish)
-        local id = air and air.IP_READY or "IP_READY"
-        if publish then publish(id, socket.localIP(socket.LWIP_GP), socket.LWIP_GP) end
+        local id = air and air.ip_ready_id() or not air and "IP_READY"
+        if publish and id then publish(id, socket.localIP(socket.LWIP_GP), socket.LWIP_GP) end
     end)
 end
 
@@ -302,12 +302,11 @@ fota.download, fota.request = after_link(fota.download), after_link(fota.request
 -- system), then "/luadb/" (the script image), then the firmware's. So a
 -- project that ships its own sys.lua or libfota2.lua runs its copy.
 package.path = table.concat({ device_dir .. "/fs/?.lua", run_dir .. "/?.lua", lib_path }, ";")
+-- Air: Lua 5.1's module() and the Air firmware's additions are in place
+-- before the project's own sys.lua (which calls module()) loads.
+if air then air.install(function(p) return simdevice.path(p, run_dir) end) end
 _G.sys = require "sys"
-if air then
-    air.install(function(p) return simdevice.path(p, run_dir) end)
-else
-    _G.sysplus = require "sysplus"
-end
+if not air then _G.sysplus = require "sysplus" end
 
 log.info("sim", string.format("boot %d: %s, device %s, imei %s, core %s, script %s%s",
     boot_no, project, device_dir, profile.imei, profile.core, state.running.version,
@@ -317,7 +316,16 @@ log.info("sim", string.format("boot %d: %s, device %s, imei %s, core %s, script 
 -- confirm_after_ms (profile, default 3000; 0 = only fota.confirm() does it):
 -- a script that dies before then is rolled back after its trial boots.
 local confirm_ms = tonumber(profile.confirm_after_ms) or 3000
-if state.trying and confirm_ms > 0 then
+if state.trying and air and confirm_ms > 0 then
+    -- An Air724 keeps the scripts its bootloader applied (LuatOS-Air has no
+    -- trial): the image is confirmed once its main.lua reached the message
+    -- loop; one that dies before that is still rolled back after its trials.
+    -- (--confirm-after 0 still leaves it to fota.confirm().)
+    simbus.post(0, function()
+        fota.confirm()
+        log.info("sim", "new image confirmed: its scripts reached sys.run (an Air module keeps them)")
+    end)
+elseif state.trying and confirm_ms > 0 then
     local sys, confirm = require "sys", fota.confirm
     local timer = sys.timerStart(function()
         confirm()

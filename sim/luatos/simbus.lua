@@ -26,6 +26,13 @@ function simbus.post(delay_ms, fn, ...)
                             args = table.pack(...) }
 end
 
+--- As post, but receive() gives what fn returns: a message of the firmware
+-- (LuatOS-Air's uart.ATC posts MSG_UART_RXDATA, id, length this way).
+function simbus.post_msg(delay_ms, fn, ...)
+    simbus.post(delay_ms, fn, ...)
+    events[#events].msg = true
+end
+
 --- True when no timer and no event is pending: a module would wait forever.
 function simbus.idle() return next(timers) == nil and #events == 0 end
 
@@ -72,6 +79,7 @@ function simbus.receive(timeout)
             host.sleep((deadline and math.min(t.due, deadline) or t.due) - now)
         elseif kind == "event" then
             table.remove(events, key)
+            if t.msg then return t.fn(table.unpack(t.args, 1, t.args.n)) end
             t.fn(table.unpack(t.args, 1, t.args.n))
             return
         else

@@ -1,0 +1,2 @@
+module(..., package.seeall)
+function string.trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
