@@ -57,7 +57,9 @@ build = {
         ["luatos-air.boot"] = "sim/luatos-air/boot.lua", ["luatos-air.sys"] = "sim/luatos-air/sys.lua",
         ["luatos-air.misc"] = "sim/luatos-air/misc.lua", ["luatos-air.http"] = "sim/luatos-air/http.lua",
         ["luatos-air.update"] = "sim/luatos-air/update.lua", ["luatos-air.common"] = "sim/luatos-air/common.lua",
-        ["luatos-air.airsocket"] = "sim/luatos-air/airsocket.lua",
+        ["luatos-air.airsocket"] = "sim/luatos-air/airsocket.lua", ["luatos-air.atc"] = "sim/luatos-air/atc.lua",
+        ["luatos-air.airfota"] = "sim/luatos-air/airfota.lua", ["luatos-air.airnative"] = "sim/luatos-air/airnative.lua",
+        ["luatos-air.socketcore"] = "sim/luatos-air/socketcore.lua",
     },
     install = { bin = { ["luatos-sim"] = "bin/luatos-sim" } },
 }
