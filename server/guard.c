@@ -45,7 +45,7 @@ static void cut(srv_guard *g, srv_guard_conn *c)
 {
     shutdown(c->fd, SHUT_RDWR);
     c->cut = 1;
-    g->live--;
+    g->counts.live--;
 }
 
 /* Wakes often enough that a deadline is kept to within a tenth of it. */
@@ -66,7 +66,7 @@ static void *watch(void *arg)
             srv_guard_conn *c = &g->conns[i];
             if (!c->used || c->in_request || c->cut || now - c->since_ms < (int64_t)g->header_ms) continue;
             cut(g, c);
-            g->cut_total++;
+            g->counts.cut++;
         }
     }
     pthread_mutex_unlock(&g->lock);
@@ -145,14 +145,14 @@ srv_guard_conn *guard_opened(srv_guard *g, int fd, const struct sockaddr *from)
         srv_guard_conn *old = addr_len ? oldest_waiting(g, addr, addr_len, &waiting) : NULL;
         if (old && waiting >= g->per_address) {
             cut(g, old);
-            g->evicted_total++;
+            g->counts.evicted++;
         }
         int admit = 1;
-        if (g->live >= SRV_MAX_CONNECTIONS) {
+        if (g->counts.live >= SRV_MAX_CONNECTIONS) {
             old = oldest_waiting(g, NULL, 0, &waiting);
             if (old) {
                 cut(g, old);
-                g->evicted_total++;
+                g->counts.evicted++;
             } else {
                 admit = 0;
             }
@@ -163,10 +163,10 @@ srv_guard_conn *guard_opened(srv_guard *g, int fd, const struct sockaddr *from)
         slot->since_ms = (int64_t)fota_port_now_ms();
         memcpy(slot->addr, addr, addr_len);
         slot->addr_len = addr_len;
-        g->live++;
+        g->counts.live++;
         if (!admit) {
             cut(g, slot);
-            g->refused_total++;
+            g->counts.refused++;
         }
     }
     pthread_mutex_unlock(&g->lock);
@@ -187,39 +187,15 @@ void guard_closed(srv_guard *g, srv_guard_conn *slot)
 {
     if (!slot) return;
     pthread_mutex_lock(&g->lock);
-    if (slot->used && !slot->cut) g->live--;
+    if (slot->used && !slot->cut) g->counts.live--;
     slot->used = 0;   /* before libmicrohttpd closes the descriptor: never shut a reused one */
     pthread_mutex_unlock(&g->lock);
 }
 
-uint64_t guard_cut_total(srv_guard *g)
+srv_guard_counts guard_counts(srv_guard *g)
 {
     pthread_mutex_lock(&g->lock);
-    uint64_t n = g->cut_total;
-    pthread_mutex_unlock(&g->lock);
-    return n;
-}
-
-uint64_t guard_evicted_total(srv_guard *g)
-{
-    pthread_mutex_lock(&g->lock);
-    uint64_t n = g->evicted_total;
-    pthread_mutex_unlock(&g->lock);
-    return n;
-}
-
-uint64_t guard_refused_total(srv_guard *g)
-{
-    pthread_mutex_lock(&g->lock);
-    uint64_t n = g->refused_total;
-    pthread_mutex_unlock(&g->lock);
-    return n;
-}
-
-unsigned guard_live(srv_guard *g)
-{
-    pthread_mutex_lock(&g->lock);
-    unsigned n = g->live;
+    srv_guard_counts n = g->counts;
     pthread_mutex_unlock(&g->lock);
     return n;
 }

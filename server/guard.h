@@ -27,6 +27,13 @@ typedef struct srv_guard_conn {
     unsigned char addr_len;
 } srv_guard_conn;
 
+typedef struct srv_guard_counts {
+    unsigned live;                /* used and not cut */
+    uint64_t cut;                 /* connections shut for a late head */
+    uint64_t evicted;             /* waiting connections shut to make room */
+    uint64_t refused;             /* new connections shut: the table was full of requests */
+} srv_guard_counts;
+
 typedef struct srv_guard {
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -34,10 +41,7 @@ typedef struct srv_guard {
     int running, stop;
     unsigned header_ms, per_address;
     srv_guard_conn *conns;        /* SRV_GUARD_SLOTS slots */
-    unsigned live;                /* used and not cut */
-    uint64_t cut_total;           /* connections shut for a late head */
-    uint64_t evicted_total;       /* waiting connections shut to make room */
-    uint64_t refused_total;       /* new connections shut: the table was full of requests */
+    srv_guard_counts counts;
 } srv_guard;
 
 /* 0 = SRV_HEADER_TIMEOUT_MS, SRV_PER_ADDRESS */
@@ -50,9 +54,7 @@ srv_guard_conn *guard_opened(srv_guard *g, int fd, const struct sockaddr *from);
 /* Its head is complete (1), or its request ended (0: the next head's clock starts). */
 void guard_request(srv_guard *g, srv_guard_conn *slot, int in_request);
 void guard_closed(srv_guard *g, srv_guard_conn *slot);
-uint64_t guard_cut_total(srv_guard *g);
-uint64_t guard_evicted_total(srv_guard *g);
-uint64_t guard_refused_total(srv_guard *g);
-unsigned guard_live(srv_guard *g);
+/* The counts as of now. */
+srv_guard_counts guard_counts(srv_guard *g);
 
 #endif

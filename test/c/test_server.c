@@ -375,7 +375,7 @@ static void test_floods(srv_server *s)
     /* a byte every 100 ms from 10 addresses, 4 each: all within the limit,
      * all cut at the head deadline (500 ms) although bytes keep coming */
     int slow[SLOW_ADDRS * SLOW_PER];
-    uint64_t cut_before = guard_cut_total(&s->guard);
+    uint64_t cut_before = guard_counts(&s->guard).cut;
     for (int i = 0; i < SLOW_ADDRS * SLOW_PER; i++) {
         char src[32];
         snprintf(src, sizeof src, "127.0.0.%d", 10 + i / SLOW_PER);
@@ -386,7 +386,7 @@ static void test_floods(srv_server *s)
     CHECK_EQ(get(imei, "1104.1.4", &code), 404);
     int n = SLOW_ADDRS * SLOW_PER;
     CHECK_EQ(wait_closed(slow, n, 3000, 1, &last), n);
-    CHECK(guard_cut_total(&s->guard) - cut_before >= (uint64_t)n);
+    CHECK(guard_counts(&s->guard).cut - cut_before >= (uint64_t)n);
     printf("slowloris: %d connections trickling a byte every 100 ms, all cut after %lld ms\n", n,
            (long long)last);
     for (int i = 0; i < n; i++) if (slow[i] >= 0) close(slow[i]);
@@ -475,7 +475,7 @@ static void test_nat(const char *dir)
     CHECK_EQ(opened, idle_n + slow_n);
     struct timespec nap = { 0, 300 * 1000000L };
     nanosleep(&nap, NULL);
-    unsigned live = guard_live(&s->guard);
+    unsigned live = guard_counts(&s->guard).live;
     int slow_open = 0, idle_open = 0;
     for (int i = 0; i < slow_n; i++) slow_open += !is_closed(slow[i]);
     for (int i = 0; i < idle_n; i++) idle_open += !is_closed(idle[i]);
@@ -492,7 +492,7 @@ static void test_nat(const char *dir)
            "%u live, %llu evicted): %d clients from %s, one try each, in %lld ms, "
            "slowest %d ms, %d not answered\n",
            idle_n, slow_n, NAT_ADDR, idle_open, slow_open, live,
-           (unsigned long long)guard_evicted_total(&s->guard), NAT_GOOD, NAT_ADDR, (long long)took,
+           (unsigned long long)guard_counts(&s->guard).evicted, NAT_GOOD, NAT_ADDR, (long long)took,
            g_nat_slowest_ms, g_nat_failed);
     for (int i = 0; i < idle_n; i++) if (idle[i] >= 0) close(idle[i]);
     for (int i = 0; i < slow_n; i++) if (slow[i] >= 0) close(slow[i]);
