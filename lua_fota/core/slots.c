@@ -203,6 +203,33 @@ int fota_slots_check_image(const fota_slots *s, const fota_image *img)
     return rc != FOTA_OK ? rc : hash_slot(s, 's', img->script_slot, img->script_len, img->script_sha256);
 }
 
+/* A slot file opened empty for writing (path gets its name) and a
+ * COPY_BUF buffer to fill it through; slot_out_end closes both. */
+static int slot_out_begin(const fota_slots *s, char kind, unsigned slot, char path[FOTA_SLOTS_PATH_MAX + 24],
+                          fota_port_file **out, uint8_t **buf)
+{
+    int rc = fota_slots_path(s, kind, slot, path, FOTA_SLOTS_PATH_MAX + 24);
+
+    if (rc != FOTA_OK)
+        return rc;
+    if (!(*buf = malloc(COPY_BUF)))
+        return FOTA_ERR_NOMEM;
+    if ((rc = fota_port_open(out, path, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK)
+        free(*buf);
+    return rc;
+}
+
+/* Frees the buffer and closes the slot file, synced first when rc (the
+ * writing's result) is FOTA_OK; returns rc, else the sync's error. */
+static int slot_out_end(fota_port_file *out, uint8_t *buf, int rc)
+{
+    free(buf);
+    if (rc == FOTA_OK)
+        rc = fota_port_sync(out);
+    fota_port_close(out);
+    return rc;
+}
+
 /* Copies a whole file into a slot, synced; fills len and hash. */
 static int copy_into_slot(const fota_slots *s, char kind, unsigned slot, const char *src,
                           uint32_t *len, uint8_t sha[32])
@@ -211,21 +238,12 @@ static int copy_into_slot(const fota_slots *s, char kind, unsigned slot, const c
     uint8_t *buf;
     fota_port_file *in = NULL, *out;
     uint64_t off = 0, n = 0;
-    int rc = fota_slots_path(s, kind, slot, path, sizeof path);
+    int rc = slot_out_begin(s, kind, slot, path, &out, &buf);
 
     if (rc != FOTA_OK)
         return rc;
-    if (!(buf = malloc(COPY_BUF)))
-        return FOTA_ERR_NOMEM;
-    if ((rc = fota_port_open(&out, path, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK) {
-        free(buf);
-        return rc;
-    }
-    if (src && (rc = fota_port_open(&in, src, FOTA_PORT_READ)) != FOTA_OK) {
-        fota_port_close(out);
-        free(buf);
-        return rc;
-    }
+    if (src && (rc = fota_port_open(&in, src, FOTA_PORT_READ)) != FOTA_OK)
+        return slot_out_end(out, buf, rc);
     while (in) {
         size_t got;
         if ((rc = fota_port_pread(in, off, buf, COPY_BUF, &got)) != FOTA_OK || got == 0)
@@ -239,10 +257,7 @@ static int copy_into_slot(const fota_slots *s, char kind, unsigned slot, const c
         off += got;
     }
     fota_port_close(in);
-    free(buf);
-    if (rc == FOTA_OK)
-        rc = fota_port_sync(out);
-    fota_port_close(out);
+    rc = slot_out_end(out, buf, rc);
     if (rc == FOTA_OK)
         rc = fota_sha256_file(path, FOTA_PKG_MAX_IMAGE, sha, &n) == 0 ? FOTA_OK : FOTA_ERR_IO;
     *len = (uint32_t)n;
@@ -283,21 +298,12 @@ static int write_section(const fota_slots *s, fota_pkg_reader *r, unsigned idx, 
     uint8_t *buf;
     uint64_t off = 0;
     size_t fill = 0;
-    int rc = fota_slots_path(s, kind, slot, path, sizeof path);
+    int rc = slot_out_begin(s, kind, slot, path, &out, &buf);
 
     if (rc != FOTA_OK)
         return rc;
-    if (!(buf = malloc(COPY_BUF)))
-        return FOTA_ERR_NOMEM;
-    if ((rc = fota_port_open(&out, path, FOTA_PORT_WRITE | FOTA_PORT_TRUNC)) != FOTA_OK) {
-        free(buf);
-        return rc;
-    }
-    if ((rc = fota_pkg_stream_open(&st, r, idx)) != 0) {
-        fota_port_close(out);
-        free(buf);
-        return rc;
-    }
+    if ((rc = fota_pkg_stream_open(&st, r, idx)) != 0)
+        return slot_out_end(out, buf, rc);
     for (;;) {
         size_t got = 0;
         rc = fota_pkg_stream_read(&st, buf + fill, COPY_BUF - fill, &got);
@@ -315,10 +321,7 @@ static int write_section(const fota_slots *s, fota_pkg_reader *r, unsigned idx, 
             break;
     }
     fota_pkg_stream_close(&st);
-    free(buf);
-    if (rc == FOTA_OK)
-        rc = fota_port_sync(out);
-    fota_port_close(out);
+    rc = slot_out_end(out, buf, rc);
     if (rc == FOTA_OK)
         rc = hash_slot(s, kind, slot, sec->decoded_length, sec->sha256);
     return rc;
