@@ -92,6 +92,26 @@ class Base(unittest.TestCase):
         self.assertEqual(len(last), 1)
         return last[0]
 
+    CUT_ETAG = '"v1016-full"'   # cut_at_half's package
+
+    def cut_at_half(self, seed):
+        """A module on V1015 fetching a whole V1016 package from a resumable
+        URL (atlib.resumable), killed at about half of it (kill -9: the power
+        goes). Returns the V1016 image, the package, the server's request
+        rows ([Range, If-Range, bytes sent]) and the dead module."""
+        v1015, v1016 = atlib.firmware_pair(self.tmp, size=300000, seed=seed)
+        pkg = atlib.read(atlib.full_package(os.path.join(self.tmp, "full.bin"), v1016, self.key))
+        seen = []
+        srv = self.static()
+        srv.routes["/dfota.bin"] = atlib.resumable(pkg, self.CUT_ETAG, seen)
+        m = self.module(firmware=v1015, trusted=self.pub)
+        m.ok('AT+UPGRADE="URL","%s/dfota.bin"' % srv.url)
+        m.ok("AT+UPGRADE")
+        m.wait(r'^\+UPGRADE: "DOWNLOAD",50$', 30)
+        m.proc.kill()
+        m.proc.wait(timeout=10)
+        return v1016, pkg, seen, m
+
     def revision(self, m):
         """The running firmware number, from AT+CGMR (a URC may come between)."""
         found = [re.match(r'\+CGMR: "AirM2M_Air780E_V(\d+)_LTE_AT"$', x) for x in m.ok("AT+CGMR")]
@@ -840,19 +860,8 @@ class Resume(Base):
     SYNC = 64 * 1024   # the staging area's sync interval (FOTA_STAGE_SYNC_BYTES)
 
     def test_cut_download_resumes(self):
-        v1015, v1016 = atlib.firmware_pair(self.tmp, size=300000, seed=25)
-        pkg = atlib.read(atlib.full_package(os.path.join(self.tmp, "full.bin"), v1016, self.key))
+        v1016, pkg, seen, m = self.cut_at_half(25)
         self.assertGreater(len(pkg), 4 * self.SYNC)
-        etag = '"v1016-full"'
-        seen = []   # per package request: [Range, If-Range, bytes sent]
-        srv = self.static()
-        srv.routes["/dfota.bin"] = atlib.resumable(pkg, etag, seen)
-        m = self.module(firmware=v1015, trusted=self.pub)
-        m.ok('AT+UPGRADE="URL","%s/dfota.bin"' % srv.url)
-        m.ok("AT+UPGRADE")
-        m.wait(r'^\+UPGRADE: "DOWNLOAD",50$', 30)
-        m.proc.kill()   # the power goes at about half of the package
-        m.proc.wait(timeout=10)
         first = seen[0][2]
         self.assertLess(first, len(pkg))
         self.assertEqual(seen[0][:2], [None, None])
@@ -873,7 +882,7 @@ class Resume(Base):
         self.assertEqual(offset % self.SYNC, 0)
         self.assertLessEqual(offset, first)
         print("package %d bytes: cut after %d sent, resumed from %d, %d sent again" % (len(pkg), first, offset, sent))
-        self.assertEqual(if_range, etag)
+        self.assertEqual(if_range, self.CUT_ETAG)
         self.assertEqual(sent, len(pkg) - offset)
         self.assertLess(sent, len(pkg))
 
@@ -1070,18 +1079,7 @@ class Recovery(Base):
     and the host-side example of docs/at.md."""
 
     def test_interrupted_reported_and_retried_soon(self):
-        v1015, v1016 = atlib.firmware_pair(self.tmp, size=300000, seed=27)
-        pkg = atlib.read(atlib.full_package(os.path.join(self.tmp, "full.bin"), v1016, self.key))
-        etag = '"v1016-full"'
-        seen = []   # per package request: [Range, If-Range, bytes sent]
-        srv = self.static()
-        srv.routes["/dfota.bin"] = atlib.resumable(pkg, etag, seen)
-        m = self.module(firmware=v1015, trusted=self.pub)
-        m.ok('AT+UPGRADE="URL","%s/dfota.bin"' % srv.url)
-        m.ok("AT+UPGRADE")
-        m.wait(r'^\+UPGRADE: "DOWNLOAD",50$', 30)
-        m.proc.kill()   # the power goes at about half
-        m.proc.wait(timeout=10)
+        _, pkg, seen, m = self.cut_at_half(27)
         m.close()
         self.modules.remove(m)
 
@@ -1100,7 +1098,7 @@ class Recovery(Base):
         rng, if_range, sent = seen[1]
         offset = int(re.match(r"^bytes=(\d+)-$", rng or "bytes=0-").group(1))
         self.assertGreater(offset, 0, seen)
-        self.assertEqual((if_range, sent), (etag, len(pkg) - offset))
+        self.assertEqual((if_range, sent), (self.CUT_ETAG, len(pkg) - offset))
         self.assertEqual(pct, offset * 100 // len(pkg), (pct, offset, len(pkg)))
         # one START for the retry and one for the check after it; INTERRUPTED once
         self.assertEqual(m.lines.count('+UPGRADE: "START"'), 2, m.lines)
