@@ -218,18 +218,25 @@ static void start(srv_server *s, srv_serve_opts *o, const char *dir, const char 
     if (f) fclose(f);
 }
 
+/* A new store DIR/name (make_store) served with o, whose threads and
+ * limits the caller sets (where it listens is start's); db_path gets the
+ * store's path. */
+static srv_server *serve_new_store(const char *dir, const char *name, srv_serve_opts *o, char db_path[512])
+{
+    snprintf(db_path, 512, "%s/%s", dir, name);
+    make_store(dir, db_path);
+    srv_server *s = calloc(1, sizeof *s);
+    CHECK(s != NULL);
+    if (s) start(s, o, dir, db_path);
+    return s;
+}
+
 static void test_concurrent(const char *dir)
 {
     char db_path[512];
-    snprintf(db_path, sizeof db_path, "%s/fota.db", dir);
-    make_store(dir, db_path);
     srv_db d;
-    srv_server *s = calloc(1, sizeof *s);
-    srv_serve_opts o;
-    memset(&o, 0, sizeof o);
-    o.threads = 4;
-    o.flush_ms = 3600000;    /* only the shutdown writes the rows */
-    start(s, &o, dir, db_path);
+    srv_serve_opts o = { .threads = 4, .flush_ms = 3600000 };   /* only the shutdown writes the rows */
+    srv_server *s = serve_new_store(dir, "fota.db", &o, db_path);
 
     pthread_t th[THREADS];
     for (long t = 0; t < THREADS; t++) pthread_create(&th[t], NULL, distinct_devices, (void *)t);
@@ -442,15 +449,9 @@ static void test_nat(const char *dir)
         }
     }
     char db_path[512];
-    snprintf(db_path, sizeof db_path, "%s/nat.db", dir);
-    make_store(dir, db_path);
-    srv_server *s = calloc(1, sizeof *s);
-    srv_serve_opts o;
-    memset(&o, 0, sizeof o);
-    o.threads = 2;
-    o.flush_ms = 20;
-    o.header_timeout_ms = 20000;   /* longer than the test: only admission closes them */
-    start(s, &o, dir, db_path);
+    /* a head deadline longer than the test: only admission closes them */
+    srv_serve_opts o = { .threads = 2, .flush_ms = 20, .header_timeout_ms = 20000 };
+    srv_server *s = serve_new_store(dir, "nat.db", &o, db_path);
     int *idle = calloc((size_t)idle_n, sizeof *idle), *slow = calloc((size_t)slow_n, sizeof *slow);
     CHECK(idle && slow);
     if (!idle || !slow) {
@@ -626,16 +627,8 @@ static void test_late_ban(const char *dir)
 static void test_hostile(const char *dir)
 {
     char db_path[512];
-    snprintf(db_path, sizeof db_path, "%s/hostile.db", dir);
-    make_store(dir, db_path);
-    srv_server *s = calloc(1, sizeof *s);
-    srv_serve_opts o;
-    memset(&o, 0, sizeof o);
-    o.threads = 2;
-    o.flush_ms = 20;
-    o.per_address = 4;
-    o.header_timeout_ms = 500;
-    start(s, &o, dir, db_path);
+    srv_serve_opts o = { .threads = 2, .flush_ms = 20, .per_address = 4, .header_timeout_ms = 500 };
+    srv_server *s = serve_new_store(dir, "hostile.db", &o, db_path);
     test_floods(s);
     test_bad_requests();
     struct timespec nap = { 0, 5 * 1000000L };   /* rows before this have older times */
