@@ -49,3 +49,19 @@ describe("LuatOS-Air upgrade through rtos.fota_start/fota_process/fota_end over 
         assert.falsy(out:find("rolled back", 1, true), out)
     end)
 end)
+
+describe("LuatOS-Air's iconv", function()
+    it("converts UTF-8 to and from UCS-2 either way round, as lib/common.lua's helpers use it", function()
+        local iconv = require("luatos-air.airnative").iconv()
+        local be = iconv.open("ucs2be", "utf8"):iconv("升级 ok")
+        assert.equal("5347 7EA7 0020 006F 006B", be:gsub("..", function(u)
+            return string.format("%04X ", string.unpack(">I2", u)) end):sub(1, -2))
+        assert.equal("升级 ok", iconv.open("utf8", "ucs2be"):iconv(be))
+        assert.equal("ok", iconv.open("utf8", "ucs2"):iconv(iconv.open("ucs2", "utf8"):iconv("ok")))
+        -- the update library's message decoding: "\u5347\u7ea7" -> hex -> UCS-2 BE -> UTF-8
+        local msg = ("\\u5347\\u7ea7"):gsub("\\u", ""):gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end)
+        assert.equal("升级", iconv.open("utf8", "ucs2be"):iconv(msg))
+        assert.is_nil(iconv.open("gb2312", "ucs2"):iconv(be))      -- no GB2312 tables here
+        assert.is_nil(iconv.open("ucs2", "utf8"):iconv("\xff\xfe"))   -- not UTF-8
+    end)
+end)

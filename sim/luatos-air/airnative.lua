@@ -4,7 +4,10 @@
 -- DEVICE/gpio.out and gpio.in work for Air pins too), and pmd (power:
 -- LDO levels and sleep are accepted and kept; the desktop has no LDOs).
 -- An interrupt pin sends rtos.MSG_INT as {id=, int_id=, int_resnum=pin},
--- which the library's pins.lua dispatches.
+-- which the library's pins.lua dispatches. iconv converts between UTF-8
+-- and UCS-2 (little- or big-endian), what lib/common.lua's helpers and
+-- lib/update.lua's error messages use; GB2312 needs the firmware's tables:
+-- a converter to or from it gives nil.
 local simbus = require "simbus"
 
 local M = {}
@@ -66,6 +69,38 @@ function M.pmd()
     function pmd.param_get() return 4200, 4200, 100, 0 end
     function pmd.init() return true end
     return pmd
+end
+
+--- iconv.open(to, from) -> a converter with :iconv(s), as the firmware's.
+function M.iconv()
+    local function units(s, be)   -- UCS-2 code units of s
+        local fmt = be and ">I2" or "<I2"
+        local out = {}
+        for i = 1, #s - 1, 2 do out[#out + 1] = string.unpack(fmt, s, i) end
+        return out
+    end
+    local function ucs2(s, be)   -- UTF-8 to UCS-2 (characters past U+FFFF have no UCS-2 form: '?')
+        local out = {}
+        for _, c in utf8.codes(s) do out[#out + 1] = string.pack(be and ">I2" or "<I2", c > 0xFFFF and 63 or c) end
+        return table.concat(out)
+    end
+    local conv = {
+        ["utf8<ucs2"] = function(s) return utf8.char(table.unpack(units(s, false))) end,
+        ["utf8<ucs2be"] = function(s) return utf8.char(table.unpack(units(s, true))) end,
+        ["ucs2<utf8"] = function(s) return ucs2(s, false) end,
+        ["ucs2be<utf8"] = function(s) return ucs2(s, true) end,
+    }
+    local converter = { __index = {} }
+    function converter.__index.iconv(cd, s)
+        if type(s) ~= "string" or not cd.fn then return nil end
+        local ok, out = pcall(cd.fn, s)   -- invalid UTF-8 input gives nil, as a failed conversion
+        return ok and out or nil
+    end
+    return {
+        open = function(to, from)
+            return setmetatable({ fn = conv[tostring(to):lower() .. "<" .. tostring(from):lower()] }, converter)
+        end,
+    }
 end
 
 return M

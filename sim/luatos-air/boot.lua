@@ -105,8 +105,8 @@ function M.install_natives(rtos, simdevice)
     package.loaded.socketcore = _G.socketcore
     require("airfota").install(rtos, _G.fota, simdevice.profile().bsp)
     local native = require "airnative"
-    _G.pio, _G.pmd = native.pio(_G.gpio, rtos), native.pmd()
-    package.loaded.pio, package.loaded.pmd = _G.pio, _G.pmd
+    _G.pio, _G.pmd, _G.iconv = native.pio(_G.gpio, rtos), native.pmd(), native.iconv()
+    package.loaded.pio, package.loaded.pmd, package.loaded.iconv = _G.pio, _G.pmd, _G.iconv
     -- pm and errDump are Lua libraries on Air (lib/pm.lua, lib/errDump.lua),
     -- with APIs of their own: required by name, not LuatOS's globals.
     _G.pm, package.loaded.pm, _G.errDump, package.loaded.errDump = nil, nil, nil, nil
