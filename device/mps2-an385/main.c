@@ -87,6 +87,19 @@ static int l_hostread(lua_State *L)
     return 1;
 }
 
+/* board.uartread(n, timeout_ms) -> string: up to n bytes (1..4096) from
+ * UART1, the host's serial feed; fewer when none came for timeout_ms. */
+static int l_uartread(lua_State *L)
+{
+    lua_Integer n = luaL_checkinteger(L, 1), ms = luaL_checkinteger(L, 2);
+    luaL_Buffer b;
+    luaL_argcheck(L, n >= 1 && n <= HOST_CHUNK, 1, "1..4096 bytes at a time");
+    luaL_argcheck(L, ms >= 0 && ms <= 600000, 2, "0..600000 ms");
+    char *p = luaL_buffinitsize(L, &b, (size_t)n);
+    luaL_pushresultsize(&b, fota_mps2_uart1_read((uint8_t *)p, (size_t)n, (uint32_t)ms));
+    return 1;
+}
+
 /* board.hostcopy(name, path) -> true | nil, err: a host file into a device
  * file (the factory's flashing). */
 static int l_hostcopy(lua_State *L)
@@ -308,6 +321,7 @@ static int l_exec_active(lua_State *L)
 static const luaL_Reg board_funcs[] = {
     { "exec_active", l_exec_active }, { "handoff", l_handoff },
     { "hostsize", l_hostsize }, { "hostread", l_hostread }, { "hostcopy", l_hostcopy },
+    { "uartread", l_uartread },
     { "remove", l_remove }, { "load", l_load }, { "stats", l_stats }, { NULL, NULL }
 };
 
