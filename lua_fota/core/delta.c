@@ -289,6 +289,8 @@ static int rc_fill(fota_delta_applier *a, const uint8_t **pp, size_t *np)
 }
 
 #ifdef FOTA_DELTA_V5_ONLY
+_Static_assert(FOTA_DELTA_M5_PROBS % 2 == 0, "the packed models hold pairs of probabilities");
+
 /* Probability i of the packed models: i even in the low 12 bits of its
  * pair's 3 bytes, i odd in the high 12. */
 static unsigned prob_get(const fota_delta_applier *a, unsigned i)
