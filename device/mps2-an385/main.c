@@ -16,6 +16,7 @@
 #include <mbedtls/sha256.h>
 
 #include "core/archive.h"
+#include "core/delta.h"
 #include "core/fota_err.h"
 #include "core/slots.h"
 #include "lua/lzbuff.h"
@@ -30,6 +31,10 @@
 #define DEVICE_BUILD "1"
 #endif
 #define HOST_CHUNK 4096
+
+/* The version-5-only applier's state on this target stays within 16 KiB
+ * (docs/device-port.md; bench/device prints its parts). */
+_Static_assert(sizeof(fota_delta_applier) <= 16 * 1024, "the delta applier's state is above 16 KiB");
 #define MAIN_MAX (64u * 1024u)   /* the most main.lua may take in RAM */
 
 int luaopen_fota(lua_State *L);
@@ -84,6 +89,19 @@ static int l_hostread(lua_State *L)
     }
     semi_close(fd);
     luaL_pushresultsize(&b, got);
+    return 1;
+}
+
+/* board.uartread(n, timeout_ms) -> string: up to n bytes (1..4096) from
+ * UART1, the host's serial feed; fewer when none came for timeout_ms. */
+static int l_uartread(lua_State *L)
+{
+    lua_Integer n = luaL_checkinteger(L, 1), ms = luaL_checkinteger(L, 2);
+    luaL_Buffer b;
+    luaL_argcheck(L, n >= 1 && n <= HOST_CHUNK, 1, "1..4096 bytes at a time");
+    luaL_argcheck(L, ms >= 0 && ms <= 600000, 2, "0..600000 ms");
+    char *p = luaL_buffinitsize(L, &b, (size_t)n);
+    luaL_pushresultsize(&b, fota_mps2_uart1_read((uint8_t *)p, (size_t)n, (uint32_t)ms));
     return 1;
 }
 
@@ -308,6 +326,7 @@ static int l_exec_active(lua_State *L)
 static const luaL_Reg board_funcs[] = {
     { "exec_active", l_exec_active }, { "handoff", l_handoff },
     { "hostsize", l_hostsize }, { "hostread", l_hostread }, { "hostcopy", l_hostcopy },
+    { "uartread", l_uartread },
     { "remove", l_remove }, { "load", l_load }, { "stats", l_stats }, { NULL, NULL }
 };
 

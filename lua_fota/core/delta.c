@@ -186,8 +186,7 @@ static int add_command(fota_delta_applier *a)
     if (extra > FOTA_DELTA_BLOCK_BUF - a->extra_len) return FOTA_DELTA_E_FORMAT;
     a->map.old[a->cmd_i] = (uint32_t)np;
     a->map.len[a->cmd_i] = (uint32_t)diff;
-    a->map.nw[a->cmd_i] = (uint32_t)a->cmd_end;
-    a->cmd_extra[a->cmd_i] = (uint32_t)extra;
+    a->map.extra[a->cmd_i] = (uint16_t)extra;   /* at most FOTA_DELTA_BLOCK_BUF, checked above */
     a->cmd_i++;
     a->sim_old = (uint64_t)np + diff;
     a->cmd_end += diff + extra;
@@ -212,6 +211,7 @@ static void next_section(fota_delta_applier *a)
 static void block_begin(fota_delta_applier *a, unsigned ncmd)
 {
     a->ncmd = a->map.n = ncmd;
+    a->map.nw0 = (uint32_t)a->cmd_end;
     a->extra_len = a->buf_len = 0;
     a->cmd_i = a->ctrl_i = 0;
     a->state = ST_BCTRL;
@@ -288,12 +288,59 @@ static int rc_fill(fota_delta_applier *a, const uint8_t **pp, size_t *np)
     return 1;
 }
 
-/* One decision by *p: 1 with *bit, 0 waiting for input, or an error. */
-static int rc_bit(fota_delta_applier *a, const uint8_t **pp, size_t *np, uint16_t *p, unsigned *bit)
+#ifdef FOTA_DELTA_V5_ONLY
+_Static_assert(FOTA_DELTA_M5_PROBS % 2 == 0, "the packed models hold pairs of probabilities");
+
+/* Probability i of the packed models: i even in the low 12 bits of its
+ * pair's 3 bytes, i odd in the high 12. */
+static unsigned prob_get(const fota_delta_applier *a, unsigned i)
+{
+    const uint8_t *q = a->u.m5.b + i / 2 * 3;
+    return i & 1 ? (unsigned)(q[1] >> 4 | q[2] << 4) : (unsigned)(q[0] | (q[1] & 0x0fu) << 8);
+}
+
+static void prob_set(fota_delta_applier *a, unsigned i, unsigned p)
+{
+    uint8_t *q = a->u.m5.b + i / 2 * 3;
+    if (i & 1) {
+        q[1] = (uint8_t)((q[1] & 0x0fu) | (p & 0x0fu) << 4);
+        q[2] = (uint8_t)(p >> 4);
+    } else {
+        q[0] = (uint8_t)p;
+        q[1] = (uint8_t)((q[1] & 0xf0u) | p >> 8);
+    }
+}
+
+/* Version 5's models start at 1/2. */
+static void probs5_init(fota_delta_applier *a)
+{
+    for (unsigned i = 0; i < FOTA_DELTA_M5_PROBS; i++) prob_set(a, i, 1u << (FOTA_DELTA_RC_BITS - 1));
+}
+#else
+static unsigned prob_get(const fota_delta_applier *a, unsigned i)
+{
+    return a->probs[i];
+}
+
+static void prob_set(fota_delta_applier *a, unsigned i, unsigned p)
+{
+    a->probs[i] = (uint16_t)p;
+}
+
+static void probs5_init(fota_delta_applier *a)
+{
+    fota_delta_probs_init(a->u.m5.p, sizeof a->u.m5.p);
+    a->probs = a->u.m5.p;
+}
+#endif
+
+/* One decision by model i: 1 with *bit, 0 waiting for input, or an error. */
+static int rc_bit(fota_delta_applier *a, const uint8_t **pp, size_t *np, unsigned i, unsigned *bit)
 {
     int r = rc_fill(a, pp, np);
     if (r <= 0) return r;
-    uint32_t bound = (a->rc_range >> FOTA_DELTA_RC_BITS) * *p;
+    unsigned p = prob_get(a, i);
+    uint32_t bound = (a->rc_range >> FOTA_DELTA_RC_BITS) * p;
     *bit = a->rc_code >= bound;
     if (*bit) {
         a->rc_code -= bound;
@@ -301,19 +348,20 @@ static int rc_bit(fota_delta_applier *a, const uint8_t **pp, size_t *np, uint16_
     } else {
         a->rc_range = bound;
     }
-    fota_delta_prob_update(p, (int)*bit);
+    prob_set(a, i, fota_delta_prob_next(p, (int)*bit));
     return 1;
 }
 
-/* A value of `bits` bits by the tree probs[1 .. 2^bits - 1], resuming at
- * a->node where the input ran out: 1 with *v, 0 waiting, or an error. */
-static int decode_tree(fota_delta_applier *a, const uint8_t **pp, size_t *np, uint16_t *probs, unsigned bits,
+/* A value of `bits` bits by the tree of models tree + 1 .. tree + 2^bits
+ * - 1, resuming at a->node where the input ran out: 1 with *v, 0 waiting,
+ * or an error. */
+static int decode_tree(fota_delta_applier *a, const uint8_t **pp, size_t *np, unsigned tree, unsigned bits,
                        unsigned *v)
 {
     if (a->node == 0) a->node = 1;
     while (a->node < 1u << bits) {
         unsigned bit;
-        int r = rc_bit(a, pp, np, &probs[a->node], &bit);
+        int r = rc_bit(a, pp, np, tree + a->node, &bit);
         if (r <= 0) return r;
         a->node = a->node << 1 | bit;
     }
@@ -322,14 +370,13 @@ static int decode_tree(fota_delta_applier *a, const uint8_t **pp, size_t *np, ui
     return 1;
 }
 
-/* v5: a control value (as rc_encode_number codes it), resuming likewise. */
-static int decode_number(fota_delta_applier *a, const uint8_t **pp, size_t *np, fota_delta_num_model *m,
-                         uint64_t *v)
+/* v5: control value i (as rc_encode_number codes it), resuming likewise. */
+static int decode_number(fota_delta_applier *a, const uint8_t **pp, size_t *np, unsigned i, uint64_t *v)
 {
     int r;
     if (a->nbits == 0) {
         unsigned nb;
-        if ((r = decode_tree(a, pp, np, m->nbits, 6, &nb)) <= 0) return r;
+        if ((r = decode_tree(a, pp, np, fota_delta_num_nbits(i), 6, &nb)) <= 0) return r;
         if (nb > 32) return FOTA_DELTA_E_FORMAT;   /* every control value is below 2^32 */
         a->nbits = nb + 1;
         a->var = nb != 0;
@@ -337,7 +384,7 @@ static int decode_number(fota_delta_applier *a, const uint8_t **pp, size_t *np, 
     }
     while (a->bits_left > 0) {
         unsigned bit;
-        if ((r = rc_bit(a, pp, np, fota_delta_num_prob(m, a->nbits - 1, a->bits_left - 1, a->var), &bit)) <= 0) return r;
+        if ((r = rc_bit(a, pp, np, fota_delta_num_prob(i, a->nbits - 1, a->bits_left - 1, a->var), &bit)) <= 0) return r;
         a->var = a->var << 1 | bit;
         a->bits_left--;
     }
@@ -355,7 +402,7 @@ static int decode_byte(fota_delta_applier *a, const uint8_t **pp, size_t *np, ui
     int r;
     unsigned bit, t;
     if (!a->nonzero) {
-        if ((r = rc_bit(a, pp, np, a->zero_p, &bit)) <= 0) return r;
+        if ((r = rc_bit(a, pp, np, a->zero_i, &bit)) <= 0) return r;
         if (!bit) {
             a->nz_hist = a->nz_hist << 1 & 3;
             *v = 0;
@@ -363,7 +410,7 @@ static int decode_byte(fota_delta_applier *a, const uint8_t **pp, size_t *np, ui
         }
         a->nonzero = 1;
     }
-    if ((r = decode_tree(a, pp, np, a->tree_p, 8, &t)) <= 0) return r;
+    if ((r = decode_tree(a, pp, np, a->tree_i, 8, &t)) <= 0) return r;
     a->nonzero = 0;
     a->nz_hist = (a->nz_hist << 1 | 1) & 3;
     *v = (uint8_t)t;
@@ -409,7 +456,7 @@ static int exec_block(fota_delta_applier *a, const uint8_t **pp, size_t *np)
             }
             a->old_pos = a->map.old[a->cmd_i];
             a->diff_left = a->old_left = a->map.len[a->cmd_i];
-            a->extra_left = a->cmd_extra[a->cmd_i];
+            a->extra_left = a->map.extra[a->cmd_i];
             a->run_end = a->old_pos + a->diff_left;
             fota_delta_field_run(&a->rel, &a->par, a->old_pos, a->diff_left, a->new_pos + a->wlen);
             a->in_gap = 1;
@@ -419,8 +466,8 @@ static int exec_block(fota_delta_applier *a, const uint8_t **pp, size_t *np)
             if (!a->cls) {
                 if (a->cur == a->wlen && (rc = load_old(a)) != 0) return rc;
                 int field = classify(a);
-                fota_delta_diff_models(&a->u.z3.model, a->h.version == 5 ? &a->u.m5 : NULL, &a->rel, &a->par, field,
-                            a->new_pos + a->cur, a->nz_hist, &a->zero_p, &a->tree_p);
+                fota_delta_diff_models(a->h.version == 5, &a->rel, &a->par, field, a->new_pos + a->cur, a->nz_hist,
+                                       &a->zero_i, &a->tree_i);
                 a->cls = 1 + field;
             }
             uint8_t v;
@@ -459,7 +506,7 @@ static int exec_block(fota_delta_applier *a, const uint8_t **pp, size_t *np)
             if (a->wlen == chunk && (rc = flush(a)) != 0) return rc;
             uint8_t before = a->wlen ? a->wbuf[a->wlen - 1] : a->prev[1];
             unsigned v;
-            rc = decode_tree(a, pp, np, fota_delta_lit_probs(&a->u.m5, a->new_pos + a->wlen, before), 8, &v);
+            rc = decode_tree(a, pp, np, fota_delta_lit_probs(a->new_pos + a->wlen, before), 8, &v);
             if (rc <= 0) return rc;
             a->wbuf[a->wlen++] = (uint8_t)v;
             a->cur = a->wlen;
@@ -489,11 +536,11 @@ static int process5(fota_delta_applier *a, const uint8_t *p, size_t n)
         uint64_t x;
         switch (a->state) {
         case ST_BHDR:
-            if ((rc = decode_tree(a, &p, &n, a->u.m5.ncmd, 7, &v)) <= 0) return rc;
+            if ((rc = decode_tree(a, &p, &n, FOTA_DELTA_M5_NCMD, 7, &v)) <= 0) return rc;
             block_begin(a, v + 1);
             break;
         case ST_BCTRL:
-            if ((rc = decode_number(a, &p, &n, &a->u.m5.num[a->ctrl_i], &x)) <= 0) return rc;
+            if ((rc = decode_number(a, &p, &n, a->ctrl_i, &x)) <= 0) return rc;
             if ((rc = control_value(a, x)) != 0) return rc;
             break;
         case ST_EXEC:
@@ -565,7 +612,8 @@ static int start_inflate(fota_delta_applier *a)
      * declares a larger window than the delta's header. */
     if (inflateInit2(&a->z, (int)a->h.window_bits) != Z_OK) return FOTA_ERR_NOMEM;
     a->z_active = 1;
-    fota_delta_probs_init((uint16_t *)(void *)&a->u.z3.model, sizeof a->u.z3.model);
+    fota_delta_probs_init(a->u.z3.model, sizeof a->u.z3.model);
+    a->probs = a->u.z3.model;
     a->state = a->h.new_size ? ST_BHDR : ST_DONE;
     return 0;
 }
@@ -662,6 +710,7 @@ static int start_apply(fota_delta_applier *a)
     if (a->h.window_bits > a->max_wbits) return FOTA_DELTA_E_TOO_LARGE;
     if (a->h.old_size != a->io.old_size) return FOTA_DELTA_E_WRONG_BASE;
     a->par.flags = a->h.flags;
+    /* the last of the header read: hdr shares its bytes with wbuf */
     a->par.base = a->h.header_len > FOTA_DELTA_HEADER_LEN ? fota_get32(a->hdr + FOTA_DELTA_HEADER_LEN) : 0;
     a->par.shift = a->h.region_shift;
     a->par.old_size = a->h.old_size;
@@ -684,7 +733,7 @@ static int start_apply(fota_delta_applier *a)
     if (a->h.version < 5) return start_inflate(a);
 #endif
     /* version 5: one range coder from here to the delta's end */
-    fota_delta_probs_init((uint16_t *)(void *)&a->u.m5, sizeof a->u.m5);
+    probs5_init(a);
     rc_start(a, UINT32_MAX);   /* no bound: the delta's end ends it */
     a->state = a->h.new_size ? ST_BHDR : ST_END;
     return 0;

@@ -96,11 +96,19 @@ typedef struct fota_delta_io {
     size_t max_chunk;   /* largest callback length; 0 or above FOTA_DELTA_CHUNK = FOTA_DELTA_CHUNK */
 } fota_delta_io;
 
+/* Version 5's models (delta_model.h: FOTA_DELTA_M5_PROBS probabilities of
+ * 12 bits). A version-5-only applier packs two in 3 bytes (10,002 B rather
+ * than 13,336 B); the values, and so the bytes made, are the same. */
+#ifdef FOTA_DELTA_V5_ONLY
+typedef struct { uint8_t b[FOTA_DELTA_M5_PROBS / 2 * 3]; } fota_delta_probs5;
+#else
+typedef struct { uint16_t p[FOTA_DELTA_M5_PROBS]; } fota_delta_probs5;
+#endif
+
 typedef struct fota_delta_applier {
     fota_delta_io io;
     int state, err;
-    uint8_t hdr[FOTA_DELTA_HEADER_V3_LEN];
-    size_t hdr_len;
+    size_t hdr_len;                   /* bytes of the header in hdr so far */
     fota_delta_header h;
     fota_delta_params par;            /* the field predictors' view of the header */
     uint64_t old_pos;                 /* next old byte to load */
@@ -112,8 +120,7 @@ typedef struct fota_delta_applier {
     uint64_t ctrl[3];                 /* seek (zigzag), diff length, extra length */
     /* the current block */
     unsigned ncmd, cmd_i;             /* commands in the block; read / executing */
-    fota_delta_map map;               /* checked old start, diff length, new start of each command */
-    uint32_t cmd_extra[FOTA_DELTA_BLOCK_CMDS];
+    fota_delta_map map;               /* checked old start, diff and extra length of each command */
     uint32_t extra_len, buf_len;      /* the block's extra bytes; bytes read into buf so far */
     uint32_t xoff;                    /* next extra byte in buf */
     uint32_t diff_left, old_left, extra_left;
@@ -123,7 +130,7 @@ typedef struct fota_delta_applier {
     unsigned rc_init;                 /* bytes of the coder's 5-byte start read */
     unsigned node;                    /* a tree's node (0: not started) */
     unsigned nbits, bits_left;        /* v5: a control value's bit count (0: not known yet) and bits to go */
-    uint16_t *zero_p, *tree_p;        /* a diff byte's models: whether it is 0; its bits */
+    unsigned zero_i, tree_i;          /* a diff byte's models (indices): whether it is 0; its bits */
     unsigned nz_hist;                 /* bit 0: the diff byte before was non-zero; bit 1: the one before */
     int nonzero;                      /* the byte's zero flag said non-zero: its bits next */
     int cls;                          /* 0: not classified yet; 1: classified, not a field; 2: a field */
@@ -142,18 +149,24 @@ typedef struct fota_delta_applier {
     unsigned char *zarena;            /* the inflater's arena: zmem.b, or one lent at init */
     size_t zarena_len, zmem_used;
 #endif
+#ifndef FOTA_DELTA_V5_ONLY
+    uint16_t *probs;                  /* the version's models: u.m5.p, or v4's u.z3.model */
+#endif
     union {
         struct {   /* versions 2..4 */
-            fota_delta_model model;   /* v4 */
+            uint16_t model[sizeof(fota_delta_model) / sizeof(uint16_t)];   /* v4 */
 #ifndef FOTA_DELTA_V5_ONLY
             union { uint64_t align; unsigned char b[FOTA_DELTA_ZMEM]; } zmem;
             uint8_t out[FOTA_DELTA_INFLATE_OUT];   /* inflated bytes */
 #endif
             uint8_t buf[FOTA_DELTA_BLOCK_BUF];     /* the block's extra bytes */
         } z3;
-        fota_delta_model5 m5;         /* version 5: no inflater, extra bytes decoded in place */
+        fota_delta_probs5 m5;         /* version 5: no inflater, extra bytes decoded in place */
     } u;
-    uint8_t wbuf[FOTA_DELTA_CHUNK];   /* new bytes on their way out */
+    union {   /* the header until it is parsed; then new bytes on their way out */
+        uint8_t hdr[FOTA_DELTA_HEADER_V3_LEN];
+        uint8_t wbuf[FOTA_DELTA_CHUNK];
+    };
     mbedtls_sha256_context sha;
 } fota_delta_applier;
 

@@ -15,6 +15,18 @@ static const uint8_t rip_ops[32] = {
     0x08, 0x08, 0x0b, 0x08, 0x08, 0xcb, 0x08, 0x0f, 0x00, 0x00, 0x90, 0x53, 0x08, 0x80, 0x00, 0x80,
     0xf0, 0x2f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80};
 
+/* An entry's state (2 bits, packed four a byte): bit 0 in use, bit 1 confirmed. */
+static unsigned st_get(const fota_delta_rel *m, unsigned h)
+{
+    return m->e_st[h >> 2] >> (h & 3) * 2 & 3u;
+}
+
+static void st_set(fota_delta_rel *m, unsigned h, unsigned st)
+{
+    unsigned shift = (h & 3) * 2;
+    m->e_st[h >> 2] = (uint8_t)((m->e_st[h >> 2] & ~(3u << shift)) | st << shift);
+}
+
 static unsigned table_slot(uint32_t key)
 {
     return (unsigned)((uint32_t)(key * 2654435761u) >> 24);
@@ -38,8 +50,8 @@ static int rel_begin(fota_delta_rel *m, const uint8_t o[4], uint8_t h1, uint8_t 
     uint32_t key = t >> FOTA_DELTA_REL_SHIFT;   /* below 2^12: old is at most 16 MiB */
     unsigned h = table_slot(key);
     m->slot = h;
-    m->hit = (m->e[h].st & 1) && m->e[h].tag == key;
-    uint32_t p = old32 + (m->hit && (m->e[h].st & 2) ? m->e[h].val : 0);
+    m->hit = (st_get(m, h) & 1) && m->e_tag[h] == key;
+    uint32_t p = old32 + (m->hit && (st_get(m, h) & 2) ? m->e_val[h] : 0);
     for (int q = 0; q < 4; q++) m->pend[q] = (uint8_t)((uint8_t)(p >> (8 * q)) - o[q]);
     m->old32 = old32;
     m->tag_pending = (uint16_t)key;
@@ -97,11 +109,14 @@ static uint32_t a32_encode(uint32_t w, int64_t off)
  * position t moves it. */
 static int map_move(const fota_delta_map *mp, uint64_t t, uint32_t *d)
 {
-    for (unsigned i = 0; i < mp->n; i++)
+    uint32_t nw = mp->nw0;   /* command i's new start */
+    for (unsigned i = 0; i < mp->n; i++) {
         if (t >= mp->old[i] && t - mp->old[i] < mp->len[i]) {
-            *d = mp->nw[i] - mp->old[i];
+            *d = nw - mp->old[i];
             return 1;
         }
+        nw += mp->len[i] + mp->extra[i];
+    }
     return 0;
 }
 
@@ -237,10 +252,10 @@ static int arm_begin(fota_delta_rel *m, const fota_delta_params *p, const uint8_
     unsigned h = table_slot(key), hx = table_slot((uint32_t)t);
     m->slot = h;
     m->xslot = hx;
-    m->hit = (m->e[h].st & 1) && m->e[h].tag == key;
+    m->hit = (st_get(m, h) & 1) && m->e_tag[h] == key;
     uint32_t d = m->last;
     if (m->x[hx].tag == (uint32_t)t + 1) d = m->x[hx].val;
-    else if (!((p->flags & FOTA_DELTA_F_RUNS) && map_move(p->map, (uint64_t)t, &d)) && m->hit) d = m->e[h].val;
+    else if (!((p->flags & FOTA_DELTA_F_RUNS) && map_move(p->map, (uint64_t)t, &d)) && m->hit) d = m->e_val[h];
     int64_t tn = t + (int32_t)d;
     if (m->kind == K_THUMB) pred = thumb_encode(w, tn - thumb_pc(w, np));
     else if (m->kind == K_A32) pred = a32_encode(w, tn - (int64_t)(np + 8));
@@ -280,9 +295,9 @@ void fota_delta_field_run(fota_delta_rel *m, const fota_delta_params *p, uint64_
     if (last - first >= FOTA_DELTA_REL_SIZE) first = last - (FOTA_DELTA_REL_SIZE - 1);
     for (uint32_t key = first; key <= last; key++) {
         unsigned h = table_slot(key);
-        m->e[h].tag = (uint16_t)key;
-        m->e[h].val = (uint32_t)(b - a);
-        m->e[h].st = 1;
+        m->e_tag[h] = (uint16_t)key;
+        m->e_val[h] = (uint32_t)(b - a);
+        st_set(m, h, 1);
     }
 }
 
@@ -320,19 +335,19 @@ void fota_delta_field_made(fota_delta_rel *m, const fota_delta_params *p, uint8_
         if (m->kind >= K_SHORT || !arm_moved(m, p, nw, &d)) return;
         m->x[m->xslot].tag = m->target + 1;
         m->x[m->xslot].val = d;
-        m->e[h].tag = m->tag_pending;
-        m->e[h].val = d;
-        m->e[h].st = 1;
+        m->e_tag[h] = m->tag_pending;
+        m->e_val[h] = d;
+        st_set(m, h, 1);
         m->last = d;
         return;
     }
     d = nw - m->old32;
     if (m->hit) {
-        if (d == m->e[h].val) m->e[h].st = 3;
-        else { m->e[h].val = d; m->e[h].st = 1; }
+        if (d == m->e_val[h]) st_set(m, h, 3);
+        else { m->e_val[h] = d; st_set(m, h, 1); }
     } else if (d) {
-        m->e[h].tag = m->tag_pending;
-        m->e[h].val = d;
-        m->e[h].st = 1;
+        m->e_tag[h] = m->tag_pending;
+        m->e_val[h] = d;
+        st_set(m, h, 1);
     }
 }

@@ -43,35 +43,48 @@
  * end). A hit on a confirmed entry predicts its value (residual +
  * prediction = the byte's difference); the difference then updates the
  * entry: seen again it is confirmed, another one replaces it, and a miss
- * with a non-zero difference takes the entry over. */
+ * with a non-zero difference takes the entry over.
+ * Stored in 17 bits an entry: its tag is the low byte of c x 40503 (mod
+ * 2^16), whose high byte is the entry's slot, so the pair is c exactly
+ * (40503 is odd: the product is a bijection of 16-bit values); and an entry
+ * of value 0 predicts and learns as an empty one does (it predicts 0, and
+ * whatever the difference, ends of value 0 or taken over by it), so every
+ * entry counts as in use from the start (tag 0, value 0) and only the
+ * confirmed bit is kept. */
 typedef struct fota_delta_pred {
-    struct { uint16_t tag; uint8_t val, st; } e[FOTA_DELTA_PRED_SIZE];
+    uint8_t tag[FOTA_DELTA_PRED_SIZE], val[FOTA_DELTA_PRED_SIZE];
+    uint8_t confirmed[FOTA_DELTA_PRED_SIZE / 8];   /* bit h % 8 of byte h / 8: entry h */
 } fota_delta_pred;
 
-static inline unsigned fota_delta_pred_slot(unsigned c)
+static inline unsigned fota_delta_pred_hash(unsigned c)
 {
-    return ((c * 40503u) & 0xffffu) >> 8;
+    return (c * 40503u) & 0xffffu;
 }
 
 /* The difference predicted for the byte whose context is c1 c2. */
 static inline uint8_t fota_delta_pred_guess(const fota_delta_pred *t, uint8_t c1, uint8_t c2)
 {
-    unsigned c = (unsigned)c1 << 8 | c2, h = fota_delta_pred_slot(c);
-    int hit = (t->e[h].st & 1) && t->e[h].tag == c;
-    return hit && (t->e[h].st & 2) ? t->e[h].val : 0;
+    unsigned x = fota_delta_pred_hash((unsigned)c1 << 8 | c2), h = x >> 8;
+    int hit = t->tag[h] == (x & 0xff);
+    return hit && (t->confirmed[h >> 3] >> (h & 7) & 1) ? t->val[h] : 0;
 }
 
 /* That byte's difference turned out to be d. */
 static inline void fota_delta_pred_learn(fota_delta_pred *t, uint8_t c1, uint8_t c2, uint8_t d)
 {
-    unsigned c = (unsigned)c1 << 8 | c2, h = fota_delta_pred_slot(c);
-    if ((t->e[h].st & 1) && t->e[h].tag == c) {
-        if (d == t->e[h].val) t->e[h].st = 3;
-        else { t->e[h].val = d; t->e[h].st = 1; }
+    unsigned x = fota_delta_pred_hash((unsigned)c1 << 8 | c2), h = x >> 8;
+    uint8_t bit = (uint8_t)(1u << (h & 7));
+    if (t->tag[h] == (x & 0xff)) {
+        if (d == t->val[h]) {
+            t->confirmed[h >> 3] |= bit;
+        } else {
+            t->val[h] = d;
+            t->confirmed[h >> 3] &= (uint8_t)~bit;
+        }
     } else if (d) {
-        t->e[h].tag = (uint16_t)c;
-        t->e[h].val = d;
-        t->e[h].st = 1;
+        t->tag[h] = (uint8_t)x;
+        t->val[h] = d;
+        t->confirmed[h >> 3] &= (uint8_t)~bit;
     }
 }
 
@@ -79,7 +92,11 @@ static inline void fota_delta_pred_learn(fota_delta_pred *t, uint8_t c1, uint8_t
  * Their state (docs/delta-format.md): x86 rel32 fields, or ARM branches
  * and pointer words. */
 typedef struct fota_delta_rel {
-    struct { uint32_t val; uint16_t tag; uint8_t st, pad; } e[FOTA_DELTA_REL_SIZE];
+    /* by the target's page or region: three arrays rather than one of
+     * padded entries, the state 2 bits (bit 0 in use, bit 1 confirmed) */
+    uint32_t e_val[FOTA_DELTA_REL_SIZE];
+    uint16_t e_tag[FOTA_DELTA_REL_SIZE];
+    uint8_t e_st[FOTA_DELTA_REL_SIZE / 4];
     struct { uint32_t tag, val; } x[FOTA_DELTA_REL_SIZE];   /* ARM: by exact target; tag target + 1 */
     uint32_t old32;                   /* the field's old value */
     uint32_t target;                  /* ARM: the field's old target (image offset) */
@@ -94,10 +111,14 @@ typedef struct fota_delta_rel {
 } fota_delta_rel;
 
 /* The current block's commands, known before any of its bytes is made:
- * each one's old start, diff length and new start. */
+ * each one's old start, diff length and extra length; the new image's
+ * commands are consecutive, so each one's new start follows from the
+ * first one's. */
 typedef struct fota_delta_map {
     unsigned n;
-    uint32_t old[FOTA_DELTA_BLOCK_CMDS], len[FOTA_DELTA_BLOCK_CMDS], nw[FOTA_DELTA_BLOCK_CMDS];
+    uint32_t nw0;                     /* the first command's new start */
+    uint32_t old[FOTA_DELTA_BLOCK_CMDS], len[FOTA_DELTA_BLOCK_CMDS];
+    uint16_t extra[FOTA_DELTA_BLOCK_CMDS];   /* each at most FOTA_DELTA_BLOCK_BUF */
 } fota_delta_map;
 
 /* What the field predictors need from the header and the block. */
@@ -154,55 +175,82 @@ typedef struct fota_delta_model5 {
     uint16_t lit[2][8][256];          /* [new position odd][byte before >> 5]: a literal byte, as a tree */
 } fota_delta_model5;
 
+/* The structs above lay a version's models out as one array of
+ * probabilities; a model is named by its index there (FOTA_DELTA_AT), so a
+ * side may store the array as it likes: the generator and the host's
+ * applier as the structs (uint16_t), a version-5-only applier packed
+ * (12 bits each, delta.h). */
+#define FOTA_DELTA_AT(type, member) ((unsigned)(offsetof(type, member) / sizeof(uint16_t)))
+#define FOTA_DELTA_M5_PROBS ((unsigned)(sizeof(fota_delta_model5) / sizeof(uint16_t)))
+
 /* Every model starts at 1/2 (the model structs are all uint16_t). */
 static inline void fota_delta_probs_init(uint16_t *p, size_t bytes)
 {
     for (size_t i = 0; i < bytes / sizeof *p; i++) p[i] = 1u << (FOTA_DELTA_RC_BITS - 1);
 }
 
-static inline void fota_delta_prob_update(uint16_t *p, int bit)
+/* A probability after a bit it modelled: it stays within [15, 4081], so
+ * 12 bits hold it. */
+static inline unsigned fota_delta_prob_next(unsigned p, int bit)
 {
-    if (bit) *p = (uint16_t)(*p - (*p >> FOTA_DELTA_RC_MOVE));
-    else *p = (uint16_t)(*p + (((1u << FOTA_DELTA_RC_BITS) - *p) >> FOTA_DELTA_RC_MOVE));
+    return bit ? p - (p >> FOTA_DELTA_RC_MOVE) : p + (((1u << FOTA_DELTA_RC_BITS) - p) >> FOTA_DELTA_RC_MOVE);
 }
 
-/* A diff byte's models, whether it is zero and its bits (field: what
+static inline void fota_delta_prob_update(uint16_t *p, int bit)
+{
+    *p = (uint16_t)fota_delta_prob_next(*p, bit);
+}
+
+/* A diff byte's models (indices in fota_delta_model, or with v5 in
+ * fota_delta_model5), whether it is zero and its bits' tree (field: what
  * fota_delta_field_begin said, before fota_delta_field_made moves on; npos:
  * its new position; hist: bit 0 the diff byte before was non-zero, bit 1 the
- * one before that). v4 (m5 NULL): by the kind of field it belongs to (0:
- * none; x86 rel32 fields: the last), its byte in that field, and whether the
- * diff byte before was non-zero. v5 also by the one before that and, outside
- * a field, by npos's parity (a Thumb-2 halfword's low and high bytes differ). */
-static inline void fota_delta_diff_models(fota_delta_model *m4, fota_delta_model5 *m5, const fota_delta_rel *m,
-                                          const fota_delta_params *p, int field, uint64_t npos, unsigned hist,
-                                          uint16_t **zero, uint16_t **tree)
+ * one before that). v4: by the kind of field it belongs to (0: none; x86
+ * rel32 fields: the last), its byte in that field, and whether the diff
+ * byte before was non-zero. v5 also by the one before that and, outside a
+ * field, by npos's parity (a Thumb-2 halfword's low and high bytes differ). */
+static inline void fota_delta_diff_models(int v5, const fota_delta_rel *m, const fota_delta_params *p, int field,
+                                          uint64_t npos, unsigned hist, unsigned *zero, unsigned *tree)
 {
     unsigned kind = !field ? 0 : (p->flags & FOTA_DELTA_F_REL32) ? FOTA_DELTA_CTX_KINDS - 1 : m->kind;
     unsigned idx = field ? m->n : 0;
-    if (m5) {
+    if (v5) {
         if (!field) idx = (unsigned)(npos & 1);
-        *zero = &m5->zero[kind][idx][hist & 3];
-        *tree = m5->val[field ? idx : 4 + idx];
+        *zero = FOTA_DELTA_AT(fota_delta_model5, zero) + (kind * 4 + idx) * 4 + (hist & 3);
+        *tree = FOTA_DELTA_AT(fota_delta_model5, val) + (field ? idx : 4 + idx) * 256;
     } else {
-        *zero = &m4->zero[kind][idx][hist & 1];
-        *tree = m4->val[idx];
+        *zero = FOTA_DELTA_AT(fota_delta_model, zero) + (kind * 4 + idx) * 2 + (hist & 1);
+        *tree = FOTA_DELTA_AT(fota_delta_model, val) + idx * 256;
     }
 }
 
-/* v5: the model of bit j of a number of nb bits (above: its bits above j,
- * the top one included): the two below the top one by the tree top[nb],
- * the others by their position. */
-static inline uint16_t *fota_delta_num_prob(fota_delta_num_model *m, unsigned nb, unsigned j, uint64_t above)
+/* v5: the tree of a block's command count. */
+#define FOTA_DELTA_M5_NCMD FOTA_DELTA_AT(fota_delta_model5, ncmd)
+
+/* v5: control value i's models (0 seek, 1 diff length, 2 extra length):
+ * the tree of its bit count, and the model of its bit j when it has nb
+ * bits (above: its bits above j, the top one included): the two below the
+ * top one by the tree top[nb], the others by their position. */
+static inline unsigned fota_delta_num_nbits(unsigned i)
 {
+    return FOTA_DELTA_AT(fota_delta_model5, num) + i * (unsigned)(sizeof(fota_delta_num_model) / sizeof(uint16_t)) +
+           FOTA_DELTA_AT(fota_delta_num_model, nbits);
+}
+
+static inline unsigned fota_delta_num_prob(unsigned i, unsigned nb, unsigned j, uint64_t above)
+{
+    unsigned base = FOTA_DELTA_AT(fota_delta_model5, num) + i * (unsigned)(sizeof(fota_delta_num_model) / sizeof(uint16_t));
     unsigned done = nb - 2 - j;   /* bits below the top one before this one */
-    return done < 2 ? &m->top[nb][(above & ((1u << done) - 1)) | 1u << done] : &m->low[j];
+    return done < 2 ? base + FOTA_DELTA_AT(fota_delta_num_model, top) + nb * 4 +
+                          ((unsigned)(above & ((1u << done) - 1)) | 1u << done)
+                    : base + FOTA_DELTA_AT(fota_delta_num_model, low) + j;
 }
 
 /* v5: the tree of a literal byte at new position npos after the new byte
  * `before`. */
-static inline uint16_t *fota_delta_lit_probs(fota_delta_model5 *m, uint64_t npos, uint8_t before)
+static inline unsigned fota_delta_lit_probs(uint64_t npos, uint8_t before)
 {
-    return m->lit[npos & 1][before >> 5];
+    return FOTA_DELTA_AT(fota_delta_model5, lit) + ((unsigned)(npos & 1) * 8 + (before >> 5)) * 256;
 }
 
 #endif

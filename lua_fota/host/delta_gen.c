@@ -203,13 +203,13 @@ static void rc_encode_tree(grc *e, dbuf *out, uint16_t *probs, unsigned bits, un
 
 /* v5: a control value: its bit count, then its bits below the top one
  * (num_prob). */
-static void rc_encode_number(grc *e, dbuf *out, fota_delta_num_model *m, uint64_t v)
+static void rc_encode_number(grc *e, dbuf *out, uint16_t *m5, unsigned i, uint64_t v)
 {
     unsigned nb = 0;
     while (nb < 64 && v >> nb) nb++;
-    rc_encode_tree(e, out, m->nbits, 6, nb);
+    rc_encode_tree(e, out, m5 + fota_delta_num_nbits(i), 6, nb);
     for (unsigned j = nb > 1 ? nb - 1 : 0; j-- > 0;)   /* below the top one, high first */
-        rc_encode(e, out, fota_delta_num_prob(m, nb, j, v >> (j + 1)), (int)(v >> j & 1));
+        rc_encode(e, out, m5 + fota_delta_num_prob(i, nb, j, v >> (j + 1)), (int)(v >> j & 1));
 }
 
 /* A diff byte by its models (diff_models): whether it is zero, then (not)
@@ -227,7 +227,7 @@ typedef struct {
     dbuf ctrl, extra, diff;
     size_t ncmd;
     uint64_t old_pos;   /* old position after the commands emitted so far */
-    fota_delta_model *model;   /* v4: the diff bytes' models; NULL: v3 */
+    uint16_t *model;   /* v4: the diff bytes' models (fota_delta_model's layout); NULL: v3 */
     grc rc;
 } gblock;
 
@@ -305,11 +305,12 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
 {
     gblock k;
     memset(&k, 0, sizeof k);
-    fota_delta_model *model = version == 4 ? malloc(sizeof *model) : NULL;
-    fota_delta_model5 *m5 = version == 5 ? malloc(sizeof *m5) : NULL;
+    /* the models, laid out as delta_model.h's structs say */
+    uint16_t *model = version == 4 ? malloc(sizeof(fota_delta_model)) : NULL;
+    uint16_t *m5 = version == 5 ? malloc(sizeof(fota_delta_model5)) : NULL;
     unsigned hist = 0;
-    if (model) fota_delta_probs_init((uint16_t *)(void *)model, sizeof *model);
-    if (m5) fota_delta_probs_init((uint16_t *)(void *)m5, sizeof *m5);
+    if (model) fota_delta_probs_init(model, sizeof(fota_delta_model));
+    if (m5) fota_delta_probs_init(m5, sizeof(fota_delta_model5));
     k.model = model;
     /* v5: one coder for the whole stream, straight into out */
     dbuf *rcout = m5 ? out : &k.diff;
@@ -336,17 +337,18 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
         if (g->first) {
             block_flush(&k, out);
             map->n = 0;
+            map->nw0 = (uint32_t)g->npos;
             for (size_t q = pi; q < np && (q == pi || !pc[q].first); q++) {
                 map->old[map->n] = (uint32_t)pc[q].opos;
                 map->len[map->n] = (uint32_t)pc[q].diff;
-                map->nw[map->n++] = (uint32_t)pc[q].npos;
+                map->extra[map->n++] = (uint16_t)pc[q].extra;   /* a block's are at most FOTA_DELTA_BLOCK_BUF */
             }
             if (m5) {
-                rc_encode_tree(&k.rc, out, m5->ncmd, 7, map->n - 1);
+                rc_encode_tree(&k.rc, out, m5 + FOTA_DELTA_M5_NCMD, 7, map->n - 1);
                 for (unsigned q = 0; q < map->n; q++) {
-                    rc_encode_number(&k.rc, out, &m5->num[0], zigzag((int64_t)map->old[q] - (int64_t)k.old_pos));
-                    rc_encode_number(&k.rc, out, &m5->num[1], map->len[q]);
-                    rc_encode_number(&k.rc, out, &m5->num[2], pc[pi + q].extra);
+                    rc_encode_number(&k.rc, out, m5, 0, zigzag((int64_t)map->old[q] - (int64_t)k.old_pos));
+                    rc_encode_number(&k.rc, out, m5, 1, map->len[q]);
+                    rc_encode_number(&k.rc, out, m5, 2, pc[pi + q].extra);
                     k.old_pos = map->old[q] + map->len[q];
                 }
             }
@@ -363,7 +365,12 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
             int field = rel && fota_delta_field_begin(rel, &par, o + i, j >= 1 ? nw[j - 1] : 0, j >= 2 ? nw[j - 2] : 0,
                                            g->opos + i, j, g->diff - i);
             uint16_t *zp = NULL, *tp = NULL;
-            if (model || m5) fota_delta_diff_models(model, m5, rel, &par, field, j, hist, &zp, &tp);
+            if (model || m5) {
+                unsigned zi, ti;
+                fota_delta_diff_models(m5 != NULL, rel, &par, field, j, hist, &zi, &ti);
+                zp = (m5 ? m5 : model) + zi;
+                tp = (m5 ? m5 : model) + ti;
+            }
             if (field) {
                 uint8_t r = (uint8_t)(d - rel->pend[rel->n]);
                 fota_delta_field_made(rel, &par, w[i]);
@@ -388,7 +395,7 @@ static int encode_blocks(const gcmds *c, const uint8_t *old, const uint8_t *nw,
              * parity and the top bits of the byte before */
             for (size_t i = g->diff; i < g->diff + g->extra; i++) {
                 size_t j = g->npos + i;
-                rc_encode_tree(&k.rc, out, fota_delta_lit_probs(m5, j, j ? nw[j - 1] : 0), 8, w[i]);
+                rc_encode_tree(&k.rc, out, m5 + fota_delta_lit_probs(j, j ? nw[j - 1] : 0), 8, w[i]);
             }
             continue;
         }

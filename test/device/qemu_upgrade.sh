@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The upgrade on the target: the mps2-an385 image (scripts/device-image) in
 # qemu-system-arm, its flash a host file (semihosting). A factory-new
-# device runs release V1103 + 1.0.1, whose main.lua feeds the next release
+# device runs release V1103 + 1.0.1, whose main.lua reads the next release
 # (core delta, version 5, + script 1.0.2, signed; made now with the host's
-# fotapack) through fota.init, fota.run in 1 KiB chunks, fota.isDone,
+# fotapack) from the host over the board's UART1 and feeds it through
+# fota.init, fota.run in 1 KiB chunks, fota.isDone,
 # fota.finish(true), then rtos.reboot(); the boot applies the delta into
 # core slot B, commits, starts the new image ("build 2"), whose main.lua
 # prints V1104 and 1.0.2 and confirms. Then power cuts: from the flash as
@@ -21,11 +22,26 @@ trap 'rm -rf "$W"' EXIT
 cd "$W"
 fail() { echo "qemu_upgrade: FAIL: $*"; exit 1; }
 
-qemu() { # qemu LOG [semihosting args] -- runs the factory ELF, at most 60 s
+# What the host sends on the board's UART1: update.fota's size (4 bytes,
+# big-endian; 0 when there is none), then the package.
+feed() {
+    local n=0
+    [ -f update.fota ] && n=$(stat -c %s update.fota)
+    printf "$(printf '\\%03o' $((n >> 24 & 255)) $((n >> 16 & 255)) $((n >> 8 & 255)) $((n & 255)))"
+    [ -f update.fota ] && cat update.fota
+    return 0
+}
+
+qemu() { # qemu LOG [semihosting args] -- runs the factory ELF, at most 60 s:
+          # UART0 (the log) and QEMU's own output appended to LOG, the feed
+          # on UART1 (QEMU's stdin)
     local log=$1; shift
-    timeout 60 qemu-system-arm -M mps2-an385 -display none -monitor none -serial stdio \
+    feed >feed.bin
+    : >"$log"
+    timeout 60 qemu-system-arm -M mps2-an385 -display none -monitor none \
+        -chardev file,id=log,path="$log",append=on -serial chardev:log -serial stdio \
         -semihosting-config enable=on,target=native"${1:+,arg=$1}" ${NOREBOOT:+-no-reboot} \
-        -kernel "$IMG/fota-mps2-1.elf" >"$log" 2>&1 || true
+        -kernel "$IMG/fota-mps2-1.elf" >>"$log" 2>&1 <feed.bin || true
 }
 
 # the two releases' scripts, as LuatOS projects
@@ -37,12 +53,17 @@ PROJECT = "mps2demo"
 VERSION = "1.0.1"
 local st = fota.state()
 print("main: core " .. st.running.core .. " VERSION " .. VERSION .. " build " .. BUILD)
-local size = board.hostsize("update.fota")
-if not size or st.last_result == "rolled_back" then return end
+if st.last_result == "rolled_back" then return end
+-- the host's feed on UART1: the package's size (4 bytes, big-endian; 0:
+-- none), then the package
+local head = board.uartread(4, 1000)
+local size = #head == 4 and string.unpack(">I4", head) or 0
+if size == 0 then return end
 assert(fota.init())
 local off = 0
 while off < size do
-    local chunk = assert(board.hostread("update.fota", off, 1024))
+    local chunk = board.uartread(math.min(1024, size - off), 1000)
+    assert(#chunk > 0, "the UART feed stopped after " .. off .. " bytes")
     local ok, done, cache, err = fota.run(chunk)
     if not ok then error("fota.run: " .. tostring(err or cache)) end
     off = off + #chunk

@@ -1,6 +1,7 @@
-/* The mps2-an385 board's clock and log: a 1 ms SysTick (the core's 25 MHz
- * clock) behind fota_port_now_ms/sleep_ms, and CMSDK UART0 for the log,
- * Lua's print and newlib's stdout/stderr. */
+/* The mps2-an385 board's clock and serial lines: a 1 ms SysTick (the core's
+ * 25 MHz clock) behind fota_port_now_ms/sleep_ms, CMSDK UART0 for the log,
+ * Lua's print and newlib's stdout/stderr, and UART1 for bytes the host
+ * sends (a package, as a module receives one over a serial line). */
 #include "port/port.h"
 #include "port/mps2/port_mps2.h"
 
@@ -15,6 +16,11 @@
 #define UART_STATE (*(volatile uint32_t *)(UART0 + 0x04))
 #define UART_CTRL (*(volatile uint32_t *)(UART0 + 0x08))
 #define UART_BAUDDIV (*(volatile uint32_t *)(UART0 + 0x10))
+#define UART1 0x40005000u
+#define UART1_DATA (*(volatile uint32_t *)(UART1 + 0x00))
+#define UART1_STATE (*(volatile uint32_t *)(UART1 + 0x04))
+#define UART1_CTRL (*(volatile uint32_t *)(UART1 + 0x08))
+#define UART1_BAUDDIV (*(volatile uint32_t *)(UART1 + 0x10))
 
 static volatile uint64_t ticks_ms;
 
@@ -61,4 +67,23 @@ void fota_mps2_uart_write(const char *s, size_t n)
             ;
         UART_DATA = (uint8_t)*s++;
     }
+}
+
+size_t fota_mps2_uart1_read(uint8_t *p, size_t n, uint32_t timeout_ms)
+{
+    size_t got = 0;
+    if (!(UART1_CTRL & 2u)) {
+        UART1_BAUDDIV = 16;
+        UART1_CTRL = 2u;     /* RX enable */
+    }
+    uint64_t end = fota_port_now_ms() + timeout_ms;
+    while (got < n) {
+        if (UART1_STATE & 2u) {   /* RX buffer full: a byte */
+            p[got++] = (uint8_t)UART1_DATA;
+            end = fota_port_now_ms() + timeout_ms;
+        } else if (fota_port_now_ms() >= end) {
+            break;
+        }
+    }
+    return got;
 }

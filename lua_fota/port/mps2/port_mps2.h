@@ -20,4 +20,9 @@ int fota_mps2_map(const char *path, const uint8_t **data, uint32_t *size);
  * transcript. Blocking writes. */
 void fota_mps2_uart_write(const char *s, size_t n);
 
+/* UART1: up to n bytes the host sent, waiting at most timeout_ms for each
+ * (QEMU hands a byte on only once the one before was read, so nothing is
+ * lost). Returns how many came. */
+size_t fota_mps2_uart1_read(uint8_t *p, size_t n, uint32_t timeout_ms);
+
 #endif
