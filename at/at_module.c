@@ -625,9 +625,9 @@ int at_module_boot(at_module *m, const at_module_cfg *cfg, uint64_t now)
         return rc;
     /* A package staged complete but never committed (the power failed
      * between the two) is committed now, as a module's bootloader does. */
-    at_upgrade_policy(cfg->device_dir, &m->id, &pol, key, sizeof key);
-    rc = fota_slots_apply_staged(&slots, stage, &pol);
-    if (rc != FOTA_SLOTS_NOTHING_STAGED)
+    if ((rc = at_upgrade_policy(cfg->device_dir, &m->id, &pol, key, sizeof key)) != FOTA_OK)
+        logf_(m, "boot: trusted key unreadable (%s): a staged package waits for the next boot", fota_strerror(rc));
+    else if ((rc = fota_slots_apply_staged(&slots, stage, &pol)) != FOTA_SLOTS_NOTHING_STAGED)
         logf_(m, "boot: staged package %s", rc == FOTA_OK ? "applied" :
               rc == FOTA_SLOTS_ALREADY_APPLIED ? "already applied" : fota_pkg_errname(rc));
     /* A firmware on trial: its outcome is owed to the host. Noted before

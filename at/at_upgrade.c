@@ -61,13 +61,16 @@ static int fail_verdict(at_upgrade *u, int rc)
     return fail(u, fota_pkg_errname(rc), verdict_end(rc));
 }
 
-void at_upgrade_policy(const char *device_dir, const at_identity *id, fota_pkg_policy *pol, char *key,
-                       size_t cap)
+int at_upgrade_policy(const char *device_dir, const at_identity *id, fota_pkg_policy *pol, char *key, size_t cap)
 {
+    int rc;
     fota_pkg_policy_init(pol);
     pol->bsp = id->bsp;
-    if (fota_slots_trusted_key(device_dir, key, cap))
+    if ((rc = fota_slots_trusted_key(device_dir, key, cap)) < 0)
+        return rc;   /* unreadable is not "no key": nothing is verified without it */
+    if (rc == 1)
         pol->pubkey_pem = key;
+    return FOTA_OK;
 }
 
 int at_upgrade_url(const at_upgrade_cfg *cfg, char *out, size_t cap)
@@ -250,7 +253,8 @@ static int commit(at_upgrade *u)
     const char *validator;
     int rc;
 
-    at_upgrade_policy(u->cfg.device_dir, u->cfg.id, &pol, key, sizeof key);
+    if ((rc = at_upgrade_policy(u->cfg.device_dir, u->cfg.id, &pol, key, sizeof key)) != FOTA_OK)
+        return fail_verdict(u, rc);
     /* The server's name for this package (finish drops the resume record
      * that holds it): remembered once the firmware it makes runs. */
     validator = fota_stage_validator(&u->stage);

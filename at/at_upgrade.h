@@ -89,9 +89,9 @@ typedef struct at_upgrade {
 } at_upgrade;
 
 /* The verification policy of this module (its bsp, its trusted key read
- * into key) for a commit now or of a staged package at boot. */
-void at_upgrade_policy(const char *device_dir, const at_identity *id, fota_pkg_policy *pol, char *key,
-                       size_t cap);
+ * into key) for a commit now or of a staged package at boot: FOTA_OK, or
+ * the error that kept the key file from being read. */
+int at_upgrade_policy(const char *device_dir, const at_identity *id, fota_pkg_policy *pol, char *key, size_t cap);
 /* The query URL for these settings; FOTA_OK or FOTA_ERR_RANGE. */
 int at_upgrade_url(const at_upgrade_cfg *cfg, char *out, size_t cap);
 /* A download of this query cut before it was committed (a resume record

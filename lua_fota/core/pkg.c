@@ -380,7 +380,8 @@ int fota_pkg_open_file(fota_pkg_reader *r, const char *path, uint32_t max_size)
 {
     if (!r || !path) return FOTA_ERR_ARG;
     memset(r, 0, sizeof *r);
-    if (fota_port_open(&r->file, path, FOTA_PORT_READ) != 0) { r->file = NULL; return FOTA_PKG_E_IO; }
+    int orc = fota_port_open(&r->file, path, FOTA_PORT_READ);
+    if (orc != 0) { r->file = NULL; return orc == FOTA_ERR_NOMEM ? orc : FOTA_PKG_E_IO; }
     uint64_t size;
     if (fota_port_size(r->file, &size) != 0) { fota_pkg_close(r); return FOTA_PKG_E_IO; }
     r->src.read = file_read;

@@ -78,7 +78,9 @@ static void rec_path(const fota_slots *s, unsigned copy, char *out, size_t len)
     snprintf(out, len, "%s/slots/boot%u.rec", s->dir, copy);
 }
 
-/* One copy: 1 valid (rec filled), 0 missing or invalid. */
+/* One copy: 1 valid (rec filled), 0 missing, unreadable or invalid, or
+ * FOTA_ERR_NOMEM: a port short of memory says nothing about the copy, and
+ * taking it for a missing one would roll a good upgrade back. */
 static int read_copy(const fota_slots *s, unsigned copy, fota_boot_record *rec)
 {
     char path[FOTA_SLOTS_PATH_MAX + 24];
@@ -88,10 +90,12 @@ static int read_copy(const fota_slots *s, unsigned copy, fota_boot_record *rec)
     int rc;
 
     rec_path(s, copy, path, sizeof path);
-    if (fota_port_open(&f, path, FOTA_PORT_READ) != FOTA_OK)
-        return 0;
+    if ((rc = fota_port_open(&f, path, FOTA_PORT_READ)) != FOTA_OK)
+        return rc == FOTA_ERR_NOMEM ? rc : 0;
     rc = fota_port_pread(f, 0, b, sizeof b, &got);
     fota_port_close(f);
+    if (rc == FOTA_ERR_NOMEM)
+        return rc;
     if (rc != FOTA_OK || got < REC_LEN_V1 || memcmp(b, REC_MAGIC, 4) != 0)
         return 0;
     len = fota_get16(b + 4) == REC_FORMAT_V1 ? REC_LEN_V1 : fota_get16(b + 4) == REC_FORMAT ? REC_LEN : 0;
@@ -120,6 +124,8 @@ int fota_slots_read(const fota_slots *s, fota_boot_record *rec)
 {
     fota_boot_record r0, r1;
     int v0 = read_copy(s, 0, &r0), v1 = read_copy(s, 1, &r1);
+    if (v0 < 0 || v1 < 0)
+        return v0 < 0 ? v0 : v1;
     if (!v0 && !v1)
         return FOTA_ERR_NOENT;
     /* Sequence numbers only grow; the newer valid copy is in force. */
@@ -137,9 +143,12 @@ int fota_slots_write(const fota_slots *s, fota_boot_record *rec)
     uint32_t q0, q1;
     int v0, v1, rc;
 
-    v0 = read_copy(s, 0, &r);
+    /* Which copy is in force must be known before one is overwritten. */
+    if ((v0 = read_copy(s, 0, &r)) < 0)
+        return v0;
     q0 = v0 ? r.seq : 0;
-    v1 = read_copy(s, 1, &r);
+    if ((v1 = read_copy(s, 1, &r)) < 0)
+        return v1;
     q1 = v1 ? r.seq : 0;
     /* Overwrite the copy not in force, so a torn write keeps the other. */
     if (!v0)
@@ -564,30 +573,34 @@ static int open_trusted_key(const char *device_dir, fota_port_file **f)
     return fota_port_open(f, path, FOTA_PORT_READ);
 }
 
-uint64_t fota_slots_trusted_key_size(const char *device_dir)
+int fota_slots_trusted_key_size(const char *device_dir, uint64_t *size)
 {
     fota_port_file *f;
-    uint64_t size = 0;
-    if (open_trusted_key(device_dir, &f) != FOTA_OK)
-        return 0;
-    if (fota_port_size(f, &size) != FOTA_OK)
-        size = 0;
+    int rc;
+    *size = 0;
+    if ((rc = open_trusted_key(device_dir, &f)) != FOTA_OK)
+        return rc == FOTA_ERR_NOENT ? FOTA_OK : rc;
+    rc = fota_port_size(f, size);
     fota_port_close(f);
-    return size;
+    if (rc != FOTA_OK)
+        *size = 0;
+    return rc;
 }
 
 int fota_slots_trusted_key(const char *device_dir, char *buf, size_t cap)
 {
     fota_port_file *f;
     size_t got = 0;
+    int rc;
     if (cap == 0)
         return 0;
     buf[0] = '\0';
-    if (open_trusted_key(device_dir, &f) != FOTA_OK)
-        return 0;
-    if (fota_port_pread(f, 0, buf, cap - 1, &got) != FOTA_OK)
-        got = 0;
+    if ((rc = open_trusted_key(device_dir, &f)) != FOTA_OK)
+        return rc == FOTA_ERR_NOENT ? 0 : rc;
+    rc = fota_port_pread(f, 0, buf, cap - 1, &got);
     fota_port_close(f);
+    if (rc != FOTA_OK)
+        return rc;
     buf[got] = '\0';
     return got > 0;
 }
@@ -598,11 +611,16 @@ int fota_slots_apply_staged(const fota_slots *s, const char *stage_path, const f
     fota_boot_record rec;
     int rc;
 
-    if (fota_stage_ready_path(stage_path, ready, sizeof ready) != FOTA_OK || !fota_port_exists(ready) ||
-        fota_slots_read(s, &rec) != FOTA_OK || rec.state != FOTA_BOOT_CONFIRMED)
+    if (fota_stage_ready_path(stage_path, ready, sizeof ready) != FOTA_OK || !fota_port_exists(ready))
+        return FOTA_SLOTS_NOTHING_STAGED;
+    if ((rc = fota_slots_read(s, &rec)) == FOTA_ERR_NOMEM)
+        return rc;   /* the package waits for a boot with memory */
+    if (rc != FOTA_OK || rec.state != FOTA_BOOT_CONFIRMED)
         return FOTA_SLOTS_NOTHING_STAGED;
     rc = commit(s, stage_path, pol, FOTA_SLOTS_DEFAULT_TRIES, 1);
-    if (rc == FOTA_OK || rc == FOTA_SLOTS_ALREADY_APPLIED || rc <= FOTA_PKG_E_BAD_MAGIC)
+    /* a verdict on the package (or on the device's key) ends it; a package
+     * that could not be read this time waits for the next boot */
+    if (rc == FOTA_OK || rc == FOTA_SLOTS_ALREADY_APPLIED || (rc <= FOTA_PKG_E_BAD_MAGIC && rc != FOTA_PKG_E_IO))
         fota_stage_discard(stage_path);
     return rc;
 }

@@ -67,11 +67,14 @@ int fota_slots_read(const fota_slots *s, fota_boot_record *rec);
 int fota_slots_write(const fota_slots *s, fota_boot_record *rec);
 
 /* The device's provisioned signing key, DEVICE/fota/trusted.pem, into buf
- * (NUL-terminated, at most cap - 1 bytes): 1 when there is one, else 0. */
+ * (NUL-terminated, at most cap - 1 bytes): 1 when there is one, 0 when there
+ * is none (no file, or empty), or an error (a file that cannot be read is
+ * not "no key": a caller fails closed). */
 int fota_slots_trusted_key(const char *device_dir, char *buf, size_t cap);
-/* Its size in bytes, 0 when there is none: a caller sizes buf (cap = size
- * + 1) to it rather than keep a largest-key buffer. */
-uint64_t fota_slots_trusted_key_size(const char *device_dir);
+/* Its size in bytes into *size, 0 when there is none: a caller sizes buf
+ * (cap = size + 1) to it rather than keep a largest-key buffer. FOTA_OK, or
+ * an error other than a missing file. */
+int fota_slots_trusted_key_size(const char *device_dir, uint64_t *size);
 
 /* Path of a slot file: kind 'c' core, 's' script. */
 int fota_slots_path(const fota_slots *s, char kind, unsigned slot, char *out, size_t len);

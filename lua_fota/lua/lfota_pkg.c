@@ -73,19 +73,32 @@ static void push_info(lua_State *L, const fota_pkg_info *in)
     lua_setfield(L, -2, "sha256");
 }
 
-const char *lfota_trusted_key(lua_State *L, const char *device)
+int lfota_load_trusted_key(lua_State *L, const char *device, const char **pem)
 {
-    uint64_t n = fota_slots_trusted_key_size(device);
+    uint64_t n;
     char *buf;
-    if (n == 0)
-        return NULL;
+    int rc;
+    *pem = NULL;
+    if ((rc = fota_slots_trusted_key_size(device, &n)) != FOTA_OK || n == 0)
+        return rc;
     if (n > LFOTA_MAX_PEM - 1)
         n = LFOTA_MAX_PEM - 1;   /* a key is far smaller; more is not read */
     buf = lua_newuserdata(L, (size_t)n + 1);
-    if (fota_slots_trusted_key(device, buf, (size_t)n + 1))
-        return buf;
+    if ((rc = fota_slots_trusted_key(device, buf, (size_t)n + 1)) == 1) {
+        *pem = buf;
+        return FOTA_OK;
+    }
     lua_pop(L, 1);
-    return NULL;
+    return rc;
+}
+
+const char *lfota_trusted_key(lua_State *L, const char *device)
+{
+    const char *pem;
+    int rc = lfota_load_trusted_key(L, device, &pem);
+    if (rc != FOTA_OK)
+        luaL_error(L, "the trusted key cannot be read: %s", fota_strerror(rc));
+    return pem;
 }
 
 /* Reads the verification options of opts (at index 1, a table) into pol.

@@ -15,8 +15,12 @@
  * LFOTA_MAX_PEM - 1 bytes, NUL-terminated) in a userdata of its size pushed
  * on the Lua stack, which keeps it until the C function returns: on the
  * heap, where no Lua error can leak it, and not on the C stack, where a
- * largest-key buffer was the deepest frame of a module's boot. NULL, and
- * nothing pushed, when there is none. */
+ * largest-key buffer was the deepest frame of a module's boot. *pem NULL,
+ * and nothing pushed, when there is none. FOTA_OK, or why the file could
+ * not be read (nothing pushed). */
+int lfota_load_trusted_key(lua_State *L, const char *device, const char **pem);
+/* The same, raising a Lua error when the file cannot be read: unreadable
+ * is not "no key", with which an unsigned package would pass. */
 const char *lfota_trusted_key(lua_State *L, const char *device);
 /* The policy for the options table at index 1 (strings stay owned by it;
  * the device's key may be pushed, lfota_trusted_key); returns the package

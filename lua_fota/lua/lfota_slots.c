@@ -121,13 +121,13 @@ static int l_commit(lua_State *L)
 
 int lfota_trust_first_key(lfota_state *c)
 {
-    uint64_t n = fota_slots_trusted_key_size(c->device);
+    uint64_t n;
     char *pem;
     fota_slots s;
     int rc;
 
-    if (n == 0)
-        return 0;
+    if ((rc = fota_slots_trusted_key_size(c->device, &n)) != FOTA_OK || n == 0)
+        return rc;
     /* The file's size, at most 16 KiB, on the heap: off the C stack of a Lua
      * call (no Lua API is called between malloc and free, so nothing leaks). */
     if (n > LFOTA_MAX_PEM - 1)
@@ -135,8 +135,8 @@ int lfota_trust_first_key(lfota_state *c)
     if (!(pem = malloc((size_t)n + 1)))
         return FOTA_ERR_NOMEM;
     rc = fota_slots_init(&s, c->device);
-    if (rc == FOTA_OK)
-        rc = fota_slots_trusted_key(c->device, pem, (size_t)n + 1) ? fota_slots_provision_found(&s, pem) : 0;
+    if (rc == FOTA_OK && (rc = fota_slots_trusted_key(c->device, pem, (size_t)n + 1)) == 1)
+        rc = fota_slots_provision_found(&s, pem);
     free(pem);
     return rc;
 }
@@ -171,6 +171,18 @@ static int l_boot(lua_State *L)
     provisioned = lfota_trust_first_key(c);
     if (lfota_default_stage_path(c, stage_path, sizeof stage_path)) {
         fota_pkg_policy pol;
+        const char *key;
+        /* read here, not raised by lfota_policy: a boot short of memory
+         * answers like any other failed boot, the package kept */
+        if ((rc = lfota_load_trusted_key(L, c->device, &key)) != FOTA_OK) {
+            lua_pushnil(L);
+            lua_pushstring(L, fota_strerror(rc));
+            return 2;
+        }
+        if (key) {
+            lua_pushstring(L, key);
+            lua_setfield(L, 1, "pubkey");
+        }
         lfota_policy(L, &pol, stage_path, sizeof stage_path);
         applied = fota_slots_apply_staged(&s, stage_path, &pol);
         staged = applied != FOTA_SLOTS_NOTHING_STAGED;

@@ -11,11 +11,9 @@
  * The allocations are counted by linking with --wrap=malloc/calloc: every
  * call from the core and the binding goes through __wrap_* below; Lua's
  * own allocator and the shared libraries (Mbed TLS, zlib) are not
- * counted. Nor are the port's file handles (fota_port_open, wrapped too to
- * tell them apart) unless ALLOC_FAULTS_PORT=1: an open that fails for
- * memory is still taken for a missing file by the boot record's and the
- * trusted key's readers (core/slots.c), which loses the staged package or
- * rolls the upgrade back; that setting shows it. */
+ * counted. The port's file handles are (an open short of memory must not
+ * read as a missing file: the boot record's older copy would roll the
+ * upgrade back, a missing key or package would lose the staged one). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,25 +39,14 @@ void *__real_calloc(size_t n, size_t size);
 void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t n, size_t size);
 
-int __real_fota_port_open(fota_port_file **out, const char *path, int mode);
-int __wrap_fota_port_open(fota_port_file **out, const char *path, int mode);
-
-/* Counting: allocations seen since counting began, outside the port's
- * open; the one numbered fail_at (0 the first) returns NULL. */
-static int counting, in_port_open, fail_port_open;
+/* Counting: allocations seen since counting began; the one numbered
+ * fail_at (0 the first) returns NULL. */
+static int counting;
 static long allocs, fail_at = -1;
 
 static int fail_now(void)
 {
-    return counting && (fail_port_open || !in_port_open) && allocs++ == fail_at;
-}
-
-int __wrap_fota_port_open(fota_port_file **out, const char *path, int mode)
-{
-    in_port_open++;
-    int rc = __real_fota_port_open(out, path, mode);
-    in_port_open--;
-    return rc;
+    return counting && allocs++ == fail_at;
 }
 
 void *__wrap_malloc(size_t n)
@@ -190,8 +177,6 @@ static long boot_with_fault(lua_State *L, long fail, char *outcome, size_t cap)
 int main(void)
 {
     char pub[1024], outcome[300], chunk[400];
-    const char *port = getenv("ALLOC_FAULTS_PORT");
-    fail_port_open = port && strcmp(port, "1") == 0;
     snprintf(dir, sizeof dir, "%s", ctest_tmpdir("test_alloc_faults"));
     make_releases(pub, sizeof pub);
 
