@@ -40,6 +40,17 @@ local function expect(out, status, ...)
     end
 end
 
+--- The msg of an answer as the Air724 library (lib/update.lua) reads it:
+-- only from a body of at most 200 bytes, every "\\u" dropped, the hex read
+-- as UCS-2 big endian (its common.ucs2beToUtf8).
+local function air724_msg(body)
+    if #body > 200 then return nil end
+    local msg = body:match('"msg":%s*"(.-)"')
+    if not msg or #msg > 200 then return nil end
+    local bytes = msg:gsub("\\u", ""):gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end)
+    return require("luatos-air.common").ucs2beToUtf8(bytes)
+end
+
 local function count(s, plain)
     local n, at = 0, 1
     while true do
@@ -283,6 +294,7 @@ describe("LuatOS-Air projects", function()
             st, body = T.curl(fsrv.url(q724("airdemo_Luat_RDA8910", 1102, "1.0.1")), from0)
             assert.equal(503, st, body)
             assert.truthy(body:find('"code":43', 1, true) and #body <= 200, body)
+            assert.equal("please wait", air724_msg(body))
             assert.equal(206, prime(q724("airdemo_Luat_RDA8910", 1102, "1.0.1", imei_for("air724-prime")), from0))
             -- 21 from a version the configuration does not list, as the 2G form
             admin("config set --project airdemo --firmware airdemo_LuatOS-SoC_RDA8910 --from 1.0.0")
@@ -314,20 +326,29 @@ describe("LuatOS-Air projects", function()
                 assert.equal(409, st, body)
                 assert.truthy(body:find('"code":44', 1, true), body)
             end
-            -- contradictory or malformed: 400 with what is wrong
+            -- contradictory or malformed: 400 with what is wrong, for the Air724 library in its form (the gist
+            -- before ": ", or the start, in the 200 bytes it reads)
             for q, msg in pairs({
-                [q724("airdemo_Luat_V1103_RDA8910", 1104, "1.0.1")] = "core_version 1104 contradicts V1103",
+                [q724("airdemo_Luat_V1103_RDA8910", 1104, "1.0.1")] = "core_version 1104 contradicts",
                 [q724("airdemo_Luat_RDA8910", "11x3", "1.0.1")] = "bad core_version",
-                [q724("airdemo_Luat_RDA8910", "1103&core_version=1103", "1.0.1")] = "bad core_version: once",
-                [q724("airdemo_LuatOS-SoC_RDA8910", 1103, "1.0.1")] = "core_version needs firmware_name",
+                [q724("airdemo_Luat_RDA8910", "1103&core_version=1103", "1.0.1")] = "bad core_version",
+                [q724("airdemo_LuatOS-SoC_RDA8910", 1103, "1.0.1")] = "core_version needs",
                 [(q724("airdemo_Luat_RDA8910", 1103, "1.0.1"):gsub("dfota=1", "dfota=0"))] = "bad dfota",
                 [q724("airdemo_Luat_RDA8910", 1103, "1.0.1") .. "&device_key=a%20b"] = "bad device_key",
-                [q2g("airdemo_Luat_RDA8910", "1.0.1") .. "&dfota=1"] = "dfota without core_version",
             }) do
                 st, body = T.curl(fsrv.url(q), from0)
                 assert.equal(400, st, q .. ": " .. body)
-                assert.truthy(body:find(msg, 1, true), q .. ": " .. body)
+                assert.equal(msg, air724_msg(body), q .. ": " .. body)
             end
+            -- the 2G library's and LuatOS's as they were
+            st, body = T.curl(fsrv.url(q2g("airdemo_Luat_RDA8910", "1.0.1") .. "&dfota=1"))
+            assert.equal(400, st, body)
+            assert.equal('{"code":26,"msg":"dfota without core_version"}', body)
+            -- on the target, the Air724 library reads "already latest"; the 2G form's msg is whole
+            st, body = T.curl(fsrv.url(q724("airdemo_Luat_RDA8910", 1104, "1.0.2")), from0)
+            assert.equal("already latest", air724_msg(body), body)
+            st, body = T.curl(fsrv.url(q2g("airdemo_Luat_V1104_RDA8910", "1.0.2")))
+            assert.truthy(body:find('"msg":"already latest: V1104 1.0.2 is not newer than V1104 1.0.2"', 1, true), body)
             -- the log row notes the core sent apart
             local logged = T.fota_server(db, "log --imei " .. imei_for("air724-2"))
             assert.truthy(logged:find("firmware_name=airdemo_Luat_RDA8910", 1, true), logged)
