@@ -43,6 +43,30 @@ function M.header_release(head)
     return { core = core, script = script, reinstall = flags & 1 == 1 }
 end
 
+-- Power cuts for tests (LUAT_FOTA_AIR_CUT=<write>:<n>): the power is cut
+-- (the process exits as the port's injected cut does) just before the n-th
+-- write of that kind, once per device (a marker in its file system):
+-- open (fota_start's new .part), process (a fota_process write), close,
+-- drop (fota_end removing an older /luazip/update.bin), rename (fota_end
+-- putting the verified package in place).
+local function cut_before(kind)
+    local plan = os.getenv("LUAT_FOTA_AIR_CUT")
+    if not plan or plan == "" then return end
+    local want, n = plan:match("^(%a+):(%d+)$")
+    if want ~= kind then return end
+    M.cuts = M.cuts or {}
+    M.cuts[kind] = (M.cuts[kind] or 0) + 1
+    if M.cuts[kind] ~= tonumber(n) then return end
+    local marker = "/luazip/.air_cut_done"
+    local done = io.open(marker, "rb")
+    if done then done:close() return end
+    local f = assert(io.open(marker, "wb"))
+    f:close()
+    io.stdout:write("power cut before the Air upgrade's ", kind, " write ", n, "\n")
+    io.stdout:flush()
+    os.exit(require("simdevice").POWERCUT_EXIT, false)
+end
+
 -- The running release (fota.state): core number and script version.
 local function running(fota)
     local st = fota.state()
@@ -55,6 +79,7 @@ function M.install(rtos, fota, bsp)
     function rtos.fota_start()
         head = ""
         if f then f:close() end
+        cut_before("open")
         os.remove(M.STAGE)
         f = io.open(M.STAGE, "wb")
         received = 0
@@ -83,12 +108,14 @@ function M.install(rtos, fota, bsp)
                 return -1
             end
         end
+        cut_before("process")
         if not f:write(data) then return -1 end
         received = received + #data
         return 0
     end
     function rtos.fota_end()
         if not f then return -1 end
+        cut_before("close")
         f:close()
         f = nil
         if received == 0 then
@@ -101,7 +128,9 @@ function M.install(rtos, fota, bsp)
             os.remove(M.STAGE)
             return -1
         end
+        cut_before("drop")
         os.remove(M.READY)
+        cut_before("rename")
         local rok, rerr = os.rename(M.STAGE, M.READY)
         if not rok then
             log.error("rtos.fota_end", "cannot stage the package:", rerr)
