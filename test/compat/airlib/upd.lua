@@ -3,7 +3,7 @@
 -- rtos messages) with a Range header and streamed through rtos.fota_process,
 -- rtos.fota_end, then a restart: the next boot applies it.
 module(..., package.seeall)
-local idx, head, body_started, total, staged = nil, "", false, 0, false
+local idx, head, body_started, total, staged, refused = nil, "", false, 0, false, false
 local HOST, PATH
 local function finish(ok)
     local r = rtos.fota_end()
@@ -27,12 +27,17 @@ rtos.on(rtos.MSG_SOCK_RECV_IND, function(msg)
         print("upd status", head:match("^HTTP/1%.%d (%d+)"))
         body_started, data = true, head:sub(e + 4)
     end
-    if #data > 0 then
-        assert(rtos.fota_process(data, 0) == 0)
+    if #data > 0 and not refused then
+        if rtos.fota_process(data, 0) ~= 0 then   -- refused (as the running release): read no further
+            refused = true
+            print("upd fota_process refused after", total)
+            return finish(false)
+        end
         total = total + #data
     end
 end)
 rtos.on(rtos.MSG_SOCK_CLOSE_IND, function()
+    if refused then return end
     print("upd received", total)
     finish(true)
 end)
