@@ -233,7 +233,7 @@ local function client()
         waiting_period = true
         sys().wait(period_ms)
         waiting_period = false
-       if not fota_start() then return end
+        if not fota_start() then return end
     end
 end
 
