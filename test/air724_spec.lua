@@ -19,8 +19,8 @@ end
 
 local function sim(env, extra)
     local dev = T.tmpdir("air724-dev") .. "/d"
-    local out, status = T.run(string.format("%s bin/luatos-sim %s --device %s --imei %s --max-boots 4 --net-delay 50 %s",
-        env, DIR, dev, imei_for(dev), extra or ""))
+    local out, status = T.run(string.format("%s bin/luatos-sim %s --device %s --imei %s --max-boots 4 " ..
+        "--net-delay 50 %s", env, DIR, dev, imei_for(dev), extra or ""))
     return out, status, dev
 end
 
