@@ -361,8 +361,10 @@ describe("LuatOS-Air projects", function()
             assert.equal('{"code":26,"msg":"dfota without core_version"}', body)
             -- on the target, the Air724 library reads "already latest"; the 2G form's msg is whole
             st, body = T.curl(fsrv.url(q724("airdemo_Luat_RDA8910", 1104, "1.0.2")), from0)
+            assert.equal(404, st, body)
             assert.equal("already latest", air724_msg(body), body)
             st, body = T.curl(fsrv.url(q2g("airdemo_Luat_V1104_RDA8910", "1.0.2")))
+            assert.equal(404, st, body)
             assert.truthy(body:find('"msg":"already latest: V1104 1.0.2 is not newer than V1104 1.0.2"', 1, true), body)
             -- the log row notes the core sent apart
             local logged = T.fota_server(db, "log --imei " .. imei_for("air724-2"))
