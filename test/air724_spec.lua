@@ -73,9 +73,9 @@ describe("An Air724 project as the public demos, on the simulator's stand-ins", 
     end)
 
     it("a power cut at each kind of write of the Air upgrade path: the next boot upgrades", function()
-        -- sampled (each run is 3 boots): a package write (fota_process), fota_end closing the .part and
-        -- putting the verified package in place (airfota.lua also has open, fota_start's, and drop)
-        for _, cut in ipairs({ "process:1", "close:1", "rename:1" }) do
+        -- sampled (each run is 3 boots, CI's time is short): a package write (fota_process) and fota_end
+        -- putting the verified package in place (airfota.lua also cuts at open, close and drop)
+        for _, cut in ipairs({ "process:1", "rename:1" }) do
             local out, status, dev = sim("LUAT_FOTA_AIR_CUT=" .. cut .. " AIR724_MODE=url AIR724_URL=" ..
                 static.url("/pkg"))
             assert.equal(0, status, out)
