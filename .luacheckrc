@@ -13,6 +13,12 @@ files["test/compat/air"] = {
                      "_M", "_NAME", "_PACKAGE", table = { fields = { "getn" } } },
     globals = { "PROJECT", "VERSION", "PRODUCT_KEY" },
 }
+-- an Air724 project shaped like the public demos, on the simulator's stand-ins
+files["test/compat/air724"] = {
+    std = "lua51", allow_defined_top = true, module = true,
+    read_globals = { "log", "rtos", "sys", "net", "netLed", "pmd", "pio", "errDump", "update" },
+    globals = { "PROJECT", "VERSION", "PRODUCT_KEY", "LOG_LEVEL" },
+}
 -- an Air project shipping its own library (sys, utils, ril over uart.ATC), natives included
 files["test/compat/airlib"] = {
     std = "lua51", allow_defined_top = true, module = true,

@@ -60,6 +60,9 @@ build = {
         ["luatos-air.airsocket"] = "sim/luatos-air/airsocket.lua", ["luatos-air.atc"] = "sim/luatos-air/atc.lua",
         ["luatos-air.airfota"] = "sim/luatos-air/airfota.lua", ["luatos-air.airnative"] = "sim/luatos-air/airnative.lua",
         ["luatos-air.socketcore"] = "sim/luatos-air/socketcore.lua",
+        ["luatos-air.net"] = "sim/luatos-air/net.lua", ["luatos-air.netLed"] = "sim/luatos-air/netLed.lua",
+        ["luatos-air.errDump"] = "sim/luatos-air/errDump.lua", ["luatos-air.pins"] = "sim/luatos-air/pins.lua",
+        ["luatos-air.ntp"] = "sim/luatos-air/ntp.lua", ["luatos-air.sim"] = "sim/luatos-air/sim.lua",
     },
     install = { bin = { ["luatos-sim"] = "bin/luatos-sim" } },
 }

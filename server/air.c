@@ -166,6 +166,66 @@ int srv_air_newer(uint32_t target_core, const char *target_script, const srv_air
     return 0;
 }
 
+int srv_air_is_724(const srv_air_args *args)
+{
+    return args->v[SRV_AIR_P_CORE] != NULL;
+}
+
+/* The UCS-2 code units of the n bytes of UTF-8 at s, at most max stored in
+ * u; returns how many there are in all. */
+static size_t air_ucs2(const char *s, size_t n, uint16_t *u, size_t max)
+{
+    size_t count = 0;
+    for (size_t i = 0, len; i < n; i += len, count++) {
+        const unsigned char *b = (const unsigned char *)s + i;
+        uint32_t cp;
+        len = srv_utf8_seq(s + i, n - i);
+        if (len == 0) {
+            cp = '?';
+            len = 1;
+        } else if (len == 1) {
+            cp = b[0] < 0x20 || b[0] == 0x7f ? '?' : b[0];
+        } else if (len == 2) {
+            cp = (uint32_t)(b[0] & 0x1f) << 6 | (b[1] & 0x3f);
+            if (cp < 0xa0) cp = '?';   /* C1 controls */
+        } else if (len == 3) {
+            cp = (uint32_t)(b[0] & 0x0f) << 12 | (uint32_t)(b[1] & 0x3f) << 6 | (b[2] & 0x3f);
+        } else {
+            cp = 0xfffd;
+        }
+        if (count < max) u[count] = (uint16_t)cp;
+    }
+    return count;
+}
+
+size_t srv_air724_json(char *out, size_t size, int code, const char *msg)
+{
+    char head[32];
+    int hn = snprintf(head, sizeof head, "{\"code\":%d,\"msg\":\"", code);
+    static const char tail[] = "\"}";
+    if (hn < 0 || size <= SRV_AIR724_BODY_MAX) return 0;
+    /* each character is "\uXXXX": 6 bytes */
+    size_t room = (SRV_AIR724_BODY_MAX - (size_t)hn - (sizeof tail - 1)) / 6;
+    uint16_t u[SRV_AIR724_BODY_MAX / 6];
+    size_t n = strlen(msg);
+    if (air_ucs2(msg, n, u, room) > room) {
+        const char *gist = strstr(msg, ": ");
+        if (gist && air_ucs2(msg, (size_t)(gist - msg), u, room) <= room) n = (size_t)(gist - msg);
+    }
+    size_t count = air_ucs2(msg, n, u, room);
+    if (count > room) {   /* cut: at the last space, when that keeps more than half */
+        count = room;
+        size_t sp = room;
+        while (sp > room / 2 && u[sp - 1] != ' ') sp--;
+        if (sp > room / 2) count = sp - 1;
+    }
+    size_t o = (size_t)hn;
+    memcpy(out, head, o);
+    for (size_t i = 0; i < count; i++) o += (size_t)snprintf(out + o, size - o, "\\u%04x", u[i]);
+    memcpy(out + o, tail, sizeof tail);
+    return o + sizeof tail - 1;
+}
+
 int srv_air_package_url_ok(const char *url)
 {
     size_t n = url ? strlen(url) : 0;

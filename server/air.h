@@ -39,6 +39,19 @@ int srv_air_parse(const char *fw, const char *ver, const srv_air_args *args, srv
 void srv_air_note(const srv_air *a, char *request, size_t size);
 /* Is (target_core, target_script) newer than the device's? 0 ok, -1 bad version. */
 int srv_air_newer(uint32_t target_core, const char *target_script, const srv_air *a, int *newer);
+/* The Air724 library (lib/update.lua) prints an answer's msg only from a
+ * body of at most SRV_AIR724_BODY_MAX bytes received whole, and decodes it
+ * as the platform writes it: every character a \uXXXX escape, the "\u"s
+ * dropped, the hex read back as UCS-2 big endian. */
+#define SRV_AIR724_BODY_MAX 200
+/* Does the query come from the Air724 library (it always sends core_version)? */
+int srv_air_is_724(const srv_air_args *args);
+/* {"code":code,"msg":"\uXXXX..."} into out (size > SRV_AIR724_BODY_MAX):
+ * msg (UTF-8) whole if the body fits SRV_AIR724_BODY_MAX, else its gist
+ * (what comes before the first ": "), else cut to fit (at a space). A character past
+ * U+FFFF (UCS-2 has none) is U+FFFD; a control or a broken sequence '?'.
+ * Returns the body's length. */
+size_t srv_air724_json(char *out, size_t size, int code, const char *msg);
 /* serve --package-url: http(s)://..., printable, at most SRV_AIR_URL_MAX. */
 int srv_air_package_url_ok(const char *url);
 /* 302 to base/<sha256>.fota (with the package's ETag and the answer's

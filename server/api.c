@@ -60,14 +60,18 @@ static int status_of(int code, int malformed)
     }
 }
 
+/* air724: the query is the Air724 library's, which reads msg only in the
+ * platform's form (srv_air724_json). */
 static enum MHD_Result send_json_fresh(struct MHD_Connection *c, int status, int code, const char *msg,
-                                        const char *fresh)
+                                        const char *fresh, int air724)
 {
     char body[64 + 2 * SRV_MSG_MAX];
-    size_t o = (size_t)snprintf(body, sizeof body, "{\"code\":%d,\"msg\":\"", code);
+    _Static_assert(sizeof body > SRV_AIR724_BODY_MAX, "an Air724 answer fits the body");
+    size_t o = air724 ? srv_air724_json(body, sizeof body, code, msg) : 0;
+    if (!air724) o = (size_t)snprintf(body, sizeof body, "{\"code\":%d,\"msg\":\"", code);
     /* Messages are ours or built from validated input; escape anyway.
      * UTF-8 (a name) as is, a control or a broken sequence '?'. */
-    for (size_t left = strlen(msg), len; left && o + 8 < sizeof body; msg += len, left -= len) {
+    for (size_t left = air724 ? 0 : strlen(msg), len; left && o + 8 < sizeof body; msg += len, left -= len) {
         unsigned char ch = (unsigned char)*msg;
         len = srv_utf8_seq(msg, left);
         if (ch == '"' || ch == '\\') {
@@ -81,7 +85,7 @@ static enum MHD_Result send_json_fresh(struct MHD_Connection *c, int status, int
         }
         if (!len) len = 1;
     }
-    o += (size_t)snprintf(body + o, sizeof body - o, "\"}");
+    if (!air724) o += (size_t)snprintf(body + o, sizeof body - o, "\"}");
     struct MHD_Response *r = MHD_create_response_from_buffer(o, body, MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
@@ -94,7 +98,7 @@ static enum MHD_Result send_json_fresh(struct MHD_Connection *c, int status, int
 
 static enum MHD_Result send_json(struct MHD_Connection *c, int status, int code, const char *msg)
 {
-    return send_json_fresh(c, status, code, msg, NULL);
+    return send_json_fresh(c, status, code, msg, NULL, 0);
 }
 
 
@@ -726,13 +730,13 @@ static int check(srv_server *s, const char *key, const char *fw, const char *ver
 
 /* The decided answer: {"code":...}, the package, or a 302 to it. */
 static enum MHD_Result send_answer(srv_server *s, struct MHD_Connection *c, answer *a, const char *imei,
-                                   const char *ver, const srv_air *air)
+                                   const char *ver, const srv_air *air, int air724)
 {
     char fresh_buf[FOTA_FRESH_VALUE_MAX];
     const char *fresh = fresh_statement(s, imei, ver, a, fresh_buf);
     if (a->code != SRV_OK) {
         if (a->fd >= 0) close(a->fd);
-        return send_json_fresh(c, a->status, a->code, a->msg, fresh);
+        return send_json_fresh(c, a->status, a->code, a->msg, fresh, air724);
     }
     int status = 0;
     /* --package-url: the package from the static host (content-addressed,
@@ -770,9 +774,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     answer a;
     memset(&a, 0, sizeof a);
     a.fd = -1;
+    /* LuatOS-Air's own parameters: the Air724 library's answers are in its form */
+    srv_air_args air_args;
+    srv_air_collect(c, &air_args);
+    int air724 = srv_air_is_724(&air_args);
     if (malformed(&ar, ok, &a)) {
         log_refused(s, &row, a.status, a.code, a.msg);
-        return send_json(c, a.status, a.code, a.msg);
+        return send_json_fresh(c, a.status, a.code, a.msg, NULL, air724);
     }
 
     char key[SRV_KEY_MAX + 1], fw[SRV_NAME_MAX + 1];
@@ -783,21 +791,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
     /* LuatOS-Air's forms (air.c): its own parameters, checked with the name */
     srv_air air;
-    srv_air_args air_args;
     char why[SRV_MSG_MAX];
     int why_code = 0;
-    srv_air_collect(c, &air_args);
     int is_air = srv_air_parse(fw, ver, &air_args, &air, &why_code, why, sizeof why);
     if (is_air < 0) {
         log_refused(s, &row, MHD_HTTP_BAD_REQUEST, why_code, why);
-        return send_json(c, MHD_HTTP_BAD_REQUEST, why_code, why);
+        return send_json_fresh(c, MHD_HTTP_BAD_REQUEST, why_code, why, NULL, air724);
     }
     if (is_air) srv_air_note(&air, row.request, sizeof row.request);
     const char *if_range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE);
     int head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     if (check(s, key, fw, ver, head, resume, if_range, is_air ? &air : NULL, &row, &a))
-        return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE, SRV_WAIT, "server busy, retry later");
-    return send_answer(s, c, &a, row.imei, ver, is_air ? &air : NULL);
+        return send_json_fresh(c, MHD_HTTP_SERVICE_UNAVAILABLE, SRV_WAIT, "server busy, retry later", NULL, air724);
+    return send_answer(s, c, &a, row.imei, ver, is_air ? &air : NULL, air724);
 }
 
 /* ---------------------------------------------------------------- */

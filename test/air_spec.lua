@@ -40,6 +40,17 @@ local function expect(out, status, ...)
     end
 end
 
+--- The msg of an answer as the Air724 library (lib/update.lua) reads it:
+-- only from a body of at most 200 bytes, every "\\u" dropped, the hex read
+-- as UCS-2 big endian (its common.ucs2beToUtf8).
+local function air724_msg(body)
+    if #body > 200 then return nil end
+    local msg = body:match('"msg":%s*"(.-)"')
+    if not msg or #msg > 200 then return nil end
+    local bytes = msg:gsub("\\u", ""):gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end)
+    return require("luatos-air.common").ucs2beToUtf8(bytes)
+end
+
 local function count(s, plain)
     local n, at = 0, 1
     while true do
@@ -63,8 +74,19 @@ describe("LuatOS-Air projects", function()
             -- detected as an Air project (no --air): Air's core version string and bsp
             assert.truthy(out:find("I/user.air ready %d+ Luat_V1103_RDA8910 airapp seeall true own true"), out)
             local imei = out:match("I/user.air ready (%d+)")
+            -- an Air724UG (RDA8910) asks as the Air724 library: the core apart, dfota=1
             local want = "GET /pkg?project_key=airkey&imei=" .. imei ..
-                "&device_key=&firmware_name=airdemo_Luat_V1103_RDA8910&version=1.0.1|"
+                "&firmware_name=airdemo_Luat_RDA8910&core_version=1103&dfota=1&version=1.0.1|"
+            assert.truthy(srv.requests():find(want, 1, true), srv.requests())
+            assert.truthy(out:find("I/user.rtos.fota_end package 1.0.2 staged, applied at the next boot", 1, true), out)
+        end)
+
+        it("a 2G module (RDA8955) asks as the 2G library: the core in the name, device_key", function()
+            local out, status = sim("AIR_MODE=cb AIR_URL=" .. srv.url("/latest"), nil, "--bsp RDA8955")
+            expect(out, status, "I/user.air update result 1 false", "W/user.update.error 404 already latest")
+            local imei = out:match("I/user.air ready (%d+)")
+            local want = "GET /latest?project_key=airkey&imei=" .. imei ..
+                "&device_key=&firmware_name=airdemo_Luat_V1103_RDA8955&version=1.0.1|"
             assert.truthy(srv.requests():find(want, 1, true), srv.requests())
         end)
 
@@ -86,7 +108,8 @@ describe("LuatOS-Air projects", function()
             local t3 = tonumber(out:match("%[(%d+%.%d+)%] I/user.air update result 3 true"))
             assert.truthy(t3 and t3 - t2 >= 0.09 and t3 - t2 < 0.25, out)
             assert.truthy(out:find("I/user.air UPGRADED 1.0.2", 1, true), out)
-            assert.equal(2, count(srv.requests(), "GET /latest?project_key=airkey"))
+            local imei = out:match("I/user.air ready (%d+)")
+            assert.equal(2, count(srv.requests(), "GET /latest?project_key=airkey&imei=" .. imei))
         end)
 
         it("a 3xx with Location is followed (after 2 s, as Air)", function()
@@ -103,15 +126,18 @@ describe("LuatOS-Air projects", function()
             assert.is_nil(out:find("UPGRADED", 1, true), out)
         end)
 
-        it("three network failures in a row give cbFnc(false)", function()
+        it("network failures in a row give cbFnc(false): 3 for the 2G library, 30 for the Air724's", function()
             local dead = T.start_server({})
             local url = dead.url("/pkg")
             dead.stop()
             socket.sleep(0.3)
-            local out, status = sim("AIR_MODE=cb AIR_URL=" .. url)
+            local out, status = sim("AIR_MODE=cb AIR_URL=" .. url, nil, "--bsp RDA8955")
             expect(out, status, "network failed 3 times: connect fail", "I/user.air update result 1 false")
             assert.equal(3, count(out, "I/user.update.download false connect fail"), out)
             assert.equal(1, count(out, "I/user.air update result"), out)
+            out, status = sim("AIR_MODE=cb AIR_URL=" .. url)
+            expect(out, status, "network failed 30 times: connect fail", "I/user.air update result 1 false")
+            assert.equal(30, count(out, "I/user.update.download false connect fail"), out)
         end)
     end)
 
@@ -283,6 +309,7 @@ describe("LuatOS-Air projects", function()
             st, body = T.curl(fsrv.url(q724("airdemo_Luat_RDA8910", 1102, "1.0.1")), from0)
             assert.equal(503, st, body)
             assert.truthy(body:find('"code":43', 1, true) and #body <= 200, body)
+            assert.equal("please wait", air724_msg(body))
             assert.equal(206, prime(q724("airdemo_Luat_RDA8910", 1102, "1.0.1", imei_for("air724-prime")), from0))
             -- 21 from a version the configuration does not list, as the 2G form
             admin("config set --project airdemo --firmware airdemo_LuatOS-SoC_RDA8910 --from 1.0.0")
@@ -314,20 +341,31 @@ describe("LuatOS-Air projects", function()
                 assert.equal(409, st, body)
                 assert.truthy(body:find('"code":44', 1, true), body)
             end
-            -- contradictory or malformed: 400 with what is wrong
+            -- contradictory or malformed: 400 with what is wrong, for the Air724 library in its form (the gist
+            -- before ": ", or the start, in the 200 bytes it reads)
             for q, msg in pairs({
-                [q724("airdemo_Luat_V1103_RDA8910", 1104, "1.0.1")] = "core_version 1104 contradicts V1103",
+                [q724("airdemo_Luat_V1103_RDA8910", 1104, "1.0.1")] = "core_version 1104 contradicts",
                 [q724("airdemo_Luat_RDA8910", "11x3", "1.0.1")] = "bad core_version",
-                [q724("airdemo_Luat_RDA8910", "1103&core_version=1103", "1.0.1")] = "bad core_version: once",
-                [q724("airdemo_LuatOS-SoC_RDA8910", 1103, "1.0.1")] = "core_version needs firmware_name",
+                [q724("airdemo_Luat_RDA8910", "1103&core_version=1103", "1.0.1")] = "bad core_version",
+                [q724("airdemo_LuatOS-SoC_RDA8910", 1103, "1.0.1")] = "core_version needs",
                 [(q724("airdemo_Luat_RDA8910", 1103, "1.0.1"):gsub("dfota=1", "dfota=0"))] = "bad dfota",
                 [q724("airdemo_Luat_RDA8910", 1103, "1.0.1") .. "&device_key=a%20b"] = "bad device_key",
-                [q2g("airdemo_Luat_RDA8910", "1.0.1") .. "&dfota=1"] = "dfota without core_version",
             }) do
                 st, body = T.curl(fsrv.url(q), from0)
                 assert.equal(400, st, q .. ": " .. body)
-                assert.truthy(body:find(msg, 1, true), q .. ": " .. body)
+                assert.equal(msg, air724_msg(body), q .. ": " .. body)
             end
+            -- the 2G library's and LuatOS's as they were
+            st, body = T.curl(fsrv.url(q2g("airdemo_Luat_RDA8910", "1.0.1") .. "&dfota=1"))
+            assert.equal(400, st, body)
+            assert.equal('{"code":26,"msg":"dfota without core_version"}', body)
+            -- on the target, the Air724 library reads "already latest"; the 2G form's msg is whole
+            st, body = T.curl(fsrv.url(q724("airdemo_Luat_RDA8910", 1104, "1.0.2")), from0)
+            assert.equal(404, st, body)
+            assert.equal("already latest", air724_msg(body), body)
+            st, body = T.curl(fsrv.url(q2g("airdemo_Luat_V1104_RDA8910", "1.0.2")))
+            assert.equal(404, st, body)
+            assert.truthy(body:find('"msg":"already latest: V1104 1.0.2 is not newer than V1104 1.0.2"', 1, true), body)
             -- the log row notes the core sent apart
             local logged = T.fota_server(db, "log --imei " .. imei_for("air724-2"))
             assert.truthy(logged:find("firmware_name=airdemo_Luat_RDA8910", 1, true), logged)
@@ -350,8 +388,8 @@ describe("LuatOS-Air projects", function()
             admin("config set --project airdemo --firmware airdemo_LuatOS-SoC_RDA8910 --enabled 0")
             local out, status = sim("AIR_MODE=cb LUAT_FOTA_IOT_URL=" .. fsrv.base)
             admin("config set --project airdemo --firmware airdemo_LuatOS-SoC_RDA8910 --enabled 1")
-            expect(out, status, "W/user.update.error 404 already latest: upgrade disabled",
-                "I/user.air update result 1 false")
+            -- the Air724 form's answer: the msg's gist in the platform's form (docs/server.md)
+            expect(out, status, "W/user.update.error 404 already latest\n", "I/user.air update result 1 false")
             assert.is_nil(out:find("UPGRADED", 1, true), out)
         end)
     end)

@@ -46,6 +46,10 @@ local function imsi()
     return p.imsi or ("46000" .. p.imei:sub(-10))
 end
 
+--- The SIM's ICCID and IMSI, as AT+ICCID / AT+CIMI answer them (for the sim stand-in).
+function atc.iccid() return iccid() end
+function atc.imsi() return imsi() end
+
 local function reg_state() return registered and 1 or 2 end   -- 2: searching
 
 local CELL = ',"1A2B","0C3D4E5F",7'

@@ -144,6 +144,11 @@ function M.install(map)
         local socket = require "airsocket"
         _G.socket, package.loaded.socket = socket, socket
     end
+    -- Air's log library's levels and trace switch (the desktop prints every level, to stdout)
+    local log = _G.log
+    log.LOGLEVEL_TRACE, log.LOGLEVEL_DEBUG, log.LOGLEVEL_INFO = 0x01, 0x02, 0x03
+    log.LOGLEVEL_WARN, log.LOGLEVEL_ERROR, log.LOGLEVEL_FATAL, log.LOGLEVEL_SILENT = 0x04, 0x05, 0x06, 0x07
+    log.openTrace = log.openTrace or function() end
     package.loaded.http, _G.http = nil, nil   -- Air's http is required by name
     _G.sysplus, package.loaded.sysplus = nil, nil
     _G.netdrv = nil   -- LuatOS's network device manager; LuatOS-Air has none

@@ -11,11 +11,21 @@
 -- relative rcvFileName is saved under /http_down/. cert: { caCert =,
 -- clientCert =, clientKey =, clientPassword = } (file names; relative
 -- ones are the script's, in /luadb/). Returns the file name used, if any.
+-- rcvFileName may instead be a function, as the Air724 library's
+-- rcvFileOrFnc: it is called with (data, totalLen, statusCode) as the body
+-- arrives, in pieces of at most RECEIVER_CHUNK bytes (totalLen the whole
+-- resource's length: Content-Range's total for a 206), before cbFnc; the
+-- body then goes to cbFnc as nil. When it returns false the transfer is
+-- stopped there, and cbFnc gets (false, "receive: stopped by the receiver"),
+-- as a module stops reading a download it does not want. (A 2xx body passes
+-- through a temporary file, /http_down/.receiver, on its way.)
 local http = {}
 
 local POLL_MS = 10
 local MAX_BODY = 1024 * 1024      -- a body kept in memory, as the module's RAM allows
 local DEFAULT_TIMEOUT = 30000     -- Air's
+local RECEIVER_CHUNK = 1460       -- a TCP segment's payload, as the module's stack hands them over
+local RECEIVER_FILE = "/http_down/.receiver"
 
 local function sys() return rawget(_G, "sys") or require "sys" end
 local function fota() return rawget(_G, "fota") or require "fota" end
@@ -63,7 +73,38 @@ local function wait_network(timeout)
     return true
 end
 
-local function transfer(method, url, cert, head, body, timeout, file)
+local function header(headers, name)
+    for k, v in pairs(headers or {}) do
+        if k:lower() == name then return v end
+    end
+end
+
+-- The bytes of a 2xx body that arrived in file since the last call, handed
+-- to the receiver: false when it wants no more.
+local function feeder(receiver, file)
+    local fed = 0
+    return function(t)
+        local status = t:status()
+        if not status or status < 200 or status >= 300 then return true end
+        local f = io.open(file, "rb")
+        if not f then return true end
+        local size = f:seek("end")
+        local total = tonumber((header(t:headers(), "content-range") or ""):match("/(%d+)%s*$") or "")
+            or tonumber(header(t:headers(), "content-length") or "") or size
+        f:seek("set", fed)
+        local going = true
+        while going and fed < size do
+            local data = f:read(math.min(RECEIVER_CHUNK, size - fed))
+            if not data then break end
+            fed = fed + #data
+            going = receiver(data, total, tostring(status)) ~= false
+        end
+        f:close()
+        return going
+    end
+end
+
+local function transfer(method, url, cert, head, body, timeout, file, receiver)
     if not wait_network(timeout) then return false, "network not ready" end
     local text, berr = body_text(body)
     if not text and berr then return false, berr end
@@ -74,8 +115,14 @@ local function transfer(method, url, cert, head, body, timeout, file)
         client_key = read_cert(cert.clientKey), client_password = cert.clientPassword,
     })
     if not t then return false, err == -10 and "Invalid url" or msg or PROMPTS[err] or tostring(err) end
+    local feed = receiver and feeder(receiver, file)
     while true do
         local rc, emsg = t:poll(POLL_MS)
+        if feed and rc >= 0 and not feed(t) then
+            local headers = t:headers()
+            t:close()
+            return false, "receive: stopped by the receiver", headers
+        end
         if rc == 0 then break end
         if rc < 0 then
             t:close()
@@ -84,6 +131,10 @@ local function transfer(method, url, cert, head, body, timeout, file)
         sys().wait(1)
     end
     local status, headers = t:status(), t:headers()
+    if receiver then
+        if (status < 200 or status >= 300) and #t:body() > 0 then receiver(t:body(), #t:body(), tostring(status)) end
+        return true, tostring(status), headers
+    end
     if file then
         -- a 2xx body is in the file already; any other answer's body goes there too
         if status < 200 or status >= 300 then
@@ -105,9 +156,11 @@ function http.request(method, url, cert, head, body, timeout, cbFnc, rcvFileName
     argcheck(body == nil or type(body) == "string" or type(body) == "table", 5, "string or table", body)
     argcheck(timeout == nil or math.tointeger(timeout), 6, "integer", timeout)
     argcheck(cbFnc == nil or type(cbFnc) == "function", 7, "function", cbFnc)
-    argcheck(rcvFileName == nil or type(rcvFileName) == "string", 8, "string", rcvFileName)
+    argcheck(rcvFileName == nil or type(rcvFileName) == "string" or type(rcvFileName) == "function", 8,
+        "string or function", rcvFileName)
     if not url:match("^%a+://") then url = "http://" .. url end
-    local file = rcvFileName
+    local receiver = type(rcvFileName) == "function" and rcvFileName
+    local file = not receiver and rcvFileName or nil
     if file and file:sub(1, 1) ~= "/" then
         if not io.dexist("/http_down") then io.mkdir("/http_down") end
         file = "/http_down/" .. file
@@ -115,9 +168,12 @@ function http.request(method, url, cert, head, body, timeout, cbFnc, rcvFileName
     timeout = math.tointeger(timeout) or DEFAULT_TIMEOUT
     if timeout < 1 then timeout = DEFAULT_TIMEOUT end
     sys().taskInit(function()
-        local res = table.pack(pcall(transfer, method, url, cert or {}, head, body, timeout, file))
+        if receiver and not io.dexist("/http_down") then io.mkdir("/http_down") end
+        local res = table.pack(pcall(transfer, method, url, cert or {}, head, body, timeout,
+            receiver and RECEIVER_FILE or file, receiver))
         if not res[1] then res = table.pack(true, false, tostring(res[2])) end
         if not res[2] then log.error("http.response", false, res[3]) end
+        if receiver then os.remove(RECEIVER_FILE) end
         if cbFnc then cbFnc(table.unpack(res, 2, res.n)) end
     end)
     return file

@@ -189,10 +189,68 @@ static void test_package_url(void)
     CHECK(!srv_air_package_url_ok(url));
 }
 
+/* The Air724 library's reading of an answer: msg out of a body of at most
+ * 200 bytes, "\u" dropped, the hex as UCS-2 big endian; back to UTF-8 here. */
+static void air724_read(const char *body, size_t n, char *msg, size_t size)
+{
+    const char *p = strstr(body, "\"msg\":\""), *e = p ? strchr(p + 7, '"') : NULL;
+    size_t o = 0;
+    msg[0] = '\0';
+    if (n > SRV_AIR724_BODY_MAX || !e) return;
+    for (p += 7; p + 6 <= e && o + 4 < size; p += 6) {
+        unsigned cp = 0;
+        if (p[0] != '\\' || p[1] != 'u' || sscanf(p + 2, "%4x", &cp) != 1) return;
+        if (cp < 0x80) {
+            msg[o++] = (char)cp;
+        } else if (cp < 0x800) {
+            msg[o++] = (char)(0xc0 | cp >> 6);
+            msg[o++] = (char)(0x80 | (cp & 0x3f));
+        } else {
+            msg[o++] = (char)(0xe0 | cp >> 12);
+            msg[o++] = (char)(0x80 | (cp >> 6 & 0x3f));
+            msg[o++] = (char)(0x80 | (cp & 0x3f));
+        }
+    }
+    msg[o] = '\0';
+}
+
+static void test_air724_json(void)
+{
+    char body[512], msg[256];
+    size_t n = srv_air724_json(body, sizeof body, 43, "please wait");
+    CHECK(n == strlen(body) && n <= SRV_AIR724_BODY_MAX);
+    CHECK(strncmp(body, "{\"code\":43,\"msg\":\"\\u0070\\u006c", 26) == 0);
+    air724_read(body, n, msg, sizeof msg);
+    CHECK(strcmp(msg, "please wait") == 0);
+    /* too long whole: the gist before ": " */
+    n = srv_air724_json(body, sizeof body, 27, "already latest: V1103 1.0.1 is not newer than V1103 1.0.1");
+    air724_read(body, n, msg, sizeof msg);
+    CHECK(n <= SRV_AIR724_BODY_MAX && strcmp(msg, "already latest") == 0);
+    CHECK(strstr(body, "\"code\":27") != NULL);
+    /* no gist that fits: cut to the body's bound */
+    n = srv_air724_json(body, sizeof body, 3, "core_version 1104 contradicts V1103 in firmware_name");
+    air724_read(body, n, msg, sizeof msg);
+    CHECK(n <= SRV_AIR724_BODY_MAX && strcmp(msg, "core_version 1104 contradicts") == 0);
+    /* no space to cut at: the bound */
+    n = srv_air724_json(body, sizeof body, 3, "abcdefghijklmnopqrstuvwxyz0123456789");
+    air724_read(body, n, msg, sizeof msg);
+    CHECK(n <= SRV_AIR724_BODY_MAX && n > SRV_AIR724_BODY_MAX - 6 && strcmp(msg, "abcdefghijklmnopqrstuvwxyz0123") == 0);
+    /* Chinese as UCS-2; past U+FFFF U+FFFD; a control and a broken byte '?' */
+    n = srv_air724_json(body, sizeof body, 26, "\xe5\x8d\x87\xe7\xba\xa7 \xf0\x9f\x98\x80\x01\xff");
+    air724_read(body, n, msg, sizeof msg);
+    CHECK(strcmp(msg, "\xe5\x8d\x87\xe7\xba\xa7 \xef\xbf\xbd??") == 0);
+    CHECK(strstr(body, "\\u5347\\u7ea7\\u0020\\ufffd") != NULL);
+    n = srv_air724_json(body, sizeof body, 0, "");
+    CHECK(n == strlen(body) && strcmp(body, "{\"code\":0,\"msg\":\"\"}") == 0);
+    /* a buffer too small for the bound: nothing written */
+    CHECK(srv_air724_json(body, SRV_AIR724_BODY_MAX, 0, "x") == 0);
+}
+
 int main(void)
 {
     test_parse();
     test_newer();
     test_package_url();
+    test_air724_json();
     return ctest_finish("test_server_air");
 }

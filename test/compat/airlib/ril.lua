@@ -1,5 +1,5 @@
 -- AT over uart.ATC as LuatOS-Air's ril.lua drives it: write "CMD\r", read
--- lines on MSG_UART_RXDATA, URCs when no command is pending.
+-- lines on MSG_UART_RXDATA, URCs told apart by their prefix.
 module(..., package.seeall)
 local write, read = uart.write, uart.read
 local pending, queue, urcs, ready = nil, {}, {}, false
@@ -22,11 +22,13 @@ rtos.on(rtos.MSG_UART_RXDATA, function(id)
             local p = pending; pending = nil
             if p.cb then p.cb(p.cmd, s == "OK", table.getn(p.lines) > 0 and p.lines[1] or nil) end
         elseif s ~= "" then
-            if pending then table.insert(pending.lines, s)
-            else
-                local prefix = s:match("^([%+%^][%u]+)")
-                if prefix and urcs[prefix] then urcs[prefix](s) end
-            end
+            -- a URC may come while a command is pending: a registered prefix the command does not
+            -- ask about, or a "^" line (no command here answers with one), is one
+            local prefix = s:match("^([%+%^][%u]+)")
+            local urc = prefix and (prefix:sub(1, 1) == "^" or
+                (urcs[prefix] and not (pending and pending.cmd:find(prefix, 1, true))))
+            if pending and not urc then table.insert(pending.lines, s)
+            elseif prefix and urcs[prefix] then urcs[prefix](s) end
         end
     end
     send()
