@@ -52,7 +52,7 @@ build = {
         simdevice = "sim/luatos/simdevice.lua", ["luatos.boot"] = "sim/luatos/boot.lua",
         compat51 = "sim/luatos/compat51.lua", argcheck = "sim/luatos/argcheck.lua", gpio = "sim/luatos/gpio.lua",
         fatfs = "sim/luatos/fatfs.lua", spi = "sim/luatos/spi.lua", simnet = "sim/luatos/simnet.lua",
-        netdrv = "sim/luatos/netdrv.lua",
+        netdrv = "sim/luatos/netdrv.lua", wlan = "sim/luatos/wlan.lua", icmp = "sim/luatos/icmp.lua",
         -- LuatOS-Air's libraries and boot (luatos-sim --air puts their folder first)
         ["luatos-air.boot"] = "sim/luatos-air/boot.lua", ["luatos-air.sys"] = "sim/luatos-air/sys.lua",
         ["luatos-air.misc"] = "sim/luatos-air/misc.lua", ["luatos-air.http"] = "sim/luatos-air/http.lua",

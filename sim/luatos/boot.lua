@@ -14,7 +14,8 @@ local RUN_OPTIONS = { flash = true, net_delay_ms = true, offline = true, exit_re
     gpio = true, sd = true }
 for i = 5, select("#", ...) do
     local k, v = select(i, ...):match("^([%w_]+)=(.*)$")
-    if k and (RUN_OPTIONS[k] or k:match("^uart_%d+$")) then run[k] = v elseif k then options[k] = v end
+    local listed = k and (RUN_OPTIONS[k] or k:match("^uart_%d+$") or k:match("^wifi_%d+$"))
+    if listed then run[k] = v elseif k then options[k] = v end
 end
 
 -- air=1 (--air): a LuatOS-Air module; its libraries come before LuatOS's.
@@ -63,6 +64,11 @@ _G.hmeta = require "hmeta"
 _G.socket = require "luatos_socket"
 package.loaded.socket = _G.socket
 _G.netdrv = require "netdrv"
+-- Wi-Fi and ping are LuatOS's (an Air724's firmware has neither)
+if not air then
+    _G.wlan = require "wlan"
+    _G.icmp = require "icmp"
+end
 local fota = require "fota"
 _G.fota = fota
 _G.zbuff = require "fota.zbuff"
@@ -84,6 +90,7 @@ _G.fatfs = require "fatfs"
 _G.spi = require "spi"
 _G.fatfs.sim.card(run.sd)
 
+local simnet = require "simnet"
 local sh = simdevice.sh
 local function die(msg, code)
     io.stderr:write("luatos-sim: ", msg, "\n")
@@ -236,6 +243,18 @@ else
     end)
 end
 
+-- --wifi SSID[:PASSWORD]: the Wi-Fi networks in range of the station (wlan).
+do
+    local n = 1
+    while run["wifi_" .. n] do
+        local net, why = simnet.add_network(run["wifi_" .. n])
+        if not net then die("--wifi: " .. why, 2) end
+        log.info("sim", string.format("Wi-Fi network %q in range (%s)", net.ssid,
+            net.password == "" and "open" or "with a password"))
+        n = n + 1
+    end
+end
+
 -- The pins the outside world drives: DEVICE/gpio.in ("PIN LEVEL" lines a
 -- host tool appends), and --gpio's script (first boot only: "PIN@MS=LEVEL",
 -- MS after this point). The output pins' levels are kept in DEVICE/gpio.out.
@@ -248,7 +267,6 @@ end
 
 -- A transfer goes over opts.adapter (http.request's), else the default
 -- adapter (socket.dft); one the module does not have fails at once (-4).
-local simnet = require "simnet"
 local function after_link(start)
     return function(opts)
         if type(opts) ~= "table" or type(opts.url) ~= "string" or
@@ -358,8 +376,8 @@ end
 -- gives nil as on a module built without it (scripts test `if gpio then`);
 -- require of one says so in its "not found" message.
 local NOT_SIMULATED = {}
-for name in ("i2c adc pwm onewire can lcd lvgl u8g2 eink camera audio ble airlink wlan sdio"
-             .. " sensor"):gmatch("%S+") do NOT_SIMULATED[name] = true end
+for name in ("i2c adc pwm onewire can lcd lvgl u8g2 eink camera audio ble airlink sdio"
+             .. " sensor" .. (air and " wlan" or "")):gmatch("%S+") do NOT_SIMULATED[name] = true end
 local told = {}
 setmetatable(_G, { __index = function(_, name)
     if NOT_SIMULATED[name] and not told[name] then

@@ -60,6 +60,8 @@ local function run(method, url, headers, body, opts, certs, zb)
         if rc == 0 then break end
         if rc < 0 then
             if opts.debug then log.info("http", method, url, "failed", rc, msg) end
+            -- in fota mode a module's fota core logs why a package is refused
+            if opts.fota and rc == -9 then log.warn("sim", "fota: the downloaded package is refused:", msg) end
             return rc   -- a module gives only the code on an error
         end
         sys().wait(1)
@@ -74,7 +76,8 @@ local function run(method, url, headers, body, opts, certs, zb)
         local verified, reason = fota.verify(require("fotaflow").verify_opts())
         if not verified then
             fota.finish(false)
-            if opts.debug then log.info("http", "package refused:", reason) end
+            -- a module's fota core says why in its own log; a script only sees -9
+            log.warn("sim", "fota: the downloaded package is refused:", reason)
             return -9, hdrs, 0
         end
         fota.finish(true)

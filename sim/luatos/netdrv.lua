@@ -7,10 +7,11 @@
 --   sys.waitUntil("IP_READY") -- (ip, socket.LWIP_ETH)
 -- A CH390 (or W5500 / CH395) answers when its SPI bus is open; the link
 -- is up simnet.LINK_MS later. The module's own cellular adapter (LWIP_GP)
--- is always there; a built-in Ethernet controller (an Air8101's) and Wi-Fi
--- (wlan, the Air8000's WHALE coprocessor link) are not simulated: setup
--- says false. Nothing is forwarded between adapters (napt records the
--- gateway; there is no LAN side to serve).
+-- is always there, and so is its Wi-Fi station (LWIP_STA) once wlan.init()
+-- ran (wlan.lua); a built-in Ethernet controller (an Air8101's), the
+-- Air8000's WHALE link to its Wi-Fi coprocessor (airlink) and an access
+-- point are not simulated: setup says false. Nothing is forwarded between
+-- adapters (napt records the gateway; there is no LAN side to serve).
 local simnet = require "simnet"
 local argcheck = require "argcheck"
 local check_int, opt_int, opt_str = argcheck.int, argcheck.opt_int, argcheck.opt_str
@@ -50,10 +51,18 @@ function netdrv.setup(id, tp, opts)
         simnet.add(id, tp, what, answers)
         return true
     end
+    if id == simnet.LWIP_STA and tp == 0 then
+        -- the station netif is the radio's own: there once wlan.init() ran
+        if not simnet.wlan_inited() then warn(simnet.name(id), "no station yet: call wlan.init()") end
+        return simnet.wlan_inited()
+    end
     if tp == 0 and eth_like then
         warn(simnet.name(id), "this module has no built-in Ethernet controller (an SPI chip needs netdrv.CH390)")
-    elseif id == simnet.LWIP_STA or id == simnet.LWIP_AP then
-        warn(simnet.name(id), "Wi-Fi is hardware this simulator does not provide")
+    elseif tp == netdrv.WHALE then
+        warn(simnet.name(id), "WHALE is the airlink to a Wi-Fi coprocessor (Air8000): hardware this simulator"
+            .. " does not provide; the simulated Wi-Fi is wlan's own station (wlan.init, --wifi)")
+    elseif id == simnet.LWIP_AP then
+        warn(simnet.name(id), "a Wi-Fi access point is not simulated (no Wi-Fi clients to serve)")
     else
         warn(simnet.name(id), "device type " .. tp .. " is not simulated")
     end

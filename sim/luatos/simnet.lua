@@ -7,6 +7,10 @@
 -- the script has opened gets its link LINK_MS later, then an address by
 -- DHCP (DHCP_MS after the link, once netdrv.dhcp turned it on) or a static
 -- one (netdrv.ipv4), and IP_READY(ip, adapter) is published, as on a module.
+-- The Wi-Fi station (LWIP_STA) exists once wlan.init() ran; it joins one of
+-- the networks in range (bin/luatos-sim --wifi SSID[:PASSWORD]) ASSOC_MS
+-- after wlan.connect, then takes a DHCP lease as Ethernet does; a wrong
+-- password or an SSID not in range fails as a module's association does.
 -- Every adapter is the desktop's network underneath: the simulator says in
 -- its log which adapter it pretends to be.
 local simdevice = require "simdevice"
@@ -17,6 +21,12 @@ local M = {
     LWIP_USER0 = 7,   -- .. LWIP_USER7 = 14, LWIP_GP_GW 15, LWIP_USB 16 (luat_network_adapter.h)
     LINK_MS = 100,    -- from netdrv.setup to the Ethernet link
     DHCP_MS = 400,    -- from link (and DHCP on) to the lease
+    ASSOC_MS = 300,   -- from wlan.connect to associated (WLAN_STA_INC "CONNECTED")
+    ASSOC_FAIL_MS = 1000,   -- from wlan.connect to giving up (WLAN_STA_INC "DISCONNECTED", reason)
+    SCAN_MS = 200,    -- from wlan.scan to WLAN_SCAN_DONE
+    -- LuatOS's own PC simulator's reasons (bsp/pc's wlan driver); a module's
+    -- come from its Wi-Fi chip's vendor and differ between chips.
+    REASON_NO_AP_FOUND = 257, REASON_WRONG_PASSWORD = 258,
 }
 M.NAMES = { [1] = "LWIP_GP", [2] = "LWIP_STA", [3] = "LWIP_AP", [4] = "LWIP_ETH", [5] = "LWIP_SPI",
             [6] = "LWIP_UART" }
@@ -63,6 +73,27 @@ end
 
 --- The adapter's record (netdrv's own use), or nil.
 function M.get(id) return adapters[id] end
+
+-- The Wi-Fi networks in range (--wifi): { ssid =, password =, bssid = 6 bytes, channel =, rssi = }.
+local networks = {}
+
+--- Puts a network in range: "SSID" (open) or "SSID:PASSWORD" (the first
+-- colon ends the SSID). Its BSSID, channel and signal are derived from it.
+function M.add_network(spec)
+    local ssid, password = spec:match("^([^:]*):(.*)$")
+    ssid = ssid or spec
+    if ssid == "" or #ssid > 32 then return nil, "an SSID has 1 to 32 bytes, got " .. #ssid end
+    if password and #password > 63 then return nil, "a password has at most 63 bytes" end
+    local n = #networks + 1
+    local h = 0
+    for i = 1, #ssid do h = (h * 31 + ssid:byte(i)) & 0xffffff end
+    networks[n] = { ssid = ssid, password = password or "",
+                    bssid = string.char(0x02, 0x4c, n, (h >> 16) & 255, (h >> 8) & 255, h & 255),
+                    channel = ({ 1, 6, 11 })[(n - 1) % 3 + 1], rssi = -40 - 5 * (n - 1) }
+    return networks[n]
+end
+
+function M.networks() return networks end
 
 local function went_up(id, a)
     a.ready = true
@@ -148,6 +179,87 @@ function M.set_link(id, up)
     a.link = up and true or false
     if not up then return went_down(id, a) end
     settle(id, a)
+end
+
+-- The Wi-Fi station: what wlan.connect asked for and what it joined.
+local sta = { ssid = nil, password = nil, joined = nil, gen = 0 }
+
+local function hex(s) return (s:gsub(".", function(c) return string.format("%02X", c:byte()) end)) end
+
+local function wifi_log(level, ...)
+    local l = log()
+    if l then l[level]("sim", ...) end
+end
+
+--- The station adapter comes into existence (wlan.init); true.
+function M.wlan_init()
+    local a = adapters[M.LWIP_STA]
+    if a then return true end
+    a = M.add(M.LWIP_STA, 0, "Wi-Fi STA", false)
+    a.dhcp = true
+    return true
+end
+
+function M.wlan_inited() return adapters[M.LWIP_STA] ~= nil end
+
+--- The network the station is associated with, or nil.
+function M.wlan_joined() return sta.joined end
+
+--- Starts an association with the network named ssid (nil: the one whose
+-- BSSID is bssid): the outcome comes ASSOC_MS / ASSOC_FAIL_MS later as
+-- WLAN_STA_INC, then the lease as IP_READY(ip, LWIP_STA). false before
+-- wlan_init.
+function M.wlan_connect(ssid, password, bssid)
+    local a = adapters[M.LWIP_STA]
+    if not a then return false end
+    -- a new association drops the old one first, as a module's does
+    if sta.joined then M.wlan_disconnect(true) end
+    local net
+    for _, n in ipairs(networks) do
+        if (ssid == nil or n.ssid == ssid) and (bssid == nil or n.bssid == bssid) then net = n break end
+    end
+    ssid = ssid or (net and net.ssid) or hex(bssid)
+    sta.ssid, sta.password = ssid, password or ""
+    sta.gen = sta.gen + 1
+    local gen = sta.gen
+    local reason = not net and M.REASON_NO_AP_FOUND or
+        (net.password ~= sta.password and M.REASON_WRONG_PASSWORD) or nil
+    simbus.post(reason and M.ASSOC_FAIL_MS or M.ASSOC_MS, function()
+        if sta.gen ~= gen or adapters[M.LWIP_STA] ~= a then return end
+        if reason then
+            wifi_log("warn", string.format("wlan: cannot join %q: %s (reason %d)", ssid,
+                reason == M.REASON_NO_AP_FOUND and "no such network in range (--wifi)" or "wrong password",
+                reason))
+            publish("WLAN_STA_INC", "DISCONNECTED", reason)
+            return
+        end
+        sta.joined = net
+        wifi_log("info", string.format("wlan: joined %q (bssid %s, channel %d, rssi %d)", ssid, hex(net.bssid),
+            net.channel, net.rssi))
+        publish("WLAN_STA_INC", "CONNECTED", ssid, net.bssid)
+        a.gen = a.gen + 1
+        a.link = true
+        settle(M.LWIP_STA, a)
+    end)
+    return true
+end
+
+--- Leaves the network (wlan.disconnect): WLAN_STA_INC "DISCONNECTED",
+-- then IP_LOSE if the station had an address. quiet: no event (a new
+-- connect replaces the association).
+function M.wlan_disconnect(quiet)
+    local a = adapters[M.LWIP_STA]
+    sta.gen = sta.gen + 1
+    if not a then return end
+    local was = sta.joined
+    sta.joined = nil
+    a.gen = a.gen + 1
+    a.link = false
+    if was and not quiet then
+        wifi_log("info", string.format("wlan: left %q", was.ssid))
+        publish("WLAN_STA_INC", "DISCONNECTED")
+    end
+    went_down(M.LWIP_STA, a)
 end
 
 --- Bit i set for every ready adapter i (netdrv.ready(-1)).
