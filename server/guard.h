@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "head.h"
+
 #define SRV_MAX_CONNECTIONS 1000      /* live connections, all addresses */
 #define SRV_CUT_SPARE 64              /* shut down, not yet closed by libmicrohttpd */
 #define SRV_GUARD_SLOTS (SRV_MAX_CONNECTIONS + SRV_CUT_SPARE)   /* libmicrohttpd's own limit */
@@ -25,6 +27,7 @@ typedef struct srv_guard_conn {
     int64_t since_ms;             /* monotonic: opened, or previous request ended */
     unsigned char addr[16];       /* the peer's address (4 bytes IPv4, 16 IPv6) */
     unsigned char addr_len;
+    srv_head_uri uri;             /* this request's target as first seen (api.c, head.h) */
 } srv_guard_conn;
 
 typedef struct srv_guard_counts {

@@ -21,6 +21,7 @@
 
 #include "api.h"
 #include "cli.h"
+#include "head.h"
 #include "ops.h"
 #include "schema.h"
 #include "validate.h"
@@ -107,11 +108,10 @@ static size_t read_all(int fd, char *resp, size_t cap, int timeout_ms)
 
 /* Sends req from src, reads the answer into resp; returns the HTTP status
  * and the JSON "code" (0 for a package), or -1. */
-static int exchange(const char *src, const char *req, char *resp, size_t cap, int *code)
+static int exchange_n(const char *src, const char *req, size_t n, char *resp, size_t cap, int *code)
 {
     int fd = connect_from(src);
     if (fd < 0) return -1;
-    size_t n = strlen(req);
     if (write(fd, req, n) != (ssize_t)n) {
         close(fd);
         return -1;
@@ -123,6 +123,11 @@ static int exchange(const char *src, const char *req, char *resp, size_t cap, in
     const char *c = strstr(resp, "\"code\":");
     *code = c ? atoi(c + 7) : 0;
     return status;
+}
+
+static int exchange(const char *src, const char *req, char *resp, size_t cap, int *code)
+{
+    return exchange_n(src, req, strlen(req), resp, cap, code);
 }
 
 #define QUERY "GET /api/site/firmware_upgrade?project_key=KEY1&firmware_name=p_LuatOS-SoC_B"
@@ -549,6 +554,83 @@ static void test_bad_requests(void)
     CHECK_EQ(banned, 0);
 }
 
+/* Heads a strict HTTP/1.1 server refuses (server/head.c): each answered 400
+ * with its reason and logged as "malformed head"; a keep-alive follow-up
+ * too, pipelined or sent after the first answer. Returns how many. */
+#define STRICT_GOOD QUERY "&version=1104.1.4&imei=%s HTTP/1.1\r\nHost: x\r\n"
+static int test_strict_heads(void)
+{
+    static const struct { const char *head; size_t len; const char *why; } bad[] = {
+#define B(lit, why) { lit, sizeof lit - 1, why }
+        B(" HTTP/1.1\nHost: x\r\nConnection: close\r\n\r\n", "request line not ended by CRLF"),
+        B(" HTTP/1.1\r\nHost: x\nConnection: close\r\n\r\n", "header line with a bare LF or a NUL"),
+        B(" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\n", "head not ended by CRLF CRLF"),
+        B(" HTTP/1.1\nHost: x\nConnection: close\n\n", "request line not ended by CRLF"),
+        B(" HTTP/1.1\r\nHost: x\rX-A: b\r\nConnection: close\r\n\r\n", "control byte in a header value"),
+        B(" HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\nConnection: close\r\n\r\n", "header line with a bare LF or a NUL"),
+        B(" HTTP/1.1\r\nHost: x\r\nX-A: \0\r\nConnection: close\r\n\r\n", "bad header line"),
+        B(" HTTP/1.1\r\nHost: x\r\nX-A:\0 a\r\nConnection: close\r\n\r\n", "header line with a bare LF or a NUL"),
+        B(" HTTP/1.1\r\nHost: x\r\nX-A: a\001b\r\nConnection: close\r\n\r\n", "control byte in a header value"),
+        B(" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+          "more than one Content-Length"),
+        B(" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+          "Content-Length with Transfer-Encoding"),
+        B(" HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\nConnection: close\r\n\r\n", "obs-fold"),
+        B(" HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tb\r\n\r\n", "obs-fold"),
+        B("\0x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "bad request line"),
+        B("\001 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "control byte or SP in the request target"),
+#undef B
+    };
+    char imei[16], req[12288], resp[8192];
+    int code = -1, refused = 0;
+    ctest_imei("35", 6100, imei);
+    int n = snprintf(req, sizeof req, QUERY "&version=1104.1.4&imei=%s", imei);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(req + n, bad[i].head, bad[i].len);
+        int st = exchange_n(NULL, req, (size_t)n + bad[i].len, resp, sizeof resp, &code);
+        CHECK_EQ(st, 400);
+        CHECK(strstr(resp, bad[i].why) != NULL);
+        if (st != 400 || !strstr(resp, bad[i].why)) printf("strict head case %zu: %d %s\n", i, st, resp);
+        refused += st == 400;
+    }
+    /* a head over SRV_HEAD_MAX (within libmicrohttpd's own memory) */
+    int o = n + snprintf(req + n, sizeof req - (size_t)n, " HTTP/1.1\r\nHost: x\r\nX-Pad: ");
+    memset(req + o, 'a', SRV_HEAD_MAX);
+    o += SRV_HEAD_MAX;
+    o += snprintf(req + o, sizeof req - (size_t)o, "\r\nConnection: close\r\n\r\n");
+    CHECK_EQ(exchange_n(NULL, req, (size_t)o, resp, sizeof resp, &code), 400);
+    CHECK(strstr(resp, "request head too long") != NULL);
+    refused++;
+
+    /* keep-alive follow-ups: the first answered (404, already latest), the
+     * bad second refused; pipelined, then after the first answer */
+    for (int wait_first = 0; wait_first < 2; wait_first++) {
+        int a = snprintf(req, sizeof req, STRICT_GOOD "\r\n", imei);
+        int b = snprintf(req + a, sizeof req - (size_t)a, STRICT_GOOD "X-A: a\nConnection: close\r\n\r\n", imei);
+        int fd = connect_from(NULL);
+        CHECK(fd >= 0);
+        if (fd < 0) continue;
+        size_t got = 0;
+        if (wait_first) {
+            CHECK(write(fd, req, (size_t)a) == a);
+            struct pollfd p = { fd, POLLIN, 0 };
+            CHECK(poll(&p, 1, 5000) == 1);
+            ssize_t r = read(fd, resp, sizeof resp - 1);
+            got = r > 0 ? (size_t)r : 0;
+            CHECK(write(fd, req + a, (size_t)b) == b);
+        } else {
+            CHECK(write(fd, req, (size_t)(a + b)) == a + b);
+        }
+        read_all(fd, resp + got, sizeof resp - got, 5000);
+        close(fd);
+        const char *second = strstr(resp, "HTTP/1.1 404");
+        second = second ? strstr(second + 1, "HTTP/1.1 ") : NULL;
+        CHECK(second && !strncmp(second, "HTTP/1.1 400", 12) && strstr(second, "header line with a bare LF or a NUL"));
+        refused++;
+    }
+    return refused;
+}
+
 /* Another writer holds the database: checks are answered from memory, the
  * ban too; the log waits; a full queue answers 503 with Retry-After. */
 static void test_held_database(const char *db_path, int *answered_out)
@@ -631,6 +713,7 @@ static void test_hostile(const char *dir)
     srv_server *s = serve_new_store(dir, "hostile.db", &o, db_path);
     test_floods(s);
     test_bad_requests();
+    int strict_refused = test_strict_heads();
     struct timespec nap = { 0, 5 * 1000000L };   /* rows before this have older times */
     nanosleep(&nap, NULL);
     int64_t held_from = srv_now_ms();
@@ -644,6 +727,7 @@ static void test_hostile(const char *dir)
     CHECK_EQ(row_count(db_path, "log WHERE request LIKE 'more than 16 parameters%' AND status=400"), 1);
     CHECK_EQ(row_count(db_path, "log WHERE request = 'GET with a body' AND status=400"), 2);
     CHECK_EQ(row_count(db_path, "device WHERE banned=1"), 2);   /* the Range-only loop, the held one */
+    CHECK_EQ(row_count(db_path, "log WHERE request = 'malformed head' AND status=400"), strict_refused);
 }
 
 /* The day a loop count belongs to: local midnight, as mktime computes it,
