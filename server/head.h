@@ -10,10 +10,13 @@
  * over HTTP and HTTPS (TLS is undone before the buffer), at no measurable
  * cost (a walk over the head's bytes, once).
  *
- * What it cannot see: a NUL byte right before a bare LF leaves the same two
- * zeros as CRLF (docs/security.md, threat table); empty lines before the
- * request line, which the library skips (RFC 9112 2.2 lets a server ignore
- * them). */
+ * What it cannot see (docs/security.md, threat table): NUL bytes next to a
+ * line end, which leave the same zeros as the CR it looks for ("a" NUL LF
+ * reads as "a" CRLF, LF NUL NUL LF as CRLF CRLF); a line of just ":"
+ * ended by a bare LF ends the head like the blank line (the library zeroes
+ * the colon, then takes the line for the empty one); lines before the
+ * request line that are empty or start with NUL, which the library skips
+ * (RFC 9112 2.2 lets a server ignore empty ones). */
 #ifndef FOTA_SRV_HEAD_H
 #define FOTA_SRV_HEAD_H
 
