@@ -983,7 +983,7 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
     s->fresh_ttl = o->fresh_ttl > 0 ? (unsigned)o->fresh_ttl : SRV_FRESH_TTL;
     s->fresh_on = o->fresh_ttl >= 0 && s->builder.key_pem &&
                   fota_sig_key_load_private(&s->fresh_key, s->builder.key_pem) == 0;
-    if (console_start(s, o) || guard_init(&s->guard, o->header_timeout_ms, o->per_address)) {
+    if (console_start(s, o) || guard_init(&s->guard, o->header_timeout_ms, o->per_address, o->max_connections)) {
         console_stop(s);
         fota_sig_key_free(&s->fresh_key);
         builder_stop(&s->builder);

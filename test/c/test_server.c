@@ -508,6 +508,140 @@ static void test_nat(const char *dir)
     free(s);
 }
 
+/* Connections of src in the guard's table: live ones, and of those the ones being answered. */
+static void guard_held(srv_guard *g, const char *src, int *live, int *answering)
+{
+    unsigned char addr[4];
+    inet_pton(AF_INET, src, addr);
+    *live = *answering = 0;
+    pthread_mutex_lock(&g->lock);
+    for (size_t i = 0; i < SRV_GUARD_SLOTS; i++) {
+        const srv_guard_conn *c = &g->conns[i];
+        if (!c->used || c->cut || c->addr_len != 4 || memcmp(c->addr, addr, 4)) continue;
+        ++*live;
+        *answering += c->in_request;
+    }
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* Slow readers: a table (lowered to SLOW_TABLE) full of package answers
+ * nobody reads, SLOW_TABLE - 3 from one address and 3 from another (fewer
+ * than --per-address 4). A check from a third address is answered: the
+ * busy address's oldest answer yields; the other's 3 are untouched. A
+ * newcomer from the busy address itself is refused. */
+#define SLOW_TABLE 16
+#define SLOW_A "127.0.0.70"
+#define SLOW_B "127.0.0.71"
+static void test_slow_readers(const char *dir)
+{
+    int64_t t0 = mono_ms();
+    char db_path[512], core[512], script[512];
+    snprintf(db_path, sizeof db_path, "%s/slow.db", dir);
+    snprintf(core, sizeof core, "%s/big-core.bin", dir);
+    snprintf(script, sizeof script, "%s/main.lua", dir);
+    /* a package far larger than what the kernel buffers of a connection hold */
+    FILE *f = fopen(core, "wb");
+    CHECK(f != NULL);
+    if (!f) return;
+    uint32_t x = 1;
+    for (int i = 0; i < 8 << 20; i++) fputc((int)((x = x * 1103515245u + 12345u) >> 24), f);
+    fclose(f);
+    f = fopen(script, "w");
+    fputs("VERSION = \"1.2.4\"\n", f);
+    fclose(f);
+    srv_db d;
+    CHECK(db_open(&d, db_path, NULL, 0) == 0);
+    CHECK(cmd_project_add(&d, "p", "KEY1", NULL) == 0);
+    CHECK(cmd_firmware_add(&d, NULL, "p", NULL, "B", "V1104", core, script, "1.2.4", NULL) == 0);
+    CHECK(cmd_config_set(&d, NULL, "p", "p_LuatOS-SoC_B", NULL, NULL, NULL, NULL, NULL, NULL) == 0);
+    db_close(&d);
+    srv_serve_opts o = { .threads = 2, .flush_ms = 20, .per_address = 4, .header_timeout_ms = 2000,
+                         .max_connections = SLOW_TABLE, .max_size = 16u << 20 };
+    srv_server *s = calloc(1, sizeof *s);
+    CHECK(s != NULL);
+    if (!s) return;
+    start(s, &o, dir, db_path);
+    char imei[16], req[512], resp[8192];
+    int code = -1;
+    ctest_imei("35", 7000, imei);
+    CHECK_EQ(get_built(imei, "1103.1.4"), 200);
+
+    int fds[SLOW_TABLE];
+    for (int i = 0; i < SLOW_TABLE; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        int small = 4096;
+        setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);   /* before connect: a small window */
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        inet_pton(AF_INET, i < SLOW_TABLE - 3 ? SLOW_A : SLOW_B, &sa.sin_addr);
+        CHECK(bind(fds[i], (struct sockaddr *)&sa, sizeof sa) == 0);
+        sa.sin_port = htons((uint16_t)g_port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        CHECK(connect(fds[i], (struct sockaddr *)&sa, sizeof sa) == 0);
+        ctest_imei("35", (unsigned long)(7001 + i), imei);
+        int n = snprintf(req, sizeof req, QUERY "&version=1103.1.4&imei=%s HTTP/1.1\r\nHost: x\r\n\r\n", imei);
+        CHECK(send(fds[i], req, (size_t)n, MSG_NOSIGNAL) == n);
+        struct timespec nap = { 0, 20 * 1000000L };   /* in order: the first is the oldest */
+        nanosleep(&nap, NULL);
+    }
+    int a_live = 0, a_answering = 0, b_live = 0, b_answering = 0;
+    for (int i = 0; i < 100 && a_answering + b_answering < SLOW_TABLE; i++) {
+        struct timespec nap = { 0, 20 * 1000000L };
+        nanosleep(&nap, NULL);
+        guard_held(&s->guard, SLOW_A, &a_live, &a_answering);
+        guard_held(&s->guard, SLOW_B, &b_live, &b_answering);
+    }
+    CHECK_EQ(a_answering, SLOW_TABLE - 3);
+    CHECK_EQ(b_answering, 3);
+
+    ctest_imei("35", 7100, imei);
+    snprintf(req, sizeof req, QUERY "&version=1104.1.4&imei=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+             imei);
+    CHECK_EQ(exchange("127.0.0.72", req, resp, sizeof resp, &code), 404);   /* answered */
+    CHECK_EQ(code, 27);
+    guard_held(&s->guard, SLOW_A, &a_live, &a_answering);
+    guard_held(&s->guard, SLOW_B, &b_live, &b_answering);
+    CHECK_EQ(a_live, SLOW_TABLE - 4);
+    CHECK_EQ(b_live, 3);
+    srv_guard_counts n = guard_counts(&s->guard);
+    CHECK_EQ(n.yielded, 1);
+    /* the table is full again (the check's connection closed, a slot back):
+     * fill it from the busy address, then that address gets no more */
+    int extra = socket(AF_INET, SOCK_STREAM, 0);
+    {
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        inet_pton(AF_INET, SLOW_A, &sa.sin_addr);
+        CHECK(bind(extra, (struct sockaddr *)&sa, sizeof sa) == 0);
+        sa.sin_port = htons((uint16_t)g_port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        CHECK(connect(extra, (struct sockaddr *)&sa, sizeof sa) == 0);
+        int small = 4096;
+        setsockopt(extra, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+        ctest_imei("35", 7200, imei);
+        int len = snprintf(req, sizeof req, QUERY "&version=1103.1.4&imei=%s HTTP/1.1\r\nHost: x\r\n\r\n", imei);
+        CHECK(send(extra, req, (size_t)len, MSG_NOSIGNAL) == len);
+    }
+    for (int i = 0; i < 100 && a_answering < SLOW_TABLE - 3; i++) {
+        struct timespec nap = { 0, 20 * 1000000L };
+        nanosleep(&nap, NULL);
+        guard_held(&s->guard, SLOW_A, &a_live, &a_answering);
+    }
+    CHECK_EQ(a_answering, SLOW_TABLE - 3);
+    ctest_imei("35", 7300, imei);
+    snprintf(req, sizeof req, QUERY "&version=1104.1.4&imei=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+             imei);
+    CHECK_EQ(exchange(SLOW_A, req, resp, sizeof resp, &code), -1);   /* shut: its own address is the busiest */
+    CHECK_EQ(guard_counts(&s->guard).refused, n.refused + 1);
+    CHECK_EQ(guard_counts(&s->guard).yielded, 1);
+    printf("slow readers: %d answers nobody reads fill the table; a check from another address answered "
+           "(the busy address's oldest answer yielded, the %d of an address below --per-address kept); "
+           "the busy address's own newcomer refused", SLOW_TABLE, 3);
+    close(extra);
+    for (int i = 0; i < SLOW_TABLE; i++) close(fds[i]);
+    srv_stop(s);
+    free(s);
+    printf(" (%lld ms)\n", (long long)(mono_ms() - t0));
+}
+
 /* Hostile requests: too many parameters, a GET with a body, Range-only loops. */
 static void test_bad_requests(void)
 {
@@ -795,6 +929,7 @@ int main(void)
     if (dir) test_concurrent(dir);
     if (dir) test_hostile(dir);
     if (dir) test_nat(dir);
+    if (dir) test_slow_readers(dir);
     if (dir) test_late_ban(dir);
     if (dir) test_names_migration(dir);
     return ctest_finish("test_server");
