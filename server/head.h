@@ -10,13 +10,14 @@
  * over HTTP and HTTPS (TLS is undone before the buffer), at no measurable
  * cost (a walk over the head's bytes, once).
  *
- * What it cannot see (docs/security.md, threat table): NUL bytes next to a
- * line end, which leave the same zeros as the CR it looks for ("a" NUL LF
- * reads as "a" CRLF, LF NUL NUL LF as CRLF CRLF); a line of just ":"
- * ended by a bare LF ends the head like the blank line (the library zeroes
- * the colon, then takes the line for the empty one); lines before the
- * request line that are empty or start with NUL, which the library skips
- * (RFC 9112 2.2 lets a server ignore empty ones). */
+ * What it cannot see (docs/security.md, threat table): bytes the library
+ * itself turns into zeros next to a line end stand in for the zero a CR
+ * leaves: NUL bytes ("a" NUL LF reads as "a" CRLF, LF NUL NUL LF as CRLF
+ * CRLF), and after a field a line of just ":" (the library zeroes the
+ * colon, then takes the line for the blank one: LF ":" CRLF reads as CRLF
+ * CRLF); and lines before the request line that are empty or start with
+ * NUL, which the library skips (RFC 9112 2.2 lets a server ignore empty
+ * ones). */
 #ifndef FOTA_SRV_HEAD_H
 #define FOTA_SRV_HEAD_H
 
