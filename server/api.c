@@ -483,6 +483,12 @@ static void describe_request(srv_log_row *row, const args *ar, const int ok[P__N
     }
 }
 
+static srv_guard_conn *guard_slot(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
 /* Called with the request line, before libmicrohttpd parses the query into
  * its per-connection memory, which hundreds of parameters exhaust (the
  * client then gets no answer and nothing is logged). Too many: the query is
@@ -490,12 +496,6 @@ static void describe_request(srv_log_row *row, const args *ar, const int ok[P__N
  * this call) and the request is marked, so handle() refuses it with 400 and
  * logs it. The mark is the server itself, so nothing is allocated. The raw
  * target is noted in the connection's guard slot for srv_head_check. */
-static srv_guard_conn *guard_slot(struct MHD_Connection *c)
-{
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return ci ? ci->socket_context : NULL;
-}
-
 static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
 {
     srv_guard_conn *slot = guard_slot(c);

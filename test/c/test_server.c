@@ -715,7 +715,7 @@ static int test_strict_heads(void)
         B("\001 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "control byte or SP in the request target"),
 #undef B
     };
-    char imei[16], req[12288], resp[8192];
+    char imei[16], req[4 * SRV_HEAD_MAX], resp[8192];
     int code = -1, refused = 0;
     ctest_imei("35", 6100, imei);
     int n = snprintf(req, sizeof req, QUERY "&version=1104.1.4&imei=%s", imei);
@@ -735,6 +735,12 @@ static int test_strict_heads(void)
     CHECK_EQ(exchange_n(NULL, req, (size_t)o, resp, sizeof resp, &code), 400);
     CHECK(strstr(resp, "request head too long") != NULL);
     refused++;
+    /* over libmicrohttpd's own memory: its 431, logged by on_completed */
+    o = n + snprintf(req + n, sizeof req - (size_t)n, " HTTP/1.1\r\nHost: x\r\nX-Pad: ");
+    memset(req + o, 'a', 3 * SRV_HEAD_MAX);
+    o += 3 * SRV_HEAD_MAX;
+    o += snprintf(req + o, sizeof req - (size_t)o, "\r\nConnection: close\r\n\r\n");
+    CHECK_EQ(exchange_n(NULL, req, (size_t)o, resp, sizeof resp, &code), 431);
 
     /* keep-alive follow-ups: the first answered (404, already latest), the
      * bad second refused; pipelined, then after the first answer */
@@ -862,6 +868,7 @@ static void test_hostile(const char *dir)
     CHECK_EQ(row_count(db_path, "log WHERE request = 'GET with a body' AND status=400"), 2);
     CHECK_EQ(row_count(db_path, "device WHERE banned=1"), 2);   /* the Range-only loop, the held one */
     CHECK_EQ(row_count(db_path, "log WHERE request = 'malformed head' AND status=400"), strict_refused);
+    CHECK_EQ(row_count(db_path, "log WHERE request = 'malformed head' AND status=431 AND msg = 'refused by libmicrohttpd'"), 1);
 }
 
 /* The day a loop count belongs to: local midnight, as mktime computes it,
