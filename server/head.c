@@ -71,7 +71,8 @@ void srv_head_uri_seen(srv_head_uri *u, const char *uri)
     u->uri = uri;
     u->len = strlen(uri);
     u->bad = 0;
-    for (size_t i = 0; i < u->len; i++) u->bad |= (unsigned char)uri[i] < 0x21 || (unsigned char)uri[i] > 0x7e;
+    /* VCHAR, and raw UTF-8: modules send a project's name in the query unencoded */
+    for (size_t i = 0; i < u->len; i++) u->bad |= (unsigned char)uri[i] < 0x21 || (unsigned char)uri[i] == 0x7f;
 }
 
 /* Why a field is not where the previous line ended: the library moves a
@@ -91,7 +92,7 @@ const char *srv_head_check(const char *head, size_t head_len, const srv_head_uri
     if (head_len > SRV_HEAD_MAX) return "request head too long";
     if (!head || !uri || !uri->uri || !version) return "no request line";
     if (n_fields > SRV_HEAD_FIELDS_MAX) return "too many header fields";
-    if (uri->bad) return "control byte or SP in the request target";
+    if (uri->bad) return "control byte, DEL or SP in the request target";
 
     /* request line: METHOD 0 URI 0 HTTP/1.x 0 0, one SP each, nothing else */
     size_t method_len = strnlen(head, head_len);

@@ -32,7 +32,7 @@
 typedef struct srv_head_uri {
     const char *uri;          /* NULL: no request line seen for this request */
     size_t len;               /* strlen at that time: a NUL in it shows as a short length */
-    int bad;                  /* a byte other than VCHAR (a control byte, SP, DEL, non-ASCII) */
+    int bad;                  /* a control byte, SP or DEL (raw UTF-8 passes: modules send it unencoded) */
 } srv_head_uri;
 
 /* Records the target at the URI log callback, before the library changes it. */

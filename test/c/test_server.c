@@ -712,7 +712,8 @@ static int test_strict_heads(void)
         B(" HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\nConnection: close\r\n\r\n", "obs-fold"),
         B(" HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tb\r\n\r\n", "obs-fold"),
         B("\0x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "bad request line"),
-        B("\001 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "control byte or SP in the request target"),
+        B("\001 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "control byte, DEL or SP in the request target"),
+        B("\177 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "control byte, DEL or SP in the request target"),
 #undef B
     };
     int64_t t0 = mono_ms();
@@ -742,6 +743,13 @@ static int test_strict_heads(void)
     o += 3 * SRV_HEAD_MAX;
     o += snprintf(req + o, sizeof req - (size_t)o, "\r\nConnection: close\r\n\r\n");
     CHECK_EQ(exchange_n(NULL, req, (size_t)o, resp, sizeof resp, &code), 431);
+
+    /* raw UTF-8 in the query is no framing error: a firmware name a module
+     * sent unencoded reaches the checks (26: no such firmware) */
+    o = snprintf(req, sizeof req, "GET /api/site/firmware_upgrade?project_key=KEY1&firmware_name=\xe4\xb8\xad_B"
+                 "&version=1104.1.4&imei=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", imei);
+    CHECK_EQ(exchange_n(NULL, req, (size_t)o, resp, sizeof resp, &code), 404);
+    CHECK_EQ(code, 26);
 
     /* keep-alive follow-ups: the first answered (404, already latest), the
      * bad second refused; pipelined, then after the first answer */

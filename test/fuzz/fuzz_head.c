@@ -118,7 +118,7 @@ static int reference_strict(const uint8_t *in, size_t n)
     while (m < (size_t)len && tchar(l[m])) m++;
     if (!m || m >= (size_t)len || l[m] != ' ') return 0;
     size_t t = m + 1, t0 = t;
-    while (t < (size_t)len && l[t] >= 0x21 && l[t] <= 0x7e) t++;
+    while (t < (size_t)len && l[t] >= 0x21 && l[t] != 0x7f) t++;   /* VCHAR and raw UTF-8 (obs-text) */
     if (t == t0 || t >= (size_t)len || l[t] != ' ') return 0;
     if ((size_t)len - (t + 1) != 8 || memcmp(l + t + 1, "HTTP/1.", 7) || l[t + 8] < '0' || l[t + 8] > '9') return 0;
     at += (size_t)len + 2;
