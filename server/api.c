@@ -31,6 +31,7 @@
 #include "at.h"
 #include "console.h"
 #include "delta_glue.h"
+#include "head.h"
 #include "rollout.h"
 #include "schema.h"
 #include "vendor.h"
@@ -486,15 +487,23 @@ static void describe_request(srv_log_row *row, const args *ar, const int ok[P__N
     }
 }
 
+static srv_guard_conn *guard_slot(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
 /* Called with the request line, before libmicrohttpd parses the query into
  * its per-connection memory, which hundreds of parameters exhaust (the
  * client then gets no answer and nothing is logged). Too many: the query is
  * cut here (the line is in the library's own writable buffer, parsed after
  * this call) and the request is marked, so handle() refuses it with 400 and
- * logs it. The mark is the server itself, so nothing is allocated. */
+ * logs it. The mark is the server itself, so nothing is allocated. The raw
+ * target is noted in the connection's guard slot for srv_head_check. */
 static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
 {
-    (void)c;
+    srv_guard_conn *slot = guard_slot(c);
+    if (slot) srv_head_uri_seen(&slot->uri, uri);   /* for the strict head check (head.h) */
     char *q = strchr(uri, '?');
     if (!q) return NULL;
     unsigned n = 1;
@@ -518,17 +527,25 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     }
 }
 
-static srv_guard_conn *guard_slot(struct MHD_Connection *c)
-{
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return ci ? ci->socket_context : NULL;
-}
+static void log_refused(srv_server *s, srv_log_row *row, int status, int code, const char *msg);
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)toe;
     srv_server *s = cls;
+    srv_guard_conn *slot = guard_slot(c);
+    const union MHD_ConnectionInfo *st = MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+    if (slot && !slot->in_request && st) {
+        /* libmicrohttpd answered this head itself (too large, no colon, no
+         * Host...) after its request line: handle() never saw it */
+        srv_log_row row;
+        memset(&row, 0, sizeof row);
+        row.ts_ms = srv_now_ms();
+        snprintf(row.request, sizeof row.request, "malformed head");
+        log_refused(s, &row, (int)st->http_status, (int)st->http_status, "refused by libmicrohttpd");
+    }
+    if (slot) slot->uri.uri = NULL;
     /* api.c's own marks (uri_seen's s, handle's &s->threads) are not a
      * console request: only what console_handle left there is its to free */
     if (*con_cls != s && *con_cls != (void *)&s->threads) console_done(s, con_cls);
@@ -753,13 +770,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                               const char *version, const char *upload_data, size_t *upload_data_size,
                               void **con_cls)
 {
-    (void)version;
     (void)upload_data;
     srv_server *s = cls;
     srv_log_row row;
     memset(&row, 0, sizeof row);
     row.ts_ms = srv_now_ms();
-    guard_request(&s->guard, guard_slot(c), 1);
+    srv_guard_conn *slot = guard_slot(c);
+    guard_request(&s->guard, slot, 1);
+    /* every request's head, console's too, on its first call (head.h) */
+    if (*con_cls == NULL || *con_cls == s) {
+        const char *bad = slot ? srv_head_check_connection(c, method, version, &slot->uri) : "no connection slot";
+        if (bad) {
+            snprintf(row.request, sizeof row.request, "malformed head");
+            log_refused(s, &row, MHD_HTTP_BAD_REQUEST, 400, bad);
+            return send_json(c, MHD_HTTP_BAD_REQUEST, 400, bad);
+        }
+    }
     if (!strncmp(url, CONSOLE_PREFIX, strlen(CONSOLE_PREFIX)) && (!url[8] || url[8] == '/'))
         return console_handle(s, c, url, method, upload_data, upload_data_size, con_cls);
     enum MHD_Result ret;
@@ -963,7 +989,7 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
     s->fresh_ttl = o->fresh_ttl > 0 ? (unsigned)o->fresh_ttl : SRV_FRESH_TTL;
     s->fresh_on = o->fresh_ttl >= 0 && s->builder.key_pem &&
                   fota_sig_key_load_private(&s->fresh_key, s->builder.key_pem) == 0;
-    if (console_start(s, o) || guard_init(&s->guard, o->header_timeout_ms, o->per_address)) {
+    if (console_start(s, o) || guard_init(&s->guard, o->header_timeout_ms, o->per_address, o->max_connections)) {
         console_stop(s);
         fota_sig_key_free(&s->fresh_key);
         builder_stop(&s->builder);

@@ -48,6 +48,7 @@ typedef struct srv_serve_opts {
     unsigned per_address;         /* 0 = SRV_PER_ADDRESS */
     int fresh_ttl;                /* seconds; 0 = SRV_FRESH_TTL, < 0 = no statements */
     unsigned header_timeout_ms;   /* 0 = SRV_HEADER_TIMEOUT_MS */
+    unsigned max_connections;     /* live connections; 0 = SRV_MAX_CONNECTIONS (tests lower it) */
     int cache_ms;                 /* configuration cache; 0 = SRV_CACHE_MS, < 0 = off */
     /* the web console (console.h): off, and session lifetimes (0 = defaults) */
     int console_off;

@@ -12,12 +12,25 @@
  * one carrier NAT were refused while slow clients from the same address held
  * its share. Here only connections waiting for a head (new, or idle between
  * keep-alive requests) count per address, and a connection being answered
- * is never closed. When an address has per_address waiting, or the table
- * holds SRV_MAX_CONNECTIONS live ones, the oldest waiting one (of that
+ * is never closed for a waiting one. When an address has per_address
+ * waiting, or the table holds max_live (SRV_MAX_CONNECTIONS) live ones, the oldest waiting one (of that
  * address, or of any) is shut to make room, an idle keep-alive one before
  * one still sending its head: a client cannot keep a newcomer out, only
  * race it, and a newcomer that sends its head at once is never the oldest.
- * Only a table full of requests being answered refuses the newcomer. */
+ *
+ * Slow readers: a client that sends its head at once and then reads the
+ * answer slowly holds a connection being answered, which the head deadline
+ * no longer covers (libmicrohttpd's 30 s idle timer does only when nothing
+ * moves at all). Such a connection is closed only when the table is full of
+ * answers and a newcomer from another address arrives: then the address
+ * holding the most answers, if it holds at least per_address, loses its
+ * oldest one (a slow reader's answer is the oldest: a module on a 2G link
+ * takes minutes for a package, a slow reader holds it for hours; the module
+ * resumes with a Range request). No rate is guessed, nothing is closed while
+ * there is room, and an address with fewer than per_address answers (a NAT
+ * with a few modules downloading) is never touched. Only a table full of
+ * answers from addresses each below per_address, or from the newcomer's own
+ * address, refuses the newcomer. */
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,13 +41,21 @@
 #include "port/port.h"
 #include "guard.h"
 
-int guard_init(srv_guard *g, unsigned header_ms, unsigned per_address)
+int guard_init(srv_guard *g, unsigned header_ms, unsigned per_address, unsigned max_live)
 {
     memset(g, 0, sizeof *g);
     g->header_ms = header_ms ? header_ms : SRV_HEADER_TIMEOUT_MS;
     g->per_address = per_address ? per_address : SRV_PER_ADDRESS;
+    g->max_live = max_live && max_live < SRV_MAX_CONNECTIONS ? max_live : SRV_MAX_CONNECTIONS;
     g->conns = calloc(SRV_GUARD_SLOTS, sizeof *g->conns);
-    if (!g->conns) return -1;
+    g->answers = calloc(SRV_GUARD_SLOTS, sizeof *g->answers);
+    if (!g->conns || !g->answers) {
+        free(g->conns);
+        free(g->answers);
+        g->conns = NULL;
+        g->answers = NULL;
+        return -1;
+    }
     pthread_mutex_init(&g->lock, NULL);
     pthread_cond_init(&g->wake, NULL);
     return 0;
@@ -95,7 +116,9 @@ void guard_stop(srv_guard *g)
         pthread_mutex_destroy(&g->lock);
     }
     free(g->conns);
+    free(g->answers);
     g->conns = NULL;
+    g->answers = NULL;
 }
 
 /* The peer's address bytes (IPv4 or IPv6), 0 for anything else. */
@@ -131,6 +154,42 @@ static srv_guard_conn *oldest_waiting(srv_guard *g, const unsigned char *addr, u
     return idle ? idle : head;
 }
 
+/* Answers ordered by address, then oldest first. */
+static int by_address_then_age(const void *a, const void *b)
+{
+    const srv_guard_conn *x = ((const srv_guard_answer *)a)->conn, *y = ((const srv_guard_answer *)b)->conn;
+    if (x->addr_len != y->addr_len) return x->addr_len < y->addr_len ? -1 : 1;
+    int c = memcmp(x->addr, y->addr, x->addr_len);
+    if (c) return c;
+    return x->since_ms < y->since_ms ? -1 : x->since_ms > y->since_ms;
+}
+
+/* Under the lock, the table full of answers: the oldest answer of the
+ * address holding the most (at least per_address, and not `addr`), or NULL.
+ * Sorting costs O(n log n) over the table, and only when it is full. */
+static srv_guard_conn *busiest_oldest_answer(srv_guard *g, const unsigned char *addr, unsigned char addr_len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < SRV_GUARD_SLOTS; i++) {
+        srv_guard_conn *c = &g->conns[i];
+        if (c->used && !c->cut && c->in_request && c->addr_len) g->answers[n++].conn = c;
+    }
+    qsort(g->answers, n, sizeof *g->answers, by_address_then_age);
+    srv_guard_conn *best = NULL;
+    size_t best_n = 0;
+    for (size_t i = 0, j; i < n; i = j) {
+        const srv_guard_conn *first = g->answers[i].conn;
+        for (j = i + 1; j < n && g->answers[j].conn->addr_len == first->addr_len &&
+                        !memcmp(g->answers[j].conn->addr, first->addr, first->addr_len); j++) {}
+        if (first->addr_len == addr_len && !memcmp(first->addr, addr, addr_len)) continue;
+        if (j - i >= g->per_address && j - i > best_n) {
+            best_n = j - i;
+            best = g->answers[i].conn;
+        }
+    }
+    return best;
+}
+
 srv_guard_conn *guard_opened(srv_guard *g, int fd, const struct sockaddr *from)
 {
     srv_guard_conn *slot = NULL;
@@ -148,11 +207,14 @@ srv_guard_conn *guard_opened(srv_guard *g, int fd, const struct sockaddr *from)
             g->counts.evicted++;
         }
         int admit = 1;
-        if (g->counts.live >= SRV_MAX_CONNECTIONS) {
+        if (g->counts.live >= g->max_live) {
             old = oldest_waiting(g, NULL, 0, &waiting);
             if (old) {
                 cut(g, old);
                 g->counts.evicted++;
+            } else if (addr_len && (old = busiest_oldest_answer(g, addr, addr_len)) != NULL) {
+                cut(g, old);
+                g->counts.yielded++;
             } else {
                 admit = 0;
             }

@@ -2,13 +2,18 @@
  * client trickling its headers cannot hold a connection, and the admission
  * of new connections: per address only those waiting for a head count, and
  * a full table makes room by closing the oldest waiting one rather than
- * refusing the newcomer (many modules share one carrier NAT address). */
+ * refusing the newcomer (many modules share one carrier NAT address); a
+ * table full of answers makes room by closing the oldest answer of the
+ * address holding the most, when that is at least per_address of them
+ * (slow readers from one address). */
 #ifndef FOTA_SRV_GUARD_H
 #define FOTA_SRV_GUARD_H
 
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/socket.h>
+
+#include "head.h"
 
 #define SRV_MAX_CONNECTIONS 1000      /* live connections, all addresses */
 #define SRV_CUT_SPARE 64              /* shut down, not yet closed by libmicrohttpd */
@@ -25,6 +30,7 @@ typedef struct srv_guard_conn {
     int64_t since_ms;             /* monotonic: opened, or previous request ended */
     unsigned char addr[16];       /* the peer's address (4 bytes IPv4, 16 IPv6) */
     unsigned char addr_len;
+    srv_head_uri uri;             /* this request's target as first seen (api.c, head.h) */
 } srv_guard_conn;
 
 typedef struct srv_guard_counts {
@@ -32,20 +38,27 @@ typedef struct srv_guard_counts {
     uint64_t cut;                 /* connections shut for a late head */
     uint64_t evicted;             /* waiting connections shut to make room */
     uint64_t refused;             /* new connections shut: the table was full of requests */
+    uint64_t yielded;             /* answers shut to admit a newcomer (the busiest address's oldest) */
 } srv_guard_counts;
+
+/* An answer in the table, for finding the busiest address (guard.c). */
+typedef struct srv_guard_answer {
+    srv_guard_conn *conn;
+} srv_guard_answer;
 
 typedef struct srv_guard {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     pthread_t thread;
     int running, stop;
-    unsigned header_ms, per_address;
+    unsigned header_ms, per_address, max_live;
     srv_guard_conn *conns;        /* SRV_GUARD_SLOTS slots */
+    srv_guard_answer *answers;    /* SRV_GUARD_SLOTS: scratch for the busiest address */
     srv_guard_counts counts;
 } srv_guard;
 
-/* 0 = SRV_HEADER_TIMEOUT_MS, SRV_PER_ADDRESS */
-int guard_init(srv_guard *g, unsigned header_ms, unsigned per_address);
+/* 0 = SRV_HEADER_TIMEOUT_MS, SRV_PER_ADDRESS, SRV_MAX_CONNECTIONS (at most that) */
+int guard_init(srv_guard *g, unsigned header_ms, unsigned per_address, unsigned max_live);
 int guard_start(srv_guard *g);
 void guard_stop(srv_guard *g);                      /* also frees */
 /* A connection opened from `from` (NULL: an address of its own); its slot,

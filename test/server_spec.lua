@@ -307,6 +307,27 @@ for _, store in ipairs(T.stores()) do
                     code, info = request2({ url = tsrv.base, server_cert = certs.other, imei = new_imei() })
                     assert.equal(1, code)
                     assert.equal(-4, info.error)
+                    -- strict heads over TLS too (server/head.c): a keep-alive follow-up with a bare LF
+                    local ssl = require "ssl"
+                    local tcp = assert(socket.tcp())
+                    tcp:settimeout(5)
+                    assert(tcp:connect("127.0.0.1", tsrv.port))
+                    local conn = assert(ssl.wrap(tcp, { mode = "client", protocol = "any", verify = "none" }))
+                    conn:settimeout(5)
+                    assert(conn:dohandshake())
+                    local path = "/api/site/firmware_upgrade?" .. query({ imei = new_imei(), version = "1104.1.4" })
+                    assert(conn:send("GET " .. path .. " HTTP/1.1\r\nHost: x\r\n\r\n"
+                        .. "GET " .. path .. " HTTP/1.1\nHost: x\r\n\r\n"))
+                    local got = {}
+                    repeat
+                        local chunk, e, part = conn:receive(4096)
+                        got[#got + 1] = chunk or part
+                    until not chunk or e
+                    conn:close()
+                    local all = table.concat(got)
+                    local first, second = all:match("^HTTP/1.1 (%d+).-\r\n\r\n.-HTTP/1.1 (%d+)")
+                    assert.same({ "404", "400" }, { first, second }, all)
+                    assert.truthy(all:find("request line not ended by CRLF", 1, true), all)
                 end)
                 tsrv.stop()
                 assert(ok, err)

@@ -21,6 +21,7 @@
 
 #include "api.h"
 #include "cli.h"
+#include "head.h"
 #include "ops.h"
 #include "schema.h"
 #include "validate.h"
@@ -107,11 +108,10 @@ static size_t read_all(int fd, char *resp, size_t cap, int timeout_ms)
 
 /* Sends req from src, reads the answer into resp; returns the HTTP status
  * and the JSON "code" (0 for a package), or -1. */
-static int exchange(const char *src, const char *req, char *resp, size_t cap, int *code)
+static int exchange_n(const char *src, const char *req, size_t n, char *resp, size_t cap, int *code)
 {
     int fd = connect_from(src);
     if (fd < 0) return -1;
-    size_t n = strlen(req);
     if (write(fd, req, n) != (ssize_t)n) {
         close(fd);
         return -1;
@@ -123,6 +123,11 @@ static int exchange(const char *src, const char *req, char *resp, size_t cap, in
     const char *c = strstr(resp, "\"code\":");
     *code = c ? atoi(c + 7) : 0;
     return status;
+}
+
+static int exchange(const char *src, const char *req, char *resp, size_t cap, int *code)
+{
+    return exchange_n(src, req, strlen(req), resp, cap, code);
 }
 
 #define QUERY "GET /api/site/firmware_upgrade?project_key=KEY1&firmware_name=p_LuatOS-SoC_B"
@@ -503,6 +508,149 @@ static void test_nat(const char *dir)
     free(s);
 }
 
+/* Connections of src in the guard's table: live ones, and of those the ones being answered. */
+static void guard_held(srv_guard *g, const char *src, int *live, int *answering)
+{
+    unsigned char addr[4];
+    inet_pton(AF_INET, src, addr);
+    *live = *answering = 0;
+    pthread_mutex_lock(&g->lock);
+    for (size_t i = 0; i < SRV_GUARD_SLOTS; i++) {
+        const srv_guard_conn *c = &g->conns[i];
+        if (!c->used || c->cut || c->addr_len != 4 || memcmp(c->addr, addr, 4)) continue;
+        ++*live;
+        *answering += c->in_request;
+    }
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* Slow readers: a table (lowered to SLOW_TABLE) full of package answers
+ * nobody reads, SLOW_TABLE - 3 from one address and 3 from another (fewer
+ * than --per-address 4). A check from a third address is answered: the
+ * busy address's oldest answer yields; the other's 3 are untouched. A
+ * newcomer from the busy address itself is refused. */
+#define SLOW_TABLE 16
+#define SLOW_A "127.0.0.70"
+#define SLOW_B "127.0.0.71"
+static void test_slow_readers(const char *dir)
+{
+    int64_t t0 = mono_ms();
+    char db_path[512], core[512], script[512];
+    snprintf(db_path, sizeof db_path, "%s/slow.db", dir);
+    snprintf(core, sizeof core, "%s/big-core.bin", dir);
+    snprintf(script, sizeof script, "%s/main.lua", dir);
+    /* a package larger than a connection's kernel send buffer can grow
+     * (tcp_wmem's maximum, 4 MiB on Debian), or the answer completes at once */
+    long wmem_max = 4L << 20, lo, mid;
+    FILE *f = fopen("/proc/sys/net/ipv4/tcp_wmem", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld %ld", &lo, &mid, &wmem_max) != 3 || wmem_max < 65536 || wmem_max > (32L << 20))
+            wmem_max = 4L << 20;
+        fclose(f);
+    }
+    long core_len = wmem_max + (1L << 20);
+    f = fopen(core, "wb");
+    CHECK(f != NULL);
+    if (!f) return;
+    uint32_t x = 1;
+    for (long i = 0; i < core_len; i++) fputc((int)((x = x * 1103515245u + 12345u) >> 24), f);
+    fclose(f);
+    f = fopen(script, "w");
+    fputs("VERSION = \"1.2.4\"\n", f);
+    fclose(f);
+    srv_db d;
+    CHECK(db_open(&d, db_path, NULL, 0) == 0);
+    CHECK(cmd_project_add(&d, "p", "KEY1", NULL) == 0);
+    CHECK(cmd_firmware_add(&d, NULL, "p", NULL, "B", "V1104", core, script, "1.2.4", NULL) == 0);
+    CHECK(cmd_config_set(&d, NULL, "p", "p_LuatOS-SoC_B", NULL, NULL, NULL, NULL, NULL, NULL) == 0);
+    db_close(&d);
+    srv_serve_opts o = { .threads = 2, .flush_ms = 20, .per_address = 4, .header_timeout_ms = 2000,
+                         .max_connections = SLOW_TABLE, .max_size = (uint32_t)(2 * core_len) };
+    srv_server *s = calloc(1, sizeof *s);
+    CHECK(s != NULL);
+    if (!s) return;
+    start(s, &o, dir, db_path);
+    char imei[16], req[512], resp[8192];
+    int code = -1;
+    ctest_imei("35", 7000, imei);
+    CHECK_EQ(get_built(imei, "1103.1.4"), 200);
+
+    int fds[SLOW_TABLE];
+    for (int i = 0; i < SLOW_TABLE; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        int small = 4096;
+        setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);   /* before connect: a small window */
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        inet_pton(AF_INET, i < SLOW_TABLE - 3 ? SLOW_A : SLOW_B, &sa.sin_addr);
+        CHECK(bind(fds[i], (struct sockaddr *)&sa, sizeof sa) == 0);
+        sa.sin_port = htons((uint16_t)g_port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        CHECK(connect(fds[i], (struct sockaddr *)&sa, sizeof sa) == 0);
+        ctest_imei("35", (unsigned long)(7001 + i), imei);
+        int n = snprintf(req, sizeof req, QUERY "&version=1103.1.4&imei=%s HTTP/1.1\r\nHost: x\r\n\r\n", imei);
+        CHECK(send(fds[i], req, (size_t)n, MSG_NOSIGNAL) == n);
+        struct timespec nap = { 0, 20 * 1000000L };   /* in order: the first is the oldest */
+        nanosleep(&nap, NULL);
+    }
+    int a_live = 0, a_answering = 0, b_live = 0, b_answering = 0;
+    for (int i = 0; i < 100 && a_answering + b_answering < SLOW_TABLE; i++) {
+        struct timespec nap = { 0, 20 * 1000000L };
+        nanosleep(&nap, NULL);
+        guard_held(&s->guard, SLOW_A, &a_live, &a_answering);
+        guard_held(&s->guard, SLOW_B, &b_live, &b_answering);
+    }
+    CHECK_EQ(a_answering, SLOW_TABLE - 3);
+    CHECK_EQ(b_answering, 3);
+
+    ctest_imei("35", 7100, imei);
+    snprintf(req, sizeof req, QUERY "&version=1104.1.4&imei=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+             imei);
+    CHECK_EQ(exchange("127.0.0.72", req, resp, sizeof resp, &code), 404);   /* answered */
+    CHECK_EQ(code, 27);
+    guard_held(&s->guard, SLOW_A, &a_live, &a_answering);
+    guard_held(&s->guard, SLOW_B, &b_live, &b_answering);
+    CHECK_EQ(a_live, SLOW_TABLE - 4);
+    CHECK_EQ(b_live, 3);
+    srv_guard_counts n = guard_counts(&s->guard);
+    CHECK_EQ(n.yielded, 1);
+    /* the table is full again (the check's connection closed, a slot back):
+     * fill it from the busy address, then that address gets no more */
+    int extra = socket(AF_INET, SOCK_STREAM, 0);
+    {
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        inet_pton(AF_INET, SLOW_A, &sa.sin_addr);
+        CHECK(bind(extra, (struct sockaddr *)&sa, sizeof sa) == 0);
+        sa.sin_port = htons((uint16_t)g_port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        CHECK(connect(extra, (struct sockaddr *)&sa, sizeof sa) == 0);
+        int small = 4096;
+        setsockopt(extra, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+        ctest_imei("35", 7200, imei);
+        int len = snprintf(req, sizeof req, QUERY "&version=1103.1.4&imei=%s HTTP/1.1\r\nHost: x\r\n\r\n", imei);
+        CHECK(send(extra, req, (size_t)len, MSG_NOSIGNAL) == len);
+    }
+    for (int i = 0; i < 100 && a_answering < SLOW_TABLE - 3; i++) {
+        struct timespec nap = { 0, 20 * 1000000L };
+        nanosleep(&nap, NULL);
+        guard_held(&s->guard, SLOW_A, &a_live, &a_answering);
+    }
+    CHECK_EQ(a_answering, SLOW_TABLE - 3);
+    ctest_imei("35", 7300, imei);
+    snprintf(req, sizeof req, QUERY "&version=1104.1.4&imei=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+             imei);
+    CHECK_EQ(exchange(SLOW_A, req, resp, sizeof resp, &code), -1);   /* shut: its own address is the busiest */
+    CHECK_EQ(guard_counts(&s->guard).refused, n.refused + 1);
+    CHECK_EQ(guard_counts(&s->guard).yielded, 1);
+    printf("slow readers: %d answers nobody reads fill the table; a check from another address answered "
+           "(the busy address's oldest answer yielded, the %d of an address below --per-address kept); "
+           "the busy address's own newcomer refused", SLOW_TABLE, 3);
+    close(extra);
+    for (int i = 0; i < SLOW_TABLE; i++) close(fds[i]);
+    srv_stop(s);
+    free(s);
+    printf(" (%lld ms)\n", (long long)(mono_ms() - t0));
+}
+
 /* Hostile requests: too many parameters, a GET with a body, Range-only loops. */
 static void test_bad_requests(void)
 {
@@ -547,6 +695,100 @@ static void test_bad_requests(void)
         banned += exchange(NULL, req, resp, sizeof resp, &code) == 403;
     }
     CHECK_EQ(banned, 0);
+}
+
+/* Heads a strict HTTP/1.1 server refuses (server/head.c): each answered 400
+ * with its reason and logged as "malformed head"; a keep-alive follow-up
+ * too, pipelined or sent after the first answer. Returns how many. */
+#define STRICT_GOOD QUERY "&version=1104.1.4&imei=%s HTTP/1.1\r\nHost: x\r\n"
+static int test_strict_heads(void)
+{
+    static const struct { const char *head; size_t len; const char *why; } bad[] = {
+#define B(lit, why) { lit, sizeof lit - 1, why }
+        B(" HTTP/1.1\nHost: x\r\nConnection: close\r\n\r\n", "request line not ended by CRLF"),
+        B(" HTTP/1.1\r\nHost: x\nConnection: close\r\n\r\n", "header line with a bare LF or a NUL"),
+        B(" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\n", "head not ended by CRLF CRLF"),
+        B(" HTTP/1.1\nHost: x\nConnection: close\n\n", "request line not ended by CRLF"),
+        B(" HTTP/1.1\r\nHost: x\rX-A: b\r\nConnection: close\r\n\r\n", "control byte in a header value"),
+        B(" HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\nConnection: close\r\n\r\n", "header line with a bare LF or a NUL"),
+        B(" HTTP/1.1\r\nHost: x\r\nX-A: \0\r\nConnection: close\r\n\r\n", "bad header line"),
+        B(" HTTP/1.1\r\nHost: x\r\nX-A:\0 a\r\nConnection: close\r\n\r\n", "header line with a bare LF or a NUL"),
+        B(" HTTP/1.1\r\nHost: x\r\nX-A: a\001b\r\nConnection: close\r\n\r\n", "control byte in a header value"),
+        B(" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+          "more than one Content-Length"),
+        B(" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+          "Content-Length with Transfer-Encoding"),
+        B(" HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\nConnection: close\r\n\r\n", "obs-fold"),
+        B(" HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tb\r\n\r\n", "obs-fold"),
+        B("\0x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "bad request line"),
+        B("\001 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "control byte, DEL or SP in the request target"),
+        B("\177 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "control byte, DEL or SP in the request target"),
+#undef B
+    };
+    int64_t t0 = mono_ms();
+    char imei[16], req[4 * SRV_HEAD_MAX], resp[8192];
+    int code = -1, refused = 0;
+    ctest_imei("35", 6100, imei);
+    int n = snprintf(req, sizeof req, QUERY "&version=1104.1.4&imei=%s", imei);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(req + n, bad[i].head, bad[i].len);
+        int st = exchange_n(NULL, req, (size_t)n + bad[i].len, resp, sizeof resp, &code);
+        CHECK_EQ(st, 400);
+        CHECK(strstr(resp, bad[i].why) != NULL);
+        if (st != 400 || !strstr(resp, bad[i].why)) printf("strict head case %zu: %d %s\n", i, st, resp);
+        refused += st == 400;
+    }
+    /* a head over SRV_HEAD_MAX (within libmicrohttpd's own memory) */
+    int o = n + snprintf(req + n, sizeof req - (size_t)n, " HTTP/1.1\r\nHost: x\r\nX-Pad: ");
+    memset(req + o, 'a', SRV_HEAD_MAX);
+    o += SRV_HEAD_MAX;
+    o += snprintf(req + o, sizeof req - (size_t)o, "\r\nConnection: close\r\n\r\n");
+    CHECK_EQ(exchange_n(NULL, req, (size_t)o, resp, sizeof resp, &code), 400);
+    CHECK(strstr(resp, "request head too long") != NULL);
+    refused++;
+    /* over libmicrohttpd's own memory: its 431, logged by on_completed */
+    o = n + snprintf(req + n, sizeof req - (size_t)n, " HTTP/1.1\r\nHost: x\r\nX-Pad: ");
+    memset(req + o, 'a', 3 * SRV_HEAD_MAX);
+    o += 3 * SRV_HEAD_MAX;
+    o += snprintf(req + o, sizeof req - (size_t)o, "\r\nConnection: close\r\n\r\n");
+    CHECK_EQ(exchange_n(NULL, req, (size_t)o, resp, sizeof resp, &code), 431);
+
+    /* raw UTF-8 in the query is no framing error: a firmware name a module
+     * sent unencoded reaches the checks (26: no such firmware) */
+    o = snprintf(req, sizeof req, "GET /api/site/firmware_upgrade?project_key=KEY1&firmware_name=\xe4\xb8\xad_B"
+                 "&version=1104.1.4&imei=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", imei);
+    CHECK_EQ(exchange_n(NULL, req, (size_t)o, resp, sizeof resp, &code), 404);
+    CHECK_EQ(code, 26);
+
+    /* keep-alive follow-ups: the first answered (404, already latest), the
+     * bad second refused; pipelined, then after the first answer */
+    for (int wait_first = 0; wait_first < 2; wait_first++) {
+        int a = snprintf(req, sizeof req, STRICT_GOOD "\r\n", imei);
+        int b = snprintf(req + a, sizeof req - (size_t)a, STRICT_GOOD "X-A: a\nConnection: close\r\n\r\n", imei);
+        int fd = connect_from(NULL);
+        CHECK(fd >= 0);
+        if (fd < 0) continue;
+        size_t got = 0;
+        if (wait_first) {
+            CHECK(write(fd, req, (size_t)a) == a);
+            struct pollfd p = { fd, POLLIN, 0 };
+            CHECK(poll(&p, 1, 5000) == 1);
+            ssize_t r = read(fd, resp, sizeof resp - 1);
+            got = r > 0 ? (size_t)r : 0;
+            CHECK(write(fd, req + a, (size_t)b) == b);
+        } else {
+            CHECK(write(fd, req, (size_t)(a + b)) == a + b);
+        }
+        read_all(fd, resp + got, sizeof resp - got, 5000);
+        close(fd);
+        const char *second = strstr(resp, "HTTP/1.1 404");
+        second = second ? strstr(second + 1, "HTTP/1.1 ") : NULL;
+        CHECK(second && !strncmp(second, "HTTP/1.1 400", 12) && strstr(second, "header line with a bare LF or a NUL"));
+        refused++;
+    }
+    printf("strict heads: %d lenient heads refused 400 with their reason, a keep-alive follow-up too (%lld ms)\n",
+           refused, (long long)(mono_ms() - t0));
+    return refused;
 }
 
 /* Another writer holds the database: checks are answered from memory, the
@@ -631,6 +873,13 @@ static void test_hostile(const char *dir)
     srv_server *s = serve_new_store(dir, "hostile.db", &o, db_path);
     test_floods(s);
     test_bad_requests();
+    int strict_refused = test_strict_heads();
+    /* their rows written (and so every row before them) before another
+     * writer takes the database: the flusher is idle then (bounded) */
+    for (int i = 0; i < 300 && row_count(db_path, "log WHERE request = 'malformed head'") < strict_refused + 1; i++) {
+        struct timespec wait = { 0, 10 * 1000000L };
+        nanosleep(&wait, NULL);
+    }
     struct timespec nap = { 0, 5 * 1000000L };   /* rows before this have older times */
     nanosleep(&nap, NULL);
     int64_t held_from = srv_now_ms();
@@ -644,6 +893,8 @@ static void test_hostile(const char *dir)
     CHECK_EQ(row_count(db_path, "log WHERE request LIKE 'more than 16 parameters%' AND status=400"), 1);
     CHECK_EQ(row_count(db_path, "log WHERE request = 'GET with a body' AND status=400"), 2);
     CHECK_EQ(row_count(db_path, "device WHERE banned=1"), 2);   /* the Range-only loop, the held one */
+    CHECK_EQ(row_count(db_path, "log WHERE request = 'malformed head' AND status=400"), strict_refused);
+    CHECK_EQ(row_count(db_path, "log WHERE request = 'malformed head' AND status=431 AND msg = 'refused by libmicrohttpd'"), 1);
 }
 
 /* The day a loop count belongs to: local midnight, as mktime computes it,
@@ -711,6 +962,7 @@ int main(void)
     if (dir) test_concurrent(dir);
     if (dir) test_hostile(dir);
     if (dir) test_nat(dir);
+    if (dir) test_slow_readers(dir);
     if (dir) test_late_ban(dir);
     if (dir) test_names_migration(dir);
     return ctest_finish("test_server");
