@@ -356,6 +356,8 @@ enum MHD_Result console_api(struct srv_console *k, struct MHD_Connection *c, con
     else if (post && !strcmp(path, "firmware/remove")) rc = console_firmware_remove(k, c, &s, in);
     else if (post && !strcmp(path, "config/remove")) rc = console_config_remove(k, c, &s, in);
     else if (!post && !strcmp(path, "upload/info")) rc = console_upload_info(k, c, &s);
+    else if (!strcmp(path, "users") || (post && (!strcmp(path, "users/reset") || !strcmp(path, "users/disable"))))
+        rc = console_users(k, c, &s, path, post, in);
     else if (!post && !strcmp(path, "packages/guess")) rc = package_guess(c);
     else if (post && !strcmp(path, "devices/unban")) rc = device_act(k, c, &s, in, "unban");
     else if (post && !strcmp(path, "devices/ban")) rc = device_act(k, c, &s, in, "ban");

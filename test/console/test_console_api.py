@@ -130,13 +130,80 @@ class Auth(unittest.TestCase):
 
     def test_throttle_per_user_and_address(self):
         c = Client(self.s)
-        for _ in range(5):
+        for _ in range(3):
             self.assertEqual(c.login("bob", "wrong-password")[0], 401)
-        self.assertEqual(c.login("bob", INITIAL)[0], 429)   # right password, too late
+        self.assertEqual(c.login("bob", "wrong-password")[0], 429)   # bob from this address waits a second
+        self.assertEqual(c.login("bob", INITIAL)[0], 429)   # right password, too soon
         self.assertEqual(c.login("alice", INITIAL)[0], 200)  # another user is not locked out
         for i in range(20):
             c.login("ghost%d" % i, "wrong-password")
         self.assertEqual(c.login("alice", INITIAL)[0], 429)  # the address now is
+
+    def test_stranger_cannot_lock_out(self):
+        """100 wrong passwords for alice from 127.0.0.2 slow that address down (429 with the seconds to wait)
+        and cost at most a few Argon2id runs; alice's right password from 127.0.0.1 still logs her in."""
+        def login_from(addr, password):
+            c = http.client.HTTPConnection("127.0.0.1", self.s.port, timeout=60, source_address=(addr, 0))
+            c.request("POST", "/console/api/login", body=json.dumps({"user": "alice", "password": password}),
+                      headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            j = json.loads(r.read())
+            c.close()
+            return r.status, j
+
+        got = [login_from("127.0.0.2", "wrong-password") for _ in range(100)]
+        self.assertEqual([st for st, _ in got[:3]], [401, 401, 401])
+        throttled = [j for st, j in got if st == 429]
+        self.assertGreater(len(throttled), 90)
+        for j in throttled[:3]:
+            check_code(self, j)
+            self.assertEqual(j["code"], "login_throttled")
+            self.assertGreaterEqual(int(j["args"]["seconds"]), 1)
+        self.assertEqual(login_from("127.0.0.2", INITIAL)[0], 429)   # that address waits, even with the password
+        self.assertEqual(login_from("127.0.0.1", INITIAL)[0], 200)   # the owner's does not
+
+    def test_users_admin(self):
+        """The first account is the admin: adds users (an initial password to change), resets passwords,
+        disables and enables accounts; the others get 403 admin_only."""
+        a = Client(self.s).ready("alice")
+        b = Client(self.s).ready("bob")
+        self.assertEqual((a.req("GET", "me")[1]["admin"], b.req("GET", "me")[1]["admin"]), (True, False))
+        for path, body in (("users", None), ("users", {"user": "carol"}), ("users/reset", {"user": "alice"}),
+                           ("users/disable", {"user": "alice", "disabled": True})):
+            st, j = b.req("POST" if body else "GET", path, body)
+            self.assertEqual((st, j["code"]), (403, "admin_only"), path)
+        st, j = a.req("POST", "users", {"user": "carol"})
+        self.assertEqual(st, 201, j)
+        carol_pass = j["password"]
+        self.assertEqual(a.req("POST", "users", {"user": "carol"})[1]["code"], "user_exists")
+        self.assertEqual(a.req("POST", "users", {"user": "bad name"})[1]["code"], "user_invalid")
+        st, j = Client(self.s).login("carol", carol_pass)
+        self.assertEqual((st, j["must_change"], j["admin"]), (200, True, False))
+        rows = {u["user"]: u for u in a.req("GET", "users")[1]["items"]}
+        self.assertEqual(sorted(rows), ["alice", "bob", "carol"])
+        self.assertEqual((rows["alice"]["admin"], rows["bob"]["admin"], rows["carol"]["must_change"]), (True, False, True))
+        self.assertGreater(rows["carol"]["created"], 0)
+        # reset: bob's session ends, the new password must be changed
+        st, j = a.req("POST", "users/reset", {"user": "bob"})
+        self.assertEqual(st, 200, j)
+        self.assertEqual(b.req("GET", "projects")[0], 401)
+        self.assertTrue(Client(self.s).login("bob", j["password"])[1]["must_change"])
+        self.assertEqual(a.req("POST", "users/reset", {"user": "nobody"})[1]["code"], "user_unknown")
+        # disable: carol is out now and cannot log in; enabled again she can
+        c = Client(self.s)
+        c.login("carol", carol_pass)
+        self.assertEqual(a.req("POST", "users/disable", {"user": "carol", "disabled": True}),
+                         (200, {"user": "carol", "disabled": True}))
+        self.assertEqual(c.req("GET", "me")[1]["user"], None)
+        st, j = Client(self.s).login("carol", carol_pass)
+        self.assertEqual((st, j["code"]), (403, "login_disabled"))
+        self.assertTrue([u for u in a.req("GET", "users")[1]["items"] if u["user"] == "carol"][0]["disabled"])
+        self.assertEqual(a.req("POST", "users/disable", {"user": "alice", "disabled": True})[1]["code"], "user_self")
+        self.assertEqual(a.req("POST", "users/disable", {"user": "nobody", "disabled": True})[1]["code"], "user_unknown")
+        self.assertEqual(a.req("POST", "users/disable", {"user": "carol"})[1]["code"], "field_invalid")
+        self.assertEqual(a.req("POST", "users/disable", {"user": "carol", "disabled": False})[0], 200)
+        self.assertEqual(Client(self.s).login("carol", carol_pass)[0], 200)
+        self.assertIn("carol\tmust change password", self.s.admin("user", "list").stdout.decode())   # the CLI's view
 
     def test_cli_reset_ends_sessions(self):
         c = Client(self.s).ready("alice")
