@@ -527,6 +527,24 @@ class Objects(unittest.TestCase):
                         os.path.join(d, "out")], check=True, stdout=subprocess.DEVNULL)
         with open(os.path.join(d, "out"), "rb") as f:
             self.assertEqual(f.read(), self.new)
+        # the delta tool's result saved (issue 30): as an AT delta package (the bare delta is none: it is
+        # wrapped and signed here) and as a release of the new image; bob has no job to save
+        save = {"project": "alpha", "as": "package", "model": "Air780E", "bsp": "EC618", "from": "V1015",
+                "core_version": "V1016"}
+        self.assertEqual(b.req("POST", "delta/save", save)[1].get("code"), "delta_unknown")
+        self.assertEqual(a.req("POST", "delta/save", dict(save, **{"as": "zip"}))[1].get("code"), "delta_save_fields")
+        self.assertEqual(a.req("POST", "delta/save", dict(save, **{"from": "V1017"}))[1].get("code"),
+                         "core_version_invalid")
+        st, saved = a.req("POST", "delta/save", dict(save, id=j["id"]))
+        self.assertEqual((st, saved.get("name"), saved.get("release_added")), (201, "Air780E_AT_EC618", False), saved)
+        st, saved = a.req("POST", "delta/save", {"project": "alpha", "as": "release", "kind": "at", "model": "Air780E",
+                                                 "bsp": "EC618", "core_version": "V1018"})
+        self.assertEqual(st, 201, saved)
+        fws = {(f["name"], f["core"], f["has_core"]): f["id"] for f in a.req("GET", "firmware?project=alpha")[1]["items"]}
+        self.assertIn(("Air780E_AT_EC618", 1018, True), fws)
+        # the package is served as built for base V1015 of the V1016 release (test_3's AT image)
+        prebuilt = "fw%d-from1015-prebuilt.fota" % fws[("Air780E_AT_EC618", 1016, True)]
+        self.assertIn(prebuilt, os.listdir(os.path.join(self.s.data, "cache")))
 
     def test_6_misc(self):
         a = self.a
