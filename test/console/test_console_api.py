@@ -177,7 +177,8 @@ class Auth(unittest.TestCase):
         carol_pass = j["password"]
         self.assertEqual(a.req("POST", "users", {"user": "carol"})[1]["code"], "user_exists")
         self.assertEqual(a.req("POST", "users", {"user": "bad name"})[1]["code"], "user_invalid")
-        st, j = Client(self.s).login("carol", carol_pass)
+        c = Client(self.s)
+        st, j = c.login("carol", carol_pass)
         self.assertEqual((st, j["must_change"], j["admin"]), (200, True, False))
         rows = {u["user"]: u for u in a.req("GET", "users")[1]["items"]}
         self.assertEqual(sorted(rows), ["alice", "bob", "carol"])
@@ -190,8 +191,6 @@ class Auth(unittest.TestCase):
         self.assertTrue(Client(self.s).login("bob", j["password"])[1]["must_change"])
         self.assertEqual(a.req("POST", "users/reset", {"user": "nobody"})[1]["code"], "user_unknown")
         # disable: carol is out now and cannot log in; enabled again she can
-        c = Client(self.s)
-        c.login("carol", carol_pass)
         self.assertEqual(a.req("POST", "users/disable", {"user": "carol", "disabled": True}),
                          (200, {"user": "carol", "disabled": True}))
         self.assertEqual(c.req("GET", "me")[1]["user"], None)
