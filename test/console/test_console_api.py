@@ -3,6 +3,7 @@ with success, bad input, no session, another user's objects, no CSRF token,
 expired and replayed sessions. Run by ctest (console_api)."""
 import hashlib
 import http.client
+import io
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import threading
 import time
 import unittest
 import urllib.parse
+import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from consolelib import FOTA_SERVER, FOTAPACK, INITIAL, PG_STATE, Client, Server, images, luhn_imei, run  # noqa: E402
@@ -695,6 +697,19 @@ class Objects(unittest.TestCase):
         self.assertEqual(a.req("GET", "upload/info?id=" + soc),
                          (200, {"kind": "soc", "core": "V1105", "bsp": "EC618"}))
         self.assertEqual(a.req("GET", "upload/info?id=" + text)[1], {"kind": "text"})
+        # a zip .soc (as Luatools packs it): its info.json read, deflated; a zip without one is an archive
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("luatos.bin", os.urandom(300))
+            z.writestr("info.json", json.dumps({"version": 1, "chip": {"type": "ec618"},
+                                                "user": {"project": "", "version": "1.2.3"}, "pad": "x" * 400}))
+        zsoc = self.up(a, "firmware.soc", buf.getvalue())
+        self.assertEqual(a.req("GET", "upload/info?id=" + zsoc)[1], {"kind": "soc", "bsp": "EC618", "version": "1.2.3"})
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("main.lua", "x = 1\n")
+        self.assertEqual(a.req("GET", "upload/info?id=" + self.up(a, "scripts.zip", buf.getvalue()))[1],
+                         {"kind": "archive"})
         self.assertEqual(a.req("GET", "upload/info?id=" + core)[1], {"kind": "core"})
         self.assertEqual(a.req("GET", "upload/info?id=" + script)[1], {"kind": "script"})
         self.err(b, "GET", "upload/info?id=" + soc, None, 404, "upload_unknown")
