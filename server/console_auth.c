@@ -167,6 +167,9 @@ static void client_addr(struct MHD_Connection *c, char out[INET6_ADDRSTRLEN])
     if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr, out,
                   INET6_ADDRSTRLEN);
+    else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)   /* each its own, not one "?" */
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr, out,
+                  INET6_ADDRSTRLEN);
 }
 
 /* Failures of who since: how many, and the oldest and newest time. */
@@ -274,7 +277,7 @@ enum MHD_Result console_login(struct srv_console *k, struct MHD_Connection *c, j
 {
     const char *bad = NULL;
     const char *user = con_jstr(in, "user", SRV_OWNER_MAX, &bad), *pass = con_jstr(in, "password", CONSOLE_PASS_MAX, &bad);
-    if (bad || !user || !pass || !srv_is_owner(user, strlen(user))) 
+    if (bad || !user || !pass || !srv_is_owner(user, strlen(user)))
         return con_send_err(c, 400, "field_required", "field", "user, password", NULL);
     char addr[INET6_ADDRSTRLEN], who_u[SRV_OWNER_MAX + INET6_ADDRSTRLEN + 4], who_a[INET6_ADDRSTRLEN + 2];
     client_addr(c, addr);
