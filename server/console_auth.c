@@ -76,7 +76,7 @@ int console_user_set(srv_db *d, const char *name, const char *password, int crea
     if (!password_ok(password, &why)) return ops_failk(e, EXIT_USAGE_ERR, 400, why, "min", "8", "max", "128", NULL);
     if (sodium_init() < 0) return ops_fail(e, EXIT_IO_ERR, 500, "libsodium cannot start");
     char h[crypto_pwhash_STRBYTES];
-    if (hash_password(password, h)) return ops_fail(e, EXIT_USAGE_ERR, 400, "out of memory hashing the password");
+    if (hash_password(password, h)) return ops_failk(e, EXIT_IO_ERR, 500, "out_of_memory", NULL);
     store_stmt *st = store_prepare(d->db, create ? "INSERT INTO console_user(name, pwhash, must_change, created)"
                                                    " VALUES(?1, ?2, 1, ?3)"
                                                  : "UPDATE console_user SET pwhash=?2, must_change=1 WHERE name=?1");

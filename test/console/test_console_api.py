@@ -723,6 +723,8 @@ class Objects(unittest.TestCase):
         self.assertEqual((j["args"]["field"], j["args"]["found"]), ("script", "text"))
         self.err(a, "POST", "packages", {"project": "gamma", "upload": text, "firmware": "gamma_LuatOS-SoC_EC618",
                                          "to": "1105.1.2", "from": "any"}, 400, "file_mismatch")
+        j = self.err(a, "POST", "firmware", dict(rel, core=core, script=script, version=None), 400, "field_required")
+        self.assertEqual(j["args"], {"field": "version"})
         self.assertEqual(a.req("GET", "firmware?project=gamma")[1]["items"], [])
         st, fw = a.req("POST", "firmware", dict(rel, core=core, script=script))
         self.assertEqual(st, 201, fw)
