@@ -26,6 +26,7 @@ typedef struct delta_job {
     char id[33], user[SRV_OWNER_MAX + 1];
     char old_path[SRV_PATH_MAX], new_path[SRV_PATH_MAX], out_path[SRV_PATH_MAX];
     uint64_t old_size, new_size, delta_size;
+    uint64_t seq;                     /* the user's latest job has the highest */
 } delta_job;
 
 struct srv_console {
@@ -35,6 +36,8 @@ struct srv_console {
     unsigned idle_s, max_age_s;
     char up_dir[SRV_PATH_MAX - 128];
     delta_job jobs[DELTA_JOBS];
+    uint64_t delta_seq;
+    char key_path[SRV_PATH_MAX];      /* the server's signing key ("" none): delta/save signs with it */
     int hashing;                      /* Argon2id runs in progress */
 };
 
@@ -56,14 +59,18 @@ typedef struct creq {
 typedef struct session {
     char user[SRV_OWNER_MAX + 1], csrf[TOKEN_HEX + 1], hash[65];
     int must_change;
+    int admin;                        /* the first account (console_auth.c) */
 } session;
 
 /* Answers: r (taken) with the security headers, type and cookie (may be
- * NULL); j (taken) as JSON; {"error": msg}; 503 busy; an operation's error. */
+ * NULL); j (taken) as JSON; an error of the code table (util.c) with its
+ * args as name, value pairs ended by NULL; 503 busy; an operation's error
+ * ({"error","code","args"}, docs/server.md "Console error codes"). */
 enum MHD_Result con_send_resp(struct MHD_Connection *c, unsigned status, struct MHD_Response *r, const char *type,
                               const char *cookie);
 enum MHD_Result con_send_j(struct MHD_Connection *c, unsigned status, json_t *j, const char *cookie);
-enum MHD_Result con_send_err(struct MHD_Connection *c, unsigned status, const char *msg);
+enum MHD_Result con_send_err(struct MHD_Connection *c, unsigned status, const char *code, ...)
+    __attribute__((sentinel));
 enum MHD_Result con_send_busy(struct MHD_Connection *c);
 enum MHD_Result con_send_ops(struct MHD_Connection *c, const ops_err *e);
 
