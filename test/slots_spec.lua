@@ -279,7 +279,8 @@ describe("slots and the boot record", function()
 end)
 
 describe("the simulator's script area", function()
-    it("is an Air780E's by default and the profile's script_area when set", function()
+    it("is the bsp's by default (an Air780E's 128 KiB, an EC718's 256 KiB) and the profile's script_area when set",
+        function()
         local work = T.tmpdir("simarea")
         local proj = work .. "/proj"
         os.execute("mkdir -p " .. proj)
@@ -291,19 +292,25 @@ describe("the simulator's script area", function()
             '  assert(fota.init()) assert(fota.run(p)) assert(fota.finish(true)) rtos.reboot()',
             'end', 'sys.run()' }, "\n"))
         -- 200 KB of scripts: over 128 KiB, within 448 KiB
-        local big = T.make_package({ project = "demo", version = "1.2.4", core = "V1104",
-            script = 'PROJECT = "demo"\nVERSION = "1.2.4"\nsys.run()\n',
-            files = { ["lib/big.lua"] = string.rep("-- filler line\n", 200000 // 15) } })
-        local function boot_twice(dev, profile)
+        local function big(bsp)
+            return T.make_package({ project = "demo", version = "1.2.4", core = "V1104", bsp = bsp,
+                script = 'PROJECT = "demo"\nVERSION = "1.2.4"\nsys.run()\n',
+                files = { ["lib/big.lua"] = string.rep("-- filler line\n", 200000 // 15) } })
+        end
+        local function boot_twice(dev, profile, bsp)
             os.execute("mkdir -p " .. dev .. "/fs")
             if profile then T.write(dev .. "/profile.lua", profile) end
-            T.write(dev .. "/fs/pkg.fota", big)
-            local out, status = T.run(string.format("bin/luatos-sim %s --device %s --max-boots 2", proj, dev))
+            T.write(dev .. "/fs/pkg.fota", big(bsp))
+            local out, status = T.run(string.format("bin/luatos-sim %s --device %s --max-boots 2%s", proj, dev,
+                bsp and " --bsp " .. bsp or ""))
             assert.equal(0, status, out)
             return out
         end
         assert.matches("staged package applied at boot: scripts_too_large", boot_twice(work .. "/dev1"))
         local out = boot_twice(work .. "/dev2", "return { script_area = 458752 }\n")
+        assert.matches("staged package applied at boot: ok", out)
+        assert.matches("boot 2:.*script 1%.2%.4", out)
+        out = boot_twice(work .. "/dev3", nil, "EC718PM")
         assert.matches("staged package applied at boot: ok", out)
         assert.matches("boot 2:.*script 1%.2%.4", out)
     end)

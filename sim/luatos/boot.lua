@@ -73,9 +73,18 @@ local fota = require "fota"
 _G.fota = fota
 _G.zbuff = require "fota.zbuff"
 _G.http = require "http"
--- The module's script area (profile script_area, bytes; default the core's,
--- an Air780E's 128 KiB): a package whose scripts add up to more is refused.
-fota.device(device_dir, { script_area = math.tointeger(tonumber(profile.script_area)) })
+-- The module's script area (profile script_area, bytes): a package whose
+-- scripts add up to more is refused. By default the bsp's LUAT_SCRIPT_SIZE
+-- (its luat_conf_bsp.h): an EC718 with 8 MB of flash (HM, U, UM: Air780EHM,
+-- Air8000) 512 KiB, another EC718 (Air780EP/EPM) 256 KiB; else the core's
+-- default, an Air780E's (EC618) 128 KiB.
+local function bsp_script_area(bsp)
+    bsp = tostring(bsp or "")
+    if bsp:match("^EC718[HU]") then return 512 * 1024 end
+    if bsp:match("^EC718") then return 256 * 1024 end
+end
+fota.device(device_dir, { script_area = math.tointeger(tonumber(profile.script_area)) or
+    bsp_script_area(profile.bsp) })
 require "strext"
 _G.crypto = require "fota.crypto"
 _G.fskv = require "fskv"
