@@ -329,6 +329,9 @@ static void answer_package(srv_server *s, const srv_cfg *cfg, const char *ver, c
         return;
     }
     if (vendor) {
+        /* PostgreSQL: from this instance's cache, filled from the database */
+        char local[SRV_PATH_MAX];
+        if (db_local_file(d, a->pkg.path, local, sizeof local) == 0) memcpy(a->pkg.path, local, sizeof local);
         if (open_package(a)) {
             set(a, SRV_INTERNAL, "vendor package file missing: upload it again");
             return;
@@ -952,6 +955,7 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
         free_tls(s);
         return -1;
     }
+    if (o->cache_size) s->db.cache_max = s->builder.cache_max = o->cache_size;
     fota_sig_key_init(&s->fresh_key);
     pthread_mutex_init(&s->fresh_lock, NULL);
     s->fresh_ttl = o->fresh_ttl > 0 ? (unsigned)o->fresh_ttl : SRV_FRESH_TTL;

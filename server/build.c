@@ -17,6 +17,7 @@
 #include "core/fota_err.h"
 #include "port/port.h"
 #include "build.h"
+#include "store_files.h"
 #include "delta_glue.h"
 
 #define FAIL_TTL_MS 60000   /* a failed build is retried after this (admin may fix it) */
@@ -79,6 +80,9 @@ int builder_init(srv_builder *b, const char *data_dir, const char *key_path, uin
     memset(b, 0, sizeof *b);
     b->max_size = max_size ? max_size : FOTA_PKG_DEFAULT_MAX_SIZE;
     b->delay_ms = delay_ms;
+    b->cache_max = FILES_CACHE_DEFAULT;
+    if (strlen(data_dir) >= sizeof b->data_dir) return -1;
+    memcpy(b->data_dir, data_dir, strlen(data_dir) + 1);
     int n = snprintf(b->cache_dir, sizeof b->cache_dir, "%s/cache", data_dir);
     if (n < 0 || (size_t)n >= sizeof b->cache_dir || fota_port_mkdirs(b->cache_dir) != FOTA_OK) {
         fprintf(stderr, "fota-server: cannot create %s/cache\n", data_dir);
@@ -313,6 +317,28 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
     snprintf(delta, sizeof delta, "%s.delta%ld", final, (long)getpid());
     /* Built meanwhile by another instance (it held the claim). */
     if (describe(final, pkg, b->max_size) == 0) return PKG_READY;
+    /* PostgreSQL: built by another instance, into the database: fetched
+     * (its hash checked), not built again */
+    char built_sha[65];
+    const char *name = strrchr(final, '/') + 1;
+    if (b->claims && files_built_find(b->claims, name, built_sha) == 1 &&
+        files_fetch(b->claims, built_sha, final) == 0 && describe(final, pkg, b->max_size) == 0) {
+        files_trim(b->data_dir, b->cache_max);
+        return PKG_READY;
+    }
+    /* The release's files, local (PostgreSQL: from the database into the cache) */
+    srv_firmware local = *fw;
+    char base_local[SRV_PATH_MAX] = "";
+    if ((fw->core_path[0] &&
+         files_local(b->claims, b->data_dir, b->cache_max, fw->core_path, local.core_path, sizeof local.core_path)) ||
+        (fw->script_path[0] && files_local(b->claims, b->data_dir, b->cache_max, fw->script_path, local.script_path,
+                                           sizeof local.script_path)) ||
+        (base_image[0] && files_local(b->claims, b->data_dir, b->cache_max, base_image, base_local, sizeof base_local))) {
+        snprintf(pkg->why, sizeof pkg->why, "the release's files are missing from the store");
+        return PKG_FAILED;
+    }
+    fw = &local;
+    base_image = base_local;
     if (b->delay_ms) sleep_ms(b, b->delay_ms);
 
     char project[SRV_NAME_MAX + 1];
@@ -384,6 +410,14 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
         fota_port_remove(tmp);
         snprintf(pkg->why, sizeof pkg->why, "cannot store the package");
         return PKG_FAILED;
+    }
+    /* PostgreSQL: for the other instances, before the claim is released;
+     * this one serves it either way (the others would build it again) */
+    if (b->claims) {
+        if (files_built_put(b->claims, name, final) != 0)
+            fprintf(stderr, "fota-server: package %s not stored in the database: %s\n", name,
+                    store_errmsg(b->claims));
+        files_trim(b->data_dir, b->cache_max);
     }
     return PKG_READY;
 }

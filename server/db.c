@@ -9,12 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/fota_err.h"
 #include "port/port.h"
 #include "db.h"
 #include "rollout.h"
 #include "store.h"
+#include "store_files.h"
 #include "validate.h"
 
 const char *const srv_db_schema =
@@ -267,6 +269,7 @@ static int make_schema(srv_db *d, const char *const *parts, size_t nparts)
     if (pg && db_exec(d, "BEGIN; SELECT pg_advisory_xact_lock(1718579297)")) return -1;
     int rc = names_per_owner(d);
     for (size_t i = 0; rc == 0 && i < nparts; i++) rc = db_exec(d, parts[i]);
+    if (rc == 0) rc = db_exec(d, srv_files_schema);
     if (rc == 0) rc = add_reinstall_column(d);
     if (rc == 0 && pg && store_watch(d->db, cached_tables, (int)(sizeof cached_tables / sizeof cached_tables[0]))) {
         fprintf(stderr, "fota-server: database: %s\n", store_errmsg(d->db));
@@ -301,16 +304,25 @@ int db_open_schema(srv_db *d, const char *const *schema, size_t nschema, const c
         db_close(d);
         return -1;
     }
+    int pg = store_is_pg(path);
+    d->cache_max = FILES_CACHE_DEFAULT;
     char stored[SRV_PATH_MAX];
-    int have = meta_get(d, "data_dir", stored, sizeof stored);
+    /* PostgreSQL keeps the files (store_files.h): the directory is this
+     * instance's cache of them, its own (--data) or a new temporary one. */
+    int have = pg ? 0 : meta_get(d, "data_dir", stored, sizeof stored);
     const char *want = data_dir;
     char def[SRV_PATH_MAX];
     if (!want && have == 1) want = stored;
-    if (!want && store_is_pg(path)) {
-        /* images are files: every instance must name the same directory */
-        fprintf(stderr, "fota-server: a new PostgreSQL database needs --data DIR (where its images are kept)\n");
-        db_close(d);
-        return -1;
+    if (!want && pg) {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(def, sizeof def, "%s/fota-cache-XXXXXX", tmp && *tmp && strlen(tmp) < 256 ? tmp : "/tmp");
+        if (!mkdtemp(def)) {
+            fprintf(stderr, "fota-server: cannot make a cache directory %s\n", def);
+            db_close(d);
+            return -1;
+        }
+        d->temp_dir = 1;
+        want = def;
     }
     if (!want) {
         snprintf(def, sizeof def, "%s.d", path);
@@ -319,11 +331,14 @@ int db_open_schema(srv_db *d, const char *const *schema, size_t nschema, const c
     char abs[PATH_MAX];
     if (fota_port_mkdirs(want) != FOTA_OK || !realpath(want, abs) || strlen(abs) >= SRV_PATH_MAX - 64) {
         fprintf(stderr, "fota-server: cannot use data directory %s\n", want);
+        if (d->temp_dir) files_remove_tree(want);
+        d->temp_dir = 0;
         db_close(d);
         return -1;
     }
     memcpy(d->data_dir, abs, strlen(abs) + 1);
-    if (have != 1 && meta_set(d, "data_dir", d->data_dir)) {
+    memcpy(d->location, path, strlen(path) + 1);
+    if (!pg && have != 1 && meta_set(d, "data_dir", d->data_dir)) {
         fprintf(stderr, "fota-server: cannot record the data directory: %s\n", store_errmsg(d->db));
         db_close(d);
         return -1;
@@ -383,6 +398,34 @@ void db_close(srv_db *d)
     d->db = d->wdb = NULL;
     batch_free(&d->queue);
     batch_free(&d->writing);
+    if (d->temp_dir && d->data_dir[0]) files_remove_tree(d->data_dir);
+    d->temp_dir = 0;
+}
+
+int db_forget_file(srv_db *d, const char *stored)
+{
+    const char *slash = strchr(stored, '/');
+    char sha[65], local[SRV_PATH_MAX];
+    if (!slash || strlen(slash + 1) < 64) return -1;
+    memcpy(sha, slash + 1, 64);
+    sha[64] = 0;
+    if (snprintf(local, sizeof local, "%s/%s", d->data_dir, stored) < (int)sizeof local) unlink(local);
+    /* the row first: a row means a whole file (store_files.h) */
+    static const char *const unused =
+        " WHERE sha256=?1 AND NOT EXISTS (SELECT 1 FROM firmware WHERE core_path LIKE '%' || CAST(?1 AS TEXT) || '%'"
+        " OR script_path LIKE '%' || CAST(?1 AS TEXT) || '%')"
+        " AND NOT EXISTS (SELECT 1 FROM vendor_package WHERE path LIKE '%' || CAST(?1 AS TEXT) || '%')"
+        " AND NOT EXISTS (SELECT 1 FROM built_package WHERE sha256=?1)";
+    char q1[512], q2[512];
+    snprintf(q1, sizeof q1, "DELETE FROM file_blob%s", unused);
+    snprintf(q2, sizeof q2, "DELETE FROM file_chunk%s AND NOT EXISTS (SELECT 1 FROM file_blob WHERE sha256=?1)", unused);
+    const char *v[1] = { sha };
+    return db_exec_text(d, q1, 1, v) || db_exec_text(d, q2, 1, v) ? -1 : 0;
+}
+
+int db_local_file(srv_db *d, const char *stored, char *out, size_t cap)
+{
+    return files_local(d->db, d->data_dir, d->cache_max, stored, out, cap);
 }
 
 static unsigned imei_bucket(const char *imei)

@@ -146,6 +146,12 @@ typedef struct srv_db {
      * (db_open's serving). NULL on SQLite, or when not serving. */
     struct srv_db_pool *pool;
     int64_t pruned_ms;            /* device_day's last pruning (PostgreSQL) */
+    char location[SRV_PATH_MAX];  /* what db_open opened (the builder's own connections) */
+    /* PostgreSQL: data_dir is this instance's cache of the stored files
+     * (store_files.h), at most cache_max bytes; temp_dir: made by db_open
+     * (no --data), removed by db_close. */
+    uint64_t cache_max;
+    int temp_dir;
 } srv_db;
 
 #define SRV_LOG_BUCKETS 4096
@@ -208,6 +214,14 @@ int db_rollout_tick(srv_db *d, int64_t now_ms);
 /* Path of a stored core image of that version for the project/bsp, or "". */
 int db_base_image(srv_db *d, int64_t project_id, const char *bsp, uint32_t core, char *path,
                   size_t cap);
+
+/* A stored file's path for reading (store_files.h's files_local on the
+ * serving connection): SQLite's as it is, PostgreSQL's in the cache,
+ * fetched when missing. 0 / -1. */
+int db_local_file(srv_db *d, const char *stored, char *out, size_t cap);
+/* PostgreSQL: a stored file no row names any more leaves the database (and
+ * this instance's cache). 0 / -1. */
+int db_forget_file(srv_db *d, const char *stored);
 
 /* Statements of the CLI and the console that print a failure to stderr
  * ("fota-server: database: ..."). db_exec: a script without parameters;
