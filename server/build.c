@@ -226,8 +226,10 @@ int builder_get(srv_builder *b, const srv_firmware *fw, uint32_t base, const cha
                      "base core version missing: no delta from V%lu uploaded", (unsigned long)base);
         } else if (fw->core_version != base && base != SRV_BASE_REINSTALL &&
                    !(base_image[0] && srv_delta_available()) &&
-                   stat(fw->core_path, &st) == 0 &&
-                   (uint64_t)st.st_size + FOTA_PKG_MIN_LEN + FOTA_PKG_SIG_BLOCK_LEN > b->max_size) {
+                   /* the stored size: PostgreSQL's image may not be in this cache yet */
+                   (fw->core_size || stat(fw->core_path, &st) == 0) &&
+                   (fw->core_size ? fw->core_size : (uint64_t)st.st_size) + FOTA_PKG_MIN_LEN +
+                   FOTA_PKG_SIG_BLOCK_LEN > b->max_size) {
             /* The full core alone does not fit: only a delta can do, and a
              * delta needs the device's current core image. */
             if (!base_image[0]) {

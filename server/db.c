@@ -72,7 +72,7 @@ const char *const srv_hot_sql[ST__COUNT] = {
     [ST_CONFIG_IMEI] = "SELECT 1 FROM config_imei WHERE config_id=?1 AND imei=?2",
     [ST_CONFIG_FROM] = "SELECT 1 FROM config_from WHERE config_id=?1 AND version=?2",
     [ST_FW_GET] = ("SELECT f.id, f.project_id, p.name, f.name, f.bsp, f.core_version,"
-                  " f.script_version, f.core_path, f.script_path, f.key_path"
+                  " f.script_version, f.core_path, f.script_path, f.key_path, f.core_size"
                   " FROM firmware f JOIN project p ON p.id=f.project_id WHERE f.id=?1"),
     [ST_BASE_IMAGE] = ("SELECT core_path FROM firmware WHERE project_id=?1 AND bsp=?2"
                       " AND core_version=?3 ORDER BY id DESC LIMIT 1"),
@@ -595,6 +595,7 @@ int db_firmware_get(srv_db *d, int64_t id, srv_firmware *fw)
         store_column_copy(st, 7, fw->core_path, sizeof fw->core_path);
         store_column_copy(st, 8, fw->script_path, sizeof fw->script_path);
         store_column_copy(st, 9, fw->key_path, sizeof fw->key_path);
+        fw->core_size = (uint64_t)store_column_int64(st, 10);
     }
     store_reset(st);
     store_finalize(own);

@@ -22,6 +22,7 @@ typedef struct srv_firmware {
     char core_path[SRV_PATH_MAX];
     char script_path[SRV_PATH_MAX];
     char key_path[SRV_PATH_MAX];  /* "" = the server's key */
+    uint64_t core_size;           /* the core image's bytes (0: none) */
 } srv_firmware;
 
 /* A log row, queued in memory and written in batches (see db_log_*). */
