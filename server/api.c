@@ -1043,6 +1043,9 @@ void srv_stop(srv_server *s)
     pthread_mutex_unlock(&s->flush_lock);
     pthread_join(s->flusher, NULL);
     builder_stop(&s->builder);
+    if (store_is_pg(s->db.location))
+        fprintf(stderr, "fota-server: packages built here: %lu, taken from the database: %lu\n", s->builder.built,
+                s->builder.fetched);
     guard_stop(&s->guard);
     console_stop(s);
     /* The batch being written, then the queue behind it. */

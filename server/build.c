@@ -326,6 +326,7 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
     if (b->claims && files_built_find(b->claims, name, built_sha) == 1 &&
         files_fetch(b->claims, built_sha, final) == 0 && describe(final, pkg, b->max_size) == 0) {
         files_trim(b->data_dir, b->cache_max);
+        b->fetched++;
         return PKG_READY;
     }
     /* The release's files, local (PostgreSQL: from the database into the cache) */
@@ -413,6 +414,7 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
         snprintf(pkg->why, sizeof pkg->why, "cannot store the package");
         return PKG_FAILED;
     }
+    b->built++;
     /* PostgreSQL: for the other instances, before the claim is released;
      * this one serves it either way (the others would build it again) */
     if (b->claims) {

@@ -61,6 +61,9 @@ typedef struct srv_builder {
      * instance's cache of them, at most cache_max bytes. */
     char data_dir[SRV_PATH_MAX];
     uint64_t cache_max;
+    /* packages this builder built, and took from the database instead
+     * (another instance's build); the worker's, read after builder_stop */
+    unsigned long built, fetched;
 } srv_builder;
 
 /* db_location: the database; a PostgreSQL one gets the build claims. */
