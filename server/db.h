@@ -70,6 +70,10 @@ enum srv_pg_stmt { PG_DEVICE_READ, PG_DEVICE_CLAIM, PG__COUNT };
 extern const char *const srv_pg_count_sql[PG__COUNT];
 /* Written by the log writer only (its own connection, outside that lock). */
 enum srv_wstmt { WS_LOG_INSERT, WS_DEVICE_AUTOADD, WS_DEVICE_BAN, WS__COUNT };
+/* PostgreSQL's writer: rows in groups (db.c's srv_pg_writer_sql). */
+enum srv_pg_wstmt { PW_LOG_ROWS, PW_DEVICE_ADD, PW__COUNT };
+extern const char *const srv_pg_writer_sql[PW__COUNT];
+#define SRV_LOG_GROUP 128         /* rows per statement (each array well under STORE_SQL_MAX) */
 /* The rollout statements of the writer (their SQL is in rollout.c). */
 enum srv_rollout_wstmt { RW_OUTCOME, RW_SENT, RW__COUNT };
 /* db.c's tables and statements (test_store runs them on both stores). */
@@ -134,6 +138,7 @@ typedef struct srv_db {
     store *wdb;
     store_stmt *wst[WS__COUNT];
     store_stmt *rwst[RW__COUNT];
+    store_stmt *pwst[PW__COUNT];  /* PostgreSQL only, else NULL */
     /* the configuration cache of device checks (serving only) */
     srv_cfg_slot *cfg_cache;      /* SRV_CFG_SLOTS, NULL when off */
     unsigned cache_ms;
@@ -149,8 +154,9 @@ typedef struct srv_db {
     int64_t pruned_ms;            /* device_day's last pruning (PostgreSQL) */
     char location[SRV_PATH_MAX];  /* what db_open opened (the builder's own connections) */
     /* PostgreSQL: data_dir is this instance's cache of the stored files
-     * (store_files.h), at most cache_max bytes; temp_dir: made by db_open
-     * (no --data), removed by db_close. */
+     * (store_files.h: DATA/pg-cache, or a temporary directory without
+     * --data), at most cache_max bytes; temp_dir: made by db_open, removed
+     * by db_close. */
     uint64_t cache_max;
     int temp_dir;
 } srv_db;
