@@ -74,19 +74,20 @@ describe("fota-server on PostgreSQL without --data", function()
     it("serves every kind of package, and a second instance the first one's without a build", function()
         local cache_a = a.out():match("data (%S+),")
         assert.truthy(cache_a and cache_a:find("fota%-cache%-"), a.out())
-        local got = {}
+        local got, etag = {}, {}
         for _, v in ipairs({ "1103.1.0", "1104.1.0" }) do
-            local s, body = get_ready(a.url(query("KEYF1", v)))
+            local s, body, h = get_ready(a.url(query("KEYF1", v)))
             assert.equal(200, s, v .. ": " .. body)
-            got[v] = body
+            got[v], etag[v] = body, h.etag:match('"(%x+)"')
         end
         assert.truthy(inspect(got["1104.1.0"]):find("script version:%s+1.2.4"))
         assert.falsy(inspect(got["1104.1.0"]):find("core_", 1, true))
         if a.out():find("deltas: yes", 1, true) then
             assert.truthy(inspect(got["1103.1.0"]):find("core_delta", 1, true))
         end
-        local s, body = T.curl(a.url(query("KEYF1", "1104.1.0", VFW)))
+        local s, body, vh = T.curl(a.url(query("KEYF1", "1104.1.0", VFW)))
         assert.same({ 200, vendor }, { s, body })
+        got.vendor, etag.vendor = vendor, vh.etag:match('"(%x+)"')
         -- b: the same packages, byte for byte, well before its 30 s build would end
         local t0 = socket.gettime()
         for _, v in ipairs({ "1103.1.0", "1104.1.0" }) do
@@ -97,6 +98,15 @@ describe("fota-server on PostgreSQL without --data", function()
         assert.truthy(socket.gettime() - t0 < 10)
         s, body = T.curl(b.url(query("KEYF1", "1104.1.0", VFW)))
         assert.same({ 200, vendor }, { s, body })
+        -- export takes the built packages and the vendor file from the database
+        local out = T.admin(db, "export " .. dir .. "/export")
+        assert.truthy(out:find("export: %d+ written"), out)
+        local names = T.run("ls '" .. dir .. "/export'")
+        for what, tag in pairs(etag) do   -- named by the package hash the ETag begins
+            local name = names:match("(" .. tag .. "%x+%.fota)")
+            assert.truthy(name, what .. ": " .. names)
+            assert.equal(got[what], T.read(dir .. "/export/" .. name), what)
+        end
         -- the temporary cache goes with the instance
         assert.equal(0, a.stop())
         a = nil
