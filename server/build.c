@@ -132,7 +132,7 @@ static int cache_path(const srv_builder *b, const srv_firmware *fw, uint32_t bas
 }
 
 /* Size and ETag of a finished package file. */
-static int describe(const char *path, srv_pkg *pkg, uint32_t max_size)
+static int describe(const char *path, srv_pkg *pkg, uint32_t max_size, int link_name)
 {
     fota_pkg_reader r;
     if (fota_pkg_open_file(&r, path, max_size) != 0) return -1;
@@ -143,10 +143,12 @@ static int describe(const char *path, srv_pkg *pkg, uint32_t max_size)
     snprintf(pkg->path, sizeof pkg->path, "%s", path);
     /* Its content-addressed name beside it (a hard link: no copy), so a
      * copy of the cache can be a static package host (serve --package-url).
-     * Best effort: `fota-server export` writes them too. */
+     * Best effort: `fota-server export` writes them too. Not on
+     * PostgreSQL (link_name 0), where export is the way and the cache is
+     * trimmed. */
     char ca[SRV_PATH_MAX + 80], name[80];
     const char *slash = strrchr(path, '/');
-    if (slash && srv_package_name(pkg, name, sizeof name) == 0 &&
+    if (link_name && slash && srv_package_name(pkg, name, sizeof name) == 0 &&
         snprintf(ca, sizeof ca, "%.*s/%s", (int)(slash - path), path, name) < (int)sizeof ca &&
         strcmp(ca, path) != 0)
         (void)link(path, ca);
@@ -194,7 +196,7 @@ int builder_get(srv_builder *b, const srv_firmware *fw, uint32_t base, const cha
     /* An uploaded package for this base (AT firmware, at.c) comes first. */
     char prebuilt[SRV_PATH_MAX];
     if (srv_prebuilt_path(b->cache_dir, fw->id, base, prebuilt, sizeof prebuilt) == 0 &&
-        describe(prebuilt, pkg, b->max_size) == 0)
+        describe(prebuilt, pkg, b->max_size, !b->claims) == 0)
         return PKG_READY;
     pthread_mutex_lock(&b->lock);
     srv_cache_slot *s = find_slot(b, fw->id, base);
@@ -217,7 +219,7 @@ int builder_get(srv_builder *b, const srv_firmware *fw, uint32_t base, const cha
     snprintf(found.why, sizeof found.why, "cannot name the package file");
     if (cache_path(b, fw, base, path, sizeof path) == 0) {
         struct stat st;
-        if (stat(path, &st) == 0 && describe(path, &found, b->max_size) == 0) {
+        if (stat(path, &st) == 0 && describe(path, &found, b->max_size, !b->claims) == 0) {
             state = PKG_READY;   /* built by an earlier run */
         } else if (!fw->core_path[0]) {
             /* A release of uploaded deltas only: nothing to build from. */
@@ -318,14 +320,14 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", final, (long)getpid());
     snprintf(delta, sizeof delta, "%s.delta%ld", final, (long)getpid());
     /* Built meanwhile by another instance (it held the claim). */
-    if (describe(final, pkg, b->max_size) == 0) return PKG_READY;
+    if (describe(final, pkg, b->max_size, !b->claims) == 0) return PKG_READY;
     /* PostgreSQL: built by another instance, into the database: fetched
      * (its hash checked), not built again */
     char built_sha[65];
     const char *name = strrchr(final, '/') + 1;
     if (b->claims && files_built_find(b->claims, name, built_sha) == 1 &&
-        files_fetch(b->claims, built_sha, final) == 0 && describe(final, pkg, b->max_size) == 0) {
-        files_trim(b->data_dir, b->cache_max);
+        files_fetch(b->claims, built_sha, final) == 0 && describe(final, pkg, b->max_size, !b->claims) == 0) {
+        files_trim(b->claims, b->data_dir, b->cache_max);
         b->fetched++;
         return PKG_READY;
     }
@@ -409,7 +411,7 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
         return PKG_FAILED;
     }
     /* Durable before it becomes visible under its final name. */
-    if (sync_file(tmp) || fota_port_rename(tmp, final) || describe(final, pkg, b->max_size)) {
+    if (sync_file(tmp) || fota_port_rename(tmp, final) || describe(final, pkg, b->max_size, !b->claims)) {
         fota_port_remove(tmp);
         snprintf(pkg->why, sizeof pkg->why, "cannot store the package");
         return PKG_FAILED;
@@ -421,7 +423,7 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
         if (files_built_put(b->claims, name, final) != 0)
             fprintf(stderr, "fota-server: package %s not stored in the database: %s\n", name,
                     store_errmsg(b->claims));
-        files_trim(b->data_dir, b->cache_max);
+        files_trim(b->claims, b->data_dir, b->cache_max);
     }
     return PKG_READY;
 }

@@ -340,11 +340,7 @@ int db_open_schema(srv_db *d, const char *const *schema, size_t nschema, const c
         snprintf(def, sizeof def, "%s.d", path);
         want = def;
     }
-    char abs[PATH_MAX], sub[SRV_PATH_MAX + 16];
-    /* PostgreSQL with --data: the cache in a directory of its own there,
-     * so that trimming it never touches other files (an older database's
-     * shared images, say) */
-    if (pg && data_dir && snprintf(sub, sizeof sub, "%s/pg-cache", data_dir) < (int)sizeof sub) want = sub;
+    char abs[PATH_MAX];
     if (fota_port_mkdirs(want) != FOTA_OK || !realpath(want, abs) || strlen(abs) >= SRV_PATH_MAX - 64) {
         fprintf(stderr, "fota-server: cannot use data directory %s\n", want);
         if (d->temp_dir) files_remove_tree(want);

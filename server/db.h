@@ -154,8 +154,7 @@ typedef struct srv_db {
     int64_t pruned_ms;            /* device_day's last pruning (PostgreSQL) */
     char location[SRV_PATH_MAX];  /* what db_open opened (the builder's own connections) */
     /* PostgreSQL: data_dir is this instance's cache of the stored files
-     * (store_files.h: DATA/pg-cache, or a temporary directory without
-     * --data), at most cache_max bytes; temp_dir: made by db_open, removed
+     * (store_files.h: --data, or a temporary directory without it), at most cache_max bytes; temp_dir: made by db_open, removed
      * by db_close. */
     uint64_t cache_max;
     int temp_dir;

@@ -204,7 +204,7 @@ int files_local(store *s, const char *cache_dir, uint64_t cache_max, const char 
         fprintf(stderr, "fota-server: %s: not in the database\n", stored);
         return -1;
     }
-    files_trim(cache_dir, cache_max);
+    files_trim(s, cache_dir, cache_max);
     return 0;
 }
 
@@ -242,6 +242,8 @@ int files_built_find(store *s, const char *name, char sha_hex[65])
 
 typedef struct cached {
     char path[4200];
+    const char *kind;
+    size_t name_at;                 /* the file's name in path */
     int64_t mtime;
     uint64_t size;
 } cached;
@@ -252,7 +254,25 @@ static int by_age(const void *a, const void *b)
     return x->mtime < y->mtime ? -1 : x->mtime > y->mtime;
 }
 
-void files_trim(const char *cache_dir, uint64_t max)
+/* Whether the database can give the cached file back: a content-addressed
+ * file whose blob is there, or a built package it records by name. The
+ * cache never deletes the only copy of anything (a directory shared with
+ * an older database's files, uploads of the AT tool). */
+static int recoverable(store *s, const char *kind, const char *name)
+{
+    char sha[65];
+    if (!s) return 0;
+    if (strcmp(kind, "cache") == 0) {
+        int rc = files_built_find(s, name, sha);
+        return rc == 1;
+    }
+    if (strlen(name) < 66 || name[64] != '.' || !is_sha_hex(name)) return 0;
+    memcpy(sha, name, 64);
+    sha[64] = 0;
+    return blob_exists(s, sha, NULL) == 1;
+}
+
+void files_trim(store *s, const char *cache_dir, uint64_t max)
 {
     cached *all = calloc(FILES_TRIM_MAX, sizeof *all);
     size_t n = 0;
@@ -274,6 +294,8 @@ void files_trim(const char *cache_dir, uint64_t max)
             /* a built package's content-addressed hard link shares its bytes */
             c->size = (uint64_t)sb.st_size / (sb.st_nlink ? sb.st_nlink : 1);
             c->mtime = (int64_t)sb.st_mtime;
+            c->kind = kinds[k];
+            c->name_at = strlen(dir) + 1;
             total += c->size;
             n++;
         }
@@ -282,7 +304,8 @@ void files_trim(const char *cache_dir, uint64_t max)
     qsort(all, n, sizeof *all, by_age);
     /* the newest file stays, whatever its size: it was filled to be used now */
     for (size_t i = 0; i + 1 < n && total > max; i++) {
-        if (unlink(all[i].path) == 0) total -= all[i].size;
+        if (recoverable(s, all[i].kind, all[i].path + all[i].name_at) && unlink(all[i].path) == 0)
+            total -= all[i].size;
     }
     free(all);
 }

@@ -53,8 +53,9 @@ int files_built_put(store *s, const char *name, const char *path);
 int files_built_find(store *s, const char *name, char sha_hex[65]);
 
 /* Removes the oldest files of the cache's kinds (and its built packages)
- * until at most max bytes are left. An open file stays readable. */
-void files_trim(const char *cache_dir, uint64_t max);
+ * until at most max bytes are left, only those the database on s can give
+ * back (never the only copy of a file). An open file stays readable. */
+void files_trim(store *s, const char *cache_dir, uint64_t max);
 
 /* Removes a directory tree (a temporary cache directory). */
 void files_remove_tree(const char *dir);

@@ -214,6 +214,12 @@ static void files_test(store *s)
     files_local(s, cache, 10 * FILES_CHUNK, stored, first, sizeof first);
     struct utimbuf old = { 1000000, 1000000 };    /* filled long ago */
     CHECK_EQ(utime(first, &old), 0);
+    /* older still, but not in the database: the only copy, never trimmed */
+    char mine[700];
+    snprintf(mine, sizeof mine, "%s/images/%064d.bin", cache, 0);
+    unsigned char *own = pattern_file(mine, 1000, 3, sha2);
+    struct utimbuf older = { 500000, 500000 };
+    CHECK_EQ(utime(mine, &older), 0);
     snprintf(src, sizeof src, "%s/two.bin", dir);
     unsigned char *two = pattern_file(src, n, 2, sha2);
     CHECK_EQ(files_put(s, src, sha2, n), 0);
@@ -222,6 +228,8 @@ static void files_test(store *s)
     CHECK_EQ(files_local(s, cache, n + 10, stored, local, sizeof local), 0);
     CHECK(same_file(local, two, n));
     CHECK(access(first, F_OK) != 0);
+    CHECK(same_file(mine, own, 1000));
+    free(own);
 
     /* built packages by name */
     char found[65];
