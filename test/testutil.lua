@@ -301,7 +301,9 @@ end
 -- stop() (SIGTERM, waits for the exit; returns the exit code) and out().
 function M.start_fota_server(o)
     local dir = M.tmpdir("fota-server")
-    local args = { M.build .. "/fota-server serve --listen 127.0.0.1:0", "--db '" .. o.db .. "'",
+    -- without --data the instance's temporary caches go under its own directory (a SIGKILL leaves them)
+    local args = { (o.data == false and "TMPDIR='" .. dir .. "' " or "") .. M.build
+        .. "/fota-server serve --listen 127.0.0.1:0", "--db '" .. o.db .. "'",
         "--port-file '" .. dir .. "/port'", "--lifetime " .. (o.lifetime or 60) }
     -- o.data == false: none (PostgreSQL keeps the files; the instance caches them in a temporary directory)
     if o.data ~= false then args[#args + 1] = "--data '" .. (o.data or M.data_dir(o.db)) .. "'" end
