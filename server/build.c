@@ -338,7 +338,8 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
          files_local(b->claims, b->data_dir, b->cache_max, fw->core_path, local.core_path, sizeof local.core_path)) ||
         (fw->script_path[0] && files_local(b->claims, b->data_dir, b->cache_max, fw->script_path, local.script_path,
                                            sizeof local.script_path)) ||
-        (base_image[0] && files_local(b->claims, b->data_dir, b->cache_max, base_image, base_local, sizeof base_local))) {
+        (base_image[0] &&
+         files_local(b->claims, b->data_dir, b->cache_max, base_image, base_local, sizeof base_local))) {
         snprintf(pkg->why, sizeof pkg->why, "the release's files are missing from the store");
         return PKG_FAILED;
     }

@@ -432,7 +432,8 @@ int db_forget_file(srv_db *d, const char *stored)
         " AND NOT EXISTS (SELECT 1 FROM built_package WHERE sha256=?1)";
     char q1[512], q2[512];
     snprintf(q1, sizeof q1, "DELETE FROM file_blob%s", unused);
-    snprintf(q2, sizeof q2, "DELETE FROM file_chunk%s AND NOT EXISTS (SELECT 1 FROM file_blob WHERE sha256=?1)", unused);
+    snprintf(q2, sizeof q2, "DELETE FROM file_chunk%s AND NOT EXISTS (SELECT 1 FROM file_blob WHERE sha256=?1)",
+             unused);
     const char *v[1] = { sha };
     return db_exec_text(d, q1, 1, v) || db_exec_text(d, q2, 1, v) ? -1 : 0;
 }

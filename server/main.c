@@ -406,6 +406,15 @@ int main(int argc, char **argv)
 
     const char *db_path = opt(c, vals, "--db") ? opt(c, vals, "--db") : "fota.db";
     srv_db d;
+    /* An AT delta is a file of the data directory, also on PostgreSQL (not
+     * in the database yet): without --data it would go with the CLI's
+     * temporary cache. */
+    if (!strcmp(c->name, "at") && c->sub && !strcmp(c->sub, "delta") && store_is_pg(db_path) &&
+        !opt(c, vals, "--data")) {
+        fprintf(stderr, "fota-server at delta: on PostgreSQL give --data DIR, the directory the instances serving"
+                        " AT deltas share\n");
+        return EXIT_USAGE_ERR;
+    }
     if (db_open(&d, db_path, opt(c, vals, "--data"), 0)) return EXIT_IO_ERR;
     int rc;
     const char *sub = c->sub ? c->sub : "";
