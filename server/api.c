@@ -334,6 +334,9 @@ static void answer_package(srv_server *s, const srv_cfg *cfg, const char *ver, c
         return;
     }
     if (vendor) {
+        /* PostgreSQL: from this instance's cache, filled from the database */
+        char local[SRV_PATH_MAX];
+        if (db_local_file(d, a->pkg.path, local, sizeof local) == 0) memcpy(a->pkg.path, local, sizeof local);
         if (open_package(a)) {
             set(a, SRV_INTERNAL, "vendor package file missing: upload it again");
             return;
@@ -984,6 +987,7 @@ int srv_start(srv_server *s, const srv_serve_opts *o)
         free_tls(s);
         return -1;
     }
+    if (o->cache_size) s->db.cache_max = s->builder.cache_max = o->cache_size;
     fota_sig_key_init(&s->fresh_key);
     pthread_mutex_init(&s->fresh_lock, NULL);
     s->fresh_ttl = o->fresh_ttl > 0 ? (unsigned)o->fresh_ttl : SRV_FRESH_TTL;
@@ -1071,6 +1075,9 @@ void srv_stop(srv_server *s)
     pthread_mutex_unlock(&s->flush_lock);
     pthread_join(s->flusher, NULL);
     builder_stop(&s->builder);
+    if (store_is_pg(s->db.location))
+        fprintf(stderr, "fota-server: packages built here: %lu, taken from the database: %lu\n", s->builder.built,
+                s->builder.fetched);
     guard_stop(&s->guard);
     console_stop(s);
     /* The batch being written, then the queue behind it. */

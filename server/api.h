@@ -50,6 +50,7 @@ typedef struct srv_serve_opts {
     unsigned header_timeout_ms;   /* 0 = SRV_HEADER_TIMEOUT_MS */
     unsigned max_connections;     /* live connections; 0 = SRV_MAX_CONNECTIONS (tests lower it) */
     int cache_ms;                 /* configuration cache; 0 = SRV_CACHE_MS, < 0 = off */
+    uint64_t cache_size;          /* PostgreSQL's cache of files, bytes; 0 = FILES_CACHE_DEFAULT */
     /* the web console (console.h): off, and session lifetimes (0 = defaults) */
     int console_off;
     unsigned console_idle_s, console_max_age_s;

@@ -17,6 +17,7 @@
 #include "core/fota_err.h"
 #include "port/port.h"
 #include "build.h"
+#include "store_files.h"
 #include "delta_glue.h"
 
 #define FAIL_TTL_MS 60000   /* a failed build is retried after this (admin may fix it) */
@@ -79,6 +80,9 @@ int builder_init(srv_builder *b, const char *data_dir, const char *key_path, uin
     memset(b, 0, sizeof *b);
     b->max_size = max_size ? max_size : FOTA_PKG_DEFAULT_MAX_SIZE;
     b->delay_ms = delay_ms;
+    b->cache_max = FILES_CACHE_DEFAULT;
+    if (strlen(data_dir) >= sizeof b->data_dir) return -1;
+    memcpy(b->data_dir, data_dir, strlen(data_dir) + 1);
     int n = snprintf(b->cache_dir, sizeof b->cache_dir, "%s/cache", data_dir);
     if (n < 0 || (size_t)n >= sizeof b->cache_dir || fota_port_mkdirs(b->cache_dir) != FOTA_OK) {
         fprintf(stderr, "fota-server: cannot create %s/cache\n", data_dir);
@@ -128,7 +132,7 @@ static int cache_path(const srv_builder *b, const srv_firmware *fw, uint32_t bas
 }
 
 /* Size and ETag of a finished package file. */
-static int describe(const char *path, srv_pkg *pkg, uint32_t max_size)
+static int describe(const char *path, srv_pkg *pkg, uint32_t max_size, int link_name)
 {
     fota_pkg_reader r;
     if (fota_pkg_open_file(&r, path, max_size) != 0) return -1;
@@ -139,10 +143,12 @@ static int describe(const char *path, srv_pkg *pkg, uint32_t max_size)
     snprintf(pkg->path, sizeof pkg->path, "%s", path);
     /* Its content-addressed name beside it (a hard link: no copy), so a
      * copy of the cache can be a static package host (serve --package-url).
-     * Best effort: `fota-server export` writes them too. */
+     * Best effort: `fota-server export` writes them too. Not on
+     * PostgreSQL (link_name 0), where export is the way and the cache is
+     * trimmed. */
     char ca[SRV_PATH_MAX + 80], name[80];
     const char *slash = strrchr(path, '/');
-    if (slash && srv_package_name(pkg, name, sizeof name) == 0 &&
+    if (link_name && slash && srv_package_name(pkg, name, sizeof name) == 0 &&
         snprintf(ca, sizeof ca, "%.*s/%s", (int)(slash - path), path, name) < (int)sizeof ca &&
         strcmp(ca, path) != 0)
         (void)link(path, ca);
@@ -190,7 +196,7 @@ int builder_get(srv_builder *b, const srv_firmware *fw, uint32_t base, const cha
     /* An uploaded package for this base (AT firmware, at.c) comes first. */
     char prebuilt[SRV_PATH_MAX];
     if (srv_prebuilt_path(b->cache_dir, fw->id, base, prebuilt, sizeof prebuilt) == 0 &&
-        describe(prebuilt, pkg, b->max_size) == 0)
+        describe(prebuilt, pkg, b->max_size, !b->claims) == 0)
         return PKG_READY;
     pthread_mutex_lock(&b->lock);
     srv_cache_slot *s = find_slot(b, fw->id, base);
@@ -213,7 +219,7 @@ int builder_get(srv_builder *b, const srv_firmware *fw, uint32_t base, const cha
     snprintf(found.why, sizeof found.why, "cannot name the package file");
     if (cache_path(b, fw, base, path, sizeof path) == 0) {
         struct stat st;
-        if (stat(path, &st) == 0 && describe(path, &found, b->max_size) == 0) {
+        if (stat(path, &st) == 0 && describe(path, &found, b->max_size, !b->claims) == 0) {
             state = PKG_READY;   /* built by an earlier run */
         } else if (!fw->core_path[0]) {
             /* A release of uploaded deltas only: nothing to build from. */
@@ -222,8 +228,10 @@ int builder_get(srv_builder *b, const srv_firmware *fw, uint32_t base, const cha
                      "base core version missing: no delta from V%lu uploaded", (unsigned long)base);
         } else if (fw->core_version != base && base != SRV_BASE_REINSTALL &&
                    !(base_image[0] && srv_delta_available()) &&
-                   stat(fw->core_path, &st) == 0 &&
-                   (uint64_t)st.st_size + FOTA_PKG_MIN_LEN + FOTA_PKG_SIG_BLOCK_LEN > b->max_size) {
+                   /* the stored size: PostgreSQL's image may not be in this cache yet */
+                   (fw->core_size || stat(fw->core_path, &st) == 0) &&
+                   (fw->core_size ? fw->core_size : (uint64_t)st.st_size) + FOTA_PKG_MIN_LEN +
+                   FOTA_PKG_SIG_BLOCK_LEN > b->max_size) {
             /* The full core alone does not fit: only a delta can do, and a
              * delta needs the device's current core image. */
             if (!base_image[0]) {
@@ -312,7 +320,31 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", final, (long)getpid());
     snprintf(delta, sizeof delta, "%s.delta%ld", final, (long)getpid());
     /* Built meanwhile by another instance (it held the claim). */
-    if (describe(final, pkg, b->max_size) == 0) return PKG_READY;
+    if (describe(final, pkg, b->max_size, !b->claims) == 0) return PKG_READY;
+    /* PostgreSQL: built by another instance, into the database: fetched
+     * (its hash checked), not built again */
+    char built_sha[65];
+    const char *name = strrchr(final, '/') + 1;
+    if (b->claims && files_built_find(b->claims, name, built_sha) == 1 &&
+        files_fetch(b->claims, built_sha, final) == 0 && describe(final, pkg, b->max_size, !b->claims) == 0) {
+        files_trim(b->claims, b->data_dir, b->cache_max);
+        b->fetched++;
+        return PKG_READY;
+    }
+    /* The release's files, local (PostgreSQL: from the database into the cache) */
+    srv_firmware local = *fw;
+    char base_local[SRV_PATH_MAX] = "";
+    if ((fw->core_path[0] &&
+         files_local(b->claims, b->data_dir, b->cache_max, fw->core_path, local.core_path, sizeof local.core_path)) ||
+        (fw->script_path[0] && files_local(b->claims, b->data_dir, b->cache_max, fw->script_path, local.script_path,
+                                           sizeof local.script_path)) ||
+        (base_image[0] &&
+         files_local(b->claims, b->data_dir, b->cache_max, base_image, base_local, sizeof base_local))) {
+        snprintf(pkg->why, sizeof pkg->why, "the release's files are missing from the store");
+        return PKG_FAILED;
+    }
+    fw = &local;
+    base_image = base_local;
     if (b->delay_ms) sleep_ms(b, b->delay_ms);
 
     char project[SRV_NAME_MAX + 1];
@@ -380,10 +412,19 @@ static int build_one(srv_builder *b, const srv_firmware *fw, uint32_t base, cons
         return PKG_FAILED;
     }
     /* Durable before it becomes visible under its final name. */
-    if (sync_file(tmp) || fota_port_rename(tmp, final) || describe(final, pkg, b->max_size)) {
+    if (sync_file(tmp) || fota_port_rename(tmp, final) || describe(final, pkg, b->max_size, !b->claims)) {
         fota_port_remove(tmp);
         snprintf(pkg->why, sizeof pkg->why, "cannot store the package");
         return PKG_FAILED;
+    }
+    b->built++;
+    /* PostgreSQL: for the other instances, before the claim is released;
+     * this one serves it either way (the others would build it again) */
+    if (b->claims) {
+        if (files_built_put(b->claims, name, final) != 0)
+            fprintf(stderr, "fota-server: package %s not stored in the database: %s\n", name,
+                    store_errmsg(b->claims));
+        files_trim(b->claims, b->data_dir, b->cache_max);
     }
     return PKG_READY;
 }

@@ -55,6 +55,15 @@ typedef struct srv_builder {
      * builder's thread; the others answer 43 until the file is there.
      * NULL on SQLite. */
     store *claims;
+    /* PostgreSQL: the same connection fetches the release's files and
+     * stores each built package (store_files.h), so an instance serves
+     * another's package without building it; the data directory is this
+     * instance's cache of them, at most cache_max bytes. */
+    char data_dir[SRV_PATH_MAX];
+    uint64_t cache_max;
+    /* packages this builder built, and took from the database instead
+     * (another instance's build); the worker's, read after builder_stop */
+    unsigned long built, fetched;
 } srv_builder;
 
 /* db_location: the database; a PostgreSQL one gets the build claims. */

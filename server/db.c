@@ -9,12 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/fota_err.h"
 #include "port/port.h"
 #include "db.h"
 #include "rollout.h"
 #include "store.h"
+#include "store_files.h"
 #include "validate.h"
 
 const char *const srv_db_schema =
@@ -70,7 +72,7 @@ const char *const srv_hot_sql[ST__COUNT] = {
     [ST_CONFIG_IMEI] = "SELECT 1 FROM config_imei WHERE config_id=?1 AND imei=?2",
     [ST_CONFIG_FROM] = "SELECT 1 FROM config_from WHERE config_id=?1 AND version=?2",
     [ST_FW_GET] = ("SELECT f.id, f.project_id, p.name, f.name, f.bsp, f.core_version,"
-                  " f.script_version, f.core_path, f.script_path, f.key_path"
+                  " f.script_version, f.core_path, f.script_path, f.key_path, f.core_size"
                   " FROM firmware f JOIN project p ON p.id=f.project_id WHERE f.id=?1"),
     [ST_BASE_IMAGE] = ("SELECT core_path FROM firmware WHERE project_id=?1 AND bsp=?2"
                       " AND core_version=?3 ORDER BY id DESC LIMIT 1"),
@@ -108,6 +110,18 @@ const char *const srv_writer_sql[WS__COUNT] = {
     [WS_DEVICE_BAN] = ("INSERT INTO device(imei, project_id, owner, banned, created)"
                       " VALUES(?1, ?2, ?3, 1, ?4) ON CONFLICT(imei) DO UPDATE SET banned=1"
                       " WHERE device.count_since <= excluded.created"),
+};
+
+/* PostgreSQL's writer: a batch of log rows, and its first contacts, each
+ * in one statement per SRV_LOG_GROUP rows (arrays unnested), not one per
+ * row: the database parses, plans and answers once for the lot. */
+const char *const srv_pg_writer_sql[PW__COUNT] = {
+    [PW_LOG_ROWS] = ("INSERT INTO log(ts, imei, status, code, counted, request, msg)"
+                    " SELECT * FROM unnest(?1::bigint[], ?2::text[], ?3::bigint[], ?4::bigint[], ?5::bigint[],"
+                    " ?6::text[], ?7::text[])"),
+    [PW_DEVICE_ADD] = ("INSERT INTO device(imei, project_id, owner, created)"
+                      " SELECT * FROM unnest(?1::text[], ?2::bigint[], ?3::text[], ?4::bigint[])"
+                      " ON CONFLICT DO NOTHING"),
 };
 
 int db_exec(srv_db *d, const char *sql)
@@ -267,6 +281,7 @@ static int make_schema(srv_db *d, const char *const *parts, size_t nparts)
     if (pg && db_exec(d, "BEGIN; SELECT pg_advisory_xact_lock(1718579297)")) return -1;
     int rc = names_per_owner(d);
     for (size_t i = 0; rc == 0 && i < nparts; i++) rc = db_exec(d, parts[i]);
+    if (rc == 0) rc = db_exec(d, srv_files_schema);
     if (rc == 0) rc = add_reinstall_column(d);
     if (rc == 0 && pg && store_watch(d->db, cached_tables, (int)(sizeof cached_tables / sizeof cached_tables[0]))) {
         fprintf(stderr, "fota-server: database: %s\n", store_errmsg(d->db));
@@ -301,16 +316,25 @@ int db_open_schema(srv_db *d, const char *const *schema, size_t nschema, const c
         db_close(d);
         return -1;
     }
+    int pg = store_is_pg(path);
+    d->cache_max = FILES_CACHE_DEFAULT;
     char stored[SRV_PATH_MAX];
-    int have = meta_get(d, "data_dir", stored, sizeof stored);
+    /* PostgreSQL keeps the files (store_files.h): the directory is this
+     * instance's cache of them, its own (--data) or a new temporary one. */
+    int have = pg ? 0 : meta_get(d, "data_dir", stored, sizeof stored);
     const char *want = data_dir;
     char def[SRV_PATH_MAX];
     if (!want && have == 1) want = stored;
-    if (!want && store_is_pg(path)) {
-        /* images are files: every instance must name the same directory */
-        fprintf(stderr, "fota-server: a new PostgreSQL database needs --data DIR (where its images are kept)\n");
-        db_close(d);
-        return -1;
+    if (!want && pg) {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(def, sizeof def, "%s/fota-cache-XXXXXX", tmp && *tmp && strlen(tmp) < 256 ? tmp : "/tmp");
+        if (!mkdtemp(def)) {
+            fprintf(stderr, "fota-server: cannot make a cache directory %s\n", def);
+            db_close(d);
+            return -1;
+        }
+        d->temp_dir = 1;
+        want = def;
     }
     if (!want) {
         snprintf(def, sizeof def, "%s.d", path);
@@ -319,11 +343,14 @@ int db_open_schema(srv_db *d, const char *const *schema, size_t nschema, const c
     char abs[PATH_MAX];
     if (fota_port_mkdirs(want) != FOTA_OK || !realpath(want, abs) || strlen(abs) >= SRV_PATH_MAX - 64) {
         fprintf(stderr, "fota-server: cannot use data directory %s\n", want);
+        if (d->temp_dir) files_remove_tree(want);
+        d->temp_dir = 0;
         db_close(d);
         return -1;
     }
     memcpy(d->data_dir, abs, strlen(abs) + 1);
-    if (have != 1 && meta_set(d, "data_dir", d->data_dir)) {
+    memcpy(d->location, path, strlen(path) + 1);
+    if (!pg && have != 1 && meta_set(d, "data_dir", d->data_dir)) {
         fprintf(stderr, "fota-server: cannot record the data directory: %s\n", store_errmsg(d->db));
         db_close(d);
         return -1;
@@ -346,7 +373,8 @@ int db_open_schema(srv_db *d, const char *const *schema, size_t nschema, const c
         store_exec(d->wdb, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;"
                            " PRAGMA cache_size=-32768;") ||
         prepare_all(d->wdb, srv_writer_sql, d->wst, WS__COUNT) ||
-        prepare_all(d->wdb, srv_rollout_writer_sql, d->rwst, RW__COUNT)) {
+        prepare_all(d->wdb, srv_rollout_writer_sql, d->rwst, RW__COUNT) ||
+        (store_kind_of(d->wdb) == STORE_PG && prepare_all(d->wdb, srv_pg_writer_sql, d->pwst, PW__COUNT))) {
         fprintf(stderr, "fota-server: cannot open the log writer's connection\n");
         db_close(d);
         return -1;
@@ -374,6 +402,7 @@ void db_close(srv_db *d)
     finalize_all(d->st, ST__COUNT);
     finalize_all(d->wst, WS__COUNT);
     finalize_all(d->rwst, RW__COUNT);
+    finalize_all(d->pwst, PW__COUNT);
     free(d->cfg_cache);
     d->cfg_cache = NULL;
     pool_free(d->pool);
@@ -383,6 +412,35 @@ void db_close(srv_db *d)
     d->db = d->wdb = NULL;
     batch_free(&d->queue);
     batch_free(&d->writing);
+    if (d->temp_dir && d->data_dir[0]) files_remove_tree(d->data_dir);
+    d->temp_dir = 0;
+}
+
+int db_forget_file(srv_db *d, const char *stored)
+{
+    const char *slash = strchr(stored, '/');
+    char sha[65], local[SRV_PATH_MAX];
+    if (!slash || strlen(slash + 1) < 64) return -1;
+    memcpy(sha, slash + 1, 64);
+    sha[64] = 0;
+    if (snprintf(local, sizeof local, "%s/%s", d->data_dir, stored) < (int)sizeof local) unlink(local);
+    /* the row first: a row means a whole file (store_files.h) */
+    static const char *const unused =
+        " WHERE sha256=?1 AND NOT EXISTS (SELECT 1 FROM firmware WHERE core_path LIKE '%' || CAST(?1 AS TEXT) || '%'"
+        " OR script_path LIKE '%' || CAST(?1 AS TEXT) || '%')"
+        " AND NOT EXISTS (SELECT 1 FROM vendor_package WHERE path LIKE '%' || CAST(?1 AS TEXT) || '%')"
+        " AND NOT EXISTS (SELECT 1 FROM built_package WHERE sha256=?1)";
+    char q1[512], q2[512];
+    snprintf(q1, sizeof q1, "DELETE FROM file_blob%s", unused);
+    snprintf(q2, sizeof q2, "DELETE FROM file_chunk%s AND NOT EXISTS (SELECT 1 FROM file_blob WHERE sha256=?1)",
+             unused);
+    const char *v[1] = { sha };
+    return db_exec_text(d, q1, 1, v) || db_exec_text(d, q2, 1, v) ? -1 : 0;
+}
+
+int db_local_file(srv_db *d, const char *stored, char *out, size_t cap)
+{
+    return files_local(d->db, d->data_dir, d->cache_max, stored, out, cap);
 }
 
 static unsigned imei_bucket(const char *imei)
@@ -415,6 +473,106 @@ static void bind_owner(store_stmt *st, int col, const char *owner)
     else store_bind_null(st, col);
 }
 
+/* An array literal of PostgreSQL's text form, growing: elements quoted
+ * (backslash before " and \\), NULL bare. */
+typedef struct arr {
+    char *p;
+    size_t n, cap;
+    int bad;
+} arr;
+
+static void arr_put(arr *a, const char *t, size_t n)
+{
+    if (a->bad) return;
+    if (a->n + n + 2 > a->cap) {
+        size_t cap = a->cap ? a->cap : 4096;
+        while (cap < a->n + n + 2) cap *= 2;
+        char *q = cap <= STORE_SQL_MAX ? realloc(a->p, cap) : NULL;
+        if (!q) {
+            a->bad = 1;
+            return;
+        }
+        a->p = q;
+        a->cap = cap;
+    }
+    memcpy(a->p + a->n, t, n);
+    a->n += n;
+    a->p[a->n] = 0;
+}
+
+static void arr_sep(arr *a) { arr_put(a, a->n ? "," : "{", 1); }
+
+static void arr_text(arr *a, const char *t)
+{
+    arr_sep(a);
+    if (!t) {
+        arr_put(a, "NULL", 4);
+        return;
+    }
+    arr_put(a, "\"", 1);
+    for (const char *p = t; *p; p++) {
+        size_t run = strcspn(p, "\"\\");
+        arr_put(a, p, run);
+        p += run;
+        if (!*p) break;
+        arr_put(a, "\\", 1);
+        arr_put(a, p, 1);
+    }
+    arr_put(a, "\"", 1);
+}
+
+static void arr_int(arr *a, int64_t v)
+{
+    char t[24];
+    arr_sep(a);
+    arr_put(a, t, (size_t)snprintf(t, sizeof t, "%lld", (long long)v));
+}
+
+/* Closes the literal and binds it (an empty one: "{}"). 0 / -1. */
+static int arr_bind(store_stmt *st, int idx, arr *a)
+{
+    if (!a->n) arr_put(a, "{", 1);
+    arr_put(a, "}", 1);
+    return a->bad ? -1 : store_bind_text(st, idx, a->p, a->n);
+}
+
+/* PostgreSQL: the log rows from..to of the writing batch, and their
+ * devices' first contacts, in two statements (pipelined). 0 / -1. */
+static int write_group(srv_db *d, size_t from, size_t to)
+{
+    arr c[7], dv[4];
+    memset(c, 0, sizeof c);
+    memset(dv, 0, sizeof dv);
+    size_t adds = 0;
+    for (size_t i = from; i < to; i++) {
+        const srv_log_row *r = &d->writing.rows[i];
+        arr_int(&c[0], r->ts_ms);
+        arr_text(&c[1], r->imei);
+        arr_int(&c[2], r->status);
+        arr_int(&c[3], r->code);
+        arr_int(&c[4], r->counted);
+        arr_text(&c[5], r->request);
+        arr_text(&c[6], r->msg);
+        if (r->new_device && !r->ban) {   /* a ban stores the device itself (row by row) */
+            arr_text(&dv[0], r->imei);
+            arr_int(&dv[1], r->project_id);
+            arr_text(&dv[2], r->owner[0] ? r->owner : NULL);
+            arr_int(&dv[3], r->ts_ms);
+            adds++;
+        }
+    }
+    int rc = 0;
+    store_stmt *st = d->pwst[PW_LOG_ROWS];
+    for (int k = 0; k < 7 && rc == 0; k++) rc = arr_bind(st, k + 1, &c[k]);
+    if (rc == 0) rc = step_done(st);
+    st = d->pwst[PW_DEVICE_ADD];
+    for (int k = 0; k < 4 && rc == 0 && adds; k++) rc = arr_bind(st, k + 1, &dv[k]);
+    if (rc == 0 && adds) rc = step_done(st);
+    for (int k = 0; k < 7; k++) free(c[k].p);
+    for (int k = 0; k < 4; k++) free(dv[k].p);
+    return rc;
+}
+
 int db_log_write(srv_db *d, unsigned wait_ms)
 {
     if (d->writing.n == 0) return 0;
@@ -425,20 +583,26 @@ int db_log_write(srv_db *d, unsigned wait_ms)
     /* PostgreSQL: the batch's statements in one pipeline (one round trip
      * per few hundred, not one each) */
     int rc = store_pipeline_begin(d->wdb) == 0 ? 0 : -1;
+    int grouped = d->pwst[PW_LOG_ROWS] != NULL;
+    for (size_t i = 0; grouped && i < d->writing.n && rc == 0; i += SRV_LOG_GROUP)
+        rc = write_group(d, i, i + SRV_LOG_GROUP < d->writing.n ? i + SRV_LOG_GROUP : d->writing.n);
     for (size_t i = 0; i < d->writing.n && rc == 0; i++) {
         const srv_log_row *r = &d->writing.rows[i];
-        store_stmt *ins = d->wst[WS_LOG_INSERT];
-        store_bind_int64(ins, 1, r->ts_ms);
-        store_bind_str(ins, 2, r->imei);
-        store_bind_int64(ins, 3, r->status);
-        store_bind_int64(ins, 4, r->code);
-        store_bind_int64(ins, 5, r->counted);
-        store_bind_str(ins, 6, r->request);
-        store_bind_str(ins, 7, r->msg);
-        rc = step_done(ins);
         /* A device's first request registers it, batched with its log row;
-         * a ban (decided from memory) is written the same way. */
-        store_stmt *dev = r->ban ? d->wst[WS_DEVICE_BAN] : r->new_device ? d->wst[WS_DEVICE_AUTOADD] : NULL;
+         * a ban (decided from memory) is written the same way. Grouped
+         * (PostgreSQL): rows and first contacts went above, bans here. */
+        store_stmt *dev = r->ban ? d->wst[WS_DEVICE_BAN] : r->new_device && !grouped ? d->wst[WS_DEVICE_AUTOADD] : NULL;
+        if (!grouped) {
+            store_stmt *ins = d->wst[WS_LOG_INSERT];
+            store_bind_int64(ins, 1, r->ts_ms);
+            store_bind_str(ins, 2, r->imei);
+            store_bind_int64(ins, 3, r->status);
+            store_bind_int64(ins, 4, r->code);
+            store_bind_int64(ins, 5, r->counted);
+            store_bind_str(ins, 6, r->request);
+            store_bind_str(ins, 7, r->msg);
+            rc = step_done(ins);
+        }
         if (rc == 0 && dev) {
             store_bind_str(dev, 1, r->imei);
             store_bind_int64(dev, 2, r->project_id);
@@ -552,6 +716,7 @@ int db_firmware_get(srv_db *d, int64_t id, srv_firmware *fw)
         store_column_copy(st, 7, fw->core_path, sizeof fw->core_path);
         store_column_copy(st, 8, fw->script_path, sizeof fw->script_path);
         store_column_copy(st, 9, fw->key_path, sizeof fw->key_path);
+        fw->core_size = (uint64_t)store_column_int64(st, 10);
     }
     store_reset(st);
     store_finalize(own);

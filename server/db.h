@@ -22,6 +22,7 @@ typedef struct srv_firmware {
     char core_path[SRV_PATH_MAX];
     char script_path[SRV_PATH_MAX];
     char key_path[SRV_PATH_MAX];  /* "" = the server's key */
+    uint64_t core_size;           /* the core image's bytes (0: none) */
 } srv_firmware;
 
 /* A log row, queued in memory and written in batches (see db_log_*). */
@@ -69,6 +70,10 @@ enum srv_pg_stmt { PG_DEVICE_READ, PG_DEVICE_CLAIM, PG__COUNT };
 extern const char *const srv_pg_count_sql[PG__COUNT];
 /* Written by the log writer only (its own connection, outside that lock). */
 enum srv_wstmt { WS_LOG_INSERT, WS_DEVICE_AUTOADD, WS_DEVICE_BAN, WS__COUNT };
+/* PostgreSQL's writer: rows in groups (db.c's srv_pg_writer_sql). */
+enum srv_pg_wstmt { PW_LOG_ROWS, PW_DEVICE_ADD, PW__COUNT };
+extern const char *const srv_pg_writer_sql[PW__COUNT];
+#define SRV_LOG_GROUP 128         /* rows per statement (each array well under STORE_SQL_MAX) */
 /* The rollout statements of the writer (their SQL is in rollout.c). */
 enum srv_rollout_wstmt { RW_OUTCOME, RW_SENT, RW__COUNT };
 /* db.c's tables and statements (test_store runs them on both stores). */
@@ -133,6 +138,7 @@ typedef struct srv_db {
     store *wdb;
     store_stmt *wst[WS__COUNT];
     store_stmt *rwst[RW__COUNT];
+    store_stmt *pwst[PW__COUNT];  /* PostgreSQL only, else NULL */
     /* the configuration cache of device checks (serving only) */
     srv_cfg_slot *cfg_cache;      /* SRV_CFG_SLOTS, NULL when off */
     unsigned cache_ms;
@@ -146,6 +152,12 @@ typedef struct srv_db {
      * (db_open's serving). NULL on SQLite, or when not serving. */
     struct srv_db_pool *pool;
     int64_t pruned_ms;            /* device_day's last pruning (PostgreSQL) */
+    char location[SRV_PATH_MAX];  /* what db_open opened (the builder's own connections) */
+    /* PostgreSQL: data_dir is this instance's cache of the stored files
+     * (store_files.h: --data, or a temporary directory without it), at most cache_max bytes; temp_dir: made by db_open, removed
+     * by db_close. */
+    uint64_t cache_max;
+    int temp_dir;
 } srv_db;
 
 #define SRV_LOG_BUCKETS 4096
@@ -208,6 +220,14 @@ int db_rollout_tick(srv_db *d, int64_t now_ms);
 /* Path of a stored core image of that version for the project/bsp, or "". */
 int db_base_image(srv_db *d, int64_t project_id, const char *bsp, uint32_t core, char *path,
                   size_t cap);
+
+/* A stored file's path for reading (store_files.h's files_local on the
+ * serving connection): SQLite's as it is, PostgreSQL's in the cache,
+ * fetched when missing. 0 / -1. */
+int db_local_file(srv_db *d, const char *stored, char *out, size_t cap);
+/* PostgreSQL: a stored file no row names any more leaves the database (and
+ * this instance's cache). 0 / -1. */
+int db_forget_file(srv_db *d, const char *stored);
 
 /* Statements of the CLI and the console that print a failure to stderr
  * ("fota-server: database: ..."). db_exec: a script without parameters;

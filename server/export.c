@@ -109,7 +109,7 @@ int cmd_export(srv_db *d, const char *dir, const char *key_path, const char *max
         return EXIT_IO_ERR;
     }
     size_t n = 0;
-    if (collect(d, jobs, &n) || builder_init(b, d->data_dir, key_path, (uint32_t)max, 0, NULL)) {
+    if (collect(d, jobs, &n) || builder_init(b, d->data_dir, key_path, (uint32_t)max, 0, d->location)) {
         free(jobs);
         free(b);
         return EXIT_IO_ERR;
@@ -148,7 +148,14 @@ int cmd_export(srv_db *d, const char *dir, const char *key_path, const char *max
     while (st && rc == 0 && store_step(st) == STORE_ROW) {
         srv_pkg pkg;
         memset(&pkg, 0, sizeof pkg);
-        store_column_copy(st, 0, pkg.path, sizeof pkg.path);
+        char stored[SRV_PATH_MAX];
+        store_column_copy(st, 0, stored, sizeof stored);
+        /* PostgreSQL: fetched from the database (into the CLI's cache) */
+        if (db_local_file(d, stored, pkg.path, sizeof pkg.path)) {
+            fprintf(stderr, "fota-server: vendor package %s missing\n", stored);
+            rc = EXIT_IO_ERR;
+            break;
+        }
         store_column_copy(st, 1, pkg.sha256, sizeof pkg.sha256);
         pkg.size = (uint64_t)store_column_int64(st, 2);
         rc = write_one(dir, &pkg, store_column_text(st, 3), store_column_text(st, 4), &written, &present);

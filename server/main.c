@@ -44,7 +44,7 @@ static const char *const o_serve[] = { "--db", "--data", "--listen", "--key", "-
                                         "--port-file", "--log-flush-ms", "--build-delay-ms", "--lifetime",
                                         "--tls-cert", "--tls-key", "--per-address", "--header-timeout-ms",
                                         "--fresh-ttl", "--package-url", "--cache-ms", "--console",
-                                        "--console-idle-s", "--console-max-age-s", NULL };
+                                        "--console-idle-s", "--console-max-age-s", "--cache-size", NULL };
 static const char *const o_project_add[] = { "--db", "--data", "--name", "--key", "--owner", NULL };
 static const char *const o_list[] = { "--db", "--data", "--project", "--owner", NULL };
 static const char *const o_fw_add[] = { "--db", "--data", "--project", "--bsp", "--core-version", "--core",
@@ -78,14 +78,17 @@ static const cmd cmds[] = {
       "                         [--log-flush-ms MS] [--lifetime S] [--build-delay-ms MS]\n"
       "                         [--tls-cert cert.pem --tls-key key.pem] [--per-address N]\n"
       "                         [--header-timeout-ms MS] [--fresh-ttl S] [--package-url URL]\n"
-      "                         [--cache-ms MS]\n"
+      "                         [--cache-ms MS] [--cache-size MB]\n"
       "                         [--console on|off] [--console-idle-s S] [--console-max-age-s S]\n"
       "\n"
       "  --listen IP:PORT     IPv4 address and port; port 0 picks a free one (printed, and\n"
       "                       written to --port-file)\n"
-      "  --data DIR           image files and the package cache (default: stored in the\n"
-      "                       database, else FILE.d; every instance over one PostgreSQL\n"
-      "                       database needs the same files)\n"
+      "  --data DIR           image files and the package cache (SQLite: default stored in\n"
+      "                       the database, else FILE.d). PostgreSQL keeps every file in the\n"
+      "                       database: DIR is only this instance's cache of them (default a\n"
+      "                       new temporary directory, removed at exit)\n"
+      "  --cache-size MB      PostgreSQL: the cache holds at most MB of files, oldest filled\n"
+      "                       removed first (default 512)\n"
       "  --key FILE           sign packages with this P-256 private key (PEM); a firmware\n"
       "                       added with its own --key uses that one\n"
       "  --threads N          HTTP worker threads (default 2)\n"
@@ -253,7 +256,7 @@ static int serve(const cmd *c, const char **vals)
     unsigned long idle_s = 0, max_age_s = 0;
     const char *console = opt(c, vals, "--console");
     unsigned long threads = 2, max_size = 0, flush = 100, delay = 0, lifetime = 0, per_address = 0,
-                  header_ms = 0, fresh_ttl = SRV_FRESH_TTL, cache_ms = SRV_CACHE_MS;
+                  header_ms = 0, fresh_ttl = SRV_FRESH_TTL, cache_ms = SRV_CACHE_MS, cache_mb = 0;
     const char *bad = NULL;
     if (!o.listen) bad = "--listen IP:PORT is required";
     else if (!o.tls_cert_path != !o.tls_key_path) bad = "--tls-cert and --tls-key go together";
@@ -276,6 +279,9 @@ static int serve(const cmd *c, const char **vals)
         bad = "--fresh-ttl: seconds, 0..31622400";
     else if (opt(c, vals, "--cache-ms") && srv_parse_uint(opt(c, vals, "--cache-ms"), 3600000, &cache_ms))
         bad = "--cache-ms: 0..3600000";
+    else if (opt(c, vals, "--cache-size") &&
+             (srv_parse_uint(opt(c, vals, "--cache-size"), 1024 * 1024, &cache_mb) || cache_mb == 0))
+        bad = "--cache-size: MB, 1..1048576";
     else if (console && strcmp(console, "on") && strcmp(console, "off")) bad = "--console: on or off";
     else if (opt(c, vals, "--console-idle-s") &&
              (srv_parse_uint(opt(c, vals, "--console-idle-s"), 86400 * 30, &idle_s) || idle_s == 0))
@@ -296,6 +302,7 @@ static int serve(const cmd *c, const char **vals)
     o.header_timeout_ms = (unsigned)header_ms;
     o.fresh_ttl = fresh_ttl ? (int)fresh_ttl : -1;
     o.cache_ms = cache_ms ? (int)cache_ms : -1;
+    o.cache_size = (uint64_t)cache_mb * 1024 * 1024;
     o.console_off = console && !strcmp(console, "off");
     o.console_idle_s = (unsigned)idle_s;
     o.console_max_age_s = (unsigned)max_age_s;
@@ -399,6 +406,15 @@ int main(int argc, char **argv)
 
     const char *db_path = opt(c, vals, "--db") ? opt(c, vals, "--db") : "fota.db";
     srv_db d;
+    /* An AT delta is a file of the data directory, also on PostgreSQL (not
+     * in the database yet): without --data it would go with the CLI's
+     * temporary cache. */
+    if (!strcmp(c->name, "at") && c->sub && !strcmp(c->sub, "delta") && store_is_pg(db_path) &&
+        !opt(c, vals, "--data")) {
+        fprintf(stderr, "fota-server at delta: on PostgreSQL give --data DIR, the directory the instances serving"
+                        " AT deltas share\n");
+        return EXIT_USAGE_ERR;
+    }
     if (db_open(&d, db_path, opt(c, vals, "--data"), 0)) return EXIT_IO_ERR;
     int rc;
     const char *sub = c->sub ? c->sub : "";

@@ -11,6 +11,7 @@
 
 #include "build.h"
 #include "ops.h"
+#include "store_files.h"
 #include "validate.h"
 #include "host/archive_pack.h"
 #include "core/bytes.h"
@@ -158,20 +159,30 @@ int ops_store_file(srv_db *d, const char *src, const char *sub, const char *ext,
 {
     uint8_t h[32];
     char dir[SRV_PATH_MAX], tmp[SRV_PATH_MAX + 32];
-    if (fota_sha256_file(src, max, h, size_out) != 0) return -1;
+    uint64_t size = 0;
+    if (fota_sha256_file(src, max, h, &size) != 0) return -1;
+    if (size_out) *size_out = size;
     fota_hex(h, 32, sha_hex);
     int n = snprintf(dir, sizeof dir, "%s/%s", d->data_dir, sub);
     if (n < 0 || (size_t)n >= sizeof dir || fota_port_mkdirs(dir) != FOTA_OK) return -1;
     n = snprintf(out, cap, "%s/%s.%s", dir, sha_hex, ext);
     if (n < 0 || (size_t)n >= cap) return -1;
-    if (fota_port_exists(out)) return 0;
-    /* the thread id too: console requests run on several threads of one process */
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld.%lx", out, (long)getpid(), (unsigned long)pthread_self());
-    if (fota_file_copy(src, tmp, max) || fota_port_rename(tmp, out)) {
-        fota_port_remove(tmp);
+    if (!fota_port_exists(out)) {
+        /* the thread id too: console requests run on several threads of one process */
+        snprintf(tmp, sizeof tmp, "%s.tmp%ld.%lx", out, (long)getpid(), (unsigned long)pthread_self());
+        if (fota_file_copy(src, tmp, max) || fota_port_rename(tmp, out)) {
+            fota_port_remove(tmp);
+            return -1;
+        }
+    }
+    if (store_kind_of(d->db) != STORE_PG) return 0;
+    /* PostgreSQL: the file into the database, its stored path relative
+     * (every instance's cache has it there; store_files.h) */
+    if (files_put(d->db, out, sha_hex, size) != 0) {
+        fprintf(stderr, "fota-server: cannot store %s in the database: %s\n", src, store_errmsg(d->db));
         return -1;
     }
-    return 0;
+    return files_stored_name(sub, sha_hex, ext, out, cap);
 }
 
 int ops_firmware_add(srv_db *d, const char *scope, const char *project, const char *name, const char *bsp,

@@ -34,6 +34,9 @@ struct store_stmt {
     uint64_t prepared_gen;  /* 0: not prepared on the current connection */
     int nparams;
     char *val[STORE_PARAMS_MAX];
+    int len[STORE_PARAMS_MAX];  /* a binary parameter's length (fmt 1) */
+    int fmt[STORE_PARAMS_MAX];  /* 0 text, 1 binary (store_bind_blob) */
+    unsigned char *blob;        /* store_column_blob's decoded bytea */
     PGresult *res;
     int row, nrows, executed;
     int64_t changes;
@@ -409,6 +412,7 @@ static const char *pg_word(dialect *d, const char *p, size_t n)
                          /* of text, with its separator */
                          : word_is(p, n, "group_concat") ? "string_agg"
                          : word_is(p, n, "IFNULL") ? "COALESCE"
+                         : word_is(p, n, "BLOB") ? "BYTEA"
                          : word_is(p, n, "max") && has_two_args(p) ? "GREATEST"
                          : word_is(p, n, "min") && has_two_args(p) ? "LEAST" : NULL;
         if (!as)
@@ -657,6 +661,8 @@ static int pg_bind(store_stmt *st, int idx, char *v)
     }
     free(st->val[idx - 1]);
     st->val[idx - 1] = v;
+    st->fmt[idx - 1] = 0;
+    st->len[idx - 1] = 0;
     return 0;
 }
 
@@ -694,6 +700,26 @@ int store_bind_str(store_stmt *st, int idx, const char *text)
     return store_bind_text(st, idx, text, text ? strlen(text) : 0);
 }
 
+int store_bind_blob(store_stmt *st, int idx, const void *data, size_t n)
+{
+    if (n > STORE_BLOB_MAX) {
+        set_err(st->s, "binary parameter too long");
+        return STORE_ERR;
+    }
+    if (st->lite)
+        return sqlite3_bind_blob(st->lite, idx, n ? data : "", (int)n, SQLITE_TRANSIENT) == SQLITE_OK ? 0 : STORE_ERR;
+    char *t = malloc(n ? n : 1);
+    if (!t)
+        return STORE_ERR;
+    if (n)
+        memcpy(t, data, n);
+    if (pg_bind(st, idx, t) != 0)
+        return STORE_ERR;
+    st->fmt[idx - 1] = 1;
+    st->len[idx - 1] = (int)n;
+    return 0;
+}
+
 int store_bind_null(store_stmt *st, int idx)
 {
     if (st->lite)
@@ -722,7 +748,7 @@ int store_step(store_stmt *st)
                 return pg_failed(s, NULL);
             st->prepared_gen = s->generation;
         }
-        if (!PQsendQueryPrepared(s->pg, st->name, st->nparams, (const char *const *)st->val, NULL, NULL, 0))
+        if (!PQsendQueryPrepared(s->pg, st->name, st->nparams, (const char *const *)st->val, st->len, st->fmt, 0))
             return pg_failed(s, NULL);
         st->changes = 0;
         /* Answers are read now and then: a client that only sends while the
@@ -737,7 +763,7 @@ int store_step(store_stmt *st)
             if (rc != 0)
                 return rc;
         }
-        PGresult *r = PQexecPrepared(s->pg, st->name, st->nparams, (const char *const *)st->val, NULL, NULL, 0);
+        PGresult *r = PQexecPrepared(s->pg, st->name, st->nparams, (const char *const *)st->val, st->len, st->fmt, 0);
         ExecStatusType es = PQresultStatus(r);
         if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK) {
             /* SQLSTATE class 23: integrity constraint violation */
@@ -805,6 +831,42 @@ const char *store_column_text(store_stmt *st, int col)
     return PQgetvalue(st->res, st->row, col);
 }
 
+static int hex_nibble(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+const void *store_column_blob(store_stmt *st, int col, size_t *n)
+{
+    *n = 0;
+    if (st->lite) {
+        const void *v = sqlite3_column_blob(st->lite, col);
+        int len = sqlite3_column_bytes(st->lite, col);
+        *n = len > 0 ? (size_t)len : 0;
+        return v ? v : "";
+    }
+    /* bytea in text results: "\x" and two hex digits a byte */
+    const char *v = store_column_text(st, col);
+    size_t len = v ? strlen(v) : 0;
+    if (!v || len < 2 || v[0] != '\\' || v[1] != 'x' || len % 2 || (len - 2) / 2 > STORE_BLOB_MAX)
+        return NULL;
+    free(st->blob);
+    if (!(st->blob = malloc((len - 2) / 2 + 1)))
+        return NULL;
+    for (size_t i = 2, o = 0; i < len; i += 2, o++) {
+        int hi = hex_nibble(v[i]), lo = hex_nibble(v[i + 1]);
+        if (hi < 0 || lo < 0)
+            return NULL;
+        st->blob[o] = (unsigned char)(hi << 4 | lo);
+    }
+    *n = (len - 2) / 2;
+    return st->blob;
+}
+
 int store_column_copy(store_stmt *st, int col, char *out, size_t cap)
 {
     const char *v = store_column_text(st, col);
@@ -828,6 +890,8 @@ void store_reset(store_stmt *st)
     }
     PQclear(st->res);
     st->res = NULL;
+    free(st->blob);
+    st->blob = NULL;
     st->executed = 0;
     st->row = -1;
     st->nrows = 0;
@@ -842,6 +906,7 @@ void store_clear_bindings(store_stmt *st)
     for (int i = 0; i < STORE_PARAMS_MAX; i++) {
         free(st->val[i]);
         st->val[i] = NULL;
+        st->fmt[i] = st->len[i] = 0;
     }
 }
 

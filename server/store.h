@@ -36,7 +36,7 @@ int store_reconnect(store *s);
 /* Rewrite SQLite-spelled SQL for kind into a fresh string (free it), or
  * NULL when it is too long or malformed. For PostgreSQL: ?N -> $N (a bare ?
  * numbered in order), INTEGER PRIMARY KEY -> an identity column, INTEGER ->
- * BIGINT (SQLite's integers are 64-bit), INSERT OR IGNORE -> ON CONFLICT DO
+ * BIGINT (SQLite's integers are 64-bit), BLOB -> BYTEA, INSERT OR IGNORE -> ON CONFLICT DO
  * NOTHING, group_concat -> string_agg (two arguments, text), AUTOINCREMENT
  * and WITHOUT ROWID dropped, PRAGMA statements
  * dropped. String literals are left alone. *nparams gets the highest
@@ -92,6 +92,9 @@ store_stmt *store_prepare(store *s, const char *sql);
 int store_bind_int64(store_stmt *st, int idx, int64_t v);
 int store_bind_text(store_stmt *st, int idx, const char *text, size_t n);
 int store_bind_null(store_stmt *st, int idx);
+/* Bytes (a BLOB column; BYTEA on PostgreSQL), at most STORE_BLOB_MAX. */
+#define STORE_BLOB_MAX (1024 * 1024)
+int store_bind_blob(store_stmt *st, int idx, const void *data, size_t n);
 /* A NUL-terminated string (NULL binds NULL). */
 int store_bind_str(store_stmt *st, int idx, const char *text);
 int store_step(store_stmt *st);
@@ -102,6 +105,9 @@ int store_column_is_null(store_stmt *st, int col);
 int64_t store_column_int64(store_stmt *st, int col);
 /* Valid until the next step/reset; NULL for SQL NULL. */
 const char *store_column_text(store_stmt *st, int col);
+/* A BLOB column's bytes (*n of them), valid until the next step/reset;
+ * NULL for SQL NULL or a value that cannot be read. */
+const void *store_column_blob(store_stmt *st, int col, size_t *n);
 /* The text column into out (NUL-terminated); NULL gives "". A value that
  * does not fit gives "" and -1, never a cut one (a cut path names another
  * file). 0 on success. */

@@ -431,7 +431,10 @@ int ops_vendor_remove(srv_db *d, const char *scope, int64_t id, ops_err *e)
     st = store_prepare(d->db, "SELECT 1 FROM vendor_package WHERE path=?1");
     if (st) {
         store_bind_str(st, 1, path);
-        if (store_step(st) == STORE_DONE && path[0]) fota_port_remove(path);
+        if (store_step(st) == STORE_DONE && path[0]) {
+            if (path[0] == '/') fota_port_remove(path);
+            else db_forget_file(d, path);   /* PostgreSQL: in the database */
+        }
         store_finalize(st);
     }
     return 0;

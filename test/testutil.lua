@@ -295,15 +295,19 @@ function M.server_fixture(o)
 end
 
 --- Start `fota-server serve` on a free loopback port. o: db (required: a file or
--- a URL, passed as it is; --data is M.data_dir(db) unless o.data), key
+-- a URL, passed as it is; --data is M.data_dir(db) unless o.data; none when o.data == false), key
 -- (PEM path), flush_ms, build_delay_ms, max_size, tls_cert + tls_key (https), package_url, lifetime (s, default 60:
 -- it exits by itself). Returns port, base (the API url), url(query),
 -- stop() (SIGTERM, waits for the exit; returns the exit code) and out().
 function M.start_fota_server(o)
     local dir = M.tmpdir("fota-server")
-    local args = { M.build .. "/fota-server serve --listen 127.0.0.1:0", "--db '" .. o.db .. "'",
-        "--data '" .. (o.data or M.data_dir(o.db)) .. "'",
+    -- without --data the instance's temporary caches go under its own directory (a SIGKILL leaves them)
+    local args = { (o.data == false and "TMPDIR='" .. dir .. "' " or "") .. M.build
+        .. "/fota-server serve --listen 127.0.0.1:0", "--db '" .. o.db .. "'",
         "--port-file '" .. dir .. "/port'", "--lifetime " .. (o.lifetime or 60) }
+    -- o.data == false: none (PostgreSQL keeps the files; the instance caches them in a temporary directory)
+    if o.data ~= false then args[#args + 1] = "--data '" .. (o.data or M.data_dir(o.db)) .. "'" end
+    if o.cache_size then args[#args + 1] = "--cache-size " .. o.cache_size end
     if o.key then args[#args + 1] = "--key '" .. o.key .. "'" end
     if o.flush_ms then args[#args + 1] = "--log-flush-ms " .. o.flush_ms end
     if o.build_delay_ms then args[#args + 1] = "--build-delay-ms " .. o.build_delay_ms end

@@ -8,12 +8,16 @@
 #include "db.h"
 #include "rollout.h"
 #include "schema.h"
+#include "store_files.h"
+#include "core/bytes.h"
 #include "vendor.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <utime.h>
 
 static const char *SCHEMA =
     "PRAGMA journal_mode=WAL;\n"
@@ -152,6 +156,109 @@ static void lock_test(const char *loc)
     }
     store_close(a);
     store_close(b);
+}
+
+/* n bytes of a pattern seeded by seed into path; its SHA-256 (hex) into sha. */
+static unsigned char *pattern_file(const char *path, size_t n, unsigned seed, char sha[65])
+{
+    unsigned char *b = malloc(n);
+    uint8_t h[32];
+    if (!b) return NULL;
+    for (size_t i = 0; i < n; i++) b[i] = (unsigned char)((i * 2654435761u + seed) >> 13);
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(b, 1, n, f) == n);
+    if (f) fclose(f);
+    fota_sha256(b, n, h);
+    fota_hex(h, 32, sha);
+    return b;
+}
+
+static int same_file(const char *path, const unsigned char *b, size_t n)
+{
+    size_t got = 0;
+    unsigned char *f = ctest_read_file(path, &got);
+    int same = f && got == n && memcmp(f, b, n) == 0;
+    free(f);
+    return same;
+}
+
+/* store_files.h: files in chunks, fetched with their hash checked, the
+ * cache bounded. Any store (the tables exist on both). */
+static void files_test(store *s)
+{
+    const char *dir = ctest_tmpdir("files");
+    char src[512], dest[512], sha[65], sha2[65], stored[128], local[600], cache[512];
+    const size_t n = 2 * FILES_CHUNK + 1000;   /* three chunks, the last short */
+    CHECK_EQ(store_exec(s, srv_files_schema), 0);
+    CHECK_EQ(store_exec(s, "DELETE FROM file_chunk; DELETE FROM file_blob; DELETE FROM built_package"), 0);
+    snprintf(src, sizeof src, "%s/one.bin", dir);
+    unsigned char *one = pattern_file(src, n, 1, sha);
+    CHECK_EQ(files_put(s, src, sha, n), 0);
+    CHECK_EQ(files_put(s, src, sha, n), 0);      /* the same bytes again: nothing new */
+    snprintf(dest, sizeof dest, "%s/back.bin", dir);
+    CHECK_EQ(files_fetch(s, sha, dest), 0);
+    CHECK(same_file(dest, one, n));
+    CHECK_EQ(files_fetch(s, "0000000000000000000000000000000000000000000000000000000000000000", dest), 1);
+    CHECK(files_fetch(s, "../etc", dest) < 0);
+
+    /* the cache: by relative stored path, filled once, trimmed oldest first */
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    CHECK_EQ(files_stored_name("images", sha, "bin", stored, sizeof stored), 0);
+    CHECK_EQ(files_local(s, cache, 10 * FILES_CHUNK, stored, local, sizeof local), 0);
+    CHECK(same_file(local, one, n));
+    CHECK(files_local(s, cache, 10 * FILES_CHUNK, "images/../x.bin", local, sizeof local) < 0);
+    CHECK(files_local(s, cache, 10 * FILES_CHUNK, "other/x.bin", local, sizeof local) < 0);
+    CHECK_EQ(files_local(s, cache, 0, "/abs/path.bin", local, sizeof local), 0);
+    CHECK(strcmp(local, "/abs/path.bin") == 0);
+    char first[600];
+    files_local(s, cache, 10 * FILES_CHUNK, stored, first, sizeof first);
+    struct utimbuf old = { 1000000, 1000000 };    /* filled long ago */
+    CHECK_EQ(utime(first, &old), 0);
+    /* older still, but not in the database: the only copy, never trimmed */
+    char mine[700];
+    snprintf(mine, sizeof mine, "%s/images/%064d.bin", cache, 0);
+    unsigned char *own = pattern_file(mine, 1000, 3, sha2);
+    struct utimbuf older = { 500000, 500000 };
+    CHECK_EQ(utime(mine, &older), 0);
+    snprintf(src, sizeof src, "%s/two.bin", dir);
+    unsigned char *two = pattern_file(src, n, 2, sha2);
+    CHECK_EQ(files_put(s, src, sha2, n), 0);
+    CHECK_EQ(files_stored_name("vendor", sha2, "bin", stored, sizeof stored), 0);
+    /* room for one: the older goes, the one just filled stays */
+    CHECK_EQ(files_local(s, cache, n + 10, stored, local, sizeof local), 0);
+    CHECK(same_file(local, two, n));
+    CHECK(access(first, F_OK) != 0);
+    CHECK(same_file(mine, own, 1000));
+    free(own);
+
+    /* built packages by name */
+    char found[65];
+    CHECK_EQ(files_built_find(s, "fw1-from1103-k.fota", found), 0);
+    CHECK_EQ(files_built_put(s, "fw1-from1103-k.fota", src), 0);
+    CHECK_EQ(files_built_find(s, "fw1-from1103-k.fota", found), 1);
+    CHECK(strcmp(found, sha2) == 0);
+
+    /* a chunk changed in the database: not used, nothing left at dest */
+    store_stmt *bad = store_prepare(s, "UPDATE file_chunk SET data=?1 WHERE sha256=?2 AND n=1");
+    CHECK(bad);
+    if (bad) {
+        unsigned char *chunk = malloc(FILES_CHUNK);
+        CHECK(chunk != NULL);
+        if (chunk) {
+            memcpy(chunk, one + FILES_CHUNK, FILES_CHUNK);
+            chunk[7] ^= 1;
+            store_bind_blob(bad, 1, chunk, FILES_CHUNK);
+            store_bind_str(bad, 2, sha);
+            CHECK_EQ(store_step(bad), STORE_DONE);
+            free(chunk);
+        }
+        store_finalize(bad);
+    }
+    snprintf(dest, sizeof dest, "%s/bad.bin", dir);
+    CHECK(files_fetch(s, sha, dest) < 0);
+    CHECK(access(dest, F_OK) != 0);
+    free(one);
+    free(two);
 }
 
 static void run(const char *loc, const char *state)
@@ -401,6 +508,7 @@ static void run(const char *loc, const char *state)
         store_finalize(rd);
         store_finalize(claim);
     }
+    files_test(s);
     store_close(s);
 }
 
