@@ -120,12 +120,12 @@ int ops_at_delta(srv_db *d, const char *scope, const char *project, const char *
     fota_pkg_policy_init(&pol);
     pol.bsp = bsp;
     if ((rc = fota_pkg_verify_file(package, &pol, &in)) != 0)
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "%s: not a valid package: %s", package, fota_pkg_errname(rc));
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "at_package_invalid", "detail", fota_pkg_errname(rc), NULL);
     for (unsigned i = 0; i < in.section_count; i++)
         delta |= in.sections[i].type == FOTA_PKG_SEC_CORE_DELTA;
     if (!delta || in.script_version[0] || in.to_core_version <= in.from_core_version)
-        return ops_fail(e, EXIT_USAGE_ERR, 400,
-                        "%s: an AT delta package holds one core delta to a newer version, no script", package);
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "at_package_invalid", "detail",
+                         "an AT delta package holds one core delta to a newer version, no script", NULL);
     /* The release it leads to; one without an image when only deltas are uploaded. */
     snprintf(core, sizeof core, "V%lu", (unsigned long)in.to_core_version);
     if ((fw = release_id(d, pid, out->name, in.to_core_version, e)) == 0) {

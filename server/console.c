@@ -43,7 +43,7 @@ static enum MHD_Result page(struct MHD_Connection *c, const char *url)
         return con_send_resp(c, 200, MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT),
                          type, NULL);
     }
-    return con_send_err(c, 404, "not found");
+    return con_send_err(c, 404, "not_found", NULL);
 }
 
 static int parse_length(struct MHD_Connection *c, uint64_t *out)
@@ -62,28 +62,28 @@ enum MHD_Result console_handle(srv_server *s, struct MHD_Connection *c, const ch
 {
     struct srv_console *k = s->console;
     creq *r = *con_cls;
-    if (!k) return con_send_err(c, 404, "the console is off");
-    if (r == (void *)s) return con_send_err(c, 400, "too many parameters");   /* api.c's uri_seen mark */
+    if (!k) return con_send_err(c, 404, "console_off", NULL);
+    if (r == (void *)s) return con_send_err(c, 400, "bad_request", "detail", "too many parameters", NULL);   /* api.c's uri_seen mark */
     int post = !strcmp(method, MHD_HTTP_METHOD_POST);
     int api_url = !strncmp(url, CONSOLE_PREFIX "/api/", 13);
     if (!r) {
         /* first call: headers only; refuse what cannot be right before any body byte */
         if (!post && strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
-            return con_send_err(c, 405, "GET or POST");
-        if (post && !api_url) return con_send_err(c, 405, "GET");
+            return con_send_err(c, 405, "bad_request", "detail", "GET or POST", NULL);
+        if (post && !api_url) return con_send_err(c, 405, "bad_request", "detail", "GET", NULL);
         r = calloc(1, sizeof *r);
         if (!r) return MHD_NO;
         r->magic = CREQ_MAGIC;
         r->fd = -1;
         *con_cls = r;
-        if (parse_length(c, &r->expect)) return con_send_err(c, 411, "a Content-Length, no chunked body");
-        if (!post && r->expect) return con_send_err(c, 400, "unexpected request body");
+        if (parse_length(c, &r->expect)) return con_send_err(c, 411, "bad_request", "detail", "a Content-Length, no chunked body", NULL);
+        if (!post && r->expect) return con_send_err(c, 400, "bad_request", "detail", "unexpected request body", NULL);
         const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         int upload = post && !strcmp(url, CONSOLE_PREFIX "/api/upload");
         /* the type a form cannot send cross-site without a preflight, and the one the data is */
         const char *want = upload ? "application/octet-stream" : "application/json";
         if (post && (!ct || strncmp(ct, want, strlen(want)) || (ct[strlen(want)] && ct[strlen(want)] != ';')))
-            return con_send_err(c, 415, upload ? "Content-Type: application/octet-stream" : "Content-Type: application/json");
+            return con_send_err(c, 415, "bad_request", "detail", upload ? "Content-Type: application/octet-stream" : "Content-Type: application/json", NULL);
         if (upload) {
             session ss;
             memset(&ss, 0, sizeof ss);
@@ -91,12 +91,12 @@ enum MHD_Result console_handle(srv_server *s, struct MHD_Connection *c, const ch
             int have = console_session_get(k, c, &ss);
             pthread_mutex_unlock(&k->lock);
             if (have < 0) return con_send_busy(c);
-            if (!have) return con_send_err(c, 401, "not logged in");
-            if (!console_csrf_ok(c, &ss)) return con_send_err(c, 403, "missing or wrong X-CSRF-Token");
-            if (ss.must_change) return con_send_err(c, 403, "change the initial password first");
+            if (!have) return con_send_err(c, 401, "not_logged_in", NULL);
+            if (!console_csrf_ok(c, &ss)) return con_send_err(c, 403, "csrf", NULL);
+            if (ss.must_change) return con_send_err(c, 403, "must_change_password", NULL);
             return console_upload_begin(k, c, &ss, r);
         }
-        if (post && r->expect > CONSOLE_JSON_MAX) return con_send_err(c, 413, "request body over 256 KiB");
+        if (post && r->expect > CONSOLE_JSON_MAX) return con_send_err(c, 413, "body_too_large", NULL);
         if (post && r->expect && !(r->body = malloc((size_t)r->expect + 1))) return MHD_NO;
         r->cap = (size_t)r->expect;
         return MHD_YES;

@@ -69,7 +69,7 @@ static enum MHD_Result project_add(struct srv_console *k, struct MHD_Connection 
     const char *bad = NULL;
     const char *name = con_jstr(in, "name", SRV_PROJECT_MAX, &bad), *family = con_jstr(in, "family", OPS_FAMILY_MAX, &bad),
                *key = con_jstr(in, "key", SRV_KEY_MAX, &bad);
-    if (bad) return con_send_err(c, 400, "name, family, key: strings");
+    if (bad) return con_send_err(c, 400, "field_invalid", "field", bad, NULL);
     char gen[33];
     if (!key) {   /* the platform makes the ProductKey */
         con_random_hex(gen, 16);
@@ -91,9 +91,9 @@ static enum MHD_Result firmware_add(struct srv_console *k, struct MHD_Connection
                *version = con_jstr(in, "version", SRV_VER_MAX, &bad), *model = con_jstr(in, "model", SRV_NAME_MAX, &bad),
                *core_id = con_jstr(in, "core", 32, &bad), *script_id = con_jstr(in, "script", 32, &bad),
                *pkg_id = con_jstr(in, "package", 32, &bad), *lua_project = con_jstr(in, "lua_project", SRV_NAME_MAX, &bad);
-    if (bad) return con_send_err(c, 400, "fields: strings");
+    if (bad) return con_send_err(c, 400, "field_invalid", "field", bad, NULL);
     int at = kind && !strcmp(kind, "at"), pkg = kind && !strcmp(kind, "package");
-    if (!kind || (!at && !pkg && strcmp(kind, "luatos"))) return con_send_err(c, 400, "kind: luatos, at or package");
+    if (!kind || (!at && !pkg && strcmp(kind, "luatos"))) return con_send_err(c, 400, "firmware_kind", NULL);
     char name[SRV_NAME_MAX + 1], dir[SRV_PATH_MAX], core[SRV_PATH_MAX], sdir[SRV_PATH_MAX], sfile[SRV_PATH_MAX];
     int files = 0;
     ops_err e = { 0 };
@@ -106,19 +106,15 @@ static enum MHD_Result firmware_add(struct srv_console *k, struct MHD_Connection
     if (rc == 0 && ops_project_find(&k->db, s->user, project, &e) <= 0) rc = e.rc;
     const char *need = pkg ? pkg_id : core_id;
     if (rc == 0 && (!need || !console_upload_get(k, s->user, need, dir, core, &files, NULL) || files != 1))
-        rc = ops_fail(&e, EXIT_USAGE_ERR, need ? 404 : 400, pkg ? "package: an upload of one file" : "core: an upload of one file");
+        rc = ops_failk(&e, EXIT_USAGE_ERR, need ? 404 : 400, "upload_one_file", "field", pkg ? "package" : "core", NULL);
     if (rc == 0 && !at && !pkg &&
         (!script_id || !console_upload_get(k, s->user, script_id, sdir, sfile, NULL, NULL)))
-        rc = ops_fail(&e, EXIT_USAGE_ERR, script_id ? 404 : 400, "script: an upload of the script files");
+        rc = ops_failk(&e, EXIT_USAGE_ERR, script_id ? 404 : 400, "upload_scripts", NULL);
     if (rc == 0 && pkg) {
         /* the operation behind the CLI's at delta (at.c): it checks the package
-         * whole; the reason goes to the server's log, the answer stays short */
+         * whole and says why it refuses one (at_package_invalid) */
         srv_at_delta stored;
         rc = ops_at_delta(&k->db, s->user, project, model, bsp, core, &stored, &e);
-        if (rc) {
-            fprintf(stderr, "fota-server: %s\n", e.msg);
-            ops_fail(&e, rc, rc == EXIT_USAGE_ERR ? 400 : 500, "not an AT delta package for this model and bsp");
-        }
     } else if (rc == 0) {
         rc = ops_firmware_add(&k->db, s->user, project, name, bsp, core_ver, core, at ? NULL : sdir,
                               at ? SRV_AT_SCRIPT_VERSION : version, NULL, &f, &e);
@@ -143,9 +139,9 @@ static enum MHD_Result config_set(struct srv_console *k, struct MHD_Connection *
     char *imeis = con_jlist(in, "imeis", SRV_IMEI_LEN, &bad), *from = con_jlist(in, "from", SRV_VER_MAX, &bad);
     ops_err e = { 0 };
     int rc = 0;
-    if (bad) rc = ops_fail(&e, EXIT_USAGE_ERR, 400, "field %s: wrong type or too long", bad);
-    else if (all == 0 && (!imeis || !*imeis)) rc = ops_fail(&e, EXIT_USAGE_ERR, 400, "imeis: at least one, or all");
-    else if (any == 0 && (!from || !*from)) rc = ops_fail(&e, EXIT_USAGE_ERR, 400, "from: at least one, or any_from");
+    if (bad) rc = ops_failk(&e, EXIT_USAGE_ERR, 400, "field_invalid", "field", bad, NULL);
+    else if (all == 0 && (!imeis || !*imeis)) rc = ops_failk(&e, EXIT_USAGE_ERR, 400, "config_imeis_required", NULL);
+    else if (any == 0 && (!from || !*from)) rc = ops_failk(&e, EXIT_USAGE_ERR, 400, "config_from_required", NULL);
     if (rc == 0) {
         pthread_mutex_lock(&k->lock);
         rc = ops_config_set(&k->db, s->user, project, fw, version, core_ver, all == 1 ? "all" : all == 0 ? imeis : NULL,
@@ -175,7 +171,7 @@ static enum MHD_Result listing(struct srv_console *k, struct MHD_Connection *c, 
     pthread_mutex_unlock(&k->lock);
     if (rc) {
         json_decref(a);
-        return e.rc ? con_send_ops(c, &e) : con_send_err(c, 500, "out of memory");
+        return e.rc ? con_send_ops(c, &e) : con_send_err(c, 500, "out_of_memory", NULL);
     }
     return con_send_j(c, 200, json_pack("{so}", "items", a), NULL);
 }
@@ -185,7 +181,7 @@ static enum MHD_Result device_act(struct srv_console *k, struct MHD_Connection *
 {
     const char *bad = NULL;
     const char *imei = con_jstr(in, "imei", SRV_IMEI_LEN, &bad), *project = con_jstr(in, "project", SRV_PROJECT_MAX, &bad);
-    if (bad) return con_send_err(c, 400, "imei, project: strings");
+    if (bad) return con_send_err(c, 400, "field_invalid", "field", bad, NULL);
     ops_err e = { 0 };
     pthread_mutex_lock(&k->lock);
     int rc = ops_device_act(&k->db, s->user, what, imei, project, NULL, &e);
@@ -198,7 +194,7 @@ static enum MHD_Result device_act(struct srv_console *k, struct MHD_Connection *
 static enum MHD_Result package_guess(struct MHD_Connection *c)
 {
     const char *name = con_arg(c, "name");
-    if (!name) return con_send_err(c, 400, "name: the file's name");
+    if (!name) return con_send_err(c, 400, "field_required", "field", "name", NULL);
     srv_vendor_guess g;
     int known = srv_vendor_guess_name(name, &g);
     return con_send_j(c, 200, json_pack("{sbssssss}", "known", known, "firmware", g.firmware, "to", g.to, "from", g.from),
@@ -214,11 +210,11 @@ static enum MHD_Result package_add(struct srv_console *k, struct MHD_Connection 
                *fw = con_jstr(in, "firmware", SRV_NAME_MAX, &bad), *to = con_jstr(in, "to", SRV_VER_MAX, &bad),
                *from = con_jstr(in, "from", SRV_VENDOR_BASES_TEXT, &bad);
     json_t *max = json_object_get(in, "max_size");
-    if (bad) return con_send_err(c, 400, "project, upload, firmware, to, from: strings of their lengths");
+    if (bad) return con_send_err(c, 400, "field_invalid", "field", bad, NULL);
     if (max && !json_is_null(max) &&
         (!json_is_integer(max) || json_integer_value(max) <= 0 || json_integer_value(max) > FOTA_PKG_MAX_IMAGE))
-        return con_send_err(c, 400, "max_size: bytes, 1..16 MiB");
-    if (!project || !up) return con_send_err(c, 400, "project and upload (the id of an upload of one file)");
+        return con_send_err(c, 400, "field_invalid", "field", "max_size", NULL);
+    if (!project || !up) return con_send_err(c, 400, "field_required", "field", project ? "upload" : "project", NULL);
     uint64_t max_size = json_is_integer(max) ? (uint64_t)json_integer_value(max) : 0;
     char dir[SRV_PATH_MAX], file[SRV_PATH_MAX];
     int files = 0;
@@ -227,7 +223,7 @@ static enum MHD_Result package_add(struct srv_console *k, struct MHD_Connection 
     int rc;
     pthread_mutex_lock(&k->lock);
     if (!console_upload_get(k, s->user, up, dir, file, &files, NULL) || files != 1)
-        rc = ops_fail(&e, EXIT_USAGE_ERR, 404, "upload: no upload of one file with this id");
+        rc = ops_failk(&e, EXIT_USAGE_ERR, 404, "upload_one_file", "field", "upload", NULL);
     else   /* the upload keeps the file's own name: what the guess reads */
         rc = ops_vendor_add(&k->db, s->user, project, fw && *fw ? fw : NULL, to && *to ? to : NULL,
                             from && *from ? from : NULL, file, strrchr(file, '/') + 1, max_size, &v, &e);
@@ -238,13 +234,13 @@ static enum MHD_Result package_add(struct srv_console *k, struct MHD_Connection 
     json_t *one = json_incref(json_array_get(a, 0));
     json_decref(a);
     if (one) json_object_set_new(one, "release_added", json_boolean(v.release_added));
-    return one ? con_send_j(c, 201, one, NULL) : con_send_err(c, 500, "out of memory");
+    return one ? con_send_j(c, 201, one, NULL) : con_send_err(c, 500, "out_of_memory", NULL);
 }
 
 static enum MHD_Result package_remove(struct srv_console *k, struct MHD_Connection *c, const session *s, json_t *in)
 {
     json_t *id = json_object_get(in, "id");
-    if (!json_is_integer(id) || json_integer_value(id) <= 0) return con_send_err(c, 400, "id: a package's number");
+    if (!json_is_integer(id) || json_integer_value(id) <= 0) return con_send_err(c, 400, "field_invalid", "field", "id", NULL);
     ops_err e = { 0 };
     pthread_mutex_lock(&k->lock);
     int rc = ops_vendor_remove(&k->db, s->user, (int64_t)json_integer_value(id), &e);
@@ -272,10 +268,9 @@ static enum MHD_Result rollout(struct srv_console *k, struct MHD_Connection *c, 
         project = con_arg(c, "project");
         fw = con_arg(c, "firmware");
     }
-    if (bad) return con_send_err(c, 400, "rollout: project, firmware, action (start, pause, resume, abort, advance),"
-                                     " waves, every, max_failure, min_outcomes: short strings");
+    if (bad) return con_send_err(c, 400, "rollout_fields", NULL);
     char *text = malloc(SRV_ROLLOUT_JSON_MAX);
-    if (!text) return con_send_err(c, 500, "out of memory");
+    if (!text) return con_send_err(c, 500, "out_of_memory", NULL);
     ops_err e = { 0 };
     pthread_mutex_lock(&k->lock);
     int rc = ops_rollout(&k->db, s->user, action, project, fw, waves, every, maxf, minout, text, SRV_ROLLOUT_JSON_MAX,
@@ -284,7 +279,7 @@ static enum MHD_Result rollout(struct srv_console *k, struct MHD_Connection *c, 
     json_t *j = rc ? NULL : json_loads(text, 0, NULL);
     free(text);
     if (rc) return con_send_ops(c, &e);
-    return j ? con_send_j(c, 200, j, NULL) : con_send_err(c, 500, "rollout status unreadable");
+    return j ? con_send_j(c, 200, j, NULL) : con_send_err(c, 500, "rollout_missing", NULL);
 }
 
 /* The answer to a complete request (r: its body, or its finished upload). */
@@ -299,7 +294,7 @@ enum MHD_Result console_api(struct srv_console *k, struct MHD_Connection *c, con
         json_t *in = r->body ? json_loadb(r->body, r->n, JSON_REJECT_DUPLICATES, NULL) : NULL;
         if (!json_is_object(in)) {
             json_decref(in);
-            return con_send_err(c, 400, "a JSON object");
+            return con_send_err(c, 400, "json_object", NULL);
         }
         enum MHD_Result rc = console_login(k, c, in);
         json_decref(in);
@@ -313,8 +308,8 @@ enum MHD_Result console_api(struct srv_console *k, struct MHD_Connection *c, con
     if (have < 0) return con_send_busy(c);
     /* the page asks on load whether it has a session: no error for "no" */
     if (!have && !strcmp(path, "me") && !post) return con_send_j(c, 200, json_pack("{sn}", "user"), NULL);
-    if (!have) return con_send_err(c, 401, "not logged in");
-    if (post && !console_csrf_ok(c, &s)) return con_send_err(c, 403, "missing or wrong X-CSRF-Token");
+    if (!have) return con_send_err(c, 401, "not_logged_in", NULL);
+    if (post && !console_csrf_ok(c, &s)) return con_send_err(c, 403, "csrf", NULL);
     if (!strcmp(path, "me") && !post) return con_send_j(c, 200, console_me_json(&s), NULL);
     if (!strcmp(path, "logout") && post) return console_logout(k, c, &s);
     json_t *in = NULL;
@@ -322,12 +317,12 @@ enum MHD_Result console_api(struct srv_console *k, struct MHD_Connection *c, con
         in = r->body ? json_loadb(r->body, r->n, JSON_REJECT_DUPLICATES, NULL) : NULL;
         if (!json_is_object(in)) {
             json_decref(in);
-            return con_send_err(c, 400, "a JSON object");
+            return con_send_err(c, 400, "json_object", NULL);
         }
     }
     enum MHD_Result rc;
     if (!strcmp(path, "password") && post) rc = console_change_password(k, c, &s, in);
-    else if (s.must_change) rc = con_send_err(c, 403, "change the initial password first");
+    else if (s.must_change) rc = con_send_err(c, 403, "must_change_password", NULL);
     else if (!strcmp(path, "upload") && post && r->upload) rc = console_upload_end(k, c, r);
     else if (!post && (!strcmp(path, "projects") || !strcmp(path, "firmware") || !strcmp(path, "config") ||
                        !strcmp(path, "devices") || !strcmp(path, "log") || !strcmp(path, "packages")))
@@ -345,7 +340,7 @@ enum MHD_Result console_api(struct srv_console *k, struct MHD_Connection *c, con
     else if (post && !strcmp(path, "delta")) rc = console_delta_start(k, c, &s, in);
     else if (!post && !strcmp(path, "delta")) rc = console_delta_get(k, c, &s, 0);
     else if (!post && !strcmp(path, "delta/file")) rc = console_delta_get(k, c, &s, 1);
-    else rc = con_send_err(c, 404, "no such endpoint");
+    else rc = con_send_err(c, 404, "no_endpoint", NULL);
     json_decref(in);
     return rc;
 }

@@ -52,8 +52,8 @@ static void token_hash(const char *token, char out[65])
 static int password_ok(const char *p, const char **why)
 {
     size_t n = p ? strlen(p) : 0;
-    if (n < CONSOLE_PASS_MIN || n > CONSOLE_PASS_MAX) *why = "password: 8..128 characters";
-    else if (strspn(p, "0123456789") == n && n <= 8) *why = "password: not digits only";
+    if (n < CONSOLE_PASS_MIN || n > CONSOLE_PASS_MAX) *why = "password_length";   /* codes: util.c's table */
+    else if (strspn(p, "0123456789") == n && n <= 8) *why = "password_digits";
     else return 1;
     return 0;
 }
@@ -71,7 +71,7 @@ int console_user_set(srv_db *d, const char *name, const char *password, int crea
     const char *why = NULL;
     if (!name || !srv_is_owner(name, strlen(name)))
         return ops_fail(e, EXIT_USAGE_ERR, 400, "--name %s: 1..64 of [A-Za-z0-9._@-]", name ? name : "missing");
-    if (!password_ok(password, &why)) return ops_fail(e, EXIT_USAGE_ERR, 400, "--password: %s", why + 10);
+    if (!password_ok(password, &why)) return ops_failk(e, EXIT_USAGE_ERR, 400, why, "min", "8", "max", "128", NULL);
     if (sodium_init() < 0) return ops_fail(e, EXIT_IO_ERR, 500, "libsodium cannot start");
     char h[crypto_pwhash_STRBYTES];
     if (hash_password(password, h)) return ops_fail(e, EXIT_USAGE_ERR, 400, "out of memory hashing the password");
@@ -217,7 +217,8 @@ enum MHD_Result console_login(struct srv_console *k, struct MHD_Connection *c, j
 {
     const char *bad = NULL;
     const char *user = con_jstr(in, "user", SRV_OWNER_MAX, &bad), *pass = con_jstr(in, "password", CONSOLE_PASS_MAX, &bad);
-    if (bad || !user || !pass || !srv_is_owner(user, strlen(user))) return con_send_err(c, 400, "user and password");
+    if (bad || !user || !pass || !srv_is_owner(user, strlen(user))) 
+        return con_send_err(c, 400, "field_required", "field", "user, password", NULL);
     char addr[INET6_ADDRSTRLEN], who_u[SRV_OWNER_MAX + 3], who_a[INET6_ADDRSTRLEN + 2];
     client_addr(c, addr);
     snprintf(who_u, sizeof who_u, "u:%s", user);
@@ -239,7 +240,7 @@ enum MHD_Result console_login(struct srv_console *k, struct MHD_Connection *c, j
         store_finalize(st);
     }
     pthread_mutex_unlock(&k->lock);
-    if (throttled) return con_send_err(c, 429, "too many failed logins; wait 15 minutes");
+    if (throttled) return con_send_err(c, 429, "login_throttled", "seconds", "900", NULL);
     if (!hash_slot(k, 1)) return con_send_busy(c);
     /* outside the lock: Argon2id takes a while. An unknown name costs the
      * same (a hash made and dropped), so names cannot be probed by timing. */
@@ -276,8 +277,8 @@ enum MHD_Result console_login(struct srv_console *k, struct MHD_Connection *c, j
     }
     pthread_mutex_unlock(&k->lock);
     sodium_memzero(h, sizeof h);
-    if (ok == 0) return con_send_err(c, 401, "wrong user or password");
-    if (ok < 0) return con_send_err(c, 500, "cannot start a session");
+    if (ok == 0) return con_send_err(c, 401, "login_bad", NULL);
+    if (ok < 0) return con_send_err(c, 500, "session_failed", NULL);
     cookie_value(k, token, cookie, sizeof cookie);
     return con_send_j(c, 200, console_me_json(&s), cookie);
 }
@@ -286,9 +287,9 @@ enum MHD_Result console_change_password(struct srv_console *k, struct MHD_Connec
 {
     const char *bad = NULL, *why = NULL;
     const char *old = con_jstr(in, "old", CONSOLE_PASS_MAX, &bad), *neu = con_jstr(in, "new", CONSOLE_PASS_MAX, &bad);
-    if (bad || !old || !neu) return con_send_err(c, 400, "old and new password");
-    if (!password_ok(neu, &why)) return con_send_err(c, 400, why);
-    if (!strcmp(old, neu)) return con_send_err(c, 400, "the new password must differ from the old one");
+    if (bad || !old || !neu) return con_send_err(c, 400, "field_required", "field", "old, new", NULL);
+    if (!password_ok(neu, &why)) return con_send_err(c, 400, why, "min", "8", "max", "128", NULL);
+    if (!strcmp(old, neu)) return con_send_err(c, 400, "password_same", NULL);
     char h[crypto_pwhash_STRBYTES] = "";
     pthread_mutex_lock(&k->lock);
     store_stmt *st = db_prep(&k->db, "SELECT pwhash FROM console_user WHERE name=?1");
@@ -303,8 +304,8 @@ enum MHD_Result console_change_password(struct srv_console *k, struct MHD_Connec
     int right = h[0] && crypto_pwhash_str_verify(h, old, strlen(old)) == 0;
     int hashed = right && hash_password(neu, h) == 0;
     hash_slot(k, 0);
-    if (!right) return con_send_err(c, 403, "the old password is wrong");
-    if (!hashed) return con_send_err(c, 500, "cannot hash the password");
+    if (!right) return con_send_err(c, 403, "password_old_wrong", NULL);
+    if (!hashed) return con_send_err(c, 500, "password_failed", NULL);
     pthread_mutex_lock(&k->lock);
     int rc = -1;
     if ((st = db_prep(&k->db, "UPDATE console_user SET pwhash=?2, must_change=0 WHERE name=?1"))) {
@@ -318,7 +319,7 @@ enum MHD_Result console_change_password(struct srv_console *k, struct MHD_Connec
     if (rc == 0) rc = db_exec_text(&k->db, "DELETE FROM console_session WHERE user=?1 AND token_hash!=?2", 2, v);
     pthread_mutex_unlock(&k->lock);
     sodium_memzero(h, sizeof h);
-    if (rc) return con_send_err(c, 500, "cannot store the password");
+    if (rc) return con_send_err(c, 500, "password_failed", NULL);
     s->must_change = 0;
     return con_send_j(c, 200, console_me_json(s), NULL);
 }

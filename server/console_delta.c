@@ -59,8 +59,8 @@ enum MHD_Result console_delta_start(struct srv_console *k, struct MHD_Connection
 {
     const char *bad = NULL;
     const char *old = con_jstr(in, "old", 32, &bad), *neu = con_jstr(in, "new", 32, &bad);
-    if (bad || !old || !neu) return con_send_err(c, 400, "old and new: upload ids");
-    if (!srv_delta_available()) return con_send_err(c, 501, "this server cannot make deltas");
+    if (bad || !old || !neu) return con_send_err(c, 400, "delta_fields", NULL);
+    if (!srv_delta_available()) return con_send_err(c, 501, "delta_unavailable", NULL);
     char dir[SRV_PATH_MAX], op[SRV_PATH_MAX], np[SRV_PATH_MAX];
     uint64_t os = 0, ns = 0;
     int of = 0, nf = 0;
@@ -82,8 +82,8 @@ enum MHD_Result console_delta_start(struct srv_console *k, struct MHD_Connection
     }
     json_t *out = j && j->used ? job_json(j) : NULL;
     pthread_mutex_unlock(&k->lock);
-    if (!found || of != 1 || nf != 1) return con_send_err(c, 404, "no such upload (one file each)");
-    if (!out) return con_send_err(c, 503, "delta tool busy, retry later");
+    if (!found || of != 1 || nf != 1) return con_send_err(c, 404, "upload_unknown", NULL);
+    if (!out) return con_send_err(c, 503, "delta_busy", NULL);
     return con_send_j(c, 202, out, NULL);
 }
 
@@ -95,13 +95,13 @@ enum MHD_Result console_delta_get(struct srv_console *k, struct MHD_Connection *
     json_t *out = j ? job_json(j) : NULL;
     int fd = j && file && j->state == 1 ? open(j->out_path, O_RDONLY | O_CLOEXEC) : -1;
     pthread_mutex_unlock(&k->lock);
-    if (!j) return con_send_err(c, 404, "no such delta");
+    if (!j) return con_send_err(c, 404, "delta_unknown", NULL);
     if (!file) return con_send_j(c, 200, out, NULL);
     json_decref(out);
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) != 0) {
         if (fd >= 0) close(fd);
-        return con_send_err(c, 409, "the delta is not ready");
+        return con_send_err(c, 409, "delta_not_ready", NULL);
     }
     struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
     if (r) MHD_add_response_header(r, "Content-Disposition", "attachment; filename=\"core.lfdl\"");

@@ -2,6 +2,7 @@
  * carries the security headers; JSON input is checked field by field. */
 #include "console_http.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,14 +40,19 @@ enum MHD_Result con_send_j(struct MHD_Connection *c, unsigned status, json_t *j,
                      "application/json; charset=utf-8", cookie);
 }
 
-enum MHD_Result con_send_err(struct MHD_Connection *c, unsigned status, const char *msg)
+enum MHD_Result con_send_err(struct MHD_Connection *c, unsigned status, const char *code, ...)
 {
-    return con_send_j(c, status, json_pack("{ss}", "error", msg), NULL);
+    ops_err e;
+    va_list ap;
+    va_start(ap, code);
+    ops_vfailk(&e, EXIT_USAGE_ERR, (int)status, code, ap);
+    va_end(ap);
+    return con_send_ops(c, &e);
 }
 
 enum MHD_Result con_send_busy(struct MHD_Connection *c)
 {
-    static const char busy[] = "{\"error\":\"busy: try again in a second\"}";
+    static const char busy[] = "{\"error\":\"busy: try again in a second\",\"code\":\"busy\"}";
     struct MHD_Response *r =
         MHD_create_response_from_buffer(sizeof busy - 1, (void *)busy, MHD_RESPMEM_PERSISTENT);
     if (r) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
@@ -55,7 +61,15 @@ enum MHD_Result con_send_busy(struct MHD_Connection *c)
 
 enum MHD_Result con_send_ops(struct MHD_Connection *c, const ops_err *e)
 {
-    return con_send_err(c, e->http ? (unsigned)e->http : 500, e->msg[0] ? e->msg : "failed");
+    json_t *j = json_pack("{ssss}", "error", e->msg[0] ? e->msg : "failed", "code", e->code[0] ? e->code : "failed");
+    if (!e->code[0]) {   /* ops_fail's text: the detail of "failed" */
+        json_object_set_new(j, "args", json_pack("{ss}", "detail", e->msg[0] ? e->msg : "failed"));
+    } else if (e->nargs) {
+        json_t *a = json_object();
+        for (int i = 0; i < e->nargs; i++) json_object_set_new(a, e->args[i].name, json_string(e->args[i].value));
+        json_object_set_new(j, "args", a);
+    }
+    return con_send_j(c, e->http ? (unsigned)e->http : 500, j, NULL);
 }
 
 void con_random_hex(char *out, size_t bytes)

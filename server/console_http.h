@@ -59,11 +59,14 @@ typedef struct session {
 } session;
 
 /* Answers: r (taken) with the security headers, type and cookie (may be
- * NULL); j (taken) as JSON; {"error": msg}; 503 busy; an operation's error. */
+ * NULL); j (taken) as JSON; an error of the code table (util.c) with its
+ * args as name, value pairs ended by NULL; 503 busy; an operation's error
+ * ({"error","code","args"}, docs/server.md "Console error codes"). */
 enum MHD_Result con_send_resp(struct MHD_Connection *c, unsigned status, struct MHD_Response *r, const char *type,
                               const char *cookie);
 enum MHD_Result con_send_j(struct MHD_Connection *c, unsigned status, json_t *j, const char *cookie);
-enum MHD_Result con_send_err(struct MHD_Connection *c, unsigned status, const char *msg);
+enum MHD_Result con_send_err(struct MHD_Connection *c, unsigned status, const char *code, ...)
+    __attribute__((sentinel));
 enum MHD_Result con_send_busy(struct MHD_Connection *c);
 enum MHD_Result con_send_ops(struct MHD_Connection *c, const ops_err *e);
 

@@ -87,9 +87,9 @@ enum MHD_Result console_upload_begin(struct srv_console *k, struct MHD_Connectio
 {
     const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
     const char *into = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "into");
-    if (!is_file_name(name)) return con_send_err(c, 400, "name: 1..64 of [A-Za-z0-9._-], not starting with a dot");
-    if (r->expect == 0) return con_send_err(c, 400, "empty upload");
-    if (r->expect > CONSOLE_UPLOAD_MAX) return con_send_err(c, 413, "upload over 16 MiB");
+    if (!is_file_name(name)) return con_send_err(c, 400, "upload_name_invalid", NULL);
+    if (r->expect == 0) return con_send_err(c, 400, "upload_empty", NULL);
+    if (r->expect > CONSOLE_UPLOAD_MAX) return con_send_err(c, 413, "upload_too_large", NULL);
     snprintf(r->name, sizeof r->name, "%s", name);
     snprintf(r->user, sizeof r->user, "%s", s->user);
     pthread_mutex_lock(&k->lock);
@@ -105,14 +105,17 @@ enum MHD_Result console_upload_begin(struct srv_console *k, struct MHD_Connectio
         r->new_dir = 1;
     }
     pthread_mutex_unlock(&k->lock);
-    if (!ok) return con_send_err(c, 404, "no such upload");
-    if (r->files >= CONSOLE_UPLOAD_FILES) return con_send_err(c, 413, "too many files in one upload");
-    if (fota_port_mkdirs(r->dir) != FOTA_OK) return con_send_err(c, 500, "cannot store the upload");
+    if (!ok) return con_send_err(c, 404, "upload_unknown", NULL);
+    if (r->files >= CONSOLE_UPLOAD_FILES) {
+        char max[24];
+        return con_send_err(c, 413, "upload_too_many_files", "max", ops_num(max, CONSOLE_UPLOAD_FILES), NULL);
+    }
+    if (fota_port_mkdirs(r->dir) != FOTA_OK) return con_send_err(c, 500, "upload_failed", NULL);
     int n = snprintf(r->path, sizeof r->path, "%s/%s", r->dir, r->name);
-    if (n < 0 || (size_t)n >= sizeof r->path) return con_send_err(c, 500, "path too long");
+    if (n < 0 || (size_t)n >= sizeof r->path) return con_send_err(c, 500, "upload_failed", NULL);
     r->fd = open(r->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (r->fd < 0) return con_send_err(c, errno == EEXIST ? 409 : 500, errno == EEXIST ? "file already in this upload"
-                                                                                  : "cannot store the upload");
+    if (r->fd < 0)
+        return con_send_err(c, errno == EEXIST ? 409 : 500, errno == EEXIST ? "upload_file_exists" : "upload_failed", NULL);
     r->upload = 1;
     return MHD_YES;
 }
@@ -125,7 +128,7 @@ enum MHD_Result console_upload_end(struct srv_console *k, struct MHD_Connection 
     if (!ok) {
         unlink(r->path);
         if (r->new_dir) rmdir(r->dir);
-        return con_send_err(c, 400, "upload incomplete");
+        return con_send_err(c, 400, "upload_incomplete", NULL);
     }
     r->done = 1;
     pthread_mutex_lock(&k->lock);
@@ -147,7 +150,7 @@ enum MHD_Result console_upload_end(struct srv_console *k, struct MHD_Connection 
     if (rc) {
         unlink(r->path);
         if (r->new_dir) rmdir(r->dir);
-        return con_send_err(c, 500, "cannot record the upload");
+        return con_send_err(c, 500, "upload_failed", NULL);
     }
     return con_send_j(c, 200, json_pack("{sssssIsi}", "id", r->id, "name", r->name, "size", (json_int_t)r->got,
                                     "files", r->files + 1), NULL);

@@ -40,8 +40,8 @@ static store_stmt *oprep(srv_db *d, const char *sql, ops_err *e)
 int64_t ops_project_find(srv_db *d, const char *scope, const char *name, ops_err *e)
 {
     if (!name || !srv_is_project_name(name, strlen(name))) {
-        ops_fail(e, EXIT_USAGE_ERR, 400, "project: 1..%d characters of UTF-8, no control characters",
-                 SRV_PROJECT_CHARS);
+        char max[24];
+        ops_failk(e, EXIT_USAGE_ERR, 400, "project_invalid", "max", ops_num(max, SRV_PROJECT_CHARS), NULL);
         return 0;
     }
     return ops_project_named(d, scope, name, e);
@@ -60,25 +60,25 @@ int64_t ops_project_named(srv_db *d, const char *scope, const char *name, ops_er
     int more = id && store_step(st) == STORE_ROW;
     store_finalize(st);
     if (more) {
-        ops_fail(e, EXIT_USAGE_ERR, 409, "project name '%s' is used by more than one owner: give --owner", name);
+        ops_failk(e, EXIT_USAGE_ERR, 409, "project_ambiguous", "project", name, NULL);
         return 0;
     }
-    if (!id) ops_fail(e, EXIT_USAGE_ERR, 404, "no project named '%s'", name);
+    if (!id) ops_failk(e, EXIT_USAGE_ERR, 404, "project_unknown", "project", name, NULL);
     return id;
 }
 
 int ops_project_add(srv_db *d, const char *name, const char *key, const char *owner, const char *family,
                     ops_err *e)
 {
+    char max[24];
     if (!name || !srv_is_project_name(name, strlen(name)))
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "project name: 1..%d characters of UTF-8, no control characters",
-                        SRV_PROJECT_CHARS);
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "project_invalid", "max", ops_num(max, SRV_PROJECT_CHARS), NULL);
     if (!key || !srv_is_key(key, strlen(key)))
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "key %s: 1..64 of [A-Za-z0-9_-]", key ? key : "missing");
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "key_invalid", "key", key ? key : "missing", NULL);
     if (owner && !srv_is_owner(owner, strlen(owner)))
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "owner %s: 1..64 of [A-Za-z0-9._@-]", owner);
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "owner_invalid", "owner", owner, NULL);
     if (family && (strlen(family) > OPS_FAMILY_MAX || !srv_is_name(family, strlen(family))))
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "family: 1..%d of [A-Za-z0-9._-]", OPS_FAMILY_MAX);
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "family_invalid", "max", ops_num(max, OPS_FAMILY_MAX), NULL);
     if (store_begin_write(d->db)) return db_fail(d, e);
     store_stmt *st = oprep(d, "INSERT INTO project(name, product_key, owner, created) VALUES(?1, ?2, ?3, ?4)"
                               " RETURNING id", e);
@@ -95,8 +95,7 @@ int ops_project_add(srv_db *d, const char *name, const char *key, const char *ow
     store_finalize(st);
     if (rc != STORE_ROW) {
         db_exec(d, "ROLLBACK");
-        return ops_fail(e, EXIT_USAGE_ERR, 409, "project '%s' not added (the owner has a project of that name,"
-                                                " or the key is used)", name);
+        return ops_failk(e, EXIT_USAGE_ERR, 409, "project_exists", "project", name, NULL);
     }
     if (family) {
         st = oprep(d, "INSERT INTO project_family(project_id, family) VALUES(?1, ?2)", e);
@@ -146,10 +145,10 @@ int ops_project_list(srv_db *d, const char *scope, ops_project_cb cb, void *ctx,
 int ops_firmware_name(const char *base, const char *bsp, int at, char *out, size_t cap, ops_err *e)
 {
     if (!base || !srv_is_name(base, strlen(base)) || !bsp || !srv_is_name(bsp, strlen(bsp)))
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "%s and bsp are required, [A-Za-z0-9._-]", at ? "model" : "project");
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "name_invalid", "field", at ? "model" : "project", NULL);
     int n = snprintf(out, cap, "%s%s%s", base, at ? "_AT_" : "_LuatOS-SoC_", bsp);
     if (n < 0 || (size_t)n >= cap || (size_t)n > SRV_NAME_MAX)
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "firmware name for %s too long", base);
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "name_too_long", "name", base, NULL);
     return 0;
 }
 
@@ -182,11 +181,11 @@ int ops_firmware_add(srv_db *d, const char *scope, const char *project, const ch
     uint32_t cv = 0;
     if (!project || !name || !bsp || !core_ver || !version)
         return ops_fail(e, EXIT_USAGE_ERR, 400, "firmware add needs project, bsp, core version and version");
-    if (!srv_is_name(bsp, strlen(bsp))) return ops_fail(e, EXIT_USAGE_ERR, 400, "bsp %s: [A-Za-z0-9._-]", bsp);
+    if (!srv_is_name(bsp, strlen(bsp))) return ops_failk(e, EXIT_USAGE_ERR, 400, "bsp_invalid", "bsp", bsp, NULL);
     if (fota_version_parse_core(core_ver, &cv))
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "core version %s: like V1104", core_ver);
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "core_version_invalid", "value", core_ver, NULL);
     if (!fota_version_valid(version) || strlen(version) >= SRV_VER_MAX)
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "version %s: X.Y.Z, digits", version);
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "version_invalid", "value", version, NULL);
     char key_abs[PATH_MAX] = "";
     if (key) {
         char *pem = NULL;
@@ -205,14 +204,14 @@ int ops_firmware_add(srv_db *d, const char *scope, const char *project, const ch
     uint64_t core_size = 0;
     if (core && (ops_store_file(d, core, "images", "bin", FOTA_PKG_MAX_IMAGE, core_path, sizeof core_path,
                             &core_size, sha) || core_size == 0))
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "cannot store core image %s (missing, empty, or over 16 MiB)", core);
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "core_unstorable", NULL);
     if (script) {
         char why[SRV_PATH_MAX + 80] = "";
         snprintf(arc_tmp, sizeof arc_tmp, "%s/scripts.tmp%ld.%lx.lfsa", d->data_dir, (long)getpid(),
                  (unsigned long)pthread_self());
         int rc = 0;
         if (fota_arc_pack_path(script, arc_tmp, why, sizeof why) != 0)
-            rc = ops_fail(e, EXIT_USAGE_ERR, 400, "scripts: %s", why[0] ? why : "cannot archive them");
+            rc = ops_failk(e, EXIT_USAGE_ERR, 400, "scripts_invalid", "detail", why[0] ? why : "cannot archive them", NULL);
         else if (ops_store_file(d, arc_tmp, "scripts", "lfsa", FOTA_PKG_MAX_IMAGE, script_path, sizeof script_path,
                             NULL, arc_sha))
             rc = ops_fail(e, EXIT_IO_ERR, 500, "cannot store the script archive of %s", script);
@@ -239,7 +238,7 @@ int ops_firmware_add(srv_db *d, const char *scope, const char *project, const ch
     int64_t fw_id = rc == STORE_ROW ? store_column_int64(st, 0) : 0;
     store_finalize(st);
     if (rc != STORE_ROW)
-        return ops_fail(e, EXIT_USAGE_ERR, 409, "firmware %s not added (this core and version already exist?)", name);
+        return ops_failk(e, EXIT_USAGE_ERR, 409, "firmware_exists", "firmware", name, NULL);
     if (out) {
         memset(out, 0, sizeof *out);
         out->id = fw_id;
@@ -305,16 +304,17 @@ static int insert_list(srv_db *d, int64_t cfg, const char *list, int imeis, ops_
         size_t n = end ? (size_t)(end - p) : strlen(p);
         char item[SRV_VER_MAX + SRV_IMEI_LEN], canon[SRV_VER_MAX];
         if (n == 0 || n >= sizeof item) {
-            rc = ops_fail(e, EXIT_USAGE_ERR, 400, "bad list item (empty or too long)");
+            rc = ops_failk(e, EXIT_USAGE_ERR, 400, "list_item_invalid", NULL);
             break;
         }
         memcpy(item, p, n);
         item[n] = '\0';
-        if (++count > SRV_MAX_LIST) rc = ops_fail(e, EXIT_USAGE_ERR, 400, "more than %d items", SRV_MAX_LIST);
+        char max[24];
+        if (++count > SRV_MAX_LIST) rc = ops_failk(e, EXIT_USAGE_ERR, 400, "list_too_long", "max", ops_num(max, SRV_MAX_LIST), NULL);
         else if (imeis && !(srv_is_imei(item, n) && srv_imei_luhn(item)))
-            rc = ops_fail(e, EXIT_USAGE_ERR, 400, "imeis: '%s' is not a 15-digit IMEI with a valid check digit", item);
+            rc = ops_failk(e, EXIT_USAGE_ERR, 400, "imei_invalid", "imei", item, NULL);
         else if (!imeis && !srv_version_canon(item, n, canon))
-            rc = ops_fail(e, EXIT_USAGE_ERR, 400, "from: '%s' is not CORE.x.z (e.g. 1103.1.1)", item);
+            rc = ops_failk(e, EXIT_USAGE_ERR, 400, "from_invalid", "value", item, NULL);
         if (rc) break;
         store_bind_int64(st, 1, cfg);
         store_bind_str(st, 2, imeis ? item : canon);
@@ -348,11 +348,12 @@ int ops_config_set(srv_db *d, const char *scope, const char *project, const char
                    const char *reinstall, ops_err *e)
 {
     if (!project || !fwname) return ops_fail(e, EXIT_USAGE_ERR, 400, "config set needs project and firmware");
-    if (!bool_opt(enabled)) return ops_fail(e, EXIT_USAGE_ERR, 400, "enabled %s: 0 or 1", enabled);
-    if (!bool_opt(reinstall)) return ops_fail(e, EXIT_USAGE_ERR, 400, "reinstall %s: 0 or 1", reinstall);
+    if (!bool_opt(enabled)) return ops_failk(e, EXIT_USAGE_ERR, 400, "bool_invalid", "field", "enabled", "value", enabled, NULL);
+    if (!bool_opt(reinstall))
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "bool_invalid", "field", "reinstall", "value", reinstall, NULL);
     uint32_t cv = 0;
     if (core_ver && fota_version_parse_core(core_ver, &cv))
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "core version %s: like V1104", core_ver);
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "core_version_invalid", "value", core_ver, NULL);
     int64_t pid = ops_project_find(d, scope, project, e);
     if (pid <= 0) return e->rc;
 
@@ -379,7 +380,7 @@ int ops_config_set(srv_db *d, const char *scope, const char *project, const char
         }
     }
     store_finalize(st);
-    if (!best) return ops_fail(e, EXIT_USAGE_ERR, 404, "no firmware '%s' matching in this project", fwname);
+    if (!best) return ops_failk(e, EXIT_USAGE_ERR, 404, "firmware_unknown", "firmware", fwname, NULL);
 
     if (store_begin_write(d->db)) return db_fail(d, e);
     int rc = 0;
@@ -462,9 +463,9 @@ int ops_config_show(srv_db *d, const char *scope, const char *project, ops_confi
 
 static int check_imei(const char *imei, ops_err *e)
 {
-    if (!imei) return ops_fail(e, EXIT_USAGE_ERR, 400, "imei is required");
+    if (!imei) return ops_failk(e, EXIT_USAGE_ERR, 400, "imei_required", NULL);
     if (!srv_is_imei(imei, strlen(imei)) || !srv_imei_luhn(imei))
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "imei %s: 15 digits with a valid check digit", imei);
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "imei_invalid", "imei", imei, NULL);
     return 0;
 }
 
@@ -483,7 +484,7 @@ static int device_in_scope(srv_db *d, const char *scope, const char *imei, int64
     int found = store_step(st) == STORE_ROW;
     if (found && created) *created = store_column_int64(st, 0);
     store_finalize(st);
-    if (!found) ops_fail(e, EXIT_USAGE_ERR, 404, "no device %s", imei);
+    if (!found) ops_failk(e, EXIT_USAGE_ERR, 404, "device_unknown", "imei", imei, NULL);
     return found;
 }
 
@@ -497,8 +498,8 @@ int ops_device_act(srv_db *d, const char *scope, const char *what, const char *i
     char powner[SRV_OWNER_MAX + 1] = "";   /* bound below, after the branch */
     if (strcmp(what, "add") == 0) {
         if (owner && !srv_is_owner(owner, strlen(owner)))
-            return ops_fail(e, EXIT_USAGE_ERR, 400, "owner %s: [A-Za-z0-9._@-]", owner);
-        if (scope && !project) return ops_fail(e, EXIT_USAGE_ERR, 400, "project is required");
+            return ops_failk(e, EXIT_USAGE_ERR, 400, "owner_invalid", "owner", owner, NULL);
+        if (scope && !project) return ops_failk(e, EXIT_USAGE_ERR, 400, "field_required", "field", "project", NULL);
         int64_t pid = 0;
         if (project) {
             pid = ops_project_find(d, scope, project, e);
@@ -516,7 +517,7 @@ int ops_device_act(srv_db *d, const char *scope, const char *what, const char *i
             store_bind_str(st, 1, imei);
             int exists = store_step(st) == STORE_ROW;
             store_finalize(st);
-            if (exists) return ops_fail(e, EXIT_USAGE_ERR, 409, "device %s belongs to another account", imei);
+            if (exists) return ops_failk(e, EXIT_USAGE_ERR, 409, "device_other_account", "imei", imei, NULL);
         }
         const char *o = scope ? scope : owner ? owner : (powner[0] ? powner : NULL);
         if (!(st = oprep(d, "INSERT INTO device(imei, project_id, owner, created) VALUES(?1, ?2, ?3, ?4)"
@@ -540,13 +541,13 @@ int ops_device_act(srv_db *d, const char *scope, const char *what, const char *i
         store_bind_str(st, 1, imei);
         store_bind_int64(st, 2, now);
     } else {
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "device: add, ban or unban");
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "device_action", NULL);
     }
     rc = store_step(st);
     int changed = rc == STORE_DONE && store_changes(st) > 0;
     store_finalize(st);
     if (rc != STORE_DONE) return db_fail(d, e);
-    if (!changed) return ops_fail(e, EXIT_USAGE_ERR, 404, "no device %s", imei);
+    if (!changed) return ops_failk(e, EXIT_USAGE_ERR, 404, "device_unknown", "imei", imei, NULL);
     if (strcmp(what, "unban") == 0) {
         /* PostgreSQL's day counts (device_day) restart too */
         if (!(st = oprep(d, "DELETE FROM device_day WHERE imei=?1", e))) return e->rc;
@@ -575,7 +576,7 @@ int ops_device_list(srv_db *d, const char *scope, const char *project, const cha
                     ops_device_cb cb, void *ctx, ops_err *e)
 {
     if (imei_part && (strlen(imei_part) > SRV_IMEI_LEN || strspn(imei_part, "0123456789") != strlen(imei_part)))
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "imei search: up to 15 digits");
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "imei_search_invalid", NULL);
     int64_t pid = 0;
     if (project && (pid = ops_project_find(d, scope, project, e)) <= 0) return e->rc;
     store_stmt *st = oprep(d, "SELECT dv.imei, IFNULL(p.name, ''), IFNULL(dv.owner, ''), dv.banned, dv.created,"
@@ -621,7 +622,7 @@ int ops_log_list(srv_db *d, const char *scope, const char *imei, const char *dat
         char extra;
         if (strlen(date) != 10 || sscanf(date, "%4d-%2d-%2d%c", &y, &m, &dd, &extra) != 3 || m < 1 || m > 12 ||
             dd < 1 || dd > 31)
-            return ops_fail(e, EXIT_USAGE_ERR, 400, "date %s: YYYY-MM-DD", date);
+            return ops_failk(e, EXIT_USAGE_ERR, 400, "date_invalid", "date", date, NULL);
         struct tm tm;
         memset(&tm, 0, sizeof tm);
         tm.tm_year = y - 1900;

@@ -499,18 +499,14 @@ static int rollout_start(store *db, int64_t cfg, const char *waves, const char *
     unsigned long minout = SRV_ROLLOUT_DEFAULT_MIN_OUTCOMES;
     char *end = NULL;
     if (!waves || srv_rollout_parse_waves(waves, bp, &n))
-        return ops_fail(e, EXIT_USAGE_ERR, 400,
-                        "waves: rising percents, at most 2 decimals, each 0 < p <= 100, at most 16: '%.40s'",
-                        waves ? waves : "");
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "rollout_waves_invalid", "value", waves ? waves : "", NULL);
     if (every && srv_rollout_parse_duration(every, &every_ms))
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "every: a duration such as 30s, 10m, 1h or 2d, at most 366 days: '%.20s'",
-                        every);
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "rollout_every_invalid", "value", every, NULL);
     if (max_failure && srv_rollout_parse_percent(max_failure, &maxf))
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "max-failure: a percent 0..100 (at most 2 decimals): '%.20s'",
-                        max_failure);
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "rollout_max_failure_invalid", "value", max_failure, NULL);
     if (min_outcomes && (!*min_outcomes || *min_outcomes == '-' ||
                          (minout = strtoul(min_outcomes, &end, 10), *end) || minout < 1 || minout > 1000000))
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "min-outcomes: 1..1000000: '%.20s'", min_outcomes);
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "rollout_min_outcomes_invalid", "value", min_outcomes, NULL);
     char wtext[SRV_ROLLOUT_WAVES_MAX * 6 + 1];
     size_t o = 0;
     for (int i = 0; i < n; i++) o += (size_t)snprintf(wtext + o, sizeof wtext - o, "%s%u", i ? "," : "", bp[i]);
@@ -535,7 +531,7 @@ static int rollout_start(store *db, int64_t cfg, const char *waves, const char *
     if (rc != STORE_DONE && rc != STORE_CONFLICT) db_err(db, e);
     store_finalize(st);
     if (rc == STORE_CONFLICT)
-        return ops_fail(e, EXIT_USAGE_ERR, 409, "a rollout of this configuration is running or paused: abort it first");
+        return ops_failk(e, EXIT_USAGE_ERR, 409, "rollout_running", NULL);
     return rc == STORE_DONE ? 0 : e->rc;
 }
 
@@ -545,7 +541,7 @@ static int rollout_change(store *db, int64_t cfg, const char *what, ops_err *e)
     rl_row r;
     int found = latest(db, cfg, 1, &r);
     if (found < 0) return db_err(db, e);
-    if (!found) return ops_fail(e, EXIT_USAGE_ERR, 409, "%s: no running or paused rollout of this configuration", what);
+    if (!found) return ops_failk(e, EXIT_USAGE_ERR, 409, "rollout_none", "action", what, NULL);
     int64_t now = srv_now_ms();
     if (strcmp(what, "advance") == 0) {
         int changed = 0;
@@ -553,10 +549,10 @@ static int rollout_change(store *db, int64_t cfg, const char *what, ops_err *e)
         size_t o = 0;
         for (int i = 0; i < r.nwaves; i++)
             o += (size_t)snprintf(waves + o, sizeof waves - o, "%s%u", i ? "," : "", r.bp[i]);
-        if (r.wave + 1 >= r.nwaves) return ops_fail(e, EXIT_USAGE_ERR, 409, "advance: the rollout is at its last wave");
+        if (r.wave + 1 >= r.nwaves) return ops_failk(e, EXIT_USAGE_ERR, 409, "rollout_last_wave", NULL);
         if (advance_to(db, r.id, r.wave, waves, now, &changed)) return db_err(db, e);
         if (!changed)
-            return ops_fail(e, EXIT_USAGE_ERR, 409, "advance: the rollout changed meanwhile; look at its status");
+            return ops_failk(e, EXIT_USAGE_ERR, 409, "rollout_changed", NULL);
         return 0;
     }
     const char *sql =
@@ -576,7 +572,7 @@ static int rollout_change(store *db, int64_t cfg, const char *what, ops_err *e)
     if (rc != STORE_DONE) db_err(db, e);
     store_finalize(st);
     if (rc != STORE_DONE) return e->rc;
-    if (!changed) return ops_fail(e, EXIT_USAGE_ERR, 409, "%s: the rollout is %s", what, r.state);
+    if (!changed) return ops_failk(e, EXIT_USAGE_ERR, 409, "rollout_state", "action", what, "state", r.state, NULL);
     return 0;
 }
 
@@ -587,21 +583,21 @@ int ops_rollout(srv_db *d, const char *scope, const char *what, const char *proj
     static const char *const whats[] = { "start", "status", "pause", "resume", "abort", "advance" };
     int known = 0;
     for (size_t i = 0; what && i < sizeof whats / sizeof whats[0]; i++) known |= strcmp(what, whats[i]) == 0;
-    if (!known) return ops_fail(e, EXIT_USAGE_ERR, 400, "rollout: start, status, pause, resume, abort or advance");
-    if (!project || !fwname) return ops_fail(e, EXIT_USAGE_ERR, 400, "project and firmware are required");
-    if (!srv_is_fwname(fwname, strlen(fwname))) return ops_fail(e, EXIT_USAGE_ERR, 400, "bad firmware name");
+    if (!known) return ops_failk(e, EXIT_USAGE_ERR, 400, "rollout_action", NULL);
+    if (!project || !fwname) return ops_failk(e, EXIT_USAGE_ERR, 400, "field_required", "field", "project, firmware", NULL);
+    if (!srv_is_fwname(fwname, strlen(fwname))) return ops_failk(e, EXIT_USAGE_ERR, 400, "package_firmware_invalid", "firmware", fwname, NULL);
+    char max[24];
     if (!srv_is_project_name(project, strlen(project)))
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "project: 1..%d characters of UTF-8, no control characters",
-                        SRV_PROJECT_CHARS);
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "project_invalid", "max", ops_num(max, SRV_PROJECT_CHARS), NULL);
     int64_t pid = project_of(d->db, project, scope);
     if (pid == -1) return db_err(d->db, e);
     if (pid == -2)
-        return ops_fail(e, EXIT_USAGE_ERR, 409, "project name '%s' is used by more than one owner: give --owner", project);
-    if (pid == 0) return ops_fail(e, EXIT_USAGE_ERR, 404, "no project named '%s'", project);
+        return ops_failk(e, EXIT_USAGE_ERR, 409, "project_ambiguous", "project", project, NULL);
+    if (pid == 0) return ops_failk(e, EXIT_USAGE_ERR, 404, "project_unknown", "project", project, NULL);
     int64_t cfg = config_of_project(d->db, pid, fwname);
     if (cfg < 0) return db_err(d->db, e);
     if (cfg == 0)
-        return ops_fail(e, EXIT_USAGE_ERR, 404, "no configuration for firmware '%s' in project '%s'", fwname, project);
+        return ops_failk(e, EXIT_USAGE_ERR, 404, "rollout_config_unknown", "firmware", fwname, "project", project, NULL);
     int rc = !strcmp(what, "start")    ? rollout_start(d->db, cfg, waves, every, max_failure, min_outcomes, e)
              : !strcmp(what, "status") ? 0
                                        : rollout_change(d->db, cfg, what, e);
@@ -611,7 +607,7 @@ int ops_rollout(srv_db *d, const char *scope, const char *what, const char *proj
     if (s < 0) return db_err(d->db, e);
     if (s == 1) {
         /* a configuration without a rollout is a state, not an error, to look at */
-        if (strcmp(what, "status") != 0) return ops_fail(e, EXIT_IO_ERR, 500, "the rollout went missing");
+        if (strcmp(what, "status") != 0) return ops_failk(e, EXIT_IO_ERR, 500, "rollout_missing", NULL);
         snprintf(json, cap, "%s", SRV_ROLLOUT_NONE);
     }
     return 0;

@@ -264,43 +264,46 @@ int ops_vendor_add(srv_db *d, const char *scope, const char *project, const char
     srv_vendor_guess g;
     uint32_t bases[SRV_VENDOR_BASES_MAX];
     size_t nbases = 0;
-    char bsp[SRV_NAME_MAX + 1], script[SRV_VER_MAX], core_ver[16], path[SRV_PATH_MAX];
+    char bsp[SRV_NAME_MAX + 1], script[SRV_VER_MAX], core_ver[16], path[SRV_PATH_MAX], num[24];
     uint8_t h[32];
 
     memset(out, 0, sizeof *out);
-    if (!project || !file) return ops_fail(e, EXIT_USAGE_ERR, 400, "package add needs a project and a file");
+    if (!project || !file) return ops_failk(e, EXIT_USAGE_ERR, 400, "package_fields_required", NULL);
     if (!file_name) file_name = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
     if (!*file_name || strlen(file_name) > SRV_VENDOR_FILE_MAX)
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "file name: 1..%d bytes", SRV_VENDOR_FILE_MAX);
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "file_name_invalid", "max", ops_num(num, SRV_VENDOR_FILE_MAX), NULL);
     for (const unsigned char *p = (const unsigned char *)file_name; *p; p++)
-        if (*p < 0x20 || *p == 0x7f) return ops_fail(e, EXIT_USAGE_ERR, 400, "file name: no control characters");
+        if (*p < 0x20 || *p == 0x7f)
+            return ops_failk(e, EXIT_USAGE_ERR, 400, "file_name_invalid", "max", ops_num(num, SRV_VENDOR_FILE_MAX), NULL);
     srv_vendor_guess_name(file_name, &g);
     if (!firmware) firmware = g.firmware[0] ? g.firmware : NULL;
     if (!to) to = g.to[0] ? g.to : NULL;
     if (!from) from = g.from[0] ? g.from : NULL;
     if (!firmware)
-        return ops_fail(e, EXIT_USAGE_ERR, 400,
-                        "%s: give the firmware name (its name is not PROJECT_CORE.x.z_LuatOS-SoC_BSP.bin)", file_name);
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "package_firmware_required", "file", file_name, NULL);
     if (!srv_is_fwname(firmware, strlen(firmware)) || bsp_of(firmware, bsp))   /* PROJECT as devices send it */
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "firmware name %s: PROJECT_LuatOS-SoC_BSP or MODEL_AT_BSP", firmware);
-    if (!to) return ops_fail(e, EXIT_USAGE_ERR, 400, "%s: give the version it brings devices to", file_name);
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "package_firmware_invalid", "firmware", firmware, NULL);
+    if (!to) return ops_failk(e, EXIT_USAGE_ERR, 400, "package_target_required", "file", file_name, NULL);
     if (parse_target(to, &out->core, script))
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "target %s: CORE.x.z (LuatOS), CORE.X.Y.Z or V<core> (AT)", to);
-    if (!from) return ops_fail(e, EXIT_USAGE_ERR, 400, "%s: give the base versions it applies to (V1101,V1102 or any)",
-                                file_name);
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "package_target_invalid", "value", to, NULL);
+    if (!from) return ops_failk(e, EXIT_USAGE_ERR, 400, "package_bases_required", "file", file_name, NULL);
     if (parse_bases(from, bases, &nbases, out->bases))
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "bases %s: V<core>,... (at most %d, no repeats) or any", from,
-                        SRV_VENDOR_BASES_MAX);
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "package_bases_invalid", "value", from, "max",
+                         ops_num(num, SRV_VENDOR_BASES_MAX), NULL);
     for (size_t i = 0; i < nbases; i++)
         if (bases[i] == out->core)
-            return ops_fail(e, EXIT_USAGE_ERR, 400, "base V%lu is the target's own core", (unsigned long)bases[i]);
+        {
+            char base[24];
+            snprintf(base, sizeof base, "V%lu", (unsigned long)bases[i]);
+            return ops_failk(e, EXIT_USAGE_ERR, 400, "package_base_is_target", "base", base, NULL);
+        }
     if (!max_size) max_size = SRV_VENDOR_MAX_SIZE;
-    if (max_size > FOTA_PKG_MAX_IMAGE) return ops_fail(e, EXIT_USAGE_ERR, 400, "size limit: at most 16 MiB");
+    if (max_size > FOTA_PKG_MAX_IMAGE) return ops_failk(e, EXIT_USAGE_ERR, 400, "package_size_limit", NULL);
     int rc = fota_sha256_file(file, max_size, h, &out->size);
     if (rc == FOTA_ERR_RANGE)
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "%s: larger than %" PRIu64 " bytes (what a module accepts)",
-                        file_name, max_size);
-    if (rc || out->size == 0) return ops_fail(e, EXIT_USAGE_ERR, 400, "%s: missing, unreadable or empty", file_name);
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "package_too_large", "file", file_name, "max",
+                         ops_num(num, (long long)max_size), NULL);
+    if (rc || out->size == 0) return ops_failk(e, EXIT_USAGE_ERR, 400, "package_empty", "file", file_name, NULL);
     int64_t pid = ops_project_find(d, scope, project, e);
     if (pid <= 0) return e->rc;
 
@@ -309,14 +312,17 @@ int ops_vendor_add(srv_db *d, const char *scope, const char *project, const char
     for (size_t i = 0; out->firmware_id && i < nbases; i++) {
         int64_t other = base_taken(d, out->firmware_id, bases[i], e);
         if (other < 0) return e->rc;
-        if (other)
-            return ops_fail(e, EXIT_USAGE_ERR, 409, "package %" PRId64 " already serves %s V%lu: remove it first",
-                            other, bases[i] == SRV_VENDOR_ANY ? "any base to" : "base", (unsigned long)bases[i]);
+        if (other) {
+            char base[24];
+            if (bases[i] == SRV_VENDOR_ANY) snprintf(base, sizeof base, "any");
+            else snprintf(base, sizeof base, "V%lu", (unsigned long)bases[i]);
+            return ops_failk(e, EXIT_USAGE_ERR, 409, "package_duplicate", "id", ops_num(num, other), "base", base, NULL);
+        }
     }
     /* the stored copy's size and hash: the file may have changed since */
     if (ops_store_file(d, file, "vendor", "bin", max_size, path, sizeof path, &out->size, out->sha256) ||
         out->size == 0)
-        return ops_fail(e, EXIT_IO_ERR, 500, "cannot store %s", file_name);
+        return ops_failk(e, EXIT_IO_ERR, 500, "store_failed", "name", file_name, NULL);
     snprintf(out->project, sizeof out->project, "%s", project);
     snprintf(out->firmware, sizeof out->firmware, "%s", firmware);
     snprintf(out->file_name, sizeof out->file_name, "%s", file_name);
@@ -405,7 +411,8 @@ int ops_vendor_remove(srv_db *d, const char *scope, int64_t id, ops_err *e)
         store_column_copy(st, 11, path, sizeof path);
     }
     store_finalize(st);
-    if (rc == STORE_DONE) return ops_fail(e, EXIT_USAGE_ERR, 404, "no package %" PRId64, id);
+    char num[24];
+    if (rc == STORE_DONE) return ops_failk(e, EXIT_USAGE_ERR, 404, "package_unknown", "id", ops_num(num, id), NULL);
     if (rc != STORE_ROW) return db_err(d, e);
     if (db_exec(d, "BEGIN")) return db_err(d, e);
     if (exec_id(d, "DELETE FROM vendor_base WHERE package_id=?1", id) ||

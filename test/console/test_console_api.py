@@ -22,6 +22,34 @@ IMEI1 = luhn_imei("86123456789012")
 IMEI2 = luhn_imei("86123456789013")
 
 
+def doc_codes():
+    """The table of docs/server.md "Console error codes": {code: (args, English)}."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "docs", "server.md"), encoding="utf-8") as f:
+        text = f.read()
+    rows = text[text.index("| code | args | English |"):].split("\n\n")[0].splitlines()[2:]
+    out = {}
+    for row in rows:
+        code, args, english = [x.strip() for x in row.strip()[1:-1].split(" | ")]
+        out[code.strip("`")] = (tuple(x.strip("` ") for x in args.split(",") if x.strip()),
+                                english.replace("\\|", "|").replace("&lt;", "<"))
+    return out
+
+
+DOC_CODES = doc_codes()
+
+
+def check_code(t, j):
+    """An error answer's shape: a documented code, its args, the English text made from them."""
+    t.assertIn(j.get("code"), DOC_CODES, j)
+    want, text = DOC_CODES[j["code"]]
+    got = j.get("args", {})
+    t.assertEqual(sorted(got), sorted(want), j)
+    for k, v in got.items():
+        text = text.replace("{%s}" % k, v)
+    t.assertEqual(j["error"], text[:255], j)
+
+
 class Auth(unittest.TestCase):
     def setUp(self):
         self.s = Server()
@@ -509,13 +537,14 @@ class Objects(unittest.TestCase):
                                   ({"upload": up, "from": "V1105"}, 400, "target's own core"),
                                   ({"upload": up, "from": "V1103", "to": "1105.1"}, 400, "target 1105.1"),
                                   ({"upload": up, "from": "V1103", "max_size": "1"}, 400, "max_size"),
-                                  ({"upload": up, "from": 1103}, 400, "strings"),
+                                  ({"upload": up, "from": 1103}, 400, "from: wrong type"),
                                   ({"upload": None, "from": "V1103"}, 400, "upload"),
                                   ({"upload": "f" * 32, "from": "V1103"}, 404, "upload"),
                                   ({"upload": up, "from": "V1103", "project": "nope"}, 404, "nope")):
             st, j = a.req("POST", "packages", dict({"project": "alpha"}, **body))
             self.assertEqual(st, status, (body, j))
             self.assertIn(msg, j["error"])
+            check_code(self, j)
         self.assertEqual(b.req("POST", "packages", {"project": "alpha", "upload": up, "from": "V1103"})[0], 404)
         bobs = self.up(b, name, data)
         self.assertEqual(b.req("POST", "packages", {"project": "alpha", "upload": bobs, "from": "V1103"})[0], 404)
