@@ -22,8 +22,9 @@
 #define CONSOLE_UPLOAD_FILES 64        /* files in one upload (a script directory) */
 #define CONSOLE_HASHES 2               /* Argon2id runs at once (64 MiB each); more: 503 */
 #define CONSOLE_FAIL_WINDOW_S 900      /* login failures counted over this */
-#define CONSOLE_FAIL_USER 5            /* failures per user in the window, then 429 */
-#define CONSOLE_FAIL_ADDR 20           /* failures per address in the window, then 429 */
+#define CONSOLE_FAIL_FREE 3            /* failures of one name from one address before waits start */
+#define CONSOLE_FAIL_WAIT_MAX_S 900    /* the longest wait (1 s, doubling per failure, up to this) */
+#define CONSOLE_FAIL_ADDR 20           /* failures per address (any names) in the window, then 429 */
 
 /* Opens the console's connection; 0 or -1. Called by srv_start. */
 int console_start(srv_server *s, const srv_serve_opts *o);

@@ -10,6 +10,7 @@
 #include "at.h"
 #include "console_auth.h"
 #include "console_delta.h"
+#include "console_manage.h"
 #include "console_upload.h"
 #include "ops.h"
 #include "rollout.h"
@@ -32,7 +33,8 @@ static int add_firmware(void *ctx, const ops_firmware *f)
 
 static int add_config(void *ctx, const ops_config *x)
 {
-    return json_array_append_new(ctx, json_pack("{sssIsIsssbsbsosbsosb}", "firmware", x->firmware, "firmware_id",
+    return json_array_append_new(ctx, json_pack("{sIsssIsIsssbsbsosbsosb}", "id", (json_int_t)x->id, "firmware",
+                                                x->firmware, "firmware_id",
                                                 (json_int_t)x->firmware_id, "core", (json_int_t)x->core, "version",
                                                 x->version, "enabled", x->enabled, "all", x->all_devices, "imeis",
                                                 con_split_list(x->imeis), "any_from", x->any_from, "from",
@@ -110,6 +112,10 @@ static enum MHD_Result firmware_add(struct srv_console *k, struct MHD_Connection
     if (rc == 0 && !at && !pkg &&
         (!script_id || !console_upload_get(k, s->user, script_id, sdir, sfile, NULL, NULL)))
         rc = ops_failk(&e, EXIT_USAGE_ERR, script_id ? 404 : 400, "upload_scripts", NULL);
+    /* what the files are, before anything is stored: a .soc or an archive
+     * is no core image, a text file no scripts */
+    if (rc == 0) rc = console_upload_is(k, s->user, need, pkg ? "package" : "core", pkg ? "package" : "core", &e);
+    if (rc == 0 && !at && !pkg) rc = console_upload_is(k, s->user, script_id, "script", "script", &e);
     if (rc == 0 && pkg) {
         /* the operation behind the CLI's at delta (at.c): it checks the package
          * whole and says why it refuses one (at_package_invalid) */
@@ -134,6 +140,9 @@ static enum MHD_Result config_set(struct srv_console *k, struct MHD_Connection *
     const char *bad = NULL;
     const char *project = con_jstr(in, "project", SRV_PROJECT_MAX, &bad), *fw = con_jstr(in, "firmware", SRV_NAME_MAX, &bad),
                *version = con_jstr(in, "version", SRV_VER_MAX, &bad), *core_ver = con_jstr(in, "core_version", 16, &bad);
+    json_t *id = json_object_get(in, "id");
+    if (id && !json_is_null(id) && (!json_is_integer(id) || json_integer_value(id) <= 0)) bad = "id";
+    char picked[SRV_NAME_MAX + 1];
     int all = con_jbool(in, "all", &bad), any = con_jbool(in, "any_from", &bad), en = con_jbool(in, "enabled", &bad),
         re = con_jbool(in, "reinstall", &bad);
     char *imeis = con_jlist(in, "imeis", SRV_IMEI_LEN, &bad), *from = con_jlist(in, "from", SRV_VER_MAX, &bad);
@@ -144,6 +153,12 @@ static enum MHD_Result config_set(struct srv_console *k, struct MHD_Connection *
     else if (any == 0 && (!from || !*from)) rc = ops_failk(&e, EXIT_USAGE_ERR, 400, "config_from_required", NULL);
     if (rc == 0) {
         pthread_mutex_lock(&k->lock);
+        /* with an id: that configuration of this project (renamed when
+         * firmware names another); without: the firmware's own (added) */
+        if (json_is_integer(id))
+            rc = console_config_pick(k, s->user, project, (int64_t)json_integer_value(id), fw, picked, &e);
+        if (rc == 0 && json_is_integer(id)) fw = picked;
+        if (rc == 0)
         rc = ops_config_set(&k->db, s->user, project, fw, version, core_ver, all == 1 ? "all" : all == 0 ? imeis : NULL,
                             any == 1 ? "any" : any == 0 ? from : NULL, en < 0 ? NULL : en ? "1" : "0",
                             re < 0 ? NULL : re ? "1" : "0", &e);
@@ -224,6 +239,8 @@ static enum MHD_Result package_add(struct srv_console *k, struct MHD_Connection 
     pthread_mutex_lock(&k->lock);
     if (!console_upload_get(k, s->user, up, dir, file, &files, NULL) || files != 1)
         rc = ops_failk(&e, EXIT_USAGE_ERR, 404, "upload_one_file", "field", "upload", NULL);
+    else if ((rc = console_upload_is(k, s->user, up, "upload", "vendor,core,soc,archive", &e)) != 0)
+        ;   /* our own package, a delta or a text file is no vendor package */
     else   /* the upload keeps the file's own name: what the guess reads */
         rc = ops_vendor_add(&k->db, s->user, project, fw && *fw ? fw : NULL, to && *to ? to : NULL,
                             from && *from ? from : NULL, file, strrchr(file, '/') + 1, max_size, &v, &e);
@@ -243,7 +260,8 @@ static enum MHD_Result package_remove(struct srv_console *k, struct MHD_Connecti
     if (!json_is_integer(id) || json_integer_value(id) <= 0) return con_send_err(c, 400, "field_invalid", "field", "id", NULL);
     ops_err e = { 0 };
     pthread_mutex_lock(&k->lock);
-    int rc = ops_vendor_remove(&k->db, s->user, (int64_t)json_integer_value(id), &e);
+    int rc = console_package_removable(k, s->user, (int64_t)json_integer_value(id), &e);
+    if (rc == 0) rc = ops_vendor_remove(&k->db, s->user, (int64_t)json_integer_value(id), &e);
     pthread_mutex_unlock(&k->lock);
     return rc ? con_send_ops(c, &e) : con_send_j(c, 200, json_pack("{sb}", "ok", 1), NULL);
 }
@@ -332,6 +350,14 @@ enum MHD_Result console_api(struct srv_console *k, struct MHD_Connection *c, con
     else if (post && !strcmp(path, "config")) rc = config_set(k, c, &s, in);
     else if (post && !strcmp(path, "packages")) rc = package_add(k, c, &s, in);
     else if (post && !strcmp(path, "packages/remove")) rc = package_remove(k, c, &s, in);
+    else if (post && !strcmp(path, "projects/edit")) rc = console_project_edit(k, c, &s, in);
+    else if (post && !strcmp(path, "projects/key")) rc = console_project_key(k, c, &s, in);
+    else if (post && !strcmp(path, "projects/remove")) rc = console_project_remove(k, c, &s, in);
+    else if (post && !strcmp(path, "firmware/remove")) rc = console_firmware_remove(k, c, &s, in);
+    else if (post && !strcmp(path, "config/remove")) rc = console_config_remove(k, c, &s, in);
+    else if (!post && !strcmp(path, "upload/info")) rc = console_upload_info(k, c, &s);
+    else if (!strcmp(path, "users") || (post && (!strcmp(path, "users/reset") || !strcmp(path, "users/disable"))))
+        rc = console_users(k, c, &s, path, post, in);
     else if (!post && !strcmp(path, "packages/guess")) rc = package_guess(c);
     else if (post && !strcmp(path, "devices/unban")) rc = device_act(k, c, &s, in, "unban");
     else if (post && !strcmp(path, "devices/ban")) rc = device_act(k, c, &s, in, "ban");

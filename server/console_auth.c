@@ -22,6 +22,8 @@ const char *const srv_console_schema =
     "CREATE TABLE IF NOT EXISTS console_session(token_hash TEXT PRIMARY KEY, user TEXT NOT NULL,"
     " csrf TEXT NOT NULL, created INTEGER NOT NULL, seen INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS console_fail(who TEXT NOT NULL, ts INTEGER NOT NULL);"
+    /* accounts the admin disabled: no login, no session */
+    "CREATE TABLE IF NOT EXISTS console_user_off(name TEXT PRIMARY KEY, since INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS console_fail_who ON console_fail(who, ts);"
     "CREATE TABLE IF NOT EXISTS console_upload(id TEXT PRIMARY KEY, user TEXT NOT NULL, dir TEXT NOT NULL,"
     " name TEXT NOT NULL, files INTEGER NOT NULL, size INTEGER NOT NULL, created INTEGER NOT NULL);"
@@ -87,7 +89,8 @@ int console_user_set(srv_db *d, const char *name, const char *password, int crea
     store_finalize(st);
     sodium_memzero(h, sizeof h);
     if (rc != STORE_DONE || !changed)
-        return ops_fail(e, EXIT_USAGE_ERR, 400, create ? "user %s exists already" : "no user %s", name);
+        return ops_failk(e, EXIT_USAGE_ERR, create ? 409 : 404, create ? "user_exists" : "user_unknown", "user", name,
+                         NULL);
     if (!create) {   /* a reset ends the user's sessions */
         const char *v[] = { name };
         db_exec_text(d, "DELETE FROM console_session WHERE user=?1", 1, v);
@@ -116,8 +119,10 @@ int console_session_get(struct srv_console *k, struct MHD_Connection *c, session
     if (!con_is_hex(tok, TOKEN_HEX)) return 0;
     token_hash(tok, out->hash);
     int64_t now = srv_now_ms();
-    store_stmt *st = db_prep(&k->db, "SELECT s.user, s.csrf, s.created, s.seen, u.must_change FROM console_session s"
-                                    " JOIN console_user u ON u.name=s.user WHERE s.token_hash=?1");
+    store_stmt *st = db_prep(&k->db, "SELECT s.user, s.csrf, s.created, s.seen, u.must_change,"
+                                    " (SELECT name FROM console_user ORDER BY created, name LIMIT 1)"
+                                    " FROM console_session s JOIN console_user u ON u.name=s.user WHERE s.token_hash=?1"
+                                    " AND NOT EXISTS (SELECT 1 FROM console_user_off o WHERE o.name=s.user)");
     if (!st) return -1;
     store_bind_str(st, 1, out->hash);
     int found = 0, rc = store_step(st);
@@ -134,6 +139,7 @@ int console_session_get(struct srv_console *k, struct MHD_Connection *c, session
             memcpy(out->user, u, strlen(u) + 1);
             memcpy(out->csrf, cs, TOKEN_HEX + 1);
             out->must_change = (int)store_column_int64(st, 4);
+            out->admin = store_column_text(st, 5) && !strcmp(store_column_text(st, 5), u);
         }
     }
     store_finalize(st);
@@ -163,15 +169,66 @@ static void client_addr(struct MHD_Connection *c, char out[INET6_ADDRSTRLEN])
                   INET6_ADDRSTRLEN);
 }
 
-static int fail_count(srv_db *d, const char *who, int64_t since)
+/* Failures of who since: how many, and the oldest and newest time. */
+static int fail_count(srv_db *d, const char *who, int64_t since, int64_t *oldest, int64_t *newest)
 {
-    store_stmt *st = db_prep(d, "SELECT COUNT(*) FROM console_fail WHERE who=?1 AND ts>=?2");
+    store_stmt *st = db_prep(d, "SELECT COUNT(*), MIN(ts), MAX(ts) FROM console_fail WHERE who=?1 AND ts>=?2");
+    *oldest = *newest = 0;
     if (!st) return INT32_MAX;
     store_bind_str(st, 1, who);
     store_bind_int64(st, 2, since);
-    int n = store_step(st) == STORE_ROW ? (int)store_column_int64(st, 0) : INT32_MAX;
+    int n = INT32_MAX;
+    if (store_step(st) == STORE_ROW) {
+        n = (int)store_column_int64(st, 0);
+        *oldest = store_column_int64(st, 1);
+        *newest = store_column_int64(st, 2);
+    }
     store_finalize(st);
     return n;
+}
+
+/* Lock held. Milliseconds this login must wait (0: it may try). A name is
+ * slowed down only from the addresses it failed from: after
+ * CONSOLE_FAIL_FREE failures of this name from this address, each try waits
+ * 1 s after the last failure, doubling per failure up to
+ * CONSOLE_FAIL_WAIT_MAX_S; so a stranger's failures never keep the owner
+ * out from the owner's address. An address with CONSOLE_FAIL_ADDR failures
+ * (any names) in the window waits until the oldest leaves it: together with
+ * CONSOLE_HASHES this bounds the Argon2id work one address causes. */
+static int64_t login_wait(srv_db *d, const char *who_pair, const char *who_addr, int64_t now)
+{
+    int64_t since = now - (int64_t)CONSOLE_FAIL_WINDOW_S * 1000, oldest, newest, wait = 0;
+    int n = fail_count(d, who_addr, since, &oldest, &newest);
+    if (n == INT32_MAX) return 1000;   /* the store failed: no hash */
+    if (n >= CONSOLE_FAIL_ADDR) wait = oldest + (int64_t)CONSOLE_FAIL_WINDOW_S * 1000 - now;
+    n = fail_count(d, who_pair, since, &oldest, &newest);
+    if (n == INT32_MAX) return 1000;
+    if (n >= CONSOLE_FAIL_FREE) {
+        int shift = n - CONSOLE_FAIL_FREE > 10 ? 10 : n - CONSOLE_FAIL_FREE;
+        int64_t step = (int64_t)1000 << shift;
+        if (step > (int64_t)CONSOLE_FAIL_WAIT_MAX_S * 1000) step = (int64_t)CONSOLE_FAIL_WAIT_MAX_S * 1000;
+        if (newest + step - now > wait) wait = newest + step - now;
+    }
+    return wait > 0 ? wait : 0;
+}
+
+static int user_disabled(srv_db *d, const char *name)
+{
+    store_stmt *st = db_prep(d, "SELECT 1 FROM console_user_off WHERE name=?1");
+    if (!st) return 1;
+    store_bind_str(st, 1, name);
+    int off = store_step(st) == STORE_ROW;
+    store_finalize(st);
+    return off;
+}
+
+static int user_is_admin(srv_db *d, const char *name)
+{
+    store_stmt *st = db_prep(d, "SELECT name FROM console_user ORDER BY created, name LIMIT 1");
+    if (!st) return 0;
+    int admin = store_step(st) == STORE_ROW && store_column_text(st, 0) && !strcmp(store_column_text(st, 0), name);
+    store_finalize(st);
+    return admin;
 }
 
 static void fail_add(srv_db *d, const char *who)
@@ -204,7 +261,7 @@ static void prune(struct srv_console *k, int64_t since)
 
 json_t *console_me_json(const session *s)
 {
-    return json_pack("{sssssb}", "user", s->user, "csrf", s->csrf, "must_change", s->must_change);
+    return json_pack("{sssssbsb}", "user", s->user, "csrf", s->csrf, "must_change", s->must_change, "admin", s->admin);
 }
 
 static void cookie_value(struct srv_console *k, const char *token, char *out, size_t cap)
@@ -219,18 +276,17 @@ enum MHD_Result console_login(struct srv_console *k, struct MHD_Connection *c, j
     const char *user = con_jstr(in, "user", SRV_OWNER_MAX, &bad), *pass = con_jstr(in, "password", CONSOLE_PASS_MAX, &bad);
     if (bad || !user || !pass || !srv_is_owner(user, strlen(user))) 
         return con_send_err(c, 400, "field_required", "field", "user, password", NULL);
-    char addr[INET6_ADDRSTRLEN], who_u[SRV_OWNER_MAX + 3], who_a[INET6_ADDRSTRLEN + 2];
+    char addr[INET6_ADDRSTRLEN], who_u[SRV_OWNER_MAX + INET6_ADDRSTRLEN + 4], who_a[INET6_ADDRSTRLEN + 2];
     client_addr(c, addr);
-    snprintf(who_u, sizeof who_u, "u:%s", user);
+    snprintf(who_u, sizeof who_u, "p:%s|%s", addr, user);   /* this name from this address */
     snprintf(who_a, sizeof who_a, "a:%s", addr);
-    int64_t since = srv_now_ms() - (int64_t)CONSOLE_FAIL_WINDOW_S * 1000;
+    int64_t now = srv_now_ms(), since = now - (int64_t)CONSOLE_FAIL_WINDOW_S * 1000;
     char h[crypto_pwhash_STRBYTES] = "";
-    int must = 0;
+    int must = 0, off = 0, admin = 0;
     pthread_mutex_lock(&k->lock);
     prune(k, since);
-    int throttled = fail_count(&k->db, who_u, since) >= CONSOLE_FAIL_USER ||
-                    fail_count(&k->db, who_a, since) >= CONSOLE_FAIL_ADDR;
-    store_stmt *st = throttled ? NULL : db_prep(&k->db, "SELECT pwhash, must_change FROM console_user WHERE name=?1");
+    int64_t wait = login_wait(&k->db, who_u, who_a, now);
+    store_stmt *st = wait ? NULL : db_prep(&k->db, "SELECT pwhash, must_change FROM console_user WHERE name=?1");
     if (st) {
         store_bind_str(st, 1, user);
         if (store_step(st) == STORE_ROW && store_column_text(st, 0) && strlen(store_column_text(st, 0)) < sizeof h) {
@@ -238,9 +294,14 @@ enum MHD_Result console_login(struct srv_console *k, struct MHD_Connection *c, j
             must = (int)store_column_int64(st, 1);
         }
         store_finalize(st);
+        off = user_disabled(&k->db, user);
+        admin = user_is_admin(&k->db, user);
     }
     pthread_mutex_unlock(&k->lock);
-    if (throttled) return con_send_err(c, 429, "login_throttled", "seconds", "900", NULL);
+    if (wait) {
+        char secs[24];
+        return con_send_err(c, 429, "login_throttled", "seconds", ops_num(secs, (wait + 999) / 1000), NULL);
+    }
     if (!hash_slot(k, 1)) return con_send_busy(c);
     /* outside the lock: Argon2id takes a while. An unknown name costs the
      * same (a hash made and dropped), so names cannot be probed by timing. */
@@ -255,6 +316,8 @@ enum MHD_Result console_login(struct srv_console *k, struct MHD_Connection *c, j
     if (!ok) {
         fail_add(&k->db, who_u);
         fail_add(&k->db, who_a);
+    } else if (off) {
+        ok = -2;   /* the right password of a disabled account: said, since the password was right */
     } else {
         const char *v[] = { who_u };
         db_exec_text(&k->db, "DELETE FROM console_fail WHERE who=?1", 1, v);
@@ -263,6 +326,7 @@ enum MHD_Result console_login(struct srv_console *k, struct MHD_Connection *c, j
         token_hash(token, s.hash);
         snprintf(s.user, sizeof s.user, "%s", user);
         s.must_change = must;
+        s.admin = admin;
         if ((st = db_prep(&k->db, "INSERT INTO console_session(token_hash, user, csrf, created, seen)"
                                " VALUES(?1, ?2, ?3, ?4, ?4)"))) {
             store_bind_str(st, 1, s.hash);
@@ -278,6 +342,7 @@ enum MHD_Result console_login(struct srv_console *k, struct MHD_Connection *c, j
     pthread_mutex_unlock(&k->lock);
     sodium_memzero(h, sizeof h);
     if (ok == 0) return con_send_err(c, 401, "login_bad", NULL);
+    if (ok == -2) return con_send_err(c, 403, "login_disabled", NULL);
     if (ok < 0) return con_send_err(c, 500, "session_failed", NULL);
     cookie_value(k, token, cookie, sizeof cookie);
     return con_send_j(c, 200, console_me_json(&s), cookie);
@@ -333,4 +398,109 @@ enum MHD_Result console_logout(struct srv_console *k, struct MHD_Connection *c, 
     pthread_mutex_unlock(&k->lock);
     cookie_value(k, NULL, cookie, sizeof cookie);
     return con_send_j(c, 200, json_pack("{sb}", "ok", 1), cookie);
+}
+
+/* An initial password for a user the admin adds or resets: 16 letters and
+ * digits (no 0/O, 1/l), shown once to the admin; the user must change it. */
+static void initial_password(char out[17])
+{
+    static const char alphabet[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    for (int i = 0; i < 16; i++) out[i] = alphabet[randombytes_uniform(sizeof alphabet - 1)];
+    out[16] = '\0';
+}
+
+static int add_user_row(void *ctx, const char *name, int must_change, int64_t projects)
+{
+    (void)projects;
+    return json_array_append_new(ctx, json_pack("{sssb}", "user", name, "must_change", must_change));
+}
+
+/* The users with whether each is the admin or disabled and when made. */
+static json_t *user_list(srv_db *d, ops_err *e)
+{
+    json_t *a = json_array();
+    if (!a || console_user_list(d, add_user_row, a, e)) {
+        json_decref(a);
+        return NULL;
+    }
+    store_stmt *st = db_prep(d, "SELECT u.name, u.created, EXISTS (SELECT 1 FROM console_user_off o WHERE o.name=u.name)"
+                                " FROM console_user u");
+    if (!st) {
+        json_decref(a);
+        ops_failk(e, EXIT_IO_ERR, 500, "database", "detail", store_errmsg(d->db), NULL);
+        return NULL;
+    }
+    size_t i;
+    json_t *row;
+    while (store_step(st) == STORE_ROW) {
+        const char *name = store_column_text(st, 0);
+        json_array_foreach(a, i, row)
+            if (name && !strcmp(json_string_value(json_object_get(row, "user")), name)) {
+                json_object_set_new(row, "created", json_integer(store_column_int64(st, 1)));
+                json_object_set_new(row, "disabled", json_boolean(store_column_int64(st, 2) != 0));
+                json_object_set_new(row, "admin", json_boolean(user_is_admin(d, name)));
+            }
+    }
+    store_finalize(st);
+    return a;
+}
+
+enum MHD_Result console_users(struct srv_console *k, struct MHD_Connection *c, const session *s, const char *path,
+                              int post, json_t *in)
+{
+    if (!s->admin) return con_send_err(c, 403, "admin_only", NULL);
+    ops_err e = { 0 };
+    if (!post) {
+        pthread_mutex_lock(&k->lock);
+        json_t *a = user_list(&k->db, &e);
+        pthread_mutex_unlock(&k->lock);
+        return a ? con_send_j(c, 200, json_pack("{so}", "items", a), NULL) : con_send_ops(c, &e);
+    }
+    const char *bad = NULL, *user = con_jstr(in, "user", SRV_OWNER_MAX, &bad);
+    if (bad || !user || !srv_is_owner(user, strlen(user)))
+        return con_send_err(c, 400, "user_invalid", "user", user ? user : "", NULL);
+    int rc;
+    if (!strcmp(path, "users/disable")) {
+        int off = con_jbool(in, "disabled", &bad);
+        if (off < 0) return con_send_err(c, 400, "field_invalid", "field", "disabled", NULL);
+        if (!strcmp(user, s->user)) return con_send_err(c, 409, "user_self", NULL);
+        pthread_mutex_lock(&k->lock);
+        store_stmt *st = db_prep(&k->db, "SELECT 1 FROM console_user WHERE name=?1");
+        int known = 0;
+        if (st) {
+            store_bind_str(st, 1, user);
+            known = store_step(st) == STORE_ROW;
+            store_finalize(st);
+        }
+        const char *v[] = { user };
+        int failed = 0;
+        if (known && off && (st = db_prep(&k->db, "INSERT INTO console_user_off(name, since) VALUES(?1, ?2)"
+                                                   " ON CONFLICT(name) DO NOTHING"))) {
+            store_bind_str(st, 1, user);
+            store_bind_int64(st, 2, srv_now_ms());
+            failed = store_step(st) != STORE_DONE;
+            store_finalize(st);
+        } else if (known && off) {
+            failed = 1;
+        }
+        if (known && !failed)   /* disabled: out now; enabled: back */
+            failed = db_exec_text(&k->db, off ? "DELETE FROM console_session WHERE user=?1"
+                                              : "DELETE FROM console_user_off WHERE name=?1", 1, v) != 0;
+        rc = !known  ? ops_failk(&e, EXIT_USAGE_ERR, 404, "user_unknown", "user", user, NULL)
+             : failed ? ops_failk(&e, EXIT_IO_ERR, 500, "database", "detail", store_errmsg(k->db.db), NULL)
+                      : 0;
+        pthread_mutex_unlock(&k->lock);
+        return rc ? con_send_ops(c, &e) : con_send_j(c, 200, json_pack("{sssb}", "user", user, "disabled", off), NULL);
+    }
+    int create = !strcmp(path, "users");
+    if (!create && strcmp(path, "users/reset")) return con_send_err(c, 404, "no_endpoint", NULL);
+    char pass[17];
+    initial_password(pass);
+    if (!hash_slot(k, 1)) return con_send_busy(c);
+    pthread_mutex_lock(&k->lock);   /* held over one Argon2id run: an admin's rare action */
+    rc = console_user_set(&k->db, user, pass, create, &e);
+    pthread_mutex_unlock(&k->lock);
+    hash_slot(k, 0);
+    if (rc) return con_send_ops(c, &e);
+    return con_send_j(c, create ? 201 : 200, json_pack("{ssss}", "user", user, "password", pass), NULL);
 }

@@ -31,6 +31,11 @@ int console_session_get(struct srv_console *k, struct MHD_Connection *c, session
 int console_csrf_ok(struct MHD_Connection *c, const session *s);
 json_t *console_me_json(const session *s);
 
+/* GET users, POST users, users/reset, users/disable: the admin's (403
+ * admin_only for the others). */
+enum MHD_Result console_users(struct srv_console *k, struct MHD_Connection *c, const session *s, const char *path,
+                              int post, json_t *in);
+
 /* POST login, POST password, POST logout. */
 enum MHD_Result console_login(struct srv_console *k, struct MHD_Connection *c, json_t *in);
 enum MHD_Result console_change_password(struct srv_console *k, struct MHD_Connection *c, session *s, json_t *in);

@@ -56,6 +56,7 @@ typedef struct creq {
 typedef struct session {
     char user[SRV_OWNER_MAX + 1], csrf[TOKEN_HEX + 1], hash[65];
     int must_change;
+    int admin;                        /* the first account (console_auth.c) */
 } session;
 
 /* Answers: r (taken) with the security headers, type and cookie (may be

@@ -434,7 +434,7 @@ int ops_config_show(srv_db *d, const char *scope, const char *project, ops_confi
                                 " c.all_devices, c.any_from,"
                                 " (SELECT group_concat(imei, ',') FROM config_imei WHERE config_id=c.id),"
                                 " (SELECT group_concat(version, ',') FROM config_from WHERE config_id=c.id),"
-                                " c.reinstall, f.id FROM config c JOIN firmware f ON f.id=c.firmware_id"
+                                " c.reinstall, f.id, c.id FROM config c JOIN firmware f ON f.id=c.firmware_id"
                                 " WHERE c.project_id=?1 ORDER BY 1", e);
     if (!st) return e->rc;
     store_bind_int64(st, 1, pid);
@@ -452,6 +452,7 @@ int ops_config_show(srv_db *d, const char *scope, const char *project, ops_confi
         c.from = store_column_text(st, 7) ? store_column_text(st, 7) : "";
         c.reinstall = (int)store_column_int64(st, 8);
         c.firmware_id = store_column_int64(st, 9);
+        c.id = store_column_int64(st, 10);
         rc = cb(ctx, &c);
     }
     store_finalize(st);

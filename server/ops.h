@@ -28,6 +28,7 @@ typedef struct ops_firmware {
 } ops_firmware;
 
 typedef struct ops_config {
+    int64_t id;
     char firmware[SRV_NAME_MAX + 1], version[SRV_VER_MAX];
     int64_t firmware_id;
     uint32_t core;

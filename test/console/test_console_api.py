@@ -130,13 +130,80 @@ class Auth(unittest.TestCase):
 
     def test_throttle_per_user_and_address(self):
         c = Client(self.s)
-        for _ in range(5):
+        for _ in range(3):
             self.assertEqual(c.login("bob", "wrong-password")[0], 401)
-        self.assertEqual(c.login("bob", INITIAL)[0], 429)   # right password, too late
+        self.assertEqual(c.login("bob", "wrong-password")[0], 429)   # bob from this address waits a second
+        self.assertEqual(c.login("bob", INITIAL)[0], 429)   # right password, too soon
         self.assertEqual(c.login("alice", INITIAL)[0], 200)  # another user is not locked out
         for i in range(20):
             c.login("ghost%d" % i, "wrong-password")
         self.assertEqual(c.login("alice", INITIAL)[0], 429)  # the address now is
+
+    def test_stranger_cannot_lock_out(self):
+        """100 wrong passwords for alice from 127.0.0.2 slow that address down (429 with the seconds to wait)
+        and cost at most a few Argon2id runs; alice's right password from 127.0.0.1 still logs her in."""
+        def login_from(addr, password):
+            c = http.client.HTTPConnection("127.0.0.1", self.s.port, timeout=60, source_address=(addr, 0))
+            c.request("POST", "/console/api/login", body=json.dumps({"user": "alice", "password": password}),
+                      headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            j = json.loads(r.read())
+            c.close()
+            return r.status, j
+
+        got = [login_from("127.0.0.2", "wrong-password") for _ in range(100)]
+        self.assertEqual([st for st, _ in got[:3]], [401, 401, 401])
+        throttled = [j for st, j in got if st == 429]
+        self.assertGreater(len(throttled), 90)
+        for j in throttled[:3]:
+            check_code(self, j)
+            self.assertEqual(j["code"], "login_throttled")
+            self.assertGreaterEqual(int(j["args"]["seconds"]), 1)
+        self.assertEqual(login_from("127.0.0.2", INITIAL)[0], 429)   # that address waits, even with the password
+        self.assertEqual(login_from("127.0.0.1", INITIAL)[0], 200)   # the owner's does not
+
+    def test_users_admin(self):
+        """The first account is the admin: adds users (an initial password to change), resets passwords,
+        disables and enables accounts; the others get 403 admin_only."""
+        a = Client(self.s).ready("alice")
+        b = Client(self.s).ready("bob")
+        self.assertEqual((a.req("GET", "me")[1]["admin"], b.req("GET", "me")[1]["admin"]), (True, False))
+        for path, body in (("users", None), ("users", {"user": "carol"}), ("users/reset", {"user": "alice"}),
+                           ("users/disable", {"user": "alice", "disabled": True})):
+            st, j = b.req("POST" if body else "GET", path, body)
+            self.assertEqual((st, j["code"]), (403, "admin_only"), path)
+        st, j = a.req("POST", "users", {"user": "carol"})
+        self.assertEqual(st, 201, j)
+        carol_pass = j["password"]
+        self.assertEqual(a.req("POST", "users", {"user": "carol"})[1]["code"], "user_exists")
+        self.assertEqual(a.req("POST", "users", {"user": "bad name"})[1]["code"], "user_invalid")
+        st, j = Client(self.s).login("carol", carol_pass)
+        self.assertEqual((st, j["must_change"], j["admin"]), (200, True, False))
+        rows = {u["user"]: u for u in a.req("GET", "users")[1]["items"]}
+        self.assertEqual(sorted(rows), ["alice", "bob", "carol"])
+        self.assertEqual((rows["alice"]["admin"], rows["bob"]["admin"], rows["carol"]["must_change"]), (True, False, True))
+        self.assertGreater(rows["carol"]["created"], 0)
+        # reset: bob's session ends, the new password must be changed
+        st, j = a.req("POST", "users/reset", {"user": "bob"})
+        self.assertEqual(st, 200, j)
+        self.assertEqual(b.req("GET", "projects")[0], 401)
+        self.assertTrue(Client(self.s).login("bob", j["password"])[1]["must_change"])
+        self.assertEqual(a.req("POST", "users/reset", {"user": "nobody"})[1]["code"], "user_unknown")
+        # disable: carol is out now and cannot log in; enabled again she can
+        c = Client(self.s)
+        c.login("carol", carol_pass)
+        self.assertEqual(a.req("POST", "users/disable", {"user": "carol", "disabled": True}),
+                         (200, {"user": "carol", "disabled": True}))
+        self.assertEqual(c.req("GET", "me")[1]["user"], None)
+        st, j = Client(self.s).login("carol", carol_pass)
+        self.assertEqual((st, j["code"]), (403, "login_disabled"))
+        self.assertTrue([u for u in a.req("GET", "users")[1]["items"] if u["user"] == "carol"][0]["disabled"])
+        self.assertEqual(a.req("POST", "users/disable", {"user": "alice", "disabled": True})[1]["code"], "user_self")
+        self.assertEqual(a.req("POST", "users/disable", {"user": "nobody", "disabled": True})[1]["code"], "user_unknown")
+        self.assertEqual(a.req("POST", "users/disable", {"user": "carol"})[1]["code"], "field_invalid")
+        self.assertEqual(a.req("POST", "users/disable", {"user": "carol", "disabled": False})[0], 200)
+        self.assertEqual(Client(self.s).login("carol", carol_pass)[0], 200)
+        self.assertIn("carol\tmust change password", self.s.admin("user", "list").stdout.decode())   # the CLI's view
 
     def test_cli_reset_ends_sessions(self):
         c = Client(self.s).ready("alice")
@@ -590,6 +657,90 @@ class Objects(unittest.TestCase):
         self.assertEqual([p["id"] for p in a.req("GET", "packages?project=alpha")[1]["items"]], [second])
         # its release, made for it and named by nothing else, went with it
         self.assertNotIn(1105, [f["core"] for f in a.req("GET", "firmware?project=alpha")[1]["items"]])
+
+    def err(self, c, method, path, body, status, code):
+        """A refusal: its status, its code, and the shape of docs/server.md's table."""
+        st, j = c.req(method, path, body)
+        self.assertEqual((st, j.get("code")), (status, code), (path, body, j))
+        check_code(self, j)
+        return j
+
+    def test_9_manage(self):
+        """Issue 30: what an upload is (upload/info) and the refusal of a file that is not what its field says;
+        configurations by id; edit and remove of projects, releases, configurations, packages while in use."""
+        a, b = self.a, self.b
+        self.assertEqual(a.req("POST", "projects", {"name": "gamma"})[0], 201)
+        # upload/info reads the bytes: a 7z named like Luatools' .soc, a text file, an image, our package
+        soc = self.up(a, "LuatOS-SoC_V1105_EC618.soc", b"7z\xbc\xaf\x27\x1c" + os.urandom(200))
+        text = self.up(a, "notes.txt", b"not a script\n")
+        core = self.up(a, "core.bin", self.new)
+        script = self.up(a, "main.lua", b"x = 1\n")
+        self.assertEqual(a.req("GET", "upload/info?id=" + soc),
+                         (200, {"kind": "soc", "core": "V1105", "bsp": "EC618"}))
+        self.assertEqual(a.req("GET", "upload/info?id=" + text)[1], {"kind": "text"})
+        self.assertEqual(a.req("GET", "upload/info?id=" + core)[1], {"kind": "core"})
+        self.assertEqual(a.req("GET", "upload/info?id=" + script)[1], {"kind": "script"})
+        self.err(b, "GET", "upload/info?id=" + soc, None, 404, "upload_unknown")
+        self.err(a, "GET", "upload/info", None, 400, "upload_unknown")
+        # refused before anything is stored, with what the file is
+        rel = {"kind": "luatos", "project": "gamma", "bsp": "EC618", "core_version": "V1105", "version": "2.0.1"}
+        j = self.err(a, "POST", "firmware", dict(rel, core=soc, script=text), 400, "file_mismatch")
+        self.assertEqual(j["args"], {"field": "core", "file": "LuatOS-SoC_V1105_EC618.soc", "expected": "core",
+                                     "found": "soc"})
+        j = self.err(a, "POST", "firmware", dict(rel, core=core, script=text), 400, "file_mismatch")
+        self.assertEqual((j["args"]["field"], j["args"]["found"]), ("script", "text"))
+        self.err(a, "POST", "packages", {"project": "gamma", "upload": text, "firmware": "gamma_LuatOS-SoC_EC618",
+                                         "to": "1105.1.2", "from": "any"}, 400, "file_mismatch")
+        self.assertEqual(a.req("GET", "firmware?project=gamma")[1]["items"], [])
+        st, fw = a.req("POST", "firmware", dict(rel, core=core, script=script))
+        self.assertEqual(st, 201, fw)
+        # configurations: each with its id; an id edits that one, of this project only
+        name = fw["name"]
+        st, j = a.req("POST", "config", {"project": "gamma", "firmware": name, "all": False, "imeis": [IMEI1]})
+        self.assertEqual(st, 200, j)
+        items = a.req("GET", "config?project=gamma")[1]["items"]
+        self.assertEqual([(c["firmware"], c["imeis"]) for c in items], [(name, [IMEI1])])
+        cid = items[0]["id"]
+        alpha_ids = [c["id"] for c in a.req("GET", "config?project=alpha")[1]["items"]]
+        self.assertNotIn(cid, alpha_ids)
+        self.assertEqual(a.req("POST", "config", {"project": "gamma", "id": cid, "all": True})[0], 200)
+        self.assertEqual(a.req("GET", "config?project=gamma")[1]["items"][0]["all"], True)
+        self.err(a, "POST", "config", {"project": "gamma", "id": alpha_ids[0], "all": True}, 404, "config_unknown")
+        self.err(b, "POST", "config", {"project": "gamma", "id": cid, "all": True}, 404, "project_unknown")
+        self.err(a, "POST", "config", {"project": "gamma", "id": "1"}, 400, "field_invalid")
+        self.assertTrue(a.req("GET", "config?project=alpha")[1]["items"][0]["imeis"])   # alpha's untouched
+        # in use: the release, the project; a package's release targeted by a configuration
+        j = self.err(a, "POST", "firmware/remove", {"project": "gamma", "id": fw["id"]}, 409, "release_in_use")
+        self.assertEqual((j["args"]["configs"], j["args"]["rollouts"]), ("1", "0"))
+        j = self.err(a, "POST", "projects/remove", {"project": "gamma"}, 409, "project_in_use")
+        self.assertEqual((j["args"]["releases"], j["args"]["configs"]), ("1", "1"))
+        pkg_up = self.up(a, "gamma_1105.2.0_LuatOS-SoC_EC618.bin", os.urandom(2000))
+        st, pkg = a.req("POST", "packages", {"project": "gamma", "upload": pkg_up, "from": "any"})
+        self.assertEqual(st, 201, pkg)
+        self.assertEqual(a.req("POST", "config", {"project": "gamma", "firmware": name, "version": "2.0.0"})[0], 200)
+        j = self.err(a, "POST", "packages/remove", {"id": pkg["id"]}, 409, "package_in_use")
+        self.assertEqual(j["args"]["configs"], "1")
+        self.err(b, "POST", "config/remove", {"project": "gamma", "id": cid}, 404, "project_unknown")
+        self.assertEqual(a.req("POST", "config/remove", {"project": "gamma", "id": cid}), (200, {"ok": True}))
+        self.err(a, "POST", "config/remove", {"project": "gamma", "id": cid}, 404, "config_unknown")
+        self.assertEqual(a.req("POST", "packages/remove", {"id": pkg["id"]}), (200, {"ok": True}))
+        self.err(b, "POST", "firmware/remove", {"project": "gamma", "id": fw["id"]}, 404, "project_unknown")
+        self.err(a, "POST", "firmware/remove", {"project": "alpha", "id": fw["id"]}, 404, "release_unknown")
+        self.assertEqual(a.req("POST", "firmware/remove", {"project": "gamma", "id": fw["id"]}), (200, {"ok": True}))
+        # rename (unique per account), a new key (the old one stops working), remove
+        self.err(a, "POST", "projects/edit", {"project": "gamma", "name": "alpha"}, 409, "project_exists")
+        self.err(a, "POST", "projects/edit", {"project": "gamma", "name": "bad\tname"}, 400, "project_invalid")
+        self.assertEqual(a.req("POST", "projects/edit", {"project": "gamma", "name": "delta 项目"}),
+                         (200, {"name": "delta 项目"}))
+        old_key = [p["key"] for p in a.req("GET", "projects")[1]["items"] if p["name"] == "delta 项目"][0]
+        st, j = a.req("POST", "projects/key", {"project": "delta 项目"})
+        self.assertEqual(st, 200)
+        self.assertNotEqual(j["key"], old_key)
+        self.assertEqual([p["key"] for p in a.req("GET", "projects")[1]["items"] if p["name"] == "delta 项目"], [j["key"]])
+        self.err(b, "POST", "projects/key", {"project": "delta 项目"}, 404, "project_unknown")
+        self.err(b, "POST", "projects/remove", {"project": "delta 项目"}, 404, "project_unknown")
+        self.assertEqual(a.req("POST", "projects/remove", {"project": "delta 项目"}), (200, {"ok": True}))
+        self.assertNotIn("delta 项目", [p["name"] for p in a.req("GET", "projects")[1]["items"]])
 
 
 class Https(unittest.TestCase):
