@@ -49,7 +49,9 @@ const T = {
     show_log: 'Log', new_config: 'New configuration', edit: 'Edit', editing: 'Editing the configuration of {f}',
     adding: 'A new configuration', file_read: 'Filled in from the file: check before uploading.',
     file_is: 'This file is: {k}', k_package: 'a luat-fota package', k_core: 'a core image', k_soc: 'a Luatools .soc',
-    k_script: 'scripts', k_vendor: 'a vendor package', k_unknown: 'not a known kind of file',
+    k_script: 'scripts', k_vendor: 'a vendor package', k_unknown: 'not a known kind of file', k_delta: 'a delta (fotapack)',
+    k_archive: 'an archive', k_text: 'a text file', cfg_confirm: 'Delete the configuration of {f}?',
+    cfg_exists: 'The project has a configuration for {f} already: press Edit on its row.',
     need_field: '{f}: required', bad_core: 'Core version: like V1104', bad_version: 'Script version: like 1.0.2',
     need_file: '{f}: choose a file', upload_failed: 'Upload failed', save_as: 'Save as', as_release: 'Release',
     as_package: 'Vendor package', change_password: 'Change my password', add_user: 'Add user', reset_password: 'Reset password',
@@ -94,7 +96,9 @@ const T = {
     proj_confirm: '删除项目 {p}？', fw_confirm: '删除固件 {f} V{c} {v}？', ban: '禁止', add_device: '添加设备',
     show_log: '日志', new_config: '新建配置', edit: '编辑', editing: '正在编辑 {f} 的配置', adding: '新建配置',
     file_read: '已根据文件内容填写，请核对后上传。', file_is: '该文件是：{k}', k_package: 'luat-fota 升级包',
-    k_core: '底层固件', k_soc: 'Luatools .soc 文件', k_script: '脚本', k_vendor: '厂商升级包', k_unknown: '无法识别的文件',
+    k_core: '底层固件', k_soc: 'Luatools .soc 文件', k_script: '脚本', k_vendor: '厂商升级包', k_unknown: '无法识别的文件', k_delta: '差分包（fotapack）',
+    k_archive: '压缩包', k_text: '文本文件', cfg_confirm: '删除 {f} 的升级配置？',
+    cfg_exists: '本项目已有 {f} 的配置：请点击该行的“编辑”。',
     need_field: '{f}：必填', bad_core: '底层版本：如 V1104', bad_version: '脚本版本：如 1.0.2', need_file: '{f}：请选择文件',
     upload_failed: '上传失败', save_as: '保存为', as_release: '固件版本', as_package: '厂商升级包', change_password: '修改我的密码',
     add_user: '添加用户', reset_password: '重置密码', disable: '停用', enable: '启用', admin: '管理员', disabled: '已停用',
@@ -320,20 +324,32 @@ function fwKind() {
 /* A release's file chosen: it is uploaded at once and the server says what
  * its bytes are (upload/info); the form is filled from that, for the user to
  * check. The upload's id is kept for the release (st.ups[input]). */
+async function mainLua(files) {
+  const f = [...files].find((x) => x.name === 'main.lua');
+  if (!f || f.size > 1 << 20) return;
+  const text = await f.text(), get = (k) => (text.match(new RegExp('^\\s*' + k + '\\s*=\\s*"([^"]{1,64})"', 'm')) || [])[1];
+  if (get('VERSION')) $('fw-version').value = get('VERSION');
+  if (get('PROJECT')) $('fw-lua-project').value = get('PROJECT');
+  fwKind();
+}
+
 function fwChosen(input) {
   const files = $(input).files, bar = $('fw-progress');
   if (!files.length) { delete st.ups[input]; return; }
+  /* the scripts' main.lua names their PROJECT and VERSION (read here, in the browser) */
+  if (input === 'fw-script') mainLua(files).catch(() => {});
   const p = (async () => {
     const id = await uploadAll(files, bar);
     resetBar(bar);
     const info = await api('GET', 'upload/info?id=' + encodeURIComponent(id));
     const set = (field, v) => { if (v) $(field).value = v; };
+    if (input === 'fw-script') await mainLua(files);
     if (info.bsp) set('fw-bsp', info.bsp);
     if (input === 'fw-script') set('fw-version', info.version);
     else if (info.core) set('fw-core-version', info.core);
     if (info.model) set('fw-model', info.model);
     if (input === 'fw-core' && info.kind === 'soc' && info.version) set('fw-version', info.version);
-    const expect = { 'fw-core': ['core', 'soc'], 'fw-script': ['script'], 'fw-package': ['package', 'vendor'] }[input];
+    const expect = { 'fw-core': ['core'], 'fw-script': ['script'], 'fw-package': ['package'] }[input];
     const h = $('fw-hint');
     h.hidden = false;
     h.textContent = expect.includes(info.kind) ? t('file_read') : tf('file_is', { k: t('k_' + info.kind) || info.kind });
@@ -358,6 +374,10 @@ function fwCheck() {
   if (k === 'at') { need('fw-model', 'model'); return file('fw-core', 'core_file'); }
   need('fw-version', 'script_version');
   if (!/^\d+\.\d+\.\d+$/.test($('fw-version').value.trim())) throw new Error(t('bad_version'));
+  /* the release's name holds the devices' PROJECT: the field, else the project's name */
+  if (!/^[A-Za-z0-9._-]+$/.test($('fw-lua-project').value.trim() || st.project)) {
+    throw new Error(tf('need_field', { f: t('lua_project') }));
+  }
   file('fw-core', 'core_file');
   file('fw-script', 'script_files');
 }
@@ -502,7 +522,7 @@ const pages = {
       cell(tr, f.name); cell(tr, 'V' + f.core); cell(tr, f.version); cell(tr, f.size); cell(tr, when(f.created));
       button(cell(tr, ''), t('remove'), () => act(async () => {
         if (!confirm(tf('fw_confirm', { f: f.name, c: f.core, v: f.version }))) return;
-        await api('POST', 'firmware/remove', { project: st.project, firmware: f.id });
+        await api('POST', 'firmware/remove', { project: st.project, id: f.id });
         await pages.firmware();
         say(t('deleted') + ': ' + f.name + ' V' + f.core + ' ' + f.version);
       }));
@@ -551,7 +571,14 @@ const pages = {
       cell(tr, c.firmware); cell(tr, 'V' + c.core + ' ' + c.version); cell(tr, c.enabled ? t('yes') : t('no'));
       cell(tr, c.all ? t('all') : c.imeis.join(', ') || t('none'));
       cell(tr, c.any_from ? t('any') : c.from.join(', '));
-      button(cell(tr, ''), t('edit'), () => cfgFill(c));
+      const td = cell(tr, '');
+      button(td, t('edit'), () => cfgFill(c), 'cfg-edit');
+      button(td, t('remove'), () => act(async () => {
+        if (!confirm(tf('cfg_confirm', { f: c.firmware }))) return;
+        await api('POST', 'config/remove', { project: st.project, id: c.id });
+        await pages.config();
+        say(t('deleted') + ': ' + c.firmware);
+      }), 'cfg-remove');
     });
     /* the configuration picked before (same project), else the first, else a new one */
     const again = st.cfgKeep && st.cfgKeep.project === project && cfg.items.find((c) => c.firmware === st.cfgKeep.firmware);
@@ -800,8 +827,10 @@ function wire() {
     const all = $('cfg-all').checked, any = $('cfg-any').checked;
     const body = { project: st.project, firmware: f.name, version: f.version, core_version: 'V' + f.core,
       enabled: $('cfg-enabled').checked, all, any_from: any };
-    /* editing one: its id (the server changes that one only); else a new one */
-    if (st.cfgEdit && st.cfgEdit.id !== undefined) body.id = st.cfgEdit.id;
+    /* editing one: its id (the server changes that one only); a new one for a release name that has
+     * one already would change that one: the user edits it instead */
+    if (st.cfgEdit) body.id = st.cfgEdit.id;
+    else if (st.configs.some((c) => c.firmware === f.name)) throw new Error(tf('cfg_exists', { f: f.name }));
     if (!all) body.imeis = st.imeis;
     if (!any) body.from = $('cfg-from').value.split(/[\s,;]+/).filter((x) => x);
     await api('POST', 'config', body);
