@@ -206,7 +206,7 @@ static int check_device(srv_server *s, const char *key, const char *fwname, cons
     row->new_device = !dev.known;
     row->project_id = cfg->project_id;
     memcpy(row->owner, cfg->owner, sizeof row->owner);
-    if (dev.banned) return set(a, SRV_LOOP, "loop upgrade: device banned, lift with 'fota-server device unban'");
+    if (dev.banned) return set(a, SRV_LOOP, "loop upgrade: device banned until its owner unbans it");
     if (dev.owner[0] && cfg->owner[0] && strcmp(dev.owner, cfg->owner) != 0)
         return set(a, SRV_NO_PERMISSION, "no permission: device belongs to another owner");
 
@@ -214,7 +214,7 @@ static int check_device(srv_server *s, const char *key, const char *fwname, cons
      * banned (count_delivery), its ban not written yet. */
     if (dev.count > SRV_LOOP_LIMIT) {
         row->ban = 1;
-        return set(a, SRV_LOOP, "loop upgrade: device banned, lift with 'fota-server device unban'");
+        return set(a, SRV_LOOP, "loop upgrade: device banned until its owner unbans it");
     }
     a->deliveries = dev.count;
     return 0;

@@ -162,6 +162,7 @@ int console_start(srv_server *s, const srv_serve_opts *o)
         return -1;
     }
     k->secure = o->tls_cert_path != NULL;
+    if (o->key_path && strlen(o->key_path) < sizeof k->key_path) snprintf(k->key_path, sizeof k->key_path, "%s", o->key_path);
     k->idle_s = o->console_idle_s ? o->console_idle_s : CONSOLE_IDLE_S;
     k->max_age_s = o->console_max_age_s ? o->console_max_age_s : CONSOLE_MAX_AGE_S;
     pthread_mutex_init(&k->lock, NULL);

@@ -366,6 +366,7 @@ enum MHD_Result console_api(struct srv_console *k, struct MHD_Connection *c, con
     else if (post && !strcmp(path, "delta")) rc = console_delta_start(k, c, &s, in);
     else if (!post && !strcmp(path, "delta")) rc = console_delta_get(k, c, &s, 0);
     else if (!post && !strcmp(path, "delta/file")) rc = console_delta_get(k, c, &s, 1);
+    else if (post && !strcmp(path, "delta/save")) rc = console_delta_save(k, c, &s, in);
     else rc = con_send_err(c, 404, "no_endpoint", NULL);
     json_decref(in);
     return rc;

@@ -26,6 +26,7 @@ typedef struct delta_job {
     char id[33], user[SRV_OWNER_MAX + 1];
     char old_path[SRV_PATH_MAX], new_path[SRV_PATH_MAX], out_path[SRV_PATH_MAX];
     uint64_t old_size, new_size, delta_size;
+    uint64_t seq;                     /* the user's latest job has the highest */
 } delta_job;
 
 struct srv_console {
@@ -35,6 +36,8 @@ struct srv_console {
     unsigned idle_s, max_age_s;
     char up_dir[SRV_PATH_MAX - 128];
     delta_job jobs[DELTA_JOBS];
+    uint64_t delta_seq;
+    char key_path[SRV_PATH_MAX];      /* the server's signing key ("" none): delta/save signs with it */
     int hashing;                      /* Argon2id runs in progress */
 };
 

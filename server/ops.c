@@ -347,7 +347,8 @@ int ops_config_set(srv_db *d, const char *scope, const char *project, const char
                    const char *core_ver, const char *imeis, const char *from, const char *enabled,
                    const char *reinstall, ops_err *e)
 {
-    if (!project || !fwname) return ops_fail(e, EXIT_USAGE_ERR, 400, "config set needs project and firmware");
+    if (!project || !fwname)
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "field_required", "field", project ? "firmware" : "project", NULL);
     if (!bool_opt(enabled)) return ops_failk(e, EXIT_USAGE_ERR, 400, "bool_invalid", "field", "enabled", "value", enabled, NULL);
     if (!bool_opt(reinstall))
         return ops_failk(e, EXIT_USAGE_ERR, 400, "bool_invalid", "field", "reinstall", "value", reinstall, NULL);

@@ -3,6 +3,7 @@ with success, bad input, no session, another user's objects, no CSRF token,
 expired and replayed sessions. Run by ctest (console_api)."""
 import hashlib
 import http.client
+import io
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import threading
 import time
 import unittest
 import urllib.parse
+import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from consolelib import FOTA_SERVER, FOTAPACK, INITIAL, PG_STATE, Client, Server, images, luhn_imei, run  # noqa: E402
@@ -177,7 +179,8 @@ class Auth(unittest.TestCase):
         carol_pass = j["password"]
         self.assertEqual(a.req("POST", "users", {"user": "carol"})[1]["code"], "user_exists")
         self.assertEqual(a.req("POST", "users", {"user": "bad name"})[1]["code"], "user_invalid")
-        st, j = Client(self.s).login("carol", carol_pass)
+        c = Client(self.s)
+        st, j = c.login("carol", carol_pass)
         self.assertEqual((st, j["must_change"], j["admin"]), (200, True, False))
         rows = {u["user"]: u for u in a.req("GET", "users")[1]["items"]}
         self.assertEqual(sorted(rows), ["alice", "bob", "carol"])
@@ -190,8 +193,6 @@ class Auth(unittest.TestCase):
         self.assertTrue(Client(self.s).login("bob", j["password"])[1]["must_change"])
         self.assertEqual(a.req("POST", "users/reset", {"user": "nobody"})[1]["code"], "user_unknown")
         # disable: carol is out now and cannot log in; enabled again she can
-        c = Client(self.s)
-        c.login("carol", carol_pass)
         self.assertEqual(a.req("POST", "users/disable", {"user": "carol", "disabled": True}),
                          (200, {"user": "carol", "disabled": True}))
         self.assertEqual(c.req("GET", "me")[1]["user"], None)
@@ -527,6 +528,24 @@ class Objects(unittest.TestCase):
                         os.path.join(d, "out")], check=True, stdout=subprocess.DEVNULL)
         with open(os.path.join(d, "out"), "rb") as f:
             self.assertEqual(f.read(), self.new)
+        # the delta tool's result saved (issue 30): as an AT delta package (the bare delta is none: it is
+        # wrapped and signed here) and as a release of the new image; bob has no job to save
+        save = {"project": "alpha", "as": "package", "model": "Air780E", "bsp": "EC618", "from": "V1015",
+                "core_version": "V1016"}
+        self.assertEqual(b.req("POST", "delta/save", save)[1].get("code"), "delta_unknown")
+        self.assertEqual(a.req("POST", "delta/save", dict(save, **{"as": "zip"}))[1].get("code"), "delta_save_fields")
+        self.assertEqual(a.req("POST", "delta/save", dict(save, **{"from": "V1017"}))[1].get("code"),
+                         "core_version_invalid")
+        st, saved = a.req("POST", "delta/save", dict(save, id=j["id"]))
+        self.assertEqual((st, saved.get("name"), saved.get("release_added")), (201, "Air780E_AT_EC618", False), saved)
+        st, saved = a.req("POST", "delta/save", {"project": "alpha", "as": "release", "kind": "at", "model": "Air780E",
+                                                 "bsp": "EC618", "core_version": "V1018"})
+        self.assertEqual(st, 201, saved)
+        fws = {(f["name"], f["core"], f["has_core"]): f["id"] for f in a.req("GET", "firmware?project=alpha")[1]["items"]}
+        self.assertIn(("Air780E_AT_EC618", 1018, True), fws)
+        # the package is served as built for base V1015 of the V1016 release (test_3's AT image)
+        prebuilt = "fw%d-from1015-prebuilt.fota" % fws[("Air780E_AT_EC618", 1016, True)]
+        self.assertIn(prebuilt, os.listdir(os.path.join(self.s.data, "cache")))
 
     def test_6_misc(self):
         a = self.a
@@ -678,6 +697,19 @@ class Objects(unittest.TestCase):
         self.assertEqual(a.req("GET", "upload/info?id=" + soc),
                          (200, {"kind": "soc", "core": "V1105", "bsp": "EC618"}))
         self.assertEqual(a.req("GET", "upload/info?id=" + text)[1], {"kind": "text"})
+        # a zip .soc (as Luatools packs it): its info.json read, deflated; a zip without one is an archive
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("luatos.bin", os.urandom(300))
+            z.writestr("info.json", json.dumps({"version": 1, "chip": {"type": "ec618"},
+                                                "user": {"project": "", "version": "1.2.3"}, "pad": "x" * 400}))
+        zsoc = self.up(a, "firmware.soc", buf.getvalue())
+        self.assertEqual(a.req("GET", "upload/info?id=" + zsoc)[1], {"kind": "soc", "bsp": "EC618", "version": "1.2.3"})
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("main.lua", "x = 1\n")
+        self.assertEqual(a.req("GET", "upload/info?id=" + self.up(a, "scripts.zip", buf.getvalue()))[1],
+                         {"kind": "archive"})
         self.assertEqual(a.req("GET", "upload/info?id=" + core)[1], {"kind": "core"})
         self.assertEqual(a.req("GET", "upload/info?id=" + script)[1], {"kind": "script"})
         self.err(b, "GET", "upload/info?id=" + soc, None, 404, "upload_unknown")
