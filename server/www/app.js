@@ -53,8 +53,9 @@ const T = {
     k_archive: 'an archive', k_text: 'a text file', cfg_confirm: 'Delete the configuration of {f}?',
     cfg_exists: 'The project has a configuration for {f} already: press Edit on its row.',
     need_field: '{f}: required', bad_core: 'Core version: like V1104', bad_version: 'Script version: like 1.0.2',
-    need_file: '{f}: choose a file', upload_failed: 'Upload failed', save_as: 'Save as', as_release: 'Release',
-    as_package: 'Vendor package', change_password: 'Change my password', add_user: 'Add user', reset_password: 'Reset password',
+    need_file: '{f}: choose a file', upload_failed: 'Upload failed', save_as: 'Save as', as_package: 'AT delta package (old → new)',
+    as_at: 'AT firmware image (the new image)', as_luatos: 'LuatOS release (the new image + scripts)',
+    ds_from: 'Old core version', ds_to: 'New core version', change_password: 'Change my password', add_user: 'Add user', reset_password: 'Reset password',
     disable: 'Disable', enable: 'Enable', admin: 'Admin', disabled: 'Disabled', state: 'State',
     initial_pw: 'Password of {u}: {p} (shown once; it must be changed at the first login)',
     actions: 'Actions', watching: 'updated {t}', delta_save: 'Save the delta', delta_saved: 'Saved: {n}'
@@ -100,7 +101,8 @@ const T = {
     k_archive: '压缩包', k_text: '文本文件', cfg_confirm: '删除 {f} 的升级配置？',
     cfg_exists: '本项目已有 {f} 的配置：请点击该行的“编辑”。',
     need_field: '{f}：必填', bad_core: '底层版本：如 V1104', bad_version: '脚本版本：如 1.0.2', need_file: '{f}：请选择文件',
-    upload_failed: '上传失败', save_as: '保存为', as_release: '固件版本', as_package: '厂商升级包', change_password: '修改我的密码',
+    upload_failed: '上传失败', save_as: '保存为', as_package: 'AT 差分包（旧 → 新）', as_at: 'AT 固件（新固件）',
+    as_luatos: 'LuatOS 固件版本（新固件 + 脚本）', ds_from: '旧底层版本', ds_to: '新底层版本', change_password: '修改我的密码',
     add_user: '添加用户', reset_password: '重置密码', disable: '停用', enable: '启用', admin: '管理员', disabled: '已停用',
     state: '状态', initial_pw: '{u} 的密码：{p}（仅显示一次；首次登录时必须修改）', actions: '操作', watching: '更新于 {t}',
     delta_save: '保存差分包', delta_saved: '已保存：{n}'
@@ -324,26 +326,26 @@ function fwKind() {
 /* A release's file chosen: it is uploaded at once and the server says what
  * its bytes are (upload/info); the form is filled from that, for the user to
  * check. The upload's id is kept for the release (st.ups[input]). */
-async function mainLua(files) {
+/* The scripts' main.lua names their PROJECT and VERSION (read here, in the
+ * browser): into the fields version and project. */
+async function mainLua(files, version, project) {
   const f = [...files].find((x) => x.name === 'main.lua');
   if (!f || f.size > 1 << 20) return;
   const text = await f.text(), get = (k) => (text.match(new RegExp('^\\s*' + k + '\\s*=\\s*"([^"]{1,64})"', 'm')) || [])[1];
-  if (get('VERSION')) $('fw-version').value = get('VERSION');
-  if (get('PROJECT')) $('fw-lua-project').value = get('PROJECT');
-  fwKind();
+  if (get('VERSION')) $(version).value = get('VERSION');
+  if (get('PROJECT')) $(project).value = get('PROJECT');
 }
 
 function fwChosen(input) {
   const files = $(input).files, bar = $('fw-progress');
   if (!files.length) { delete st.ups[input]; return; }
-  /* the scripts' main.lua names their PROJECT and VERSION (read here, in the browser) */
-  if (input === 'fw-script') mainLua(files).catch(() => {});
+  if (input === 'fw-script') mainLua(files, 'fw-version', 'fw-lua-project').then(fwKind, () => {});
   const p = (async () => {
     const id = await uploadAll(files, bar);
     resetBar(bar);
     const info = await api('GET', 'upload/info?id=' + encodeURIComponent(id));
     const set = (field, v) => { if (v) $(field).value = v; };
-    if (input === 'fw-script') await mainLua(files);
+    if (input === 'fw-script') await mainLua(files, 'fw-version', 'fw-lua-project');
     if (info.bsp) set('fw-bsp', info.bsp);
     if (input === 'fw-script') set('fw-version', info.version);
     else if (info.core) set('fw-core-version', info.core);
@@ -865,6 +867,11 @@ function wire() {
       }
       if (j.state !== 'done') throw new ApiError(j, 0, t('cx'));
       st.delta = j;
+      /* the save form filled from what the two images say */
+      const [io, inew] = await Promise.all([api('GET', 'upload/info?id=' + o.id), api('GET', 'upload/info?id=' + n.id)]);
+      if (io.core) $('ds-from').value = io.core;
+      if (inew.core) $('ds-core').value = inew.core;
+      if (inew.bsp || io.bsp) $('ds-bsp').value = inew.bsp || io.bsp;
       $('delta-sizes').textContent = tf('sizes', { o: j.old_size, n: j.new_size, d: j.delta_size, r: (100 * j.ratio).toFixed(1) });
       $('delta-download').href = '/console/api/delta/file?id=' + j.id;
       $('delta-result').hidden = false;
@@ -874,18 +881,34 @@ function wire() {
     }
   });
   on('ds-as', 'change', deltaAs);
+  on('ds-script', 'change', () => act(() => mainLua($('ds-script').files, 'ds-version', 'ds-lua-project')));
   submit('ds-form', async () => {
     if (!st.delta) throw new Error(t('cx'));
-    const as = $('ds-as').value;
-    const body = { project: st.project, id: st.delta.id, as, firmware: $('ds-firmware').value.trim(),
-      to: $('ds-to').value.trim(), from: $('ds-from').value.replace(/\s+/g, '') };
+    const as = $('ds-as').value, bar = $('ds-progress');
+    const body = { id: st.delta.id, project: st.project, as: as === 'package' ? 'package' : 'release',
+      bsp: $('ds-bsp').value.trim(), core_version: $('ds-core').value.trim() };
+    if (!/^V\d{1,5}$/i.test(body.core_version)) throw new Error(t('bad_core'));
+    if (as !== 'luatos') body.model = $('ds-model').value.trim();
+    if (as === 'package') body.from = $('ds-from').value.trim();
+    if (as === 'at') body.kind = 'at';
+    if (as === 'luatos') {
+      body.kind = 'luatos';
+      body.version = $('ds-version').value.trim();
+      body.lua_project = $('ds-lua-project').value.trim();
+      if (!/^\d+\.\d+\.\d+$/.test(body.version)) throw new Error(t('bad_version'));
+      if (!$('ds-script').files.length) throw new Error(tf('need_file', { f: t('script_files') }));
+      try { body.script = await uploadAll($('ds-script').files, bar); } finally { resetBar(bar); }
+    }
     const r = await api('POST', 'delta/save', body);
-    say(tf('delta_saved', { n: (r.firmware || r.name || body.firmware) + ' ' + (r.version || body.to) }));
+    say(tf('delta_saved', { n: r.name + ' ' + body.core_version + (body.version ? ' ' + body.version : '') }));
   });
 }
 
 function deltaAs() {
-  $('ds-from-box').hidden = $('ds-as').value !== 'package';
+  const as = $('ds-as').value;
+  document.querySelectorAll('.ds-at').forEach((e) => { e.hidden = as === 'luatos'; });
+  document.querySelectorAll('.ds-pkg').forEach((e) => { e.hidden = as !== 'package'; });
+  document.querySelectorAll('.ds-lua').forEach((e) => { e.hidden = as !== 'luatos'; });
 }
 
 document.addEventListener('DOMContentLoaded', async () => {

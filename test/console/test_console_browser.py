@@ -160,6 +160,12 @@ class Browser(unittest.TestCase):
     def ready(self, page):
         self.wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-state") == page + " ready")
 
+    def mark(self, section):
+        """The seconds since the last mark, by section (written to $CONSOLE_OUT/seconds)."""
+        now = time.time()
+        self.marks.append("%-10s %5.1f" % (section, now - self.last))
+        self.last = now
+
     def refused(self, text):
         """The page's error line shows text; the refusals the test provokes are no console errors."""
         self.wait.until(lambda d: "bad" in self.el("msg").get_attribute("class") and self.el("msg").text)
@@ -217,15 +223,16 @@ class Browser(unittest.TestCase):
                     width, bad, msg = self.d.execute_async_script(WALK_JS, page, 3 if page == "log" else 0)
                     self.assertLessEqual(width, w, "%s %s at %d px" % (page, lang, w))
                     self.assertFalse(bad, msg)
-                    shot = self.d.execute_cdp_cmd("Page.captureScreenshot", {"format": "jpeg", "quality": 70})
-                    with open(os.path.join(OUT, "pages", "%s-%s-%d.jpg" % (page, lang, w)), "wb") as f:
-                        f.write(base64.b64decode(shot["data"]))
+                    if lang == "zh":   # a screenshot of each page at each size (one language: time)
+                        shot = self.d.execute_cdp_cmd("Page.captureScreenshot", {"format": "jpeg", "quality": 70})
+                        with open(os.path.join(OUT, "pages", "%s-%d.jpg" % (page, w)), "wb") as f:
+                            f.write(base64.b64decode(shot["data"]))
         self.d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         self.check_console("walk")
 
     def test_console(self):
         d = self.d
-        started = time.time()
+        self.marks, self.last = [], time.time()
         old, new = self.core_image("V1103"), self.core_image("V1104")
         # named as Luatools names core images: the file name says the core version and the bsp
         core1, core2 = self.file("LuatOS-SoC_V1103_EC618.bin", old), self.file("LuatOS-SoC_V1104_EC618.bin", new)
@@ -267,6 +274,7 @@ class Browser(unittest.TestCase):
         self.assertEqual(row.find_elements(By.TAG_NAME, "td")[0].text, PROJECT_NAME)
         self.shot("03-projects")
 
+        self.mark("login")
         # a second project with two releases of other names and no configuration (made by the CLI)
         self.s.admin("project", "add", "--name", "B", "--key", "ProjectBKey", "--owner", USER)
         sb = self.scripts("vb", "ProjectBKey", "1.0.0")
@@ -317,6 +325,7 @@ class Browser(unittest.TestCase):
         self.assertIn(str(len(new)), text)
         self.shot("04-firmware")
 
+        self.mark("releases")
         # the upgrade configuration: newest release, three IMEIs pasted, one removed, from one version
         self.go("config")
         self.wait.until(lambda d: len(Select(self.el("cfg-target")).options) == 2)
@@ -370,6 +379,7 @@ class Browser(unittest.TestCase):
         self.assertEqual(len(d.find_elements(By.CSS_SELECTOR, "#cfg-imei-list li")), 2)
         self.assertEqual(self.el("cfg-from").get_attribute("value"), "1103.1.1")
 
+        self.mark("configs")
         # a release a configuration targets cannot be deleted: the reason, in Chinese
         self.go("firmware")
         self.row_of("fw-table", "1.0.2").find_element(By.TAG_NAME, "button").click()
@@ -390,6 +400,7 @@ class Browser(unittest.TestCase):
         self.wait.until(EC.text_to_be_present_in_element((By.ID, "rl-state"), "进行中"))
         self.shot("05b-rollout")
 
+        self.mark("rollout")
         # a simulated module (bin/luatos-sim) running the release-1 scripts on core V1103 asks the
         # server as it would ask the IoT platform: 43 while the delta is built, the package, a reboot
         # into V1104 / 1.0.2, then 27
@@ -410,6 +421,7 @@ class Browser(unittest.TestCase):
         self.assertIn(b'"code":27', self.s.device(key, "demo_LuatOS-SoC_EC618", "1103.1.1", IMEIS[2])[1])
         time.sleep(0.3)
 
+        self.mark("device")
         # the devices: one added by hand, banned and unbanned; one click from a device to its log
         self.go("devices")
         self.type("dev-add-imei", IMEIS[3])
@@ -442,6 +454,7 @@ class Browser(unittest.TestCase):
                         == ["1", "1", "0"])
         self.shot("06b-rollout-done")
 
+        self.mark("devices")
         # the delta tool; its delta saved as a vendor package of the project
         self.go("delta")
         self.el("delta-old").send_keys(core1)
@@ -461,7 +474,13 @@ class Browser(unittest.TestCase):
                        stdout=subprocess.DEVNULL)
         with open(patched, "rb") as f:
             self.assertEqual(f.read(), new)
+        # saved as an AT delta package of the project: the form filled from the two images' names
+        self.assertEqual([self.el(i).get_attribute("value") for i in ("ds-from", "ds-core", "ds-bsp")],
+                         ["V1103", "V1104", "EC618"])
+        self.el("ds-btn").click()
+        self.wait.until(EC.text_to_be_present_in_element((By.ID, "msg"), "已保存：Air780E_AT_EC618 V1104"))
 
+        self.mark("delta")
         # vendor packages on a 390 px wide phone: a Luatools-named file fills the form from its name
         d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                           {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
@@ -495,6 +514,7 @@ class Browser(unittest.TestCase):
         self.assertIn("已删除", self.el("msg").text)
         d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
+        self.mark("packages")
         # projects: a name that is markup is shown as its text, never parsed
         self.go("projects")
         markup = '<img src=x onerror="document.title=1">'
@@ -526,6 +546,7 @@ class Browser(unittest.TestCase):
         self.wait.until(lambda d: "ProjectBKey" not in self.row_of("proj-table", "B").text)
         self.assertIn(b'"code":25', self.s.device("ProjectBKey", "b1_LuatOS-SoC_EC618", "1103.1.0", IMEIS[2])[1])
 
+        self.mark("projects")
         # the admin's users: one added (its initial password shown once), reset, disabled
         self.go("account")
         self.assertTrue(self.el("users").is_displayed())
@@ -545,11 +566,12 @@ class Browser(unittest.TestCase):
         self.wait.until(EC.text_to_be_present_in_element((By.ID, "msg"), "已保存"))
         self.shot("09-account")
         self.check_console("flows")
-        flows = time.time() - started
+        self.mark("users")
 
         self.walk()
+        self.mark("walk")
         with open(os.path.join(OUT, "seconds"), "w") as f:
-            f.write("flows %.1f walk %.1f\n" % (flows, time.time() - started - flows))
+            f.write("\n".join(self.marks) + "\n")
 
         # log out: the login page again
         self.el("logout").click()
