@@ -56,7 +56,7 @@ const T = {
     need_file: '{f}: choose a file', upload_failed: 'Upload failed', save_as: 'Save as', as_package: 'AT delta package (old → new)',
     as_at: 'AT firmware image (the new image)', as_luatos: 'LuatOS release (the new image + scripts)',
     ds_from: 'Old core version', ds_to: 'New core version', change_password: 'Change my password', add_user: 'Add user', reset_password: 'Reset password',
-    disable: 'Disable', enable: 'Enable', admin: 'Admin', disabled: 'Disabled', state: 'State',
+    disable: 'Disable', enable: 'Enable', pw_pending: 'initial password not yet changed', admin: 'Admin', disabled: 'Disabled', state: 'State',
     initial_pw: 'Password of {u}: {p} (shown once; it must be changed at the first login)',
     actions: 'Actions', watching: 'updated {t}', delta_save: 'Save the delta', delta_saved: 'Saved: {n}'
   },
@@ -103,7 +103,7 @@ const T = {
     need_field: '{f}：必填', bad_core: '底层版本：如 V1104', bad_version: '脚本版本：如 1.0.2', need_file: '{f}：请选择文件',
     upload_failed: '上传失败', save_as: '保存为', as_package: 'AT 差分包（旧 → 新）', as_at: 'AT 固件（新固件）',
     as_luatos: 'LuatOS 固件版本（新固件 + 脚本）', ds_from: '旧底层版本', ds_to: '新底层版本', change_password: '修改我的密码',
-    add_user: '添加用户', reset_password: '重置密码', disable: '停用', enable: '启用', admin: '管理员', disabled: '已停用',
+    add_user: '添加用户', reset_password: '重置密码', disable: '停用', enable: '启用', pw_pending: '尚未修改初始密码', admin: '管理员', disabled: '已停用',
     state: '状态', initial_pw: '{u} 的密码：{p}（仅显示一次；首次登录时必须修改）', actions: '操作', watching: '更新于 {t}',
     delta_save: '保存差分包', delta_saved: '已保存：{n}'
   }
@@ -642,9 +642,10 @@ const pages = {
     rows('user-table', j.items || j, (tr, u) => {
       cell(tr, u.user);
       cell(tr, u.admin ? t('admin') : '');
-      cell(tr, u.disabled ? t('disabled') : u.must_change ? t('must_change') : '');
+      cell(tr, u.disabled ? t('disabled') : u.must_change ? t('pw_pending') : '');
       cell(tr, when(u.created));
       const td = cell(tr, '');
+      if (u.user === st.me.user) return;   /* one's own password: the form above */
       button(td, t('reset_password'), () => act(async () => {
         const r = await api('POST', 'users/reset', { user: u.user });
         await pages.account();
@@ -671,7 +672,7 @@ async function rolloutShow(j) {
   const live = j && (j.state === 'running' || j.state === 'paused');
   $('rl-state').textContent = !j ? t('no_rollout') : t('rl_' + j.state) + ' — ' + tf('rl_of',
     { w: j.wave, n: j.waves.length, p: j.share_percent }) + (j.reason ? ' (' + j.reason + ')' : '');
-  $('rl-when').textContent = j ? tf('watching', { t: new Date().toLocaleTimeString() }) : '';
+  $('rl-when').textContent = j ? tf('watching', { t: new Date().toLocaleTimeString(st.lang === 'zh' ? 'zh-CN' : 'en') }) : '';
   $('rl-pause').hidden = !j || j.state !== 'running';
   $('rl-resume').hidden = !j || j.state !== 'paused';
   $('rl-advance').hidden = !live || j.wave >= j.waves.length;
