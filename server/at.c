@@ -90,7 +90,7 @@ static int64_t release_id(srv_db *d, int64_t pid, const char *name, uint32_t cor
                                           " AND core_version=?3 ORDER BY id DESC LIMIT 1");
     int64_t id = 0;
     if (!st) {
-        ops_fail(e, EXIT_IO_ERR, 500, "database: %s", store_errmsg(d->db));
+        ops_failk(e, EXIT_IO_ERR, 500, "database", "detail", store_errmsg(d->db), NULL);
         return -1;
     }
     store_bind_int64(st, 1, pid);
@@ -136,14 +136,14 @@ int ops_at_delta(srv_db *d, const char *scope, const char *project, const char *
         fw = release_id(d, pid, out->name, in.to_core_version, e);
     }
     if (fw <= 0)
-        return e->rc ? e->rc : ops_fail(e, EXIT_IO_ERR, 500, "cannot store %s", package);
+        return e->rc ? e->rc : ops_failk(e, EXIT_IO_ERR, 500, "store_failed", "name", package, NULL);
     snprintf(cache, sizeof cache, "%s/cache", d->data_dir);
     if (fota_port_mkdirs(cache) != FOTA_OK || srv_prebuilt_path(cache, fw, in.from_core_version, path, sizeof path))
-        return ops_fail(e, EXIT_IO_ERR, 500, "cannot store %s", package);
+        return ops_failk(e, EXIT_IO_ERR, 500, "store_failed", "name", package, NULL);
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     if (fota_file_copy(package, tmp, FOTA_PKG_MAX_IMAGE) || fota_port_rename(tmp, path)) {
         fota_port_remove(tmp);
-        return ops_fail(e, EXIT_IO_ERR, 500, "cannot store %s", package);
+        return ops_failk(e, EXIT_IO_ERR, 500, "store_failed", "name", package, NULL);
     }
     out->from = in.from_core_version;
     out->to = in.to_core_version;
@@ -161,12 +161,12 @@ int ops_at_family(srv_db *d, const char *scope, const char *model, const char *p
     store_stmt *st = store_prepare(d->db, "INSERT INTO at_family(model, project_id) VALUES(?1, ?2)"
                                           " ON CONFLICT(model) DO UPDATE SET project_id=?2");
     if (!st)
-        return ops_fail(e, EXIT_IO_ERR, 500, "database: %s", store_errmsg(d->db));
+        return ops_failk(e, EXIT_IO_ERR, 500, "database", "detail", store_errmsg(d->db), NULL);
     store_bind_str(st, 1, model);
     store_bind_int64(st, 2, pid);
     int rc = store_step(st);
     if (rc != STORE_DONE && rc != STORE_ROW)
-        ops_fail(e, EXIT_IO_ERR, 500, "database: %s", store_errmsg(d->db));
+        ops_failk(e, EXIT_IO_ERR, 500, "database", "detail", store_errmsg(d->db), NULL);
     store_finalize(st);
     return rc == STORE_DONE || rc == STORE_ROW ? 0 : e->rc;
 }
@@ -248,10 +248,10 @@ int ops_at_defaults(srv_db *d, const char *owner, srv_at_default_cb cb, void *ct
             r.added = 1;
             pid = owned_project(d, f->project, owner, r.key);
         }
-        if (pid <= 0) return ops_fail(e, EXIT_IO_ERR, 500, "database: %s", store_errmsg(d->db));
+        if (pid <= 0) return ops_failk(e, EXIT_IO_ERR, 500, "database", "detail", store_errmsg(d->db), NULL);
         for (const char *const *m = f->models; *m; m++)
             if (default_model(d, pid, *m, &r))
-                return ops_fail(e, EXIT_IO_ERR, 500, "database: %s", store_errmsg(d->db));
+                return ops_failk(e, EXIT_IO_ERR, 500, "database", "detail", store_errmsg(d->db), NULL);
         int rc = cb(ctx, &r);
         if (rc) return rc;
     }

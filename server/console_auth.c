@@ -80,7 +80,7 @@ int console_user_set(srv_db *d, const char *name, const char *password, int crea
     store_stmt *st = store_prepare(d->db, create ? "INSERT INTO console_user(name, pwhash, must_change, created)"
                                                    " VALUES(?1, ?2, 1, ?3)"
                                                  : "UPDATE console_user SET pwhash=?2, must_change=1 WHERE name=?1");
-    if (!st) return ops_fail(e, EXIT_IO_ERR, 500, "database: %s", store_errmsg(d->db));
+    if (!st) return ops_failk(e, EXIT_IO_ERR, 500, "database", "detail", store_errmsg(d->db), NULL);
     store_bind_str(st, 1, name);
     store_bind_str(st, 2, h);
     if (create) store_bind_int64(st, 3, srv_now_ms());
@@ -103,7 +103,7 @@ int console_user_list(srv_db *d, console_user_cb cb, void *ctx, ops_err *e)
     store_stmt *st = store_prepare(d->db, "SELECT u.name, u.must_change,"
                                           " (SELECT COUNT(*) FROM project WHERE owner=u.name)"
                                           " FROM console_user u ORDER BY u.name");
-    if (!st) return ops_fail(e, EXIT_IO_ERR, 500, "database: %s", store_errmsg(d->db));
+    if (!st) return ops_failk(e, EXIT_IO_ERR, 500, "database", "detail", store_errmsg(d->db), NULL);
     int rc = 0;
     while (rc == 0 && store_step(st) == STORE_ROW)
         rc = cb(ctx, store_column_text(st, 0), (int)store_column_int64(st, 1), store_column_int64(st, 2));

@@ -21,7 +21,7 @@
 
 static int db_fail(srv_db *d, ops_err *e)
 {
-    return ops_fail(e, EXIT_IO_ERR, 500, "database: %s", store_errmsg(d->db));
+    return ops_failk(e, EXIT_IO_ERR, 500, "database", "detail", store_errmsg(d->db), NULL);
 }
 
 static store_stmt *oprep(srv_db *d, const char *sql, ops_err *e)

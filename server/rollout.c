@@ -487,7 +487,7 @@ static int status_json(store *db, int64_t cfg, const char *project, const char *
 
 static int db_err(store *db, ops_err *e)
 {
-    return ops_fail(e, EXIT_IO_ERR, 500, "database: %s", store_errmsg(db));
+    return ops_failk(e, EXIT_IO_ERR, 500, "database", "detail", store_errmsg(db), NULL);
 }
 
 static int rollout_start(store *db, int64_t cfg, const char *waves, const char *every, const char *max_failure,

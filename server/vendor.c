@@ -177,7 +177,7 @@ static int parse_bases(const char *from, uint32_t bases[SRV_VENDOR_BASES_MAX], s
 
 static int db_err(srv_db *d, ops_err *e)
 {
-    return ops_fail(e, EXIT_IO_ERR, 500, "database: %s", store_errmsg(d->db));
+    return ops_failk(e, EXIT_IO_ERR, 500, "database", "detail", store_errmsg(d->db), NULL);
 }
 
 /* The release (project, name, core, script): its id, 0 none, -1 error. */
