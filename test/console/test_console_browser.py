@@ -93,7 +93,8 @@ class Browser(unittest.TestCase):
         self.d = chrome(os.path.join(self.tmp, "profile"))
         # tables are drawn again after each change: a row looked up while that happens is looked up again
         self.d.set_script_timeout(60)
-        self.wait = WebDriverWait(self.d, 60, ignored_exceptions=(StaleElementReferenceException, StopIteration))
+        self.wait = WebDriverWait(self.d, 60, poll_frequency=0.05,
+                                  ignored_exceptions=(StaleElementReferenceException, StopIteration))
         self.errors = []
 
     def tearDown(self):
@@ -272,7 +273,7 @@ class Browser(unittest.TestCase):
         self.assertEqual(len(key), 32)
         self.assertIn("Air780E", row.text)
         self.assertEqual(row.find_elements(By.TAG_NAME, "td")[0].text, PROJECT_NAME)
-        self.shot("03-projects")
+        self.check_console("03-projects")
 
         self.mark("login")
         # a second project with two releases of other names and no configuration (made by the CLI)
@@ -316,14 +317,15 @@ class Browser(unittest.TestCase):
         self.wait.until(lambda d: fields(d) == ["V1103", "EC618", "1.0.1", "demo"])
         self.assertEqual(self.el("fw-name").text, "demo_LuatOS-SoC_EC618")
 
-        # two releases: what the device runs (V1103, 1.0.1) and its upgrade (V1104, 1.0.2)
-        self.release(core1, s1, "V1103", "1.0.1", 1)
+        # two releases: what the device runs (V1103, 1.0.1: the files just read) and its upgrade (V1104, 1.0.2)
+        self.el("fw-btn").click()
+        self.until_rows("fw-table", 1)
         self.release(core2, s2, "V1104", "1.0.2", 2)
         text = self.el("fw-table").text
         self.assertIn("V1104", text)
         self.assertEqual(Select(self.el("project-select")).first_selected_option.text, PROJECT_NAME)
         self.assertIn(str(len(new)), text)
-        self.shot("04-firmware")
+        self.check_console("04-firmware")
 
         self.mark("releases")
         # the upgrade configuration: newest release, three IMEIs pasted, one removed, from one version
@@ -342,7 +344,7 @@ class Browser(unittest.TestCase):
         self.el("cfg-btn").click()
         self.wait.until(EC.text_to_be_present_in_element((By.ID, "cfg-table"), IMEIS[1]))
         self.assertNotIn(IMEIS[2], self.el("cfg-table").text)
-        self.shot("05-config")
+        self.check_console("05-config")
 
         # regression: project B (no configuration) gets an empty form, not the first project's IMEIs
         self.pick("B", "config")
@@ -430,7 +432,7 @@ class Browser(unittest.TestCase):
         self.wait.until(EC.text_to_be_present_in_element((By.ID, "dev-table"), "1104.1.2"))
         self.row_of("dev-table", IMEIS[3]).find_element(By.CLASS_NAME, "dev-ban").click()
         self.wait.until(lambda d: self.row_of("dev-table", IMEIS[3]).find_elements(By.CLASS_NAME, "dev-unban"))
-        self.shot("06-devices")
+        self.check_console("06-devices")
         self.row_of("dev-table", IMEIS[3]).find_element(By.CLASS_NAME, "dev-unban").click()
         self.wait.until(lambda d: self.row_of("dev-table", IMEIS[3]).find_elements(By.CLASS_NAME, "dev-ban"))
         self.row_of("dev-table", IMEIS[0]).find_element(By.CLASS_NAME, "dev-log").click()
@@ -441,7 +443,7 @@ class Browser(unittest.TestCase):
         self.assertIn("0", codes)
         self.assertIn("43", codes)
         self.assertIn("已是最新版本", rows[0].text)
-        self.shot("07-log")
+        self.check_console("07-log")
         # regression: an IMEI the server does not know leaves no rows of the device before
         self.type("log-imei", luhn_imei("35000000000009"))
         self.el("log-btn").click()
@@ -462,7 +464,7 @@ class Browser(unittest.TestCase):
         self.el("delta-btn").click()
         self.visible("delta-result")
         href = self.el("delta-download").get_attribute("href")
-        self.shot("08-delta")
+        self.check_console("08-delta")
         cookie = "; ".join("%s=%s" % (c["name"], c["value"]) for c in d.get_cookies())
         c = http.client.HTTPConnection("127.0.0.1", self.s.port, timeout=30)
         c.request("GET", href[len(self.s.base):], headers={"Cookie": cookie})
@@ -564,7 +566,7 @@ class Browser(unittest.TestCase):
         self.type("mypw-new2", "browser-pass-2")
         self.el("mypw-btn").click()
         self.wait.until(EC.text_to_be_present_in_element((By.ID, "msg"), "已保存"))
-        self.shot("09-account")
+        self.check_console("09-account")
         self.check_console("flows")
         self.mark("users")
 
@@ -576,7 +578,7 @@ class Browser(unittest.TestCase):
         # log out: the login page again
         self.el("logout").click()
         self.visible("page-login")
-        self.shot("10-logged-out")
+        self.check_console("10-logged-out")
         self.assertEqual(self.errors, [])
 
 
