@@ -56,6 +56,7 @@ const T = {
     need_file: '{f}: choose a file', upload_failed: 'Upload failed', save_as: 'Save as', as_package: 'AT delta package (old → new)',
     as_at: 'AT firmware image (the new image)', as_luatos: 'LuatOS release (the new image + scripts)',
     ds_from: 'Old core version', ds_to: 'New core version', change_password: 'Change my password', add_user: 'Add user', reset_password: 'Reset password',
+    rr_failures: 'failure rate over the threshold in a wave', rr_paused: 'paused by hand', rr_aborted: 'aborted by hand',
     disable: 'Disable', enable: 'Enable', pw_pending: 'initial password not yet changed', admin: 'Admin', disabled: 'Disabled', state: 'State',
     initial_pw: 'Password of {u}: {p} (shown once; it must be changed at the first login)',
     actions: 'Actions', watching: 'updated {t}', delta_save: 'Save the delta', delta_saved: 'Saved: {n}'
@@ -103,7 +104,8 @@ const T = {
     need_field: '{f}：必填', bad_core: '底层版本：如 V1104', bad_version: '脚本版本：如 1.0.2', need_file: '{f}：请选择文件',
     upload_failed: '上传失败', save_as: '保存为', as_package: 'AT 差分包（旧 → 新）', as_at: 'AT 固件（新固件）',
     as_luatos: 'LuatOS 固件版本（新固件 + 脚本）', ds_from: '旧底层版本', ds_to: '新底层版本', change_password: '修改我的密码',
-    add_user: '添加用户', reset_password: '重置密码', disable: '停用', enable: '启用', pw_pending: '尚未修改初始密码', admin: '管理员', disabled: '已停用',
+    add_user: '添加用户', reset_password: '重置密码', rr_failures: '某批次失败率超过阈值', rr_paused: '手动暂停', rr_aborted: '手动终止',
+    disable: '停用', enable: '启用', pw_pending: '尚未修改初始密码', admin: '管理员', disabled: '已停用',
     state: '状态', initial_pw: '{u} 的密码：{p}（仅显示一次；首次登录时必须修改）', actions: '操作', watching: '更新于 {t}',
     delta_save: '保存差分包', delta_saved: '已保存：{n}'
   }
@@ -662,6 +664,10 @@ const pages = {
   }
 };
 
+/* Why a rollout stopped, as server/rollout.c words it: the page's own text. */
+const RL_REASON = { 'failure rate over the threshold in a wave': 'rr_failures', 'paused by command': 'rr_paused',
+  'aborted by command': 'rr_aborted' };
+
 /* The rollout of the configuration picked in #rl-fw: its status, or none;
  * while it runs the page asks again every few seconds. */
 async function rolloutShow(j) {
@@ -671,7 +677,7 @@ async function rolloutShow(j) {
   if (j && j.state === 'none') j = null;
   const live = j && (j.state === 'running' || j.state === 'paused');
   $('rl-state').textContent = !j ? t('no_rollout') : t('rl_' + j.state) + ' — ' + tf('rl_of',
-    { w: j.wave, n: j.waves.length, p: j.share_percent }) + (j.reason ? ' (' + j.reason + ')' : '');
+    { w: j.wave, n: j.waves.length, p: j.share_percent }) + (j.reason ? ' (' + (RL_REASON[j.reason] ? t(RL_REASON[j.reason]) : j.reason) + ')' : '');
   $('rl-when').textContent = j ? tf('watching', { t: new Date().toLocaleTimeString(st.lang === 'zh' ? 'zh-CN' : 'en') }) : '';
   $('rl-pause').hidden = !j || j.state !== 'running';
   $('rl-resume').hidden = !j || j.state !== 'paused';
@@ -866,7 +872,7 @@ function wire() {
         await new Promise((r) => setTimeout(r, 300));
         j = await api('GET', 'delta?id=' + j.id);
       }
-      if (j.state !== 'done') throw new ApiError(j, 0, t('cx'));
+      if (j.state !== 'done') throw new ApiError({ code: 'delta_failed', error: 'the delta could not be made' }, 0);
       st.delta = j;
       /* the save form filled from what the two images say */
       const [io, inew] = await Promise.all([api('GET', 'upload/info?id=' + o.id), api('GET', 'upload/info?id=' + n.id)]);

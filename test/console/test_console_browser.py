@@ -398,6 +398,7 @@ class Browser(unittest.TestCase):
         self.assertEqual(len(self.until_rows("rl-table", 1)), 1)
         self.el("rl-pause").click()
         self.wait.until(EC.text_to_be_present_in_element((By.ID, "rl-state"), "已暂停"))
+        self.assertIn("手动暂停", self.el("rl-state").text)   # the server's reason, in Chinese
         self.el("rl-resume").click()
         self.wait.until(EC.text_to_be_present_in_element((By.ID, "rl-state"), "进行中"))
         self.shot("05b-rollout")
