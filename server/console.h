@@ -4,7 +4,8 @@
  * console". console.c: the entry points api.c calls and the embedded pages;
  * console_http.c: the console's state and its HTTP/JSON plumbing;
  * console_auth.c: accounts, logins, sessions; console_upload.c: uploads;
- * console_delta.c: the delta tool; console_api.c: the JSON API. */
+ * console_delta.c: the delta tool; console_file.c: what an upload is;
+ * console_manage.c: edit and remove; console_api.c: the JSON API. */
 #ifndef FOTA_SRV_CONSOLE_H
 #define FOTA_SRV_CONSOLE_H
 

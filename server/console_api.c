@@ -159,9 +159,9 @@ static enum MHD_Result config_set(struct srv_console *k, struct MHD_Connection *
             rc = console_config_pick(k, s->user, project, (int64_t)json_integer_value(id), fw, picked, &e);
         if (rc == 0 && json_is_integer(id)) fw = picked;
         if (rc == 0)
-        rc = ops_config_set(&k->db, s->user, project, fw, version, core_ver, all == 1 ? "all" : all == 0 ? imeis : NULL,
-                            any == 1 ? "any" : any == 0 ? from : NULL, en < 0 ? NULL : en ? "1" : "0",
-                            re < 0 ? NULL : re ? "1" : "0", &e);
+            rc = ops_config_set(&k->db, s->user, project, fw, version, core_ver,
+                                all == 1 ? "all" : all == 0 ? imeis : NULL, any == 1 ? "any" : any == 0 ? from : NULL,
+                                en < 0 ? NULL : en ? "1" : "0", re < 0 ? NULL : re ? "1" : "0", &e);
         pthread_mutex_unlock(&k->lock);
     }
     free(imeis);

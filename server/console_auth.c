@@ -76,7 +76,7 @@ int console_user_set(srv_db *d, const char *name, const char *password, int crea
     if (!password_ok(password, &why)) return ops_failk(e, EXIT_USAGE_ERR, 400, why, "min", "8", "max", "128", NULL);
     if (sodium_init() < 0) return ops_fail(e, EXIT_IO_ERR, 500, "libsodium cannot start");
     char h[crypto_pwhash_STRBYTES];
-    if (hash_password(password, h)) return ops_fail(e, EXIT_USAGE_ERR, 400, "out of memory hashing the password");
+    if (hash_password(password, h)) return ops_failk(e, EXIT_IO_ERR, 500, "out_of_memory", NULL);
     store_stmt *st = store_prepare(d->db, create ? "INSERT INTO console_user(name, pwhash, must_change, created)"
                                                    " VALUES(?1, ?2, 1, ?3)"
                                                  : "UPDATE console_user SET pwhash=?2, must_change=1 WHERE name=?1");
@@ -166,6 +166,9 @@ static void client_addr(struct MHD_Connection *c, char out[INET6_ADDRSTRLEN])
     snprintf(out, INET6_ADDRSTRLEN, "?");
     if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr, out,
+                  INET6_ADDRSTRLEN);
+    else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)   /* each its own, not one "?" */
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr, out,
                   INET6_ADDRSTRLEN);
 }
 
@@ -274,7 +277,7 @@ enum MHD_Result console_login(struct srv_console *k, struct MHD_Connection *c, j
 {
     const char *bad = NULL;
     const char *user = con_jstr(in, "user", SRV_OWNER_MAX, &bad), *pass = con_jstr(in, "password", CONSOLE_PASS_MAX, &bad);
-    if (bad || !user || !pass || !srv_is_owner(user, strlen(user))) 
+    if (bad || !user || !pass || !srv_is_owner(user, strlen(user)))
         return con_send_err(c, 400, "field_required", "field", "user, password", NULL);
     char addr[INET6_ADDRSTRLEN], who_u[SRV_OWNER_MAX + INET6_ADDRSTRLEN + 4], who_a[INET6_ADDRSTRLEN + 2];
     client_addr(c, addr);

@@ -216,6 +216,14 @@ void console_file_read(const char *dir, const char *file, int files, console_fil
     }
     fclose(f);
     if (!strcmp(out->kind, "soc") || !strcmp(out->kind, "core")) soc_name(name, out);
+    /* the simulator's images (sim/luatos/simdevice.lua) begin "LuatOS-SoC core V1103\n": their word over the name's */
+    static const char mark[] = "LuatOS-SoC core V";
+    size_t m = sizeof mark - 1, d = 0;
+    if (!strcmp(out->kind, "core") && n > m && !memcmp(head, mark, m)) {
+        while (m + d < n && d <= 6 && head[m + d] >= '0' && head[m + d] <= '9') d++;
+        if (d >= 1 && d <= 6 && m + d < n && head[m + d] == '\n')
+            snprintf(out->core, sizeof out->core, "V%.*s", (int)d, (const char *)head + m);
+    }
     if (has_info == 1) soc_info_json(info, out);   /* the archive's own word over its name's */
     free(info);
 }

@@ -180,7 +180,8 @@ int ops_firmware_add(srv_db *d, const char *scope, const char *project, const ch
 {
     uint32_t cv = 0;
     if (!project || !name || !bsp || !core_ver || !version)
-        return ops_fail(e, EXIT_USAGE_ERR, 400, "firmware add needs project, bsp, core version and version");
+        return ops_failk(e, EXIT_USAGE_ERR, 400, "field_required", "field",
+                         !project ? "project" : !bsp ? "bsp" : !core_ver ? "core_version" : !version ? "version" : "name", NULL);
     if (!srv_is_name(bsp, strlen(bsp))) return ops_failk(e, EXIT_USAGE_ERR, 400, "bsp_invalid", "bsp", bsp, NULL);
     if (fota_version_parse_core(core_ver, &cv))
         return ops_failk(e, EXIT_USAGE_ERR, 400, "core_version_invalid", "value", core_ver, NULL);
@@ -214,7 +215,7 @@ int ops_firmware_add(srv_db *d, const char *scope, const char *project, const ch
             rc = ops_failk(e, EXIT_USAGE_ERR, 400, "scripts_invalid", "detail", why[0] ? why : "cannot archive them", NULL);
         else if (ops_store_file(d, arc_tmp, "scripts", "lfsa", FOTA_PKG_MAX_IMAGE, script_path, sizeof script_path,
                             NULL, arc_sha))
-            rc = ops_fail(e, EXIT_IO_ERR, 500, "cannot store the script archive of %s", script);
+            rc = ops_failk(e, EXIT_IO_ERR, 500, "store_failed", "name", "scripts", NULL);
         fota_port_remove(arc_tmp);
         if (rc) return rc;
     }

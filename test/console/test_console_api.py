@@ -711,6 +711,8 @@ class Objects(unittest.TestCase):
         self.assertEqual(a.req("GET", "upload/info?id=" + self.up(a, "scripts.zip", buf.getvalue()))[1],
                          {"kind": "archive"})
         self.assertEqual(a.req("GET", "upload/info?id=" + core)[1], {"kind": "core"})
+        sim_image = self.up(a, "image.bin", b"LuatOS-SoC core V1103\n" + bytes(range(256)) * 8)   # simdevice.lua's
+        self.assertEqual(a.req("GET", "upload/info?id=" + sim_image)[1], {"kind": "core", "core": "V1103"})
         self.assertEqual(a.req("GET", "upload/info?id=" + script)[1], {"kind": "script"})
         self.err(b, "GET", "upload/info?id=" + soc, None, 404, "upload_unknown")
         self.err(a, "GET", "upload/info", None, 400, "upload_unknown")
@@ -723,6 +725,8 @@ class Objects(unittest.TestCase):
         self.assertEqual((j["args"]["field"], j["args"]["found"]), ("script", "text"))
         self.err(a, "POST", "packages", {"project": "gamma", "upload": text, "firmware": "gamma_LuatOS-SoC_EC618",
                                          "to": "1105.1.2", "from": "any"}, 400, "file_mismatch")
+        j = self.err(a, "POST", "firmware", dict(rel, core=core, script=script, version=None), 400, "field_required")
+        self.assertEqual(j["args"], {"field": "version"})
         self.assertEqual(a.req("GET", "firmware?project=gamma")[1]["items"], [])
         st, fw = a.req("POST", "firmware", dict(rel, core=core, script=script))
         self.assertEqual(st, 201, fw)
