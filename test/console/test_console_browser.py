@@ -513,8 +513,8 @@ class Browser(unittest.TestCase):
         n = len(self.rows("pkg-table"))
         row.find_element(By.TAG_NAME, "button").click()
         self.accept()
-        self.wait.until(lambda d: len(self.rows("pkg-table")) == n - 1)
-        self.assertIn("已删除", self.el("msg").text)
+        self.wait.until(EC.text_to_be_present_in_element((By.ID, "msg"), "已删除"))   # said once drawn again
+        self.assertEqual(len(self.rows("pkg-table")), n - 1)
         d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
         self.mark("packages")
