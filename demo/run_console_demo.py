@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -13,6 +14,7 @@ BUILD = os.path.join(ROOT, os.environ.get("FOTA_BUILD", "build"))
 SERVER = os.path.join(BUILD, "fota-server")
 HOME = os.path.join(BUILD, "console-demo")
 USER, PASSWORD = "13800000000", "change-me-1"
+SECOND = "13900000000"   # a second account, for the admin's users list
 
 
 def admin(*args):
@@ -58,12 +60,15 @@ def main():
                        ("v2/main.lua", b'PROJECT = "demo"\nVERSION = "1.0.1"\n')):
         with open(os.path.join(HOME, name), "wb") as f:
             f.write(data)
-    admin("user", "add", "--name", USER, "--password", PASSWORD)
+    admin("user", "add", "--name", USER, "--password", PASSWORD)   # the first account: the admin
+    admin("user", "add", "--name", SECOND, "--password", PASSWORD)
     admin("project", "add", "--name", "demo", "--key", "DemoProductKey01", "--owner", USER)
     for c, s, v in (("V1103", "v1", "1.0.0"), ("V1104", "v2", "1.0.1")):
         admin("firmware", "add", "--project", "demo", "--bsp", "EC618", "--core-version", c,
               "--core", os.path.join(HOME, "core-%s.bin" % c), "--script", os.path.join(HOME, s), "--version", v)
     admin("config", "set", "--project", "demo", "--firmware", "demo_LuatOS-SoC_EC618")
+    # a staged rollout of it, in three waves, for the rollouts page
+    admin("rollout", "start", "--project", "demo", "--firmware", "demo_LuatOS-SoC_EC618", "--waves", "10,50,100")
     p, port = start("127.0.0.1:8080")
     if not p:
         p, port = start("127.0.0.1:0")   # 8080 taken: any free port
@@ -79,10 +84,20 @@ def main():
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as r:
         assert json.load(r)["must_change"]
+    # two devices ask once, so that the devices and log pages have something to show
+    for imei in ("860000000000017", "860000000000025"):
+        q = ("api/site/firmware_upgrade?project_key=DemoProductKey01&firmware_name=demo_LuatOS-SoC_EC618"
+             "&version=1103.1.0&imei=" + imei)
+        try:
+            urllib.request.urlopen(url.replace("/console/", "/") + q, timeout=30).read()
+        except urllib.error.HTTPError:
+            pass   # an answer with a code the page explains
     print("fota-server (pid %d) serves the web console for an hour:" % p.pid)
     print("  open   %s" % url)
     print("  login  %s / %s   (the first login asks for a new password)" % (USER, PASSWORD))
-    print("  it has project 'demo' (ProductKey DemoProductKey01) with releases V1103 1.0.0 and V1104 1.0.1;")
+    print("  it has project 'demo' (ProductKey DemoProductKey01) with releases V1103 1.0.0 and V1104 1.0.1,")
+    print("  their configuration with a staged rollout (10, 50, 100 %), two devices that asked, and a second")
+    print("  account %s (same initial password) on the admin's Account page;" % SECOND)
     print("  a device: curl '%sapi/site/firmware_upgrade?project_key=DemoProductKey01&firmware_name="
           "demo_LuatOS-SoC_EC618&version=1103.1.0&imei=860000000000017'" % url.replace("/console/", "/"))
     print("  stop it: kill %d" % p.pid)
