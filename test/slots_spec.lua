@@ -279,7 +279,7 @@ describe("slots and the boot record", function()
 end)
 
 describe("the simulator's script area", function()
-    it("is the bsp's by default (an Air780E's 128 KiB, an EC718's 256 KiB) and the profile's script_area when set",
+    it("is the bsp's by default (an Air780E's 128 KiB, an EC718's 256 KiB, ...) and the profile's when set",
         function()
         local work = T.tmpdir("simarea")
         local proj = work .. "/proj"
@@ -310,9 +310,11 @@ describe("the simulator's script area", function()
         local out = boot_twice(work .. "/dev2", "return { script_area = 458752 }\n")
         assert.matches("staged package applied at boot: ok", out)
         assert.matches("boot 2:.*script 1%.2%.4", out)
-        out = boot_twice(work .. "/dev3", nil, "EC718PM")
-        assert.matches("staged package applied at boot: ok", out)
-        assert.matches("boot 2:.*script 1%.2%.4", out)
+        for i, bsp in ipairs({ "EC718PM", "RDA8910" }) do   -- 256 KiB, an Air724's 1 MiB
+            out = boot_twice(work .. "/dev" .. (i + 2), nil, bsp)
+            assert.matches("staged package applied at boot: ok", out)
+            assert.matches("boot 2:.*script 1%.2%.4", out)
+        end
     end)
 end)
 

@@ -76,10 +76,13 @@ _G.http = require "http"
 -- The module's script area (profile script_area, bytes): a package whose
 -- scripts add up to more is refused. By default the bsp's LUAT_SCRIPT_SIZE
 -- (its luat_conf_bsp.h): an EC718 with 8 MB of flash (HM, U, UM: Air780EHM,
--- Air8000) 512 KiB, another EC718 (Air780EP/EPM) 256 KiB; else the core's
--- default, an Air780E's (EC618) 128 KiB.
+-- Air8000) 512 KiB, another EC718 (Air780EP/EPM) 256 KiB; an Air724
+-- (RDA8910) 1 MiB, room for the LuatOS-Air library Luatools ships with every
+-- project (484 KB as source) and the project; else the core's default, an
+-- Air780E's (EC618) 128 KiB.
 local function bsp_script_area(bsp)
     bsp = tostring(bsp or "")
+    if bsp == "RDA8910" then return 1024 * 1024 end
     if bsp:match("^EC718[HU]") then return 512 * 1024 end
     if bsp:match("^EC718") then return 256 * 1024 end
 end
