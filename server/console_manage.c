@@ -140,21 +140,43 @@ enum MHD_Result console_project_remove(struct srv_console *k, struct MHD_Connect
 }
 
 /* A stored file no release names any more goes (files are content-addressed
- * and shared between releases). */
+ * and shared between releases): an absolute path is SQLite's file, a
+ * relative one PostgreSQL's (its rows, and this instance's cached copy). */
 static void drop_unused(struct srv_console *k, const char *path)
 {
     if (!path[0]) return;
     store_stmt *st = db_prep(&k->db, "SELECT 1 FROM firmware WHERE core_path=?1 OR script_path=?1");
     if (!st) return;
     store_bind_str(st, 1, path);
-    if (store_step(st) == STORE_DONE) fota_port_remove(path);
+    if (store_step(st) == STORE_DONE) {
+        if (path[0] == '/') fota_port_remove(path);
+        else db_forget_file(&k->db, path);
+    }
     store_finalize(st);
 }
 
-/* The packages built for release id (build.c's DATA/cache/fw<id>-*): a
- * later release may get the same id (SQLite reuses the highest). */
+/* The packages built for release id (build.c's DATA/cache/fw<id>-*, and on
+ * PostgreSQL their rows): a later release may get the same id (SQLite
+ * reuses the highest). */
 static void drop_built(struct srv_console *k, int64_t id)
 {
+    char like[40], name[SRV_PATH_MAX], stored[72];
+    snprintf(like, sizeof like, "fw%lld-%%", (long long)id);
+    for (int more = 1; more;) {   /* one row at a time: each row's bytes go unless shared */
+        more = 0;
+        store_stmt *q = db_prep(&k->db, "SELECT name, sha256 FROM built_package WHERE name LIKE ?1 LIMIT 1");
+        if (!q) break;
+        store_bind_str(q, 1, like);
+        if (store_step(q) == STORE_ROW && store_column_text(q, 0) && store_column_text(q, 1)) {
+            snprintf(name, sizeof name, "%s", store_column_text(q, 0));
+            snprintf(stored, sizeof stored, "cache/%.64s", store_column_text(q, 1));
+            more = 1;
+        }
+        store_finalize(q);
+        const char *v[] = { name };
+        if (more && (more = db_exec_text(&k->db, "DELETE FROM built_package WHERE name=?1", 1, v) == 0))
+            db_forget_file(&k->db, stored);
+    }
     char dir[SRV_PATH_MAX], prefix[40], path[SRV_PATH_MAX + 300];
     int n = snprintf(dir, sizeof dir, "%s/cache", k->db.data_dir);
     if (n < 0 || (size_t)n >= sizeof dir) return;

@@ -680,6 +680,12 @@ class Objects(unittest.TestCase):
         # its release, made for it and named by nothing else, went with it
         self.assertNotIn(1105, [f["core"] for f in a.req("GET", "firmware?project=alpha")[1]["items"]])
 
+    def stored_files(self):
+        """PostgreSQL: how many files the database holds (None on SQLite)."""
+        if not PG_STATE:
+            return None
+        return int(run("psql", "-XAtq", self.s.db, "-c", "SELECT COUNT(*) FROM file_blob").stdout)
+
     def err(self, c, method, path, body, status, code):
         """A refusal: its status, its code, and the shape of docs/server.md's table."""
         st, j = c.req(method, path, body)
@@ -765,7 +771,10 @@ class Objects(unittest.TestCase):
         self.assertEqual(a.req("POST", "packages/remove", {"id": pkg["id"]}), (200, {"ok": True}))
         self.err(b, "POST", "firmware/remove", {"project": "gamma", "id": fw["id"]}, 404, "project_unknown")
         self.err(a, "POST", "firmware/remove", {"project": "alpha", "id": fw["id"]}, 404, "release_unknown")
+        stored = self.stored_files()
         self.assertEqual(a.req("POST", "firmware/remove", {"project": "gamma", "id": fw["id"]}), (200, {"ok": True}))
+        if PG_STATE:   # its script archive, named by no other release, left the database
+            self.assertLess(self.stored_files(), stored)
         # rename (unique per account), a new key (the old one stops working), remove
         self.err(a, "POST", "projects/edit", {"project": "gamma", "name": "alpha"}, 409, "project_exists")
         self.err(a, "POST", "projects/edit", {"project": "gamma", "name": "bad\tname"}, 400, "project_invalid")
