@@ -94,21 +94,10 @@ describe("An Air724 project against fota-server", function()
     local fsrv, db
 
     setup(function()
-        local dir = T.tmpdir("air724-srv")
-        db = dir .. "/fota.db"
         local main, files = next_scripts()
-        os.execute("mkdir -p " .. dir .. "/script")
-        T.write(dir .. "/script/main.lua", main)
-        for name, text in pairs(files) do T.write(dir .. "/script/" .. name, text) end
-        T.write(dir .. "/core1103.bin", T.noise(20000, 28))
-        for _, args in ipairs({ "project add --name air724 --key air724key --owner alice",
-            "firmware add --project air724 --lua-project AIR724_DEMO --bsp RDA8910 --core-version V1103 " ..
-                "--core " .. dir .. "/core1103.bin --script " .. dir .. "/script --version 1.0.1",
-            "config set --project air724 --firmware AIR724_DEMO_LuatOS-SoC_RDA8910" }) do
-            local out, st = T.fota_server(db, args)
-            assert(st == 0, args .. ": " .. out)
-        end
-        fsrv = T.start_fota_server({ db = db, flush_ms = 30, build_delay_ms = 300, lifetime = 120 })
+        files["main.lua"] = main
+        fsrv, db = T.air_fota_server({ name = "air724", key = "air724key", lua_project = "AIR724_DEMO",
+            files = files, seed = 28, lifetime = 120 })
     end)
     teardown(function() fsrv.stop() end)
 

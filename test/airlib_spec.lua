@@ -54,25 +54,15 @@ describe("LuatOS-Air upgrade through rtos.fota_start/fota_process/fota_end over 
 end)
 
 describe("LuatOS-Air project with its own library against fota-server", function()
-    local fsrv, db
+    local fsrv
     setup(function()
-        local dir = T.tmpdir("airlib-srv")
-        db = dir .. "/fota.db"
-        os.execute("mkdir -p " .. dir .. "/script")
+        local files = {}
         for _, f in ipairs({ "sys.lua", "utils.lua", "ril.lua", "upd.lua" }) do
-            T.write(dir .. "/script/" .. f, T.read("test/compat/airlib/" .. f))
+            files[f] = T.read("test/compat/airlib/" .. f)
         end
-        T.write(dir .. "/script/main.lua", (T.read("test/compat/airlib/main.lua"):gsub('VERSION = "1.0.0"',
-            'VERSION = "1.0.1"')))
-        T.write(dir .. "/core1103.bin", T.noise(20000, 31))
-        for _, args in ipairs({ "project add --name airlib --key airlibkey --owner alice",
-            "firmware add --project airlib --lua-project AIRLIB --bsp RDA8910 --core-version V1103 --core " ..
-                dir .. "/core1103.bin --script " .. dir .. "/script --version 1.0.1",
-            "config set --project airlib --firmware AIRLIB_LuatOS-SoC_RDA8910" }) do
-            local out, st = T.fota_server(db, args)
-            assert(st == 0, args .. ": " .. out)
-        end
-        fsrv = T.start_fota_server({ db = db, flush_ms = 30, build_delay_ms = 300, lifetime = 60 })
+        files["main.lua"] = T.read("test/compat/airlib/main.lua"):gsub('VERSION = "1.0.0"', 'VERSION = "1.0.1"')
+        fsrv = T.air_fota_server({ name = "airlib", key = "airlibkey", lua_project = "AIRLIB", files = files,
+            seed = 31, lifetime = 60 })
     end)
     teardown(function() fsrv.stop() end)
 

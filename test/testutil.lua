@@ -294,6 +294,27 @@ function M.server_fixture(o)
     return db, dir
 end
 
+--- An Air724 project on fota-server (a new SQLite store): project o.name
+-- (key o.key, owner alice) whose LuatOS-Air release is V1103 (noise of seed
+-- o.seed) + the script files o.files (name -> text) as version 1.0.1, the
+-- name o.lua_project its devices ask for, configured; the server started
+-- (o.lifetime s). Returns the server (start_fota_server's) and the db.
+function M.air_fota_server(o)
+    local dir = M.tmpdir(o.name .. "-srv")
+    local db = dir .. "/fota.db"
+    os.execute("mkdir -p " .. dir .. "/script")
+    for name, text in pairs(o.files) do M.write(dir .. "/script/" .. name, text) end
+    M.write(dir .. "/core1103.bin", M.noise(20000, o.seed))
+    for _, args in ipairs({ "project add --name " .. o.name .. " --key " .. o.key .. " --owner alice",
+        "firmware add --project " .. o.name .. " --lua-project " .. o.lua_project .. " --bsp RDA8910 " ..
+            "--core-version V1103 --core " .. dir .. "/core1103.bin --script " .. dir .. "/script --version 1.0.1",
+        "config set --project " .. o.name .. " --firmware " .. o.lua_project .. "_LuatOS-SoC_RDA8910" }) do
+        local out, st = M.fota_server(db, args)
+        assert(st == 0, args .. ": " .. out)
+    end
+    return M.start_fota_server({ db = db, flush_ms = 30, build_delay_ms = 300, lifetime = o.lifetime }), db
+end
+
 --- Start `fota-server serve` on a free loopback port. o: db (required: a file or
 -- a URL, passed as it is; --data is M.data_dir(db) unless o.data; none when o.data == false), key
 -- (PEM path), flush_ms, build_delay_ms, max_size, tls_cert + tls_key (https), package_url, lifetime (s, default 60:
