@@ -41,15 +41,13 @@ return dnsfwd
 ]]
 
 describe("netdrv and socket adapters", function()
-    local srv
+    local srv, sim
 
-    setup(function() srv = T.start_server({ package = "" }) end)
+    setup(function()
+        srv = T.start_server({ package = "" })
+        sim = T.sim_against(srv, "netdrv-dev")
+    end)
     teardown(function() srv.stop() end)
-
-    local function sim(dir, args)
-        return T.run(string.format("COMPAT_URL=%s bin/luatos-sim %s --device %s/d --exit-reboot-delay 0 %s",
-            srv.url("/pkg"), dir, T.tmpdir("netdrv-dev"), args))
-    end
 
     it("upgrades with libfota2 over an SPI Ethernet adapter while the cellular one stays down", function()
         local proj = T.tmpdir("netdrv-eth")

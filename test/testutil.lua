@@ -294,6 +294,16 @@ function M.server_fixture(o)
     return db, dir
 end
 
+--- A runner of bin/luatos-sim for the adapter specs: function(dir, args)
+-- boots project dir on a new device (under a temporary directory named
+-- name) with COMPAT_URL the fixture server srv's /pkg; returns T.run's.
+function M.sim_against(srv, name)
+    return function(dir, args)
+        return M.run(string.format("COMPAT_URL=%s bin/luatos-sim %s --device %s/d --exit-reboot-delay 0 %s",
+            srv.url("/pkg"), dir, M.tmpdir(name), args))
+    end
+end
+
 --- An Air724 project on fota-server (a new SQLite store): project o.name
 -- (key o.key, owner alice) whose LuatOS-Air release is V1103 (noise of seed
 -- o.seed) + the script files o.files (name -> text) as version 1.0.1, the

@@ -49,15 +49,13 @@ return exnet
 ]]
 
 describe("wlan and the Wi-Fi station adapter", function()
-    local srv
+    local srv, sim
 
-    setup(function() srv = T.start_server({ package = "" }) end)
+    setup(function()
+        srv = T.start_server({ package = "" })
+        sim = T.sim_against(srv, "wlan-dev")
+    end)
     teardown(function() srv.stop() end)
-
-    local function sim(dir, args)
-        return T.run(string.format("COMPAT_URL=%s bin/luatos-sim %s --device %s/d --exit-reboot-delay 0 %s",
-            srv.url("/pkg"), dir, T.tmpdir("wlan-dev"), args))
-    end
 
     it("upgrades with libfota2 over Wi-Fi that an exnetif-like module picks, the cellular one down", function()
         local proj = T.tmpdir("wlan-fota")
