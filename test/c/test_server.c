@@ -188,25 +188,32 @@ static int get_built(const char *imei, const char *version)
     return status;
 }
 
-/* A project p (key KEY1) with release V1104 + 1.2.4 for every device. */
-static void make_store(const char *dir, const char *db_path)
+/* A project p (key KEY1) with release V1104 (the image core) + 1.2.4 for
+ * every device, in the store at db_path. */
+static void store_release(const char *dir, const char *core, const char *db_path)
 {
-    char core[512], script[512];
-    snprintf(core, sizeof core, "%s/core.bin", dir);
+    char script[512];
     snprintf(script, sizeof script, "%s/main.lua", dir);
-    FILE *f = fopen(core, "wb");
-    for (int i = 0; i < 4096; i++) fputc(i * 7, f);
-    fclose(f);
-    f = fopen(script, "w");
+    FILE *f = fopen(script, "w");
     fputs("VERSION = \"1.2.4\"\n", f);
     fclose(f);
-
     srv_db d;
     CHECK(db_open(&d, db_path, NULL, 0) == 0);
     CHECK(cmd_project_add(&d, "p", "KEY1", NULL) == 0);
     CHECK(cmd_firmware_add(&d, NULL, "p", NULL, "B", "V1104", core, script, "1.2.4", NULL) == 0);
     CHECK(cmd_config_set(&d, NULL, "p", "p_LuatOS-SoC_B", NULL, NULL, NULL, NULL, NULL, NULL) == 0);
     db_close(&d);
+}
+
+/* The same with a 4 KiB image. */
+static void make_store(const char *dir, const char *db_path)
+{
+    char core[512];
+    snprintf(core, sizeof core, "%s/core.bin", dir);
+    FILE *f = fopen(core, "wb");
+    for (int i = 0; i < 4096; i++) fputc(i * 7, f);
+    fclose(f);
+    store_release(dir, core, db_path);
 }
 
 /* Starts s on 127.0.0.1 (port into g_port) with o's knobs. */
@@ -535,10 +542,9 @@ static void guard_held(srv_guard *g, const char *src, int *live, int *answering)
 static void test_slow_readers(const char *dir)
 {
     int64_t t0 = mono_ms();
-    char db_path[512], core[512], script[512];
+    char db_path[512], core[512];
     snprintf(db_path, sizeof db_path, "%s/slow.db", dir);
     snprintf(core, sizeof core, "%s/big-core.bin", dir);
-    snprintf(script, sizeof script, "%s/main.lua", dir);
     /* a package larger than a connection's kernel send buffer can grow
      * (tcp_wmem's maximum, 4 MiB on Debian), or the answer completes at once */
     long wmem_max = 4L << 20, lo, mid;
@@ -555,15 +561,7 @@ static void test_slow_readers(const char *dir)
     uint32_t x = 1;
     for (long i = 0; i < core_len; i++) fputc((int)((x = x * 1103515245u + 12345u) >> 24), f);
     fclose(f);
-    f = fopen(script, "w");
-    fputs("VERSION = \"1.2.4\"\n", f);
-    fclose(f);
-    srv_db d;
-    CHECK(db_open(&d, db_path, NULL, 0) == 0);
-    CHECK(cmd_project_add(&d, "p", "KEY1", NULL) == 0);
-    CHECK(cmd_firmware_add(&d, NULL, "p", NULL, "B", "V1104", core, script, "1.2.4", NULL) == 0);
-    CHECK(cmd_config_set(&d, NULL, "p", "p_LuatOS-SoC_B", NULL, NULL, NULL, NULL, NULL, NULL) == 0);
-    db_close(&d);
+    store_release(dir, core, db_path);
     srv_serve_opts o = { .threads = 2, .flush_ms = 20, .per_address = 4, .header_timeout_ms = 2000,
                          .max_connections = SLOW_TABLE, .max_size = (uint32_t)(2 * core_len) };
     srv_server *s = calloc(1, sizeof *s);
