@@ -73,6 +73,15 @@ uint8_t *ctest_load(const char *dir, const char *name, size_t *n)
     return p;
 }
 
+void ctest_write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (!f) return;
+    CHECK_EQ(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
 int ctest_file_equals(const char *path, const void *data, size_t n)
 {
     size_t m;

@@ -25,6 +25,8 @@ void ctest_sha256(const uint8_t *p, size_t n, uint8_t out[32]);
 uint8_t *ctest_read_file(const char *path, size_t *n);
 /* DIR/NAME, as ctest_read_file; a file that can't be read ends the test (exit 2). */
 uint8_t *ctest_load(const char *dir, const char *name, size_t *n);
+/* Writes the n bytes as the whole file (a failure is a failed check). */
+void ctest_write_file(const char *path, const void *data, size_t n);
 /* 1 when the file holds exactly these n bytes. */
 int ctest_file_equals(const char *path, const void *data, size_t n);
 

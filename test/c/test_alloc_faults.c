@@ -70,15 +70,6 @@ static const char *at(const char *name)
     return buf[i];
 }
 
-static void write_file(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    CHECK(f != NULL);
-    if (!f) return;
-    CHECK_EQ(fwrite(p, 1, n, f), n);
-    fclose(f);
-}
-
 /* The two releases: V1103 + 1.0.1 on the device, and a package of V1104
  * (a core delta) + 1.0.2 signed by the device's key. */
 static void make_releases(char *pub, size_t pub_cap)
@@ -94,8 +85,8 @@ static void make_releases(char *pub, size_t pub_cap)
     ctest_fill(new_img + 20000, 2048, 8);
     memcpy(new_img + 22048, old_img + 20000, sizeof old_img - 20000);
     new_img[40000] ^= 0x5a;
-    write_file(at("old.bin"), old_img, sizeof old_img);
-    write_file(at("new.bin"), new_img, sizeof new_img);
+    ctest_write_file(at("old.bin"), old_img, sizeof old_img);
+    ctest_write_file(at("new.bin"), new_img, sizeof new_img);
     ctest_sha256(old_img, sizeof old_img, old_sha);
     ctest_sha256(new_img, sizeof new_img, new_sha);
     fota_delta_options dopt = {0};
@@ -103,8 +94,8 @@ static void make_releases(char *pub, size_t pub_cap)
     CHECK_EQ(fota_delta_create_file(at("old.bin"), at("new.bin"), at("core.lfdl"), &dopt, NULL), 0);
 
     const char *m1 = "print('main 1.0.1')\n", *m2 = "print('main 1.0.2')\n";
-    write_file(at("main1.lua"), m1, strlen(m1));
-    write_file(at("main2.lua"), m2, strlen(m2));
+    ctest_write_file(at("main1.lua"), m1, strlen(m1));
+    ctest_write_file(at("main2.lua"), m2, strlen(m2));
     const char *names[] = {"main.lua"};
     CHECK_EQ(fota_arc_pack(names, (const char *const[]){at("main1.lua")}, 1, at("s1.lfsa")), 0);
     CHECK_EQ(fota_arc_pack(names, (const char *const[]){at("main2.lua")}, 1, at("s2.lfsa")), 0);

@@ -45,17 +45,7 @@ typedef struct {
     char pub[1024];
 } keypair;
 
-/* ---------------- small file helpers (test side: stdio is fine) ---------------- */
-
-static void write_file(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    CHECK(f != NULL);
-    if (!f) return;
-    CHECK_EQ(fwrite(p, 1, n, f), n);
-    fclose(f);
-}
-
+/* ---------------- small byte helpers ---------------- */
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static void put32(uint8_t *p, uint32_t v)
@@ -350,10 +340,10 @@ static void test_archive(const char *dir)
     mkdir(src, 0755);
     uint8_t big[70000];
     ctest_fill(big, sizeof big, 7);
-    write_file(P(src, "main.lua"), "print('main')\n", 14);
-    write_file(P(src, "util.lua"), "return {}\n", 10);
-    write_file(P(src, "data.bin"), big, sizeof big);
-    write_file(P(src, "empty.txt"), "", 0);
+    ctest_write_file(P(src, "main.lua"), "print('main')\n", 14);
+    ctest_write_file(P(src, "util.lua"), "return {}\n", 10);
+    ctest_write_file(P(src, "data.bin"), big, sizeof big);
+    ctest_write_file(P(src, "empty.txt"), "", 0);
     char p1[512], p2[512], p3[512], p4[512];
     snprintf(p1, sizeof p1, "%s/main.lua", src);
     snprintf(p2, sizeof p2, "%s/util.lua", src);
@@ -410,7 +400,7 @@ static void test_archive(const char *dir)
         CHECK_EQ(parse_arc(a, n, 3, &rs), FOTA_ERR_FORMAT);
         CHECK_EQ(rs.len, 0);   /* nothing reached the sink */
         /* and unpacking such a file writes nothing outside (or inside) */
-        write_file(P(dir, "evil.lfsa"), a, n);
+        ctest_write_file(P(dir, "evil.lfsa"), a, n);
         char ex[512];
         snprintf(ex, sizeof ex, "%s/ex", dir);
         CHECK_EQ(fota_arc_unpack(pbuf, ex), FOTA_ERR_FORMAT);
@@ -673,7 +663,7 @@ static void test_writer_errors(fixture *fx)
     snprintf(badarc, sizeof badarc, "%s/bad.lfsa", fx->dir);
     uint8_t a[128];
     const char *nm[] = {"../x"}, *dt[] = {"y"};
-    write_file(badarc, a, craft_arc(a, nm, dt, 1));
+    ctest_write_file(badarc, a, craft_arc(a, nm, dt, 1));
     o.script_archive_path = badarc;
     CHECK_EQ(fota_pkg_build(&o, out, NULL), FOTA_ERR_FORMAT);   /* never ships a bad archive */
     CHECK(!fota_port_exists(out));
@@ -1364,9 +1354,9 @@ static void test_bootable(fixture *fx)
     char src[512], why[600];
     snprintf(src, sizeof src, "%s/twomain", fx->dir);
     mkdir(src, 0755);
-    write_file(P(src, "main.lua"), "x", 1);
+    ctest_write_file(P(src, "main.lua"), "x", 1);
     mkdir(P(src, "sub"), 0755);
-    write_file(P(src, "sub/main.lua"), "x", 1);
+    ctest_write_file(P(src, "sub/main.lua"), "x", 1);
     CHECK_EQ(fota_arc_pack_path(src, P(fx->dir, "twomain.lfsa"), why, sizeof why), FOTA_ERR_ARG);
     CHECK(strstr(why, "sub/main.lua: a main.lua below the top") != NULL);
     CHECK(!fota_port_exists(P(fx->dir, "twomain.lfsa")));
@@ -1437,7 +1427,7 @@ int main(void)
     CHECK(strcmp(pub2, fx->ka.pub) == 0);
     ctest_fill(fx->core, sizeof fx->core, 42);
     snprintf(fx->core_path, sizeof fx->core_path, "%s/core.bin", fx->dir);
-    write_file(fx->core_path, fx->core, sizeof fx->core);
+    ctest_write_file(fx->core_path, fx->core, sizeof fx->core);
     uint8_t h[32], h2[32];
     uint64_t len = 0;
     CHECK_EQ(fota_sha256_file(fx->core_path, 1 << 20, h, &len), 0);
@@ -1448,8 +1438,8 @@ int main(void)
     char m1[512], m2[512];
     snprintf(m1, sizeof m1, "%s/main.lua", fx->dir);
     snprintf(m2, sizeof m2, "%s/util.lua", fx->dir);
-    write_file(m1, "print('main')\n", 14);
-    write_file(m2, "return {}\n", 10);
+    ctest_write_file(m1, "print('main')\n", 14);
+    ctest_write_file(m2, "return {}\n", 10);
     const char *names[] = {"main.lua", "lib/util.lua"};
     const char *paths[] = {m1, m2};
     snprintf(fx->arc_path, sizeof fx->arc_path, "%s/small.lfsa", fx->dir);
