@@ -46,6 +46,19 @@ static int db_failed(struct srv_console *k, ops_err *e)
     return ops_failk(e, EXIT_IO_ERR, 500, "database", "detail", store_errmsg(k->db.db), NULL);
 }
 
+/* The statements sql (NULL-ended, each with ?1 = id) in one transaction:
+ * 0, or the database's error in e with nothing changed. */
+static int remove_in_one(struct srv_console *k, ops_err *e, int64_t id, const char *const *sql)
+{
+    int bad = db_exec(&k->db, "BEGIN");
+    for (; !bad && *sql; sql++) bad = run_id(&k->db, *sql, id, NULL);
+    if (!bad) bad = db_exec(&k->db, "COMMIT");
+    if (!bad) return 0;
+    int rc = db_failed(k, e);
+    db_exec(&k->db, "ROLLBACK");
+    return rc;
+}
+
 /* A positive JSON integer field, or 0. */
 static int64_t json_id(json_t *in, const char *k)
 {
@@ -126,14 +139,11 @@ enum MHD_Result console_project_remove(struct srv_console *k, struct MHD_Connect
                        ops_num(f, live), NULL);
     }
     if (rc == 0) {   /* its devices stay (with their owner and log), in no project */
-        if (db_exec(&k->db, "BEGIN") ||
-            run_id(&k->db, "DELETE FROM project_family WHERE project_id=?1", pid, NULL) ||
-            run_id(&k->db, "DELETE FROM at_family WHERE project_id=?1", pid, NULL) ||
-            run_id(&k->db, "UPDATE device SET project_id=NULL WHERE project_id=?1", pid, NULL) ||
-            run_id(&k->db, "DELETE FROM project WHERE id=?1", pid, NULL) || db_exec(&k->db, "COMMIT")) {
-            rc = db_failed(k, &e);
-            db_exec(&k->db, "ROLLBACK");
-        }
+        static const char *const sql[] = { "DELETE FROM project_family WHERE project_id=?1",
+                                           "DELETE FROM at_family WHERE project_id=?1",
+                                           "UPDATE device SET project_id=NULL WHERE project_id=?1",
+                                           "DELETE FROM project WHERE id=?1", NULL };
+        rc = remove_in_one(k, &e, pid, sql);
     }
     pthread_mutex_unlock(&k->lock);
     return answer(c, rc, &e, rc ? NULL : json_pack("{sb}", "ok", 1));
@@ -224,14 +234,10 @@ enum MHD_Result console_firmware_remove(struct srv_console *k, struct MHD_Connec
                        ops_num(b, pkg), "rollouts", ops_num(d, live), NULL);
     }
     if (rc == 0) {   /* ended rollouts of it go with it (their rows name it) */
-        if (db_exec(&k->db, "BEGIN") ||
-            run_id(&k->db, "DELETE FROM rollout_device WHERE rollout_id IN (SELECT id FROM rollout WHERE firmware_id=?1)",
-                   id, NULL) ||
-            run_id(&k->db, "DELETE FROM rollout WHERE firmware_id=?1", id, NULL) ||
-            run_id(&k->db, "DELETE FROM firmware WHERE id=?1", id, NULL) || db_exec(&k->db, "COMMIT")) {
-            rc = db_failed(k, &e);
-            db_exec(&k->db, "ROLLBACK");
-        } else {
+        static const char *const sql[] = {
+            "DELETE FROM rollout_device WHERE rollout_id IN (SELECT id FROM rollout WHERE firmware_id=?1)",
+            "DELETE FROM rollout WHERE firmware_id=?1", "DELETE FROM firmware WHERE id=?1", NULL };
+        if ((rc = remove_in_one(k, &e, id, sql)) == 0) {
             drop_unused(k, core);
             drop_unused(k, script);
             drop_built(k, id);
@@ -255,16 +261,11 @@ enum MHD_Result console_config_remove(struct srv_console *k, struct MHD_Connecti
     if (rc == 0 && live < 0) rc = db_failed(k, &e);
     if (rc == 0 && live) rc = ops_failk(&e, EXIT_USAGE_ERR, 409, "rollout_running", NULL);
     if (rc == 0) {
-        if (db_exec(&k->db, "BEGIN") ||
-            run_id(&k->db, "DELETE FROM rollout_device WHERE rollout_id IN (SELECT id FROM rollout WHERE config_id=?1)",
-                   id, NULL) ||
-            run_id(&k->db, "DELETE FROM rollout WHERE config_id=?1", id, NULL) ||
-            run_id(&k->db, "DELETE FROM config_imei WHERE config_id=?1", id, NULL) ||
-            run_id(&k->db, "DELETE FROM config_from WHERE config_id=?1", id, NULL) ||
-            run_id(&k->db, "DELETE FROM config WHERE id=?1", id, NULL) || db_exec(&k->db, "COMMIT")) {
-            rc = db_failed(k, &e);
-            db_exec(&k->db, "ROLLBACK");
-        }
+        static const char *const sql[] = {
+            "DELETE FROM rollout_device WHERE rollout_id IN (SELECT id FROM rollout WHERE config_id=?1)",
+            "DELETE FROM rollout WHERE config_id=?1", "DELETE FROM config_imei WHERE config_id=?1",
+            "DELETE FROM config_from WHERE config_id=?1", "DELETE FROM config WHERE id=?1", NULL };
+        rc = remove_in_one(k, &e, id, sql);
     }
     pthread_mutex_unlock(&k->lock);
     return answer(c, rc, &e, rc ? NULL : json_pack("{sb}", "ok", 1));
