@@ -5,9 +5,7 @@
 local T = require "testutil"
 local socket = require "socket"
 
-local on_pg = false
-for _, kind in ipairs(T.stores()) do on_pg = on_pg or kind == "postgresql" end
-if not on_pg then return end   -- FOTA_TEST_STORES=sqlite
+if not T.has_store("postgresql") then return end   -- FOTA_TEST_STORES=sqlite
 
 local new_imei = T.imei_maker("8620")
 

@@ -215,6 +215,14 @@ M.pg_down, M.pg_up = pg.down, pg.up
 
 local data_of = {}   -- db -> the data directory its fixture chose
 
+--- True when the runs include kind ("postgresql": not under FOTA_TEST_STORES=sqlite).
+function M.has_store(kind)
+    for _, k in ipairs(M.stores()) do
+        if k == kind then return true end
+    end
+    return false
+end
+
 --- A fresh empty store for one fixture: kind "sqlite" (a file in a new temp
 -- directory) or "postgresql" (a new database). Returns db (what --db takes)
 -- and that directory, which also holds the data directory (M.data_dir).
