@@ -61,18 +61,14 @@ static int status_of(int code, int malformed)
     }
 }
 
-/* air724: the query is the Air724 library's, which reads msg only in the
- * platform's form (srv_air724_json). */
-static enum MHD_Result send_json_fresh(struct MHD_Connection *c, int status, int code, const char *msg,
-                                        const char *fresh, int air724)
+/* {"code":N,"msg":"..."} into body (cap bytes, room for the escapes of
+ * SRV_MSG_MAX bytes); its length. */
+static size_t json_body(char *body, size_t cap, int code, const char *msg)
 {
-    char body[64 + 2 * SRV_MSG_MAX];
-    _Static_assert(sizeof body > SRV_AIR724_BODY_MAX, "an Air724 answer fits the body");
-    size_t o = air724 ? srv_air724_json(body, sizeof body, code, msg) : 0;
-    if (!air724) o = (size_t)snprintf(body, sizeof body, "{\"code\":%d,\"msg\":\"", code);
+    size_t o = (size_t)snprintf(body, cap, "{\"code\":%d,\"msg\":\"", code);
     /* Messages are ours or built from validated input; escape anyway.
      * UTF-8 (a name) as is, a control or a broken sequence '?'. */
-    for (size_t left = air724 ? 0 : strlen(msg), len; left && o + 8 < sizeof body; msg += len, left -= len) {
+    for (size_t left = strlen(msg), len; left && o + 8 < cap; msg += len, left -= len) {
         unsigned char ch = (unsigned char)*msg;
         len = srv_utf8_seq(msg, left);
         if (ch == '"' || ch == '\\') {
@@ -86,7 +82,17 @@ static enum MHD_Result send_json_fresh(struct MHD_Connection *c, int status, int
         }
         if (!len) len = 1;
     }
-    if (!air724) o += (size_t)snprintf(body + o, sizeof body - o, "\"}");
+    return o + (size_t)snprintf(body + o, cap - o, "\"}");
+}
+
+/* air724: the query is the Air724 library's, which reads msg only in the
+ * platform's form (srv_air724_json). */
+static enum MHD_Result send_json_fresh(struct MHD_Connection *c, int status, int code, const char *msg,
+                                        const char *fresh, int air724)
+{
+    char body[64 + 2 * SRV_MSG_MAX];
+    _Static_assert(sizeof body > SRV_AIR724_BODY_MAX, "an Air724 answer fits the body");
+    size_t o = air724 ? srv_air724_json(body, sizeof body, code, msg) : json_body(body, sizeof body, code, msg);
     struct MHD_Response *r = MHD_create_response_from_buffer(o, body, MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
