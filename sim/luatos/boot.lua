@@ -250,7 +250,8 @@ else
         simdevice.set_network(true)
         local socket = _G.socket
         local publish = rawget(_G, "sys_pub") or (rawget(_G, "sys") and _G.sys.publish)
-        local id = air and air.ip_ready_id() or not air and "IP_READY"
+        local id = "IP_READY"
+        if air then id = air.ip_ready_id() end   -- nil: the project's own ril publishes it
         if publish and id then publish(id, socket.localIP(socket.LWIP_GP), socket.LWIP_GP) end
     end)
 end
